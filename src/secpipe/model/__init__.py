@@ -1,0 +1,20 @@
+"""The domain model. Depends on nothing else in secpipe."""
+
+from secpipe.model.asff import from_asff, to_asff, validate_asff
+from secpipe.model.finding import (
+    Category,
+    Finding,
+    Location,
+    Resource,
+    Severity,
+    SourceContext,
+    Vulnerability,
+    snippet_hash,
+)
+from secpipe.model.secret import Secret, SecretCollector, collecting, mask
+
+__all__ = [
+    "Category", "Finding", "Location", "Resource", "Secret", "SecretCollector", "Severity",
+    "SourceContext", "Vulnerability", "collecting", "from_asff", "mask", "snippet_hash",
+    "to_asff", "validate_asff",
+]

@@ -1,0 +1,352 @@
+"""Findings to and from the AWS Security Finding Format.
+
+`to_asff` must always produce a finding Security Hub would accept, whatever a scanner wrote:
+required fields present, every length limit respected (text is cut with a visible marker,
+never rejected), Types drawn from the ASFF taxonomy. `validate_asff` states those rules once so
+tests, the hub and sinks check the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from secpipe.model.finding import (
+    Category,
+    Finding,
+    Location,
+    Resource,
+    Severity,
+    SourceContext,
+    Vulnerability,
+)
+from secpipe.model.secret import Secret
+
+SCHEMA_VERSION = "2018-10-08"
+TRUNCATION_MARKER = "…[truncated]"
+
+LIMITS = {
+    "Id": 512,
+    "GeneratorId": 512,
+    "Title": 256,
+    "Description": 1024,
+    "ProductName": 128,
+    "CompanyName": 128,
+    "Severity.Original": 64,
+    "Remediation.Recommendation.Text": 512,
+    "Remediation.Recommendation.Url": 1024,
+    "Note.Text": 512,
+    "Resource.Type": 256,
+    "Resource.Id": 512,
+    "ProductFields.key": 128,
+    "ProductFields.value": 2048,
+    "Types": 50,
+    "Resources": 32,
+    "ProductFields": 50,
+}
+TYPE_NAMESPACES = (
+    "Software and Configuration Checks",
+    "TTPs",
+    "Effects",
+    "Unusual Behaviors",
+    "Sensitive Data Identifications",
+)
+LABELS = tuple(s.name for s in Severity)
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+
+_TYPES_BY_CATEGORY: dict[Category, tuple[str, ...]] = {
+    Category.SECRET: (
+        "Sensitive Data Identifications/Security/Credentials",
+        "Effects/Data Exposure",
+    ),
+    Category.MISCONFIGURATION: (
+        "Software and Configuration Checks/Industry and Regulatory Standards/Misconfiguration",
+    ),
+    Category.COMPLIANCE: (
+        "Software and Configuration Checks/Industry and Regulatory Standards",
+    ),
+    Category.VULNERABILITY: ("Software and Configuration Checks/Vulnerabilities/CVE",),
+    Category.CODE: ("Software and Configuration Checks/Vulnerabilities/CWE",),
+    Category.RUNTIME: ("Unusual Behaviors/Process",),
+}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def clip(text: str | None, limit: int) -> str:
+    """Cut text to `limit` characters, ending with a marker a reader can see."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+
+
+def finding_id(finding: Finding, ctx: SourceContext) -> str:
+    return f"{ctx.product_name}/{finding.tool}/{finding.fingerprint()}"
+
+
+def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = None) -> dict:
+    """Serialise a finding into one ASFF object, ready for BatchImportFindings."""
+    stamp = updated_at or ctx.observed_at or now_iso()
+    title = clip(finding.title.strip() or finding.rule_id, LIMITS["Title"])
+    description = clip(
+        finding.description.strip() or finding.title.strip() or finding.rule_id,
+        LIMITS["Description"],
+    )
+    out: dict[str, Any] = {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": clip(finding_id(finding, ctx), LIMITS["Id"]),
+        "ProductArn": ctx.product_arn,
+        "ProductName": clip(ctx.product_name, LIMITS["ProductName"]),
+        "CompanyName": clip(ctx.company_name, LIMITS["CompanyName"]),
+        "GeneratorId": clip(f"{finding.tool}/{finding.rule_id}", LIMITS["GeneratorId"]),
+        "AwsAccountId": ctx.account_id,
+        "Types": list(_TYPES_BY_CATEGORY[finding.category]),
+        "CreatedAt": stamp,
+        "UpdatedAt": stamp,
+        "FirstObservedAt": stamp,
+        "LastObservedAt": stamp,
+        "Severity": {
+            "Label": finding.severity.name,
+            "Normalized": finding.severity.normalized,
+            "Original": clip(finding.severity_original or finding.severity.name, 64),
+        },
+        "Title": title,
+        "Description": description,
+        "Resources": [_resource(finding, ctx)],
+        "ProductFields": _product_fields(finding, ctx),
+        "RecordState": "ACTIVE",
+        "Workflow": {"Status": "NEW"},
+    }
+    if finding.confidence is not None:
+        out["Confidence"] = max(0, min(100, int(finding.confidence)))
+    if finding.remediation or finding.remediation_url:
+        rec: dict[str, str] = {
+            "Text": clip(finding.remediation or "See the reference.", 512)
+        }
+        if finding.remediation_url:
+            rec["Url"] = clip(finding.remediation_url, 1024)
+        out["Remediation"] = {"Recommendation": rec}
+    if finding.vulnerabilities:
+        out["Vulnerabilities"] = [_vulnerability(v) for v in finding.vulnerabilities[:64]]
+    return out
+
+
+def _resource(finding: Finding, ctx: SourceContext) -> dict:
+    if finding.resource is not None:
+        res = finding.resource
+        rtype, rid, details = res.type, res.id, dict(res.details)
+    elif finding.location is not None:
+        rtype, rid, details = "Other", finding.location.path, {}
+    else:
+        rtype, rid, details = "Other", ctx.repo or "unknown", {}
+    if finding.location is not None:
+        details.setdefault("path", finding.location.path)
+        if finding.location.start_line is not None:
+            details.setdefault("line", str(finding.location.start_line))
+    resource: dict[str, Any] = {
+        "Type": clip(rtype, LIMITS["Resource.Type"]),
+        "Id": clip(rid or "unknown", LIMITS["Resource.Id"]),
+        "Partition": ctx.partition,
+        "Region": ctx.region,
+    }
+    if details:
+        resource["Details"] = {"Other": {clip(k, 128): clip(str(v), 1024) for k, v in details.items()}}
+    return resource
+
+
+def _product_fields(finding: Finding, ctx: SourceContext) -> dict[str, str]:
+    fields: dict[str, str] = {
+        "secpipe/Tool": finding.tool,
+        "secpipe/RuleId": finding.rule_id,
+        "secpipe/Category": finding.category.value,
+        "secpipe/Fingerprint": finding.fingerprint(),
+    }
+    for key, value in (
+        ("secpipe/Repo", ctx.repo),
+        ("secpipe/Branch", ctx.branch),
+        ("secpipe/Commit", ctx.commit),
+        ("secpipe/RunId", ctx.run_id),
+        ("secpipe/Stage", ctx.stage),
+        ("secpipe/ToolVersion", ctx.tool_version),
+    ):
+        if value:
+            fields[key] = value
+    loc = finding.location
+    if loc is not None:
+        fields["secpipe/Path"] = loc.path
+        if loc.start_line is not None:
+            fields["secpipe/StartLine"] = str(loc.start_line)
+        if loc.end_line is not None:
+            fields["secpipe/EndLine"] = str(loc.end_line)
+    if finding.secret is not None:
+        fields["secpipe/SecretSha256"] = finding.secret.sha256
+        fields["secpipe/SecretMasked"] = finding.secret.masked
+    if finding.cwe:
+        fields["secpipe/CWE"] = ",".join(finding.cwe)
+    if finding.references:
+        fields["secpipe/References"] = " ".join(finding.references)
+    for key, value in finding.properties.items():
+        if len(fields) >= LIMITS["ProductFields"]:
+            break
+        fields.setdefault(f"secpipe/{key}", str(value))
+    return {
+        clip(k, LIMITS["ProductFields.key"]): clip(v, LIMITS["ProductFields.value"])
+        for k, v in fields.items()
+        if v != ""
+    }
+
+
+def _vulnerability(v: Vulnerability) -> dict:
+    out: dict[str, Any] = {"Id": clip(v.id, 512)}
+    if v.package:
+        pkg: dict[str, str] = {"Name": v.package}
+        if v.version:
+            pkg["Version"] = v.version
+        if v.fixed_version:
+            pkg["FixedInVersion"] = v.fixed_version
+        out["VulnerablePackages"] = [pkg]
+    if v.cvss_score is not None:
+        cvss: dict[str, Any] = {"BaseScore": v.cvss_score}
+        if v.cvss_vector:
+            cvss["BaseVector"] = v.cvss_vector
+        out["Cvss"] = [cvss]
+    if v.aliases:
+        out["RelatedVulnerabilities"] = list(v.aliases)[:50]
+    if v.urls:
+        out["ReferenceUrls"] = list(v.urls)[:20]
+    out["FixAvailable"] = "YES" if v.fixed_version else "NO"
+    return out
+
+
+def validate_asff(obj: Mapping[str, Any]) -> list[str]:
+    """Problems that would make Security Hub reject the finding (empty list: acceptable)."""
+    problems: list[str] = []
+    required = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId",
+                "CreatedAt", "UpdatedAt", "Title", "Description", "Resources")
+    for key in required:
+        if key not in obj or obj[key] in (None, "", []):
+            problems.append(f"missing required field {key}")
+    if problems:
+        return problems
+    for key in ("Id", "GeneratorId", "Title", "Description"):
+        value = obj[key]
+        if not isinstance(value, str) or not 1 <= len(value) <= LIMITS[key]:
+            problems.append(f"{key} must be a string of 1-{LIMITS[key]} characters")
+    if not re.fullmatch(r"\d{12}", str(obj["AwsAccountId"])):
+        problems.append("AwsAccountId must be 12 digits")
+    for key in ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"):
+        if key in obj and not _ISO.match(str(obj[key])):
+            problems.append(f"{key} is not an ISO 8601 timestamp")
+    sev = obj.get("Severity")
+    if not isinstance(sev, Mapping) or sev.get("Label") not in LABELS:
+        problems.append("Severity.Label must be one of " + ", ".join(LABELS))
+    elif len(str(sev.get("Original", ""))) > LIMITS["Severity.Original"]:
+        problems.append("Severity.Original longer than 64")
+    types = obj.get("Types", [])
+    if not isinstance(types, list) or len(types) > LIMITS["Types"]:
+        problems.append("Types must be a list of at most 50")
+    else:
+        for t in types:
+            parts = str(t).split("/")
+            if parts[0] not in TYPE_NAMESPACES or len(parts) > 3:
+                problems.append(f"Type {t!r} is not namespace/category/classifier of ASFF")
+    resources = obj["Resources"]
+    if not isinstance(resources, list) or not 1 <= len(resources) <= LIMITS["Resources"]:
+        problems.append("Resources must hold 1-32 resources")
+    else:
+        for r in resources:
+            if not isinstance(r, Mapping) or not r.get("Type") or not r.get("Id"):
+                problems.append("each Resource needs Type and Id")
+            elif len(r["Type"]) > LIMITS["Resource.Type"]:
+                problems.append("Resource.Type longer than 256")
+    rec = (obj.get("Remediation") or {}).get("Recommendation") or {}
+    if len(rec.get("Text", "")) > LIMITS["Remediation.Recommendation.Text"]:
+        problems.append("Remediation.Recommendation.Text longer than 512")
+    note = obj.get("Note") or {}
+    if len(note.get("Text", "")) > LIMITS["Note.Text"]:
+        problems.append("Note.Text longer than 512")
+    fields = obj.get("ProductFields") or {}
+    if len(fields) > LIMITS["ProductFields"]:
+        problems.append("ProductFields holds more than 50 keys")
+    return problems
+
+
+def from_asff(obj: Mapping[str, Any]) -> Finding:
+    """Read an ASFF finding (ours or any product's) back into a Finding."""
+    fields: Mapping[str, str] = obj.get("ProductFields") or {}
+    sev = obj.get("Severity") or {}
+    if sev.get("Label"):
+        severity = Severity.parse(sev["Label"], Severity.INFORMATIONAL)
+    elif sev.get("Normalized") is not None:
+        severity = Severity.from_normalized(float(sev["Normalized"]))
+    elif sev.get("Product") is not None:
+        severity = Severity.from_normalized(float(sev["Product"]))
+    else:
+        severity = Severity.INFORMATIONAL
+    generator = str(obj.get("GeneratorId") or "")
+    tool = fields.get("secpipe/Tool") or str(obj.get("ProductName") or "asff")
+    rule = fields.get("secpipe/RuleId") or generator
+    resources = obj.get("Resources") or []
+    resource = None
+    if resources and isinstance(resources[0], Mapping):
+        r0 = resources[0]
+        resource = Resource(type=str(r0.get("Type", "Other")), id=str(r0.get("Id", "")))
+    location = None
+    if fields.get("secpipe/Path"):
+        start = fields.get("secpipe/StartLine")
+        location = Location(path=fields["secpipe/Path"],
+                            start_line=int(start) if start and start.isdigit() else None)
+    secret = None
+    if fields.get("secpipe/SecretSha256"):
+        secret = Secret.from_hash(fields["secpipe/SecretSha256"],
+                                  fields.get("secpipe/SecretMasked", "****"))
+    category = _category_from(fields.get("secpipe/Category"), obj.get("Types") or [])
+    rec = (obj.get("Remediation") or {}).get("Recommendation") or {}
+    vulns = tuple(
+        Vulnerability(
+            id=str(v.get("Id", "")),
+            package=((v.get("VulnerablePackages") or [{}])[0]).get("Name"),
+            version=((v.get("VulnerablePackages") or [{}])[0]).get("Version"),
+            fixed_version=((v.get("VulnerablePackages") or [{}])[0]).get("FixedInVersion"),
+            aliases=tuple(v.get("RelatedVulnerabilities") or ()),
+        )
+        for v in obj.get("Vulnerabilities") or []
+        if isinstance(v, Mapping)
+    )
+    return Finding(
+        tool=tool,
+        rule_id=rule or "unknown",
+        title=str(obj.get("Title") or rule or "untitled"),
+        description=str(obj.get("Description") or ""),
+        severity=severity,
+        severity_original=str(sev.get("Original")) if sev.get("Original") else None,
+        category=category,
+        location=location,
+        resource=resource,
+        remediation=rec.get("Text"),
+        remediation_url=rec.get("Url"),
+        vulnerabilities=vulns,
+        secret=secret,
+        location_key=f"asff:{obj.get('Id')}" if "secpipe/Fingerprint" not in fields else None,
+        properties={"AsffId": str(obj.get("Id", ""))},
+    )
+
+
+def _category_from(value: str | None, types: list) -> Category:
+    if value:
+        try:
+            return Category(value)
+        except ValueError:
+            pass
+    joined = " ".join(str(t) for t in types)
+    if "Sensitive Data" in joined:
+        return Category.SECRET
+    if "Vulnerabilities/CVE" in joined:
+        return Category.VULNERABILITY
+    if "TTPs" in joined or "Unusual Behaviors" in joined:
+        return Category.RUNTIME
+    return Category.MISCONFIGURATION

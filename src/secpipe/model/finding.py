@@ -1,0 +1,226 @@
+"""The Finding: what every parser produces and every gate, sink and writer consumes.
+
+The model is deliberately plain (frozen dataclasses, stdlib only) so the same objects serve the
+CLI, the hub and the Lambda, and so nothing here can reach back into parsers or pipelines.
+It is ASFF-shaped because Security Hub is the aggregator the seed system reports to; the
+conversion itself lives in :mod:`secpipe.model.asff`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from secpipe.model.secret import Secret
+
+
+class Severity(enum.IntEnum):
+    """ASFF severity labels, ordered so thresholds compare naturally (`sev >= HIGH`)."""
+
+    INFORMATIONAL = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def normalized(self) -> int:
+        """The ASFF Normalized value Security Hub derives from the label."""
+        return {0: 0, 1: 1, 2: 40, 3: 70, 4: 90}[int(self)]
+
+    @classmethod
+    def parse(cls, text: str | int | None, default: "Severity | None" = None) -> "Severity":
+        """Map a tool's severity word (or an ASFF label) onto the five labels.
+
+        Tools use many vocabularies (`error`/`warning`/`note`, `moderate`, `unknown`, `info`);
+        the table is shared so every parser maps the same word the same way.
+        """
+        if isinstance(text, Severity):
+            return text
+        if text is None:
+            if default is None:
+                raise ValueError("no severity given")
+            return default
+        key = str(text).strip().lower()
+        value = _SEVERITY_WORDS.get(key)
+        if value is None:
+            if default is None:
+                raise ValueError(f"unknown severity {text!r}")
+            return default
+        return value
+
+    @classmethod
+    def from_normalized(cls, score: float) -> "Severity":
+        """ASFF's Normalized ranges: 0 info, 1-39 low, 40-69 medium, 70-89 high, 90+ critical."""
+        if score < 1:
+            return cls.INFORMATIONAL
+        if score < 40:
+            return cls.LOW
+        if score < 70:
+            return cls.MEDIUM
+        if score < 90:
+            return cls.HIGH
+        return cls.CRITICAL
+
+
+_SEVERITY_WORDS: dict[str, Severity] = {
+    "informational": Severity.INFORMATIONAL,
+    "information": Severity.INFORMATIONAL,
+    "info": Severity.INFORMATIONAL,
+    "none": Severity.INFORMATIONAL,
+    "note": Severity.INFORMATIONAL,
+    "style": Severity.INFORMATIONAL,
+    "negligible": Severity.INFORMATIONAL,
+    "unknown": Severity.INFORMATIONAL,
+    "unspecified": Severity.INFORMATIONAL,
+    "low": Severity.LOW,
+    "warning": Severity.MEDIUM,
+    "warn": Severity.MEDIUM,
+    "medium": Severity.MEDIUM,
+    "moderate": Severity.MEDIUM,
+    "error": Severity.HIGH,
+    "high": Severity.HIGH,
+    "important": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+    "very high": Severity.CRITICAL,
+    "blocker": Severity.CRITICAL,
+}
+
+
+class Category(str, enum.Enum):
+    """What kind of problem a finding is; decides its ASFF Types and how outputs group it."""
+
+    SECRET = "secret"
+    MISCONFIGURATION = "misconfiguration"
+    VULNERABILITY = "vulnerability"
+    CODE = "code"
+    RUNTIME = "runtime"
+    COMPLIANCE = "compliance"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in the scanned tree a finding sits. Paths are relative to the scan root."""
+
+    path: str
+    start_line: int | None = None
+    end_line: int | None = None
+    snippet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """The ASFF resource a finding is about (a file, a container image, a k8s object...)."""
+
+    type: str
+    id: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """A known vulnerability (CVE/GHSA) in a package, for ASFF's Vulnerabilities field."""
+
+    id: str
+    package: str | None = None
+    version: str | None = None
+    fixed_version: str | None = None
+    aliases: tuple[str, ...] = ()
+    cvss_score: float | None = None
+    cvss_vector: str | None = None
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem reported by one tool, normalised.
+
+    ``location_key`` is the parser's best stable evidence for *where* the problem is that does
+    not move when lines shift (a resource name, a hashed snippet, a secret's hash). When a
+    parser has none, the pipeline falls back on the finding's ordinal among findings of the
+    same rule in the same file, which survives edits elsewhere in the file.
+    """
+
+    tool: str
+    rule_id: str
+    title: str
+    severity: Severity
+    description: str = ""
+    category: Category = Category.MISCONFIGURATION
+    severity_original: str | None = None
+    location: Location | None = None
+    resource: Resource | None = None
+    remediation: str | None = None
+    remediation_url: str | None = None
+    references: tuple[str, ...] = ()
+    cwe: tuple[str, ...] = ()
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    secret: Secret | None = None
+    location_key: str | None = None
+    confidence: int | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    def with_(self, **changes: object) -> "Finding":
+        """Copy with changes; findings are immutable so enrichment never aliases."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def path(self) -> str | None:
+        return self.location.path if self.location else None
+
+    def identity_key(self) -> str:
+        """The parts that make two reports of the same problem the same finding.
+
+        Never a counter, build id or line number: the seed's Lambda used `<n>-<type>-<build>`
+        and every build duplicated every finding.
+        """
+        if self.resource is not None:
+            where = f"{self.resource.type}:{self.resource.id}"
+        elif self.location is not None:
+            where = f"path:{self.location.path}"
+        else:
+            where = "-"
+        key = self.location_key
+        if key is None and self.secret is not None:
+            key = f"secret:{self.secret.sha256}"
+        if key is None and self.location is not None and self.location.snippet:
+            key = "snippet:" + snippet_hash(self.location.snippet)
+        return "\x1f".join([self.tool, self.rule_id, where, key or ""])
+
+    def fingerprint(self) -> str:
+        """A stable hex digest of :meth:`identity_key` (used in the ASFF Id)."""
+        return hashlib.sha256(self.identity_key().encode("utf-8")).hexdigest()[:32]
+
+
+def snippet_hash(snippet: str) -> str:
+    """Hash a code snippet with whitespace folded, so re-indenting does not change identity."""
+    folded = " ".join(snippet.split())
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """Where and when a finding was produced: travels into ASFF ProductFields."""
+
+    repo: str = ""
+    branch: str = ""
+    commit: str = ""
+    run_id: str = ""
+    stage: str = ""
+    tool_version: str = ""
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    partition: str = "aws"
+    product_name: str = "secpipe"
+    company_name: str = "secpipe"
+    observed_at: str = ""
+
+    @property
+    def product_arn(self) -> str:
+        """The custom-product ARN Security Hub expects for findings an account sends itself."""
+        return (
+            f"arn:{self.partition}:securityhub:{self.region}:{self.account_id}:"
+            f"product/{self.account_id}/default"
+        )

@@ -1,0 +1,125 @@
+"""What a run produced: per tool, per stage, and for the whole run.
+
+These are plain values handed to the gate, the writers (summary, ASFF, SARIF, JUnit, HTML) and
+the console, so none of them needs to know how a stage ran.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from secpipe.model import Finding, Severity, SourceContext
+
+
+class ToolStatus(str, enum.Enum):
+    OK = "ok"            # ran, report parsed (findings or not)
+    ERROR = "error"      # missing, crashed, timed out, or report unparsable: fails closed
+    SKIPPED = "skipped"  # not run because a stage it needs errored (never because it is absent)
+
+
+class StageStatus(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"        # gate: a finding at or above fail_on, not suppressed
+    ADVISORY = "advisory"    # would have failed, but the stage is advisory
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A reviewed exception: matches by finding id, rule or path glob; always has a reason
+    and an expiry date."""
+
+    reason: str
+    expires: str  # ISO date
+    id: str | None = None
+    rule: str | None = None
+    path: str | None = None
+    tool: str | None = None
+
+    def describe(self) -> str:
+        what = [f"{k}={v}" for k, v in (("id", self.id), ("rule", self.rule),
+                                          ("path", self.path), ("tool", self.tool)) if v]
+        return ", ".join(what) + f" (until {self.expires}: {self.reason})"
+
+
+@dataclass(slots=True)
+class GatedFinding:
+    """A finding as the gate judged it in its stage."""
+
+    finding: Finding
+    stage: str
+    asff_id: str
+    blocking: bool = False
+    suppressed_by: Suppression | None = None
+
+
+@dataclass(slots=True)
+class ToolResult:
+    tool: str
+    stage: str
+    status: ToolStatus
+    version: str | None = None
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    command: list[str] = field(default_factory=list)
+    report_file: str | None = None  # relative to the run dir
+    log_file: str | None = None     # relative to the run dir
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return severity_counts(self.findings)
+
+
+@dataclass(slots=True)
+class StageResult:
+    name: str
+    status: StageStatus
+    fail_on: Severity
+    mode: str
+    tools: list[ToolResult] = field(default_factory=list)
+    findings: list[GatedFinding] = field(default_factory=list)
+    duration_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def blocking(self) -> list[GatedFinding]:
+        return [g for g in self.findings if g.blocking]
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: str
+    root: str
+    run_dir: str
+    context: SourceContext
+    started_at: str
+    finished_at: str = ""
+    stages: list[StageResult] = field(default_factory=list)
+    expired_suppressions: list[Suppression] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 gate passed, 1 gate failed, 2 error (an error outranks a failed gate)."""
+        if self.interrupted or any(s.status is StageStatus.ERROR for s in self.stages):
+            return 2
+        if any(s.status is StageStatus.FAILED for s in self.stages):
+            return 1
+        return 0
+
+    @property
+    def verdict(self) -> str:
+        return {0: "passed", 1: "failed", 2: "error"}[self.exit_code]
+
+    def all_findings(self) -> list[GatedFinding]:
+        return [g for s in self.stages for g in s.findings]
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    counts = {s.name: 0 for s in sorted(Severity, reverse=True)}
+    for f in findings:
+        counts[f.severity.name] += 1
+    return counts
