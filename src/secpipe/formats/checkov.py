@@ -1,9 +1,209 @@
-"""PLACEHOLDER: being written; replaced before anything lands."""
-from secpipe.formats.interface import ReportFormat
+"""checkov's JSON report (`checkov -o json`), in the three shapes checkov prints.
+
+* one report object `{check_type, results{failed_checks, ...}, summary{...}}` when a single
+  framework ran;
+* a list of such objects, one per framework, when several ran;
+* a bare summary `{passed, failed, skipped, parsing_errors, resource_count, checkov_version}`
+  when no runner produced anything: an empty directory, or `--framework helm` without a helm
+  binary. It parses to no findings, which on its own would read as a pass; so the module also
+  offers :func:`scanned_resource_count`, letting the pipeline refuse a scan that looked at nothing.
+
+Only `failed_checks` become findings: passed and skipped checks are not problems, and
+`--quiet` drops those lists anyway (the parser never requires them).
+
+Severity: checkov fills `severity` (CRITICAL/HIGH/MEDIUM/LOW/INFO) only when results are
+enriched from the Prisma Cloud platform (an API key, or an older report downloaded with
+guidelines); the open-source run leaves it null. A null or unknown severity becomes MEDIUM, the
+value DefectDojo also uses, because every failed check is a real misconfiguration and the gate
+must not wave it through as informational. `severity_original` keeps checkov's word (None when
+checkov gave none) so a reader can tell a defaulted MEDIUM from a stated one.
+
+Secrets (`check_type` "secrets", `CKV_SECRET_*`): checkov reports the SHA-1 of the value as the
+`resource` and masks the value in `code_block`. The hash becomes the finding's Secret; code lines
+are never copied. Code blocks of other checks are not copied either: an IaC resource's block
+routinely holds a credential (the very thing CKV_SECRET_* flags) in clear.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from secpipe.formats._common import as_int, dig, expect, load_json, objects, text
+from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
+from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
+
+TOOL = "checkov"
+DEFAULT_SEVERITY = Severity.MEDIUM
+_SUMMARY_KEYS = frozenset(
+    {"passed", "failed", "skipped", "parsing_errors", "resource_count", "checkov_version"}
+)
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
-def parse(data: bytes, source: str = "<report>"):
-    raise NotImplementedError("checkov parser not written yet")
+def _reports(doc: Any, source: str) -> list[Mapping[str, Any]]:
+    """The report objects of a document ([] for a bare summary); raise when it is not checkov."""
+    if isinstance(doc, dict):
+        if _is_bare_summary(doc):
+            return []
+        return [_check_report(doc, source, "the report")]
+    if isinstance(doc, list):
+        if not doc:
+            raise ReportFormatError(
+                source, "an empty array is not a checkov report (checkov prints a summary "
+                "object when it scanned nothing)")
+        return [_check_report(item, source, f"report[{i}]")
+                for i, item in enumerate(objects(doc, source, "the report list"))]
+    raise ReportFormatError(
+        source, f"a checkov report is an object or an array of objects, got {type(doc).__name__}")
 
 
-FORMAT = ReportFormat(name="checkov", title="checkov", parse=parse, sniff=None)
+def _is_bare_summary(doc: Mapping[str, Any]) -> bool:
+    """The summary checkov prints alone; tolerant of keys a later version may add."""
+    return ("results" not in doc and "check_type" not in doc and "checkov_version" in doc
+            and len(_SUMMARY_KEYS & doc.keys()) >= 3)
+
+
+def _check_report(rep: Mapping[str, Any], source: str, what: str) -> Mapping[str, Any]:
+    if "results" not in rep or "check_type" not in rep:
+        raise ReportFormatError(
+            source, f"{what} is not a checkov report: it needs 'check_type' and 'results'")
+    expect(rep["results"], dict, source, f"{what}.results")
+    return rep
+
+
+def parse(data: bytes, source: str = "<checkov>") -> Sequence[Finding]:
+    doc = load_json(data, source)
+    findings: list[Finding] = []
+    for index, rep in enumerate(_reports(doc, source)):
+        check_type = text(rep.get("check_type"), "unknown")
+        version = text(dig(rep, "summary", "checkov_version"))
+        failed = rep["results"].get("failed_checks")
+        what = f"report[{index}].results.failed_checks"
+        for i, item in enumerate(objects(failed, source, what)):
+            findings.append(_finding(item, check_type, version, source, f"{what}[{i}]"))
+    return findings
+
+
+def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str,
+             what: str) -> Finding:
+    check_id = text(item.get("check_id"))
+    if not check_id:
+        raise ReportFormatError(source, f"{what} has no 'check_id'")
+    name = text(item.get("check_name"), check_id)
+    path = text(item.get("file_path")).replace("\\", "/").lstrip("/") or "."
+    start, end = _line_range(item.get("file_line_range"))
+    resource_name = text(item.get("resource"))
+    raw_severity = text(item.get("severity")) or None
+    severity = Severity.parse(raw_severity, DEFAULT_SEVERITY)
+    is_secret = check_type == "secrets" or check_id.startswith("CKV_SECRET_")
+    vuln = _vulnerability(item.get("vulnerability_details"))
+    category = (Category.SECRET if is_secret
+                else Category.VULNERABILITY if vuln else Category.MISCONFIGURATION)
+
+    secret = None
+    if is_secret and _HEX_DIGEST.match(resource_name):
+        # checkov's secrets runner names the resource by the value's SHA-1 (detect-secrets').
+        secret = Secret.from_hash(resource_name)
+
+    properties = {"check_type": check_type}
+    for key, prop in (("bc_check_id", "bc_check_id"), ("bc_category", "bc_category"),
+                      ("check_class", "check_class"), ("resource_address", "resource_address")):
+        value = text(item.get(key))
+        if value:
+            properties[prop] = value
+    if version:
+        properties["checkov_version"] = version
+
+    description_lines = [name]
+    short = text(item.get("description")) or text(item.get("short_description"))
+    if short and short != name:
+        description_lines.append(short)
+    if resource_name and not secret:
+        description_lines.append(f"Resource: {resource_name}")
+    description_lines.append(f"Framework: {check_type}")
+    if not is_secret:
+        details = [text(d) for d in item.get("details") or [] if text(d)]
+        description_lines.extend(details[:10])
+
+    return Finding(
+        tool=TOOL,
+        rule_id=check_id,
+        title=name,
+        description="\n".join(description_lines),
+        severity=severity,
+        severity_original=raw_severity,
+        category=category,
+        location=Location(path=path, start_line=start, end_line=end),
+        resource=Resource(type="Other", id=resource_name or path,
+                          details={"framework": check_type}),
+        remediation_url=text(item.get("guideline")) or None,
+        vulnerabilities=(vuln,) if vuln else (),
+        secret=secret,
+        location_key=f"{check_id}|{resource_name}|{path}",
+        properties=properties,
+    )
+
+
+def _line_range(value: Any) -> tuple[int | None, int | None]:
+    """checkov writes [0, 0] for whole-file checks (Dockerfile USER): no line, not line 0."""
+    if not isinstance(value, list) or not value:
+        return None, None
+    start = as_int(value[0])
+    end = as_int(value[-1])
+    start = start if start and start > 0 else None
+    end = end if end and end > 0 and start else start
+    return start, end
+
+
+def _vulnerability(details: Any) -> Vulnerability | None:
+    """SCA results (`sca_package`, `sca_image`) carry the CVE in `vulnerability_details`."""
+    if not isinstance(details, Mapping):
+        return None
+    vid = text(details.get("id")) or text(details.get("cve_id"))
+    if not vid:
+        return None
+    score = details.get("cvss")
+    fixed = text(details.get("lowest_fixed_version")) or text(details.get("fixed_version"))
+    link = text(details.get("link"))
+    return Vulnerability(
+        id=vid,
+        package=text(details.get("package_name")) or None,
+        version=text(details.get("package_version")) or None,
+        fixed_version=fixed or None,
+        cvss_score=float(score) if isinstance(score, (int, float)) else None,
+        cvss_vector=text(details.get("vector")) or None,
+        urls=(link,) if link else (),
+    )
+
+
+def scanned_resource_count(data: bytes, source: str = "<checkov>") -> int | None:
+    """How many resources checkov says it scanned, summed over frameworks.
+
+    0 means checkov looked at nothing (the bare summary, or reports whose summaries all say 0):
+    the pipeline should treat that as an error, not a pass. None means the report does not say
+    (checkov before 2.0 wrote no `resource_count`). Raises ReportFormatError like :func:`parse`.
+    """
+    doc = load_json(data, source)
+    if isinstance(doc, dict) and _is_bare_summary(doc):
+        return as_int(doc.get("resource_count"))
+    counts = [as_int(dig(rep, "summary", "resource_count")) for rep in _reports(doc, source)]
+    known = [c for c in counts if c is not None]
+    return sum(known) if known else None
+
+
+def _looks_like_report(obj: Any) -> bool:
+    return (isinstance(obj, dict) and "check_type" in obj and isinstance(obj.get("results"), dict)
+            and ("summary" in obj or "failed_checks" in obj["results"]))
+
+
+def sniff(doc: Document) -> bool:
+    data = doc.json
+    if isinstance(data, dict):
+        return _looks_like_report(data) or _is_bare_summary(data)
+    if isinstance(data, list) and data:
+        return all(_looks_like_report(item) for item in data)
+    return False
+
+
+FORMAT = ReportFormat(name="checkov", title="checkov JSON (-o json)", parse=parse, sniff=sniff)

@@ -1,9 +1,86 @@
-"""PLACEHOLDER: being written; replaced before anything lands."""
-from secpipe.formats.interface import ReportFormat
+"""detect-secrets (Yelp) 1.x baseline / `detect-secrets scan` JSON.
+
+`{"version", "plugins_used", "filters_used", "results": {file: [{type, filename, hashed_secret,
+is_verified, line_number, is_secret?}]}, "generated_at"}`. detect-secrets never writes the
+value: `hashed_secret` is its SHA-1. That digest goes into the Secret's hash field as it is
+(labelled `properties["hash_algorithm"] = "sha1"` and keyed `secret-sha1:`), so identities stay
+stable across runs without secpipe ever seeing the value.
+
+Audited baselines mark false positives `is_secret: false`; those entries are skipped, because
+a human already decided they are not secrets (`is_secret: true` or no audit keeps the entry).
+One value matched by several plugins (AWS key, high-entropy string and keyword on one line) is
+one leak: entries are merged per (file, hash), keeping the most specific plugin's type.
+Severity: HIGH, CRITICAL when detect-secrets verified the secret live (`is_verified`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from secpipe.formats._common import as_int, expect, load_json, objects, text
+from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding, slug
+from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
+from secpipe.model import Finding, Secret, Severity
+
+TOOL = "detect-secrets"
+# Plugins that flag anything secret-shaped; a specific plugin's type names a merged finding.
+_GENERIC = {"secret-keyword", "base64-high-entropy-string", "hex-high-entropy-string"}
 
 
-def parse(data: bytes, source: str = "<report>"):
-    raise NotImplementedError("detect_secrets parser not written yet")
+def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> Finding | None:
+    if entry.get("is_secret") is False:
+        return None
+    kind = text(entry.get("type"))
+    digest = text(entry.get("hashed_secret")).strip().lower()
+    if not kind or not digest:
+        raise ReportFormatError(source, f"{where} needs 'type' and 'hashed_secret'")
+    verified = entry.get("is_verified") is True
+    path = clean_path(text(entry.get("filename")) or file_key)
+    props = {
+        "hash_algorithm": "sha1",
+        "verified": "true" if verified else "",
+        "audited": "true secret" if entry.get("is_secret") is True else "",
+    }
+    return secret_finding(
+        tool=TOOL,
+        rule_id=slug(kind),
+        kind=kind,
+        path=path,
+        line=as_int(entry.get("line_number")),
+        secret=Secret.from_hash(digest, masked=f"sha1:{digest[:8]}… (hashed by detect-secrets)"),
+        severity=Severity.CRITICAL if verified else Severity.HIGH,
+        severity_original="verified" if verified else None,
+        location_key=f"secret-sha1:{digest}",
+        properties=props,
+    )
 
 
-FORMAT = ReportFormat(name="detect-secrets", title="detect_secrets", parse=parse, sniff=None)
+def parse(data: bytes, source: str = "<detect-secrets>") -> Sequence[Finding]:
+    doc = expect(load_json(data, source), dict, source, "the report")
+    if "results" not in doc:
+        raise ReportFormatError(source, "no 'results': not a detect-secrets report")
+    results = expect(doc["results"], dict, source, "'results'")
+    findings: list[Finding] = []
+    for file_key, entries in results.items():
+        for i, entry in enumerate(objects(entries, source, f"results[{file_key!r}]")):
+            finding = _finding(dict(entry), str(file_key), f"results[{file_key!r}][{i}]", source)
+            if finding is not None:
+                findings.append(finding)
+    return merge_repeats(findings, rank=lambda f: 1 if f.rule_id in _GENERIC else 0)
+
+
+def sniff(doc: Document) -> bool:
+    data = doc.json
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("results"), dict)
+        and ("plugins_used" in data or "filters_used" in data)
+    )
+
+
+FORMAT = ReportFormat(
+    name="detect-secrets",
+    title="detect-secrets baseline / scan JSON",
+    parse=parse,
+    sniff=sniff,
+)

@@ -1,0 +1,51 @@
+"""Run output writers: summary JSON, ASFF, SARIF, JUnit, HTML report, and the console screen.
+
+Each writer is a pure ``render_*(run)`` plus a small ``write_*(run, run_dir)``, so tests and
+other sinks (the hub, a CI upload) can take the text without touching the disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from secpipe.outputs.asff import render_asff, write_asff
+from secpipe.outputs.console import render_console
+from secpipe.outputs.html import render_html, write_html
+from secpipe.outputs.junit import render_junit, write_junit
+from secpipe.outputs.sarif import render_sarif, write_sarif
+from secpipe.outputs.summary import render_summary, write_summary
+from secpipe.pipeline.result import RunResult
+
+__all__ = [
+    "render_asff", "render_console", "render_html", "render_junit", "render_sarif",
+    "render_summary", "write_all", "write_asff", "write_html", "write_junit", "write_sarif",
+    "write_summary",
+]
+
+
+WRITERS = {
+    "summary": write_summary,
+    "asff": write_asff,
+    "sarif": write_sarif,
+    "junit": write_junit,
+    "html": write_html,
+}
+
+
+def write_all(run: RunResult, run_dir: Path) -> dict[str, Path]:
+    """Write the five run files into `run_dir`; returns name -> path.
+
+    One writer failing does not stop the others (a broken run is exactly when someone opens
+    the report); the first failure is raised once all have been tried.
+    """
+    run_dir = Path(run_dir)
+    written: dict[str, Path] = {}
+    failure: Exception | None = None
+    for name, writer in WRITERS.items():
+        try:
+            written[name] = writer(run, run_dir)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return written

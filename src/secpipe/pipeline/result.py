@@ -104,7 +104,8 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """0 gate passed, 1 gate failed, 2 error (an error outranks a failed gate)."""
-        if self.interrupted or any(s.status is StageStatus.ERROR for s in self.stages):
+        if self.interrupted or any(s.status is StageStatus.ERROR and s.mode == "enforce"
+                                   for s in self.stages):
             return 2
         if any(s.status is StageStatus.FAILED for s in self.stages):
             return 1

@@ -1,0 +1,205 @@
+"""The command line. Thin: each command calls one function of the core and maps its errors onto
+messages and exit codes in one place (0 gate passed, 1 gate failed, 2 error)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from secpipe import __version__
+from secpipe.config import ConfigError
+from secpipe.formats import ReportFormatError, all_formats, get_format, sniff
+
+EXIT_ERROR = 2
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> "click.exceptions.Exit":
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+    return click.exceptions.Exit(EXIT_ERROR)
+
+
+class _Group(click.Group):
+    """Usage errors exit 2 like every other error (click's default is also 2)."""
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="secpipe")
+def main() -> None:
+    """secpipe: run every security scanner of a DevSecOps pipeline with one command.
+
+    \b
+    Quick start:
+      secpipe tools install          # provision the scanners (isolated, pinned)
+      secpipe doctor                 # what is installed, what is missing and how to get it
+      secpipe run examples/web       # run the pipeline, gate, write reports
+
+    Exit codes: 0 gate passed, 1 gate failed (findings), 2 error (config, tool
+    missing/crashed/timed out, unparsable report).
+    """
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("-c", "--config", "config_file", type=click.Path(path_type=Path),
+              help="Pipeline config (default: PATH/secpipe.yml, else the built-in pipeline).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Output dir (default: the config's `output`, .secpipe). Runs go to OUT/runs/<id>/.")
+@click.option("--stage", "stages", multiple=True, metavar="NAME",
+              help="Run only this stage (repeatable); its needs count as satisfied.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Tools run at once (default: CPUs, at least 2).")
+@click.option("--suppressions", "suppressions_file", type=click.Path(path_type=Path),
+              help="Suppression file (default: PATH/.secpipe-suppressions.yml when present).")
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress table (default: on when the terminal is interactive).")
+def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
+        jobs: int | None, suppressions_file: Path | None, progress: bool | None) -> None:
+    """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
+
+    \b
+    Stages (from secpipe.yml) run in parallel where their `needs` allow. Every tool
+    that is missing, crashes, times out or writes an unparsable report makes its
+    stage ERROR and the run exit 2: nothing passes by accident.
+
+    \b
+    Outputs in OUT/runs/<run-id>/: raw/ (tool reports, secrets masked), logs/,
+    summary.json, findings.asff.json, results.sarif, junit.xml, report.html.
+
+    \b
+    Examples:
+      secpipe run examples/web
+      secpipe run . --stage secrets --stage iac
+      secpipe run . -c ci/secpipe.yml --out /tmp/scan
+    """
+    from secpipe.outputs.console import render_console
+    from secpipe.pipeline.api import RunError, RunRequest, run_pipeline
+    from secpipe.progress import Progress
+
+    console = Console()
+    req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
+                     jobs=jobs, suppressions_file=suppressions_file)
+    try:
+        with Progress(console, live=progress) as display:
+            result = run_pipeline(req, events=display.events())
+    except (ConfigError, RunError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/bold red]: every running tool was stopped")
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    render_console(result, console)
+    raise click.exceptions.Exit(result.exit_code)
+
+
+@main.command()
+@click.argument("report", type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--from", "from_", required=True, metavar="FORMAT|auto",
+              help="The report's format (see `secpipe formats`), or `auto` to recognise it.")
+@click.option("--to", "to", type=click.Choice(["asff", "sarif", "junit", "json"]), default="asff",
+              show_default=True, help="What to print on stdout.")
+def convert(report: Path, from_: str, to: str) -> None:
+    """Convert one scanner REPORT into ASFF, SARIF, JUnit or secpipe's JSON (on stdout).
+
+    \b
+    Examples:
+      secpipe convert checkov.json --from checkov
+      secpipe convert results.sarif --from auto --to asff > findings.json
+      trivy fs -f json . | secpipe convert - --from trivy --to sarif
+    """
+    from secpipe.convert import ConvertError, convert_report
+
+    try:
+        data = sys.stdin.buffer.read() if str(report) == "-" else report.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{report}: cannot read: {exc.strerror or exc}") from None
+    try:
+        out = convert_report(data, source=str(report), from_=from_, to=to)
+    except (ReportFormatError, ConvertError) as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(out)
+    if not out.endswith("\n"):
+        sys.stdout.write("\n")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def formats(as_json: bool) -> None:
+    """List the report formats `convert --from` and the pipeline understand.
+
+    \b
+    Example:
+      secpipe formats
+    """
+    found = all_formats()
+    if as_json:
+        click.echo(json.dumps([{"name": f.name, "title": f.title} for f in found.values()], indent=2))
+        return
+    table = Table("format", "what it reads", show_edge=False)
+    for fmt in found.values():
+        table.add_row(fmt.name, fmt.title)
+    Console().print(table)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def doctor(as_json: bool) -> None:
+    """Show each scanner's installed version, or exactly how to get it.
+
+    Exits 2 when a tool of the default pipeline is missing or broken.
+
+    \b
+    Example:
+      secpipe doctor
+    """
+    from secpipe.tools.doctor import doctor_rows
+
+    rows = doctor_rows()
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+    else:
+        table = Table("tool", "status", "version", "pinned", "path / how to get it", show_edge=False)
+        for r in rows:
+            style = "green" if r.ok else ("red" if r.required else "yellow")
+            table.add_row(r.name, f"[{style}]{r.status}[/{style}]", r.version or "-", r.pinned,
+                          escape(r.path or r.hint))
+        Console().print(table)
+    if any(r.required and not r.ok for r in rows):
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+@main.group()
+def tools() -> None:
+    """Provision the scanners at pinned versions in isolated environments."""
+
+
+@tools.command("install")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--force", is_flag=True, help="Reinstall even when the pinned version is present.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 8), default=2, show_default=True)
+def tools_install(names: tuple[str, ...], force: bool, jobs: int) -> None:
+    """Install scanners (default: every tool the default pipeline needs).
+
+    Each goes into its own environment under the tool dir ($SECPIPE_TOOLS_DIR or
+    ~/.cache/secpipe/tools), with its executables linked into <dir>/bin, which
+    secpipe puts first on PATH for every tool it runs.
+
+    \b
+    Examples:
+      secpipe tools install
+      secpipe tools install checkov helm
+    """
+    from secpipe.tools.doctor import install_with_progress
+
+    failures = install_with_progress(list(names), force=force, jobs=jobs, console=err_console)
+    if failures:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

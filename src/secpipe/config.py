@@ -1,0 +1,203 @@
+"""`secpipe.yml`: the pipeline's stages, tools and gates, validated with errors that point at lines.
+
+Keys mirror the CLI and the seed's stages so a config reads like the pipeline it describes. Every
+error names the key path and the line of the file it came from, because a pipeline that fails on
+"validation error" with no place to look wastes a CI cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from secpipe.model import Severity
+
+CONFIG_NAMES = ("secpipe.yml", "secpipe.yaml", ".secpipe.yml")
+DEFAULT_PIPELINE = Path(__file__).with_name("default-pipeline.yml")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the file, key and line."""
+
+
+def _severity(value: Any) -> Severity:
+    if isinstance(value, Severity):
+        return value
+    try:
+        sev = Severity.parse(str(value))
+    except ValueError:
+        raise ValueError(
+            f"unknown severity {value!r}; use one of: critical, high, medium, low, informational"
+        ) from None
+    return sev
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageConfig(_Strict):
+    tools: list[str] = Field(min_length=1)
+    needs: list[str] = Field(default_factory=list)
+    fail_on: Severity | None = None
+    mode: Literal["enforce", "advisory"] | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    description: str = ""
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, v: Any) -> Any:
+        return None if v is None else _severity(v)
+
+
+class Defaults(_Strict):
+    fail_on: Severity = Severity.HIGH
+    mode: Literal["enforce", "advisory"] = "enforce"
+    timeout: float = Field(default=900, gt=0)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, v: Any) -> Any:
+        return _severity(v)
+
+
+class ProjectConfig(_Strict):
+    name: str = ""
+    repo: str = ""
+    account_id: str = Field(default="000000000000", pattern=r"^\d{12}$")
+    region: str = "us-east-1"
+    partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
+
+
+class PipelineConfig(_Strict):
+    version: Literal[1] = 1
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    output: str = ".secpipe"
+    suppressions: str | None = None
+    exclude: list[str] = Field(default_factory=list)
+    jobs: int | None = Field(default=None, ge=1, le=64)
+    defaults: Defaults = Field(default_factory=Defaults)
+    stages: dict[str, StageConfig] = Field(min_length=1)
+    tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_names(cls, stages: dict[str, StageConfig]) -> dict[str, StageConfig]:
+        for name in stages:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+                raise ValueError(
+                    f"stage name {name!r} must be lower-case letters, digits, '-' or '_'"
+                )
+        return stages
+
+    def stage_fail_on(self, name: str) -> Severity:
+        return self.stages[name].fail_on or self.defaults.fail_on
+
+    def stage_mode(self, name: str) -> str:
+        return self.stages[name].mode or self.defaults.mode
+
+    def stage_timeout(self, name: str) -> float:
+        return self.stages[name].timeout or self.defaults.timeout
+
+    def tool_options(self, tool: str) -> dict[str, Any]:
+        return dict(self.tools.get(tool) or {})
+
+
+class LoadedConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    config: PipelineConfig
+    path: Path | None  # None: the built-in default pipeline
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path else "built-in default pipeline"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key and sequence item."""
+
+
+def _compose_lines(text: str) -> dict[tuple[Any, ...], int]:
+    lines: dict[tuple[Any, ...], int] = {}
+    node = yaml.compose(text, Loader=_LineLoader)
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        lines.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                sub = path + (key.value,)
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+def parse_config(text: str, source: str = "secpipe.yml") -> PipelineConfig:
+    """Validate config text; raise ConfigError naming key and line for every problem."""
+    try:
+        data = yaml.safe_load(text)
+        lines = _compose_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else "?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}:{line}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: line 1: the top level must be a mapping with 'stages:'")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_for(lines, loc)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see `secpipe run --help`)"
+            problems.append(f"{source}:{line or '?'}: {key}: {msg}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def find_config(root: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(root: Path, explicit: Path | None = None) -> LoadedConfig:
+    """The project's config (explicit file, else secpipe.yml in root), else the default pipeline."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        path: Path | None = explicit
+    else:
+        path = find_config(root)
+    if path is None:
+        text = DEFAULT_PIPELINE.read_text(encoding="utf-8")
+        return LoadedConfig(config=parse_config(text, "default-pipeline.yml"), path=None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return LoadedConfig(config=parse_config(text, str(path)), path=path)

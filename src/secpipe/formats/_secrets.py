@@ -1,0 +1,145 @@
+"""What the secrets-scanner parsers share: one severity policy, one finding shape, one merge.
+
+Severity policy (the same for git-secrets, detect-secrets, trufflehog, trufflehog3, gitleaks):
+a secret a scanner matched is HIGH whatever its kind, because a committed credential is usable
+by anyone who can read the repository and its history; CRITICAL is kept for secrets the tool
+*verified* as live (trufflehog v3 `Verified`, detect-secrets `is_verified`), since those are
+known to work right now. A tool that rates its own findings (trufflehog3 rules carry
+LOW/MEDIUM/HIGH) keeps its rating. Grading by kind (private key vs token) was left out on
+purpose: an unverified private-key header and a live API token would otherwise swap places.
+
+Identity: `location_key` is the hash of the secret value, so the same leaked value in the same
+file is one finding across runs and line shifts. History scans report that value once per
+commit (and detect-secrets once per detector that matched it); :func:`merge_repeats` keeps one
+finding per distinct value per file, since each is one leak to rotate, and records how often
+and in which commits it was seen.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable, Mapping
+
+from secpipe.model import Category, Finding, Location, Secret, Severity
+
+CWE = ("CWE-798",)
+REMEDIATION = (
+    "Revoke and rotate this credential at its issuer first (it may already be cloned), then "
+    "remove it from the code and keep it in a secrets manager; purge it from git history if "
+    "the repository is shared."
+)
+REFERENCES = ("https://cwe.mitre.org/data/definitions/798.html",)
+_MAX_COMMITS = 20
+
+
+def slug(text: str) -> str:
+    """A rule id from a tool's human label: `SSH (EC) private key` -> `ssh-ec-private-key`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "secret"
+
+
+def clean_path(path: str) -> str:
+    """Paths relative to the scan root with forward slashes (git-secrets prints `./x`)."""
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path or "."
+
+
+def secret_finding(
+    *,
+    tool: str,
+    rule_id: str,
+    kind: str,
+    path: str,
+    secret: Secret | None,
+    line: int | None = None,
+    end_line: int | None = None,
+    severity: Severity = Severity.HIGH,
+    severity_original: str | None = None,
+    location_key: str | None = None,
+    properties: Mapping[str, str] | None = None,
+    note: str = "",
+) -> Finding:
+    """One secret finding; only the masked form of the value is ever written into text.
+
+    `secret` is None when the tool already redacted the value: then nothing identifies it but
+    the caller's `location_key`.
+    """
+    shown = secret.masked if secret is not None else "value redacted by the tool"
+    props = {k: v for k, v in (properties or {}).items() if v}
+    where = path + (f" line {line}" if line else "")
+    commit = props.get("commit", "")
+    if commit:
+        where += f" (commit {commit[:12]})"
+    description = (
+        f"{tool} found a secret ({kind}) in {where}: {shown}."
+    )
+    if secret is not None:
+        description += " The value is kept only as a hash and this masked form."
+    if note:
+        description += " " + note
+    return Finding(
+        tool=tool,
+        rule_id=rule_id,
+        title=f"{kind} in {path}: {shown}",
+        description=description,
+        severity=severity,
+        severity_original=severity_original,
+        category=Category.SECRET,
+        location=Location(path=path, start_line=line, end_line=end_line or line),
+        remediation=REMEDIATION,
+        references=REFERENCES,
+        cwe=CWE,
+        secret=secret,
+        location_key=location_key or (f"secret:{secret.sha256}" if secret is not None else None),
+        properties=props,
+    )
+
+
+def merge_repeats(
+    findings: Iterable[Finding], rank: Callable[[Finding], int] | None = None
+) -> list[Finding]:
+    """One finding per (file, leaked value); see the module docstring for why.
+
+    The kept finding is the best by `rank` (lower first), then one from the working tree
+    (no commit) over one from history, then the first reported (history scans list newest
+    commits first). It takes the highest severity of its group.
+    """
+    groups: dict[tuple[str, str], list[tuple[int, Finding]]] = {}
+    for index, finding in enumerate(findings):
+        key = (finding.path or "", finding.location_key or f"#{index}")
+        groups.setdefault(key, []).append((index, finding))
+    merged: list[Finding] = []
+    for members in groups.values():
+        if len(members) == 1:
+            merged.append(members[0][1])
+            continue
+        _, best = min(
+            members,
+            key=lambda m: (rank(m[1]) if rank else 0, bool(m[1].properties.get("commit")), m[0]),
+        )
+        commits = list(dict.fromkeys(
+            f.properties["commit"] for _, f in members if f.properties.get("commit")
+        ))
+        rules = list(dict.fromkeys(f.rule_id for _, f in members))
+        props = dict(best.properties)
+        props["occurrences"] = str(len(members))
+        if commits:
+            props["commits"] = " ".join(commits[:_MAX_COMMITS]) + (
+                f" (+{len(commits) - _MAX_COMMITS} more)" if len(commits) > _MAX_COMMITS else ""
+            )
+        if len(rules) > 1:
+            props["rules"] = ",".join(rules)
+        seen = f"Reported {len(members)} times in this report"
+        if commits:
+            seen += f" across {len(commits)} commit{'s' if len(commits) != 1 else ''}"
+        if len(rules) > 1:
+            seen += f" by {len(rules)} rules ({', '.join(rules)})"
+        top = max((f for _, f in members), key=lambda f: f.severity)
+        if top.severity > best.severity:
+            best = best.with_(severity=top.severity, severity_original=top.severity_original)
+        merged.append(best.with_(
+            description=f"{best.description} {seen}.",
+            properties=props,
+        ))
+    return merged

@@ -1,0 +1,256 @@
+"""What every writer needs to read a RunResult the same way.
+
+The writers must agree on which tool a finding came from, how a location is shown and how
+findings are ordered, or the console, the HTML page and the JUnit file would tell a reader
+three slightly different stories about the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from secpipe.model import Finding, Severity, SourceContext
+from secpipe.pipeline.result import (
+    GatedFinding,
+    RunResult,
+    StageResult,
+    StageStatus,
+    ToolResult,
+    ToolStatus,
+    severity_counts,
+)
+
+# Characters XML 1.0 forbids outright (even as character references); HTML calls them
+# parse errors. Escaping does not help with these, only removing them does.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+#: Highest first: the order every writer lists severities and findings in.
+SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
+SHORT_NAMES = {
+    Severity.CRITICAL: "CRIT",
+    Severity.HIGH: "HIGH",
+    Severity.MEDIUM: "MED",
+    Severity.LOW: "LOW",
+    Severity.INFORMATIONAL: "INFO",
+}
+
+
+class Origins:
+    """Which ToolResult produced each gated finding, worked out once per run.
+
+    A scanner's name (``trivy-image``) need not equal the tool name a parser wrote into the
+    finding (``trivy``), and enrichment may have copied the finding; so match on the finding
+    itself first, then its fingerprint, then the tool name, then a stage that ran one tool.
+    """
+
+    def __init__(self, run: RunResult) -> None:
+        self._by_object: dict[int, ToolResult] = {}
+        self._by_fingerprint: dict[tuple[int, str], ToolResult] = {}
+        self._keep = run  # keeps the findings alive, so object ids stay unique
+        for stage in run.stages:
+            for tool in stage.tools:
+                for f in tool.findings:
+                    self._by_object.setdefault(id(f), tool)
+                    self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+
+    def tool(self, stage: StageResult, gated: GatedFinding) -> ToolResult | None:
+        found = self._by_object.get(id(gated.finding))
+        if found is not None and any(t is found for t in stage.tools):
+            return found
+        found = self._by_fingerprint.get((id(stage), gated.finding.fingerprint()))
+        if found is not None:
+            return found
+        for tool in stage.tools:
+            if tool.tool == gated.finding.tool:
+                return tool
+        return stage.tools[0] if len(stage.tools) == 1 else None
+
+    def tool_name(self, stage: StageResult, gated: GatedFinding) -> str:
+        tool = self.tool(stage, gated)
+        return tool.tool if tool is not None else gated.finding.tool
+
+    def context(self, run: RunResult, stage: StageResult, gated: GatedFinding) -> SourceContext:
+        """The run's context narrowed to the stage and tool version behind the finding."""
+        tool = self.tool(stage, gated)
+        return dataclasses.replace(
+            run.context,
+            stage=gated.stage or stage.name,
+            tool_version=(tool.version if tool is not None and tool.version else ""),
+            run_id=run.context.run_id or run.run_id,
+        )
+
+
+def stage_counts(stage: StageResult) -> dict[str, int]:
+    """Severity counts over every finding of the stage, suppressed ones included."""
+    return severity_counts([g.finding for g in stage.findings])
+
+
+def clean(text: object) -> str:
+    """Text safe to place in XML 1.0 or HTML (the serialiser escapes the rest)."""
+    return _INVALID_XML.sub("", "" if text is None else str(text))
+
+
+def sorted_findings(items: Iterable[tuple[StageResult, GatedFinding]]
+                    ) -> list[tuple[StageResult, GatedFinding]]:
+    """Most severe first; blocking before the rest; then by place, so output is stable."""
+    return sorted(
+        items,
+        key=lambda sg: (
+            -int(sg[1].finding.severity),
+            not sg[1].blocking,
+            sg[1].suppressed_by is not None,
+            sg[1].finding.path or "",
+            sg[1].finding.location.start_line or 0 if sg[1].finding.location else 0,
+            sg[1].finding.rule_id,
+        ),
+    )
+
+
+def all_gated(run: RunResult) -> list[tuple[StageResult, GatedFinding]]:
+    return [(stage, g) for stage in run.stages for g in stage.findings]
+
+
+def where(finding: Finding) -> str:
+    """`path:line` when the finding is in a file, else the resource id (or empty)."""
+    loc = finding.location
+    if loc is not None and loc.path:
+        if loc.start_line is not None and loc.start_line >= 1:
+            return f"{loc.path}:{loc.start_line}"
+        return loc.path
+    if finding.resource is not None:
+        return finding.resource.id
+    return ""
+
+
+def secret_text(finding: Finding) -> str:
+    """The only form of a secret any output may show: its mask."""
+    return finding.secret.masked if finding.secret is not None else ""
+
+
+def link_for(finding: Finding) -> str | None:
+    """A web link for the rule, only http(s): a `javascript:` reference from a report must
+    never become a clickable link."""
+    for url in (finding.remediation_url, *finding.references):
+        if url and url.strip().lower().startswith(("https://", "http://")):
+            return url.strip()
+    return None
+
+
+def iso_or_none(stamp: str | None) -> str | None:
+    """`stamp` as an ASFF-style UTC timestamp, or None when it is not a date we can read."""
+    if not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def report_path(run: RunResult, name: str = "report.html") -> str:
+    """Where a run's file is, relative to the scanned root when it lies inside it."""
+    path = os.path.join(run.run_dir, name) if run.run_dir else name
+    if run.root and os.path.isabs(path):
+        try:
+            rel = os.path.relpath(path, run.root)
+        except ValueError:  # another drive on Windows
+            return path
+        if not rel.startswith(".."):
+            return rel
+    return path
+
+
+def write_file(path: Path, data: str | bytes) -> Path:
+    """Write atomically, so a reader (CI uploading the SARIF) never sees half a file.
+
+    The temporary name is made by hand rather than with mkstemp, whose 0600 mode would make
+    the report unreadable to the CI user serving the artifacts.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def enforcing(stage: StageResult) -> bool:
+    """Whether the stage's verdict counts for the run's exit code (as RunResult judges it)."""
+    return stage.mode == "enforce"
+
+
+def gate_lines(run: RunResult) -> list[tuple[str, str]]:
+    """The verdict as (kind, sentence) pairs, kind one of error/failed/advisory/passed.
+
+    Errors come first because they decide the exit code; a failed gate is still reported
+    beside them, so fixing the tool does not reveal a surprise. Advisory stages get their own
+    lines and never make the run read as failed.
+    """
+    lines: list[tuple[str, str]] = []
+    if run.interrupted:
+        lines.append(("error", "ERROR: the run was interrupted before every stage finished"))
+    for stage in run.stages:
+        if stage.status is StageStatus.ERROR:
+            if enforcing(stage):
+                lines.append(("error", f"ERROR: stage {stage.name}: {stage_error(stage)}"))
+            else:
+                lines.append(("advisory", f"Advisory stage {stage.name} errored: "
+                                          f"{stage_error(stage)} (not failing the run)"))
+    failed = [s for s in run.stages if s.status is StageStatus.FAILED]
+    if failed:
+        n = sum(len(s.blocking) for s in failed)
+        names = ", ".join(s.name for s in failed)
+        lines.append(("failed", f"Gate FAILED: {n} blocking finding{'s' * (n != 1)} in {names}"))
+    advisory = [s for s in run.stages if s.status is StageStatus.ADVISORY]
+    if advisory:
+        n = sum(len(over_threshold(s)) for s in advisory)
+        names = ", ".join(s.name for s in advisory)
+        lines.append(("advisory", f"Advisory: {n} finding{'s' * (n != 1)} at or above the "
+                                  f"threshold in {names} (advisory stage, not blocking)"))
+    if not any(kind in ("error", "failed") for kind, _ in lines):
+        lines.insert(0, ("passed", "Gate passed"))
+    return lines
+
+
+def over_threshold(stage: StageResult) -> list[GatedFinding]:
+    return [g for g in stage.findings
+            if g.suppressed_by is None and g.finding.severity >= stage.fail_on]
+
+
+def stage_error(stage: StageResult) -> str:
+    """Why a stage errored, in one line: its own error, else its tools' errors."""
+    if stage.error:
+        return first_line(stage.error)
+    reasons = [f"{t.tool}: {first_line(tool_error(t))}"
+               for t in stage.tools if t.status is ToolStatus.ERROR]
+    return "; ".join(reasons) or "unknown error"
+
+
+def tool_error(tool: ToolResult) -> str:
+    """A tool's error without the `tool: ` prefix scanner errors already carry, since every
+    writer shows the tool's name beside it."""
+    text = (tool.error or "failed").strip()
+    prefix = f"{tool.tool}:"
+    return text[len(prefix):].strip() if text.startswith(prefix) else text
+
+
+def first_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""

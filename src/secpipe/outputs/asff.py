@@ -1,0 +1,63 @@
+"""`findings.asff.json`: every finding of the run as Security Hub would receive it.
+
+Suppressed findings are kept (Workflow SUPPRESSED with the reason in a Note) rather than
+dropped: Security Hub then records that a person accepted the risk, and a finding whose
+suppression later expires comes back as the same Id instead of looking new.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from secpipe.model import to_asff
+from secpipe.model.asff import LIMITS, clip
+from secpipe.outputs._common import Origins, iso_or_none, write_file
+from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
+
+FILE_NAME = "findings.asff.json"
+NOTE_AUTHOR = "secpipe"
+
+
+def render_asff(run: RunResult) -> str:
+    return json.dumps(asff_findings(run), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_asff(run: RunResult, run_dir: Path) -> Path:
+    return write_file(Path(run_dir) / FILE_NAME, render_asff(run))
+
+
+def asff_findings(run: RunResult) -> list[dict[str, Any]]:
+    """One ASFF object per gated finding, in stage order."""
+    origins = Origins(run)
+    # One timestamp for the whole file, from the run itself: rendering twice gives the same
+    # bytes, and Security Hub sees every finding of a run observed at the same moment.
+    stamp = (iso_or_none(run.context.observed_at) or iso_or_none(run.finished_at)
+             or iso_or_none(run.started_at))
+    return [
+        gated_to_asff(run, stage, gated, origins=origins, updated_at=stamp)
+        for stage in run.stages
+        for gated in stage.findings
+    ]
+
+
+def gated_to_asff(run: RunResult, stage: StageResult, gated: GatedFinding, *,
+                  origins: Origins | None = None, updated_at: str | None = None) -> dict:
+    origins = origins or Origins(run)
+    ctx = origins.context(run, stage, gated)
+    obj = to_asff(gated.finding, ctx, updated_at=updated_at)
+    if gated.asff_id:
+        # The gate's id is the one the hub and baselines key on; keep the file in step.
+        obj["Id"] = clip(gated.asff_id, LIMITS["Id"])
+    # Whether it blocked is the gate's judgement of this run, not a fact about the finding:
+    # it stays out of the finding (it would ride along into the hub and back via from_asff).
+    sup = gated.suppressed_by
+    if sup is not None:
+        obj["Workflow"] = {"Status": "SUPPRESSED"}
+        obj["Note"] = {
+            "Text": clip(f"Suppressed by secpipe: {sup.describe()}", LIMITS["Note.Text"]),
+            "UpdatedBy": NOTE_AUTHOR,
+            "UpdatedAt": obj["UpdatedAt"],
+        }
+    return obj

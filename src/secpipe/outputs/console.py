@@ -1,0 +1,149 @@
+"""The end-of-run screen: what ran, what blocks, and where the full report is.
+
+Short on purpose: one table per stage, the worst blocking findings (not all of them), the
+verdict line a CI log reader greps for, and the path of the HTML report. Finding text is
+scanned content: it is escaped before it meets Rich markup, so `[bold]` in a title or a
+file name prints as typed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from secpipe.outputs._common import (
+    SEVERITIES,
+    SHORT_NAMES,
+    Origins,
+    all_gated,
+    enforcing,
+    gate_lines,
+    report_path,
+    secret_text,
+    tool_error,
+    sorted_findings,
+    where,
+)
+from secpipe.model import Severity
+from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
+
+MAX_BLOCKING = 15
+# Rich drops BEL and the like but passes ESC through: a title could carry ANSI sequences
+# that clear the screen or rewrite the verdict line above it. No control character prints.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFORMATIONAL: "dim",
+}
+STAGE_STYLE = {
+    StageStatus.PASSED: "bold green",
+    StageStatus.FAILED: "bold red",
+    StageStatus.ADVISORY: "bold yellow",
+    StageStatus.ERROR: "bold magenta",
+    StageStatus.SKIPPED: "dim",
+}
+TOOL_STYLE = {ToolStatus.OK: "green", ToolStatus.ERROR: "bold magenta", ToolStatus.SKIPPED: "dim"}
+GATE_STYLE = {"passed": "bold green", "failed": "bold red", "error": "bold magenta",
+              "advisory": "bold yellow"}
+
+
+def plain(text: object) -> str:
+    """Scanned text made inert for a terminal: control characters become one space."""
+    return _CONTROL.sub(" ", "" if text is None else str(text))
+
+
+def safe(text: object) -> str:
+    """Scanned text for a Rich markup string: inert and with its brackets escaped."""
+    return escape(plain(text))
+
+
+def render_console(run: RunResult, console: Console) -> None:
+    for stage in run.stages:
+        console.print(stage_table(stage))
+        for tool in stage.tools:
+            if tool.error:
+                log = f" (log: {safe(tool.log_file)})" if tool.log_file else ""
+                console.print(f"  [magenta]{safe(tool.tool)}[/]: "
+                              f"{safe(tool_error(tool))}{log}", emoji=False, highlight=False)
+        if stage.error:
+            console.print(f"  [magenta]stage {safe(stage.name)}[/]: {safe(stage.error)}",
+                          emoji=False, highlight=False)
+    _blocking(run, console)
+    if run.expired_suppressions:
+        console.print()
+        console.print(f"[bold yellow]Expired suppressions ({len(run.expired_suppressions)})"
+                      "[/]: their findings count again")
+        for sup in run.expired_suppressions:
+            console.print(f"  - {safe(sup.describe())}", emoji=False, highlight=False)
+    console.print()
+    for kind, line in gate_lines(run):
+        console.print(Text(plain(line), style=GATE_STYLE[kind]))
+    console.print(f"Report: {safe(report_path(run))}", emoji=False, highlight=False)
+
+
+def stage_table(stage: StageResult) -> Table:
+    title = Text.assemble(
+        ("Stage ", "bold"), (plain(stage.name), "bold"), "  ",
+        (stage.status.value.upper(), STAGE_STYLE[stage.status]),
+        f"  ({stage.mode}, fail on {stage.fail_on.name}, {stage.duration_s:.1f}s)",
+    )
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("tool")
+    table.add_column("status")
+    table.add_column("version")
+    table.add_column("exit", justify="right")
+    table.add_column("time", justify="right")
+    for sev in SEVERITIES:
+        table.add_column(SHORT_NAMES[sev], justify="right")
+    for tool in stage.tools:
+        counts = tool.counts()
+        table.add_row(
+            Text(plain(tool.tool)),
+            Text(tool.status.value, style=TOOL_STYLE[tool.status]),
+            Text(plain(tool.version or "-")),
+            Text("-" if tool.exit_code is None else str(tool.exit_code)),
+            Text(f"{tool.duration_s:.1f}s"),
+            *(Text(str(counts[s.name]), style=SEVERITY_STYLE[s] if counts[s.name] else "dim")
+              for s in SEVERITIES),
+        )
+    if not stage.tools:
+        table.add_row(Text("(no tool ran)", style="dim"), *([""] * (4 + len(SEVERITIES))))
+    return table
+
+
+def _blocking(run: RunResult, console: Console) -> None:
+    origins = Origins(run)
+    # Advisory stages mark findings over their threshold too, but those block nothing.
+    blocking = sorted_findings((s, g) for s, g in all_gated(run)
+                               if g.blocking and enforcing(s))
+    if not blocking:
+        return
+    console.print()
+    shown = blocking[:MAX_BLOCKING]
+    console.print(f"[bold red]Blocking findings[/] ({len(blocking)}"
+                  f"{f', worst {len(shown)} shown' if len(blocking) > len(shown) else ''}):")
+    for stage, gated in shown:
+        f = gated.finding
+        line = Text("  ")
+        line.append(f"{f.severity.name:<13}", style=SEVERITY_STYLE[f.severity])
+        line.append(plain(f" {stage.name}/{origins.tool_name(stage, gated)} "), style="dim")
+        line.append(plain(f.rule_id), style="bold")
+        place = where(f)
+        if place:
+            line.append(plain(f"  {place}"), style="cyan")
+        title = f.title.strip() or f.rule_id
+        line.append(plain(f"  {title}"))
+        secret = secret_text(f)
+        if secret and secret not in title:
+            line.append(plain(f"  [{secret}]"), style="yellow")
+        console.print(line)
+    if len(blocking) > len(shown):
+        console.print(f"  … and {len(blocking) - len(shown)} more in the report")

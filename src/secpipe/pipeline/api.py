@@ -1,0 +1,134 @@
+"""`secpipe run` as one function: config -> plan -> tools -> findings -> gate -> outputs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from secpipe.config import ConfigError, LoadedConfig, load_config
+from secpipe.pipeline.context import detect_context, new_run_id
+from secpipe.pipeline.plan import Plan, build_plan
+from secpipe.pipeline.result import RunResult
+from secpipe.pipeline.runner import Events, RunError, run_plan, start_run, write_raw
+from secpipe.pipeline.suppressions import DEFAULT_NAME, load_suppressions, split_expired
+from secpipe.scanners.git_secrets import git_toplevel
+from secpipe.scanners.registry import all_scanners
+
+
+@dataclass
+class RunRequest:
+    root: Path
+    config_file: Path | None = None
+    out_dir: Path | None = None
+    stages: Sequence[str] = ()
+    jobs: int | None = None
+    suppressions_file: Path | None = None
+    extra_exclude: Sequence[str] = field(default_factory=tuple)
+    env: dict[str, str] | None = None  # the tools' environment (default: secpipe's tool dir on PATH)
+
+
+def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
+    """Load and check everything that can be checked before any tool starts."""
+    root = req.root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{req.root}: not a directory")
+    loaded = load_config(root, req.config_file)
+    known = all_scanners()
+    for name, stage in loaded.config.stages.items():
+        for tool in stage.tools:
+            if tool not in known:
+                raise ConfigError(f"{loaded.source}: stage {name!r} uses unknown tool {tool!r}; "
+                                  f"known tools: {', '.join(sorted(known))}")
+    out_dir = _out_dir(req, loaded)
+    exclude = list(req.extra_exclude)
+    try:
+        exclude.append(out_dir.resolve().relative_to(root).as_posix())
+    except ValueError:
+        pass  # the output dir is outside the scanned tree
+    plan = build_plan(loaded.config, root, only=req.stages, exclude=exclude,
+                      git_root=git_toplevel(root))
+    return loaded, plan
+
+
+def _out_dir(req: RunRequest, loaded: LoadedConfig) -> Path:
+    if req.out_dir is not None:
+        return req.out_dir
+    return Path(loaded.config.output)
+
+
+def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
+    from secpipe.outputs import write_all
+    from secpipe.tools import tool_env
+
+    loaded, plan = prepare(req)
+    cfg = loaded.config
+    sup_path = req.suppressions_file
+    if sup_path is None and cfg.suppressions:
+        sup_path = plan.root / cfg.suppressions
+    if sup_path is None and (plan.root / DEFAULT_NAME).is_file():
+        sup_path = plan.root / DEFAULT_NAME
+    entries = load_suppressions(sup_path) if sup_path else []
+    active, expired = split_expired(entries)
+    run_id = new_run_id()
+    ctx = detect_context(plan.root, run_id=run_id, repo_name=cfg.project.repo or cfg.project.name,
+                         account_id=cfg.project.account_id, region=cfg.project.region,
+                         partition=cfg.project.partition)
+    out_dir = _out_dir(req, loaded)
+    run_dir = out_dir / "runs" / run_id
+    run = start_run(run_dir, ctx, plan.root)
+    run.expired_suppressions = expired
+    jobs = req.jobs or cfg.jobs or max(2, os.cpu_count() or 2)
+    env = dict(req.env) if req.env is not None else tool_env()
+    try:
+        tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
+                             events=events, version_of=lambda t: tool_version(t, env))
+    finally:
+        from secpipe.model.asff import now_iso
+        run.finished_at = now_iso()
+    write_raw(run_dir, tool_runs)
+    write_all(run, run_dir)
+    _point_latest(out_dir / "runs", run_id)
+    return run
+
+
+def tool_version(tool: str, env: dict[str, str]) -> str | None:
+    """The version the tool on the run's PATH reports (recorded per tool in every run).
+
+    Run like a scan (own process group, killed whole on timeout), so a hanging or forking
+    tool cannot leave anything behind through its version probe either.
+    """
+    import shutil
+
+    from secpipe.scanners.interface import ScannerError, run_tool
+    from secpipe.tools import UnknownToolError, get_spec
+    from secpipe.tools.specs import EXE
+
+    try:
+        spec = get_spec(tool)
+    except UnknownToolError:
+        return None
+    exe = shutil.which(spec.primary, path=env.get("PATH", ""))
+    if exe is None:
+        return None
+    argv = [exe if a == EXE else a for a in spec.version_argv]
+    try:
+        done = run_tool(tool, argv, cwd=Path.cwd(), env=env, timeout=10,
+                        ok=frozenset(range(256)))
+    except ScannerError:
+        return None
+    return spec.parse_version((done.stdout + done.stderr).decode("utf-8", "replace"))
+
+
+def _point_latest(runs: Path, run_id: str) -> None:
+    latest = runs / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_id)
+    except OSError:
+        pass  # a convenience only (some filesystems refuse symlinks)
+
+
+__all__ = ["RunError", "RunRequest", "prepare", "run_pipeline"]

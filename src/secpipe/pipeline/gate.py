@@ -1,0 +1,42 @@
+"""The gate: which findings block a stage.
+
+A finding blocks when its severity reaches the stage's `fail_on` and no active suppression
+matches it. Tool errors are judged before findings: a stage whose tool failed is ERROR whatever
+the other tools found, because a partial scan must not read as a pass.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from secpipe.model import Finding, Severity, SourceContext
+from secpipe.model.asff import finding_id
+from secpipe.pipeline.result import (
+    GatedFinding, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
+)
+from secpipe.pipeline.suppressions import matches
+
+
+def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity,
+                   suppressions: Sequence[Suppression], ctx: SourceContext) -> list[GatedFinding]:
+    gated: list[GatedFinding] = []
+    for f in findings:
+        asff_id = finding_id(f, ctx)
+        hit = next((s for s in suppressions if matches(
+            s, asff_id=asff_id, fingerprint=f.fingerprint(), tool=f.tool, rule=f.rule_id,
+            path=f.path)), None)
+        gated.append(GatedFinding(finding=f, stage=stage, asff_id=asff_id,
+                                  blocking=hit is None and f.severity >= fail_on,
+                                  suppressed_by=hit))
+    gated.sort(key=lambda g: (-g.finding.severity, g.finding.tool, g.finding.path or "",
+                              g.finding.location.start_line or 0 if g.finding.location else 0))
+    return gated
+
+
+def stage_status(tools: Sequence[ToolResult], gated: Sequence[GatedFinding], mode: str) -> StageStatus:
+    if any(t.status is ToolStatus.ERROR for t in tools):
+        return StageStatus.ERROR
+    if any(g.blocking for g in gated):
+        return StageStatus.FAILED if mode == "enforce" else StageStatus.ADVISORY
+    return StageStatus.PASSED
+

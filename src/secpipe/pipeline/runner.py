@@ -1,0 +1,222 @@
+"""Run a planned pipeline: stages in parallel where `needs` allows, tools in parallel within.
+
+Data flows one way: scanner -> raw report -> parser -> Finding -> gate. Raw reports and tool logs
+are held in memory until every tool has finished, then scrubbed of every secret value any parser
+saw, and only then written to the run directory: nothing reaches disk in clear.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from secpipe.formats import ReportFormatError, get_format
+from secpipe.model import Finding, SecretCollector, collecting
+from secpipe.model.asff import now_iso
+from secpipe.pipeline.gate import judge_findings, stage_status
+from secpipe.pipeline.identity import assign_identities
+from secpipe.pipeline.plan import Plan, PlannedStage
+from secpipe.pipeline.result import (
+    RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
+)
+from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
+from secpipe.scanners.registry import get_scanner
+
+
+class RunError(Exception):
+    """The run could not start or finish (output dir unwritable, ...). Exit code 2."""
+
+
+@dataclass
+class Events:
+    """Progress callbacks; the CLI renders them, tests record them."""
+
+    tool_started: Callable[[str, str], None] = lambda stage, tool: None
+    tool_finished: Callable[[ToolResult], None] = lambda result: None
+    stage_finished: Callable[[StageResult], None] = lambda result: None
+
+
+@dataclass
+class _ToolRun:
+    result: ToolResult
+    reports: list[RawReport] = field(default_factory=list)
+    log: str = ""
+
+
+def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
+             env: dict[str, str], jobs: int, events: Events | None = None,
+             version_of: Callable[[str], str | None] = lambda tool: None) -> list[_ToolRun]:
+    """Execute the plan, filling `run.stages`; returns every tool's raw material for writing."""
+    events = events or Events()
+    collector = SecretCollector()
+    done: dict[str, StageResult] = {}
+    pending: dict[str, PlannedStage] = {s.name: s for s in plan.stages}
+    tool_runs: list[_ToolRun] = []
+    running: dict[Future, tuple[PlannedStage, str]] = {}
+    per_stage: dict[str, list[_ToolRun]] = {}
+    started_at: dict[str, float] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="secpipe-"))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="secpipe-tool")
+    try:
+        while pending or running:
+            for stage in list(pending.values()):
+                needs = [done.get(n) for n in stage.needs]
+                if any(n is None for n in needs):
+                    continue
+                del pending[stage.name]
+                failed_need = next((n for n in needs if n and n.status in
+                                    (StageStatus.ERROR, StageStatus.SKIPPED)), None)
+                if failed_need is not None:
+                    result = StageResult(stage.name, StageStatus.SKIPPED, stage.fail_on,
+                                         stage.mode, error=f"needs {failed_need.name}, which "
+                                         f"ended {failed_need.status.value}")
+                    done[stage.name] = result
+                    run.stages.append(result)
+                    events.stage_finished(result)
+                    continue
+                started_at[stage.name] = time.monotonic()
+                per_stage[stage.name] = []
+                for tool in stage.tools:
+                    events.tool_started(stage.name, tool)
+                    fut = pool.submit(_run_tool, stage, tool, plan, env, scratch, collector,
+                                      version_of)
+                    running[fut] = (stage, tool)
+            if not running:
+                continue
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                stage, tool = running.pop(fut)
+                tool_run = fut.result()
+                tool_runs.append(tool_run)
+                per_stage[stage.name].append(tool_run)
+                events.tool_finished(tool_run.result)
+                if len(per_stage[stage.name]) == len(stage.tools):
+                    result = _judge(stage, per_stage[stage.name], run, suppressions)
+                    result.duration_s = time.monotonic() - started_at[stage.name]
+                    done[stage.name] = result
+                    run.stages.append(result)
+                    events.stage_finished(result)
+    except KeyboardInterrupt:
+        run.interrupted = True
+        kill_all_tools()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    order = {s.name: i for i, s in enumerate(plan.stages)}
+    run.stages.sort(key=lambda s: order[s.name])
+    for tr in tool_runs:
+        tr.reports = [RawReport(r.name, collector.scrub(r.data)) for r in tr.reports]
+        tr.log = collector.scrub_text(tr.log)
+        if tr.result.error:
+            tr.result.error = collector.scrub_text(tr.result.error)
+    return tool_runs
+
+
+def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
+           suppressions: Sequence[Suppression]) -> StageResult:
+    order = {t: i for i, t in enumerate(stage.tools)}
+    runs = sorted(runs, key=lambda r: order[r.result.tool])
+    tools = [r.result for r in runs]
+    ctx = replace(run.context, stage=stage.name)
+    findings: list[Finding] = [f for t in tools for f in t.findings]
+    gated = judge_findings(findings, stage=stage.name, fail_on=stage.fail_on,
+                           suppressions=suppressions, ctx=ctx)
+    errors = [f"{t.tool}: {t.error}" for t in tools if t.status is ToolStatus.ERROR]
+    return StageResult(name=stage.name, status=stage_status(tools, gated, stage.mode),
+                       fail_on=stage.fail_on, mode=stage.mode, tools=tools, findings=gated,
+                       error="; ".join(errors) or None)
+
+
+def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], scratch: Path,
+              collector: SecretCollector, version_of: Callable[[str], str | None]) -> _ToolRun:
+    start = time.monotonic()
+    result = ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK)
+    tool_run = _ToolRun(result)
+    log: list[str] = []
+    workdir = scratch / f"{stage.name}-{tool}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        scanner = get_scanner(tool)
+        result.version = version_of(tool)
+        req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
+                          timeout=stage.timeout, env=env, exclude=plan.exclude,
+                          git_root=plan.git_root)
+        outcome = scanner.scan(req)
+        result.exit_code = outcome.exit_code
+        result.command = list(outcome.command)
+        log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
+                "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
+        fmt = get_format(scanner.format)
+        findings: list[Finding] = []
+        with collecting(collector):
+            for report in outcome.reports:
+                findings.extend(fmt.parse(report.data, report.name))
+        result.findings = assign_identities(findings)
+        tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data) for r in outcome.reports]
+        if not outcome.reports:
+            result.status = ToolStatus.SKIPPED
+            result.error = "; ".join(outcome.notes) or "nothing to scan"
+    except ScannerError as exc:
+        result.status = ToolStatus.ERROR
+        result.error = f"{exc.cause}: {exc.message}"
+        result.exit_code = exc.exit_code
+        result.command = exc.command
+        log += [f"$ {' '.join(exc.command)}", f"ERROR ({exc.cause}): {exc.message}",
+                "--- stderr ---", exc.stderr.decode("utf-8", "replace")]
+    except ReportFormatError as exc:
+        result.status = ToolStatus.ERROR
+        result.error = f"unparsable report: {exc}"
+        log.append(f"ERROR: unparsable report: {exc}")
+    except KeyError as exc:  # unknown tool name in the config
+        result.status = ToolStatus.ERROR
+        result.error = str(exc.args[0]) if exc.args else str(exc)
+        log.append(f"ERROR: {result.error}")
+    result.duration_s = time.monotonic() - start
+    tool_run.log = "\n".join(log)
+    return tool_run
+
+
+def write_raw(run_dir: Path, tool_runs: Sequence[_ToolRun]) -> None:
+    """Write scrubbed raw reports under raw/<stage>/ and logs under logs/."""
+    for tr in tool_runs:
+        for report in tr.reports:
+            dest = _inside(run_dir / "raw", report.name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(report.data)
+        if tr.reports:
+            tr.result.report_file = "raw/" + tr.reports[0].name
+        log_name = f"{tr.result.stage}-{tr.result.tool}.log"
+        dest = _inside(run_dir / "logs", log_name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(tr.log + "\n", encoding="utf-8")
+        tr.result.log_file = "logs/" + log_name
+
+
+def _inside(base: Path, name: str) -> Path:
+    """Join without letting a tool-chosen name escape the run directory."""
+    target = (base / name).resolve()
+    if not target.is_relative_to(base.resolve()):
+        raise RunError(f"refusing to write {name!r} outside {base}")
+    return target
+
+
+def start_run(run_dir: Path, context, root: Path) -> RunResult:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        probe = run_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(f"cannot write the run's output to {run_dir}: {exc.strerror or exc}") from None
+    return RunResult(run_id=context.run_id, root=str(root), run_dir=str(run_dir),
+                     context=context, started_at=now_iso())
+
+
+__all__ = ["Events", "RunError", "run_plan", "start_run", "write_raw"]

@@ -1,0 +1,89 @@
+"""Live progress of a run: a rich table on a terminal, one plain line per event elsewhere (CI)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.spinner import Spinner
+from rich.table import Table
+
+from secpipe.pipeline.result import StageResult, ToolResult, ToolStatus
+from secpipe.pipeline.runner import Events
+
+_STYLE = {ToolStatus.OK: "green", ToolStatus.ERROR: "bold red", ToolStatus.SKIPPED: "yellow"}
+
+
+class Progress:
+    """Turns runner events into a display; use as a context manager around the run."""
+
+    def __init__(self, console: Console, *, live: bool | None = None) -> None:
+        self.console = console
+        self.live_mode = console.is_terminal if live is None else live
+        self.rows: dict[tuple[str, str], tuple[float, ToolResult | None]] = {}
+        self._live: Live | None = None
+
+    def events(self) -> Events:
+        return Events(tool_started=self._started, tool_finished=self._finished,
+                      stage_finished=self._stage)
+
+    def __enter__(self) -> "Progress":
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8,
+                              transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(None, None, None)
+
+    def _started(self, stage: str, tool: str) -> None:
+        self.rows[(stage, tool)] = (time.monotonic(), None)
+        if self._live is not None:
+            self._live.update(self._render())
+        else:
+            self.console.print(f"[dim]…[/dim] {stage}/{tool} started", highlight=False)
+
+    def _finished(self, result: ToolResult) -> None:
+        start, _ = self.rows.get((result.stage, result.tool), (time.monotonic(), None))
+        self.rows[(result.stage, result.tool)] = (start, result)
+        if self._live is not None:
+            self._live.update(self._render())
+            return
+        style = _STYLE[result.status]
+        detail = (f"{len(result.findings)} findings" if result.status is ToolStatus.OK
+                  else escape(result.error or ""))
+        self.console.print(
+            f"[{style}]{_mark(result.status)}[/{style}] {result.stage}/{result.tool} "
+            f"{result.status.value} in {result.duration_s:.1f}s: {detail}", highlight=False)
+
+    def _stage(self, result: StageResult) -> None:
+        if self._live is None and result.status.value == "skipped":
+            self.console.print(f"[yellow]-[/yellow] {result.name} skipped: "
+                               f"{escape(result.error or '')}", highlight=False)
+
+    def _render(self) -> Table:
+        table = Table(title="secpipe run", show_edge=False, expand=False)
+        for col in ("stage", "tool", "status", "time", "findings"):
+            table.add_column(col)
+        now = time.monotonic()
+        for (stage, tool), (start, result) in self.rows.items():
+            if result is None:
+                status: object = Spinner("dots", text="running")
+                elapsed, found = now - start, ""
+            else:
+                style = _STYLE[result.status]
+                status = f"[{style}]{result.status.value}[/{style}]"
+                elapsed, found = result.duration_s, str(len(result.findings))
+                if result.status is ToolStatus.ERROR:
+                    found = escape((result.error or "")[:60])
+            table.add_row(stage, tool, status, f"{elapsed:.1f}s", found)
+        return table
+
+
+def _mark(status: ToolStatus) -> str:
+    return {ToolStatus.OK: "✓", ToolStatus.ERROR: "✗", ToolStatus.SKIPPED: "-"}[status]

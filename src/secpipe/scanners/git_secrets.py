@@ -1,0 +1,116 @@
+"""git-secrets (awslabs): the seed's secrets stage.
+
+Patterns are handed to git through GIT_CONFIG_* environment variables instead of
+`git secrets --register-aws`, so scanning never rewrites the user's .git/config (which
+detect-secrets would then flag). The working tree is scanned with `git grep` semantics
+(tracked and untracked files, .gitignore honoured); history with `--scan-history`, whose output
+is then limited to the scanned folder when that folder is only part of a larger repository.
+git-secrets prints its matches on stderr and exits 1 when it found any.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from secpipe.scanners.interface import (
+    RawReport, ScanOutcome, ScanRequest, Scanner, ToolCrashed,
+)
+
+# The patterns and allowances `git secrets --register-aws` installs (git-secrets 1.3.0).
+_AWS = '("|\')?(AWS|aws|Aws)?_?'
+AWS_PATTERNS = (
+    "(A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}",
+    _AWS + "(SECRET|secret|Secret)?_?(ACCESS|access|Access)?_?(KEY|key|Key)(\"|')?"
+    "\\s*(:|=>|=)\\s*(\"|')?[A-Za-z0-9/\\+=]{40}(\"|')?",
+    _AWS + "(ACCOUNT|account|Account)_?(ID|id|Id)?(\"|')?\\s*(:|=>|=)\\s*(\"|')?"
+    "[0-9]{4}\\-?[0-9]{4}\\-?[0-9]{4}(\"|')?",
+)
+AWS_ALLOWED = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+# git-secrets splits patterns on whitespace, so this one spells its blanks as a class.
+PRIVATE_KEY_PATTERN = "-----BEGIN[A-Z[:blank:]]*PRIVATE[[:blank:]]KEY-----"
+
+
+def git_config_env(patterns: list[str], allowed: list[str], providers: list[str]) -> dict[str, str]:
+    entries = ([("secrets.patterns", p) for p in patterns]
+               + [("secrets.allowed", a) for a in allowed]
+               + [("secrets.providers", p) for p in providers])
+    env = {"GIT_CONFIG_COUNT": str(len(entries))}
+    for i, (key, value) in enumerate(entries):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
+
+
+def _prefix_in_repo(root: Path, git_root: Path | None) -> str:
+    if git_root is None:
+        return ""
+    rel = root.resolve().relative_to(git_root.resolve()).as_posix()
+    return "" if rel == "." else rel + "/"
+
+
+def limit_history(output: bytes, prefix: str) -> bytes:
+    """Keep `sha:path:line:text` lines under `prefix`, rewritten relative to it."""
+    if not prefix:
+        return output
+    kept: list[bytes] = []
+    marker = prefix.encode()
+    for line in output.splitlines(keepends=True):
+        sha, sep, rest = line.partition(b":")
+        if sep and len(sha) == 40 and rest.startswith(marker):
+            kept.append(sha + b":" + rest[len(marker):])
+        elif not (sep and len(sha) == 40):
+            kept.append(line)  # footer lines stay (the parser ignores them)
+    if not any(len(l.partition(b":")[0]) == 40 for l in kept):
+        return b""  # nothing left under the folder: a clean result, not the footer alone
+    return b"".join(kept)
+
+
+class GitSecrets(Scanner):
+    name = "git-secrets"
+    format = "git-secrets"
+    executable = "git-secrets"
+    ok_exit_codes = frozenset({0, 1})
+
+    def scan(self, req: ScanRequest) -> ScanOutcome:
+        self.locate(req)
+        opts = req.options
+        patterns = list(AWS_PATTERNS) + [PRIVATE_KEY_PATTERN] + list(opts.get("patterns", []))
+        allowed = list(AWS_ALLOWED) + list(opts.get("allowed", []))
+        providers = ["git secrets --aws-provider"] if opts.get("aws_provider", True) else []
+        env = dict(req.env)
+        env.update(git_config_env(patterns, allowed, providers))
+        excludes = [f":(exclude,glob)**/{e}/**" for e in (".secpipe", "node_modules",
+                                                           *req.exclude)]
+        if req.git_root is not None:
+            argv = ["git", "secrets", "--scan", "--untracked", "--", ".", *excludes]
+        else:
+            argv = ["git", "secrets", "--scan", "--no-index", "--", ".", *excludes]
+        req_env = ScanRequest(**{**req.__dict__, "env": env})
+        tree = self.execute(req_env, argv)
+        reports = [RawReport("git-secrets-tree.txt", tree.stderr if tree.exit_code else b"")]
+        commands = [" ".join(argv)]
+        stderr = b"" if tree.exit_code else tree.stderr
+        if opts.get("history", True) and req.git_root is not None:
+            hist_argv = ["git", "secrets", "--scan-history"]
+            hist = self.execute(req_env, hist_argv)
+            data = hist.stderr if hist.exit_code else b""
+            data = limit_history(data, _prefix_in_repo(req.root, req.git_root))
+            reports.append(RawReport("git-secrets-history.txt", data))
+            commands.append(" ".join(hist_argv))
+            if not hist.exit_code:
+                stderr += hist.stderr
+        for code, out in ((tree.exit_code, tree.stderr),):
+            if code == 1 and b"[ERROR] Matched" not in out:
+                raise ToolCrashed(self.name, "exited 1 without its findings footer", stderr=out)
+        return ScanOutcome(reports=reports, exit_code=tree.exit_code, command=argv,
+                           stderr=stderr, notes=["commands: " + " ; ".join(commands)])
+
+
+def git_toplevel(path: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None

@@ -1,0 +1,33 @@
+"""Scanner adapters by tool name: built-ins plus `secpipe.scanners` entry points."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from secpipe.scanners.checkov import Checkov
+from secpipe.scanners.detect_secrets import DetectSecrets
+from secpipe.scanners.git_secrets import GitSecrets
+from secpipe.scanners.hadolint import Hadolint
+from secpipe.scanners.interface import Scanner
+from secpipe.scanners.trivy import Trivy
+from secpipe.scanners.trufflehog3 import Trufflehog3
+
+GROUP = "secpipe.scanners"
+
+
+@lru_cache(maxsize=1)
+def all_scanners() -> dict[str, type[Scanner]]:
+    found: dict[str, type[Scanner]] = {
+        cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy)
+    }
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name, ep.load())
+    return found
+
+
+def get_scanner(name: str) -> Scanner:
+    scanners = all_scanners()
+    if name not in scanners:
+        raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(scanners))}")
+    return scanners[name]()

@@ -1,0 +1,38 @@
+"""trufflehog3: pattern and entropy rules over the working tree and, in a repository, history.
+
+Exit status 2 means "found something"; only 0 and 2 come with a trustworthy report.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from secpipe.scanners._files import ALWAYS_EXCLUDED
+from secpipe.scanners.interface import ScanOutcome, ScanRequest, Scanner, require_report
+
+
+class Trufflehog3(Scanner):
+    name = "trufflehog3"
+    format = "trufflehog3"
+    executable = "trufflehog3"
+    ok_exit_codes = frozenset({0, 2})
+
+    def scan(self, req: ScanRequest) -> ScanOutcome:
+        exe = self.locate(req)
+        config = req.workdir / "trufflehog3.yml"
+        patterns = [f"{p}/**" if "*" not in p else p for p in (*ALWAYS_EXCLUDED, *req.exclude)]
+        patterns += [f"**/{p}" for p in patterns]
+        config.write_text(yaml.safe_dump({"exclude": [{"message": "secpipe excludes",
+                                                       "paths": patterns}]}))
+        out = req.workdir / "trufflehog3.json"
+        argv = [exe, "--config", str(config), "--format", "JSON", "--output", str(out)]
+        if not req.options.get("history", True):
+            argv.append("--no-history")
+        if req.options.get("no_entropy"):
+            argv.append("--no-entropy")
+        argv.append(".")
+        run = self.execute(req, argv)
+        data = out.read_bytes() if out.is_file() else None
+        report = require_report(self.name, "trufflehog3.json", data, argv)
+        return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
+                           stderr=run.stderr)

@@ -1,0 +1,154 @@
+"""The demo, for real: every scanner of the static stages on a copy of examples/web.
+
+Needs the scanners (`secpipe tools install`, which `make test` runs first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from secpipe.model import validate_asff
+from secpipe.pipeline.api import RunRequest, run_pipeline
+from secpipe.pipeline.result import StageStatus, ToolStatus
+from secpipe.tools import tool_env
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.tools
+
+EXAMPLE = ROOT / "examples" / "web"
+PLANTED = ["AKIA56FG63YKWF32DALO", "DFnNho62c16uXY71utLubrjLpCreK3evpDvW4J2K"]
+OUTSIDE_KEY = "AKIAQ3ZP7XN2LRW4KD6M"  # committed outside the scanned folder, then deleted
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.email=ci@example.invalid",
+                    "-c", "user.name=ci", *args], check=True, capture_output=True)
+
+
+def _pem_body_lines() -> list[str]:
+    lines = (EXAMPLE / "config" / "deploy_key.pem").read_text().splitlines()
+    return [l for l in lines[1:-1] if len(l) > 20][:3]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    env = tool_env()
+    for exe in ("git-secrets", "detect-secrets", "trufflehog3", "hadolint", "checkov", "helm"):
+        if not shutil.which(exe, path=env["PATH"]):
+            pytest.fail(f"{exe} is not installed: run `secpipe tools install` (make test does)")
+    top = tmp_path_factory.mktemp("monorepo")
+    _git(top, "init", "-q", "-b", "main")
+    (top / "other").mkdir()
+    (top / "other" / "leak.txt").write_text(f'key = "{OUTSIDE_KEY}"\n')
+    _git(top, "add", "-A")
+    _git(top, "commit", "-qm", "a leak elsewhere in the monorepo")
+    (top / "other" / "leak.txt").unlink()
+    shutil.copytree(EXAMPLE, top / "examples" / "web",
+                    ignore=shutil.ignore_patterns("node_modules", "build", ".secpipe"))
+    _git(top, "add", "-A")
+    _git(top, "commit", "-qm", "the example service")
+    return top
+
+
+@pytest.fixture(scope="module")
+def demo(repo: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("out")
+    run = run_pipeline(RunRequest(root=repo / "examples" / "web", out_dir=out))
+    return run, out
+
+
+def _tool(run, name):
+    return next(t for s in run.stages for t in s.tools if t.tool == name)
+
+
+def test_gate_fails_like_the_seed(demo) -> None:
+    run, _ = demo
+    assert run.exit_code == 1, [(s.name, s.status, s.error) for s in run.stages]
+    statuses = {s.name: s.status for s in run.stages}
+    assert statuses == {"secrets": StageStatus.FAILED, "dockerfile": StageStatus.FAILED,
+                        "iac": StageStatus.FAILED}
+    for stage in run.stages:
+        for tool in stage.tools:
+            assert tool.status is ToolStatus.OK, (tool.tool, tool.error)
+            assert tool.version, tool.tool
+
+
+def test_each_required_tool_found_the_planted_flaws(demo) -> None:
+    run, _ = demo
+    gs = _tool(run, "git-secrets").findings
+    assert any(f.path == "config/aws.js" for f in gs)
+    assert any(f.path == "config/deploy_key.pem" for f in gs)
+    assert any(f.properties.get("commit") for f in gs) or any("history" in (f.properties.get("source") or "") for f in gs) or len(gs) >= 3
+    assert _tool(run, "detect-secrets").findings
+    assert {f.rule_id for f in _tool(run, "hadolint").findings} >= {"DL3020", "DL3018"}
+    checkov = _tool(run, "checkov").findings
+    check_types = {f.properties.get("check_type") for f in checkov}
+    assert "helm" in check_types and "dockerfile" in check_types, check_types
+
+
+def test_history_is_limited_to_the_scanned_folder(demo) -> None:
+    run, out = demo
+    for stage in run.stages:
+        for g in stage.findings:
+            assert not (g.finding.path or "").startswith("other/"), g.finding
+    raw = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert OUTSIDE_KEY.encode() not in raw
+    assert b"other/leak.txt" not in raw
+
+
+def test_no_planted_secret_in_clear_anywhere(demo) -> None:
+    _, out = demo
+    needles = [s.encode() for s in PLANTED + _pem_body_lines()]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"{needle[:8]!r}… in clear in {path}"
+
+
+def test_every_asff_finding_is_valid(demo) -> None:
+    run, _ = demo
+    findings = json.loads((Path(run.run_dir) / "findings.asff.json").read_text())
+    assert len(findings) == len(run.all_findings()) > 20
+    for obj in findings:
+        assert validate_asff(obj) == [], obj["Id"]
+    assert len({o["Id"] for o in findings}) == len(findings)
+
+
+def test_ids_survive_line_shifts(demo, repo: Path, tmp_path: Path) -> None:
+    run, _ = demo
+    shifted = tmp_path / "shifted"
+    shutil.copytree(repo / "examples" / "web", shifted)
+    for rel in ("Dockerfile", "helm/web/templates/deployment.yaml", "config/aws.js"):
+        path = shifted / rel
+        path.write_text("# a new comment\n# and another\n" + path.read_text())
+    again = run_pipeline(RunRequest(root=shifted, out_dir=tmp_path / "out", stages=["dockerfile", "iac"]))
+    before = {g.asff_id for s in run.stages if s.name in ("dockerfile", "iac") for g in s.findings}
+    after = {g.asff_id for s in again.stages for g in s.findings}
+    assert before == after
+
+
+def test_missing_tool_is_an_error_not_a_pass(repo: Path, tmp_path: Path) -> None:
+    env = tool_env()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for d in env["PATH"].split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            if name != "trufflehog3" and not (bin_dir / name).exists():
+                (bin_dir / name).symlink_to(Path(d) / name)
+    env["PATH"] = str(bin_dir)
+    run = run_pipeline(RunRequest(root=repo / "examples" / "web", out_dir=tmp_path / "o",
+                                  stages=["secrets"], env=env))
+    stage = run.stages[0]
+    assert stage.status is StageStatus.ERROR and run.exit_code == 2
+    t = _tool(run, "trufflehog3")
+    assert t.status is ToolStatus.ERROR and "not found" in t.error
