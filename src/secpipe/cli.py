@@ -22,7 +22,8 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str) -> "click.exceptions.Exit":
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     return click.exceptions.Exit(EXIT_ERROR)
 
 
@@ -83,6 +84,8 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     from secpipe.progress import Progress
 
     console = Console()
+    if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
+        console = Console(width=max(console.width, 120))
     req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
                      jobs=jobs, suppressions_file=suppressions_file)
     try:
@@ -175,7 +178,13 @@ def doctor(as_json: bool) -> None:
 
 @main.group()
 def tools() -> None:
-    """Provision the scanners at pinned versions in isolated environments."""
+    """Provision the scanners at pinned versions in isolated environments.
+
+    \b
+    Examples:
+      secpipe tools install            # every tool the default pipeline needs
+      secpipe tools install semgrep    # an optional extra
+    """
 
 
 @tools.command("install")

@@ -170,7 +170,7 @@ def parse_config(text: str, source: str = "secpipe.yml") -> PipelineConfig:
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
             key = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_for(lines, loc)
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; see `secpipe run --help`)"
             problems.append(f"{source}:{line or '?'}: {key}: {msg}")

@@ -59,7 +59,8 @@ class Progress:
                   else escape(result.error or ""))
         self.console.print(
             f"[{style}]{_mark(result.status)}[/{style}] {result.stage}/{result.tool} "
-            f"{result.status.value} in {result.duration_s:.1f}s: {detail}", highlight=False)
+            f"{result.status.value} in {result.duration_s:.1f}s: {detail}", highlight=False,
+            soft_wrap=True)
 
     def _stage(self, result: StageResult) -> None:
         if self._live is None and result.status.value == "skipped":

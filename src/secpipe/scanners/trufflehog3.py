@@ -11,6 +11,18 @@ from secpipe.scanners._files import ALWAYS_EXCLUDED
 from secpipe.scanners.interface import ScanOutcome, ScanRequest, Scanner, require_report
 
 
+# Entropy hits that are known noise, each already covered by a better rule or not a secret:
+# lockfile integrity hashes (sha512 of public packages) and the body lines of a PEM key, which
+# the private-key pattern reports once for the whole block.
+LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml",
+             "poetry.lock", "Pipfile.lock", "go.sum", "Cargo.lock", "composer.lock", "Gemfile.lock"]
+ENTROPY_NOISE = [
+    {"message": "integrity hashes of lockfiles", "id": "high-entropy", "paths": LOCKFILES},
+    {"message": "PEM bodies (the private-key rule reports the block)", "id": "high-entropy",
+     "paths": ["*.pem", "*.key", "*.p8"]},
+]
+
+
 class Trufflehog3(Scanner):
     name = "trufflehog3"
     format = "trufflehog3"
@@ -22,8 +34,10 @@ class Trufflehog3(Scanner):
         config = req.workdir / "trufflehog3.yml"
         patterns = [f"{p}/**" if "*" not in p else p for p in (*ALWAYS_EXCLUDED, *req.exclude)]
         patterns += [f"**/{p}" for p in patterns]
-        config.write_text(yaml.safe_dump({"exclude": [{"message": "secpipe excludes",
-                                                       "paths": patterns}]}))
+        excludes = [{"message": "secpipe excludes", "paths": patterns}]
+        if req.options.get("entropy_noise_filter", True):
+            excludes += ENTROPY_NOISE
+        config.write_text(yaml.safe_dump({"exclude": excludes}))
         out = req.workdir / "trufflehog3.json"
         argv = [exe, "--config", str(config), "--format", "JSON", "--output", str(out)]
         if not req.options.get("history", True):

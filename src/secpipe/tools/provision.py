@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -69,18 +71,35 @@ def _tool_lock(root: Path, name: str) -> Iterator[None]:
 def _pip_command(spec: ToolSpec, build: Path, log: Log, timeout: float) -> list[str]:
     """A pip to download with: our interpreter's, else one in a throwaway venv."""
     if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
+        return [sys.executable, "-m", "pip"]  # any pip can download
     helper = build / ".pip-venv"
     run_step(spec, [sys.executable, "-m", "venv", str(helper)], log, 300)
     return [str(helper / "bin" / "python"), "-m", "pip"]
 
 
+def _host_pip() -> list[str] | None:
+    """Our interpreter's pip, if it can install into another environment (pip >= 22.3)."""
+    try:
+        version = importlib.metadata.version("pip")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    major_minor = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    return [sys.executable, "-m", "pip"] if major_minor >= (22, 3) else None
+
+
 def _build_venv(spec: ToolSpec, build: Path, log: Log, timeout: float) -> None:
     # sys.executable may itself be a venv's python: venv then builds on its base interpreter.
-    run_step(spec, [sys.executable, "-m", "venv", str(build)], log, 300)
-    run_step(
-        spec, [str(build / "bin" / "python"), "-m", "pip", "install", spec.source], log, timeout
-    )
+    # Driving the venv with our own pip (`--python`) skips ensurepip, which is most of the
+    # time of a small install (3 s instead of 10 s for detect-secrets on two busy cores).
+    host = _host_pip()
+    python = str(build / "bin" / "python")
+    if host:
+        run_step(spec, [sys.executable, "-m", "venv", "--without-pip", str(build)], log, 300)
+        pip = [*host, "--python", python]
+    else:
+        run_step(spec, [sys.executable, "-m", "venv", str(build)], log, 300)
+        pip = [python, "-m", "pip"]
+    run_step(spec, [*pip, "install", spec.source], log, timeout)
 
 
 def _build_extract(spec: ToolSpec, build: Path, log: Log, timeout: float) -> None:

@@ -1,0 +1,3 @@
+from secpipe.cli import main
+
+main()
