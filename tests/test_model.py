@@ -109,3 +109,10 @@ def test_secret_outside_collector_is_not_recorded() -> None:
     collector = SecretCollector()
     Secret.from_value("ZZZZZZZZZZZZZZZZZZZZ")
     assert collector.values == set()
+
+
+def test_identity_survives_an_asff_roundtrip() -> None:
+    for f in (_f(location=Location("Dockerfile", 3, 3, "RUN apk add curl")),
+              _f(location_key="CKV_K8S_1:Deployment.default.web"),
+              _f(secret=Secret.from_value("AKIAZZZZZZZZZZZZZZZZ"), category=Category.SECRET)):
+        assert from_asff(to_asff(f, CTX)).fingerprint() == f.fingerprint()

@@ -267,6 +267,15 @@ def test_install_pip_tool_offline_is_idempotent(root: Path, tmp_path: Path, fake
     assert len(list((root / ".store" / "faketool").iterdir())) == 1  # the old build is gone
 
 
+def test_install_without_a_host_pip_bootstraps_the_venvs_own(
+    root: Path, tmp_path: Path, fake_bin, monkeypatch
+) -> None:
+    monkeypatch.setattr(provision, "_host_pip", lambda: None)  # e.g. pip < 22.3 has no --python
+    spec = fake_spec(source=str(faketool_wheel(tmp_path)))
+    assert install(spec).status == "installed" and probe(spec).ok
+    assert (root / spec.dirname / "bin" / "pip").exists()
+
+
 def test_failing_install_raises_and_leaves_nothing(root: Path, tmp_path: Path, fake_bin) -> None:
     spec = fake_spec(source=str(tmp_path / "faketool-9.9-py3-none-any.whl"))  # does not exist
     with pytest.raises(ToolInstallError) as caught:

@@ -165,6 +165,9 @@ def _product_fields(finding: Finding, ctx: SourceContext) -> dict[str, str]:
         "secpipe/Category": finding.category.value,
         "secpipe/Fingerprint": finding.fingerprint(),
     }
+    location_key = finding.effective_location_key()
+    if location_key:
+        fields["secpipe/LocationKey"] = location_key
     for key, value in (
         ("secpipe/Repo", ctx.repo),
         ("secpipe/Branch", ctx.branch),

@@ -182,12 +182,18 @@ class Finding:
             where = f"path:{self.location.path}"
         else:
             where = "-"
-        key = self.location_key
-        if key is None and self.secret is not None:
-            key = f"secret:{self.secret.sha256}"
-        if key is None and self.location is not None and self.location.snippet:
-            key = "snippet:" + snippet_hash(self.location.snippet)
-        return "\x1f".join([self.tool, self.rule_id, where, key or ""])
+        return "\x1f".join([self.tool, self.rule_id, where, self.effective_location_key() or ""])
+
+    def effective_location_key(self) -> str | None:
+        """The line-independent part of the identity: the parser's key, else the secret's hash,
+        else the normalised snippet's hash."""
+        if self.location_key is not None:
+            return self.location_key
+        if self.secret is not None:
+            return f"secret:{self.secret.sha256}"
+        if self.location is not None and self.location.snippet:
+            return "snippet:" + snippet_hash(self.location.snippet)
+        return None
 
     def fingerprint(self) -> str:
         """A stable hex digest of :meth:`identity_key` (used in the ASFF Id)."""
