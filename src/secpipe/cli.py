@@ -87,7 +87,7 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
         console = Console(width=max(console.width, 120))
     req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
-                     jobs=jobs, suppressions_file=suppressions_file)
+                     jobs=jobs, suppressions_file=suppressions_file, cpu_origin=0.0)
     try:
         with Progress(console, live=progress) as display:
             result = run_pipeline(req, events=display.events())

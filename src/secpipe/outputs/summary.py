@@ -44,6 +44,8 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "interrupted": run.interrupted,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "wall_s": round(run.wall_s, 3),
+        "secpipe_cpu_s": round(run.self_cpu_s, 3),
         "context": {
             "repo": ctx.repo,
             "branch": ctx.branch,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from secpipe.config import ConfigError, LoadedConfig, load_config
+from secpipe.model.asff import now_iso
 from secpipe.pipeline.context import detect_context, new_run_id
 from secpipe.pipeline.plan import Plan, build_plan
 from secpipe.pipeline.result import RunResult
@@ -27,6 +29,9 @@ class RunRequest:
     suppressions_file: Path | None = None
     extra_exclude: Sequence[str] = field(default_factory=tuple)
     env: dict[str, str] | None = None  # the tools' environment (default: secpipe's tool dir on PATH)
+    # CPU-time origin for summary.json's secpipe_cpu_s: 0.0 counts the whole process (the CLI:
+    # interpreter start and imports included); None counts from the call.
+    cpu_origin: float | None = None
 
 
 def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
@@ -62,6 +67,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     from secpipe.outputs import write_all
     from secpipe.tools import tool_env
 
+    wall0 = time.perf_counter()
+    cpu0 = time.process_time() if req.cpu_origin is None else req.cpu_origin
     loaded, plan = prepare(req)
     cfg = loaded.config
     sup_path = req.suppressions_file
@@ -84,10 +91,16 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     try:
         tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                              events=events, version_of=lambda t: tool_version(t, env))
-    finally:
-        from secpipe.model.asff import now_iso
+    except KeyboardInterrupt:
+        # every tool is already killed; leave a summary that says the run was interrupted
+        run.interrupted = True
         run.finished_at = now_iso()
+        write_all(run, run_dir)
+        raise
+    run.finished_at = now_iso()
     write_raw(run_dir, tool_runs)
+    run.wall_s = time.perf_counter() - wall0
+    run.self_cpu_s = time.process_time() - cpu0
     write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)
     return run

@@ -100,6 +100,8 @@ class RunResult:
     stages: list[StageResult] = field(default_factory=list)
     expired_suppressions: list[Suppression] = field(default_factory=list)
     interrupted: bool = False
+    wall_s: float = 0.0
+    self_cpu_s: float = 0.0  # secpipe's own CPU time, without the tools (child processes)
 
     @property
     def exit_code(self) -> int:
