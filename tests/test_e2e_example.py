@@ -24,6 +24,7 @@ pytestmark = pytest.mark.tools
 EXAMPLE = ROOT / "examples" / "web"
 PLANTED = ["AKIA56FG63YKWF32DALO", "DFnNho62c16uXY71utLubrjLpCreK3evpDvW4J2K"]
 OUTSIDE_KEY = "AKIAQ3ZP7XN2LRW4KD6M"  # committed outside the scanned folder, then deleted
+HISTORY_KEY = "AKIAR7WQ2MZK5TXN3P8J"  # committed inside the scanned folder, then deleted
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -53,6 +54,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     ignore=shutil.ignore_patterns("node_modules", "build", ".secpipe"))
     _git(top, "add", "-A")
     _git(top, "commit", "-qm", "the example service")
+    old = top / "examples" / "web" / "old.env"
+    old.write_text(f"AWS_ACCESS_KEY_ID={HISTORY_KEY}\n")
+    _git(top, "add", "-A")
+    _git(top, "commit", "-qm", "oops")
+    old.unlink()
+    _git(top, "add", "-A")
+    _git(top, "commit", "-qm", "remove the key (it stays in history)")
     return top
 
 
@@ -84,7 +92,8 @@ def test_each_required_tool_found_the_planted_flaws(demo) -> None:
     gs = _tool(run, "git-secrets").findings
     assert any(f.path == "config/aws.js" for f in gs)
     assert any(f.path == "config/deploy_key.pem" for f in gs)
-    assert any(f.properties.get("commit") for f in gs) or any("history" in (f.properties.get("source") or "") for f in gs) or len(gs) >= 3
+    from_history = [f for f in gs if f.path == "old.env"]
+    assert len(from_history) == 1 and from_history[0].properties.get("scan") == "history"
     assert _tool(run, "detect-secrets").findings
     assert {f.rule_id for f in _tool(run, "hadolint").findings} >= {"DL3020", "DL3018"}
     checkov = _tool(run, "checkov").findings
@@ -104,7 +113,7 @@ def test_history_is_limited_to_the_scanned_folder(demo) -> None:
 
 def test_no_planted_secret_in_clear_anywhere(demo) -> None:
     _, out = demo
-    needles = [s.encode() for s in PLANTED + _pem_body_lines()]
+    needles = [s.encode() for s in PLANTED + [HISTORY_KEY] + _pem_body_lines()]
     files = [p for p in out.rglob("*") if p.is_file()]
     assert files
     for path in files:

