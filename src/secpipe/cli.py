@@ -166,12 +166,15 @@ def doctor(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
     else:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 160))
         table = Table("tool", "status", "version", "pinned", "path / how to get it", show_edge=False)
         for r in rows:
             style = "green" if r.ok else ("red" if r.required else "yellow")
             table.add_row(r.name, f"[{style}]{r.status}[/{style}]", r.version or "-", r.pinned,
                           escape(r.path or r.hint))
-        Console().print(table)
+        console.print(table)
     if any(r.required and not r.ok for r in rows):
         raise click.exceptions.Exit(EXIT_ERROR)
 
