@@ -38,10 +38,10 @@ _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         r"(?<![A-Z0-9])(A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
     ("aws-secret-access-key", "AWS secret access key", re.compile(
         r"(AWS|aws|Aws)?_?(SECRET|secret|Secret)?_?(ACCESS|access|Access)?_?(KEY|key|Key)"
-        r"[\"']?\s*(:|=>|=)\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")),
+        r"[\"']?\s*(:|=>|=)\s*[\"']?(?P<value>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])")),
     ("aws-account-id", "AWS account id", re.compile(
         r"(AWS|aws|Aws)?_?(ACCOUNT|account|Account)_?(ID|id|Id)?[\"']?\s*(:|=>|=)\s*[\"']?"
-        r"[0-9]{4}-?[0-9]{4}-?[0-9]{4}(?![0-9])")),
+        r"(?P<value>[0-9]{4}-?[0-9]{4}-?[0-9]{4})(?![0-9])")),
 )
 
 
@@ -55,10 +55,21 @@ def _match(line: str) -> re.Match[str] | None:
 
 def classify(text: str) -> tuple[str, str]:
     """(rule id, kind) for a matched line; the pattern that matched is not in the output."""
+    rule_id, kind, _ = _classify(text)
+    return rule_id, kind
+
+
+def _classify(text: str) -> tuple[str, str, str]:
+    """(rule id, kind, the secret itself): the token a known pattern matched, so the masked form
+    reads `AKIA…DALO`; for a private key or a custom pattern, the whole matched line."""
     for rule_id, kind, pattern in _RULES:
-        if pattern.search(text):
-            return rule_id, kind
-    return "prohibited-pattern", "prohibited pattern (possible secret)"
+        m = pattern.search(text)
+        if m:
+            if rule_id == "private-key":
+                return rule_id, kind, text
+            value = m.groupdict().get("value") or m.group(0)
+            return rule_id, kind, value
+    return "prohibited-pattern", "prohibited pattern (possible secret)", text
 
 
 def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
@@ -83,14 +94,14 @@ def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
         if not content:
             continue
         commit = m.groupdict().get("commit") or ""
-        rule_id, kind = classify(content)
+        rule_id, kind, value = _classify(content)
         findings.append(secret_finding(
             tool=TOOL,
             rule_id=rule_id,
             kind=kind,
             path=clean_path(m.group("path")),
             line=int(m.group("line")),
-            secret=Secret.from_value(content),
+            secret=Secret.from_value(value),
             severity=Severity.HIGH,
             properties={"commit": commit, "scan": "history" if commit else "tree"},
         ))
