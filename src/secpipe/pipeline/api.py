@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,16 +108,20 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     return run
 
 
+_VERSION_LOCK = threading.Lock()
+
+
 def tool_version(tool: str, env: dict[str, str]) -> str | None:
     """The version the tool on the run's PATH reports (recorded per tool in every run).
 
-    Run like a scan (own process group, killed whole on timeout), so a hanging or forking
-    tool cannot leave anything behind through its version probe either.
+    Run like a scan (own process group, killed whole on timeout), so a hanging or forking tool
+    cannot leave anything behind through its version probe either. Cached by the executable's
+    real path, size and mtime: `checkov --version` alone costs two seconds of Python start-up.
     """
     import shutil
 
     from secpipe.scanners.interface import ScannerError, run_tool
-    from secpipe.tools import UnknownToolError, get_spec
+    from secpipe.tools import UnknownToolError, get_spec, tools_dir
     from secpipe.tools.specs import EXE
 
     try:
@@ -125,13 +131,48 @@ def tool_version(tool: str, env: dict[str, str]) -> str | None:
     exe = shutil.which(spec.primary, path=env.get("PATH", ""))
     if exe is None:
         return None
+    real = os.path.realpath(exe)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    key = f"{tool}|{real}|{st.st_size}|{st.st_mtime_ns}"
+    cache_file = tools_dir() / "versions-cache.json"
+    with _VERSION_LOCK:
+        cache = _read_json(cache_file)
+        if key in cache:
+            return cache[key]
     argv = [exe if a == EXE else a for a in spec.version_argv]
     try:
         done = run_tool(tool, argv, cwd=Path.cwd(), env=env, timeout=10,
                         ok=frozenset(range(256)))
     except ScannerError:
         return None
-    return spec.parse_version((done.stdout + done.stderr).decode("utf-8", "replace"))
+    version = spec.parse_version((done.stdout + done.stderr).decode("utf-8", "replace"))
+    if version:
+        with _VERSION_LOCK:
+            cache = _read_json(cache_file)
+            cache[key] = version
+            _write_json(cache_file, cache)
+    return version
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a cache only
 
 
 def _point_latest(runs: Path, run_id: str) -> None:

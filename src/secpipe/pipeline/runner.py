@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -144,7 +145,11 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         scanner = get_scanner(tool)
-        result.version = version_of(tool)
+        # the version probe runs beside the scan: a cold `checkov --version` costs seconds
+        version_box: list[str | None] = []
+        prober = threading.Thread(target=lambda: version_box.append(version_of(tool)),
+                                  name=f"secpipe-version-{tool}", daemon=True)
+        prober.start()
         req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
                           git_root=plan.git_root)
@@ -159,6 +164,8 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
             for report in outcome.reports:
                 findings.extend(fmt.parse(report.data, report.name))
         result.findings = assign_identities(findings)
+        prober.join(timeout=15)
+        result.version = version_box[0] if version_box else None
         tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data) for r in outcome.reports]
         if not outcome.reports:
             result.status = ToolStatus.SKIPPED
