@@ -116,3 +116,15 @@ def test_identity_survives_an_asff_roundtrip() -> None:
               _f(location_key="CKV_K8S_1:Deployment.default.web"),
               _f(secret=Secret.from_value("AKIAZZZZZZZZZZZZZZZZ"), category=Category.SECRET)):
         assert from_asff(to_asff(f, CTX)).fingerprint() == f.fingerprint()
+
+
+def test_scrubbing_keeps_json_valid() -> None:
+    value = 'secret_access_key = "DFnNho62c16uXY71utLubrjLpCreK3evpDvW4J2K"'
+    collector = SecretCollector()
+    with collecting(collector):
+        Secret.from_value(value)
+    doc = json.dumps({"context": {"6": f"const aws_{value};"}, "secret": value}).encode()
+    out = collector.scrub(doc)
+    parsed = json.loads(out)
+    assert "DFnNho62" not in out.decode()
+    assert parsed["secret"] == mask(value)

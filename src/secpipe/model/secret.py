@@ -69,11 +69,17 @@ class SecretCollector:
         if not self.values:
             return data
         for value in sorted(self.values, key=len, reverse=True):
-            replacement = mask(value).encode("utf-8")
-            for form in {value, json.dumps(value)[1:-1]}:
+            masked = mask(value)
+            # The JSON-escaped occurrence gets a JSON-escaped mask, so a scrubbed JSON report
+            # stays valid JSON (a mask may end in a quote the value contained).
+            escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+            escaped_ascii = json.dumps(value)[1:-1]
+            for form, replacement in ((escaped, json.dumps(masked, ensure_ascii=False)[1:-1]),
+                                      (escaped_ascii, json.dumps(masked)[1:-1]),
+                                      (value, masked)):
                 encoded = form.encode("utf-8")
                 if encoded in data:
-                    data = data.replace(encoded, replacement)
+                    data = data.replace(encoded, replacement.encode("utf-8"))
         return data
 
     def scrub_text(self, text: str) -> str:
