@@ -163,3 +163,35 @@ def test_missing_tool_is_an_error_not_a_pass(repo: Path, tmp_path: Path) -> None
     assert stage.status is StageStatus.ERROR and run.exit_code == 2
     t = _tool(run, "trufflehog3")
     assert t.status is ToolStatus.ERROR and "not found" in t.error
+
+
+def test_fixed_then_back_again(repo: Path, tmp_path: Path) -> None:
+    """Run, fix one finding, run (exactly it is fixed, nothing new), undo, run (it is NEW)."""
+    from secpipe.hub.store import open_store
+
+    work = tmp_path / "web"
+    shutil.copytree(repo / "examples" / "web", work)
+    out = tmp_path / "out"
+    dockerfile = work / "Dockerfile"
+    original = dockerfile.read_text()
+
+    def run():
+        r = run_pipeline(RunRequest(root=work, out_dir=out, stages=["dockerfile"]))
+        return r, {g.finding.rule_id: g.asff_id for s in r.stages for g in s.findings}
+
+    first, ids = run()
+    assert "DL3020" in ids and first.diff["dockerfile"]["new"] == len(ids)
+    dockerfile.write_text(original.replace("ADD . .", "COPY . ."))
+    second, _ = run()
+    assert second.diff["dockerfile"] == {"new": 0, "recurring": len(ids) - 1, "fixed": 1}
+    store = open_store(out / "hub.db")
+    diff = store.run_diff(second.run_id)
+    assert diff.fixed == [ids["DL3020"]] and diff.new == []
+    page, _ = store.get_findings({"Id": [{"Value": ids["DL3020"], "Comparison": "EQUALS"}]})
+    assert page[0]["RecordState"] == "ARCHIVED" and page[0]["Workflow"]["Status"] == "RESOLVED"
+    dockerfile.write_text(original)
+    third, _ = run()
+    assert third.diff["dockerfile"]["new"] == 1 and third.diff["dockerfile"]["fixed"] == 0
+    assert store.run_diff(third.run_id).new == [ids["DL3020"]]
+    page, _ = store.get_findings({"Id": [{"Value": ids["DL3020"], "Comparison": "EQUALS"}]})
+    assert page[0]["RecordState"] == "ACTIVE" and page[0]["Workflow"]["Status"] == "NEW"

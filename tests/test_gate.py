@@ -75,3 +75,20 @@ def test_stage_status_errors_outrank_findings() -> None:
     assert stage_status([ok], blocking, "enforce") is StageStatus.FAILED
     assert stage_status([ok], blocking, "advisory") is StageStatus.ADVISORY
     assert stage_status([ok], [], "enforce") is StageStatus.PASSED
+
+
+def test_new_only_blocks_only_what_the_baseline_lacks() -> None:
+    old, new = _f("A", Severity.HIGH), _f("B", Severity.HIGH)
+    from secpipe.model.asff import finding_id
+    baseline = {finding_id(old, CTX)}
+    gated = {g.finding.rule_id: g for g in judge_findings(
+        [old, new], stage="iac", fail_on=Severity.LOW, suppressions=[], ctx=CTX,
+        baseline=baseline, new_only=True)}
+    assert not gated["A"].blocking and gated["A"].is_new is False
+    assert gated["B"].blocking and gated["B"].is_new is True
+
+
+def test_new_only_without_baseline_blocks_everything() -> None:
+    gated = judge_findings([_f("A", Severity.HIGH)], stage="iac", fail_on=Severity.LOW,
+                           suppressions=[], ctx=CTX, baseline=None, new_only=True)
+    assert gated[0].blocking and gated[0].is_new is None

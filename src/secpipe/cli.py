@@ -60,8 +60,13 @@ def main() -> None:
               help="Suppression file (default: PATH/.secpipe-suppressions.yml when present).")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress table (default: on when the terminal is interactive).")
+@click.option("--hub", "hub", metavar="URL|DB",
+              help="Record the run in this hub: a SQLite path, a postgresql:// URL or a hub's "
+                   "http(s):// URL (default: OUT/hub.db, the project's local hub).")
+@click.option("--no-hub", is_flag=True, help="Do not record the run (no new/recurring/fixed).")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
-        jobs: int | None, suppressions_file: Path | None, progress: bool | None) -> None:
+        jobs: int | None, suppressions_file: Path | None, progress: bool | None,
+        hub: str | None, no_hub: bool) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -80,18 +85,19 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
       secpipe run . -c ci/secpipe.yml --out /tmp/scan
     """
     from secpipe.outputs.console import render_console
-    from secpipe.pipeline.api import RunError, RunRequest, run_pipeline
+    from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
     from secpipe.progress import Progress
 
     console = Console()
     if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
         console = Console(width=max(console.width, 120))
     req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
-                     jobs=jobs, suppressions_file=suppressions_file, cpu_origin=0.0)
+                     jobs=jobs, suppressions_file=suppressions_file, cpu_origin=0.0,
+                     hub=hub, use_hub=not no_hub)
     try:
         with Progress(console, live=progress) as display:
             result = run_pipeline(req, events=display.events())
-    except (ConfigError, RunError) as exc:
+    except (ConfigError, RunError, HubSyncError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/bold red]: every running tool was stopped")
@@ -211,6 +217,11 @@ def tools_install(names: tuple[str, ...], force: bool, jobs: int) -> None:
     failures = install_with_progress(list(names), force=force, jobs=jobs, console=err_console)
     if failures:
         raise click.exceptions.Exit(EXIT_ERROR)
+
+
+from secpipe.cli_hub import register as _register_hub  # noqa: E402
+
+_register_hub(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,6 +47,8 @@ class StageConfig(_Strict):
     mode: Literal["enforce", "advisory"] | None = None
     timeout: float | None = Field(default=None, gt=0)
     description: str = ""
+    new_only: bool = False              # gate only on findings the baseline run did not have
+    base_branch: str | None = None      # baseline: latest run of this branch (default: own branch)
 
     @field_validator("fail_on", mode="before")
     @classmethod

@@ -22,6 +22,9 @@ Secrets (`check_type` "secrets", `CKV_SECRET_*`): checkov reports the SHA-1 of t
 `resource` and masks the value in `code_block`. The hash becomes the finding's Secret; code lines
 are never copied. Code blocks of other checks are not copied either: an IaC resource's block
 routinely holds a credential (the very thing CKV_SECRET_* flags) in clear.
+
+`guideline` is a link for checkov's own checks (the remediation URL) and free text for custom
+checks such as secpipe's Istio ones: text becomes the remediation, its first link the URL.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _SUMMARY_KEYS = frozenset(
     {"passed", "failed", "skipped", "parsing_errors", "resource_count", "checkov_version"}
 )
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_URL = re.compile(r"https?://[^\s)>\]]+")
 
 
 def _reports(doc: Any, source: str) -> list[Mapping[str, Any]]:
@@ -115,6 +119,7 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
     if version:
         properties["checkov_version"] = version
 
+    remediation, link = _guideline(text(item.get("guideline")))
     description_lines = [name]
     short = text(item.get("description")) or text(item.get("short_description"))
     if short and short != name:
@@ -137,12 +142,24 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         location=Location(path=path, start_line=start, end_line=end),
         resource=Resource(type="Other", id=resource_name or path,
                           details={"framework": check_type}),
-        remediation_url=text(item.get("guideline")) or None,
+        remediation=remediation,
+        remediation_url=link,
         vulnerabilities=(vuln,) if vuln else (),
         secret=secret,
         location_key=f"{check_id}|{resource_name}|{path}",
         properties=properties,
     )
+
+
+def _guideline(value: str) -> tuple[str | None, str | None]:
+    """(remediation text, link). checkov's own checks put a bare link in `guideline`; custom
+    checks (secpipe's CKV_SECPIPE_ISTIO_*) put the remediation text there, ending with a link."""
+    if not value:
+        return None, None
+    if _URL.fullmatch(value):
+        return None, value
+    found = _URL.search(value)
+    return value, found.group(0).rstrip(".,;") if found else None
 
 
 def _line_range(value: Any) -> tuple[int | None, int | None]:

@@ -29,7 +29,21 @@ BUILTIN = {
     "kubescape": "secpipe.formats.kubescape",
     "kube-bench": "secpipe.formats.kube_bench",
     "kubeaudit": "secpipe.formats.kubeaudit",
+    "zap": "secpipe.formats.zap",
+    "wapiti": "secpipe.formats.wapiti",
+    "nuclei": "secpipe.formats.nuclei",
+    "nikto": "secpipe.formats.nikto",
     "asff": "secpipe.formats.asff",
+    "anchore-engine": "secpipe.formats.anchore_engine",
+    "anchorectl": "secpipe.formats.anchorectl",
+    "grype": "secpipe.formats.grype",
+    "ecr": "secpipe.formats.ecr",
+    "inspector2": "secpipe.formats.inspector2",
+    "npm-audit": "secpipe.formats.npm_audit",
+    "pip-audit": "secpipe.formats.pip_audit",
+    "osv-scanner": "secpipe.formats.osv_scanner",
+    "dependency-check": "secpipe.formats.dependency_check",
+    "cyclonedx": "secpipe.formats.cyclonedx",
 }
 
 # Sniffing order: specific shapes first, generic containers (SARIF, ASFF) and loose text last.

@@ -8,7 +8,7 @@ store implementation (SQLAlchemy: SQLite or PostgreSQL) serves all callers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 
 class HubError(Exception):
@@ -93,6 +93,7 @@ class RunDiff:
     recurring: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     by_stage: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> {new, recurring, fixed}
+    failed: list[dict[str, str]] = field(default_factory=list)  # findings refused on import {Id, ErrorCode, ErrorMessage}
 
 
 class HubStore(Protocol):
@@ -101,8 +102,18 @@ class HubStore(Protocol):
 
     def get_findings(self, filters: Mapping[str, Any] | None = None,
                      sort: Sequence[Mapping[str, str]] | None = None,
-                     max_results: int = 100, next_token: str | None = None
+                     max_results: int = 100, next_token: str | None = None, *,
+                     text: str | None = None
                      ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    # secpipe extensions for the pipeline and the dashboard
+    def bulk_import(self, findings: Iterable[Mapping[str, Any]],
+                    batch_size: int = 5000) -> ImportResult: ...
+    def count_findings(self, filters: Mapping[str, Any] | None = None, *,
+                       text: str | None = None) -> int: ...
+    def group_counts(self, group_by: str, filters: Mapping[str, Any] | None = None, *,
+                     text: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+    def get_finding(self, finding_id: str, product_arn: str | None = None) -> dict[str, Any]: ...
 
     def batch_update(self, identifiers: Sequence[Mapping[str, str]],
                      changes: Mapping[str, Any], *, updated_by: str = "secpipe") -> UpdateResult: ...
@@ -131,3 +142,7 @@ class HubStore(Protocol):
 
     def create_access_key(self, label: str = "") -> tuple[str, str]: ...
     def secret_for(self, access_key_id: str) -> str | None: ...
+    def list_access_keys(self) -> list[dict[str, Any]]: ...
+    def revoke_access_key(self, access_key_id: str) -> None: ...
+    def set_user_password(self, user: str, password: str) -> None: ...
+    def check_user_password(self, user: str, password: str) -> bool: ...

@@ -76,6 +76,13 @@ def render_console(run: RunResult, console: Console) -> None:
         if stage.error:
             console.print(f"  [magenta]stage {safe(stage.name)}[/]: {safe(stage.error)}",
                           emoji=False, highlight=False)
+        if run.diff is not None and stage.name in run.diff:
+            d = run.diff[stage.name]
+            against = (f"against run {safe(run.baseline_run_id)}" if run.baseline_run_id
+                       else "first run of this branch")
+            console.print(f"  [bold]{d.get('new', 0)} new[/], {d.get('recurring', 0)} recurring, "
+                          f"[green]{d.get('fixed', 0)} fixed[/] ({against})",
+                          emoji=False, highlight=False)
     _blocking(run, console)
     if run.expired_suppressions:
         console.print()

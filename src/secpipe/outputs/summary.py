@@ -52,6 +52,9 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
             "commit": ctx.commit,
         },
         "totals": totals,
+        "hub": run.hub,
+        "baseline_run_id": run.baseline_run_id,
+        "diff": run.diff,
         "stages": [_stage(stage) for stage in run.stages],
         "expired_suppressions": [_suppression(s) for s in run.expired_suppressions],
     }

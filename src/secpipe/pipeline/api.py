@@ -12,6 +12,8 @@ from typing import Sequence
 
 from secpipe.config import ConfigError, LoadedConfig, load_config
 from secpipe.model.asff import now_iso
+from secpipe.pipeline.hubsync import HubSyncError, baselines, hub_location, open_hub
+from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
 from secpipe.pipeline.plan import Plan, build_plan
 from secpipe.pipeline.result import RunResult
@@ -34,6 +36,8 @@ class RunRequest:
     # CPU-time origin for summary.json's secpipe_cpu_s: 0.0 counts the whole process (the CLI:
     # interpreter start and imports included); None counts from the call.
     cpu_origin: float | None = None
+    hub: str | None = None       # path or database URL (default: OUT/hub.db)
+    use_hub: bool = True         # record the run and diff it against the branch's previous run
 
 
 def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
@@ -90,9 +94,16 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     run.expired_suppressions = expired
     jobs = req.jobs or cfg.jobs or max(2, os.cpu_count() or 2)
     env = dict(req.env) if req.env is not None else tool_env()
+    store = None
+    stage_baselines: dict = {}
+    if req.use_hub:
+        run.hub = hub_location(req.hub, out_dir)
+        store = open_hub(run.hub)
+        stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
     try:
         tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
-                             events=events, version_of=lambda t: tool_version(t, env))
+                             events=events, version_of=lambda t: tool_version(t, env),
+                             baselines=stage_baselines)
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
         run.interrupted = True
@@ -101,6 +112,11 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         raise
     run.finished_at = now_iso()
     write_raw(run_dir, tool_runs)
+    if store is not None:
+        from secpipe.outputs.asff import asff_findings
+        from secpipe.outputs.summary import summary_dict
+
+        hub_record(store, run, asff_findings(run), summary_dict(run))
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     write_all(run, run_dir)
@@ -185,4 +201,4 @@ def _point_latest(runs: Path, run_id: str) -> None:
         pass  # a convenience only (some filesystems refuse symlinks)
 
 
-__all__ = ["RunError", "RunRequest", "prepare", "run_pipeline"]
+__all__ = ["HubSyncError", "RunError", "RunRequest", "prepare", "run_pipeline"]

@@ -39,8 +39,9 @@ def detect_context(root: Path, *, run_id: str, repo_name: str = "", account_id: 
     branch = (env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME")
               or env.get("CI_COMMIT_REF_NAME") or env.get("CODEBUILD_WEBHOOK_HEAD_REF", "").removeprefix("refs/heads/")
               or _git(root, "rev-parse", "--abbrev-ref", "HEAD"))
-    if branch == "HEAD":
-        branch = ""
+    if branch == "HEAD":  # detached checkout without CI variables
+        branch = "detached"
+    branch = branch or "local"  # not a git tree: runs still need a branch to compare against
     commit = (env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
               or env.get("CODEBUILD_RESOLVED_SOURCE_VERSION") or _git(root, "rev-parse", "HEAD"))
     return SourceContext(repo=repo, branch=branch, commit=commit, run_id=run_id,

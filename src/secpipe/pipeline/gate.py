@@ -7,7 +7,7 @@ the other tools found, because a partial scan must not read as a pass.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 from secpipe.model import Finding, Severity, SourceContext
 from secpipe.model.asff import finding_id
@@ -18,16 +18,26 @@ from secpipe.pipeline.suppressions import matches
 
 
 def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity,
-                   suppressions: Sequence[Suppression], ctx: SourceContext) -> list[GatedFinding]:
+                   suppressions: Sequence[Suppression], ctx: SourceContext,
+                   baseline: AbstractSet[str] | None = None, new_only: bool = False
+                   ) -> list[GatedFinding]:
+    """Mark each finding blocking or not.
+
+    With `new_only`, a finding the baseline run already had does not block (it is reported as
+    recurring); without a baseline (the branch's first run) every finding counts as new, so
+    turning `new_only` on can never let a first run pass by accident.
+    """
     gated: list[GatedFinding] = []
     for f in findings:
         asff_id = finding_id(f, ctx)
         hit = next((s for s in suppressions if matches(
             s, asff_id=asff_id, fingerprint=f.fingerprint(), tool=f.tool, rule=f.rule_id,
             path=f.path)), None)
+        is_new = None if baseline is None else asff_id not in baseline
+        counts = not (new_only and is_new is False)
         gated.append(GatedFinding(finding=f, stage=stage, asff_id=asff_id,
-                                  blocking=hit is None and f.severity >= fail_on,
-                                  suppressed_by=hit))
+                                  blocking=hit is None and counts and f.severity >= fail_on,
+                                  suppressed_by=hit, is_new=is_new))
     gated.sort(key=lambda g: (-g.finding.severity, g.finding.tool, g.finding.path or "",
                               g.finding.location.start_line or 0 if g.finding.location else 0))
     return gated

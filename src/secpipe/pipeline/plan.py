@@ -18,6 +18,8 @@ class PlannedStage:
     fail_on: Severity
     mode: str
     timeout: float
+    new_only: bool = False
+    base_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
             fail_on=config.stage_fail_on(n),
             mode=config.stage_mode(n),
             timeout=config.stage_timeout(n),
+            new_only=config.stages[n].new_only,
+            base_branch=config.stages[n].base_branch,
         )
         for n in order if n in selected
     )

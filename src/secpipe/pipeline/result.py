@@ -53,6 +53,7 @@ class GatedFinding:
     asff_id: str
     blocking: bool = False
     suppressed_by: Suppression | None = None
+    is_new: bool | None = None  # against the stage's baseline run; None: no baseline known
 
 
 @dataclass(slots=True)
@@ -101,6 +102,9 @@ class RunResult:
     expired_suppressions: list[Suppression] = field(default_factory=list)
     interrupted: bool = False
     wall_s: float = 0.0
+    diff: dict[str, dict[str, int]] | None = None  # per stage {new, recurring, fixed}, from the hub
+    baseline_run_id: str | None = None
+    hub: str | None = None  # where the run was recorded
     self_cpu_s: float = 0.0  # secpipe's own CPU time, without the tools (child processes)
 
     @property

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import AbstractSet, Callable, Mapping, Sequence
 
 from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, SecretCollector, collecting
@@ -51,7 +51,8 @@ class _ToolRun:
 
 def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
              env: dict[str, str], jobs: int, events: Events | None = None,
-             version_of: Callable[[str], str | None] = lambda tool: None) -> list[_ToolRun]:
+             version_of: Callable[[str], str | None] = lambda tool: None,
+             baselines: Mapping[str, AbstractSet[str]] | None = None) -> list[_ToolRun]:
     """Execute the plan, filling `run.stages`; returns every tool's raw material for writing."""
     events = events or Events()
     collector = SecretCollector()
@@ -97,7 +98,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
                 if len(per_stage[stage.name]) == len(stage.tools):
-                    result = _judge(stage, per_stage[stage.name], run, suppressions)
+                    result = _judge(stage, per_stage[stage.name], run, suppressions,
+                                    (baselines or {}).get(stage.name))
                     result.duration_s = time.monotonic() - started_at[stage.name]
                     done[stage.name] = result
                     run.stages.append(result)
@@ -121,14 +123,15 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
 
 
 def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
-           suppressions: Sequence[Suppression]) -> StageResult:
+           suppressions: Sequence[Suppression], baseline: AbstractSet[str] | None) -> StageResult:
     order = {t: i for i, t in enumerate(stage.tools)}
     runs = sorted(runs, key=lambda r: order[r.result.tool])
     tools = [r.result for r in runs]
     ctx = replace(run.context, stage=stage.name)
     findings: list[Finding] = [f for t in tools for f in t.findings]
     gated = judge_findings(findings, stage=stage.name, fail_on=stage.fail_on,
-                           suppressions=suppressions, ctx=ctx)
+                           suppressions=suppressions, ctx=ctx, baseline=baseline,
+                           new_only=stage.new_only)
     errors = [f"{t.tool}: {t.error}" for t in tools if t.status is ToolStatus.ERROR]
     return StageResult(name=stage.name, status=stage_status(tools, gated, stage.mode),
                        fail_on=stage.fail_on, mode=stage.mode, tools=tools, findings=gated,

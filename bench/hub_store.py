@@ -1,0 +1,275 @@
+"""Benchmark of the hub store (the Python API; the HTTP figures live in another bench).
+
+Measures, on SQLite and on a PostgreSQL server this script starts itself:
+- import throughput (findings/s) through `SqlHubStore.bulk_import` at 10k, 100k and 1M findings,
+- GetFindings p50/p95 with three filters at the largest size,
+- re-import of an unchanged 10k-finding run,
+- and, as the physical limit, the same rows written by a bare `sqlite3.executemany` into the
+  same schema (findings + side tables, same pragmas, one transaction per batch), with the
+  store/bare ratio.
+
+Findings are realistic pipeline output: `secpipe.model.to_asff` of generated Findings from
+seven tools, with resources, locations, ProductFields, remediation and CVEs. They are generated
+batch by batch outside the timed sections, so memory stays flat at 1M.
+
+    .venv/bin/python bench/hub_store.py                      # 10k, 100k, 1M; SQLite + PostgreSQL
+    .venv/bin/python bench/hub_store.py --sizes 10000 --no-pg
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from secpipe.hub.importer import FINDING_COLS, MAP_COLS, RESOURCE_COLS, TYPE_COLS  # noqa: E402
+from secpipe.hub.importer import check_all, finding_row, on_create  # noqa: E402
+from secpipe.hub.store import open_store  # noqa: E402
+from secpipe.hub.validate import side_rows  # noqa: E402
+from secpipe.model import (  # noqa: E402
+    Category,
+    Finding,
+    Location,
+    Resource,
+    Severity,
+    SourceContext,
+    Vulnerability,
+)
+from secpipe.model.asff import to_asff  # noqa: E402
+
+BATCH = 5000
+TOOLS = [("checkov", "iac", Category.MISCONFIGURATION), ("trivy", "image", Category.VULNERABILITY),
+         ("semgrep", "sast", Category.CODE), ("hadolint", "lint", Category.MISCONFIGURATION),
+         ("detect-secrets", "secrets", Category.SECRET), ("bandit", "sast", Category.CODE),
+         ("zap", "dast", Category.MISCONFIGURATION)]
+SEVERITIES = [Severity.INFORMATIONAL] * 1 + [Severity.LOW] * 3 + [Severity.MEDIUM] * 3 + \
+    [Severity.HIGH] * 2 + [Severity.CRITICAL]
+WORDS = ("container privilege escalation root secret key token header missing outdated "
+         "package injection cookie policy network exposure insecure default image").split()
+
+
+def make_finding(i: int, rng: random.Random) -> tuple[Finding, str]:
+    tool, stage, category = TOOLS[i % len(TOOLS)]
+    rule = f"{tool.upper()}-{rng.randrange(400):04d}"
+    title = " ".join(rng.choice(WORDS) for _ in range(5)).capitalize() + f" ({rule})"
+    location = resource = None
+    vulns: tuple[Vulnerability, ...] = ()
+    if tool == "trivy":
+        resource = Resource("Container", f"registry.local/app{rng.randrange(60)}:1.{i % 9}")
+        cve = f"CVE-20{rng.randrange(15, 25)}-{rng.randrange(1, 40000):05d}"
+        vulns = (Vulnerability(cve, package=f"lib{rng.randrange(300)}", version="1.2.3",
+                               fixed_version="1.2.4", cvss_score=7.5,
+                               urls=(f"https://nvd.nist.gov/vuln/detail/{cve}",)),)
+    elif tool == "checkov":
+        resource = Resource("KubernetesDeployment", f"ns{rng.randrange(8)}/app{rng.randrange(200)}")
+        location = Location(f"helm/app{rng.randrange(200)}/templates/deploy.yaml",
+                            rng.randrange(1, 300))
+    elif tool == "zap":
+        resource = Resource("Url", f"https://app{rng.randrange(20)}.local/path/{rng.randrange(500)}")
+    else:
+        location = Location(f"src/mod{rng.randrange(400)}/file{rng.randrange(40)}.py",
+                            rng.randrange(1, 900), snippet="x = do_something(y)")
+    f = Finding(tool=tool, rule_id=rule, title=title, severity=rng.choice(SEVERITIES),
+                description=f"{title}. " + " ".join(rng.choice(WORDS) for _ in range(40)),
+                category=category, location=location, resource=resource,
+                remediation="Upgrade or reconfigure as the reference says.",
+                remediation_url=f"https://docs.example/{rule}", cwe=("CWE-79",),
+                references=(f"https://docs.example/{rule}",), vulnerabilities=vulns,
+                location_key=f"k{i}", confidence=rng.choice((None, 50, 80, 100)))
+    return f, stage
+
+
+def generate(start: int, count: int, stamp: str, run_id: str = "bench", seed: int = 7
+             ) -> list[dict[str, Any]]:
+    rng = random.Random(seed * 1_000_003 + start)
+    out = []
+    for i in range(start, start + count):
+        f, stage = make_finding(i, rng)
+        ctx = SourceContext(repo="bench/app", branch="main", commit="c0ffee", run_id=run_id,
+                            stage=stage, tool_version="1.0", account_id="123456789012",
+                            observed_at=stamp)
+        out.append(to_asff(f, ctx))
+    return out
+
+
+def stamp_for(i: int) -> str:
+    # 100 "runs" spread over 100 days so UpdatedAt ordering and date filters mean something
+    return f"2024-{1 + (i // 30) % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00.000Z"
+
+
+def batches(total: int) -> Iterator[list[dict[str, Any]]]:
+    run = 0
+    for start in range(0, total, BATCH):
+        n = min(BATCH, total - start)
+        yield generate(start, n, stamp_for(start // 10000 + run))
+
+
+def bare_rows(docs: list[dict[str, Any]], next_pk: int) -> tuple[list, list, list, list, int]:
+    """The rows the store would write for `docs`, built untimed for the bare baseline."""
+    good, _ = check_all(docs)
+    rows, types, res, maps = [], [], [], []
+    for item in good:
+        on_create(item.doc)
+        rows.append(finding_row(next_pk, item.doc, item.text, "", "2024-01-01T00:00:00.000000Z"))
+        t, r, m = side_rows(next_pk, item.doc)
+        types += t
+        res += r
+        maps += m
+        next_pk += 1
+    return rows, types, res, maps, next_pk
+
+
+def bare_sqlite(path: Path, total: int) -> float:
+    """Seconds spent by sqlite3.executemany alone writing the store's rows for `total` findings."""
+    open_store(path).close()                                   # same schema, same indexes
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY",
+                   "cache_size=-65536", "mmap_size=268435456"):
+        conn.execute(f"PRAGMA {pragma}")
+
+    def sql(table: str, cols) -> str:
+        return (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f'VALUES ({", ".join("?" for _ in cols)})')
+
+    statements = [sql("findings", FINDING_COLS), sql("finding_types", TYPE_COLS),
+                  sql("finding_resources", RESOURCE_COLS), sql("finding_map", MAP_COLS)]
+    spent, next_pk = 0.0, 1
+    for docs in batches(total):
+        *sets, next_pk = bare_rows(docs, next_pk)
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        for statement, rows in zip(statements, sets):
+            conn.executemany(statement, rows)
+        conn.execute("COMMIT")
+        spent += time.perf_counter() - t0
+    conn.close()
+    return spent
+
+
+def store_import(url: str, total: int) -> tuple[float, Any]:
+    store = open_store(url, account_id="123456789012")
+    spent = 0.0
+    for docs in batches(total):
+        t0 = time.perf_counter()
+        result = store.bulk_import(docs, batch_size=BATCH)
+        spent += time.perf_counter() - t0
+        assert not result.failed, result.failed[:3]
+        del docs
+    gc.collect()
+    t0 = time.perf_counter()
+    store._refresh_stats(total)                               # what bulk_import does at the end
+    spent += time.perf_counter() - t0
+    return spent, store
+
+
+QUERIES = [
+    lambda r: {"SeverityLabel": [{"Value": r.choice(["HIGH", "CRITICAL"]), "Comparison": "EQUALS"}],
+               "WorkflowStatus": [{"Value": "NEW", "Comparison": "EQUALS"}],
+               "ProductFields": [{"Key": "secpipe/Tool", "Value": r.choice(TOOLS)[0],
+                                  "Comparison": "EQUALS"}]},
+    lambda r: {"RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+               "ResourceType": [{"Value": r.choice(["Container", "KubernetesDeployment", "Url"]),
+                                 "Comparison": "EQUALS"}],
+               "SeverityNormalized": [{"Gte": 70}]},
+    lambda r: {"GeneratorId": [{"Value": f"{r.choice(TOOLS)[0]}/", "Comparison": "PREFIX"}],
+               "UpdatedAt": [{"Start": "2024-03-01T00:00:00Z", "End": "2024-06-30T00:00:00Z"}],
+               "Title": [{"Value": r.choice(WORDS), "Comparison": "CONTAINS"}]},
+    lambda r: {"Type": [{"Value": "Software and Configuration Checks/Vulnerabilities/CVE",
+                         "Comparison": "EQUALS"}],
+               "SeverityLabel": [{"Value": "CRITICAL", "Comparison": "EQUALS"}],
+               "ResourceId": [{"Value": f"registry.local/app{r.randrange(60)}:1.",
+                               "Comparison": "PREFIX"}]},
+]
+
+
+def query_latency(store, n: int = 200) -> dict[str, float]:
+    rng = random.Random(11)
+    times = []
+    for i in range(n):
+        filters = QUERIES[i % len(QUERIES)](rng)
+        sort = None if i % 3 else [{"Field": "SeverityLabel", "SortOrder": "desc"}]
+        t0 = time.perf_counter()
+        docs, token = store.get_findings(filters, sort=sort, max_results=100)
+        if token and i % 5 == 0:                               # and the next page sometimes
+            store.get_findings(filters, sort=sort, max_results=100, next_token=token)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+            "max_ms": round(times[-1], 2)}
+
+
+def reimport_unchanged(url: str) -> float:
+    store = open_store(url, account_id="123456789012")
+    docs = generate(0, 10000, "2024-02-02T00:00:00.000Z", seed=99)
+    store.bulk_import(docs)
+    t0 = time.perf_counter()
+    result = store.bulk_import(docs)
+    spent = time.perf_counter() - t0
+    assert result.success_count == 10000
+    store.close()
+    return spent
+
+
+def run_backend(name: str, make_url, sizes: list[int], bare: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"backend": name, "imports": []}
+    for size in sizes:
+        url = make_url(f"imp{size}")
+        spent, store = store_import(url, size)
+        row = {"findings": size, "seconds": round(spent, 2), "per_s": round(size / spent)}
+        if bare:
+            path = Path(tempfile.mkdtemp(prefix="bare-")) / "bare.db"
+            bare_s = bare_sqlite(path, size)
+            row.update(bare_seconds=round(bare_s, 2), bare_per_s=round(size / bare_s),
+                       ratio=round(bare_s / spent, 3))
+            shutil.rmtree(path.parent, ignore_errors=True)
+        if size == max(sizes):
+            out["get_findings"] = query_latency(store)
+        store.close()
+        out["imports"].append(row)
+        print(json.dumps({name: row}), flush=True)
+    out["reimport_unchanged_10k_s"] = round(reimport_unchanged(make_url("reimport")), 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="secpipe-bench-"))
+    results = []
+    try:
+        if not args.no_sqlite:
+            results.append(run_backend("sqlite", lambda n: str(work / f"{n}.db"), args.sizes,
+                                       bare=True))
+        if not args.no_pg:
+            from hub_pg import PgServer
+
+            server = PgServer()
+            try:
+                results.append(run_backend("postgresql", lambda n: server.new_db(n),
+                                           args.sizes, bare=False))
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Hub commands: `import`, `findings list|update`, `hub serve|keys create`.
+
+Without `--hub`, each uses the local hub of the current project (`.secpipe/hub.db`), the one
+`secpipe run` records into.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from secpipe.formats import ReportFormatError
+
+DEFAULT_HUB = str(Path(".secpipe") / "hub.db")
+HUB_OPTION = click.option(
+    "--hub", "hub", metavar="URL|DB", default=None,
+    help="A SQLite path, a postgresql:// URL, or a hub's http(s):// URL "
+         "(default: .secpipe/hub.db, the project's local hub).")
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"]
+WORKFLOWS = ["NEW", "NOTIFIED", "SUPPRESSED", "RESOLVED"]
+
+
+def _open(hub: str | None):
+    from secpipe.pipeline.hubsync import HubSyncError, open_hub
+
+    from secpipe.cli import _fail
+    try:
+        return open_hub(hub or DEFAULT_HUB)
+    except HubSyncError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _hub_errors(fn):
+    """Turn the hub's own errors into `error: ...` and exit 2."""
+    import functools
+
+    from secpipe.hub.interface import HubError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from secpipe.cli import _fail
+        try:
+            return fn(*args, **kwargs)
+        except HubError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+    return wrapper
+
+
+@click.command("import")
+@click.argument("report", type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--from", "from_", required=True, metavar="FORMAT|auto",
+              help="The report's format (`secpipe formats`), or `auto`.")
+@click.option("--repo", default="", help="Repository the report is about (ProductFields).")
+@click.option("--branch", default="", help="Branch the report is about.")
+@HUB_OPTION
+@_hub_errors
+def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -> None:
+    """Import one scanner REPORT into the hub as ASFF findings (BatchImportFindings semantics).
+
+    \b
+    Examples:
+      secpipe import checkov.json --from checkov
+      secpipe import zap.json --from auto --hub postgresql://hub@db/secpipe
+    """
+    from secpipe.cli import _fail
+    from secpipe.convert import ConvertError, convert_report
+    from secpipe.model import SourceContext
+
+    try:
+        data = sys.stdin.buffer.read() if str(report) == "-" else report.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{report}: cannot read: {exc.strerror or exc}") from None
+    try:
+        findings = json.loads(convert_report(
+            data, source=str(report), from_=from_, to="asff",
+            ctx=SourceContext(repo=repo, branch=branch, run_id="import", stage="import")))
+    except (ReportFormatError, ConvertError) as exc:
+        raise _fail(str(exc)) from None
+    store = _open(hub)
+    ok, failed = 0, []
+    for start in range(0, len(findings), 100):
+        result = store.batch_import(findings[start:start + 100])
+        ok += result.success_count
+        failed += result.failed
+    console = Console()
+    console.print(f"imported {ok} findings from {escape(str(report))}"
+                  + (f", [bold red]{len(failed)} failed[/]" if failed else ""))
+    for f in failed[:20]:
+        console.print(f"  {escape(f.get('Id', '?'))}: {escape(f.get('ErrorCode', ''))} "
+                      f"{escape(f.get('ErrorMessage', ''))}", highlight=False)
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
+@click.group()
+def findings() -> None:
+    """Query and triage the hub's findings.
+
+    \b
+    Examples:
+      secpipe findings list --severity HIGH --severity CRITICAL
+      secpipe findings update ID --workflow SUPPRESSED --note "accepted until Q3"
+    """
+
+
+@findings.command("list")
+@click.option("--severity", multiple=True, type=click.Choice(SEVERITIES, case_sensitive=False))
+@click.option("--workflow", multiple=True, type=click.Choice(WORKFLOWS, case_sensitive=False))
+@click.option("--record-state", type=click.Choice(["ACTIVE", "ARCHIVED", "ANY"], case_sensitive=False),
+              default="ACTIVE", show_default=True)
+@click.option("--tool", multiple=True, help="Tool name (ProductFields secpipe/Tool).")
+@click.option("--stage", multiple=True, help="Pipeline stage.")
+@click.option("--repo", help="Repository.")
+@click.option("--text", help="Title contains this text.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="ASFF JSON array on stdout.")
+@HUB_OPTION
+@_hub_errors
+def findings_list(severity, workflow, record_state, tool, stage, repo, text, limit, as_json,
+                  hub) -> None:
+    """List findings with Security Hub filters, newest first.
+
+    \b
+    Example:
+      secpipe findings list --severity HIGH --tool checkov --json
+    """
+    filters: dict = {}
+    if severity:
+        filters["SeverityLabel"] = [{"Value": s.upper(), "Comparison": "EQUALS"} for s in severity]
+    if workflow:
+        filters["WorkflowStatus"] = [{"Value": w.upper(), "Comparison": "EQUALS"} for w in workflow]
+    if record_state.upper() != "ANY":
+        filters["RecordState"] = [{"Value": record_state.upper(), "Comparison": "EQUALS"}]
+    pf = [{"Key": "secpipe/Tool", "Value": t, "Comparison": "EQUALS"} for t in tool]
+    pf += [{"Key": "secpipe/Stage", "Value": s, "Comparison": "EQUALS"} for s in stage]
+    if repo:
+        pf.append({"Key": "secpipe/Repo", "Value": repo, "Comparison": "EQUALS"})
+    if pf:
+        filters["ProductFields"] = pf
+    if text:
+        filters["Title"] = [{"Value": text, "Comparison": "CONTAINS"}]
+    store = _open(hub)
+    rows: list[dict] = []
+    token = None
+    while len(rows) < limit:
+        page, token = store.get_findings(filters, [{"Field": "UpdatedAt", "SortOrder": "desc"}],
+                                         min(100, limit - len(rows)), token)
+        rows += page
+        if not token:
+            break
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("severity", "workflow", "tool", "title", "where", "id", show_edge=False)
+    for r in rows:
+        pf_ = r.get("ProductFields") or {}
+        where = pf_.get("secpipe/Path", (r.get("Resources") or [{}])[0].get("Id", ""))
+        if pf_.get("secpipe/StartLine"):
+            where += ":" + pf_["secpipe/StartLine"]
+        table.add_row(r["Severity"]["Label"], (r.get("Workflow") or {}).get("Status", ""),
+                      escape(pf_.get("secpipe/Tool", r.get("ProductName", ""))),
+                      escape(r["Title"][:80]), escape(where), escape(r["Id"]))
+    Console().print(table)
+    Console(stderr=True).print(f"{len(rows)} findings" + (" (more: raise --limit)" if token else ""))
+
+
+@findings.command("update")
+@click.argument("finding_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--workflow", type=click.Choice(WORKFLOWS, case_sensitive=False))
+@click.option("--note", help="Note text (max 512 characters).")
+@click.option("--severity", type=click.Choice(SEVERITIES, case_sensitive=False))
+@click.option("--by", "updated_by", default="secpipe-cli", show_default=True)
+@HUB_OPTION
+@_hub_errors
+def findings_update(finding_ids, workflow, note, severity, updated_by, hub) -> None:
+    """Change workflow status, note or severity (BatchUpdateFindings semantics).
+
+    \b
+    Example:
+      secpipe findings update secpipe/checkov/3f0c… --workflow SUPPRESSED --note "false positive"
+    """
+    from secpipe.cli import _fail
+
+    changes: dict = {}
+    if workflow:
+        changes["Workflow"] = {"Status": workflow.upper()}
+    if note:
+        changes["Note"] = {"Text": note, "UpdatedBy": updated_by}
+    if severity:
+        changes["Severity"] = {"Label": severity.upper()}
+    if not changes:
+        raise _fail("nothing to change: give --workflow, --note or --severity")
+    store = _open(hub)
+    idents = []
+    for fid in finding_ids:
+        page, _ = store.get_findings({"Id": [{"Value": fid, "Comparison": "EQUALS"}]}, None, 100, None)
+        if not page:
+            raise _fail(f"no finding with Id {fid}")
+        idents += [{"Id": p["Id"], "ProductArn": p["ProductArn"]} for p in page]
+    result = store.batch_update(idents, changes, updated_by=updated_by)
+    for p in result.processed:
+        click.echo(f"updated {p['Id']}")
+    for u in result.unprocessed:
+        click.echo(f"NOT updated {u.get('FindingIdentifier', {}).get('Id')}: "
+                   f"{u.get('ErrorCode')} {u.get('ErrorMessage')}", err=True)
+    if result.unprocessed:
+        raise click.exceptions.Exit(2)
+
+
+@click.group()
+def hub() -> None:
+    """Run the findings hub: a Security Hub-compatible API and a dashboard.
+
+    \b
+    Examples:
+      secpipe hub keys create --label ci
+      secpipe hub serve --port 8443
+    """
+
+
+@hub.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but loopback needs --allow-remote.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
+@click.option("--db", "db", metavar="URL|DB", default=None,
+              help="SQLite path or postgresql:// URL (default: .secpipe/hub.db).")
+@click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
+def hub_serve(host: str, port: int, db: str | None, allow_remote: bool) -> None:
+    """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, /ui dashboard.
+
+    \b
+    Example:
+      secpipe hub serve --db postgresql://secpipe@127.0.0.1/hub --port 8443
+      aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
+    """
+    from secpipe.hub.api.server import serve
+
+    serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote)
+
+
+@hub.group("keys")
+def hub_keys() -> None:
+    """Access keys for SigV4-signed API calls (boto3, the aws CLI)."""
+
+
+@hub_keys.command("create")
+@click.option("--label", default="", help="What the key is for.")
+@click.option("--db", "db", metavar="URL|DB", default=None)
+def hub_keys_create(label: str, db: str | None) -> None:
+    """Create an access key; the secret is shown once.
+
+    \b
+    Example:
+      secpipe hub keys create --label github-actions
+    """
+    store = _open(db)
+    akid, secret = store.create_access_key(label)
+    click.echo(f"AWS_ACCESS_KEY_ID={akid}")
+    click.echo(f"AWS_SECRET_ACCESS_KEY={secret}")
+    click.echo("# shown once; use with --endpoint-url pointing at `secpipe hub serve`", err=True)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(import_)
+    main.add_command(findings)
+    main.add_command(hub)

@@ -1,0 +1,199 @@
+"""Nuclei results: JSON Lines (`-jsonl`, older `-json`) and the JSON array (`-json-export`).
+
+Each row is one template match: `template-id`, `info{name, severity, description, reference,
+remediation, tags, classification{cve-id, cwe-id, cvss-metrics, cvss-score}}`, `type` (http,
+dns, ssl, network, file...), `host`, `matched-at`, `matcher-name`, `extracted-results`.
+Nuclei 2.0-2.2 spelled some keys differently (`templateID`, `matched`, `matcher_name`,
+`extracted_results`); both spellings are read. An empty file is a scan with no match.
+
+* rule_id (GeneratorId `nuclei/<template-id>`) is the template id; the title is the
+  template's name, with the matcher in brackets when one template has several
+  ("Wappalyzer Technology Detection (genexus)").
+* Severity is the template's: info, low, medium, high, critical; unknown -> informational.
+* One finding per template, matcher and site: nuclei prints a row per extracted value or
+  matched URL (multiple_v3.json has tls-version twice, once per TLS version), and the site is
+  the resource identity as for ZAP and Wapiti (DefectDojo groups the same way by host). The
+  matched URLs and extracted values are kept in the description and properties.
+* Rows with `matcher-status: false` (`-ms`, "show failed matches") are not findings.
+* CVE ids become Vulnerabilities with the template's CVSS score and vector; CWEs from
+  `cwe-id`. Category: CVE -> vulnerability, code weaknesses -> code, else misconfiguration.
+* Token-exposure templates (`exposures/tokens`, tags token/secret/keys...) extract the secret
+  itself: those values become a masked Secret and are never shown in clear. Request,
+  response, curl command and `meta` (default-login credentials) are never copied; extracted
+  values elsewhere have long token-like runs masked (cookie values, session ids).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+from secpipe.formats._common import load_json_lines, text
+from secpipe.formats._web import category_for, first_lines, scrub_tokens, site_of
+from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
+from secpipe.formats.sarif import cwe_ids
+from secpipe.model import Category, Finding, Resource, Secret, Severity, Vulnerability
+
+_SECRET_TAGS = {"token", "tokens", "secret", "secrets", "keys", "api-key", "apikey"}
+_SHOWN = 5
+
+
+def _get(row: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if row.get(name) is not None:
+            return row[name]
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    """A list, a comma-separated string or null, as a list of non-empty strings."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [text(v).strip() for v in value if text(v).strip()]
+    return [v.strip() for v in text(value).split(",") if v.strip()]
+
+
+def _rows(data: bytes, source: str) -> list[Any]:
+    stripped = data.strip()
+    if not stripped:
+        return []
+    if stripped[:1] in (b"[", b"{"):
+        try:
+            doc = json.loads(stripped.decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            doc = None  # several objects, one per line
+        if isinstance(doc, list):
+            return doc
+        if isinstance(doc, dict):
+            return [doc]
+    return load_json_lines(data, source)
+
+
+def _is_secret(row: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
+    path = text(_get(row, "template-path", "template")).replace("\\", "/")
+    tags = {t.lower() for t in _strings(info.get("tags"))}
+    return "/tokens/" in f"/{path}" or bool(_SECRET_TAGS & tags)
+
+
+def _check(row: Any, index: int, source: str) -> tuple[str, Mapping[str, Any]]:
+    if not isinstance(row, dict):
+        raise ReportFormatError(source, f"result {index} should be an object")
+    template = text(_get(row, "template-id", "templateID")).strip()
+    info = row.get("info")
+    if not template or not isinstance(info, dict):
+        raise ReportFormatError(
+            source, f"result {index} is not a nuclei result (needs 'template-id' and 'info')")
+    return template, info
+
+
+def parse(data: bytes, source: str = "<nuclei>") -> Sequence[Finding]:
+    groups: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    for index, row in enumerate(_rows(data, source)):
+        template, _info = _check(row, index, source)
+        if row.get("matcher-status") is False:
+            continue
+        where = text(_get(row, "matched-at", "matched", "host", "url", "ip")).strip()
+        site = site_of(where) if where else "unknown-target"
+        matcher = text(_get(row, "matcher-name", "matcher_name")).strip()
+        key = (template, matcher, text(row.get("type")).strip(), site)
+        groups.setdefault(key, []).append(row)
+    return [_finding(key, rows) for key, rows in groups.items()]
+
+
+def _finding(key: tuple[str, str, str, str], rows: list[Mapping[str, Any]]) -> Finding:
+    template, matcher, kind, site = key
+    first = rows[0]
+    info: Mapping[str, Any] = first["info"]
+    name = text(info.get("name")).strip() or template
+    secretish = _is_secret(first, info)
+    matched = list(dict.fromkeys(
+        text(_get(r, "matched-at", "matched")).strip() for r in rows
+        if text(_get(r, "matched-at", "matched")).strip()))
+    extracted_raw = list(dict.fromkeys(
+        v for r in rows for v in _strings(_get(r, "extracted-results", "extracted_results"))))
+    secret = Secret.from_value(extracted_raw[0]) if secretish and extracted_raw else None
+    if secretish:
+        extracted = [Secret.from_value(v).masked for v in extracted_raw]
+    else:
+        extracted = [first_lines(scrub_tokens(" ".join(v.split())), 120) for v in extracted_raw]
+    classification = info.get("classification")
+    classification = classification if isinstance(classification, dict) else {}
+    cves = [c.upper() for c in _strings(classification.get("cve-id"))]
+    cwes = cwe_ids(_strings(classification.get("cwe-id")))
+    references = tuple(dict.fromkeys(u for u in _strings(info.get("reference")) if "://" in u))
+    score = classification.get("cvss-score")
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        score = None
+    vector = text(classification.get("cvss-metrics")).strip() or None
+    vulns = tuple(Vulnerability(id=c, cvss_score=None if score is None else float(score),
+                                cvss_vector=vector, urls=references[:10])
+                  for c in cves)
+    body = [first_lines(text(info.get("description")).strip(), 500) or name]
+    if matched:
+        shown = [f"- {m}" for m in matched[:_SHOWN]]
+        if len(matched) > _SHOWN:
+            shown.append(f"- … {len(matched) - _SHOWN} more")
+        body.append(f"Matched at ({len(matched)}):\n" + "\n".join(shown))
+    if extracted:
+        body.append("Extracted: " + ", ".join(extracted[:_SHOWN])
+                    + (" …" if len(extracted) > _SHOWN else ""))
+    severity_word = text(info.get("severity")).strip()
+    props = {
+        "site": site,
+        "type": kind,
+        "matcher": matcher,
+        "urls": " ".join(matched[:_SHOWN]),
+        "extracted": ", ".join(extracted[:_SHOWN]),
+        "occurrences": str(len(rows)),
+        "template-url": text(first.get("template-url")),
+        "tags": ",".join(_strings(info.get("tags"))),
+    }
+    if secretish:
+        category = Category.SECRET
+    else:
+        category = category_for(cwes, has_cve=bool(cves))
+    remediation = text(info.get("remediation")).strip()
+    return Finding(
+        tool="nuclei",
+        rule_id=template,
+        title=f"{name} ({matcher})" if matcher else name,
+        description="\n\n".join(body),
+        severity=Severity.parse(severity_word or None, Severity.INFORMATIONAL),
+        severity_original=severity_word or None,
+        category=category,
+        resource=Resource(type="Other", id=site, details={"host": text(first.get("host"))}
+                          if text(first.get("host")) else {}),
+        remediation=remediation or None,
+        remediation_url=references[0] if references else None,
+        references=references[:10],
+        cwe=cwes,
+        vulnerabilities=vulns,
+        secret=secret,
+        location_key=f"{template}|{matcher}|{kind}@{site}",
+        properties={k: v for k, v in props.items() if v},
+    )
+
+
+def _looks_nuclei(row: Any) -> bool:
+    return (
+        isinstance(row, dict)
+        and ("template-id" in row or "templateID" in row)
+        and isinstance(row.get("info"), dict)
+    )
+
+
+def sniff(doc: Document) -> bool:
+    data = doc.json
+    if isinstance(data, list):
+        return bool(data) and _looks_nuclei(data[0])
+    if isinstance(data, dict):
+        return _looks_nuclei(data)
+    rows = doc.json_lines
+    return bool(rows) and _looks_nuclei(rows[0])
+
+
+FORMAT = ReportFormat(
+    name="nuclei", title="Nuclei results (JSON Lines -jsonl, JSON -json-export)", parse=parse,
+    sniff=sniff, extensions=(".jsonl", ".json"),
+)

@@ -1,0 +1,109 @@
+"""The hub's ASGI app: Security Hub's REST-JSON, the native /v1 routes and a slot for the
+dashboard, on one Starlette application served by `secpipe hub serve`.
+
+Every handler is a small async function over a `Call` (parsed body, caller, store); the
+`endpoint` wrapper does the rest the same way for all of them: authenticate, bound and parse
+the body, run the blocking store call in the threadpool, and turn every failure into
+Security Hub's error shape (a store's HubError keeps its code and status; anything else is
+logged and answered as InternalException without a traceback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from secpipe.hub.api.auth import Authenticator, Principal
+from secpipe.hub.api.errors import (REQUEST_ID, hub_error_response, hub_exception_handler,
+                                    http_exception_handler, internal_error, request_id,
+                                    unhandled_exception_handler)
+from secpipe.hub.api.validate import parse_body
+from secpipe.hub.interface import HubError, HubStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    """One authenticated API request, as handlers see it."""
+
+    request: Request
+    body: dict[str, Any]
+    caller: Principal
+    store: HubStore
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking store method off the event loop."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    def path(self, name: str) -> str:
+        return self.request.path_params[name]
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
+             json_body: bool = True) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: auth (unless `public`), body, JSON, errors. `bearer` lets a native
+    route accept the hub token besides SigV4."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            state = request.app.state
+            if public:
+                caller, raw = Principal("anonymous", "anonymous"), b""
+            else:
+                caller, raw = await state.authenticator.authenticate(request, bearer=bearer)
+            body = parse_body(raw) if json_body else {}
+            request.state.caller = caller
+            result = await handler(Call(request, body, caller, state.store))
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result, headers={REQUEST_ID: request_id(request)})
+        except HubError as err:
+            if err.status >= 500:
+                return internal_error(request, err)
+            return hub_error_response(err, request)
+        except Exception as exc:  # noqa: BLE001 - the client gets InternalException, we log it
+            return internal_error(request, exc)
+
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    handle.__doc__ = handler.__doc__
+    return handle
+
+
+def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
+               access_keys: dict[str, str] | None = None,
+               extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+    """The hub's ASGI application over `store`.
+
+    auth: verify callers (SigV4 on Security Hub routes; SigV4 or the bearer token on /v1).
+    token: the bearer token for /v1 routes (default: $SECPIPE_HUB_TOKEN).
+    access_keys: {access key id: secret} accepted besides the store's own keys (the store
+        already honours the SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY pair).
+    extra_routes: more routes on the same app, e.g. the dashboard's `Mount("/ui", ...)`;
+        they see `request.app.state.store` and `request.app.state.authenticator`.
+    """
+    from secpipe.hub.api import native, securityhub  # late: they import `endpoint` from here
+
+    app = Starlette(
+        debug=debug,
+        routes=[*securityhub.routes(), *native.routes(), *extra_routes],
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            HubError: hub_exception_handler,
+            Exception: unhandled_exception_handler,
+        },
+    )
+    app.state.store = store
+    app.state.authenticator = Authenticator(store, enabled=auth, token=token,
+                                            access_keys=access_keys)
+    return app

@@ -1,0 +1,77 @@
+"""secpipe's own routes: health, runs, run diffs, a finding's history.
+
+Security Hub has no notion of runs; these are what lets a dashboard or a CI job ask "what did
+this run change?". They answer the seam's dataclasses as JSON (snake_case, as the Python API
+names them) and accept SigV4 or the hub's bearer token; `/health` is open so a load balancer
+or `secpipe hub serve --wait` can probe it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from starlette.routing import Route
+
+from secpipe import __version__
+from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.interface import InvalidInput
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses (RunRecord, RunDiff) as JSON-ready dicts; tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _limit(call: Call, default: int = 50, ceiling: int = 1000) -> int:
+    raw = call.request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= ceiling:
+        raise InvalidInput(f"limit must be an integer between 1 and {ceiling}; got {raw!r}")
+    return int(raw)
+
+
+async def health(call: Call) -> dict[str, Any]:
+    return {"status": "ok", "service": "secpipe-hub", "version": __version__}
+
+
+async def list_runs(call: Call) -> dict[str, Any]:
+    params = call.request.query_params
+    runs = await call.run(call.store.list_runs, params.get("repo") or None,
+                          params.get("branch") or None, _limit(call))
+    return {"runs": _plain(runs)}
+
+
+async def get_run(call: Call) -> dict[str, Any]:
+    return _plain(await call.run(call.store.get_run, call.path("run_id")))
+
+
+async def run_diff(call: Call) -> dict[str, Any]:
+    return _plain(await call.run(call.store.run_diff, call.path("run_id")))
+
+
+async def finding_history(call: Call) -> dict[str, Any]:
+    fid = call.path("finding_id")
+    history = await call.run(call.store.finding_history, fid)
+    return {"finding_id": fid, "history": _plain(history)}
+
+
+def routes() -> list[Route]:
+    def native(handler: Any) -> Any:
+        return endpoint(handler, bearer=True, json_body=False)
+
+    return [
+        Route("/health", endpoint(health, public=True, json_body=False), methods=["GET"]),
+        Route("/v1/runs", native(list_runs), methods=["GET"]),
+        Route("/v1/runs/{run_id}/diff", native(run_diff), methods=["GET"]),
+        Route("/v1/runs/{run_id}", native(get_run), methods=["GET"]),
+        Route("/v1/findings/{finding_id:path}/history", native(finding_history),
+              methods=["GET"]),
+    ]

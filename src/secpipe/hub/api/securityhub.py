@@ -1,0 +1,135 @@
+"""Security Hub's REST-JSON operations (URIs and member names from botocore's service model,
+securityhub 2018-10-26), each a thin translation onto the HubStore seam."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
+                                      max_results, member, next_token, sort_criteria, tags,
+                                      update_changes)
+from secpipe.hub.interface import InvalidInput, ResourceNotFound
+
+
+async def batch_import_findings(call: Call) -> dict[str, Any]:
+    """BatchImportFindings: more than 100 findings fails the call; one bad finding only
+    fails itself (it lands in FailedFindings)."""
+    items = bounded_list(call.body, "Findings", 1, MAX_IMPORT, required=True) or []
+    good = [f for f in items if isinstance(f, dict)]
+    failed = [{"Id": f"Findings[{i}]", "ErrorCode": "InvalidInput",
+               "ErrorMessage": f"A finding must be a JSON object, not {type(f).__name__}"}
+              for i, f in enumerate(items) if not isinstance(f, dict)]
+    success = 0
+    if good:
+        result = await call.run(call.store.batch_import, good)
+        success = result.success_count
+        failed.extend(result.failed)
+    return {"FailedCount": len(failed), "SuccessCount": success, "FailedFindings": failed}
+
+
+async def get_findings(call: Call) -> dict[str, Any]:
+    body = call.body
+    found, token = await call.run(call.store.get_findings, filters(body), sort_criteria(body),
+                                  max_results(body), next_token(body))
+    out: dict[str, Any] = {"Findings": found}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+async def batch_update_findings(call: Call) -> dict[str, Any]:
+    """BatchUpdateFindings: the workflow/note/severity changes of triage; import can never
+    make them, this is the only way in."""
+    ids = identifiers(call.body)
+    changes = update_changes(call.body)
+    if not changes:
+        raise InvalidInput("BatchUpdateFindings needs at least one of: "
+                           "Note, Severity, VerificationState, Confidence, Criticality, Types, "
+                           "UserDefinedFields, Workflow, RelatedFindings")
+    note = changes.get("Note") or {}
+    updated_by = note.get("UpdatedBy") or call.caller.name
+    result = await call.run(call.store.batch_update, ids, changes, updated_by=updated_by)
+    return {"ProcessedFindings": result.processed, "UnprocessedFindings": result.unprocessed}
+
+
+async def create_insight(call: Call) -> dict[str, Any]:
+    name = member(call.body, "Name", str, required=True)
+    where = filters(call.body, required=True)
+    group_by = member(call.body, "GroupByAttribute", str, required=True)
+    arn = await call.run(call.store.create_insight, name, where, group_by)
+    return {"InsightArn": arn}
+
+
+async def get_insights(call: Call) -> dict[str, Any]:
+    arns = member(call.body, "InsightArns", list)
+    if arns is not None and not all(isinstance(a, str) and a for a in arns):
+        raise InvalidInput("InsightArns must be a list of non-empty strings")
+    found, token = await call.run(call.store.get_insights, arns or None,
+                                  max_results(call.body), next_token(call.body))
+    out: dict[str, Any] = {"Insights": found}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def _arn(call: Call) -> str:
+    arn = call.path("arn").strip("/")
+    if not arn:
+        raise InvalidInput("Missing required parameter InsightArn")
+    return arn
+
+
+async def get_insight_results(call: Call) -> dict[str, Any]:
+    results = await call.run(call.store.get_insight_results, _arn(call))
+    if "InsightResults" in results:
+        return results
+    return {"InsightResults": results}
+
+
+async def update_insight(call: Call) -> dict[str, Any]:
+    arn = _arn(call)
+    name = member(call.body, "Name", str)
+    group_by = member(call.body, "GroupByAttribute", str)
+    if name == "" or group_by == "":
+        raise InvalidInput("Name and GroupByAttribute must not be empty")
+    await call.run(call.store.update_insight, arn, name=name, filters=filters(call.body),
+                   group_by=group_by)
+    return {}
+
+
+async def delete_insight(call: Call) -> dict[str, Any]:
+    arn = await call.run(call.store.delete_insight, _arn(call))
+    return {"InsightArn": arn or _arn(call)}
+
+
+async def enable_security_hub(call: Call) -> dict[str, Any]:
+    member(call.body, "EnableDefaultStandards", bool)
+    member(call.body, "ControlFindingGenerator", str)
+    await call.run(call.store.enable_hub, tags(call.body))
+    return {}
+
+
+async def describe_hub(call: Call) -> dict[str, Any]:
+    wanted = call.request.query_params.get("HubArn")
+    hub = await call.run(call.store.describe_hub)
+    if wanted and wanted != hub.get("HubArn"):
+        raise ResourceNotFound(f"Hub {wanted} not found")
+    return hub
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/findings/import", endpoint(batch_import_findings), methods=["POST"]),
+        Route("/findings/batchupdate", endpoint(batch_update_findings), methods=["PATCH"]),
+        Route("/findings", endpoint(get_findings), methods=["POST"]),
+        Route("/insights/get", endpoint(get_insights), methods=["POST"]),
+        Route("/insights/results/{arn:path}", endpoint(get_insight_results), methods=["GET"]),
+        Route("/insights", endpoint(create_insight), methods=["POST"]),
+        Route("/insights/{arn:path}", endpoint(update_insight), methods=["PATCH"]),
+        Route("/insights/{arn:path}", endpoint(delete_insight), methods=["DELETE"]),
+        Route("/accounts", endpoint(enable_security_hub), methods=["POST"]),
+        Route("/accounts", endpoint(describe_hub), methods=["GET"]),
+    ]

@@ -1,0 +1,125 @@
+"""Running the hub's app under uvicorn: `serve()` for `secpipe hub serve`, and
+`running_server()` for tests and benchmarks that need a real server on a free port.
+
+The hub holds a project's security findings, so it binds loopback unless the operator says
+otherwise in so many words (`allow_remote=True`, the CLI's `--host` plus its own flag).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from typing import Any, Callable, Iterator, Sequence
+
+import uvicorn
+from starlette.routing import BaseRoute
+
+from secpipe.hub.api.app import create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8443
+
+RoutesArg = Sequence[BaseRoute] | Callable[[Any], Sequence[BaseRoute]]
+
+
+class RemoteBindRefused(ValueError):
+    """Binding a non-loopback address without `allow_remote=True`."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool = False) -> None:
+    if not is_loopback(host) and not allow_remote:
+        raise RemoteBindRefused(
+            f"refusing to bind {host!r}: the hub binds loopback only unless remote access is "
+            "allowed explicitly (allow_remote=True); put TLS in front of it when you do")
+
+
+def dashboard_routes(store: Any) -> Sequence[BaseRoute]:
+    """The dashboard under /ui, when this install has it (it is optional for the API)."""
+    try:
+        from secpipe.hub.dashboard import routes
+    except ModuleNotFoundError as err:
+        if err.name and "secpipe.hub.dashboard".startswith(err.name):
+            return ()
+        raise
+    return routes(store)
+
+
+def _routes(extra_routes: RoutesArg | None, store: Any) -> Sequence[BaseRoute]:
+    if extra_routes is None:
+        return dashboard_routes(store)
+    return extra_routes(store) if callable(extra_routes) else extra_routes
+
+
+def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
+                 access_log: bool = True) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=access_log,
+        proxy_headers=False,      # never trust X-Forwarded-* from whoever connects
+        server_header=False, lifespan="off", timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+          allow_remote: bool = False, store: Any = None, auth: bool = True,
+          token: str | None = None, extra_routes: RoutesArg | None = None,
+          log_level: str = "info") -> None:
+    """Serve the hub until interrupted. `store` (an open HubStore) wins over `store_url`.
+
+    extra_routes: a route list or a `factory(store)` mounted beside the API; None (default)
+        means the dashboard under /ui, `()` means the API alone.
+    """
+    check_host(host, allow_remote)
+    if store is None:
+        from secpipe.hub.store import open_store
+        store = open_store(store_url)
+    app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store))
+    build_server(app, host, port, log_level=log_level).run()
+
+
+@contextlib.contextmanager
+def running_server(app: Any, host: str = DEFAULT_HOST, port: int = 0, *,
+                   allow_remote: bool = False, log_level: str = "warning",
+                   startup_timeout: float = 10.0) -> Iterator[str]:
+    """Run `app` under a real uvicorn in a background thread; yield its base URL.
+
+    The socket is bound here (port 0 = a free port) so the URL is known before the server
+    starts and no other process can take the port in between.
+    """
+    check_host(host, allow_remote)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
+    # IPPROTO_TCP, and without it every response waits ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    server = build_server(app, host, bound, log_level=log_level, access_log=False)
+    # uvicorn only installs signal handlers from the main thread: this one is not.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name=f"secpipe-hub-{bound}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"hub server on {host}:{bound} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

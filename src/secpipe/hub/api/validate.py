@@ -1,0 +1,197 @@
+"""Request-shape checks for the Security Hub operations, from botocore's service model.
+
+Structure only (types, required members, list lengths, enums, the 1–100 bounds): a client
+that sends the wrong shape gets InvalidInputException naming the member, never a 500 from
+deep inside the store. What a value MEANS (an ASFF finding's own validity, a filter on an
+unknown field) stays the store's business, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from secpipe.hub.interface import InvalidInput
+
+MAX_BODY = 6 * 1024 * 1024           # Security Hub: a request is at most 6 MB
+MAX_IMPORT = 100                     # findings per BatchImportFindings
+MAX_UPDATE = 100                     # identifiers per BatchUpdateFindings
+MAX_FILTER_FIELDS = 10
+MAX_FILTER_VALUES = 20
+WORKFLOW = {"NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"}
+VERIFICATION = {"UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE", "BENIGN_POSITIVE"}
+SEVERITY = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+SORT_ORDER = {"asc", "desc"}
+UPDATE_MEMBERS = {"Note", "Severity", "VerificationState", "Confidence", "Criticality",
+                  "Types", "UserDefinedFields", "Workflow", "RelatedFindings"}
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidInput(f"Request body is not valid JSON: {name} is not a number JSON allows")
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request; an empty body is an empty request (GET/DELETE)."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except InvalidInput:
+        raise
+    except (ValueError, RecursionError) as err:
+        raise InvalidInput(f"Request body is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"Request body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "an integer", float: "a number"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def member(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *,
+           required: bool = False, where: str = "") -> Any:
+    """`body[key]` if it has the right JSON type; None when absent and optional."""
+    label = f"{where}.{key}" if where else key
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(f"Missing required parameter {label}")
+        return None
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise InvalidInput(f"{label} must be {_name(kind)}")
+    if not isinstance(value, kind):
+        raise InvalidInput(f"{label} must be {_name(kind)}")
+    if kind is str and required and not value:
+        raise InvalidInput(f"{label} must not be empty")
+    return value
+
+
+def bounded_list(body: Mapping[str, Any], key: str, lo: int, hi: int | None, *,
+                 required: bool = False) -> list[Any] | None:
+    value = member(body, key, list, required=required)
+    if value is None:
+        return None
+    if len(value) < lo or (hi is not None and len(value) > hi):
+        limit = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise InvalidInput(f"{key} must hold {limit} items; got {len(value)}")
+    return value
+
+
+def max_results(body: Mapping[str, Any], default: int = 100) -> int:
+    value = member(body, "MaxResults", int)
+    if value is None:
+        return default
+    if not 1 <= value <= 100:
+        raise InvalidInput(f"MaxResults must be between 1 and 100; got {value}")
+    return value
+
+
+def next_token(body: Mapping[str, Any]) -> str | None:
+    return member(body, "NextToken", str) or None
+
+
+def filters(body: Mapping[str, Any], *, required: bool = False) -> dict[str, Any] | None:
+    """AwsSecurityFindingFilters: each attribute a list of criteria objects."""
+    value = member(body, "Filters", dict, required=required)
+    if value is None:
+        return None
+    if len(value) > MAX_FILTER_FIELDS:
+        raise InvalidInput(f"Filters may name at most {MAX_FILTER_FIELDS} attributes; "
+                           f"got {len(value)}")
+    for field, criteria in value.items():
+        if not isinstance(criteria, list):
+            raise InvalidInput(f"Filters.{field} must be a list of filter objects")
+        if len(criteria) > MAX_FILTER_VALUES:
+            raise InvalidInput(f"Filters.{field} may hold at most {MAX_FILTER_VALUES} values; "
+                               f"got {len(criteria)}")
+        for item in criteria:
+            if not isinstance(item, dict):
+                raise InvalidInput(f"Filters.{field} must be a list of filter objects")
+    return value
+
+
+def sort_criteria(body: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    value = member(body, "SortCriteria", list)
+    if value is None:
+        return None
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise InvalidInput("SortCriteria must be a list of {Field, SortOrder} objects")
+        field = member(item, "Field", str, required=True, where="SortCriteria")
+        order = member(item, "SortOrder", str, where="SortCriteria") or "asc"
+        if order not in SORT_ORDER:
+            raise InvalidInput(f"SortCriteria.SortOrder must be asc or desc; got {order!r}")
+        out.append({"Field": field, "SortOrder": order})
+    return out
+
+
+def _ratio(changes: Mapping[str, Any], key: str) -> None:
+    value = member(changes, key, (int, float))
+    if value is not None and (not math.isfinite(value) or not 0 <= value <= 100):
+        raise InvalidInput(f"{key} must be between 0 and 100")
+
+
+def _enum(value: Any, allowed: set[str], label: str) -> None:
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"{label} must be one of {', '.join(sorted(allowed))}; got {value!r}")
+
+
+def identifiers(body: Mapping[str, Any]) -> list[dict[str, str]]:
+    items = bounded_list(body, "FindingIdentifiers", 1, MAX_UPDATE, required=True) or []
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise InvalidInput("FindingIdentifiers must be a list of {Id, ProductArn} objects")
+        out.append({"Id": member(item, "Id", str, required=True, where="FindingIdentifiers"),
+                    "ProductArn": member(item, "ProductArn", str, required=True,
+                                         where="FindingIdentifiers")})
+    return out
+
+
+def update_changes(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The BatchUpdateFindings members other than the identifiers, shape-checked."""
+    changes = {k: v for k, v in body.items() if k in UPDATE_MEMBERS and v is not None}
+    note = member(changes, "Note", dict)
+    if note is not None:
+        text = member(note, "Text", str, required=True, where="Note")
+        member(note, "UpdatedBy", str, required=True, where="Note")
+        if len(text) > 512:
+            raise InvalidInput("Note.Text must be at most 512 characters")
+    severity = member(changes, "Severity", dict)
+    if severity is not None:
+        _enum(member(severity, "Label", str, where="Severity"), SEVERITY, "Severity.Label")
+        _ratio(severity, "Normalized")
+        member(severity, "Product", (int, float), where="Severity")
+    _enum(member(changes, "VerificationState", str), VERIFICATION, "VerificationState")
+    _ratio(changes, "Confidence")
+    _ratio(changes, "Criticality")
+    types = member(changes, "Types", list)
+    if types is not None and (len(types) > 50 or not all(isinstance(t, str) for t in types)):
+        raise InvalidInput("Types must be a list of at most 50 strings")
+    fields = member(changes, "UserDefinedFields", dict)
+    if fields is not None and not all(isinstance(v, str) for v in fields.values()):
+        raise InvalidInput("UserDefinedFields must map strings to strings")
+    workflow = member(changes, "Workflow", dict)
+    if workflow is not None:
+        _enum(member(workflow, "Status", str, where="Workflow"), WORKFLOW, "Workflow.Status")
+    related = member(changes, "RelatedFindings", list)
+    if related is not None:
+        for item in related:
+            if not isinstance(item, dict):
+                raise InvalidInput("RelatedFindings must be a list of {ProductArn, Id} objects")
+            member(item, "ProductArn", str, required=True, where="RelatedFindings")
+            member(item, "Id", str, required=True, where="RelatedFindings")
+    return changes
+
+
+def tags(body: Mapping[str, Any]) -> dict[str, str] | None:
+    value = member(body, "Tags", dict)
+    if value is not None and not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput("Tags must map strings to strings")
+    return value

@@ -1,0 +1,108 @@
+"""Small shared pieces of the hub store: timestamps, JSON, paging tokens, ARNs.
+
+Timestamps are kept twice: the provider's own string stays in the ASFF document (Security Hub
+hands back what it was given), and a canonical UTC form with microseconds goes into indexed
+columns. The canonical form is fixed-width, so comparing strings compares instants; that keeps
+DateFilter, sorting and "newer UpdatedAt wins" identical on SQLite and PostgreSQL without
+datetime conversions on the hot import path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from secpipe.hub.interface import InvalidInput
+
+_STAMP = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+_CANON = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@lru_cache(maxsize=8192)
+def canon_time(text: str) -> str:
+    """ISO 8601 -> `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC; ValueError if it is not a timestamp.
+
+    Cached: a run stamps all its findings with one or two instants, so the cache turns the
+    parse into a dict lookup on the import path. A stamp without a zone is read as UTC.
+    """
+    m = _STAMP.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not an ISO 8601 timestamp")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz = timezone.utc
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
+                  tzinfo=tz)
+    return dt.astimezone(timezone.utc).strftime(_CANON)
+
+
+def now() -> str:
+    """The current instant in canonical form."""
+    return datetime.now(timezone.utc).strftime(_CANON)
+
+
+def days_ago(days: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=days)).strftime(_CANON)
+
+
+def iso_ms(canon: str) -> str:
+    """A canonical stamp as the millisecond ISO form Security Hub itself prints."""
+    return canon[:23] + "Z"
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+loads = json.loads
+
+
+def fingerprint(obj: Any) -> str:
+    """A short digest of a request shape (filters + sort) bound into paging tokens."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("NextToken is not valid") from exc
+    if not isinstance(payload, dict):
+        raise InvalidInput("NextToken is not valid")
+    return payload
+
+
+def prefix_upper(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix` (binary order).
+
+    `col >= prefix AND col < prefix_upper(prefix)` is an exact, index-friendly PREFIX test in
+    SQLite's BINARY and PostgreSQL's "C" collation, unlike LIKE whose case rules and escaping
+    differ between the two.
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None

@@ -1,0 +1,259 @@
+"""BatchImportFindings semantics, written set-at-a-time.
+
+One call of `write` is one transaction under the hub's write lock and costs a fixed number of
+statements whatever the batch size: look the keys up, read the stored documents of the
+findings that will really change, then insert / update / delete rows with executemany or COPY.
+An unchanged re-import (same UpdatedAt) stops after the key lookup.
+
+Security Hub's rules (FACTS.md), applied in `merge` and `on_create`:
+- create or update by (ProductArn, Id); an UpdatedAt not newer than the stored one is ignored;
+- CreatedAt stays the first import's; Note, UserDefinedFields, VerificationState and Workflow
+  stay the customer's; so do Confidence, Criticality, RelatedFindings, Severity and Types once a
+  customer changed them with BatchUpdateFindings (the provider's values live on in
+  FindingProviderFields);
+- RecordState ARCHIVED->ACTIVE, or Compliance.Status PASSED->other, sends NOTIFIED/RESOLVED
+  back to NEW; ACTIVE->ARCHIVED, or Compliance.Status becoming PASSED, turns NEW/NOTIFIED into
+  RESOLVED; SUPPRESSED is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from secpipe.hub import bulk
+from secpipe.hub.common import canon_time, dumps, loads, now
+from secpipe.hub.schema import findings as F
+from secpipe.hub.validate import BadFinding, check, columns, doc_size_ok, side_rows
+
+CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
+LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+
+FINDING_COLS = (
+    "pk", "product_arn", "id", "product_name", "company_name", "generator_id",
+    "aws_account_id", "region", "title", "description", "severity_label", "severity_rank",
+    "severity_normalized", "confidence", "criticality", "workflow_status", "record_state",
+    "verification_state", "compliance_status", "created_at", "updated_at",
+    "first_observed_at", "last_observed_at", "resource_type", "resource_id", "sample",
+    "locked", "processed_at", "doc",
+)
+UPDATE_COLS = FINDING_COLS[3:]
+TYPE_COLS = ("finding_pk", "type")
+RESOURCE_COLS = ("finding_pk", "idx", "type", "id", "partition", "region")
+MAP_COLS = ("finding_pk", "kind", "key", "v", "full")
+EVENT_COLS = ("finding_pk", "at", "kind", "actor", "run_id", "changes")
+_LOOKUP_CHUNK = 900
+
+
+@dataclass
+class Checked:
+    """A finding that passed the per-finding checks, ready for `write`."""
+
+    doc: dict[str, Any]
+    text: str | None          # the serialised doc, reused when the doc is stored unchanged
+    updated_at: str           # canonical
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.doc["Id"], self.doc["ProductArn"]
+
+
+@dataclass
+class WriteResult:
+    pks: dict[tuple[str, str], int] = field(default_factory=dict)   # every key of the batch
+    created: int = 0
+    updated: int = 0
+    ignored: int = 0
+
+
+def check_all(findings: Iterable[Any]) -> tuple[list[Checked], list[dict[str, str]]]:
+    """Split a batch into acceptable findings and FailedFindings entries."""
+    good: list[Checked] = []
+    failed: list[dict[str, str]] = []
+    for obj in findings:
+        try:
+            doc = check(obj)
+            text = dumps(doc)
+            if not doc_size_ok(text):
+                raise BadFinding("finding larger than 240 KB")
+            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"])))
+        except BadFinding as exc:
+            fid = obj.get("Id") if isinstance(obj, Mapping) else None
+            failed.append({"Id": fid if isinstance(fid, str) else "",
+                           "ErrorCode": "InvalidInput", "ErrorMessage": str(exc)})
+    return good, failed
+
+
+def transition(status: str, old_rs: str, new_rs: str, old_cs: str | None,
+               new_cs: str | None) -> str:
+    """Security Hub's automatic Workflow.Status changes on a provider update."""
+    if status in ("NOTIFIED", "RESOLVED") and (
+        (old_rs == "ARCHIVED" and new_rs == "ACTIVE")
+        or (old_cs == "PASSED" and new_cs in ("WARNING", "FAILED", "NOT_AVAILABLE"))
+    ):
+        return "NEW"
+    if status in ("NEW", "NOTIFIED") and (
+        (old_rs == "ACTIVE" and new_rs == "ARCHIVED")
+        or (new_cs == "PASSED" and old_cs != "PASSED")
+    ):
+        return "RESOLVED"
+    return status
+
+
+def _compliance(doc: Mapping[str, Any]) -> str | None:
+    return (doc.get("Compliance") or {}).get("Status")
+
+
+def on_create(doc: dict[str, Any]) -> bool:
+    """A finding born archived or passing is born resolved (as if it came from ACTIVE/FAILED)."""
+    status = doc["Workflow"]["Status"]
+    new = transition(status, "ACTIVE", doc["RecordState"], None, _compliance(doc))
+    if new != status:
+        doc["Workflow"] = {**doc["Workflow"], "Status": new}
+        return True
+    return False
+
+
+def merge(old: Mapping[str, Any], new: Mapping[str, Any],
+          locked: Sequence[str]) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """The stored finding after a provider update; also the automatic workflow change, if any."""
+    doc = dict(new)
+    for key in CUSTOMER_FIELDS:
+        if key in old:
+            doc[key] = old[key]
+        else:
+            doc.pop(key, None)
+    doc["CreatedAt"] = old["CreatedAt"]
+    for key in locked:
+        if key in old:
+            doc[key] = old[key]
+        else:
+            doc.pop(key, None)
+    status = old["Workflow"]["Status"]
+    after = transition(status, old.get("RecordState", "ACTIVE"), doc["RecordState"],
+                       _compliance(old), _compliance(doc))
+    if after != status:
+        doc["Workflow"] = {**doc["Workflow"], "Status": after}
+        return doc, (status, after)
+    return doc, None
+
+
+def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
+    """Within one batch the newest UpdatedAt of a key wins (a later one on a tie)."""
+    best: dict[tuple[str, str], Checked] = {}
+    for item in batch:
+        seen = best.get(item.key)
+        if seen is None or item.updated_at >= seen.updated_at:
+            best[item.key] = item
+    return list(best.values())
+
+
+def _lookup(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
+    """Stored (pk, updated_at) per key; one indexed IN query per chunk of Ids."""
+    wanted = set(keys)
+    found: dict[tuple[str, str], tuple] = {}
+    ids = list(dict.fromkeys(k[0] for k in keys))
+    for i in range(0, len(ids), _LOOKUP_CHUNK):
+        q = select(F.c.id, F.c.product_arn, F.c.pk, F.c.updated_at).where(
+            F.c.id.in_(ids[i:i + _LOOKUP_CHUNK]))
+        for fid, arn, pk, updated in conn.execute(q):
+            if (fid, arn) in wanted:
+                found[(fid, arn)] = (pk, updated)
+    return found
+
+
+def load_docs(conn: Connection, pks: list[int]) -> dict[int, tuple[dict[str, Any], str]]:
+    """Stored documents (and the `locked` list) by pk."""
+    out: dict[int, tuple[dict[str, Any], str]] = {}
+    for i in range(0, len(pks), _LOOKUP_CHUNK):
+        q = select(F.c.pk, F.c.doc, F.c.locked).where(F.c.pk.in_(pks[i:i + _LOOKUP_CHUNK]))
+        for pk, doc, locked in conn.execute(q):
+            out[pk] = (loads(doc), locked)
+    return out
+
+
+def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
+    cols = columns(doc)
+    cols["pk"], cols["locked"], cols["processed_at"], cols["doc"] = pk, locked, stamp, text
+    return tuple(cols[c] for c in FINDING_COLS)
+
+
+def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
+          actor: str = "import", run_id: str | None = None) -> WriteResult:
+    """Create or update the findings of `batch` in the caller's write transaction.
+
+    `force` skips the "newer UpdatedAt wins" test: the hub's own provider-side updates (a run
+    archiving a fixed finding, or reopening one that came back) must apply even when the
+    scanner's timestamp is not newer.
+    """
+    result = WriteResult()
+    items = _dedupe(batch)
+    stored = _lookup(conn, [it.key for it in items])
+    stamp = now()
+    fresh: list[Checked] = []
+    changed: list[tuple[int, Checked]] = []
+    for it in items:
+        hit = stored.get(it.key)
+        if hit is None:
+            fresh.append(it)
+        else:
+            result.pks[it.key] = hit[0]
+            if force or it.updated_at > hit[1]:
+                changed.append((hit[0], it))
+            else:
+                result.ignored += 1
+
+    rows, types, resources, maps, events = [], [], [], [], []
+    if fresh:
+        next_pk = conn.execute(select(func.coalesce(func.max(F.c.pk), 0))).scalar_one() + 1
+        for it in fresh:
+            pk = next_pk
+            next_pk += 1
+            result.pks[it.key] = pk
+            text = dumps(it.doc) if on_create(it.doc) or it.text is None else it.text
+            rows.append(finding_row(pk, it.doc, text, "", stamp))
+            t, r, m = side_rows(pk, it.doc)
+            types += t
+            resources += r
+            maps += m
+        result.created = len(fresh)
+    if rows:
+        bulk.insert_rows(conn, "findings", FINDING_COLS, rows)
+
+    if changed:
+        old_docs = load_docs(conn, [pk for pk, _ in changed])
+        updates, del_types, del_res, del_maps = [], [], [], []
+        for pk, it in changed:
+            old, locked = old_docs[pk]
+            doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
+            row = finding_row(pk, doc, dumps(doc), locked, stamp)
+            updates.append(row[3:] + (pk,))
+            if flip:
+                events.append((pk, stamp, "auto", actor, run_id,
+                               dumps({"Workflow.Status": list(flip)})))
+            ot, orr, om = side_rows(pk, old)
+            nt, nr, nm = side_rows(pk, doc)
+            _diff(ot, nt, lambda row: row, del_types, types)
+            _diff(orr, nr, lambda row: row[:2], del_res, resources)
+            _diff(om, nm, lambda row: row[:4], del_maps, maps)
+        bulk.update_rows(conn, "findings", ("pk",), UPDATE_COLS, updates)
+        bulk.delete_rows(conn, "finding_types", TYPE_COLS, del_types)
+        bulk.delete_rows(conn, "finding_resources", RESOURCE_COLS[:2], del_res)
+        bulk.delete_rows(conn, "finding_map", MAP_COLS[:4], del_maps)
+        result.updated = len(changed)
+
+    bulk.insert_rows(conn, "finding_types", TYPE_COLS, types)
+    bulk.insert_rows(conn, "finding_resources", RESOURCE_COLS, resources)
+    bulk.insert_rows(conn, "finding_map", MAP_COLS, maps)
+    bulk.insert_rows(conn, "finding_events", EVENT_COLS, events)
+    return result
+
+
+def _diff(old: list[tuple], new: list[tuple], key, deletes: list, inserts: list) -> None:
+    """Side-table rows to delete (by key) and insert so `old` becomes `new`."""
+    old_set, new_set = set(old), set(new)
+    deletes.extend(key(row) for row in old if row not in new_set)
+    inserts.extend(row for row in new if row not in old_set)

@@ -1,0 +1,125 @@
+"""Custom insights (saved filters with a grouping) and the hub's subscription record.
+
+An insight stores its Filters as given; they are checked with the GetFindings filter builder
+when created or updated, so GetInsightResults never meets a filter it cannot run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from secpipe.hub import query
+from secpipe.hub.common import decode_token, dumps, encode_token, iso_ms, loads, now
+from secpipe.hub.interface import InvalidAccess, InvalidInput, ResourceConflict, ResourceNotFound
+from secpipe.hub.schema import hub as H
+from secpipe.hub.schema import insights as I
+
+
+def _check(conn: Connection, name: Any, filters: Any, group_by: Any) -> None:
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 128):
+        raise InvalidInput("Name must be 1-128 characters")
+    if filters is not None:
+        if not isinstance(filters, Mapping):
+            raise InvalidInput("Filters must be an object")
+        query.where_clause(filters, conn.dialect.name)   # raises InvalidInput when bad
+    if group_by is not None and group_by not in query.GROUPABLE \
+            and not str(group_by).startswith("ProductFields."):
+        raise InvalidInput(f"{group_by!r} is not a valid GroupByAttribute")
+
+
+def _shape(row) -> dict[str, Any]:
+    return {"InsightArn": row.arn, "Name": row.name, "Filters": loads(row.filters),
+            "GroupByAttribute": row.group_by}
+
+
+def create(conn: Connection, region: str, account: str, name: str,
+           filters: Mapping[str, Any], group_by: str) -> str:
+    _check(conn, name, filters, group_by)
+    if name is None or group_by is None:
+        raise InvalidInput("Name and GroupByAttribute are required")
+    arn = f"arn:aws:securityhub:{region}:{account}:insight/{account}/custom/{uuid.uuid4()}"
+    conn.execute(insert(I).values(arn=arn, name=name, filters=dumps(dict(filters or {})),
+                                  group_by=group_by, created_at=now()))
+    return arn
+
+
+def _row(conn: Connection, arn: str):
+    row = conn.execute(select(I).where(I.c.arn == arn)).first()
+    if row is None:
+        raise ResourceNotFound(f"insight {arn} not found")
+    return row
+
+
+def get(conn: Connection, arns: Sequence[str] | None, max_results: int,
+        next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) \
+            or not 1 <= max_results <= 100:
+        raise InvalidInput("MaxResults must be between 1 and 100")
+    if arns:
+        return [_shape(_row(conn, arn)) for arn in arns], None
+    q = select(I).order_by(I.c.seq).limit(max_results + 1)
+    if next_token:
+        after = decode_token(next_token).get("seq")
+        if not isinstance(after, int):
+            raise InvalidInput("NextToken is not valid")
+        q = q.where(I.c.seq > after)
+    rows = conn.execute(q).all()
+    token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        token = encode_token({"seq": rows[-1].seq})
+    return [_shape(r) for r in rows], token
+
+
+def results(conn: Connection, arn: str) -> dict[str, Any]:
+    row = _row(conn, arn)
+    values = query.group_counts(conn, row.group_by, loads(row.filters))
+    return {"InsightArn": arn, "GroupByAttribute": row.group_by, "ResultValues": values}
+
+
+def update_(conn: Connection, arn: str, name: str | None, filters: Mapping[str, Any] | None,
+            group_by: str | None) -> None:
+    _row(conn, arn)
+    _check(conn, name, filters, group_by)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = name
+    if filters is not None:
+        values["filters"] = dumps(dict(filters))
+    if group_by is not None:
+        values["group_by"] = group_by
+    if values:
+        conn.execute(update(I).where(I.c.arn == arn).values(**values))
+
+
+def delete_(conn: Connection, arn: str) -> str:
+    _row(conn, arn)
+    conn.execute(delete(I).where(I.c.arn == arn))
+    return arn
+
+
+def enable(conn: Connection, region: str, account: str, tags: Mapping[str, str] | None,
+           auto_enable_controls: bool) -> None:
+    """EnableSecurityHub: a second call answers ResourceConflict, as Security Hub does."""
+    if conn.execute(select(H.c.hub_arn)).first() is not None:
+        raise ResourceConflict("Account is already subscribed to Security Hub")
+    if tags is not None and (not isinstance(tags, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items())):
+        raise InvalidInput("Tags must map strings to strings")
+    conn.execute(insert(H).values(hub_arn=f"arn:aws:securityhub:{region}:{account}:hub/default",
+                                  subscribed_at=now(), auto_enable_controls=auto_enable_controls,
+                                  tags=dumps(dict(tags or {}))))
+
+
+def describe(conn: Connection) -> dict[str, Any]:
+    """DescribeHub; before EnableSecurityHub this is InvalidAccess, as in Security Hub."""
+    row = conn.execute(select(H)).first()
+    if row is None:
+        raise InvalidAccess("Account is not subscribed to AWS Security Hub")
+    return {"HubArn": row.hub_arn, "SubscribedAt": iso_ms(row.subscribed_at),
+            "AutoEnableControls": bool(row.auto_enable_controls),
+            "ControlFindingGenerator": "SECURITY_CONTROL"}

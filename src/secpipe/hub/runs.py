@@ -1,0 +1,225 @@
+"""Runs, observations and what a run changed (secpipe's own layer over Security Hub semantics).
+
+A run's findings are imported like any provider's; the run then records one observation per
+finding and compares itself with a baseline. The baseline of a (stage, tool) pair is the most
+recent earlier run of the branch (or of the named base branch) in which that pair ran: a tool
+that errored in the previous run neither fixes anything then nor makes its old findings look
+new now. Findings of the baseline that did not recur become fixed (ARCHIVED, and RESOLVED
+unless suppressed) - but only for pairs in `run.scope`, the pairs that ran cleanly this time,
+and only when the baseline is the branch's own history: a feature branch compared with `main`
+must not close `main`'s findings. A finding that is observed again while ARCHIVED is reopened
+(ACTIVE, NEW unless SUPPRESSED), even when its scanner timestamp is not newer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from secpipe.hub import importer
+from secpipe.hub.common import canon_time, dumps, iso_ms, loads, now
+from secpipe.hub.interface import InvalidInput, ResourceConflict, ResourceNotFound, RunDiff
+from secpipe.hub.interface import RunRecord
+from secpipe.hub.schema import finding_events as E
+from secpipe.hub.schema import findings as F
+from secpipe.hub.schema import run_findings as O
+from secpipe.hub.schema import runs as RUNS
+
+BASELINE_DEPTH = 50
+
+
+def stage_tool(doc: Mapping[str, Any]) -> tuple[str, str]:
+    fields = doc.get("ProductFields") or {}
+    return (str(fields.get("secpipe/Stage", "")),
+            str(fields.get("secpipe/Tool") or doc.get("ProductName") or ""))
+
+
+def check_run(run: RunRecord) -> None:
+    for name in ("run_id", "repo", "branch"):
+        value = getattr(run, name)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"run.{name} must be a non-empty string")
+
+
+def _record(row) -> RunRecord:
+    return RunRecord(run_id=row.run_id, repo=row.repo, branch=row.branch, commit=row.commit,
+                     started_at=row.started_at, finished_at=row.finished_at, status=row.status,
+                     exit_code=row.exit_code, summary=loads(row.summary),
+                     scope=[tuple(p) for p in loads(row.scope)])
+
+
+def _baselines(conn: Connection, repo: str, branch: str, before: int | None,
+               pairs: set[tuple[str, str]]) -> tuple[str | None, dict[tuple[str, str], int]]:
+    """(previous run id, {pair: seq of the run that is that pair's baseline})."""
+    q = select(RUNS.c.seq, RUNS.c.run_id, RUNS.c.scope).where(
+        RUNS.c.repo == repo, RUNS.c.branch == branch)
+    if before is not None:
+        q = q.where(RUNS.c.seq < before)
+    history = conn.execute(q.order_by(RUNS.c.seq.desc()).limit(BASELINE_DEPTH)).all()
+    if not history:
+        return None, {}
+    ran: dict[int, set[tuple[str, str]]] = {r.seq: {tuple(p) for p in loads(r.scope)}
+                                            for r in history}
+    observed = select(O.c.run_seq, O.c.stage, O.c.tool).where(
+        O.c.run_seq.in_(list(ran)), O.c.change != "fixed").group_by(
+        O.c.run_seq, O.c.stage, O.c.tool)
+    for seq, stage, tool in conn.execute(observed):
+        ran[seq].add((stage, tool))
+    chosen: dict[tuple[str, str], int] = {}
+    for pair in pairs:
+        for r in history:
+            if pair in ran[r.seq]:
+                chosen[pair] = r.seq
+                break
+    return history[0].run_id, chosen
+
+
+def _observations(conn: Connection, chosen: dict[tuple[str, str], int]
+                  ) -> dict[int, tuple[str, str]]:
+    out: dict[int, tuple[str, str]] = {}
+    for seq in set(chosen.values()):
+        q = select(O.c.finding_pk, O.c.stage, O.c.tool).where(O.c.run_seq == seq,
+                                                                O.c.change != "fixed")
+        for pk, stage, tool in conn.execute(q):
+            if chosen.get((stage, tool)) == seq:
+                out.setdefault(pk, (stage, tool))
+    return out
+
+
+def _flip_state(conn: Connection, pks: list[int], state: str, run_id: str) -> None:
+    """A provider-side RecordState change made by the hub itself (fixed / came back)."""
+    if not pks:
+        return
+    stamp = now()
+    batch = []
+    for pk, (doc, _locked) in importer.load_docs(conn, pks).items():
+        new = {**doc, "RecordState": state, "UpdatedAt": iso_ms(stamp)}
+        batch.append(importer.Checked(new, None, canon_time(new["UpdatedAt"])))
+    importer.write(conn, batch, force=True, actor=f"run {run_id}", run_id=run_id)
+
+
+def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]],
+           base_branch: str | None) -> RunDiff:
+    """Store the run and its observations, diff it, archive fixed and reopen returning findings.
+
+    `observed` maps the pk of every finding the run reported to its (stage, tool); the
+    findings themselves were imported before, in the same write transaction or earlier ones.
+    """
+    if conn.execute(select(RUNS.c.seq).where(RUNS.c.run_id == run.run_id)).first():
+        raise ResourceConflict(f"run {run.run_id} is already recorded")
+    scope = {(str(s), str(t)) for s, t in run.scope}
+    base = base_branch or run.branch
+    own_history = base == run.branch
+    seq = conn.execute(insert(RUNS).values(
+        run_id=run.run_id, repo=run.repo, branch=run.branch, commit=run.commit or "",
+        started_at=run.started_at or "", finished_at=run.finished_at or "",
+        status=run.status or "", exit_code=int(run.exit_code or 0),
+        summary=dumps(run.summary or {}) if _jsonable(run.summary) else dumps({}),
+        scope=dumps(sorted(scope)), base_branch=base_branch, baseline_run_id=None,
+        recorded_at=now()).returning(RUNS.c.seq)).scalar_one()
+    pairs = scope | set(observed.values())
+    prev_id, chosen = _baselines(conn, run.repo, base, seq if own_history else None, pairs)
+    conn.execute(RUNS.update().where(RUNS.c.seq == seq).values(baseline_run_id=prev_id))
+    baseline = _observations(conn, chosen)
+    rows = [(seq, pk, st, tl, "recurring" if pk in baseline else "new")
+            for pk, (st, tl) in observed.items()]
+    fixed = [pk for pk, pair in baseline.items() if pair in scope and pk not in observed]
+    rows += [(seq, pk, *baseline[pk], "fixed") for pk in fixed]
+    importer.bulk.insert_rows(conn, "run_findings", ("run_seq", "finding_pk", "stage", "tool",
+                                                     "change"), rows)
+    if own_history:
+        _flip_state(conn, fixed, "ARCHIVED", run.run_id)
+    archived = _archived_among(conn, list(observed))
+    _flip_state(conn, archived, "ACTIVE", run.run_id)
+    return diff(conn, run.run_id)
+
+
+def _archived_among(conn: Connection, pks: list[int]) -> list[int]:
+    out = []
+    for i in range(0, len(pks), 900):
+        out += [pk for pk, in conn.execute(select(F.c.pk).where(
+            F.c.pk.in_(pks[i:i + 900]), F.c.record_state == "ARCHIVED"))]
+    return out
+
+
+def _jsonable(obj: Any) -> bool:
+    try:
+        dumps(obj)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _run_row(conn: Connection, run_id: str):
+    row = conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).first()
+    if row is None:
+        raise ResourceNotFound(f"run {run_id} not found")
+    return row
+
+
+def diff(conn: Connection, run_id: str) -> RunDiff:
+    row = _run_row(conn, run_id)
+    out = RunDiff(run_id=run_id, baseline_run_id=row.baseline_run_id)
+    q = (select(F.c.id, O.c.stage, O.c.change).select_from(O.join(F, F.c.pk == O.c.finding_pk))
+         .where(O.c.run_seq == row.seq).order_by(F.c.id))
+    for fid, stage, change in conn.execute(q):
+        getattr(out, change).append(fid)
+        counts = out.by_stage.setdefault(stage, {"new": 0, "recurring": 0, "fixed": 0})
+        counts[change] += 1
+    return out
+
+
+def get(conn: Connection, run_id: str) -> RunRecord:
+    return _record(_run_row(conn, run_id))
+
+
+def list_(conn: Connection, repo: str | None, branch: str | None, limit: int) -> list[RunRecord]:
+    q = select(RUNS)
+    if repo is not None:
+        q = q.where(RUNS.c.repo == repo)
+    if branch is not None:
+        q = q.where(RUNS.c.branch == branch)
+    return [_record(r) for r in conn.execute(q.order_by(RUNS.c.seq.desc()).limit(limit))]
+
+
+def baseline_ids(conn: Connection, repo: str, branch: str) -> set[str]:
+    latest = conn.execute(select(RUNS.c.seq).where(RUNS.c.repo == repo, RUNS.c.branch == branch)
+                          .order_by(RUNS.c.seq.desc()).limit(1)).scalar()
+    if latest is None:
+        return set()
+    q = (select(F.c.id).select_from(O.join(F, F.c.pk == O.c.finding_pk))
+         .where(O.c.run_seq == latest, O.c.change != "fixed"))
+    return {fid for fid, in conn.execute(q)}
+
+
+def history(conn: Connection, finding_id: str) -> list[dict[str, Any]]:
+    """Creation, every observation / fix by a run, and every triage or automatic change."""
+    found = conn.execute(select(F.c.pk, F.c.product_arn, F.c.created_at)
+                         .where(F.c.id == finding_id)).all()
+    if not found:
+        raise ResourceNotFound(f"finding {finding_id} not found")
+    out: list[dict[str, Any]] = []
+    pks = [r.pk for r in found]
+    for r in found:
+        out.append({"at": iso_ms(r.created_at), "kind": "created", "product_arn": r.product_arn})
+    q = (select(O.c.change, O.c.stage, O.c.tool, RUNS.c.run_id, RUNS.c.recorded_at,
+                RUNS.c.finished_at, RUNS.c.branch, RUNS.c.commit)
+         .select_from(O.join(RUNS, RUNS.c.seq == O.c.run_seq)).where(O.c.finding_pk.in_(pks))
+         .order_by(RUNS.c.seq))
+    for r in conn.execute(q):
+        out.append({"at": iso_ms(r.recorded_at),
+                    "kind": "fixed" if r.change == "fixed" else "observed",
+                    "change": r.change, "run_id": r.run_id, "stage": r.stage, "tool": r.tool,
+                    "branch": r.branch, "commit": r.commit})
+    q2 = select(E).where(E.c.finding_pk.in_(pks)).order_by(E.c.seq)
+    for e in conn.execute(q2):
+        out.append({"at": iso_ms(e.at), "kind": e.kind, "actor": e.actor, "run_id": e.run_id,
+                    "changes": loads(e.changes)})
+    out.sort(key=lambda item: item["at"])   # stable: creation before same-instant events
+    return out
+
+
+__all__ = ["record", "diff", "get", "list_", "baseline_ids", "history", "stage_tool",
+           "check_run", "Sequence"]

@@ -1,0 +1,199 @@
+"""The hub's tables (SQLAlchemy Core; the migrations in `hub/migrations` create the same).
+
+Shape of the findings data:
+- `findings`: one row per (ProductArn, Id) with the full ASFF document in `doc` and one column
+  per single-valued filter/sort key. `pk` is assigned by the importer under the hub's write lock
+  (max + 1), which lets side-table rows be written in the same executemany pass without a
+  RETURNING round trip.
+- `finding_types`, `finding_resources`, `finding_map`: the multi-valued keys (Types, Resources,
+  ProductFields / UserDefinedFields / ResourceTags), so filters on them are index lookups. Map
+  values keep their first 256 characters in the indexed `v` and the whole value in `full` only
+  when longer: PostgreSQL cannot index a 2 KB ProductFields value.
+- String columns use the "C" collation on PostgreSQL so ordering and prefix ranges are the
+  same code-point order SQLite's BINARY uses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+metadata = MetaData()
+
+MAP_VALUE_INDEXED = 256
+
+
+def Str(length: int) -> TypeEngine:
+    """A string column compared in code-point order on both dialects."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+findings = Table(
+    "findings", metadata,
+    Column("pk", BigInteger, primary_key=True, autoincrement=False),
+    Column("product_arn", Str(256), nullable=False),
+    Column("id", Str(512), nullable=False),
+    Column("product_name", Str(128), nullable=False),
+    Column("company_name", Str(128), nullable=False),
+    Column("generator_id", Str(512), nullable=False),
+    Column("aws_account_id", Str(16), nullable=False),
+    Column("region", Str(32), nullable=False),
+    Column("title", Str(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("severity_label", Str(16), nullable=False),
+    Column("severity_rank", SmallInteger, nullable=False),
+    Column("severity_normalized", Integer, nullable=False),
+    Column("confidence", Integer),
+    Column("criticality", Integer),
+    Column("workflow_status", Str(16), nullable=False),
+    Column("record_state", Str(16), nullable=False),
+    Column("verification_state", Str(32)),
+    Column("compliance_status", Str(16)),
+    Column("created_at", Str(32), nullable=False),
+    Column("updated_at", Str(32), nullable=False),
+    Column("first_observed_at", Str(32)),
+    Column("last_observed_at", Str(32)),
+    Column("resource_type", Str(256), nullable=False),   # first resource, for sorting
+    Column("resource_id", Str(512), nullable=False),
+    Column("sample", Boolean, nullable=False),
+    Column("locked", Str(128), nullable=False),          # fields a customer took over
+    Column("processed_at", Str(32), nullable=False),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("id", "product_arn", name="uq_findings_key"),
+    Index("ix_findings_product_name", "product_name"),
+    Index("ix_findings_generator_id", "generator_id"),
+    Index("ix_findings_title", "title"),
+    Index("ix_findings_severity_label", "severity_label"),
+    Index("ix_findings_severity_normalized", "severity_normalized"),
+    Index("ix_findings_workflow_status", "workflow_status"),
+    Index("ix_findings_record_state", "record_state"),
+    Index("ix_findings_created_at", "created_at"),
+    Index("ix_findings_updated_at", "updated_at"),
+    Index("ix_findings_first_observed_at", "first_observed_at"),
+    Index("ix_findings_last_observed_at", "last_observed_at"),
+)
+
+finding_types = Table(
+    "finding_types", metadata,
+    Column("finding_pk", BigInteger, nullable=False),
+    Column("type", Str(256), nullable=False),
+    PrimaryKeyConstraint("finding_pk", "type", name="pk_finding_types"),
+    Index("ix_finding_types_type", "type"),
+    sqlite_with_rowid=False,
+)
+
+finding_resources = Table(
+    "finding_resources", metadata,
+    Column("finding_pk", BigInteger, nullable=False),
+    Column("idx", SmallInteger, nullable=False),
+    Column("type", Str(256), nullable=False),
+    Column("id", Str(512), nullable=False),
+    Column("partition", Str(16)),
+    Column("region", Str(32)),
+    PrimaryKeyConstraint("finding_pk", "idx", name="pk_finding_resources"),
+    Index("ix_finding_resources_type", "type"),
+    Index("ix_finding_resources_id", "id"),
+    sqlite_with_rowid=False,
+)
+
+finding_map = Table(
+    "finding_map", metadata,
+    Column("finding_pk", BigInteger, nullable=False),
+    Column("kind", Str(1), nullable=False),      # P ProductFields, U UserDefinedFields, T tags
+    Column("key", Str(128), nullable=False),
+    Column("v", Str(MAP_VALUE_INDEXED), nullable=False),
+    Column("full", Text),
+    PrimaryKeyConstraint("finding_pk", "kind", "key", "v", name="pk_finding_map"),
+    Index("ix_finding_map_kv", "kind", "key", "v"),
+    sqlite_with_rowid=False,
+)
+
+finding_events = Table(
+    "finding_events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("finding_pk", BigInteger, nullable=False),
+    Column("at", Str(32), nullable=False),
+    Column("kind", Str(16), nullable=False),     # update | auto | fixed | reopened
+    Column("actor", Str(512), nullable=False),
+    Column("run_id", Str(128)),
+    Column("changes", Text, nullable=False),
+    Index("ix_finding_events_finding", "finding_pk", "seq"),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Str(128), nullable=False, unique=True),
+    Column("repo", Str(512), nullable=False),
+    Column("branch", Str(256), nullable=False),
+    Column("commit", Str(64), nullable=False),
+    Column("started_at", Str(40), nullable=False),
+    Column("finished_at", Str(40), nullable=False),
+    Column("status", Str(16), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("base_branch", Str(256)),
+    Column("baseline_run_id", Str(128)),
+    Column("recorded_at", Str(32), nullable=False),
+    Index("ix_runs_repo_branch", "repo", "branch", "seq"),
+)
+
+run_findings = Table(
+    "run_findings", metadata,
+    Column("run_seq", Integer, nullable=False),
+    Column("finding_pk", BigInteger, nullable=False),
+    Column("stage", Str(128), nullable=False),
+    Column("tool", Str(128), nullable=False),
+    Column("change", Str(10), nullable=False),   # new | recurring | fixed
+    PrimaryKeyConstraint("run_seq", "finding_pk", name="pk_run_findings"),
+    Index("ix_run_findings_finding", "finding_pk"),
+    sqlite_with_rowid=False,
+)
+
+insights = Table(
+    "insights", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("arn", Str(256), nullable=False, unique=True),
+    Column("name", Str(128), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("group_by", Str(128), nullable=False),
+    Column("created_at", Str(32), nullable=False),
+)
+
+hub = Table(
+    "hub", metadata,
+    Column("hub_arn", Str(256), primary_key=True),
+    Column("subscribed_at", Str(32), nullable=False),
+    Column("auto_enable_controls", Boolean, nullable=False),
+    Column("tags", Text, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys", metadata,
+    Column("akid", Str(32), primary_key=True),
+    Column("secret", Str(64), nullable=False),
+    Column("label", Str(256), nullable=False),
+    Column("created_at", Str(32), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("name", Str(128), primary_key=True),
+    Column("pw_hash", Str(256), nullable=False),
+    Column("updated_at", Str(32), nullable=False),
+)

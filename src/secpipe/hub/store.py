@@ -1,0 +1,347 @@
+"""The hub store: Security Hub's findings API, runs and keys over SQLite or PostgreSQL.
+
+`open_store` picks the database (a local SQLite file by default), brings its schema to the
+latest alembic revision and returns a `SqlHubStore`. Every writing call runs in one
+transaction under the hub's write lock (SQLite `BEGIN IMMEDIATE`, a PostgreSQL transaction
+advisory lock): writers are serialised, which is what lets the importer read a finding, merge
+it with the incoming one and write it back without losing a concurrent triage change, and
+assign primary keys itself. Readers never wait for writers (WAL on SQLite, MVCC on
+PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from secpipe.hub import importer, insights, keys, query, runs, updates
+from secpipe.hub.common import dumps, loads
+from secpipe.hub.interface import (
+    ImportResult,
+    InvalidInput,
+    LimitExceeded,
+    ResourceNotFound,
+    RunDiff,
+    RunRecord,
+    UpdateResult,
+)
+from secpipe.hub.schema import findings as F
+
+DEFAULT_PATH = Path(".secpipe") / "hub.db"
+MAX_IMPORT_FINDINGS = 100
+MAX_IMPORT_BYTES = 6 * 1024 * 1024
+_PG_WRITE_LOCK = 0x5EC91B0B
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_VERSION_TABLE = "secpipe_hub_version"
+
+
+def _url_for(target: str | Path | None) -> tuple[str, Path | None]:
+    if target is None:
+        target = Path.cwd() / DEFAULT_PATH
+    if isinstance(target, str) and "://" in target:
+        for prefix in ("postgres://", "postgresql://"):
+            if target.startswith(prefix):
+                return "postgresql+psycopg://" + target[len(prefix):], None
+        return target, None
+    path = Path(target).expanduser().resolve()
+    return f"sqlite:///{path}", path
+
+
+def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))   # secrets live in here
+    memory = path is None and (url.endswith(":memory:") or url in ("sqlite://", "sqlite:///"))
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False},
+                           **({"poolclass": StaticPool} if memory else {}))
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None          # we emit BEGIN ourselves (see _begin)
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                       "temp_store=MEMORY", "cache_size=-65536", "mmap_size=268435456",
+                       "foreign_keys=ON"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("secpipe_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _migrate(engine: Engine, store: "SqlHubStore") -> None:
+    """Upgrade the schema to the newest revision, unless it is there already."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": _VERSION_TABLE})
+        if ctx.get_current_revision() == head:
+            return
+    with store._write() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url_or_path: str | Path | None = None, *, account_id: str = "000000000000",
+               region: str = "us-east-1", echo: bool = False) -> "SqlHubStore":
+    """Open (creating and migrating as needed) a hub.
+
+    None -> `.secpipe/hub.db` under the current directory; a path -> that SQLite file;
+    `sqlite:///...` or `postgresql://...` (psycopg 3) -> that database.
+    """
+    url, path = _url_for(url_or_path)
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url, path, echo)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    store = SqlHubStore(engine, account_id=account_id, region=region)
+    _migrate(engine, store)
+    return store
+
+
+class SqlHubStore:
+    """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
+
+    def __init__(self, engine: Engine, *, account_id: str = "000000000000",
+                 region: str = "us-east-1") -> None:
+        self.engine = engine
+        self.account_id = account_id
+        self.region = region
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "SqlHubStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(secpipe_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+                yield conn
+
+    # --- BatchImportFindings --------------------------------------------------------------
+    def batch_import(self, findings: Sequence[Mapping[str, Any]]) -> ImportResult:
+        """BatchImportFindings with Security Hub's limits: more than 100 findings is
+        InvalidInput and more than 6 MB LimitExceeded, for the whole call."""
+        if not isinstance(findings, Sequence) or isinstance(findings, (str, bytes)):
+            raise InvalidInput("Findings must be a list")
+        if len(findings) > MAX_IMPORT_FINDINGS:
+            raise InvalidInput(f"at most {MAX_IMPORT_FINDINGS} findings per BatchImportFindings")
+        try:
+            size = sum(len(dumps(f).encode("utf-8")) for f in findings)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"Findings are not JSON: {exc}") from None
+        if size > MAX_IMPORT_BYTES:
+            raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
+        return self._import(findings)[0]
+
+    def bulk_import(self, findings: Iterable[Mapping[str, Any]], batch_size: int = 5000
+                    ) -> ImportResult:
+        """The pipeline's fast path: same semantics, no per-call limit, one transaction per
+        `batch_size` findings (an iterable is consumed lazily, so memory stays flat)."""
+        total = ImportResult()
+        created = 0
+        it = iter(findings)
+        while chunk := list(itertools.islice(it, max(1, batch_size))):
+            result, written = self._import(chunk)
+            total.success_count += result.success_count
+            total.failed.extend(result.failed)
+            created += written.created
+        self._refresh_stats(created)
+        return total
+
+    def _import(self, chunk: Sequence[Any]) -> tuple[ImportResult, importer.WriteResult]:
+        good, failed = importer.check_all(chunk)
+        with self._write() as conn:
+            written = importer.write(conn, good)
+        return ImportResult(success_count=len(good), failed=failed), written
+
+    def _refresh_stats(self, created: int) -> None:
+        """Planner statistics after a bulk load that changed the table's size noticeably."""
+        if created < 10000:
+            return
+        with self._read() as conn:
+            rows = conn.execute(select(func.max(F.c.pk))).scalar() or 0
+        if created * 5 < rows:
+            return
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA analysis_limit=2000")
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
+    # --- GetFindings -------------------------------------------------------------------------
+    def get_findings(self, filters: Mapping[str, Any] | None = None,
+                     sort: Sequence[Mapping[str, str]] | None = None,
+                     max_results: int = 100, next_token: str | None = None, *,
+                     text: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of findings; `text` (secpipe extension) also matches title, description
+        and resource ids case-insensitively."""
+        with self._read() as conn:
+            docs, token = query.findings_page(conn, filters, sort, max_results, next_token, text)
+        return [loads(d) for d in docs], token
+
+    def count_findings(self, filters: Mapping[str, Any] | None = None, *,
+                       text: str | None = None) -> int:
+        with self._read() as conn:
+            return query.count(conn, filters, text)
+
+    def group_counts(self, group_by: str, filters: Mapping[str, Any] | None = None, *,
+                     text: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """[{GroupByAttributeValue, Count}], e.g. open findings by SeverityLabel or by
+        `ProductFields.secpipe/Stage`."""
+        with self._read() as conn:
+            return query.group_counts(conn, group_by, filters, text, limit)
+
+    def get_finding(self, finding_id: str, product_arn: str | None = None) -> dict[str, Any]:
+        q = select(F.c.doc).where(F.c.id == finding_id)
+        if product_arn is not None:
+            q = q.where(F.c.product_arn == product_arn)
+        with self._read() as conn:
+            row = conn.execute(q.limit(1)).first()
+        if row is None:
+            raise ResourceNotFound(f"finding {finding_id} not found")
+        return loads(row[0])
+
+    # --- BatchUpdateFindings -----------------------------------------------------------------
+    def batch_update(self, identifiers: Sequence[Mapping[str, str]], changes: Mapping[str, Any],
+                     *, updated_by: str = "secpipe") -> UpdateResult:
+        if not isinstance(changes, Mapping):
+            raise InvalidInput("changes must be an object")
+        with self._write() as conn:
+            return updates.batch_update(conn, identifiers, changes, updated_by)
+
+    # --- insights and hub ------------------------------------------------------------------
+    def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str) -> str:
+        with self._write() as conn:
+            return insights.create(conn, self.region, self.account_id, name, filters, group_by)
+
+    def get_insights(self, arns: Sequence[str] | None = None, max_results: int = 100,
+                     next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        with self._read() as conn:
+            return insights.get(conn, arns, max_results, next_token)
+
+    def get_insight_results(self, arn: str) -> dict[str, Any]:
+        with self._read() as conn:
+            return insights.results(conn, arn)
+
+    def update_insight(self, arn: str, *, name: str | None = None,
+                       filters: Mapping[str, Any] | None = None,
+                       group_by: str | None = None) -> None:
+        with self._write() as conn:
+            insights.update_(conn, arn, name, filters, group_by)
+
+    def delete_insight(self, arn: str) -> str:
+        with self._write() as conn:
+            return insights.delete_(conn, arn)
+
+    def enable_hub(self, tags: Mapping[str, str] | None = None, *,
+                   auto_enable_controls: bool = True) -> None:
+        with self._write() as conn:
+            insights.enable(conn, self.region, self.account_id, tags, auto_enable_controls)
+
+    def describe_hub(self) -> dict[str, Any]:
+        with self._read() as conn:
+            return insights.describe(conn)
+
+    # --- runs ----------------------------------------------------------------------------------
+    def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
+                   base_branch: str | None = None, batch_size: int = 5000) -> RunDiff:
+        """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
+
+        Findings that fail the per-finding checks are not observed; they come back in
+        `RunDiff.failed` (same shape as FailedFindings)."""
+        runs.check_run(run)
+        good, failed = importer.check_all(findings)
+        with self._write() as conn:
+            observed: dict[int, tuple[str, str]] = {}
+            for i in range(0, len(good), batch_size):
+                chunk = good[i:i + batch_size]
+                written = importer.write(conn, chunk, actor=f"run {run.run_id}",
+                                         run_id=run.run_id)
+                for item in chunk:
+                    observed.setdefault(written.pks[item.key], runs.stage_tool(item.doc))
+            result = runs.record(conn, run, observed, base_branch)
+        result.failed = failed
+        return result
+
+    def list_runs(self, repo: str | None = None, branch: str | None = None,
+                  limit: int = 50) -> list[RunRecord]:
+        with self._read() as conn:
+            return runs.list_(conn, repo, branch, limit)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._read() as conn:
+            return runs.get(conn, run_id)
+
+    def run_diff(self, run_id: str) -> RunDiff:
+        with self._read() as conn:
+            return runs.diff(conn, run_id)
+
+    def finding_history(self, finding_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return runs.history(conn, finding_id)
+
+    def baseline_ids(self, repo: str, branch: str) -> set[str]:
+        with self._read() as conn:
+            return runs.baseline_ids(conn, repo, branch)
+
+    # --- keys and users ------------------------------------------------------------------------
+    def create_access_key(self, label: str = "") -> tuple[str, str]:
+        """A new SigV4 key pair; the secret is stored in clear (see `secpipe.hub.keys`)."""
+        with self._write() as conn:
+            return keys.create(conn, label)
+
+    def secret_for(self, access_key_id: str) -> str | None:
+        with self._read() as conn:
+            return keys.secret_for(conn, access_key_id)
+
+    def list_access_keys(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return keys.list_keys(conn)
+
+    def revoke_access_key(self, access_key_id: str) -> None:
+        with self._write() as conn:
+            keys.revoke(conn, access_key_id)
+
+    def set_user_password(self, user: str, password: str) -> None:
+        with self._write() as conn:
+            keys.set_password(conn, user, password)
+
+    def check_user_password(self, user: str, password: str) -> bool:
+        with self._read() as conn:
+            return keys.check_password(conn, user, password)

@@ -1,0 +1,190 @@
+"""BatchUpdateFindings: the customer's side of a finding (triage), with a history row per change.
+
+Security Hub's rules: at most 100 identifiers; a bad request (an unknown field, an invalid
+value) fails the whole call; an identifier that names no finding is returned in
+UnprocessedFindings while the others are processed; UpdatedAt never changes. Severity,
+Confidence, Criticality, Types and RelatedFindings changed here become the customer's: later
+imports keep them (`locked`), as Security Hub keeps them out of the provider's reach.
+UserDefinedFields are merged key by key; a key set to "" is removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy.engine import Connection
+
+from secpipe.hub import bulk
+from secpipe.hub.common import dumps, iso_ms, now
+from secpipe.hub.importer import EVENT_COLS, MAP_COLS, TYPE_COLS, UPDATE_COLS, _diff
+from secpipe.hub.importer import _lookup, finding_row, load_docs
+from secpipe.hub.interface import InvalidInput, UpdateResult
+from secpipe.hub.validate import (
+    LABEL_NORMALIZED,
+    VERIFICATION_STATES,
+    WORKFLOW_STATUSES,
+    BadFinding,
+    _map,
+    side_rows,
+)
+from secpipe.model.asff import LABELS, TYPE_NAMESPACES
+from secpipe.model.finding import Severity
+
+FIELDS = ("Note", "Severity", "VerificationState", "Confidence", "Criticality", "Types",
+          "UserDefinedFields", "Workflow", "RelatedFindings")
+MAX_IDENTIFIERS = 100
+
+
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput(message)
+
+
+def check_changes(changes: Mapping[str, Any], updated_by: str) -> dict[str, Any]:
+    """The requested changes, validated and in stored form; InvalidInput for the whole call."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise _bad(f"cannot update {', '.join(sorted(unknown))} with BatchUpdateFindings")
+    out: dict[str, Any] = {}
+    note = changes.get("Note")
+    if note is not None:
+        if not isinstance(note, Mapping) or not isinstance(note.get("Text"), str):
+            raise _bad("Note needs Text")
+        by = note.get("UpdatedBy", updated_by)
+        if not isinstance(by, str) or not 1 <= len(by) <= 512 or len(note["Text"]) > 512:
+            raise _bad("Note.Text and Note.UpdatedBy must be 1-512 characters")
+        out["Note"] = {"Text": note["Text"], "UpdatedBy": by, "UpdatedAt": iso_ms(now())}
+    sev = changes.get("Severity")
+    if sev is not None:
+        if not isinstance(sev, Mapping) or not ({"Label", "Normalized", "Product"} & set(sev)):
+            raise _bad("Severity needs Label, Normalized or Product")
+        label, norm = sev.get("Label"), sev.get("Normalized")
+        if label is not None and label not in LABELS:
+            raise _bad("Severity.Label must be one of " + ", ".join(LABELS))
+        if norm is not None and (isinstance(norm, bool) or not isinstance(norm, int)
+                                 or not 0 <= norm <= 100):
+            raise _bad("Severity.Normalized must be an integer from 0 to 100")
+        new = {k: sev[k] for k in ("Label", "Normalized", "Product") if k in sev}
+        if label is None and norm is not None:
+            new["Label"] = Severity.from_normalized(norm).name
+        if "Normalized" not in new and new.get("Label"):
+            new["Normalized"] = LABEL_NORMALIZED[new["Label"]]
+        out["Severity"] = new
+    if "VerificationState" in changes:
+        if changes["VerificationState"] not in VERIFICATION_STATES:
+            raise _bad("VerificationState must be one of " + ", ".join(VERIFICATION_STATES))
+        out["VerificationState"] = changes["VerificationState"]
+    for key in ("Confidence", "Criticality"):
+        if key in changes:
+            value = changes[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                raise _bad(f"{key} must be an integer from 0 to 100")
+            out[key] = value
+    if "Types" in changes:
+        types = changes["Types"]
+        if (not isinstance(types, list) or len(types) > 50
+                or not all(isinstance(t, str) and t.split("/")[0] in TYPE_NAMESPACES
+                           and len(t.split("/")) <= 3 for t in types)):
+            raise _bad("Types must be at most 50 namespace/category/classifier strings")
+        out["Types"] = list(types)
+    if "UserDefinedFields" in changes:
+        try:
+            _map(changes, "UserDefinedFields", 1024)
+        except BadFinding as exc:
+            raise _bad(str(exc)) from None
+        out["UserDefinedFields"] = dict(changes["UserDefinedFields"] or {})
+    wf = changes.get("Workflow")
+    if wf is not None:
+        if not isinstance(wf, Mapping) or wf.get("Status") not in WORKFLOW_STATUSES:
+            raise _bad("Workflow.Status must be one of " + ", ".join(WORKFLOW_STATUSES))
+        out["Workflow"] = {"Status": wf["Status"]}
+    if "RelatedFindings" in changes:
+        rel = changes["RelatedFindings"]
+        if (not isinstance(rel, list) or len(rel) > 10
+                or not all(isinstance(r, Mapping) and isinstance(r.get("Id"), str)
+                           and isinstance(r.get("ProductArn"), str) for r in rel)):
+            raise _bad("RelatedFindings must be at most 10 {ProductArn, Id} objects")
+        out["RelatedFindings"] = [{"ProductArn": r["ProductArn"], "Id": r["Id"]} for r in rel]
+    return out
+
+
+def _apply(doc: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Apply checked changes to a stored document; returns {field: [before, after]}."""
+    diff: dict[str, list[Any]] = {}
+    for key, value in changes.items():
+        before = doc.get(key)
+        if key == "UserDefinedFields":
+            merged = dict(before or {})
+            for k, v in value.items():
+                if v == "":
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+            value = merged
+        elif key == "Workflow":
+            value = {**(before or {}), "Status": value["Status"]}
+        elif key == "Severity":
+            value = {**(before or {}), **value}
+            if "Label" in changes[key] and "Normalized" not in changes[key]:
+                value["Normalized"] = LABEL_NORMALIZED[value["Label"]]
+            if "Normalized" in changes[key] and "Label" not in changes[key]:
+                value["Label"] = Severity.from_normalized(value["Normalized"]).name
+        if value != before:
+            doc[key] = value
+            diff[key] = [before, value]
+    return diff
+
+
+def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
+                 changes: Mapping[str, Any], updated_by: str) -> UpdateResult:
+    if not isinstance(identifiers, Sequence) or not identifiers:
+        raise _bad("FindingIdentifiers must list at least one finding")
+    if len(identifiers) > MAX_IDENTIFIERS:
+        raise _bad(f"at most {MAX_IDENTIFIERS} FindingIdentifiers are allowed")
+    for ident in identifiers:
+        if not isinstance(ident, Mapping) or not isinstance(ident.get("Id"), str) \
+                or not isinstance(ident.get("ProductArn"), str):
+            raise _bad("each FindingIdentifier needs Id and ProductArn")
+    checked = check_changes(changes, updated_by)
+    result = UpdateResult()
+    keys = [(i["Id"], i["ProductArn"]) for i in identifiers]
+    stored = _lookup(conn, keys)
+    docs = load_docs(conn, [hit[0] for hit in stored.values()])
+    stamp = now()
+    seen: set[tuple[str, str]] = set()
+    updates, events, del_types, add_types, del_maps, add_maps = [], [], [], [], [], []
+    for key in keys:
+        ident = {"Id": key[0], "ProductArn": key[1]}
+        if key in seen:
+            result.unprocessed.append({"FindingIdentifier": ident,
+                                       "ErrorCode": "DuplicatedFindingIdentifier",
+                                       "ErrorMessage": "the finding is listed more than once"})
+            continue
+        seen.add(key)
+        hit = stored.get(key)
+        if hit is None:
+            result.unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound",
+                                       "ErrorMessage": "no finding has this Id and ProductArn"})
+            continue
+        pk = hit[0]
+        doc, locked = docs[pk]
+        old_types, _, old_maps = side_rows(pk, doc)
+        diff = _apply(doc, checked)
+        result.processed.append(ident)
+        if not diff:
+            continue
+        lock = sorted({*(f for f in locked.split(",") if f),
+                       *(k for k in diff if k in ("Confidence", "Criticality", "RelatedFindings",
+                                                  "Severity", "Types"))})
+        row = finding_row(pk, doc, dumps(doc), ",".join(lock), stamp)
+        updates.append(row[3:] + (pk,))
+        events.append((pk, stamp, "update", updated_by, None, dumps(diff)))
+        new_types, _, new_maps = side_rows(pk, doc)
+        _diff(old_types, new_types, lambda r: r, del_types, add_types)
+        _diff(old_maps, new_maps, lambda r: r[:4], del_maps, add_maps)
+    bulk.update_rows(conn, "findings", ("pk",), UPDATE_COLS, updates)
+    bulk.delete_rows(conn, "finding_types", TYPE_COLS, del_types)
+    bulk.delete_rows(conn, "finding_map", MAP_COLS[:4], del_maps)
+    bulk.insert_rows(conn, "finding_types", TYPE_COLS, add_types)
+    bulk.insert_rows(conn, "finding_map", MAP_COLS, add_maps)
+    bulk.insert_rows(conn, "finding_events", EVENT_COLS, events)
+    return result

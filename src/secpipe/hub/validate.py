@@ -1,0 +1,286 @@
+"""Per-finding checks and normalisation for BatchImportFindings.
+
+Security Hub judges every finding of a batch on its own and lists the bad ones in
+FailedFindings; so does `check`, which never raises anything but `BadFinding`. It runs the
+type checks first (so `validate_asff`, which assumes the right JSON types, cannot trip on a
+list where a map belongs), then `validate_asff` for the ASFF rules, then fills in what Security
+Hub fills in on import (RecordState, Workflow, Severity label/normalized, ProductName,
+CompanyName, Region, FindingProviderFields).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from secpipe.hub.common import canon_time, dumps
+from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.model.asff import LABELS, validate_asff
+from secpipe.model.finding import Severity
+
+MAX_FINDING_BYTES = 240 * 1024
+RECORD_STATES = ("ACTIVE", "ARCHIVED")
+WORKFLOW_STATUSES = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
+VERIFICATION_STATES = ("UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE", "BENIGN_POSITIVE")
+COMPLIANCE_STATUSES = ("PASSED", "WARNING", "FAILED", "NOT_AVAILABLE")
+PROVIDER_FIELDS = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+LABEL_NORMALIZED = {"INFORMATIONAL": 0, "LOW": 1, "MEDIUM": 40, "HIGH": 70, "CRITICAL": 90}
+LABEL_RANK = {label: rank for rank, label in enumerate(LABELS)}
+_ARN = re.compile(r"^arn:[a-z0-9-]+:securityhub:([a-z0-9-]*):(\d{0,12}):product/([^/\s]+)/([^/\s]+)$")
+
+
+class BadFinding(ValueError):
+    """Why one finding of a batch was refused (it becomes a FailedFindings entry)."""
+
+
+def _is_map(value: Any) -> bool:
+    # `type(...) is dict` first: isinstance against the Mapping ABC costs ~1 µs a call, and
+    # the import path makes dozens of these checks per finding.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _str(obj: Mapping[str, Any], key: str, limit: int | None = None) -> None:
+    value = obj.get(key)
+    if value is None:
+        return
+    if type(value) is not str and not isinstance(value, str):
+        raise BadFinding(f"{key} must be a string")
+    if limit is not None and len(value) > limit:
+        raise BadFinding(f"{key} longer than {limit}")
+
+
+def _map(obj: Mapping[str, Any], key: str, value_limit: int) -> None:
+    value = obj.get(key)
+    if value is None:
+        return
+    if not _is_map(value):
+        raise BadFinding(f"{key} must be a map of strings")
+    if len(value) > 50:
+        raise BadFinding(f"{key} holds more than 50 keys")
+    for k, v in value.items():
+        if type(k) is not str or type(v) is not str or not k:
+            if not (isinstance(k, str) and isinstance(v, str) and k):
+                raise BadFinding(f"{key} must map non-empty strings to strings")
+        if len(k) > 128 or len(v) > value_limit:
+            raise BadFinding(f"{key} key {k[:40]!r} or its value is too long")
+
+
+def _score(obj: Mapping[str, Any], key: str, where: str) -> None:
+    value = obj.get(key)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise BadFinding(f"{where}{key} must be a number from 0 to 100")
+
+
+def _object(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not _is_map(value):
+        raise BadFinding(f"{key} must be an object")
+    return value
+
+
+def check_types(obj: Mapping[str, Any]) -> None:
+    """The JSON-type rules Security Hub's schema enforces before any ASFF rule."""
+    for key in ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title",
+                "Description", "CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt",
+                "ProductName", "CompanyName", "Region", "SourceUrl", "RecordState",
+                "VerificationState"):
+        _str(obj, key)
+    if obj.get("SchemaVersion") not in (None, "2018-10-08"):
+        raise BadFinding("SchemaVersion must be 2018-10-08")
+    arn = obj.get("ProductArn")
+    if arn and (len(arn) > 256 or not _ARN.match(arn)):
+        raise BadFinding("ProductArn is not a Security Hub product ARN")
+    _str(obj, "ProductName", 128)
+    _str(obj, "CompanyName", 128)
+    sev = _object(obj, "Severity")
+    _str(sev, "Label")
+    _str(sev, "Original", 64)
+    _score(sev, "Normalized", "Severity.")
+    if sev.get("Product") is not None and (isinstance(sev["Product"], bool)
+                                           or not isinstance(sev["Product"], (int, float))):
+        raise BadFinding("Severity.Product must be a number")
+    for key in ("Confidence", "Criticality"):
+        _score(obj, key, "")
+    types = obj.get("Types")
+    if types is not None and (not isinstance(types, list)
+                              or not all(type(t) is str and t for t in types)):
+        raise BadFinding("Types must be a list of strings")
+    resources = obj.get("Resources")
+    if resources is not None:
+        if not isinstance(resources, list):
+            raise BadFinding("Resources must be a list")
+        for r in resources:
+            if not _is_map(r):
+                raise BadFinding("each Resource must be an object")
+            for key, limit in (("Type", 256), ("Id", 512), ("Partition", 16), ("Region", 32)):
+                _str(r, key, limit)
+            _map(r, "Tags", 256)
+    _map(obj, "ProductFields", 2048)
+    _map(obj, "UserDefinedFields", 1024)
+    if obj.get("RecordState") not in (None, *RECORD_STATES):
+        raise BadFinding("RecordState must be ACTIVE or ARCHIVED")
+    if obj.get("VerificationState") not in (None, *VERIFICATION_STATES):
+        raise BadFinding("VerificationState must be one of " + ", ".join(VERIFICATION_STATES))
+    if _object(obj, "Workflow").get("Status") not in (None, *WORKFLOW_STATUSES):
+        raise BadFinding("Workflow.Status must be one of " + ", ".join(WORKFLOW_STATUSES))
+    if _object(obj, "Compliance").get("Status") not in (None, *COMPLIANCE_STATUSES):
+        raise BadFinding("Compliance.Status must be one of " + ", ".join(COMPLIANCE_STATUSES))
+    note = _object(obj, "Note")
+    if note:
+        for key in ("Text", "UpdatedBy", "UpdatedAt"):
+            if not isinstance(note.get(key), str):
+                raise BadFinding(f"Note.{key} is required and must be a string")
+    rec = _object(_object(obj, "Remediation"), "Recommendation")
+    _str(rec, "Text", 512)
+    _str(rec, "Url", 1024)
+    related = obj.get("RelatedFindings")
+    if related is not None and (
+        not isinstance(related, list) or len(related) > 10
+        or not all(_is_map(r) and isinstance(r.get("Id"), str)
+                   and isinstance(r.get("ProductArn"), str) for r in related)
+    ):
+        raise BadFinding("RelatedFindings must be at most 10 {ProductArn, Id} objects")
+    if obj.get("Sample") is not None and not isinstance(obj["Sample"], bool):
+        raise BadFinding("Sample must be a boolean")
+    provider = _object(obj, "FindingProviderFields")
+    if provider:
+        _object(provider, "Severity")
+        _score(provider, "Confidence", "FindingProviderFields.")
+        _score(provider, "Criticality", "FindingProviderFields.")
+
+
+def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill in what Security Hub derives on import; returns a new (shallow) document."""
+    doc = dict(obj)
+    provider = doc.get("FindingProviderFields")
+    if _is_map(provider):
+        for key in PROVIDER_FIELDS:
+            if key not in doc and key in provider:
+                doc[key] = provider[key]
+    sev = dict(doc.get("Severity") or {})
+    if sev:
+        label = sev.get("Label")
+        if label is None and sev.get("Normalized") is not None:
+            sev["Label"] = Severity.from_normalized(sev["Normalized"]).name
+        elif label in LABEL_NORMALIZED and sev.get("Normalized") is None:
+            sev["Normalized"] = LABEL_NORMALIZED[label]
+        doc["Severity"] = sev
+    doc.setdefault("RecordState", "ACTIVE")
+    workflow = doc.get("Workflow")
+    if not workflow or not workflow.get("Status"):
+        doc["Workflow"] = {**(workflow or {}), "Status": "NEW"}
+    m = _ARN.match(doc.get("ProductArn") or "")
+    if m:
+        region, _account, company, product = m.groups()
+        custom = product == "default"
+        doc.setdefault("ProductName", "Default" if custom else product)
+        doc.setdefault("CompanyName", "Personal" if custom else company)
+        if region:
+            doc.setdefault("Region", region)
+    if not _is_map(provider):
+        doc["FindingProviderFields"] = {k: doc[k] for k in PROVIDER_FIELDS if k in doc}
+    return doc
+
+
+def check(obj: Any) -> dict[str, Any]:
+    """A finding as the hub will store it, or BadFinding saying why Security Hub would refuse it."""
+    if not _is_map(obj):
+        raise BadFinding("a finding must be a JSON object")
+    check_types(obj)
+    doc = normalize(obj)
+    try:
+        problems = validate_asff(doc)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise BadFinding(f"malformed finding: {exc}") from None
+    if problems:
+        raise BadFinding("; ".join(problems[:5]))
+    for key in ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"):
+        if doc.get(key) is not None:
+            try:
+                canon_time(doc[key])
+            except ValueError:
+                raise BadFinding(f"{key} is not a valid timestamp") from None
+    return doc
+
+
+def columns(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The indexed columns of a (checked) finding document."""
+    sev = doc["Severity"]
+    label = sev["Label"]
+    res0 = doc["Resources"][0]
+    first, last = doc.get("FirstObservedAt"), doc.get("LastObservedAt")
+    return {
+        "product_arn": doc["ProductArn"],
+        "id": doc["Id"],
+        "product_name": doc.get("ProductName", ""),
+        "company_name": doc.get("CompanyName", ""),
+        "generator_id": doc["GeneratorId"],
+        "aws_account_id": doc["AwsAccountId"],
+        "region": doc.get("Region", ""),
+        "title": doc["Title"],
+        "description": doc["Description"],
+        "severity_label": label,
+        "severity_rank": LABEL_RANK[label],
+        "severity_normalized": int(sev.get("Normalized", LABEL_NORMALIZED[label])),
+        "confidence": _int(doc.get("Confidence")),
+        "criticality": _int(doc.get("Criticality")),
+        "workflow_status": doc["Workflow"]["Status"],
+        "record_state": doc["RecordState"],
+        "verification_state": doc.get("VerificationState"),
+        "compliance_status": (doc.get("Compliance") or {}).get("Status"),
+        "created_at": canon_time(doc["CreatedAt"]),
+        "updated_at": canon_time(doc["UpdatedAt"]),
+        "first_observed_at": canon_time(first) if first else None,
+        "last_observed_at": canon_time(last) if last else None,
+        "resource_type": res0["Type"],
+        "resource_id": res0["Id"],
+        "sample": bool(doc.get("Sample", False)),
+    }
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# ProductFields that are a finding's own identity or change with every run: indexing them
+# would double the side-table rows (and rewrite them on every run) for filters nobody needs to
+# be fast; the query builder answers filters on these keys from the stored document instead.
+UNINDEXED_PRODUCT_FIELDS = frozenset(
+    f"secpipe/{k}" for k in ("Fingerprint", "LocationKey", "StartLine", "EndLine", "RunId",
+                              "Commit", "ToolVersion", "References", "SecretMasked"))
+
+
+def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
+    """(types, resources, map entries) rows of one finding, as positional tuples."""
+    types = [(pk, t) for t in dict.fromkeys(doc.get("Types") or ())]
+    resources = []
+    maps: dict[tuple[str, str, str], str | None] = {}
+    for idx, r in enumerate(doc["Resources"]):
+        resources.append((pk, idx, r["Type"], r["Id"], r.get("Partition"), r.get("Region")))
+        for k, v in (r.get("Tags") or {}).items():
+            _map_entry(maps, "T", k, v)
+    for k, v in (doc.get("ProductFields") or {}).items():
+        if k not in UNINDEXED_PRODUCT_FIELDS:
+            _map_entry(maps, "P", k, v)
+    for k, v in (doc.get("UserDefinedFields") or {}).items():
+        _map_entry(maps, "U", k, v)
+    return types, resources, [(pk, kind, k, v, full) for (kind, k, v), full in maps.items()]
+
+
+def _map_entry(maps: dict, kind: str, key: str, value: str) -> None:
+    if len(value) > MAP_VALUE_INDEXED:
+        maps.setdefault((kind, key, value[:MAP_VALUE_INDEXED]), value)
+    else:
+        maps.setdefault((kind, key, value), None)
+
+
+def doc_size_ok(text: str) -> bool:
+    """Security Hub refuses a finding over 240 KB (checked on the serialised form)."""
+    return len(text) <= MAX_FINDING_BYTES // 4 or len(text.encode("utf-8")) <= MAX_FINDING_BYTES
+
+
+__all__ = ["BadFinding", "check", "columns", "side_rows", "doc_size_ok", "dumps"]

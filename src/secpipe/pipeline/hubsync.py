@@ -1,0 +1,75 @@
+"""A run and its hub: baselines before the gate, the run's record and diff after it.
+
+The hub is where "new", "recurring" and "fixed" come from: before the stages are judged, each
+`new_only` stage asks for the Ids of its baseline run; after the run, the run and its findings
+are recorded and the hub answers with the diff, which the console and summary.json report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AbstractSet
+
+from secpipe.hub.interface import HubError, HubStore, RunRecord
+from secpipe.pipeline.plan import Plan
+from secpipe.pipeline.result import RunResult, ToolStatus
+
+
+class HubSyncError(Exception):
+    """The hub could not be reached or refused the run (exit 2: a sink that failed)."""
+
+
+def hub_location(spec: str | None, out_dir: Path) -> str:
+    """`--hub` as given (a path or database URL), else the project's local `hub.db`."""
+    if spec:
+        return spec
+    return str(out_dir / "hub.db")
+
+
+def open_hub(location: str) -> HubStore:
+    if location.startswith(("http://", "https://")):
+        from secpipe.hub.client import RemoteHub
+
+        return RemoteHub(location)
+    from secpipe.hub.store import open_store
+
+    try:
+        return open_store(location)
+    except HubError as exc:
+        raise HubSyncError(f"hub {location}: {exc.message}") from None
+    except Exception as exc:  # a database driver's own error: say which hub and why
+        raise HubSyncError(f"hub {location}: cannot open: {exc}") from None
+
+
+def baselines(store: HubStore, plan: Plan, repo: str, branch: str) -> dict[str, AbstractSet[str]]:
+    """Baseline Ids for every `new_only` stage (its base branch's, else its own branch's)."""
+    out: dict[str, AbstractSet[str]] = {}
+    for stage in plan.stages:
+        if stage.new_only:
+            ids = store.baseline_ids(repo, stage.base_branch or branch)
+            if ids or stage.base_branch:
+                out[stage.name] = ids
+    return out
+
+
+def record(store: HubStore, run: RunResult, findings: list[dict], summary: dict) -> None:
+    """Record the run; fill `run.diff` with new / recurring / fixed per stage."""
+    scope = [(t.stage, t.tool) for s in run.stages for t in s.tools if t.status is ToolStatus.OK]
+    ctx = run.context
+    rec = RunRecord(run_id=run.run_id, repo=ctx.repo, branch=ctx.branch, commit=ctx.commit,
+                    started_at=run.started_at, finished_at=run.finished_at, status=run.verdict,
+                    exit_code=run.exit_code, summary=summary, scope=scope)
+    try:
+        diff = store.record_run(rec, findings)
+    except HubError as exc:
+        raise HubSyncError(f"the hub refused the run: {exc.message}") from None
+    run.baseline_run_id = diff.baseline_run_id
+    stages = {s.name for s in run.stages}
+    run.diff = {name: dict(diff.by_stage.get(name, {"new": 0, "recurring": 0, "fixed": 0}))
+                for name in stages}
+    new_ids = set(diff.new)
+    for stage in run.stages:
+        for g in stage.findings:
+            if g.is_new is None:
+                g.is_new = g.asff_id in new_ids
+

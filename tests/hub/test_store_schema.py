@@ -1,0 +1,89 @@
+"""Opening a hub: locations, migrations, pragmas, and what is stored how."""
+
+from __future__ import annotations
+
+import stat
+from importlib import resources
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from secpipe.hub import open_store
+from secpipe.hub.schema import metadata
+from secpipe.hub.store import _url_for
+from tests.hub.builders import finding
+
+
+def test_default_location_is_the_projects_secpipe_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open_store() as store:
+        store.batch_import([finding("a")])
+        assert store.dialect == "sqlite"
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1      # NORMAL
+    db = tmp_path / ".secpipe" / "hub.db"
+    assert db.is_file()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600          # access key secrets live here
+
+
+def test_locations_and_urls(tmp_path):
+    assert _url_for(tmp_path / "x.db") == (f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "x.db")
+    assert _url_for("postgres://u@h/db")[0] == "postgresql+psycopg://u@h/db"
+    assert _url_for("postgresql://u@h:5/db")[0] == "postgresql+psycopg://u@h:5/db"
+    assert _url_for("sqlite:///tmp/hub.db")[0] == "sqlite:///tmp/hub.db"
+    with open_store(f"sqlite:///{tmp_path / 'via-url.db'}") as store:
+        assert store.count_findings() == 0
+    with open_store("sqlite:///:memory:") as store:
+        store.batch_import([finding("a")])
+        assert store.count_findings() == 1
+
+
+def test_migrations_build_exactly_the_declared_schema(store):
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": "secpipe_hub_version"})
+        assert ctx.get_current_revision() == "0001_initial"
+        assert compare_metadata(ctx, metadata) == []
+
+
+def test_reopening_keeps_the_data_and_does_not_migrate_again(store_url):
+    with open_store(store_url) as first:
+        first.batch_import([finding("a")])
+    with open_store(store_url) as again:
+        assert again.count_findings() == 1
+
+
+def test_a_fresh_postgresql_database_is_migrated_on_open(pg_server):
+    url = pg_server.new_url(migrated=False)
+    try:
+        with open_store(url) as store:
+            store.batch_import([finding("a")])
+            assert store.count_findings() == 1
+            assert store.dialect == "postgresql"
+    finally:
+        pg_server.drop(url)
+
+
+def test_migrations_ship_as_package_data():
+    folder = resources.files("secpipe.hub.migrations")
+    assert folder.joinpath("env.py").is_file()
+    assert folder.joinpath("script.py.mako").is_file()
+    assert folder.joinpath("versions").joinpath("0001_initial.py").is_file()
+
+
+def test_passwords_are_hashed_and_secrets_kept_for_sigv4(store):
+    store.set_user_password("admin", "correct horse")
+    akid, secret = store.create_access_key("ci")
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT pw_hash FROM users")).scalar()
+        kept = conn.execute(text("SELECT secret FROM access_keys")).scalar()
+    assert "correct horse" not in stored and stored.startswith("scrypt$")
+    assert kept == secret
+
+
+@pytest.mark.parametrize("bad", ["ftp://x", 42])
+def test_unusable_locations_fail_loudly(bad, tmp_path):
+    with pytest.raises(Exception):
+        open_store(bad)
