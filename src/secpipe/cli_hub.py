@@ -240,8 +240,10 @@ def hub_serve(host: str, port: int, db: str | None, allow_remote: bool) -> None:
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
     from secpipe.hub.api.server import serve
+    from secpipe.hub.dashboard import routes as dashboard_routes
 
-    serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote)
+    serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
+          extra_routes=dashboard_routes)
 
 
 @hub.group("keys")

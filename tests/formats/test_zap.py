@@ -130,8 +130,9 @@ def test_sub_alerts_of_one_plugin_stay_apart() -> None:
                  alert="Multiple X-Frame-Options Header Entries")
     doc["site"][0]["alerts"].append(other)
     findings = FMT.parse(json.dumps(doc).encode(), "r.json")
+    # a loopback target's port is left out of the identity (it changes every local deploy)
     assert [f.location_key for f in findings] == [
-        "10020-1@http://127.0.0.1:8080", "10020-2@http://127.0.0.1:8080"]
+        "10020-1@http://127.0.0.1", "10020-2@http://127.0.0.1"]
     assert {f.rule_id for f in findings} == {"10020"}
 
 
@@ -185,3 +186,12 @@ def test_malformed_reports_raise_format_error(bad: bytes) -> None:
     with pytest.raises(ReportFormatError) as err:
         FMT.parse(bad, "broken.json")
     assert "broken.json" in str(err.value)
+
+
+def test_level_annotation_and_remote_sites_keep_their_port() -> None:
+    doc = json.loads(_report())
+    doc["site"][0]["@name"] = "https://shop.example.com:8443"
+    doc["site"][0]["alerts"][0]["secpipe-level"] = "FAIL"
+    (finding,) = FMT.parse(json.dumps(doc).encode(), "r.json")[:1]
+    assert finding.properties["level"] == "FAIL"
+    assert finding.location_key.endswith("@https://shop.example.com:8443")

@@ -107,9 +107,10 @@ def record(store: SqlHubStore, n: int, rows: list[tuple]) -> None:
         [asff(r, run_id, stamp) for r in rows])
 
 
-def seed(path: Path) -> SqlHubStore:
-    """A hub at `path` with three runs and the dashboard user; returns the open store."""
-    store = open_store(path)
+def seed(target: Path | str) -> SqlHubStore:
+    """A hub at `target` (SQLite path or database URL) with three runs and the dashboard
+    user; returns the open store."""
+    store = open_store(target)
     record(store, 1, BASE)
     record(store, 2, [r for r in BASE if r[2] != FIXED_AFTER_RUN_1])
     record(store, 3, [r for r in BASE if r[2] != FIXED_AFTER_RUN_1] + [ADDED_IN_RUN_3])
@@ -118,13 +119,14 @@ def seed(path: Path) -> SqlHubStore:
 
 
 @contextlib.contextmanager
-def seeded_server(folder: Path, **dashboard: Any) -> Iterator[tuple[str, SqlHubStore]]:
+def seeded_server(where: Path | str, **dashboard: Any) -> Iterator[tuple[str, SqlHubStore]]:
     """The real hub server (uvicorn on 127.0.0.1, a free port) with the dashboard, over a
-    seeded SQLite store in `folder`; yields (base URL, store)."""
+    seeded store: SQLite in `where` when it is a folder, else the database URL `where`;
+    yields (base URL, store)."""
     from secpipe.hub.api import create_app, running_server
     from secpipe.hub.dashboard import routes
 
-    store = seed(folder / "hub.db")
+    store = seed(where / "hub.db" if isinstance(where, Path) else where)
     dashboard.setdefault("token", TOKEN)
     app = create_app(store, extra_routes=routes(store, **dashboard))
     try:

@@ -354,3 +354,25 @@ def test_an_anonymous_flood_cannot_evict_signed_in_sessions() -> None:
     anon = [sessions.new() for _ in range(20)]
     assert sessions.get(user.sid) is user
     assert sessions.get(anon[0].sid) is None and sessions.get(anon[-1].sid) is anon[-1]
+
+
+def test_pages_and_triage_on_both_databases(store_url: str) -> None:
+    """The dashboard's queries (grouped counts, map filters, text search, run diffs) and a
+    triage write, on SQLite and on the real PostgreSQL the hub tests start."""
+    with seeded_server(store_url) as (url, store):
+        c, token = signed_in(url)
+        overview = c.get("/ui/").text
+        assert re.search(r'id="kpi-open">11<', overview)
+        assert re.search(r">sast</text>\s*<rect[^>]*></rect>\s*<text[^>]*>4<", overview)
+        listing = c.get("/ui/findings?stage=iac&tool=checkov&q=bucket").text
+        assert "2 findings match" in listing
+        run2 = c.get("/ui/runs/run-20240602-0002abc").text
+        assert "Fixed (1)" in run2 and "Use of assert detected" in run2
+        doc = finding_doc(store, "S3 bucket allows public read")
+        r = c.post("/ui/triage", data={"csrf": token, "finding": key(doc), "action": "suppress",
+                                       "reason": "accepted risk", "back": "/ui/findings"},
+                   follow_redirects=True)
+        assert "1 finding suppressed." in r.text and "S3 bucket allows public read" not in r.text
+        assert finding_doc(store, doc["Title"])["Workflow"]["Status"] == "SUPPRESSED"
+        page = c.get("/ui/finding", params={"id": doc["Id"], "arn": doc["ProductArn"]}).text
+        assert "Suppressed: accepted risk" in page and "dashboard:alice" in page

@@ -160,6 +160,7 @@ def _finding(group: _Alert) -> Finding:
     uris = [text(i.get("uri")).strip() for i in group.instances if text(i.get("uri")).strip()]
     props = {
         "site": site["name"],
+        "level": text(alert.get("secpipe-level")),
         "instances": str(group.count),
         "urls": " ".join(list(dict.fromkeys(uris))[:_SHOWN_INSTANCES]),
         "alertRef": ref,
@@ -176,14 +177,14 @@ def _finding(group: _Alert) -> Finding:
         severity=_RISKS[group.risk],
         severity_original=_RISK_WORDS[group.risk],
         category=category_for(cwes),
-        resource=Resource(type="Other", id=site["name"], details={
+        resource=Resource(type="Other", id=_stable_site(site["name"]), details={
             k: v for k, v in (("host", site["host"]), ("port", site["port"]), ("ssl", site["ssl"]))
             if v}),
         remediation=html_to_text(text(alert.get("solution"))) or None,
         remediation_url=references[0] if references else None,
         references=references[:10],
         cwe=cwes,
-        location_key=f"{ref or plugin + '|' + name}@{site['name']}",
+        location_key=f"{ref or plugin + '|' + name}@{_stable_site(site['name'])}",
         confidence=_CONFIDENCE.get(group.confidence) if group.confidence is not None else None,
         properties={k: v for k, v in props.items() if v},
     )
@@ -268,3 +269,17 @@ FORMAT = ReportFormat(
     name="zap", title="OWASP ZAP report (JSON -J, XML -x)", parse=parse, sniff=sniff,
     extensions=(".json", ".xml"),
 )
+
+
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def _stable_site(site: str) -> str:
+    """A loopback target's port is picked afresh each run (secpipe's local deploy): leave it out
+    of the identity so the same alert on the same service is the same finding across runs."""
+    scheme, sep, rest = site.partition("://")
+    host = rest.split("/")[0]
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    if sep and name.startswith(_LOOPBACK):
+        return f"{scheme}://{name}"
+    return site

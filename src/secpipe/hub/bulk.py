@@ -37,7 +37,7 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
                     copy.write_row(row)
         return
     marks = ", ".join("?" for _ in cols)
-    conn.exec_driver_sql(f'INSERT INTO "{table}" ({collist}) VALUES ({marks})', rows)
+    _raw(conn).executemany(f'INSERT INTO "{table}" ({collist}) VALUES ({marks})', rows)
 
 
 def _pg_temp(cur, table: str, cols: Sequence[str], rows: Iterable[tuple]) -> str:
@@ -73,7 +73,7 @@ def update_rows(conn: Connection, table: str, key: Sequence[str], cols: Sequence
         with _raw(conn).cursor() as cur:
             cur.executemany(sql, rows)
     else:
-        conn.exec_driver_sql(sql, rows)
+        _raw(conn).executemany(sql, rows)
 
 
 def delete_rows(conn: Connection, table: str, key: Sequence[str], rows: list[tuple]) -> None:
@@ -93,4 +93,4 @@ def delete_rows(conn: Connection, table: str, key: Sequence[str], rows: list[tup
         with _raw(conn).cursor() as cur:
             cur.executemany(sql, rows)
     else:
-        conn.exec_driver_sql(sql, rows)
+        _raw(conn).executemany(sql, rows)

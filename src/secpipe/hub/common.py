@@ -61,8 +61,12 @@ def iso_ms(canon: str) -> str:
     return canon[:23] + "Z"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; one shared encoder (json.dumps with options builds one per call)."""
+    return _ENCODER.encode(obj)
 
 
 loads = json.loads

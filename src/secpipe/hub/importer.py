@@ -27,19 +27,11 @@ from sqlalchemy.engine import Connection
 from secpipe.hub import bulk
 from secpipe.hub.common import canon_time, dumps, loads, now
 from secpipe.hub.schema import findings as F
-from secpipe.hub.validate import BadFinding, check, columns, doc_size_ok, side_rows
+from secpipe.hub.validate import FINDING_COLS, BadFinding, check, doc_size_ok, row, side_rows
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
 
-FINDING_COLS = (
-    "pk", "product_arn", "id", "product_name", "company_name", "generator_id",
-    "aws_account_id", "region", "title", "description", "severity_label", "severity_rank",
-    "severity_normalized", "confidence", "criticality", "workflow_status", "record_state",
-    "verification_state", "compliance_status", "created_at", "updated_at",
-    "first_observed_at", "last_observed_at", "resource_type", "resource_id", "sample",
-    "locked", "processed_at", "doc",
-)
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
 RESOURCE_COLS = ("finding_pk", "idx", "type", "id", "partition", "region")
@@ -176,9 +168,7 @@ def load_docs(conn: Connection, pks: list[int]) -> dict[int, tuple[dict[str, Any
 
 
 def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
-    cols = columns(doc)
-    cols["pk"], cols["locked"], cols["processed_at"], cols["doc"] = pk, locked, stamp, text
-    return tuple(cols[c] for c in FINDING_COLS)
+    return row(pk, doc, text, locked, stamp)
 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,

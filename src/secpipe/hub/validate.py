@@ -207,43 +207,36 @@ def check(obj: Any) -> dict[str, Any]:
     return doc
 
 
-def columns(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The indexed columns of a (checked) finding document."""
+def row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
+    """The `findings` row of a (checked) document, in `FINDING_COLS` order."""
     sev = doc["Severity"]
     label = sev["Label"]
     res0 = doc["Resources"][0]
     first, last = doc.get("FirstObservedAt"), doc.get("LastObservedAt")
-    return {
-        "product_arn": doc["ProductArn"],
-        "id": doc["Id"],
-        "product_name": doc.get("ProductName", ""),
-        "company_name": doc.get("CompanyName", ""),
-        "generator_id": doc["GeneratorId"],
-        "aws_account_id": doc["AwsAccountId"],
-        "region": doc.get("Region", ""),
-        "title": doc["Title"],
-        "description": doc["Description"],
-        "severity_label": label,
-        "severity_rank": LABEL_RANK[label],
-        "severity_normalized": int(sev.get("Normalized", LABEL_NORMALIZED[label])),
-        "confidence": _int(doc.get("Confidence")),
-        "criticality": _int(doc.get("Criticality")),
-        "workflow_status": doc["Workflow"]["Status"],
-        "record_state": doc["RecordState"],
-        "verification_state": doc.get("VerificationState"),
-        "compliance_status": (doc.get("Compliance") or {}).get("Status"),
-        "created_at": canon_time(doc["CreatedAt"]),
-        "updated_at": canon_time(doc["UpdatedAt"]),
-        "first_observed_at": canon_time(first) if first else None,
-        "last_observed_at": canon_time(last) if last else None,
-        "resource_type": res0["Type"],
-        "resource_id": res0["Id"],
-        "sample": bool(doc.get("Sample", False)),
-    }
+    confidence, criticality = doc.get("Confidence"), doc.get("Criticality")
+    return (
+        pk, doc["ProductArn"], doc["Id"], doc.get("ProductName", ""), doc.get("CompanyName", ""),
+        doc["GeneratorId"], doc["AwsAccountId"], doc.get("Region", ""), doc["Title"],
+        doc["Description"], label, LABEL_RANK[label],
+        int(sev.get("Normalized", LABEL_NORMALIZED[label])),
+        None if confidence is None else int(confidence),
+        None if criticality is None else int(criticality),
+        doc["Workflow"]["Status"], doc["RecordState"], doc.get("VerificationState"),
+        (doc.get("Compliance") or {}).get("Status"),
+        canon_time(doc["CreatedAt"]), canon_time(doc["UpdatedAt"]),
+        canon_time(first) if first else None, canon_time(last) if last else None,
+        res0["Type"], res0["Id"], bool(doc.get("Sample", False)), locked, stamp, text,
+    )
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+FINDING_COLS = (
+    "pk", "product_arn", "id", "product_name", "company_name", "generator_id",
+    "aws_account_id", "region", "title", "description", "severity_label", "severity_rank",
+    "severity_normalized", "confidence", "criticality", "workflow_status", "record_state",
+    "verification_state", "compliance_status", "created_at", "updated_at",
+    "first_observed_at", "last_observed_at", "resource_type", "resource_id", "sample",
+    "locked", "processed_at", "doc",
+)
 
 
 # ProductFields that are a finding's own identity or change with every run: indexing them
@@ -259,23 +252,23 @@ def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
     types = [(pk, t) for t in dict.fromkeys(doc.get("Types") or ())]
     resources = []
     maps: dict[tuple[str, str, str], str | None] = {}
+    limit = MAP_VALUE_INDEXED
     for idx, r in enumerate(doc["Resources"]):
         resources.append((pk, idx, r["Type"], r["Id"], r.get("Partition"), r.get("Region")))
-        for k, v in (r.get("Tags") or {}).items():
-            _map_entry(maps, "T", k, v)
-    for k, v in (doc.get("ProductFields") or {}).items():
-        if k not in UNINDEXED_PRODUCT_FIELDS:
-            _map_entry(maps, "P", k, v)
-    for k, v in (doc.get("UserDefinedFields") or {}).items():
-        _map_entry(maps, "U", k, v)
+        tags = r.get("Tags")
+        if tags:
+            for k, v in tags.items():
+                maps.setdefault(("T", k, v[:limit]), v if len(v) > limit else None)
+    fields = doc.get("ProductFields")
+    if fields:
+        for k, v in fields.items():
+            if k not in UNINDEXED_PRODUCT_FIELDS:
+                maps.setdefault(("P", k, v[:limit]), v if len(v) > limit else None)
+    udf = doc.get("UserDefinedFields")
+    if udf:
+        for k, v in udf.items():
+            maps.setdefault(("U", k, v[:limit]), v if len(v) > limit else None)
     return types, resources, [(pk, kind, k, v, full) for (kind, k, v), full in maps.items()]
-
-
-def _map_entry(maps: dict, kind: str, key: str, value: str) -> None:
-    if len(value) > MAP_VALUE_INDEXED:
-        maps.setdefault((kind, key, value[:MAP_VALUE_INDEXED]), value)
-    else:
-        maps.setdefault((kind, key, value), None)
 
 
 def doc_size_ok(text: str) -> bool:
@@ -283,4 +276,4 @@ def doc_size_ok(text: str) -> bool:
     return len(text) <= MAX_FINDING_BYTES // 4 or len(text.encode("utf-8")) <= MAX_FINDING_BYTES
 
 
-__all__ = ["BadFinding", "check", "columns", "side_rows", "doc_size_ok", "dumps"]
+__all__ = ["BadFinding", "check", "row", "side_rows", "doc_size_ok", "dumps", "FINDING_COLS"]

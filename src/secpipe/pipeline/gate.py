@@ -35,8 +35,11 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
             path=f.path)), None)
         is_new = None if baseline is None else asff_id not in baseline
         counts = not (new_only and is_new is False)
+        # A rules-file level (ZAP's FAIL/WARN/INFO) decides before the severity threshold.
+        level = f.properties.get("level", "")
+        over = {"FAIL": True, "INFO": False}.get(level, f.severity >= fail_on)
         gated.append(GatedFinding(finding=f, stage=stage, asff_id=asff_id,
-                                  blocking=hit is None and counts and f.severity >= fail_on,
+                                  blocking=hit is None and counts and over,
                                   suppressed_by=hit, is_new=is_new))
     gated.sort(key=lambda g: (-g.finding.severity, g.finding.tool, g.finding.path or "",
                               g.finding.location.start_line or 0 if g.finding.location else 0))

@@ -47,6 +47,8 @@ class _ToolRun:
     result: ToolResult
     reports: list[RawReport] = field(default_factory=list)
     log: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    cleanup: Callable[[], None] | None = None
 
 
 def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
@@ -62,6 +64,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     running: dict[Future, tuple[PlannedStage, str]] = {}
     per_stage: dict[str, list[_ToolRun]] = {}
     started_at: dict[str, float] = {}
+    outputs: dict[str, dict[str, str]] = {}    # stage -> outputs of its tools
+    cleanups: list[tuple[str, Callable[[], None]]] = []
     scratch = Path(tempfile.mkdtemp(prefix="secpipe-"))
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="secpipe-tool")
     try:
@@ -83,10 +87,11 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     continue
                 started_at[stage.name] = time.monotonic()
                 per_stage[stage.name] = []
+                inputs = _inputs_for(stage, plan, outputs)
                 for tool in stage.tools:
                     events.tool_started(stage.name, tool)
                     fut = pool.submit(_run_tool, stage, tool, plan, env, scratch, collector,
-                                      version_of)
+                                      version_of, inputs, run.run_id)
                     running[fut] = (stage, tool)
             if not running:
                 continue
@@ -95,6 +100,9 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 stage, tool = running.pop(fut)
                 tool_run = fut.result()
                 tool_runs.append(tool_run)
+                outputs.setdefault(stage.name, {}).update(tool_run.outputs)
+                if tool_run.cleanup is not None:
+                    cleanups.append((f"{stage.name}/{tool}", tool_run.cleanup))
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
                 if len(per_stage[stage.name]) == len(stage.tools):
@@ -111,6 +119,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _cleanup(cleanups, tool_runs)
         shutil.rmtree(scratch, ignore_errors=True)
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
@@ -120,6 +129,37 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         if tr.result.error:
             tr.result.error = collector.scrub_text(tr.result.error)
     return tool_runs
+
+
+def _inputs_for(stage: PlannedStage, plan: Plan, outputs: dict[str, dict[str, str]]
+                ) -> dict[str, str]:
+    """Outputs of every stage this one needs, directly or through its needs (nearest wins)."""
+    by_name = {s.name: s for s in plan.stages}
+    merged: dict[str, str] = {}
+    seen: set[str] = set()
+    queue = list(stage.needs)
+    order: list[str] = []
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        order.append(name)
+        queue += list(by_name[name].needs) if name in by_name else []
+    for name in reversed(order):
+        merged.update(outputs.get(name, {}))
+    return merged
+
+
+def _cleanup(cleanups: list[tuple[str, Callable[[], None]]], tool_runs: list[_ToolRun]) -> None:
+    """Stop what the run started (deployed services), last started first, whatever happened."""
+    for name, fn in reversed(cleanups):
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - every cleanup runs; failures are logged
+            for tr in tool_runs:
+                if f"{tr.result.stage}/{tr.result.tool}" == name:
+                    tr.log += f"\ncleanup failed: {exc}"
 
 
 def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
@@ -139,7 +179,8 @@ def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
 
 
 def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], scratch: Path,
-              collector: SecretCollector, version_of: Callable[[str], str | None]) -> _ToolRun:
+              collector: SecretCollector, version_of: Callable[[str], str | None],
+              inputs: Mapping[str, str], run_id: str) -> _ToolRun:
     start = time.monotonic()
     result = ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK)
     tool_run = _ToolRun(result)
@@ -155,22 +196,26 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         prober.start()
         req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
-                          git_root=plan.git_root)
+                          git_root=plan.git_root, inputs=dict(inputs), run_id=run_id)
         outcome = scanner.scan(req)
+        tool_run.outputs = dict(outcome.outputs)
+        tool_run.cleanup = outcome.cleanup
         result.exit_code = outcome.exit_code
         result.command = list(outcome.command)
         log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
-        fmt = get_format(scanner.format)
         findings: list[Finding] = []
-        with collecting(collector):
-            for report in outcome.reports:
-                findings.extend(fmt.parse(report.data, report.name))
+        if outcome.reports:
+            fmt = get_format(scanner.format)
+            with collecting(collector):
+                for report in outcome.reports:
+                    findings.extend(fmt.parse(report.data, report.name))
         result.findings = assign_identities(findings)
         prober.join(timeout=15)
         result.version = version_box[0] if version_box else None
-        tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data) for r in outcome.reports]
-        if not outcome.reports:
+        tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data)
+                            for r in (*outcome.reports, *outcome.artifacts)]
+        if not outcome.reports and scanner.produces_findings:
             result.status = ToolStatus.SKIPPED
             result.error = "; ".join(outcome.notes) or "nothing to scan"
     except ScannerError as exc:

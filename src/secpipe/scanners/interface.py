@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 
 class ScannerError(Exception):
@@ -61,6 +61,8 @@ class ScanRequest:
     env: Mapping[str, str]           # environment with secpipe's tool dir on PATH
     exclude: Sequence[str] = ()      # directory names / globs never to scan (.git, .secpipe...)
     git_root: Path | None = None     # the enclosing git work tree, when there is one
+    inputs: Mapping[str, str] = field(default_factory=dict)  # outputs of the stages it needs
+    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ class ScanOutcome:
     duration_s: float = 0.0
     version: str | None = None
     notes: list[str] = field(default_factory=list)
+    artifacts: list[RawReport] = field(default_factory=list)  # archived, not parsed (HTML reports)
+    outputs: dict[str, str] = field(default_factory=dict)  # handed to the stages that need this one
+    cleanup: Callable[[], None] | None = None  # run when the pipeline ends (stop a deployed service)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Scanner(ABC):
     format: str = ""          # the report format that parses its output
     executable: str = ""      # what must be on PATH (or in secpipe's tool dir)
     ok_exit_codes: frozenset[int] = frozenset({0})  # codes that mean "report written"
+    produces_findings: bool = True  # False for deploy targets: no report is not "nothing scanned"
 
     @abstractmethod
     def scan(self, req: ScanRequest) -> ScanOutcome:

@@ -6,6 +6,8 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 from secpipe.scanners.checkov import Checkov
+from secpipe.scanners.dast import Dast
+from secpipe.scanners.deploy_local import DeployLocal
 from secpipe.scanners.detect_secrets import DetectSecrets
 from secpipe.scanners.git_secrets import GitSecrets
 from secpipe.scanners.hadolint import Hadolint
@@ -19,7 +21,8 @@ GROUP = "secpipe.scanners"
 @lru_cache(maxsize=1)
 def all_scanners() -> dict[str, type[Scanner]]:
     found: dict[str, type[Scanner]] = {
-        cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy)
+        cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
+                                  DeployLocal, Dast)
     }
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

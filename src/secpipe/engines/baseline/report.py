@@ -73,12 +73,17 @@ class AlertGroup:
             "evidence": hit.evidence, "otherinfo": hit.otherinfo,
         })  # fmt: skip
 
+    def sort(self) -> None:
+        """Crawl order depends on concurrency; sorted instances make reports reproducible."""
+        self.instances.sort(key=lambda i: (i["uri"], i["param"], i["evidence"], i["otherinfo"]))
+
     @property
     def riskdesc(self) -> str:
         return f"{RISK_WORDS[self.risk]} ({CONFIDENCE_WORDS[self.confidence]})"
 
-    def sort_key(self) -> tuple[int, int, str]:
-        return (-self.risk, self.plugin_id, self.alert_ref)
+    def sort_key(self) -> tuple[int, int, int, str]:
+        suffix = self.alert_ref.partition("-")[2]
+        return (-self.risk, self.plugin_id, int(suffix) if suffix.isdigit() else 0, self.name)
 
 
 def paragraphs(text: str) -> str:

@@ -174,6 +174,8 @@ def run_baseline(
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - the engine must report, not crash the pipeline
         error = f"baseline engine failed: {type(exc).__name__}: {exc}"
+    for group in groups.values():
+        group.sort()
     duration = time.monotonic() - started
     result = _verdict(groups.values(), config, error, ignore_warnings, include_alpha)
     result.report = build_report(origin, groups.values(), version=version)

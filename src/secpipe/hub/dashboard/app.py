@@ -154,7 +154,7 @@ class Dashboard:
                            message=message, page_title=heading)
         return sec.apply_headers(resp)
 
-    def _cookie(self, response: Response, request: Request, sess: sec.Session) -> None:
+    def set_cookie(self, response: Response, request: Request, sess: sec.Session) -> None:
         base = request.scope.get("root_path", "").rstrip("/") or "/"
         sec.set_session_cookie(response, request, sess, path=base,
                                force_secure=self.secure_cookies)
@@ -180,7 +180,7 @@ class Dashboard:
                 sess, fresh = self.sessions.new(), True
             resp = await self._guarded(handler, Page(request, self, sess, {}))
             if fresh:
-                self._cookie(resp, request, sess)
+                self.set_cookie(resp, request, sess)
             return resp
 
         endpoint.__name__ = handler.__name__

@@ -68,7 +68,7 @@ async def login(page: Page) -> Response:
     dash.throttle.succeeded(client)
     fresh = dash.sessions.login(page.session, who)
     resp = page.redirect(target)
-    dash._cookie(resp, request, fresh)
+    dash.set_cookie(resp, request, fresh)
     return resp
 
 
