@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SECPIPE := $(BIN)/secpipe
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv tools clean bench help
+.PHONY: demo test venv tools browser clean bench help
 
 help:
 	@echo "make demo   # install secpipe in .venv, provision the scanners, scan examples/web"
@@ -18,7 +18,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -36,8 +36,14 @@ demo: tools
 	  echo "Machine-readable: .secpipe/runs/latest/{summary.json,findings.asff.json,results.sarif,junit.xml}"; \
 	else echo "unexpected exit code $$rc (0 = nothing found, 2 = error): see above"; exit 1; fi
 
-test: tools
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+browser:
+	@# the dashboard's browser tests drive Debian's Chromium (Playwright never downloads one)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium (browser tests will skip)"; fi; fi
+
+test: tools browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider -rs
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5

@@ -268,6 +268,32 @@ def hub_keys_create(label: str, db: str | None) -> None:
     click.echo("# shown once; use with --endpoint-url pointing at `secpipe hub serve`", err=True)
 
 
+@hub.group("users")
+def hub_users() -> None:
+    """Dashboard users (scrypt-hashed passwords in the hub's database)."""
+
+
+@hub_users.command("set-password")
+@click.argument("user")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (prompted for when omitted; or from SECPIPE_HUB_PASSWORD).",
+              envvar="SECPIPE_HUB_PASSWORD")
+@click.option("--db", "db", metavar="URL|DB", default=None)
+def hub_users_set_password(user: str, password: str, db: str | None) -> None:
+    """Create a dashboard user or change its password.
+
+    \b
+    Example:
+      secpipe hub users set-password alice
+    """
+    from secpipe.cli import _fail
+
+    if len(password) < 8:
+        raise _fail("a password needs at least 8 characters")
+    _open(db).set_user_password(user, password)
+    click.echo(f"password set for {user}")
+
+
 def register(main: click.Group) -> None:
     main.add_command(import_)
     main.add_command(findings)

@@ -40,17 +40,17 @@ EVENT_COLS = ("finding_pk", "at", "kind", "actor", "run_id", "changes")
 _LOOKUP_CHUNK = 900
 
 
-@dataclass
+@dataclass(slots=True)
 class Checked:
     """A finding that passed the per-finding checks, ready for `write`."""
 
     doc: dict[str, Any]
     text: str | None          # the serialised doc, reused when the doc is stored unchanged
     updated_at: str           # canonical
+    key: tuple[str, str] = ("", "")
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.doc["Id"], self.doc["ProductArn"]
+    def __post_init__(self) -> None:
+        self.key = (self.doc["Id"], self.doc["ProductArn"])
 
 
 @dataclass
@@ -148,10 +148,13 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, st
     wanted = set(keys)
     found: dict[tuple[str, str], tuple] = {}
     ids = list(dict.fromkeys(k[0] for k in keys))
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for i in range(0, len(ids), _LOOKUP_CHUNK):
-        q = select(F.c.id, F.c.product_arn, F.c.pk, F.c.updated_at).where(
-            F.c.id.in_(ids[i:i + _LOOKUP_CHUNK]))
-        for fid, arn, pk, updated in conn.execute(q):
+        chunk = ids[i:i + _LOOKUP_CHUNK]
+        # plain SQL: compiling an expanding IN of ~900 parameters costs more than running it
+        sql = ("SELECT id, product_arn, pk, updated_at FROM findings WHERE id IN ("
+               + ", ".join(mark for _ in chunk) + ")")
+        for fid, arn, pk, updated in conn.exec_driver_sql(sql, tuple(chunk)):
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated)
     return found

@@ -65,7 +65,8 @@ def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
         fields = line.split("\t")
         if len(fields) < 2:
             hint = " (fields must be separated by tabs, not spaces)" if " " in line.strip() else ""
-            raise RulesFileError(source, number, f"expected '<id>\\t<level>\\t(<name>)'{hint}: {line!r}")
+            expected = "expected '<id>\\t<level>\\t(<name>)'"
+            raise RulesFileError(source, number, f"{expected}{hint}: {line!r}")
         key, level = fields[0].strip(), fields[1].strip().upper()
         if level not in LEVELS:
             raise RulesFileError(

@@ -61,7 +61,8 @@ class Scope:
 
     @property
     def origin(self) -> str:
-        netloc = self.host if self.port == _default_port(self.scheme) else f"{self.host}:{self.port}"
+        default = self.port == _default_port(self.scheme)
+        netloc = self.host if default else f"{self.host}:{self.port}"
         return f"{self.scheme}://{netloc}"
 
     def same_origin(self, url: str) -> bool:
@@ -213,8 +214,8 @@ class Spider:
                     msg = await self._fetch(client, url)
                 except httpx.HTTPError as exc:
                     if url == self.target:
-                        raise TargetUnreachable(f"target {url} is unreachable: "
-                                                f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+                        problem = f"{type(exc).__name__}: {exc}"
+                        raise TargetUnreachable(f"target {url} is unreachable: {problem}") from exc
                     self.result.errors.append(f"{url}: {type(exc).__name__}: {exc}")
                     continue
                 self.result.fetched.append((url, msg.status))
@@ -232,7 +233,9 @@ class Spider:
         self._enqueue(self.target)
         for well_known in ("/robots.txt", "/sitemap.xml"):
             self._enqueue(self.scope.origin + well_known, discovery_only=True)
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        limits = httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
         async with httpx.AsyncClient(
             timeout=self.timeout, follow_redirects=False, verify=False, trust_env=False,
             limits=limits, headers={"User-Agent": USER_AGENT},

@@ -61,6 +61,10 @@ class Rule:
 RULES: dict[int, Rule] = {}
 
 
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").split("\n\n")[0].split())
+
+
 def rule(
     plugin_id: int,
     *,
@@ -83,7 +87,7 @@ def rule(
             raise ValueError(f"passive rule {plugin_id} registered twice")
         RULES[plugin_id] = Rule(
             plugin_id, name, alert or name, risk, confidence, cwe, wasc, desc, solution,
-            reference, check, status, trigger or " ".join((check.__doc__ or "").split("\n\n")[0].split()),
+            reference, check, status, trigger or _first_paragraph(check.__doc__),
         )  # fmt: skip
         return check
 

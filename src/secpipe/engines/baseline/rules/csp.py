@@ -29,7 +29,9 @@ _FALLBACK = {
     "prefetch-src": ("prefetch-src", "default-src"),
     "form-action": ("form-action",),
 }
-_NO_FALLBACK = ("base-uri", "form-action", "frame-ancestors", "plugin-types", "report-uri", "sandbox")
+_NO_FALLBACK = (
+    "base-uri", "form-action", "frame-ancestors", "plugin-types", "report-uri", "sandbox",
+)  # fmt: skip
 _KNOWN = set(_FALLBACK) | set(_NO_FALLBACK) | {
     "default-src", "child-src", "script-src-elem", "script-src-attr", "style-src-elem",
     "style-src-attr", "report-to", "upgrade-insecure-requests", "block-all-mixed-content",

@@ -1,4 +1,4 @@
-"""Response-header rules: 10019, 10020, 10021, 10035, 10036, 10037, 10063, 10098.
+"""Response-header rules: 10019, 10020, 10021, 10035, 10036, 10037, 10098.
 
 Each follows ZAP's rule at its default (MEDIUM) threshold: which responses it looks at
 (HTML only, non-error only, HTTPS only, ...) is as much the rule as the header test.
@@ -139,7 +139,7 @@ def anti_clickjacking(msg: Message) -> Iterator[Hit]:
     "Security_Headers",
 )
 def x_content_type_options(msg: Message) -> Iterator[Hit]:
-    """Any non-error, non-redirect response with a body lacking `X-Content-Type-Options: nosniff`."""
+    """A non-error, non-redirect response with a body and no `X-Content-Type-Options: nosniff`."""
     if not msg.body or msg.is_error or msg.is_redirect:
         return
     other = (
@@ -334,47 +334,6 @@ def x_powered_by(msg: Message) -> Iterator[Hit]:
         if len(lines) > 1:
             other = "The following X-Powered-By headers were also found:\n" + "\n".join(lines[1:])
         yield Hit(evidence=lines[0], otherinfo=other)
-
-
-@rule(
-    10063,
-    name="Permissions Policy Header Not Set",
-    risk=LOW,
-    confidence=CONF_MEDIUM,
-    cwe=693,
-    wasc=15,
-    status="beta",
-    desc="Permissions Policy Header is an added layer of security that helps to restrict from "
-    "unauthorized access or usage of browser/client features by web resources. This policy "
-    "ensures the user privacy by limiting or specifying the features of the browsers can be used "
-    "by the web resources. Permissions Policy provides a set of standard HTTP headers that allow "
-    "website owners to limit which features of browsers can be used by the page such as camera, "
-    "microphone, location, full screen etc.",
-    solution="Ensure that your web server, application server, load balancer, etc. is "
-    "configured to set the Permissions-Policy header.",
-    reference="https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Permissions-Policy\n"
-    "https://developer.chrome.com/blog/feature-policy/\nhttps://scotthelme.co.uk/a-new-security-"
-    "header-feature-policy/\nhttps://w3c.github.io/webappsec-feature-policy/\n"
-    "https://www.smashingmagazine.com/2018/12/feature-policy/",
-)
-def permissions_policy(msg: Message) -> Iterator[Hit]:
-    """An HTML or JavaScript non-redirect response without Permissions-Policy (or with the
-    deprecated Feature-Policy, -2)."""
-    if not (msg.is_html or msg.is_javascript) or msg.is_redirect:
-        return
-    if msg.has_header("Feature-Policy"):
-        yield Hit(
-            evidence="Feature-Policy",
-            ref="2",
-            name="Deprecated Feature Policy Header Set",
-            desc="The header has now been renamed to Permissions-Policy.",
-            solution="Ensure that your web server, application server, load balancer, etc. is "
-            "configured to set the Permissions-Policy header instead of the Feature-Policy "
-            "header.",
-            cwe=16,
-        )
-    elif not msg.has_header("Permissions-Policy"):
-        yield Hit(ref="1")
 
 
 @rule(

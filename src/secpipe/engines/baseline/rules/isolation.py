@@ -1,7 +1,8 @@
-"""90004 Insufficient Site Isolation Against Spectre Vulnerability (CORP, COEP, COOP).
+"""Browser isolation policies: 10063 Permissions-Policy and 90004 Insufficient Site
+Isolation Against Spectre Vulnerability (CORP, COEP, COOP).
 
-ZAP checks only successful (2xx) responses: CORP on every resource not shared through CORS,
-COEP and COOP on documents (text/html, application/xml).
+For 90004 ZAP checks only successful (2xx) responses: CORP on every resource not shared
+through CORS, COEP and COOP on documents (text/html, application/xml).
 """
 
 from __future__ import annotations
@@ -10,6 +11,47 @@ from typing import Iterator
 
 from secpipe.engines.baseline.message import Message
 from secpipe.engines.baseline.rules._registry import CONF_MEDIUM, LOW, Hit, rule
+
+@rule(
+    10063,
+    name="Permissions Policy Header Not Set",
+    risk=LOW,
+    confidence=CONF_MEDIUM,
+    cwe=693,
+    wasc=15,
+    status="beta",
+    desc="Permissions Policy Header is an added layer of security that helps to restrict from "
+    "unauthorized access or usage of browser/client features by web resources. This policy "
+    "ensures the user privacy by limiting or specifying the features of the browsers can be used "
+    "by the web resources. Permissions Policy provides a set of standard HTTP headers that allow "
+    "website owners to limit which features of browsers can be used by the page such as camera, "
+    "microphone, location, full screen etc.",
+    solution="Ensure that your web server, application server, load balancer, etc. is "
+    "configured to set the Permissions-Policy header.",
+    reference="https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Permissions-Policy\n"
+    "https://developer.chrome.com/blog/feature-policy/\nhttps://scotthelme.co.uk/a-new-security-"
+    "header-feature-policy/\nhttps://w3c.github.io/webappsec-feature-policy/\n"
+    "https://www.smashingmagazine.com/2018/12/feature-policy/",
+)
+def permissions_policy(msg: Message) -> Iterator[Hit]:
+    """An HTML or JavaScript non-redirect response without Permissions-Policy (or with the
+    deprecated Feature-Policy, -2)."""
+    if not (msg.is_html or msg.is_javascript) or msg.is_redirect:
+        return
+    if msg.has_header("Feature-Policy"):
+        yield Hit(
+            evidence="Feature-Policy",
+            ref="2",
+            name="Deprecated Feature Policy Header Set",
+            desc="The header has now been renamed to Permissions-Policy.",
+            solution="Ensure that your web server, application server, load balancer, etc. is "
+            "configured to set the Permissions-Policy header instead of the Feature-Policy "
+            "header.",
+            cwe=16,
+        )
+    elif not msg.has_header("Permissions-Policy"):
+        yield Hit(ref="1")
+
 
 _CANIUSE = "https://caniuse.com/mdn-http_headers_cross-origin-"
 
