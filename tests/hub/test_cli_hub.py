@@ -90,3 +90,39 @@ def test_serve_for_boto3(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_run_records_into_a_remote_hub(tmp_path: Path) -> None:
+    """`secpipe run --hub http://...`: the run and its diff go through the HTTP API."""
+    keys = secpipe("hub", "keys", "create", cwd=tmp_path).stdout.decode()
+    env_keys = dict(line.split("=", 1) for line in keys.splitlines() if "=" in line)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "secpipe", "hub", "serve", "--port", str(port)],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "Dockerfile").write_text("FROM alpine\nRUN apk add curl\n")
+    (proj / "secpipe.yml").write_text("stages:\n  dockerfile: {tools: [hadolint]}\n")
+    env = dict(os.environ, SECPIPE_HUB_ACCESS_KEY_ID=env_keys["AWS_ACCESS_KEY_ID"],
+               SECPIPE_HUB_SECRET_ACCESS_KEY=env_keys["AWS_SECRET_ACCESS_KEY"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        runs = [secpipe("run", str(proj), "--hub", url, "--out", str(tmp_path / "o"), "--no-progress",
+                        cwd=tmp_path, env=env) for _ in range(2)]
+        for r in runs:
+            assert r.returncode in (0, 1), r.stderr
+        assert b"new, 0 recurring" in runs[0].stdout and b"0 new" in runs[1].stdout
+        bad = secpipe("run", str(proj), "--hub", url, "--out", str(tmp_path / "o"), cwd=tmp_path,
+                      env=dict(env, SECPIPE_HUB_SECRET_ACCESS_KEY="y" * 40))
+        assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

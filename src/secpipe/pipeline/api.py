@@ -112,15 +112,21 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         raise
     run.finished_at = now_iso()
     write_raw(run_dir, tool_runs)
+    hub_error: HubSyncError | None = None
     if store is not None:
         from secpipe.outputs.asff import asff_findings
         from secpipe.outputs.summary import summary_dict
 
-        hub_record(store, run, asff_findings(run), summary_dict(run))
+        try:
+            hub_record(store, run, asff_findings(run), summary_dict(run))
+        except HubSyncError as exc:
+            hub_error = exc  # the run's own outputs are still written, then the error stands
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)
+    if hub_error is not None:
+        raise HubSyncError(f"{hub_error} (the run's reports are in {run_dir})")
     return run
 
 

@@ -27,13 +27,13 @@ def hub_location(spec: str | None, out_dir: Path) -> str:
 
 
 def open_hub(location: str) -> HubStore:
-    if location.startswith(("http://", "https://")):
-        from secpipe.hub.client import RemoteHub
-
-        return RemoteHub(location)
-    from secpipe.hub.store import open_store
-
     try:
+        if location.startswith(("http://", "https://")):
+            from secpipe.hub.client import RemoteHub
+
+            return RemoteHub(location)
+        from secpipe.hub.store import open_store
+
         return open_store(location)
     except HubError as exc:
         raise HubSyncError(f"hub {location}: {exc.message}") from None

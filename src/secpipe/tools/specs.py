@@ -237,6 +237,13 @@ _ALL: tuple[ToolSpec, ...] = (
         "built-in baseline)",
         typical_seconds=40,
     ),
+    _pip(
+        "cfn-lint",
+        "1.58.0",
+        "cfn-lint==1.58.0",
+        summary="CloudFormation linter (checks `secpipe aws pipeline` templates)",
+        typical_seconds=20,
+    ),
 )
 
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _ALL}

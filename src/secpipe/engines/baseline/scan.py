@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -213,9 +212,9 @@ def _verdict(
         )  # fmt: skip
         {"FAIL": result.fail, "WARN": result.warn, "INFO": result.info}[level].append(outcome)
     ignored = config.ignored()
-    result.passed = [
+    result.passed = [] if error else [
         (r.id, r.name) for r in selected(alpha) if r.id not in by_rule and r.id not in ignored
-    ]
+    ]  # fmt: skip
     if error:
         result.verdict = ERROR
     elif result.fail:
@@ -255,6 +254,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_path=args.json, html_path=args.html,
     )  # fmt: skip
     print(result.summary())
-    if result.error:
-        print(f"ERROR: {result.error}", file=sys.stderr)
     return result.verdict

@@ -63,6 +63,37 @@ async def finding_history(call: Call) -> dict[str, Any]:
     return {"finding_id": fid, "history": _plain(history)}
 
 
+async def record_run(call: Call) -> dict[str, Any]:
+    """POST /v1/runs: what `secpipe run --hub http(s)://...` sends after a run."""
+    from secpipe.hub.interface import RunRecord
+
+    body = call.body
+    run = body.get("run")
+    findings = body.get("findings", [])
+    if not isinstance(run, dict) or not isinstance(findings, list):
+        raise InvalidInput("body must be {\"run\": {...}, \"findings\": [...]}")
+    fields = {k: run.get(k) for k in ("run_id", "repo", "branch", "commit", "started_at",
+                                       "finished_at", "status", "exit_code", "summary")}
+    if any(v is None for v in fields.values()):
+        raise InvalidInput("run needs run_id, repo, branch, commit, started_at, finished_at, "
+                           "status, exit_code and summary")
+    scope = [tuple(p) for p in run.get("scope") or [] if isinstance(p, list) and len(p) == 2]
+    record = RunRecord(**fields, scope=scope)  # type: ignore[arg-type]
+    diff = await call.run(call.store.record_run, record, findings,
+                          base_branch=body.get("base_branch"))
+    return _plain(diff)
+
+
+async def baseline(call: Call) -> dict[str, Any]:
+    """GET /v1/baseline?repo=&branch=: Ids of the branch's latest run (for new-only gates)."""
+    params = call.request.query_params
+    repo, branch = params.get("repo"), params.get("branch")
+    if not repo or not branch:
+        raise InvalidInput("repo and branch are required")
+    ids = await call.run(call.store.baseline_ids, repo, branch)
+    return {"repo": repo, "branch": branch, "ids": sorted(ids)}
+
+
 def routes() -> list[Route]:
     def native(handler: Any) -> Any:
         return endpoint(handler, bearer=True, json_body=False)
@@ -70,6 +101,8 @@ def routes() -> list[Route]:
     return [
         Route("/health", endpoint(health, public=True, json_body=False), methods=["GET"]),
         Route("/v1/runs", native(list_runs), methods=["GET"]),
+        Route("/v1/runs", endpoint(record_run, bearer=True), methods=["POST"]),
+        Route("/v1/baseline", native(baseline), methods=["GET"]),
         Route("/v1/runs/{run_id}/diff", native(run_diff), methods=["GET"]),
         Route("/v1/runs/{run_id}", native(get_run), methods=["GET"]),
         Route("/v1/findings/{finding_id:path}/history", native(finding_history),
