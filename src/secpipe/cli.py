@@ -64,9 +64,12 @@ def main() -> None:
               help="Record the run in this hub: a SQLite path, a postgresql:// URL or a hub's "
                    "http(s):// URL (default: OUT/hub.db, the project's local hub).")
 @click.option("--no-hub", is_flag=True, help="Do not record the run (no new/recurring/fixed).")
+@click.option("--sink", "sinks", multiple=True, type=click.Choice(["securityhub", "s3"]),
+              help="After the outputs are written, also send the run here (repeatable; options "
+                   "from `sinks:` in secpipe.yml). A failing sink exits 2.")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
         jobs: int | None, suppressions_file: Path | None, progress: bool | None,
-        hub: str | None, no_hub: bool) -> None:
+        hub: str | None, no_hub: bool, sinks: tuple[str, ...]) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -83,6 +86,7 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
       secpipe run examples/web
       secpipe run . --stage secrets --stage iac
       secpipe run . -c ci/secpipe.yml --out /tmp/scan
+      secpipe run . --stage iac --sink securityhub --sink s3
     """
     from secpipe.outputs.console import render_console
     from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
@@ -93,11 +97,15 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
         console = Console(width=max(console.width, 120))
     req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
                      jobs=jobs, suppressions_file=suppressions_file, cpu_origin=0.0,
-                     hub=hub, use_hub=not no_hub)
+                     hub=hub, use_hub=not no_hub, sinks=sinks)
+    from secpipe.sinks import SinksFailed
     try:
         with Progress(console, live=progress) as display:
             result = run_pipeline(req, events=display.events())
     except (ConfigError, RunError, HubSyncError) as exc:
+        raise _fail(str(exc)) from None
+    except SinksFailed as exc:
+        render_console(exc.run, console)
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/bold red]: every running tool was stopped")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -75,6 +75,28 @@ class ProjectConfig(_Strict):
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
 
 
+class SecurityHubSinkConfig(_Strict):
+    """`{type: securityhub}`: BatchImportFindings into the account of the credentials in use."""
+    type: Literal["securityhub"]
+    region: str | None = None           # default: AWS_REGION / the AWS config
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")  # default: STS
+    endpoint_url: str | None = None     # e.g. secpipe's own hub API
+    max_batch: int = Field(default=100, ge=1, le=100)
+
+
+class S3SinkConfig(_Strict):
+    """`{type: s3, bucket: ...}`: raw reports and run outputs archived (see secpipe.sinks.s3)."""
+    type: Literal["s3"]
+    bucket: str | None = None           # default: SECPIPE_S3_BUCKET
+    prefix: str = ""
+    kms_key_id: str | None = None       # SSE-KMS with this key (default: SECPIPE_KMS_KEY_ID)
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+SinkConfig = Annotated[Union[SecurityHubSinkConfig, S3SinkConfig], Field(discriminator="type")]
+
+
 class PipelineConfig(_Strict):
     version: Literal[1] = 1
     project: ProjectConfig = Field(default_factory=ProjectConfig)
@@ -85,6 +107,7 @@ class PipelineConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     stages: dict[str, StageConfig] = Field(min_length=1)
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sinks: list[SinkConfig] = Field(default_factory=list)  # after the run: see secpipe.sinks
 
     @field_validator("stages")
     @classmethod

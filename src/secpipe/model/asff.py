@@ -72,6 +72,13 @@ _TYPES_BY_CATEGORY: dict[Category, tuple[str, ...]] = {
 }
 
 
+def types_of(finding: Finding) -> list[str]:
+    """The finding's own Types when it has any (at most 50), else its category's."""
+    if finding.types:
+        return list(dict.fromkeys(finding.types))[: LIMITS["Types"]]
+    return list(_TYPES_BY_CATEGORY[finding.category])
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -104,7 +111,7 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         "CompanyName": clip(ctx.company_name, LIMITS["CompanyName"]),
         "GeneratorId": clip(f"{finding.tool}/{finding.rule_id}", LIMITS["GeneratorId"]),
         "AwsAccountId": ctx.account_id,
-        "Types": list(_TYPES_BY_CATEGORY[finding.category]),
+        "Types": types_of(finding),
         "CreatedAt": stamp,
         "UpdatedAt": stamp,
         "FirstObservedAt": stamp,
@@ -379,6 +386,10 @@ def from_asff(obj: Mapping[str, Any]) -> Finding:
         secret = Secret.from_hash(str(fields["secpipe/SecretSha256"]),
                                   str(fields.get("secpipe/SecretMasked", "****")))
     category = _category_from(fields.get("secpipe/Category"), obj.get("Types") or [])
+    raw_types = obj.get("Types") if isinstance(obj.get("Types"), list) else []
+    types = tuple(str(t) for t in raw_types if _valid_type(str(t)))
+    if list(types) == list(_TYPES_BY_CATEGORY[category]):
+        types = ()
     rec = (obj.get("Remediation") or {}).get("Recommendation") or {}
     vulns = tuple(_asff_vulnerability(v) for v in obj.get("Vulnerabilities") or []
                   if isinstance(v, Mapping))
@@ -423,7 +434,14 @@ def from_asff(obj: Mapping[str, Any]) -> Finding:
         location_key=location_key,
         confidence=int(confidence) if confidence is not None else None,
         properties=properties,
+        types=types,
     )
+
+
+def _valid_type(value: str) -> bool:
+    """A Type Security Hub accepts (another product's free-form `IAM` is not one)."""
+    parts = value.split("/")
+    return parts[0] in TYPE_NAMESPACES and len(parts) <= 3 and all(parts)
 
 
 def _category_from(value: str | None, types: list) -> Category:

@@ -161,6 +161,9 @@ class Finding:
     location_key: str | None = None
     confidence: int | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
+    # Explicit ASFF Types (`namespace/category/classifier`); empty means the category's default.
+    # Runtime alerts know their MITRE tactic (`TTPs/Execution`), which the category cannot say.
+    types: tuple[str, ...] = ()
 
     def with_(self, **changes: object) -> "Finding":
         """Copy with changes; findings are immutable so enrichment never aliases."""

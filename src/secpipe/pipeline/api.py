@@ -38,6 +38,7 @@ class RunRequest:
     cpu_origin: float | None = None
     hub: str | None = None       # path or database URL (default: OUT/hub.db)
     use_hub: bool = True         # record the run and diff it against the branch's previous run
+    sinks: Sequence[str] = ()    # sink types to deliver to after the outputs (`--sink`)
 
 
 def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
@@ -77,6 +78,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     cpu0 = time.process_time() if req.cpu_origin is None else req.cpu_origin
     loaded, plan = prepare(req)
     cfg = loaded.config
+    sinks = _build_sinks(cfg, req.sinks)  # bad sink options fail before any tool starts
     sup_path = req.suppressions_file
     if sup_path is None and cfg.suppressions:
         sup_path = plan.root / cfg.suppressions
@@ -125,9 +127,26 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     run.self_cpu_s = time.process_time() - cpu0
     write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)
+    if sinks:
+        from secpipe.sinks import SinksFailed, deliver_all
+
+        outcomes = deliver_all(sinks, run, run_dir)
+        if not all(o.ok for o in outcomes):
+            raise SinksFailed(run, outcomes)
     if hub_error is not None:
         raise HubSyncError(f"{hub_error} (the run's reports are in {run_dir})")
     return run
+
+
+def _build_sinks(cfg, requested: Sequence[str]) -> list:
+    if not cfg.sinks and not requested:
+        return []
+    from secpipe.sinks import SinkError, build_sinks
+
+    try:
+        return build_sinks(cfg.sinks, requested)
+    except SinkError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _VERSION_LOCK = threading.Lock()

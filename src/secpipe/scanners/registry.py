@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 
 from secpipe.scanners.checkov import Checkov
 from secpipe.scanners.dast import Dast
+from secpipe.scanners.deploy_helm import DeployHelm
 from secpipe.scanners.deploy_local import DeployLocal
 from secpipe.scanners.detect_secrets import DetectSecrets
 from secpipe.scanners.git_secrets import GitSecrets
@@ -22,7 +23,7 @@ GROUP = "secpipe.scanners"
 def all_scanners() -> dict[str, type[Scanner]]:
     found: dict[str, type[Scanner]] = {
         cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
-                                  DeployLocal, Dast)
+                                  DeployLocal, DeployHelm, Dast)
     }
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

@@ -201,9 +201,7 @@ class SecurityHubSink:
                 original = by_id.get(entry["Id"])
                 if original is not None and is_retryable_code(entry["ErrorCode"]):
                     retry.append(original)
-                    final.append(entry)
-                else:
-                    final.append(entry)
+                final.append(entry)
             if retry and attempt + 1 < self.backoff.max_attempts:
                 report.retried_findings += len(retry)
                 retry_ids = {str(f.get("Id")) for f in retry}
