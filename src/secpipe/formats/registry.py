@@ -44,6 +44,7 @@ BUILTIN = {
     "osv-scanner": "secpipe.formats.osv_scanner",
     "dependency-check": "secpipe.formats.dependency_check",
     "cyclonedx": "secpipe.formats.cyclonedx",
+    "snyk": "secpipe.formats.snyk",
 }
 
 # Sniffing order: specific shapes first, generic containers (SARIF, ASFF) and loose text last.

@@ -206,7 +206,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
         findings: list[Finding] = []
         if outcome.reports:
-            fmt = get_format(scanner.format)
+            fmt = get_format(outcome.format or scanner.format)
             with collecting(collector):
                 for report in outcome.reports:
                     findings.extend(fmt.parse(report.data, report.name))

@@ -81,6 +81,7 @@ class ScanOutcome:
     version: str | None = None
     notes: list[str] = field(default_factory=list)
     artifacts: list[RawReport] = field(default_factory=list)  # archived, not parsed (HTML reports)
+    format: str | None = None  # the reports' format when it differs from the scanner's default
     outputs: dict[str, str] = field(default_factory=dict)  # handed to the stages that need this one
     cleanup: Callable[[], None] | None = None  # run when the pipeline ends (stop a deployed service)
 

@@ -1,0 +1,403 @@
+"""The vulnerability database: OSV records in SQLite, indexed by (ecosystem, package name).
+
+One file (`--db PATH`, else `$SECPIPE_VULNDB`, else `~/.cache/secpipe/vulndb.sqlite`) holding
+every imported OSV record whole (zlib-compressed JSON, served back by the OSV-compatible API)
+plus what matching needs without decompressing anything: per advisory its aliases, summary,
+severity vectors and the database's own rating; per affected package its base ecosystem,
+release, normalised name, ranges and explicit versions. Imports go in batches through
+executemany in one transaction per batch; a record replaces a stored one with the same id
+unless the stored one is newer (OSV: the later `modified` is authoritative).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, create_engine, event, func, select)
+from sqlalchemy.engine import Connection, Engine
+
+from secpipe.vulndb.ecosystems import base_of, canonical, normalise_name, release_of
+
+SCHEMA_VERSION = "1"
+BATCH = 2000
+_IN_CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN lists modest
+
+metadata = MetaData()
+meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
+advisories = Table(
+    "advisories", metadata,
+    Column("id", String, primary_key=True),
+    Column("modified", String, nullable=False, default=""),
+    Column("published", String, nullable=False, default=""),
+    Column("withdrawn", String, nullable=False, default=""),
+    Column("summary", Text, nullable=False, default=""),
+    Column("details", Text, nullable=False, default=""),
+    Column("severity", Text, nullable=False, default="[]"),   # JSON [{type, score}]
+    Column("db_severity", String, nullable=False, default=""),  # database_specific.severity
+    Column("cwes", Text, nullable=False, default="[]"),
+    Column("refs", Text, nullable=False, default="[]"),         # JSON [url] (first few)
+    Column("record", LargeBinary, nullable=False),              # zlib(JSON) of the whole record
+    Column("source", String, nullable=False, default=""),
+)
+aliases = Table(
+    "aliases", metadata,
+    Column("advisory_id", String, nullable=False), Column("alias", String, nullable=False),
+    Index("ix_aliases_advisory", "advisory_id"), Index("ix_aliases_alias", "alias"),
+)
+affected = Table(
+    "affected", metadata,
+    Column("advisory_id", String, nullable=False),
+    Column("ecosystem", String, nullable=False),   # as written: "Debian:11"
+    Column("base", String, nullable=False),        # "debian"
+    Column("release", String, nullable=False, default=""),
+    Column("name", String, nullable=False),        # normalised for lookups
+    Column("purl", String, nullable=False, default=""),
+    Column("ranges", Text, nullable=False, default="[]"),
+    Column("versions", Text, nullable=False, default="[]"),
+    Column("severity", Text, nullable=False, default="[]"),  # affected[].severity
+    Index("ix_affected_lookup", "base", "name"), Index("ix_affected_advisory", "advisory_id"),
+)
+imports = Table(
+    "imports", metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("at", String, nullable=False), Column("source", Text, nullable=False),
+    Column("imported", Integer, nullable=False), Column("skipped", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+
+class VulnDBError(Exception):
+    """Anything wrong with the vulnerability database or an import: message is for users."""
+
+
+def default_path() -> Path:
+    """$SECPIPE_VULNDB, else $XDG_CACHE_HOME/secpipe/vulndb.sqlite, else ~/.cache/..."""
+    explicit = os.environ.get("SECPIPE_VULNDB", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "secpipe" / "vulndb.sqlite"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0                 # new or replaced records
+    unchanged: int = 0                # already stored with the same or a newer `modified`
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Status:
+    path: Path
+    exists: bool
+    advisories: int
+    ecosystems: dict[str, int]        # canonical ecosystem -> advisories naming it
+    last_import: str | None           # ISO time of the last import, None if never
+    size_bytes: int
+
+    @property
+    def age_seconds(self) -> float | None:
+        if not self.last_import:
+            return None
+        then = datetime.strptime(self.last_import, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc)
+        return max(0.0, (datetime.now(timezone.utc) - then).total_seconds())
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _severity_list(value: Any) -> list[dict[str, str]]:
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("score"), str):
+            out.append({"type": _text(item.get("type")), "score": item["score"]})
+    return out
+
+
+def validate(record: Any) -> str | None:
+    """Why `record` is not an OSV record secpipe can store, or None when it is."""
+    if not isinstance(record, Mapping):
+        return "not a JSON object"
+    if not isinstance(record.get("id"), str) or not record["id"].strip():
+        return "no \"id\""
+    if record.get("affected") is not None and not isinstance(record["affected"], list):
+        return "\"affected\" is not an array"
+    for item in record.get("affected") or []:
+        if not isinstance(item, Mapping):
+            return "an \"affected\" entry is not an object"
+        pkg = item.get("package")
+        if pkg is not None and not isinstance(pkg, Mapping):
+            return "an \"affected[].package\" is not an object"
+        if not isinstance(item.get("ranges", []), list) or not isinstance(
+                item.get("versions", []), list):
+            return "\"ranges\"/\"versions\" is not an array"
+    return None
+
+
+def _rows(record: Mapping[str, Any], source: str) -> tuple[dict, list[dict], list[dict]]:
+    rid = record["id"].strip()
+    dbs = record.get("database_specific") if isinstance(record.get("database_specific"),
+                                                        Mapping) else {}
+    refs = [r["url"] for r in record.get("references") or []
+            if isinstance(r, Mapping) and isinstance(r.get("url"), str)]
+    cwes = dbs.get("cwe_ids") if isinstance(dbs.get("cwe_ids"), list) else []
+    adv = {
+        "id": rid, "modified": _text(record.get("modified")),
+        "published": _text(record.get("published")), "withdrawn": _text(record.get("withdrawn")),
+        "summary": _text(record.get("summary")), "details": _text(record.get("details"))[:4000],
+        "severity": json.dumps(_severity_list(record.get("severity"))),
+        "db_severity": _text(dbs.get("severity")),
+        "cwes": json.dumps([c for c in cwes if isinstance(c, str)]),
+        "refs": json.dumps(refs[:10]),
+        "record": zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6),
+        "source": source[:500],
+    }
+    alias_rows = [{"advisory_id": rid, "alias": a.strip()}
+                  for a in dict.fromkeys(record.get("aliases") or [])
+                  if isinstance(a, str) and a.strip() and a.strip() != rid]
+    aff_rows = []
+    for item in record.get("affected") or []:
+        pkg = item.get("package") or {}
+        ecosystem, name = _text(pkg.get("ecosystem")).strip(), _text(pkg.get("name")).strip()
+        if not ecosystem or not name:
+            continue  # e.g. GIT-only entries naming a repository, not a package
+        base = base_of(ecosystem)
+        eco_specific = item.get("ecosystem_specific") if isinstance(
+            item.get("ecosystem_specific"), Mapping) else {}
+        severity = _severity_list(item.get("severity"))
+        if not severity and isinstance(eco_specific.get("severity"), str):
+            severity = [{"type": "WORD", "score": eco_specific["severity"]}]
+        aff_rows.append({
+            "advisory_id": rid, "ecosystem": ecosystem, "base": base,
+            "release": release_of(ecosystem), "name": normalise_name(base, name),
+            "purl": _text(pkg.get("purl")),
+            "ranges": json.dumps([r for r in item.get("ranges") or [] if isinstance(r, Mapping)]),
+            "versions": json.dumps([v for v in item.get("versions") or [] if isinstance(v, str)]),
+            "severity": json.dumps(severity),
+        })
+    return adv, alias_rows, aff_rows
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class VulnDB:
+    """An open vulnerability database file (created on first write)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path).expanduser() if path else default_path()
+        self._engine: Engine | None = None
+
+    # --- connection -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(f"sqlite:///{self.path}")
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                if conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar() is None:
+                    conn.execute(meta.insert(), [{"key": "schema", "value": SCHEMA_VERSION}])
+            self._engine = engine
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> "VulnDB":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- import -----------------------------------------------------------------------------
+
+    def import_records(self, records: Iterable[tuple[str, Any]], *, label: str = "",
+                       result: ImportResult | None = None) -> ImportResult:
+        """Store (source, record) pairs; invalid records are rejected with their reason."""
+        result = result or ImportResult()
+        start = time.monotonic()
+        batch: dict[str, tuple[Mapping[str, Any], str]] = {}
+        for where, record in records:
+            problem = validate(record)
+            if problem:
+                result.rejected.append((where, problem))
+                continue
+            rid = record["id"].strip()
+            held = batch.get(rid)
+            if held is None or _text(record.get("modified")) >= _text(held[0].get("modified")):
+                batch[rid] = (record, where)
+            if len(batch) >= BATCH:
+                self._write(batch, result)
+                batch = {}
+        if batch:
+            self._write(batch, result)
+        result.seconds += time.monotonic() - start
+        with self.engine.begin() as conn:
+            conn.execute(imports.insert(), [{
+                "at": now_iso(), "source": label[:1000], "imported": result.imported,
+                "skipped": result.unchanged, "seconds": round(result.seconds, 3)}])
+        return result
+
+    def _write(self, batch: Mapping[str, tuple[Mapping[str, Any], str]],
+               result: ImportResult) -> None:
+        ids = list(batch)
+        with self.engine.begin() as conn:
+            stored: dict[str, str] = {}
+            for part in _chunks(ids):
+                stored.update(conn.execute(select(advisories.c.id, advisories.c.modified)
+                                           .where(advisories.c.id.in_(part))).all())
+            fresh = [i for i in ids if i not in stored
+                     or _text(batch[i][0].get("modified")) >= stored[i]]
+            result.unchanged += len(ids) - len(fresh)
+            if not fresh:
+                return
+            replaced = [i for i in fresh if i in stored]
+            for part in _chunks(replaced):
+                for table, column in ((advisories, advisories.c.id),
+                                      (aliases, aliases.c.advisory_id),
+                                      (affected, affected.c.advisory_id)):
+                    conn.execute(table.delete().where(column.in_(part)))
+            adv_rows, alias_rows, aff_rows = [], [], []
+            for rid in fresh:
+                record, where = batch[rid]
+                adv, al, af = _rows(record, where)
+                adv_rows.append(adv)
+                alias_rows += al
+                aff_rows += af
+            conn.execute(advisories.insert(), adv_rows)
+            if alias_rows:
+                conn.execute(aliases.insert(), alias_rows)
+            if aff_rows:
+                conn.execute(affected.insert(), aff_rows)
+            result.imported += len(fresh)
+
+    def import_path(self, path: str | Path, **limits: int) -> ImportResult:
+        """Import OSV JSON files, a folder of them, or an OSV `all.zip` (see `sources`)."""
+        from secpipe.vulndb.sources import read_records
+
+        path = Path(path)
+        result = ImportResult()
+        return self.import_records(read_records(path, result.rejected, **limits),
+                                   label=str(path), result=result)
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """Ecosystems, advisory counts and the last import, without creating the file."""
+        if not self.path.exists():
+            return Status(self.path, False, 0, {}, None, 0)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(advisories)).scalar() or 0
+            per = conn.execute(select(affected.c.base, func.count(affected.c.advisory_id.distinct()))
+                               .group_by(affected.c.base)).all()
+            last = conn.execute(select(func.max(imports.c.at))).scalar()
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal"))
+                   if p.exists())
+        return Status(self.path, True, int(total),
+                      {canonical(base): int(n) for base, n in sorted(per)}, last, size)
+
+    def count_for(self, bases: Iterable[str]) -> dict[str, int]:
+        """Advisories stored per base ecosystem key (0 for those with none)."""
+        wanted = sorted(set(bases))
+        counts = dict.fromkeys(wanted, 0)
+        if not wanted or not self.path.exists():
+            return counts
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(affected.c.base, func.count(affected.c.advisory_id.distinct()))
+                                .where(affected.c.base.in_(wanted)).group_by(affected.c.base))
+            counts.update({b: int(n) for b, n in rows})
+        return counts
+
+    def affected_rows(self, base: str, names: Sequence[str], conn: Connection | None = None
+                      ) -> list[Any]:
+        """Every affected[] entry for these normalised names in one base ecosystem."""
+        if not names:
+            return []
+        cols = (affected.c.advisory_id, affected.c.release, affected.c.name,
+                affected.c.ranges, affected.c.versions, affected.c.severity)
+        out: list[Any] = []
+        own = conn is None
+        conn = conn or self.engine.connect()
+        try:
+            for part in _chunks(list(names)):
+                out += conn.execute(select(*cols).where(affected.c.base == base,
+                                                        affected.c.name.in_(part))).all()
+        finally:
+            if own:
+                conn.close()
+        return out
+
+    def advisories_by_id(self, ids: Iterable[str], conn: Connection | None = None
+                         ) -> dict[str, dict[str, Any]]:
+        """Advisory metadata (no full record) with aliases, by id."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        own = conn is None
+        conn = conn or self.engine.connect()
+        try:
+            cols = [c for c in advisories.c if c.name not in ("record", "source")]
+            for part in _chunks(wanted):
+                for row in conn.execute(select(*cols).where(advisories.c.id.in_(part))):
+                    item = dict(row._mapping)
+                    for key in ("severity", "cwes", "refs"):
+                        item[key] = json.loads(item[key])
+                    item["aliases"] = []
+                    out[item["id"]] = item
+                for adv_id, alias in conn.execute(select(aliases.c.advisory_id, aliases.c.alias)
+                                                  .where(aliases.c.advisory_id.in_(part))):
+                    out[adv_id]["aliases"].append(alias)
+        finally:
+            if own:
+                conn.close()
+        return out
+
+    def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Whole OSV records by id (for the OSV-compatible API)."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        if not wanted or not self.path.exists():
+            return out
+        with self.engine.connect() as conn:
+            for part in _chunks(wanted):
+                for rid, blob in conn.execute(select(advisories.c.id, advisories.c.record)
+                                              .where(advisories.c.id.in_(part))):
+                    out[rid] = json.loads(zlib.decompress(blob))
+        return out
+
+    def resolve_alias(self, ident: str) -> list[str]:
+        """Advisory ids stored under `ident` itself or carrying it as an alias."""
+        with self.engine.connect() as conn:
+            direct = conn.execute(select(advisories.c.id).where(advisories.c.id == ident)).all()
+            via = conn.execute(select(aliases.c.advisory_id).where(aliases.c.alias == ident)).all()
+        return list(dict.fromkeys([r[0] for r in direct] + [r[0] for r in via]))
