@@ -25,6 +25,8 @@ venv: $(STAMP)
 
 tools: $(STAMP)
 	$(SECPIPE) tools install
+	@# optional extras the tests drive for real (DAST cross-check)
+	$(SECPIPE) tools install wapiti
 
 demo: tools
 	@echo
