@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator)
 
 from secpipe.model import Severity
+from secpipe.notify.config import NotificationRule, check_sources
 
 CONFIG_NAMES = ("secpipe.yml", "secpipe.yaml", ".secpipe.yml")
 DEFAULT_PIPELINE = Path(__file__).with_name("default-pipeline.yml")
@@ -108,6 +110,7 @@ class PipelineConfig(_Strict):
     stages: dict[str, StageConfig] = Field(min_length=1)
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: list[SinkConfig] = Field(default_factory=list)  # after the run: see secpipe.sinks
+    notifications: list[NotificationRule] = Field(default_factory=list)  # see secpipe.notify
 
     @field_validator("stages")
     @classmethod
@@ -118,6 +121,14 @@ class PipelineConfig(_Strict):
                     f"stage name {name!r} must be lower-case letters, digits, '-' or '_'"
                 )
         return stages
+
+    @field_validator("notifications")
+    @classmethod
+    def _notification_sources(cls, rules: list[NotificationRule], info: ValidationInfo
+                              ) -> list[NotificationRule]:
+        if "stages" in info.data:  # else the stages' own error is the one to read
+            check_sources(rules, list(info.data["stages"]))
+        return rules
 
     def stage_fail_on(self, name: str) -> Severity:
         return self.stages[name].fail_on or self.defaults.fail_on

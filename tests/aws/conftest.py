@@ -24,7 +24,7 @@ class Moto:
     def client(self, service: str, region: str = REGION) -> Any:
         return boto3.client(service, endpoint_url=self.url, region_name=region,
                             aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ class OwnHub:
     def client(self) -> Any:
         return boto3.client("securityhub", endpoint_url=self.url, region_name=REGION,
                             aws_access_key_id=self.key_id, aws_secret_access_key=self.secret,
-                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 @pytest.fixture(scope="module")

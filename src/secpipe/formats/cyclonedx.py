@@ -19,7 +19,8 @@ entries as findings, so its counts are higher by their number.
 Severity: the CVSS ratings first (v3.x, then v4, then v2; their severity word, else their score,
 else the score computed from their vector), then any other rating's word (OWASP, the tool's);
 unrated vulnerabilities are MEDIUM. Ids (the vulnerability's and its `references[].id`) go
-through the shared CVE-first choice.
+through the shared CVE-first choice. Fixed versions (JSON): the single versions an `affects`
+entry marks `unaffected` beside its affected one, as secpipe's osv-match writes them.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _from_json(doc: Mapping[str, Any]) -> tuple[Component, list[dict[str, Any]]]
             statuses = [text(x.get("status")) for x in v.maps(aff.get("versions"))] \
                 if isinstance(aff, Mapping) else []
             if isinstance(aff, Mapping) and text(aff.get("ref")) and not _all_unaffected(statuses):
-                affected.append(_resolve(text(aff["ref"]), index))
+                affected.append({**_resolve(text(aff["ref"]), index),
+                                 "fixed": v.versions_text(_unaffected_versions(aff))})
         out.append({
             "id": text(item.get("id")), "source": text(source.get("name")),
             "ids": [text(r.get("id")) for r in v.maps(item.get("references"))],
@@ -117,6 +119,13 @@ def _from_json(doc: Mapping[str, Any]) -> tuple[Component, list[dict[str, Any]]]
 
 def _all_unaffected(statuses: list[str]) -> bool:
     return bool(statuses) and all(s == "unaffected" for s in statuses)
+
+
+def _unaffected_versions(aff: Mapping[str, Any]) -> list[str]:
+    """Single versions marked `unaffected` beside an affected one: the fixed versions (what
+    secpipe's osv-match writes; ranges are left out, they are no version to upgrade to)."""
+    return [text(x.get("version")) for x in v.maps(aff.get("versions"))
+            if text(x.get("status")) == "unaffected" and text(x.get("version"))]
 
 
 def _resolve(ref: str, index: Mapping[str, Component]) -> Component:
@@ -243,7 +252,8 @@ def _findings(vuln: Mapping[str, Any], subject: Component) -> Iterator[Finding]:
             resource = v.package_resource(None, f"bom-ref:{ref}", "")
         yield v.vuln_finding(
             tool=TOOL, vid=vid, aliases=aliases, package=name, version=version,
-            severity=severity, severity_original=word, summary=vuln["description"],
+            fixed=comp.get("fixed", ""), severity=severity, severity_original=word,
+            summary=vuln["description"],
             description=vuln["detail"] if vuln["detail"] != vuln["description"] else "",
             cvss_score=score, cvss_vector=vector, urls=vuln["urls"], resource=resource,
             cwe=v.cwe_ids(vuln["cwes"]), remediation=vuln["recommendation"] or None,

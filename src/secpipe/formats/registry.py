@@ -44,6 +44,7 @@ BUILTIN = {
     "osv-scanner": "secpipe.formats.osv_scanner",
     "dependency-check": "secpipe.formats.dependency_check",
     "cyclonedx": "secpipe.formats.cyclonedx",
+    "falco": "secpipe.formats.falco",
     "snyk": "secpipe.formats.snyk",
 }
 

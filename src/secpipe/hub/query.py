@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import and_, cast, false, func, not_, or_, select, true, tuple_
+from sqlalchemy import and_, cast, exists, false, func, not_, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
@@ -30,7 +30,7 @@ from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import finding_resources as R
 from secpipe.hub.schema import finding_types as T
 from secpipe.hub.schema import findings as F
-from secpipe.hub.validate import UNINDEXED_PRODUCT_FIELDS
+from secpipe.hub.validate import LABEL_RANK, UNINDEXED_PRODUCT_FIELDS
 
 MAX_ATTRIBUTES = 10
 MAX_VALUES = 20
@@ -45,9 +45,9 @@ STRINGS: dict[str, Any] = {
     "RecordState": F.c.record_state, "VerificationState": F.c.verification_state,
     "ComplianceStatus": F.c.compliance_status,
 }
-SIDE_STRINGS: dict[str, tuple[Any, Any]] = {
-    "Type": (T, T.c.type), "ResourceId": (R, R.c.id), "ResourceType": (R, R.c.type),
-    "ResourcePartition": (R, R.c.partition), "ResourceRegion": (R, R.c.region),
+SIDE_STRINGS: dict[str, tuple[Any, str]] = {
+    "Type": (T, "type"), "ResourceId": (R, "id"), "ResourceType": (R, "type"),
+    "ResourcePartition": (R, "partition"), "ResourceRegion": (R, "region"),
 }
 NUMBERS = {"SeverityNormalized": F.c.severity_normalized, "Confidence": F.c.confidence,
            "Criticality": F.c.criticality}
@@ -68,11 +68,6 @@ _SORTABLE: dict[str, tuple[Any, Any]] = {
 SORT_ALIASES = {"Severity.Label": "SeverityLabel", "Severity.Normalized": "SeverityNormalized",
                 "Workflow.Status": "WorkflowStatus", "Compliance.Status": "ComplianceStatus"}
 DEFAULT_SORT = ({"Field": "UpdatedAt", "SortOrder": "desc"},)
-
-
-def _contains(dialect: str) -> Callable[[Any, str], ColumnElement]:
-    fn = func.instr if dialect == "sqlite" else func.strpos
-    return lambda col, value: fn(col, value) > 0
 
 
 def _objects(key: str, values: Any) -> list[Mapping[str, Any]]:
@@ -105,20 +100,66 @@ def _comparisons(key: str, values: list[Mapping[str, Any]], allowed: Sequence[st
     return out
 
 
+class _Ctx:
+    """What building a WHERE clause needs besides the filters.
+
+    `estimate(select)` (GetFindings only) counts a side-table match up to DRIVE_LIMIT + 1.
+    A rare value drives the plan (`pk IN (subquery)`: fetch those few findings, then sort);
+    a common one becomes a per-row probe (`EXISTS`), so the planner can walk the sort
+    index and stop after one page. SQLite cannot estimate a subquery itself; PostgreSQL
+    plans both forms as the same semi-join.
+    """
+
+    def __init__(self, dialect: str, estimate: Callable[[Any], int] | None = None) -> None:
+        self.dialect = dialect
+        self.estimate = estimate
+        fn = func.instr if dialect == "sqlite" else func.strpos
+        self.contains = lambda col, value: fn(col, value) > 0
+
+    def present(self, table: Any, cond_for: Callable[[Any], ColumnElement],
+                can_estimate: bool) -> ColumnElement:
+        """Findings with at least one `table` row matching `cond_for(alias)`."""
+        side = table.alias()
+        cond = cond_for(side)
+        if self.estimate is not None and (
+                not can_estimate
+                or self.estimate(select(side.c.finding_pk).where(cond)) > DRIVE_LIMIT):
+            return self.probe(table, cond_for)
+        return F.c.pk.in_(select(side.c.finding_pk).where(cond))
+
+    @staticmethod
+    def probe(table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
+        """EXISTS a matching `table` row for the finding at hand (aliased: the outer query
+        may itself read `table`)."""
+        side = table.alias()
+        return exists().where(side.c.finding_pk == F.c.pk, cond_for(side)).correlate(F)
+
+    @classmethod
+    def absent(cls, table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
+        return ~cls.probe(table, cond_for)
+
+
+DRIVE_LIMIT = 2000
+
+
 def _match(col: Any, comp: str, value: str, contains) -> ColumnElement:
     """The positive form of a string comparison (NOT_* are negated by the caller)."""
     if comp.startswith("PREFIX"):
         upper = prefix_upper(value)
         return col >= value if upper is None else and_(col >= value, col < upper)
     if comp.endswith("EQUALS"):
+        if col is F.c.severity_label:        # answered by the severity_rank index
+            rank = LABEL_RANK.get(value)
+            return false() if rank is None else F.c.severity_rank == rank
         return col == value
     return contains(col, value)
 
 
-def _string_filter(key: str, values: Any, contains) -> ColumnElement:
+def _string_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
     comps = _comparisons(key, _objects(key, values), POSITIVE + NEGATIVE)
     pos = [(c, v) for c, v in comps if c in POSITIVE]
     neg = [(c, v) for c, v in comps if c in NEGATIVE]
+    contains = ctx.contains
     if key in STRINGS:
         col = STRINGS[key]
         parts = [or_(*(_match(col, c, v, contains) for c, v in pos))] if pos else []
@@ -126,22 +167,23 @@ def _string_filter(key: str, values: Any, contains) -> ColumnElement:
             miss = not_(_match(col, c, v, contains))
             parts.append(or_(col.is_(None), miss) if col.nullable else miss)
         return and_(*parts)
-    table, col = SIDE_STRINGS[key]
-
-    def having(cond: ColumnElement) -> ColumnElement:
-        return F.c.pk.in_(select(table.c.finding_pk).where(cond))
-
-    parts = [having(or_(*(_match(col, c, v, contains) for c, v in pos)))] if pos else []
-    parts += [not_(having(_match(col, c, v, contains))) for c, v in neg]
+    table, name = SIDE_STRINGS[key]
+    parts = []
+    if pos:
+        parts.append(ctx.present(
+            table, lambda t: or_(*(_match(t.c[name], c, v, contains) for c, v in pos)),
+            can_estimate=all(c != "CONTAINS" for c, _ in pos)))
+    for c, v in neg:
+        parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, contains)))
     return and_(*parts)
 
 
-def _map_match(comp: str, value: str, contains) -> ColumnElement:
+def _map_match(m: Any, comp: str, value: str, contains) -> ColumnElement:
     if comp.endswith("EQUALS"):
         if len(value) > MAP_VALUE_INDEXED:
-            return and_(M.c.v == value[:MAP_VALUE_INDEXED], M.c.full == value)
-        return and_(M.c.v == value, M.c.full.is_(None))
-    return contains(func.coalesce(M.c.full, M.c.v), value)
+            return and_(m.c.v == value[:MAP_VALUE_INDEXED], m.c.full == value)
+        return and_(m.c.v == value, m.c.full.is_(None))
+    return contains(func.coalesce(m.c.full, m.c.v), value)
 
 
 def _doc_product_field(key: str, dialect: str) -> ColumnElement:
@@ -151,8 +193,9 @@ def _doc_product_field(key: str, dialect: str) -> ColumnElement:
     return func.jsonb_extract_path_text(cast(F.c.doc, JSONB), "ProductFields", key)
 
 
-def _map_filter(key: str, values: Any, contains, dialect: str) -> ColumnElement:
+def _map_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
     kind = MAPS[key]
+    contains = ctx.contains
     entries = []
     for v in _objects(key, values):
         k, comp, value = v.get("Key"), v.get("Comparison"), v.get("Value")
@@ -163,30 +206,31 @@ def _map_filter(key: str, values: Any, contains, dialect: str) -> ColumnElement:
                                "CONTAINS or NOT_CONTAINS")
         entries.append((k, comp, value))
 
-    def having(cond: ColumnElement) -> ColumnElement:
-        return F.c.pk.in_(select(M.c.finding_pk).where(cond))
-
     def in_doc(k: str) -> bool:
         return kind == "P" and k in UNINDEXED_PRODUCT_FIELDS
 
     def doc_match(k: str, comp: str, value: str) -> ColumnElement:
-        expr = _doc_product_field(k, dialect)
+        expr = _doc_product_field(k, ctx.dialect)
         return expr == value if comp.endswith("EQUALS") else contains(expr, value)
 
-    pos = [and_(M.c.kind == kind, M.c.key == k, _map_match(c, v, contains))
-           for k, c, v in entries if not c.startswith("NOT_") and not in_doc(k)]
-    alts = [having(or_(*pos))] if pos else []
+    def entry(m: Any, k: str, c: str, v: str) -> ColumnElement:
+        return and_(m.c.kind == kind, m.c.key == k, _map_match(m, c, v, contains))
+
+    side_pos = [(k, c, v) for k, c, v in entries if not c.startswith("NOT_") and not in_doc(k)]
+    alts = []
+    if side_pos:
+        alts.append(ctx.present(M, lambda m: or_(*(entry(m, *e) for e in side_pos)),
+                                can_estimate=all(c == "EQUALS" for _, c, _ in side_pos)))
     alts += [doc_match(k, c, v) for k, c, v in entries if not c.startswith("NOT_") and in_doc(k)]
     parts = [or_(*alts)] if alts else []
     for k, c, v in entries:
         if not c.startswith("NOT_"):
             continue
         if in_doc(k):
-            expr = _doc_product_field(k, dialect)
+            expr = _doc_product_field(k, ctx.dialect)
             parts.append(or_(expr.is_(None), not_(doc_match(k, c, v))))
         else:
-            parts.append(not_(having(and_(M.c.kind == kind, M.c.key == k,
-                                          _map_match(c, v, contains)))))
+            parts.append(ctx.absent(M, lambda m, k=k, c=c, v=v: entry(m, k, c, v)))
     return and_(*parts)
 
 
@@ -250,7 +294,8 @@ def _boolean_filter(key: str, values: Any) -> ColumnElement:
     return or_(*alts)
 
 
-def where_clause(filters: Mapping[str, Any] | None, dialect: str) -> ColumnElement:
+def where_clause(filters: Mapping[str, Any] | None, dialect: str,
+                 estimate: Callable[[Any], int] | None = None) -> ColumnElement:
     """All filters as one boolean expression over `findings`; InvalidInput on a bad filter."""
     if not filters:
         return true()
@@ -259,17 +304,17 @@ def where_clause(filters: Mapping[str, Any] | None, dialect: str) -> ColumnEleme
     used = {k: v for k, v in filters.items() if v not in (None, [])}
     if len(used) > MAX_ATTRIBUTES:
         raise InvalidInput(f"at most {MAX_ATTRIBUTES} filter attributes are allowed")
-    contains = _contains(dialect)
+    ctx = _Ctx(dialect, estimate)
     parts = []
     for key, values in used.items():
         if key in STRINGS or key in SIDE_STRINGS:
-            parts.append(_string_filter(key, values, contains))
+            parts.append(_string_filter(key, values, ctx))
         elif key in NUMBERS:
             parts.append(_number_filter(key, values))
         elif key in DATES:
             parts.append(_date_filter(key, values))
         elif key in MAPS:
-            parts.append(_map_filter(key, values, contains, dialect))
+            parts.append(_map_filter(key, values, ctx))
         elif key in BOOLEANS:
             parts.append(_boolean_filter(key, values))
         else:
@@ -286,7 +331,7 @@ def text_clause(text: str | None) -> ColumnElement:
     return or_(
         func.lower(F.c.title).like(pattern, escape="\\"),
         func.lower(F.c.description).like(pattern, escape="\\"),
-        F.c.pk.in_(select(R.c.finding_pk).where(func.lower(R.c.id).like(pattern, escape="\\"))),
+        _Ctx.probe(R, lambda r: func.lower(r.c.id).like(pattern, escape="\\")),
     )
 
 
@@ -333,8 +378,12 @@ def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: in
         raise InvalidInput("MaxResults must be between 1 and 100")
     keys = sort_keys(sort)
     digest = fingerprint([filters or {}, list(sort or DEFAULT_SORT), text or ""])
+    def estimate(sub: Any) -> int:
+        capped = sub.limit(DRIVE_LIMIT + 1).subquery()
+        return conn.execute(select(func.count()).select_from(capped)).scalar_one()
+
     q = select(F.c.doc, *(k for k, _ in keys)).where(
-        where_clause(filters, conn.dialect.name), text_clause(text))
+        where_clause(filters, conn.dialect.name, estimate), text_clause(text))
     if next_token:
         token = decode_token(next_token)
         values = token.get("k")
@@ -372,7 +421,8 @@ def group_counts(conn, group_by: str, filters: Mapping[str, Any] | None,
         n = func.count()
         q = select(col, n).where(where, col.is_not(None)).group_by(col)
     elif group_by in SIDE_STRINGS:
-        table, col = SIDE_STRINGS[group_by]
+        table, name = SIDE_STRINGS[group_by]
+        col = table.c[name]
         n = func.count(table.c.finding_pk.distinct())
         q = (select(col, n).select_from(table.join(F, F.c.pk == table.c.finding_pk))
              .where(where, col.is_not(None)).group_by(col))

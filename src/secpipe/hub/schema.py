@@ -9,6 +9,8 @@ Shape of the findings data:
   ProductFields / UserDefinedFields / ResourceTags), so filters on them are index lookups. Map
   values keep their first 256 characters in the indexed `v` and the whole value in `full` only
   when longer: PostgreSQL cannot index a 2 KB ProductFields value.
+- SeverityLabel is indexed through `severity_rank` (0-4): the same filter, and the index also
+  serves sorting by severity.
 - String columns use the "C" collation on PostgreSQL so ordering and prefix ranges are the
   same code-point order SQLite's BINARY uses.
 """
@@ -36,6 +38,11 @@ metadata = MetaData()
 MAP_VALUE_INDEXED = 256
 
 
+# On SQLite only a column declared exactly INTEGER PRIMARY KEY is the rowid; BIGINT would get
+# a separate unique index and every lookup by pk a second B-tree descent.
+PK_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def Str(length: int) -> TypeEngine:
     """A string column compared in code-point order on both dialects."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
@@ -43,7 +50,7 @@ def Str(length: int) -> TypeEngine:
 
 findings = Table(
     "findings", metadata,
-    Column("pk", BigInteger, primary_key=True, autoincrement=False),
+    Column("pk", PK_TYPE, primary_key=True, autoincrement=False),
     Column("product_arn", Str(256), nullable=False),
     Column("id", Str(512), nullable=False),
     Column("product_name", Str(128), nullable=False),
@@ -76,7 +83,7 @@ findings = Table(
     Index("ix_findings_product_name", "product_name"),
     Index("ix_findings_generator_id", "generator_id"),
     Index("ix_findings_title", "title"),
-    Index("ix_findings_severity_label", "severity_label"),
+    Index("ix_findings_severity_rank", "severity_rank"),
     Index("ix_findings_severity_normalized", "severity_normalized"),
     Index("ix_findings_workflow_status", "workflow_status"),
     Index("ix_findings_record_state", "record_state"),
@@ -162,6 +169,21 @@ run_findings = Table(
     PrimaryKeyConstraint("run_seq", "finding_pk", name="pk_run_findings"),
     Index("ix_run_findings_finding", "finding_pk"),
     sqlite_with_rowid=False,
+)
+
+run_images = Table(      # migration 0002: what a run built or deployed (runtime correlation)
+    "run_images", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Str(128), nullable=False),
+    Column("repository", Str(512), nullable=False),
+    Column("tag", Str(128), nullable=False),
+    Column("digest", Str(128), nullable=False),
+    Column("stage", Str(128), nullable=False),
+    Column("role", Str(16), nullable=False),            # built | deployed
+    Column("recorded_at", Str(32), nullable=False),
+    UniqueConstraint("run_id", "repository", "tag", "digest", "role", name="uq_run_images"),
+    Index("ix_run_images_digest", "digest"),
+    Index("ix_run_images_repo_tag", "repository", "tag"),
 )
 
 insights = Table(

@@ -152,5 +152,9 @@ def _blocking(run: RunResult, console: Console) -> None:
         if secret and secret not in title:
             line.append(plain(f"  [{secret}]"), style="yellow")
         console.print(line)
+        fix = " ".join((f.remediation or "").split())
+        if fix and fix != title:
+            cut = fix if len(fix) <= 150 else fix[:149] + "…"
+            console.print(Text("      fix: " + plain(cut), style="dim"))
     if len(blocking) > len(shown):
         console.print(f"  … and {len(blocking) - len(shown)} more in the report")

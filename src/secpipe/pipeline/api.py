@@ -127,6 +127,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     run.self_cpu_s = time.process_time() - cpu0
     write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)
+    if cfg.notifications:
+        _notify(cfg, run, run_dir, out_dir)
     if sinks:
         from secpipe.sinks import SinksFailed, deliver_all
 
@@ -147,6 +149,22 @@ def _build_sinks(cfg, requested: Sequence[str]) -> list:
         return build_sinks(cfg.sinks, requested)
     except SinkError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _notify(cfg, run: RunResult, run_dir: Path, out_dir: Path) -> None:
+    """`notifications:` rules (secpipe.notify), after every output is written. A failure is
+    logged and recorded in RUN_DIR/notifications.json, never raised: the verdict stands."""
+    import logging
+
+    try:
+        from secpipe.notify.dispatcher import Notifier, write_outcomes
+        from secpipe.notify.state import default_state_path
+
+        notifier = Notifier(cfg.notifications, state=default_state_path(out_dir))
+        write_outcomes(notifier.notify_run(run), run_dir)
+    except Exception as exc:  # noqa: BLE001 - a notification problem must not cost the run
+        logging.getLogger("secpipe.notify").warning(
+            "notifications failed: %s (the run's result and exit code are unchanged)", exc)
 
 
 _VERSION_LOCK = threading.Lock()

@@ -82,7 +82,7 @@ def _classic(text: str, source: str) -> list[Component]:
             raise LockfileError(source, f"line {lineno}: entry {specs[0]!r} has no version")
         if rng.startswith("npm:"):  # an alias: "alias@npm:real@^1.0.0"
             name, rng = split_spec(rng[4:])
-        if _NON_REGISTRY.match(rng) or not _REGISTRY_VERSION.match(version):
+        if _NON_REGISTRY.search(rng) or not _REGISTRY_VERSION.match(version):
             continue
         out.append(make_component(npm_purl(name, version), name=name,
                                   hashes=sri_hashes(fields.get("integrity"))))

@@ -5,15 +5,21 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import entry_points
 
+from secpipe.scanners.build_image import BuildImage
 from secpipe.scanners.checkov import Checkov
 from secpipe.scanners.dast import Dast
 from secpipe.scanners.deploy_helm import DeployHelm
 from secpipe.scanners.deploy_local import DeployLocal
 from secpipe.scanners.detect_secrets import DetectSecrets
+from secpipe.scanners.ecr_scan import EcrScan
 from secpipe.scanners.git_secrets import GitSecrets
+from secpipe.scanners.grype import Grype
 from secpipe.scanners.hadolint import Hadolint
 from secpipe.scanners.interface import Scanner
+from secpipe.scanners.osv_match import OsvMatch
+from secpipe.scanners.sbom import Sbom
 from secpipe.scanners.trivy import Trivy
+from secpipe.scanners.trivy_vuln import TrivyVuln
 from secpipe.scanners.trufflehog3 import Trufflehog3
 
 GROUP = "secpipe.scanners"
@@ -23,7 +29,8 @@ GROUP = "secpipe.scanners"
 def all_scanners() -> dict[str, type[Scanner]]:
     found: dict[str, type[Scanner]] = {
         cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
-                                  DeployLocal, DeployHelm, Dast)
+                                  DeployLocal, DeployHelm, Dast, OsvMatch,
+                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan)
     }
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

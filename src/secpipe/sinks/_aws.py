@@ -49,12 +49,12 @@ def boto3_module() -> Any:
 
 def make_client(service: str, *, region: str | None = None, endpoint_url: str | None = None,
                 session: Any = None, timeout: float = 60.0) -> Any:
-    """A boto3 client whose retries are ours (max_attempts=1): see sinks/_retry.py."""
+    """A boto3 client whose retries are ours (total_max_attempts=1): see sinks/_retry.py."""
     boto3 = boto3_module()
     from botocore.config import Config
 
     session = session or boto3.session.Session()
-    config = Config(retries={"max_attempts": 1, "mode": "standard"},
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=min(timeout, 10.0), read_timeout=timeout,
                     user_agent_extra="secpipe")
     kwargs: dict[str, Any] = {"config": config}

@@ -244,6 +244,14 @@ _ALL: tuple[ToolSpec, ...] = (
         summary="CloudFormation linter (checks `secpipe aws pipeline` templates)",
         typical_seconds=20,
     ),
+    _pip(
+        "pip-audit",
+        "2.10.1",
+        "pip-audit==2.10.1",
+        summary="Python dependency auditor; offline, point `--osv-url` at the hub's /v1/query "
+        "(secpipe's OSV database)",
+        typical_seconds=12,
+    ),
 )
 
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _ALL}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
@@ -83,8 +84,12 @@ def read_zip(path: Path, rejected: Rejected, *, max_members: int = MAX_MEMBERS,
             if info.file_size > max_member_bytes:
                 raise VulnDBError(f"{path}: refused: member {info.filename!r} is "
                                   f"{info.file_size} bytes (limit {max_member_bytes})")
-            with archive.open(info) as member:
-                data = member.read(max_member_bytes + 1)  # never trust the declared size
+            try:
+                with archive.open(info) as member:
+                    data = member.read(max_member_bytes + 1)  # never trust the declared size
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise VulnDBError(f"{path}: refused: member {info.filename!r} is corrupt or "
+                                  f"lies about its size ({exc})") from None
             if len(data) > max_member_bytes:
                 raise VulnDBError(f"{path}: refused: member {info.filename!r} inflates beyond "
                                   f"{max_member_bytes} bytes (declared {info.file_size})")

@@ -24,7 +24,8 @@ from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, MetaData, St
                         Text, create_engine, event, func, select)
 from sqlalchemy.engine import Connection, Engine
 
-from secpipe.vulndb.ecosystems import base_of, canonical, normalise_name, release_of
+from secpipe.vulndb.ecosystems import canonical
+from secpipe.vulndb.records import rows, text as _text, validate
 
 SCHEMA_VERSION = "1"
 BATCH = 2000
@@ -95,7 +96,7 @@ def now_iso() -> str:
 @dataclass
 class ImportResult:
     imported: int = 0                 # new or replaced records
-    unchanged: int = 0                # already stored with the same or a newer `modified`
+    kept_newer: int = 0               # skipped: the stored copy has a newer `modified`
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     seconds: float = 0.0
 
@@ -116,82 +117,6 @@ class Status:
         then = datetime.strptime(self.last_import, "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=timezone.utc)
         return max(0.0, (datetime.now(timezone.utc) - then).total_seconds())
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _severity_list(value: Any) -> list[dict[str, str]]:
-    out = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, Mapping) and isinstance(item.get("score"), str):
-            out.append({"type": _text(item.get("type")), "score": item["score"]})
-    return out
-
-
-def validate(record: Any) -> str | None:
-    """Why `record` is not an OSV record secpipe can store, or None when it is."""
-    if not isinstance(record, Mapping):
-        return "not a JSON object"
-    if not isinstance(record.get("id"), str) or not record["id"].strip():
-        return "no \"id\""
-    if record.get("affected") is not None and not isinstance(record["affected"], list):
-        return "\"affected\" is not an array"
-    for item in record.get("affected") or []:
-        if not isinstance(item, Mapping):
-            return "an \"affected\" entry is not an object"
-        pkg = item.get("package")
-        if pkg is not None and not isinstance(pkg, Mapping):
-            return "an \"affected[].package\" is not an object"
-        if not isinstance(item.get("ranges", []), list) or not isinstance(
-                item.get("versions", []), list):
-            return "\"ranges\"/\"versions\" is not an array"
-    return None
-
-
-def _rows(record: Mapping[str, Any], source: str) -> tuple[dict, list[dict], list[dict]]:
-    rid = record["id"].strip()
-    dbs = record.get("database_specific") if isinstance(record.get("database_specific"),
-                                                        Mapping) else {}
-    refs = [r["url"] for r in record.get("references") or []
-            if isinstance(r, Mapping) and isinstance(r.get("url"), str)]
-    cwes = dbs.get("cwe_ids") if isinstance(dbs.get("cwe_ids"), list) else []
-    adv = {
-        "id": rid, "modified": _text(record.get("modified")),
-        "published": _text(record.get("published")), "withdrawn": _text(record.get("withdrawn")),
-        "summary": _text(record.get("summary")), "details": _text(record.get("details"))[:4000],
-        "severity": json.dumps(_severity_list(record.get("severity"))),
-        "db_severity": _text(dbs.get("severity")),
-        "cwes": json.dumps([c for c in cwes if isinstance(c, str)]),
-        "refs": json.dumps(refs[:10]),
-        "record": zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6),
-        "source": source[:500],
-    }
-    alias_rows = [{"advisory_id": rid, "alias": a.strip()}
-                  for a in dict.fromkeys(record.get("aliases") or [])
-                  if isinstance(a, str) and a.strip() and a.strip() != rid]
-    aff_rows = []
-    for item in record.get("affected") or []:
-        pkg = item.get("package") or {}
-        ecosystem, name = _text(pkg.get("ecosystem")).strip(), _text(pkg.get("name")).strip()
-        if not ecosystem or not name:
-            continue  # e.g. GIT-only entries naming a repository, not a package
-        base = base_of(ecosystem)
-        eco_specific = item.get("ecosystem_specific") if isinstance(
-            item.get("ecosystem_specific"), Mapping) else {}
-        severity = _severity_list(item.get("severity"))
-        if not severity and isinstance(eco_specific.get("severity"), str):
-            severity = [{"type": "WORD", "score": eco_specific["severity"]}]
-        aff_rows.append({
-            "advisory_id": rid, "ecosystem": ecosystem, "base": base,
-            "release": release_of(ecosystem), "name": normalise_name(base, name),
-            "purl": _text(pkg.get("purl")),
-            "ranges": json.dumps([r for r in item.get("ranges") or [] if isinstance(r, Mapping)]),
-            "versions": json.dumps([v for v in item.get("versions") or [] if isinstance(v, str)]),
-            "severity": json.dumps(severity),
-        })
-    return adv, alias_rows, aff_rows
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -244,63 +169,67 @@ class VulnDB:
 
     def import_records(self, records: Iterable[tuple[str, Any]], *, label: str = "",
                        result: ImportResult | None = None) -> ImportResult:
-        """Store (source, record) pairs; invalid records are rejected with their reason."""
+        """Store (source, record) pairs; invalid records are rejected with their reason.
+
+        One transaction for the whole import: an archive refused half-way (a member that
+        inflates beyond its declared size) leaves the database exactly as it was.
+        """
         result = result or ImportResult()
         start = time.monotonic()
         batch: dict[str, tuple[Mapping[str, Any], str]] = {}
-        for where, record in records:
-            problem = validate(record)
-            if problem:
-                result.rejected.append((where, problem))
-                continue
-            rid = record["id"].strip()
-            held = batch.get(rid)
-            if held is None or _text(record.get("modified")) >= _text(held[0].get("modified")):
-                batch[rid] = (record, where)
-            if len(batch) >= BATCH:
-                self._write(batch, result)
-                batch = {}
-        if batch:
-            self._write(batch, result)
-        result.seconds += time.monotonic() - start
         with self.engine.begin() as conn:
+            for where, record in records:
+                problem = validate(record)
+                if problem:
+                    result.rejected.append((where, problem))
+                    continue
+                rid = record["id"].strip()
+                held = batch.get(rid)
+                if held is None or _text(record.get("modified")) >= _text(
+                        held[0].get("modified")):
+                    batch[rid] = (record, where)
+                if len(batch) >= BATCH:
+                    self._write(conn, batch, result)
+                    batch = {}
+            if batch:
+                self._write(conn, batch, result)
+            result.seconds += time.monotonic() - start
             conn.execute(imports.insert(), [{
                 "at": now_iso(), "source": label[:1000], "imported": result.imported,
-                "skipped": result.unchanged, "seconds": round(result.seconds, 3)}])
+                "skipped": result.kept_newer, "seconds": round(result.seconds, 3)}])
         return result
 
-    def _write(self, batch: Mapping[str, tuple[Mapping[str, Any], str]],
+    def _write(self, conn: Connection, batch: Mapping[str, tuple[Mapping[str, Any], str]],
                result: ImportResult) -> None:
         ids = list(batch)
-        with self.engine.begin() as conn:
-            stored: dict[str, str] = {}
-            for part in _chunks(ids):
-                stored.update(conn.execute(select(advisories.c.id, advisories.c.modified)
-                                           .where(advisories.c.id.in_(part))).all())
-            fresh = [i for i in ids if i not in stored
-                     or _text(batch[i][0].get("modified")) >= stored[i]]
-            result.unchanged += len(ids) - len(fresh)
-            if not fresh:
-                return
-            replaced = [i for i in fresh if i in stored]
-            for part in _chunks(replaced):
-                for table, column in ((advisories, advisories.c.id),
-                                      (aliases, aliases.c.advisory_id),
-                                      (affected, affected.c.advisory_id)):
-                    conn.execute(table.delete().where(column.in_(part)))
-            adv_rows, alias_rows, aff_rows = [], [], []
-            for rid in fresh:
-                record, where = batch[rid]
-                adv, al, af = _rows(record, where)
-                adv_rows.append(adv)
-                alias_rows += al
-                aff_rows += af
-            conn.execute(advisories.insert(), adv_rows)
-            if alias_rows:
-                conn.execute(aliases.insert(), alias_rows)
-            if aff_rows:
-                conn.execute(affected.insert(), aff_rows)
-            result.imported += len(fresh)
+        stored: dict[str, str] = {}
+        for part in _chunks(ids):
+            stored.update(conn.execute(select(advisories.c.id, advisories.c.modified)
+                                       .where(advisories.c.id.in_(part))).all())
+        fresh = [i for i in ids if i not in stored
+                 or _text(batch[i][0].get("modified")) >= stored[i]]
+        result.kept_newer += len(ids) - len(fresh)
+        if not fresh:
+            return
+        replaced = [i for i in fresh if i in stored]
+        for part in _chunks(replaced):
+            for table, column in ((advisories, advisories.c.id),
+                                  (aliases, aliases.c.advisory_id),
+                                  (affected, affected.c.advisory_id)):
+                conn.execute(table.delete().where(column.in_(part)))
+        adv_rows, alias_rows, aff_rows = [], [], []
+        for rid in fresh:
+            record, where = batch[rid]
+            adv, al, af = rows(record, where)
+            adv_rows.append(adv)
+            alias_rows += al
+            aff_rows += af
+        conn.execute(advisories.insert(), adv_rows)
+        if alias_rows:
+            conn.execute(aliases.insert(), alias_rows)
+        if aff_rows:
+            conn.execute(affected.insert(), aff_rows)
+        result.imported += len(fresh)
 
     def import_path(self, path: str | Path, **limits: int) -> ImportResult:
         """Import OSV JSON files, a folder of them, or an OSV `all.zip` (see `sources`)."""
@@ -338,6 +267,14 @@ class VulnDB:
                                 .where(affected.c.base.in_(wanted)).group_by(affected.c.base))
             counts.update({b: int(n) for b, n in rows})
         return counts
+
+    def has_ecosystem(self, base: str) -> bool:
+        """Whether any advisory names a package of this base ecosystem (an index probe)."""
+        if not self.path.exists():
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(select(affected.c.advisory_id).where(affected.c.base == base)
+                                .limit(1)).first() is not None
 
     def affected_rows(self, base: str, names: Sequence[str], conn: Connection | None = None
                       ) -> list[Any]:

@@ -1,0 +1,215 @@
+"""The Lambda that normalises seed-style report envelopes: archive to S3, import to Security Hub.
+
+Handler: `secpipe.aws.lambda_handler.lambda_handler` (the package re-exports the function, so
+`from secpipe.aws import lambda_handler` is the same callable).
+
+The event is the seed's envelope:
+    {"messageType": "CodeScanReport", "reportType": "ANCHORE"|"ECR"|"OWASP-Zap"|"SNYK",
+     "createdAt", "source_repository", "source_branch", "source_commitid", "build_id",
+     "report": {...raw tool JSON...}}
+or the same envelope with any `secpipe formats` name as reportType (case-insensitive), or
+"auto". `report` may also be a string (XML reports, JSON text), base64 when the envelope says
+`"reportEncoding": "base64"`. A function URL / API Gateway event carrying the envelope as its
+`body` is accepted too.
+
+Unlike the seed's Lambda (parsing, storage and one API call per finding in one function, with a
+counter in every Id), this one only wires three parts that exist on their own: the parser
+`secpipe convert` uses (same findings, same stable Ids), the S3 archive sink (the envelope under
+the seed's key `reports/<reportType>/<build_id>-<createdAt>.json`, SSE-KMS), and the Security
+Hub sink (batches, backoff, limits). The envelope is archived before it is parsed, so a report
+that fails to parse is still kept as evidence; the invocation then fails with the reason.
+
+Environment: SECPIPE_S3_BUCKET (required), SECPIPE_KMS_KEY_ID, SECPIPE_S3_PREFIX,
+SECPIPE_ACCOUNT_ID (default: the function's own account), AWS_REGION (set by Lambda).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from secpipe.model import Severity, SourceContext
+from secpipe.model.asff import now_iso
+
+MESSAGE_TYPE = "CodeScanReport"
+# The seed's report types and the formats that read them (first whose sniffer accepts wins).
+SEED_TYPES: dict[str, tuple[str, ...]] = {
+    "anchore": ("anchore-engine", "anchorectl", "grype"),
+    "ecr": ("ecr",),
+    "owasp-zap": ("zap",),
+    "zap": ("zap",),
+    "snyk": ("snyk",),
+}
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+class EnvelopeError(ValueError):
+    """The event is not a usable envelope, or its report cannot be read; says which and why."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    report_type: str
+    created_at: str
+    repo: str
+    branch: str
+    commit: str
+    build_id: str
+    report: bytes
+    raw: Mapping[str, Any]
+
+
+def read_envelope(event: Any) -> Envelope:
+    if isinstance(event, Mapping) and "body" in event and "messageType" not in event:
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode("utf-8", "replace")
+        try:
+            event = json.loads(body)
+        except ValueError as exc:
+            raise EnvelopeError(f"the request body is not JSON: {exc}") from None
+    if not isinstance(event, Mapping):
+        raise EnvelopeError(f"the event must be a JSON object, got {type(event).__name__}")
+    if event.get("messageType") != MESSAGE_TYPE:
+        raise EnvelopeError(f"messageType must be {MESSAGE_TYPE!r}, got "
+                            f"{event.get('messageType')!r}")
+    report_type = str(event.get("reportType") or "").strip()
+    if not report_type:
+        raise EnvelopeError("the envelope has no reportType")
+    if "report" not in event or event["report"] in (None, ""):
+        raise EnvelopeError("the envelope has no report")
+    return Envelope(
+        report_type=report_type,
+        created_at=str(event.get("createdAt") or ""),
+        repo=str(event.get("source_repository") or ""),
+        branch=str(event.get("source_branch") or ""),
+        commit=str(event.get("source_commitid") or ""),
+        build_id=str(event.get("build_id") or ""),
+        report=_report_bytes(event),
+        raw=event,
+    )
+
+
+def _report_bytes(event: Mapping[str, Any]) -> bytes:
+    report = event["report"]
+    if isinstance(report, (dict, list)):
+        return json.dumps(report, ensure_ascii=False).encode("utf-8")
+    if not isinstance(report, str):
+        raise EnvelopeError(f"report must be an object, an array or a string, "
+                            f"not {type(report).__name__}")
+    if str(event.get("reportEncoding") or "").lower() == "base64":
+        try:
+            return base64.b64decode(report, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise EnvelopeError(f"report is not valid base64: {exc}") from None
+    return report.encode("utf-8")
+
+
+def resolve_format(report_type: str, data: bytes) -> Any:
+    """The format for a reportType: the seed's four names, any format name, or `auto`."""
+    from secpipe.formats import ReportFormatError, all_formats, get_format, sniff
+    from secpipe.formats.interface import Document
+
+    key = report_type.strip().lower()
+    formats = {name.lower(): fmt for name, fmt in all_formats().items()}
+    if key == "auto":
+        try:
+            return sniff(data, f"<{report_type} report>")
+        except ReportFormatError as exc:
+            raise EnvelopeError(str(exc)) from None
+    candidates = SEED_TYPES.get(key, (key,) if key in formats else ())
+    if not candidates:
+        raise EnvelopeError(f"unknown reportType {report_type!r}; use ANCHORE, ECR, OWASP-Zap, "
+                            f"SNYK, auto, or a format of `secpipe formats`: "
+                            f"{', '.join(sorted(formats))}")
+    if len(candidates) > 1:
+        doc = Document(data, report_type)
+        for name in candidates:
+            fmt = get_format(name)
+            try:
+                if fmt.sniff is not None and fmt.sniff(doc):
+                    return fmt
+            except Exception:  # a sniffer that breaks must not pick a format
+                continue
+    return formats[candidates[0]] if candidates[0] in formats else get_format(candidates[0])
+
+
+def context_for(env: Envelope, *, account_id: str, region: str) -> SourceContext:
+    from secpipe.sinks._aws import partition_for_region
+
+    return SourceContext(repo=env.repo, branch=env.branch, commit=env.commit,
+                         run_id=env.build_id, stage=env.report_type.lower(),
+                         account_id=account_id, region=region,
+                         partition=partition_for_region(region),
+                         observed_at=env.created_at if _ISO.match(env.created_at) else now_iso())
+
+
+def envelope_findings(env: Envelope, *, account_id: str = "000000000000",
+                      region: str = "us-east-1") -> tuple[str, list[dict[str, Any]]]:
+    """(format name, ASFF findings): exactly what `secpipe convert --from FORMAT` gives."""
+    from secpipe.convert import ConvertError, convert_report
+    from secpipe.formats import ReportFormatError
+
+    fmt = resolve_format(env.report_type, env.report)
+    source = f"{env.report_type} report of build {env.build_id or '?'}"
+    ctx = context_for(env, account_id=account_id, region=region)
+    try:
+        out = convert_report(env.report, source=source, from_=fmt.name, to="asff", ctx=ctx)
+    except (ReportFormatError, ConvertError) as exc:
+        raise EnvelopeError(str(exc)) from None
+    return fmt.name, json.loads(out)
+
+
+def handle(event: Any, *, archive: Any, hub: Any) -> dict[str, Any]:
+    """Archive, parse, import; `archive` is an S3ArchiveSink, `hub` a SecurityHubSink."""
+    from secpipe.sinks.s3 import envelope_key
+
+    env = read_envelope(event)
+    key = envelope_key(env.report_type, env.build_id or "unknown",
+                       env.created_at or now_iso(), os.environ.get("SECPIPE_S3_PREFIX", ""))
+    archive.put(key, json.dumps(env.raw, ensure_ascii=False).encode("utf-8"),
+                content_type="application/json",
+                metadata={"report-type": env.report_type, "build-id": env.build_id,
+                          "repo": env.repo, "commit": env.commit})
+    fmt_name, findings = envelope_findings(env, account_id=hub.account_id, region=hub.region)
+    counts = {s.name: 0 for s in sorted(Severity, reverse=True)}
+    for f in findings:
+        label = (f.get("Severity") or {}).get("Label")
+        if label in counts:
+            counts[label] += 1
+    result = hub.send(findings)
+    return {
+        "status": "ok" if result.ok else "partial",
+        "reportType": env.report_type,
+        "format": fmt_name,
+        "findings": len(findings),
+        "counts": counts,
+        "imported": result.imported,
+        "failed": len(result.failed),
+        "failedFindings": result.failed[:20],
+        "calls": result.calls,
+        "truncated": result.truncated,
+        "archive": f"s3://{archive.bucket}/{key}",
+    }
+
+
+def _account_from_context(context: Any) -> str | None:
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
+
+
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    from secpipe.sinks.s3 import S3ArchiveSink
+    from secpipe.sinks.securityhub import SecurityHubSink
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    account = os.environ.get("SECPIPE_ACCOUNT_ID") or _account_from_context(context)
+    archive = S3ArchiveSink(region=region)
+    hub = SecurityHubSink(region=region, account_id=account)
+    return handle(event, archive=archive, hub=hub)

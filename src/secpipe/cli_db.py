@@ -1,0 +1,165 @@
+"""Vulnerability database commands: `secpipe db import|update|status`.
+
+The database is the one the SCA stage (osv-match) and the hub's OSV routes read: `--db PATH`,
+else $SECPIPE_VULNDB, else ~/.cache/secpipe/vulndb.sqlite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+DB_OPTION = click.option(
+    "--db", "db_path", metavar="PATH", type=click.Path(path_type=Path), default=None,
+    help="The database file (default: $SECPIPE_VULNDB or ~/.cache/secpipe/vulndb.sqlite).")
+
+
+def _open(db_path: Path | None):
+    from secpipe.vulndb import VulnDB
+
+    return VulnDB(db_path)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never imported"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} hours ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+@click.group("db")
+def db() -> None:
+    """The OSV vulnerability database the SCA stage matches SBOMs against.
+
+    \b
+    Examples:
+      secpipe db import examples/web/osv-demo
+      secpipe db import ~/Downloads/npm-all.zip ~/Downloads/PyPI-all.zip
+      secpipe db update --ecosystem npm --ecosystem PyPI
+      secpipe db status
+    """
+
+
+@db.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@DB_OPTION
+def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """Import OSV records from JSON files, folders of them, or OSV's per-ecosystem all.zip.
+
+    A record replaces a stored one with the same id unless the stored one is newer. Archives
+    with path-traversal names or that inflate beyond the size caps are refused whole.
+
+    \b
+    Examples:
+      secpipe db import examples/web/osv-demo
+      secpipe db import npm-all.zip --db .secpipe/vulndb.sqlite
+    """
+    from secpipe.cli import _fail
+    from secpipe.vulndb import VulnDBError
+
+    console = Console(stderr=True)
+    store = _open(db_path)
+    total = 0
+    try:
+        for path in paths:
+            result = store.import_path(path)
+            total += result.imported
+            console.print(f"{escape(str(path))}: {result.imported} advisories imported"
+                          + (f", {result.kept_newer} kept (stored copy newer)"
+                             if result.kept_newer else "")
+                          + f" in {result.seconds:.1f}s", highlight=False)
+            for where, why in result.rejected[:20]:
+                console.print(f"  [yellow]rejected[/] {escape(where)}: {escape(why)}",
+                              highlight=False)
+            if len(result.rejected) > 20:
+                console.print(f"  ... and {len(result.rejected) - 20} more rejected")
+    except VulnDBError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    status = _open(db_path).status()
+    console.print(f"{status.path}: {status.advisories} advisories", highlight=False)
+    if total == 0 and status.advisories == 0:
+        raise _fail("nothing was imported: the database is still empty")
+
+
+@db.command("update")
+@click.option("--ecosystem", "ecosystems", multiple=True, metavar="NAME",
+              help="OSV ecosystem to download (npm, PyPI, Go, Maven, Debian, Alpine, ...); "
+                   "repeatable. Default: those already in the database, else those six.")
+@click.option("--url", "base_url", default=None, metavar="URL",
+              help="Base URL of the archives (default: OSV's public bucket; a mirror works).")
+@DB_OPTION
+def db_update(ecosystems: tuple[str, ...], base_url: str | None, db_path: Path | None) -> None:
+    """Download OSV's per-ecosystem archives (<url>/<Ecosystem>/all.zip) and import them.
+
+    Offline, it says so within seconds and leaves the database as it was: nothing is imported
+    unless every archive arrived.
+
+    \b
+    Examples:
+      secpipe db update
+      secpipe db update --ecosystem npm --url https://mirror.example.com/osv
+    """
+    from secpipe.cli import _fail
+    from secpipe.vulndb import VulnDBError, update
+    from secpipe.vulndb.update import OSV_BUCKET
+
+    console = Console(stderr=True)
+    store = _open(db_path)
+    try:
+        result = update(store, ecosystems or None, base_url=base_url or OSV_BUCKET,
+                        log=lambda m: console.print(escape(m), highlight=False))
+    except VulnDBError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    for ecosystem, res in result.results.items():
+        console.print(f"{ecosystem}: {res.imported} advisories imported"
+                      + (f", {len(res.rejected)} rejected" if res.rejected else ""))
+    console.print(f"downloaded {result.bytes_downloaded / 1e6:.1f} MB")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@DB_OPTION
+def db_status(as_json: bool, db_path: Path | None) -> None:
+    """Show the database: ecosystems, advisory counts, last import and its age.
+
+    \b
+    Examples:
+      secpipe db status
+      secpipe db status --json --db .secpipe/vulndb.sqlite
+    """
+    status = _open(db_path).status()
+    if as_json:
+        click.echo(json.dumps({
+            "path": str(status.path), "exists": status.exists, "advisories": status.advisories,
+            "ecosystems": status.ecosystems, "last_import": status.last_import,
+            "age_seconds": status.age_seconds, "size_bytes": status.size_bytes}, indent=2))
+        return
+    console = Console()
+    if not status.exists or status.advisories == 0:
+        console.print(f"{escape(str(status.path))}: [bold red]empty[/] — the SCA stage will "
+                      "refuse to run on it. Import advisories with `secpipe db import PATH` or "
+                      "`secpipe db update`.", highlight=False)
+        return
+    table = Table("ecosystem", "advisories", show_edge=False)
+    for ecosystem, count in status.ecosystems.items():
+        table.add_row(escape(ecosystem), str(count))
+    console.print(table)
+    console.print(f"{escape(str(status.path))}: {status.advisories} advisories, "
+                  f"{status.size_bytes / 1e6:.1f} MB, last import {status.last_import} "
+                  f"({_age(status.age_seconds)})", highlight=False)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(db)

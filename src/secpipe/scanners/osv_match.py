@@ -1,0 +1,110 @@
+"""osv-match: the SCA stage's matcher (the seed's Anchore step), secpipe's own engine.
+
+It reads the CycloneDX SBOM the SBOM stage handed on (`sbom`, via `needs`) — or
+`tools.osv-match.sbom`, a path under the scanned tree — matches it against the OSV database
+in-process and hands back a CycloneDX-with-vulnerabilities report, which the `cyclonedx`
+format parses like any other tool's report. In-process, but through the same interface as an
+external tool: every way the match cannot be trusted is a ScannerError, so the stage fails
+closed rather than passing on an absent SBOM, an empty database, or a stale one.
+
+Options (tools.osv-match in secpipe.yml):
+  db: path of the database (default: $SECPIPE_VULNDB or ~/.cache/secpipe/vulndb.sqlite)
+  sbom: SBOM path relative to the scanned tree, used when no stage hands one on
+  max_age_days: refuse a database not refreshed for this long (default 30; 0 = no limit)
+  empty_ecosystems: error (default) | skip — an ecosystem of the SBOM without any advisory
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from secpipe.scanners.interface import (RawReport, ReportMissing, ScanOutcome, ScanRequest,
+                                        Scanner, ToolCrashed, ToolMissing)
+
+DEFAULT_MAX_AGE_DAYS = 30
+
+
+class OsvMatch(Scanner):
+    name = "osv-match"
+    format = "cyclonedx"
+    executable = ""  # in-process: nothing to find on PATH
+
+    def _db_path(self, req: ScanRequest) -> Path | None:
+        opt = req.options.get("db")
+        if not opt:
+            return None
+        path = Path(str(opt)).expanduser()
+        return path if path.is_absolute() else req.root / path
+
+    def _sbom(self, req: ScanRequest) -> Path:
+        given = req.inputs.get("sbom")
+        if given:
+            path = Path(given)
+        elif req.options.get("sbom"):
+            path = req.root / str(req.options["sbom"])
+        else:
+            raise ReportMissing(self.name, "no SBOM to match: add the SBOM stage to this "
+                                "stage's `needs` (it hands on `sbom`) or set tools.osv-match.sbom")
+        if not path.is_file():
+            raise ReportMissing(self.name, f"SBOM {path} does not exist")
+        return path
+
+    def scan(self, req: ScanRequest) -> ScanOutcome:
+        from secpipe.vulndb import VulnDB, match_sbom
+        from secpipe.vulndb.ecosystems import canonical
+
+        start = time.monotonic()
+        sbom_path = self._sbom(req)
+        db = VulnDB(self._db_path(req))
+        command = [self.name, "--db", str(db.path), str(sbom_path)]
+        try:
+            status = db.status()
+            if not status.exists or status.advisories == 0:
+                raise ToolMissing(self.name, f"vulnerability DB {db.path} is empty: run "
+                                  "`secpipe db import PATH` (OSV files, a folder or all.zip) or "
+                                  "`secpipe db update`", command=command)
+            max_age = float(req.options.get("max_age_days", DEFAULT_MAX_AGE_DAYS) or 0)
+            age = status.age_seconds
+            if max_age and age is not None and age > max_age * 86400:
+                raise ToolMissing(self.name, f"vulnerability DB {db.path} is stale: last import "
+                                  f"{status.last_import} ({age / 86400:.0f} days ago, limit "
+                                  f"{max_age:g}); run `secpipe db update` or `secpipe db import "
+                                  "...`, or raise tools.osv-match.max_age_days", command=command)
+            try:
+                scan = match_sbom(db, sbom_path.read_bytes(), str(sbom_path))
+            except ValueError as exc:
+                raise ToolCrashed(self.name, f"cannot read the SBOM: {exc}",
+                                  command=command) from None
+            except OSError as exc:
+                raise ReportMissing(self.name, f"cannot read {sbom_path}: {exc}",
+                                    command=command) from None
+        finally:
+            db.close()
+        result = scan.result
+        notes = [f"vulnerability DB {status.path}: {status.advisories} advisories, "
+                 f"last import {status.last_import}",
+                 f"{len(result.packages)} packages matched, {len(result.matches)} "
+                 "vulnerabilities found"]
+        empty = result.empty_ecosystems()
+        if empty:
+            message = (f"vulnerability DB empty for {', '.join(empty)}: run `secpipe db import "
+                       "...` (OSV files or all.zip for " + ", ".join(empty) + ") or `secpipe db "
+                       "update --ecosystem " + " --ecosystem ".join(empty) + "`")
+            if str(req.options.get("empty_ecosystems", "error")).lower() != "skip":
+                raise ToolMissing(self.name, message, command=command)
+            notes.append(f"NOT CHECKED (empty_ecosystems: skip): {message}")
+        if not result.packages:
+            raise ReportMissing(self.name, f"the SBOM {sbom_path} lists no package this matcher "
+                                "can check (no purls of a supported ecosystem)", command=command)
+        ecosystems = sorted({canonical(p.base) for p in result.packages})
+        notes.append("ecosystems: " + ", ".join(
+            f"{e} ({result.advisory_counts.get(e.lower(), 0)} advisories in DB)"
+            for e in ecosystems))
+        if result.skipped:
+            notes.append(f"{len(result.skipped)} components not checked: " + "; ".join(
+                f"{what}: {why}" for what, why in result.skipped[:10])
+                + (" ..." if len(result.skipped) > 10 else ""))
+        notes += result.notes[:20]
+        return ScanOutcome(reports=[RawReport("osv-match.cdx.json", scan.report)], exit_code=0,
+                           command=command, duration_s=time.monotonic() - start, notes=notes)

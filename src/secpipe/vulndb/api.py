@@ -1,0 +1,181 @@
+"""OSV's query API served from secpipe's database, for OSV clients in air-gapped networks.
+
+    POST /v1/query       {"package": {"name", "ecosystem"} | {"purl"}, "version"}
+                         -> {"vulns": [whole OSV records]}   ({} when none, as api.osv.dev)
+    POST /v1/querybatch  {"queries": [query, ...]}  (at most 1000)
+                         -> {"results": [{"vulns": [{"id", "modified"}]} | {}, ...]}
+    GET  /v1/vulns/{id}  -> the OSV record (an alias finds it too)
+
+Mounted on the hub beside its own routes (`create_app(..., extra_routes=routes(db))`). These
+routes are deliberately unauthenticated: OSV clients (pip-audit's `--osv-url`, osv-scanner)
+cannot sign requests, and the routes only ever read public advisory data — never findings.
+Versions are compared with the same rules as the matcher. A database holding no advisory for
+the queried ecosystem answers 503 instead of "no vulnerabilities", so a client fails loudly
+rather than passing on an empty database. Errors use api.osv.dev's shape: {"code", "message"}.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from secpipe.vulndb.ecosystems import (Package, UnsupportedPurl, base_of, canonical,
+                                       package_from_purl, release_of)
+from secpipe.vulndb.matcher import Matcher
+from secpipe.vulndb.store import VulnDB
+
+MAX_BODY = 4 * 1024 * 1024
+MAX_BATCH = 1000
+# gRPC status codes, as api.osv.dev's gateway answers them
+INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE = 3, 5, 14
+
+
+class QueryError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(exc: QueryError) -> JSONResponse:
+    return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+
+
+async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise QueryError(413, INVALID_ARGUMENT, f"request body larger than {MAX_BODY} bytes")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BODY:
+            raise QueryError(413, INVALID_ARGUMENT, f"request body larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(bytes(data) or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise QueryError(400, INVALID_ARGUMENT, f"the body is not JSON: {exc}") from None
+
+
+def parse_query(query: Any) -> Package:
+    """An OSV query as the Package the matcher looks up; QueryError when it is not one."""
+    if not isinstance(query, Mapping):
+        raise QueryError(400, INVALID_ARGUMENT, "a query must be a JSON object")
+    if query.get("commit"):
+        raise QueryError(400, INVALID_ARGUMENT, "commit queries are not supported by this "
+                         "server (it has no repository data); query a package and version")
+    pkg = query.get("package")
+    version = query.get("version", "")
+    if not isinstance(pkg, Mapping) or not isinstance(version, str):
+        raise QueryError(400, INVALID_ARGUMENT, "expected {\"package\": {\"name\", "
+                         "\"ecosystem\"} or {\"purl\"}, \"version\": string}")
+    purl = pkg.get("purl")
+    if isinstance(purl, str) and purl.strip():
+        try:
+            found = package_from_purl(purl.strip())
+        except UnsupportedPurl as exc:
+            raise QueryError(400, INVALID_ARGUMENT, str(exc)) from None
+        except ValueError as exc:
+            raise QueryError(400, INVALID_ARGUMENT, f"invalid purl: {exc}") from None
+        if found.version and version:
+            raise QueryError(400, INVALID_ARGUMENT, "version specified in params and PURL query")
+        if version:
+            found = replace(found, version=version.strip())
+        return found
+    name, ecosystem = pkg.get("name"), pkg.get("ecosystem")
+    if not isinstance(name, str) or not name.strip() or not isinstance(ecosystem, str) \
+            or not ecosystem.strip():
+        raise QueryError(400, INVALID_ARGUMENT, "package needs a name and an ecosystem, or a purl")
+    base = base_of(ecosystem)
+    version = version.strip()
+    if base == "go" and version.startswith("v"):
+        version = version[1:]
+    return Package(purl="", base=base, name=name.strip(), version=version,
+                   release=release_of(ecosystem))
+
+
+class OsvApi:
+    """The three handlers over one database (opened lazily, shared by all requests)."""
+
+    def __init__(self, db: VulnDB | str | Path | None = None) -> None:
+        self.db = db if isinstance(db, VulnDB) else VulnDB(db)
+        self.matcher = Matcher(self.db)
+
+    def _check_loaded(self, pkg: Package) -> None:
+        if not self.db.has_ecosystem(pkg.base):
+            raise QueryError(503, UNAVAILABLE, f"this server's vulnerability DB has no "
+                             f"advisories for {canonical(pkg.base)}: run `secpipe db import` "
+                             "or `secpipe db update` on it (an empty DB is not \"no vulns\")")
+
+    def _ids(self, query: Any) -> list[str]:
+        pkg = parse_query(query)
+        self._check_loaded(pkg)
+        return self.matcher.query(pkg)
+
+    def query_one(self, query: Any) -> dict[str, Any]:
+        ids = self._ids(query)
+        records = self.db.records(ids)
+        vulns = [records[i] for i in ids if i in records]
+        return {"vulns": vulns} if vulns else {}
+
+    def query_batch(self, body: Any) -> dict[str, Any]:
+        queries = body.get("queries") if isinstance(body, Mapping) else None
+        if not isinstance(queries, list):
+            raise QueryError(400, INVALID_ARGUMENT, "expected {\"queries\": [...]}")
+        if len(queries) > MAX_BATCH:
+            raise QueryError(400, INVALID_ARGUMENT, f"at most {MAX_BATCH} queries per batch")
+        results = []
+        for query in queries:
+            ids = self._ids(query)
+            meta = self.db.advisories_by_id(ids)
+            vulns = [{"id": i, "modified": meta[i]["modified"]} for i in ids if i in meta]
+            results.append({"vulns": vulns} if vulns else {})
+        return {"results": results}
+
+    def get_vuln(self, ident: str) -> dict[str, Any]:
+        ids = self.db.resolve_alias(ident) if self.db.path.exists() else []
+        records = self.db.records(ids[:1])
+        if not records:
+            raise QueryError(404, NOT_FOUND, "Bug not found.")
+        return next(iter(records.values()))
+
+    # --- Starlette endpoints --------------------------------------------------------------
+
+    async def query(self, request: Request) -> JSONResponse:
+        try:
+            body = await _body(request)
+            return JSONResponse(await run_in_threadpool(self.query_one, body))
+        except QueryError as exc:
+            return _error(exc)
+
+    async def querybatch(self, request: Request) -> JSONResponse:
+        try:
+            body = await _body(request)
+            return JSONResponse(await run_in_threadpool(self.query_batch, body))
+        except QueryError as exc:
+            return _error(exc)
+
+    async def vuln(self, request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(await run_in_threadpool(self.get_vuln,
+                                                        request.path_params["vuln_id"]))
+        except QueryError as exc:
+            return _error(exc)
+
+
+def routes(db: VulnDB | str | Path | None = None) -> list[Route]:
+    """The OSV routes over `db` (default: the user's database), public by design."""
+    api = OsvApi(db)
+    return [
+        Route("/v1/query", api.query, methods=["POST"]),
+        Route("/v1/querybatch", api.querybatch, methods=["POST"]),
+        Route("/v1/vulns/{vuln_id}", api.vuln, methods=["GET"]),
+    ]
+
+
+__all__ = ["OsvApi", "QueryError", "parse_query", "routes"]
