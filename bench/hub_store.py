@@ -50,8 +50,8 @@ from secpipe.model import (  # noqa: E402
 )
 from secpipe.model.asff import to_asff  # noqa: E402
 
-BATCH = 5000
-SLICE = 50_000
+BATCH = 20000
+SLICE = 100_000
 TOOLS = [("checkov", "iac", Category.MISCONFIGURATION), ("trivy", "image", Category.VULNERABILITY),
          ("semgrep", "sast", Category.CODE), ("hadolint", "lint", Category.MISCONFIGURATION),
          ("detect-secrets", "secrets", Category.SECRET), ("bandit", "sast", Category.CODE),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The seed's way: the same scanner commands secpipe runs, one after another, as serial
-# CodeBuild stages would. Usage: bench/serial.sh EXAMPLE_DIR OUT_DIR  (tools on PATH)
+# CodeBuild stages would. Usage: bench/serial.sh EXAMPLE_DIR OUT_DIR ISTIO_CHECKS_DIR (tools on PATH)
 set -u
-src=$1; out=$2
+src=$1; out=$2; istio=$3
 mkdir -p "$out"
 cd "$src"
 export GIT_CONFIG_COUNT=3
@@ -16,4 +16,4 @@ trufflehog3 --format JSON --output "$out/th3.json" . || true
 hadolint --no-fail -f json Dockerfile > "$out/hadolint.json"
 checkov -d . -o json --output-file-path "$out/checkov" --skip-download \
   --framework dockerfile kubernetes helm terraform cloudformation secrets \
-  --skip-path node_modules --skip-path .secpipe > /dev/null || true
+  --skip-path node_modules --skip-path .secpipe --external-checks-dir "$istio" > /dev/null || true
