@@ -15,7 +15,7 @@ from rich.table import Table
 
 from secpipe import __version__
 from secpipe.config import ConfigError
-from secpipe.formats import ReportFormatError, all_formats, get_format, sniff
+from secpipe.formats import ReportFormatError, all_formats
 
 EXIT_ERROR = 2
 err_console = Console(stderr=True)
@@ -230,6 +230,12 @@ def tools_install(names: tuple[str, ...], force: bool, jobs: int) -> None:
 from secpipe.cli_hub import register as _register_hub  # noqa: E402
 
 _register_hub(main)
+from secpipe.cli_db import register as _register_db  # noqa: E402
+
+_register_db(main)
+from secpipe.cli_aws import register as _register_aws  # noqa: E402
+
+_register_aws(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

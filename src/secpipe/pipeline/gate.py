@@ -12,7 +12,7 @@ from typing import AbstractSet, Sequence
 from secpipe.model import Finding, Severity, SourceContext
 from secpipe.model.asff import finding_id
 from secpipe.pipeline.result import (
-    GatedFinding, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
+    GatedFinding, StageStatus, Suppression, ToolResult, ToolStatus,
 )
 from secpipe.pipeline.suppressions import matches
 

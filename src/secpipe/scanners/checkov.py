@@ -12,7 +12,6 @@ option `istio: false` leaves them out.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from secpipe.policies import ISTIO_POLICY_DIR
 from secpipe.scanners._files import ALWAYS_EXCLUDED, find_named

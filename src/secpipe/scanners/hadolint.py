@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from secpipe.scanners._files import find_named
 from secpipe.scanners.interface import (
