@@ -227,15 +227,15 @@ def tools_install(names: tuple[str, ...], force: bool, jobs: int) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-from secpipe.cli_hub import register as _register_hub  # noqa: E402
-
-_register_hub(main)
-from secpipe.cli_db import register as _register_db  # noqa: E402
-
-_register_db(main)
+# Each area registers its own commands (hub, db, aws, falco, notify): cli.py stays thin.
 from secpipe.cli_aws import register as _register_aws  # noqa: E402
+from secpipe.cli_db import register as _register_db  # noqa: E402
+from secpipe.cli_falco import register as _register_falco  # noqa: E402
+from secpipe.cli_hub import register as _register_hub  # noqa: E402
+from secpipe.cli_notify import register as _register_notify  # noqa: E402
 
-_register_aws(main)
+for _register in (_register_hub, _register_db, _register_aws, _register_falco, _register_notify):
+    _register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

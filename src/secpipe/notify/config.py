@@ -74,6 +74,13 @@ class SmtpChannel(_Strict):
     to: list[str] = Field(min_length=1)
     timeout: float = Field(default=30, gt=0)
 
+    @field_validator("from_")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        if "@" not in v or "\r" in v or "\n" in v:
+            raise ValueError(f"{v!r} is not an e-mail address (`Name <a@b>` or `a@b`)")
+        return v
+
     @field_validator("to")
     @classmethod
     def _addresses(cls, to: list[str]) -> list[str]:

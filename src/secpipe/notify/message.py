@@ -174,7 +174,10 @@ class Message:
         ctx = [f"*{k}:* {slack_escape(self.context[k])}" for k in
                ("repo", "branch", "commit", "run_id", "report") if self.context.get(k)]
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": self.subject[:150]}},
+            # escaped here too: Slack-compatible servers (Mattermost) render everything as
+            # markdown, and the three entities are what Slack documents for every text field
+            {"type": "header", "text": {"type": "plain_text",
+                                        "text": _cut(slack_escape(self.subject), 150)}},
         ]
         if ctx:
             blocks.append({"type": "context",
@@ -189,8 +192,9 @@ class Message:
                 body.append(f"… and {len(items) - MAX_ITEMS} more (see the report)")
             text = "\n".join(body)
             while text and len(blocks) < 49:
-                blocks.append(_section(text[:3000]))
-                text = text[3000:]
+                part = _cut(text, 3000)
+                blocks.append(_section(part))
+                text = text[len(part):]
         return {"text": slack_escape(self.subject), "blocks": blocks}
 
     def payload(self, *, with_findings: bool = True) -> dict[str, Any]:
@@ -207,6 +211,15 @@ class Message:
         if with_findings:
             out["findings"] = self.findings
         return out
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters, never ending inside an `&amp;`-style entity."""
+    if len(text) <= limit:
+        return text
+    part = text[:limit]
+    amp = part.rfind("&")
+    return part[:amp] if amp > limit - 6 and ";" not in part[amp:] else part
 
 
 def _section(text: str) -> dict[str, Any]:
