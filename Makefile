@@ -25,8 +25,8 @@ venv: $(STAMP)
 
 tools: $(STAMP)
 	$(SECPIPE) tools install
-	@# optional extras the tests drive for real (DAST cross-check)
-	$(SECPIPE) tools install wapiti
+	@# optional extras the tests drive for real (DAST cross-check, CloudFormation lint)
+	$(SECPIPE) tools install wapiti cfn-lint
 
 demo: tools
 	@echo

@@ -311,3 +311,49 @@ def test_sink_options_are_checked_before_any_tool_runs(project) -> None:
     _config(root, "sinks:\n  - type: sqs\n")
     result = CliRunner().invoke(main, ["run", str(root), "--no-hub", "--no-progress"])
     assert result.exit_code == 2 and "sinks.0" in result.output
+
+
+def test_the_ecr_stage_path_scan_envelope_lambda_gate(lambda_env, aws_env, tmp_path,
+                                                      monkeypatch) -> None:
+    """What the image buildspec does after the push, against moto's ECR: describe the scan,
+    wrap it with `secpipe aws envelope`, invoke the handler, gate on HIGH/CRITICAL."""
+    import subprocess
+
+    import yaml
+
+    from secpipe.aws.buildspec import image_buildspec
+
+    ecr = aws_env.client("ecr")
+    ecr.create_repository(repositoryName="web", imageTagMutability="IMMUTABLE",
+                          imageScanningConfiguration={"scanOnPush": True})
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                   "digest": "sha256:" + "a" * 64}, "layers": []})
+    ecr.put_image(repositoryName="web", imageManifest=manifest, imageTag="0123abcd")
+    ecr.start_image_scan(repositoryName="web", imageId={"imageTag": "0123abcd"})  # moto: no
+    # scan on push of its own; its scan answers one canned HIGH finding
+    scan = ecr.describe_image_scan_findings(repositoryName="web",
+                                            imageId={"imageTag": "0123abcd"})
+    scan.pop("ResponseMetadata")
+    report = tmp_path / "ecr-scan.json"
+    report.write_text(json.dumps(scan, default=str))      # as `aws ecr ...` prints it
+
+    monkeypatch.setenv("CODEBUILD_BUILD_ID", "web-image:9")
+    result = CliRunner().invoke(main, ["aws", "envelope", "--type", "ECR", "--report",
+                                       str(report)])
+    assert result.exit_code == 0, result.output
+    answer = lambda_handler(json.loads(result.stdout),
+                            SimpleNamespace(invoked_function_arn=FUNCTION_ARN))
+    assert answer["format"] == "ecr" and answer["imported"] == answer["findings"] >= 1
+    assert answer["counts"]["HIGH"] >= 1
+    assert answer["archive"].startswith(f"s3://{lambda_env.bucket}/reports/ECR/web-image:9-")
+
+    (tmp_path / "lambda-out.json").write_text(json.dumps(answer))
+    gate = yaml.safe_load(image_buildspec())["phases"]["build"]["commands"][-1]
+    done = subprocess.run(["bash", "-c", gate], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr            # HIGH findings fail the image stage
+    answer["counts"]["HIGH"] = answer["counts"]["CRITICAL"] = 0
+    (tmp_path / "lambda-out.json").write_text(json.dumps(answer))
+    done = subprocess.run(["bash", "-c", gate], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -13,10 +13,9 @@ from typing import Any, Sequence
 
 import yaml
 
-DEPLOY_TOOLS = frozenset({"deploy-local"})
+# Stages with these tools become the AWS image + ECR scan + Helm-on-EKS steps.
+DEPLOY_TOOLS = frozenset({"deploy-local", "deploy-helm", "build-image", "ecr-scan"})
 DAST_TOOLS = frozenset({"dast"})
-# Tools the pipeline runs itself (not provisioned by `secpipe tools install`).
-BUILTIN_TOOLS = frozenset({"deploy-local", "dast"})
 RUN_DIR = ".secpipe/runs/latest"
 REPORT_DIR = "secpipe-report"   # the run dir copied out of the symlink, under the source root
 
@@ -52,10 +51,10 @@ def _run(stage: str, extra: str = "") -> str:
             f"--sink securityhub --sink s3{extra}")
 
 
-def scan_buildspec(stage: str, tools: Sequence[str], project_dir: str = ".") -> str:
-    """A static stage: provision its tools, run it, sinks on; the exit code is the gate."""
+def scan_buildspec(stage: str, provision: Sequence[str], project_dir: str = ".") -> str:
+    """A static stage: provision its tools (`secpipe tools install` names), run it, sinks on;
+    the exit code is the gate."""
     install = [*_INSTALL]
-    provision = [t for t in tools if t not in BUILTIN_TOOLS]
     if provision:
         install.append("secpipe tools install " + " ".join(provision))
     return _dump({

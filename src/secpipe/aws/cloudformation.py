@@ -25,6 +25,7 @@ from secpipe.aws._cfn_base import (BUCKET, CB_LOGS, FUNCTION, KEY, KMS_USE, PROD
                                    alert_resources, allow, arn, assume, bucket_resources,
                                    governance_resources, key_resources, lambda_resources,
                                    policy_doc, ref, sub)
+from secpipe.ci import tools_to_install
 from secpipe.config import PipelineConfig
 
 IMAGE = "aws/codebuild/standard:7.0"
@@ -237,7 +238,7 @@ def pipeline_template(cfg: PipelineConfig, *, project_dir: str = ".",
         for name in level:
             logical = f"{_logical(name)}Project"
             resources[logical] = _project(logical, "ScanRole", bs.scan_buildspec(
-                name, cfg.stages[name].tools, project_dir), sink_env, name=name)
+                name, tools_to_install(cfg, [name]), project_dir), sink_env, name=name)
             actions.append(_action(name, logical))
         stages.append({"Name": "Scan-" + "-".join(level)[:90], "Actions": actions})
 

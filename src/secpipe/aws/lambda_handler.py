@@ -213,3 +213,32 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     archive = S3ArchiveSink(region=region)
     hub = SecurityHubSink(region=region, account_id=account)
     return handle(event, archive=archive, hub=hub)
+
+
+def make_envelope(report_type: str, report: bytes, *, root: Any = None) -> dict[str, Any]:
+    """A seed-shaped envelope for a report file, with the build's context (CodeBuild, GitHub,
+    GitLab variables, else git): what `secpipe aws envelope` prints for `aws lambda invoke`."""
+    from pathlib import Path
+
+    from secpipe.pipeline.context import detect_context
+
+    ctx = detect_context(Path(root or "."), run_id="")
+    try:
+        body: Any = json.loads(report)
+        encoding = None
+    except ValueError:
+        try:
+            body, encoding = report.decode("utf-8"), None
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(report).decode("ascii"), "base64"
+    envelope: dict[str, Any] = {
+        "messageType": MESSAGE_TYPE, "reportType": report_type, "createdAt": now_iso(),
+        "source_repository": ctx.repo, "source_branch": ctx.branch,
+        "source_commitid": ctx.commit,
+        "build_id": os.environ.get("CODEBUILD_BUILD_ID") or os.environ.get("GITHUB_RUN_ID")
+        or os.environ.get("CI_JOB_ID") or "local",
+        "report": body,
+    }
+    if encoding:
+        envelope["reportEncoding"] = encoding
+    return envelope

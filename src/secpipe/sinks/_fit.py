@@ -144,16 +144,16 @@ def _cut_longest_text(obj: dict[str, Any]) -> bool:
     return True
 
 
-def _lists(node: Any, out: list[tuple[int, list, str]], name: str = "") -> None:
+def _lists(node: Any, out: list[tuple[int, list, str]]) -> None:
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for k, v in items:
         if isinstance(v, list):
             floor = 1 if k in ("Resources", "Types") else 0
             if len(v) > max(floor, 1):
                 out.append((size_of(v), v, str(k)))
-            _lists(v, out, str(k))
+            _lists(v, out)
         elif isinstance(v, dict):
-            _lists(v, out, str(k))
+            _lists(v, out)
 
 
 def _halve_longest_list(obj: dict[str, Any]) -> bool:

@@ -178,8 +178,10 @@ def _tool_reports(run_dir: Path, stage: str, tool: Any) -> list[Path]:
             found.append(path)
     folder = run_dir / "raw" / stage
     if folder.is_dir():
-        for path in sorted(folder.glob(f"{tool.tool}*")):
-            if path.is_file() and path not in found:
+        for path in sorted(folder.iterdir()):
+            named = path.name == tool.tool or path.name.startswith((f"{tool.tool}.",
+                                                                    f"{tool.tool}-"))
+            if named and path.is_file() and path not in found:
                 found.append(path)
     return found
 

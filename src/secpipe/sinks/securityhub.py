@@ -12,7 +12,6 @@ The same code talks to secpipe's own hub API (`endpoint_url`), which speaks Secu
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from secpipe.sinks._aws import (caller_account, make_client, partition_for_regio
                                 resolve_region)
 from secpipe.sinks._fit import fit_finding, size_of
 from secpipe.sinks._retry import Backoff, error_code, is_retryable, is_retryable_code
-from secpipe.sinks.interface import SinkError, SinkOutcome
+from secpipe.sinks.interface import SinkOutcome
 
 MAX_BATCH = 100
 # Security Hub's limit is 6 MB per request; keep room for the request's own JSON.
@@ -229,15 +228,3 @@ class SecurityHubSink:
         return SinkOutcome(self.name, False, f"{len(report.failed)} of {report.submitted} "
                            f"findings were not imported into {target} ({sample})", details)
 
-
-def load_findings(path: Path) -> list[dict[str, Any]]:
-    """An ASFF file as written by secpipe (a JSON array, or `{"Findings": [...]}`)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SinkError(f"{path}: cannot read ASFF findings: {exc}") from None
-    if isinstance(doc, dict):
-        doc = doc.get("Findings")
-    if not isinstance(doc, list) or not all(isinstance(f, dict) for f in doc):
-        raise SinkError(f"{path}: expected a JSON array of ASFF findings")
-    return doc
