@@ -29,6 +29,8 @@ tools: $(STAMP)
 	$(SECPIPE) tools install wapiti cfn-lint
 
 demo: tools
+	@# the SCA stage matches against an offline OSV subset for the example's pinned packages
+	$(SECPIPE) db import examples/web/osv-demo
 	@echo
 	@echo "== secpipe run examples/web  (the example is deliberately vulnerable: the gate must fail)"
 	@set +e; $(SECPIPE) run examples/web; rc=$$?; set -e; \

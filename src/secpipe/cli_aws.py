@@ -86,6 +86,10 @@ def aws_pipeline(path: Path, config_file: Path | None, project_dir: str | None) 
     chart = find_chart(path)
     template = pipeline_template(loaded.config, project_dir=_project_dir(path, project_dir),
                                  chart=chart)
+    if any("runtime-sensor" in s.tools for s in loaded.config.stages.values()):
+        # Falco on EKS -> CloudWatch Logs -> metric filter -> alarm -> the SNS alert topic
+        from secpipe.runtime.cloudformation import add_falco_alerting
+        template = add_falco_alerting(template)
     sys.stdout.write(render_template(template))
 
 

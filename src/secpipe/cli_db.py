@@ -81,11 +81,11 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
                               highlight=False)
             if len(result.rejected) > 20:
                 console.print(f"  ... and {len(result.rejected) - 20} more rejected")
+        status = store.status()
     except VulnDBError as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    status = _open(db_path).status()
     console.print(f"{status.path}: {status.advisories} advisories", highlight=False)
     if total == 0 and status.advisories == 0:
         raise _fail("nothing was imported: the database is still empty")
@@ -139,7 +139,13 @@ def db_status(as_json: bool, db_path: Path | None) -> None:
       secpipe db status
       secpipe db status --json --db .secpipe/vulndb.sqlite
     """
-    status = _open(db_path).status()
+    from secpipe.cli import _fail
+    from secpipe.vulndb import VulnDBError
+
+    try:
+        status = _open(db_path).status()
+    except VulnDBError as exc:
+        raise _fail(str(exc)) from None
     if as_json:
         click.echo(json.dumps({
             "path": str(status.path), "exists": status.exists, "advisories": status.advisories,

@@ -231,8 +231,12 @@ def hub() -> None:
 @click.option("--db", "db", metavar="URL|DB", default=None,
               help="SQLite path or postgresql:// URL (default: .secpipe/hub.db).")
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
-def hub_serve(host: str, port: int, db: str | None, allow_remote: bool) -> None:
-    """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, /ui dashboard.
+@click.option("--vulndb", "vulndb", metavar="PATH", default=None,
+              help="OSV database served at /v1/query and /v1/querybatch (default: secpipe's).")
+def hub_serve(host: str, port: int, db: str | None, allow_remote: bool,
+              vulndb: str | None) -> None:
+    """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
+    (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
     \b
     Example:
@@ -240,10 +244,15 @@ def hub_serve(host: str, port: int, db: str | None, allow_remote: bool) -> None:
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
     from secpipe.hub.api.server import serve
-    from secpipe.hub.dashboard import routes as dashboard_routes
+    from secpipe.runtime.intake import hub_routes
+    from secpipe.vulndb.api import routes as osv_routes
+
+    def routes(store):
+        # the Falco intake, the OSV query API and the dashboard, on the same server
+        return [*osv_routes(vulndb), *hub_routes(store)]
 
     serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
-          extra_routes=dashboard_routes)
+          extra_routes=routes)
 
 
 @hub.group("keys")

@@ -332,3 +332,53 @@ def test_product_fields_kept_out_of_the_side_table_still_filter(store):
     assert store.group_counts("ProductFields.secpipe/Fingerprint") == [
         {"GroupByAttributeValue": "abc123", "Count": 1},
         {"GroupByAttributeValue": "def456", "Count": 1}]
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"ResourceType": [s("Other")]}, ["a", "b", "d", "e"]),
+    ({"ResourceId": [s("src/", "PREFIX")], "SeverityLabel": [s("HIGH")]}, ["a"]),
+    ({"Type": [s("Effects/Data Exposure")]}, ["b"]),
+    ({"ProductFields": [m("secpipe/Tool", "semgrep")]}, ["a", "e"]),
+    ({"SeverityLabel": [s("HIGH"), s("LOW")], "UpdatedAt": [{"Start": "2024-01-01T00:00:00Z"}],
+      "Title": [s("SQL", "PREFIX"), s("Out", "PREFIX")]}, ["a", "d"]),
+    ({"WorkflowStatus": [s("NEW")], "SeverityNormalized": [{"Gte": 70}]}, ["a"]),
+])
+def test_every_plan_answers_the_same(hub, monkeypatch, filters, expected):
+    from secpipe.hub import pages
+
+    baseline = ids(hub, filters)
+    monkeypatch.setattr(pages, "COUNT_CAP", 1)           # the store counts as "large"
+    for sort in (None, [{"Field": "Title", "SortOrder": "asc"}]):
+        got = {tuple(sorted(d["Id"] for d in hub.get_findings(filters, sort=sort)[0]))}
+        assert got == {tuple(baseline)} and list(baseline) == expected
+
+
+def test_grouping_a_side_table_filtered_on_the_same_table(hub):
+    groups = hub.group_counts("ResourceType", {"ResourceId": [s("Dockerfile")]})
+    assert groups == [{"GroupByAttributeValue": "Container", "Count": 1},
+                      {"GroupByAttributeValue": "Other", "Count": 1}]
+    assert hub.group_counts("ResourceType", None, text="dockerfile") == groups
+
+
+@pytest.mark.parametrize("filters", [
+    {"SeverityLabel": [s("LOW"), s("HIGH")]},                                 # common: scan
+    {"Title": [s("title 3")], "SeverityLabel": [s("LOW"), s("MEDIUM"), s("HIGH")]},  # drive
+])
+def test_paging_with_every_plan(store, monkeypatch, filters):
+    from secpipe.hub import pages
+
+    store.bulk_import(_many(250))
+    expected = sorted(d["Id"] for d in _many(250)
+                      if d["Title"] in [f["Value"] for f in filters.get("Title", [])] or
+                      ("Title" not in filters and d["Severity"]["Label"] in ("LOW", "HIGH")))
+    monkeypatch.setattr(pages, "COUNT_CAP", 40)
+    for sort in (None, [{"Field": "Title", "SortOrder": "asc"}],
+                 [{"Field": "SeverityLabel", "SortOrder": "desc"},
+                  {"Field": "CreatedAt", "SortOrder": "asc"}]):
+        seen, token = [], None
+        while True:
+            docs, token = store.get_findings(filters, sort=sort, max_results=9, next_token=token)
+            seen += [d["Id"] for d in docs]
+            if token is None:
+                break
+        assert sorted(seen) == expected and len(seen) == len(set(seen))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import faulthandler
 import json
+import random
 import signal
 import threading
 import time
@@ -104,7 +105,7 @@ def check(fmt: ReportFormat, data: bytes, *, deadline: float = DEADLINE_S,
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, deadline)
     # the backstop for a hang in C code, where SIGALRM's handler never gets to run
-    faulthandler.dump_traceback_later(deadline * 3 + 30, exit=True)
+    faulthandler.dump_traceback_later(deadline * 1.5 + 10, exit=True)
     start = time.perf_counter()
     try:
         try:
@@ -220,87 +221,93 @@ def kinds(name: str) -> tuple[Kind, ...]:
     return tuple(out)
 
 
+_TRIVIAL = (b"", b" \n", b"\xef\xbb\xbf", b"null", b"0", b'""', b"[]", b"{}", b"[null]", b"[{}]",
+            b'{"":{}}', b"\x00" * 64, b"<a/>", b"<?xml version='1.0'?>", b"\xff" * 8, b"NaN")
+
+
+def structured_doc(name: str, rng: random.Random) -> bytes:
+    """A document shaped like the format's own (learned from its real reports), made hostile."""
+    if rng.randrange(20) == 0:
+        return rng.choice(_TRIVIAL)
+    kind = rng.choice(kinds(name))
+    if kind.kind == "json":
+        return docs.json_document(rng, kind.json_shape)
+    if kind.kind == "jsonl":
+        return docs.json_lines_document(rng, kind.json_shape)
+    if kind.kind == "xml":
+        return docs.xml_document(rng, kind.xml_shape)
+    return docs.text_document(rng, list(kind.lines))
+
+
+def mutated_doc(name: str, rng: random.Random, max_bytes: int = 400 * 1024) -> bytes:
+    """A real report of the format, mutated: truncated, bytes flipped, JSON nodes swapped."""
+    pool = seeds(name, max_bytes)
+    if not pool:
+        return structured_doc(name, rng)
+    _, data = rng.choice(pool)
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        data = _one_mutation(rng, data)
+    return data
+
+
 def structured(name: str) -> st.SearchStrategy[bytes]:
-    """Documents shaped like the format's own (learned from its real reports), made hostile."""
-    options = []
-    for kind in kinds(name):
-        if kind.kind == "json":
-            options.append(docs.json_document(kind.json_shape))
-        elif kind.kind == "jsonl":
-            options.append(docs.json_lines_document(kind.json_shape))
-        elif kind.kind == "xml":
-            options.append(docs.xml_document(kind.xml_shape))
-        else:
-            options.append(docs.text_document(list(kind.lines)))
-    options.append(st.sampled_from([b"", b" \n", b"\xef\xbb\xbf", b"null", b"0", b'""', b"[]",
-                                    b"{}", b"[null]", b"[{}]", b'{"":{}}', b"\x00" * 64,
-                                    b"<a/>", b"<?xml version='1.0'?>", b"\xff" * 8]))
-    return st.one_of(options)
+    return st.integers(0, 2 ** 64).map(lambda seed: structured_doc(name, random.Random(seed)))
 
 
 def mutated(name: str, max_bytes: int = 400 * 1024) -> st.SearchStrategy[bytes]:
-    """Real reports of the format, mutated: truncated, bytes flipped, JSON nodes swapped."""
-    pool = seeds(name, max_bytes)
-    if not pool:
-        return structured(name)
-    return _mutate(pool)
+    return st.integers(0, 2 ** 64).map(
+        lambda seed: mutated_doc(name, random.Random(seed), max_bytes))
 
 
-@st.composite
-def _mutate(draw: st.DrawFn, pool: tuple[tuple[str, bytes], ...]) -> bytes:
-    _, data = draw(st.sampled_from(pool))
-    for _ in range(draw(st.integers(1, 3))):
-        data = _one_mutation(draw, data)
-    return data
+_MUTATIONS = ("truncate", "truncate", "flip", "insert", "delete", "swap-node", "swap-node",
+              "swap-node", "drop-key", "bom", "duplicate", "giant")
+_JUNK = (b"\x00", b"\xff", b"{", b"[", b'"', b"<", b"&x;", b"\n", b"\x1b[2J", "\u202e".encode(),
+         b"NaN", b"9" * 5000, b"\\u", b"]]>", b"-Infinity")
 
 
-def _one_mutation(draw: st.DrawFn, data: bytes) -> bytes:
-    how = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "swap-node",
-                                "swap-node", "drop-key", "bom", "duplicate"]))
+def _one_mutation(rng: random.Random, data: bytes) -> bytes:
+    how = rng.choice(_MUTATIONS)
     n = len(data)
     if how == "truncate":
-        return data[: draw(st.integers(0, n))]
+        return data[: rng.randint(0, n)]
     if how == "flip" and n:
         buf = bytearray(data)
-        for _ in range(draw(st.integers(1, 8))):
-            buf[draw(st.integers(0, n - 1))] ^= 1 << draw(st.integers(0, 7))
+        for _ in range(rng.randint(1, 8)):
+            buf[rng.randrange(n)] ^= 1 << rng.randrange(8)
         return bytes(buf)
     if how == "insert":
-        at = draw(st.integers(0, n))
-        junk = draw(st.sampled_from([b"\x00", b"\xff", b"{", b"[", b'"', b"<", b"&x;", b"\n",
-                                     b"\x1b[2J", "\u202e".encode(), b"NaN", b"9" * 5000]))
-        return data[:at] + junk + data[at:]
+        at = rng.randint(0, n)
+        return data[:at] + rng.choice(_JUNK) + data[at:]
     if how == "delete" and n:
-        a = draw(st.integers(0, n - 1))
-        return data[:a] + data[a + draw(st.integers(1, 64)):]
+        a = rng.randrange(n)
+        return data[:a] + data[a + rng.randint(1, 64):]
     if how == "duplicate" and n:
-        a = draw(st.integers(0, n - 1))
-        piece = data[a:a + draw(st.integers(1, 256))]
-        return data[:a] + piece * draw(st.integers(2, 50)) + data[a:]
+        a = rng.randrange(n)
+        piece = data[a:a + rng.randint(1, 256)]
+        return data[:a] + piece * rng.randint(2, 50) + data[a:]
     if how == "bom":
         return b"\xef\xbb\xbf" + data
-    if how in ("swap-node", "drop-key"):
-        return _mutate_tree(draw, data, how)
+    if how in ("swap-node", "drop-key", "giant"):
+        return _mutate_tree(rng, data, how)
     return data
 
 
-def _mutate_tree(draw: st.DrawFn, data: bytes, how: str) -> bytes:
+def _mutate_tree(rng: random.Random, data: bytes, how: str) -> bytes:
     doc = Document(data)
     value = doc.json
     if value is None:
         rows = doc.json_lines
         if rows is None:
-            return _mutate_xml(draw, data)
-        i = draw(st.integers(0, len(rows) - 1))
-        rows[i] = docs.to_model(rows[i])
-        rows[i] = _replace_node(draw, rows[i], how)
-        return b"\n".join(docs.encode(r if i == j else docs.to_model(r))
-                          for j, r in enumerate(rows))
-    return docs.encode(_replace_node(draw, docs.to_model(value), how))
+            return _mutate_xml(rng, data)
+        i = rng.randrange(len(rows))
+        models = [docs.to_model(r) for r in rows]
+        models[i] = _replace_node(rng, models[i], how)
+        return b"\n".join(docs.encode(m) for m in models)
+    return docs.encode(_replace_node(rng, docs.to_model(value), how))
 
 
-def _replace_node(draw: st.DrawFn, root: Any, how: str) -> Any:
-    """Swap one node of the tree (picked by its index in a walk) for a hostile value."""
+def _replace_node(rng: random.Random, root: Any, how: str) -> Any:
+    """Swap one node of the tree (picked at random among all) for a hostile value."""
     paths: list[tuple[Any, ...]] = []
     stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
     while stack and len(paths) < 20_000:
@@ -310,8 +317,13 @@ def _replace_node(draw: st.DrawFn, root: Any, how: str) -> Any:
             stack += [(v, path + (i,)) for i, (_, v) in enumerate(node.pairs)]
         elif isinstance(node, list):
             stack += [(v, path + (i,)) for i, v in enumerate(node)]
-    target = paths[draw(st.integers(0, len(paths) - 1))]
-    replacement = None if how == "drop-key" else draw(docs.hostile_value())
+    target = rng.choice(paths)
+    if how == "drop-key":
+        replacement = None
+    elif how == "giant":
+        replacement = docs.giant_text(rng)
+    else:
+        replacement = docs.hostile_value(rng)
     return _set(root, target, replacement, drop=how == "drop-key")
 
 
@@ -334,25 +346,25 @@ def _set(node: Any, path: tuple[Any, ...], value: Any, drop: bool) -> Any:
     return items
 
 
-def _mutate_xml(draw: st.DrawFn, data: bytes) -> bytes:
+def _mutate_xml(rng: random.Random, data: bytes) -> bytes:
     try:
         root = ET.fromstring(data)
     except ET.ParseError:
-        return data[: draw(st.integers(0, len(data)))]
+        return data[: rng.randint(0, len(data))]
     elements = list(root.iter())[:20_000]
-    target = elements[draw(st.integers(0, len(elements) - 1))]
-    fate = draw(st.integers(0, 3))
-    text = draw(st.one_of(st.sampled_from(docs.HOSTILE_TEXT), docs.huge_text()))
-    text = text.replace("\ud800", "").replace("\udfff", "")
+    target = rng.choice(elements)
+    fate = rng.randrange(5)
+    text = rng.choice([rng.choice(docs.XML_SAFE_TEXT), docs.huge_text(rng)])
     if fate == 0:
         target.text = text
     elif fate == 1 and target.attrib:
-        key = draw(st.sampled_from(sorted(target.attrib)))
-        target.set(key, text)
+        target.set(rng.choice(sorted(target.attrib)), text)
     elif fate == 2 and len(target):
-        target.remove(target[draw(st.integers(0, len(target) - 1))])
+        target.remove(target[rng.randrange(len(target))])
+    elif fate == 3:
+        target.text = docs.giant_text(rng)
     else:
-        target.tag = draw(st.sampled_from(["x", "", "{urn:other}y"])) or "z"
+        target.tag = rng.choice(["x", "{urn:other}y", "z"])
     try:
         return ET.tostring(root, encoding="utf-8")
     except ValueError:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from secpipe.sbom import LockfileError, is_dev
+from secpipe.sbom import LockfileError
 from secpipe.sbom import gosum, npm, pipfile, poetry, requirements, yarn
 from tests.conftest import ROOT
 
@@ -42,12 +42,12 @@ def test_npm_v1_v2_real_lockfiles(folder: str) -> None:
     comps = npm.parse(data, f"{folder}/package-lock.json")
     assert purls(comps) == NPM_TREE
     found = by_purl(comps)
-    assert is_dev(found["pkg:npm/ms@2.1.2"])          # the top-level dev copy
-    assert not is_dev(found["pkg:npm/ms@2.0.0"])      # debug's nested copy is a runtime dep
+    assert found["pkg:npm/ms@2.1.2"].dev          # the top-level dev copy
+    assert not found["pkg:npm/ms@2.0.0"].dev      # debug's nested copy is a runtime dep
     assert found["pkg:npm/lodash@4.17.20"].name == "lodash"  # the alias names the real package
     scoped = found["pkg:npm/%40babel/code-frame@7.12.13"]
     assert scoped.name == "@babel/code-frame" and scoped.purl.namespace == "@babel"
-    assert scoped.hashes and next(iter(scoped.hashes)).alg.value == "SHA-512"
+    assert scoped.hashes[0][0] == "SHA-512" and len(scoped.hashes[0][1]) == 128
 
 
 def test_npm_v3_the_example_lockfile() -> None:
@@ -58,10 +58,10 @@ def test_npm_v3_the_example_lockfile() -> None:
     found = by_purl(comps)
     # the example's deliberately old pins
     for pin in ("pkg:npm/express@4.17.1", "pkg:npm/lodash@4.17.20", "pkg:npm/minimist@1.2.5"):
-        assert pin in found and not is_dev(found[pin])
-    assert is_dev(found["pkg:npm/esbuild@0.25.0"])
-    assert is_dev(found["pkg:npm/%40esbuild/linux-x64@0.25.0"])
-    assert sum(not is_dev(c) for c in comps) == 57
+        assert pin in found and not found[pin].dev
+    assert found["pkg:npm/esbuild@0.25.0"].dev
+    assert found["pkg:npm/%40esbuild/linux-x64@0.25.0"].dev
+    assert sum(not c.dev for c in comps) == 57
 
 
 def test_npm_leaves_out_root_workspaces_links_and_urls() -> None:
@@ -105,7 +105,7 @@ def test_yarn_real_lockfiles_match_npm(folder: str) -> None:
     comps = yarn.parse((FIX / folder / "yarn.lock").read_bytes(), f"{folder}/yarn.lock")
     # the same package.json locked by npm and by yarn gives the same packages
     assert purls(comps) == NPM_TREE
-    assert not any(is_dev(c) for c in comps)  # yarn.lock does not say
+    assert not any(c.dev for c in comps)  # yarn.lock does not say
     if folder == "yarn-v1":
         assert by_purl(comps)["pkg:npm/debug@2.6.9"].hashes
 
@@ -200,15 +200,15 @@ def test_poetry_2_groups_and_sources() -> None:
     assert set(found) == {"pkg:pypi/certifi@2023.7.22", "pkg:pypi/cryptography@41.0.3",
                           "pkg:pypi/pytest@7.4.0", "pkg:pypi/pillow@9.5.0",
                           "pkg:pypi/private-lib@1.2.0"}  # the git source is left out
-    assert is_dev(found["pkg:pypi/pytest@7.4.0"])
-    assert not is_dev(found["pkg:pypi/certifi@2023.7.22"])
+    assert found["pkg:pypi/pytest@7.4.0"].dev
+    assert not found["pkg:pypi/certifi@2023.7.22"].dev
     assert len(found["pkg:pypi/certifi@2023.7.22"].hashes) == 2
 
 
 def test_poetry_1_categories() -> None:
     found = by_purl(poetry.parse((FIX / "python" / "poetry-1.4.lock").read_bytes()))
     assert set(found) == {"pkg:pypi/django@3.2.12", "pkg:pypi/black@22.3.0"}
-    assert is_dev(found["pkg:pypi/black@22.3.0"]) and not is_dev(found["pkg:pypi/django@3.2.12"])
+    assert found["pkg:pypi/black@22.3.0"].dev and not found["pkg:pypi/django@3.2.12"].dev
 
 
 @pytest.mark.parametrize("data, problem", [
@@ -226,8 +226,8 @@ def test_pipfile_lock_real() -> None:
     comps = pipfile.parse((FIX / "python" / "Pipfile.lock").read_bytes())
     assert len(comps) == 42  # 1 default + 41 develop
     found = by_purl(comps)
-    assert not is_dev(found["pkg:pypi/pyasn1@0.4.4"])
-    assert is_dev(found["pkg:pypi/pytest@3.8.0"])
+    assert not found["pkg:pypi/pyasn1@0.4.4"].dev
+    assert found["pkg:pypi/pytest@3.8.0"].dev
     assert len(found["pkg:pypi/pyasn1@0.4.4"].hashes) == 2
 
 

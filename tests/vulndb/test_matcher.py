@@ -90,7 +90,8 @@ DEBIAN = [
     ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy3?distro=debian-7", {}),
     ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy3+b1?distro=debian-7", {}),
     ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy2?distro=debian-8", {}),    # another release
-    ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy2?distro=wheezy", {"DSA-3029-1": ("1.2.1-2.2+wheezy3",)}),
+    ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy2?distro=wheezy",
+     {"DSA-3029-1": ("1.2.1-2.2+wheezy3",)}),
     ("pkg:deb/debian/nginx@1.2.1-2.2+wheezy2", {"DSA-3029-1": ("1.2.1-2.2+wheezy3",)}),  # unknown
     ("pkg:deb/debian/nginx-full@1.2.1-2.2+wheezy2?upstream=nginx&distro=debian-7",
      {"DSA-3029-1": ("1.2.1-2.2+wheezy3",)}),  # binary package, matched by its source
@@ -191,6 +192,7 @@ def test_unsupported_and_purl_less_components_are_listed(fixture_db: VulnDB) -> 
 
 
 def test_empty_ecosystems_are_named(fixture_db: VulnDB) -> None:
-    result = Matcher(fixture_db).match_sbom(sbom(["pkg:npm/qs@6.7.0", "pkg:golang/golang.org/x/net@v0.1.0",
-                                                  "pkg:apk/alpine/busybox@1.36.1-r0?distro=alpine-3.18.4"]))
+    result = Matcher(fixture_db).match_sbom(sbom([
+        "pkg:npm/qs@6.7.0", "pkg:golang/golang.org/x/net@v0.1.0",
+        "pkg:apk/alpine/busybox@1.36.1-r0?distro=alpine-3.18.4"]))
     assert result.empty_ecosystems() == ["Alpine", "Go"]

@@ -36,8 +36,7 @@ def test_report_parses_to_the_same_findings(fixture_db: VulnDB) -> None:
     assert len(scan.findings) == 9
     _same(scan.findings, parse(scan.report, "osv-match.cdx.json"))
     assert sniff(scan.report, "osv-match.cdx.json").name == "cyclonedx"
-    for finding in scan.findings:
-        assert_valid_asff(finding)
+    assert_valid_asff(scan.findings)
 
 
 def test_container_subject_becomes_the_resource(fixture_db: VulnDB) -> None:
@@ -56,7 +55,8 @@ def test_finding_fields(fixture_db: VulnDB) -> None:
     [vuln] = mini.vulnerabilities
     assert (vuln.package, vuln.version, vuln.fixed_version) == ("minimist", "1.2.5", "1.2.6")
     assert vuln.aliases == ("GHSA-xvch-5gv4-984h",)
-    assert (vuln.cvss_score, vuln.cvss_vector) == (9.8, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+    assert vuln.cvss_score == 9.8
+    assert vuln.cvss_vector == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
     assert mini.remediation == "Upgrade minimist to 1.2.6."
     assert mini.cwe == ("CWE-1321",)
     # jinja2 2.11.2: the GHSA (CVE-2020-28493) and PyPA's PYSEC record of the same CVE

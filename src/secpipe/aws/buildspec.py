@@ -13,8 +13,10 @@ from typing import Any, Sequence
 
 import yaml
 
-# Stages with these tools become the AWS image + ECR scan + Helm-on-EKS steps.
-DEPLOY_TOOLS = frozenset({"deploy-local", "deploy-helm", "build-image", "ecr-scan"})
+# Stages with these tools become the AWS image + ECR scan + Helm-on-EKS steps (on EKS, Falco
+# watches what Helm rolled out, so the local runtime-sensor stage has no CodeBuild step).
+DEPLOY_TOOLS = frozenset({"deploy-local", "deploy-helm", "build-image", "ecr-scan",
+                          "runtime-sensor"})
 DAST_TOOLS = frozenset({"dast"})
 RUN_DIR = ".secpipe/runs/latest"
 REPORT_DIR = "secpipe-report"   # the run dir copied out of the symlink, under the source root

@@ -3,46 +3,146 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterator, Mapping
 
-from secpipe.formats.interface import ReportFormatError
+from secpipe.formats.interface import (
+    MAX_DOCUMENT_ENV, ReportFormatError, max_document_bytes,
+)
 
 
 def load_json(data: bytes, source: str) -> Any:
-    """Decode a JSON report or raise ReportFormatError saying where it broke."""
-    if not data.strip():
+    """Decode a JSON report or raise ReportFormatError saying where it broke.
+
+    A whole-document format costs 3-5 times the report's size in Python objects, so reports
+    over :func:`max_document_bytes` are refused, naming the limit, rather than risking the
+    machine's memory (JSON-lines formats stream and have no such limit).
+    """
+    if blank(data):
         raise ReportFormatError(source, "the report is empty")
+    check_document_size(data, source)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReportFormatError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(text)
+        return without_surrogates(json.loads(text), text)
     except json.JSONDecodeError as exc:
         raise ReportFormatError(
             source, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError as exc:  # a number of thousands of digits (int_max_str_digits)
+        raise ReportFormatError(source, f"unreadable JSON: {exc}") from None
     except RecursionError:
         raise ReportFormatError(source, "JSON nested too deeply") from None
 
 
-def load_json_lines(data: bytes, source: str) -> list[Any]:
-    """Decode JSON Lines (one object per line); blank lines are allowed, nothing else."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ReportFormatError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    rows: list[Any] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+def check_document_size(data: bytes, source: str) -> None:
+    limit = max_document_bytes()
+    if len(data) > limit:
+        raise ReportFormatError(
+            source, f"the report is {len(data)} bytes, over the {limit}-byte limit for "
+                    f"formats read as one document; set {MAX_DOCUMENT_ENV} to raise it")
+
+
+def blank(data: bytes) -> bool:
+    """Whether a report holds only whitespace, without copying it (`data.strip()` would)."""
+    return not data or data.isspace()
+
+
+def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(number, line) of a report, one line in memory at a time; `\r\n` and a BOM on the
+    first line are dropped. Only `\n` ends a line: JSON strings may hold U+2028 or \x1c,
+    which `str.splitlines` would split on."""
+    start, number, size = 0, 0, len(data)
+    if data.startswith(b"\xef\xbb\xbf"):
+        start = 3
+    while start < size:
+        end = data.find(b"\n", start)
+        if end == -1:
+            end = size
+        number += 1
+        line = data[start:end]
+        yield number, line[:-1] if line.endswith(b"\r") else line
+        start = end + 1
+
+
+def iter_json_lines(data: bytes, source: str) -> Iterator[Any]:
+    """Decode JSON Lines one line at a time (blank lines allowed, nothing else), so a report
+    of any size costs the memory of one line plus what the caller keeps."""
+    for number, raw in iter_lines(data):
+        if not raw or raw.isspace():
             continue
         try:
-            rows.append(json.loads(line))
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReportFormatError(source, f"not UTF-8 text (line {number}: {exc.reason} at "
+                                            f"byte {exc.start})") from None
+        try:
+            yield without_surrogates(json.loads(line), line)
         except json.JSONDecodeError as exc:
             raise ReportFormatError(source, f"line {number} is not JSON: {exc.msg}") from None
+        except ValueError as exc:  # a number of thousands of digits (int_max_str_digits)
+            raise ReportFormatError(source, f"line {number} is unreadable JSON: {exc}") from None
         except RecursionError:
             raise ReportFormatError(source, f"line {number}: JSON nested too deeply") from None
-    return rows
+
+
+def load_json_lines(data: bytes, source: str) -> list[Any]:
+    """Decode JSON Lines (one object per line); blank lines are allowed, nothing else."""
+    return list(iter_json_lines(data, source))
+
+
+def is_json_lines(data: bytes) -> bool:
+    """Whether a report is JSON lines rather than one document: its first non-blank line is a
+    whole JSON value on its own and another non-blank line follows. Reads two lines."""
+    first = True
+    for _, raw in iter_lines(data):
+        if not raw or raw.isspace():
+            continue
+        if not first:
+            return True
+        try:
+            json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # also UnicodeDecodeError
+            return False
+        first = False
+    return False
+
+
+# A \uD800-\uDFFF escape: JSON allows it, Unicode does not, and a lone one decodes into a str
+# that cannot be encoded as UTF-8 (every writer, hash and HTTP body would then fail).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any, text: str) -> Any:
+    """`value` (decoded from `text`) with every lone surrogate replaced by U+FFFD.
+
+    Pairs were already combined by the decoder; only a document that spells an escape in the
+    surrogate range is walked at all.
+    """
+    if not _SURROGATE_ESCAPE.search(text):
+        return value
+    return _fix(value)
+
+
+def _fix(value: Any) -> Any:
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        item = parent[key]
+        if isinstance(item, str):
+            parent[key] = _SURROGATE.sub("\ufffd", item)
+        elif isinstance(item, list):
+            stack += [(item, i) for i in range(len(item))]
+        elif isinstance(item, dict):
+            fixed = {_SURROGATE.sub("\ufffd", k) if isinstance(k, str) else k: v
+                     for k, v in item.items()}
+            parent[key] = fixed
+            stack += [(fixed, k) for k in fixed]
+    return root[0]
 
 
 def expect(value: Any, kind: type | tuple[type, ...], source: str, what: str) -> Any:
@@ -69,7 +169,7 @@ def text(value: Any, default: str = "") -> str:
 def as_int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         return None
 
 

@@ -104,42 +104,64 @@ def merge_repeats(
     The kept finding is the best by `rank` (lower first), then one from the working tree
     (no commit) over one from history, then the first reported (history scans list newest
     commits first). It takes the highest severity of its group.
+
+    Groups are folded as findings arrive (a generator is consumed once, never held): a
+    history of any length costs memory per distinct leak, not per line.
     """
-    groups: dict[tuple[str, str], list[tuple[int, Finding]]] = {}
+    groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
         key = (finding.path or "", finding.location_key or f"#{index}")
-        groups.setdefault(key, []).append((index, finding))
-    merged: list[Finding] = []
-    for members in groups.values():
-        if len(members) == 1:
-            merged.append(members[0][1])
-            continue
-        _, best = min(
-            members,
-            key=lambda m: (rank(m[1]) if rank else 0, bool(m[1].properties.get("commit")), m[0]),
-        )
-        commits = list(dict.fromkeys(
-            f.properties["commit"] for _, f in members if f.properties.get("commit")
-        ))
-        rules = list(dict.fromkeys(f.rule_id for _, f in members))
+        order = (rank(finding) if rank else 0, bool(finding.properties.get("commit")), index)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = _Group(order, finding)
+        else:
+            group.add(order, finding)
+    return [group.merged() for group in groups.values()]
+
+
+class _Group:
+    __slots__ = ("order", "best", "top", "count", "commits", "rules")
+
+    def __init__(self, order: tuple[int, bool, int], finding: Finding) -> None:
+        self.order, self.best, self.top, self.count = order, finding, finding, 1
+        self.commits: dict[str, None] = {}
+        self.rules: dict[str, None] = {finding.rule_id: None}
+        self._note(finding)
+
+    def _note(self, finding: Finding) -> None:
+        commit = finding.properties.get("commit")
+        if commit:
+            self.commits[commit] = None
+
+    def add(self, order: tuple[int, bool, int], finding: Finding) -> None:
+        self.count += 1
+        if order < self.order:
+            self.order, self.best = order, finding
+        if finding.severity > self.top.severity:
+            self.top = finding
+        self.rules[finding.rule_id] = None
+        self._note(finding)
+
+    def merged(self) -> Finding:
+        best = self.best
+        if self.count == 1:
+            return best
+        commits, rules = list(self.commits), list(self.rules)
         props = dict(best.properties)
-        props["occurrences"] = str(len(members))
+        props["occurrences"] = str(self.count)
         if commits:
             props["commits"] = " ".join(commits[:_MAX_COMMITS]) + (
                 f" (+{len(commits) - _MAX_COMMITS} more)" if len(commits) > _MAX_COMMITS else ""
             )
         if len(rules) > 1:
             props["rules"] = ",".join(rules)
-        seen = f"Reported {len(members)} times in this report"
+        seen = f"Reported {self.count} times in this report"
         if commits:
             seen += f" across {len(commits)} commit{'s' if len(commits) != 1 else ''}"
         if len(rules) > 1:
             seen += f" by {len(rules)} rules ({', '.join(rules)})"
-        top = max((f for _, f in members), key=lambda f: f.severity)
-        if top.severity > best.severity:
-            best = best.with_(severity=top.severity, severity_original=top.severity_original)
-        merged.append(best.with_(
-            description=f"{best.description} {seen}.",
-            properties=props,
-        ))
-    return merged
+        if self.top.severity > best.severity:
+            best = best.with_(severity=self.top.severity,
+                              severity_original=self.top.severity_original)
+        return best.with_(description=f"{best.description} {seen}.", properties=props)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from packageurl import PackageURL
 
-from secpipe.formats._common import text
+from secpipe.formats._common import check_document_size, text
 from secpipe.formats.interface import ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Severity, Vulnerability
 
@@ -63,14 +63,15 @@ def clean(value: Any) -> str:
 
 
 def number(value: Any) -> float | None:
-    """A score as float; negative (anchore's -1.0 for "no score"), NaN or junk become None."""
+    """A score as float; negative (anchore's -1.0 for "no score"), NaN, Infinity or junk
+    become None."""
     if isinstance(value, bool):
         return None
     try:
         out = float(value)
     except (TypeError, ValueError):
         return None
-    return out if out >= 0 and not math.isnan(out) else None
+    return out if out >= 0 and math.isfinite(out) else None
 
 
 def maps(value: Any) -> list[Mapping[str, Any]]:
@@ -341,6 +342,7 @@ def parse_xml(data: bytes, source: str) -> ET.Element:
     """Parse an XML report, refusing DTDs and entities (XXE, billion laughs) before parsing."""
     if not data.strip():
         raise ReportFormatError(source, "the report is empty")
+    check_document_size(data, source)
     if _DTD.search(data):
         raise ReportFormatError(
             source, "the XML declares a DTD or entities, which a scanner report never needs; "

@@ -23,12 +23,14 @@ from html.parser import HTMLParser
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from secpipe.formats._common import check_document_size
 from secpipe.formats.interface import ReportFormatError
 from secpipe.model import Category, mask
 
 _BLOCK_TAGS = {"p", "br", "div", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "pre", "table"}
 _URL = re.compile(r"https?://.+?(?=https?://|[\s<>\"']|$)")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# Bounded: with `*`, a search over a long run of letters without "://" is quadratic (ReDoS).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://")
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{20,}={0,2}")
 
 # CWEs that name a hardening or configuration gap (missing headers, cookie flags, cache
@@ -137,6 +139,7 @@ def parse_xml(data: bytes, source: str, *, allow_external_doctype: bool = False)
     """
     if not data.strip():
         raise ReportFormatError(source, "the report is empty")
+    check_document_size(data, source)
     builder = ET.TreeBuilder()
     parser = expat.ParserCreate()
 

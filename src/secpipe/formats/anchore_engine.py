@@ -29,7 +29,8 @@ from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Resource
 
 TOOL = "anchore-engine"
-_NAME_VERSION = re.compile(r"^(?P<name>.+?)-(?P<version>\d.*)$")
+# DOTALL: without it a newline makes `.*$` backtrack at every "-", quadratic (ReDoS).
+_NAME_VERSION = re.compile(r"^(?P<name>.+?)-(?P<version>\d.*)$", re.DOTALL)
 
 
 @v.guarded("anchore-engine")

@@ -128,7 +128,8 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         description_lines.append(f"Resource: {resource_name}")
     description_lines.append(f"Framework: {check_type}")
     if not is_secret:
-        details = [text(d) for d in item.get("details") or [] if text(d)]
+        raw_details = item.get("details")
+        details = [text(d) for d in raw_details if text(d)] if isinstance(raw_details, list) else []
         description_lines.extend(details[:10])
 
     return Finding(

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from secpipe.formats._common import load_json, load_json_lines
+from secpipe.formats._common import blank, is_json_lines, iter_json_lines, load_json
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Resource, Severity
 
@@ -201,16 +201,26 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
 
 def read_alerts(data: bytes, source: str) -> list[Alert]:
     """All alerts of a document: JSON lines, one object, or an array of objects."""
-    doc = Document(data, source)
-    whole = doc.json
-    if whole is None:
-        rows = load_json_lines(data, source)
-        return [read_alert(row, source, f"line {i}") for i, row in enumerate(rows, 1)]
+    return list(iter_alerts(data, source))
+
+
+def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
+    """The alerts one at a time: JSON lines stream (a Falco log of any size reads in the
+    memory of one line); one object or an array is read as a document, within the size limit."""
+    if blank(data):
+        return
+    if is_json_lines(data):
+        for i, row in enumerate(iter_json_lines(data, source), 1):
+            yield read_alert(row, source, f"line {i}")
+        return
+    whole = load_json(data, source)
     if isinstance(whole, dict):
-        return [read_alert(whole, source)]
+        yield read_alert(whole, source)
+        return
     if isinstance(whole, list):
-        return [read_alert(row, source, f"alert {i}") for i, row in enumerate(whole)]
-    load_json(data, source)   # empty or broken: the same error as every parser
+        for i, row in enumerate(whole):
+            yield read_alert(row, source, f"alert {i}")
+        return
     raise ReportFormatError(source, "a Falco report is an alert object, an array of alerts "
                                     "or JSON lines")
 
@@ -299,7 +309,7 @@ def with_count(finding: Finding, count: int, first: str, last: str) -> Finding:
 
 def parse(data: bytes, source: str = "<falco>") -> Sequence[Finding]:
     groups: dict[str, list] = {}      # fingerprint -> [latest alert, its finding, count, first, last]
-    for alert in read_alerts(data, source):
+    for alert in iter_alerts(data, source):
         finding = alert_finding(alert)
         key = finding.fingerprint()
         seen = groups.get(key)

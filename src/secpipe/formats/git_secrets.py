@@ -16,13 +16,15 @@ match, as git-secrets verifies nothing.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Iterator, Sequence
 
+from secpipe.formats._common import as_int, iter_lines
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity
 
 TOOL = "git-secrets"
+_SNIFF_BYTES = 64 * 1024  # sniffing reads the head of a report, never all of it
 
 _HISTORY = re.compile(r"^(?P<commit>[0-9a-f]{40}|[0-9a-f]{64}):(?P<path>.+?):(?P<line>\d+):(?P<text>.*)$")
 _TREE = re.compile(r"^(?P<path>[^:].*?):(?P<line>\d+):(?P<text>.*)$")
@@ -73,14 +75,20 @@ def _classify(text: str) -> tuple[str, str, str]:
 
 
 def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ReportFormatError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if Document(data, source).json is not None:
+    if (data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+            and Document(data, source).json is not None):
         raise ReportFormatError(source, "this is JSON, not git-secrets' text output")
-    findings: list[Finding] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    return merge_repeats(_findings(data, source))
+
+
+def _findings(data: bytes, source: str) -> Iterator[Finding]:
+    """Line by line, folded into merge_repeats as they come: memory per distinct secret."""
+    for number, raw_bytes in iter_lines(data):  # one line at a time: a history of any size
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReportFormatError(source, f"not UTF-8 text (line {number}: {exc.reason} at "
+                                            f"byte {exc.start})") from None
         line = raw.rstrip("\r")
         if not line.strip() or _is_footer(line):
             continue
@@ -95,24 +103,27 @@ def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
             continue
         commit = m.groupdict().get("commit") or ""
         rule_id, kind, value = _classify(content)
-        findings.append(secret_finding(
+        yield secret_finding(
             tool=TOOL,
             rule_id=rule_id,
             kind=kind,
             path=clean_path(m.group("path")),
-            line=int(m.group("line")),
+            line=as_int(m.group("line")),  # None for a number of thousands of digits
             secret=Secret.from_value(value),
             severity=Severity.HIGH,
             properties={"commit": commit, "scan": "history" if commit else "tree"},
-        ))
-    return merge_repeats(findings)
+        )
 
 
 def sniff(doc: Document) -> bool:
     if doc.json is not None or doc.json_lines is not None:
         return False
     matches = 0
-    for raw in doc.text.splitlines():
+    head = doc.data[:_SNIFF_BYTES].decode("utf-8", "replace")
+    lines = head.split("\n")
+    if len(doc.data) > _SNIFF_BYTES:
+        lines = lines[:-1]  # cut mid-line
+    for raw in lines:
         line = raw.rstrip("\r")
         if not line.strip() or _is_footer(line):
             continue

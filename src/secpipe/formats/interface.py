@@ -8,6 +8,7 @@ A format is a pure function from a report's bytes to Findings, plus a cheap snif
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Sequence
@@ -28,6 +29,24 @@ class ReportFormatError(Exception):
         self.problem = problem
 
 
+# Formats read as one document (JSON, XML) need 3-8 times a report's size in memory; reports
+# above this many bytes are refused with a ReportFormatError naming the limit. JSON-lines and
+# text formats are read line by line and have no limit.
+MAX_DOCUMENT_ENV = "SECPIPE_MAX_DOCUMENT_BYTES"
+DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+SNIFF_LINES = 1000  # JSON lines a sniffer sees: enough to recognise, cheap on a huge report
+
+
+def max_document_bytes() -> int:
+    """The size limit of whole-document reports: $SECPIPE_MAX_DOCUMENT_BYTES, else 256 MiB."""
+    raw = os.environ.get(MAX_DOCUMENT_ENV, "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_MAX_DOCUMENT_BYTES
+    except ValueError:
+        return DEFAULT_MAX_DOCUMENT_BYTES
+    return value if value > 0 else DEFAULT_MAX_DOCUMENT_BYTES
+
+
 class Document:
     """A report as a sniffer sees it: bytes, with text and JSON decoded lazily and at most once."""
 
@@ -41,7 +60,10 @@ class Document:
 
     @cached_property
     def json(self) -> Any:
-        """The decoded JSON document, or None when the bytes are not one JSON value."""
+        """The decoded JSON document, or None when the bytes are not one JSON value (or are
+        more than the whole-document size limit)."""
+        if len(self.data) > max_document_bytes():
+            return None
         try:
             return json.loads(self.data)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -49,14 +71,22 @@ class Document:
 
     @cached_property
     def json_lines(self) -> list[Any] | None:
-        """Each non-empty line decoded as JSON, or None when any line is not JSON."""
+        """The first SNIFF_LINES non-empty lines decoded as JSON, or None when one of them is
+        not JSON (the parser reads every line and says which one is broken)."""
         rows: list[Any] = []
-        for line in self.text.splitlines():
+        start, size = 0, len(self.data)
+        if self.data.startswith(b"\xef\xbb\xbf"):
+            start = 3
+        while start < size and len(rows) < SNIFF_LINES:
+            end = self.data.find(b"\n", start)
+            end = size if end == -1 else end
+            line = self.data[start:end]
+            start = end + 1
             if not line.strip():
                 continue
             try:
                 rows.append(json.loads(line))
-            except (ValueError, RecursionError):
+            except (ValueError, RecursionError):  # also UnicodeDecodeError
                 return None
         return rows or None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from secpipe.formats._common import load_json_lines, text
+from secpipe.formats._common import blank, iter_json_lines, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Resource, Severity
 
@@ -28,10 +28,10 @@ _BASE_KEYS = {"AuditResultName", "ResourceKind", "ResourceName", "ResourceNamesp
 
 
 def parse(data: bytes, source: str = "<kubeaudit>") -> Sequence[Finding]:
-    if not data.strip():
+    if blank(data):
         return []
     findings: list[Finding] = []
-    for number, row in enumerate(load_json_lines(data, source), 1):
+    for number, row in enumerate(iter_json_lines(data, source), 1):  # streamed: any size
         if not isinstance(row, dict):
             raise ReportFormatError(source, f"line {number} is not a JSON object")
         if "AuditResultName" not in row:

@@ -25,10 +25,10 @@ Nuclei 2.0-2.2 spelled some keys differently (`templateID`, `matched`, `matcher_
 
 from __future__ import annotations
 
-import json
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
-from secpipe.formats._common import load_json_lines, text
+from secpipe.formats._common import blank, is_json_lines, iter_json_lines, load_json, text
 from secpipe.formats._web import category_for, first_lines, scrub_tokens, site_of
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.formats.sarif import cwe_ids
@@ -54,20 +54,33 @@ def _strings(value: Any) -> list[str]:
     return [v.strip() for v in text(value).split(",") if v.strip()]
 
 
-def _rows(data: bytes, source: str) -> list[Any]:
-    stripped = data.strip()
-    if not stripped:
+def _rows(data: bytes, source: str) -> Iterable[Any]:
+    """Results of a JSON-lines report one at a time (any size), or of a -json-export array."""
+    if blank(data):
         return []
-    if stripped[:1] in (b"[", b"{"):
-        try:
-            doc = json.loads(stripped.decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            doc = None  # several objects, one per line
-        if isinstance(doc, list):
-            return doc
-        if isinstance(doc, dict):
-            return [doc]
-    return load_json_lines(data, source)
+    if not is_json_lines(data) and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
+        doc = load_json(data, source)
+        return doc if isinstance(doc, list) else [doc]
+    return iter_json_lines(data, source)
+
+
+@dataclass
+class _Group:
+    """One finding's results, kept small: the first result whole, then only what the finding
+    shows of the others, so a report streams in memory proportional to its findings."""
+
+    first: Mapping[str, Any]
+    matched: dict[str, None] = field(default_factory=dict)
+    extracted: dict[str, None] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.count += 1
+        where = text(_get(row, "matched-at", "matched")).strip()
+        if where:
+            self.matched[where] = None
+        for value in _strings(_get(row, "extracted-results", "extracted_results")):
+            self.extracted[value] = None
 
 
 def _is_secret(row: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
@@ -88,7 +101,7 @@ def _check(row: Any, index: int, source: str) -> tuple[str, Mapping[str, Any]]:
 
 
 def parse(data: bytes, source: str = "<nuclei>") -> Sequence[Finding]:
-    groups: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, str], _Group] = {}
     for index, row in enumerate(_rows(data, source)):
         template, _info = _check(row, index, source)
         if row.get("matcher-status") is False:
@@ -97,21 +110,18 @@ def parse(data: bytes, source: str = "<nuclei>") -> Sequence[Finding]:
         site = site_of(where) if where else "unknown-target"
         matcher = text(_get(row, "matcher-name", "matcher_name")).strip()
         key = (template, matcher, text(row.get("type")).strip(), site)
-        groups.setdefault(key, []).append(row)
-    return [_finding(key, rows) for key, rows in groups.items()]
+        groups.setdefault(key, _Group(row)).add(row)
+    return [_finding(key, group) for key, group in groups.items()]
 
 
-def _finding(key: tuple[str, str, str, str], rows: list[Mapping[str, Any]]) -> Finding:
+def _finding(key: tuple[str, str, str, str], group: _Group) -> Finding:
     template, matcher, kind, site = key
-    first = rows[0]
+    first = group.first
     info: Mapping[str, Any] = first["info"]
     name = text(info.get("name")).strip() or template
     secretish = _is_secret(first, info)
-    matched = list(dict.fromkeys(
-        text(_get(r, "matched-at", "matched")).strip() for r in rows
-        if text(_get(r, "matched-at", "matched")).strip()))
-    extracted_raw = list(dict.fromkeys(
-        v for r in rows for v in _strings(_get(r, "extracted-results", "extracted_results"))))
+    matched = list(group.matched)
+    extracted_raw = list(group.extracted)
     secret = Secret.from_value(extracted_raw[0]) if secretish and extracted_raw else None
     if secretish:
         extracted = [Secret.from_value(v).masked for v in extracted_raw]
@@ -145,7 +155,7 @@ def _finding(key: tuple[str, str, str, str], rows: list[Mapping[str, Any]]) -> F
         "matcher": matcher,
         "urls": " ".join(matched[:_SHOWN]),
         "extracted": ", ".join(extracted[:_SHOWN]),
-        "occurrences": str(len(rows)),
+        "occurrences": str(group.count),
         "template-url": text(first.get("template-url")),
         "tags": ",".join(_strings(info.get("tags"))),
     }

@@ -67,7 +67,11 @@ def parse(data: bytes, source: str = "<tfsec>") -> Sequence[Finding]:
 
 
 def _status(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+    """A status to look up: text lower-cased, a number as is, anything else (a list, an
+    object: not hashable) as None."""
+    if isinstance(value, str):
+        return value.lower()
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _finding(items: list[Mapping[str, Any]]) -> Finding:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from secpipe.formats._common import as_int, load_json_lines, text
+from secpipe.formats._common import as_int, iter_json_lines, text
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding, slug
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity
@@ -127,15 +127,20 @@ def _v3(row: Mapping[str, Any], where: str, source: str) -> list[Finding]:
 
 
 def parse(data: bytes, source: str = "<trufflehog>") -> Sequence[Finding]:
-    findings: list[Finding] = []
-    for number, row in enumerate(load_json_lines(data, source), 1):
+    return merge_repeats(_findings(data, source))
+
+
+def _findings(data: bytes, source: str) -> Iterator[Finding]:
+    """Line by line, folded into merge_repeats as they come: a report of any size costs
+    memory per distinct secret, not per line."""
+    for number, row in enumerate(iter_json_lines(data, source), 1):
         where = f"record {number}"
         if not isinstance(row, dict):
             raise ReportFormatError(source, f"{where} should be an object (trufflehog writes JSON lines)")
         if _is_v2(row):
-            findings.extend(_v2(row, where, source))
+            yield from _v2(row, where, source)
         elif _is_v3(row):
-            findings.extend(_v3(row, where, source))
+            yield from _v3(row, where, source)
         elif _is_log(row):
             continue
         else:
@@ -143,7 +148,6 @@ def parse(data: bytes, source: str = "<trufflehog>") -> Sequence[Finding]:
                 source, f"{where} is neither a trufflehog v2 ('stringsFound', 'reason') "
                 "nor a v3 ('SourceMetadata', 'DetectorName') result"
             )
-    return merge_repeats(findings)
 
 
 def sniff(doc: Document) -> bool:

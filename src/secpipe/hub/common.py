@@ -93,6 +93,41 @@ def decode_token(token: str) -> dict[str, Any]:
     return payload
 
 
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def bad_text(obj: Any) -> str | None:
+    """Why `obj` (a JSON value) cannot be stored, or None: a string (key or value) holding
+    NUL, which PostgreSQL text refuses, or an unpaired surrogate, which no UTF-8 database
+    can encode. Refusing both everywhere keeps SQLite and PostgreSQL hubs answering alike."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "strings must not contain NUL (U+0000)"
+            if SURROGATES.search(item):
+                return "strings must not contain unpaired surrogates (U+D800-U+DFFF)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
+def refuse_nul_parameters(conn, cursor, statement, parameters, context, executemany) -> None:
+    """A `before_cursor_execute` hook for PostgreSQL engines: a NUL in any bound string
+    (a finding Id from a URL, a user name from a form...) is the caller's InvalidInput,
+    not a driver DataError answered as a 500. SQLite stores NUL, so only PostgreSQL needs it."""
+    rows = parameters if executemany else (parameters,)
+    for row in rows or ():
+        values = row.values() if isinstance(row, dict) else row
+        for value in values or ():
+            if type(value) is str and "\x00" in value:
+                raise InvalidInput("strings must not contain NUL (U+0000)")
+
+
 def prefix_upper(prefix: str) -> str | None:
     """The smallest string greater than every string starting with `prefix` (binary order).
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk
-from secpipe.hub.common import canon_time, dumps, loads, now
+from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import FINDING_COLS, BadFinding, check, doc_size_ok, row, side_rows
 
@@ -69,6 +69,10 @@ def check_all(findings: Iterable[Any]) -> tuple[list[Checked], list[dict[str, st
         try:
             doc = check(obj)
             text = dumps(doc)
+            if "\\u0000" in text or SURROGATES.search(text):   # cheap screen, then be sure
+                problem = bad_text(doc)
+                if problem:
+                    raise BadFinding(problem)
             if not doc_size_ok(text):
                 raise BadFinding("finding larger than 240 KB")
             good.append(Checked(doc, text, canon_time(doc["UpdatedAt"])))

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import query
+from secpipe.hub import pages, query
 from secpipe.hub.common import decode_token, dumps, encode_token, iso_ms, loads, now
 from secpipe.hub.interface import InvalidAccess, InvalidInput, ResourceConflict, ResourceNotFound
 from secpipe.hub.schema import hub as H
@@ -26,7 +26,7 @@ def _check(conn: Connection, name: Any, filters: Any, group_by: Any) -> None:
         if not isinstance(filters, Mapping):
             raise InvalidInput("Filters must be an object")
         query.where_clause(filters, conn.dialect.name)   # raises InvalidInput when bad
-    if group_by is not None and group_by not in query.GROUPABLE \
+    if group_by is not None and group_by not in pages.GROUPABLE \
             and not str(group_by).startswith("ProductFields."):
         raise InvalidInput(f"{group_by!r} is not a valid GroupByAttribute")
 
@@ -77,7 +77,7 @@ def get(conn: Connection, arns: Sequence[str] | None, max_results: int,
 
 def results(conn: Connection, arn: str) -> dict[str, Any]:
     row = _row(conn, arn)
-    values = query.group_counts(conn, row.group_by, loads(row.filters))
+    values = pages.group_counts(conn, row.group_by, loads(row.filters))
     return {"InsightArn": arn, "GroupByAttribute": row.group_by, "ResultValues": values}
 
 

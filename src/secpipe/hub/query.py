@@ -1,29 +1,33 @@
-"""GetFindings: Security Hub's Filters, SortCriteria and paging, turned into one SQL statement.
+"""Security Hub's Filters (AwsSecurityFindingFilters) as one SQL condition over `findings`.
 
-Filters (AwsSecurityFindingFilters) follow Security Hub's rules: on one attribute, EQUALS /
-PREFIX / CONTAINS are OR'd, NOT_EQUALS / PREFIX_NOT_EQUALS / NOT_CONTAINS are AND'd, and the
-two groups are AND'd; EQUALS may not be combined with a negative comparison, CONTAINS and
-NOT_CONTAINS only with themselves. Attributes are AND'd. Several Number/Date filter objects on
-one attribute are alternatives (OR), the bounds inside one object all apply (AND).
+Filters follow Security Hub's rules: on one attribute, EQUALS / PREFIX / CONTAINS are OR'd,
+NOT_EQUALS / PREFIX_NOT_EQUALS / NOT_CONTAINS are AND'd, and the two groups are AND'd; EQUALS
+may not be combined with a negative comparison, CONTAINS and NOT_CONTAINS only with
+themselves. Attributes are AND'd. Several Number/Date filter objects on one attribute are
+alternatives (OR), the bounds inside one object all apply (AND).
 
 Multi-valued attributes (Type, Resource*, ProductFields, UserDefinedFields, ResourceTags) are
-answered from their side tables with `pk IN (subquery)` so either side can drive the plan. A
-negative comparison there means "no value of the finding matches".
+answered from their side tables; a negative comparison there means "no value of the finding
+matches". PREFIX is a range (`>= p AND < next(p)`), exact and index-friendly in SQLite's
+BINARY and PostgreSQL's "C" collation, where LIKE's case rules and escaping differ.
 
-Paging is keyset paging: the NextToken carries the sort key of the last row returned (plus a
-digest of the request it belongs to), so pages stay exact while other writers insert findings.
+Every positive condition that an index could answer is registered as a *term* with two
+spellings: one the database may use an index for, one it cannot (`col || ''`, an EXISTS
+probe). `pages.plan` picks per term, because SQLite's planner cannot tell a rare value from a
+common one behind a subquery or a low-cardinality column (see `secpipe.hub.pages`).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import and_, cast, exists, false, func, not_, or_, select, true, tuple_
+from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub.common import canon_time, days_ago, decode_token, encode_token, fingerprint
-from secpipe.hub.common import prefix_upper
+from secpipe.hub.common import bad_text, canon_time, days_ago, prefix_upper
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
@@ -56,76 +60,73 @@ DATES = {"CreatedAt": F.c.created_at, "UpdatedAt": F.c.updated_at,
          "ProcessedAt": F.c.processed_at}
 MAPS = {"ProductFields": "P", "UserDefinedFields": "U", "ResourceTags": "T"}
 BOOLEANS = {"Sample": F.c.sample}
-
-# Sort keys: NULL-able columns sort through a sentinel so the keyset comparison stays total.
-_SORTABLE: dict[str, tuple[Any, Any]] = {
-    **{k: (c, "" if c.nullable else None) for k, c in STRINGS.items() if k != "Description"},
-    "SeverityLabel": (F.c.severity_rank, None),
-    **{k: (c, -1 if c.nullable else None) for k, c in NUMBERS.items()},
-    **{k: (c, "" if c.nullable else None) for k, c in DATES.items()},
-    "ResourceId": (F.c.resource_id, None), "ResourceType": (F.c.resource_type, None),
-}
-SORT_ALIASES = {"Severity.Label": "SeverityLabel", "Severity.Normalized": "SeverityNormalized",
-                "Workflow.Status": "WorkflowStatus", "Compliance.Status": "ComplianceStatus"}
-DEFAULT_SORT = ({"Field": "UpdatedAt", "SortOrder": "desc"},)
+# columns with an index of their own (`id` leads the unique key)
+INDEXED = {F.c.id, F.c.product_name, F.c.generator_id, F.c.title, F.c.severity_rank,
+           F.c.severity_normalized, F.c.workflow_status, F.c.record_state, F.c.created_at,
+           F.c.updated_at, F.c.first_observed_at, F.c.last_observed_at}
 
 
-def _objects(key: str, values: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(values, list):
-        raise InvalidInput(f"Filters.{key} must be a list")
-    if len(values) > MAX_VALUES:
-        raise InvalidInput(f"Filters.{key} has more than {MAX_VALUES} values")
-    if not all(isinstance(v, Mapping) for v in values):
-        raise InvalidInput(f"Filters.{key} values must be objects")
-    return values
+LOW_CARDINALITY = {F.c.severity_rank, F.c.severity_normalized, F.c.workflow_status,
+                   F.c.record_state}
 
 
-def _comparisons(key: str, values: list[Mapping[str, Any]], allowed: Sequence[str]
-                 ) -> list[tuple[str, str]]:
-    out = []
-    for v in values:
-        comp, value = v.get("Comparison"), v.get("Value")
-        if comp not in allowed:
-            raise InvalidInput(f"Filters.{key}: Comparison must be one of {', '.join(allowed)}")
-        if not isinstance(value, str):
-            raise InvalidInput(f"Filters.{key}: Value must be a string")
-        out.append((comp, value))
-    kinds = {c for c, _ in out}
-    if "EQUALS" in kinds and kinds & {"NOT_EQUALS", "PREFIX_NOT_EQUALS"}:
-        raise InvalidInput(f"Filters.{key}: EQUALS cannot be combined with NOT_EQUALS or "
-                           "PREFIX_NOT_EQUALS on the same field")
-    for only in ("CONTAINS", "NOT_CONTAINS"):
-        if only in kinds and len(kinds) > 1:
-            raise InvalidInput(f"Filters.{key}: {only} can only be combined with {only}")
-    return out
+def noindex(col: Any) -> ColumnElement:
+    """`col` spelt so no index can serve it (`col || ''`, `col + 0`): SQLite's own idiom."""
+    return col + ("" if isinstance(col.type, String) else 0)
 
 
-class _Ctx:
-    """What building a WHERE clause needs besides the filters.
+@dataclass
+class Term:
+    """A positive condition an index could answer (see the module docstring)."""
 
-    `estimate(select)` (GetFindings only) counts a side-table match up to DRIVE_LIMIT + 1.
-    A rare value drives the plan (`pk IN (subquery)`: fetch those few findings, then sort);
-    a common one becomes a per-row probe (`EXISTS`), so the planner can walk the sort
-    index and stop after one page. SQLite cannot estimate a subquery itself; PostgreSQL
-    plans both forms as the same semi-join.
+    counter: Any            # SELECT of the matching keys, for estimating; None: not estimable
+    cols: frozenset         # findings columns it constrains (a term on the sort key stays)
+
+    @property
+    def likely_common(self) -> bool:
+        """Counted last: a few values shared by most findings (the cap is small by then)."""
+        return bool(self.cols & LOW_CARDINALITY)
+
+
+class Ctx:
+    """What building a WHERE clause needs besides the filters; collects the terms.
+
+    `use_index` maps a term's position to the spelling to use (True: index-able); without
+    it every term keeps its index-able spelling and the database plans alone.
     """
 
-    def __init__(self, dialect: str, estimate: Callable[[Any], int] | None = None) -> None:
+    def __init__(self, dialect: str, use_index: Mapping[int, bool] | None = None) -> None:
         self.dialect = dialect
-        self.estimate = estimate
+        self.use_index = use_index
+        self.terms: list[Term] = []
         fn = func.instr if dialect == "sqlite" else func.strpos
         self.contains = lambda col, value: fn(col, value) > 0
 
+    def term(self, indexed: ColumnElement, unindexed: ColumnElement, counter: Any,
+             cols: Sequence[Any] = ()) -> ColumnElement:
+        position = len(self.terms)
+        self.terms.append(Term(counter, frozenset(cols)))
+        if self.use_index is None or self.use_index.get(position, True):
+            return indexed
+        return unindexed
+
+    def column_term(self, col: Any, build: Callable[[Any], ColumnElement],
+                    estimable: bool = True) -> ColumnElement:
+        """`build(col)` as a term when `col` has an index, else as a plain condition."""
+        if col not in INDEXED:
+            return build(col)
+        cond = build(col)
+        counter = select(F.c.pk).where(cond) if estimable else None
+        return self.term(cond, build(noindex(col)), counter, [col])
+
     def present(self, table: Any, cond_for: Callable[[Any], ColumnElement],
-                can_estimate: bool) -> ColumnElement:
+                estimable: bool) -> ColumnElement:
         """Findings with at least one `table` row matching `cond_for(alias)`."""
         side = table.alias()
         cond = cond_for(side)
-        if self.estimate is not None and (
-                not can_estimate
-                or self.estimate(select(side.c.finding_pk).where(cond)) > DRIVE_LIMIT):
-            return self.probe(table, cond_for)
-        return F.c.pk.in_(select(side.c.finding_pk).where(cond))
+        sub = select(side.c.finding_pk).where(cond)
+        return self.term(F.c.pk.in_(sub), self.probe(table, cond_for),
+                         sub if estimable else None)
 
     @staticmethod
     def probe(table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
@@ -139,7 +140,34 @@ class _Ctx:
         return ~cls.probe(table, cond_for)
 
 
-DRIVE_LIMIT = 2000
+def _objects(key: str, values: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(values, list):
+        raise InvalidInput(f"Filters.{key} must be a list")
+    if len(values) > MAX_VALUES:
+        raise InvalidInput(f"Filters.{key} has more than {MAX_VALUES} values")
+    if not all(isinstance(v, Mapping) for v in values):
+        raise InvalidInput(f"Filters.{key} values must be objects")
+    return values
+
+
+def _comparisons(key: str, values: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        comp, value = v.get("Comparison"), v.get("Value")
+        if comp not in POSITIVE + NEGATIVE:
+            raise InvalidInput(f"Filters.{key}: Comparison must be one of "
+                               + ", ".join(POSITIVE + NEGATIVE))
+        if not isinstance(value, str):
+            raise InvalidInput(f"Filters.{key}: Value must be a string")
+        out.append((comp, value))
+    kinds = {c for c, _ in out}
+    if "EQUALS" in kinds and kinds & {"NOT_EQUALS", "PREFIX_NOT_EQUALS"}:
+        raise InvalidInput(f"Filters.{key}: EQUALS cannot be combined with NOT_EQUALS or "
+                           "PREFIX_NOT_EQUALS on the same field")
+    for only in ("CONTAINS", "NOT_CONTAINS"):
+        if only in kinds and len(kinds) > 1:
+            raise InvalidInput(f"Filters.{key}: {only} can only be combined with {only}")
+    return out
 
 
 def _match(col: Any, comp: str, value: str, contains) -> ColumnElement:
@@ -148,31 +176,35 @@ def _match(col: Any, comp: str, value: str, contains) -> ColumnElement:
         upper = prefix_upper(value)
         return col >= value if upper is None else and_(col >= value, col < upper)
     if comp.endswith("EQUALS"):
-        if col is F.c.severity_label:        # answered by the severity_rank index
-            rank = LABEL_RANK.get(value)
-            return false() if rank is None else F.c.severity_rank == rank
         return col == value
     return contains(col, value)
 
 
-def _string_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
-    comps = _comparisons(key, _objects(key, values), POSITIVE + NEGATIVE)
+def _string_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
+    comps = _comparisons(key, _objects(key, values))
     pos = [(c, v) for c, v in comps if c in POSITIVE]
     neg = [(c, v) for c, v in comps if c in NEGATIVE]
     contains = ctx.contains
+    parts = []
     if key in STRINGS:
         col = STRINGS[key]
-        parts = [or_(*(_match(col, c, v, contains) for c, v in pos))] if pos else []
+        if key == "SeverityLabel" and pos and all(c == "EQUALS" for c, _ in pos):
+            ranks = [LABEL_RANK[v] for _, v in pos if v in LABEL_RANK]   # the indexed twin
+            parts.append(ctx.column_term(F.c.severity_rank, lambda c: c.in_(ranks))
+                         if ranks else false())
+        elif pos:
+            parts.append(ctx.column_term(
+                col, lambda c: or_(*(_match(c, cmp, v, contains) for cmp, v in pos)),
+                estimable=all(cmp != "CONTAINS" for cmp, _ in pos)))
         for c, v in neg:
-            miss = not_(_match(col, c, v, contains))
+            miss = not_(_match(noindex(col), c, v, contains))
             parts.append(or_(col.is_(None), miss) if col.nullable else miss)
         return and_(*parts)
     table, name = SIDE_STRINGS[key]
-    parts = []
     if pos:
         parts.append(ctx.present(
             table, lambda t: or_(*(_match(t.c[name], c, v, contains) for c, v in pos)),
-            can_estimate=all(c != "CONTAINS" for c, _ in pos)))
+            estimable=all(c != "CONTAINS" for c, _ in pos)))
     for c, v in neg:
         parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, contains)))
     return and_(*parts)
@@ -186,14 +218,14 @@ def _map_match(m: Any, comp: str, value: str, contains) -> ColumnElement:
     return contains(func.coalesce(m.c.full, m.c.v), value)
 
 
-def _doc_product_field(key: str, dialect: str) -> ColumnElement:
+def doc_product_field(key: str, dialect: str) -> ColumnElement:
     """A ProductFields value read from the stored document (keys kept out of the side table)."""
     if dialect == "sqlite":
         return func.json_extract(F.c.doc, f'$."ProductFields"."{key}"')
     return func.jsonb_extract_path_text(cast(F.c.doc, JSONB), "ProductFields", key)
 
 
-def _map_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
+def _map_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
     kind = MAPS[key]
     contains = ctx.contains
     entries = []
@@ -210,7 +242,7 @@ def _map_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
         return kind == "P" and k in UNINDEXED_PRODUCT_FIELDS
 
     def doc_match(k: str, comp: str, value: str) -> ColumnElement:
-        expr = _doc_product_field(k, ctx.dialect)
+        expr = doc_product_field(k, ctx.dialect)
         return expr == value if comp.endswith("EQUALS") else contains(expr, value)
 
     def entry(m: Any, k: str, c: str, v: str) -> ColumnElement:
@@ -220,14 +252,14 @@ def _map_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
     alts = []
     if side_pos:
         alts.append(ctx.present(M, lambda m: or_(*(entry(m, *e) for e in side_pos)),
-                                can_estimate=all(c == "EQUALS" for _, c, _ in side_pos)))
+                                estimable=all(c == "EQUALS" for _, c, _ in side_pos)))
     alts += [doc_match(k, c, v) for k, c, v in entries if not c.startswith("NOT_") and in_doc(k)]
     parts = [or_(*alts)] if alts else []
     for k, c, v in entries:
         if not c.startswith("NOT_"):
             continue
         if in_doc(k):
-            expr = _doc_product_field(k, ctx.dialect)
+            expr = doc_product_field(k, ctx.dialect)
             parts.append(or_(expr.is_(None), not_(doc_match(k, c, v))))
         else:
             parts.append(ctx.absent(M, lambda m, k=k, c=c, v=v: entry(m, k, c, v)))
@@ -237,20 +269,31 @@ def _map_filter(key: str, values: Any, ctx: _Ctx) -> ColumnElement:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{where} must be a number")
-    return value
+    if isinstance(value, int) and -2**63 <= value < 2**63:
+        return value
+    try:        # a NumberFilter holds a double: bigger integers than SQLite's become one
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidInput(f"{where} is out of range")
+    return number
 
 
-def _number_filter(key: str, values: Any) -> ColumnElement:
-    col = NUMBERS[key]
+def _number_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
     alts = []
     for v in _objects(key, values):
-        ops = {"Gte": col.__ge__, "Lte": col.__le__, "Eq": col.__eq__, "Gt": col.__gt__,
-               "Lt": col.__lt__}
-        unknown = set(v) - set(ops)
+        unknown = set(v) - {"Gte", "Lte", "Eq", "Gt", "Lt"}
         if unknown or not v:
             raise InvalidInput(f"Filters.{key}: a NumberFilter takes Gte, Lte, Eq, Gt, Lt")
-        alts.append(and_(*(ops[op](_number(n, f"Filters.{key}.{op}")) for op, n in v.items())))
-    return or_(*alts)
+        alts.append({op: _number(n, f"Filters.{key}.{op}") for op, n in v.items()})
+
+    def build(col: Any) -> ColumnElement:
+        ops = {"Gte": col.__ge__, "Lte": col.__le__, "Eq": col.__eq__, "Gt": col.__gt__,
+               "Lt": col.__lt__}
+        return or_(*(and_(*(ops[op](n) for op, n in alt.items())) for alt in alts))
+
+    return ctx.column_term(NUMBERS[key], build)
 
 
 def _date(value: Any, where: str) -> str:
@@ -262,26 +305,31 @@ def _date(value: Any, where: str) -> str:
         raise InvalidInput(f"{where} is not an ISO 8601 timestamp") from None
 
 
-def _date_filter(key: str, values: Any) -> ColumnElement:
-    col = DATES[key]
+def _date_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
     alts = []
     for v in _objects(key, values):
         if set(v) - {"Start", "End", "DateRange"} or not v:
             raise InvalidInput(f"Filters.{key}: a DateFilter takes Start, End or DateRange")
-        conds = []
+        bounds: list[tuple[str, str]] = []
         if "Start" in v:
-            conds.append(col >= _date(v["Start"], f"Filters.{key}.Start"))
+            bounds.append((">=", _date(v["Start"], f"Filters.{key}.Start")))
         if "End" in v:
-            conds.append(col <= _date(v["End"], f"Filters.{key}.End"))
+            bounds.append(("<=", _date(v["End"], f"Filters.{key}.End")))
         if "DateRange" in v:
             rng = v["DateRange"]
             if (not isinstance(rng, Mapping) or rng.get("Unit") != "DAYS"
                     or isinstance(rng.get("Value"), bool) or not isinstance(rng.get("Value"), int)
                     or rng["Value"] < 0):
                 raise InvalidInput(f"Filters.{key}.DateRange needs Value (days) and Unit DAYS")
-            conds.append(col >= days_ago(rng["Value"]))
-        alts.append(and_(col.is_not(None), *conds))
-    return or_(*alts)
+            # beyond ~1900 years ago every stored instant matches; no datetime overflow
+            bounds.append((">=", days_ago(min(rng["Value"], 700_000))))
+        alts.append(bounds)
+
+    def build(col: Any) -> ColumnElement:
+        return or_(*(and_(col.is_not(None), *((col >= b) if op == ">=" else (col <= b)
+                                               for op, b in bounds)) for bounds in alts))
+
+    return ctx.column_term(DATES[key], build)
 
 
 def _boolean_filter(key: str, values: Any) -> ColumnElement:
@@ -295,24 +343,30 @@ def _boolean_filter(key: str, values: Any) -> ColumnElement:
 
 
 def where_clause(filters: Mapping[str, Any] | None, dialect: str,
-                 estimate: Callable[[Any], int] | None = None) -> ColumnElement:
-    """All filters as one boolean expression over `findings`; InvalidInput on a bad filter."""
+                 use_index: Mapping[int, bool] | None = None, ctx: Ctx | None = None
+                 ) -> ColumnElement:
+    """All filters as one boolean expression over `findings`; InvalidInput on a bad filter.
+
+    Pass `ctx` to see the terms collected; `use_index` chooses their spellings."""
+    ctx = ctx or Ctx(dialect, use_index)
     if not filters:
         return true()
+    problem = bad_text(filters)
+    if problem:
+        raise InvalidInput(f"Filters: {problem}")
     if not isinstance(filters, Mapping):
         raise InvalidInput("Filters must be an object")
     used = {k: v for k, v in filters.items() if v not in (None, [])}
     if len(used) > MAX_ATTRIBUTES:
         raise InvalidInput(f"at most {MAX_ATTRIBUTES} filter attributes are allowed")
-    ctx = _Ctx(dialect, estimate)
     parts = []
     for key, values in used.items():
         if key in STRINGS or key in SIDE_STRINGS:
             parts.append(_string_filter(key, values, ctx))
         elif key in NUMBERS:
-            parts.append(_number_filter(key, values))
+            parts.append(_number_filter(key, values, ctx))
         elif key in DATES:
-            parts.append(_date_filter(key, values))
+            parts.append(_date_filter(key, values, ctx))
         elif key in MAPS:
             parts.append(_map_filter(key, values, ctx))
         elif key in BOOLEANS:
@@ -326,120 +380,13 @@ def text_clause(text: str | None) -> ColumnElement:
     """The dashboard's free-text search: case-insensitive, over title, description, resources."""
     if not text or not text.strip():
         return true()
+    problem = bad_text(text)
+    if problem:
+        raise InvalidInput(f"search text: {problem}")
     pattern = "%" + (text.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
                      .replace("_", "\\_")) + "%"
     return or_(
         func.lower(F.c.title).like(pattern, escape="\\"),
         func.lower(F.c.description).like(pattern, escape="\\"),
-        _Ctx.probe(R, lambda r: func.lower(r.c.id).like(pattern, escape="\\")),
+        Ctx.probe(R, lambda r: func.lower(r.c.id).like(pattern, escape="\\")),
     )
-
-
-def sort_keys(sort: Sequence[Mapping[str, str]] | None) -> list[tuple[Any, bool]]:
-    """[(expression, descending)], ending with pk as the tie-breaker."""
-    criteria = list(sort) if sort else list(DEFAULT_SORT)
-    if len(criteria) > 5:
-        raise InvalidInput("at most 5 SortCriteria are allowed")
-    keys: list[tuple[Any, bool]] = []
-    for crit in criteria:
-        if not isinstance(crit, Mapping):
-            raise InvalidInput("SortCriteria entries must be objects")
-        name = SORT_ALIASES.get(crit.get("Field"), crit.get("Field"))
-        if name not in _SORTABLE:
-            raise InvalidInput(f"SortCriteria Field {crit.get('Field')!r} is not sortable")
-        order = str(crit.get("SortOrder", "asc")).lower()
-        if order not in ("asc", "desc"):
-            raise InvalidInput("SortOrder must be asc or desc")
-        col, sentinel = _SORTABLE[name]
-        expr = col if sentinel is None else func.coalesce(col, sentinel)
-        keys.append((expr, order == "desc"))
-    keys.append((F.c.pk, keys[-1][1]))
-    return keys
-
-
-def after_clause(keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement:
-    """Rows strictly after `values` in the order of `keys`."""
-    if len({desc for _, desc in keys}) == 1:
-        left, right = tuple_(*(k for k, _ in keys)), tuple_(*values)
-        return left < right if keys[0][1] else left > right
-    alts = []
-    for i, (expr, desc) in enumerate(keys):
-        eqs = [k == v for (k, _), v in zip(keys[:i], values[:i])]
-        alts.append(and_(*eqs, expr < values[i] if desc else expr > values[i]))
-    return or_(*alts)
-
-
-def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
-                  next_token: str | None, text: str | None = None
-                  ) -> tuple[list[str], str | None]:
-    """One page of stored documents (JSON text) and the token of the next page."""
-    if isinstance(max_results, bool) or not isinstance(max_results, int) \
-            or not 1 <= max_results <= 100:
-        raise InvalidInput("MaxResults must be between 1 and 100")
-    keys = sort_keys(sort)
-    digest = fingerprint([filters or {}, list(sort or DEFAULT_SORT), text or ""])
-    def estimate(sub: Any) -> int:
-        capped = sub.limit(DRIVE_LIMIT + 1).subquery()
-        return conn.execute(select(func.count()).select_from(capped)).scalar_one()
-
-    q = select(F.c.doc, *(k for k, _ in keys)).where(
-        where_clause(filters, conn.dialect.name, estimate), text_clause(text))
-    if next_token:
-        token = decode_token(next_token)
-        values = token.get("k")
-        if token.get("q") != digest or not isinstance(values, list) or len(values) != len(keys):
-            raise InvalidInput("NextToken does not belong to this request")
-        q = q.where(after_clause(keys, values))
-    q = q.order_by(*(k.desc() if desc else k.asc() for k, desc in keys)).limit(max_results + 1)
-    rows = conn.execute(q).all()
-    token_out = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        token_out = encode_token({"q": digest, "k": list(rows[-1][1:])})
-    return [r[0] for r in rows], token_out
-
-
-def count(conn, filters: Mapping[str, Any] | None, text: str | None = None) -> int:
-    q = select(func.count()).select_from(F).where(where_clause(filters, conn.dialect.name),
-                                                  text_clause(text))
-    return conn.execute(q).scalar_one()
-
-
-GROUPABLE = [*STRINGS, *SIDE_STRINGS]
-
-
-def group_counts(conn, group_by: str, filters: Mapping[str, Any] | None,
-                 text: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """[{GroupByAttributeValue, Count}] for the findings matching `filters`, biggest first.
-
-    `group_by` is any string attribute (Security Hub's GroupByAttribute) or, as a secpipe
-    extension, `ProductFields.<key>` (e.g. `ProductFields.secpipe/Stage`).
-    """
-    where = and_(where_clause(filters, conn.dialect.name), text_clause(text))
-    if group_by in STRINGS:
-        col = STRINGS[group_by]
-        n = func.count()
-        q = select(col, n).where(where, col.is_not(None)).group_by(col)
-    elif group_by in SIDE_STRINGS:
-        table, name = SIDE_STRINGS[group_by]
-        col = table.c[name]
-        n = func.count(table.c.finding_pk.distinct())
-        q = (select(col, n).select_from(table.join(F, F.c.pk == table.c.finding_pk))
-             .where(where, col.is_not(None)).group_by(col))
-    elif group_by[len("ProductFields."):] in UNINDEXED_PRODUCT_FIELDS:
-        value = _doc_product_field(group_by[len("ProductFields."):], conn.dialect.name)
-        n = func.count()
-        q = select(value, n).where(where, value.is_not(None)).group_by(value)
-    elif group_by.startswith("ProductFields.") and len(group_by) > len("ProductFields."):
-        value = func.coalesce(M.c.full, M.c.v)
-        n = func.count(M.c.finding_pk.distinct())
-        q = (select(value, n).select_from(M.join(F, F.c.pk == M.c.finding_pk))
-             .where(where, M.c.kind == "P", M.c.key == group_by[len("ProductFields."):])
-             .group_by(value))
-    else:
-        raise InvalidInput(f"{group_by!r} is not a valid GroupByAttribute")
-    q = q.order_by(n.desc(), q.selected_columns[0]).limit(limit)
-    return [{"GroupByAttributeValue": str(v), "Count": int(c)} for v, c in conn.execute(q)]
-
-
-__all__ = ["where_clause", "findings_page", "count", "group_counts", "GROUPABLE", "false"]

@@ -13,7 +13,7 @@ must not close `main`'s findings. A finding that is observed again while ARCHIVE
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
@@ -221,5 +221,3 @@ def history(conn: Connection, finding_id: str) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["record", "diff", "get", "list_", "baseline_ids", "history", "stage_tool",
-           "check_run", "Sequence"]

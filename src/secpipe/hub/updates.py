@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk
-from secpipe.hub.common import dumps, iso_ms, now
+from secpipe.hub.common import bad_text, dumps, iso_ms, now
 from secpipe.hub.importer import EVENT_COLS, MAP_COLS, TYPE_COLS, UPDATE_COLS, _diff
 from secpipe.hub.importer import _lookup, finding_row, load_docs
 from secpipe.hub.interface import InvalidInput, UpdateResult
@@ -44,6 +44,9 @@ def check_changes(changes: Mapping[str, Any], updated_by: str) -> dict[str, Any]
     unknown = set(changes) - set(FIELDS)
     if unknown:
         raise _bad(f"cannot update {', '.join(sorted(unknown))} with BatchUpdateFindings")
+    problem = bad_text(changes) or bad_text(updated_by)
+    if problem:
+        raise _bad(problem)
     out: dict[str, Any] = {}
     note = changes.get("Note")
     if note is not None:
@@ -83,7 +86,7 @@ def check_changes(changes: Mapping[str, Any], updated_by: str) -> dict[str, Any]
         types = changes["Types"]
         if (not isinstance(types, list) or len(types) > 50
                 or not all(isinstance(t, str) and t.split("/")[0] in TYPE_NAMESPACES
-                           and len(t.split("/")) <= 3 for t in types)):
+                           and len(t.split("/")) <= 3 and len(t) <= 256 for t in types)):
             raise _bad("Types must be at most 50 namespace/category/classifier strings")
         out["Types"] = list(types)
     if "UserDefinedFields" in changes:

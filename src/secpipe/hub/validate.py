@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from secpipe.hub.common import canon_time, dumps
+from secpipe.hub.common import canon_time
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.model.asff import LABELS, validate_asff
 from secpipe.model.finding import Severity
@@ -96,6 +96,7 @@ def check_types(obj: Mapping[str, Any]) -> None:
         raise BadFinding("ProductArn is not a Security Hub product ARN")
     _str(obj, "ProductName", 128)
     _str(obj, "CompanyName", 128)
+    _str(obj, "Region", 32)          # the column widths: PostgreSQL refuses longer values
     sev = _object(obj, "Severity")
     _str(sev, "Label")
     _str(sev, "Original", 64)
@@ -107,8 +108,8 @@ def check_types(obj: Mapping[str, Any]) -> None:
         _score(obj, key, "")
     types = obj.get("Types")
     if types is not None and (not isinstance(types, list)
-                              or not all(type(t) is str and t for t in types)):
-        raise BadFinding("Types must be a list of strings")
+                              or not all(type(t) is str and 0 < len(t) <= 256 for t in types)):
+        raise BadFinding("Types must be a list of strings of 1-256 characters")
     resources = obj.get("Resources")
     if resources is not None:
         if not isinstance(resources, list):
@@ -276,4 +277,3 @@ def doc_size_ok(text: str) -> bool:
     return len(text) <= MAX_FINDING_BYTES // 4 or len(text.encode("utf-8")) <= MAX_FINDING_BYTES
 
 
-__all__ = ["BadFinding", "check", "row", "side_rows", "doc_size_ok", "dumps", "FINDING_COLS"]

@@ -8,6 +8,7 @@ tests, the hub and sinks check the same thing.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -216,7 +217,8 @@ def _vulnerability(v: Vulnerability) -> dict:
         if v.fixed_version:
             pkg["FixedInVersion"] = v.fixed_version
         out["VulnerablePackages"] = [pkg]
-    if v.cvss_score is not None:
+    # NaN or Infinity (a report can spell them) would make the whole batch invalid JSON
+    if v.cvss_score is not None and math.isfinite(v.cvss_score):
         cvss: dict[str, Any] = {"BaseScore": v.cvss_score}
         if v.cvss_vector:
             cvss["BaseVector"] = v.cvss_vector

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Mapping
 
@@ -24,11 +25,22 @@ _OWN_FIELDS = {
 }
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+def _opt_str(value: Any) -> str | None:
+    """A text field read from someone else's ASFF: a scalar as text, anything else as absent
+    (a number where a string goes would otherwise reach `clip` and the writers as an int)."""
+    if value is None or isinstance(value, (dict, list)):
         return None
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, else None: NaN and Infinity are not JSON Security Hub accepts, and
+    int(Infinity) raises."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _slug(name: str) -> str:
@@ -54,9 +66,9 @@ def _asff_vulnerability(v: Mapping[str, Any]) -> Vulnerability:
     best = max(cvss, key=lambda c: str(c.get("Version") or ""), default=None)
     return Vulnerability(
         id=str(v.get("Id", "")),
-        package=pkg.get("Name"),
-        version=pkg.get("Version"),
-        fixed_version=pkg.get("FixedInVersion"),
+        package=_opt_str(pkg.get("Name")),
+        version=_opt_str(pkg.get("Version")),
+        fixed_version=_opt_str(pkg.get("FixedInVersion")),
         aliases=tuple(str(a) for a in v.get("RelatedVulnerabilities") or ()),
         cvss_score=_number(best.get("BaseScore")) if best else None,
         cvss_vector=str(best["BaseVector"]) if best and best.get("BaseVector") else None,
@@ -156,8 +168,8 @@ def from_asff(obj: Mapping[str, Any]) -> Finding:
         category=category,
         location=location,
         resource=resource,
-        remediation=rec.get("Text"),
-        remediation_url=rec.get("Url"),
+        remediation=_opt_str(rec.get("Text")),
+        remediation_url=_opt_str(rec.get("Url")),
         references=tuple(dict.fromkeys(references)),
         cwe=tuple(c for c in str(fields.get("secpipe/CWE") or "").split(",") if c),
         vulnerabilities=vulns,

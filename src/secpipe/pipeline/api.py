@@ -186,7 +186,10 @@ def tool_version(tool: str, env: dict[str, str]) -> str | None:
     try:
         spec = get_spec(tool)
     except UnknownToolError:
-        return None
+        # secpipe's own engines (baseline DAST, OSV matcher, SBOM builder, deploy targets,
+        # runtime sensor): their version is secpipe's
+        from secpipe import __version__
+        return f"secpipe {__version__}"
     exe = shutil.which(spec.primary, path=env.get("PATH", ""))
     if exe is None:
         return None

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from secpipe.formats.falco import Alert, alert_finding, iso_ms, parse_time, with_count
 from secpipe.hub import importer
-from secpipe.hub.schema import finding_map as M
+from secpipe.hub.common import prefix_upper
 from secpipe.hub.schema import findings as F
 from secpipe.model import Finding, SourceContext, to_asff
 from secpipe.runtime import correlate
@@ -114,6 +114,7 @@ class WriteStats:
     updated: int = 0
     failed: list[dict[str, str]] | None = None
     correlated: int = 0
+    documents: list[dict[str, Any]] | None = None   # the ASFF documents written
 
 
 @dataclass
@@ -124,17 +125,21 @@ class _Stored:
     count: int
 
 
-def _stored_latest(conn, arn: str, keys: list[str]) -> dict[str, _Stored]:
-    """The latest stored episode of each identity (by LastObservedAt)."""
+def _stored_latest(conn, ctx: SourceContext, keys: list[str]) -> dict[str, _Stored]:
+    """The latest stored episode of each identity (by LastObservedAt).
+
+    Episode Ids are `<product>/falco/<fingerprint>/<first seen>`, so an identity's episodes
+    are one range of the (id, product_arn) unique index."""
     best: dict[str, tuple[str, int]] = {}
-    for i in range(0, len(keys), 500):
-        q = (select(M.c.v, F.c.pk, F.c.last_observed_at)
-             .select_from(M.join(F, F.c.pk == M.c.finding_pk))
-             .where(M.c.kind == "P", M.c.key == "secpipe/Fingerprint",
-                    M.c.v.in_(keys[i:i + 500]), F.c.product_arn == arn))
-        for key, pk, last in conn.execute(q):
-            if key not in best or (last or "") > best[key][0]:
-                best[key] = (last or "", pk)
+    for key in keys:
+        prefix = f"{ctx.product_name}/falco/{key}/"
+        q = (select(F.c.pk, F.c.last_observed_at)
+             .where(F.c.id >= prefix, F.c.id < prefix_upper(prefix),
+                    F.c.product_arn == ctx.product_arn)
+             .order_by(F.c.last_observed_at.desc()).limit(1))
+        row = conn.execute(q).first()
+        if row is not None:
+            best[key] = (row.last_observed_at or "", row.pk)
     docs = importer.load_docs(conn, [pk for _, pk in best.values()])
     out: dict[str, _Stored] = {}
     for key, (_, pk) in best.items():
@@ -200,7 +205,7 @@ def write_episodes(store: Any, episodes: list[Episode], window: float = DEFAULT_
     for ep in episodes:
         by_key.setdefault(ep.key, []).append(ep)
     with store._write() as conn:
-        stored = _stored_latest(conn, ctx.product_arn, list(by_key))
+        stored = _stored_latest(conn, ctx, list(by_key))
         runs: dict[tuple[str, str, str], correlate.RunMatch | None] = {}
         docs: dict[str, dict[str, Any]] = {}
         for key, eps in by_key.items():
@@ -235,6 +240,7 @@ def write_episodes(store: Any, episodes: list[Episode], window: float = DEFAULT_
         written = importer.write(conn, good, force=True, actor="falco intake")
     stats.created, stats.updated = written.created, written.updated
     stats.failed = failed
+    stats.documents = [checked.doc for checked in good]
     return stats
 
 

@@ -8,10 +8,9 @@ file lists (`F`, `R`, `Z`...) that are not needed here. The purl follows syft:
 
 from __future__ import annotations
 
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, decode, dedupe, make_component
+from secpipe.sbom._common import Component, LockfileError, decode, dedupe, make_component
 
 
 def parse(data: bytes, source: str = "lib/apk/db/installed", *, vendor: str = "alpine",

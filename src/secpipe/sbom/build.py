@@ -2,29 +2,29 @@
 as one CycloneDX 1.6 JSON document (what the SCA stage and grype/trivy `sbom` read).
 
 Used when syft is not installed: the components carry the same purls syft writes, so the
-matcher sees no difference. Each component records where it came from
-(`secpipe:location`, repeated when several lockfiles name it).
+matcher sees no difference. Each component records where it came from (`secpipe:location`,
+repeated when several lockfiles name it). The document is written here, not through
+cyclonedx-python-lib (see `_common` for why); the tests validate it against the CycloneDX 1.6
+JSON schema with that library's validator.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import warnings
+import json
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
-
-from cyclonedx.model import Property
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.output.json import JsonV1Dot6
+from typing import Any, Callable, Iterable
 
 from secpipe import __version__
 from secpipe.sbom import gosum, npm, pipfile, poetry, requirements, yarn
-from secpipe.sbom._common import LOCATION_PROPERTY, LockfileError, is_dev
+from secpipe.sbom._common import DEV_PROPERTY, LOCATION_PROPERTY, Component, LockfileError
 from secpipe.sbom.image import Limits, image_components
 
 Parser = Callable[[bytes, str], list[Component]]
+SPEC_VERSION = "1.6"
 
 LOCKFILE_PARSERS: dict[str, Parser] = {
     "package-lock.json": npm.parse,
@@ -51,40 +51,36 @@ def parser_for(name: str) -> Parser | None:
 
 @dataclass
 class SbomResult:
-    bom: Bom
+    name: str                                              # the SBOM's subject
+    subject_type: str = "application"                      # or "container" for an image
+    version: str | None = None
+    components: list[Component] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)   # lockfiles / databases read
     notes: list[str] = field(default_factory=list)     # what the SBOM may be missing
     dev_left_out: int = 0
 
-    @property
-    def components(self) -> int:
-        return len(self.bom.components)
-
 
 def build_sbom(root: Path, files: Iterable[Path], *, image_archive: Path | None = None,
                name: str = "", version: str | None = None, include_dev: bool = False,
-               limits: Limits = Limits()) -> SbomResult:
-    """`files`: the tree's files (relative or absolute under root), already filtered by the
-    run's excludes; lockfiles among them are read, the rest only inform the notes.
+               limits: Limits | None = None) -> SbomResult:
+    """`files`: the tree's files (relative, or under root), already filtered by the run's
+    excludes; lockfiles among them are read, the rest only inform the notes.
 
     Raises LockfileError (ImageArchiveError for the image) on a file that cannot be read: an
     SBOM with a lockfile silently missing would hide that file's vulnerabilities.
     """
     rels = sorted({_rel(root, f) for f in files})
     found: list[tuple[str, list[Component]]] = []
-    result = SbomResult(bom=Bom())
-    subject = Component(name=name or root.resolve().name or "project", version=version,
-                        type=ComponentType.APPLICATION, bom_ref="secpipe:subject")
+    result = SbomResult(name=name or root.resolve().name or "project", version=version)
     if image_archive is not None:
-        comps, info = image_components(image_archive, limits)
+        comps, info = image_components(image_archive, limits or Limits())
         found.append((f"{image_archive.name}:os-packages", comps))
         result.sources.append(f"image {', '.join(info.tags) or image_archive.name} "
                               f"({info.distro or 'unknown distro'}): {len(comps)} OS packages")
         if not info.os_id:
             result.notes.append("the image has no os-release: OS packages may be unattributed")
         if info.tags:
-            subject = Component(name=info.tags[0], type=ComponentType.CONTAINER,
-                                bom_ref="secpipe:subject")
+            result.name, result.subject_type, result.version = info.tags[0], "container", None
     present = set(rels)
     for rel in rels:
         pure = PurePosixPath(rel)
@@ -105,30 +101,61 @@ def build_sbom(root: Path, files: Iterable[Path], *, image_archive: Path | None 
     kept: dict[str, Component] = {}
     for where, comps in found:
         for comp in comps:
-            if not include_dev and is_dev(comp):
-                result.dev_left_out += 1
+            have = kept.get(comp.ref)
+            if have is None:
+                comp.locations.append(where)
+                kept[comp.ref] = comp
                 continue
-            key = str(comp.bom_ref.value)
-            if key in kept:
-                kept[key].properties.add(Property(name=LOCATION_PROPERTY, value=where))
-                continue
-            comp.properties.add(Property(name=LOCATION_PROPERTY, value=where))
-            kept[key] = comp
-    bom = result.bom
-    bom.metadata.component = subject
-    bom.metadata.tools.components.add(
-        Component(name="secpipe", version=__version__, type=ComponentType.APPLICATION))
-    for comp in kept.values():
-        bom.components.add(comp)
+            if where not in have.locations:
+                have.locations.append(where)
+            have.dev = have.dev and comp.dev  # needed at run time somewhere: not dev
+    result.components = sorted(kept.values(), key=lambda c: c.ref)
+    if not include_dev:
+        result.dev_left_out = sum(1 for c in result.components if c.dev)
+        result.components = [c for c in result.components if not c.dev]
     return result
 
 
-def to_json(bom: Bom) -> bytes:
-    """CycloneDX 1.6 JSON. The dependency graph is not recorded (lockfiles v1 and go.sum do not
-    give it), which cyclonedx-python-lib warns about on every call: silenced here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return JsonV1Dot6(bom).output_as_string(indent=1).encode("utf-8")
+def bom_dict(result: SbomResult, *, timestamp: datetime | None = None,
+             serial: str | None = None) -> dict[str, Any]:
+    """The CycloneDX 1.6 document (no dependency graph: lockfile v1, yarn.lock and go.sum
+    do not give a complete one, and an SBOM must not claim edges it does not know)."""
+    subject: dict[str, Any] = {"bom-ref": "secpipe:subject", "type": result.subject_type,
+                               "name": result.name}
+    if result.version:
+        subject["version"] = result.version
+    when = timestamp or datetime.now(timezone.utc)
+    return {
+        "$schema": f"http://cyclonedx.org/schema/bom-{SPEC_VERSION}.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": serial or f"urn:uuid:{uuid.uuid4()}",
+        "version": 1,
+        "metadata": {
+            "timestamp": when.isoformat(timespec="seconds"),
+            "tools": {"components": [{"type": "application", "name": "secpipe",
+                                      "version": __version__}]},
+            "component": subject,
+        },
+        "components": [_component(c) for c in result.components],
+    }
+
+
+def to_json(result: SbomResult) -> bytes:
+    return json.dumps(bom_dict(result), indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def _component(comp: Component) -> dict[str, Any]:
+    out: dict[str, Any] = {"bom-ref": comp.ref, "type": "library", "name": comp.name,
+                           "version": comp.version, "purl": comp.ref}
+    if comp.hashes:
+        out["hashes"] = [{"alg": alg, "content": digest} for alg, digest in comp.hashes]
+    props = [{"name": LOCATION_PROPERTY, "value": where} for where in comp.locations]
+    if comp.dev:
+        props.append({"name": DEV_PROPERTY, "value": "true"})
+    if props:
+        out["properties"] = props
+    return out
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -140,4 +167,4 @@ def _rel(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
-__all__ = ["LOCKFILE_PARSERS", "SbomResult", "build_sbom", "parser_for", "to_json"]
+__all__ = ["LOCKFILE_PARSERS", "SbomResult", "bom_dict", "build_sbom", "parser_for", "to_json"]

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, decode, dedupe, make_component
+from secpipe.sbom._common import Component, LockfileError, decode, dedupe, make_component
 
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?$")
 

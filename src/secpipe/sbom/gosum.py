@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, decode, make_component
+from secpipe.sbom._common import Component, LockfileError, decode, make_component
 
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
 

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from cyclonedx.model.component import Component
 
 from secpipe.sbom import apk, dpkg
-from secpipe.sbom._common import LockfileError
+from secpipe.sbom._common import Component, LockfileError
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
@@ -56,8 +55,9 @@ class ImageInfo:
     files: dict[str, bytes]
 
 
-def read_image(path: Path, limits: Limits = Limits()) -> ImageInfo:
+def read_image(path: Path, limits: Limits | None = None) -> ImageInfo:
     """The wanted files of the image's final filesystem and what its os-release says."""
+    limits = limits or Limits()
     name = path.name
     try:
         outer = tarfile.open(path, mode="r:")
@@ -100,7 +100,8 @@ def read_image(path: Path, limits: Limits = Limits()) -> ImageInfo:
     return ImageInfo(tags=tags, os_id=os_id, os_version=version, distro=distro, files=state)
 
 
-def image_components(path: Path, limits: Limits = Limits()) -> tuple[list[Component], ImageInfo]:
+def image_components(path: Path, limits: Limits | None = None
+                     ) -> tuple[list[Component], ImageInfo]:
     """Installed OS packages (dpkg and apk) of the image in a docker-archive."""
     info = read_image(path, limits)
     out: list[Component] = []

@@ -19,11 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
 from secpipe.sbom._common import (
-    LockfileError, dedupe, load_json, make_component, require_text, sri_hashes,
+    Component, LockfileError, dedupe, load_json, make_component, require_text, sri_hashes,
 )
 
 # A registry version: semver-ish, never a URL or a protocol (git+, file:, http:, github:).

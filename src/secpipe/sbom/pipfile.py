@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from cyclonedx.model import HashAlgorithm, HashType
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, dedupe, load_json, make_component, require_text
+from secpipe.sbom._common import (
+    Component, LockfileError, dedupe, hex_hash, load_json, make_component, require_text,
+)
 
-_ALGS = {"sha256": HashAlgorithm.SHA_256, "sha384": HashAlgorithm.SHA_384,
-         "sha512": HashAlgorithm.SHA_512}
 
 
 def parse(data: bytes, source: str = "Pipfile.lock") -> list[Component]:
@@ -46,11 +44,12 @@ def parse(data: bytes, source: str = "Pipfile.lock") -> list[Component]:
     return dedupe(out)
 
 
-def _hashes(meta: Mapping[str, Any]) -> list[HashType]:
-    out: list[HashType] = []
+def _hashes(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     hashes = meta.get("hashes")
     for entry in hashes if isinstance(hashes, list) else []:
         alg, _, digest = str(entry).partition(":")
-        if alg in _ALGS and digest:
-            out.append(HashType(alg=_ALGS[alg], content=digest.lower()))
+        found = hex_hash(alg, digest)
+        if found:
+            out.append(found)
     return out

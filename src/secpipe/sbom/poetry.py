@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cyclonedx.model import HashAlgorithm, HashType
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, decode, dedupe, make_component, require_text
+from secpipe.sbom._common import (
+    Component, LockfileError, decode, dedupe, hex_hash, make_component, require_text,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,8 +24,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _OFF_INDEX = frozenset({"git", "directory", "file", "url"})
-_ALGS = {"sha256": HashAlgorithm.SHA_256, "sha384": HashAlgorithm.SHA_384,
-         "sha512": HashAlgorithm.SHA_512}
 
 
 def parse(data: bytes, source: str = "poetry.lock") -> list[Component]:
@@ -62,11 +60,13 @@ def _is_dev(pkg: dict[str, Any]) -> bool:
     return isinstance(groups, list) and bool(groups) and "main" not in groups
 
 
-def _hashes(pkg: dict[str, Any]) -> list[HashType]:
-    out: list[HashType] = []
+def _hashes(pkg: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     files = pkg.get("files")
     for entry in files if isinstance(files, list) else []:
-        alg, _, digest = str(entry.get("hash", "") if isinstance(entry, dict) else "").partition(":")
-        if alg in _ALGS and digest:
-            out.append(HashType(alg=_ALGS[alg], content=digest.lower()))
+        value = entry.get("hash", "") if isinstance(entry, dict) else ""
+        alg, _, digest = str(value).partition(":")
+        found = hex_hash(alg, digest)
+        if found:
+            out.append(found)
     return out

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import re
 
-from cyclonedx.model import HashAlgorithm, HashType
-from cyclonedx.model.component import Component
 from packageurl import PackageURL
 
-from secpipe.sbom._common import LockfileError, decode, dedupe, make_component
+from secpipe.sbom._common import (
+    Component, LockfileError, decode, dedupe, hex_hash, make_component,
+)
 
 _PIN = re.compile(
     r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*"
     r"(?P<op>===|==)\s*(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[^\]]*\])?")
 _HASH = re.compile(r"--hash[=\s]+(sha256|sha384|sha512):([0-9a-fA-F]+)")
-_ALGS = {"sha256": HashAlgorithm.SHA_256, "sha384": HashAlgorithm.SHA_384,
-         "sha512": HashAlgorithm.SHA_512}
 
 
 def parse(data: bytes, source: str = "requirements.txt") -> list[Component]:
@@ -37,8 +35,7 @@ def parse(data: bytes, source: str = "requirements.txt") -> list[Component]:
     for lineno, line in _logical_lines(text):
         if not line or line.startswith("-"):
             continue  # an option line: -r, -c, -e, --index-url, --find-links ...
-        hashes = [HashType(alg=_ALGS[a.lower()], content=h.lower())
-                  for a, h in _HASH.findall(line)]
+        hashes = [h for h in (hex_hash(a, d) for a, d in _HASH.findall(line)) if h]
         requirement = re.split(r"\s--?[a-z]", " " + line, maxsplit=1)[0].strip()
         requirement = requirement.split(";", 1)[0].strip()
         if not requirement:

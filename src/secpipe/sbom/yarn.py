@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 
 import yaml
-from cyclonedx.model.component import Component
 
-from secpipe.sbom._common import LockfileError, decode, dedupe, make_component, sri_hashes
+from secpipe.sbom._common import (
+    Component, LockfileError, decode, dedupe, make_component, sri_hashes,
+)
 from secpipe.sbom.npm import npm_purl
 
 _REGISTRY_VERSION = re.compile(r"^v?\d[\w.+-]*$")

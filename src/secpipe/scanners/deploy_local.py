@@ -2,8 +2,9 @@
 
 The seed deploys with Helm to EKS and hands the load balancer's URL to ZAP; locally the same
 stage starts the service from `secpipe.yml` on a free loopback port, waits for its health path,
-and gives later stages `url`. The service runs in its own process group, killed whole when the
-run ends, also on failure or Ctrl-C (the runner's cleanup), so nothing is left running.
+and gives later stages `url` (and `pid`, which the runtime sensor watches). The service runs in
+its own process group, killed whole when the run ends, also on failure or Ctrl-C (the runner's
+cleanup), so nothing is left running.
 """
 
 from __future__ import annotations
@@ -112,5 +113,6 @@ class DeployLocal(Scanner):
             raise
         notes.append(f"service `{command}` pid {proc.pid} healthy at {health}")
         return ScanOutcome(reports=[], exit_code=0, command=shlex.split(command),
-                           notes=notes, outputs={"url": url, "health_url": health},
+                           notes=notes, outputs={"url": url, "health_url": health,
+                                    "pid": str(proc.pid)},
                            cleanup=service.stop)

@@ -38,8 +38,13 @@ from secpipe.scanners.interface import (
 
 DONE = frozenset({"COMPLETE", "ACTIVE"})
 WAITING = frozenset({"IN_PROGRESS", "PENDING"})
-# A scan that exists already or runs by itself: go on and read it.
-_START_TOLERATED = ("LimitExceededException", "ValidationException")
+
+
+def _start_tolerated(code: str, message: str) -> bool:
+    """A scan that exists already (the daily quota) or runs by itself (enhanced scanning,
+    where on-demand scans are "disabled"): go on and read it. Any other refusal fails."""
+    return code == "LimitExceededException" or (
+        code == "ValidationException" and "feature is disabled" in message.lower())
 
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -68,8 +73,11 @@ class EcrScan(Scanner):
         self._opts = opts
         deadline = time.monotonic() + req.timeout
         repo, tag, digest = self._image(req)
-        client = self.client(req)
         errors = _errors()
+        try:
+            client = self.client(req)
+        except errors.BotoCoreError as exc:  # an unknown profile, a broken config file
+            raise ToolCrashed(self.name, f"cannot set up the ECR client: {exc}") from None
         registry = {"registryId": str(opts["registry_id"])} if opts.get("registry_id") else {}
         image_id = {"imageDigest": digest} if digest else {"imageTag": tag}
         notes: list[str] = []
@@ -78,7 +86,7 @@ class EcrScan(Scanner):
         except errors.ClientError as exc:
             raise _client_error(self.name, exc, f"looking up {repo} {image_id}") from None
         except errors.BotoCoreError as exc:
-            raise ToolCrashed(self.name, f"cannot reach ECR: {exc}") from None
+            raise ToolCrashed(self.name, f"ECR call failed: {exc}") from None
         details = found.get("imageDetails") or []
         if not details:
             raise ReportMissing(self.name, f"image {repo} {image_id} is not in the registry")
@@ -87,16 +95,18 @@ class EcrScan(Scanner):
         command = ["ecr", "start-image-scan", "--repository-name", repo,
                    "--image-id", ",".join(f"{k}={v}" for k, v in scan_id.items())]
         try:
-            client.start_image_scan(repositoryName=repo, imageId=scan_id, **registry)
+            # the per-image scan quota is daily: retrying a LimitExceededException is pointless
+            self.client(req, attempts=1).start_image_scan(repositoryName=repo, imageId=scan_id,
+                                                          **registry)
             notes.append(f"scan started for {repo}@{digest}")
         except errors.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code not in _START_TOLERATED:
+            message = exc.response.get("Error", {}).get("Message", "")
+            if not _start_tolerated(code, message):
                 raise _client_error(self.name, exc, "starting the scan", command) from None
-            notes.append(f"no new scan ({code}: {exc.response['Error'].get('Message', '')}); "
-                         "reading the image's current scan")
+            notes.append(f"no new scan ({code}: {message}); reading the image's current scan")
         except errors.BotoCoreError as exc:
-            raise ToolCrashed(self.name, f"cannot reach ECR: {exc}", command=command) from None
+            raise ToolCrashed(self.name, f"ECR call failed: {exc}", command=command) from None
         first, polls = self._wait(client, errors, repo, scan_id, registry, deadline, command)
         notes.append(f"scan {first.get('imageScanStatus', {}).get('status')} after {polls} "
                      f"poll(s)")
@@ -106,7 +116,7 @@ class EcrScan(Scanner):
         return ScanOutcome(reports=[RawReport("ecr-scan.json", data)], exit_code=0,
                            command=command, notes=notes)
 
-    def client(self, req: ScanRequest) -> Any:
+    def client(self, req: ScanRequest, attempts: int = 3) -> Any:
         """A boto3 ECR client from the options and the tools' environment (tests swap it)."""
         try:
             import boto3
@@ -124,7 +134,7 @@ class EcrScan(Scanner):
                                        ("aws_session_token", "AWS_SESSION_TOKEN")) if env.get(e)}
         profile = opts.get("profile") or (env.get("AWS_PROFILE") if not keys else None)
         session = boto3.session.Session(region_name=str(region), profile_name=profile, **keys)
-        config = Config(retries={"mode": "standard", "max_attempts": 3},
+        config = Config(retries={"mode": "standard", "max_attempts": attempts},
                         connect_timeout=10, read_timeout=60)
         return session.client("ecr", endpoint_url=endpoint or None, config=config)
 
@@ -158,7 +168,7 @@ class EcrScan(Scanner):
                     raise _client_error(self.name, exc, "reading the scan", command) from None
                 page, status, reason = {}, "PENDING", "the scan is not visible yet"
             except errors.BotoCoreError as exc:
-                raise ToolCrashed(self.name, f"cannot reach ECR: {exc}", command=command) from None
+                raise ToolCrashed(self.name, f"ECR call failed: {exc}", command=command) from None
             if status in DONE:
                 return page, polls
             if status not in WAITING:
@@ -190,7 +200,7 @@ class EcrScan(Scanner):
                 raise _client_error(self.name, exc, f"reading findings page {pages + 1}",
                                     command) from None
             except errors.BotoCoreError as exc:
-                raise ToolCrashed(self.name, f"cannot reach ECR: {exc}", command=command) from None
+                raise ToolCrashed(self.name, f"ECR call failed: {exc}", command=command) from None
             pages += 1
             token = page.get("nextToken") or None
             _merge(merged, {k: v for k, v in page.items()
@@ -223,8 +233,11 @@ def _merge(merged: dict[str, Any], page: dict[str, Any]) -> None:
 
 
 def _errors() -> Any:
-    import botocore.exceptions as errors
-
+    try:
+        import botocore.exceptions as errors
+    except ImportError:
+        raise ToolMissing("ecr-scan", "boto3 is not installed: pip install 'secpipe[aws]'"
+                          ) from None
     return errors
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from secpipe.scanners.interface import (RawReport, ReportMissing, ScanOutcome, ScanRequest,
                                         Scanner, ToolCrashed, ToolMissing)
@@ -50,8 +51,20 @@ class OsvMatch(Scanner):
             raise ReportMissing(self.name, f"SBOM {path} does not exist")
         return path
 
+    def _status(self, db: Any, command: list[str]) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from secpipe.vulndb import VulnDBError
+
+        try:
+            return db.status()
+        except (VulnDBError, SQLAlchemyError) as exc:
+            raise ToolCrashed(self.name, str(exc), command=command) from None
+
     def scan(self, req: ScanRequest) -> ScanOutcome:
-        from secpipe.vulndb import VulnDB, match_sbom
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from secpipe.vulndb import VulnDB, VulnDBError, match_sbom
         from secpipe.vulndb.ecosystems import canonical
 
         start = time.monotonic()
@@ -59,7 +72,7 @@ class OsvMatch(Scanner):
         db = VulnDB(self._db_path(req))
         command = [self.name, "--db", str(db.path), str(sbom_path)]
         try:
-            status = db.status()
+            status = self._status(db, command)
             if not status.exists or status.advisories == 0:
                 raise ToolMissing(self.name, f"vulnerability DB {db.path} is empty: run "
                                   "`secpipe db import PATH` (OSV files, a folder or all.zip) or "
@@ -73,6 +86,9 @@ class OsvMatch(Scanner):
                                   "...`, or raise tools.osv-match.max_age_days", command=command)
             try:
                 scan = match_sbom(db, sbom_path.read_bytes(), str(sbom_path))
+            except (VulnDBError, SQLAlchemyError) as exc:
+                raise ToolCrashed(self.name, f"vulnerability DB {db.path}: {exc}",
+                                  command=command) from None
             except ValueError as exc:
                 raise ToolCrashed(self.name, f"cannot read the SBOM: {exc}",
                                   command=command) from None

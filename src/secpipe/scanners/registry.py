@@ -17,6 +17,7 @@ from secpipe.scanners.grype import Grype
 from secpipe.scanners.hadolint import Hadolint
 from secpipe.scanners.interface import Scanner
 from secpipe.scanners.osv_match import OsvMatch
+from secpipe.scanners.runtime_sensor import RuntimeSensor
 from secpipe.scanners.sbom import Sbom
 from secpipe.scanners.trivy import Trivy
 from secpipe.scanners.trivy_vuln import TrivyVuln
@@ -30,7 +31,7 @@ def all_scanners() -> dict[str, type[Scanner]]:
     found: dict[str, type[Scanner]] = {
         cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
                                   DeployLocal, DeployHelm, Dast, OsvMatch,
-                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan)
+                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan, RuntimeSensor)
     }
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

@@ -101,7 +101,7 @@ class Sbom(Scanner):
                                command=command) from None
         except OSError as exc:
             raise ScannerError(self.name, f"cannot read the tree: {exc}", command=command) from None
-        out.write_bytes(to_json(result.bom))
+        out.write_bytes(to_json(result))
         notes = ["engine: secpipe (syft is not installed: `secpipe tools install syft`)"
                  if opts.get("engine", "auto") == "auto" else "engine: secpipe",
                  *(f"read {s}" for s in result.sources), *result.notes]

@@ -4,7 +4,8 @@ The `trivy` tool of the static stages runs only the misconfig and secret scanner
 offline. This one matches packages against trivy's vulnerability DB: `trivy image --input
 ARCHIVE` for the build stage's image archive, `trivy sbom PATH` for the SBOM stage's output, or
 `trivy fs --scanners vuln` over the tree (`target: auto` takes the SBOM, then the image, then
-the tree, like grype; `target: sbom | image | dir` forces one).
+the tree, like grype; `target: sbom | image | dir` forces one). For an image's OS packages,
+`target: image` lets trivy read the distribution itself rather than from the SBOM.
 
 trivy downloads its DB on first use. Offline that fails, and then the stage fails closed with
 trivy's own FATAL line, never an empty pass. The DB lives in trivy's cache (`cache_dir`, default
@@ -14,6 +15,7 @@ trivy's own ~/.cache/trivy) so it survives between runs; `offline: true` adds `-
 
 from __future__ import annotations
 
+from secpipe.scanners._files import ALWAYS_EXCLUDED
 from secpipe.scanners.grype import pick_target
 from secpipe.scanners.interface import (
     ScanOutcome, ScanRequest, Scanner, ToolCrashed, ToolMissing, require_report,
@@ -36,10 +38,10 @@ class TrivyVuln(Scanner):
         out = req.workdir / "trivy-vuln.json"
         sub = {"sbom": ["sbom"], "image": ["image", "--input"], "dir": ["fs"]}[kind]
         argv = [exe, *sub, target if kind != "dir" else ".", "--quiet", "--format", "json",
-                "--output", str(out), "--scanners", "vuln", "--skip-check-update"]
-        if kind == "sbom":
-            argv.remove("--scanners")
-            argv.remove("vuln")  # `trivy sbom` only scans for vulnerabilities
+                "--output", str(out), "--scanners", "vuln", "--skip-version-check"]
+        if kind == "dir":
+            for path in (*ALWAYS_EXCLUDED, *req.exclude):
+                argv += ["--skip-dirs", f"**/{path}"]
         if opts.get("cache_dir"):
             argv += ["--cache-dir", str(req.root / str(opts["cache_dir"]))]
         if opts.get("offline"):
@@ -64,6 +66,7 @@ def _why(exc: ToolCrashed) -> str:
     for i, line in enumerate(lines):
         if "FATAL" in line:
             message = " ".join(part.strip() for part in lines[i:] if part.strip())
+            message = " ".join(message.split())  # trivy's log separates fields with tabs
             message = message.split("FATAL", 1)[1].strip()
             hint = (" (its vulnerability DB cannot be downloaded here: load it into the cache "
                     "and set offline: true, or use the osv-match tool)"

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from secpipe.vulndb.ecosystems import (Package, UnsupportedPurl, base_of, canonical,
                                        package_from_purl, release_of)
 from secpipe.vulndb.matcher import Matcher
-from secpipe.vulndb.store import VulnDB
+from secpipe.vulndb.store import VulnDB, VulnDBError
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH = 1000
@@ -152,6 +152,8 @@ class OsvApi:
             return JSONResponse(await run_in_threadpool(self.query_one, body))
         except QueryError as exc:
             return _error(exc)
+        except VulnDBError as exc:
+            return _error(QueryError(503, UNAVAILABLE, str(exc)))
 
     async def querybatch(self, request: Request) -> JSONResponse:
         try:
@@ -159,6 +161,8 @@ class OsvApi:
             return JSONResponse(await run_in_threadpool(self.query_batch, body))
         except QueryError as exc:
             return _error(exc)
+        except VulnDBError as exc:
+            return _error(QueryError(503, UNAVAILABLE, str(exc)))
 
     async def vuln(self, request: Request) -> JSONResponse:
         try:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from secpipe.formats._vuln import cvss_base_score, severity_from_score
+from secpipe.formats._vuln import cvss_base_score as _cvss_base_score
+from secpipe.formats._vuln import severity_from_score
 from secpipe.model import Severity
 from secpipe.vulndb.ecosystems import (Package, UnsupportedPurl, canonical, package_from_purl,
                                        releases_match)
@@ -137,6 +139,8 @@ def sbom_from_purls(purls: Iterable[str]) -> dict[str, Any]:
 
 # --- severity ------------------------------------------------------------------------------
 
+cvss_base_score = lru_cache(maxsize=4096)(_cvss_base_score)  # a few hundred vectors repeat
+
 _WORDS = {Severity.CRITICAL: "critical", Severity.HIGH: "high", Severity.MEDIUM: "medium",
           Severity.LOW: "low", Severity.INFORMATIONAL: "info"}
 
@@ -208,7 +212,7 @@ class Matcher:
         for pkg, comp in pairs:
             by_base.setdefault(pkg.base, []).append((pkg, comp))
         hits: list[tuple[Package, Mapping[str, Any], str, Any]] = []
-        decoded: dict[int, tuple[list, list, list]] = {}
+        decoded: dict[int, list[Any]] = {}  # ranges JSON, decoded once per stored row
         if not self.db.path.exists():
             return result
         with self.db.engine.connect() as conn:
@@ -226,11 +230,9 @@ class Matcher:
             for pkg, comp, name, row in hits:
                 key = id(row)
                 if key not in decoded:
-                    decoded[key] = (json.loads(row.ranges), json.loads(row.versions),
-                                    json.loads(row.severity))
-                ranges, versions, severity = decoded[key]
+                    decoded[key] = json.loads(row.ranges)
                 version = pkg.version_for(name)
-                verdict = is_affected(pkg.base, version, ranges, versions)
+                verdict = is_affected(pkg.base, version, decoded[key], row.versions)
                 if not verdict.comparable:
                     result.notes.append(f"{pkg.purl}: {row.advisory_id} ranges could not be "
                                         f"evaluated under {pkg.ecosystem} rules for version "
@@ -239,7 +241,7 @@ class Matcher:
                     continue
                 slot = verdicts.setdefault((pkg.purl, row.advisory_id), {
                     "pkg": pkg, "comp": comp, "fixed": [], "last": "", "how": verdict.how,
-                    "severity": tuple(severity)})
+                    "severity": tuple(json.loads(row.severity))})
                 slot["fixed"] += [f for f in verdict.fixed if f not in slot["fixed"]]
                 slot["last"] = slot["last"] or verdict.last_affected
             meta = self.db.advisories_by_id({adv for _, adv in verdicts}, conn)
@@ -267,7 +269,7 @@ class Matcher:
                         continue
                     if not pkg.version or is_affected(
                             pkg.base, pkg.version_for(name), json.loads(row.ranges),
-                            json.loads(row.versions)).affected:
+                            row.versions).affected:
                         ids.append(row.advisory_id)
             ids = list(dict.fromkeys(ids))
             meta = self.db.advisories_by_id(ids, conn)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from secpipe import __version__
@@ -22,6 +23,7 @@ from secpipe.model import Finding
 from secpipe.vulndb.matcher import Match, MatchResult, Rating, ratings_of, severity_of
 
 TOOL = "osv-match"
+_purl_parts = lru_cache(maxsize=65536)(v.purl_parts)  # the parser's own display rule, cached
 DETAIL_MAX = 2000
 _GHSA_URL = "https://github.com/advisories/{}"
 _NVD_URL = "https://nvd.nist.gov/vuln/detail/{}"
@@ -145,7 +147,7 @@ def cyclonedx_report(sbom: Mapping[str, Any], result: MatchResult,
         "components": list(sbom.get("components") or []),
         "vulnerabilities": [vulnerability_entry(m) for m in result.matches],
     }
-    return json.dumps(doc, indent=1).encode()
+    return json.dumps(doc, separators=(",", ":")).encode()  # the C encoder: no indent
 
 
 def findings(result: MatchResult, sbom: Mapping[str, Any] | None = None,
@@ -161,7 +163,7 @@ def findings(result: MatchResult, sbom: Mapping[str, Any] | None = None,
         summary, details = _texts(match)
         severity, word, score, vector = severity_of(_ratings(match))
         purl = str(match.component.get("purl") or match.package.purl)
-        parts = v.purl_parts(purl)
+        parts = _purl_parts(purl)
         name = parts[0] if parts else str(match.component.get("name") or "")
         version = str(match.component.get("version") or "") or (parts[1] if parts else "")
         resource = (v.image_resource(image, name, version, purl) if image

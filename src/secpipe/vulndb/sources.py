@@ -25,19 +25,21 @@ MAX_MEMBER_BYTES = 32 * 1024 ** 2  # one advisory; real ones are a few KB
 MAX_FILE_BYTES = 256 * 1024 ** 2   # a plain JSON file (may be an array of many records)
 
 Rejected = list[tuple[str, str]]
+Item = tuple[str, Any, "bytes | None"]  # (where, record, its raw JSON if stored verbatim)
 
 
-def _records_in(doc: Any) -> list[Any]:
+def _records_in(doc: Any, data: bytes) -> list[tuple[Any, bytes | None]]:
+    """(record, its raw JSON when the document is just that record)."""
     if isinstance(doc, list):
-        return doc
+        return [(r, None) for r in doc]
     if isinstance(doc, dict) and "id" not in doc and isinstance(doc.get("vulns"), list):
-        return doc["vulns"]
-    return [doc]
+        return [(r, None) for r in doc["vulns"]]
+    return [(doc, data)]
 
 
-def _decode(data: bytes, where: str, rejected: Rejected) -> list[Any]:
+def _decode(data: bytes, where: str, rejected: Rejected) -> list[tuple[Any, bytes | None]]:
     try:
-        return _records_in(json.loads(data))
+        return _records_in(json.loads(data), data)
     except (ValueError, RecursionError) as exc:
         rejected.append((where, f"not valid JSON: {exc}"))
         return []
@@ -57,8 +59,8 @@ def unsafe_member_name(name: str) -> str | None:
 
 def read_zip(path: Path, rejected: Rejected, *, max_members: int = MAX_MEMBERS,
              max_total_bytes: int = MAX_TOTAL_BYTES,
-             max_member_bytes: int = MAX_MEMBER_BYTES) -> Iterator[tuple[str, Any]]:
-    """(where, record) for every JSON member; VulnDBError when the archive is refused."""
+             max_member_bytes: int = MAX_MEMBER_BYTES) -> Iterator[Item]:
+    """(where, record, raw) for every JSON member; VulnDBError when the archive is refused."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -98,11 +100,11 @@ def read_zip(path: Path, rejected: Rejected, *, max_members: int = MAX_MEMBERS,
                 raise VulnDBError(f"{path}: refused: inflates beyond {max_total_bytes} bytes "
                                   "(a zip bomb)")
             where = f"{path.name}:{info.filename}"
-            for record in _decode(data, where, rejected):
-                yield where, record
+            for record, raw in _decode(data, where, rejected):
+                yield where, record, raw
 
 
-def read_file(path: Path, rejected: Rejected) -> Iterator[tuple[str, Any]]:
+def read_file(path: Path, rejected: Rejected) -> Iterator[Item]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -112,11 +114,11 @@ def read_file(path: Path, rejected: Rejected) -> Iterator[tuple[str, Any]]:
     except OSError as exc:
         rejected.append((str(path), f"cannot read: {exc.strerror or exc}"))
         return
-    for record in _decode(data, str(path), rejected):
-        yield str(path), record
+    for record, raw in _decode(data, str(path), rejected):
+        yield str(path), record, raw
 
 
-def read_records(path: Path, rejected: Rejected, **limits: int) -> Iterator[tuple[str, Any]]:
+def read_records(path: Path, rejected: Rejected, **limits: int) -> Iterator[Item]:
     """Records from a JSON file, a folder (recursively: *.json and *.zip) or an archive."""
     if not path.exists():
         raise VulnDBError(f"{path}: no such file or folder")

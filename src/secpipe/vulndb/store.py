@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, MetaData, String, Table,
                         Text, create_engine, event, func, select)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from secpipe.vulndb.ecosystems import canonical
 from secpipe.vulndb.records import rows, text as _text, validate
@@ -65,6 +66,10 @@ affected = Table(
     Column("versions", Text, nullable=False, default="[]"),
     Column("severity", Text, nullable=False, default="[]"),  # affected[].severity
     Index("ix_affected_lookup", "base", "name"), Index("ix_affected_advisory", "advisory_id"),
+)
+ecosystems = Table(  # advisories per base ecosystem, refreshed by every import
+    "ecosystems", metadata,
+    Column("base", String, primary_key=True), Column("advisories", Integer, nullable=False),
 )
 imports = Table(
     "imports", metadata,
@@ -136,7 +141,12 @@ class VulnDB:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise VulnDBError(f"{self.path}: is a folder; --db takes the database file")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise VulnDBError(f"{self.path}: cannot create its folder: {exc}") from None
             engine = create_engine(f"sqlite:///{self.path}")
 
             @event.listens_for(engine, "connect")
@@ -147,10 +157,16 @@ class VulnDB:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
 
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                if conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar() is None:
-                    conn.execute(meta.insert(), [{"key": "schema", "value": SCHEMA_VERSION}])
+            try:
+                metadata.create_all(engine)
+                with engine.begin() as conn:
+                    if conn.execute(select(meta.c.value).where(meta.c.key == "schema")
+                                    ).scalar() is None:
+                        conn.execute(meta.insert(), [{"key": "schema", "value": SCHEMA_VERSION}])
+            except SQLAlchemyError as exc:
+                engine.dispose()
+                raise VulnDBError(f"{self.path}: not a usable vulnerability database "
+                                  f"({getattr(exc, 'orig', None) or exc})") from None
             self._engine = engine
         return self._engine
 
@@ -167,18 +183,21 @@ class VulnDB:
 
     # --- import -----------------------------------------------------------------------------
 
-    def import_records(self, records: Iterable[tuple[str, Any]], *, label: str = "",
+    def import_records(self, records: Iterable[tuple[Any, ...]], *, label: str = "",
                        result: ImportResult | None = None) -> ImportResult:
-        """Store (source, record) pairs; invalid records are rejected with their reason.
+        """Store (where, record) or (where, record, raw JSON) items; invalid records are
+        rejected with their reason.
 
         One transaction for the whole import: an archive refused half-way (a member that
         inflates beyond its declared size) leaves the database exactly as it was.
         """
         result = result or ImportResult()
         start = time.monotonic()
-        batch: dict[str, tuple[Mapping[str, Any], str]] = {}
+        batch: dict[str, tuple[Any, str, bytes | None]] = {}
         with self.engine.begin() as conn:
-            for where, record in records:
+            for item in records:
+                where, record = item[0], item[1]
+                raw = item[2] if len(item) > 2 else None
                 problem = validate(record)
                 if problem:
                     result.rejected.append((where, problem))
@@ -187,19 +206,25 @@ class VulnDB:
                 held = batch.get(rid)
                 if held is None or _text(record.get("modified")) >= _text(
                         held[0].get("modified")):
-                    batch[rid] = (record, where)
+                    batch[rid] = (record, where, raw)
                 if len(batch) >= BATCH:
                     self._write(conn, batch, result)
                     batch = {}
             if batch:
                 self._write(conn, batch, result)
+            if result.imported:
+                conn.execute(ecosystems.delete())
+                conn.execute(ecosystems.insert().from_select(
+                    ["base", "advisories"],
+                    select(affected.c.base, func.count(affected.c.advisory_id.distinct()))
+                    .group_by(affected.c.base)))
             result.seconds += time.monotonic() - start
             conn.execute(imports.insert(), [{
                 "at": now_iso(), "source": label[:1000], "imported": result.imported,
                 "skipped": result.kept_newer, "seconds": round(result.seconds, 3)}])
         return result
 
-    def _write(self, conn: Connection, batch: Mapping[str, tuple[Mapping[str, Any], str]],
+    def _write(self, conn: Connection, batch: Mapping[str, tuple[Any, str, bytes | None]],
                result: ImportResult) -> None:
         ids = list(batch)
         stored: dict[str, str] = {}
@@ -219,8 +244,8 @@ class VulnDB:
                 conn.execute(table.delete().where(column.in_(part)))
         adv_rows, alias_rows, aff_rows = [], [], []
         for rid in fresh:
-            record, where = batch[rid]
-            adv, al, af = rows(record, where)
+            record, where, raw = batch[rid]
+            adv, al, af = rows(record, where, raw)
             adv_rows.append(adv)
             alias_rows += al
             aff_rows += af
@@ -248,13 +273,12 @@ class VulnDB:
             return Status(self.path, False, 0, {}, None, 0)
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(advisories)).scalar() or 0
-            per = conn.execute(select(affected.c.base, func.count(affected.c.advisory_id.distinct()))
-                               .group_by(affected.c.base)).all()
+            per = list(self._ecosystem_counts(conn).items())
             last = conn.execute(select(func.max(imports.c.at))).scalar()
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal"))
                    if p.exists())
         return Status(self.path, True, int(total),
-                      {canonical(base): int(n) for base, n in sorted(per)}, last, size)
+                      {canonical(base): int(n) for base, n in sorted(per) if n}, last, size)
 
     def count_for(self, bases: Iterable[str]) -> dict[str, int]:
         """Advisories stored per base ecosystem key (0 for those with none)."""
@@ -263,10 +287,21 @@ class VulnDB:
         if not wanted or not self.path.exists():
             return counts
         with self.engine.connect() as conn:
-            rows = conn.execute(select(affected.c.base, func.count(affected.c.advisory_id.distinct()))
-                                .where(affected.c.base.in_(wanted)).group_by(affected.c.base))
-            counts.update({b: int(n) for b, n in rows})
+            stored = self._ecosystem_counts(conn)
+        counts.update({b: n for b, n in stored.items() if b in counts})
         return counts
+
+    @staticmethod
+    def _ecosystem_counts(conn: Connection) -> dict[str, int]:
+        """Advisories per base ecosystem from the summary every import refreshes; counted
+        live when the summary is missing but advisories exist (a database an older secpipe
+        filled), so such a database never reads as empty."""
+        rows = conn.execute(select(ecosystems.c.base, ecosystems.c.advisories)).all()
+        if not rows and conn.execute(select(affected.c.base).limit(1)).first() is not None:
+            rows = conn.execute(select(affected.c.base,
+                                       func.count(affected.c.advisory_id.distinct()))
+                                .group_by(affected.c.base)).all()
+        return {str(b): int(n) for b, n in rows}
 
     def has_ecosystem(self, base: str) -> bool:
         """Whether any advisory names a package of this base ecosystem (an index probe)."""

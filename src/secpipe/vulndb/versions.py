@@ -13,10 +13,13 @@ gets `comparable=False` and reports that only the explicit version list could be
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from univers import debian
 from univers import versions as uv
 
 _ECOSYSTEM_RULES: dict[str, type[uv.Version]] = {
@@ -52,19 +55,56 @@ def supported(base: str) -> bool:
     return base in _ECOSYSTEM_RULES
 
 
+# univers orders these classes by their parsed `value` alone (attrs-generated comparisons);
+# comparing the values directly gives the same order without attrs' per-call tuple building.
+# Gentoo/Alpine define their own comparisons and are compared as univers objects.
+_BY_VALUE = frozenset({uv.SemverVersion, uv.PypiVersion, uv.DebianVersion, uv.MavenVersion,
+                       uv.RubygemsVersion, uv.NugetVersion, uv.ComposerVersion})
+
+
+_DEB_ORDER = debian.characters_order  # univers' dpkg character weights ("~" < "" < letters)
+_DEB_END = _DEB_ORDER[""]
+_DEB_PARTS = re.compile(r"(\D*)(\d*)")
+
+
+def _debian_part_key(part: str) -> tuple[Any, ...]:
+    """dpkg's string comparison (univers' `compare_strings`) as a sort key.
+
+    Each (non-digit run, digit run) pair becomes (weights..., END) + number; missing
+    characters weigh END, as univers' zip_longest fill does, and a final (END,) element
+    stands for the exhausted string, so a trailing "~" part sorts below it."""
+    key: list[Any] = []
+    for letters, digits in _DEB_PARTS.findall(part):
+        if not letters and not digits:
+            continue
+        key.append((tuple(_DEB_ORDER[c] for c in letters) + (_DEB_END,), int(digits or 0)))
+    key.append(((_DEB_END,), 0))
+    return tuple(key)
+
+
+def _debian_key(value: debian.Version) -> tuple[Any, ...]:
+    """A tuple ordering exactly like univers' Debian comparison, without its per-character
+    debug logging (matching images compares Debian versions tens of thousands of times)."""
+    return (int(value.epoch), _debian_part_key(str(value.upstream)),
+            _debian_part_key(str(value.revision)))
+
+
 @lru_cache(maxsize=262144)
-def parse(rules: type[uv.Version], text: str) -> uv.Version | None:
-    """A parsed version, or None when the rules cannot read it (cached: advisories repeat
-    the same boundaries over and over)."""
+def parse(rules: type[uv.Version], text: str) -> Any:
+    """A comparable parsed version, or None when the rules cannot read it (cached: advisories
+    repeat the same boundaries over and over)."""
     text = text.strip()
     if rules is uv.SemverVersion and text[:1] in ("v", "V"):
         text = text[1:]
     if not text:
         return None
     try:
-        return rules(text)
+        parsed = rules(text)
     except Exception:  # noqa: BLE001 - univers raises several types for unreadable versions
         return None
+    if rules is uv.DebianVersion:
+        return _debian_key(parsed.value)
+    return parsed.value if rules in _BY_VALUE else parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +119,18 @@ class Verdict:
 def _events(rng: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     for event in rng.get("events") or []:
-        if isinstance(event, Mapping):
+        if isinstance(event, dict):  # records come from JSON: dicts (and it is a hot path)
             for kind in _EVENT_ORDER:
-                if isinstance(event.get(kind), str):
-                    out.append((kind, event[kind]))
+                value = event.get(kind)
+                if value.__class__ is str:
+                    out.append((kind, value))
                     break
     return out
 
 
 def _key(rules: type[uv.Version], kind: str, value: str) -> tuple[int, Any] | None:
+    """(tier, version): "0" introduced sorts first, a "*" limit last. Compared as plain
+    tuples (equal tiers 0/2 hold None on both sides, which only needs ==)."""
     if kind == "introduced" and value == "0":
         return (0, None)
     if kind == "limit" and "*" in value:
@@ -96,34 +139,11 @@ def _key(rules: type[uv.Version], kind: str, value: str) -> tuple[int, Any] | No
     return None if parsed is None else (1, parsed)
 
 
-def _below(a: tuple[int, Any], b: tuple[int, Any]) -> bool:
-    if a[0] != b[0]:
-        return a[0] < b[0]
-    return a[0] == 1 and a[1] < b[1]
+def _order(event: tuple[tuple[int, Any], int, str, str]) -> tuple[tuple[int, Any], int]:
+    return event[0], event[1]  # by version, then introduced < fixed < last_affected < limit
 
 
-def _sort_key(item: tuple[tuple[int, Any], str, str]) -> Any:
-    return _Sortable(item)
-
-
-class _Sortable:
-    """Order (key, kind, value) triples by version, then event kind (introduced first)."""
-
-    __slots__ = ("item",)
-
-    def __init__(self, item: tuple[tuple[int, Any], str, str]) -> None:
-        self.item = item
-
-    def __lt__(self, other: "_Sortable") -> bool:
-        (ka, kind_a, _), (kb, kind_b, _) = self.item, other.item
-        if _below(ka, kb):
-            return True
-        if _below(kb, ka):
-            return False
-        return _EVENT_ORDER[kind_a] < _EVENT_ORDER[kind_b]
-
-
-def evaluate_range(version: uv.Version, rng: Mapping[str, Any], rules: type[uv.Version]
+def evaluate_range(version: Any, rng: Mapping[str, Any], rules: type[uv.Version]
                    ) -> Verdict | None:
     """The verdict of one SEMVER/ECOSYSTEM range; None when an event cannot be parsed."""
     keyed = []
@@ -131,47 +151,65 @@ def evaluate_range(version: uv.Version, rng: Mapping[str, Any], rules: type[uv.V
         key = _key(rules, kind, value)
         if key is None:
             return None
-        keyed.append((key, kind, value))
-    keyed.sort(key=_sort_key)
+        keyed.append((key, _EVENT_ORDER[kind], kind, value))
+    keyed.sort(key=_order)
     here = (1, version)
-    limits = [k for k, kind, _ in keyed if kind == "limit"]
-    if limits and not any(_below(here, k) for k in limits):
+    limits = [k for k, _, kind, _ in keyed if kind == "limit"]
+    if limits and not any(here < k for k in limits):
         return Verdict(False)
     vulnerable, last_index = False, -1
-    for index, (key, kind, _) in enumerate(keyed):
-        if kind == "introduced" and not _below(here, key):
-            vulnerable, last_index = True, index
-        elif kind == "fixed" and not _below(here, key):
-            vulnerable = False
-        elif kind == "last_affected" and _below(key, here):
+    for index, (key, _, kind, _) in enumerate(keyed):
+        if kind == "introduced":
+            if not here < key:
+                vulnerable, last_index = True, index
+        elif kind == "fixed":
+            if not here < key:
+                vulnerable = False
+        elif kind == "last_affected" and key < here:
             vulnerable = False
     if not vulnerable:
         return Verdict(False)
     # the span the version is in ends at the first fixed/last_affected after its introduction
-    for key, kind, value in keyed[last_index + 1:]:
+    for _, _, kind, value in keyed[last_index + 1:]:
         if kind == "fixed":
             return Verdict(True, fixed=(value,), how="range")
         if kind == "last_affected":
             return Verdict(True, last_affected=value, how="range")
-        if kind == "introduced":
-            continue
     return Verdict(True, how="range")
 
 
+def _listed(base: str, version: str, versions: str | Iterable[str], exact_only: bool) -> bool:
+    """Whether `version` is in the explicit list: exactly as written, or — when the list is
+    what decides (no comparable range) — equal under the ecosystem's rules ("2.10" ==
+    "2.10.0" in PEP 440). `versions` may be the stored JSON text, decoded only if needed."""
+    if isinstance(versions, str):
+        if versions in ("", "[]"):
+            return False
+        if json.dumps(version) in versions:  # cheap exact test on the raw JSON first
+            return True
+        if exact_only:
+            return False
+        versions = json.loads(versions)
+    listed = [v for v in versions if v.__class__ is str]
+    if version in listed:
+        return True
+    rules = _ECOSYSTEM_RULES.get(base)
+    if exact_only or not listed or rules is None:
+        return False
+    mine = parse(rules, version)
+    return mine is not None and any(parse(rules, v) == mine for v in listed)
+
+
 def is_affected(base: str, version: str, ranges: Sequence[Mapping[str, Any]],
-                versions: Iterable[str]) -> Verdict:
+                versions: str | Iterable[str]) -> Verdict:
     """OSV's IsVulnerable for one `affected[]` entry and one package version."""
-    listed = [v for v in versions if isinstance(v, str)]
-    in_list = version in listed
-    if not in_list and listed and (rules := _ECOSYSTEM_RULES.get(base)) is not None:
-        mine = parse(rules, version)
-        in_list = mine is not None and any(parse(rules, v) == mine for v in listed)
     fixes: list[str] = []
     last = ""
     comparable = True
+    evaluated = False
     affected_by_range = False
     for rng in ranges:
-        if not isinstance(rng, Mapping):
+        if not isinstance(rng, dict):
             continue
         rules = rules_for(base, str(rng.get("type", "")))
         if rules is None:
@@ -186,11 +224,14 @@ def is_affected(base: str, version: str, ranges: Sequence[Mapping[str, Any]],
         if verdict is None:
             comparable = False
             continue
+        evaluated = True
         if verdict.affected:
             affected_by_range = True
             fixes.extend(verdict.fixed)
             last = last or verdict.last_affected
-    if in_list or affected_by_range:
+    if affected_by_range:
         return Verdict(True, fixed=tuple(dict.fromkeys(fixes)), last_affected=last,
-                       comparable=comparable, how="range" if affected_by_range else "versions")
+                       comparable=comparable, how="range")
+    if _listed(base, version, versions, exact_only=evaluated and comparable):
+        return Verdict(True, comparable=comparable, how="versions")
     return Verdict(False, comparable=comparable)

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from secpipe.engines.baseline.message import Message
 from secpipe.engines.baseline.report import AlertGroup, build_report, render_html
@@ -134,9 +134,14 @@ def run_baseline(
     timeout: float = DEFAULT_TIMEOUT,
     json_path: str | Path | None = None,
     html_path: str | Path | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> BaselineResult:
     """Passively scan `target_url` like `zap-baseline.py -t URL [-c rules_file]`; never raises
-    for a scan problem (that is verdict 3 with `error` set)."""
+    for a scan problem (that is verdict 3 with `error` set).
+
+    headers: sent with every request, e.g. {"Cookie": "session=..."} to scan the pages behind
+        a login (ZAP's replacer rule `-z "-config replacer..."` does the same). They only ever
+        go to the target's origin: the spider requests nothing else."""
     started = time.monotonic()
     version = _version()
     origin = target_url
@@ -166,6 +171,7 @@ def run_baseline(
         spider = Spider(
             target_url, on_message, max_pages=max_pages, max_seconds=max_seconds,
             concurrency=concurrency, timeout=timeout, exclude=config.crawl_excluded,
+            headers=headers,
         )  # fmt: skip
         crawl = _run_async(spider.run())
         errors[:0] = crawl.errors

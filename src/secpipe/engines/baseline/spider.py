@@ -15,7 +15,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -146,8 +146,10 @@ class Spider:
         concurrency: int = DEFAULT_CONCURRENCY,
         timeout: float = DEFAULT_TIMEOUT,
         exclude: Callable[[str], bool] = lambda url: False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.scope = Scope(target)
+        self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self.target = normalize(target, target) or target
         self.on_message = on_message
         self.max_pages = max(1, max_pages)
@@ -238,7 +240,7 @@ class Spider:
         )
         async with httpx.AsyncClient(
             timeout=self.timeout, follow_redirects=False, verify=False, trust_env=False,
-            limits=limits, headers={"User-Agent": USER_AGENT},
+            limits=limits, headers=self.headers,
         ) as client:  # fmt: skip
             workers = [
                 asyncio.create_task(self._worker(client, deadline)) for _ in range(self.concurrency)

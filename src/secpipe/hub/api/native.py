@@ -33,7 +33,7 @@ def _limit(call: Call, default: int = 50, ceiling: int = 1000) -> int:
     raw = call.request.query_params.get("limit")
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= ceiling:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= ceiling:
         raise InvalidInput(f"limit must be an integer between 1 and {ceiling}; got {raw!r}")
     return int(raw)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Mapping
 
+from secpipe.hub.common import bad_text
 from secpipe.hub.interface import InvalidInput
 
 MAX_BODY = 6 * 1024 * 1024           # Security Hub: a request is at most 6 MB
@@ -23,6 +25,7 @@ WORKFLOW = {"NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"}
 VERIFICATION = {"UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE", "BENIGN_POSITIVE"}
 SEVERITY = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
 SORT_ORDER = {"asc", "desc"}
+_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 UPDATE_MEMBERS = {"Note", "Severity", "VerificationState", "Confidence", "Criticality",
                   "Types", "UserDefinedFields", "Workflow", "RelatedFindings"}
 
@@ -43,6 +46,11 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise InvalidInput(f"Request body is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"Request body must be a JSON object, not {type(data).__name__}")
+    # NUL and lone surrogates only reach a string through a \u escape: look closer only then.
+    if _ESCAPES.search(body):
+        problem = bad_text(data)
+        if problem:
+            raise InvalidInput(f"Request body cannot be stored: {problem}")
     return data
 
 

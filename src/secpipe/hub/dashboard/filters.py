@@ -71,7 +71,8 @@ class FindingQuery:
             product=_text(params, "product"), tool=_text(params, "tool"),
             stage=_text(params, "stage"), resource=_text(params, "resource"),
             text=_text(params, "q"), sort=sort if sort in SORTS else "severity",
-            size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50,
+            size=int(size) if size.isascii() and size.isdigit() and int(size) in PAGE_SIZES
+            else 50,                        # isdigit() alone takes "²", which int() refuses
             token=_text_long(params, "page"), back=back,
         )
 

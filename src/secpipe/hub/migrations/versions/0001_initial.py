@@ -69,7 +69,7 @@ def upgrade() -> None:
     for column in ("product_name", "generator_id", "title", "severity_rank",
                    "severity_normalized", "workflow_status", "record_state", "created_at",
                    "updated_at", "first_observed_at", "last_observed_at"):
-        op.create_index(f"ix_findings_{column}", "findings", [column])
+        op.create_index(f"ix_findings_{column}", "findings", [column, "pk"])
 
     op.create_table(
         "finding_types",

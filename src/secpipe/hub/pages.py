@@ -1,0 +1,199 @@
+"""GetFindings pages (sorting, keyset paging, plan choice), counts and insight groupings.
+
+Paging is keyset paging: the NextToken carries the sort key of the last row returned (plus a
+digest of the request it belongs to), so pages stay exact while other writers insert.
+
+Plan choice (SQLite). A page is "filters + ORDER BY + LIMIT 100"; the fast plan is either to
+*drive* from the rarest filter (fetch its few matches, sort them) or to *scan* the sort
+key's index and stop after a page of matches. SQLite cannot estimate a subquery on a side
+table nor a value of a low-cardinality column, and at 1M findings its guess cost seconds. So
+`plan` counts each index-able term's matches, capped (one short index range scan each, the
+cap shrinking to the best count so far), estimates how many rows a sorted scan would visit,
+and spells the terms so SQLite has one choice left: the driving term index-able and the
+others not, or every term except those on the sort key not index-able. PostgreSQL keeps
+statistics and plans LIMIT queries itself, so it gets the plain spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.sql import ColumnElement
+
+from secpipe.hub.common import decode_token, encode_token, fingerprint
+from secpipe.hub.interface import InvalidInput
+from secpipe.hub.query import (
+    DATES,
+    INDEXED,
+    NUMBERS,
+    SIDE_STRINGS,
+    STRINGS,
+    Ctx,
+    doc_product_field,
+    noindex,
+    text_clause,
+    where_clause,
+)
+from secpipe.hub.schema import finding_map as M
+from secpipe.hub.schema import findings as F
+from secpipe.hub.validate import UNINDEXED_PRODUCT_FIELDS
+
+COUNT_CAP = 5000
+GROUPABLE = [*STRINGS, *SIDE_STRINGS]
+
+# Sort keys: NULL-able columns sort through a sentinel so the keyset comparison stays total.
+_SORTABLE: dict[str, tuple[Any, Any]] = {
+    **{k: (c, "" if c.nullable else None) for k, c in STRINGS.items() if k != "Description"},
+    "SeverityLabel": (F.c.severity_rank, None),
+    **{k: (c, -1 if c.nullable else None) for k, c in NUMBERS.items()},
+    **{k: (c, "" if c.nullable else None) for k, c in DATES.items()},
+    "ResourceId": (F.c.resource_id, None), "ResourceType": (F.c.resource_type, None),
+}
+SORT_ALIASES = {"Severity.Label": "SeverityLabel", "Severity.Normalized": "SeverityNormalized",
+                "Workflow.Status": "WorkflowStatus", "Compliance.Status": "ComplianceStatus"}
+DEFAULT_SORT = ({"Field": "UpdatedAt", "SortOrder": "desc"},)
+
+
+def sort_keys(sort: Sequence[Mapping[str, str]] | None) -> list[tuple[Any, bool, Any]]:
+    """[(expression, descending, column)], ending with pk as the tie-breaker."""
+    criteria = list(sort) if sort else list(DEFAULT_SORT)
+    if len(criteria) > 5:
+        raise InvalidInput("at most 5 SortCriteria are allowed")
+    keys: list[tuple[Any, bool, Any]] = []
+    for crit in criteria:
+        if not isinstance(crit, Mapping):
+            raise InvalidInput("SortCriteria entries must be objects")
+        name = SORT_ALIASES.get(crit.get("Field"), crit.get("Field"))
+        if name not in _SORTABLE:
+            raise InvalidInput(f"SortCriteria Field {crit.get('Field')!r} is not sortable")
+        order = str(crit.get("SortOrder", "asc")).lower()
+        if order not in ("asc", "desc"):
+            raise InvalidInput("SortOrder must be asc or desc")
+        col, sentinel = _SORTABLE[name]
+        keys.append((col if sentinel is None else func.coalesce(col, sentinel),
+                     order == "desc", col))
+    keys.append((F.c.pk, keys[-1][1], F.c.pk))
+    return keys
+
+
+def after_clause(keys: list[tuple[Any, bool, Any]], values: list[Any],
+                 indexed: bool = True) -> ColumnElement:
+    """Rows strictly after `values` in the order of `keys`."""
+    exprs = [k if indexed else noindex(k) for k, _, _ in keys]
+    if len({desc for _, desc, _ in keys}) == 1:
+        left, right = tuple_(*exprs), tuple_(*values)
+        return left < right if keys[0][1] else left > right
+    alts = []
+    for i, ((_, desc, _), expr) in enumerate(zip(keys, exprs)):
+        eqs = [e == v for e, v in zip(exprs[:i], values[:i])]
+        alts.append(and_(*eqs, expr < values[i] if desc else expr > values[i]))
+    return or_(*alts)
+
+
+def plan(conn, ctx: Ctx, sort_col: Any, limit: int) -> tuple[dict[int, bool] | None, bool]:
+    """(term spellings, driving?) for SQLite; (None, False) leaves planning to the database."""
+    if conn.dialect.name != "sqlite" or not ctx.terms:
+        return None, False
+    total = conn.execute(select(func.max(F.c.pk))).scalar() or 0
+    if total <= COUNT_CAP:
+        return None, False                                # small: any plan is fast
+    counts: dict[int, int] = {}
+    best, best_n = None, COUNT_CAP
+    order = sorted(range(len(ctx.terms)), key=lambda i: ctx.terms[i].likely_common)
+    for i in order:
+        term = ctx.terms[i]
+        if term.counter is None:
+            continue
+        capped = term.counter.limit(best_n + 1).subquery()
+        n = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+        counts[i] = n
+        if n < best_n:
+            best, best_n = i, n
+    selectivity = 1.0
+    for n in counts.values():
+        selectivity *= max(n, 1) / total
+    # a sorted scan stops after a page only if an index yields the sort order
+    scan_rows = min(total, limit / selectivity) if sort_col in INDEXED else total
+    if best is not None and best_n < scan_rows:
+        return {i: i == best for i in range(len(ctx.terms))}, True
+    return {i: sort_col in t.cols for i, t in enumerate(ctx.terms)}, False
+
+
+def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
+               next_token: str | None, text: str | None = None) -> tuple[Any, str]:
+    """(SELECT doc + sort keys, request digest) of one GetFindings page."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) \
+            or not 1 <= max_results <= 100:
+        raise InvalidInput("MaxResults must be between 1 and 100")
+    keys = sort_keys(sort)
+    digest = fingerprint([filters or {}, list(sort or DEFAULT_SORT), text or ""])
+    values = None
+    if next_token:
+        token = decode_token(next_token)
+        values = token.get("k")
+        if token.get("q") != digest or not isinstance(values, list) or len(values) != len(keys):
+            raise InvalidInput("NextToken does not belong to this request")
+    dialect = conn.dialect.name
+    probe = Ctx(dialect)
+    where_clause(filters, dialect, ctx=probe)
+    use_index, driving = plan(conn, probe, keys[0][2], max_results + 1)
+    q = select(F.c.doc, *(k for k, _, _ in keys)).where(
+        where_clause(filters, dialect, use_index), text_clause(text))
+    if values is not None:
+        q = q.where(after_clause(keys, values, indexed=not driving))
+    q = q.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
+    return q.limit(max_results + 1), digest
+
+
+def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
+                  next_token: str | None, text: str | None = None
+                  ) -> tuple[list[str], str | None]:
+    """One page of stored documents (JSON text) and the token of the next page."""
+    q, digest = page_query(conn, filters, sort, max_results, next_token, text)
+    rows = conn.execute(q).all()
+    token_out = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        token_out = encode_token({"q": digest, "k": list(rows[-1][1:])})
+    return [r[0] for r in rows], token_out
+
+
+def count(conn, filters: Mapping[str, Any] | None, text: str | None = None) -> int:
+    q = select(func.count()).select_from(F).where(where_clause(filters, conn.dialect.name),
+                                                  text_clause(text))
+    return conn.execute(q).scalar_one()
+
+
+def group_counts(conn, group_by: str, filters: Mapping[str, Any] | None,
+                 text: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """[{GroupByAttributeValue, Count}] for the findings matching `filters`, biggest first.
+
+    `group_by` is any string attribute (Security Hub's GroupByAttribute) or, as a secpipe
+    extension, `ProductFields.<key>` (e.g. `ProductFields.secpipe/Stage`).
+    """
+    where = and_(where_clause(filters, conn.dialect.name), text_clause(text))
+    field = group_by[len("ProductFields."):] if group_by.startswith("ProductFields.") else ""
+    if group_by in STRINGS:
+        col = STRINGS[group_by]
+        n = func.count()
+        q = select(col, n).where(where, col.is_not(None)).group_by(col)
+    elif group_by in SIDE_STRINGS:
+        table, name = SIDE_STRINGS[group_by]
+        col = table.c[name]
+        n = func.count(table.c.finding_pk.distinct())
+        q = (select(col, n).select_from(table.join(F, F.c.pk == table.c.finding_pk))
+             .where(where, col.is_not(None)).group_by(col))
+    elif field in UNINDEXED_PRODUCT_FIELDS:
+        value = doc_product_field(field, conn.dialect.name)
+        n = func.count()
+        q = select(value, n).where(where, value.is_not(None)).group_by(value)
+    elif field:
+        value = func.coalesce(M.c.full, M.c.v)
+        n = func.count(M.c.finding_pk.distinct())
+        q = (select(value, n).select_from(M.join(F, F.c.pk == M.c.finding_pk))
+             .where(where, M.c.kind == "P", M.c.key == field).group_by(value))
+    else:
+        raise InvalidInput(f"{group_by!r} is not a valid GroupByAttribute")
+    q = q.order_by(n.desc(), q.selected_columns[0]).limit(limit)
+    return [{"GroupByAttributeValue": str(v), "Count": int(c)} for v, c in conn.execute(q)]

@@ -1,0 +1,349 @@
+"""`POST /falco` on the hub: Falco's http_output and Falcosidekick's webhook, deduplicated.
+
+Compatibility: the body is one alert (what Falco's http_output and Sidekick's webhook POST),
+an array of alerts, or JSON lines; a missing rule, time or output_fields, or an unknown
+priority, is 400 for the whole request, as Sidekick answers.
+
+Authentication: Falco's http_output cannot add headers, but libcurl turns credentials in the
+URL (`https://falco:TOKEN@hub/falco`) into HTTP Basic, so Basic is accepted with the hub's
+token as the password, or an access key as user:password. Sidekick's webhook sends a header:
+`Authorization: Bearer TOKEN` (or `Bearer AKID:SECRET`). SigV4 works too. No credentials ->
+403 MissingAuthenticationToken, wrong ones -> 403 UnrecognizedClient. Credentials that passed
+are remembered for 30 s per hub, so one alert per request costs no key lookup: a revoked
+access key stops working within 30 s.
+
+Durability: an alert is acknowledged (200) once it is in the intake's memory, merged with its
+identity's pending episode; a flusher thread writes pending episodes every `flush_interval`
+(0.25 s; SECPIPE_FALCO_FLUSH_INTERVAL) in one transaction, so 1,000 identical alerts cost one
+row update, not 1,000. A clean shutdown writes what is pending (also at interpreter exit); a
+crash of the hub loses at most the last interval's alerts - Falco's http_output does not retry
+either. `?wait=true` answers only once the alerts are committed (`stored: true`), or 202 with
+`stored: false` if the database did not answer within 10 s: they stay pending and are written
+later, so a client must not resend them. A failed write puts its episodes back (counts are
+never dropped); while more than `max_pending` identities wait, new alerts are refused with 503
+and nothing of them is kept, so resending those is safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any, Callable, Sequence
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from secpipe.formats.falco import Alert, read_alerts
+from secpipe.formats.interface import ReportFormatError
+from secpipe.hub.api import auth as hub_auth
+from secpipe.hub.api import sigv4
+from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.interface import HubError, InvalidInput
+from secpipe.runtime import correlate
+from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, WriteStats, write_episodes
+
+log = logging.getLogger("secpipe.runtime.intake")
+
+ENV_WINDOW = "SECPIPE_FALCO_DEDUP_WINDOW"
+ENV_FLUSH = "SECPIPE_FALCO_FLUSH_INTERVAL"
+DEFAULT_FLUSH = 0.25
+MAX_PENDING = 20000
+WAIT_SECONDS = 10.0
+
+
+class Unavailable(HubError):
+    code, status = "ServiceUnavailableException", 503
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+class FalcoIntake:
+    """Pending alerts and the thread that writes them to the hub."""
+
+    def __init__(self, store: Any, *, window: float | None = None,
+                 flush_interval: float | None = None, max_pending: int = MAX_PENDING,
+                 start: bool = True,
+                 on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
+        self.store = store
+        self.on_stored = on_stored   # gets the ASFF documents of each write (notifications)
+        self.window = window if window is not None else _env_float(ENV_WINDOW, DEFAULT_WINDOW)
+        self.flush_interval = flush_interval if flush_interval is not None else \
+            _env_float(ENV_FLUSH, DEFAULT_FLUSH)
+        self.max_pending = max_pending
+        self.aggregator = Aggregator(self.window)
+        self._cond = threading.Condition()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._submitted = 0          # generation of the last accepted request
+        self._flushed = 0            # every generation up to this one is in the database
+        self.received = 0
+        self.stored = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        if start:
+            self._thread = threading.Thread(target=self._run, name="secpipe-falco-intake",
+                                            daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+
+    def submit(self, alerts: Sequence[Alert]) -> int:
+        """Take alerts; returns the generation to `wait` for."""
+        if self.aggregator.keys >= self.max_pending:
+            self._wake.set()
+            raise Unavailable("the hub has too many alerts waiting for its database; "
+                              "retry later (nothing of this request was kept)")
+        with self._cond:
+            self.aggregator.add(alerts)
+            self.received += len(alerts)
+            self._submitted += 1
+            return self._submitted
+
+    def wait(self, generation: int, timeout: float = WAIT_SECONDS) -> bool:
+        """True once everything up to `generation` is committed."""
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._flushed < generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+                self._wake.set()
+        return True
+
+    def flush(self) -> WriteStats | None:
+        """Write everything pending now (one transaction); None when there was nothing."""
+        with self._flush_lock:
+            with self._cond:
+                episodes = self.aggregator.take()
+                generation = self._submitted
+            if not episodes:
+                with self._cond:
+                    self._flushed = max(self._flushed, generation)
+                    self._cond.notify_all()
+                return None
+            try:
+                stats = write_episodes(self.store, episodes, self.window)
+            except Exception as exc:  # noqa: BLE001 - keep the alerts, say why, retry later
+                self.aggregator.restore(episodes)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("writing %d Falco episodes failed (kept for retry): %s",
+                          len(episodes), self.last_error)
+                raise
+            if stats.failed:
+                log.error("the hub refused %d Falco findings: %s", len(stats.failed),
+                          stats.failed[:3])
+            self.last_error = None
+            with self._cond:
+                self.stored += stats.alerts
+                self._flushed = max(self._flushed, generation)
+                self._cond.notify_all()
+            if self.on_stored is not None and stats.documents:
+                try:   # on the flusher thread, in write order; keep it quick
+                    self.on_stored(stats.documents)
+                except Exception as exc:  # noqa: BLE001 - stored is stored; say what failed
+                    log.error("the intake's on_stored hook failed: %s", exc)
+            return stats
+
+    def _run(self) -> None:
+        backoff = self.flush_interval
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.flush()
+                backoff = self.flush_interval
+            except Exception:  # noqa: BLE001 - logged in flush; back off up to 5 s
+                backoff = min(5.0, backoff * 2)
+
+    def close(self) -> None:
+        """Stop the thread and write what is pending (idempotent)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - already logged; nothing more to do at exit
+            pass
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# --- authentication ------------------------------------------------------------------------
+async def authenticate(request: Request) -> bytes:
+    """Check Basic / Bearer / SigV4 credentials (see the module docstring); return the body."""
+    authn: hub_auth.Authenticator = request.app.state.authenticator
+    if not authn.enabled:
+        return await hub_auth.read_body(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, cred = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme in ("bearer", "basic"):
+        user, secret = "", cred.strip()
+        if scheme == "basic":
+            try:
+                user, _, secret = base64.b64decode(cred.strip(), validate=True) \
+                    .decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, secret = "", ""
+        elif ":" in secret and not _hub_token(authn, secret):
+            user, _, secret = secret.partition(":")
+        if secret and (_hub_token(authn, secret) or _recently_ok(authn, header) or
+                       await run_in_threadpool(_credentials_ok, authn, user, secret)):
+            _remember(authn, header)
+            return await hub_auth.read_body(request)
+        await hub_auth.drain(request)
+        raise sigv4.UnrecognizedClient("The credentials included in the request are invalid.")
+    if sigv4.is_sigv4(header):
+        _caller, body = await authn.authenticate(request)
+        return body
+    await hub_auth.drain(request)
+    raise sigv4.MissingAuthenticationToken(
+        "Missing Authentication Token: send `Authorization: Bearer <hub token>`, or put the "
+        "token in the URL (https://falco:<token>@hub/falco) for Falco's http_output")
+
+
+# Credentials that passed, by digest, for a few seconds: Falco sends one alert per request and
+# a store key would otherwise cost a database read (in a worker thread) per alert. A revoked
+# key therefore keeps working for at most CREDENTIAL_TTL seconds.
+CREDENTIAL_TTL = 30.0
+_passed: "weakref.WeakKeyDictionary[Any, dict[bytes, float]]" = weakref.WeakKeyDictionary()
+
+
+def _digest(header: str) -> bytes:
+    return hashlib.sha256(header.encode("utf-8", "replace")).digest()
+
+
+def _recently_ok(authn: Any, header: str) -> bool:
+    expiry = _passed.get(authn, {}).get(_digest(header))
+    return expiry is not None and expiry > time.monotonic()
+
+
+def _remember(authn: Any, header: str) -> None:
+    seen = _passed.setdefault(authn, {})
+    if len(seen) > 1024:
+        seen.clear()
+    seen[_digest(header)] = time.monotonic() + CREDENTIAL_TTL
+
+
+def _hub_token(authn: hub_auth.Authenticator, secret: str) -> bool:
+    """The configured hub token: a constant-time compare, no thread hop."""
+    return bool(authn.token) and hmac.compare_digest(authn.token.encode(),
+                                                     secret.encode("utf-8", "replace"))
+
+
+def _credentials_ok(authn: hub_auth.Authenticator, user: str, secret: str) -> bool:
+    if authn.token_ok(secret):
+        return True
+    if user:
+        known = authn.secret_for(user)
+        return known is not None and hmac.compare_digest(known.encode(), secret.encode())
+    return False
+
+
+# --- routes ----------------------------------------------------------------------------------
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+class FalcoRoutes(list):
+    """The intake's routes; `.intake` is the FalcoIntake behind them (close it when done)."""
+
+    intake: FalcoIntake
+
+
+def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | None = None,
+           flush_interval: float | None = None,
+           on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> FalcoRoutes:
+    """Routes for `create_app(extra_routes=...)`: POST /falco, GET /v1/runs/{id}/runtime,
+    GET|POST /v1/runs/{id}/images."""
+    service = intake or FalcoIntake(store, window=window, flush_interval=flush_interval,
+                                    on_stored=on_stored)
+
+    async def post_falco(call: Call) -> Any:
+        body = await authenticate(call.request)
+        if not body.strip():
+            raise InvalidInput("the request has no body: POST a Falco alert as JSON")
+        try:
+            alerts = read_alerts(body, "request")
+        except ReportFormatError as err:
+            hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
+                " (is json_output enabled in falco.yaml?)"
+            raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
+        generation = service.submit(alerts)
+        answer: dict[str, Any] = {"accepted": len(alerts)}
+        if _truthy(call.request.query_params.get("wait")):
+            stored = await run_in_threadpool(service.wait, generation)
+            answer["stored"] = stored
+            if not stored:
+                answer["message"] = ("accepted; the database did not answer in time, the "
+                                     "alerts stay pending and are written later - do not resend")
+                return JSONResponse(answer, status_code=202)
+        return answer
+
+    async def get_runtime(call: Call) -> Any:
+        params = call.request.query_params
+        limit = params.get("limit") or "100"
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            raise InvalidInput("limit must be an integer between 1 and 100")
+        return await call.run(correlate.run_runtime, store, call.path("run_id"), int(limit),
+                              params.get("next_token") or None)
+
+    async def run_images(call: Call) -> Any:
+        run_id = call.path("run_id")
+        if call.request.method == "GET":
+            def read() -> list[dict[str, str]]:
+                with store._read() as conn:
+                    return correlate.list_images(conn, run_id)
+            return {"run_id": run_id, "images": await call.run(read)}
+        images = call.body.get("images")
+        if not isinstance(images, list) or not images:
+            raise InvalidInput("images must be a non-empty list")
+        added = await call.run(correlate.record_run_images, store, run_id, images,
+                               stage=str(call.body.get("stage") or ""),
+                               role=str(call.body.get("role") or "deployed"))
+        return {"run_id": run_id, "recorded": added}
+
+    falco = endpoint(post_falco, public=True, json_body=False)
+    out = FalcoRoutes([
+        Route("/falco", falco, methods=["POST"]),
+        Route("/falco/", falco, methods=["POST"]),
+        Route("/v1/runs/{run_id}/runtime", endpoint(get_runtime, bearer=True, json_body=False),
+              methods=["GET"]),
+        Route("/v1/runs/{run_id}/images", endpoint(run_images, bearer=True),
+              methods=["GET", "POST"]),
+    ])
+    out.intake = service
+    return out
+
+
+def hub_routes(store: Any) -> list:
+    """What `secpipe hub serve` mounts besides the API: the Falco intake and the dashboard."""
+    from secpipe.hub.api.server import dashboard_routes
+
+    return [*routes(store), *dashboard_routes(store)]
+
+
+__all__ = ["FalcoIntake", "FalcoRoutes", "routes", "hub_routes", "authenticate", "Unavailable"]
