@@ -43,12 +43,14 @@ class Tally:
     findings: int = 0
     input_bytes: int = 0
     slowest_s: float = 0.0
+    slow: list[str] = field(default_factory=list)         # reproducers of slow parses
     peak_bytes: int = 0
     peak_ratio: float = 0.0
     bugs: dict[str, str] = field(default_factory=dict)   # kind -> reproducer file
 
 
-def fuzz(name: str, examples: int, out: Path, seed: int | None, memory: bool) -> Tally:
+def fuzz(name: str, examples: int, out: Path, seed: int | None, memory: bool,
+         slow: float = 2.0) -> Tally:
     fmt = get_format(name)
     tally = Tally()
     if fh.placeholder(fmt):
@@ -76,6 +78,10 @@ def fuzz(name: str, examples: int, out: Path, seed: int | None, memory: bool) ->
         tally.rejected += not outcome.accepted
         tally.findings += outcome.findings
         tally.slowest_s = max(tally.slowest_s, outcome.seconds)
+        if outcome.seconds > slow and len(tally.slow) < 5:
+            path = out / f"{name}-slow-{hashlib.sha256(data).hexdigest()[:12]}.bin"
+            path.write_bytes(data)
+            tally.slow.append(f"{outcome.seconds:.1f}s for {len(data)} bytes: {path}")
         if outcome.peak_bytes > tally.peak_bytes:
             tally.peak_bytes = outcome.peak_bytes
         if len(data) > 4096:
@@ -103,6 +109,8 @@ def main() -> int:
     ap.add_argument("--format", dest="formats", action="append", help="only these formats")
     ap.add_argument("--seed", type=int, help="random seed (default: derandomized, repeatable)")
     ap.add_argument("--no-memory", action="store_true", help="skip tracemalloc (faster)")
+    ap.add_argument("--slow", type=float, default=2.0,
+                    help="keep inputs that took longer than this many seconds (default 2)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/secpipe-fuzz"),
                     help="folder for reproducers (default /tmp/secpipe-fuzz)")
     ap.add_argument("--json", type=Path, help="also write the tallies here")
@@ -117,7 +125,7 @@ def main() -> int:
         probe = 30
         t0 = time.perf_counter()
         for name in names:
-            fuzz(name, probe, args.out, args.seed, memory)
+            fuzz(name, probe, args.out, args.seed, memory, args.slow)
         per_example = (time.perf_counter() - t0) / (probe * len(names))
         examples = max(probe, int(args.minutes * 60 / (per_example * len(names))))
         print(f"time budget {args.minutes} min: {examples} inputs per format", flush=True)
@@ -126,7 +134,7 @@ def main() -> int:
     for name in names:
         print(f"{name}: fuzzing {examples} inputs", flush=True)
         t0 = time.perf_counter()
-        tallies[name] = tally = fuzz(name, examples, args.out, args.seed, memory)
+        tallies[name] = tally = fuzz(name, examples, args.out, args.seed, memory, args.slow)
         print(f"  {tally.inputs} inputs ({tally.input_bytes / 1e6:.1f} MB): {tally.accepted} "
               f"parsed ({tally.findings} findings), {tally.rejected} refused; slowest "
               f"{tally.slowest_s * 1000:.0f} ms, peak {tally.peak_bytes / 1e6:.1f} MB "
@@ -143,6 +151,8 @@ def main() -> int:
               f"{t.slowest_s * 1000:>11.0f}{t.peak_bytes / 1e6:>9.1f}  {len(t.bugs)}")
         for kind, path in t.bugs.items():
             print(f"    {kind}  ({path})")
+        for line in t.slow:
+            print(f"    slow: {line}")
     if args.json:
         args.json.write_text(json.dumps({n: t.__dict__ for n, t in tallies.items()}, indent=2))
     return 1 if bugs else 0

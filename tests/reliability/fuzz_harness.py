@@ -29,6 +29,7 @@ from secpipe.formats.interface import Document, ReportFormat
 from secpipe.model import Finding, SourceContext, to_asff, validate_asff
 from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
 from tests.reliability import fuzz_docs as docs
+from tests.reliability import fuzz_markup as markup
 
 CTX = SourceContext(repo="fuzz", branch="main", commit="0" * 40, run_id="fuzz", stage="fuzz")
 DEADLINE_S = 20.0                  # one parse; real reports of this size take milliseconds
@@ -182,7 +183,7 @@ def seeds(name: str, max_bytes: int = 1 << 62) -> tuple[tuple[str, bytes], ...]:
 class Kind:
     kind: str                        # json, jsonl, xml, text
     json_shape: docs.Shape | None = None
-    xml_shape: docs.XShape | None = None
+    xml_shape: markup.XShape | None = None
     lines: tuple[str, ...] = ()
 
 
@@ -212,7 +213,7 @@ def kinds(name: str) -> tuple[Kind, ...]:
         shape = None
         for root in xml_roots:
             if shape is None or shape.tag == root.tag:
-                shape = docs.learn_xml(root, shape)
+                shape = markup.learn_xml(root, shape)
         out.append(Kind("xml", xml_shape=shape))
     if lines:
         out.append(Kind("text", lines=tuple(dict.fromkeys(lines))))
@@ -235,8 +236,8 @@ def structured_doc(name: str, rng: random.Random) -> bytes:
     if kind.kind == "jsonl":
         return docs.json_lines_document(rng, kind.json_shape)
     if kind.kind == "xml":
-        return docs.xml_document(rng, kind.xml_shape)
-    return docs.text_document(rng, list(kind.lines))
+        return markup.xml_document(rng, kind.xml_shape)
+    return markup.text_document(rng, list(kind.lines))
 
 
 def mutated_doc(name: str, rng: random.Random, max_bytes: int = 400 * 1024) -> bytes:

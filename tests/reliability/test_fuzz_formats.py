@@ -48,12 +48,13 @@ KNOWN_HOSTILE = {
                                b'[{"check_id": "CKV_1", "details": 1.5}]}}',
     "deep nesting": b"[" * 100_000 + b"]" * 100_000,
     "deep object nesting": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    "nesting just inside the decoder's limit": b'[{"a":' + b"[" * 900 + b"]" * 900 + b"}]",
     "invalid UTF-8": b'[{"message": "\xff\xfe"}]',
     "UTF-16 with BOM": '[{"message": "x"}]'.encode("utf-16"),
     "BOM only": b"\xef\xbb\xbf",
     "NUL bytes": b"\x00" * 100,
-    "XML entity bomb": fh.docs.BOMB + b"<r>&i;</r>",
-    "XML external entity": fh.docs.XXE + b"<r>&x;</r>",
+    "XML entity bomb": fh.markup.BOMB + b"<r>&i;</r>",
+    "XML external entity": fh.markup.XXE + b"<r>&x;</r>",
     "XML invalid character reference": b"<r>&#0;&#x110000;</r>",
     "duplicate keys": b'{"results": [], "results": {"failed_checks": 1}}',
 }
@@ -75,6 +76,33 @@ SPECIFIC = [
     ("tfsec", "a list where the status goes",
      b'{"results": [{"rule_id": "r", "severity": "HIGH", "status": [1], '
      b'"location": {"filename": "a.tf", "start_line": 1}}]}'),
+    ("sarif", "5,000-digit CWE ids and message arguments",
+     json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x", "rules": [
+         {"id": "r", "helpUri": "https://cwe.mitre.org/data/definitions/" + "9" * 5000,
+          "properties": {"tags": ["cwe-" + "9" * 5000], "cwe": "9" * 5000}}]}},
+         "results": [{"ruleId": "r", "message": {"text": "{" + "9" * 5000 + "}",
+                                                 "arguments": ["a"]},
+                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a"}}}]
+                      }]}]}).encode()),
+    ("bandit", "5,000-digit line number in the code excerpt and CWE",
+     json.dumps({"results": [{"test_id": "B101", "issue_text": "t", "filename": "a.py",
+                              "line_number": 1, "issue_severity": "LOW",
+                              "issue_confidence": "LOW", "code": "9" * 5000 + " x\n",
+                              "line_range": [1], "issue_cwe": {"id": "9" * 5000}}],
+                 "metrics": {}, "errors": []}).encode()),
+    ("git-secrets", "5,000-digit line number", b"a.py:" + b"9" * 5000 + b":AKIAIOSFODNN7EXAMPLF"),
+    ("git-secrets", "a form feed inside a matched line", b"a.py:1:x\x0cAKIAIOSFODNN7EXAMPLF"),
+    ("ecr", "8 MB strings where lists go (walked character by character: 30 s)",
+     json.dumps({"imageScanFindings": {"enhancedFindings": [{
+         "awsAccountId": "123456789012", "description": "d", "findingArn": "arn:x",
+         "severity": "HIGH", "status": "ACTIVE", "title": "CVE-2020-1 - lodash",
+         "type": "PACKAGE_VULNERABILITY", "packageVulnerabilityDetails": {
+             "vulnerabilityId": "CVE-2020-1", "referenceUrls": "A" * 8_000_000,
+             "relatedVulnerabilities": "B" * 100, "source": "NVD",
+             "vulnerablePackages": [{"name": "lodash", "version": "1.0"}]}}]}}).encode()),
+    ("kubeaudit", "an extra field nested 900 deep (recursion)",
+     b'{"AuditResultName": "X", "ResourceKind": "Pod", "ResourceName": "a", "level": "error", '
+     b'"msg": "m", "Extra": ' + b"[" * 900 + b"]" * 900 + b"}\n"),
     ("hadolint", "Infinity as a line number",
      b'[{"line": Infinity, "code": "DL3006", "message": "m", "column": 1, "file": "D", '
      b'"level": "warning"}]'),

@@ -166,6 +166,12 @@ def text(value: Any, default: str = "") -> str:
     return str(value)
 
 
+def as_list(value: Any) -> list:
+    """A JSON array, or [] for anything else: a string where a list belongs would otherwise
+    be walked character by character (slow and wrong), a number would raise TypeError."""
+    return value if isinstance(value, list) else []
+
+
 def as_int(value: Any) -> int | None:
     try:
         return int(value)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from secpipe.formats._common import as_int, dig, text
+from secpipe.formats._common import as_int, as_list, dig, text
 from secpipe.model import (
     Category, Finding, Location, Resource, Secret, Severity, Vulnerability, snippet_hash,
 )
@@ -102,7 +102,7 @@ def _refs(value: Any) -> tuple[str, ...]:
 def _cwes(value: Any) -> tuple[str, ...]:
     out = []
     for item in value if isinstance(value, list) else []:
-        match = re.search(r"(\d+)", text(item))
+        match = re.search(r"(?<!\d)(\d{1,9})(?!\d)", text(item))  # int() refuses 5,000 digits
         if match:
             out.append(f"CWE-{int(match.group(1))}")
     return tuple(dict.fromkeys(out))
@@ -139,7 +139,7 @@ def vulnerability(item: Mapping[str, Any], scope: Scope) -> Finding | None:
     score, vector = _cvss(item)
     primary = text(item.get("PrimaryURL"))
     refs = _refs(item.get("References"))
-    aliases = tuple(text(v) for v in item.get("VendorIDs") or [] if text(v))
+    aliases = tuple(text(v) for v in as_list(item.get("VendorIDs")) if text(v))
     location = None
     if pkg_path:
         location = _location(scope, pkg_path)

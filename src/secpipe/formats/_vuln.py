@@ -106,7 +106,9 @@ def cwe_ids(values: Any) -> tuple[str, ...]:
             item = item.get("cweId") or item.get("id") or item.get("cwe")
         words = text(item)
         # "CWE-79 Name 2" names one CWE; only a bare number ("79") is read without its prefix
-        pattern = r"CWE-(\d+)" if "CWE-" in words.upper() else r"^\s*(\d+)\s*$"
+        # at most 9 digits: int() refuses thousands (ValueError) and no CWE is that long
+        pattern = (r"CWE-(\d{1,9})(?!\d)" if "CWE-" in words.upper()
+                   else r"^\s*(\d{1,9})\s*$")
         for match in re.finditer(pattern, words, re.IGNORECASE):
             if int(match.group(1)) > 0:
                 out.append(f"CWE-{int(match.group(1))}")

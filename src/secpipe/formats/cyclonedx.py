@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from xml.etree.ElementTree import Element
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import load_json, text
+from secpipe.formats._common import as_list, load_json, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Severity
 
@@ -92,7 +92,7 @@ def _from_json(doc: Mapping[str, Any]) -> tuple[Component, list[dict[str, Any]]]
         analysis = item.get("analysis") if isinstance(item.get("analysis"), Mapping) else {}
         source = item.get("source") if isinstance(item.get("source"), Mapping) else {}
         affected = []
-        for aff in item.get("affects") or []:
+        for aff in as_list(item.get("affects")):
             statuses = [text(x.get("status")) for x in v.maps(aff.get("versions"))] \
                 if isinstance(aff, Mapping) else []
             if isinstance(aff, Mapping) and text(aff.get("ref")) and not _all_unaffected(statuses):

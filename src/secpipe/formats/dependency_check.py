@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from xml.etree.ElementTree import Element
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import expect, load_json, objects, text
+from secpipe.formats._common import as_list, expect, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding
 
@@ -110,7 +110,7 @@ def _json_dependencies(deps: list[Any], source: str) -> Iterator[dict[str, Any]]
                 "notes": text(vul.get("notes")),
                 **{k: {kk: text(vv) for kk, vv in vul[k].items()}
                    for k in ("cvssv2", "cvssv3", "cvssv4") if isinstance(vul.get(k), Mapping)},
-                "cwes": list(vul.get("cwes") or []),
+                "cwes": list(as_list(vul.get("cwes"))),
                 "urls": [text(r.get("url")) for r in v.maps(vul.get("references"))],
                 "software": [s["software"] for s in v.maps(vul.get("vulnerableSoftware"))
                              if isinstance(s.get("software"), Mapping)],
@@ -179,7 +179,7 @@ def _findings(deps: Iterator[dict[str, Any]]) -> Iterator[Finding]:
             if v.number(word) is not None:  # "unscored" entries carry a number here
                 score, word = score if score is not None else v.number(word), ""
             severity, original = v.rate(word or cvss_word, score, vector)
-            fixed = _fixed(vul.get("software") or [])
+            fixed = _fixed(as_list(vul.get("software")))
             notes = v.clean(vul.get("notes"))
             yield v.vuln_finding(
                 tool=TOOL, vid=vid, aliases=aliases, package=name, version=version, fixed=fixed,

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
-from secpipe.formats._common import blank, is_json_lines, iter_json_lines, load_json
+from secpipe.formats._common import (
+    blank, check_document_size, is_json_lines, iter_json_lines, load_json,
+)
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Resource, Severity
 
@@ -209,11 +211,17 @@ def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
     memory of one line); one object or an array is read as a document, within the size limit."""
     if blank(data):
         return
-    if is_json_lines(data):
+    whole = None
+    if not is_json_lines(data):
+        check_document_size(data, source)
+        try:
+            whole = load_json(data, source)
+        except ReportFormatError:
+            pass  # not one document: reading it as JSON lines names the broken line
+    if whole is None:
         for i, row in enumerate(iter_json_lines(data, source), 1):
             yield read_alert(row, source, f"line {i}")
         return
-    whole = load_json(data, source)
     if isinstance(whole, dict):
         yield read_alert(whole, source)
         return

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import dig, expect, load_json, objects, text
+from secpipe.formats._common import as_list, dig, expect, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Location
 
@@ -72,7 +72,7 @@ def _best_cvss(records: list[Mapping[str, Any]]) -> tuple[float | None, str | No
     """The highest-version CVSS entry's score and vector, NVD's "Primary" first."""
     candidates = []
     for rank, rec in enumerate(records):
-        for entry in rec.get("cvss") or []:
+        for entry in as_list(rec.get("cvss")):
             if not isinstance(entry, Mapping):
                 continue
             vector = text(entry.get("vector")) or None
@@ -95,7 +95,7 @@ def _match(match: Mapping[str, Any], image: str, dir_scan: bool) -> Finding:
     art = match.get("artifact")
     if not isinstance(vuln, Mapping) or not isinstance(art, Mapping):
         raise ValueError("no 'vulnerability' or 'artifact' object")
-    related = [r for r in match.get("relatedVulnerabilities") or [] if isinstance(r, Mapping)]
+    related = [r for r in as_list(match.get("relatedVulnerabilities")) if isinstance(r, Mapping)]
     tool_id = v.clean(vuln.get("id"))
     if not tool_id:
         raise ValueError("the vulnerability has no 'id'")
@@ -107,10 +107,10 @@ def _match(match: Mapping[str, Any], image: str, dir_scan: bool) -> Finding:
     fix = vuln.get("fix") if isinstance(vuln.get("fix"), Mapping) else {}
     state = text(fix.get("state")).lower()
     fixed = v.versions_text(fix.get("versions")) if state in _FIXED_STATES else ""
-    locations = [text(loc.get("path")) for loc in art.get("locations") or []
+    locations = [text(loc.get("path")) for loc in as_list(art.get("locations"))
                  if isinstance(loc, Mapping) and text(loc.get("path"))]
     path = locations[0] if locations else ""
-    urls = [text(vuln.get("dataSource")), *(vuln.get("urls") or [])]
+    urls = [text(vuln.get("dataSource")), *as_list(vuln.get("urls"))]
     for rec in related:
         urls.append(text(rec.get("dataSource")))
     description = v.clean(vuln.get("description")) or next(
@@ -122,9 +122,9 @@ def _match(match: Mapping[str, Any], image: str, dir_scan: bool) -> Finding:
     else:
         resource = v.package_resource(purl, name, version, details)
         location = Location(path=v.relative_path(path)) if dir_scan and path else None
-    matchers = sorted({text(d.get("matcher")) for d in match.get("matchDetails") or []
+    matchers = sorted({text(d.get("matcher")) for d in as_list(match.get("matchDetails"))
                        if isinstance(d, Mapping) and text(d.get("matcher"))})
-    epss = next((e for e in vuln.get("epss") or [] if isinstance(e, Mapping)), {})
+    epss = next((e for e in as_list(vuln.get("epss")) if isinstance(e, Mapping)), {})
     props = {"FixState": state, "Namespace": text(vuln.get("namespace")),
              "ArtifactType": text(art.get("type")), "PURL": purl or "", "Path": path,
              "Matchers": ",".join(matchers), "EPSS": text(epss.get("epss")),

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import as_int, dig, expect, load_json, objects, text
+from secpipe.formats._common import as_int, as_list, dig, expect, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Vulnerability
 
@@ -75,7 +75,7 @@ def findings_from(items: Any, source: str, what: str, tool: str,
 
 def resource(item: Mapping[str, Any], fallback: Resource | None) -> Resource | None:
     """The first AWS resource Inspector names, as an ASFF resource with flat details."""
-    for res in item.get("resources") or []:
+    for res in as_list(item.get("resources")):
         if not isinstance(res, Mapping) or not text(res.get("id")):
             continue
         rtype = text(res.get("type"))
@@ -106,7 +106,7 @@ def _score(item: Mapping[str, Any], details: Mapping[str, Any]) -> tuple[float |
         if isinstance(adjusted, Mapping) and v.number(adjusted.get("score")) is not None:
             return v.number(adjusted.get("score")), text(adjusted.get("scoringVector")) or None
     best: tuple[tuple[bool, str], float, str | None] | None = None
-    for entry in details.get("cvss") or []:
+    for entry in as_list(details.get("cvss")):
         if not isinstance(entry, Mapping) or v.number(entry.get("baseScore")) is None:
             continue
         version = text(entry.get("version"))
@@ -126,12 +126,12 @@ def _package(item: Mapping[str, Any], tool: str, fallback: Resource | None) -> F
     tool_id = v.clean(details.get("vulnerabilityId"))
     if not tool_id:
         raise ValueError("no 'vulnerabilityId'")
-    vid, aliases = v.split_ids([tool_id, *(details.get("relatedVulnerabilities") or [])])
+    vid, aliases = v.split_ids([tool_id, *as_list(details.get("relatedVulnerabilities"))])
     score, vector = _score(item, details)
     severity, word = v.rate(item.get("severity"), score)
     urls = list(dict.fromkeys(u for u in (v.clean(x) for x in [
-        details.get("sourceUrl"), *(details.get("referenceUrls") or [])]) if u))
-    packages = [p for p in details.get("vulnerablePackages") or [] if isinstance(p, Mapping)]
+        details.get("sourceUrl"), *as_list(details.get("referenceUrls"))]) if u))
+    packages = [p for p in as_list(details.get("vulnerablePackages")) if isinstance(p, Mapping)]
     vulns: dict[tuple[str, str, str], Vulnerability] = {}
     paths, lines = [], []
     for pkg in packages:
@@ -187,11 +187,11 @@ def _code(item: Mapping[str, Any], tool: str, fallback: Resource | None) -> Find
     title = text(item.get("title")) or text(details.get("detectorName")) or rule
     severity, word = v.rate(item.get("severity"), v.number(item.get("inspectorScore")))
     advice, url = _remediation(item)
-    refs = tuple(text(u) for u in details.get("referenceUrls") or [] if text(u))
+    refs = tuple(text(u) for u in as_list(details.get("referenceUrls")) if text(u))
     props = _props(item) | {"RuleId": text(details.get("ruleId")),
                             "DetectorName": text(details.get("detectorName")),
                             "DetectorTags": ",".join(
-                                text(t) for t in details.get("detectorTags") or [])}
+                                text(t) for t in as_list(details.get("detectorTags")))}
     return Finding(
         tool=tool, rule_id=rule, title=title, description=text(item.get("description")),
         severity=severity, severity_original=word, category=Category.CODE,
@@ -212,7 +212,7 @@ def _network(item: Mapping[str, Any], tool: str, fallback: Resource | None) -> F
     begin, end = text(ports.get("begin")), text(ports.get("end"))
     port_text = begin if begin == end else f"{begin}-{end}"
     protocol = text(details.get("protocol"))
-    steps = [s for s in dig(details, "networkPath", "steps", default=[]) or []
+    steps = [s for s in as_list(dig(details, "networkPath", "steps"))
              if isinstance(s, Mapping)]
     hops = [text(s.get("componentId")) + (f" ({text(s.get('componentType'))})"
                                           if text(s.get("componentType")) else "") for s in steps]

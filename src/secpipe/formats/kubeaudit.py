@@ -30,8 +30,10 @@ _BASE_KEYS = {"AuditResultName", "ResourceKind", "ResourceName", "ResourceNamesp
 def parse(data: bytes, source: str = "<kubeaudit>") -> Sequence[Finding]:
     if blank(data):
         return []
-    findings: list[Finding] = []
-    for number, row in enumerate(iter_json_lines(data, source), 1):  # streamed: any size
+    # one finding per identity (the pipeline drops exact repeats anyway): lines stream, and
+    # a report of any size costs memory per distinct result
+    findings: dict[str, Finding] = {}
+    for number, row in enumerate(iter_json_lines(data, source), 1):
         if not isinstance(row, dict):
             raise ReportFormatError(source, f"line {number} is not a JSON object")
         if "AuditResultName" not in row:
@@ -39,8 +41,9 @@ def parse(data: bytes, source: str = "<kubeaudit>") -> Sequence[Finding]:
                 continue  # kubeaudit's own log line
             raise ReportFormatError(source, f"line {number} is not a kubeaudit result "
                                             "(no 'AuditResultName')")
-        findings.append(_finding(row, number, source))
-    return findings
+        finding = _finding(row, number, source)
+        findings.setdefault(finding.identity_key(), finding)
+    return list(findings.values())
 
 
 def _finding(row: Mapping[str, Any], number: int, source: str) -> Finding:
@@ -78,11 +81,15 @@ def _finding(row: Mapping[str, Any], number: int, source: str) -> Finding:
     )
 
 
-def _flatten(value: Any) -> str:
+def _flatten(value: Any, depth: int = 0) -> str:
+    """Nested values as `k=v,...`; below 20 levels (kubeaudit's deepest is 2) an ellipsis,
+    since JSON nested a few hundred deep would otherwise exhaust the recursion limit."""
+    if depth > 20 and isinstance(value, (dict, list)):
+        return "…"
     if isinstance(value, dict):
-        return ",".join(f"{k}={_flatten(v)}" for k, v in sorted(value.items()))
+        return ",".join(f"{k}={_flatten(v, depth + 1)}" for k, v in sorted(value.items()))
     if isinstance(value, list):
-        return ",".join(_flatten(v) for v in value)
+        return ",".join(_flatten(v, depth + 1) for v in value)
     return text(value)
 
 

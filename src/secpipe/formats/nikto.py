@@ -30,7 +30,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Mapping, Sequence
 
-from secpipe.formats._common import load_json, text
+from secpipe.formats._common import as_list, load_json, text
 from secpipe.formats._web import looks_like_xml, parse_xml, site_of, urls_in, xml_text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Resource, Severity
@@ -116,7 +116,7 @@ def _json_items(doc: Any, source: str) -> list[_Item]:
         port = text(host.get("port")).strip()
         site = site_of(name) if "://" in name else (f"{name}:{port}" if port else name)
         info = {"ip": text(host.get("ip")).strip(), "banner": text(host.get("banner")).strip()}
-        for v, vuln in enumerate(host.get("vulnerabilities") or []):
+        for v, vuln in enumerate(as_list(host.get("vulnerabilities"))):
             if not isinstance(vuln, dict) or not text(vuln.get("id")).strip():
                 raise ReportFormatError(source, f"host {h} vulnerability {v} has no 'id'")
             url = text(vuln.get("url")).strip()

@@ -24,7 +24,7 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import expect, load_json, text
+from secpipe.formats._common import as_list, expect, load_json, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding
 
@@ -89,12 +89,12 @@ def _cvss(block: Any) -> tuple[float | None, str | None]:
 def _v6(doc: Mapping[str, Any], source: str) -> Iterator[Finding]:
     advisories = expect(doc.get("advisories"), dict, source, "advisories")
     hints: dict[str, list[str]] = {}
-    for action in doc.get("actions") or []:
+    for action in as_list(doc.get("actions")):
         if not isinstance(action, Mapping):
             continue
         target = f"@{text(action.get('target'))}" if action.get("target") else ""
         what = f"{text(action.get('action'))} {text(action.get('module'))}{target}".strip()
-        for res in action.get("resolves") or []:
+        for res in as_list(action.get("resolves")):
             if isinstance(res, Mapping):
                 hints.setdefault(text(res.get("id")), []).append(what)
     for key, adv in advisories.items():
@@ -115,7 +115,7 @@ def _v6(doc: Mapping[str, Any], source: str) -> Iterator[Finding]:
         refs = [text(adv.get("url")),
                 *re.findall(r"\((https?://[^)\s]+)\)", text(adv.get("references")))]
         for version, items in by_version.items():
-            paths = list(dict.fromkeys(p for it in items for p in it.get("paths") or []))
+            paths = list(dict.fromkeys(p for it in items for p in as_list(it.get("paths"))))
             dev = all(bool(it.get("dev")) for it in items)
             lines = [f"Vulnerable versions: {text(adv.get('vulnerable_versions'))}",
                      f"Patched versions: {text(adv.get('patched_versions'))}"]
@@ -144,7 +144,7 @@ def _v7(doc: Mapping[str, Any], source: str) -> Iterator[Finding]:
         entry = expect(entry, dict, source, f"vulnerabilities[{key}]")
         via = entry.get("via")
         via = [] if via is None else expect(via, list, source, f"vulnerabilities[{key}].via")
-        nodes = [text(n) for n in entry.get("nodes") or [] if text(n)]
+        nodes = [text(n) for n in as_list(entry.get("nodes")) if text(n)]
         for adv in via:
             if not isinstance(adv, Mapping):
                 continue  # the name of a vulnerable dependency, reported under its own entry

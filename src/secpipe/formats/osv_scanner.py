@@ -27,7 +27,7 @@ import re
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import dig, load_json, objects, text
+from secpipe.formats._common import as_list, dig, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Location, Resource, Severity
 
@@ -62,10 +62,10 @@ def _package(pkg: Mapping[str, Any], src: Mapping[str, Any], source: str, what: 
     records: dict[str, Mapping[str, Any]] = {}
     for k, rec in enumerate(objects(pkg.get("vulnerabilities"), source, f"{what}.vulnerabilities")):
         records[text(rec.get("id")) or f"#{k}"] = rec
-    groups = [g for g in pkg.get("groups") or [] if isinstance(g, Mapping)]
+    groups = [g for g in as_list(pkg.get("groups")) if isinstance(g, Mapping)]
     covered: set[str] = set()
     for group in groups:
-        ids = [text(i) for i in group.get("ids") or [] if text(i)]
+        ids = [text(i) for i in as_list(group.get("ids")) if text(i)]
         if not ids:
             continue
         covered.update(ids)
@@ -77,9 +77,9 @@ def _package(pkg: Mapping[str, Any], src: Mapping[str, Any], source: str, what: 
 
 def _finding(info: Mapping[str, Any], src: Mapping[str, Any], group: Mapping[str, Any],
              recs: list[Mapping[str, Any]]) -> Finding:
-    ids = [*(group.get("ids") or []), *(group.get("aliases") or [])]
+    ids = [*as_list(group.get("ids")), *as_list(group.get("aliases"))]
     for rec in recs:
-        ids += [rec.get("id"), *(rec.get("aliases") or [])]
+        ids += [rec.get("id"), *as_list(rec.get("aliases"))]
     vid, aliases = v.split_ids(ids)
     name, version = v.clean(info.get("name")), v.clean(info.get("version"))
     ecosystem, commit = v.clean(info.get("ecosystem")), v.clean(info.get("commit"))
@@ -89,10 +89,10 @@ def _finding(info: Mapping[str, Any], src: Mapping[str, Any], group: Mapping[str
         score = max_severity
     severity, word = _severity(score, recs, [text(i) for i in ids])
     path = v.relative_path(text(src.get("path")))
-    affected = [a for rec in recs for a in rec.get("affected") or [] if isinstance(a, Mapping)]
+    affected = [a for rec in recs for a in as_list(rec.get("affected")) if isinstance(a, Mapping)]
     fixed = _fixed(version, _fixed_candidates(affected, name, ecosystem))
     if commit:
-        repo = next((text(r.get("repo")) for a in affected for r in a.get("ranges") or []
+        repo = next((text(r.get("repo")) for a in affected for r in as_list(a.get("ranges"))
                      if isinstance(r, Mapping) and text(r.get("repo"))), "") or path
         name, version = name or repo.rstrip("/").rsplit("/", 1)[-1], version or commit[:12]
         resource = Resource(type="Other", id=f"git:{repo}@{commit}",
@@ -123,7 +123,7 @@ def _finding(info: Mapping[str, Any], src: Mapping[str, Any], group: Mapping[str
 def _cvss(recs: Iterable[Mapping[str, Any]]) -> tuple[float | None, str | None]:
     best: tuple[float, str] | None = None
     for rec in recs:
-        for sev in rec.get("severity") or []:
+        for sev in as_list(rec.get("severity")):
             if not isinstance(sev, Mapping) or not text(sev.get("type")).startswith("CVSS"):
                 continue
             vector = text(sev.get("score"))
@@ -139,7 +139,7 @@ def _severity(score: float | None, recs: list[Mapping[str, Any]], ids: list[str]
         return v.rate(None, score)
     words = [text(dig(r, "database_specific", "severity")) for r in recs]
     words += [text(dig(a, "ecosystem_specific", "severity")) for r in recs
-              for a in r.get("affected") or [] if isinstance(a, Mapping)]
+              for a in as_list(r.get("affected")) if isinstance(a, Mapping)]
     rated = [v.rate(w) for w in words if w]
     rated = [r for r in rated if r[1] != "unrated"]
     if rated:
@@ -150,7 +150,7 @@ def _severity(score: float | None, recs: list[Mapping[str, Any]], ids: list[str]
 
 
 def _urls(recs: Iterable[Mapping[str, Any]]) -> list[str]:
-    refs = [r for rec in recs for r in rec.get("references") or [] if isinstance(r, Mapping)]
+    refs = [r for rec in recs for r in as_list(rec.get("references")) if isinstance(r, Mapping)]
     ordered = sorted(refs, key=lambda r: text(r.get("type")) not in ("ADVISORY", "WEB"))
     urls = [f"https://osv.dev/vulnerability/{text(rec.get('id'))}" for rec in recs
             if text(rec.get("id"))][:1]
@@ -160,9 +160,9 @@ def _urls(recs: Iterable[Mapping[str, Any]]) -> list[str]:
 def _cwes(recs: list[Mapping[str, Any]], affected: list[Mapping[str, Any]]) -> tuple[str, ...]:
     values: list[Any] = []
     for rec in recs:
-        values += dig(rec, "database_specific", "cwe_ids", default=[]) or []
+        values += as_list(dig(rec, "database_specific", "cwe_ids"))
     for aff in affected:
-        values += dig(aff, "database_specific", "cwes", default=[]) or []
+        values += as_list(dig(aff, "database_specific", "cwes"))
     return v.cwe_ids(values)
 
 
@@ -175,11 +175,11 @@ def _fixed_candidates(affected: list[Mapping[str, Any]], name: str, ecosystem: s
         if pkg and (text(pkg.get("name")).lower() != name.lower()
                     or text(pkg.get("ecosystem")).split(":")[0] != ecosystem.split(":")[0]):
             continue
-        for rng in aff.get("ranges") or []:
+        for rng in as_list(aff.get("ranges")):
             if not isinstance(rng, Mapping) or text(rng.get("type")) == "GIT":
                 continue
             introduced = "0"
-            for event in rng.get("events") or []:
+            for event in as_list(rng.get("events")):
                 if not isinstance(event, Mapping):
                     continue
                 if "introduced" in event:
@@ -190,7 +190,7 @@ def _fixed_candidates(affected: list[Mapping[str, Any]], name: str, ecosystem: s
 
 
 def _vkey(version: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((1, int(p)) if p.isdigit() else (0, p.lower())
+    return tuple((1, int(p)) if p.isdigit() and len(p) <= 18 else (0, p.lower())
                  for p in re.findall(r"\d+|[A-Za-z]+", version))
 
 

@@ -61,8 +61,9 @@ _TOOL_ALIASES = {
     "semgrep-oss": "semgrep", "semgrep-pro": "semgrep", "semgrep-code": "semgrep",
     "nodejsscan": "njsscan", "codeql-command-line-toolchain": "codeql",
 }
-_CWE = re.compile(r"cwe[-_/ :]*0*(\d+)", re.IGNORECASE)
-_CWE_URL = re.compile(r"cwe\.mitre\.org/data/definitions/0*(\d+)", re.IGNORECASE)
+# At most 9 digits: int() refuses thousands of digits (ValueError), and no CWE is that long.
+_CWE = re.compile(r"cwe[-_/ :]*0*(\d{1,9})(?!\d)", re.IGNORECASE)
+_CWE_URL = re.compile(r"cwe\.mitre\.org/data/definitions/0*(\d{1,9})(?!\d)", re.IGNORECASE)
 _VULN_ID = re.compile(r"\b(CVE-\d{4}-\d{4,}|GHSA(?:-[0-9a-z]{4}){3})\b", re.IGNORECASE)
 _PLACEHOLDER_FPS = {"", "requires login", "requires-login"}
 
@@ -81,7 +82,7 @@ def cwe_ids(values: Any, *, numbers: bool = False) -> tuple[str, ...]:
         value = str(item).strip()
         for match in _CWE.finditer(value):
             found.append(f"CWE-{int(match.group(1))}")
-        if numbers and value.isdigit():
+        if numbers and value.isdigit() and len(value) <= 9:
             found.append(f"CWE-{int(value)}")
     return tuple(dict.fromkeys(found))
 
@@ -106,7 +107,7 @@ def _message(msg: Any, rule: Mapping | None, globals_: Mapping) -> str:
         def sub(match: re.Match) -> str:
             i = int(match.group(1))
             return text(args[i]) if i < len(args) else match.group(0)
-        body = re.sub(r"\{(\d+)\}", sub, body)
+        body = re.sub(r"\{(\d{1,9})\}", sub, body)
     return body.strip()
 
 
@@ -243,7 +244,7 @@ def _fingerprint(result: Mapping) -> str | None:
             if v.strip().lower() in _PLACEHOLDER_FPS:
                 continue
             method, _, ver = key.rpartition("/v")
-            if not method or not ver.isdigit():
+            if not method or not ver.isdigit() or len(ver) > 9:
                 method, ver = key, "0"
             if method not in best or best[method][0] < int(ver):
                 best[method] = (int(ver), key, v)

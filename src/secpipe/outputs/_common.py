@@ -27,8 +27,13 @@ from secpipe.pipeline.result import (
 )
 
 # Characters XML 1.0 forbids outright (even as character references); HTML calls them
-# parse errors. Escaping does not help with these, only removing them does.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# parse errors. Escaping does not help with these, only removing them does. The C1 controls
+# (U+0080-U+009F) are legal XML but a terminal reads U+009B as CSI: they go too.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Bidi embeddings, overrides and isolates ("Trojan Source", CVE-2021-42574) make text read in
+# another order than it is stored: `exe.txt` shown for `txt.exe`, code that is not what it
+# seems. Each becomes a visible U+FFFD, so a reader sees that something was there.
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 #: Highest first: the order every writer lists severities and findings in.
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
@@ -92,8 +97,9 @@ def stage_counts(stage: StageResult) -> dict[str, int]:
 
 
 def clean(text: object) -> str:
-    """Text safe to place in XML 1.0 or HTML (the serialiser escapes the rest)."""
-    return _INVALID_XML.sub("", "" if text is None else str(text))
+    """Text safe to place in XML 1.0, HTML or SARIF (the serialiser escapes the rest): no
+    control character but tab and line breaks, and no bidi control."""
+    return BIDI.sub("\ufffd", _INVALID_XML.sub("", "" if text is None else str(text)))
 
 
 def sorted_findings(items: Iterable[tuple[StageResult, GatedFinding]]

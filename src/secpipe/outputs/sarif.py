@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from secpipe.model import Finding, Severity
-from secpipe.outputs._common import Origins, link_for, write_file
+from secpipe.outputs._common import Origins, clean, link_for, write_file
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult, ToolResult, ToolStatus
 
 FILE_NAME = "results.sarif"
@@ -109,7 +109,19 @@ def sarif_log(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> dict[str, 
         for group in groups.values()
         if group.findings or any(t.status is ToolStatus.OK for t in group.tools)
     ]
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
+    return _cleaned({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs})
+
+
+def _cleaned(value: Any) -> Any:
+    """Every string of the log without control or bidi characters: JSON would escape them,
+    but a viewer or a terminal printing a message decodes them back (outputs._common.clean)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
 
 
 def _run(group: _ToolRun, root: str, fallback_uri: str) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from secpipe.config import ConfigError, LoadedConfig, load_config
 from secpipe.model.asff import now_iso
@@ -103,9 +105,10 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         store = open_hub(run.hub)
         stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
     try:
-        tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
-                             events=events, version_of=lambda t: tool_version(t, env),
-                             baselines=stage_baselines)
+        with _terminate_is_interrupt():
+            tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
+                                 events=events, version_of=lambda t: tool_version(t, env),
+                                 baselines=stage_baselines)
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
         run.interrupted = True
@@ -113,7 +116,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         write_all(run, run_dir)
         raise
     run.finished_at = now_iso()
-    write_raw(run_dir, tool_runs)
+    with _disk_errors(run_dir):
+        write_raw(run_dir, tool_runs)
     hub_error: HubSyncError | None = None
     if store is not None:
         from secpipe.outputs.asff import asff_findings
@@ -125,7 +129,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
             hub_error = exc  # the run's own outputs are still written, then the error stands
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
-    write_all(run, run_dir)
+    with _disk_errors(run_dir):
+        write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)
     if cfg.notifications:
         _notify(cfg, run, run_dir, out_dir)
@@ -138,6 +143,37 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     if hub_error is not None:
         raise HubSyncError(f"{hub_error} (the run's reports are in {run_dir})")
     return run
+
+
+@contextlib.contextmanager
+def _terminate_is_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled or timed out) and SIGHUP end the run as Ctrl-C does: tools
+    killed, the run marked interrupted, exit 2. Python's default would end secpipe at once and
+    leave every tool, each in its own process group, running as an orphan."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _disk_errors(run_dir: Path) -> Iterator[None]:
+    """A full disk or a vanished output dir is a run ERROR (exit 2) saying so, never a
+    traceback with Python's exit status 1, which CI would read as "findings"."""
+    try:
+        yield
+    except OSError as exc:
+        raise RunError(f"cannot write the run's output to {run_dir}: "
+                       f"{exc.strerror or exc}") from None
 
 
 def _build_sinks(cfg, requested: Sequence[str]) -> list:

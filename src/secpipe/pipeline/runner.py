@@ -233,6 +233,14 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         result.status = ToolStatus.ERROR
         result.error = str(exc.args[0]) if exc.args else str(exc)
         log.append(f"ERROR: {result.error}")
+    except Exception as exc:  # noqa: BLE001 - an adapter's bug or a full scratch disk
+        # fails this tool closed (stage ERROR, exit 2) instead of ending the whole run in a
+        # traceback with exit status 1, which reads as "findings" in CI
+        import traceback
+
+        result.status = ToolStatus.ERROR
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+        log += [f"ERROR: {result.error}", traceback.format_exc()]
     result.duration_s = time.monotonic() - start
     tool_run.log = "\n".join(log)
     return tool_run

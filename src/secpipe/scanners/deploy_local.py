@@ -38,6 +38,16 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _ended(code: int) -> str:
+    """`exited with code 3`, or `was killed by signal SIGKILL` for a negative code."""
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class LocalService:
     """A started service: its process group, URL and log file."""
 
@@ -101,9 +111,9 @@ class DeployLocal(Scanner):
         try:
             while not _healthy(health):
                 if proc.poll() is not None:
-                    raise ToolCrashed(self.name, f"`{command}` exited with code {proc.returncode} "
+                    raise ToolCrashed(self.name, f"`{command}` {_ended(proc.returncode)} "
                                       f"before {health} answered:\n{service.log_tail()}",
-                                      command=argv)
+                                      command=argv, exit_code=proc.returncode)
                 if time.monotonic() > give_up:
                     raise ToolTimeout(self.name, f"{health} did not answer within {wait:.0f}s:\n"
                                       f"{service.log_tail()}", command=argv)

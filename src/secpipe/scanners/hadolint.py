@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from secpipe.scanners._files import find_named
 from secpipe.scanners.interface import (
-    RawReport, ReportMissing, ScanOutcome, ScanRequest, Scanner,
+    ReportMissing, ScanOutcome, ScanRequest, Scanner, require_report,
 )
 
 
@@ -42,10 +40,8 @@ class Hadolint(Scanner):
                 argv += ["--trusted-registry", str(reg)]
         argv += [f.relative_to(req.root).as_posix() for f in files]
         run = self.execute(req, argv)
-        out = run.stdout.strip() or b"[]"
-        try:
-            json.loads(out)
-        except ValueError:
-            pass  # the parser names the problem
-        return ScanOutcome(reports=[RawReport("hadolint.json", out)], exit_code=run.exit_code,
-                           command=argv, stderr=run.stderr)
+        # `-f json` prints `[]` when nothing is wrong: no output at all is a broken run, never
+        # a clean one (it used to read as `[]`, a silent pass)
+        report = require_report(self.name, "hadolint.json", run.stdout.strip(), argv)
+        return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
+                           stderr=run.stderr)
