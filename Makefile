@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SECPIPE := $(BIN)/secpipe
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv tools browser clean bench soak help
+.PHONY: demo test venv tools browser clean bench soak fuzz help
 
 help:
 	@echo "make demo   # install secpipe in .venv, provision the scanners, scan examples/web"
@@ -51,6 +51,9 @@ test: tools browser
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
+
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_formats.py --minutes 10
 
 soak: $(STAMP)
 	$(BIN)/python bench/hub_soak.py --minutes 10

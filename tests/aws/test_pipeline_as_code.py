@@ -69,12 +69,14 @@ def test_one_codebuild_project_per_stage_running_secpipe(template: dict) -> None
 def test_pipeline_order_gates_before_deploy_then_dast(template: dict) -> None:
     stages = template["Resources"]["Pipeline"]["Properties"]["Stages"]
     names = [s["Name"] for s in stages]
-    assert names == ["Source", "Scan-secrets-dockerfile-iac", "Deploy", "DAST-dast"]
+    # independent scans share a stage; sca waits for sbom; gates come before deploy, DAST last
+    assert names == ["Source", "Scan-secrets-dockerfile-iac-sbom", "Scan-sca", "Deploy",
+                     "DAST-dast"]
     source = stages[0]["Actions"][0]["Fn::If"]
     assert source[0] == "UseGitHub"
     assert source[1]["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     assert source[2]["ActionTypeId"]["Provider"] == "CodeCommit"
-    dast = stages[3]["Actions"][0]["Configuration"]["EnvironmentVariables"]
+    dast = stages[names.index("DAST-dast")]["Actions"][0]["Configuration"]["EnvironmentVariables"]
     assert "#{DeployVariables.TARGET_URL}" in dast
     assert template["Parameters"]["SourceProvider"]["AllowedValues"] == ["CodeCommit", "GitHub"]
 
