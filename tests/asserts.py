@@ -14,3 +14,22 @@ def assert_valid_asff(findings: Iterable[Finding]) -> None:
         obj = to_asff(finding, CTX)
         problems = validate_asff(obj)
         assert not problems, f"{finding.tool}/{finding.rule_id}: {problems}"
+
+
+def check_fixtures(fmt, folder, expected: dict[str, str], *, deliberate: dict[str, int] | None = None,
+                   sniffs: bool = True) -> None:
+    """Every listed fixture parses to MANIFEST.tsv's count (or our documented deliberate one),
+    is recognised as its format, and yields valid ASFF."""
+    from secpipe.formats import sniff
+
+    deliberate = deliberate or {}
+    for name, count in expected.items():
+        data = (folder / name).read_bytes()
+        findings = fmt.parse(data, name)
+        if name in deliberate:
+            assert len(findings) == deliberate[name], name
+        elif count != "unknown":
+            assert len(findings) == int(count), name
+        if sniffs:
+            assert sniff(data, name).name == fmt.name, name
+        assert_valid_asff(findings)

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.formats.interface import Document
 from secpipe.model import Category, Severity, to_asff
-from tests.asserts import CTX, assert_valid_asff
+from tests.asserts import CTX, check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("anchore-engine")
@@ -21,13 +21,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("anchore_engine")
     expected = manifest("anchore_engine")
     assert len(expected) == 4
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "anchore-engine", name
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
     # not counted by DefectDojo's parser test: one CVE in one package found in four files
     assert len(_parse("one_vuln_many_files.json")) == 4
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.formats.interface import Document
 from secpipe.model import Category, Severity
-from tests.asserts import assert_valid_asff
+from tests.asserts import check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("bandit")
@@ -21,13 +21,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("bandit")
     expected = manifest("bandit")
     assert expected, "MANIFEST.tsv lists no bandit fixture"
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "bandit", name
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
 
 
 def test_asserted_details() -> None:

@@ -8,7 +8,7 @@ import pytest
 from secpipe.formats import ReportFormatError, get_format, sniff
 from secpipe.formats.checkov import scanned_resource_count
 from secpipe.model import Category, Severity, to_asff
-from tests.asserts import CTX, assert_valid_asff
+from tests.asserts import CTX, assert_valid_asff, check_fixtures
 from tests.conftest import OWN_FIXTURES, manifest, shared_fixture_dir
 
 FMT = get_format("checkov")
@@ -26,13 +26,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("checkov")
     expected = manifest("checkov")
     assert expected, "MANIFEST.tsv lists no checkov fixture"
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "checkov"
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
 
 
 def test_many_vuln_counts_every_failed_check() -> None:

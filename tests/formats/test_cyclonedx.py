@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.formats.interface import Document
 from secpipe.model import Severity, to_asff
-from tests.asserts import CTX, assert_valid_asff
+from tests.asserts import CTX, check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("cyclonedx")
@@ -28,15 +28,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("cyclonedx")
     expected = manifest("cyclonedx")
     assert len(expected) == 12
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if name in DELIBERATE:
-            assert len(findings) == DELIBERATE[name], name
-        elif count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "cyclonedx", name
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected, deliberate=DELIBERATE)
     assert len(_parse("grype.xml")) == 327  # not used by DefectDojo's tests
 
 

@@ -7,7 +7,7 @@ import pytest
 from secpipe.formats import ReportFormatError, get_format, sniff
 from secpipe.formats.interface import Document
 from secpipe.model import Severity, to_asff
-from tests.asserts import CTX, assert_valid_asff
+from tests.asserts import CTX, assert_valid_asff, check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("dependency-check")
@@ -27,15 +27,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("dependency_check")
     expected = manifest("dependency_check")
     assert len(expected) == 5
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if name in DELIBERATE:
-            assert len(findings) == DELIBERATE[name], name
-        elif count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "dependency-check", name
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected, deliberate=DELIBERATE)
     assert len(_parse("dc_empty.xml")) == 0
     assert len(_parse("version-6.5.3_multi_cwe_fabricated.xml")) == 1
 

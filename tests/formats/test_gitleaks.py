@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Category, Severity
-from tests.asserts import assert_valid_asff
+from tests.asserts import check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("gitleaks")
@@ -19,13 +19,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("gitleaks")
     expected = manifest("gitleaks")
     assert expected, "MANIFEST.tsv lists no gitleaks fixture"
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "gitleaks"
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
 
 
 def _shared(name: str):

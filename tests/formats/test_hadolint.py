@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Severity
-from tests.asserts import assert_valid_asff
+from tests.asserts import assert_valid_asff, check_fixtures
 from tests.conftest import OWN_FIXTURES, manifest, shared_fixture_dir
 
 FMT = get_format("hadolint")
@@ -14,13 +14,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("hadolint")
     expected = manifest("hadolint")
     assert expected, "MANIFEST.tsv lists no hadolint fixture"
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "hadolint"
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
 
 
 def test_own_fixture_from_the_example() -> None:

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from secpipe.formats import ReportFormatError, get_format, sniff
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.formats.interface import Document
 from secpipe.model import Severity
-from tests.asserts import assert_valid_asff
+from tests.asserts import check_fixtures
 from tests.conftest import manifest, shared_fixture_dir
 
 FMT = get_format("tfsec")
@@ -27,13 +27,7 @@ def test_shared_fixtures_match_manifest() -> None:
     folder = shared_fixture_dir("tfsec")
     expected = manifest("tfsec")
     assert expected, "MANIFEST.tsv lists no tfsec fixture"
-    for name, count in expected.items():
-        data = (folder / name).read_bytes()
-        findings = FMT.parse(data, name)
-        if count != "unknown":
-            assert len(findings) == int(count), name
-        assert sniff(data, name).name == "tfsec"
-        assert_valid_asff(findings)
+    check_fixtures(FMT, folder, expected)
 
 
 def test_module_instances_collapse_into_one_finding() -> None:
