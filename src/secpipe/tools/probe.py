@@ -33,13 +33,9 @@ _NOT_FOR_TOOLS = ("PYTHONPATH", "PYTHONHOME")
 
 def tools_dir() -> Path:
     """$SECPIPE_TOOLS_DIR, else $XDG_CACHE_HOME/secpipe/tools, else ~/.cache/secpipe/tools."""
-    explicit = os.environ.get("SECPIPE_TOOLS_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
-    # The XDG spec says a relative value is invalid and must be ignored.
-    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
-    return base / "secpipe" / "tools"
+    from secpipe.paths import from_env_or_cache
+
+    return from_env_or_cache("SECPIPE_TOOLS_DIR", "tools")
 
 
 def bin_dir() -> Path:

@@ -12,7 +12,6 @@ unless the stored one is newer (OSV: the later `modified` is authoritative).
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -86,12 +85,9 @@ class VulnDBError(Exception):
 
 def default_path() -> Path:
     """$SECPIPE_VULNDB, else $XDG_CACHE_HOME/secpipe/vulndb.sqlite, else ~/.cache/..."""
-    explicit = os.environ.get("SECPIPE_VULNDB", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
-    return base / "secpipe" / "vulndb.sqlite"
+    from secpipe.paths import from_env_or_cache
+
+    return from_env_or_cache("SECPIPE_VULNDB", "vulndb.sqlite")
 
 
 def now_iso() -> str:
