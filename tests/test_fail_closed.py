@@ -143,13 +143,18 @@ def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_pat
 
     bin_dir = tmp_path / "bin"; bin_dir.mkdir()
     marker = tmp_path / "child-alive"
-    _tool(bin_dir, "hadolint", f"(sleep 5; touch {marker}) & sleep 60")
+    started = tmp_path / "tool-started"
+    _tool(bin_dir, "hadolint", f"touch {started}; (sleep 5; touch {marker}) & sleep 60")
     (project / "secpipe.yml").write_text("stages:\n  dockerfile: {tools: [hadolint], timeout: 120}\n")
     env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin", SECPIPE_TOOLS_DIR=str(tmp_path / "t"))
     proc = subprocess.Popen([sys.executable, "-m", "secpipe", "run", str(project), "--out",
                              str(tmp_path / "out"), "--no-progress"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3)
+    # Ctrl-C once the tool really runs (a fixed sleep raced secpipe's start-up under load)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert started.exists(), "the tool never started"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2, (out, err)

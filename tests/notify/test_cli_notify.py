@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from secpipe.cli_notify import register
+from secpipe.cli.notify import register
 
 from .conftest import HttpSink, falco_asff, free_port
 

@@ -10,14 +10,18 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from secpipe.cli_falco import register
+from secpipe.cli.falco import register
 from secpipe.hub.interface import RunRecord
 from secpipe.hub.store import open_store
 from secpipe.runtime.rules import load_rules
 from tests.conftest import shared_fixture_dir
 from tests.runtime.conftest import TOKEN, Hub, alert
 
-EVENTS = shared_fixture_dir("falco") / "single_rule_with_cat_write.json"
+
+
+def _events() -> Path:
+    """A real Falco alert file from ../shared, looked up when a test runs (not at import)."""
+    return shared_fixture_dir("falco") / "single_rule_with_cat_write.json"
 
 
 @pytest.fixture
@@ -35,10 +39,10 @@ def cli(tmp_path: Path, monkeypatch):
 
 
 def test_ingest_into_the_local_hub_twice(cli, tmp_path: Path) -> None:
-    first = cli("falco", "ingest", str(EVENTS))
+    first = cli("falco", "ingest", str(_events()))
     assert first.exit_code == 0, first.output
     assert "8 alerts -> 1 findings (1 new, 0 updated, 0 tied to a run)" in first.stdout
-    again = cli("falco", "ingest", "-", input=EVENTS.read_bytes())
+    again = cli("falco", "ingest", "-", input=_events().read_bytes())
     assert again.exit_code == 0 and "(0 new, 1 updated" in again.stdout
     with open_store(tmp_path / ".secpipe" / "hub.db") as store:
         found, _ = store.get_findings()

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from secpipe.cli_db import register
+from secpipe.cli.db import register
 from tests.vulndb.conftest import DEMO, FIXTURES
 
 

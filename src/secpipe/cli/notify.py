@@ -22,7 +22,7 @@ STATE_OPTION = click.option(
 
 
 def _rules(config_file: Path | None):
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.config import ConfigError, load_config
 
     try:
@@ -55,7 +55,7 @@ def test_cmd(config_file: Path | None, rule_names: tuple[str, ...]) -> None:
       secpipe notify test
       secpipe notify test -c ci/secpipe.yml --rule security-team
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.model import Severity
     from secpipe.notify.channels import deliver
     from secpipe.notify.message import Message
@@ -104,7 +104,7 @@ def findings_cmd(report: Path, config_file: Path | None, state: Path | None,
       secpipe convert falco.jsonl --from falco | secpipe notify findings -
       secpipe notify findings alerts.asff.json --source runtime --state /var/lib/secpipe/n.db
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.notify.dispatcher import Notifier
     from secpipe.notify.state import default_state_path
 

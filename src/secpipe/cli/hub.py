@@ -29,7 +29,7 @@ WORKFLOWS = ["NEW", "NOTIFIED", "SUPPRESSED", "RESOLVED"]
 def _open(hub: str | None):
     from secpipe.pipeline.hubsync import HubSyncError, open_hub
 
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     try:
         return open_hub(hub or DEFAULT_HUB)
     except HubSyncError as exc:
@@ -44,7 +44,7 @@ def _hub_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from secpipe.cli import _fail
+        from secpipe.cli._common import _fail
         try:
             return fn(*args, **kwargs)
         except HubError as exc:
@@ -68,7 +68,7 @@ def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -
       secpipe import checkov.json --from checkov
       secpipe import zap.json --from auto --hub postgresql://hub@db/secpipe
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.convert import ConvertError, convert_report
     from secpipe.model import SourceContext
 
@@ -185,7 +185,7 @@ def findings_update(finding_ids, workflow, note, severity, updated_by, hub) -> N
     Example:
       secpipe findings update secpipe/checkov/3f0c… --workflow SUPPRESSED --note "false positive"
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
 
     changes: dict = {}
     if workflow:
@@ -295,7 +295,7 @@ def hub_users_set_password(user: str, password: str, db: str | None) -> None:
     Example:
       secpipe hub users set-password alice
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
 
     if len(password) < 8:
         raise _fail("a password needs at least 8 characters")

@@ -12,7 +12,7 @@ import click
 
 
 def _fail(message: str) -> click.exceptions.Exit:
-    from secpipe.cli import _fail as fail
+    from secpipe.cli._common import fail
     return fail(message)
 
 

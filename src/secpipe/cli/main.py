@@ -17,18 +17,22 @@ from secpipe import __version__
 from secpipe.config import ConfigError
 from secpipe.formats import ReportFormatError, all_formats
 
-EXIT_ERROR = 2
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> "click.exceptions.Exit":
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False,
-                      soft_wrap=True)
-    return click.exceptions.Exit(EXIT_ERROR)
+from secpipe.cli._common import EXIT_ERROR, _fail, err_console
 
 
 class _Group(click.Group):
-    """Usage errors exit 2 like every other error (click's default is also 2)."""
+    """Usage errors exit 2 like every other error (click's default is also 2).
+
+    Ctrl-C anywhere in a command is exit 2 with a word, never click's "Aborted!" with exit 1
+    (which CI would read as "findings") nor Python's death by SIGINT (-2), whatever the
+    command was doing when the signal came (importing, cleaning up, writing outputs)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted[/bold red]: every running tool was stopped")
+            raise click.exceptions.Exit(EXIT_ERROR) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -225,18 +229,3 @@ def tools_install(names: tuple[str, ...], force: bool, jobs: int) -> None:
     failures = install_with_progress(list(names), force=force, jobs=jobs, console=err_console)
     if failures:
         raise click.exceptions.Exit(EXIT_ERROR)
-
-
-# Each area registers its own commands (hub, db, aws, falco, notify): cli.py stays thin.
-from secpipe.cli_aws import register as _register_aws  # noqa: E402
-from secpipe.cli_db import register as _register_db  # noqa: E402
-from secpipe.cli_falco import register as _register_falco  # noqa: E402
-from secpipe.cli_hub import register as _register_hub  # noqa: E402
-from secpipe.cli_notify import register as _register_notify  # noqa: E402
-
-for _register in (_register_hub, _register_db, _register_aws, _register_falco, _register_notify):
-    _register(main)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -28,7 +28,7 @@ CHUNK = 1000
 
 
 def _fail(message: str) -> click.exceptions.Exit:
-    from secpipe.cli import _fail as fail
+    from secpipe.cli._common import fail
 
     return fail(message)
 

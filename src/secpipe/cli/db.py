@@ -62,7 +62,7 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
       secpipe db import examples/web/osv-demo
       secpipe db import npm-all.zip --db .secpipe/vulndb.sqlite
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.vulndb import VulnDBError
 
     console = Console(stderr=True)
@@ -109,7 +109,7 @@ def db_update(ecosystems: tuple[str, ...], base_url: str | None, db_path: Path |
       secpipe db update
       secpipe db update --ecosystem npm --url https://mirror.example.com/osv
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.vulndb import VulnDBError, update
     from secpipe.vulndb.update import OSV_BUCKET
 
@@ -139,7 +139,7 @@ def db_status(as_json: bool, db_path: Path | None) -> None:
       secpipe db status
       secpipe db status --json --db .secpipe/vulndb.sqlite
     """
-    from secpipe.cli import _fail
+    from secpipe.cli._common import _fail
     from secpipe.vulndb import VulnDBError
 
     try:
