@@ -164,6 +164,12 @@ class Finding:
     # Explicit ASFF Types (`namespace/category/classifier`); empty means the category's default.
     # Runtime alerts know their MITRE tactic (`TTPs/Execution`), which the category cannot say.
     types: tuple[str, ...] = ()
+    # Correlation (one issue per root cause): findings of several tools or rules that share a
+    # root cause carry the same `issue_key`, and each lists the others' ASFF Ids in `related`.
+    # Empty until the pipeline's correlation step fills them; outputs group on
+    # `issue_key or fingerprint()`.
+    issue_key: str | None = None
+    related: tuple[str, ...] = ()
 
     def with_(self, **changes: object) -> "Finding":
         """Copy with changes; findings are immutable so enrichment never aliases."""
