@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from secpipe.formats import ReportFormatError, get_format, sniff
-from secpipe.model import Severity, SourceContext, to_asff
+from secpipe.model import FingerprintKey, Severity, SourceContext, keyed, to_asff
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings
 from secpipe.pipeline.identity import assign_identities
@@ -24,7 +24,12 @@ class ConvertError(Exception):
 
 
 def convert_report(data: bytes, *, source: str, from_: str, to: str,
-                   ctx: SourceContext | None = None) -> str:
+                   ctx: SourceContext | None = None, key: FingerprintKey | None = None) -> str:
+    """`key` fingerprints secrets (secpipe.secretkey); None: a random key per process, so
+    secret findings' Ids do not survive the process."""
+    if key is not None:
+        with keyed(key):
+            return convert_report(data, source=source, from_=from_, to=to, ctx=ctx)
     if from_ == "auto":
         fmt = sniff(data, source)
     else:

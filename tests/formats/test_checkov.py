@@ -89,8 +89,10 @@ def test_secrets_carry_the_hash_and_no_code() -> None:
     secrets = [f for f in findings if f.category is Category.SECRET]
     assert {f.rule_id for f in secrets} == {"CKV_SECRET_2", "CKV_SECRET_6"}
     for finding in secrets:
-        # checkov's secret resource is the SHA-1 of the value
-        assert finding.secret is not None and len(finding.secret.sha256) == 40
+        # checkov's secret resource is the SHA-1 of the value: re-keyed, never kept
+        assert finding.secret is not None and len(finding.secret.sha256) == 64
+        assert "af5c2e1f97b18cdc2bae1c6886dbd47a85170bc1" not in repr(finding)
+        assert finding.resource.id == f"secret:{finding.secret.sha256[:32]}"
         assert finding.location.path == "tf/main.tf" and finding.location.snippet is None
         asff = json.dumps(to_asff(finding, CTX))
         # checkov's own masked line reads `access_key = "AKIAF**********"`: not copied either

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from secpipe.formats import ReportFormatError, get_format, sniff
-from secpipe.model import Category, Severity
+from secpipe.model import Category, FingerprintKey, Severity, keyed
 from tests.asserts import assert_valid_asff
 from tests.conftest import OWN_FIXTURES, manifest, shared_fixture_dir
 
@@ -35,17 +35,26 @@ def test_shared_fixtures_match_manifest() -> None:
 
 def test_shared_fixture_fields() -> None:
     data = (shared_fixture_dir("detect_secrets") / "many_findings.json").read_bytes()
-    findings = FMT.parse(data, "many_findings.json")
+    key = FingerprintKey(b"k" * 32)
+    with keyed(key):
+        findings = FMT.parse(data, "many_findings.json")
     first = findings[0]
     assert (first.rule_id, first.path, first.location.start_line) == ("secret-keyword", "modules_images", 151)
     assert first.category is Category.SECRET and first.severity is Severity.HIGH
     assert first.cwe == ("CWE-798",)
-    # the SHA-1 is kept as the secret's hash, labelled, and is the location key
-    assert first.secret.sha256 == "bd564db5d5cc358eb0e3523d3e03041739f230d5"
+    # the SHA-1 (a dictionary oracle) is re-keyed under the run's key and never kept
+    keyed_sha1 = key.rekey("sha1", "bd564db5d5cc358eb0e3523d3e03041739f230d5")
+    assert first.secret.sha256 == keyed_sha1
     assert first.properties["hash_algorithm"] == "sha1"
-    assert first.location_key == "secret-sha1:bd564db5d5cc358eb0e3523d3e03041739f230d5"
-    assert "Secret Keyword" in first.title and "sha1:bd564db5" in first.title
+    assert first.location_key == f"secret-sha1:{keyed_sha1}"
+    assert "Secret Keyword" in first.title and f"#{keyed_sha1[:8]}" in first.title
+    assert "bd564db5" not in repr(findings)
     assert "b732fb611fd46a38e8667f9972e0cde777fbe37f" not in repr(findings)  # the false positive
+    # the raw report is scrubbed of every SHA-1 it holds, the false positive's too
+    scrubbed = key.scrub_hashes(data)
+    assert b"bd564db5d5cc358eb0e3523d3e03041739f230d5" not in scrubbed
+    assert b"b732fb611fd46a38e8667f9972e0cde777fbe37f" not in scrubbed
+    assert json.loads(scrubbed)["results"]  # still the same JSON
     assert findings[1].properties["audited"] == "true secret"
 
 

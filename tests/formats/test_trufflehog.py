@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 import pytest
 
 from secpipe.formats import ReportFormatError, get_format, sniff
-from secpipe.model import Category, Severity
+from secpipe.model import Category, FingerprintKey, Severity, keyed
 from tests.asserts import assert_valid_asff
 from tests.conftest import manifest, shared_fixture_dir
 
@@ -55,9 +56,11 @@ def test_v2_fields_and_merging() -> None:
 
 def test_v3_fields() -> None:
     data = (shared_fixture_dir("trufflehog") / "v3_github.json").read_bytes()
-    aws, uri, key = FMT.parse(data, "v3_github.json")
-    # early v3 releases wrote Raw as base64; the hash is the value's own
-    assert aws.secret.sha256 == hashlib.sha256(b"AKIAYVP4CIPPERUVIFXG").hexdigest()
+    with keyed(FingerprintKey(b"k" * 32)):
+        aws, uri, key = FMT.parse(data, "v3_github.json")
+    # early v3 releases wrote Raw as base64; the digest is the value's own (keyed)
+    assert aws.secret.sha256 == hmac.new(b"k" * 32, b"AKIAYVP4CIPPERUVIFXG",
+                                         hashlib.sha256).hexdigest()
     assert aws.secret.masked == "AKIA…IFXG"
     assert (aws.rule_id, aws.path, aws.location.start_line) == ("AWS", "keys", 4)
     assert aws.severity is Severity.CRITICAL and aws.properties["verified"] == "true"
@@ -86,12 +89,14 @@ def _lines(*rows: dict) -> bytes:
 
 def test_current_v3_plain_raw_filesystem_and_log_lines() -> None:
     log = {"level": "info-0", "ts": "2024-01-01T00:00:00Z", "logger": "trufflehog", "msg": "finished scanning"}
-    (f,) = FMT.parse(_lines(_v3(), log), "fs.jsonl")
-    assert f.secret.sha256 == hashlib.sha256(b"AKIAT4NV7XQ2LM9RK3PW").hexdigest()
+    key = FingerprintKey(b"k" * 32)
+    with keyed(key):
+        (f,) = FMT.parse(_lines(_v3(), log), "fs.jsonl")
+    assert f.secret.sha256 == hmac.new(b"k" * 32, b"AKIAT4NV7XQ2LM9RK3PW", hashlib.sha256).hexdigest()
     assert (f.path, f.location.start_line) == ("app/.env", 2)
     assert f.severity is Severity.HIGH and f.severity_original == "unverified"
-    assert f.properties["raw_v2_sha256"] == hashlib.sha256(
-        b"AKIAT4NV7XQ2LM9RK3PWHq3Zr8Wm1Xt6Yv4Ub9Nc2Pd7Ke5Lf0Jg3Sa8Tb1C").hexdigest()
+    assert f.properties["raw_v2_sha256"] == key.digest(
+        "AKIAT4NV7XQ2LM9RK3PWHq3Zr8Wm1Xt6Yv4Ub9Nc2Pd7Ke5Lf0Jg3Sa8Tb1C")
     assert "Hq3Zr8Wm1Xt6" not in repr(f) and "123456789012" not in repr(f)
     assert_valid_asff([f])
 

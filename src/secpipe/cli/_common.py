@@ -19,3 +19,18 @@ def _fail(message: str) -> "click.exceptions.Exit":
 
 
 fail = _fail
+
+
+def _cli_fingerprint_key(hub: str | None):
+    """The secret-fingerprint key for `convert` and `import` (secpipe.secretkey): the hub's
+    when it is a local one, else $SECPIPE_FINGERPRINT_KEY_FILE or the project's
+    (`.secpipe/hub.db.key`). A bad key file is exit 2."""
+    from pathlib import Path
+
+    from secpipe.keyfile import KeyFileError
+    from secpipe.secretkey import load_fingerprint_key
+
+    try:
+        return load_fingerprint_key(hub, Path(".secpipe"))
+    except (KeyFileError, OSError) as exc:
+        raise _fail(f"secret fingerprint key: {exc}") from None

@@ -69,6 +69,7 @@ def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -
       secpipe import zap.json --from auto --hub postgresql://hub@db/secpipe
     """
     from secpipe.cli._common import _fail
+    from secpipe.cli._common import _cli_fingerprint_key
     from secpipe.convert import ConvertError, convert_report
     from secpipe.model import SourceContext
 
@@ -79,7 +80,8 @@ def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -
     try:
         findings = json.loads(convert_report(
             data, source=str(report), from_=from_, to="asff",
-            ctx=SourceContext(repo=repo, branch=branch, run_id="import", stage="import")))
+            ctx=SourceContext(repo=repo, branch=branch, run_id="import", stage="import"),
+            key=_cli_fingerprint_key(hub or DEFAULT_HUB)))
     except (ReportFormatError, ConvertError) as exc:
         raise _fail(str(exc)) from None
     store = _open(hub)

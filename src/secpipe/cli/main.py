@@ -17,7 +17,7 @@ from secpipe import __version__
 from secpipe.config import ConfigError
 from secpipe.formats import ReportFormatError, all_formats
 
-from secpipe.cli._common import EXIT_ERROR, _fail, err_console
+from secpipe.cli._common import EXIT_ERROR, _cli_fingerprint_key, _fail, err_console
 
 
 class _Group(click.Group):
@@ -140,7 +140,8 @@ def convert(report: Path, from_: str, to: str) -> None:
     except OSError as exc:
         raise _fail(f"{report}: cannot read: {exc.strerror or exc}") from None
     try:
-        out = convert_report(data, source=str(report), from_=from_, to=to)
+        out = convert_report(data, source=str(report), from_=from_, to=to,
+                             key=_cli_fingerprint_key(None))
     except (ReportFormatError, ConvertError) as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(out)

@@ -108,7 +108,10 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
     secret = None
     if is_secret and _HEX_DIGEST.match(resource_name):
         # checkov's secrets runner names the resource by the value's SHA-1 (detect-secrets').
-        secret = Secret.from_hash(resource_name)
+        secret = Secret.from_hash(resource_name,
+                                  algorithm="sha1" if len(resource_name) == 40 else "sha256")
+        # the SHA-1 is a dictionary oracle: the resource and identity name the keyed digest
+        resource_name = f"secret:{secret.sha256[:32]}"
 
     properties = {"check_type": check_type}
     for key, prop in (("bc_check_id", "bc_check_id"), ("bc_category", "bc_category"),

@@ -2,9 +2,9 @@
 
 `{"version", "plugins_used", "filters_used", "results": {file: [{type, filename, hashed_secret,
 is_verified, line_number, is_secret?}]}, "generated_at"}`. detect-secrets never writes the
-value: `hashed_secret` is its SHA-1. That digest goes into the Secret's hash field as it is
-(labelled `properties["hash_algorithm"] = "sha1"` and keyed `secret-sha1:`), so identities stay
-stable across runs without secpipe ever seeing the value.
+value: `hashed_secret` is its SHA-1, a plain hash a dictionary reverses. It is re-keyed at once
+(:meth:`Secret.from_hash`, HMAC under the run's key; labelled `properties["hash_algorithm"] =
+"sha1"`), so identities stay stable across runs with one key and no output carries the SHA-1.
 
 Audited baselines mark false positives `is_secret: false`; those entries are skipped, because
 a human already decided they are not secrets (`is_secret: true` or no audit keeps the entry).
@@ -28,13 +28,16 @@ _GENERIC = {"secret-keyword", "base64-high-entropy-string", "hex-high-entropy-st
 
 
 def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> Finding | None:
-    if entry.get("is_secret") is False:
-        return None
     kind = text(entry.get("type"))
     digest = text(entry.get("hashed_secret")).strip().lower()
+    if entry.get("is_secret") is False:
+        if digest:
+            Secret.from_hash(digest, algorithm="sha1")  # so the raw report loses it too
+        return None
     if not kind or not digest:
         raise ReportFormatError(source, f"{where} needs 'type' and 'hashed_secret'")
     verified = entry.get("is_verified") is True
+    secret = Secret.from_hash(digest, algorithm="sha1")
     path = clean_path(text(entry.get("filename")) or file_key)
     props = {
         "hash_algorithm": "sha1",
@@ -47,10 +50,10 @@ def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> F
         kind=kind,
         path=path,
         line=as_int(entry.get("line_number")),
-        secret=Secret.from_hash(digest, masked=f"sha1:{digest[:8]}… (hashed by detect-secrets)"),
+        secret=secret,
         severity=Severity.CRITICAL if verified else Severity.HIGH,
         severity_original="verified" if verified else None,
-        location_key=f"secret-sha1:{digest}",
+        location_key=f"secret-sha1:{secret.sha256}",
         properties=props,
     )
 

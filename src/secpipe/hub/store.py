@@ -61,7 +61,9 @@ def _url_for(target: str | Path | None) -> tuple[str, Path | None]:
 
 def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
     if path is not None and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from secpipe.secretkey import make_private_dir
+
+        make_private_dir(path.parent)   # a folder it creates gets a `.gitignore` of `*`
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))   # secrets live in here
     memory = path is None and (url.endswith(":memory:") or url in ("sqlite://", "sqlite:///"))
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False},

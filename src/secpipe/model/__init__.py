@@ -11,10 +11,13 @@ from secpipe.model.finding import (
     Vulnerability,
     snippet_hash,
 )
-from secpipe.model.secret import Secret, SecretCollector, collecting, mask
+from secpipe.model.secret import (
+    FingerprintKey, Secret, SecretCollector, collecting, keyed, mask,
+)
 
 __all__ = [
-    "Category", "Finding", "Location", "Resource", "Secret", "SecretCollector", "Severity",
-    "SourceContext", "Vulnerability", "collecting", "from_asff", "mask", "snippet_hash",
+    "Category", "Finding", "FingerprintKey", "Location", "Resource", "Secret", "SecretCollector",
+    "Severity", "SourceContext", "Vulnerability", "collecting", "from_asff", "keyed", "mask",
+    "snippet_hash",
     "to_asff", "validate_asff",
 ]

@@ -126,7 +126,7 @@ def from_asff(obj: Mapping[str, Any]) -> Finding:
                             end_line=int(end) if end.isdigit() else None)
     secret = None
     if fields.get("secpipe/SecretSha256"):
-        secret = Secret.from_hash(str(fields["secpipe/SecretSha256"]),
+        secret = Secret.from_digest(str(fields["secpipe/SecretSha256"]),
                                   str(fields.get("secpipe/SecretMasked", "****")))
     category = _category_from(fields.get("secpipe/Category"), obj.get("Types") or [])
     raw_types = obj.get("Types") if isinstance(obj.get("Types"), list) else []

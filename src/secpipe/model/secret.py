@@ -1,9 +1,15 @@
-"""Secret values: kept as a hash and a masked form, never in clear.
+"""Secret values: kept as a keyed digest and a masked form, never in clear.
 
 A secrets scanner necessarily sees the clear value. The parser turns it into a :class:`Secret`
 at once; the clear text exists only inside :func:`Secret.from_value`, and (so the pipeline can
 scrub raw reports and tool logs before they are written anywhere) in an optional
 :class:`SecretCollector` the caller opened around the parse. Nothing else keeps it.
+
+The digest is HMAC-SHA-256 under a secret :class:`FingerprintKey` (per hub, or per project for
+hub-less runs), never a plain hash: a plain SHA-256 of a human-chosen password is reversed by a
+dictionary in a few hundred guesses by anyone who can read a report or the hub. The key reaches
+the (pure) parsers through :func:`keyed`, a context the caller opens around the parse, as it
+opens :func:`collecting`.
 """
 
 from __future__ import annotations
@@ -11,13 +17,24 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import hmac
 import json
+import secrets as _random
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)
 class Secret:
+    """A leaked value as secpipe keeps it.
+
+    `sha256` is the hex HMAC-SHA-256 of the value under the active :class:`FingerprintKey`
+    (the field keeps its name: ASFF's `secpipe/SecretSha256`, finding identities and the
+    correlation of one value across tools all read it). Equal values give equal digests under
+    one key, so identities are stable across runs that share the key.
+    """
+
     sha256: str
     masked: str
 
@@ -26,11 +43,24 @@ class Secret:
         collector = _ACTIVE.get()
         if collector is not None:
             collector.add(value)
-        return cls(sha256=hashlib.sha256(value.encode("utf-8")).hexdigest(), masked=mask(value))
+        return cls(sha256=current_key().digest(value), masked=mask(value))
 
     @classmethod
-    def from_hash(cls, digest: str, masked: str = "****") -> "Secret":
-        """For tools that only report a hash (detect-secrets reports SHA-1 of the value)."""
+    def from_hash(cls, digest: str, masked: str | None = None,
+                  algorithm: str = "sha1") -> "Secret":
+        """For tools that only report a plain hash of the value (detect-secrets and checkov's
+        secrets runner report its SHA-1). The tool's hash is itself a dictionary oracle, so it
+        is re-keyed here and never kept; the active key also remembers it, so the pipeline can
+        scrub it from the tool's raw report and log (:meth:`FingerprintKey.scrub_hashes`)."""
+        key = current_key()
+        keyed = key.rekey(algorithm, digest)
+        if masked is None:
+            masked = f"…(hashed by the tool; #{keyed[:8]})"
+        return cls(sha256=keyed, masked=masked)
+
+    @classmethod
+    def from_digest(cls, digest: str, masked: str = "****") -> "Secret":
+        """A digest secpipe keyed already (read back from its own ASFF): kept as it is."""
         return cls(sha256=digest, masked=masked)
 
 
@@ -84,6 +114,93 @@ class SecretCollector:
 
     def scrub_text(self, text: str) -> str:
         return self.scrub(text.encode("utf-8")).decode("utf-8", errors="replace")
+
+
+class FingerprintKey:
+    """The secret that keys every secret digest of a run (HMAC-SHA-256).
+
+    It also records the plain hashes tools reported (detect-secrets' SHA-1) and their keyed
+    replacements, so raw reports and logs can be scrubbed of them before they are written.
+    """
+
+    __slots__ = ("_key", "_hashes", "_lock")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a fingerprint key needs at least 16 bytes")
+        self._key = bytes(key)
+        self._hashes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def ephemeral(cls) -> "FingerprintKey":
+        """A random key: keyed digests that no one can test guesses against, stable only
+        while this object lives."""
+        return cls(_random.token_bytes(32))
+
+    def digest(self, value: str) -> str:
+        """HMAC-SHA-256 of the value, hex."""
+        return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def rekey(self, algorithm: str, tool_hash: str) -> str:
+        """The keyed digest standing for a tool's plain hash of a value."""
+        tool_hash = tool_hash.strip().lower()
+        keyed = self.digest(f"{algorithm.lower()}:{tool_hash}")
+        if len(tool_hash) >= 16:
+            with self._lock:
+                self._hashes[tool_hash] = keyed
+        return keyed
+
+    def scrub_hashes(self, data: bytes) -> bytes:
+        """Replace every plain hash a tool reported (either case) with its keyed digest."""
+        with self._lock:
+            pairs = sorted(self._hashes.items(), key=lambda kv: len(kv[0]), reverse=True)
+        for plain, keyed in pairs:
+            for form in (plain, plain.upper()):
+                encoded = form.encode("ascii", "replace")
+                if encoded in data:
+                    data = data.replace(encoded, keyed.encode("ascii"))
+        return data
+
+    def scrub_hashes_text(self, text: str) -> str:
+        return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:  # never the key itself, whatever gets logged
+        return "FingerprintKey(…)"
+
+
+_KEY: contextvars.ContextVar[FingerprintKey | None] = contextvars.ContextVar(
+    "secpipe_fingerprint_key", default=None
+)
+_FALLBACK: list[FingerprintKey] = []
+_FALLBACK_LOCK = threading.Lock()
+
+
+def current_key() -> FingerprintKey:
+    """The key of the active :func:`keyed` context.
+
+    Code that parses outside such a context (a library caller, a test) still gets keyed
+    digests, under a random key made once per process: nothing it writes can be tested
+    against a dictionary, but its identities do not survive the process. Whoever needs stable
+    identities (`secpipe run`, `convert`, `import`) opens :func:`keyed` with a stored key.
+    """
+    key = _KEY.get()
+    if key is not None:
+        return key
+    with _FALLBACK_LOCK:
+        if not _FALLBACK:
+            _FALLBACK.append(FingerprintKey.ephemeral())
+        return _FALLBACK[0]
+
+
+@contextlib.contextmanager
+def keyed(key: FingerprintKey) -> Iterator[FingerprintKey]:
+    """Make every :class:`Secret` made in this context use `key`."""
+    token = _KEY.set(key)
+    try:
+        yield key
+    finally:
+        _KEY.reset(token)
 
 
 _ACTIVE: contextvars.ContextVar[SecretCollector | None] = contextvars.ContextVar(

@@ -94,6 +94,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
                          partition=cfg.project.partition)
     out_dir = _out_dir(req, loaded)
     run_dir = out_dir / "runs" / run_id
+    fingerprint_key = _fingerprint_key(hub_location(req.hub, out_dir) if req.use_hub else None,
+                                       out_dir)
     run = start_run(run_dir, ctx, plan.root)
     run.expired_suppressions = expired
     jobs = req.jobs or cfg.jobs or max(2, os.cpu_count() or 2)
@@ -108,7 +110,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         with _terminate_is_interrupt():
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                                  events=events, version_of=lambda t: tool_version(t, env),
-                                 baselines=stage_baselines)
+                                 baselines=stage_baselines, fingerprint_key=fingerprint_key)
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
         run.interrupted = True
@@ -143,6 +145,23 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     if hub_error is not None:
         raise HubSyncError(f"{hub_error} (the run's reports are in {run_dir})")
     return run
+
+
+def _fingerprint_key(hub: str | None, out_dir: Path):
+    """The run's secret-fingerprint key (secpipe.secretkey), the output folder created first
+    (with its `.gitignore`). A bad key file is a config error, an unwritable folder a run
+    error: both exit 2 before any tool starts."""
+    from secpipe.keyfile import KeyFileError
+    from secpipe.secretkey import load_fingerprint_key, make_private_dir
+
+    try:
+        make_private_dir(out_dir)
+        return load_fingerprint_key(hub, out_dir)
+    except KeyFileError as exc:
+        raise ConfigError(f"secret fingerprint key: {exc}") from None
+    except OSError as exc:
+        raise RunError(f"cannot write the run's output to {out_dir}: "
+                       f"{exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import AbstractSet, Callable, Mapping, Sequence
 
 from secpipe.formats import ReportFormatError, get_format
-from secpipe.model import Finding, SecretCollector, collecting
+from secpipe.model import Finding, FingerprintKey, SecretCollector, collecting, keyed
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
@@ -54,10 +54,15 @@ class _ToolRun:
 def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
              env: dict[str, str], jobs: int, events: Events | None = None,
              version_of: Callable[[str], str | None] = lambda tool: None,
-             baselines: Mapping[str, AbstractSet[str]] | None = None) -> list[_ToolRun]:
-    """Execute the plan, filling `run.stages`; returns every tool's raw material for writing."""
+             baselines: Mapping[str, AbstractSet[str]] | None = None,
+             fingerprint_key: FingerprintKey | None = None) -> list[_ToolRun]:
+    """Execute the plan, filling `run.stages`; returns every tool's raw material for writing.
+
+    Secrets are fingerprinted under `fingerprint_key` (a random one when None: keyed all the
+    same, but Ids then last one run)."""
     events = events or Events()
     collector = SecretCollector()
+    fkey = fingerprint_key or FingerprintKey.ephemeral()
     done: dict[str, StageResult] = {}
     pending: dict[str, PlannedStage] = {s.name: s for s in plan.stages}
     tool_runs: list[_ToolRun] = []
@@ -91,7 +96,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 for tool in stage.tools:
                     events.tool_started(stage.name, tool)
                     fut = pool.submit(_run_tool, stage, tool, plan, env, scratch, collector,
-                                      version_of, inputs, run.run_id)
+                                      version_of, inputs, run.run_id, fkey)
                     running[fut] = (stage, tool)
             if not running:
                 continue
@@ -124,10 +129,12 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
     for tr in tool_runs:
-        tr.reports = [RawReport(r.name, collector.scrub(r.data)) for r in tr.reports]
-        tr.log = collector.scrub_text(tr.log)
+        # clear values, then the plain hashes tools reported (detect-secrets' SHA-1)
+        tr.reports = [RawReport(r.name, fkey.scrub_hashes(collector.scrub(r.data)))
+                      for r in tr.reports]
+        tr.log = fkey.scrub_hashes_text(collector.scrub_text(tr.log))
         if tr.result.error:
-            tr.result.error = collector.scrub_text(tr.result.error)
+            tr.result.error = fkey.scrub_hashes_text(collector.scrub_text(tr.result.error))
     return tool_runs
 
 
@@ -180,7 +187,7 @@ def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
 
 def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], scratch: Path,
               collector: SecretCollector, version_of: Callable[[str], str | None],
-              inputs: Mapping[str, str], run_id: str) -> _ToolRun:
+              inputs: Mapping[str, str], run_id: str, fkey: FingerprintKey) -> _ToolRun:
     start = time.monotonic()
     result = ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK)
     tool_run = _ToolRun(result)
@@ -207,7 +214,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         findings: list[Finding] = []
         if outcome.reports:
             fmt = get_format(outcome.format or scanner.format)
-            with collecting(collector):
+            with collecting(collector), keyed(fkey):
                 for report in outcome.reports:
                     findings.extend(fmt.parse(report.data, report.name))
         result.findings = assign_identities(findings)
