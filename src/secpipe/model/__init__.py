@@ -12,12 +12,13 @@ from secpipe.model.finding import (
     snippet_hash,
 )
 from secpipe.model.secret import (
-    FingerprintKey, Secret, SecretCollector, collecting, keyed, mask,
+    FingerprintKey, Secret, SecretCollector, collecting, keyed, keyed_tool_hash, mask,
 )
 
 __all__ = [
     "Category", "Finding", "FingerprintKey", "Location", "Resource", "Secret", "SecretCollector",
-    "Severity", "SourceContext", "Vulnerability", "collecting", "from_asff", "keyed", "mask",
+    "Severity", "SourceContext", "Vulnerability", "collecting", "from_asff", "keyed",
+    "keyed_tool_hash", "mask",
     "snippet_hash",
     "to_asff", "validate_asff",
 ]

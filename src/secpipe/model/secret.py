@@ -64,6 +64,13 @@ class Secret:
         return cls(sha256=digest, masked=masked)
 
 
+def keyed_tool_hash(algorithm: str, tool_hash: str) -> str:
+    """A tool's own id or hash that is derived from a secret value (trufflehog3's issue id is
+    uuid3 of `path:secret`), re-keyed under the active key and scrubbed from its raw report like
+    :meth:`Secret.from_hash`; empty stays empty."""
+    return current_key().rekey(algorithm, tool_hash) if tool_hash.strip() else ""
+
+
 def mask(value: str) -> str:
     """`AKIAABCDEFGHIJKLWXYZ` -> `AKIA…WXYZ`; short values keep nothing of themselves."""
     value = value.strip()
