@@ -159,15 +159,22 @@ def findings_list(severity, workflow, record_state, tool, stage, repo, text, lim
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from secpipe.textsafe import one_line
+
+    def cell(value: object, limit: int | None = None) -> str:
+        # a finding's text is a scanner's: no escape sequence, control or bidi character
+        # reaches the terminal (secpipe.textsafe), and no Rich markup is read in it
+        return escape(one_line(value, limit))
+
     table = Table("severity", "workflow", "tool", "title", "where", "id", show_edge=False)
     for r in rows:
         pf_ = r.get("ProductFields") or {}
-        where = pf_.get("secpipe/Path", (r.get("Resources") or [{}])[0].get("Id", ""))
+        where = str(pf_.get("secpipe/Path", (r.get("Resources") or [{}])[0].get("Id", "")))
         if pf_.get("secpipe/StartLine"):
-            where += ":" + pf_["secpipe/StartLine"]
-        table.add_row(r["Severity"]["Label"], (r.get("Workflow") or {}).get("Status", ""),
-                      escape(pf_.get("secpipe/Tool", r.get("ProductName", ""))),
-                      escape(r["Title"][:80]), escape(where), escape(r["Id"]))
+            where += ":" + str(pf_["secpipe/StartLine"])
+        table.add_row(cell(r["Severity"]["Label"]), cell((r.get("Workflow") or {}).get("Status")),
+                      cell(pf_.get("secpipe/Tool", r.get("ProductName", ""))),
+                      cell(r["Title"], 80), cell(where, 300), cell(r["Id"]))
     Console().print(table)
     Console(stderr=True).print(f"{len(rows)} findings" + (" (more: raise --limit)" if token else ""))
 

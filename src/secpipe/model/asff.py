@@ -12,6 +12,7 @@ import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from secpipe.model.finding import (
     Category,
@@ -132,8 +133,8 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         rec: dict[str, str] = {
             "Text": clip(finding.remediation or "See the reference.", 512)
         }
-        if finding.remediation_url:
-            rec["Url"] = clip(finding.remediation_url, 1024)
+        if web_url(finding.remediation_url):
+            rec["Url"] = clip(finding.remediation_url.strip(), 1024)
         out["Remediation"] = {"Recommendation": rec}
     if finding.vulnerabilities:
         out["Vulnerabilities"] = [_vulnerability(v) for v in finding.vulnerabilities[:64]]
@@ -195,8 +196,9 @@ def _product_fields(finding: Finding, ctx: SourceContext) -> dict[str, str]:
         fields["secpipe/SecretMasked"] = finding.secret.masked
     if finding.cwe:
         fields["secpipe/CWE"] = ",".join(finding.cwe)
-    if finding.references:
-        fields["secpipe/References"] = " ".join(finding.references)
+    references = [r.strip() for r in finding.references if web_url(r)]
+    if references:
+        fields["secpipe/References"] = " ".join(references)
     for key, value in finding.properties.items():
         if len(fields) >= LIMITS["ProductFields"]:
             break
@@ -225,10 +227,23 @@ def _vulnerability(v: Vulnerability) -> dict:
         out["Cvss"] = [cvss]
     if v.aliases:
         out["RelatedVulnerabilities"] = list(v.aliases)[:50]
-    if v.urls:
-        out["ReferenceUrls"] = list(v.urls)[:20]
+    urls = [u.strip() for u in v.urls if web_url(u)]
+    if urls:
+        out["ReferenceUrls"] = urls[:20]
     out["FixAvailable"] = "YES" if v.fixed_version else "NO"
     return out
+
+
+def web_url(value: object) -> bool:
+    """Only absolute http(s) URLs leave secpipe in ASFF: a scanner's `javascript:` or `data:`
+    "remediation link" would become a live link in any console that renders the finding."""
+    if not isinstance(value, str) or any(c.isspace() for c in value.strip()):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def validate_asff(obj: Mapping[str, Any]) -> list[str]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
 from secpipe.model import Finding, Severity, SourceContext
+# Control characters, escape sequences and bidi controls: one rule for every output, the
+# terminal and the dashboard (secpipe.textsafe); `clean` and `BIDI` are re-exported here.
+from secpipe.textsafe import BIDI, clean  # noqa: F401
 from secpipe.pipeline.result import (
     GatedFinding,
     RunResult,
@@ -26,14 +28,6 @@ from secpipe.pipeline.result import (
     severity_counts,
 )
 
-# Characters XML 1.0 forbids outright (even as character references); HTML calls them
-# parse errors. Escaping does not help with these, only removing them does. The C1 controls
-# (U+0080-U+009F) are legal XML but a terminal reads U+009B as CSI: they go too.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-# Bidi embeddings, overrides and isolates ("Trojan Source", CVE-2021-42574) make text read in
-# another order than it is stored: `exe.txt` shown for `txt.exe`, code that is not what it
-# seems. Each becomes a visible U+FFFD, so a reader sees that something was there.
-BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 #: Highest first: the order every writer lists severities and findings in.
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
@@ -94,12 +88,6 @@ class Origins:
 def stage_counts(stage: StageResult) -> dict[str, int]:
     """Severity counts over every finding of the stage, suppressed ones included."""
     return severity_counts([g.finding for g in stage.findings])
-
-
-def clean(text: object) -> str:
-    """Text safe to place in XML 1.0, HTML or SARIF (the serialiser escapes the rest): no
-    control character but tab and line breaks, and no bidi control."""
-    return BIDI.sub("\ufffd", _INVALID_XML.sub("", "" if text is None else str(text)))
 
 
 def sorted_findings(items: Iterable[tuple[StageResult, GatedFinding]]

@@ -8,7 +8,6 @@ file name prints as typed.
 
 from __future__ import annotations
 
-import re
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +15,6 @@ from rich.table import Table
 from rich.text import Text
 
 from secpipe.outputs._common import (
-    BIDI,
     SEVERITIES,
     SHORT_NAMES,
     Origins,
@@ -31,12 +29,12 @@ from secpipe.outputs._common import (
 )
 from secpipe.model import Severity
 from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
+from secpipe.textsafe import one_line
 
 MAX_BLOCKING = 15
 # Rich drops BEL and the like but passes ESC through: a title could carry ANSI sequences
 # that clear the screen or rewrite the verdict line above it. No control character prints,
 # and bidi controls (which reorder what the line shows) print as U+FFFD.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_TEXT = 500  # one scanned value on the screen; the HTML report has it whole
 
 SEVERITY_STYLE = {
@@ -62,8 +60,7 @@ def plain(text: object) -> str:
     """Scanned text made inert for a terminal: control characters become one space, bidi
     controls a visible U+FFFD, and a value longer than MAX_TEXT is cut (a 200 KB title would
     otherwise scroll the verdict away)."""
-    out = BIDI.sub("\ufffd", _CONTROL.sub(" ", "" if text is None else str(text)))
-    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
+    return one_line(text, MAX_TEXT)
 
 
 def safe(text: object) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, Undefined
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from secpipe.hub.dashboard import security as sec
 from secpipe.hub.dashboard.filters import SEVERITIES
 from secpipe.hub.interface import HubError
+from secpipe.textsafe import clean
 
 log = logging.getLogger("secpipe.hub.dashboard")
 
@@ -53,10 +55,18 @@ def when(value: Any) -> str:
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|\+00:?00)$")
 
 
+def shown(value: Any) -> Any:
+    """Every printed value without escape sequences, control or bidi characters (as in the
+    HTML report: secpipe.textsafe); markup the templates built stays as it is."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return clean(value)
+
+
 def make_env() -> Environment:
     env = Environment(loader=PackageLoader("secpipe.hub.dashboard", "templates"),
                       autoescape=True, undefined=Undefined, trim_blocks=True,
-                      lstrip_blocks=True)
+                      lstrip_blocks=True, finalize=shown)
     env.tests["safe_url"] = safe_url
     env.filters["when"] = when
     env.globals["severities"] = SEVERITIES
