@@ -7,8 +7,6 @@ saw, and only then written to the run directory: nothing reaches disk in clear.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,6 +20,7 @@ from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.plan import Plan, PlannedStage
+from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
@@ -71,7 +70,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     started_at: dict[str, float] = {}
     outputs: dict[str, dict[str, str]] = {}    # stage -> outputs of its tools
     cleanups: list[tuple[str, Callable[[], None]]] = []
-    scratch = Path(tempfile.mkdtemp(prefix="secpipe-"))
+    scratch, release_scratch = new_scratch()   # stale folders of dead runs go first
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="secpipe-tool")
     try:
         while pending or running:
@@ -125,7 +124,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _cleanup(cleanups, tool_runs)
-        shutil.rmtree(scratch, ignore_errors=True)
+        release_scratch()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
     for tr in tool_runs:

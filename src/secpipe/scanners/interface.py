@@ -138,13 +138,17 @@ def _remaining(timeout: float, deadline: float | None) -> float:
 
 def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
              timeout: float, ok: frozenset[int]) -> Execution:
-    """Start a tool in its own process group so a timeout kills it and all its children."""
+    """Start a tool in its own process group so a timeout kills it and all its children, tied
+    to secpipe's life so a SIGKILLed secpipe leaves no tool behind (secpipe.scanners.lifeline)."""
+    from secpipe.scanners import lifeline
+
     argv = [str(a) for a in argv]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=lifeline.preexec(),
         )
     except FileNotFoundError:
         raise ToolMissing(tool, f"`{argv[0]}` not found", command=argv) from None
@@ -152,6 +156,7 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str
         raise ToolCrashed(tool, f"cannot execute `{argv[0]}`: {exc}", command=argv) from None
     with _LIVE_LOCK:
         _LIVE.add(proc)
+    lifeline.watch(proc.pid)   # its process group: start_new_session made it the leader
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -166,6 +171,7 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
+        lifeline.unwatch(proc.pid)
     duration = time.monotonic() - start
     code = proc.returncode
     if code < 0:
