@@ -10,7 +10,7 @@ common passwords (made here from words x years x symbols), each in the two spell
 saw, through every plain hash a tool or an output could use (MD5, SHA-1, SHA-256, SHA-512,
 trufflehog3's uuid3), matching whole digests and any prefix of 8 or more hex digits. They
 recover nothing. The same attacker given the key (HMAC-SHA-256) recovers `Summer2024!`, which
-proves the search would find a weak fingerprint. docs/security.md, "Secrets at rest".
+proves the search would find a weak fingerprint. docs/reliability.md, "Secrets at rest".
 """
 
 from __future__ import annotations

@@ -1,0 +1,128 @@
+"""Where the key of secret fingerprints lives, that it keeps Ids stable, and that the folders
+secpipe creates for its output and hub are git-ignored (secpipe.secretkey)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secpipe.keyfile import KeyFileError
+from secpipe.model import FingerprintKey, Secret, keyed
+from secpipe.secretkey import (
+    KEY_FILE_ENV, fingerprint_key_path, hub_key_path, load_fingerprint_key, make_private_dir,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_where_the_key_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    out = tmp_path / ".secpipe"
+    assert hub_key_path(str(out / "hub.db")) == out / "hub.db.key"
+    assert hub_key_path(f"sqlite:///{tmp_path}/team.db") == tmp_path / "team.db.key"
+    assert hub_key_path("postgresql://hub@db/secpipe") is None
+    assert hub_key_path("https://hub.example") is None
+    # hub-less runs and remote hubs use the project's key: the one its local hub uses
+    assert fingerprint_key_path(None, out) == out / "hub.db.key"
+    assert fingerprint_key_path("https://hub.example", out) == out / "hub.db.key"
+    assert fingerprint_key_path(str(tmp_path / "team.db"), out) == tmp_path / "team.db.key"
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "ci.key"))
+    assert fingerprint_key_path(str(tmp_path / "team.db"), out) == tmp_path / "ci.key"
+
+
+def test_the_key_file_is_private_and_a_named_one_must_exist(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    out = tmp_path / "out"
+    first = load_fingerprint_key(None, out)
+    path = out / "hub.db.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (out / ".gitignore").read_text() == "*\n"
+    assert first.digest("x") == load_fingerprint_key(None, out).digest("x")   # kept
+    assert "hub.db.key" not in repr(first) and path.read_text().strip() not in repr(first)
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        load_fingerprint_key(None, out)
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "missing.key"))
+    with pytest.raises(KeyFileError, match="no such file"):
+        load_fingerprint_key(None, out)
+
+
+def test_digests_are_keyed_stable_per_key_and_equal_for_equal_values() -> None:
+    a, b = FingerprintKey(b"a" * 32), FingerprintKey(b"b" * 32)
+    with keyed(a):
+        one, two = Secret.from_value("Summer2024!"), Secret.from_value("Summer2024!")
+        from_sha1 = Secret.from_hash("7e8b0a3433f1210a9699d85420e363a1b162ecac")
+    with keyed(b):
+        other = Secret.from_value("Summer2024!")
+    assert one == two and one.sha256 != other.sha256
+    assert "7e8b0a34" not in from_sha1.sha256 + from_sha1.masked
+    with pytest.raises(ValueError):
+        FingerprintKey(b"short")
+
+
+def test_make_private_dir_writes_gitignore_only_when_it_creates(tmp_path: Path) -> None:
+    made = make_private_dir(tmp_path / "a" / ".secpipe")
+    assert (made / ".gitignore").read_text() == "*\n"
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    make_private_dir(existing)
+    assert not (existing / ".gitignore").exists()
+
+
+def _secpipe(*args: str, cwd: Path, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k != KEY_FILE_ENV}
+    return subprocess.run([sys.executable, "-m", "secpipe", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300,
+                          env={**base, "PYTHONPATH": str(ROOT / "src"), **(env or {})})
+
+
+def test_hub_keys_create_gitignores_the_new_hub_folder(tmp_path: Path) -> None:
+    done = _secpipe("hub", "keys", "create", "--label", "ci", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".secpipe" / "hub.db").is_file()
+    assert (tmp_path / ".secpipe" / ".gitignore").read_text() == "*\n"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert ".secpipe" not in status
+
+
+@pytest.mark.tools
+def test_ids_are_stable_with_one_key_and_differ_with_another(tmp_path: Path) -> None:
+    """Real detect-secrets, hub-less: same key -> same Ids; another key -> other Ids."""
+    from secpipe.tools import tools_dir
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "settings.py").write_text('DB_PASSWORD = "Summer2024!"\n')
+    (project / "secpipe.yml").write_text("stages:\n  secrets: {tools: [detect-secrets]}\n")
+    env = {"SECPIPE_TOOLS_DIR": str(tools_dir())}
+
+    def ids(out: Path, extra_env: dict[str, str] | None = None) -> list[str]:
+        done = _secpipe("run", str(project), "--out", str(out), "--no-hub", "--no-progress",
+                        cwd=tmp_path, env={**env, **(extra_env or {})})
+        assert done.returncode == 1, done.stderr + done.stdout
+        latest = out / "runs" / "latest" / "findings.asff.json"
+        found = json.loads(latest.read_text())
+        assert found and all("7e8b0a34" not in json.dumps(f) for f in found)
+        return sorted(f["Id"] for f in found)
+
+    out = tmp_path / "out"
+    first, second = ids(out), ids(out)
+    assert first == second
+    other = tmp_path / "other.key"
+    other.write_text(os.urandom(32).hex() + "\n")
+    other.chmod(0o600)
+    assert ids(out, {KEY_FILE_ENV: str(other)}) != first
+    # the variable names a file: a missing one is a config error, exit 2, before any tool
+    done = _secpipe("run", str(project), "--out", str(out), "--no-hub", "--no-progress",
+                    cwd=tmp_path, env={**env, KEY_FILE_ENV: str(tmp_path / "nope.key")})
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
