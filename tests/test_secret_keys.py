@@ -126,3 +126,23 @@ def test_ids_are_stable_with_one_key_and_differ_with_another(tmp_path: Path) -> 
     done = _secpipe("run", str(project), "--out", str(out), "--no-hub", "--no-progress",
                     cwd=tmp_path, env={**env, KEY_FILE_ENV: str(tmp_path / "nope.key")})
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_lambda_takes_its_key_from_the_variable(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import hmac
+
+    from secpipe.secretkey import key_from_env
+
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    assert key_from_env() is None
+    path = tmp_path / "lambda.key"
+    path.write_text("ab" * 32 + "\n")
+    path.chmod(0o600)
+    monkeypatch.setenv(KEY_FILE_ENV, str(path))
+    expected = hmac.new(bytes.fromhex("ab" * 32), b"v", hashlib.sha256).hexdigest()
+    assert key_from_env().digest("v") == expected
+    path.unlink()
+    with pytest.raises(KeyFileError):
+        key_from_env()

@@ -65,11 +65,21 @@ def load_fingerprint_key(hub: str | Path | None, out_dir: Path) -> FingerprintKe
         from secpipe.keyfile import KeyFileError
 
         raise KeyFileError(f"{KEY_FILE_ENV}={path}: no such file (create it once with "
-                           f"`head -c32 /dev/urandom | xxd -p -c64 > {path}; chmod 600 {path}` "
+                           f"`openssl rand -hex 32 > {path}; chmod 600 {path}` "
                            f"and share it with every runner that records into the same hub)")
     if not path.parent.exists():
         make_private_dir(path.parent)
+    # a short key is refused by load_or_create_key; FingerprintKey checks it again
     return FingerprintKey(load_or_create_key(path))
+
+
+def key_from_env() -> FingerprintKey | None:
+    """The key `$SECPIPE_FINGERPRINT_KEY_FILE` names, None when unset (the Lambda, which has no
+    project folder: without it, secret findings' Ids last one cold start)."""
+    explicit = os.environ.get(KEY_FILE_ENV, "").strip()
+    if not explicit:
+        return None
+    return load_fingerprint_key(None, Path("."))   # the variable's file, which must exist
 
 
 def make_private_dir(path: Path) -> Path:

@@ -158,8 +158,11 @@ def envelope_findings(env: Envelope, *, account_id: str = "000000000000",
     fmt = resolve_format(env.report_type, env.report)
     source = f"{env.report_type} report of build {env.build_id or '?'}"
     ctx = context_for(env, account_id=account_id, region=region)
+    from secpipe.secretkey import key_from_env
+
     try:
-        out = convert_report(env.report, source=source, from_=fmt.name, to="asff", ctx=ctx)
+        out = convert_report(env.report, source=source, from_=fmt.name, to="asff", ctx=ctx,
+                             key=key_from_env())
     except (ReportFormatError, ConvertError) as exc:
         raise EnvelopeError(str(exc)) from None
     return fmt.name, json.loads(out)
