@@ -55,6 +55,9 @@ class LocalService:
         self.proc, self.url, self.log_path = proc, url, log_path
 
     def stop(self) -> None:
+        from secpipe.scanners import lifeline
+
+        lifeline.unwatch(self.proc.pid)
         if self.proc.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
@@ -104,6 +107,9 @@ class DeployLocal(Scanner):
         with log_path.open("wb") as log:
             proc = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        from secpipe.scanners import lifeline
+
+        lifeline.watch(proc.pid)   # a SIGKILLed secpipe must not leave the service running
         service = LocalService(proc, url, log_path)
         health = url + "/" + str(opts.get("health_path", "/")).lstrip("/")
         wait = min(float(opts.get("health_timeout", 60)), max(1.0, deadline - time.monotonic()))
