@@ -146,3 +146,28 @@ def test_the_lambda_takes_its_key_from_the_variable(tmp_path: Path,
     path.unlink()
     with pytest.raises(KeyFileError):
         key_from_env()
+
+
+def test_tool_hashes_are_scrubbed_in_one_pass_in_any_case() -> None:
+    import hashlib
+    import uuid
+
+    from secpipe.model import keyed_tool_hash
+
+    key = FingerprintKey(b"s" * 32)
+    sha1s = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(5000)]
+    an_id = str(uuid.uuid3(uuid.UUID(int=0), "app.env:Summer2024!"))
+    with keyed(key):
+        for digest in sha1s:
+            Secret.from_hash(digest)
+        keyed_id = keyed_tool_hash("uuid3", an_id)
+    report = json.dumps({"results": [{"hashed_secret": d} for d in sha1s],
+                         "upper": sha1s[7].upper(), "id": an_id, "other": "deadbeefcafe0000",
+                         "in_text": f"value {sha1s[9]}, id={an_id}."}).encode()
+    scrubbed = key.scrub_hashes(report)
+    for digest in sha1s:
+        assert digest.encode() not in scrubbed.lower()
+    assert an_id.encode() not in scrubbed and keyed_id.encode() in scrubbed
+    doc = json.loads(scrubbed)
+    assert doc["other"] == "deadbeefcafe0000"                      # not a reported hash
+    assert doc["results"][3]["hashed_secret"] == key.rekey("sha1", sha1s[3])

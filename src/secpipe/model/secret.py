@@ -19,6 +19,7 @@ import contextvars
 import hashlib
 import hmac
 import json
+import re
 import secrets as _random
 import threading
 from dataclasses import dataclass
@@ -159,15 +160,27 @@ class FingerprintKey:
         return keyed
 
     def scrub_hashes(self, data: bytes) -> bytes:
-        """Replace every plain hash a tool reported (either case) with its keyed digest."""
+        """Replace every plain hash a tool reported (either case) with its keyed digest.
+
+        One pass over the data whatever the number of hashes (a history scan reports
+        thousands): every run of hex digits (dash-joined, for uuids) is looked up whole, then
+        part by part."""
         with self._lock:
-            pairs = sorted(self._hashes.items(), key=lambda kv: len(kv[0]), reverse=True)
-        for plain, keyed in pairs:
-            for form in (plain, plain.upper()):
-                encoded = form.encode("ascii", "replace")
-                if encoded in data:
-                    data = data.replace(encoded, keyed.encode("ascii"))
-        return data
+            table = {k.encode("ascii", "replace"): v.encode("ascii")
+                     for k, v in self._hashes.items()}
+        if not table:
+            return data
+
+        def swap(match: re.Match[bytes]) -> bytes:
+            token = match.group(0)
+            found = table.get(token.lower())
+            if found is not None:
+                return found
+            if b"-" not in token:
+                return token
+            return b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
+
+        return _HEX_RUN.sub(swap, data)
 
     def scrub_hashes_text(self, text: str) -> str:
         return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")
@@ -175,6 +188,8 @@ class FingerprintKey:
     def __repr__(self) -> str:  # never the key itself, whatever gets logged
         return "FingerprintKey(…)"
 
+
+_HEX_RUN = re.compile(rb"[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*")
 
 _KEY: contextvars.ContextVar[FingerprintKey | None] = contextvars.ContextVar(
     "secpipe_fingerprint_key", default=None
