@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from secpipe.formats._common import (
     blank, check_document_size, is_json_lines, iter_json_lines, load_json,
@@ -154,15 +154,56 @@ def parse_time(text: str) -> datetime | None:
     try:
         when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
                         int((frac or "0")[:6].ljust(6, "0")), tzinfo=tz)
-    except ValueError:
+        return when.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
         return None
-    return when.astimezone(timezone.utc)
 
 
 def priority_of(value: Any) -> tuple[str, Severity] | None:
     if not isinstance(value, str):
         return None
     return PRIORITIES.get(value.strip().lower())
+
+
+# An alert's time is when the kernel event happened: before Falco existed (2016) or far ahead
+# of any clock is a corrupt or forged alert, refused rather than sorted to the top or bottom of
+# every list (the intake dead-letters it).
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def alert_time(obj: Mapping[str, Any], fields: Mapping[str, Any], source: str,
+               where: str) -> datetime:
+    """When the alert's event happened: `time` (RFC 3339), else the output field `evt.time`
+    or `evt.time.iso8601` (an RFC 3339 string or nanoseconds since the epoch, as Falco prints
+    them). A missing, unreadable or out-of-range time is a ReportFormatError for the alert."""
+    raw: Any = obj.get("time")
+    name = "time"
+    if raw is None or raw == "":
+        name, raw = next(((k, fields[k]) for k in ("evt.time", "evt.time.iso8601")
+                          if fields.get(k) not in (None, "")), ("time", None))
+    if raw is None:
+        raise ReportFormatError(source, f"{where} has no 'time' (nor an evt.time output field)")
+    when: datetime | None = None
+    if isinstance(raw, str):
+        when = parse_time(raw)
+        if when is None and raw.strip().isdigit():
+            raw = int(raw.strip())
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        try:
+            when = _EPOCH + timedelta(microseconds=raw // 1000)
+        except OverflowError:
+            when = None
+    shown = str(raw)[:40]
+    if when is None:
+        raise ReportFormatError(source, f"{where} has a '{name}' that is not an RFC 3339 time "
+                                        f"or nanoseconds since 1970: {shown!r}")
+    if not EARLIEST <= when < LATEST:
+        raise ReportFormatError(
+            source, f"{where} has a '{name}' out of range ({shown!r}): an alert's time must "
+                    f"fall between {EARLIEST.year} and {LATEST.year}")
+    return when
 
 
 def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
@@ -177,16 +218,10 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
     if prio is None:
         raise ReportFormatError(source, f"{where} has an unknown priority "
                                         f"{obj.get('priority')!r}")
-    raw_time = obj.get("time")
-    if not isinstance(raw_time, str) or not raw_time:
-        raise ReportFormatError(source, f"{where} has no 'time'")
-    when = parse_time(raw_time)
-    if when is None:
-        raise ReportFormatError(source, f"{where} has a 'time' that is not RFC 3339: "
-                                        f"{raw_time[:40]!r}")
     fields = obj.get("output_fields")
     if not isinstance(fields, dict):
         raise ReportFormatError(source, f"{where} has no 'output_fields' object")
+    when = alert_time(obj, fields, source, where)
     tags = obj.get("tags")
     tag_list = tuple(str(t) for t in tags if isinstance(t, (str, int))) \
         if isinstance(tags, list) else ()
@@ -201,12 +236,32 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
     )
 
 
-def read_alerts(data: bytes, source: str) -> list[Alert]:
-    """All alerts of a document: JSON lines, one object, or an array of objects."""
-    return list(iter_alerts(data, source))
+class Alerts(list):
+    """The alerts of a document, plus what was skipped: with `partial_last_line="warn"`, the
+    problem of a last line cut short (streaming intake counts these as warnings)."""
+
+    skipped: list[str]
+
+    def __init__(self, alerts: Sequence[Alert] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(alerts)
+        self.skipped = list(skipped)
 
 
-def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
+def read_alerts(data: bytes, source: str, *, partial_last_line: str = "error") -> Alerts:
+    """All alerts of a document: JSON lines, one object, or an array of objects.
+
+    A JSON-lines report whose last line is cut short is a ReportFormatError naming the line;
+    streaming intake (a log read while Falco writes it) passes `partial_last_line="warn"` to
+    skip that line instead, and finds its problem in the result's `skipped`.
+    """
+    skipped: list[str] = []
+    alerts = list(iter_alerts(data, source, partial_last_line=partial_last_line,
+                              on_partial=lambda _n, problem: skipped.append(problem)))
+    return Alerts(alerts, skipped)
+
+
+def iter_alerts(data: bytes, source: str, *, partial_last_line: str = "error",
+                on_partial: Callable[[int, str], None] | None = None) -> Iterator[Alert]:
     """The alerts one at a time: JSON lines stream (a Falco log of any size reads in the
     memory of one line); one object or an array is read as a document, within the size limit."""
     if blank(data):
@@ -219,7 +274,9 @@ def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
         except ReportFormatError:
             pass  # not one document: reading it as JSON lines names the broken line
     if whole is None:
-        for i, row in enumerate(iter_json_lines(data, source), 1):
+        rows = iter_json_lines(data, source, partial_last_line=partial_last_line,
+                               on_partial=on_partial)
+        for i, row in enumerate(rows, 1):
             yield read_alert(row, source, f"line {i}")
         return
     if isinstance(whole, dict):
@@ -307,12 +364,15 @@ def alert_finding(alert: Alert) -> Finding:
                          for t in techniques),
         properties=properties,
         types=mitre_types(alert.tags),
+        first_observed_at=alert.stamp,
+        last_observed_at=alert.stamp,
     )
 
 
 def with_count(finding: Finding, count: int, first: str, last: str) -> Finding:
     return finding.with_(properties={**finding.properties, "Count": str(count),
-                                     "FirstSeen": first, "LastSeen": last})
+                                     "FirstSeen": first, "LastSeen": last},
+                         first_observed_at=first, last_observed_at=last)
 
 
 def parse(data: bytes, source: str = "<falco>") -> Sequence[Finding]:
