@@ -31,6 +31,9 @@ def _controls(doc: Any, source: str) -> list[Mapping[str, Any]]:
     if isinstance(doc, dict) and "Controls" in doc:
         return list(objects(doc["Controls"], source, "Controls"))
     if isinstance(doc, list):
+        if not doc:
+            raise ReportFormatError(source, "not a kube-bench report: an empty array (kube-bench "
+                                            "always lists the controls it ran)")
         return list(objects(doc, source, "the report"))
     if isinstance(doc, dict) and "tests" in doc:
         return [doc]
