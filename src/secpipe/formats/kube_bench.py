@@ -29,6 +29,9 @@ _MANUAL_REASON = "test marked as a manual test"
 
 def _controls(doc: Any, source: str) -> list[Mapping[str, Any]]:
     if isinstance(doc, dict) and "Controls" in doc:
+        if not doc["Controls"] and "Totals" not in doc:
+            raise ReportFormatError(source, "not a kube-bench report: empty 'Controls' without "
+                                            "kube-bench's 'Totals'")
         return list(objects(doc["Controls"], source, "Controls"))
     if isinstance(doc, list):
         if not doc:
