@@ -142,3 +142,26 @@ def test_auto_picks_a_format_that_reads_the_report(label: str, path: Path,
     except ReportFormatError as err:
         pytest.fail(f"--from auto picked {picked.name} for {label}, which refuses it: {err}")
     assert owner is None or picked.name == owner or picked.name in allowed(data, owner), label
+
+
+# JSON-lines reports of the shared fixtures: (format, folder, file)
+JSON_LINES = [("trufflehog", "trufflehog", "v3_github.json"),
+              ("nuclei", "nuclei", "many_findings_new.json"),
+              ("kubeaudit", "kubeaudit", "kubeaudit.json"),
+              ("falco", "falco", "single_rule_with_cat_write.json")]
+
+
+@pytest.mark.parametrize("name, folder, file", JSON_LINES, ids=[c[0] for c in JSON_LINES])
+def test_a_json_lines_report_cut_mid_line_names_the_line(name: str, folder: str,
+                                                         file: str) -> None:
+    from tests.conftest import shared_fixture_dir
+
+    data = (shared_fixture_dir(folder) / file).read_bytes().rstrip(b"\n")
+    lines = data.split(b"\n")
+    assert len(lines) > 1, "a JSON-lines fixture of one line cannot show a cut last line"
+    cut = data[:len(data) - len(lines[-1]) // 2]
+    fmt = all_formats()[name]
+    assert fmt.parse(data, file)  # whole, it reads
+    with pytest.raises(ReportFormatError) as err:
+        fmt.parse(cut, file)
+    assert f"{file}: line {len(lines)} is not JSON: the last line is cut short" in str(err.value)
