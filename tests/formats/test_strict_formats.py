@@ -165,3 +165,24 @@ def test_a_json_lines_report_cut_mid_line_names_the_line(name: str, folder: str,
     with pytest.raises(ReportFormatError) as err:
         fmt.parse(cut, file)
     assert f"{file}: line {len(lines)} is not JSON: the last line is cut short" in str(err.value)
+
+
+@pytest.mark.parametrize("doc", [
+    {"Controls": []}, {"matches": []}, {"runs": []}, {"site": []}, {"queries": []},
+    {"advisories": {}}, {"results": []}, {"vulnerabilities": []}, {"Results": []},
+    {"imageDigest": "sha256:0", "vulnerabilities": []}, [{}], {},
+], ids=lambda d: json.dumps(d)[:40])
+def test_a_bare_container_is_no_report(doc: object) -> None:
+    """A top-level key alone (`{"matches": []}`) is no tool's report: every format wants its
+    tool's other keys beside it, and `--from auto` recognises none."""
+    data = json.dumps(doc).encode()
+    readers = {}
+    for name, fmt in all_formats().items():
+        try:
+            readers[name] = len(fmt.parse(data, "bare.json"))
+        except ReportFormatError:
+            pass
+    expected = {"results": ["tfsec"]}.get(next(iter(doc), "") if isinstance(doc, dict) else "", [])
+    assert sorted(readers) == expected  # tfsec writes `results` alone
+    with pytest.raises(ReportFormatError):
+        sniff(data, "bare.json")

@@ -122,7 +122,9 @@ def _looks_like_control(obj: Any) -> bool:
 def sniff(doc: Document) -> bool:
     data = doc.json
     if isinstance(data, dict) and isinstance(data.get("Controls"), list):
-        return not data["Controls"] or _looks_like_control(data["Controls"][0])
+        if not data["Controls"]:
+            return "Totals" in data
+        return _looks_like_control(data["Controls"][0])
     if isinstance(data, list) and data:
         return _looks_like_control(data[0])
     return _looks_like_control(data)
