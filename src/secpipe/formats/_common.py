@@ -79,14 +79,15 @@ def iter_json_lines(data: bytes, source: str, *, partial_last_line: str = "error
     disk, a killed writer, a stream read mid-write): by default that is a ReportFormatError
     naming the line, as for any broken line. Streaming intake, which reads a file while Falco
     still writes it, passes `partial_last_line="warn"`: the cut line is skipped and reported
-    to `on_partial(line_number, problem)` so the caller counts it; every other broken line
-    stays an error.
+    to `on_partial(line_number, problem)` so the caller counts it; every other broken line,
+    and a report whose only line is cut (nothing complete to keep), stays an error.
     """
     if partial_last_line not in PARTIAL_LAST_LINE:
         raise ValueError(f"partial_last_line must be one of {PARTIAL_LAST_LINE}")
     trimmed = data.rstrip(b" \t\r")
     # the number of the last line when the report does not end with a newline, else 0
     open_line = trimmed.count(b"\n") + 1 if trimmed and not trimmed.endswith(b"\n") else 0
+    complete = 0
     for number, raw in iter_lines(data):
         if not raw or raw.isspace():
             continue
@@ -96,11 +97,12 @@ def iter_json_lines(data: bytes, source: str, *, partial_last_line: str = "error
         except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
             last = number == open_line
             problem = _line_problem(number, exc, cut=last)
-            if last and partial_last_line == "warn":
+            if last and complete and partial_last_line == "warn":
                 if on_partial is not None:
                     on_partial(number, problem)
                 return
             raise ReportFormatError(source, problem) from None
+        complete += 1
         yield without_surrogates(value, line)
 
 
