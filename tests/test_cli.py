@@ -74,6 +74,17 @@ def test_convert_errors_are_clear(tmp_path: Path, args: list[str], needle: str) 
     assert out.returncode == 2 and needle in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("rel", ["checkov/example-web.json", "hadolint/example-web.json",
+                                 "trufflehog3/example-web.json"])
+def test_convert_refuses_a_report_of_another_format(rel: str) -> None:
+    """`--from trivy` on a checkov, hadolint or trufflehog3 report used to print `[]`, exit 0."""
+    report = OWN_FIXTURES / rel
+    out = secpipe("convert", str(report), "--from", "trivy")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and out.stdout == b"", err
+    assert f"{report}: not a trivy report" in " ".join(err.split()) and "Traceback" not in err
+
+
 def test_convert_missing_file() -> None:
     out = secpipe("convert", "/nonexistent/report.json", "--from", "auto")
     assert out.returncode == 2 and "cannot read" in out.stderr.decode()

@@ -149,3 +149,59 @@ def test_sniffing_leaves_other_json_alone() -> None:
     from secpipe.formats.interface import Document
     assert not FMT.sniff(Document(b'[{"code":"DL3000","level":"error","line":1,"file":"D"}]'))
     assert not FMT.sniff(Document(b'{"rule": "x"}'))
+
+
+def test_asff_times_are_the_alerts_times_not_the_conversion_time() -> None:
+    """FirstObservedAt/LastObservedAt/CreatedAt say when the events happened; UpdatedAt is when
+    secpipe wrote the finding."""
+    early, late = _doc(time="2024-04-14T10:23:45.123456789Z"), _doc(time="2024-04-14T11:00:00Z")
+    finding, = FMT.parse(late + b"\n" + early + b"\n", "events.jsonl")
+    ctx = SourceContext(run_id="r", stage="runtime", observed_at="2026-01-01T00:00:00.000Z")
+    asff = to_asff(finding, ctx)
+    assert asff["FirstObservedAt"] == asff["CreatedAt"] == "2024-04-14T10:23:45.123Z"
+    assert asff["LastObservedAt"] == "2024-04-14T11:00:00.000Z"
+    assert asff["UpdatedAt"] == "2026-01-01T00:00:00.000Z"
+    assert_valid_asff([finding])
+
+
+def test_the_time_may_come_from_the_evt_time_output_field() -> None:
+    """An alert without `time` (a custom output) still says when: evt.time, in nanoseconds."""
+    no_time = {k: v for k, v in ALERT.items() if k != "time"}
+    ns = {**no_time, "output_fields": {**ALERT["output_fields"], "evt.time": 1470327477881781397}}
+    iso = {**no_time, "output_fields": {**ALERT["output_fields"],
+                                        "evt.time.iso8601": "2016-08-04T16:17:57.881781397Z"}}
+    for alert in (ns, iso):
+        finding, = FMT.parse(json.dumps(alert).encode(), "a.json")
+        assert finding.first_observed_at == "2016-08-04T16:17:57.881Z"
+
+
+@pytest.mark.parametrize("when", [
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:00:00-05:00",
+    "1969-12-31T23:59:59Z", "2024-13-01T00:00:00Z", "",
+])
+def test_an_alert_time_out_of_range_is_refused_for_that_alert(when: str) -> None:
+    good = _doc()
+    with pytest.raises(ReportFormatError) as err:
+        FMT.parse(good + b"\n" + _doc(time=when) + b"\n", "events.jsonl")
+    assert "events.jsonl" in str(err.value) and "line 2" in str(err.value)
+    assert "time" in str(err.value)
+
+
+def test_a_report_cut_mid_line_is_an_error_naming_the_line() -> None:
+    cut = _doc() + b"\n" + _doc() + b"\n" + _doc()[:57]
+    with pytest.raises(ReportFormatError) as err:
+        FMT.parse(cut, "events.jsonl")
+    assert "events.jsonl: line 3" in str(err.value) and "cut short" in str(err.value)
+
+
+def test_streaming_intake_counts_a_cut_last_line_as_a_warning() -> None:
+    cut = _doc() + b"\n" + _doc() + b"\n" + _doc()[:57]
+    alerts = read_alerts(cut, "stream", partial_last_line="warn")
+    assert len(alerts) == 2 and len(alerts.skipped) == 1 and "line 3" in alerts.skipped[0]
+    whole = read_alerts(_doc() + b"\n", "stream", partial_last_line="warn")
+    assert len(whole) == 1 and whole.skipped == []
+    # only the last line may be cut: a broken line in the middle stays an error
+    with pytest.raises(ReportFormatError, match="line 2"):
+        read_alerts(_doc() + b"\n{broken\n" + _doc(), "stream", partial_last_line="warn")
+    with pytest.raises(ValueError):
+        read_alerts(cut, "stream", partial_last_line="ignore")

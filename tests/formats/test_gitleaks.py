@@ -77,10 +77,16 @@ def test_empty_report_is_clean() -> None:
     assert FMT.parse(b"[]", "clean.json") == []
 
 
+@pytest.mark.parametrize("clean", [b"null", b"null\n", b"[]", b"[\n]\n"])
+def test_a_clean_scan_is_no_findings(clean: bytes) -> None:
+    """gitleaks 8 writes `null` for a repository without leaks (a nil Go slice): a clean
+    report, not an unreadable one."""
+    assert FMT.parse(clean, "gitleaks.json") == []
+
+
 @pytest.mark.parametrize("bad", [
     b"",
     b"{",
-    b"null",
     b"{}",
     b"[1]",
     b'[{"foo": "bar"}]',

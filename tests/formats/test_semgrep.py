@@ -124,3 +124,67 @@ def test_sniff_is_specific() -> None:
     assert not FMT.sniff(Document(b'{"results": [], "errors": [], "metrics": {}, "generated_at": "x"}'))
     assert not FMT.sniff(Document(b'{"results": [], "errors": []}'))
     assert FMT.parse(b'{"results": [], "errors": []}', "empty.json") == []
+
+
+def _sca(rule: str, cves: list[str], package: str, version: str, safe: str, *, repo: str = "acme/web",
+         path: str = "requirements.txt", line: str = "12", status: str = "NEW",
+         severity: str = "HIGH") -> dict:
+    """One entry of Semgrep Supply Chain's `{"vulns": [...]}` export, in the shape the Semgrep
+    AppSec Platform writes (the keys DefectDojo's semgrep parser reads, and the rest)."""
+    return {
+        "title": f"Vulnerability in {package}",
+        "advisory": {"ruleId": rule, "title": f"Vulnerability in {package}",
+                     "description": f"{package} before {safe} is vulnerable.",
+                     "ecosystem": "pypi", "severity": severity,
+                     "references": {"cveIds": cves, "cweIds": ["CWE-617: Reachable Assertion"],
+                                    "owaspIds": [], "urls": ["https://osv.dev/x"]},
+                     "reachability": "MANUAL_REVIEW_REACHABLE",
+                     "vulnerableDependencies": [{"name": package,
+                                                 "versionSpecifier": f"< {safe}"}],
+                     "safeDependencies": [{"name": package, "versionSpecifier": safe}]},
+        "exposureType": "REACHABLE", "repositoryId": "136260", "repositoryName": repo,
+        "matchedDependency": {"name": package, "versionSpecifier": version},
+        "dependencyFileLocation": {"path": path, "startLine": line, "url": "https://x",
+                                   "startCol": "0", "endLine": "0", "endCol": "0"},
+        "triage": {"status": status, "dismissReason": "UNKNOWN_REASON", "issueUrl": "",
+                   "prUrl": ""},
+        "closestSafeDependency": {"name": package, "versionSpecifier": safe},
+        "transitivity": "DIRECT", "usages": [], "packageManager": "pip",
+    }
+
+
+def test_supply_chain_export_is_read() -> None:
+    report = {"vulns": [
+        _sca("ssc-8220", ["CVE-2023-1428"], "grpcio", "1.47.0", "1.53.0"),
+        _sca("ssc-8220", ["CVE-2023-1428"], "grpcio", "1.47.0", "1.53.0", repo="acme/api"),
+        _sca("ssc-8220", ["CVE-2023-1428"], "grpcio", "1.47.0", "1.53.0"),  # exact repeat
+        _sca("ssc-0001", [], "flask", "0.12", "0.12.3", severity="MEDIUM"),
+        _sca("ssc-0002", ["CVE-2018-18074"], "requests", "2.19.0", "2.20.0", status="FIXED"),
+    ]}
+    data = json.dumps(report).encode()
+    assert sniff(data, "sca.json").name == "semgrep"
+    findings = FMT.parse(data, "sca.json")
+    assert len(findings) == 3
+    grpc = findings[0]
+    (vuln,) = grpc.vulnerabilities
+    assert (vuln.id, vuln.package, vuln.version, vuln.fixed_version) == (
+        "CVE-2023-1428", "grpcio", "1.47.0", "1.53.0")
+    assert "ssc-8220" in vuln.aliases
+    assert grpc.severity is Severity.HIGH and grpc.category is Category.VULNERABILITY
+    assert grpc.location.path == "requirements.txt" and grpc.location.start_line == 12
+    assert grpc.cwe == ("CWE-617",)
+    assert grpc.remediation == "Upgrade grpcio to 1.53.0."
+    assert grpc.properties["Reachability"] == "REACHABLE"
+    assert findings[1].properties["Repository"] == "acme/api"
+    assert findings[0].identity_key() != findings[1].identity_key()
+    flask = findings[2]
+    assert flask.vulnerabilities[0].id == "ssc-0001" and flask.severity is Severity.MEDIUM
+    assert_valid_asff(findings)
+
+
+def test_supply_chain_export_empty_and_broken() -> None:
+    assert FMT.parse(b'{"vulns": []}', "sca.json") == []
+    with pytest.raises(ReportFormatError, match="vulns\\[0\\]"):
+        FMT.parse(b'{"vulns": [{"title": "x"}]}', "sca.json")
+    with pytest.raises(ReportFormatError, match="sca.json"):
+        FMT.parse(b'{"vulns": {}}', "sca.json")

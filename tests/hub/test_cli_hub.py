@@ -49,6 +49,15 @@ def test_update_unknown_id_and_bad_report(tmp_path: Path) -> None:
     assert out.returncode == 2 and b"not valid JSON" in out.stderr and b"Traceback" not in out.stderr
 
 
+def test_import_refuses_a_report_of_another_format(tmp_path: Path) -> None:
+    """A hadolint report imported `--from trivy` used to say "imported 0 findings"."""
+    report = OWN_FIXTURES / "hadolint" / "example-web.json"
+    out = secpipe("import", str(report), "--from", "trivy", cwd=tmp_path)
+    err = b" ".join(out.stderr.split())
+    assert out.returncode == 2 and b"not a trivy report" in err and str(report).encode() in err
+    assert b"imported" not in out.stdout and b"Traceback" not in out.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

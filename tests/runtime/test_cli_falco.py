@@ -145,3 +145,20 @@ def test_every_command_has_examples(cli) -> None:
     for command in ("ingest", "values", "rules", "image"):
         result = cli("falco", command, "--help")
         assert result.exit_code == 0 and "Example" in result.stdout, command
+
+
+def test_ingest_counts_a_cut_last_line_as_a_warning(cli, tmp_path: Path) -> None:
+    """A log read while Falco writes it may end mid-line: the complete alerts go in, the cut
+    line is a warning naming it (a broken line elsewhere stays an error)."""
+    whole = _events().read_bytes().rstrip(b"\n")
+    lines = whole.split(b"\n")
+    cut = b"\n".join(lines) + b"\n" + lines[0][:40]
+    result = cli("falco", "ingest", "-", input=cut)
+    assert result.exit_code == 0, result.output
+    assert f"line {len(lines) + 1} is not JSON: the last line is cut short" in result.stderr
+    assert f"{len(lines)} alerts -> 1 findings" in result.stdout
+    with open_store(tmp_path / ".secpipe" / "hub.db") as store:
+        found, _ = store.get_findings()
+    assert found[0]["FirstObservedAt"] == "2016-08-04T16:17:57.881Z"
+    broken = lines[0] + b"\n{broken\n" + lines[1] + b"\n"
+    assert cli("falco", "ingest", "-", input=broken).exit_code == 2

@@ -250,3 +250,15 @@ def test_a_full_queue_refuses_instead_of_dropping(store) -> None:
     service.close()
     found, _ = store.get_findings()
     assert [f["Title"] for f in found] == ["Terminal shell in container"]
+
+
+def test_a_body_cut_mid_line_keeps_the_complete_alerts_and_counts_the_cut(hub: Hub) -> None:
+    """Streaming intake: a last line cut short is a counted warning, not a lost batch; a body
+    that is only a cut line has nothing complete and stays a 400."""
+    whole = json.dumps(alert()).encode()
+    status, body = hub.post(whole + b"\n" + whole + b"\n" + whole[:50],
+                            path="/falco?wait=true")
+    assert status == 200 and body["accepted"] == 2 and body["skipped"] == 1, body
+    assert "line 3 is not JSON: the last line is cut short" in body["warnings"][0]
+    status, body = hub.post(whole[:50])
+    assert status == 400 and "cut short" in body["Message"]

@@ -69,12 +69,13 @@ def _post(url: str, body: bytes, token: str | None, content_type: str) -> dict[s
 
 def _ndjson(data: bytes) -> list[str]:
     """The alerts of a checked document, one JSON object per line."""
+    from secpipe.formats._common import iter_json_lines
     from secpipe.formats.interface import Document
 
     doc = Document(data)
     whole = doc.json
     rows = [whole] if isinstance(whole, dict) else whole if isinstance(whole, list) \
-        else doc.json_lines or []
+        else list(iter_json_lines(data, "<report>", partial_last_line="warn"))
     return [json.dumps(row, separators=(",", ":")) for row in rows]
 
 
@@ -122,10 +123,12 @@ def falco_ingest(report: Path, hub: str | None, token: str | None, window: float
     if not data.strip():
         click.echo(f"{name}: no alerts", err=True)
         return
-    try:
-        alerts = read_alerts(data, name)
+    try:  # a log read while Falco writes it may end mid-line: that line is a counted warning
+        alerts = read_alerts(data, name, partial_last_line="warn")
     except ReportFormatError as exc:
         raise _fail(str(exc)) from None
+    for problem in alerts.skipped:
+        click.echo(f"warning: {name}: {problem}; skipped it", err=True)
     if _is_http(hub):
         lines = _ndjson(data)
         accepted = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from secpipe.formats.interface import (
     MAX_DOCUMENT_ENV, ReportFormatError, max_document_bytes,
@@ -67,25 +67,57 @@ def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
         start = end + 1
 
 
-def iter_json_lines(data: bytes, source: str) -> Iterator[Any]:
+PARTIAL_LAST_LINE = ("error", "warn")
+
+
+def iter_json_lines(data: bytes, source: str, *, partial_last_line: str = "error",
+                    on_partial: Callable[[int, str], None] | None = None) -> Iterator[Any]:
     """Decode JSON Lines one line at a time (blank lines allowed, nothing else), so a report
-    of any size costs the memory of one line plus what the caller keeps."""
+    of any size costs the memory of one line plus what the caller keeps.
+
+    A last line that is not JSON and has no newline after it is a report cut short (a full
+    disk, a killed writer, a stream read mid-write): by default that is a ReportFormatError
+    naming the line, as for any broken line. Streaming intake, which reads a file while Falco
+    still writes it, passes `partial_last_line="warn"`: the cut line is skipped and reported
+    to `on_partial(line_number, problem)` so the caller counts it; every other broken line,
+    and a report whose only line is cut (nothing complete to keep), stays an error.
+    """
+    if partial_last_line not in PARTIAL_LAST_LINE:
+        raise ValueError(f"partial_last_line must be one of {PARTIAL_LAST_LINE}")
+    trimmed = data.rstrip(b" \t\r")
+    # the number of the last line when the report does not end with a newline, else 0
+    open_line = trimmed.count(b"\n") + 1 if trimmed and not trimmed.endswith(b"\n") else 0
+    complete = 0
     for number, raw in iter_lines(data):
         if not raw or raw.isspace():
             continue
         try:
             line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ReportFormatError(source, f"not UTF-8 text (line {number}: {exc.reason} at "
-                                            f"byte {exc.start})") from None
-        try:
-            yield without_surrogates(json.loads(line), line)
-        except json.JSONDecodeError as exc:
-            raise ReportFormatError(source, f"line {number} is not JSON: {exc.msg}") from None
-        except ValueError as exc:  # a number of thousands of digits (int_max_str_digits)
-            raise ReportFormatError(source, f"line {number} is unreadable JSON: {exc}") from None
-        except RecursionError:
-            raise ReportFormatError(source, f"line {number}: JSON nested too deeply") from None
+            value = json.loads(line)
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
+            last = number == open_line
+            problem = _line_problem(number, exc, cut=last)
+            if last and complete and partial_last_line == "warn":
+                if on_partial is not None:
+                    on_partial(number, problem)
+                return
+            raise ReportFormatError(source, problem) from None
+        complete += 1
+        yield without_surrogates(value, line)
+
+
+def _line_problem(number: int, exc: BaseException, *, cut: bool) -> str:
+    """What is wrong with line `number`, never quoting it (it may hold a secret)."""
+    if cut and isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return (f"line {number} is not JSON: the last line is cut short (the report ends "
+                f"mid-line, without a newline: truncated?)")
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (line {number}: {exc.reason} at byte {exc.start})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {number} is not JSON: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return f"line {number}: JSON nested too deeply"
+    return f"line {number} is unreadable JSON: {exc}"  # thousands of digits (int_max_str_digits)
 
 
 def load_json_lines(data: bytes, source: str) -> list[Any]:

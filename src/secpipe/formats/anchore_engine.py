@@ -21,6 +21,7 @@ vendor CVSS score (anchore writes -1.0 for "no score").
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
@@ -38,23 +39,56 @@ def parse(data: bytes, source: str = "<anchore-engine>") -> Sequence[Finding]:
     doc = load_json(data, source)
     if isinstance(doc, dict) and "securityEvaluation" in doc:
         return list(_security_evaluation(doc, source))
-    entries, image = vulnerability_list(doc, source)
+    entries, image = vulnerability_list(doc, source, SNAKE)
     return [entry(item, image, TOOL, source, f"vulnerabilities[{i}]")
             for i, item in enumerate(entries)]
 
 
-def vulnerability_list(doc: Any, source: str) -> tuple[list[Mapping[str, Any]], str]:
+@dataclass(frozen=True)
+class KeyStyle:
+    """How one Anchore API spells its keys: Engine's v1 API snake_case, anchorectl's (Enterprise
+    v2) camelCase. The same entries in the other spelling are the other format's report."""
+
+    name: str
+    type_key: str                 # the wrapper's vulnerability type
+    entry_keys: frozenset[str]    # an entry has at least one of these
+    bare_list: bool               # whether the bare entry array (`jq .vulnerabilities`) is read
+
+
+SNAKE = KeyStyle("anchore-engine (snake_case keys)", "vulnerability_type",
+                 frozenset({"package_name", "feed_group", "package_version"}), bare_list=False)
+CAMEL = KeyStyle("anchorectl (camelCase keys)", "vulnerabilityType",
+                 frozenset({"packageName", "feedGroup", "packageVersion"}), bare_list=True)
+
+
+def vulnerability_list(doc: Any, source: str, style: KeyStyle
+                       ) -> tuple[list[Mapping[str, Any]], str]:
     """The entries and the image they belong to, from `{imageDigest, vulnerabilities}` (or a
-    bare list, which anchorectl users get from `jq .vulnerabilities`)."""
-    if isinstance(doc, list):
-        return list(objects(doc, source, "the report")), ""
-    if not isinstance(doc, dict):
-        raise ReportFormatError(source, f"an Anchore report is an object, got {type(doc).__name__}")
-    if "vulnerabilities" not in doc:
-        raise ReportFormatError(source, "not an Anchore vulnerability report: no 'vulnerabilities'")
-    expect(doc["vulnerabilities"], list, source, "vulnerabilities")
-    image = text(doc.get("imageDigest")) or text(doc.get("image_digest"))
-    return list(objects(doc["vulnerabilities"], source, "vulnerabilities")), image
+    bare list, which anchorectl users get from `jq .vulnerabilities`), each entry checked to be
+    `style`'s spelling."""
+    if isinstance(doc, list) and style.bare_list:
+        entries, image, what = list(objects(doc, source, "the report")), "", "the report"
+    elif isinstance(doc, dict):
+        if "vulnerabilities" not in doc:
+            raise ReportFormatError(source, "not an Anchore vulnerability report: no "
+                                            "'vulnerabilities'")
+        expect(doc["vulnerabilities"], list, source, "vulnerabilities")
+        image = text(doc.get("imageDigest")) or text(doc.get("image_digest"))
+        entries, what = list(objects(doc["vulnerabilities"], source, "vulnerabilities")), \
+            "vulnerabilities"
+        if not entries and style.type_key not in doc:
+            raise ReportFormatError(source, f"not an {style.name} report: no "
+                                            f"'{style.type_key}' beside the empty list")
+    else:
+        shape = "an object" if style.bare_list is False else "an object or an array"
+        raise ReportFormatError(source, f"an {style.name} report is {shape}, got "
+                                        f"{type(doc).__name__}")
+    for i, item in enumerate(entries):
+        if "vuln" not in item or not (style.entry_keys & item.keys()):
+            raise ReportFormatError(
+                source, f"{what}[{i}] is not an {style.name} entry (needs 'vuln' and one of "
+                        f"{', '.join(sorted(style.entry_keys))})")
+    return entries, image
 
 
 def _scores(records: Any) -> tuple[list[str], float | None]:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from secpipe.formats import _vuln as v
 from secpipe.formats._common import load_json
-from secpipe.formats.anchore_engine import entry, vulnerability_list
+from secpipe.formats.anchore_engine import CAMEL, entry, vulnerability_list
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding
 
@@ -38,7 +38,7 @@ def parse(data: bytes, source: str = "<anchorectl>") -> Sequence[Finding]:
     if isinstance(doc, dict) and "securityEvaluation" in doc:
         raise ReportFormatError(
             source, "this is an Anchore Enterprise security evaluation: read it as anchore-engine")
-    entries, image = vulnerability_list(doc, source)
+    entries, image = vulnerability_list(doc, source, CAMEL)
     return [entry(_snake(item), image, TOOL, source, f"vulnerabilities[{i}]")
             for i, item in enumerate(entries)]
 

@@ -61,8 +61,10 @@ def _flagged_lines(code: str, line_range: list[int]) -> str:
 
 def parse(data: bytes, source: str = "<bandit>") -> Sequence[Finding]:
     doc = expect(load_json(data, source), dict, source, "a bandit report")
-    if "results" not in doc:
-        raise ReportFormatError(source, "not a bandit report: no 'results' array")
+    if "results" not in doc or not ({"metrics", "generated_at"} & doc.keys()):
+        raise ReportFormatError(source, "not a bandit report: no 'results' with bandit's "
+                                        "'metrics' or 'generated_at'")
+    expect(doc["results"], list, source, "results")
     generated = text(doc.get("generated_at"))
     findings: list[Finding] = []
     for i, item in enumerate(objects(doc["results"], source, "results")):

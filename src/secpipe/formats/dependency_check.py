@@ -50,6 +50,9 @@ def parse(data: bytes, source: str = "<dependency-check>") -> Sequence[Finding]:
     doc = load_json(data, source)
     if not isinstance(doc, dict) or "dependencies" not in doc:
         raise ReportFormatError(source, "not a dependency-check report: no 'dependencies'")
+    if not ({"reportSchema", "scanInfo"} & doc.keys()):
+        raise ReportFormatError(source, "not a dependency-check report: no 'reportSchema' or "
+                                        "'scanInfo'")
     deps = doc["dependencies"]
     deps = [] if deps is None else expect(deps, list, source, "dependencies")
     return list(_findings(_json_dependencies(deps, source)))

@@ -62,6 +62,9 @@ def parse(data: bytes, source: str = "<detect-secrets>") -> Sequence[Finding]:
     doc = expect(load_json(data, source), dict, source, "the report")
     if "results" not in doc:
         raise ReportFormatError(source, "no 'results': not a detect-secrets report")
+    if not ({"plugins_used", "filters_used", "generated_at"} & doc.keys()):
+        raise ReportFormatError(source, "not a detect-secrets report: no 'plugins_used', "
+                                        "'filters_used' or 'generated_at'")
     results = expect(doc["results"], dict, source, "'results'")
     findings: list[Finding] = []
     for file_key, entries in results.items():

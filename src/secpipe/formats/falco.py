@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from secpipe.formats._common import (
     blank, check_document_size, is_json_lines, iter_json_lines, load_json,
 )
+from secpipe.formats._falco_time import alert_time, iso_ms, parse_time
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Resource, Severity
 
@@ -55,8 +56,6 @@ MITRE_TYPES: dict[str, str] = {
 }
 DEFAULT_TYPE = "Unusual Behaviors/Process"
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
-_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?$")
 _MAX_PROPERTY_FIELDS = 30
 
 
@@ -135,30 +134,6 @@ def split_image(ref: str) -> tuple[str, str, str]:
     return ref, tag, digest
 
 
-def iso_ms(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{when.microsecond // 1000:03d}Z"
-
-
-def parse_time(text: str) -> datetime | None:
-    """Falco's RFC 3339 time (nanoseconds allowed) as an aware UTC datetime, or None."""
-    m = _TIME.match(text.strip())
-    if not m:
-        return None
-    year, month, day, hour, minute, second, frac, zone = m.groups()
-    tz = timezone.utc
-    if zone and zone not in ("Z", "z"):
-        digits = zone[1:].replace(":", "")
-        sign = -1 if zone[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    try:
-        when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                        int((frac or "0")[:6].ljust(6, "0")), tzinfo=tz)
-    except ValueError:
-        return None
-    return when.astimezone(timezone.utc)
-
-
 def priority_of(value: Any) -> tuple[str, Severity] | None:
     if not isinstance(value, str):
         return None
@@ -177,16 +152,10 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
     if prio is None:
         raise ReportFormatError(source, f"{where} has an unknown priority "
                                         f"{obj.get('priority')!r}")
-    raw_time = obj.get("time")
-    if not isinstance(raw_time, str) or not raw_time:
-        raise ReportFormatError(source, f"{where} has no 'time'")
-    when = parse_time(raw_time)
-    if when is None:
-        raise ReportFormatError(source, f"{where} has a 'time' that is not RFC 3339: "
-                                        f"{raw_time[:40]!r}")
     fields = obj.get("output_fields")
     if not isinstance(fields, dict):
         raise ReportFormatError(source, f"{where} has no 'output_fields' object")
+    when = alert_time(obj, fields, source, where)
     tags = obj.get("tags")
     tag_list = tuple(str(t) for t in tags if isinstance(t, (str, int))) \
         if isinstance(tags, list) else ()
@@ -201,12 +170,32 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
     )
 
 
-def read_alerts(data: bytes, source: str) -> list[Alert]:
-    """All alerts of a document: JSON lines, one object, or an array of objects."""
-    return list(iter_alerts(data, source))
+class Alerts(list):
+    """The alerts of a document, plus what was skipped: with `partial_last_line="warn"`, the
+    problem of a last line cut short (streaming intake counts these as warnings)."""
+
+    skipped: list[str]
+
+    def __init__(self, alerts: Sequence[Alert] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(alerts)
+        self.skipped = list(skipped)
 
 
-def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
+def read_alerts(data: bytes, source: str, *, partial_last_line: str = "error") -> Alerts:
+    """All alerts of a document: JSON lines, one object, or an array of objects.
+
+    A JSON-lines report whose last line is cut short is a ReportFormatError naming the line;
+    streaming intake (a log read while Falco writes it) passes `partial_last_line="warn"` to
+    skip that line instead, and finds its problem in the result's `skipped`.
+    """
+    skipped: list[str] = []
+    alerts = list(iter_alerts(data, source, partial_last_line=partial_last_line,
+                              on_partial=lambda _n, problem: skipped.append(problem)))
+    return Alerts(alerts, skipped)
+
+
+def iter_alerts(data: bytes, source: str, *, partial_last_line: str = "error",
+                on_partial: Callable[[int, str], None] | None = None) -> Iterator[Alert]:
     """The alerts one at a time: JSON lines stream (a Falco log of any size reads in the
     memory of one line); one object or an array is read as a document, within the size limit."""
     if blank(data):
@@ -219,7 +208,9 @@ def iter_alerts(data: bytes, source: str) -> Iterator[Alert]:
         except ReportFormatError:
             pass  # not one document: reading it as JSON lines names the broken line
     if whole is None:
-        for i, row in enumerate(iter_json_lines(data, source), 1):
+        rows = iter_json_lines(data, source, partial_last_line=partial_last_line,
+                               on_partial=on_partial)
+        for i, row in enumerate(rows, 1):
             yield read_alert(row, source, f"line {i}")
         return
     if isinstance(whole, dict):
@@ -307,12 +298,15 @@ def alert_finding(alert: Alert) -> Finding:
                          for t in techniques),
         properties=properties,
         types=mitre_types(alert.tags),
+        first_observed_at=alert.stamp,
+        last_observed_at=alert.stamp,
     )
 
 
 def with_count(finding: Finding, count: int, first: str, last: str) -> Finding:
     return finding.with_(properties={**finding.properties, "Count": str(count),
-                                     "FirstSeen": first, "LastSeen": last})
+                                     "FirstSeen": first, "LastSeen": last},
+                         first_observed_at=first, last_observed_at=last)
 
 
 def parse(data: bytes, source: str = "<falco>") -> Sequence[Finding]:
@@ -351,3 +345,6 @@ def sniff(doc: Document) -> bool:
 FORMAT = ReportFormat(name="falco", title="Falco alerts (json_output lines, http_output, "
                       "Falcosidekick webhook)", parse=parse, sniff=sniff,
                       extensions=(".json", ".jsonl", ".log"))
+
+__all__ = ["Alert", "Alerts", "FORMAT", "alert_finding", "alert_time", "iso_ms", "parse_time",
+           "read_alert", "read_alerts", "split_image", "with_count"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Iterator, Sequence
 
-from secpipe.formats._common import as_int, iter_lines
+from secpipe.formats._common import as_int, is_json_lines, iter_lines
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity
@@ -75,9 +75,10 @@ def _classify(text: str) -> tuple[str, str, str]:
 
 
 def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
-    if (data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
-            and Document(data, source).json is not None):
-        raise ReportFormatError(source, "this is JSON, not git-secrets' text output")
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        doc = Document(data, source)
+        if doc.json is not None or is_json_lines(data):
+            raise ReportFormatError(source, "this is JSON, not git-secrets' text output")
     return merge_repeats(_findings(data, source))
 
 

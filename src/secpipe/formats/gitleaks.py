@@ -10,6 +10,9 @@ anywhere. With `--redact` gitleaks writes `REDACTED` instead of the value; there
 hash then, so the location key is the line (`redacted:L<n>`): the finding keeps its identity
 across runs, though not across line shifts.
 
+A clean scan is `[]` (gitleaks 7, and 8 since 8.x with an empty slice) or `null` (gitleaks 8
+marshalling a nil slice): both are zero findings.
+
 gitleaks has no severities: every leak is HIGH (the shared secrets policy). History scans
 repeat a value per commit; one finding per distinct value per file is kept.
 """
@@ -112,6 +115,8 @@ def _leak(item: Mapping[str, Any], where: str, source: str) -> Finding:
 
 def parse(data: bytes, source: str = "<gitleaks>") -> Sequence[Finding]:
     doc = load_json(data, source)
+    if doc is None:
+        return []  # gitleaks 8 writes `null` when a scan finds no leak (its nil slice)
     expect(doc, list, source, "the report")
     findings: list[Finding] = []
     for index, item in enumerate(doc):

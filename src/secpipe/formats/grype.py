@@ -39,6 +39,9 @@ def parse(data: bytes, source: str = "<grype>") -> Sequence[Finding]:
         raise ReportFormatError(source, f"a grype report is an object, got {type(doc).__name__}")
     if "matches" not in doc:
         raise ReportFormatError(source, "not a grype report: no 'matches'")
+    if not doc["matches"] and not ({"descriptor", "source"} & doc.keys()):
+        raise ReportFormatError(source, "not a grype report: no matches, and no grype "
+                                        "'descriptor' or 'source'")
     if doc["matches"] is None:  # grype prints `null` for no matches in some versions
         return []
     expect(doc["matches"], list, source, "matches")

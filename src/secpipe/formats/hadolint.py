@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from secpipe.formats._common import as_int, load_json, objects, text
+from secpipe.formats._common import as_int, expect, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Severity
 
@@ -28,12 +28,13 @@ def _rule_url(code: str) -> str:
 
 
 def parse(data: bytes, source: str = "<hadolint>") -> Sequence[Finding]:
-    doc = load_json(data, source)
+    doc = expect(load_json(data, source), list, source, "a hadolint report")
     findings: list[Finding] = []
     for i, item in enumerate(objects(doc, source, "the report")):
         code = text(item.get("code"))
-        if not code:
-            raise ReportFormatError(source, f"entry {i} has no 'code'")
+        if not code or "file" not in item:
+            raise ReportFormatError(source, f"entry {i} is not a hadolint violation (needs "
+                                            "'code' and 'file')")
         level = text(item.get("level"), "warning").lower()
         path = text(item.get("file")).replace("\\", "/") or "Dockerfile"
         line = as_int(item.get("line"))

@@ -41,8 +41,10 @@ _SECRET_CATEGORIES = frozenset({"secret management"})
 def parse(data: bytes, source: str = "<kics>") -> Sequence[Finding]:
     doc = load_json(data, source)
     expect(doc, dict, source, "the report")
-    if "queries" not in doc:
-        raise ReportFormatError(source, "not a KICS report: no 'queries'")
+    if "queries" not in doc or not (
+            {"kics_version", "total_counter", "scan_id", "files_scanned"} & doc.keys()):
+        raise ReportFormatError(source, "not a KICS report: no 'queries' with KICS's "
+                                        "'kics_version', 'scan_id' or counters")
     findings: list[Finding] = []
     for qi, query in enumerate(objects(doc.get("queries"), source, "queries")):
         what = f"queries[{qi}]"

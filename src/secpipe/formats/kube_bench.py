@@ -29,8 +29,14 @@ _MANUAL_REASON = "test marked as a manual test"
 
 def _controls(doc: Any, source: str) -> list[Mapping[str, Any]]:
     if isinstance(doc, dict) and "Controls" in doc:
+        if not doc["Controls"] and "Totals" not in doc:
+            raise ReportFormatError(source, "not a kube-bench report: empty 'Controls' without "
+                                            "kube-bench's 'Totals'")
         return list(objects(doc["Controls"], source, "Controls"))
     if isinstance(doc, list):
+        if not doc:
+            raise ReportFormatError(source, "not a kube-bench report: an empty array (kube-bench "
+                                            "always lists the controls it ran)")
         return list(objects(doc, source, "the report"))
     if isinstance(doc, dict) and "tests" in doc:
         return [doc]
@@ -116,7 +122,9 @@ def _looks_like_control(obj: Any) -> bool:
 def sniff(doc: Document) -> bool:
     data = doc.json
     if isinstance(data, dict) and isinstance(data.get("Controls"), list):
-        return not data["Controls"] or _looks_like_control(data["Controls"][0])
+        if not data["Controls"]:
+            return "Totals" in data
+        return _looks_like_control(data["Controls"][0])
     if isinstance(data, list) and data:
         return _looks_like_control(data[0])
     return _looks_like_control(data)

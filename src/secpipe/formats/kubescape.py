@@ -65,8 +65,8 @@ def _status(control: Mapping) -> str:
 
 def parse(data: bytes, source: str = "<kubescape>") -> Sequence[Finding]:
     doc = expect(load_json(data, source), dict, source, "a kubescape report")
-    if "summaryDetails" not in doc and "results" not in doc:
-        raise ReportFormatError(source, "not a kubescape v2 report: no 'summaryDetails' or 'results'")
+    if not isinstance(doc.get("summaryDetails"), dict):
+        raise ReportFormatError(source, "not a kubescape v2 report: no 'summaryDetails' object")
     summary = doc.get("summaryDetails")
     summary = {} if summary is None else expect(summary, dict, source, "summaryDetails")
     controls_info = summary.get("controls")

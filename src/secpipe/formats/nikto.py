@@ -104,12 +104,13 @@ def _location_key(item: _Item, fold: bool = True) -> str:
 
 def _json_items(doc: Any, source: str) -> list[_Item]:
     hosts = [doc] if isinstance(doc, dict) else doc
-    if not isinstance(hosts, list):
-        raise ReportFormatError(source, "a Nikto JSON report is a host object or a list of them")
+    if not isinstance(hosts, list) or not hosts:
+        raise ReportFormatError(source, "a Nikto JSON report is a host object or a non-empty "
+                                        "list of them")
     items: list[_Item] = []
     for h, host in enumerate(hosts):
         if (not isinstance(host, dict) or not {"host", "hostname", "ip"} & host.keys()
-                or not isinstance(host.get("vulnerabilities", []), list)):
+                or not isinstance(host.get("vulnerabilities"), list)):
             raise ReportFormatError(source, f"host {h} is not a Nikto host object "
                                             "(host/ip and a 'vulnerabilities' array)")
         name = text(host.get("host") or host.get("hostname") or host.get("ip")).strip()

@@ -49,7 +49,7 @@ def parse(data: bytes, source: str = "<npm-audit>") -> Sequence[Finding]:
     try:
         if "auditReportVersion" in doc:
             return list(_v7(doc, source))
-        if "advisories" in doc:
+        if "advisories" in doc and "metadata" in doc:
             return list(_v6(doc, source))
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise ReportFormatError(source, f"not an npm audit report: {exc}") from None

@@ -27,7 +27,7 @@ import re
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from secpipe.formats import _vuln as v
-from secpipe.formats._common import as_list, dig, load_json, objects, text
+from secpipe.formats._common import as_list, dig, expect, load_json, objects, text
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Location, Resource, Severity
 
@@ -43,8 +43,15 @@ def parse(data: bytes, source: str = "<osv-scanner>") -> Sequence[Finding]:
             source, f"an osv-scanner report is an object, got {type(doc).__name__}")
     if "results" not in doc:
         raise ReportFormatError(source, "not an osv-scanner report: no 'results'")
+    results = expect(doc["results"], list, source, "results")
+    if not results and "experimental_config" not in doc:
+        raise ReportFormatError(source, "not an osv-scanner report: empty 'results' without "
+                                        "osv-scanner's 'experimental_config'")
     findings: list[Finding] = []
-    for i, result in enumerate(objects(doc["results"], source, "results")):
+    for i, result in enumerate(objects(results, source, "results")):
+        if not isinstance(result.get("source"), Mapping) or "packages" not in result:
+            raise ReportFormatError(source, f"not an osv-scanner report: results[{i}] has no "
+                                            "'source' object and 'packages'")
         src = result.get("source") if isinstance(result.get("source"), Mapping) else {}
         for j, pkg in enumerate(objects(result.get("packages"), source, f"results[{i}].packages")):
             what = f"results[{i}].packages[{j}]"

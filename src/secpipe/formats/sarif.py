@@ -409,9 +409,10 @@ def _result_findings(result: Mapping, kind: str, rule_id: str, rule: Mapping | N
 def parse(data: bytes, source: str = "<sarif>") -> Sequence[Finding]:
     doc = expect(load_json(data, source), dict, source, "a SARIF log")
     version = text(doc.get("version"))
-    if "runs" not in doc:
-        raise ReportFormatError(source, "not a SARIF log: no 'runs' array")
-    if version and not version.startswith("2."):
+    if "runs" not in doc or not version:
+        raise ReportFormatError(source, "not a SARIF log: no 'version' and 'runs' (SARIF "
+                                        "requires both)")
+    if not version.startswith("2."):
         raise ReportFormatError(source, f"SARIF version {version} is not supported (2.1.0 is)")
     findings: list[Finding] = []
     for r, run in enumerate(objects(doc["runs"], source, "runs")):

@@ -1,4 +1,6 @@
-"""semgrep's JSON report (`semgrep --json`): `{results: [...], errors: [...], version?}`.
+"""semgrep's JSON report (`semgrep --json`): `{results: [...], errors: [...], version?}`, and
+Semgrep Supply Chain's findings export `{vulns: [...]}` (read by
+:mod:`secpipe.formats._semgrep_sca`).
 
 * Severity: ERROR high, WARNING medium, INFO low (the rule author's "worth a look"), and the
   newer CRITICAL/HIGH/MEDIUM/LOW words as themselves; EXPERIMENT/INVENTORY are informational.
@@ -19,6 +21,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from secpipe.formats._common import as_int, dig, expect, load_json, objects, text
+from secpipe.formats._semgrep_sca import supply_chain
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.formats.sarif import SECRET_CWES, cwe_ids
 from secpipe.model import Category, Finding, Location, Severity
@@ -72,8 +75,13 @@ def _position(item: Mapping, key: str) -> tuple[int | None, int | None]:
 
 def parse(data: bytes, source: str = "<semgrep>") -> Sequence[Finding]:
     doc = expect(load_json(data, source), dict, source, "a semgrep report")
-    if "results" not in doc:
-        raise ReportFormatError(source, "not a semgrep report: no 'results' array")
+    if "vulns" in doc and "results" not in doc:
+        return supply_chain(doc, source)
+    if "results" not in doc or "errors" not in doc:
+        raise ReportFormatError(source, "not a semgrep report: no 'results' and 'errors' arrays")
+    if "metrics" in doc and "generated_at" in doc:
+        raise ReportFormatError(source, "this is a bandit report, not semgrep's")
+    expect(doc["results"], list, source, "results")
     version = text(doc.get("version"))
     merged: dict[tuple, list] = {}
     for i, item in enumerate(objects(doc["results"], source, "results")):
@@ -162,6 +170,11 @@ def _finding(item: Mapping, extra: Mapping, start: int | None, end: int | None, 
 
 def sniff(doc: Document) -> bool:
     data = doc.json
+    if isinstance(data, dict) and isinstance(data.get("vulns"), list) and "results" not in data:
+        vulns = data["vulns"]
+        return (not vulns and set(data) == {"vulns"}) or (
+            bool(vulns) and isinstance(vulns[0], dict)
+            and {"advisory", "matchedDependency"} <= vulns[0].keys())
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         return False
     if "errors" not in data or "metrics" in data or "generated_at" in data:

@@ -49,6 +49,9 @@ def parse(data: bytes, source: str = "<snyk>") -> Sequence[Finding]:
                 raise ReportFormatError(source, f"snyk failed: {text(project.get('error'))}")
             raise ReportFormatError(source, f"{where}: not a snyk test report: no "
                                     "'vulnerabilities'")
+        if not ({"ok", "packageManager"} & project.keys()):
+            raise ReportFormatError(source, f"{where}: not a snyk test report: no 'ok' or "
+                                    "'packageManager'")
         findings.extend(_project(project, source, where))
     return findings
 

@@ -51,6 +51,10 @@ def parse(data: bytes, source: str = "<tfsec>") -> Sequence[Finding]:
     expect(doc, dict, source, "the report")
     if "results" not in doc:
         raise ReportFormatError(source, "not a tfsec report: no 'results'")
+    others = sorted(set(doc) - {"results"})
+    if others:  # bandit, semgrep, osv-scanner and kubescape write `results` beside other keys
+        raise ReportFormatError(source, f"not a tfsec report: tfsec writes only 'results', this "
+                                        f"has {', '.join(map(repr, others[:5]))}")
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for i, item in enumerate(objects(doc.get("results"), source, "results")):
         if item.get("passed") is True or _status(item.get("status")) in _NOT_FAILED:

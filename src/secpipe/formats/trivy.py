@@ -2,7 +2,8 @@
 
 * Schema 2 (trivy >= 0.20): `{SchemaVersion: 2, ArtifactName, ArtifactType, Results: [...]}`;
   `Results` is absent when nothing was found.
-* Legacy (before 0.20): the bare `Results` list, or `null` when nothing was found. `null` is
+* Legacy (before 0.20): the bare `Results` list (every entry has a `Target`; an empty array is
+  no trivy report), or `null` when nothing was found. `null` is
   accepted only because old trivy really printed it; it is not sniffed, since any tool's empty
   output could look like that.
 * Cluster reports (`trivy k8s`): `{ClusterName, Resources: [{Namespace, Kind, Name, Results}]}`,
@@ -69,6 +70,9 @@ def _results(doc: Any, source: str) -> Iterator[tuple[items.Scope, Mapping[str, 
     if doc is None:
         return  # legacy trivy printed `null` for a scan with no results
     if isinstance(doc, list):
+        if not doc:
+            raise ReportFormatError(source, "not a trivy report: an empty array (legacy trivy "
+                                            "printed `null` for no results)")
         yield from _result_list(doc, items.Scope(), source, "Results")
         return
     if not isinstance(doc, dict):
@@ -77,16 +81,16 @@ def _results(doc: Any, source: str) -> Iterator[tuple[items.Scope, Mapping[str, 
     if _is_cluster(doc):
         yield from _cluster(doc, source)
         return
-    if not ({"SchemaVersion", "ArtifactName", "Results"} & doc.keys()):
+    if not ({"SchemaVersion", "ArtifactName"} & doc.keys()):
         raise ReportFormatError(
-            source, "not a trivy report: no SchemaVersion, ArtifactName, Results or ClusterName")
+            source, "not a trivy report: no SchemaVersion, ArtifactName or ClusterName")
     scope = items.Scope(artifact_name=text(doc.get("ArtifactName")),
                         artifact_type=text(doc.get("ArtifactType")))
     yield from _result_list(doc.get("Results"), scope, source, "Results")
 
 
 def _is_cluster(doc: Mapping[str, Any]) -> bool:
-    return "ClusterName" in doc or ("Resources" in doc and "Results" not in doc)
+    return "ClusterName" in doc
 
 
 def _cluster(doc: Mapping[str, Any], source: str
@@ -107,6 +111,9 @@ def _result_list(value: Any, base: items.Scope, source: str, what: str
         return
     expect(value, list, source, what)
     for i, result in enumerate(objects(value, source, what)):
+        if "Target" not in result:
+            raise ReportFormatError(
+                source, f"not a trivy report: {what}[{i}] is not a trivy result (no 'Target')")
         scope = items.Scope(
             artifact_name=base.artifact_name, artifact_type=base.artifact_type,
             target=text(result.get("Target")), result_class=text(result.get("Class")),

@@ -41,7 +41,8 @@ def _is_v3(row: Mapping[str, Any]) -> bool:
 
 def _is_log(row: Mapping[str, Any]) -> bool:
     """trufflehog's own log records when stderr was captured into the report."""
-    return "msg" in row and "level" in row and not _is_v3(row)
+    return ("msg" in row and "level" in row and ("ts" in row or "logger" in row)
+            and not _is_v3(row))
 
 
 def _v2(row: Mapping[str, Any], where: str, source: str) -> list[Finding]:

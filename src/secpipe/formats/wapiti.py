@@ -167,6 +167,9 @@ def _wstg(value: Any) -> list[str]:
 def _json_entries(doc: Any, source: str) -> tuple[list[tuple[str, _Type, Mapping]], str]:
     if not isinstance(doc, dict) or not isinstance(doc.get("vulnerabilities"), dict):
         raise ReportFormatError(source, "not a Wapiti JSON report (no 'vulnerabilities' object)")
+    if not ({"classifications", "infos"} & doc.keys()):
+        raise ReportFormatError(source, "not a Wapiti JSON report (no 'classifications' or "
+                                        "'infos')")
     classes = doc.get("classifications") or {}
     if not isinstance(classes, dict):
         raise ReportFormatError(source, "'classifications' should be an object")

@@ -203,6 +203,8 @@ def _site(name: str, host: str, port: str, ssl: str, source: str, where: str) ->
 def _json_sites(doc: Any, source: str) -> list[tuple[dict[str, str], list[Mapping[str, Any]]]]:
     if not isinstance(doc, dict) or "site" not in doc:
         raise ReportFormatError(source, "not a ZAP JSON report (no top-level 'site')")
+    if not ({"@version", "@generated", "@programName"} & doc.keys()):
+        raise ReportFormatError(source, "not a ZAP JSON report (no '@version' or '@generated')")
     raw = doc["site"]
     raw = [raw] if isinstance(raw, dict) else raw
     if not isinstance(raw, list):

@@ -111,10 +111,10 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         "GeneratorId": clip(f"{finding.tool}/{finding.rule_id}", LIMITS["GeneratorId"]),
         "AwsAccountId": ctx.account_id,
         "Types": types_of(finding),
-        "CreatedAt": stamp,
+        "CreatedAt": finding.first_observed_at or stamp,
         "UpdatedAt": stamp,
-        "FirstObservedAt": stamp,
-        "LastObservedAt": stamp,
+        "FirstObservedAt": finding.first_observed_at or stamp,
+        "LastObservedAt": finding.last_observed_at or finding.first_observed_at or stamp,
         "Severity": {
             "Label": finding.severity.name,
             "Normalized": finding.severity.normalized,

@@ -164,6 +164,11 @@ class Finding:
     # Explicit ASFF Types (`namespace/category/classifier`); empty means the category's default.
     # Runtime alerts know their MITRE tactic (`TTPs/Execution`), which the category cannot say.
     types: tuple[str, ...] = ()
+    # When the tool saw it (ISO 8601, ms, `Z`), for reports that say so (a Falco alert's time):
+    # ASFF's CreatedAt/FirstObservedAt/LastObservedAt then tell when it happened, not when
+    # secpipe converted the report. None: the conversion time, as for scans.
+    first_observed_at: str | None = None
+    last_observed_at: str | None = None
     # Correlation (one issue per root cause): findings of several tools or rules that share a
     # root cause carry the same `issue_key`, and each lists the others' ASFF Ids in `related`.
     # Empty until the pipeline's correlation step fills them; outputs group on

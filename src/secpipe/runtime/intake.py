@@ -287,13 +287,15 @@ def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | Non
         if not body.strip():
             raise InvalidInput("the request has no body: POST a Falco alert as JSON")
         try:
-            alerts = read_alerts(body, "request")
+            alerts = read_alerts(body, "request", partial_last_line="warn")
         except ReportFormatError as err:
             hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
                 " (is json_output enabled in falco.yaml?)"
             raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
         generation = service.submit(alerts)
         answer: dict[str, Any] = {"accepted": len(alerts)}
+        if alerts.skipped:  # a body cut mid-line: the complete alerts are kept, the cut counted
+            answer["skipped"], answer["warnings"] = len(alerts.skipped), alerts.skipped
         if _truthy(call.request.query_params.get("wait")):
             stored = await run_in_threadpool(service.wait, generation)
             answer["stored"] = stored
