@@ -30,6 +30,7 @@ REMEDIATION = (
 )
 REFERENCES = ("https://cwe.mitre.org/data/definitions/798.html",)
 _MAX_COMMITS = 20
+_NO_LINE = 1 << 62  # sorts after every real line number
 
 
 def slug(text: str) -> str:
@@ -102,8 +103,10 @@ def merge_repeats(
     """One finding per (file, leaked value); see the module docstring for why.
 
     The kept finding is the best by `rank` (lower first), then one from the working tree
-    (no commit) over one from history, then the first reported (history scans list newest
-    commits first). It takes the highest severity of its group.
+    (no commit) over one from history, then the one on the first line, then the lowest commit
+    id: never the report's order, which trufflehog3 (parallel workers) changes from run to run,
+    so a merged finding shows the same line every time. It takes the highest severity of its
+    group.
 
     Groups are folded as findings arrive (a generator is consumed once, never held): a
     history of any length costs memory per distinct leak, not per line.
@@ -111,7 +114,9 @@ def merge_repeats(
     groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
         key = (finding.path or "", finding.location_key or f"#{index}")
-        order = (rank(finding) if rank else 0, bool(finding.properties.get("commit")), index)
+        commit = finding.properties.get("commit") or ""
+        line = finding.location.start_line if finding.location else None
+        order = (rank(finding) if rank else 0, bool(commit), line or _NO_LINE, commit, index)
         group = groups.get(key)
         if group is None:
             groups[key] = _Group(order, finding)
@@ -123,7 +128,7 @@ def merge_repeats(
 class _Group:
     __slots__ = ("order", "best", "top", "count", "commits", "rules")
 
-    def __init__(self, order: tuple[int, bool, int], finding: Finding) -> None:
+    def __init__(self, order: tuple[int, bool, int, str, int], finding: Finding) -> None:
         self.order, self.best, self.top, self.count = order, finding, finding, 1
         self.commits: dict[str, None] = {}
         self.rules: dict[str, None] = {finding.rule_id: None}
@@ -134,7 +139,7 @@ class _Group:
         if commit:
             self.commits[commit] = None
 
-    def add(self, order: tuple[int, bool, int], finding: Finding) -> None:
+    def add(self, order: tuple[int, bool, int, str, int], finding: Finding) -> None:
         self.count += 1
         if order < self.order:
             self.order, self.best = order, finding
