@@ -9,8 +9,9 @@ figures from real repositories):
      or `yarn.lock.orig` count), else by its name with any backup suffix removed. In such a
      document a finding is dropped when its line is a hash line (`integrity`, `checksum`,
      `h1:`, `hashes = [...]`, ...) or, where the line cannot be read (a value only in history),
-     when only an entropy rule matched. A pattern match on another line (a token in a
-     `resolved` URL) stays: that one is a credential;
+     when only an entropy rule matched (also on a package's download URL, whose `#sha1` or
+     commit id is what it matched). A line with credentials in a URL (`https://u:token@…`)
+     always stays, as does a pattern rule's match on any line that is not a hash line;
    - commit-hash tags: a 40/64-hex value (or Yor's `yor_trace` UUID) under a commit-like key
      (`git_commit`, `yor_trace`, `commit_sha`, `revision` ...), as Yor writes on every
      Terraform resource; and, for entropy rules only, a commit named in a link
@@ -86,10 +87,14 @@ _SBOM_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _HASH_LINE = re.compile(
     r"(integrity|checksum|shasum|content-?hash|contentHash|hashes|\"hash\"|\bhash\s*=|"
     r"\"content\"\s*:\s*\"[0-9a-fA-F]{32,}\"|checksumValue|\"alg\"|"
-    r"\bh1:|\bzh:|/go\.mod h1:|sha(1|256|384|512)[-:]|resolution:\s*\{?\s*integrity)",
+    r"\bh1:|\bzh:|/go\.mod h1:|\bsha-?(1|224|256|384|512)\"?\s*[-:=]|"
+    r"resolution:\s*\{?\s*integrity|\"reference\"\s*:\s*\"[0-9a-f]{40}\")",
     re.I,
 )
 _CREDENTIAL_URL = re.compile(r"://[^/\s:@\"']+:[^/\s@\"']+@")
+# A download URL of a package (`resolved "https://…/x.tgz#<sha1>"`, Composer's zipball of a
+# commit): where an entropy rule fires in it, it fired on the hash or commit the URL names.
+_URL = re.compile(r"https?://[^\s\"'<>]+")
 
 _COMMIT_KEY = (r"(git_?commit|yor_trace|commit(?:_?(?:id|sha|hash))?|git_?sha|"
                r"revision|source_?version|vcs_?ref)")
@@ -200,7 +205,11 @@ def not_a_secret(finding: Finding, tree: _Tree) -> str | None:
         return None
     what = "lockfile hash" if kind.startswith("lockfile") else "SBOM hash"
     if line is not None:
-        if _HASH_LINE.search(line) and not _CREDENTIAL_URL.search(line):
+        if _CREDENTIAL_URL.search(line):
+            return None
+        if _HASH_LINE.search(line):
+            return what
+        if is_entropy_only(finding) and _URL.search(line):
             return what
         return None
     return what if is_entropy_only(finding) else None
