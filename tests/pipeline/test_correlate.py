@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,21 @@ def test_a_planted_key_is_one_issue_found_by_three_tools(tmp_path: Path) -> None
     assert summary["totals"]["blocking_issues"] == 2          # the key id and the secret key
     assert summary["totals"]["blocking"] == len(stage.blocking) > 2
     assert summary["stages"][0]["blocking_issues"] == 2
+    # JUnit: one failed case per blocking issue, naming the other tools' findings
+    junit = ET.parse(Path(run.run_dir) / "junit.xml").getroot()
+    suite = junit.find("testsuite")
+    failures = suite.findall("testcase/failure")
+    assert int(suite.get("failures")) == len(failures) == 2
+    assert any("found by git-secrets, detect-secrets, trufflehog3" in (f.text or "")
+               for f in failures)
+    # SARIF: one result per tool finding (GitHub wants one run per tool), each naming its issue
+    sarif = json.loads((Path(run.run_dir) / "results.sarif").read_text())
+    results = [r for r_ in sarif["runs"] for r in r_["results"]]
+    assert len(results) == len(stage.findings)
+    key_results = [r for r in results if r["properties"]["secpipe/asffId"] in
+                   {g.asff_id for g in key_findings}]
+    assert len({r["properties"]["secpipe/issue"] for r in key_results}) == 1
+    for r in key_results:
+        assert r["properties"]["secpipe/foundBy"] == ["git-secrets", "detect-secrets",
+                                                      "trufflehog3"]
+        assert "found by git-secrets, detect-secrets, trufflehog3" in r["message"]["text"]
