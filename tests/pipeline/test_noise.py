@@ -249,3 +249,13 @@ def test_the_secrets_stage_on_real_lockfiles_sboms_and_yor_tags(tmp_path: Path) 
     assert filtered.get("commit-hash tag", 0) >= 1, filtered
     trufflehog = next(t for t in summary["stages"][0]["tools"] if t["name"] == "trufflehog3")
     assert sum(trufflehog["filtered"].values()) > 0
+
+
+def test_a_merged_finding_with_a_keyword_rule_is_not_entropy_only() -> None:
+    from secpipe.pipeline.noise import is_entropy_only
+
+    ds = secret_finding(tool="detect-secrets", rule_id="base64-high-entropy-string", kind="b64",
+                        path="a.py", line=1, secret=Secret.from_hash("ab" * 20))
+    assert is_entropy_only(ds)
+    assert not is_entropy_only(ds.with_(properties={
+        "rules": "base64-high-entropy-string,secret-keyword"}))

@@ -113,7 +113,10 @@ _HEAD_BYTES = 64 * 1024
 
 
 def is_entropy_only(finding: Finding) -> bool:
-    return (finding.tool, finding.rule_id) in ENTROPY_RULES
+    """Only entropy rules matched: the finding's rule, and every rule a merged finding
+    (formats._secrets.merge_repeats) records having matched the same value."""
+    rules = [r for r in finding.properties.get("rules", "").split(",") if r] or [finding.rule_id]
+    return all((finding.tool, rule) in ENTROPY_RULES for rule in {finding.rule_id, *rules})
 
 
 class _Tree:
