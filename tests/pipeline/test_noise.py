@@ -259,3 +259,21 @@ def test_a_merged_finding_with_a_keyword_rule_is_not_entropy_only() -> None:
     assert is_entropy_only(ds)
     assert not is_entropy_only(ds.with_(properties={
         "rules": "base64-high-entropy-string,secret-keyword"}))
+
+
+def test_digests_labelled_with_their_algorithm_are_not_secrets(tmp_path: Path) -> None:
+    """Lines from this repository's own fixtures, where the entropy rules fired."""
+    lines = [
+        "    image: registry.example.com/api@sha256:" + "0123456789abcdef" * 4,
+        '      "imageDigest": "sha256:' + "4d1f3a0b2c5e6f70" * 4 + '",',
+        "flask==2.0.1 --hash=sha256:" + "9b06c289f9ba3a8a" * 4 + " \\",
+        f'token = "{SECRET_KEY}"  # sha256:' + "ab" * 32,
+    ]
+    (tmp_path / "f.yaml").write_text("\n".join(lines) + "\n")
+    findings = [_entropy("f.yaml", n) for n in range(1, 5)]
+    pattern = secret_finding(tool="git-secrets", rule_id="prohibited-pattern", kind="x",
+                             path="f.yaml", line=1, secret=Secret.from_value("y" * 20))
+    kept, dropped = drop_not_secrets([*findings, pattern], tmp_path)
+    assert dropped == {"content digest": 3}
+    # the last line holds a token besides its digest; a pattern rule's match always stays
+    assert [f.location.start_line for f in kept] == [4, 1]

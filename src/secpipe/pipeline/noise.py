@@ -15,7 +15,8 @@ figures from real repositories):
    - commit-hash tags: a 40/64-hex value (or Yor's `yor_trace` UUID) under a commit-like key
      (`git_commit`, `yor_trace`, `commit_sha`, `revision` ...), as Yor writes on every
      Terraform resource; and, for entropy rules only, a commit named in a link
-     (`https://github.com/o/r/commit/<sha>`).
+     (`https://github.com/o/r/commit/<sha>`) or a digest labelled with its algorithm
+     (`image@sha256:<hex>`, `--hash=sha256:<hex>`, `sha512-<base64>`), in any file.
 2. **Entropy-only findings are LOW**: a rule that matches any high-entropy string (trufflehog3
    `high-entropy`, detect-secrets Base64/Hex High Entropy String, checkov CKV_SECRET_6/19) knows
    nothing about credentials. It stays LOW, with advice to check rather than rotate, unless the
@@ -109,6 +110,16 @@ _COMMIT_TAG = re.compile(
 # advisories, changelogs and OSV records.
 _COMMIT_URL = re.compile(r"https?://\S+/commits?/[0-9a-f]{7,64}\b", re.I)
 
+# A digest labelled with its algorithm (`@sha256:<hex>` image references, `--hash=sha256:` in
+# pip requirements, `"imageDigest": "sha256:…"`, SRI `sha512-<base64>`): a hash of public
+# content, whatever file it sits in.
+_DIGEST = re.compile(r"(?<![A-Za-z0-9])(sha(1|224|256|384|512)|md5)[:=-]"
+                     r"([0-9a-fA-F]{32,128}|[A-Za-z0-9+/]{40,}={0,2})(?![A-Za-z0-9])", re.I)
+
+# What is left of a line once its digests are removed must not hold another random-looking
+# token: `token = "<key>"  # sha256:<hex>` stays a finding.
+_TOKEN = re.compile(r"(?=[A-Za-z0-9+/=_-]*\d)(?=[A-Za-z0-9+/=_-]*[A-Za-z])[A-Za-z0-9+/=_-]{20,}")
+
 _HEAD_BYTES = 64 * 1024
 
 
@@ -201,21 +212,32 @@ def not_a_secret(finding: Finding, tree: _Tree) -> str | None:
     line = tree.line(rel, finding.location.start_line) if _from_tree(finding) else None
     if line is not None and _COMMIT_TAG.search(line.strip()):
         return "commit-hash tag"
-    if line is not None and is_entropy_only(finding) and _COMMIT_URL.search(line):
-        return "commit-hash link"
     kind = tree.kind(rel)
-    if kind is None:
+    if kind is not None:
+        verdict = _in_document(kind, line, finding)
+        if verdict is not None:
+            return verdict
+    if line is None or not is_entropy_only(finding) or _CREDENTIAL_URL.search(line):
         return None
+    if _COMMIT_URL.search(line):
+        return "commit-hash link"
+    if _DIGEST.search(line) and not _TOKEN.search(_DIGEST.sub(" ", line)):
+        return "content digest"
+    return None
+
+
+def _in_document(kind: str, line: str | None, finding: Finding) -> str | None:
+    """In a lockfile or an SBOM: hash lines, and entropy on package URLs, are not secrets."""
     what = "lockfile hash" if kind.startswith("lockfile") else "SBOM hash"
-    if line is not None:
-        if _CREDENTIAL_URL.search(line):
-            return None
-        if _HASH_LINE.search(line):
-            return what
-        if is_entropy_only(finding) and _URL.search(line):
-            return what
+    if line is None:
+        return what if is_entropy_only(finding) else None
+    if _CREDENTIAL_URL.search(line):
         return None
-    return what if is_entropy_only(finding) else None
+    if _HASH_LINE.search(line):
+        return what
+    if is_entropy_only(finding) and _URL.search(line):
+        return what
+    return None
 
 
 def drop_not_secrets(findings: Sequence[Finding], root: Path | None
