@@ -48,6 +48,12 @@ class Equivalence:
     rules: Mapping[str, tuple[str, ...]]
 
 
+def rule_source(finding: Finding) -> str:
+    """Whose rule ids a finding carries: its format's tool (`parsed_as`, when the pipeline
+    renamed the finding after the scanner that ran, as `trivy-vuln` for trivy's format)."""
+    return finding.properties.get("parsed_as") or finding.tool
+
+
 def canonical_rule(tool: str, rule_id: str) -> str:
     """One spelling per rule: trivy has written DS002, AVD-DS-0002 and DS-0002 for one check."""
     rule_id = rule_id.strip()
@@ -208,7 +214,8 @@ def _misconfigurations(findings: Sequence[Finding], idx: Sequence[int], uf: _Uni
     buckets: dict[tuple[str, str], list[int]] = {}
     for i in idx:
         f = findings[i]
-        eq = index.get((f.tool, canonical_rule(f.tool, f.rule_id)))
+        source = rule_source(f)
+        eq = index.get((source, canonical_rule(source, f.rule_id)))
         if eq is not None and f.path:
             buckets.setdefault((eq, f.path.lstrip("/")), []).append(i)
     for members in buckets.values():
@@ -252,4 +259,5 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
     return out
 
 
-__all__ = ["Equivalence", "SecretValues", "canonical_rule", "correlate", "load_table"]
+__all__ = ["Equivalence", "SecretValues", "canonical_rule", "correlate", "load_table",
+           "rule_source"]

@@ -127,7 +127,8 @@ def is_entropy_only(finding: Finding) -> bool:
     """Only entropy rules matched: the finding's rule, and every rule a merged finding
     (formats._secrets.merge_repeats) records having matched the same value."""
     rules = [r for r in finding.properties.get("rules", "").split(",") if r] or [finding.rule_id]
-    return all((finding.tool, rule) in ENTROPY_RULES for rule in {finding.rule_id, *rules})
+    tool = finding.properties.get("parsed_as") or finding.tool   # the format's rule ids
+    return all((tool, rule) in ENTROPY_RULES for rule in {finding.rule_id, *rules})
 
 
 class _Tree:
