@@ -249,6 +249,14 @@ def test_the_secrets_stage_on_real_lockfiles_sboms_and_yor_tags(tmp_path: Path) 
     assert filtered.get("commit-hash tag", 0) >= 1, filtered
     trufflehog = next(t for t in summary["stages"][0]["tools"] if t["name"] == "trufflehog3")
     assert sum(trufflehog["filtered"].values()) > 0
+    from rich.console import Console
+
+    from secpipe.outputs import render_console
+
+    console = Console(record=True, width=200, color_system=None)
+    render_console(run, console)
+    n = sum(trufflehog["filtered"].values())
+    assert f"trufflehog3: {n} findings dropped as not secrets (" in console.export_text()
 
 
 def test_a_merged_finding_with_a_keyword_rule_is_not_entropy_only() -> None:
