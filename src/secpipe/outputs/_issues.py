@@ -73,18 +73,28 @@ def _hash_only(gated: GatedFinding) -> bool:
 
 
 def issue_counts(run: RunResult, stage: StageResult | None = None) -> dict[str, int]:
-    """Issue counts for summary.json: all issues, blocking ones, and issues by severity."""
+    """Issue counts for summary.json: all issues, blocking ones, issues by their worst
+    severity, and issues more than one tool reported. One pass, no per-finding lookups: the
+    summary is written for runs of tens of thousands of findings."""
     stages = [stage] if stage is not None else list(run.stages)
-    items = [(s, g) for s in stages for g in s.findings]
-    issues = group_issues(run, items)
+    worst: dict[str, Severity] = {}
+    blocking: set[str] = set()
+    tools: dict[str, set[str]] = {}
+    for s in stages:
+        for g in s.findings:
+            key = issue_key(g)
+            sev = g.finding.severity
+            if key not in worst or sev > worst[key]:
+                worst[key] = sev
+            if g.blocking:
+                blocking.add(key)
+            tools.setdefault(key, set()).add(g.finding.tool)
     by_severity = {s.name: 0 for s in sorted(Severity, reverse=True)}
-    for issue in issues:
-        by_severity[issue.severity.name] += 1
-    blocking = [i for i in issues
-                if any(g.blocking for _, g in i.members)]
+    for sev in worst.values():
+        by_severity[sev.name] += 1
     return {
-        "issues": len(issues),
+        "issues": len(worst),
         "issue_counts": by_severity,
         "blocking_issues": len(blocking),
-        "multi_tool_issues": sum(1 for i in issues if len(i.tools) > 1),
+        "multi_tool_issues": sum(1 for t in tools.values() if len(t) > 1),
     }

@@ -21,7 +21,9 @@ from secpipe.outputs._common import (
     SHORT_NAMES,
     Origins,
     all_gated,
+    enforcing,
     gate_lines,
+    issue_key,
     report_path,
     secret_text,
     tool_error,
@@ -140,7 +142,10 @@ def _blocking(run: RunResult, console: Console) -> None:
     cause, and which tools found it when more than one did."""
     origins = Origins(run)
     # Advisory stages mark findings over their threshold too, but those block nothing.
-    issues = [i for i in group_issues(run, all_gated(run), origins) if i.blocking]
+    items = all_gated(run)
+    keys = {issue_key(g) for s, g in items if g.blocking and enforcing(s)}
+    issues = [i for i in group_issues(run, [(s, g) for s, g in items if issue_key(g) in keys],
+                                      origins) if i.blocking]
     if not issues:
         return
     console.print()

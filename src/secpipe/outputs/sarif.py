@@ -105,7 +105,8 @@ def sarif_log(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> dict[str, 
         for gated in stage.findings:
             name = origins.tool_name(stage, gated)
             groups.setdefault(name, _ToolRun(name)).findings.append((stage, gated))
-    found_by = {i.key: i.tools for i in group_issues(run, all_gated(run), origins)}
+    related = [(s, g) for s, g in all_gated(run) if g.finding.related]
+    found_by = {i.key: i.tools for i in group_issues(run, related, origins)}
     runs = [
         _run(group, run.root, fallback_uri, found_by)
         for group in groups.values()
