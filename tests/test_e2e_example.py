@@ -131,6 +131,47 @@ def test_each_required_tool_found_the_planted_flaws(demo) -> None:
         assert {f.rule_id for f in runtime} == {"Shell spawned by the web server"}, runtime
 
 
+def test_the_aws_key_is_one_issue_found_by_three_tools(demo) -> None:
+    """issue 14's done-when: one issue, RelatedFindings in each tool's ASFF finding, and the
+    gate counting issues."""
+    from rich.console import Console
+
+    from secpipe.outputs import render_console
+
+    run, _ = demo
+    secrets = next(s for s in run.stages if s.name == "secrets")
+    key = [g for g in secrets.findings
+           if g.finding.path == "config/aws.js" and g.finding.location.start_line == 5]
+    assert {g.finding.tool for g in key} == {"git-secrets", "detect-secrets", "trufflehog3"}
+    assert len({g.finding.issue_key for g in key}) == 1
+    asff = {o["Id"]: o for o in
+            json.loads((Path(run.run_dir) / "findings.asff.json").read_text())}
+    ids = {g.asff_id for g in key}
+    for g in key:
+        related = asff[g.asff_id]["RelatedFindings"]
+        assert {r["Id"] for r in related} == ids - {g.asff_id}
+        assert all(r["ProductArn"] == asff[g.asff_id]["ProductArn"] for r in related)
+    summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
+    stage = next(s for s in summary["stages"] if s["name"] == "secrets")
+    issues = {g.finding.issue_key for g in secrets.findings if g.blocking}
+    assert stage["blocking_issues"] == len(issues) < stage["blocking"]
+    assert summary["totals"]["blocking_issues"] < summary["totals"]["blocking"]
+    console = Console(record=True, width=200, color_system=None)
+    render_console(run, console)
+    text = console.export_text()
+    assert "found by git-secrets, detect-secrets, trufflehog3" in text
+    assert f"{summary['totals']['blocking_issues']} blocking issues (" in text
+    # hadolint (stage dockerfile) and checkov (stage iac) on the same ADD: one issue too
+    add = [g for s in run.stages for g in s.findings
+           if g.finding.rule_id in ("DL3020", "CKV_DOCKER_4")]
+    assert {g.finding.tool for g in add} == {"hadolint", "checkov"}
+    assert len({g.finding.issue_key for g in add}) == 1
+    # vulnerabilities as fixes: one line per package
+    fixes = {f["package"]: f for f in summary["fixes"]}
+    assert fixes["lodash"]["fixed_in"] == "4.17.21" and fixes["lodash"]["issues"] >= 1
+    assert "upgrade lodash to 4.17.21 fixes" in text
+
+
 def test_history_is_limited_to_the_scanned_folder(demo) -> None:
     run, out = demo
     for stage in run.stages:

@@ -92,3 +92,23 @@ def test_new_only_without_baseline_blocks_everything() -> None:
     gated = judge_findings([_f("A", Severity.HIGH)], stage="iac", fail_on=Severity.LOW,
                            suppressions=[], ctx=CTX, baseline=None, new_only=True)
     assert gated[0].blocking and gated[0].is_new is None
+
+
+def test_a_suppression_by_id_covers_the_whole_issue_and_rules_stay_per_finding() -> None:
+    from secpipe.pipeline.result import Suppression
+
+    a = _f("DL3020", Severity.HIGH, "Dockerfile").with_(tool="hadolint", issue_key="issue/1")
+    b = _f("CKV_DOCKER_4", Severity.HIGH, "Dockerfile").with_(issue_key="issue/1")
+    c = _f("DS-0005", Severity.HIGH, "Dockerfile").with_(tool="trivy", issue_key="issue/1")
+    d = _f("CKV_X", Severity.HIGH, "Dockerfile").with_(issue_key="issue/2")
+    by_id = Suppression(reason="accepted, SEC-9", expires="2999-01-01", id=a.fingerprint())
+    gated = judge_findings([a, b, c, d], stage="iac", fail_on=Severity.LOW,
+                           suppressions=[by_id], ctx=CTX)
+    by = {g.finding.rule_id: g for g in gated}
+    assert all(by[r].suppressed_by is by_id and not by[r].blocking
+               for r in ("DL3020", "CKV_DOCKER_4", "DS-0005"))
+    assert by["CKV_X"].blocking
+    by_rule = Suppression(reason="accepted, SEC-9", expires="2999-01-01", rule="DL3020")
+    gated = judge_findings([a, b, c], stage="iac", fail_on=Severity.LOW,
+                           suppressions=[by_rule], ctx=CTX)
+    assert sorted(g.finding.rule_id for g in gated if g.blocking) == ["CKV_DOCKER_4", "DS-0005"]

@@ -167,6 +167,10 @@ def test_summary_counts_and_shape(run: RunResult) -> None:
         "findings": 6,
         "counts": {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "INFORMATIONAL": 1},
         "blocking": 3, "suppressed": 1,
+        # no correlation in this run: every finding is its own issue
+        "issues": 6, "blocking_issues": 3, "multi_tool_issues": 0,
+        "issue_counts": {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "INFORMATIONAL": 1},
+        "filtered": {},
     }
     secrets, iac = doc["stages"]
     assert secrets["status"] == "error" and secrets["fail_on"] == "HIGH"
@@ -377,7 +381,7 @@ def test_html_shows_what_a_person_needs(run: RunResult) -> None:
     html = render_html(run)
     assert 'class="verdict v-error"' in html and ">ERROR<" in html
     for text in ("acme/web", "main", "a" * 12, "20240101-abc", "2024-01-01T10:00:00Z",
-                 "Gate FAILED: 2 blocking findings in iac",
+                 "Gate FAILED: 2 blocking issues in iac",
                  "ERROR: stage secrets: trufflehog: `trufflehog` not found",
                  "8.18.0", "3.2.1", "logs/trufflehog.log", "config/app.env:12",
                  "Rotate the key and remove it from history.", "secret: AKIA…MPLE",
@@ -411,7 +415,7 @@ def test_console_tables_blocking_and_verdict(run: RunResult) -> None:
     for header in ("CRIT", "HIGH", "MED", "LOW", "INFO"):
         assert header in out
     assert "8.18.0" in out and "3.2.1" in out
-    assert "Blocking findings (3)" in out
+    assert "Blocking issues (3)" in out
     lines = out.splitlines()
     blocking = [l for l in lines if l.startswith("  CRITICAL") or l.startswith("  HIGH")]
     assert [l.split()[0] for l in blocking] == ["CRITICAL", "CRITICAL", "HIGH"]
@@ -422,7 +426,7 @@ def test_console_tables_blocking_and_verdict(run: RunResult) -> None:
     assert "\x1b" not in out and "\x07" not in out  # no terminal control from scanned text
     assert "Expired suppressions (1)" in out
     assert "ERROR: stage secrets: trufflehog:" in out
-    assert "Gate FAILED: 2 blocking findings in iac" in out
+    assert "Gate FAILED: 2 blocking issues in iac" in out
     assert lines[-1] == "Report: .secpipe/runs/20240101-abc/report.html"
 
 
@@ -454,9 +458,9 @@ def test_advisory_stages_inform_without_failing() -> None:
     assert run.exit_code == 0
     out = _console_text(run)
     assert "Gate passed" in out and "Gate FAILED" not in out and "ERROR:" not in out
-    assert "Advisory: 2 findings at or above the threshold in iac" in out
+    assert "Advisory: 2 issues at or above the threshold in iac" in out
     assert "Advisory stage secrets errored: trufflehog:" in out
-    assert "Blocking findings" not in out
+    assert "Blocking issues" not in out
     root = ET.fromstring(render_junit(run))
     iac = root.find("testsuite[@name='iac']")
     assert (iac.get("failures"), iac.get("skipped")) == ("0", "2")

@@ -111,3 +111,31 @@ def test_malformed_reports_raise_format_error(bad: bytes) -> None:
     with pytest.raises(ReportFormatError) as err:
         FMT.parse(bad, "broken.json")
     assert "broken.json" in str(err.value)
+
+
+
+def _shown(report: list) -> list[tuple]:
+    findings = get_format("trufflehog3").parse(json.dumps(report).encode(), "t.json")
+    return sorted((f.path, f.rule_id, f.location.start_line, f.properties.get("commit", ""),
+                   f.properties.get("commits", "") != "") for f in findings)
+
+
+def test_a_merged_finding_shows_its_first_line_whatever_the_report_order() -> None:
+    """trufflehog3's workers list matches in another order on every run; the merged finding
+    showed another line from run to run. Now: the working tree's first line, else history's."""
+    import random
+
+    data = json.loads((OWN_FIXTURES / "trufflehog3" / "own_repo.json").read_bytes())
+    rng = random.Random(7)
+    history = [i for i in data if i["commit"]]
+    for sample in (data, history):
+        expected = _shown(sample)
+        for _ in range(8):
+            assert _shown(rng.sample(sample, len(sample))) == expected
+    # history only: each value shows the lowest line any commit had it on
+    lowest: dict[tuple[str, str], int] = {}
+    for item in history:
+        key = (item["path"], item["secret"])
+        lowest[key] = min(lowest.get(key, 1 << 30), int(item["line"]))
+    assert sorted((p, line) for p, _, line, _, _ in _shown(history)) == \
+        sorted((p, line) for (p, _), line in lowest.items())

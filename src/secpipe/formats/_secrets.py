@@ -18,6 +18,7 @@ and in which commits it was seen.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
 from secpipe.model import Category, Finding, Location, Secret, Severity
@@ -30,6 +31,7 @@ REMEDIATION = (
 )
 REFERENCES = ("https://cwe.mitre.org/data/definitions/798.html",)
 _MAX_COMMITS = 20
+_NO_LINE = 1 << 62  # sorts after every real line number
 
 
 def slug(text: str) -> str:
@@ -102,8 +104,11 @@ def merge_repeats(
     """One finding per (file, leaked value); see the module docstring for why.
 
     The kept finding is the best by `rank` (lower first), then one from the working tree
-    (no commit) over one from history, then the first reported (history scans list newest
-    commits first). It takes the highest severity of its group.
+    (no commit) over one from history, then the one on the first line, then the newest commit
+    (by the tool's date, then commit id; git-secrets gives no date but lists newest first):
+    never the order of trufflehog3's report, which its parallel workers change from run to
+    run, so a merged finding shows the same line every time. It takes the highest severity of
+    its group.
 
     Groups are folded as findings arrive (a generator is consumed once, never held): a
     history of any length costs memory per distinct leak, not per line.
@@ -111,7 +116,11 @@ def merge_repeats(
     groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
         key = (finding.path or "", finding.location_key or f"#{index}")
-        order = (rank(finding) if rank else 0, bool(finding.properties.get("commit")), index)
+        commit = finding.properties.get("commit") or ""
+        line = finding.location.start_line if finding.location else None
+        order = (rank(finding) if rank else 0, bool(commit), line or _NO_LINE,
+                 -_epoch(finding.properties.get("date")), commit if
+                 finding.properties.get("date") else "", index)
         group = groups.get(key)
         if group is None:
             groups[key] = _Group(order, finding)
@@ -120,10 +129,20 @@ def merge_repeats(
     return [group.merged() for group in groups.values()]
 
 
+def _epoch(date: str | None) -> float:
+    """A commit date as seconds (0 when absent or unreadable), for ordering only."""
+    if not date:
+        return 0.0
+    try:
+        return datetime.fromisoformat(date.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return 0.0
+
+
 class _Group:
     __slots__ = ("order", "best", "top", "count", "commits", "rules")
 
-    def __init__(self, order: tuple[int, bool, int], finding: Finding) -> None:
+    def __init__(self, order: tuple[int, bool, int, float, str, int], finding: Finding) -> None:
         self.order, self.best, self.top, self.count = order, finding, finding, 1
         self.commits: dict[str, None] = {}
         self.rules: dict[str, None] = {finding.rule_id: None}
@@ -134,7 +153,7 @@ class _Group:
         if commit:
             self.commits[commit] = None
 
-    def add(self, order: tuple[int, bool, int], finding: Finding) -> None:
+    def add(self, order: tuple[int, bool, int, float, str, int], finding: Finding) -> None:
         self.count += 1
         if order < self.order:
             self.order, self.best = order, finding

@@ -138,6 +138,10 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         out["Remediation"] = {"Recommendation": rec}
     if finding.vulnerabilities:
         out["Vulnerabilities"] = [_vulnerability(v) for v in finding.vulnerabilities[:64]]
+    if finding.related:
+        # the other tools' (or rules') findings of the same root cause: secpipe.pipeline.correlate
+        out["RelatedFindings"] = [{"ProductArn": ctx.product_arn, "Id": clip(i, LIMITS["Id"])}
+                                  for i in finding.related[:10]]
     return out
 
 
@@ -174,6 +178,8 @@ def _product_fields(finding: Finding, ctx: SourceContext) -> dict[str, str]:
     location_key = finding.effective_location_key()
     if location_key:
         fields["secpipe/LocationKey"] = location_key
+    if finding.issue_key and finding.related:
+        fields["secpipe/IssueKey"] = finding.issue_key
     for key, value in (
         ("secpipe/Repo", ctx.repo),
         ("secpipe/Branch", ctx.branch),

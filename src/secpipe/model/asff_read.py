@@ -21,7 +21,7 @@ from secpipe.model.secret import Secret
 _OWN_FIELDS = {
     "Tool", "RuleId", "Category", "Fingerprint", "Repo", "Branch", "Commit", "RunId", "Stage",
     "ToolVersion", "Path", "StartLine", "EndLine", "SecretSha256", "SecretMasked", "CWE",
-    "References", "LocationKey",
+    "References", "LocationKey", "IssueKey",
 }
 
 
@@ -178,6 +178,9 @@ def from_asff(obj: Mapping[str, Any]) -> Finding:
         confidence=int(confidence) if confidence is not None else None,
         properties=properties,
         types=types,
+        issue_key=str(fields["secpipe/IssueKey"]) if fields.get("secpipe/IssueKey") else None,
+        related=tuple(str(r.get("Id")) for r in obj.get("RelatedFindings") or []
+                      if isinstance(r, Mapping) and r.get("Id")),
     )
 
 

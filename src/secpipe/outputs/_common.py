@@ -209,18 +209,37 @@ def gate_lines(run: RunResult) -> list[tuple[str, str]]:
                                           f"{stage_error(stage)} (not failing the run)"))
     failed = [s for s in run.stages if s.status is StageStatus.FAILED]
     if failed:
-        n = sum(len(s.blocking) for s in failed)
+        gated = [g for s in failed for g in s.blocking]
         names = ", ".join(s.name for s in failed)
-        lines.append(("failed", f"Gate FAILED: {n} blocking finding{'s' * (n != 1)} in {names}"))
+        lines.append(("failed", f"Gate FAILED: {issues_phrase(gated, 'blocking issue')} "
+                                f"in {names}"))
     advisory = [s for s in run.stages if s.status is StageStatus.ADVISORY]
     if advisory:
-        n = sum(len(over_threshold(s)) for s in advisory)
+        gated = [g for s in advisory for g in over_threshold(s)]
         names = ", ".join(s.name for s in advisory)
-        lines.append(("advisory", f"Advisory: {n} finding{'s' * (n != 1)} at or above the "
+        lines.append(("advisory", f"Advisory: {issues_phrase(gated, 'issue')} at or above the "
                                   f"threshold in {names} (advisory stage, not blocking)"))
     if not any(kind in ("error", "failed") for kind, _ in lines):
         lines.insert(0, ("passed", "Gate passed"))
     return lines
+
+
+def issue_key(gated: GatedFinding) -> str:
+    """The root cause a finding belongs to (secpipe.pipeline.correlate), else itself."""
+    return gated.finding.issue_key or gated.finding.fingerprint()
+
+
+def count_issues(gated: Iterable[GatedFinding]) -> int:
+    return len({issue_key(g) for g in gated})
+
+
+def issues_phrase(gated: list[GatedFinding], noun: str) -> str:
+    """`3 blocking issues`, or `1 blocking issue (3 findings)` when tools repeat each other."""
+    issues, findings = count_issues(gated), len(gated)
+    text = f"{issues} {noun}{'s' * (issues != 1)}"
+    if findings != issues:
+        text += f" ({findings} findings)"
+    return text
 
 
 def over_threshold(stage: StageResult) -> list[GatedFinding]:

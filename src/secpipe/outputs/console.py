@@ -21,13 +21,14 @@ from secpipe.outputs._common import (
     all_gated,
     enforcing,
     gate_lines,
+    issue_key,
     report_path,
     secret_text,
     tool_error,
-    sorted_findings,
     where,
 )
 from secpipe.model import Severity
+from secpipe.outputs._issues import group_issues
 from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
 from secpipe.textsafe import one_line
 
@@ -79,6 +80,9 @@ def render_console(run: RunResult, console: Console) -> None:
         if stage.error:
             console.print(f"  [magenta]stage {safe(stage.name)}[/]: {safe(stage.error)}",
                           emoji=False, highlight=False)
+        for tool in stage.tools:
+            if tool.filtered:
+                console.print(Text(plain(filtered_line(tool.tool, tool.filtered)), style="dim"))
         if run.diff is not None and stage.name in run.diff:
             d = run.diff[stage.name]
             against = (f"against run {safe(run.baseline_run_id)}" if run.baseline_run_id
@@ -87,6 +91,7 @@ def render_console(run: RunResult, console: Console) -> None:
                           f"[green]{d.get('fixed', 0)} fixed[/] ({against})",
                           emoji=False, highlight=False)
     _blocking(run, console)
+    _fixes(run, console)
     if run.expired_suppressions:
         console.print()
         console.print(f"[bold yellow]Expired suppressions ({len(run.expired_suppressions)})"
@@ -130,20 +135,27 @@ def stage_table(stage: StageResult) -> Table:
 
 
 def _blocking(run: RunResult, console: Console) -> None:
+    """One line per blocking issue (secpipe.outputs._issues): the worst finding of its root
+    cause, and which tools found it when more than one did."""
     origins = Origins(run)
     # Advisory stages mark findings over their threshold too, but those block nothing.
-    blocking = sorted_findings((s, g) for s, g in all_gated(run)
-                               if g.blocking and enforcing(s))
-    if not blocking:
+    items = all_gated(run)
+    keys = {issue_key(g) for s, g in items if g.blocking and enforcing(s)}
+    issues = [i for i in group_issues(run, [(s, g) for s, g in items if issue_key(g) in keys],
+                                      origins) if i.blocking]
+    if not issues:
         return
     console.print()
-    shown = blocking[:MAX_BLOCKING]
-    console.print(f"[bold red]Blocking findings[/] ({len(blocking)}"
-                  f"{f', worst {len(shown)} shown' if len(blocking) > len(shown) else ''}):")
-    for stage, gated in shown:
+    shown = issues[:MAX_BLOCKING]
+    findings = sum(len(i.members) for i in issues)
+    extra = f", {findings} findings" if findings != len(issues) else ""
+    console.print(f"[bold red]Blocking issues[/] ({len(issues)}{extra}"
+                  f"{f', worst {len(shown)} shown' if len(issues) > len(shown) else ''}):")
+    for issue in shown:
+        stage, gated = issue.lead
         f = gated.finding
         line = Text("  ")
-        line.append(f"{f.severity.name:<13}", style=SEVERITY_STYLE[f.severity])
+        line.append(f"{issue.severity.name:<13}", style=SEVERITY_STYLE[issue.severity])
         line.append(plain(f" {stage.name}/{origins.tool_name(stage, gated)} "), style="dim")
         line.append(plain(f.rule_id), style="bold")
         place = where(f)
@@ -155,9 +167,36 @@ def _blocking(run: RunResult, console: Console) -> None:
         if secret and secret not in title:
             line.append(plain(f"  [{secret}]"), style="yellow")
         console.print(line)
+        if len(issue.members) > 1:
+            console.print(Text("      " + plain(issue.found_by()), style="magenta"))
         fix = " ".join((f.remediation or "").split())
         if fix and fix != title:
             cut = fix if len(fix) <= 150 else fix[:149] + "…"
             console.print(Text("      fix: " + plain(cut), style="dim"))
-    if len(blocking) > len(shown):
-        console.print(f"  … and {len(blocking) - len(shown)} more in the report")
+    if len(issues) > len(shown):
+        console.print(f"  … and {len(issues) - len(shown)} more in the report")
+
+
+def filtered_line(tool: str, filtered: dict[str, int]) -> str:
+    """`trufflehog3: 12 findings dropped as not secrets (lockfile hash 10, commit-hash tag 2)`"""
+    n = sum(filtered.values())
+    why = ", ".join(f"{reason} {count}" for reason, count in filtered.items())
+    return f"  {tool}: {n} finding{'s' * (n != 1)} dropped as not secrets ({why})"
+
+
+def _fixes(run: RunResult, console: Console) -> None:
+    """Vulnerabilities as upgrades, one line per package (secpipe.pipeline.fixes)."""
+    from secpipe.outputs.summary import run_fixes
+
+    fixes = run_fixes(run)
+    if not fixes:
+        return
+    console.print()
+    console.print(f"[bold]Fixes[/] ({len(fixes)} package{'s' * (len(fixes) != 1)}):")
+    for fix in fixes[:MAX_BLOCKING]:
+        line = Text("  ")
+        line.append(f"{fix.severity.name:<13}", style=SEVERITY_STYLE[fix.severity])
+        line.append(plain(f" {fix.sentence}"))
+        console.print(line)
+    if len(fixes) > MAX_BLOCKING:
+        console.print(f"  … and {len(fixes) - MAX_BLOCKING} more in summary.json")

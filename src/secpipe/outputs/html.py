@@ -33,6 +33,7 @@ from secpipe.outputs._common import (
     where,
     write_file,
 )
+from secpipe.outputs.summary import run_fixes
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
 
 FILE_NAME = "report.html"
@@ -135,6 +136,7 @@ def html_context(run: RunResult) -> dict[str, Any]:
         "stage_names": [s.name for s in run.stages],
         "tool_names": sorted({f["tool"] for f in findings}),
         "expired": run.expired_suppressions,
+        "fixes": [fix.as_dict() for fix in run_fixes(run)],   # one upgrade per package
         "script": Markup(_SCRIPT),  # our own constant, never data
         "csp": (f"default-src 'none'; style-src 'unsafe-inline'; "
                 f"script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; "
@@ -214,6 +216,8 @@ def _finding(run: RunResult, stage: StageResult, gated: Any, origins: Origins
         "blocking": gated.blocking,
         "suppression": sup.describe() if sup is not None else "",
         "id": gated.asff_id,
+        "issue": f.issue_key or f.fingerprint(),   # one root cause (pipeline.correlate)
+        "related": list(f.related),
     }
 
 

@@ -1,7 +1,8 @@
 """`junit.xml`: the run as CI test reports understand it (GitLab, Jenkins, Azure, GitHub apps).
 
 One testsuite per stage. Each tool is a testcase (an `error` when it could not give a report
-we trust, `skipped` when it was not run) and each blocking finding is a failed testcase, so a
+we trust, `skipped` when it was not run) and each blocking issue (the findings of one root
+cause, whichever tools reported it: secpipe.pipeline.correlate) is a failed testcase, so a
 CI page lists exactly what stops the merge. In an advisory stage the same findings are
 `skipped` cases saying they would block: listed, but not red while the run passes. Suppressed and below-threshold findings are not
 test cases: they do not fail anything, and the HTML report lists them.
@@ -16,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from secpipe.outputs._common import Origins, clean, enforcing, secret_text, where, write_file
+from secpipe.outputs._issues import Issue, group_issues
 from secpipe.pipeline.result import (
     GatedFinding,
     RunResult,
@@ -85,8 +87,10 @@ def _suite(run: RunResult, stage: StageResult, origins: Origins) -> ET.Element:
         counts["tests"] += 1
         counts["errors"] += 1
     advisory = not enforcing(stage)
-    for gated in stage.blocking:
-        suite.append(_finding_case(stage, gated, origins, advisory=advisory))
+    # one case per blocking issue (one root cause, however many tools reported it)
+    for issue in group_issues(run, [(stage, g) for g in stage.blocking], origins):
+        suite.append(_finding_case(stage, issue.lead[1], origins, advisory=advisory,
+                                   issue=issue))
         counts["tests"] += 1
         counts["skipped" if advisory else "failures"] += 1
     for key, value in counts.items():
@@ -114,7 +118,7 @@ def _tool_case(stage: StageResult, tool: ToolResult) -> ET.Element:
 
 
 def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
-                  advisory: bool = False) -> ET.Element:
+                  advisory: bool = False, issue: Issue | None = None) -> ET.Element:
     f = gated.finding
     tool = origins.tool_name(stage, gated)
     place = where(f)
@@ -141,6 +145,10 @@ def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
     if f.remediation_url:
         body.append(f"see: {f.remediation_url}")
     body.append(f"id: {gated.asff_id}")
+    if issue is not None and len(issue.members) > 1:
+        body.append(issue.found_by())
+        body += [f"also: {g.asff_id} ({origins.tool_name(s, g)} {g.finding.rule_id})"
+                 for s, g in issue.members if g is not gated]
     if advisory:
         ET.SubElement(case, "skipped", _attrs(message=_short(f"advisory stage, would block: "
                                                              f"{message}")))

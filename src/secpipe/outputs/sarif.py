@@ -32,7 +32,8 @@ from typing import Any
 from urllib.parse import quote
 
 from secpipe.model import Finding, Severity
-from secpipe.outputs._common import Origins, clean, link_for, write_file
+from secpipe.outputs._common import Origins, all_gated, clean, issue_key, link_for, write_file
+from secpipe.outputs._issues import group_issues
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult, ToolResult, ToolStatus
 
 FILE_NAME = "results.sarif"
@@ -104,8 +105,10 @@ def sarif_log(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> dict[str, 
         for gated in stage.findings:
             name = origins.tool_name(stage, gated)
             groups.setdefault(name, _ToolRun(name)).findings.append((stage, gated))
+    related = [(s, g) for s, g in all_gated(run) if g.finding.related]
+    found_by = {i.key: i.tools for i in group_issues(run, related, origins)}
     runs = [
-        _run(group, run.root, fallback_uri)
+        _run(group, run.root, fallback_uri, found_by)
         for group in groups.values()
         if group.findings or any(t.status is ToolStatus.OK for t in group.tools)
     ]
@@ -124,7 +127,8 @@ def _cleaned(value: Any) -> Any:
     return value
 
 
-def _run(group: _ToolRun, root: str, fallback_uri: str) -> dict[str, Any]:
+def _run(group: _ToolRun, root: str, fallback_uri: str,
+         found_by: dict[str, list[str]] | None = None) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     worst: dict[str, Severity] = {}
@@ -141,7 +145,8 @@ def _run(group: _ToolRun, root: str, fallback_uri: str) -> dict[str, Any]:
             props = rules[index[f.rule_id]]["properties"]
             props["security-severity"] = SECURITY_SEVERITY[f.severity]
             rules[index[f.rule_id]]["defaultConfiguration"]["level"] = LEVELS[f.severity]
-        results.append(_result(stage, gated, index[f.rule_id], root, fallback_uri))
+        results.append(_result(stage, gated, index[f.rule_id], root, fallback_uri,
+                               (found_by or {}).get(issue_key(gated), [])))
     driver: dict[str, Any] = {"name": group.name}
     version = next((t.version for t in group.tools if t.version), None)
     if version:
@@ -189,11 +194,13 @@ def _tags(f: Finding) -> list[str]:
 
 
 def _result(stage: StageResult, gated: GatedFinding, rule_index: int, root: str,
-            fallback_uri: str) -> dict[str, Any]:
+            fallback_uri: str, tools: list[str] | None = None) -> dict[str, Any]:
     f = gated.finding
     text = f.title.strip() or f.rule_id
     if f.secret is not None and f.secret.masked not in text:
         text += f" (secret {f.secret.masked})"
+    if tools and len(tools) > 1:
+        text += f" (one issue, found by {', '.join(tools)})"
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
@@ -210,6 +217,11 @@ def _result(stage: StageResult, gated: GatedFinding, rule_index: int, root: str,
     }
     if f.secret is not None:
         props["secpipe/secretMasked"] = f.secret.masked
+    if f.related:
+        # the other tools' findings of the same root cause (secpipe.pipeline.correlate)
+        props["secpipe/issue"] = issue_key(gated)
+        props["secpipe/foundBy"] = list(tools or [])
+        props["secpipe/relatedAsffIds"] = list(f.related)
     result["properties"] = props
     if gated.suppressed_by is not None:
         sup = gated.suppressed_by

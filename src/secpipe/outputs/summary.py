@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from secpipe.outputs._common import SEVERITIES, stage_counts, write_file
+from secpipe.outputs._issues import issue_counts
+from secpipe.pipeline.fixes import Fix, group_fixes
 from secpipe.pipeline.result import RunResult, StageResult, Suppression, ToolResult
 
 FILE_NAME = "summary.json"
@@ -34,6 +36,8 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "counts": _zeroed(stage_counts_of(run)),
         "blocking": sum(1 for g in findings if g.blocking),
         "suppressed": sum(1 for g in findings if g.suppressed_by is not None),
+        **issue_counts(run),
+        "filtered": _filtered(t for s in run.stages for t in s.tools),
     }
     return {
         "summary_version": SUMMARY_VERSION,
@@ -55,8 +59,9 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "hub": run.hub,
         "baseline_run_id": run.baseline_run_id,
         "diff": run.diff,
-        "stages": [_stage(stage) for stage in run.stages],
+        "stages": [_stage(run, stage) for stage in run.stages],
         "expired_suppressions": [_suppression(s) for s in run.expired_suppressions],
+        "fixes": [fix.as_dict() for fix in run_fixes(run)],
     }
 
 
@@ -72,7 +77,22 @@ def _zeroed(counts: dict[str, int]) -> dict[str, int]:
     return {s.name: counts.get(s.name, 0) for s in SEVERITIES}
 
 
-def _stage(stage: StageResult) -> dict[str, Any]:
+def _filtered(tools: Iterable[ToolResult]) -> dict[str, int]:
+    """Secret-scanner findings dropped as not secrets (pipeline.noise), by reason."""
+    out: dict[str, int] = {}
+    for tool in tools:
+        for reason, n in tool.filtered.items():
+            out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items()))
+
+
+def run_fixes(run: RunResult) -> list[Fix]:
+    """Upgrades that fix the run's vulnerabilities, one per package (pipeline.fixes);
+    suppressed findings left out."""
+    return group_fixes(g.finding for g in run.all_findings() if g.suppressed_by is None)
+
+
+def _stage(run: RunResult, stage: StageResult) -> dict[str, Any]:
     return {
         "name": stage.name,
         "status": stage.status.value,
@@ -84,6 +104,8 @@ def _stage(stage: StageResult) -> dict[str, Any]:
         "counts": _zeroed(stage_counts(stage)),
         "blocking": sum(1 for g in stage.findings if g.blocking),
         "suppressed": sum(1 for g in stage.findings if g.suppressed_by is not None),
+        **issue_counts(run, stage),
+        "filtered": _filtered(stage.tools),
         "tools": [_tool(tool) for tool in stage.tools],
     }
 
@@ -101,6 +123,7 @@ def _tool(tool: ToolResult) -> dict[str, Any]:
         "error": tool.error,
         "findings": len(tool.findings),
         "counts": _zeroed(tool.counts()),
+        "filtered": dict(tool.filtered),
     }
 
 

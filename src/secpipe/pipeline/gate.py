@@ -1,7 +1,8 @@
 """The gate: which findings block a stage.
 
 A finding blocks when its severity reaches the stage's `fail_on` and no active suppression
-matches it. Tool errors are judged before findings: a stage whose tool failed is ERROR whatever
+matches it; an issue (the findings of one root cause, secpipe.pipeline.correlate) blocks when
+one of its findings does, and the verdict counts issues. Tool errors are judged before findings: a stage whose tool failed is ERROR whatever
 the other tools found, because a partial scan must not read as a pass.
 """
 
@@ -27,12 +28,19 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
     recurring); without a baseline (the branch's first run) every finding counts as new, so
     turning `new_only` on can never let a first run pass by accident.
     """
+    ids = [finding_id(f, ctx) for f in findings]
+    hits = [next((s for s in suppressions if matches(
+        s, asff_id=asff_id, fingerprint=f.fingerprint(), tool=f.tool, rule=f.rule_id,
+        path=f.path)), None) for f, asff_id in zip(findings, ids)]
+    # A suppression naming one finding by its Id accepts its root cause: the other tools'
+    # findings of the same issue (pipeline.correlate) are suppressed with it. Rule and path
+    # suppressions stay per finding (one value leaked in two files is one issue).
+    by_issue = {f.issue_key: hit for f, hit in zip(findings, hits)
+                if f.issue_key and hit is not None and hit.id}
     gated: list[GatedFinding] = []
-    for f in findings:
-        asff_id = finding_id(f, ctx)
-        hit = next((s for s in suppressions if matches(
-            s, asff_id=asff_id, fingerprint=f.fingerprint(), tool=f.tool, rule=f.rule_id,
-            path=f.path)), None)
+    for f, asff_id, hit in zip(findings, ids, hits):
+        if hit is None and f.issue_key in by_issue:
+            hit = by_issue[f.issue_key]
         is_new = None if baseline is None else asff_id not in baseline
         counts = not (new_only and is_new is False)
         # A rules-file level (ZAP's FAIL/WARN/INFO) decides before the severity threshold.

@@ -69,6 +69,7 @@ class ToolResult:
     log_file: str | None = None     # relative to the run dir
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    filtered: dict[str, int] = field(default_factory=dict)  # dropped as not secrets, by reason
 
     def counts(self) -> dict[str, int]:
         return severity_counts(self.findings)

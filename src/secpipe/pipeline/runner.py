@@ -19,6 +19,7 @@ from secpipe.model import Finding, FingerprintKey, SecretCollector, collecting, 
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
+from secpipe.pipeline.issues import correlate_run, prepare_stage
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
@@ -111,7 +112,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 events.tool_finished(tool_run.result)
                 if len(per_stage[stage.name]) == len(stage.tools):
                     result = _judge(stage, per_stage[stage.name], run, suppressions,
-                                    (baselines or {}).get(stage.name))
+                                    (baselines or {}).get(stage.name), collector.values.copy())
                     result.duration_s = time.monotonic() - started_at[stage.name]
                     done[stage.name] = result
                     run.stages.append(result)
@@ -127,6 +128,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         release_scratch()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
+    correlate_run(run, collector.values)   # one issue per root cause, across stages
     for tr in tool_runs:
         # clear values, then the plain hashes tools reported (detect-secrets' SHA-1)
         tr.reports = [RawReport(r.name, fkey.scrub_hashes(collector.scrub(r.data)))
@@ -169,12 +171,14 @@ def _cleanup(cleanups: list[tuple[str, Callable[[], None]]], tool_runs: list[_To
 
 
 def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
-           suppressions: Sequence[Suppression], baseline: AbstractSet[str] | None) -> StageResult:
+           suppressions: Sequence[Suppression], baseline: AbstractSet[str] | None,
+           secret_values: AbstractSet[str] = frozenset()) -> StageResult:
     order = {t: i for i, t in enumerate(stage.tools)}
     runs = sorted(runs, key=lambda r: order[r.result.tool])
     tools = [r.result for r in runs]
     ctx = replace(run.context, stage=stage.name)
-    findings: list[Finding] = [f for t in tools for f in t.findings]
+    # not-secrets dropped, one issue per root cause, entropy-only secrets graded (issues.py)
+    findings: list[Finding] = prepare_stage(tools, root=run.root, ctx=ctx, values=secret_values)
     gated = judge_findings(findings, stage=stage.name, fail_on=stage.fail_on,
                            suppressions=suppressions, ctx=ctx, baseline=baseline,
                            new_only=stage.new_only)

@@ -1,0 +1,263 @@
+"""One issue per root cause: findings of several tools (or rules) about one problem.
+
+Security Hub wants one finding per product, so every tool's finding stays; this step only
+gives the findings of one root cause the same `issue_key` and lists, in each, the ASFF Ids of
+the others (`related`, written as ASFF RelatedFindings). Outputs and the gate then count
+issues. Three kinds of root cause are recognised:
+
+- **a secret**: the same value (equal Secret digests: within a run equal values give equal
+  digests); detect-secrets and checkov report only the SHA-1 of the value, which is matched
+  against the SHA-1 of every clear value the run's SecretCollector saw from the other tools;
+  or the same file and line where one tool reports only part of another's match (trufflehog3's
+  `generic.secret` takes `secret = "…"` around the key git-secrets reports alone), or where a
+  tool gives no value at all;
+- **a vulnerability**: the same id or alias (CVE, GHSA, OSV ...) on the same package and
+  version;
+- **a misconfiguration**: rules the shipped equivalence table (data/equivalences.yaml) says
+  test the same thing, in the same file with overlapping lines (a finding without a line covers
+  its whole file).
+
+Findings are never merged across these kinds, and a tool's two findings are joined only through
+a shared root cause (never because they are both near a third).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import yaml
+
+from secpipe.model import Category, Finding, Secret
+
+TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
+MAX_RELATED = 10  # ASFF RelatedFindings holds at most 10 entries
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_TRIVY_ID = re.compile(r"^(?:AVD-)?([A-Z]+)-?(\d+)$")
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    id: str
+    framework: str
+    title: str
+    rules: Mapping[str, tuple[str, ...]]
+
+
+def rule_source(finding: Finding) -> str:
+    """Whose rule ids a finding carries: its format's tool (`parsed_as`, when the pipeline
+    renamed the finding after the scanner that ran, as `trivy-vuln` for trivy's format)."""
+    return finding.properties.get("parsed_as") or finding.tool
+
+
+def canonical_rule(tool: str, rule_id: str) -> str:
+    """One spelling per rule: trivy has written DS002, AVD-DS-0002 and DS-0002 for one check."""
+    rule_id = rule_id.strip()
+    if tool == "trivy":
+        m = _TRIVY_ID.match(rule_id.upper())
+        if m:
+            return f"{m.group(1)}-{int(m.group(2)):04d}"
+    if tool == "kics":
+        return rule_id.lower()
+    return rule_id
+
+
+@lru_cache(maxsize=4)
+def load_table(path: Path = TABLE) -> tuple[Equivalence, ...]:
+    """The equivalence table; a malformed table is a bug in secpipe, raised at once."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise ValueError(f"{path}: not a version 1 equivalence table")
+    out = []
+    seen: dict[tuple[str, str], str] = {}
+    for entry in data.get("equivalences") or []:
+        rules = {str(tool): tuple(canonical_rule(str(tool), str(r)) for r in ids)
+                 for tool, ids in (entry.get("rules") or {}).items()}
+        if sum(1 for ids in rules.values() if ids) < 2:
+            raise ValueError(f"{path}: {entry.get('id')}: an equivalence needs two tools")
+        for tool, ids in rules.items():
+            for rule in ids:
+                if (tool, rule) in seen:
+                    raise ValueError(f"{path}: {tool} {rule} in both {seen[(tool, rule)]} "
+                                     f"and {entry['id']}")
+                seen[(tool, rule)] = entry["id"]
+        out.append(Equivalence(id=str(entry["id"]), framework=str(entry["framework"]),
+                               title=str(entry.get("title") or entry["id"]), rules=rules))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def _rule_index(path: Path = TABLE) -> dict[tuple[str, str], str]:
+    return {(tool, rule): eq.id for eq in load_table(path) for tool, ids in eq.rules.items()
+            for rule in ids}
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def join(self, members: Sequence[int]) -> None:
+        for other in members[1:]:
+            self.union(members[0], other)
+
+
+class SecretValues:
+    """The run's clear values, indexed by SHA-1 and by Secret digest, for matching.
+
+    Built from the SecretCollector's values at the end of a stage; lives as long as the
+    correlation call, like the collector itself (which scrubs the reports with them)."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self.by_sha1: dict[str, str] = {}
+        self.by_digest: dict[str, str] = {}
+        self.digest_of: dict[str, str] = {}
+        for value in values:
+            digest = Secret.from_value(value).sha256
+            self.digest_of[value] = digest
+            self.by_digest.setdefault(digest, value)
+            self.by_sha1.setdefault(hashlib.sha1(value.encode("utf-8")).hexdigest(), value)
+
+
+def _value_key(f: Finding, values: SecretValues) -> tuple[str | None, str | None]:
+    """(key naming the value, the clear value when the run saw it) for a secret finding."""
+    if f.secret is None:
+        return None, None
+    digest = f.secret.sha256.lower()
+    if f.properties.get("hash_algorithm") == "sha1" or _SHA1.match(digest):
+        value = values.by_sha1.get(digest)
+        if value is None:
+            return f"sha1:{digest}", None
+        return f"value:{values.digest_of[value]}", value
+    return f"value:{f.secret.sha256}", values.by_digest.get(f.secret.sha256)
+
+
+def _secrets(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
+             values: SecretValues) -> None:
+    keys: dict[int, tuple[str | None, str | None]] = {i: _value_key(findings[i], values)
+                                                      for i in idx}
+    by_value: dict[str, list[int]] = {}
+    for i, (key, _) in keys.items():
+        if key is not None:
+            by_value.setdefault(key, []).append(i)
+    for members in by_value.values():
+        uf.join(members)
+    # Same file and line, in the working tree (history line numbers are another file's).
+    by_line: dict[tuple[str, int], list[int]] = {}
+    for i in idx:
+        f = findings[i]
+        loc = f.location
+        if loc is None or not loc.start_line or f.properties.get("commit"):
+            continue
+        by_line.setdefault((loc.path, loc.start_line), []).append(i)
+    for members in by_line.values():
+        if len(members) < 2:
+            continue
+        known = [i for i in members if keys[i][1] is not None]
+        unknown = [i for i in members if keys[i][1] is None]
+        for n, a in enumerate(known):
+            for b in known[n + 1:]:
+                va, vb = keys[a][1] or "", keys[b][1] or ""
+                if va in vb or vb in va:
+                    uf.union(a, b)
+        roots = {uf.find(i) for i in known}
+        if len(roots) <= 1:
+            # Nothing on this line tells two secrets apart: a tool that gave no value (or a
+            # digest nobody else saw) is about the one that is there.
+            uf.join(known[:1] + unknown)
+
+
+def _norm_package(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.strip().lower())
+
+
+def _vulnerabilities(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind) -> None:
+    by_key: dict[tuple[str, str, str], list[int]] = {}
+    for i in idx:
+        for v in findings[i].vulnerabilities:
+            if not v.package:
+                continue
+            where = (_norm_package(v.package), (v.version or "").strip())
+            for vid in {v.id, *v.aliases}:
+                if vid:
+                    by_key.setdefault((*where, vid.strip().upper()), []).append(i)
+    for members in by_key.values():
+        uf.join(members)
+
+
+def _overlap(a: Finding, b: Finding) -> bool:
+    la, lb = a.location, b.location
+    if la is None or lb is None or not la.start_line or not lb.start_line:
+        return True  # a finding about the whole file
+    a0, a1 = la.start_line, la.end_line or la.start_line
+    b0, b1 = lb.start_line, lb.end_line or lb.start_line
+    return a0 <= b1 and b0 <= a1
+
+
+def _misconfigurations(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
+                       table: Path) -> None:
+    index = _rule_index(table)
+    buckets: dict[tuple[str, str], list[int]] = {}
+    for i in idx:
+        f = findings[i]
+        source = rule_source(f)
+        eq = index.get((source, canonical_rule(source, f.rule_id)))
+        if eq is not None and f.path:
+            buckets.setdefault((eq, f.path.lstrip("/")), []).append(i)
+    for members in buckets.values():
+        for n, a in enumerate(members):
+            for b in members[n + 1:]:
+                fa, fb = findings[a], findings[b]
+                if fa.tool != fb.tool and _overlap(fa, fb):
+                    uf.union(a, b)
+
+
+def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], str],
+              secret_values: Iterable[str] | SecretValues = (), table: Path = TABLE
+              ) -> list[Finding]:
+    """The findings with `issue_key` and `related` set (same order, same length).
+
+    `id_of(index, finding)` gives the ASFF Id the finding will carry (the gate's), so
+    RelatedFindings point at Ids that exist. A finding alone in its issue gets its own
+    fingerprint as key and no related Ids.
+    """
+    values = (secret_values if isinstance(secret_values, SecretValues)
+              else SecretValues(secret_values))
+    uf = _UnionFind(len(findings))
+    secrets = [i for i, f in enumerate(findings) if f.category is Category.SECRET]
+    vulns = [i for i, f in enumerate(findings) if f.vulnerabilities]
+    configs = [i for i, f in enumerate(findings)
+               if f.category is Category.MISCONFIGURATION and not f.vulnerabilities]
+    _secrets(findings, secrets, uf, values)
+    _vulnerabilities(findings, vulns, uf)
+    _misconfigurations(findings, configs, uf, table)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(findings)):
+        groups.setdefault(uf.find(i), []).append(i)
+    fingerprints = [f.fingerprint() for f in findings]
+    ids = [id_of(i, f) for i, f in enumerate(findings)]
+    out: list[Finding] = list(findings)
+    for members in groups.values():
+        key = "issue/" + min(fingerprints[i] for i in members)
+        for i in members:
+            others = sorted({ids[j] for j in members if ids[j] != ids[i]})
+            out[i] = findings[i].with_(issue_key=key, related=tuple(others[:MAX_RELATED]))
+    return out
+
+
+__all__ = ["Equivalence", "SecretValues", "canonical_rule", "correlate", "load_table",
+           "rule_source"]

@@ -1,0 +1,56 @@
+"""The run's noise and correlation steps, in the order the gate needs them.
+
+Per stage, when its tools are done and before the gate: drop what is not a secret
+(:mod:`secpipe.pipeline.noise`), correlate (:mod:`secpipe.pipeline.correlate`), then grade
+entropy-only secrets (which needs the correlation). Once every stage is done, one more
+correlation over the whole run joins findings of different stages (hadolint in `dockerfile`,
+checkov in `iac`); it changes issue keys and RelatedFindings only, never a severity or a gate
+decision already taken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AbstractSet
+
+from secpipe.model import Finding, SourceContext
+from secpipe.model.asff import finding_id
+from secpipe.pipeline.correlate import SecretValues, correlate
+from secpipe.pipeline.noise import drop_not_secrets, grade_entropy
+from secpipe.pipeline.result import RunResult, ToolResult
+
+
+def prepare_stage(tools: list[ToolResult], *, root: str | Path | None, ctx: SourceContext,
+                  values: AbstractSet[str]) -> list[Finding]:
+    """Filter, correlate and grade a stage's findings; each tool keeps its own (updated)
+    list and the count of what was filtered. Returns the stage's findings for the gate."""
+    kept_per_tool: list[list[Finding]] = []
+    for tool in tools:
+        kept, dropped = drop_not_secrets(tool.findings, Path(root) if root else None)
+        tool.filtered = dict(sorted(dropped.items()))
+        kept_per_tool.append(kept)
+    flat = [f for kept in kept_per_tool for f in kept]
+    correlated = correlate(flat, id_of=lambda i, f: finding_id(f, ctx),
+                           secret_values=SecretValues(values))
+    graded = grade_entropy(correlated)
+    start = 0
+    for tool, kept in zip(tools, kept_per_tool):
+        tool.findings = graded[start:start + len(kept)]
+        start += len(kept)
+    return graded
+
+
+def correlate_run(run: RunResult, values: AbstractSet[str]) -> None:
+    """Issue keys and RelatedFindings across stages, in place (gate decisions unchanged)."""
+    items = [(stage, gated) for stage in run.stages for gated in stage.findings]
+    if not items:
+        return
+    updated = correlate([g.finding for _, g in items], id_of=lambda i, f: items[i][1].asff_id,
+                        secret_values=SecretValues(values))
+    swap: dict[int, Finding] = {}
+    for (_, gated), finding in zip(items, updated):
+        swap[id(gated.finding)] = finding
+        gated.finding = finding
+    for stage in run.stages:
+        for tool in stage.tools:
+            tool.findings = [swap.get(id(f), f) for f in tool.findings]
