@@ -234,3 +234,21 @@ def test_a_planted_key_is_one_issue_found_by_three_tools(tmp_path: Path) -> None
         assert r["properties"]["secpipe/foundBy"] == ["git-secrets", "detect-secrets",
                                                       "trufflehog3"]
         assert "found by git-secrets, detect-secrets, trufflehog3" in r["message"]["text"]
+
+
+def test_detect_secrets_keyed_sha1_matches_the_value_another_tool_saw() -> None:
+    """detect-secrets' SHA-1 is re-keyed at parse time; correlation must still find the value
+    (under the same key context the runner opens), not only by file and line."""
+    import hashlib
+
+    from secpipe.model import FingerprintKey, keyed
+    from secpipe.model.secret import Secret
+    from secpipe.pipeline.correlate import SecretValues, _value_key
+
+    value = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz"
+    with keyed(FingerprintKey.ephemeral()):
+        secret = Secret.from_hash(hashlib.sha1(value.encode()).hexdigest(), algorithm="sha1")
+        finding = Finding(tool="detect-secrets", rule_id="aws", title="t", severity=Severity.HIGH,
+                          secret=secret, properties={"hash_algorithm": "sha1"})
+        key, clear = _value_key(finding, SecretValues([value]))
+        assert clear == value and key == f"value:{Secret.from_value(value).sha256}"

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import yaml
 
 from secpipe.model import Category, Finding, Secret
+from secpipe.model.secret import current_key
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
 MAX_RELATED = 10  # ASFF RelatedFindings holds at most 10 entries
@@ -130,7 +131,11 @@ class SecretValues:
             digest = Secret.from_value(value).sha256
             self.digest_of[value] = digest
             self.by_digest.setdefault(digest, value)
-            self.by_sha1.setdefault(hashlib.sha1(value.encode("utf-8")).hexdigest(), value)
+            sha1 = hashlib.sha1(value.encode("utf-8")).hexdigest()
+            self.by_sha1.setdefault(sha1, value)
+            # tools that report only a SHA-1 (detect-secrets) are re-keyed at parse time: match
+            # their keyed digest too (needs the run's key context, as the runner opens it)
+            self.by_sha1.setdefault(current_key().rekey("sha1", sha1), value)
 
 
 def _value_key(f: Finding, values: SecretValues) -> tuple[str | None, str | None]:

@@ -111,8 +111,10 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
                 if len(per_stage[stage.name]) == len(stage.tools):
-                    result = _judge(stage, per_stage[stage.name], run, suppressions,
-                                    (baselines or {}).get(stage.name), collector.values.copy())
+                    with keyed(fkey):  # correlation compares digests under the run's key
+                        result = _judge(stage, per_stage[stage.name], run, suppressions,
+                                        (baselines or {}).get(stage.name),
+                                        collector.values.copy())
                     result.duration_s = time.monotonic() - started_at[stage.name]
                     done[stage.name] = result
                     run.stages.append(result)
@@ -128,7 +130,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         release_scratch()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
-    correlate_run(run, collector.values)   # one issue per root cause, across stages
+    with keyed(fkey):
+        correlate_run(run, collector.values)   # one issue per root cause, across stages
     for tr in tool_runs:
         # clear values, then the plain hashes tools reported (detect-secrets' SHA-1)
         tr.reports = [RawReport(r.name, fkey.scrub_hashes(collector.scrub(r.data)))
