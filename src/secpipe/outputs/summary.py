@@ -101,6 +101,7 @@ def _tool(tool: ToolResult) -> dict[str, Any]:
         "error": tool.error,
         "findings": len(tool.findings),
         "counts": _zeroed(tool.counts()),
+        "coverage": tool.coverage,  # frameworks run, Dockerfiles found, history not scanned ...
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from secpipe.model import Finding, Severity, SourceContext
 
@@ -69,6 +70,7 @@ class ToolResult:
     log_file: str | None = None     # relative to the run dir
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    coverage: dict[str, Any] = field(default_factory=dict)  # what it scanned / could not scan
 
     def counts(self) -> dict[str, int]:
         return severity_counts(self.findings)

@@ -202,6 +202,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         tool_run.cleanup = outcome.cleanup
         result.exit_code = outcome.exit_code
         result.command = list(outcome.command)
+        result.coverage = dict(outcome.coverage)
         log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
         findings: list[Finding] = []
@@ -210,6 +211,9 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
             with collecting(collector):
                 for report in outcome.reports:
                     findings.extend(fmt.parse(report.data, report.name))
+        findings = scanner.postprocess(findings, req)
+        if any(f.tool != tool for f in findings):  # one tool name from run to hub: the
+            findings = [replace(f, tool=tool) for f in findings]  # scanner's, not its format's
         result.findings = assign_identities(findings)
         prober.join(timeout=15)
         result.version = version_box[0] if version_box else None
