@@ -68,7 +68,24 @@ def test_invalid_configs(text: str, needle: str) -> None:
 def test_default_pipeline_when_no_file(tmp_path: Path) -> None:
     loaded = load_config(tmp_path)
     assert loaded.path is None
-    assert list(loaded.config.stages) == ["secrets", "dockerfile", "iac"]
+    # sbom and sca are `when: lockfiles`: planned only when the tree holds one
+    assert list(loaded.config.stages) == ["secrets", "dockerfile", "iac", "sbom", "sca"]
+
+
+def test_dependency_stages_only_when_the_tree_holds_a_lockfile(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path).config
+    assert [s.name for s in build_plan(cfg, tmp_path).stages] == ["secrets", "dockerfile", "iac"]
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)  # excluded: not the project's
+    (tmp_path / "node_modules" / "x" / "package-lock.json").write_text("{}")
+    assert "sca" not in [s.name for s in build_plan(cfg, tmp_path).stages]
+    (tmp_path / "requirements.txt").write_text("flask==0.12\n")
+    plan = build_plan(cfg, tmp_path)
+    assert [s.name for s in plan.stages] == ["secrets", "dockerfile", "iac", "sbom", "sca"]
+    assert plan.stages[-1].needs == ("sbom",)
+    # `--stage sca` runs it whatever the tree holds (its SBOM need counts as satisfied)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert [s.name for s in build_plan(cfg, empty, only=["sca"]).stages] == ["sca"]
 
 
 def test_explicit_missing_file(tmp_path: Path) -> None:

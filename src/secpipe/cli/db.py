@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from secpipe.words import plural
+
 DB_OPTION = click.option(
     "--db", "db_path", metavar="PATH", type=click.Path(path_type=Path), default=None,
     help="The database file (default: $SECPIPE_VULNDB or ~/.cache/secpipe/vulndb.sqlite).")
@@ -72,7 +74,7 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
         for path in paths:
             result = store.import_path(path)
             total += result.imported
-            console.print(f"{escape(str(path))}: {result.imported} advisories imported"
+            console.print(f"{escape(str(path))}: {plural(result.imported, 'advisory', 'advisories')} imported"
                           + (f", {result.kept_newer} kept (stored copy newer)"
                              if result.kept_newer else "")
                           + f" in {result.seconds:.1f}s", highlight=False)
@@ -86,7 +88,8 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    console.print(f"{status.path}: {status.advisories} advisories", highlight=False)
+    console.print(f"{status.path}: {plural(status.advisories, 'advisory', 'advisories')}",
+                  highlight=False)
     if total == 0 and status.advisories == 0:
         raise _fail("nothing was imported: the database is still empty")
 
@@ -123,7 +126,7 @@ def db_update(ecosystems: tuple[str, ...], base_url: str | None, db_path: Path |
     finally:
         store.close()
     for ecosystem, res in result.results.items():
-        console.print(f"{ecosystem}: {res.imported} advisories imported"
+        console.print(f"{ecosystem}: {plural(res.imported, 'advisory', 'advisories')} imported"
                       + (f", {len(res.rejected)} rejected" if res.rejected else ""))
     console.print(f"downloaded {result.bytes_downloaded / 1e6:.1f} MB")
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from secpipe.formats import ReportFormatError
+from secpipe.words import plural
 
 DEFAULT_HUB = str(Path(".secpipe") / "hub.db")
 HUB_OPTION = click.option(
@@ -89,7 +90,7 @@ def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -
         ok += result.success_count
         failed += result.failed
     console = Console()
-    console.print(f"imported {ok} findings from {escape(str(report))}"
+    console.print(f"imported {plural(ok, 'finding')} from {escape(str(report))}"
                   + (f", [bold red]{len(failed)} failed[/]" if failed else ""))
     for f in failed[:20]:
         console.print(f"  {escape(f.get('Id', '?'))}: {escape(f.get('ErrorCode', ''))} "

@@ -163,12 +163,13 @@ def iso_or_none(stamp: str | None) -> str | None:
 
 
 def report_path(run: RunResult, name: str = "report.html") -> str:
-    """Where a run's file is, relative to the scanned root when it lies inside it."""
+    """Where a run's file is, as the reader can open it: relative to the current directory
+    when it lies inside it (outputs live in the scanned PATH/.secpipe), else absolute."""
     path = os.path.join(run.run_dir, name) if run.run_dir else name
-    if run.root and os.path.isabs(path):
+    if os.path.isabs(path):
         try:
-            rel = os.path.relpath(path, run.root)
-        except ValueError:  # another drive on Windows
+            rel = os.path.relpath(path, os.getcwd())
+        except (ValueError, OSError):  # another drive on Windows, a vanished cwd
             return path
         if not rel.startswith(".."):
             return rel

@@ -30,6 +30,7 @@ from secpipe.outputs._common import (
     where,
 )
 from secpipe.model import Severity
+from secpipe.outputs._coverage import coverage_lines
 from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
 
 MAX_BLOCKING = 15
@@ -74,6 +75,8 @@ def safe(text: object) -> str:
 def render_console(run: RunResult, console: Console) -> None:
     for stage in run.stages:
         console.print(stage_table(stage))
+        for tool, line, gap in coverage_lines(stage):
+            console.print(Text(plain(f"  {tool}: {line}"), style="yellow" if gap else "dim"))
         for tool in stage.tools:
             if tool.error:
                 log = f" (log: {safe(tool.log_file)})" if tool.log_file else ""

@@ -51,7 +51,9 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
                 raise ConfigError(f"stage {name!r} needs {need!r}, which is not a stage")
             if need == name:
                 raise ConfigError(f"stage {name!r} needs itself")
-    selected = [n for n in names if not only or n in only]
+    found: dict[str, bool] = {}  # the tree is walked at most once, only when a stage asks
+    selected = [n for n in names if (not only or n in only)
+                and (n in only or _condition_met(config.stages[n].when, root, exclude, found))]
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -83,3 +85,17 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
     )
     return Plan(root=root, stages=stages, options={k: dict(v) for k, v in config.tools.items()},
                 exclude=tuple((*config.exclude, *exclude)), git_root=git_root)
+
+
+
+def _condition_met(when: str, root: Path, exclude: Sequence[str], found: dict[str, bool]
+                   ) -> bool:
+    """A stage's `when:`; `lockfiles` looks for a file the SBOM builder reads."""
+    if when != "lockfiles":
+        return True
+    if "lockfiles" not in found:
+        from secpipe.sbom import parser_for
+        from secpipe.scanners._files import walk
+
+        found["lockfiles"] = any(parser_for(p.name) for p in walk(root, exclude))
+    return found["lockfiles"]

@@ -21,6 +21,7 @@ from secpipe.model import Finding, SecretCollector, collecting
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
+from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
@@ -187,6 +188,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
     log: list[str] = []
     workdir = scratch / f"{stage.name}-{tool}"
     workdir.mkdir(parents=True, exist_ok=True)
+    outcome = None
     try:
         scanner = get_scanner(tool)
         # the version probe runs beside the scan: a cold `checkov --version` costs seconds
@@ -233,6 +235,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         result.status = ToolStatus.ERROR
         result.error = f"unparsable report: {exc}"
         log.append(f"ERROR: unparsable report: {exc}")
+        tool_run.reports = kept_unparsable(stage.name, outcome)  # beside its log, masked
     except KeyError as exc:  # unknown tool name in the config
         result.status = ToolStatus.ERROR
         result.error = str(exc.args[0]) if exc.args else str(exc)

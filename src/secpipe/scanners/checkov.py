@@ -65,7 +65,7 @@ class Checkov(Scanner):
         out_dir.mkdir(parents=True, exist_ok=True)
         argv = [exe, "-d", ".", "-o", "json", "--output-file-path", str(out_dir),
                 "--skip-download", "--framework", *frameworks]
-        for path in (*ALWAYS_EXCLUDED, *req.exclude):
+        for path in skip_paths(req.exclude):
             argv += ["--skip-path", path]
         for check in opts.get("skip_checks", []):
             argv += ["--skip-check", str(check)]
@@ -146,6 +146,13 @@ class Checkov(Scanner):
             return apply_overrides(findings, req.options.get("severities") or {})
         except ValueError as exc:
             raise ScannerError(self.name, str(exc)) from None
+
+
+def skip_paths(exclude: Sequence[str]) -> list[str]:
+    """`--skip-path` values. checkov drops a path when a skip value is a *substring* of it, so
+    `.git` would drop `.github/workflows` too: hidden folders (.git, .secpipe, .venv) are left
+    to checkov's own rule, which skips every hidden folder but the ones a framework reads."""
+    return [p for p in dict.fromkeys((*ALWAYS_EXCLUDED, *exclude)) if not p.startswith(".")]
 
 
 def _has_helm_results(data: bytes) -> bool:
