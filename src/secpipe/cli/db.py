@@ -95,31 +95,50 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
 
 
 @db.command("update")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--ecosystem", "ecosystems", multiple=True, metavar="NAME",
               help="OSV ecosystem to download (npm, PyPI, Go, Maven, Debian, Alpine, ...); "
-                   "repeatable. Default: those already in the database, else those six.")
+                   "repeatable. Default: the ecosystems of PATH's lockfiles plus those already "
+                   "in the database (else npm, PyPI, Go, Maven, Debian, Alpine).")
 @click.option("--url", "base_url", default=None, metavar="URL",
-              help="Base URL of the archives (default: OSV's public bucket; a mirror works).")
+              help="Base URL of the archives (default: $SECPIPE_OSV_URL, else OSV's public "
+                   "bucket; a mirror works).")
 @DB_OPTION
-def db_update(ecosystems: tuple[str, ...], base_url: str | None, db_path: Path | None) -> None:
+def db_update(path: Path, ecosystems: tuple[str, ...], base_url: str | None,
+              db_path: Path | None) -> None:
     """Download OSV's per-ecosystem archives (<url>/<Ecosystem>/all.zip) and import them.
 
+    Without --ecosystem: those of the project at PATH (default: the current directory), read
+    from the lockfiles and manifests secpipe reads, plus those already in the database.
     Offline, it says so within seconds and leaves the database as it was: nothing is imported
     unless every archive arrived.
 
     \b
     Examples:
-      secpipe db update
+      secpipe db update                      # this project's ecosystems + those present
+      secpipe db update ~/src/flaskapp
       secpipe db update --ecosystem npm --url https://mirror.example.com/osv
     """
     from secpipe.cli._common import _fail
+    from secpipe.sbom import LockfileError
     from secpipe.vulndb import VulnDBError, update
-    from secpipe.vulndb.update import OSV_BUCKET
+    from secpipe.vulndb.fetch import osv_url, project_ecosystems
 
     console = Console(stderr=True)
     store = _open(db_path)
+    wanted = list(ecosystems)
     try:
-        result = update(store, ecosystems or None, base_url=base_url or OSV_BUCKET,
+        if not wanted:
+            try:
+                found = project_ecosystems(path)
+            except (LockfileError, OSError) as exc:
+                raise _fail(f"{path}: cannot read its lockfiles: {exc}") from None
+            present = list(store.status().ecosystems)
+            wanted = list(dict.fromkeys([*found, *present]))
+            console.print(f"ecosystems: {', '.join(found) or 'none'} (in {escape(str(path))})"
+                          + (f", {', '.join(present)} (already in the database)"
+                             if present else ""), highlight=False)
+        result = update(store, wanted or None, base_url=osv_url(base_url),
                         log=lambda m: console.print(escape(m), highlight=False))
     except VulnDBError as exc:
         raise _fail(str(exc)) from None

@@ -220,9 +220,11 @@ def gate_lines(run: RunResult) -> list[tuple[str, str]]:
             else:
                 lines.append(("advisory", f"Advisory stage {stage.name} errored: "
                                           f"{stage_error(stage)} (not failing the run)"))
-    failed = [s for s in run.stages if s.status is StageStatus.FAILED]
+    # the same count as summary.json's totals.blocking: an errored stage's blocking findings
+    # count too (they used to be left out, so "5 blocking" stood beside a summary of 2,129)
+    failed = blocking_stages(run)
     if failed:
-        n = sum(len(s.blocking) for s in failed)
+        n = blocking_total(run)
         names = ", ".join(s.name for s in failed)
         lines.append(("failed", f"Gate FAILED: {n} blocking finding{'s' * (n != 1)} in {names}"))
     advisory = [s for s in run.stages if s.status is StageStatus.ADVISORY]
@@ -234,6 +236,17 @@ def gate_lines(run: RunResult) -> list[tuple[str, str]]:
     if not any(kind in ("error", "failed") for kind, _ in lines):
         lines.insert(0, ("passed", "Gate passed"))
     return lines
+
+
+def blocking_stages(run: RunResult) -> list[StageResult]:
+    """Enforcing stages holding blocking findings, whether they FAILED or ERRORed."""
+    return [s for s in run.stages if enforcing(s) and s.blocking
+            and s.status in (StageStatus.FAILED, StageStatus.ERROR)]
+
+
+def blocking_total(run: RunResult) -> int:
+    """Blocking findings of the run: the verdict line's number and summary.json's."""
+    return sum(len(s.blocking) for s in blocking_stages(run))
 
 
 def over_threshold(stage: StageResult) -> list[GatedFinding]:

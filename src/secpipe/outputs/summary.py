@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from secpipe.outputs._common import SEVERITIES, stage_counts, write_file
+from secpipe.outputs._common import SEVERITIES, blocking_total, stage_counts, write_file
 from secpipe.pipeline.result import RunResult, StageResult, Suppression, ToolResult
 
 FILE_NAME = "summary.json"
@@ -32,7 +32,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     totals = {
         "findings": len(findings),
         "counts": _zeroed(stage_counts_of(run)),
-        "blocking": sum(1 for g in findings if g.blocking),
+        "blocking": blocking_total(run),  # the console's verdict line says the same number
         "suppressed": sum(1 for g in findings if g.suppressed_by is not None),
     }
     return {
