@@ -121,15 +121,24 @@ def findings() -> None:
 @click.option("--text", help="Title contains this text.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="ASFF JSON array on stdout.")
+@click.option("--ids", "ids_only", is_flag=True,
+              help="Only the full finding Ids, one per line (for `findings update`).")
+@click.option("--wide", is_flag=True, help="One line per finding, the full Id first, never cut.")
 @HUB_OPTION
 @_hub_errors
 def findings_list(severity, workflow, record_state, tool, stage, repo, text, limit, as_json,
-                  hub) -> None:
+                  ids_only, wide, hub) -> None:
     """List findings with Security Hub filters, newest first.
 
+    The table fits the terminal (80 columns included); the full Ids are printed by --ids
+    (alone, one per line) and --wide (first on each line).
+
     \b
-    Example:
+    Examples:
       secpipe findings list --severity HIGH --tool checkov --json
+      secpipe findings list --tool osv-match --ids | xargs secpipe findings update \\
+          --workflow NOTIFIED
+      secpipe findings list --wide
     """
     filters: dict = {}
     if severity:
@@ -158,17 +167,9 @@ def findings_list(severity, workflow, record_state, tool, stage, repo, text, lim
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("severity", "workflow", "tool", "title", "where", "id", show_edge=False)
-    for r in rows:
-        pf_ = r.get("ProductFields") or {}
-        where = pf_.get("secpipe/Path", (r.get("Resources") or [{}])[0].get("Id", ""))
-        if pf_.get("secpipe/StartLine"):
-            where += ":" + pf_["secpipe/StartLine"]
-        table.add_row(r["Severity"]["Label"], (r.get("Workflow") or {}).get("Status", ""),
-                      escape(pf_.get("secpipe/Tool", r.get("ProductName", ""))),
-                      escape(r["Title"][:80]), escape(where), escape(r["Id"]))
-    Console().print(table)
-    Console(stderr=True).print(f"{len(rows)} findings" + (" (more: raise --limit)" if token else ""))
+    from secpipe.cli.findings_view import print_findings
+
+    print_findings(rows, ids_only=ids_only, wide=wide, more=bool(token))
 
 
 @findings.command("update")
