@@ -230,19 +230,20 @@ def hub() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --allow-remote.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
-@click.option("--db", "db", metavar="URL|DB", default=None,
+@click.option("--hub", "db", metavar="URL|DB", default=None,
               help="SQLite path or postgresql:// URL (default: .secpipe/hub.db).")
+@click.option("--db", "db_alias", metavar="URL|DB", default=None, hidden=True)  # old spelling
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--vulndb", "vulndb", metavar="PATH", default=None,
               help="OSV database served at /v1/query and /v1/querybatch (default: secpipe's).")
-def hub_serve(host: str, port: int, db: str | None, allow_remote: bool,
+def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None) -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
     \b
     Example:
-      secpipe hub serve --db postgresql://secpipe@127.0.0.1/hub --port 8443
+      secpipe hub serve --hub postgresql://secpipe@127.0.0.1/hub --port 8443
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
     from secpipe.hub.api.server import serve
@@ -253,7 +254,7 @@ def hub_serve(host: str, port: int, db: str | None, allow_remote: bool,
         # the Falco intake, the OSV query API and the dashboard, on the same server
         return [*osv_routes(vulndb), *hub_routes(store)]
 
-    serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
+    serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
           extra_routes=routes)
 
 
