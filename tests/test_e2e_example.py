@@ -122,6 +122,13 @@ def test_each_required_tool_found_the_planted_flaws(demo) -> None:
     check_types = {f.properties.get("check_type") for f in checkov}
     assert "helm" in check_types and "dockerfile" in check_types, check_types
     assert "CKV_SECPIPE_ISTIO_1" in {f.rule_id for f in checkov}  # the mesh's PERMISSIVE mTLS
+    # every framework present ran: the workflow's script injection (flaw #21) is found
+    assert "github_actions" in check_types and "CKV_GHA_2" in {f.rule_id for f in checkov}
+    # secpipe's table gives checkov's checks real severities, each with its basis
+    assert len({f.severity for f in checkov}) >= 3
+    assert all(f.properties.get("severity_basis") for f in checkov)
+    assert _tool(run, "checkov").coverage["frameworks"] == ["dockerfile", "helm",
+                                                            "github_actions", "secrets"]
     sca = {v.id: v for f in _tool(run, "osv-match").findings for v in f.vulnerabilities}
     assert "CVE-2021-23337" in sca and sca["CVE-2021-23337"].fixed_version  # lodash 4.17.20
     dast = {f.rule_id for f in _tool(run, "dast").findings}
