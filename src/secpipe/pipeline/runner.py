@@ -76,8 +76,11 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 if any(n is None for n in needs):
                     continue
                 del pending[stage.name]
-                failed_need = next((n for n in needs if n and n.status in
-                                    (StageStatus.ERROR, StageStatus.SKIPPED)), None)
+                # a need that ERRORed, or was itself skipped for its needs, skips this stage; a
+                # need whose tools all had nothing to do (build in filesystem mode) does not
+                failed_need = next((n for n in needs if n and (
+                    n.status is StageStatus.ERROR
+                    or (n.status is StageStatus.SKIPPED and not n.tools))), None)
                 if failed_need is not None:
                     result = StageResult(stage.name, StageStatus.SKIPPED, stage.fail_on,
                                          stage.mode, error=f"needs {failed_need.name}, which "
@@ -214,8 +217,11 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
                 for report in outcome.reports:
                     findings.extend(fmt.parse(report.data, report.name))
         findings = scanner.postprocess(findings, req)
-        if any(f.tool != tool for f in findings):  # one tool name from run to hub: the
-            findings = [replace(f, tool=tool) for f in findings]  # scanner's, not its format's
+        # one tool name from run to hub: the scanner's (osv-match, dast, runtime-sensor), not
+        # its format's (cyclonedx, zap, falco), which stays in the property `parsed_as`
+        findings = [f if f.tool == tool else
+                    replace(f, tool=tool, properties={**f.properties, "parsed_as": f.tool})
+                    for f in findings]
         result.findings = assign_identities(findings)
         prober.join(timeout=15)
         result.version = version_box[0] if version_box else None
