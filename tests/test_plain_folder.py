@@ -80,3 +80,34 @@ def test_unparsable_reports_are_kept_masked() -> None:
     assert KEY.encode() not in kept and b"DFnNho62c16uXY71ut" not in kept
     assert b"AKIA\xe2\x80\xa6KD6M" in kept and b"weird line" in kept
     assert b"app/settings.py" in kept  # paths without digits stay readable
+
+
+def test_an_unparsable_report_is_kept_masked_beside_its_log(tmp_path: Path) -> None:
+    """A tool whose report does not parse: stage ERROR, and the report kept for the reader."""
+    import stat
+
+    from secpipe.pipeline.api import RunRequest, run_pipeline
+    from secpipe.pipeline.result import StageStatus
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "hadolint"  # a hadolint that prints something hadolint never would
+    fake.write_text('#!/bin/sh\n[ "$1" = "--version" ] && { echo "Haskell Dockerfile Linter '
+                    '9.9.9"; exit 0; }\n'
+                    f'echo "not json: the key {KEY} leaked into this output"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM alpine\n")
+    (root / "secpipe.yml").write_text("stages:\n  dockerfile: {tools: [hadolint]}\n")
+    run = run_pipeline(RunRequest(root=root, use_hub=False,
+                                  env={"PATH": f"{bin_dir}:/usr/bin:/bin",
+                                       "HOME": str(tmp_path)}))
+    assert run.stages[0].status is StageStatus.ERROR and run.exit_code == 2
+    tool = run.stages[0].tools[0]
+    assert "unparsable report" in (tool.error or "")
+    kept = Path(run.run_dir) / tool.report_file
+    assert kept == Path(run.run_dir) / "raw" / "dockerfile" / "hadolint.json"
+    text = kept.read_text(encoding="utf-8")
+    assert "not json: the key AKIA…KD6M leaked" in text and KEY not in text
+    assert (Path(run.run_dir) / tool.log_file).is_file()
