@@ -52,7 +52,7 @@ class StageConfig(_Strict):
     new_only: bool = False              # gate only on findings the baseline run did not have
     base_branch: str | None = None      # baseline: latest run of this branch (default: own branch)
     # `lockfiles`: run only when the tree holds a lockfile or manifest secpipe reads (the
-    # default pipeline's sbom and sca stages); `--stage NAME` runs it regardless
+    # default pipeline's sbom and sca stages); otherwise the stage is SKIPPED, saying why
     when: Literal["always", "lockfiles"] = "always"
 
     @field_validator("fail_on", mode="before")

@@ -64,9 +64,11 @@ class Progress:
             soft_wrap=True)
 
     def _stage(self, result: StageResult) -> None:
-        if self._live is None and result.status.value == "skipped":
+        if self._live is None and result.status.value == "skipped" and result.error:
+            # a stage skipped for its needs or its `when:` (one whose tools all had nothing to
+            # scan was already shown tool by tool)
             self.console.print(f"[yellow]-[/yellow] {result.name} skipped: "
-                               f"{escape(result.error or '')}", highlight=False)
+                               f"{escape(result.error)}", highlight=False)
 
     def _render(self) -> Table:
         table = Table(title="secpipe run", show_edge=False, expand=False)

@@ -74,6 +74,11 @@ def safe(text: object) -> str:
 
 def render_console(run: RunResult, console: Console) -> None:
     for stage in run.stages:
+        if stage.status is StageStatus.SKIPPED and not stage.tools:  # `when:` / its needs
+            console.print(Text.assemble(("Stage ", "bold"), (plain(stage.name), "bold"), "  ",
+                                        ("SKIPPED", STAGE_STYLE[stage.status]),
+                                        f"  {plain(stage.error or '')}"))
+            continue
         console.print(stage_table(stage))
         for tool, line, gap in coverage_lines(stage):
             console.print(Text(plain(f"  {tool}: {line}"), style="yellow" if gap else "dim"))

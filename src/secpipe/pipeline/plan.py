@@ -20,6 +20,7 @@ class PlannedStage:
     timeout: float
     new_only: bool = False
     base_branch: str | None = None
+    skip_reason: str | None = None  # its `when:` is not met: shown SKIPPED with this reason
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,8 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
                 raise ConfigError(f"stage {name!r} needs {need!r}, which is not a stage")
             if need == name:
                 raise ConfigError(f"stage {name!r} needs itself")
+    selected = [n for n in names if not only or n in only]
     found: dict[str, bool] = {}  # the tree is walked at most once, only when a stage asks
-    selected = [n for n in names if (not only or n in only)
-                and (n in only or _condition_met(config.stages[n].when, root, exclude, found))]
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -80,6 +80,7 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
             timeout=config.stage_timeout(n),
             new_only=config.stages[n].new_only,
             base_branch=config.stages[n].base_branch,
+            skip_reason=_unmet(config.stages[n].when, root, exclude, found),
         )
         for n in order if n in selected
     )
@@ -88,14 +89,17 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
 
 
 
-def _condition_met(when: str, root: Path, exclude: Sequence[str], found: dict[str, bool]
-                   ) -> bool:
-    """A stage's `when:`; `lockfiles` looks for a file the SBOM builder reads."""
+def _unmet(when: str, root: Path, exclude: Sequence[str], found: dict[str, bool]) -> str | None:
+    """Why a stage's `when:` is not met (None when it is): `lockfiles` looks for a file the
+    SBOM builder reads (package-lock.json, yarn.lock, poetry.lock, requirements*.txt, ...)."""
     if when != "lockfiles":
-        return True
+        return None
     if "lockfiles" not in found:
         from secpipe.sbom import parser_for
         from secpipe.scanners._files import walk
 
         found["lockfiles"] = any(parser_for(p.name) for p in walk(root, exclude))
-    return found["lockfiles"]
+    if found["lockfiles"]:
+        return None
+    return ("no lockfile or manifest secpipe reads in the tree (when: lockfiles): no "
+            "dependencies to scan")

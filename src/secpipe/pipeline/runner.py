@@ -76,6 +76,13 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 if any(n is None for n in needs):
                     continue
                 del pending[stage.name]
+                if stage.skip_reason:  # its `when:` is not met: said, never silently dropped
+                    result = StageResult(stage.name, StageStatus.SKIPPED, stage.fail_on,
+                                         stage.mode, error=stage.skip_reason)
+                    done[stage.name] = result
+                    run.stages.append(result)
+                    events.stage_finished(result)
+                    continue
                 # a need that ERRORed, or was itself skipped for its needs, skips this stage; a
                 # need whose tools all had nothing to do (build in filesystem mode) does not
                 failed_need = next((n for n in needs if n and (

@@ -152,7 +152,8 @@ def skip_paths(exclude: Sequence[str]) -> list[str]:
     """`--skip-path` values. checkov drops a path when a skip value is a *substring* of it, so
     `.git` would drop `.github/workflows` too: hidden folders (.git, .secpipe, .venv) are left
     to checkov's own rule, which skips every hidden folder but the ones a framework reads."""
-    return [p for p in dict.fromkeys((*ALWAYS_EXCLUDED, *exclude)) if not p.startswith(".")]
+    mine = [p for p in ALWAYS_EXCLUDED if not p.startswith(".")]
+    return list(dict.fromkeys([*mine, *(p for p in exclude if p not in ALWAYS_EXCLUDED)]))
 
 
 def _has_helm_results(data: bytes) -> bool:
