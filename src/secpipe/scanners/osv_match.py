@@ -12,6 +12,12 @@ Options (tools.osv-match in secpipe.yml):
   sbom: SBOM path relative to the scanned tree, used when no stage hands one on
   max_age_days: refuse a database not refreshed for this long (default 30; 0 = no limit)
   empty_ecosystems: error (default) | skip — an ecosystem of the SBOM without any advisory
+  fetch: auto (default) | never — on first use, download the OSV archives of the SBOM's
+    ecosystems the DB has nothing for (only those); offline, an error naming the commands
+  osv_url: a mirror of OSV's bucket (default: $SECPIPE_OSV_URL, else OSV's)
+
+With no SBOM handed on and no `sbom` option (`secpipe run --stage sca` alone), the SBOM is built
+from the tree's lockfiles by secpipe's own builder.
 """
 
 from __future__ import annotations
