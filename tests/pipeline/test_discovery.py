@@ -135,3 +135,32 @@ def test_hadolint_lints_every_dockerfile(tmp_path: Path) -> None:
                                                 "docker/image"]}
     findings = get_format("hadolint").parse(outcome.reports[0].data, "hadolint.json")
     assert {f.location.path for f in findings} >= {"Dockerfile_web", "Containerfile"}
+
+
+@pytest.mark.tools
+def test_secpipe_yml_overrides_a_checks_severity(tmp_path: Path) -> None:
+    """`tools.checkov.severities` reaches the findings of a real run (the adapter applies it)."""
+    if not shutil.which("checkov", path=tool_env()["PATH"]):
+        pytest.skip("checkov is not installed (`secpipe tools install checkov`)")
+    from secpipe.model import Severity
+    from secpipe.pipeline.api import RunRequest, run_pipeline
+
+    root = tmp_path / "tf"
+    root.mkdir()
+    (root / "main.tf").write_text('resource "aws_s3_bucket" "b" {\n  bucket = "b"\n'
+                                  '  acl = "public-read"\n}\n')
+    (root / "secpipe.yml").write_text(
+        "stages:\n  iac: {tools: [checkov], fail_on: critical}\n"
+        "tools:\n  checkov: {severities: {CKV_AWS_20: low, CKV2_AWS_61: critical}}\n")
+    run = run_pipeline(RunRequest(root=root, use_hub=False))
+    findings = {f.rule_id: f for f in run.stages[0].tools[0].findings}
+    assert findings["CKV_AWS_20"].severity is Severity.LOW  # the table says CRITICAL
+    assert findings["CKV2_AWS_61"].severity is Severity.CRITICAL  # the table says LOW
+    assert findings["CKV2_AWS_61"].properties["severity_basis"] == (
+        "secpipe.yml tools.checkov.severities")
+    assert findings["CKV_AWS_18"].properties["severity_basis"].startswith("logging")
+    assert run.exit_code == 1  # the override made a CRITICAL: the gate says so
+    asff = json.loads((Path(run.run_dir) / "findings.asff.json").read_text())
+    bases = {a["ProductFields"]["secpipe/RuleId"]: a["ProductFields"]["secpipe/severity_basis"]
+             for a in asff}
+    assert bases["CKV_AWS_18"].startswith("logging")
