@@ -20,6 +20,7 @@ option `istio: false` leaves them out.
 from __future__ import annotations
 
 import json
+import time
 
 from pathlib import PurePosixPath
 from typing import Sequence
@@ -43,10 +44,13 @@ class Checkov(Scanner):
 
     def scan(self, req: ScanRequest) -> ScanOutcome:
         exe = self.locate(req)
+        deadline = time.monotonic() + req.timeout  # the tool's timeout covers both runs
         opts = req.options
         inv = inventory(req.root, req.exclude)
         wanted = opts.get("frameworks") or "auto"
-        frameworks = (inv.framework_names() if wanted == "auto" or wanted == ["auto"]
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        frameworks = (inv.framework_names() if list(wanted) == ["auto"]
                       else [str(f) for f in wanted])
         if "kustomize" in frameworks:
             self._require_kustomize(req)
@@ -77,7 +81,7 @@ class Checkov(Scanner):
         env = dict(req.env)
         env.setdefault("BC_SKIP_MAPPING", "TRUE")
         env.setdefault("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
-        run = self.execute(ScanRequest(**{**req.__dict__, "env": env}), argv)
+        run = self.execute(ScanRequest(**{**req.__dict__, "env": env}), argv, deadline=deadline)
         report_path = out_dir / "results_json.json"
         data = report_path.read_bytes() if report_path.is_file() else None
         report = require_report(self.name, "results_json.json", data, argv)
@@ -91,7 +95,7 @@ class Checkov(Scanner):
         extra = [d for d in inv.dockerfiles if not checkov_reads_name(PurePosixPath(d).name)]
         stderr = run.stderr
         if "dockerfile" in frameworks and extra:
-            data, more = self._extra_dockerfiles(req, exe, extra, data)
+            data, more = self._extra_dockerfiles(req, exe, extra, data, deadline)
             stderr += more
         coverage = {"frameworks": frameworks, "dockerfiles": inv.dockerfiles}
         if extra and "dockerfile" in frameworks:
@@ -114,7 +118,7 @@ class Checkov(Scanner):
                           "one (`secpipe tools install helm` brings kubectl)")
 
     def _extra_dockerfiles(self, req: ScanRequest, exe: str, rels: Sequence[str],
-                           data: bytes) -> tuple[bytes, bytes]:
+                           data: bytes, deadline: float) -> tuple[bytes, bytes]:
         """One `--framework dockerfile` run over copies of the Dockerfiles checkov's name mask
         misses, merged into the main report with the original paths."""
         staging = req.workdir / "checkov-dockerfiles"
@@ -127,7 +131,8 @@ class Checkov(Scanner):
             argv += ["--skip-check", str(check)]
         env = dict(req.env)
         env.setdefault("BC_SKIP_MAPPING", "TRUE")
-        run = self.execute(ScanRequest(**{**req.__dict__, "env": env}), argv, cwd=staging)
+        run = self.execute(ScanRequest(**{**req.__dict__, "env": env}), argv, cwd=staging,
+                           deadline=deadline)
         path = out_dir / "results_json.json"
         extra = require_report(self.name, "results_json.json (Dockerfiles)",
                                path.read_bytes() if path.is_file() else None, argv)
