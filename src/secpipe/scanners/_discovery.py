@@ -123,10 +123,11 @@ def _head(path: Path) -> str:
 def find_dockerfiles(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
     """Every Dockerfile under root, by name or by content (the one rule hadolint and checkov
     share)."""
-    return [root / rel for rel in inventory(root, exclude).dockerfiles]
+    return [root / rel for rel in inventory(root, exclude, dockerfiles_only=True).dockerfiles]
 
 
-def inventory(root: Path, exclude: Sequence[str] = ()) -> TreeInventory:
+def inventory(root: Path, exclude: Sequence[str] = (), *, dockerfiles_only: bool = False
+              ) -> TreeInventory:
     """Walk the tree once: Dockerfiles and the checkov frameworks whose files are present."""
     inv = TreeInventory()
     for path in walk(root, exclude):
@@ -137,6 +138,8 @@ def inventory(root: Path, exclude: Sequence[str] = ()) -> TreeInventory:
                                         and dockerfile_by_content(_head(path))):
             inv.dockerfiles.append(rel)
             inv.add("dockerfile", rel)
+            continue
+        if dockerfiles_only:
             continue
         if name in _BY_NAME:
             inv.add(_BY_NAME[name], rel)
