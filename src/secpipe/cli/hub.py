@@ -265,7 +265,8 @@ def hub_keys() -> None:
 
 @hub_keys.command("create")
 @click.option("--label", default="", help="What the key is for.")
-@click.option("--hub", "--db", "db", metavar="URL|DB", default=None, help="The hub (as --hub elsewhere).")
+@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
+              help="The hub (default: .secpipe/hub.db).")
 def hub_keys_create(label: str, db: str | None) -> None:
     """Create an access key; the secret is shown once.
 
@@ -290,7 +291,8 @@ def hub_users() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="The new password (prompted for when omitted; or from SECPIPE_HUB_PASSWORD).",
               envvar="SECPIPE_HUB_PASSWORD")
-@click.option("--hub", "--db", "db", metavar="URL|DB", default=None, help="The hub (as --hub elsewhere).")
+@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
+              help="The hub (default: .secpipe/hub.db).")
 def hub_users_set_password(user: str, password: str, db: str | None) -> None:
     """Create a dashboard user or change its password.
 
