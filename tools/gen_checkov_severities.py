@@ -32,12 +32,14 @@ RULES: list[tuple[str, str, str | None, str | None]] = [
     # secrets found by checkov's secrets framework: a live credential
     ("HIGH", "credential in code", r"^CKV_SECRET_", None),
     ("HIGH", "credential in code", None,
-     r"hard ?coded|secrets? (are|is) not|no secrets|credentials? (exist|in)|plain ?text (password|secret)|access key and secret key"),
+     r"hard ?coded|secrets? (are|is) not|no secrets|credentials? (exist|in)"
+     r"|plain ?text (password|secret)|access key and secret key"),
     # IAM: wildcards grant everything
     ("CRITICAL", "IAM wildcard", None,
      r"full (administrative|\"\*-\*\") privileges|\*:\*|admin(istrator)? (access|privileges)"
      r"|wildcard.*(action|principal)|(action|principal).*wildcard|allow \* "),
-    ("HIGH", "IAM wildcard", None, r"wildcard|\"\*\"|'\*'|\* as|asterisk|privilege escalation|escalat"
+    ("HIGH", "IAM wildcard", None,
+     r"wildcard|\"\*\"|'\*'|\* as|asterisk|privilege escalation|escalat"
      r"|assume.*(any|all)|data exfiltration|credentials exposure|write access.*without constraint"
      r"|permissions management"),
     # public data stores and public exposure

@@ -74,7 +74,8 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
         for path in paths:
             result = store.import_path(path)
             total += result.imported
-            console.print(f"{escape(str(path))}: {plural(result.imported, 'advisory', 'advisories')} imported"
+            imported = plural(result.imported, "advisory", "advisories")
+            console.print(f"{escape(str(path))}: {imported} imported"
                           + (f", {result.kept_newer} kept (stored copy newer)"
                              if result.kept_newer else "")
                           + f" in {result.seconds:.1f}s", highlight=False)
@@ -145,7 +146,8 @@ def db_update(path: Path, ecosystems: tuple[str, ...], base_url: str | None,
     finally:
         store.close()
     for ecosystem, res in result.results.items():
-        console.print(f"{ecosystem}: {plural(res.imported, 'advisory', 'advisories')} imported"
+        console.print(f"{ecosystem}: {plural(res.imported, 'advisory', 'advisories')} "
+                      "imported"
                       + (f", {len(res.rejected)} rejected" if res.rejected else ""))
     console.print(f"downloaded {result.bytes_downloaded / 1e6:.1f} MB")
 

@@ -16,8 +16,8 @@ enriched from the Prisma Cloud platform (an API key, or an older report download
 guidelines); the open-source run leaves it null. A null severity then comes from secpipe's
 table of every checkov check (:mod:`secpipe.formats.checkov_severity`, with its basis in the
 property `severity_basis`); a check the table lacks becomes MEDIUM, the value DefectDojo also
-uses, because every failed check is a real misconfiguration. `severity_original` keeps checkov's word (None when
-checkov gave none) so a reader can tell a defaulted MEDIUM from a stated one.
+uses, because every failed check is a real misconfiguration. `severity_original` keeps
+checkov's word (None when checkov gave none) so a reader can tell a stated severity from ours.
 
 Secrets (`check_type` "secrets", `CKV_SECRET_*`): checkov reports the SHA-1 of the value as the
 `resource` and masks the value in `code_block`. The hash becomes the finding's Secret; code lines
@@ -101,7 +101,8 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
     start, end = _line_range(item.get("file_line_range"))
     resource_name = text(item.get("resource"))
     raw_severity = text(item.get("severity")) or None
-    severity, basis = resolve(check_id, raw_severity, DEFAULT_SEVERITY)  # table when checkov has none
+    # checkov's own severity, else secpipe's table (checkov_severity), with the basis
+    severity, basis = resolve(check_id, raw_severity, DEFAULT_SEVERITY)
     is_secret = check_type == "secrets" or check_id.startswith("CKV_SECRET_")
     vuln = _vulnerability(item.get("vulnerability_details"))
     category = (Category.SECRET if is_secret
