@@ -36,8 +36,8 @@ demo: tools
 	@set +e; $(SECPIPE) run examples/web; rc=$$?; set -e; \
 	if [ $$rc -eq 1 ]; then \
 	  echo; echo "The gate failed as it should (exit 1): the example leaks keys and is misconfigured."; \
-	  echo "Open the report:  xdg-open .secpipe/runs/latest/report.html  (or any browser)"; \
-	  echo "Machine-readable: .secpipe/runs/latest/{summary.json,findings.asff.json,results.sarif,junit.xml}"; \
+	  echo "Open the report:  xdg-open examples/web/.secpipe/runs/latest/report.html  (or any browser)"; \
+	  echo "Machine-readable: examples/web/.secpipe/runs/latest/{summary.json,findings.asff.json,results.sarif,junit.xml}"; \
 	else echo "unexpected exit code $$rc (0 = nothing found, 2 = error): see above"; exit 1; fi
 
 browser:

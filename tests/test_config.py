@@ -68,7 +68,26 @@ def test_invalid_configs(text: str, needle: str) -> None:
 def test_default_pipeline_when_no_file(tmp_path: Path) -> None:
     loaded = load_config(tmp_path)
     assert loaded.path is None
-    assert list(loaded.config.stages) == ["secrets", "dockerfile", "iac"]
+    # sbom and sca are `when: lockfiles`: planned only when the tree holds one
+    assert list(loaded.config.stages) == ["secrets", "dockerfile", "iac", "sbom", "sca"]
+
+
+def test_dependency_stages_only_when_the_tree_holds_a_lockfile(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path).config
+
+    def skipped(root: Path, **kw) -> dict[str, str | None]:
+        return {s.name: s.skip_reason for s in build_plan(cfg, root, **kw).stages}
+
+    plan = skipped(tmp_path)
+    assert list(plan) == ["secrets", "dockerfile", "iac", "sbom", "sca"]
+    assert plan["secrets"] is None and "no lockfile" in plan["sbom"] and plan["sca"] == plan["sbom"]
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)  # excluded: not the project's
+    (tmp_path / "node_modules" / "x" / "package-lock.json").write_text("{}")
+    assert skipped(tmp_path)["sca"] is not None
+    (tmp_path / "requirements.txt").write_text("flask==0.12\n")
+    assert set(skipped(tmp_path).values()) == {None}
+    assert build_plan(cfg, tmp_path).stages[-1].needs == ("sbom",)
+    assert skipped(tmp_path, only=["sca"]) == {"sca": None}  # its SBOM need: satisfied
 
 
 def test_explicit_missing_file(tmp_path: Path) -> None:

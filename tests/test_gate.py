@@ -77,6 +77,14 @@ def test_stage_status_errors_outrank_findings() -> None:
     assert stage_status([ok], [], "enforce") is StageStatus.PASSED
 
 
+def test_stage_whose_tools_were_all_skipped_is_skipped_not_passed() -> None:
+    skipped = ToolResult("hadolint", "dockerfile", ToolStatus.SKIPPED,
+                         error="no Dockerfile found under the scanned path")
+    ok = ToolResult("checkov", "iac", ToolStatus.OK)
+    assert stage_status([skipped], [], "enforce") is StageStatus.SKIPPED
+    assert stage_status([skipped, ok], [], "enforce") is StageStatus.PASSED
+
+
 def test_new_only_blocks_only_what_the_baseline_lacks() -> None:
     old, new = _f("A", Severity.HIGH), _f("B", Severity.HIGH)
     from secpipe.model.asff import finding_id

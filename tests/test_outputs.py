@@ -381,7 +381,7 @@ def test_html_shows_what_a_person_needs(run: RunResult) -> None:
     html = render_html(run)
     assert 'class="verdict v-error"' in html and ">ERROR<" in html
     for text in ("acme/web", "main", "a" * 12, "20240101-abc", "2024-01-01T10:00:00Z",
-                 "Gate FAILED: 2 blocking issues in iac",
+                 "Gate FAILED: 3 blocking issues in secrets, iac",
                  "ERROR: stage secrets: trufflehog: `trufflehog` not found",
                  "8.18.0", "3.2.1", "logs/trufflehog.log", "config/app.env:12",
                  "Rotate the key and remove it from history.", "secret: AKIA…MPLE",
@@ -426,8 +426,9 @@ def test_console_tables_blocking_and_verdict(run: RunResult) -> None:
     assert "\x1b" not in out and "\x07" not in out  # no terminal control from scanned text
     assert "Expired suppressions (1)" in out
     assert "ERROR: stage secrets: trufflehog:" in out
-    assert "Gate FAILED: 2 blocking issues in iac" in out
-    assert lines[-1] == "Report: .secpipe/runs/20240101-abc/report.html"
+    assert "Gate FAILED: 3 blocking issues in secrets, iac" in out
+    # outputs live in the scanned PATH/.secpipe: shown so that it opens from where secpipe ran
+    assert lines[-1] == "Report: /repo/.secpipe/runs/20240101-abc/report.html"
 
 
 def test_console_passing_run_and_many_blocking() -> None:

@@ -51,6 +51,9 @@ class StageConfig(_Strict):
     description: str = ""
     new_only: bool = False              # gate only on findings the baseline run did not have
     base_branch: str | None = None      # baseline: latest run of this branch (default: own branch)
+    # `lockfiles`: run only when the tree holds a lockfile or manifest secpipe reads (the
+    # default pipeline's sbom and sca stages); otherwise the stage is SKIPPED, saying why
+    when: Literal["always", "lockfiles"] = "always"
 
     @field_validator("fail_on", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from secpipe.pipeline.result import StageResult, ToolResult, ToolStatus
 from secpipe.pipeline.runner import Events
+from secpipe.words import plural
 
 _STYLE = {ToolStatus.OK: "green", ToolStatus.ERROR: "bold red", ToolStatus.SKIPPED: "yellow"}
 
@@ -55,7 +56,7 @@ class Progress:
             self._live.update(self._render())
             return
         style = _STYLE[result.status]
-        detail = (f"{len(result.findings)} findings" if result.status is ToolStatus.OK
+        detail = (plural(len(result.findings), "finding") if result.status is ToolStatus.OK
                   else escape(result.error or ""))
         self.console.print(
             f"[{style}]{_mark(result.status)}[/{style}] {result.stage}/{result.tool} "
@@ -63,9 +64,11 @@ class Progress:
             soft_wrap=True)
 
     def _stage(self, result: StageResult) -> None:
-        if self._live is None and result.status.value == "skipped":
+        if self._live is None and result.status.value == "skipped" and result.error:
+            # a stage skipped for its needs or its `when:` (one whose tools all had nothing to
+            # scan was already shown tool by tool)
             self.console.print(f"[yellow]-[/yellow] {result.name} skipped: "
-                               f"{escape(result.error or '')}", highlight=False)
+                               f"{escape(result.error)}", highlight=False)
 
     def _render(self) -> Table:
         table = Table(title="secpipe run", show_edge=False, expand=False)

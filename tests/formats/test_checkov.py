@@ -41,8 +41,10 @@ def test_list_of_reports_keeps_each_framework() -> None:
     assert Counter(f.properties["check_type"] for f in findings) == {"terraform": 11,
                                                                       "dockerfile": 2}
     first = findings[0]
-    assert first.rule_id == "CKV_AWS_161" and first.severity is Severity.MEDIUM
-    assert first.severity_original is None  # no severity in the report: defaulted
+    # no severity in the report: secpipe's table gives one, with its basis
+    assert first.rule_id == "CKV_AWS_161" and first.severity is Severity.HIGH
+    assert first.properties["severity_basis"] == "authentication"
+    assert first.severity_original is None
     assert first.location.path == "aws/db-app.tf" and first.location.start_line == 1
     assert first.resource.id == "aws_db_instance.default"
     assert first.location_key == "CKV_AWS_161|aws_db_instance.default|aws/db-app.tf"

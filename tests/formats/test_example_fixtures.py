@@ -12,7 +12,7 @@ from tests.conftest import OWN_FIXTURES
 
 CASES = [
     ("hadolint", "hadolint/example-web.json", 4),
-    ("checkov", "checkov/example-web.json", 19),
+    ("checkov", "checkov/example-web.json", 22),
     ("detect-secrets", "detect-secrets/example-web.json", 3),
     ("git-secrets", "git-secrets/example-web-tree.txt", 3),
     ("git-secrets", "git-secrets/example-web-history.txt", 3),

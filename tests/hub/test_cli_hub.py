@@ -24,10 +24,10 @@ def test_import_list_update(tmp_path: Path) -> None:
     report = OWN_FIXTURES / "checkov" / "example-web.json"
     out = secpipe("import", str(report), "--from", "checkov", "--repo", "acme/web", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert b"imported 19 findings" in out.stdout
+    assert b"imported 22 findings" in out.stdout
     assert (tmp_path / ".secpipe" / "hub.db").is_file()
     listed = json.loads(secpipe("findings", "list", "--json", "--limit", "500", cwd=tmp_path).stdout)
-    assert len(listed) == 19
+    assert len(listed) == 22
     fid = listed[0]["Id"]
     upd = secpipe("findings", "update", fid, "--workflow", "SUPPRESSED", "--note", "accepted: SEC-9",
                   cwd=tmp_path)

@@ -43,17 +43,20 @@ def test_findings_list_prints_no_escape_control_or_bidi(tmp_path: Path) -> None:
         found, _ = store.get_findings({}, None, 1)
         _hostile_doc(store, found[0])
         db = str(tmp_path / "hub" / "hub.db")
-        done = subprocess.run(
-            [sys.executable, "-m", "secpipe", "findings", "list", "--hub", db, "--limit", "500"],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path,
-            env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "COLUMNS": "400",
-                 "TERM": "dumb", "HOME": str(tmp_path)})
-        assert done.returncode == 0, done.stderr
-        out = done.stdout
-        assert "hostile/1" in out and "Gate passed" in out and "exe.txt" in out
-        assert not ACTIVE.search(out), repr(ACTIVE.findall(out))
-        assert "[2J" not in out and "]8;;" not in out and "52;c;" not in out
-        assert "\ufffd" in out   # the bidi override shows as a visible replacement
+        for view in ([], ["--wide"], ["--ids"]):   # the table, full lines, only Ids
+            done = subprocess.run(
+                [sys.executable, "-m", "secpipe", "findings", "list", "--hub", db, "--limit",
+                 "500", *view], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "COLUMNS": "400",
+                     "TERM": "dumb", "HOME": str(tmp_path)})
+            assert done.returncode == 0, done.stderr
+            out = done.stdout
+            assert "hostile/1" in out or not view, (view, out)
+            if view != ["--ids"]:
+                assert "Gate passed" in out and "exe.txt" in out, (view, out)
+                assert "\ufffd" in out   # the bidi override shows as a visible replacement
+            assert not ACTIVE.search(out), repr(ACTIVE.findall(out))
+            assert "[2J" not in out and "]8;;" not in out and "52;c;" not in out
         # --json stays the data as stored (JSON escapes it; the reader's tool decides)
         as_json = subprocess.run(
             [sys.executable, "-m", "secpipe", "findings", "list", "--hub", db, "--json",

@@ -34,7 +34,8 @@ def test_wapiti_engine_scans_and_its_report_parses(tmp_path: Path) -> None:
                                       env=tool_env()))
     tool = run.stages[0].tools[0]
     assert tool.status is ToolStatus.OK, tool.error
-    assert {f.tool for f in tool.findings} == {"wapiti"}
+    assert {f.tool for f in tool.findings} == {"dast"}  # the run's tool name, as in the hub
+    assert {f.properties["parsed_as"] for f in tool.findings} == {"wapiti"}
     assert any("Content Security Policy" in f.title or "CSP" in f.title for f in tool.findings), \
         [f.title for f in tool.findings]
 

@@ -232,7 +232,8 @@ tools:
     runtime = stages["runtime"]
     assert runtime.status is StageStatus.FAILED and run.exit_code == 1, runtime.error
     [g] = runtime.findings
-    assert g.finding.tool == "falco" and g.finding.rule_id == SHELL_RULE and g.blocking
+    assert g.finding.tool == "runtime-sensor" and g.finding.rule_id == SHELL_RULE and g.blocking
+    assert g.finding.properties["parsed_as"] == "falco"  # the run's tool name, Falco's format
     _assert_shell({k[len("falco."):]: v for k, v in g.finding.properties.items()
                    if k.startswith("falco.")}, "sh -c id")
     raw = Path(run.run_dir) / "raw" / "runtime" / "falco.jsonl"

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from secpipe.words import plural
+
 DB_OPTION = click.option(
     "--db", "db_path", metavar="PATH", type=click.Path(path_type=Path), default=None,
     help="The database file (default: $SECPIPE_VULNDB or ~/.cache/secpipe/vulndb.sqlite).")
@@ -72,7 +74,8 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
         for path in paths:
             result = store.import_path(path)
             total += result.imported
-            console.print(f"{escape(str(path))}: {result.imported} advisories imported"
+            imported = plural(result.imported, "advisory", "advisories")
+            console.print(f"{escape(str(path))}: {imported} imported"
                           + (f", {result.kept_newer} kept (stored copy newer)"
                              if result.kept_newer else "")
                           + f" in {result.seconds:.1f}s", highlight=False)
@@ -86,44 +89,65 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    console.print(f"{status.path}: {status.advisories} advisories", highlight=False)
+    console.print(f"{status.path}: {plural(status.advisories, 'advisory', 'advisories')}",
+                  highlight=False)
     if total == 0 and status.advisories == 0:
         raise _fail("nothing was imported: the database is still empty")
 
 
 @db.command("update")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--ecosystem", "ecosystems", multiple=True, metavar="NAME",
               help="OSV ecosystem to download (npm, PyPI, Go, Maven, Debian, Alpine, ...); "
-                   "repeatable. Default: those already in the database, else those six.")
+                   "repeatable. Default: the ecosystems of PATH's lockfiles plus those already "
+                   "in the database (else npm, PyPI, Go, Maven, Debian, Alpine).")
 @click.option("--url", "base_url", default=None, metavar="URL",
-              help="Base URL of the archives (default: OSV's public bucket; a mirror works).")
+              help="Base URL of the archives (default: $SECPIPE_OSV_URL, else OSV's public "
+                   "bucket; a mirror works).")
 @DB_OPTION
-def db_update(ecosystems: tuple[str, ...], base_url: str | None, db_path: Path | None) -> None:
+def db_update(path: Path, ecosystems: tuple[str, ...], base_url: str | None,
+              db_path: Path | None) -> None:
     """Download OSV's per-ecosystem archives (<url>/<Ecosystem>/all.zip) and import them.
 
+    Without --ecosystem: those of the project at PATH (default: the current directory), read
+    from the lockfiles and manifests secpipe reads, plus those already in the database.
     Offline, it says so within seconds and leaves the database as it was: nothing is imported
     unless every archive arrived.
 
     \b
     Examples:
-      secpipe db update
+      secpipe db update                      # this project's ecosystems + those present
+      secpipe db update ~/src/flaskapp
       secpipe db update --ecosystem npm --url https://mirror.example.com/osv
     """
     from secpipe.cli._common import _fail
+    from secpipe.sbom import LockfileError
     from secpipe.vulndb import VulnDBError, update
-    from secpipe.vulndb.update import OSV_BUCKET
+    from secpipe.vulndb.fetch import osv_url, project_ecosystems
 
     console = Console(stderr=True)
     store = _open(db_path)
+    wanted = list(ecosystems)
     try:
-        result = update(store, ecosystems or None, base_url=base_url or OSV_BUCKET,
+        if not wanted:
+            try:
+                found = project_ecosystems(path)
+            except (LockfileError, OSError) as exc:
+                raise _fail(f"{path}: cannot read its lockfiles: {exc}") from None
+            present = list(store.status().ecosystems)
+            wanted = list(dict.fromkeys([*found, *present]))
+            console.print(f"ecosystems: {', '.join(found) or 'none'} (in {escape(str(path))})"
+                          + (f", {', '.join(present)} (already in the database)"
+                             if present else ""), highlight=False)
+        result = update(store, wanted or None, base_url=osv_url(base_url),
                         log=lambda m: console.print(escape(m), highlight=False))
     except VulnDBError as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()
     for ecosystem, res in result.results.items():
-        console.print(f"{ecosystem}: {res.imported} advisories imported"
+        console.print(f"{ecosystem}: {plural(res.imported, 'advisory', 'advisories')} "
+                      "imported"
                       + (f", {len(res.rejected)} rejected" if res.rejected else ""))
     console.print(f"downloaded {result.bytes_downloaded / 1e6:.1f} MB")
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from secpipe.formats import ReportFormatError
+from secpipe.words import plural
 
 DEFAULT_HUB = str(Path(".secpipe") / "hub.db")
 HUB_OPTION = click.option(
@@ -91,7 +92,7 @@ def import_(report: Path, from_: str, repo: str, branch: str, hub: str | None) -
         ok += result.success_count
         failed += result.failed
     console = Console()
-    console.print(f"imported {ok} findings from {escape(str(report))}"
+    console.print(f"imported {plural(ok, 'finding')} from {escape(str(report))}"
                   + (f", [bold red]{len(failed)} failed[/]" if failed else ""))
     for f in failed[:20]:
         console.print(f"  {escape(f.get('Id', '?'))}: {escape(f.get('ErrorCode', ''))} "
@@ -122,15 +123,24 @@ def findings() -> None:
 @click.option("--text", help="Title contains this text.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="ASFF JSON array on stdout.")
+@click.option("--ids", "ids_only", is_flag=True,
+              help="Only the full finding Ids, one per line (for `findings update`).")
+@click.option("--wide", is_flag=True, help="One line per finding, the full Id first, never cut.")
 @HUB_OPTION
 @_hub_errors
 def findings_list(severity, workflow, record_state, tool, stage, repo, text, limit, as_json,
-                  hub) -> None:
+                  ids_only, wide, hub) -> None:
     """List findings with Security Hub filters, newest first.
 
+    The table fits the terminal (80 columns included); the full Ids are printed by --ids
+    (alone, one per line) and --wide (first on each line).
+
     \b
-    Example:
+    Examples:
       secpipe findings list --severity HIGH --tool checkov --json
+      secpipe findings list --tool osv-match --ids | xargs secpipe findings update \\
+          --workflow NOTIFIED
+      secpipe findings list --wide
     """
     filters: dict = {}
     if severity:
@@ -159,24 +169,9 @@ def findings_list(severity, workflow, record_state, tool, stage, repo, text, lim
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from secpipe.textsafe import one_line
+    from secpipe.cli.findings_view import print_findings
 
-    def cell(value: object, limit: int | None = None) -> str:
-        # a finding's text is a scanner's: no escape sequence, control or bidi character
-        # reaches the terminal (secpipe.textsafe), and no Rich markup is read in it
-        return escape(one_line(value, limit))
-
-    table = Table("severity", "workflow", "tool", "title", "where", "id", show_edge=False)
-    for r in rows:
-        pf_ = r.get("ProductFields") or {}
-        where = str(pf_.get("secpipe/Path", (r.get("Resources") or [{}])[0].get("Id", "")))
-        if pf_.get("secpipe/StartLine"):
-            where += ":" + str(pf_["secpipe/StartLine"])
-        table.add_row(cell(r["Severity"]["Label"]), cell((r.get("Workflow") or {}).get("Status")),
-                      cell(pf_.get("secpipe/Tool", r.get("ProductName", ""))),
-                      cell(r["Title"], 80), cell(where, 300), cell(r["Id"]))
-    Console().print(table)
-    Console(stderr=True).print(f"{len(rows)} findings" + (" (more: raise --limit)" if token else ""))
+    print_findings(rows, ids_only=ids_only, wide=wide, more=bool(token))
 
 
 @findings.command("update")
@@ -237,19 +232,20 @@ def hub() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --allow-remote.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
-@click.option("--db", "db", metavar="URL|DB", default=None,
+@click.option("--hub", "db", metavar="URL|DB", default=None,
               help="SQLite path or postgresql:// URL (default: .secpipe/hub.db).")
+@click.option("--db", "db_alias", metavar="URL|DB", default=None, hidden=True)  # old spelling
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--vulndb", "vulndb", metavar="PATH", default=None,
               help="OSV database served at /v1/query and /v1/querybatch (default: secpipe's).")
-def hub_serve(host: str, port: int, db: str | None, allow_remote: bool,
+def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None) -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
     \b
     Example:
-      secpipe hub serve --db postgresql://secpipe@127.0.0.1/hub --port 8443
+      secpipe hub serve --hub postgresql://secpipe@127.0.0.1/hub --port 8443
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
     from secpipe.hub.api.server import serve
@@ -260,7 +256,7 @@ def hub_serve(host: str, port: int, db: str | None, allow_remote: bool,
         # the Falco intake, the OSV query API and the dashboard, on the same server
         return [*osv_routes(vulndb), *hub_routes(store)]
 
-    serve(db or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
+    serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
           extra_routes=routes)
 
 
@@ -271,7 +267,8 @@ def hub_keys() -> None:
 
 @hub_keys.command("create")
 @click.option("--label", default="", help="What the key is for.")
-@click.option("--db", "db", metavar="URL|DB", default=None)
+@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
+              help="The hub (default: .secpipe/hub.db).")
 def hub_keys_create(label: str, db: str | None) -> None:
     """Create an access key; the secret is shown once.
 
@@ -296,7 +293,8 @@ def hub_users() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="The new password (prompted for when omitted; or from SECPIPE_HUB_PASSWORD).",
               envvar="SECPIPE_HUB_PASSWORD")
-@click.option("--db", "db", metavar="URL|DB", default=None)
+@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
+              help="The hub (default: .secpipe/hub.db).")
 def hub_users_set_password(user: str, password: str, db: str | None) -> None:
     """Create a dashboard user or change its password.
 

@@ -56,7 +56,8 @@ def main() -> None:
 @click.option("-c", "--config", "config_file", type=click.Path(path_type=Path),
               help="Pipeline config (default: PATH/secpipe.yml, else the built-in pipeline).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="Output dir (default: the config's `output`, .secpipe). Runs go to OUT/runs/<id>/.")
+              help="Output dir (default: PATH/.secpipe, the config's `output` under the scanned "
+                   "PATH). Runs go to OUT/runs/<id>/.")
 @click.option("--stage", "stages", multiple=True, metavar="NAME",
               help="Run only this stage (repeatable); its needs count as satisfied.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Tools run at once (default: CPUs, at least 2).")
@@ -82,8 +83,14 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     stage ERROR and the run exit 2: nothing passes by accident.
 
     \b
-    Outputs in OUT/runs/<run-id>/: raw/ (tool reports, secrets masked), logs/,
-    summary.json, findings.asff.json, results.sarif, junit.xml, report.html.
+    Outputs in OUT/runs/<run-id>/ (OUT: PATH/.secpipe unless --out): raw/ (tool
+    reports, secrets masked), logs/, summary.json, findings.asff.json,
+    results.sarif, junit.xml, report.html.
+
+    \b
+    Without a secpipe.yml the default pipeline runs: secrets, dockerfile (every
+    Dockerfile), iac (every checkov framework present) and, when the tree holds a
+    lockfile, sbom and sca (the OSV DB is fetched on first use when online).
 
     \b
     Examples:

@@ -13,10 +13,11 @@ Only `failed_checks` become findings: passed and skipped checks are not problems
 
 Severity: checkov fills `severity` (CRITICAL/HIGH/MEDIUM/LOW/INFO) only when results are
 enriched from the Prisma Cloud platform (an API key, or an older report downloaded with
-guidelines); the open-source run leaves it null. A null or unknown severity becomes MEDIUM, the
-value DefectDojo also uses, because every failed check is a real misconfiguration and the gate
-must not wave it through as informational. `severity_original` keeps checkov's word (None when
-checkov gave none) so a reader can tell a defaulted MEDIUM from a stated one.
+guidelines); the open-source run leaves it null. A null severity then comes from secpipe's
+table of every checkov check (:mod:`secpipe.formats.checkov_severity`, with its basis in the
+property `severity_basis`); a check the table lacks becomes MEDIUM, the value DefectDojo also
+uses, because every failed check is a real misconfiguration. `severity_original` keeps
+checkov's word (None when checkov gave none) so a reader can tell a stated severity from ours.
 
 Secrets (`check_type` "secrets", `CKV_SECRET_*`): checkov reports the SHA-1 of the value as the
 `resource` and masks the value in `code_block`. The hash becomes the finding's Secret; code lines
@@ -33,6 +34,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from secpipe.formats._common import as_int, dig, expect, load_json, objects, text
+from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
 
@@ -99,7 +101,8 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
     start, end = _line_range(item.get("file_line_range"))
     resource_name = text(item.get("resource"))
     raw_severity = text(item.get("severity")) or None
-    severity = Severity.parse(raw_severity, DEFAULT_SEVERITY)
+    # checkov's own severity, else secpipe's table (checkov_severity), with the basis
+    severity, basis = resolve(check_id, raw_severity, DEFAULT_SEVERITY)
     is_secret = check_type == "secrets" or check_id.startswith("CKV_SECRET_")
     vuln = _vulnerability(item.get("vulnerability_details"))
     category = (Category.SECRET if is_secret
@@ -113,7 +116,7 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         # the SHA-1 is a dictionary oracle: the resource and identity name the keyed digest
         resource_name = f"secret:{secret.sha256[:32]}"
 
-    properties = {"check_type": check_type}
+    properties = {"check_type": check_type, "severity_basis": basis}
     for key, prop in (("bc_check_id", "bc_check_id"), ("bc_category", "bc_category"),
                       ("check_class", "check_class"), ("resource_address", "resource_address")):
         value = text(item.get(key))

@@ -151,12 +151,13 @@ def iso_or_none(stamp: str | None) -> str | None:
 
 
 def report_path(run: RunResult, name: str = "report.html") -> str:
-    """Where a run's file is, relative to the scanned root when it lies inside it."""
+    """Where a run's file is, as the reader can open it: relative to the current directory
+    when it lies inside it (outputs live in the scanned PATH/.secpipe), else absolute."""
     path = os.path.join(run.run_dir, name) if run.run_dir else name
-    if run.root and os.path.isabs(path):
+    if os.path.isabs(path):
         try:
-            rel = os.path.relpath(path, run.root)
-        except ValueError:  # another drive on Windows
+            rel = os.path.relpath(path, os.getcwd())
+        except (ValueError, OSError):  # another drive on Windows, a vanished cwd
             return path
         if not rel.startswith(".."):
             return rel
@@ -207,7 +208,9 @@ def gate_lines(run: RunResult) -> list[tuple[str, str]]:
             else:
                 lines.append(("advisory", f"Advisory stage {stage.name} errored: "
                                           f"{stage_error(stage)} (not failing the run)"))
-    failed = [s for s in run.stages if s.status is StageStatus.FAILED]
+    # the same count as summary.json's totals.blocking: an errored stage's blocking findings
+    # count too (they used to be left out, so "5 blocking" stood beside a summary of 2,129)
+    failed = blocking_stages(run)
     if failed:
         gated = [g for s in failed for g in s.blocking]
         names = ", ".join(s.name for s in failed)
@@ -240,6 +243,17 @@ def issues_phrase(gated: list[GatedFinding], noun: str) -> str:
     if findings != issues:
         text += f" ({findings} findings)"
     return text
+
+
+def blocking_stages(run: RunResult) -> list[StageResult]:
+    """Enforcing stages holding blocking findings, whether they FAILED or ERRORed."""
+    return [s for s in run.stages if enforcing(s) and s.blocking
+            and s.status in (StageStatus.FAILED, StageStatus.ERROR)]
+
+
+def blocking_total(run: RunResult) -> int:
+    """Blocking findings of the run: the verdict line's number and summary.json's."""
+    return sum(len(s.blocking) for s in blocking_stages(run))
 
 
 def over_threshold(stage: StageResult) -> list[GatedFinding]:

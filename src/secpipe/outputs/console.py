@@ -29,6 +29,7 @@ from secpipe.outputs._common import (
 )
 from secpipe.model import Severity
 from secpipe.outputs._issues import group_issues
+from secpipe.outputs._coverage import coverage_lines
 from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
 from secpipe.textsafe import one_line
 
@@ -71,7 +72,14 @@ def safe(text: object) -> str:
 
 def render_console(run: RunResult, console: Console) -> None:
     for stage in run.stages:
+        if stage.status is StageStatus.SKIPPED and not stage.tools:  # `when:` / its needs
+            console.print(Text.assemble(("Stage ", "bold"), (plain(stage.name), "bold"), "  ",
+                                        ("SKIPPED", STAGE_STYLE[stage.status]),
+                                        f"  {plain(stage.error or '')}"))
+            continue
         console.print(stage_table(stage))
+        for tool, line, gap in coverage_lines(stage):
+            console.print(Text(plain(f"  {tool}: {line}"), style="yellow" if gap else "dim"))
         for tool in stage.tools:
             if tool.error:
                 log = f" (log: {safe(tool.log_file)})" if tool.log_file else ""

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from secpipe.outputs._common import SEVERITIES, stage_counts, write_file
+from secpipe.outputs._common import SEVERITIES, blocking_total, stage_counts, write_file
 from secpipe.outputs._issues import issue_counts
 from secpipe.pipeline.fixes import Fix, group_fixes
 from secpipe.pipeline.result import RunResult, StageResult, Suppression, ToolResult
@@ -34,7 +34,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     totals = {
         "findings": len(findings),
         "counts": _zeroed(stage_counts_of(run)),
-        "blocking": sum(1 for g in findings if g.blocking),
+        "blocking": blocking_total(run),  # the console's verdict line says the same number
         "suppressed": sum(1 for g in findings if g.suppressed_by is not None),
         **issue_counts(run),
         "filtered": _filtered(t for s in run.stages for t in s.tools),
@@ -124,6 +124,7 @@ def _tool(tool: ToolResult) -> dict[str, Any]:
         "findings": len(tool.findings),
         "counts": _zeroed(tool.counts()),
         "filtered": dict(tool.filtered),
+        "coverage": tool.coverage,  # frameworks run, Dockerfiles found, history not scanned ...
     }
 
 

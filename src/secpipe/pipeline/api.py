@@ -67,9 +67,11 @@ def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
 
 
 def _out_dir(req: RunRequest, loaded: LoadedConfig) -> Path:
+    """`--out`, else the config's `output` (default .secpipe) under the scanned PATH: a run's
+    reports and its local hub belong to the project scanned, wherever secpipe was started."""
     if req.out_dir is not None:
         return req.out_dir
-    return Path(loaded.config.output)
+    return req.root.resolve() / Path(loaded.config.output).expanduser()
 
 
 def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:

@@ -57,6 +57,8 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
 def stage_status(tools: Sequence[ToolResult], gated: Sequence[GatedFinding], mode: str) -> StageStatus:
     if any(t.status is ToolStatus.ERROR for t in tools):
         return StageStatus.ERROR
+    if tools and all(t.status is ToolStatus.SKIPPED for t in tools):
+        return StageStatus.SKIPPED  # nothing was scanned (no Dockerfile): never "PASSED"
     if any(g.blocking for g in gated):
         return StageStatus.FAILED if mode == "enforce" else StageStatus.ADVISORY
     return StageStatus.PASSED

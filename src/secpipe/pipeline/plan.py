@@ -20,6 +20,7 @@ class PlannedStage:
     timeout: float
     new_only: bool = False
     base_branch: str | None = None
+    skip_reason: str | None = None  # its `when:` is not met: shown SKIPPED with this reason
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
             if need == name:
                 raise ConfigError(f"stage {name!r} needs itself")
     selected = [n for n in names if not only or n in only]
+    found: dict[str, bool] = {}  # the tree is walked at most once, only when a stage asks
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -78,8 +80,26 @@ def build_plan(config: PipelineConfig, root: Path, *, only: Sequence[str] = (),
             timeout=config.stage_timeout(n),
             new_only=config.stages[n].new_only,
             base_branch=config.stages[n].base_branch,
+            skip_reason=_unmet(config.stages[n].when, root, exclude, found),
         )
         for n in order if n in selected
     )
     return Plan(root=root, stages=stages, options={k: dict(v) for k, v in config.tools.items()},
                 exclude=tuple((*config.exclude, *exclude)), git_root=git_root)
+
+
+
+def _unmet(when: str, root: Path, exclude: Sequence[str], found: dict[str, bool]) -> str | None:
+    """Why a stage's `when:` is not met (None when it is): `lockfiles` looks for a file the
+    SBOM builder reads (package-lock.json, yarn.lock, poetry.lock, requirements*.txt, ...)."""
+    if when != "lockfiles":
+        return None
+    if "lockfiles" not in found:
+        from secpipe.sbom import parser_for
+        from secpipe.scanners._files import walk
+
+        found["lockfiles"] = any(parser_for(p.name) for p in walk(root, exclude))
+    if found["lockfiles"]:
+        return None
+    return ("no lockfile or manifest secpipe reads in the tree (when: lockfiles): no "
+            "dependencies to scan")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from secpipe.model import Finding, Severity, SourceContext
 
@@ -70,6 +71,7 @@ class ToolResult:
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
     filtered: dict[str, int] = field(default_factory=dict)  # dropped as not secrets, by reason
+    coverage: dict[str, Any] = field(default_factory=dict)  # what it scanned / could not scan
 
     def counts(self) -> dict[str, int]:
         return severity_counts(self.findings)

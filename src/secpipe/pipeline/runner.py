@@ -20,6 +20,7 @@ from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
+from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
@@ -80,8 +81,18 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 if any(n is None for n in needs):
                     continue
                 del pending[stage.name]
-                failed_need = next((n for n in needs if n and n.status in
-                                    (StageStatus.ERROR, StageStatus.SKIPPED)), None)
+                if stage.skip_reason:  # its `when:` is not met: said, never silently dropped
+                    result = StageResult(stage.name, StageStatus.SKIPPED, stage.fail_on,
+                                         stage.mode, error=stage.skip_reason)
+                    done[stage.name] = result
+                    run.stages.append(result)
+                    events.stage_finished(result)
+                    continue
+                # a need that ERRORed, or was itself skipped for its needs, skips this stage; a
+                # need whose tools all had nothing to do (build in filesystem mode) does not
+                failed_need = next((n for n in needs if n and (
+                    n.status is StageStatus.ERROR
+                    or (n.status is StageStatus.SKIPPED and not n.tools))), None)
                 if failed_need is not None:
                     result = StageResult(stage.name, StageStatus.SKIPPED, stage.fail_on,
                                          stage.mode, error=f"needs {failed_need.name}, which "
@@ -200,6 +211,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
     log: list[str] = []
     workdir = scratch / f"{stage.name}-{tool}"
     workdir.mkdir(parents=True, exist_ok=True)
+    outcome = None
     try:
         scanner = get_scanner(tool)
         # the version probe runs beside the scan: a cold `checkov --version` costs seconds
@@ -215,6 +227,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         tool_run.cleanup = outcome.cleanup
         result.exit_code = outcome.exit_code
         result.command = list(outcome.command)
+        result.coverage = dict(outcome.coverage)
         log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
         findings: list[Finding] = []
@@ -223,6 +236,12 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
             with collecting(collector), keyed(fkey):
                 for report in outcome.reports:
                     findings.extend(fmt.parse(report.data, report.name))
+        findings = scanner.postprocess(findings, req)
+        # one tool name from run to hub: the scanner's (osv-match, dast, runtime-sensor), not
+        # its format's (cyclonedx, zap, falco), which stays in the property `parsed_as`
+        findings = [f if f.tool == tool else
+                    replace(f, tool=tool, properties={**f.properties, "parsed_as": f.tool})
+                    for f in findings]
         result.findings = assign_identities(findings)
         prober.join(timeout=15)
         result.version = version_box[0] if version_box else None
@@ -242,6 +261,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         result.status = ToolStatus.ERROR
         result.error = f"unparsable report: {exc}"
         log.append(f"ERROR: unparsable report: {exc}")
+        tool_run.reports = kept_unparsable(stage.name, outcome)  # beside its log, masked
     except KeyError as exc:  # unknown tool name in the config
         result.status = ToolStatus.ERROR
         result.error = str(exc.args[0]) if exc.args else str(exc)

@@ -9,8 +9,9 @@ and later stages get `outputs = {"image": tag, "image_archive": path, "engine": 
 With no working engine the stage runs in **filesystem mode**: later stages scan the source tree
 and its lockfiles instead of an image, and get `outputs = {"mode": "filesystem"}`. That is never
 silent: the tool ends SKIPPED with the reason (the runner's status for a tool that handed no
-report), shown on the console, in JUnit (`<skipped message=...>`) and summary.json, while the
-stage itself passes so the stages after it run. Asking for an engine by name (`engine: docker`)
+report), shown on the console, in JUnit (`<skipped message=...>`) and summary.json; the stage
+says SKIPPED (nothing was built) and the stages after it still run (the runner only skips the
+stages after a need that errored, or was itself skipped for its needs). Asking for an engine by name (`engine: docker`)
 and not having it is an error, as for any missing tool.
 
 Options (`tools.build-image`): `engine` (auto | docker | podman | buildah | none),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from secpipe.scanners._history import history_coverage
 from secpipe.scanners.interface import (
     RawReport, ScanOutcome, ScanRequest, Scanner, ToolCrashed,
 )
@@ -64,12 +65,18 @@ class GitSecrets(Scanner):
             argv = ["git", "secrets", "--scan", "--untracked", "--", ".", *excludes]
         else:
             argv = ["git", "secrets", "--scan", "--no-index", "--", ".", *excludes]
+        coverage = history_coverage(self.name, req, argv)
         req_env = ScanRequest(**{**req.__dict__, "env": env})
         tree = self.execute(req_env, argv)
-        reports = [RawReport("git-secrets-tree.txt", tree.stderr if tree.exit_code else b"")]
+        tree_report = tree.stderr if tree.exit_code else b""
+        if req.git_root is None:
+            # outside a repository git-secrets still asks git for the top level (for
+            # .gitallowed) and git complains first; that line is not part of the report
+            tree_report, _ = _split_not_a_repo(tree_report)
+        reports = [RawReport("git-secrets-tree.txt", tree_report)]
         commands = [" ".join(argv)]
         stderr = b"" if tree.exit_code else tree.stderr
-        if opts.get("history", True) and req.git_root is not None:
+        if not coverage:
             hist_argv = ["git", "secrets", "--scan-history"]
             hist = self.execute(req_env, hist_argv)
             data = hist.stderr if hist.exit_code else b""
@@ -80,8 +87,22 @@ class GitSecrets(Scanner):
         if tree.exit_code == 1 and b"[ERROR] Matched" not in tree.stderr:
             raise ToolCrashed(self.name, "exited 1 without its findings footer",
                               stderr=tree.stderr, exit_code=1, command=argv)
+        notes = ["commands: " + " ; ".join(commands)]
+        if "history" in coverage:
+            notes.append("history " + coverage["history"])
         return ScanOutcome(reports=reports, exit_code=tree.exit_code, command=argv,
-                           stderr=stderr, notes=["commands: " + " ; ".join(commands)])
+                           stderr=stderr, notes=notes, coverage=coverage)
+
+
+_NOT_A_REPO = b"fatal: not a git repository"
+
+
+def _split_not_a_repo(data: bytes) -> tuple[bytes, bytes]:
+    """(report, git's "not a git repository" complaints) of a --no-index scan's stderr."""
+    keep, noise = [], []
+    for line in data.splitlines(keepends=True):
+        (noise if line.startswith(_NOT_A_REPO) else keep).append(line)
+    return b"".join(keep), b"".join(noise)
 
 
 def git_toplevel(path: Path) -> Path | None:

@@ -1,16 +1,18 @@
-"""hadolint: the seed's Dockerfile lint. One run per Dockerfile found (or configured)."""
+"""hadolint: the seed's Dockerfile lint, over every Dockerfile found (or configured).
+
+Dockerfiles are found by :func:`secpipe.scanners._discovery.find_dockerfiles`, the rule checkov
+shares (names such as `Dockerfile_web`, `api.Dockerfile`, `Containerfile`, and any file whose
+first instruction is FROM/ARG); the list goes into the summary (`coverage.dockerfiles`)."""
 
 from __future__ import annotations
 
-from secpipe.scanners._files import find_named
+from secpipe.scanners._discovery import dockerfile_by_name, find_dockerfiles
 from secpipe.scanners.interface import (
     ReportMissing, ScanOutcome, ScanRequest, Scanner, require_report,
 )
 
 
-def is_dockerfile(name: str) -> bool:
-    return (name == "Dockerfile" or name.startswith("Dockerfile.")
-            or name.endswith(".Dockerfile") or name == "Containerfile")
+is_dockerfile = dockerfile_by_name  # the name rule (content is checked by find_dockerfiles)
 
 
 class Hadolint(Scanner):
@@ -28,9 +30,10 @@ class Hadolint(Scanner):
             if missing:
                 raise ReportMissing(self.name, "configured Dockerfile not found: " + ", ".join(missing))
         else:
-            files = find_named(req.root, req.exclude, is_dockerfile)
+            files = find_dockerfiles(req.root, req.exclude)
+        coverage = {"dockerfiles": [f.relative_to(req.root).as_posix() for f in files]}
         if not files:
-            return ScanOutcome(reports=[], exit_code=0, command=[exe],
+            return ScanOutcome(reports=[], exit_code=0, command=[exe], coverage=coverage,
                                notes=["no Dockerfile found under the scanned path"])
         argv = [exe, "--no-fail", "-f", "json"]
         for rule in req.options.get("ignore", []):
@@ -44,4 +47,4 @@ class Hadolint(Scanner):
         # a clean one (it used to read as `[]`, a silent pass)
         report = require_report(self.name, "hadolint.json", run.stdout.strip(), argv)
         return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
-                           stderr=run.stderr)
+                           stderr=run.stderr, coverage=coverage)

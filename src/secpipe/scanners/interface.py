@@ -84,6 +84,9 @@ class ScanOutcome:
     format: str | None = None  # the reports' format when it differs from the scanner's default
     outputs: dict[str, str] = field(default_factory=dict)  # handed to the stages that need this one
     cleanup: Callable[[], None] | None = None  # run when the pipeline ends (stop a deployed service)
+    # what the tool covered and what it could not (summary.json `coverage`, console): e.g.
+    # {"frameworks": [...], "dockerfiles": [...], "history": "not scanned: ..."}
+    coverage: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ class Scanner(ABC):
     @abstractmethod
     def scan(self, req: ScanRequest) -> ScanOutcome:
         """Run the tool and hand back its raw report(s), or raise ScannerError."""
+
+    def postprocess(self, findings: list[Any], req: ScanRequest) -> list[Any]:
+        """Findings after parsing, adjusted by the tool's options (parsers are pure and see no
+        options): e.g. checkov's per-check severity overrides. Default: unchanged."""
+        return findings
 
     def locate(self, req: ScanRequest, executable: str | None = None) -> str:
         """Absolute path of an executable on the request's PATH, or ToolMissing with the fix."""

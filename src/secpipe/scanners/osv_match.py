@@ -12,6 +12,12 @@ Options (tools.osv-match in secpipe.yml):
   sbom: SBOM path relative to the scanned tree, used when no stage hands one on
   max_age_days: refuse a database not refreshed for this long (default 30; 0 = no limit)
   empty_ecosystems: error (default) | skip — an ecosystem of the SBOM without any advisory
+  fetch: auto (default) | never — on first use, download the OSV archives of the SBOM's
+    ecosystems the DB has nothing for (only those); offline, an error naming the commands
+  osv_url: a mirror of OSV's bucket (default: $SECPIPE_OSV_URL, else OSV's)
+
+With no SBOM handed on and no `sbom` option (`secpipe run --stage sca` alone), the SBOM is built
+from the tree's lockfiles by secpipe's own builder.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from secpipe.scanners.interface import (RawReport, ReportMissing, ScanOutcome, ScanRequest,
                                         Scanner, ToolCrashed, ToolMissing)
+from secpipe.words import plural
 
 DEFAULT_MAX_AGE_DAYS = 30
 
@@ -45,11 +52,33 @@ class OsvMatch(Scanner):
         elif req.options.get("sbom"):
             path = req.root / str(req.options["sbom"])
         else:
-            raise ReportMissing(self.name, "no SBOM to match: add the SBOM stage to this "
-                                "stage's `needs` (it hands on `sbom`) or set tools.osv-match.sbom")
+            built = self._sbom_from_tree(req)
+            if built is None:
+                raise ReportMissing(self.name, "no SBOM to match: add the SBOM stage to this "
+                                    "stage's `needs` (it hands on `sbom`) or set "
+                                    "tools.osv-match.sbom")
+            path = built
         if not path.is_file():
             raise ReportMissing(self.name, f"SBOM {path} does not exist")
         return path
+
+    def _sbom_from_tree(self, req: ScanRequest) -> Path | None:
+        """`--stage sca` alone: no SBOM stage ran, so build one from the tree's lockfiles
+        (secpipe's builder, as the sbom stage does without syft). None when there are none."""
+        from secpipe.sbom import LockfileError, build_sbom, to_json
+        from secpipe.scanners._files import walk
+
+        try:
+            result = build_sbom(req.root, walk(req.root, req.exclude),
+                                name=req.root.resolve().name or "project")
+        except (LockfileError, OSError) as exc:
+            raise ReportMissing(self.name, f"no SBOM handed on, and the tree's lockfiles "
+                                f"cannot be read: {exc}") from None
+        if not result.components:
+            return None
+        out = req.workdir / "sbom-from-tree.cdx.json"
+        out.write_bytes(to_json(result))
+        return out
 
     def _status(self, db: Any, command: list[str]) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
@@ -60,6 +89,51 @@ class OsvMatch(Scanner):
             return db.status()
         except (VulnDBError, SQLAlchemyError) as exc:
             raise ToolCrashed(self.name, str(exc), command=command) from None
+
+    def _fetch_missing(self, req: ScanRequest, db: Any, sbom_path: Path,
+                       command: list[str]) -> list[str]:
+        """First use (`fetch: auto`, the default): download the OSV archives of the SBOM's
+        ecosystems the DB has nothing for, with progress on stderr. Offline: the DB is left
+        as it was and the error names the commands to run. `fetch: never` skips this."""
+        import sys
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from secpipe.vulndb import VulnDBError
+        from secpipe.vulndb.fetch import ecosystems_of_sbom, fetch, missing
+        from secpipe.vulndb.update import Offline
+
+        if str(req.options.get("fetch", "auto")).lower() in ("never", "false", "off", "no"):
+            return []
+        try:
+            wanted = missing(db, ecosystems_of_sbom(sbom_path.read_bytes(), str(sbom_path)))
+        except (ValueError, OSError, VulnDBError, SQLAlchemyError):
+            return []  # the checks below report an unreadable SBOM or DB with their messages
+        if not wanted:
+            return []
+
+        def progress(message: str) -> None:
+            print(f"secpipe: osv-match: {message}", file=sys.stderr, flush=True)
+
+        progress(f"the vulnerability DB {db.path} has no advisories for {', '.join(wanted)}: "
+                 "fetching them from OSV (first use)")
+        try:
+            result = fetch(db, wanted, base_url=req.options.get("osv_url"), log=progress)
+        except Offline as exc:
+            empty = db.status().advisories == 0
+            if not empty and str(req.options.get("empty_ecosystems", "error")).lower() == "skip":
+                return [f"could not fetch {', '.join(wanted)} on first use: {exc}"]
+            what = f"{db.path} is empty" if empty else f"empty for {', '.join(wanted)}"
+            raise ToolMissing(
+                self.name, f"vulnerability DB {what}: run `secpipe db import PATH` (OSV JSON "
+                f"files, a folder of them, or OSV's {'/'.join(wanted)} all.zip copied from "
+                f"elsewhere) or, online, `secpipe db update {req.root}`. Fetching "
+                f"{', '.join(wanted)} on first use failed: {exc}", command=command) from None
+        except VulnDBError as exc:
+            raise ToolCrashed(self.name, f"fetching {', '.join(wanted)} failed: {exc}",
+                              command=command) from None
+        return [f"fetched {eco} from OSV on first use: {res.imported} advisories"
+                for eco, res in result.results.items()]
 
     def scan(self, req: ScanRequest) -> ScanOutcome:
         from sqlalchemy.exc import SQLAlchemyError
@@ -72,6 +146,7 @@ class OsvMatch(Scanner):
         db = VulnDB(self._db_path(req))
         command = [self.name, "--db", str(db.path), str(sbom_path)]
         try:
+            fetched = self._fetch_missing(req, db, sbom_path, command)
             status = self._status(db, command)
             if not status.exists or status.advisories == 0:
                 raise ToolMissing(self.name, f"vulnerability DB {db.path} is empty: run "
@@ -98,10 +173,10 @@ class OsvMatch(Scanner):
         finally:
             db.close()
         result = scan.result
-        notes = [f"vulnerability DB {status.path}: {status.advisories} advisories, "
+        notes = [*fetched, f"vulnerability DB {status.path}: {status.advisories} advisories, "
                  f"last import {status.last_import}",
-                 f"{len(result.packages)} packages matched, {len(result.matches)} "
-                 "vulnerabilities found"]
+                 f"{plural(len(result.packages), 'package')} matched, "
+                 f"{plural(len(result.matches), 'vulnerability', 'vulnerabilities')} found"]
         empty = result.empty_ecosystems()
         if empty:
             message = (f"vulnerability DB empty for {', '.join(empty)}: run `secpipe db import "

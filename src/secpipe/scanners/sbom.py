@@ -23,6 +23,7 @@ from secpipe.scanners.interface import (
     RawReport, ReportMissing, ScanOutcome, ScannerError, ScanRequest, Scanner, ToolCrashed,
     ToolMissing,
 )
+from secpipe.words import plural
 
 SBOM_NAME = "sbom.cdx.json"
 
@@ -50,7 +51,7 @@ class Sbom(Scanner):
             outcome = self._secpipe(req, archive, out)
         data = out.read_bytes() if out.is_file() else b""
         count = _check_sbom(self.name, data, outcome.command)
-        outcome.notes.append(f"{count} components in {out.name}")
+        outcome.notes.append(f"{plural(count, 'component')} in {out.name}")
         outcome.artifacts = [RawReport(SBOM_NAME, data)]
         outcome.outputs = {"sbom": str(out)}
         return outcome

@@ -8,6 +8,7 @@ from __future__ import annotations
 import yaml
 
 from secpipe.scanners._files import ALWAYS_EXCLUDED
+from secpipe.scanners._history import OFF, history_coverage, history_setting
 from secpipe.scanners.interface import ScanOutcome, ScanRequest, Scanner, require_report
 
 
@@ -40,7 +41,8 @@ class Trufflehog3(Scanner):
         config.write_text(yaml.safe_dump({"exclude": excludes}))
         out = req.workdir / "trufflehog3.json"
         argv = [exe, "--config", str(config), "--format", "JSON", "--output", str(out)]
-        if not req.options.get("history", True):
+        coverage = history_coverage(self.name, req, argv)  # plain folder: said, or required
+        if history_setting(req) in OFF:
             argv.append("--no-history")
         if req.options.get("no_entropy"):
             argv.append("--no-entropy")
@@ -49,4 +51,4 @@ class Trufflehog3(Scanner):
         data = out.read_bytes() if out.is_file() else None
         report = require_report(self.name, "trufflehog3.json", data, argv)
         return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
-                           stderr=run.stderr)
+                           stderr=run.stderr, coverage=coverage)

@@ -42,7 +42,11 @@ def archive_url(base_url: str, ecosystem: str) -> str:
     return f"{base_url.rstrip('/')}/{quote(ecosystem, safe='')}/all.zip"
 
 
-def _download(client: httpx.Client, url: str, dest: Path, limit: int) -> int:
+PROGRESS_EVERY = 16 * 1024 ** 2
+
+
+def _download(client: httpx.Client, url: str, dest: Path, limit: int,
+              log: Callable[[str], None] = lambda _m: None) -> int:
     with client.stream("GET", url) as resp:
         if resp.status_code == 404:
             raise VulnDBError(f"{url}: 404 (is the ecosystem name spelled as OSV spells it?)")
@@ -51,6 +55,8 @@ def _download(client: httpx.Client, url: str, dest: Path, limit: int) -> int:
         size = 0
         with dest.open("wb") as out:
             for chunk in resp.iter_bytes(1 << 20):
+                if size // PROGRESS_EVERY != (size + len(chunk)) // PROGRESS_EVERY:
+                    log(f"  {(size + len(chunk)) / 1e6:.0f} MB of {url}")
                 size += len(chunk)
                 if size > limit:
                     raise VulnDBError(f"{url}: larger than {limit} bytes; refusing it")
@@ -83,7 +89,8 @@ def update(db: VulnDB, ecosystems: Iterable[str] | None = None, *,
                 log(f"downloading {url}")
                 try:
                     result.bytes_downloaded += _download(client, url, dest,
-                                                         min(MAX_DOWNLOAD_BYTES, MAX_TOTAL_BYTES))
+                                                         min(MAX_DOWNLOAD_BYTES, MAX_TOTAL_BYTES),
+                                                         log)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     raise Offline(
                         f"cannot reach {base_url} ({type(exc).__name__}: {exc}): this machine "
