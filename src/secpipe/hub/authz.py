@@ -37,16 +37,18 @@ INSIGHTS_WRITE = "insights:write"      # Create/Update/DeleteInsight
 HUB_ADMIN = "hub:admin"                # EnableSecurityHub, keys, users
 AUDIT_READ = "audit:read"              # the audit trail (CLI, dashboard page)
 FALCO_INTAKE = "falco:intake"          # POST /falco
+IMAGES_WRITE = "images:write"          # the images a run built or deployed (runtime correlation)
 OSV_QUERY = "osv:query"                # the OSV query API (when not --public-osv)
 DASHBOARD_LOGIN = "dashboard:login"    # signing in to /ui
 
 PERMISSIONS = (FINDINGS_READ, RUNS_READ, FINDINGS_IMPORT, RUNS_WRITE, FINDINGS_UPDATE,
-               INSIGHTS_WRITE, HUB_ADMIN, AUDIT_READ, FALCO_INTAKE, OSV_QUERY, DASHBOARD_LOGIN)
+               INSIGHTS_WRITE, HUB_ADMIN, AUDIT_READ, FALCO_INTAKE, IMAGES_WRITE, OSV_QUERY,
+               DASHBOARD_LOGIN)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "ci": frozenset({FINDINGS_IMPORT, RUNS_WRITE, RUNS_READ, OSV_QUERY}),
-    "runtime": frozenset({FALCO_INTAKE, OSV_QUERY}),
+    "ci": frozenset({FINDINGS_IMPORT, RUNS_WRITE, RUNS_READ, IMAGES_WRITE, OSV_QUERY}),
+    "runtime": frozenset({FALCO_INTAKE, IMAGES_WRITE, OSV_QUERY}),
     "triage": frozenset({FINDINGS_READ, RUNS_READ, FINDINGS_UPDATE, INSIGHTS_WRITE,
                          DASHBOARD_LOGIN, OSV_QUERY}),
     "read": frozenset({FINDINGS_READ, RUNS_READ, DASHBOARD_LOGIN, OSV_QUERY}),
@@ -74,7 +76,7 @@ OPERATIONS: dict[str, str] = {
     "RecordRun": RUNS_WRITE,
     "GetRunRuntime": RUNS_READ,
     "GetRunImages": RUNS_READ,
-    "RecordRunImages": RUNS_WRITE,
+    "RecordRunImages": IMAGES_WRITE,      # `secpipe falco image` with the hub token
     # runtime intake and the OSV API
     "FalcoIntake": FALCO_INTAKE,
     "OsvQuery": OSV_QUERY,
