@@ -80,14 +80,14 @@ def env_key(akid: str) -> KeyRecord | None:
 
 
 def key_record(conn: Connection, cipher_of, akid: str) -> KeyRecord | None:
-    """The enabled key `akid` (the environment's pair counts as one more key), or None.
-    `cipher_of()` gives the KeyCipher; it is only called for an encrypted secret."""
-    found = env_key(akid)
-    if found is not None:
-        return found
-    row = conn.execute(select(K.c.secret, K.c.secret_enc, K.c.role, K.c.scope)
-                       .where(K.c.akid == akid, K.c.disabled.is_(False))).first()
+    """The enabled key `akid` (the environment's pair counts as one more key, unless the
+    database has that key id: its role and revocation win), or None. `cipher_of()` gives the
+    KeyCipher; it is only called for an encrypted secret."""
+    row = conn.execute(select(K.c.secret, K.c.secret_enc, K.c.role, K.c.scope, K.c.disabled)
+                       .where(K.c.akid == akid)).first()
     if row is None:
+        return env_key(akid)
+    if row.disabled:
         return None
     secret = cipher_of().decrypt(akid, row.secret_enc) if row.secret_enc else row.secret
     return KeyRecord(akid, secret, row.role, Scope.from_json(json.loads(row.scope or "{}")))
