@@ -35,6 +35,12 @@ def _errors(fn):
     return _hub_errors(fn)
 
 
+def _console() -> Console:
+    """Wide enough off a terminal (CI logs, pipes) that key ids are never cut."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 200))
+
+
 def _clean(text: object) -> str:
     """No terminal escapes from the database reach the terminal."""
     return escape("".join(c if c.isprintable() else "?" for c in str(text)))
@@ -97,7 +103,7 @@ def keys_list(as_json: bool, db: str | None) -> None:
         table.add_row(r["AccessKeyId"], r["Role"], _clean(",".join(sc["repos"])),
                       _clean(",".join(sc["branches"])), _clean(",".join(sc["product_arns"])),
                       _clean(r["Label"]), r["CreatedAt"], "yes" if r["Enabled"] else "REVOKED")
-    Console().print(table)
+    _console().print(table)
 
 
 @keys.command("revoke")
@@ -167,7 +173,7 @@ def users_list(as_json: bool, db: str | None) -> None:
     table = Table("user", "role", "updated", show_edge=False)
     for r in rows:
         table.add_row(_clean(r["Name"]), r["Role"], r["UpdatedAt"])
-    Console().print(table)
+    _console().print(table)
 
 
 @users.command("delete")
@@ -210,7 +216,7 @@ def audit(since, principal, finding, action, limit, as_json, db) -> None:
         changed = "yes" if r["before"] != r["after"] else "no"
         table.add_row(r["at"], _clean(r["principal"]), r["role"], _clean(r["source"]),
                       _clean(r["action"]), _clean(shown), changed)
-    Console().print(table)
+    _console().print(table)
 
 
 def register(hub: click.Group) -> None:
