@@ -203,7 +203,12 @@ def findings_update(finding_ids, workflow, note, severity, updated_by, hub) -> N
         if not page:
             raise _fail(f"no finding with Id {fid}")
         idents += [{"Id": p["Id"], "ProductArn": p["ProductArn"]} for p in page]
-    result = store.batch_update(idents, changes, updated_by=updated_by)
+    # the history's actor: the local OS user (over a database) or the signing key (remote);
+    # --by only goes into Note.UpdatedBy
+    from secpipe.hub.authz import local_principal
+    local = {} if (hub or "").startswith(("http://", "https://")) else \
+        {"principal": local_principal()}
+    result = store.batch_update(idents, changes, updated_by=updated_by, **local)
     for p in result.processed:
         click.echo(f"updated {p['Id']}")
     for u in result.unprocessed:
