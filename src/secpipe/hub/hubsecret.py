@@ -78,3 +78,14 @@ class KeyCipher:
         except (InvalidTag, ValueError) as exc:
             raise HubError(f"access key {akid}: its secret does not decrypt with this hub's "
                            f"key file ({type(exc).__name__})") from None
+
+
+def secret_location(url: str, path: Path | None) -> Path | str | None:
+    """Where this hub's key file is (`hubsecret.secret_path`); ":memory:" for a database that
+    lives only in this process (its key can too)."""
+    if url.startswith("sqlite") and path is None:
+        rest = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
+        if rest in ("", ":memory:"):
+            return ":memory:"
+        path = Path("/" + rest) if url.startswith("sqlite:////") else Path(rest)
+    return secret_path(path)

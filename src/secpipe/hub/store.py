@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
 from secpipe.hub.authz import Policy, Principal
-from secpipe.hub.hubsecret import KeyCipher, secret_path
+from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.common import dumps, loads, refuse_nul_parameters
 from secpipe.hub.interface import (
@@ -127,21 +127,10 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
             "options": "-c jit=off -c max_parallel_workers_per_gather=0"})
         event.listen(engine, "before_cursor_execute", refuse_nul_parameters)
     store = SqlHubStore(engine, account_id=account_id, region=region,
-                        secret_file=_secret_file(url, path))
+                        secret_file=secret_location(url, path))
     _migrate(engine, store)
     store.encrypt_legacy_keys()
     return store
-
-
-def _secret_file(url: str, path: Path | None) -> Path | str | None:
-    """Where this hub's key file is (`hubsecret.secret_path`); ":memory:" for a database that
-    lives only in this process (its key can too)."""
-    if url.startswith("sqlite") and path is None:
-        rest = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
-        if rest in ("", ":memory:"):
-            return ":memory:"
-        path = Path("/" + rest) if url.startswith("sqlite:////") else Path(rest)
-    return secret_path(path)
 
 
 class SqlHubStore(KeysUsersAudit):
