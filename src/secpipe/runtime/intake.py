@@ -347,6 +347,8 @@ def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | Non
         added = await call.run(correlate.record_run_images, store, run_id, images,
                                stage=str(call.body.get("stage") or ""),
                                role=str(call.body.get("role") or "deployed"))
+        await call.run(call.store.audit, "RecordRunImages", [run_id], principal=call.caller,
+                       detail={"recorded": added})
         return {"run_id": run_id, "recorded": added}
 
     falco = endpoint(post_falco, public=True, json_body=False)
