@@ -63,3 +63,51 @@ def test_keys_users_and_audit_from_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
     over_http = secpipe("hub", "keys", "list", "--db", "http://127.0.0.1:1", cwd=tmp_path)
     assert over_http.returncode == 2 and "database" in over_http.stderr
+
+
+def test_serve_protects_the_branches_it_is_told(tmp_path: Path, monkeypatch) -> None:
+    """`hub serve --protected-branch prod`: main is an ordinary branch then, prod is not."""
+    import socket
+    import time
+
+    from secpipe.hub.client import RemoteHub
+    from secpipe.hub.interface import AccessDenied, RunRecord
+
+    made = secpipe("hub", "keys", "create", "--role", "ci", "--label", "any-branch",
+                   cwd=tmp_path)
+    pairs = dict(line.split("=", 1) for line in made.stdout.splitlines())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "secpipe", "hub", "serve", "--port",
+                               str(port), "--protected-branch", "prod", "--protected-branch",
+                               "hotfix/*"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        for name, value in pairs.items():
+            monkeypatch.setenv(name, value)
+        hub = RemoteHub(f"http://127.0.0.1:{port}")
+
+        def run(run_id: str, branch: str) -> RunRecord:
+            return RunRecord(run_id, "acme/web", branch, "c", "s", "f", "passed", 0, {}, [])
+        assert hub.record_run(run("r-main", "main"), []).run_id == "r-main"
+        for branch in ("prod", "hotfix/1"):
+            try:
+                hub.record_run(run(f"r-{branch}", branch), [])
+            except AccessDenied as err:
+                assert "is protected" in str(err)
+            else:
+                raise AssertionError(f"{branch} accepted a run from a wildcard key")
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+    # the access log names the key of each request
+    assert f"key={pairs['SECPIPE_HUB_ACCESS_KEY_ID']} role=ci op=RecordRun" in err.decode()
