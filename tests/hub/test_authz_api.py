@@ -282,7 +282,8 @@ def test_every_route_names_an_operation_in_the_table(hub):
     h, _ = hub
     falco = falco_routes(h.store)
     try:
-        app = create_app(h.store, extra_routes=[*falco, *dashboard_routes(h.store)])
+        app = create_app(h.store, token=TOKEN,
+                         extra_routes=[*falco, *dashboard_routes(h.store)])
         seen = 0
         for route in app.routes:
             endpoint = getattr(route, "endpoint", None)
@@ -296,6 +297,11 @@ def test_every_route_names_an_operation_in_the_table(hub):
             for op in (ops.values() if isinstance(ops, dict) else [ops]):
                 assert authz.OPERATIONS[op] in authz.PERMISSIONS, (route.path, op)
         assert seen >= 18
+        # a method the route answers implicitly (HEAD of a GET) takes the GET's permission
+        with running_server(app) as base:
+            status, _, _ = raw_request(base + "/v1/runs/nope/images", "HEAD",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+            assert status == 403
     finally:
         falco.intake.close()
     with pytest.raises(ValueError):

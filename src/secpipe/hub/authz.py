@@ -203,7 +203,9 @@ def local_principal() -> Principal:
 def require(principal: Principal | None, operation: str) -> None:
     """AccessDenied (403) naming the missing permission, unless `principal` holds it.
     None is the trusted local caller."""
-    needed = permission_for(operation)
+    needed = OPERATIONS.get(operation)
+    if needed is None:        # no decision written down for it: nobody may (fail closed)
+        raise AccessDenied(f"operation {operation!r} is not in the hub's permission table")
     if principal is None or principal.can(needed):
         return
     raise AccessDenied(f"{principal.describe()} is not authorized to perform {operation}: "

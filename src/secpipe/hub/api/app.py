@@ -71,7 +71,8 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
     async def handle(request: Request) -> Response:
         try:
             state = request.app.state
-            op = ops.get(request.method) if ops is not None else operation
+            op = operation if ops is None else (
+                ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None))
             request.state.operation = op or getattr(handler, "__name__", "")
             if public:
                 caller, raw = Principal("anonymous", "anonymous", role="none",
