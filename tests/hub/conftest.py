@@ -113,6 +113,9 @@ def _has_user(name: str) -> bool:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     server = PgServer()
+    # A PostgreSQL hub keeps its per-hub key file where the operator says (access key secrets
+    # are encrypted with it); every test hub of the session, and hub processes, share this one.
+    os.environ.setdefault("SECPIPE_HUB_SECRET_FILE", str(server.base / "hub.key"))
     try:
         yield server
     finally:

@@ -128,7 +128,8 @@ def seeded_server(where: Path | str, **dashboard: Any) -> Iterator[tuple[str, Sq
 
     store = seed(where / "hub.db" if isinstance(where, Path) else where)
     dashboard.setdefault("token", TOKEN)
-    app = create_app(store, extra_routes=routes(store, **dashboard))
+    token_role = dashboard.pop("token_role", "read")   # the hub token's role (default runtime)
+    app = create_app(store, token_role=token_role, extra_routes=routes(store, **dashboard))
     try:
         with running_server(app) as url:
             yield url, store

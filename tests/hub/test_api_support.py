@@ -59,8 +59,8 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         pg = request.getfixturevalue("pg_server")
         url = pg.new_url()
     store = open_store(url)
-    key_id, secret = store.create_access_key("api tests")
-    app = create_app(store, token="test-bearer-token")
+    key_id, secret = store.create_access_key("api tests", role="admin")
+    app = create_app(store, token="test-bearer-token", token_role="read")   # scripts read runs
     try:
         with running_server(app) as base:
             yield Hub(base, store, key_id, secret)

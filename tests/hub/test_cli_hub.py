@@ -68,7 +68,8 @@ def test_serve_for_boto3(tmp_path: Path) -> None:
     boto3 = pytest.importorskip("boto3")
     from botocore.exceptions import ClientError
 
-    keys = secpipe("hub", "keys", "create", "--label", "test", cwd=tmp_path).stdout.decode()
+    keys = secpipe("hub", "keys", "create", "--role", "read", "--label", "test",
+                   cwd=tmp_path).stdout.decode()
     env_keys = dict(line.split("=", 1) for line in keys.splitlines() if "=" in line)
     secpipe("import", str(OWN_FIXTURES / "hadolint" / "example-web.json"), "--from", "hadolint",
             cwd=tmp_path)
@@ -86,12 +87,12 @@ def test_serve_for_boto3(tmp_path: Path) -> None:
                 time.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
         client = boto3.client("securityhub", endpoint_url=url, region_name="us-east-1",
-                              aws_access_key_id=env_keys["AWS_ACCESS_KEY_ID"],
-                              aws_secret_access_key=env_keys["AWS_SECRET_ACCESS_KEY"])
+                              aws_access_key_id=env_keys["SECPIPE_HUB_ACCESS_KEY_ID"],
+                              aws_secret_access_key=env_keys["SECPIPE_HUB_SECRET_ACCESS_KEY"])
         found = client.get_findings(Filters={"SeverityLabel": [{"Value": "HIGH", "Comparison": "EQUALS"}]})
         assert [f["GeneratorId"] for f in found["Findings"]] == ["hadolint/DL3020"]
         wrong = boto3.client("securityhub", endpoint_url=url, region_name="us-east-1",
-                             aws_access_key_id=env_keys["AWS_ACCESS_KEY_ID"],
+                             aws_access_key_id=env_keys["SECPIPE_HUB_ACCESS_KEY_ID"],
                              aws_secret_access_key="x" * 40)
         with pytest.raises(ClientError) as err:
             wrong.get_findings()
@@ -102,9 +103,15 @@ def test_serve_for_boto3(tmp_path: Path) -> None:
 
 
 def test_run_records_into_a_remote_hub(tmp_path: Path) -> None:
-    """`secpipe run --hub http://...`: the run and its diff go through the HTTP API."""
-    keys = secpipe("hub", "keys", "create", cwd=tmp_path).stdout.decode()
+    """`secpipe run --hub http://...`: the run and its diff go through the HTTP API, signed
+    with a ci key scoped to the project's protected branch; a key scoped to feature branches
+    is refused there, and the CI job's own AWS keys are never used to sign."""
+    keys = secpipe("hub", "keys", "create", "--role", "ci", "--repo", "proj", "--branch", "main",
+                   cwd=tmp_path).stdout.decode()
     env_keys = dict(line.split("=", 1) for line in keys.splitlines() if "=" in line)
+    feature = secpipe("hub", "keys", "create", "--role", "ci", "--branch", "feature/*",
+                      cwd=tmp_path).stdout.decode()
+    feature_keys = dict(line.split("=", 1) for line in feature.splitlines() if "=" in line)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "secpipe", "hub", "serve", "--port", str(port)],
                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -112,8 +119,10 @@ def test_run_records_into_a_remote_hub(tmp_path: Path) -> None:
     proj.mkdir()
     (proj / "Dockerfile").write_text("FROM alpine\nRUN apk add curl\n")
     (proj / "secpipe.yml").write_text("stages:\n  dockerfile: {tools: [hadolint]}\n")
-    env = dict(os.environ, SECPIPE_HUB_ACCESS_KEY_ID=env_keys["AWS_ACCESS_KEY_ID"],
-               SECPIPE_HUB_SECRET_ACCESS_KEY=env_keys["AWS_SECRET_ACCESS_KEY"])
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("SECPIPE_HUB_", "AWS_", "GITHUB_", "CI_", "CODEBUILD_"))}
+    base_env["GITHUB_REF_NAME"] = "main"
+    env = dict(base_env, **env_keys)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -132,6 +141,25 @@ def test_run_records_into_a_remote_hub(tmp_path: Path) -> None:
         bad = secpipe("run", str(proj), "--hub", url, "--out", str(tmp_path / "o"), cwd=tmp_path,
                       env=dict(env, SECPIPE_HUB_SECRET_ACCESS_KEY="y" * 40))
         assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+        # a feature-branch key cannot record a run on the protected main branch
+        denied = secpipe("run", str(proj), "--hub", url, "--out", str(tmp_path / "o"),
+                         cwd=tmp_path, env=dict(base_env, **feature_keys))
+        assert denied.returncode == 2 and b"may not record runs for branch 'main'" in denied.stderr
+        # AWS_ACCESS_KEY_ID (a CI job's real AWS keys) are never used to sign hub requests
+        aws_only = secpipe("run", str(proj), "--hub", url, "--out", str(tmp_path / "o"),
+                           cwd=tmp_path, env=dict(
+                               base_env, AWS_ACCESS_KEY_ID=env_keys["SECPIPE_HUB_ACCESS_KEY_ID"],
+                               AWS_SECRET_ACCESS_KEY=env_keys["SECPIPE_HUB_SECRET_ACCESS_KEY"]))
+        assert aws_only.returncode == 2 and b"no credentials" in aws_only.stderr
+        # an explicit --hub-profile is the other way to give the key
+        creds = tmp_path / "aws-credentials"
+        creds.write_text("[hub]\naws_access_key_id = {}\naws_secret_access_key = {}\n".format(
+            env_keys["SECPIPE_HUB_ACCESS_KEY_ID"], env_keys["SECPIPE_HUB_SECRET_ACCESS_KEY"]))
+        profiled = secpipe("run", str(proj), "--hub", url, "--hub-profile", "hub", "--out",
+                           str(tmp_path / "o"), "--no-progress", cwd=tmp_path,
+                           env=dict(base_env, AWS_SHARED_CREDENTIALS_FILE=str(creds),
+                                    AWS_CONFIG_FILE=str(tmp_path / "none")))
+        assert profiled.returncode in (0, 1), profiled.stderr
     finally:
         server.terminate()
         server.wait(timeout=10)

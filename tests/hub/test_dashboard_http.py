@@ -375,4 +375,4 @@ def test_pages_and_triage_on_both_databases(store_url: str) -> None:
         assert "1 finding suppressed." in r.text and "S3 bucket allows public read" not in r.text
         assert finding_doc(store, doc["Title"])["Workflow"]["Status"] == "SUPPRESSED"
         page = c.get("/ui/finding", params={"id": doc["Id"], "arn": doc["ProductArn"]}).text
-        assert "Suppressed: accepted risk" in page and "dashboard:alice" in page
+        assert "Suppressed: accepted risk" in page and "user:alice" in page

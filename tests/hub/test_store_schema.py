@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 from importlib import resources
 
@@ -11,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from secpipe.hub import open_store
+from secpipe.hub.interface import HubError
 from secpipe.hub.schema import metadata
 from secpipe.hub.store import _url_for
 from tests.hub.builders import finding
@@ -44,7 +46,7 @@ def test_locations_and_urls(tmp_path):
 def test_migrations_build_exactly_the_declared_schema(store):
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "secpipe_hub_version"})
-        assert ctx.get_current_revision() == "0002_run_images"
+        assert ctx.get_current_revision() == "0003"
         assert compare_metadata(ctx, metadata) == []
 
 
@@ -73,14 +75,52 @@ def test_migrations_ship_as_package_data():
     assert folder.joinpath("versions").joinpath("0001_initial.py").is_file()
 
 
-def test_passwords_are_hashed_and_secrets_kept_for_sigv4(store):
-    store.set_user_password("admin", "correct horse")
-    akid, secret = store.create_access_key("ci")
+def test_passwords_are_hashed_and_key_secrets_encrypted_at_rest(store):
+    store.set_user_password("admin", "correct horse", role="admin")
+    akid, secret = store.create_access_key("ci", role="ci")
     with store.engine.connect() as conn:
         stored = conn.execute(text("SELECT pw_hash FROM users")).scalar()
-        kept = conn.execute(text("SELECT secret FROM access_keys")).scalar()
+        clear, sealed = conn.execute(text("SELECT secret, secret_enc FROM access_keys")).one()
     assert "correct horse" not in stored and stored.startswith("scrypt$")
-    assert kept == secret
+    assert clear == "" and sealed.startswith("v1:") and secret not in sealed
+    assert store.secret_for(akid) == secret        # SigV4 still gets the usable secret
+    # The ciphertext is bound to its key id: moved onto another key it does not open.
+    other, _ = store.create_access_key("other", role="read")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE access_keys SET secret_enc = :s WHERE akid = :a"),
+                     {"s": sealed, "a": other})
+    with pytest.raises(HubError, match="does not decrypt"):
+        store.secret_for(other)
+
+
+def test_key_file_sits_beside_a_sqlite_hub_0600(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECPIPE_HUB_SECRET_FILE", raising=False)
+    with open_store(tmp_path / "hub.db") as store:
+        store.create_access_key("ci", role="ci")
+    key = tmp_path / "hub.key"
+    assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
+    # another hub's key file cannot open these secrets
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(tmp_path / "hub.db", copy / "hub.db")
+    with open_store(copy / "hub.db") as store:
+        with pytest.raises(HubError, match="does not decrypt"):
+            store.secret_for(store.list_access_keys()[0]["AccessKeyId"])
+
+
+def test_clear_secrets_of_old_keys_are_encrypted_on_open(store_url):
+    with open_store(store_url) as store:
+        with store.engine.begin() as conn:   # a key as revision 0002 stored it
+            conn.execute(text("INSERT INTO access_keys (akid, secret, label, created_at, "
+                              "disabled) VALUES ('SPKOLDKEY00000000000', :s, 'old', "
+                              "'2026-01-01T00:00:00.000000Z', false)"), {"s": "o" * 40})
+    with open_store(store_url) as store:
+        with store.engine.connect() as conn:
+            clear, sealed, role = conn.execute(text(
+                "SELECT secret, secret_enc, role FROM access_keys")).one()
+        assert clear == "" and sealed.startswith("v1:") and role == "admin"
+        assert store.secret_for("SPKOLDKEY00000000000") == "o" * 40
+        assert store.audit_log(action="EncryptLegacyKeys")[0]["detail"] == {"keys": 1}
 
 
 @pytest.mark.parametrize("bad", ["ftp://x", 42])

@@ -153,7 +153,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     hub_db = base / "hub-server" / "hub.db"
     hub_db.parent.mkdir()
     store = open_store(f"sqlite:///{hub_db}")
-    key_id, secret = store.create_access_key("canary test")
+    key_id, secret = store.create_access_key("canary test", role="admin")
     wire = CaptureASGI(create_app(store, token="canary-token"))
     moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -192,6 +192,8 @@ notifications:
             env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
                    "HOME": str(home), "TMPDIR": str(tmp), "SECPIPE_TOOLS_DIR": str(tools_dir()),
                    "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
+                   # the remote hub is signed with its own variables, never AWS_* (issue 12)
+                   "SECPIPE_HUB_ACCESS_KEY_ID": key_id, "SECPIPE_HUB_SECRET_ACCESS_KEY": secret,
                    "AWS_REGION": REGION, "AWS_CONFIG_FILE": "/nonexistent",
                    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
                    "PYTHONPATH": str(ROOT / "src")}

@@ -17,6 +17,7 @@ from secpipe.runtime.intake import FalcoRoutes, routes
 from tests.hub.conftest import backend, pg_server, store, store_url  # noqa: F401
 
 TOKEN = "falco-test-token"
+READER_KEY, READER_SECRET = "SPKRUNTIMETESTREADER", "runtime-tests-reader-secret-000000000000"
 
 ALERT: dict[str, Any] = {
     "hostname": "node-1", "priority": "Notice", "rule": "Terminal shell in container",
@@ -67,9 +68,17 @@ class Hub:
         return resp.status, (json.loads(raw) if raw else None)
 
     def get(self, path: str) -> tuple[int, Any]:
+        """A signed read (the hub token is `runtime`: it feeds alerts, it reads nothing)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        req = AWSRequest(method="GET", url=self.url + path)
+        SigV4Auth(Credentials(READER_KEY, READER_SECRET), "securityhub", "us-east-1"
+                  ).add_auth(req)
         conn = self.connection()
         try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+            conn.request("GET", path, headers=dict(req.headers.items()))
             resp = conn.getresponse()
             return resp.status, json.loads(resp.read())
         finally:
@@ -84,7 +93,8 @@ class Hub:
 @pytest.fixture
 def hub(store) -> Iterator[Hub]:   # noqa: F811 - the hub tests' `store` fixture
     falco = routes(store)
-    app = create_app(store, token=TOKEN, extra_routes=falco)
+    app = create_app(store, token=TOKEN, extra_routes=falco,
+                     access_keys={READER_KEY: READER_SECRET})
     try:
         with running_server(app) as url:
             yield Hub(url, store, falco)

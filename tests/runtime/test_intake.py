@@ -104,10 +104,16 @@ def test_credentials(hub: Hub) -> None:
         status, body = hub.post(alert(), headers={"Authorization": wrong})
         assert status == 403 and body["Code"] == "UnrecognizedClientException", wrong
     assert hub.post(alert(), headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
-    akid, secret = hub.store.create_access_key("falco")
+    akid, secret = hub.store.create_access_key("falco", role="runtime")
     assert hub.post(alert(), headers={"Authorization": f"Bearer {akid}:{secret}"})[0] == 200
     basic = base64.b64encode(f"{akid}:{secret}".encode()).decode()
     assert hub.post(alert(), headers={"Authorization": f"Basic {basic}"})[0] == 200
+    # a key of another role authenticates, but may not feed the runtime intake
+    for role in ("ci", "read", "triage"):
+        other, pw = hub.store.create_access_key(role, role=role)
+        status, body = hub.post(alert(), headers={"Authorization": f"Bearer {other}:{pw}"})
+        assert status == 403 and body["Code"] == "AccessDeniedException", role
+        assert "falco:intake" in body["Message"]
 
 
 def test_falcosidekick_webhook_payload(hub: Hub) -> None:

@@ -1,4 +1,4 @@
-"""Hub commands: `import`, `findings list|update`, `hub serve|keys create`.
+"""Hub commands: `import`, `findings list|update`, `hub serve` (keys, users, audit: hub_admin).
 
 Without `--hub`, each uses the local hub of the current project (`.secpipe/hub.db`), the one
 `secpipe run` records into.
@@ -207,7 +207,12 @@ def findings_update(finding_ids, workflow, note, severity, updated_by, hub) -> N
         if not page:
             raise _fail(f"no finding with Id {fid}")
         idents += [{"Id": p["Id"], "ProductArn": p["ProductArn"]} for p in page]
-    result = store.batch_update(idents, changes, updated_by=updated_by)
+    # the history's actor: the local OS user (over a database) or the signing key (remote);
+    # --by only goes into Note.UpdatedBy
+    from secpipe.hub.authz import local_principal
+    local = {} if (hub or "").startswith(("http://", "https://")) else \
+        {"principal": local_principal()}
+    result = store.batch_update(idents, changes, updated_by=updated_by, **local)
     for p in result.processed:
         click.echo(f"updated {p['Id']}")
     for u in result.unprocessed:
@@ -223,7 +228,7 @@ def hub() -> None:
 
     \b
     Examples:
-      secpipe hub keys create --label ci
+      secpipe hub keys create --role ci --repo acme/web --label ci
       secpipe hub serve --port 8443
     """
 
@@ -238,8 +243,15 @@ def hub() -> None:
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--vulndb", "vulndb", metavar="PATH", default=None,
               help="OSV database served at /v1/query and /v1/querybatch (default: secpipe's).")
+@click.option("--protected-branch", "protected", multiple=True, metavar="GLOB",
+              help="Branches only admin or a ci key scoped to them may record runs for "
+                   "(repeatable; default: main, master, release/*).")
+@click.option("--max-future-skew", type=click.FloatRange(0, 24 * 365), default=None,
+              metavar="HOURS", help="Refuse findings dated more than this in the future "
+                                     "(default 24, or SECPIPE_HUB_MAX_FUTURE_SKEW_HOURS).")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
-              vulndb: str | None) -> None:
+              vulndb: str | None, protected: tuple[str, ...],
+              max_future_skew: float | None) -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -256,61 +268,19 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
         # the Falco intake, the OSV query API and the dashboard, on the same server
         return [*osv_routes(vulndb), *hub_routes(store)]
 
+    from secpipe.hub.authz import Policy
+
+    policy = Policy.from_env(protected)
+    if max_future_skew is not None:
+        policy = Policy(policy.protected_branches, max_future_skew * 3600.0)
     serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
-          extra_routes=routes)
-
-
-@hub.group("keys")
-def hub_keys() -> None:
-    """Access keys for SigV4-signed API calls (boto3, the aws CLI)."""
-
-
-@hub_keys.command("create")
-@click.option("--label", default="", help="What the key is for.")
-@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
-              help="The hub (default: .secpipe/hub.db).")
-def hub_keys_create(label: str, db: str | None) -> None:
-    """Create an access key; the secret is shown once.
-
-    \b
-    Example:
-      secpipe hub keys create --label github-actions
-    """
-    store = _open(db)
-    akid, secret = store.create_access_key(label)
-    click.echo(f"AWS_ACCESS_KEY_ID={akid}")
-    click.echo(f"AWS_SECRET_ACCESS_KEY={secret}")
-    click.echo("# shown once; use with --endpoint-url pointing at `secpipe hub serve`", err=True)
-
-
-@hub.group("users")
-def hub_users() -> None:
-    """Dashboard users (scrypt-hashed passwords in the hub's database)."""
-
-
-@hub_users.command("set-password")
-@click.argument("user")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The new password (prompted for when omitted; or from SECPIPE_HUB_PASSWORD).",
-              envvar="SECPIPE_HUB_PASSWORD")
-@click.option("--hub", "--db", "db", metavar="URL|DB", default=None,
-              help="The hub (default: .secpipe/hub.db).")
-def hub_users_set_password(user: str, password: str, db: str | None) -> None:
-    """Create a dashboard user or change its password.
-
-    \b
-    Example:
-      secpipe hub users set-password alice
-    """
-    from secpipe.cli._common import _fail
-
-    if len(password) < 8:
-        raise _fail("a password needs at least 8 characters")
-    _open(db).set_user_password(user, password)
-    click.echo(f"password set for {user}")
+          extra_routes=routes, policy=policy)
 
 
 def register(main: click.Group) -> None:
+    from secpipe.cli import hub_admin
+
+    hub_admin.register(hub)
     main.add_command(import_)
     main.add_command(findings)
     main.add_command(hub)

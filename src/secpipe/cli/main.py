@@ -69,12 +69,15 @@ def main() -> None:
               help="Record the run in this hub: a SQLite path, a postgresql:// URL or a hub's "
                    "http(s):// URL (default: OUT/hub.db, the project's local hub).")
 @click.option("--no-hub", is_flag=True, help="Do not record the run (no new/recurring/fixed).")
+@click.option("--hub-profile", metavar="PROFILE", default=None,
+              help="Sign requests to an http(s) hub with this AWS-config profile's key (default: "
+                   "SECPIPE_HUB_ACCESS_KEY_ID/SECRET; never AWS_ACCESS_KEY_ID).")
 @click.option("--sink", "sinks", multiple=True, type=click.Choice(["securityhub", "s3"]),
               help="After the outputs are written, also send the run here (repeatable; options "
                    "from `sinks:` in secpipe.yml). A failing sink exits 2.")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
         jobs: int | None, suppressions_file: Path | None, progress: bool | None,
-        hub: str | None, no_hub: bool, sinks: tuple[str, ...]) -> None:
+        hub: str | None, no_hub: bool, hub_profile: str | None, sinks: tuple[str, ...]) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -103,6 +106,10 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
     from secpipe.progress import Progress
 
+    if hub_profile:  # read by the remote-hub client (secpipe.hub.client.credentials)
+        import os
+        from secpipe.hub.client import ENV_PROFILE
+        os.environ[ENV_PROFILE] = hub_profile
     console = Console()
     if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
         console = Console(width=max(console.width, 120))

@@ -3,7 +3,8 @@
 Security Hub operations go through boto3's unmodified `securityhub` client (so the server is
 exercised exactly as AWS tooling would); secpipe's own run routes are signed with the same SigV4
 credentials, or carry the hub's bearer token. Credentials come from SECPIPE_HUB_ACCESS_KEY_ID /
-SECPIPE_HUB_SECRET_ACCESS_KEY (or the usual AWS variables), the token from SECPIPE_HUB_TOKEN.
+SECPIPE_HUB_SECRET_ACCESS_KEY or an explicit profile (`--hub-profile`, SECPIPE_HUB_PROFILE) -
+never from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY - the token from SECPIPE_HUB_TOKEN.
 """
 
 from __future__ import annotations
@@ -20,20 +21,41 @@ from secpipe.hub.interface import (
 )
 
 _ERRORS = {400: InvalidInput, 403: AccessDenied, 404: ResourceNotFound}
+ENV_PROFILE = "SECPIPE_HUB_PROFILE"
+
+
+def credentials(profile: str | None = None) -> tuple[str | None, str | None]:
+    """The hub key pair: an explicit profile (`--hub-profile`, or SECPIPE_HUB_PROFILE) from the
+    AWS shared credentials/config files, else SECPIPE_HUB_ACCESS_KEY_ID /
+    SECPIPE_HUB_SECRET_ACCESS_KEY. Never AWS_ACCESS_KEY_ID/SECRET: those are a CI job's real
+    AWS keys, and a request signed with them would hand the hub (or whoever runs something on
+    its URL) a valid signature of AWS's own credentials."""
+    profile = profile or os.environ.get(ENV_PROFILE) or None
+    if profile:
+        import botocore.session
+        from botocore.exceptions import ProfileNotFound
+
+        try:
+            creds = botocore.session.Session(profile=profile).get_credentials()
+        except ProfileNotFound:
+            raise AccessDenied(f"hub profile {profile!r} is not in the AWS config files") from None
+        if creds is None or not creds.access_key or not creds.secret_key:
+            raise AccessDenied(f"hub profile {profile!r} holds no access key")
+        return creds.access_key, creds.secret_key
+    return (os.environ.get("SECPIPE_HUB_ACCESS_KEY_ID") or None,
+            os.environ.get("SECPIPE_HUB_SECRET_ACCESS_KEY") or None)
 
 
 class RemoteHub:
     """The parts of HubStore a pipeline run and the CLI need, against `secpipe hub serve`."""
 
-    def __init__(self, url: str, *, region: str = "us-east-1") -> None:
+    def __init__(self, url: str, *, region: str = "us-east-1",
+                 profile: str | None = None) -> None:
         import boto3
 
         self.url = url.rstrip("/")
         self.region = region
-        self.access_key = (os.environ.get("SECPIPE_HUB_ACCESS_KEY_ID")
-                           or os.environ.get("AWS_ACCESS_KEY_ID"))
-        self.secret_key = (os.environ.get("SECPIPE_HUB_SECRET_ACCESS_KEY")
-                           or os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        self.access_key, self.secret_key = credentials(profile)
         self.token = os.environ.get("SECPIPE_HUB_TOKEN")
         if not (self.access_key and self.secret_key) and not self.token:
             raise AccessDenied(

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk
+from secpipe.hub import bulk, import_rules
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import FINDING_COLS, BadFinding, check, doc_size_ok, row, side_rows
@@ -61,12 +61,15 @@ class WriteResult:
     ignored: int = 0
 
 
-def check_all(findings: Iterable[Any]) -> tuple[list[Checked], list[dict[str, str]]]:
-    """Split a batch into acceptable findings and FailedFindings entries."""
+def check_all(findings: Iterable[Any], future_skew: float = import_rules.DEFAULT_FUTURE_SKEW
+              ) -> tuple[list[Checked], list[dict[str, str]]]:
+    """Split a batch into acceptable findings and FailedFindings entries (the time rules of
+    `import_rules.check_times` included)."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     for obj in findings:
         try:
+            import_rules.check_times(obj, future_skew)
             doc = check(obj)
             text = dumps(doc)
             if "\\u0000" in text or SURROGATES.search(text):   # cheap screen, then be sure

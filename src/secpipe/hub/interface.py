@@ -97,6 +97,9 @@ class RunDiff:
 
 
 class HubStore(Protocol):
+    """Writing methods of the SQL store also take a keyword `principal` (secpipe.hub.authz;
+    None = the local caller): it is held to the import rules and named in the audit trail."""
+
     # --- Security Hub API semantics -----------------------------------------------------
     def batch_import(self, findings: Sequence[Mapping[str, Any]]) -> ImportResult: ...
 

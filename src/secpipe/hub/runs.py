@@ -18,7 +18,8 @@ from typing import Any, Mapping
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import importer
+from secpipe.hub import import_rules, importer
+from secpipe.hub.authz import Policy, Principal, Scope, local_principal, trusted_writer
 from secpipe.hub.common import canon_time, dumps, iso_ms, loads, now
 from secpipe.hub.interface import InvalidInput, ResourceConflict, ResourceNotFound, RunDiff
 from secpipe.hub.interface import RunRecord
@@ -50,14 +51,22 @@ def _record(row) -> RunRecord:
                      scope=[tuple(p) for p in loads(row.scope)])
 
 
+def _trusted(row, repo: str, branch: str, policy: Policy) -> bool:
+    return trusted_writer(row.writer_role, Scope.from_json(loads(row.writer_scope or "{}")),
+                          repo, branch, policy)
+
+
 def _baselines(conn: Connection, repo: str, branch: str, before: int | None,
-               pairs: set[tuple[str, str]]) -> tuple[str | None, dict[tuple[str, str], int]]:
-    """(previous run id, {pair: seq of the run that is that pair's baseline})."""
-    q = select(RUNS.c.seq, RUNS.c.run_id, RUNS.c.scope).where(
-        RUNS.c.repo == repo, RUNS.c.branch == branch)
+               pairs: set[tuple[str, str]], policy: Policy = Policy()
+               ) -> tuple[str | None, dict[tuple[str, str], int]]:
+    """(previous run id, {pair: seq of the run that is that pair's baseline}), among the
+    branch's runs written by a principal trusted for it (`authz.trusted_writer`)."""
+    q = select(RUNS.c.seq, RUNS.c.run_id, RUNS.c.scope, RUNS.c.writer_role,
+               RUNS.c.writer_scope).where(RUNS.c.repo == repo, RUNS.c.branch == branch)
     if before is not None:
         q = q.where(RUNS.c.seq < before)
-    history = conn.execute(q.order_by(RUNS.c.seq.desc()).limit(BASELINE_DEPTH)).all()
+    history = [r for r in conn.execute(q.order_by(RUNS.c.seq.desc()).limit(BASELINE_DEPTH))
+               if _trusted(r, repo, branch, policy)]
     if not history:
         return None, {}
     ran: dict[int, set[tuple[str, str]]] = {r.seq: {tuple(p) for p in loads(r.scope)}
@@ -101,14 +110,18 @@ def _flip_state(conn: Connection, pks: list[int], state: str, run_id: str) -> No
 
 
 def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]],
-           base_branch: str | None) -> RunDiff:
+           base_branch: str | None, writer: Principal | None = None,
+           policy: Policy = Policy()) -> RunDiff:
     """Store the run and its observations, diff it, archive fixed and reopen returning findings.
 
     `observed` maps the pk of every finding the run reported to its (stage, tool); the
     findings themselves were imported before, in the same write transaction or earlier ones.
+    `writer` (None: the local caller, admin) is recorded with its role and scope; only findings
+    under its ProductArns are archived as fixed.
     """
     if conn.execute(select(RUNS.c.seq).where(RUNS.c.run_id == run.run_id)).first():
         raise ResourceConflict(f"run {run.run_id} is already recorded")
+    who = writer or local_principal()
     scope = {(str(s), str(t)) for s, t in run.scope}
     base = base_branch or run.branch
     own_history = base == run.branch
@@ -118,14 +131,17 @@ def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]
         status=run.status or "", exit_code=int(run.exit_code or 0),
         summary=dumps(run.summary or {}) if _jsonable(run.summary) else dumps({}),
         scope=dumps(sorted(scope)), base_branch=base_branch, baseline_run_id=None,
-        recorded_at=now()).returning(RUNS.c.seq)).scalar_one()
+        recorded_at=now(), principal=who.name[:160], writer_role=who.role,
+        writer_scope=dumps(who.scope.to_json())).returning(RUNS.c.seq)).scalar_one()
     pairs = scope | set(observed.values())
-    prev_id, chosen = _baselines(conn, run.repo, base, seq if own_history else None, pairs)
+    prev_id, chosen = _baselines(conn, run.repo, base, seq if own_history else None, pairs,
+                                 policy)
     conn.execute(RUNS.update().where(RUNS.c.seq == seq).values(baseline_run_id=prev_id))
     baseline = _observations(conn, chosen)
     rows = [(seq, pk, st, tl, "recurring" if pk in baseline else "new")
             for pk, (st, tl) in observed.items()]
     fixed = [pk for pk, pair in baseline.items() if pair in scope and pk not in observed]
+    fixed = _archivable(conn, writer, fixed)
     rows += [(seq, pk, *baseline[pk], "fixed") for pk in fixed]
     importer.bulk.insert_rows(conn, "run_findings", ("run_seq", "finding_pk", "stage", "tool",
                                                      "change"), rows)
@@ -134,6 +150,17 @@ def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]
     archived = _archived_among(conn, list(observed))
     _flip_state(conn, archived, "ACTIVE", run.run_id)
     return diff(conn, run.run_id)
+
+
+def _archivable(conn: Connection, writer: Principal | None, pks: list[int]) -> list[int]:
+    """The pks under the writer's own ProductArns (`import_rules.may_archive`)."""
+    if writer is None or writer.role == "admin" or not pks:
+        return pks
+    keep = []
+    for i in range(0, len(pks), 900):
+        keep += [pk for pk, arn in conn.execute(select(F.c.pk, F.c.product_arn).where(
+            F.c.pk.in_(pks[i:i + 900]))) if import_rules.may_archive(writer, arn)]
+    return sorted(keep)
 
 
 def _archived_among(conn: Connection, pks: list[int]) -> list[int]:
@@ -184,9 +211,13 @@ def list_(conn: Connection, repo: str | None, branch: str | None, limit: int) ->
     return [_record(r) for r in conn.execute(q.order_by(RUNS.c.seq.desc()).limit(limit))]
 
 
-def baseline_ids(conn: Connection, repo: str, branch: str) -> set[str]:
-    latest = conn.execute(select(RUNS.c.seq).where(RUNS.c.repo == repo, RUNS.c.branch == branch)
-                          .order_by(RUNS.c.seq.desc()).limit(1)).scalar()
+def baseline_ids(conn: Connection, repo: str, branch: str,
+                 policy: Policy = Policy()) -> set[str]:
+    """Ids of the latest run of the branch written by a principal trusted for it."""
+    q = (select(RUNS.c.seq, RUNS.c.writer_role, RUNS.c.writer_scope)
+         .where(RUNS.c.repo == repo, RUNS.c.branch == branch)
+         .order_by(RUNS.c.seq.desc()).limit(BASELINE_DEPTH))
+    latest = next((r.seq for r in conn.execute(q) if _trusted(r, repo, branch, policy)), None)
     if latest is None:
         return set()
     q = (select(F.c.id).select_from(O.join(F, F.c.pk == O.c.finding_pk))
@@ -205,14 +236,14 @@ def history(conn: Connection, finding_id: str) -> list[dict[str, Any]]:
     for r in found:
         out.append({"at": iso_ms(r.created_at), "kind": "created", "product_arn": r.product_arn})
     q = (select(O.c.change, O.c.stage, O.c.tool, RUNS.c.run_id, RUNS.c.recorded_at,
-                RUNS.c.finished_at, RUNS.c.branch, RUNS.c.commit)
+                RUNS.c.finished_at, RUNS.c.branch, RUNS.c.commit, RUNS.c.principal)
          .select_from(O.join(RUNS, RUNS.c.seq == O.c.run_seq)).where(O.c.finding_pk.in_(pks))
          .order_by(RUNS.c.seq))
     for r in conn.execute(q):
         out.append({"at": iso_ms(r.recorded_at),
                     "kind": "fixed" if r.change == "fixed" else "observed",
                     "change": r.change, "run_id": r.run_id, "stage": r.stage, "tool": r.tool,
-                    "branch": r.branch, "commit": r.commit})
+                    "branch": r.branch, "commit": r.commit, "actor": r.principal})
     q2 = select(E).where(E.c.finding_pk.in_(pks)).order_by(E.c.seq)
     for e in conn.execute(q2):
         out.append({"at": iso_ms(e.at), "kind": e.kind, "actor": e.actor, "run_id": e.run_id,

@@ -153,6 +153,10 @@ runs = Table(
     Column("base_branch", Str(256)),
     Column("baseline_run_id", Str(128)),
     Column("recorded_at", Str(32), nullable=False),
+    # migration 0003: who wrote the run, as judged when it was written (trusted baselines)
+    Column("principal", Str(160), nullable=False, server_default="legacy"),
+    Column("writer_role", Str(16), nullable=False, server_default="legacy"),
+    Column("writer_scope", Text, nullable=False, server_default="{}"),
     Index("ix_runs_repo_branch", "repo", "branch", "seq"),
 )
 
@@ -208,6 +212,11 @@ access_keys = Table(
     Column("label", Str(256), nullable=False),
     Column("created_at", Str(32), nullable=False),
     Column("disabled", Boolean, nullable=False),
+    # migration 0003: role and scope; the secret AES-GCM-encrypted with the per-hub key
+    # (`secret` stays "" for such keys, and holds a pre-0003 key until the store re-encrypts it)
+    Column("role", Str(16), nullable=False, server_default="admin"),
+    Column("scope", Text, nullable=False, server_default="{}"),
+    Column("secret_enc", Text),
 )
 
 users = Table(
@@ -215,4 +224,23 @@ users = Table(
     Column("name", Str(128), primary_key=True),
     Column("pw_hash", Str(256), nullable=False),
     Column("updated_at", Str(32), nullable=False),
+    # migration 0003: the user's role, and a counter bumped whenever their sessions must end
+    Column("role", Str(16), nullable=False, server_default="triage"),
+    Column("generation", Integer, nullable=False, server_default="0"),
+)
+
+audit_log = Table(       # migration 0003: every state-changing call, append-only
+    "audit_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", Str(32), nullable=False),
+    Column("principal", Str(160), nullable=False),
+    Column("role", Str(16), nullable=False),
+    Column("source", Str(64), nullable=False),
+    Column("action", Str(64), nullable=False),
+    Column("targets", Text, nullable=False),      # JSON list of Ids / names
+    Column("before", Str(64), nullable=False),    # sha256 hex of the targets before ("" = none)
+    Column("after", Str(64), nullable=False),
+    Column("detail", Text, nullable=False),       # JSON object
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_principal", "principal", "seq"),
 )

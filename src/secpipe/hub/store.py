@@ -26,7 +26,10 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import importer, insights, keys, pages, runs, updates
+from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
+from secpipe.hub.authz import Policy, Principal
+from secpipe.hub.hubsecret import KeyCipher, secret_location
+from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.common import dumps, loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
@@ -125,19 +128,26 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
             "prepare_threshold": None,
             "options": "-c jit=off -c max_parallel_workers_per_gather=0"})
         event.listen(engine, "before_cursor_execute", refuse_nul_parameters)
-    store = SqlHubStore(engine, account_id=account_id, region=region)
+    store = SqlHubStore(engine, account_id=account_id, region=region,
+                        secret_file=secret_location(url, path))
     _migrate(engine, store)
+    store.encrypt_legacy_keys()
     return store
 
 
-class SqlHubStore:
+class SqlHubStore(KeysUsersAudit):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1", secret_file: Path | str | None = None,
+                 policy: Policy | None = None) -> None:
         self.engine = engine
         self.account_id = account_id
         self.region = region
+        self.secret_file = secret_file
+        # protected branches and timestamp skew (`hub serve` sets them from its options)
+        self.policy = policy or Policy.from_env()
+        self._cipher: KeyCipher | None = None
 
     @property
     def dialect(self) -> str:
@@ -167,9 +177,11 @@ class SqlHubStore:
                 yield conn
 
     # --- BatchImportFindings --------------------------------------------------------------
-    def batch_import(self, findings: Sequence[Mapping[str, Any]]) -> ImportResult:
+    def batch_import(self, findings: Sequence[Mapping[str, Any]], *,
+                     principal: Principal | None = None) -> ImportResult:
         """BatchImportFindings with Security Hub's limits: more than 100 findings is
-        InvalidInput and more than 6 MB LimitExceeded, for the whole call."""
+        InvalidInput and more than 6 MB LimitExceeded, for the whole call. `principal` (None:
+        the local caller) is held to `import_rules` and named in the audit trail."""
         if not isinstance(findings, Sequence) or isinstance(findings, (str, bytes)):
             raise InvalidInput("Findings must be a list")
         if len(findings) > MAX_IMPORT_FINDINGS:
@@ -180,7 +192,7 @@ class SqlHubStore:
             raise InvalidInput(f"Findings are not JSON: {exc}") from None
         if size > MAX_IMPORT_BYTES:
             raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
-        return self._import(findings)[0]
+        return self._import(findings, principal)[0]
 
     def bulk_import(self, findings: Iterable[Mapping[str, Any]], batch_size: int = 5000
                     ) -> ImportResult:
@@ -190,9 +202,11 @@ class SqlHubStore:
         created = 0
         it = iter(findings)
 
+        skew = self.policy.future_skew
+
         def next_checked():
             chunk = list(itertools.islice(it, max(1, batch_size)))
-            return importer.check_all(chunk) if chunk else None
+            return importer.check_all(chunk, skew) if chunk else None
 
         # Checking batch N+1 (pure Python) overlaps writing batch N: the database driver
         # releases the GIL while SQLite or PostgreSQL does the work.
@@ -203,16 +217,26 @@ class SqlHubStore:
                 good, failed = checked
                 with self._write() as conn:
                     created += importer.write(conn, good).created
+                    audit.record(conn, None, "BulkImport", detail={"findings": len(good),
+                                                                    "failed": len(failed)})
                 total.success_count += len(good)
                 total.failed.extend(failed)
         self._refresh_stats(created)
         return total
 
-    def _import(self, chunk: Sequence[Any]) -> tuple[ImportResult, importer.WriteResult]:
-        good, failed = importer.check_all(chunk)
+    def _import(self, chunk: Sequence[Any], principal: Principal | None = None
+                ) -> tuple[ImportResult, importer.WriteResult]:
+        good, failed = importer.check_all(chunk, self.policy.future_skew)
         with self._write() as conn:
+            good, denied = import_rules.screen(conn, principal, good)
+            keys_ = [it.key for it in good]
+            before = audit.findings_state(conn, keys_)
             written = importer.write(conn, good)
-        return ImportResult(success_count=len(good), failed=failed), written
+            audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
+                         before=before, after=audit.findings_state(conn, keys_),
+                         detail={"created": written.created, "updated": written.updated,
+                                 "failed": len(failed) + len(denied)})
+        return ImportResult(success_count=len(good), failed=failed + denied), written
 
     def _refresh_stats(self, created: int) -> None:
         """Planner statistics after a bulk load that changed the table's size noticeably
@@ -266,16 +290,34 @@ class SqlHubStore:
 
     # --- BatchUpdateFindings -----------------------------------------------------------------
     def batch_update(self, identifiers: Sequence[Mapping[str, str]], changes: Mapping[str, Any],
-                     *, updated_by: str = "secpipe") -> UpdateResult:
+                     *, updated_by: str = "secpipe",
+                     principal: Principal | None = None) -> UpdateResult:
+        """BatchUpdateFindings. With a `principal`, the history's actor is its name (never
+        Note.UpdatedBy, which stays data) and a scoped principal's out-of-scope findings come
+        back unprocessed (AccessDenied)."""
         if not isinstance(changes, Mapping):
             raise InvalidInput("changes must be an object")
+        actor = principal.name if principal is not None else updated_by
         with self._write() as conn:
-            return updates.batch_update(conn, identifiers, changes, updated_by)
+            keys_ = [(i.get("Id"), i.get("ProductArn")) for i in identifiers
+                     if isinstance(i, Mapping)] if isinstance(identifiers, Sequence) else []
+            before = audit.findings_state(conn, keys_)
+            result = updates.batch_update(conn, identifiers, changes, actor, principal)
+            audit.record(conn, principal, "BatchUpdateFindings",
+                         [p["Id"] for p in result.processed], before=before,
+                         after=audit.findings_state(conn, keys_),
+                         detail={"fields": sorted(changes), "unprocessed":
+                                 len(result.unprocessed)})
+            return result
 
     # --- insights and hub ------------------------------------------------------------------
-    def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str) -> str:
+    def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str, *,
+                       principal: Principal | None = None) -> str:
         with self._write() as conn:
-            return insights.create(conn, self.region, self.account_id, name, filters, group_by)
+            arn = insights.create(conn, self.region, self.account_id, name, filters, group_by)
+            audit.record(conn, principal, "CreateInsight", [arn],
+                         after=audit.digest([name, filters, group_by]))
+            return arn
 
     def get_insights(self, arns: Sequence[str] | None = None, max_results: int = 100,
                      next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
@@ -288,18 +330,26 @@ class SqlHubStore:
 
     def update_insight(self, arn: str, *, name: str | None = None,
                        filters: Mapping[str, Any] | None = None,
-                       group_by: str | None = None) -> None:
+                       group_by: str | None = None, principal: Principal | None = None) -> None:
         with self._write() as conn:
+            before = audit.digest(insights.get(conn, [arn], 1, None)[0])
             insights.update_(conn, arn, name, filters, group_by)
+            audit.record(conn, principal, "UpdateInsight", [arn], before=before,
+                         after=audit.digest(insights.get(conn, [arn], 1, None)[0]))
 
-    def delete_insight(self, arn: str) -> str:
+    def delete_insight(self, arn: str, *, principal: Principal | None = None) -> str:
         with self._write() as conn:
-            return insights.delete_(conn, arn)
+            before = audit.digest(insights.get(conn, [arn], 1, None)[0])
+            out = insights.delete_(conn, arn)
+            audit.record(conn, principal, "DeleteInsight", [arn], before=before)
+            return out
 
     def enable_hub(self, tags: Mapping[str, str] | None = None, *,
-                   auto_enable_controls: bool = True) -> None:
+                   auto_enable_controls: bool = True,
+                   principal: Principal | None = None) -> None:
         with self._write() as conn:
             insights.enable(conn, self.region, self.account_id, tags, auto_enable_controls)
+            audit.record(conn, principal, "EnableSecurityHub", after=audit.digest(tags or {}))
 
     def describe_hub(self) -> dict[str, Any]:
         with self._read() as conn:
@@ -307,22 +357,33 @@ class SqlHubStore:
 
     # --- runs ----------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
-                   base_branch: str | None = None, batch_size: int = 5000) -> RunDiff:
+                   base_branch: str | None = None, batch_size: int = 5000,
+                   principal: Principal | None = None) -> RunDiff:
         """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
 
-        Findings that fail the per-finding checks are not observed; they come back in
-        `RunDiff.failed` (same shape as FailedFindings)."""
+        Findings that fail the per-finding checks (or `import_rules` for `principal`) are not
+        observed; they come back in `RunDiff.failed` (same shape as FailedFindings). Whether
+        `principal` may write this repo/branch at all is the caller's check
+        (`authz.may_write_run`), made before the findings are even read."""
         runs.check_run(run)
-        good, failed = importer.check_all(findings)
+        good, failed = importer.check_all(findings, self.policy.future_skew)
+        actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"
         with self._write() as conn:
+            good, denied = import_rules.screen(conn, principal, good)
+            failed += denied
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]
-                written = importer.write(conn, chunk, actor=f"run {run.run_id}",
-                                         run_id=run.run_id)
+                written = importer.write(conn, chunk, actor=actor, run_id=run.run_id)
                 for item in chunk:
                     observed.setdefault(written.pks[item.key], runs.stage_tool(item.doc))
-            result = runs.record(conn, run, observed, base_branch)
+            result = runs.record(conn, run, observed, base_branch, principal, self.policy)
+            audit.record(conn, principal, "RecordRun", [run.run_id],
+                         after=audit.digest([result.new, result.recurring, result.fixed]),
+                         detail={"repo": run.repo, "branch": run.branch,
+                                 "base_branch": base_branch, "new": len(result.new),
+                                 "recurring": len(result.recurring),
+                                 "fixed": len(result.fixed)})
         result.failed = failed
         return result
 
@@ -345,30 +406,4 @@ class SqlHubStore:
 
     def baseline_ids(self, repo: str, branch: str) -> set[str]:
         with self._read() as conn:
-            return runs.baseline_ids(conn, repo, branch)
-
-    # --- keys and users ------------------------------------------------------------------------
-    def create_access_key(self, label: str = "") -> tuple[str, str]:
-        """A new SigV4 key pair; the secret is stored in clear (see `secpipe.hub.keys`)."""
-        with self._write() as conn:
-            return keys.create(conn, label)
-
-    def secret_for(self, access_key_id: str) -> str | None:
-        with self._read() as conn:
-            return keys.secret_for(conn, access_key_id)
-
-    def list_access_keys(self) -> list[dict[str, Any]]:
-        with self._read() as conn:
-            return keys.list_keys(conn)
-
-    def revoke_access_key(self, access_key_id: str) -> None:
-        with self._write() as conn:
-            keys.revoke(conn, access_key_id)
-
-    def set_user_password(self, user: str, password: str) -> None:
-        with self._write() as conn:
-            keys.set_password(conn, user, password)
-
-    def check_user_password(self, user: str, password: str) -> bool:
-        with self._read() as conn:
-            return keys.check_password(conn, user, password)
+            return runs.baseline_ids(conn, repo, branch, self.policy)

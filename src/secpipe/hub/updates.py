@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk
+from secpipe.hub import bulk, import_rules
+from secpipe.hub.authz import Principal
 from secpipe.hub.common import bad_text, dumps, iso_ms, now
 from secpipe.hub.importer import EVENT_COLS, MAP_COLS, TYPE_COLS, UPDATE_COLS, _diff
 from secpipe.hub.importer import _lookup, finding_row, load_docs
@@ -138,7 +139,8 @@ def _apply(doc: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, list[An
 
 
 def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
-                 changes: Mapping[str, Any], updated_by: str) -> UpdateResult:
+                 changes: Mapping[str, Any], updated_by: str,
+                 principal: Principal | None = None) -> UpdateResult:
     if not isinstance(identifiers, Sequence) or not identifiers:
         raise _bad("FindingIdentifiers must list at least one finding")
     if len(identifiers) > MAX_IDENTIFIERS:
@@ -170,6 +172,11 @@ def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
             continue
         pk = hit[0]
         doc, locked = docs[pk]
+        denial = import_rules.update_denial(principal, doc)
+        if denial:
+            result.unprocessed.append({"FindingIdentifier": ident, "ErrorCode": "AccessDenied",
+                                       "ErrorMessage": denial})
+            continue
         old_types, _, old_maps = side_rows(pk, doc)
         diff = _apply(doc, checked)
         result.processed.append(ident)

@@ -45,6 +45,7 @@ from starlette.routing import Route
 
 from secpipe.formats.falco import Alert, read_alerts
 from secpipe.formats.interface import ReportFormatError
+from secpipe.hub import authz
 from secpipe.hub.api import auth as hub_auth
 from secpipe.hub.api import sigv4
 from secpipe.hub.api.app import Call, endpoint
@@ -195,7 +196,9 @@ class FalcoIntake:
 async def authenticate(request: Request) -> bytes:
     """Check Basic / Bearer / SigV4 credentials (see the module docstring); return the body."""
     authn: hub_auth.Authenticator = request.app.state.authenticator
+    source = hub_auth.client_address(request)
     if not authn.enabled:
+        request.state.caller = hub_auth.UNCHECKED.with_source(source)
         return await hub_auth.read_body(request)
     header = request.headers.get("authorization", "")
     scheme, _, cred = header.partition(" ")
@@ -210,14 +213,20 @@ async def authenticate(request: Request) -> bytes:
                 user, secret = "", ""
         elif ":" in secret and not _hub_token(authn, secret):
             user, _, secret = secret.partition(":")
-        if secret and (_hub_token(authn, secret) or _recently_ok(authn, header) or
-                       await run_in_threadpool(_credentials_ok, authn, user, secret)):
-            _remember(authn, header)
+        who = None
+        if secret:
+            who = (authn.token_principal() if _hub_token(authn, secret) else None) \
+                or _recently_ok(authn, header) \
+                or await run_in_threadpool(_credentials_ok, authn, user, secret)
+        if who is not None:
+            _remember(authn, header, who)
+            await _allow(request, who.with_source(source))
             return await hub_auth.read_body(request)
         await hub_auth.drain(request)
         raise sigv4.UnrecognizedClient("The credentials included in the request are invalid.")
     if sigv4.is_sigv4(header):
-        _caller, body = await authn.authenticate(request)
+        caller, body = await authn.authenticate(request)
+        await _allow(request, caller)
         return body
     await hub_auth.drain(request)
     raise sigv4.MissingAuthenticationToken(
@@ -225,27 +234,39 @@ async def authenticate(request: Request) -> bytes:
         "token in the URL (https://falco:<token>@hub/falco) for Falco's http_output")
 
 
+async def _allow(request: Request, who: hub_auth.Principal) -> None:
+    """The caller must hold falco:intake (runtime or admin): AccessDenied otherwise."""
+    request.state.caller = who
+    try:
+        authz.require(who, "FalcoIntake")
+    except HubError:
+        await hub_auth.drain(request)
+        raise
+
+
 # Credentials that passed, by digest, for a few seconds: Falco sends one alert per request and
 # a store key would otherwise cost a database read (in a worker thread) per alert. A revoked
 # key therefore keeps working for at most CREDENTIAL_TTL seconds.
 CREDENTIAL_TTL = 30.0
-_passed: "weakref.WeakKeyDictionary[Any, dict[bytes, float]]" = weakref.WeakKeyDictionary()
+_passed: "weakref.WeakKeyDictionary[Any, dict[bytes, tuple[float, Any]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 def _digest(header: str) -> bytes:
     return hashlib.sha256(header.encode("utf-8", "replace")).digest()
 
 
-def _recently_ok(authn: Any, header: str) -> bool:
-    expiry = _passed.get(authn, {}).get(_digest(header))
-    return expiry is not None and expiry > time.monotonic()
+def _recently_ok(authn: Any, header: str) -> Any:
+    """The principal of credentials that passed in the last CREDENTIAL_TTL seconds, or None."""
+    hit = _passed.get(authn, {}).get(_digest(header))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 
-def _remember(authn: Any, header: str) -> None:
+def _remember(authn: Any, header: str, who: Any) -> None:
     seen = _passed.setdefault(authn, {})
     if len(seen) > 1024:
         seen.clear()
-    seen[_digest(header)] = time.monotonic() + CREDENTIAL_TTL
+    seen[_digest(header)] = (time.monotonic() + CREDENTIAL_TTL, who)
 
 
 def _hub_token(authn: hub_auth.Authenticator, secret: str) -> bool:
@@ -254,13 +275,15 @@ def _hub_token(authn: hub_auth.Authenticator, secret: str) -> bool:
                                                      secret.encode("utf-8", "replace"))
 
 
-def _credentials_ok(authn: hub_auth.Authenticator, user: str, secret: str) -> bool:
+def _credentials_ok(authn: hub_auth.Authenticator, user: str, secret: str) -> Any:
+    """The principal the credentials name (the hub token's, or an access key's), or None."""
     if authn.token_ok(secret):
-        return True
+        return authn.token_principal()
     if user:
-        known = authn.secret_for(user)
-        return known is not None and hmac.compare_digest(known.encode(), secret.encode())
-    return False
+        hit = authn.key_principal(user)
+        if hit is not None and hmac.compare_digest(hit[0].encode(), secret.encode()):
+            return hit[1]
+    return None
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -326,15 +349,20 @@ def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | Non
         added = await call.run(correlate.record_run_images, store, run_id, images,
                                stage=str(call.body.get("stage") or ""),
                                role=str(call.body.get("role") or "deployed"))
+        await call.run(call.store.audit, "RecordRunImages", [run_id], principal=call.caller,
+                       detail={"recorded": added})
         return {"run_id": run_id, "recorded": added}
 
     falco = endpoint(post_falco, public=True, json_body=False)
     out = FalcoRoutes([
         Route("/falco", falco, methods=["POST"]),
         Route("/falco/", falco, methods=["POST"]),
-        Route("/v1/runs/{run_id}/runtime", endpoint(get_runtime, bearer=True, json_body=False),
+        Route("/v1/runs/{run_id}/runtime", endpoint(get_runtime, operation="GetRunRuntime",
+                                                    bearer=True, json_body=False),
               methods=["GET"]),
-        Route("/v1/runs/{run_id}/images", endpoint(run_images, bearer=True),
+        Route("/v1/runs/{run_id}/images",
+              endpoint(run_images, operation={"GET": "GetRunImages", "POST": "RecordRunImages"},
+                       bearer=True),
               methods=["GET", "POST"]),
     ])
     out.intake = service

@@ -2,8 +2,10 @@
 dashboard, on one Starlette application served by `secpipe hub serve`.
 
 Every handler is a small async function over a `Call` (parsed body, caller, store); the
-`endpoint` wrapper does the rest the same way for all of them: authenticate, bound and parse
-the body, run the blocking store call in the threadpool, and turn every failure into
+`endpoint` wrapper does the rest the same way for all of them: authenticate, check the
+caller's permission for the route's operation (`secpipe.hub.authz.OPERATIONS`: a route without
+an operation there cannot be built), bound and parse the body, run the blocking store call in
+the threadpool, and turn every failure into
 Security Hub's error shape (a store's HubError keeps its code and status; anything else is
 logged and answered as InternalException without a traceback).
 """
@@ -11,15 +13,18 @@ logged and answered as InternalException without a traceback).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from secpipe.hub import authz
+from secpipe.hub.api.access import AccessLog
 from secpipe.hub.api.auth import Authenticator, Principal
 from secpipe.hub.api.errors import (REQUEST_ID, hub_error_response, hub_exception_handler,
                                     http_exception_handler, internal_error, request_id,
@@ -50,18 +55,33 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
-def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
+def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = None,
+             public: bool = False, bearer: bool = False,
              json_body: bool = True) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler: auth (unless `public`), body, JSON, errors. `bearer` lets a native
-    route accept the hub token besides SigV4."""
+    """Wrap a handler: auth (unless `public`), permission for `operation` (one name, or one
+    per HTTP method), body, JSON, errors. `bearer` lets a native route accept the hub token
+    besides SigV4. A `public` route authenticates itself, if at all (/health, /falco)."""
+    ops = dict(operation) if isinstance(operation, Mapping) else None
+    if not public:
+        for op in (ops.values() if ops is not None else [operation]):
+            if op is None:
+                raise ValueError(f"{handler.__name__}: a non-public route needs an operation")
+            authz.permission_for(op)              # KeyError: nobody decided who may call it
 
     async def handle(request: Request) -> Response:
         try:
             state = request.app.state
+            op = operation if ops is None else (
+                ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None))
+            request.state.operation = op or getattr(handler, "__name__", "")
             if public:
-                caller, raw = Principal("anonymous", "anonymous"), b""
+                caller, raw = Principal("anonymous", "anonymous", role="none",
+                                        source=request.client.host if request.client
+                                        else ""), b""
             else:
                 caller, raw = await state.authenticator.authenticate(request, bearer=bearer)
+                request.state.caller = caller
+                authz.require(caller, op or "")
             body = parse_body(raw) if json_body else {}
             request.state.caller = caller
             result = await handler(Call(request, body, caller, state.store))
@@ -77,18 +97,21 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
 
     handle.__name__ = getattr(handler, "__name__", "handle")
     handle.__doc__ = handler.__doc__
+    handle.operation = operation if not public else None      # type: ignore[attr-defined]
+    handle.public = public                                     # type: ignore[attr-defined]
     return handle
 
 
 def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
-               access_keys: dict[str, str] | None = None,
+               access_keys: dict[str, str] | None = None, token_role: str | None = None,
                extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
     """The hub's ASGI application over `store`.
 
     auth: verify callers (SigV4 on Security Hub routes; SigV4 or the bearer token on /v1).
     token: the bearer token for /v1 routes (default: $SECPIPE_HUB_TOKEN).
-    access_keys: {access key id: secret} accepted besides the store's own keys (the store
-        already honours the SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY pair).
+    access_keys: {access key id: secret} accepted besides the store's own keys, as admin (the
+        store already honours the SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY pair).
+    token_role: the bearer token's role (default $SECPIPE_HUB_TOKEN_ROLE, else runtime).
     extra_routes: more routes on the same app, e.g. the dashboard's `Mount("/ui", ...)`;
         they see `request.app.state.store` and `request.app.state.authenticator`.
     """
@@ -97,6 +120,7 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
     app = Starlette(
         debug=debug,
         routes=[*securityhub.routes(), *native.routes(), *extra_routes],
+        middleware=[Middleware(AccessLog)],
         exception_handlers={
             HTTPException: http_exception_handler,
             HubError: hub_exception_handler,
@@ -105,5 +129,5 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
     )
     app.state.store = store
     app.state.authenticator = Authenticator(store, enabled=auth, token=token,
-                                            access_keys=access_keys)
+                                            access_keys=access_keys, token_role=token_role)
     return app

@@ -1,17 +1,21 @@
-"""Who may call the hub: SigV4 with a hub access key, or a bearer token on native routes.
+"""Who is calling the hub: SigV4 with a hub access key, or a bearer token on native routes.
 
-Keys come from the store's `secret_for` (keys made by `secpipe hub keys create`, and the
-environment pair SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY, which the store
-honours itself) plus any pairs handed to `create_app(access_keys=...)`. The bearer token
-(SECPIPE_HUB_TOKEN, or the store's own `verify_token` when it has one) is for scripts on the
-native `/v1` routes; Security Hub routes accept SigV4 only, as Security Hub does.
+Keys come from the store's `key_record` (keys made by `secpipe hub keys create`, each with its
+role and scope, and the environment pair SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY,
+which the store honours itself) plus any pairs handed to `create_app(access_keys=...)` (admin).
+The bearer token (SECPIPE_HUB_TOKEN, or the store's own `verify_token` when it has one) is for
+Falco and scripts on the native `/v1` routes; its role is `runtime` unless
+SECPIPE_HUB_TOKEN_ROLE (or `create_app(token_role=...)`) says otherwise. Security Hub routes
+accept SigV4 only, as Security Hub does.
+
+The result is a `Principal` (secpipe.hub.authz) with a stable `name` (the key id, "token"), a
+role, a scope and the client address; what it may do is decided by `authz.require`.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from starlette.concurrency import run_in_threadpool
@@ -20,21 +24,20 @@ from starlette.requests import Request
 from secpipe.hub.api import sigv4
 from secpipe.hub.api.errors import PayloadTooLarge
 from secpipe.hub.api.validate import MAX_BODY
+from secpipe.hub.authz import ENV_TOKEN_ROLE, Principal, Scope, check_role
 
 # Read (and drop) up to this much of a refused upload, so the client sees our answer.
 MAX_DRAIN = 32 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of one request."""
-
-    kind: str            # sigv4 | token | anonymous
-    name: str            # access key id, "token", or "anonymous"
-    region: str = ""
+ANONYMOUS = Principal("anonymous", "anonymous", role="none")
+# With authentication off (a hub reached only through an already-trusted channel) every
+# caller is trusted as the operator.
+UNCHECKED = Principal("anonymous", "anonymous", role="admin")
 
 
-ANONYMOUS = Principal("anonymous", "anonymous")
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 class Authenticator:
@@ -42,18 +45,35 @@ class Authenticator:
     turns every check off, for a hub used only through an already-trusted channel."""
 
     def __init__(self, store: Any, *, enabled: bool = True, token: str | None = None,
-                 access_keys: Mapping[str, str] | None = None) -> None:
+                 access_keys: Mapping[str, str] | None = None,
+                 token_role: str | None = None) -> None:
         self.store = store
         self.enabled = enabled
         self.token = token if token is not None else os.environ.get("SECPIPE_HUB_TOKEN") or None
+        self.token_role = check_role(token_role or os.environ.get(ENV_TOKEN_ROLE) or "runtime")
         self.access_keys = dict(access_keys or {})
 
-    def secret_for(self, access_key_id: str) -> str | None:
-        """Configured keys first, then the store's; blocking (runs in the threadpool)."""
+    def key_principal(self, access_key_id: str) -> tuple[str, Principal] | None:
+        """(secret, principal) of an enabled key: configured keys (admin) first, then the
+        store's; blocking (runs in the threadpool)."""
         for akid, secret in self.access_keys.items():
             if hmac.compare_digest(akid.encode(), access_key_id.encode("utf-8", "replace")):
-                return secret
-        return self.store.secret_for(access_key_id)
+                return secret, Principal("sigv4", akid, role="admin")
+        lookup = getattr(self.store, "key_record", None)
+        if callable(lookup):
+            rec = lookup(access_key_id)
+            if rec is None:
+                return None
+            return rec.secret, Principal("sigv4", rec.akid, role=rec.role, scope=rec.scope)
+        secret = self.store.secret_for(access_key_id)       # a store without roles: admin
+        return (secret, Principal("sigv4", access_key_id, role="admin")) if secret else None
+
+    def secret_for(self, access_key_id: str) -> str | None:
+        found = self.key_principal(access_key_id)
+        return found[0] if found else None
+
+    def token_principal(self, source: str = "") -> Principal:
+        return Principal("token", "token", role=self.token_role, scope=Scope(), source=source)
 
     def token_ok(self, presented: str) -> bool:
         """Blocking: may ask the store."""
@@ -70,13 +90,14 @@ class Authenticator:
         The Authorization header is checked before the body is read, so an unsigned client
         cannot make the hub buffer a 6 MB upload.
         """
+        source = client_address(request)
         if not self.enabled:
-            return ANONYMOUS, await read_body(request)
+            return UNCHECKED.with_source(source), await read_body(request)
         header = request.headers.get("authorization", "")
         try:
             if bearer and header[:7].lower() == "bearer ":
                 if await run_in_threadpool(self.token_ok, header[7:].strip()):
-                    return Principal("token", "token"), await read_body(request)
+                    return self.token_principal(source), await read_body(request)
                 raise sigv4.UnrecognizedClient(
                     "The bearer token included in the request is invalid.")
             if not sigv4.is_sigv4(header):
@@ -94,9 +115,19 @@ class Authenticator:
         path = raw_path.decode("latin-1") if raw_path else request.url.path
         query = scope.get("query_string", b"").decode("latin-1")
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        found: dict[str, Principal] = {}
+
+        def secret_for(akid: str) -> str | None:
+            hit = self.key_principal(akid)
+            if hit is None:
+                return None
+            found[akid] = hit[1]
+            return hit[0]
+
         caller = await run_in_threadpool(sigv4.verify, request.method, path, query, headers,
-                                         body, self.secret_for)
-        return Principal("sigv4", caller.access_key_id, caller.region), body
+                                         body, secret_for)
+        who = found[caller.access_key_id]
+        return Principal("sigv4", who.name, caller.region, who.role, who.scope, source), body
 
 
 async def drain(request: Request) -> None:

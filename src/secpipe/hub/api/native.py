@@ -14,6 +14,7 @@ from typing import Any
 from starlette.routing import Route
 
 from secpipe import __version__
+from secpipe.hub import authz
 from secpipe.hub.api.app import Call, endpoint
 from secpipe.hub.interface import InvalidInput
 
@@ -79,8 +80,11 @@ async def record_run(call: Call) -> dict[str, Any]:
                            "status, exit_code and summary")
     scope = [tuple(p) for p in run.get("scope") or [] if isinstance(p, list) and len(p) == 2]
     record = RunRecord(**fields, scope=scope)  # type: ignore[arg-type]
+    # who may write this repo/branch (protected branches, key scope), before any finding is read
+    authz.may_write_run(call.caller, str(record.repo), str(record.branch),
+                        getattr(call.store, "policy", None) or authz.Policy())
     diff = await call.run(call.store.record_run, record, findings,
-                          base_branch=body.get("base_branch"))
+                          base_branch=body.get("base_branch"), principal=call.caller)
     return _plain(diff)
 
 
@@ -95,16 +99,17 @@ async def baseline(call: Call) -> dict[str, Any]:
 
 
 def routes() -> list[Route]:
-    def native(handler: Any) -> Any:
-        return endpoint(handler, bearer=True, json_body=False)
+    def native(handler: Any, operation: str) -> Any:
+        return endpoint(handler, operation=operation, bearer=True, json_body=False)
 
     return [
         Route("/health", endpoint(health, public=True, json_body=False), methods=["GET"]),
-        Route("/v1/runs", native(list_runs), methods=["GET"]),
-        Route("/v1/runs", endpoint(record_run, bearer=True), methods=["POST"]),
-        Route("/v1/baseline", native(baseline), methods=["GET"]),
-        Route("/v1/runs/{run_id}/diff", native(run_diff), methods=["GET"]),
-        Route("/v1/runs/{run_id}", native(get_run), methods=["GET"]),
-        Route("/v1/findings/{finding_id:path}/history", native(finding_history),
-              methods=["GET"]),
+        Route("/v1/runs", native(list_runs, "ListRuns"), methods=["GET"]),
+        Route("/v1/runs", endpoint(record_run, operation="RecordRun", bearer=True),
+              methods=["POST"]),
+        Route("/v1/baseline", native(baseline, "GetBaseline"), methods=["GET"]),
+        Route("/v1/runs/{run_id}/diff", native(run_diff, "GetRunDiff"), methods=["GET"]),
+        Route("/v1/runs/{run_id}", native(get_run, "GetRun"), methods=["GET"]),
+        Route("/v1/findings/{finding_id:path}/history",
+              native(finding_history, "GetFindingHistory"), methods=["GET"]),
     ]

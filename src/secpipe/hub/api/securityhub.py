@@ -24,7 +24,7 @@ async def batch_import_findings(call: Call) -> dict[str, Any]:
               for i, f in enumerate(items) if not isinstance(f, dict)]
     success = 0
     if good:
-        result = await call.run(call.store.batch_import, good)
+        result = await call.run(call.store.batch_import, good, principal=call.caller)
         success = result.success_count
         failed.extend(result.failed)
     return {"FailedCount": len(failed), "SuccessCount": success, "FailedFindings": failed}
@@ -49,9 +49,9 @@ async def batch_update_findings(call: Call) -> dict[str, Any]:
         raise InvalidInput("BatchUpdateFindings needs at least one of: "
                            "Note, Severity, VerificationState, Confidence, Criticality, Types, "
                            "UserDefinedFields, Workflow, RelatedFindings")
-    note = changes.get("Note") or {}
-    updated_by = note.get("UpdatedBy") or call.caller.name
-    result = await call.run(call.store.batch_update, ids, changes, updated_by=updated_by)
+    # the history's actor is the caller; Note.UpdatedBy is the caller's data, kept as such
+    result = await call.run(call.store.batch_update, ids, changes, updated_by=call.caller.name,
+                            principal=call.caller)
     return {"ProcessedFindings": result.processed, "UnprocessedFindings": result.unprocessed}
 
 
@@ -59,7 +59,8 @@ async def create_insight(call: Call) -> dict[str, Any]:
     name = member(call.body, "Name", str, required=True)
     where = filters(call.body, required=True)
     group_by = member(call.body, "GroupByAttribute", str, required=True)
-    arn = await call.run(call.store.create_insight, name, where, group_by)
+    arn = await call.run(call.store.create_insight, name, where, group_by,
+                         principal=call.caller)
     return {"InsightArn": arn}
 
 
@@ -96,19 +97,19 @@ async def update_insight(call: Call) -> dict[str, Any]:
     if name == "" or group_by == "":
         raise InvalidInput("Name and GroupByAttribute must not be empty")
     await call.run(call.store.update_insight, arn, name=name, filters=filters(call.body),
-                   group_by=group_by)
+                   group_by=group_by, principal=call.caller)
     return {}
 
 
 async def delete_insight(call: Call) -> dict[str, Any]:
-    arn = await call.run(call.store.delete_insight, _arn(call))
+    arn = await call.run(call.store.delete_insight, _arn(call), principal=call.caller)
     return {"InsightArn": arn or _arn(call)}
 
 
 async def enable_security_hub(call: Call) -> dict[str, Any]:
     member(call.body, "EnableDefaultStandards", bool)
     member(call.body, "ControlFindingGenerator", str)
-    await call.run(call.store.enable_hub, tags(call.body))
+    await call.run(call.store.enable_hub, tags(call.body), principal=call.caller)
     return {}
 
 
@@ -121,15 +122,21 @@ async def describe_hub(call: Call) -> dict[str, Any]:
 
 
 def routes() -> list[Route]:
+    def op(handler, operation: str):
+        return endpoint(handler, operation=operation)
+
     return [
-        Route("/findings/import", endpoint(batch_import_findings), methods=["POST"]),
-        Route("/findings/batchupdate", endpoint(batch_update_findings), methods=["PATCH"]),
-        Route("/findings", endpoint(get_findings), methods=["POST"]),
-        Route("/insights/get", endpoint(get_insights), methods=["POST"]),
-        Route("/insights/results/{arn:path}", endpoint(get_insight_results), methods=["GET"]),
-        Route("/insights", endpoint(create_insight), methods=["POST"]),
-        Route("/insights/{arn:path}", endpoint(update_insight), methods=["PATCH"]),
-        Route("/insights/{arn:path}", endpoint(delete_insight), methods=["DELETE"]),
-        Route("/accounts", endpoint(enable_security_hub), methods=["POST"]),
-        Route("/accounts", endpoint(describe_hub), methods=["GET"]),
+        Route("/findings/import", op(batch_import_findings, "BatchImportFindings"),
+              methods=["POST"]),
+        Route("/findings/batchupdate", op(batch_update_findings, "BatchUpdateFindings"),
+              methods=["PATCH"]),
+        Route("/findings", op(get_findings, "GetFindings"), methods=["POST"]),
+        Route("/insights/get", op(get_insights, "GetInsights"), methods=["POST"]),
+        Route("/insights/results/{arn:path}", op(get_insight_results, "GetInsightResults"),
+              methods=["GET"]),
+        Route("/insights", op(create_insight, "CreateInsight"), methods=["POST"]),
+        Route("/insights/{arn:path}", op(update_insight, "UpdateInsight"), methods=["PATCH"]),
+        Route("/insights/{arn:path}", op(delete_insight, "DeleteInsight"), methods=["DELETE"]),
+        Route("/accounts", op(enable_security_hub, "EnableSecurityHub"), methods=["POST"]),
+        Route("/accounts", op(describe_hub, "DescribeHub"), methods=["GET"]),
     ]

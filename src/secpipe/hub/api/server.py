@@ -75,18 +75,37 @@ def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
 def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           allow_remote: bool = False, store: Any = None, auth: bool = True,
           token: str | None = None, extra_routes: RoutesArg | None = None,
-          log_level: str = "info") -> None:
+          log_level: str = "info", policy: Any = None) -> None:
     """Serve the hub until interrupted. `store` (an open HubStore) wins over `store_url`.
 
     extra_routes: a route list or a `factory(store)` mounted beside the API; None (default)
         means the dashboard under /ui, `()` means the API alone.
+    policy: protected branches and timestamp skew (`secpipe.hub.authz.Policy`).
     """
     check_host(host, allow_remote)
     if store is None:
         from secpipe.hub.store import open_store
         store = open_store(store_url)
+    if policy is not None:
+        store.policy = policy
     app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store))
-    build_server(app, host, port, log_level=log_level).run()
+    _log_access(log_level)
+    # the hub's own access log (with the key id) replaces uvicorn's
+    build_server(app, host, port, log_level=log_level, access_log=False).run()
+
+
+def _log_access(level: str) -> None:
+    """Send `secpipe.hub.access` lines to stderr, as uvicorn's access log went."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("secpipe.hub.access")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s access %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.INFO if level in ("info", "debug", "trace") else logging.WARNING)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,9 @@ Wire it in with the API's hook: `create_app(store, extra_routes=routes(store))`,
 `serve(..., extra_routes=routes)` (a factory called with the opened store).
 
 Pages (GET, signed-in users only): `/ui/` overview, `/ui/findings` list with GetFindings
-filters and text search, `/ui/finding?id=&arn=` one finding, `/ui/runs`, `/ui/runs/{run_id}`.
+filters and text search, `/ui/finding?id=&arn=` one finding, `/ui/runs`, `/ui/runs/{run_id}`,
+`/ui/audit` (admins: the audit trail). Triage needs a role with findings:update (triage,
+admin); a `read` user gets 403.
 Forms (POST, CSRF token required): `/ui/login`, `/ui/logout`, `/ui/triage`.
 Public: `/ui/login` (GET) and `/ui/static/dashboard.css`.
 """
@@ -19,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from secpipe.hub.dashboard import security as sec
-from secpipe.hub.dashboard import triage, views
+from secpipe.hub.dashboard import audit_page, triage, views
 from secpipe.hub.dashboard.app import Dashboard
 
 PREFIX = "/ui"
@@ -58,10 +60,13 @@ def routes(store: Any, *, token: str | None = None, secure_cookies: bool = False
         Route("/finding", dash.page(views.finding), methods=["GET"], name="finding"),
         Route("/runs", dash.page(views.runs), methods=["GET"], name="runs"),
         Route("/runs/{run_id:path}", dash.page(views.run), methods=["GET"], name="run"),
+        Route("/audit", dash.page(audit_page.audit, operation="DashboardAudit"),
+              methods=["GET"], name="audit"),
         Route("/login", dash.page(triage.login_form, public=True), methods=["GET"]),
         Route("/login", dash.action(triage.login, public=True), methods=["POST"]),
         Route("/logout", dash.action(triage.logout), methods=["POST"]),
-        Route("/triage", dash.action(triage.triage), methods=["POST"]),
+        Route("/triage", dash.action(triage.triage, operation="DashboardTriage"),
+              methods=["POST"]),
         Route("/static/dashboard.css", stylesheet, methods=["GET"]),
         Route("/{rest:path}", dash.page(views.not_found), methods=["GET"]),
     ]

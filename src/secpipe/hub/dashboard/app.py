@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from secpipe.hub import authz
 from secpipe.hub.dashboard import security as sec
 from secpipe.hub.dashboard.filters import SEVERITIES
 from secpipe.hub.interface import HubError
@@ -96,6 +97,14 @@ class Page:
     def user(self) -> str:
         return self.session.user or ""
 
+    @property
+    def principal(self) -> authz.Principal:
+        """The signed-in caller as the hub's authorization sees it."""
+        return self.dash.principal_of(self.request, self.session)
+
+    def can(self, permission: str) -> bool:
+        return self.principal.can(permission)
+
     def field(self, key: str, default: str = "") -> str:
         return sec.first(self.form, key, default)
 
@@ -141,6 +150,33 @@ class Dashboard:
         verify = getattr(self.store, "verify_token", None)
         return bool(verify(presented)) if callable(verify) else False
 
+    def token_role(self) -> str:
+        """The hub token's role: the API authenticator's when mounted in the hub's app."""
+        return authz.check_role(os.environ.get(authz.ENV_TOKEN_ROLE) or "runtime")
+
+    def principal_of(self, request: Request, session: sec.Session) -> authz.Principal:
+        source = request.client.host if request.client else ""
+        if session.kind == "token":
+            authn = getattr(request.app.state, "authenticator", None)
+            role = getattr(authn, "token_role", None) or session.role
+            return authz.Principal("token", "token", role=role, source=source)
+        return authz.Principal("user", f"user:{session.user}", role=session.role or "none",
+                               source=source)
+
+    def session_current(self, session: sec.Session) -> bool:
+        """Blocking. False when the session's user was deleted or its password or role
+        changed since sign-in (the store bumped its generation); refreshes the role."""
+        if session.kind != "user" or not session.user:
+            return True
+        lookup = getattr(self.store, "user_session", None)
+        if not callable(lookup):
+            return True
+        info = lookup(session.user)
+        if info is None or info[1] != session.generation:
+            return False
+        session.role = info[0]
+        return True
+
     def check_password(self, user: str, password: str) -> bool:
         """Blocking (scrypt). False for an unknown user or when the store keeps no users."""
         check = getattr(self.store, "check_user_password", None)
@@ -152,7 +188,10 @@ class Dashboard:
     def render(self, request: Request, session: sec.Session | None, template: str, *,
                status: int = 200, **context: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "").rstrip("/")
+        role = session.role if session and session.user else ""
         ctx = {"base": base, "user": session.user if session else None,
+               "can_triage": authz.FINDINGS_UPDATE in authz.ROLE_PERMISSIONS.get(role, ()),
+               "can_audit": authz.AUDIT_READ in authz.ROLE_PERMISSIONS.get(role, ()),
                "csrf": session.csrf if session else "", "page_title": "secpipe hub",
                "flash": session.take_flash() if session else [], **context}
         html = self.env.get_template(template).render(**ctx)
@@ -173,11 +212,32 @@ class Dashboard:
         return self.sessions.get(request.cookies.get(sec.COOKIE))
 
     # --- handler wrappers -----------------------------------------------------------------
-    def page(self, handler: Handler, *, public: bool = False) -> Endpoint:
+    async def _current(self, request: Request, sess: sec.Session | None
+                       ) -> sec.Session | None:
+        """The session, unless its sign-in no longer stands (then it is dropped)."""
+        if sess is None or sess.user is None:
+            return sess
+        if await run_in_threadpool(self.session_current, sess):
+            request.state.caller = self.principal_of(request, sess)
+            return sess
+        self.sessions.drop(sess.sid)
+        return None
+
+    def _denied(self, request: Request, sess: sec.Session, operation: str) -> Response | None:
+        """A 403 page unless the signed-in principal may perform `operation`."""
+        request.state.operation = operation
+        try:
+            authz.require(self.principal_of(request, sess), operation)
+        except HubError as err:
+            return self.error_page(request, sess, 403, "Not allowed", err.message)
+        return None
+
+    def page(self, handler: Handler, *, public: bool = False,
+             operation: str = "DashboardRead") -> Endpoint:
         """A GET page: logged-in users only (unless `public`), never cached."""
 
         async def endpoint(request: Request) -> Response:
-            sess = self._session(request)
+            sess = await self._current(request, self._session(request))
             fresh = False
             if sess is None or (sess.user is None and not public):
                 if not public:
@@ -188,6 +248,10 @@ class Dashboard:
                         f"{base}/login?next={quote(target, safe='/')}", status_code=303)
                     return sec.apply_headers(resp)
                 sess, fresh = self.sessions.new(), True
+            elif not public:
+                denied = self._denied(request, sess, operation)
+                if denied is not None:
+                    return denied
             resp = await self._guarded(handler, Page(request, self, sess, {}))
             if fresh:
                 self.set_cookie(resp, request, sess)
@@ -196,12 +260,14 @@ class Dashboard:
         endpoint.__name__ = handler.__name__
         return endpoint
 
-    def action(self, handler: Handler, *, public: bool = False) -> Endpoint:
+    def action(self, handler: Handler, *, public: bool = False,
+               operation: str | None = None) -> Endpoint:
         """A POST: CSRF token and Origin checked first; logged-in users only unless `public`
-        (the login form itself, which still needs the pre-login session's token)."""
+        (the login form itself, which still needs the pre-login session's token); then the
+        permission of `operation`, if any."""
 
         async def endpoint(request: Request) -> Response:
-            sess = self._session(request)
+            sess = await self._current(request, self._session(request))
             if sess is None and public:
                 return self.error_page(request, None, 403, "Sign-in form expired",
                                        "Reload the sign-in page and try again.")
@@ -220,6 +286,10 @@ class Dashboard:
                 return self.error_page(request, sess, 403, "Refused",
                                        "The form's security token is missing or stale; "
                                        "reload the page and try again.")
+            if operation is not None:
+                denied = self._denied(request, sess, operation)
+                if denied is not None:
+                    return denied
             return await self._guarded(handler, Page(request, self, sess, form))
 
         endpoint.__name__ = handler.__name__

@@ -51,6 +51,9 @@ class Session:
     sid: str
     csrf: str
     user: str | None = None
+    role: str = ""               # the signed-in principal's role (re-read on every request)
+    kind: str = ""               # "user" (a dashboard user) or "token" (the hub token)
+    generation: int = 0          # the user's generation at sign-in (`store.user_session`)
     created: float = field(default_factory=time.monotonic)
     seen: float = field(default_factory=time.monotonic)
     flash: list[tuple[str, str]] = field(default_factory=list)   # (kind, message)
@@ -96,8 +99,10 @@ class Sessions:
                 return sess
         return None
 
-    def new(self, user: str | None = None) -> Session:
-        sess = Session(sid=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), user=user)
+    def new(self, user: str | None = None, *, role: str = "", kind: str = "",
+            generation: int = 0) -> Session:
+        sess = Session(sid=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), user=user,
+                       role=role, kind=kind, generation=generation)
         pool = self._users if user else self._anon
         with self._lock:
             while len(pool) >= self.limit:
@@ -105,11 +110,12 @@ class Sessions:
             pool[sess.sid] = sess
         return sess
 
-    def login(self, old: Session | None, user: str) -> Session:
+    def login(self, old: Session | None, user: str, *, role: str = "", kind: str = "user",
+              generation: int = 0) -> Session:
         """A fresh id and CSRF token for the signed-in user; the pre-login session ends."""
         if old is not None:
             self.drop(old.sid)
-        return self.new(user)
+        return self.new(user, role=role, kind=kind, generation=generation)
 
     def drop(self, sid: str) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from starlette.responses import Response
 
+from secpipe.hub import authz
 from secpipe.hub.dashboard import security as sec
 from secpipe.hub.dashboard.app import Page
 
@@ -56,17 +57,33 @@ async def login(page: Page) -> Response:
                                  "minutes.")
     token, user, password = page.field("token"), page.field("username").strip(), \
         page.field("password")
+    generation = 0
     if token:
-        ok, who = await page.run(dash.check_token, token), "token"
+        ok, who, kind = await page.run(dash.check_token, token), "token", "token"
+        authn = getattr(request.app.state, "authenticator", None)
+        role = getattr(authn, "token_role", None) or dash.token_role()
+        name = "token"
     else:
-        ok, who = await page.run(dash.check_password, user, password), user
+        ok, who, kind = await page.run(dash.check_password, user, password), user, "user"
+        info = await page.run(dash.store.user_session, user) if ok else None
+        role, generation = info if info else ("none", 0)
+        name = f"user:{user[:128]}"
+    principal = authz.Principal(kind, name, role=role, source=client)
     if not ok:
         dash.throttle.failed(client)
+        await page.run(dash.store.audit, "login-failed", [name], principal=principal)
         return page.render("login.html", status=401, page_title="Sign in",
                            username=user[:128], next=page.field("next"),
                            error="Wrong user name, password or token.")
     dash.throttle.succeeded(client)
-    fresh = dash.sessions.login(page.session, who)
+    if not principal.can(authz.DASHBOARD_LOGIN):
+        await page.run(dash.store.audit, "login-denied", [name], principal=principal)
+        return page.render("login.html", status=403, page_title="Sign in", username="",
+                           next=page.field("next"),
+                           error=f"The {role} role cannot sign in to the dashboard (it needs "
+                                 f"the {authz.DASHBOARD_LOGIN} permission).")
+    await page.run(dash.store.audit, "login", [name], principal=principal)
+    fresh = dash.sessions.login(page.session, who, role=role, kind=kind, generation=generation)
     resp = page.redirect(target)
     dash.set_cookie(resp, request, fresh)
     return resp
@@ -155,7 +172,7 @@ async def triage(page: Page) -> Response:
         page.flash("error", f"Nothing changed: {err}.")
         return page.redirect(back)
     result = await page.run(page.store.batch_update, idents, changes,
-                            updated_by=f"dashboard:{page.user}")
+                            updated_by=f"dashboard:{page.user}", principal=page.principal)
     done, failed = len(result.processed), len(result.unprocessed)
     if done:
         page.flash("ok", f"{done} finding{'s' if done != 1 else ''} {PAST[action]}.")

@@ -1,0 +1,93 @@
+"""The audit trail: one append-only row per state-changing call, in the call's own transaction.
+
+Like CloudTrail, a row says who (the principal: key id, "token", "user:NAME", "local:USER"),
+with which role, from where (the client address), when, what (the action: the operation name,
+or `denied:OPERATION` for a refused call, `login` / `login-failed`), on which targets (finding
+Ids, a run id, an insight ARN, a key id, a user name) and a before/after digest: SHA-256 over
+the targets' stored state, so a later reader can tell whether the call changed anything and
+match it against a backup, without the audit table holding a second copy of every finding.
+
+Written in the same transaction as the change it describes, so there is no change without its
+row (a crash loses both or neither).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from secpipe.hub.authz import Principal, local_principal
+from secpipe.hub.common import canon_time, iso_ms, now
+from secpipe.hub.interface import InvalidInput
+from secpipe.hub.schema import audit_log as A
+from secpipe.hub.schema import findings as F
+
+MAX_TARGETS = 1000     # a run can touch 100k findings: the row keeps the first ones and a count
+_CHUNK = 900
+
+
+def digest(value: Any) -> str:
+    """SHA-256 hex of a JSON-able value (canonical: sorted keys); "" for None."""
+    if value is None:
+        return ""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def findings_state(conn: Connection, keys: Iterable[tuple[str, str]]) -> str:
+    """Digest of the stored documents of findings (Id, ProductArn); "" when none exist."""
+    wanted = set(keys)
+    if not wanted:
+        return ""
+    ids = sorted({k[0] for k in wanted})
+    found: list[tuple[str, str, str]] = []
+    for i in range(0, len(ids), _CHUNK):
+        q = select(F.c.id, F.c.product_arn, F.c.doc).where(F.c.id.in_(ids[i:i + _CHUNK]))
+        found += [(fid, arn, doc) for fid, arn, doc in conn.execute(q) if (fid, arn) in wanted]
+    return digest(sorted(found)) if found else ""
+
+
+def record(conn: Connection, principal: Principal | None, action: str,
+           targets: Sequence[str] = (), *, before: str = "", after: str = "",
+           detail: Mapping[str, Any] | None = None) -> None:
+    """Append one row; `principal` None is the local caller (the CLI on the database)."""
+    who = principal or local_principal()
+    targets = list(targets)
+    extra = dict(detail or {})
+    if len(targets) > MAX_TARGETS:
+        extra["targets_total"] = len(targets)
+        targets = targets[:MAX_TARGETS]
+    conn.execute(insert(A).values(
+        at=now(), principal=who.name[:160], role=who.role[:16], source=(who.source or "")[:64],
+        action=action[:64], targets=json.dumps(targets, ensure_ascii=False), before=before,
+        after=after, detail=json.dumps(extra, ensure_ascii=False, default=str)))
+
+
+def query(conn: Connection, *, since: str | None = None, principal: str | None = None,
+          finding: str | None = None, action: str | None = None,
+          limit: int = 200) -> list[dict[str, Any]]:
+    """Newest first. `since` is an ISO 8601 instant; `finding` matches a target Id exactly."""
+    q = select(A)
+    if since:
+        try:
+            q = q.where(A.c.at >= canon_time(since))
+        except (ValueError, OverflowError):
+            raise InvalidInput(f"--since must be an ISO 8601 timestamp, not {since!r}") from None
+    if principal:
+        q = q.where(A.c.principal == principal)
+    if action:
+        q = q.where(A.c.action == action)
+    if finding:
+        # targets is a JSON list: the Id appears quoted in it exactly when it is a target
+        needle = json.dumps(finding, ensure_ascii=False)
+        q = q.where(A.c.targets.contains(needle, autoescape=True))
+    rows = conn.execute(q.order_by(A.c.seq.desc()).limit(max(1, min(limit, 10000)))).all()
+    return [{"seq": r.seq, "at": iso_ms(r.at), "principal": r.principal, "role": r.role,
+             "source": r.source, "action": r.action, "targets": json.loads(r.targets),
+             "before": r.before, "after": r.after, "detail": json.loads(r.detail)}
+            for r in rows]
