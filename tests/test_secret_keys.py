@@ -85,7 +85,7 @@ def _secpipe(*args: str, cwd: Path, env: dict[str, str] | None = None
 
 
 def test_hub_keys_create_gitignores_the_new_hub_folder(tmp_path: Path) -> None:
-    done = _secpipe("hub", "keys", "create", "--label", "ci", cwd=tmp_path)
+    done = _secpipe("hub", "keys", "create", "--role", "ci", "--label", "ci", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / ".secpipe" / "hub.db").is_file()
     assert (tmp_path / ".secpipe" / ".gitignore").read_text() == "*\n"

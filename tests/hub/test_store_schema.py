@@ -97,7 +97,7 @@ def test_key_file_sits_beside_a_sqlite_hub_0600(tmp_path, monkeypatch):
     monkeypatch.delenv("SECPIPE_HUB_SECRET_FILE", raising=False)
     with open_store(tmp_path / "hub.db") as store:
         store.create_access_key("ci", role="ci")
-    key = tmp_path / "hub.key"
+    key = tmp_path / "hub.db.key"   # one per-hub secret (fingerprints too)
     assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
     # another hub's key file cannot open these secrets
     copy = tmp_path / "copy"

@@ -8,7 +8,8 @@ key id is the GCM associated data, so a database writer cannot move one key's se
 another key id either.
 
 Where the file is: SECPIPE_HUB_SECRET_FILE when set (needed for PostgreSQL hubs: every process
-that verifies keys must read the same file), else beside a SQLite hub (`hub.db` -> `hub.key`).
+that verifies keys must read the same file), else beside a SQLite hub (`hub.db` -> `hub.db.key`, the same per-hub secret that keys secret
+fingerprints).
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def secret_path(sqlite_path: Path | None) -> Path | None:
     if explicit:
         return Path(explicit)
     if sqlite_path is not None:
-        return sqlite_path.with_suffix(".key")
+        # the one per-hub secret: the same file keys the hub's secret fingerprints
+        # (secpipe.secretkey.hub_key_path); each use derives its own key from it
+        from secpipe.secretkey import hub_key_path
+
+        return hub_key_path(sqlite_path)
     return None
 
 
