@@ -6,10 +6,11 @@ another and the package has no import circle."""
 
 from __future__ import annotations
 
-from secpipe.cli import aws, db, falco, hub, notify
+from secpipe.cli import aws, db, falco, hub, hub_admin, notify
 from secpipe.cli.main import main
 
 for _area in (hub, db, aws, falco, notify):
     _area.register(main)
+hub_admin.register(hub.hub)   # keys, users, audit under `secpipe hub`
 
 __all__ = ["main"]

@@ -17,40 +17,14 @@ from rich.table import Table
 
 from secpipe.formats import ReportFormatError
 from secpipe.words import plural
+from secpipe.cli._hubopen import DEFAULT_HUB, _hub_errors, _open
 
-DEFAULT_HUB = str(Path(".secpipe") / "hub.db")
 HUB_OPTION = click.option(
     "--hub", "hub", metavar="URL|DB", default=None,
     help="A SQLite path, a postgresql:// URL, or a hub's http(s):// URL "
          "(default: .secpipe/hub.db, the project's local hub).")
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"]
 WORKFLOWS = ["NEW", "NOTIFIED", "SUPPRESSED", "RESOLVED"]
-
-
-def _open(hub: str | None):
-    from secpipe.pipeline.hubsync import HubSyncError, open_hub
-
-    from secpipe.cli._common import _fail
-    try:
-        return open_hub(hub or DEFAULT_HUB)
-    except HubSyncError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _hub_errors(fn):
-    """Turn the hub's own errors into `error: ...` and exit 2."""
-    import functools
-
-    from secpipe.hub.interface import HubError
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from secpipe.cli._common import _fail
-        try:
-            return fn(*args, **kwargs)
-        except HubError as exc:
-            raise _fail(f"{exc.code}: {exc.message}") from None
-    return wrapper
 
 
 @click.command("import")
@@ -278,9 +252,7 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
 
 
 def register(main: click.Group) -> None:
-    from secpipe.cli import hub_admin
-
-    hub_admin.register(hub)
+    # keys, users and audit (hub_admin) are registered on `hub` by secpipe.cli itself
     main.add_command(import_)
     main.add_command(findings)
     main.add_command(hub)

@@ -22,7 +22,7 @@ ROLE_CHOICE = click.Choice(list(ROLES))
 
 def _store(db: str | None):
     from secpipe.cli._common import _fail
-    from secpipe.cli.hub import DEFAULT_HUB, _open
+    from secpipe.cli._hubopen import DEFAULT_HUB, _open
 
     if db and db.startswith(("http://", "https://")):
         raise _fail("keys, users and the audit trail are managed on the hub's database "
@@ -31,7 +31,7 @@ def _store(db: str | None):
 
 
 def _errors(fn):
-    from secpipe.cli.hub import _hub_errors
+    from secpipe.cli._hubopen import _hub_errors
     return _hub_errors(fn)
 
 

@@ -1,6 +1,7 @@
 """The domain model. Depends on nothing else in secpipe."""
 
-from secpipe.model.asff import from_asff, to_asff, validate_asff
+from secpipe.model.asff import to_asff, validate_asff
+from secpipe.model.asff_read import from_asff
 from secpipe.model.finding import (
     Category,
     Finding,

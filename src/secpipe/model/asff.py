@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from secpipe.model.asff_types import TYPE_NAMESPACES, TYPES_BY_CATEGORY as _TYPES_BY_CATEGORY
 from secpipe.model.finding import (
     Category,
     Finding,
@@ -44,31 +45,9 @@ LIMITS = {
     "Resources": 32,
     "ProductFields": 50,
 }
-TYPE_NAMESPACES = (
-    "Software and Configuration Checks",
-    "TTPs",
-    "Effects",
-    "Unusual Behaviors",
-    "Sensitive Data Identifications",
-)
 LABELS = tuple(s.name for s in Severity)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 
-_TYPES_BY_CATEGORY: dict[Category, tuple[str, ...]] = {
-    Category.SECRET: (
-        "Sensitive Data Identifications/Security/Credentials",
-        "Effects/Data Exposure",
-    ),
-    Category.MISCONFIGURATION: (
-        "Software and Configuration Checks/Industry and Regulatory Standards/Misconfiguration",
-    ),
-    Category.COMPLIANCE: (
-        "Software and Configuration Checks/Industry and Regulatory Standards",
-    ),
-    Category.VULNERABILITY: ("Software and Configuration Checks/Vulnerabilities/CVE",),
-    Category.CODE: ("Software and Configuration Checks/Vulnerabilities/CWE",),
-    Category.RUNTIME: ("Unusual Behaviors/Process",),
-}
 
 
 def types_of(finding: Finding) -> list[str]:
@@ -308,7 +287,5 @@ def validate_asff(obj: Mapping[str, Any]) -> list[str]:
 # ProductFields that from_asff maps onto Finding fields; other `secpipe/*` keys are properties.
 
 
-# Reading ASFF back lives in asff_read (kept apart to keep both halves small).
-from secpipe.model.asff_read import from_asff  # noqa: E402,F401
 
 __all__ = ["LIMITS", "clip", "finding_id", "from_asff", "now_iso", "to_asff", "validate_asff"]

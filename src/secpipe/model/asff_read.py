@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from secpipe.model.asff import _TYPES_BY_CATEGORY, TYPE_NAMESPACES
+from secpipe.model.asff_types import TYPE_NAMESPACES, TYPES_BY_CATEGORY as _TYPES_BY_CATEGORY
 from secpipe.model.finding import (
     Category,
     Finding,

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from secpipe.vulndb.store import VulnDBError
+from secpipe.vulndb.errors import VulnDBError
 
 MAX_MEMBERS = 2_000_000            # OSV's largest per-ecosystem archives hold a few 100k
 MAX_TOTAL_BYTES = 8 * 1024 ** 3    # uncompressed, whole archive

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from secpipe.vulndb.ecosystems import canonical
+from secpipe.vulndb.errors import VulnDBError
 from secpipe.vulndb.records import rows, text as _text, validate
 
 SCHEMA_VERSION = "1"
@@ -77,10 +78,6 @@ imports = Table(
     Column("imported", Integer, nullable=False), Column("skipped", Integer, nullable=False),
     Column("seconds", Float, nullable=False),
 )
-
-
-class VulnDBError(Exception):
-    """Anything wrong with the vulnerability database or an import: message is for users."""
 
 
 def default_path() -> Path:
