@@ -12,13 +12,15 @@ from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
 from secpipe.outputs.html import render_html, write_html
 from secpipe.outputs.junit import render_junit, write_junit
+from secpipe.outputs.ocsf import render_ocsf, write_ocsf
 from secpipe.outputs.sarif import render_sarif, write_sarif
 from secpipe.outputs.summary import render_summary, write_summary
 from secpipe.pipeline.result import RunResult
 
 __all__ = [
-    "render_asff", "render_console", "render_html", "render_junit", "render_sarif",
-    "render_summary", "write_all", "write_asff", "write_html", "write_junit", "write_sarif",
+    "render_asff", "render_console", "render_html", "render_junit", "render_ocsf", "render_sarif",
+    "render_summary", "write_all", "write_asff", "write_html", "write_junit", "write_ocsf",
+    "write_sarif",
     "write_summary",
 ]
 
@@ -26,6 +28,7 @@ __all__ = [
 WRITERS = {
     "summary": write_summary,
     "asff": write_asff,
+    "ocsf": write_ocsf,
     "sarif": write_sarif,
     "junit": write_junit,
     "html": write_html,
@@ -33,7 +36,7 @@ WRITERS = {
 
 
 def write_all(run: RunResult, run_dir: Path) -> dict[str, Path]:
-    """Write the five run files into `run_dir`; returns name -> path.
+    """Write the run files into `run_dir`; returns name -> path.
 
     One writer failing does not stop the others (a broken run is exactly when someone opens
     the report); the first failure is raised once all have been tried.

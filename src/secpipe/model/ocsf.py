@@ -1,0 +1,387 @@
+"""Findings in OCSF 1.1.0, the schema Security Hub's current generation and Security Lake speak.
+
+The mapping goes through ASFF on purpose: an ASFF finding is what the hub stores and every
+writer already produces, so `asff_to_ocsf(to_asff(f))` is the OCSF of a finding and
+`ocsf_to_asff` + `from_asff` reads OCSF back. Identity survives the round trip:
+`finding_info.uid` is the ASFF Id, and whatever ASFF carries that OCSF has no attribute for
+(ProductFields with secpipe's fingerprint, GeneratorId, RecordState, Note ...) rides in the
+event's `unmapped` object under its ASFF name.
+
+Classes (category Findings, uid 2): a finding with known vulnerabilities (or a code finding
+with a CWE) is a Vulnerability Finding (2002), a misconfiguration or compliance check a
+Compliance Finding (2003), everything else (secrets, runtime alerts) a Detection Finding
+(2004). type_uid = class_uid * 100 + activity_id, as OCSF defines it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+OCSF_VERSION = "1.1.0"
+FINDINGS_CATEGORY = 2
+VULNERABILITY_FINDING, COMPLIANCE_FINDING, DETECTION_FINDING = 2002, 2003, 2004
+CLASS_NAMES = {2001: "Security Finding", VULNERABILITY_FINDING: "Vulnerability Finding",
+               COMPLIANCE_FINDING: "Compliance Finding", DETECTION_FINDING: "Detection Finding"}
+ACTIVITIES = {1: "Create", 2: "Update", 3: "Close"}
+SEVERITY_IDS = {"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
+SEVERITY_CAPTIONS = {0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High",
+                     5: "Critical", 6: "Fatal", 99: "Other"}
+_LABEL_OF_ID = {0: "INFORMATIONAL", 1: "INFORMATIONAL", 2: "LOW", 3: "MEDIUM", 4: "HIGH",
+                5: "CRITICAL", 6: "CRITICAL"}
+WORKFLOW_STATUS = {"NEW": 1, "NOTIFIED": 2, "SUPPRESSED": 3, "RESOLVED": 4}
+STATUS_CAPTIONS = {1: "New", 2: "In Progress", 3: "Suppressed", 4: "Resolved"}
+COMPLIANCE_STATUS = {"PASSED": 1, "WARNING": 2, "FAILED": 3}
+COMPLIANCE_CAPTIONS = {1: "Pass", 2: "Warning", 3: "Fail"}
+
+# ASFF members the OCSF attributes below carry; every other member goes to `unmapped`.
+_MAPPED = frozenset({
+    "Id", "Title", "Description", "Types", "CreatedAt", "UpdatedAt", "FirstObservedAt",
+    "LastObservedAt", "AwsAccountId", "ProductName", "CompanyName", "ProductArn", "Remediation",
+    "Vulnerabilities", "Confidence", "SourceUrl", "ProcessedAt", "Region",
+})
+_CVSS_VERSION = re.compile(r"^CVSS:(\d+(?:\.\d+)?)/")
+
+
+def ms(value: Any) -> int | None:
+    """An ASFF timestamp (ISO 8601) as OCSF's timestamp_t: milliseconds since the epoch."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(round(parsed.timestamp() * 1000))
+
+
+def iso(value: Any) -> str | None:
+    """OCSF's milliseconds (or an ISO string some producers write) as an ASFF timestamp."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        stamp = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, str) and ms(value) is not None:
+        return value
+    return None
+
+
+def _drop_empty(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if v not in (None, "", [], {})}
+
+
+def class_of(asff: Mapping[str, Any]) -> int:
+    """Which OCSF class an ASFF finding is (see the module docstring)."""
+    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), Mapping) else {}
+    category = str(fields.get("secpipe/Category") or "")
+    types = " ".join(str(t) for t in asff.get("Types") or [] if isinstance(t, str))
+    if asff.get("Vulnerabilities") or (category == "code" and fields.get("secpipe/CWE")):
+        return VULNERABILITY_FINDING
+    if category in ("misconfiguration", "compliance") or (
+            not category and (asff.get("Compliance") or "Industry and Regulatory" in types)):
+        return COMPLIANCE_FINDING
+    return DETECTION_FINDING
+
+
+def _activity(asff: Mapping[str, Any]) -> int:
+    workflow = (asff.get("Workflow") or {}).get("Status")
+    if asff.get("RecordState") == "ARCHIVED" or workflow == "RESOLVED":
+        return 3
+    return 1 if asff.get("CreatedAt") == asff.get("UpdatedAt") else 2
+
+
+def _resource(r: Mapping[str, Any]) -> dict[str, Any]:
+    return _drop_empty({"type": r.get("Type"), "uid": r.get("Id"), "region": r.get("Region"),
+                        "cloud_partition": r.get("Partition"), "data": r.get("Details")})
+
+
+def _cvss(c: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not isinstance(c.get("BaseScore"), (int, float)):
+        return None
+    vector = c.get("BaseVector")
+    version = c.get("Version")
+    if not version and isinstance(vector, str):
+        found = _CVSS_VERSION.match(vector)
+        version = found.group(1) if found else ("2.0" if vector.startswith("AV:") else None)
+    return _drop_empty({"base_score": c["BaseScore"], "vector_string": vector,
+                        "version": version or "unknown"})
+
+
+def _vulnerability(v: Mapping[str, Any], remediation: dict | None) -> dict[str, Any]:
+    cvss = [x for x in (_cvss(c) for c in v.get("Cvss") or [] if isinstance(c, Mapping)) if x]
+    packages = [_drop_empty({"name": p.get("Name"), "version": p.get("Version"),
+                             "fixed_in_version": p.get("FixedInVersion")})
+                for p in v.get("VulnerablePackages") or []
+                if isinstance(p, Mapping) and p.get("Name") and p.get("Version")]
+    fix = v.get("FixAvailable")
+    return _drop_empty({
+        "cve": _drop_empty({"uid": str(v.get("Id") or "unknown"), "cvss": cvss}),
+        "title": v.get("Id"),
+        "affected_packages": packages,
+        "references": list(v.get("ReferenceUrls") or []),
+        "related_vulnerabilities": list(v.get("RelatedVulnerabilities") or []),
+        "is_fix_available": {"YES": True, "NO": False}.get(str(fix)) if fix else None,
+        "vendor_name": v.get("Vendor", {}).get("Name") if isinstance(v.get("Vendor"), Mapping)
+        else None,
+        "remediation": remediation,
+    })
+
+
+def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
+    """One ASFF finding as one OCSF 1.1.0 finding event."""
+    class_uid = class_of(asff)
+    activity = _activity(asff)
+    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), Mapping) else {}
+    sev = asff.get("Severity") if isinstance(asff.get("Severity"), Mapping) else {}
+    severity_id = SEVERITY_IDS.get(str(sev.get("Label") or "").upper(), 1)
+    workflow = str((asff.get("Workflow") or {}).get("Status") or "NEW")
+    status_id = WORKFLOW_STATUS.get(workflow, 1)
+    resources = [_resource(r) for r in asff.get("Resources") or [] if isinstance(r, Mapping)]
+    region = next((r.get("region") for r in resources if r.get("region")), None)
+    rec = (asff.get("Remediation") or {}).get("Recommendation") or {}
+    remediation = _drop_empty({"desc": rec.get("Text"),
+                               "references": [rec["Url"]] if rec.get("Url") else []})
+    remediation = remediation if remediation.get("desc") else None
+    tool = fields.get("secpipe/Tool")
+    event: dict[str, Any] = {
+        "category_uid": FINDINGS_CATEGORY,
+        "category_name": "Findings",
+        "class_uid": class_uid,
+        "class_name": CLASS_NAMES[class_uid],
+        "activity_id": activity,
+        "activity_name": ACTIVITIES[activity],
+        "type_uid": class_uid * 100 + activity,
+        "type_name": f"{CLASS_NAMES[class_uid]}: {ACTIVITIES[activity]}",
+        "time": ms(asff.get("UpdatedAt")) or ms(asff.get("CreatedAt")),
+        "severity_id": severity_id,
+        "severity": SEVERITY_CAPTIONS[severity_id],
+        "status_id": status_id,
+        "status": STATUS_CAPTIONS[status_id],
+        "message": asff.get("Title"),
+        "metadata": _drop_empty({
+            "version": OCSF_VERSION,
+            "profiles": ["cloud"],
+            "product": _drop_empty({
+                "name": asff.get("ProductName"),
+                "vendor_name": asff.get("CompanyName") or asff.get("ProductName") or "unknown",
+                "uid": asff.get("ProductArn"),
+                "feature": _drop_empty({"name": tool}) or None,
+            }),
+            "processed_time": ms(asff.get("ProcessedAt")),
+        }),
+        "cloud": _drop_empty({"provider": "AWS", "region": region,
+                              "account": _drop_empty({"uid": asff.get("AwsAccountId"),
+                                                      "type_id": 10, "type": "AWS Account"})}),
+        "finding_info": _drop_empty({
+            "uid": asff.get("Id"),
+            "title": asff.get("Title") or asff.get("Id"),
+            "desc": asff.get("Description"),
+            "types": [t for t in asff.get("Types") or [] if isinstance(t, str)],
+            "created_time": ms(asff.get("CreatedAt")),
+            "modified_time": ms(asff.get("UpdatedAt")),
+            "first_seen_time": ms(asff.get("FirstObservedAt")),
+            "last_seen_time": ms(asff.get("LastObservedAt")),
+            "src_url": asff.get("SourceUrl"),
+            "product_uid": asff.get("ProductArn"),
+            "analytic": _drop_empty({"uid": asff.get("GeneratorId"),
+                                     "name": fields.get("secpipe/RuleId"),
+                                     "type_id": 1, "type": "Rule"}),
+        }),
+    }
+    if isinstance(asff.get("Confidence"), (int, float)) and not isinstance(asff["Confidence"], bool):
+        score = int(asff["Confidence"])
+        event["confidence_score"] = score
+        event["confidence_id"] = 1 if score < 34 else 2 if score < 67 else 3
+        event["confidence"] = {1: "Low", 2: "Medium", 3: "High"}[event["confidence_id"]]
+    if class_uid == DETECTION_FINDING:
+        event["resources"] = resources
+        if remediation:
+            event["remediation"] = remediation
+    elif resources:
+        event["resource"] = resources[0]
+    if class_uid == VULNERABILITY_FINDING:
+        vulns = [_vulnerability(v, remediation) for v in asff.get("Vulnerabilities") or []
+                 if isinstance(v, Mapping)]
+        cwes = [c for c in str(fields.get("secpipe/CWE") or "").split(",") if c]
+        if not vulns:  # a code finding: its weakness is a CWE, not a known vulnerability
+            vulns = [_drop_empty({"cwe": {"uid": cwes[0]}, "title": asff.get("Title"),
+                                  "desc": asff.get("Description"),
+                                  "remediation": remediation})]
+        event["vulnerabilities"] = vulns
+    if class_uid == COMPLIANCE_FINDING:
+        event["compliance"] = _compliance(asff, fields)
+        if remediation:
+            event["remediation"] = remediation
+    unmapped = {k: v for k, v in asff.items() if k not in _MAPPED}
+    if len(resources) > 1 and class_uid != DETECTION_FINDING:
+        unmapped["Resources"] = asff["Resources"]  # `resource` holds one
+    else:
+        unmapped.pop("Resources", None)
+    if unmapped:
+        event["unmapped"] = unmapped
+    return _drop_empty(event)
+
+
+def _compliance(asff: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    comp = asff.get("Compliance") if isinstance(asff.get("Compliance"), Mapping) else {}
+    standards = [s.get("StandardsId") for s in comp.get("AssociatedStandards") or []
+                 if isinstance(s, Mapping) and s.get("StandardsId")]
+    if not standards:
+        standards = [str(fields.get("secpipe/Tool") or asff.get("ProductName") or "unknown")]
+    status_id = COMPLIANCE_STATUS.get(str(comp.get("Status") or "FAILED"))
+    return _drop_empty({
+        "standards": standards,
+        "control": comp.get("SecurityControlId") or fields.get("secpipe/RuleId")
+        or asff.get("GeneratorId"),
+        "status_id": status_id,
+        "status": COMPLIANCE_CAPTIONS.get(status_id) if status_id else comp.get("Status"),
+        "status_detail": "; ".join(str(r) for r in comp.get("StatusReasons") or []) or None,
+    })
+
+
+# --- reading OCSF back -------------------------------------------------------------------
+
+
+def is_finding_event(obj: Any) -> bool:
+    """An OCSF event of the Findings category that names its finding (`finding_info.uid`)."""
+    if not isinstance(obj, Mapping):
+        return False
+    class_uid = obj.get("class_uid")
+    info = obj.get("finding_info")
+    return (isinstance(class_uid, int) and not isinstance(class_uid, bool)
+            and class_uid // 1000 == FINDINGS_CATEGORY and isinstance(info, Mapping)
+            and isinstance(info.get("uid"), str) and bool(info.get("uid")))
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _asff_resource(r: Mapping[str, Any]) -> dict[str, Any]:
+    return _drop_empty({"Type": str(r.get("type") or "Other"), "Id": str(r.get("uid")
+                        or r.get("name") or "unknown"), "Region": r.get("region"),
+                        "Partition": r.get("cloud_partition"),
+                        "Details": r.get("data") if isinstance(r.get("data"), Mapping) else None})
+
+
+def _asff_vulnerability(v: Mapping[str, Any]) -> dict[str, Any]:
+    cve = v.get("cve") if isinstance(v.get("cve"), Mapping) else {}
+    cwe = v.get("cwe") if isinstance(v.get("cwe"), Mapping) else {}
+    cvss = [_drop_empty({"BaseScore": c.get("base_score"), "BaseVector": c.get("vector_string"),
+                         "Version": c.get("version") if c.get("version") != "unknown" else None})
+            for c in cve.get("cvss") or [] if isinstance(c, Mapping)
+            and isinstance(c.get("base_score"), (int, float))]
+    packages = [_drop_empty({"Name": p.get("name"), "Version": p.get("version"),
+                             "FixedInVersion": p.get("fixed_in_version")})
+                for p in v.get("affected_packages") or v.get("packages") or []
+                if isinstance(p, Mapping) and p.get("name")]
+    fix = v.get("is_fix_available", v.get("fix_available"))
+    return _drop_empty({
+        "Id": str(cve.get("uid") or cwe.get("uid") or v.get("title") or "unknown"),
+        "Cvss": cvss, "VulnerablePackages": packages,
+        "ReferenceUrls": [str(u) for u in v.get("references") or cve.get("references") or []],
+        "RelatedVulnerabilities": [str(u) for u in v.get("related_vulnerabilities") or []],
+        "FixAvailable": None if fix is None else ("YES" if fix else "NO"),
+    })
+
+
+def ocsf_to_asff(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An OCSF finding event (ours or another producer's) as an ASFF finding.
+
+    Our own events carry the ASFF members OCSF has no attribute for in `unmapped`
+    (`SchemaVersion` marks them); the mapped attributes win over `unmapped` either way, so an
+    event edited in OCSF terms (a new severity_id) reads as edited.
+    """
+    unmapped = event.get("unmapped") if isinstance(event.get("unmapped"), Mapping) else {}
+    ours = "SchemaVersion" in unmapped
+    out: dict[str, Any] = dict(unmapped) if ours else {}
+    info = event["finding_info"]
+    product = _get(event, "metadata", "product") or {}
+    account = _get(event, "cloud", "account", "uid")
+    region = _get(event, "cloud", "region")
+    severity_id = event.get("severity_id")
+    label = _LABEL_OF_ID.get(severity_id) if isinstance(severity_id, int) else None
+    if label is None:  # 99 Other: the producer's own word is in `severity`
+        from secpipe.model.finding import Severity
+        label = Severity.parse(event.get("severity"), Severity.INFORMATIONAL).name
+    severity = dict(out.get("Severity") or {}) if ours else {}
+    if severity.get("Label") != label:
+        severity.pop("Normalized", None)
+    severity["Label"] = label
+    if not ours and event.get("severity"):
+        severity["Original"] = str(event["severity"])[:64]
+    created = iso(info.get("created_time")) or iso(event.get("time"))
+    updated = iso(info.get("modified_time")) or iso(event.get("time")) or created
+    out.update(_drop_empty({
+        "Id": info["uid"],
+        "Title": info.get("title") or event.get("message") or info["uid"],
+        "Description": info.get("desc") or event.get("message") or info.get("title"),
+        "Types": [str(t) for t in info.get("types") or []],
+        "CreatedAt": created, "UpdatedAt": updated,
+        "FirstObservedAt": iso(info.get("first_seen_time")),
+        "LastObservedAt": iso(info.get("last_seen_time")),
+        "ProcessedAt": iso(_get(event, "metadata", "processed_time")),
+        "SourceUrl": info.get("src_url"),
+        "ProductName": product.get("name"),
+        "CompanyName": product.get("vendor_name"),
+        "ProductArn": product.get("uid") or info.get("product_uid"),
+        "AwsAccountId": str(account) if account else None,
+        "Severity": severity,
+    }))
+    out.setdefault("GeneratorId", _get(info, "analytic", "uid") or _get(info, "analytic", "name")
+                   or product.get("name"))
+    if not out.get("ProductArn") and account:
+        out["ProductArn"] = (f"arn:aws:securityhub:{region or 'us-east-1'}:{account}:"
+                             f"product/{account}/default")
+    resources = event.get("resources") or ([event["resource"]] if event.get("resource") else [])
+    if "Resources" not in out or not ours:
+        out["Resources"] = [_asff_resource(r) for r in resources if isinstance(r, Mapping)]
+    vulns = [v for v in event.get("vulnerabilities") or [] if isinstance(v, Mapping)]
+    if any(isinstance(v.get("cve"), Mapping) for v in vulns):
+        out["Vulnerabilities"] = [_asff_vulnerability(v) for v in vulns
+                                  if isinstance(v.get("cve"), Mapping)]
+    remediation = event.get("remediation") or next(
+        (v["remediation"] for v in vulns if isinstance(v.get("remediation"), Mapping)), None)
+    if isinstance(remediation, Mapping) and remediation.get("desc"):
+        urls = [u for u in remediation.get("references") or [] if isinstance(u, str)]
+        out["Remediation"] = {"Recommendation": _drop_empty(
+            {"Text": str(remediation["desc"]), "Url": urls[0] if urls else None})}
+    score = event.get("confidence_score")
+    if isinstance(score, int) and not isinstance(score, bool):
+        out["Confidence"] = score
+    status_id = event.get("status_id")
+    if status_id in STATUS_CAPTIONS:
+        out["Workflow"] = {**(out.get("Workflow") or {}),
+                           "Status": {v: k for k, v in WORKFLOW_STATUS.items()}[status_id]}
+    if not ours:
+        _foreign_extras(event, out)
+    return out
+
+
+def _foreign_extras(event: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """What another producer's event says that our own events keep in `unmapped`."""
+    out["SchemaVersion"] = "2018-10-08"
+    out["RecordState"] = ("ARCHIVED" if event.get("activity_id") == 3
+                          or event.get("status_id") == 5 else "ACTIVE")
+    comp = event.get("compliance")
+    if isinstance(comp, Mapping):
+        status = {v: k for k, v in COMPLIANCE_STATUS.items()}.get(comp.get("status_id"))
+        out["Compliance"] = _drop_empty({
+            "Status": status,
+            "SecurityControlId": comp.get("control"),
+            "AssociatedStandards": [{"StandardsId": str(s)} for s in comp.get("standards") or []],
+        })
+    class_uid = event.get("class_uid")
+    if not out.get("Types"):
+        out["Types"] = {
+            VULNERABILITY_FINDING: ["Software and Configuration Checks/Vulnerabilities/CVE"],
+            COMPLIANCE_FINDING: ["Software and Configuration Checks/Industry and Regulatory "
+                                 "Standards"],
+        }.get(class_uid, [])
