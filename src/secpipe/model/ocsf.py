@@ -15,6 +15,7 @@ Compliance Finding (2003), everything else (secrets, runtime alerts) a Detection
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -41,6 +42,7 @@ _MAPPED = frozenset({
     "LastObservedAt", "AwsAccountId", "ProductName", "CompanyName", "ProductArn", "Remediation",
     "Vulnerabilities", "Confidence", "SourceUrl", "ProcessedAt", "Region",
 })
+_TIMES = ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt", "ProcessedAt")
 _CVSS_VERSION = re.compile(r"^CVSS:(\d+(?:\.\d+)?)/")
 
 
@@ -87,10 +89,13 @@ def class_of(asff: Mapping[str, Any]) -> int:
 
 
 def _activity(asff: Mapping[str, Any]) -> int:
+    """Close (3) for an archived or resolved finding, else Create (1). Update (2) is not
+    guessed from UpdatedAt != CreatedAt: a Falco alert's CreatedAt is when it happened and
+    its UpdatedAt when it was reported, on its first and only report."""
     workflow = (asff.get("Workflow") or {}).get("Status")
     if asff.get("RecordState") == "ARCHIVED" or workflow == "RESOLVED":
         return 3
-    return 1 if asff.get("CreatedAt") == asff.get("UpdatedAt") else 2
+    return 1
 
 
 def _resource(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,15 +103,27 @@ def _resource(r: Mapping[str, Any]) -> dict[str, Any]:
                         "cloud_partition": r.get("Partition"), "data": r.get("Details")})
 
 
+def _score(value: Any) -> float | None:
+    """A CVSS score, also when a producer wrote it as text ("7.5"); NaN and Infinity: none."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _cvss(c: Mapping[str, Any]) -> dict[str, Any] | None:
-    if not isinstance(c.get("BaseScore"), (int, float)):
+    score = _score(c.get("BaseScore"))
+    if score is None:
         return None
     vector = c.get("BaseVector")
     version = c.get("Version")
     if not version and isinstance(vector, str):
         found = _CVSS_VERSION.match(vector)
         version = found.group(1) if found else ("2.0" if vector.startswith("AV:") else None)
-    return _drop_empty({"base_score": c["BaseScore"], "vector_string": vector,
+    return _drop_empty({"base_score": score, "vector_string": vector,
                         "version": version or "unknown"})
 
 
@@ -137,8 +154,8 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
     fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), Mapping) else {}
     sev = asff.get("Severity") if isinstance(asff.get("Severity"), Mapping) else {}
     severity_id = SEVERITY_IDS.get(str(sev.get("Label") or "").upper(), 1)
-    workflow = str((asff.get("Workflow") or {}).get("Status") or "NEW")
-    status_id = WORKFLOW_STATUS.get(workflow, 1)
+    workflow = (asff.get("Workflow") or {}).get("Status")  # none: not said, not NEW
+    status_id = WORKFLOW_STATUS.get(str(workflow)) if workflow else None
     resources = [_resource(r) for r in asff.get("Resources") or [] if isinstance(r, Mapping)]
     region = next((r.get("region") for r in resources if r.get("region")), None)
     rec = (asff.get("Remediation") or {}).get("Recommendation") or {}
@@ -159,7 +176,7 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
         "severity_id": severity_id,
         "severity": SEVERITY_CAPTIONS[severity_id],
         "status_id": status_id,
-        "status": STATUS_CAPTIONS[status_id],
+        "status": STATUS_CAPTIONS.get(status_id) if status_id else None,
         "message": asff.get("Title"),
         "metadata": _drop_empty({
             "version": OCSF_VERSION,
@@ -216,6 +233,9 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
         if remediation:
             event["remediation"] = remediation
     unmapped = {k: v for k, v in asff.items() if k not in _MAPPED}
+    for key in _TIMES:  # a timestamp spelled otherwise than milliseconds read back
+        if isinstance(asff.get(key), str) and iso(ms(asff[key])) != asff[key]:
+            unmapped[key] = asff[key]
     if len(resources) > 1 and class_uid != DETECTION_FINDING:
         unmapped["Resources"] = asff["Resources"]  # `resource` holds one
     else:
@@ -335,6 +355,9 @@ def ocsf_to_asff(event: Mapping[str, Any]) -> dict[str, Any]:
         "AwsAccountId": str(account) if account else None,
         "Severity": severity,
     }))
+    for key in _TIMES:  # the producer's own spelling, unless the event changed the time
+        if ours and isinstance(unmapped.get(key), str) and ms(unmapped[key]) == ms(out.get(key)):
+            out[key] = unmapped[key]
     out.setdefault("GeneratorId", _get(info, "analytic", "uid") or _get(info, "analytic", "name")
                    or product.get("name"))
     if not out.get("ProductArn") and account:
