@@ -206,3 +206,24 @@ def test_another_producers_event_is_read() -> None:
     assert finding.properties["AsffId"] == "prowler-aws-s3_bucket_public-123"
     assert finding.properties["AwsAccountId"] == "123456789012"
     assert finding.location_key == "asff:prowler-aws-s3_bucket_public-123"
+
+
+def test_a_runtime_alert_is_a_detection_finding() -> None:
+    """A Falco alert (json_output's shape) becomes a Detection Finding whose times are the
+    alert's: `finding_info.created_time` is when it happened."""
+    alert = {"time": "2026-03-01T10:20:30.123456789Z", "rule": "Terminal shell in container",
+             "priority": "Notice", "source": "syscall", "hostname": "node-1",
+             "output": "10:20:30 Notice A shell was spawned in a container (user=root "
+                       "container_id=4f2a proc.cmdline=sh -i)",
+             "tags": ["container", "shell", "mitre_execution"],
+             "output_fields": {"proc.name": "sh", "proc.cmdline": "sh -i",
+                               "container.id": "4f2a", "container.image.repository": "web",
+                               "k8s.ns.name": "shop", "k8s.pod.name": "web-1",
+                               "user.name": "root"}}
+    (finding,) = get_format("falco").parse(json.dumps(alert).encode() + b"\n", "falco.json")
+    asff = to_asff(finding, CTX)
+    event = asff_to_ocsf(asff)
+    assert validate(event) == []
+    assert event["class_uid"] == 2004 and event["type_uid"] == 200401
+    assert event["finding_info"]["created_time"] == 1772360430123
+    assert FMT.parse(json.dumps([event]).encode(), "x.json") == [from_asff(asff)]
