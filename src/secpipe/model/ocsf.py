@@ -64,7 +64,10 @@ def iso(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        stamp = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        try:
+            stamp = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # year 300000, NaN: not a time
+            return None
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     if isinstance(value, str) and ms(value) is not None:
         return value
