@@ -17,7 +17,8 @@ import pytest
 from secpipe.convert import convert_report
 from secpipe.formats import ReportFormatError, get_format, sniff
 from secpipe.model import Finding, from_asff, to_asff
-from secpipe.model.ocsf import OCSF_VERSION, asff_to_ocsf, ocsf_to_asff
+from secpipe.model.ocsf import OCSF_VERSION, asff_to_ocsf
+from secpipe.model.ocsf_read import ocsf_to_asff
 from secpipe.pipeline.identity import assign_identities
 from tests.asserts import CTX
 from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES

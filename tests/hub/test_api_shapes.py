@@ -27,7 +27,8 @@ from tests.hub.test_api_support import Hub, hub  # noqa: F401
 botocore = pytest.importorskip("botocore")
 from botocore.exceptions import ClientError  # noqa: E402
 
-REPORTS = [("checkov", "checkov/example-web.json"), ("detect-secrets", "detect-secrets/example-web.json"),
+REPORTS = [("checkov", "checkov/example-web.json"),
+           ("detect-secrets", "detect-secrets/example-web.json"),
            ("ecr", "ecr/enhanced.json"), ("trivy", "trivy/trivy-0.76-fs-secret-misconfig.json")]
 
 

@@ -123,7 +123,8 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
 @click.argument("report", type=click.Path(path_type=Path, allow_dash=True))
 @click.option("--from", "from_", required=True, metavar="FORMAT|auto",
               help="The report's format (see `secpipe formats`), or `auto` to recognise it.")
-@click.option("--to", "to", type=click.Choice(["asff", "ocsf", "sarif", "junit", "json"]), default="asff",
+@click.option("--to", "to", type=click.Choice(["asff", "ocsf", "sarif", "junit", "json"]),
+              default="asff",
               show_default=True, help="What to print on stdout.")
 def convert(report: Path, from_: str, to: str) -> None:
     """Convert one scanner REPORT into ASFF, OCSF, SARIF, JUnit or secpipe's JSON (on stdout).

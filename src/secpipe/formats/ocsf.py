@@ -5,7 +5,7 @@ Accepted shapes: a JSON array of events, JSON lines (one event per line, as Secu
 Firehose exports write them), `{"Findings": [...]}` (a GetFindingsV2 page) or one event.
 Every event must be of the Findings category (class_uid 2xxx) and name its finding
 (`finding_info.uid`); anything else is not an OCSF finding and is refused, never read as
-"nothing found". Each event goes through :func:`secpipe.model.ocsf.ocsf_to_asff` and
+"nothing found". Each event goes through :func:`secpipe.model.ocsf_read.ocsf_to_asff` and
 :func:`secpipe.model.from_asff`, so the identity of a finding secpipe wrote comes back whole.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from secpipe.formats._common import is_json_lines, iter_json_lines, load_json
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, from_asff
-from secpipe.model.ocsf import is_finding_event, ocsf_to_asff
+from secpipe.model.ocsf_read import is_finding_event, ocsf_to_asff
 
 
 def _events(data: bytes, source: str) -> list[Any]:
