@@ -480,6 +480,14 @@ def test_write_all_writes_six_parseable_files(run: RunResult, tmp_path: Path) ->
     asff = json.loads(paths["asff"].read_text("utf-8"))
     ocsf = json.loads(paths["ocsf"].read_text("utf-8"))
     assert [e["finding_info"]["uid"] for e in ocsf] == [f["Id"] for f in asff]
+    from tests.formats.ocsf_schema import validate
+    assert all(validate(e) == [] for e in ocsf)
+    # a suppressed finding is Suppressed in OCSF too, with the suppression's note kept
+    suppressed = [e for e in ocsf if e["status_id"] == 3]
+    assert suppressed and len(suppressed) == sum(
+        1 for f in asff if f["Workflow"]["Status"] == "SUPPRESSED")
+    assert all(e["unmapped"]["Note"]["Text"].startswith("Suppressed by secpipe")
+               for e in suppressed)
     json.loads(paths["sarif"].read_text("utf-8"))
     ET.parse(paths["junit"])
     assert paths["html"].read_text("utf-8").startswith("<!doctype html>")
