@@ -77,12 +77,13 @@ def iso(value: Any) -> str | None:
 
 
 def _drop_empty(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if v not in (None, "", [], {})}
+    """Without None, "" and empty containers (0 and False stay: they are values)."""
+    return {k: v for k, v in obj.items() if v or v is False or v == 0}
 
 
 def class_of(asff: Mapping[str, Any]) -> int:
     """Which OCSF class an ASFF finding is (see the module docstring)."""
-    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), Mapping) else {}
+    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), dict) else {}
     category = str(fields.get("secpipe/Category") or "")
     types = " ".join(str(t) for t in asff.get("Types") or [] if isinstance(t, str))
     if asff.get("Vulnerabilities") or (category == "code" and fields.get("secpipe/CWE")):
@@ -133,11 +134,11 @@ def _cvss(c: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _vulnerability(v: Mapping[str, Any], remediation: dict | None) -> dict[str, Any]:
-    cvss = [x for x in (_cvss(c) for c in v.get("Cvss") or [] if isinstance(c, Mapping)) if x]
+    cvss = [x for x in (_cvss(c) for c in v.get("Cvss") or [] if isinstance(c, dict)) if x]
     packages = [_drop_empty({"name": p.get("Name"), "version": p.get("Version"),
                              "fixed_in_version": p.get("FixedInVersion")})
                 for p in v.get("VulnerablePackages") or []
-                if isinstance(p, Mapping) and p.get("Name") and p.get("Version")]
+                if isinstance(p, dict) and p.get("Name") and p.get("Version")]
     fix = v.get("FixAvailable")
     return _drop_empty({
         "cve": _drop_empty({"uid": str(v.get("Id") or "unknown"), "cvss": cvss}),
@@ -146,7 +147,7 @@ def _vulnerability(v: Mapping[str, Any], remediation: dict | None) -> dict[str, 
         "references": list(v.get("ReferenceUrls") or []),
         "related_vulnerabilities": list(v.get("RelatedVulnerabilities") or []),
         "is_fix_available": {"YES": True, "NO": False}.get(str(fix)) if fix else None,
-        "vendor_name": v.get("Vendor", {}).get("Name") if isinstance(v.get("Vendor"), Mapping)
+        "vendor_name": v.get("Vendor", {}).get("Name") if isinstance(v.get("Vendor"), dict)
         else None,
         "remediation": remediation,
     })
@@ -156,12 +157,12 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
     """One ASFF finding as one OCSF 1.1.0 finding event."""
     class_uid = class_of(asff)
     activity = _activity(asff)
-    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), Mapping) else {}
-    sev = asff.get("Severity") if isinstance(asff.get("Severity"), Mapping) else {}
+    fields = asff.get("ProductFields") if isinstance(asff.get("ProductFields"), dict) else {}
+    sev = asff.get("Severity") if isinstance(asff.get("Severity"), dict) else {}
     severity_id = SEVERITY_IDS.get(str(sev.get("Label") or "").upper(), 1)
     workflow = (asff.get("Workflow") or {}).get("Status")  # none: not said, not NEW
     status_id = WORKFLOW_STATUS.get(str(workflow)) if workflow else None
-    resources = [_resource(r) for r in asff.get("Resources") or [] if isinstance(r, Mapping)]
+    resources = [_resource(r) for r in asff.get("Resources") or [] if isinstance(r, dict)]
     region = next((r.get("region") for r in resources if r.get("region")), None)
     rec = (asff.get("Remediation") or {}).get("Recommendation") or {}
     remediation = _drop_empty({"desc": rec.get("Text"),
@@ -228,7 +229,7 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
         event["resource"] = resources[0]
     if class_uid == VULNERABILITY_FINDING:
         vulns = [_vulnerability(v, remediation) for v in asff.get("Vulnerabilities") or []
-                 if isinstance(v, Mapping)]
+                 if isinstance(v, dict)]
         cwes = [c for c in str(fields.get("secpipe/CWE") or "").split(",") if c]
         if not vulns:  # a code finding: its weakness is a CWE, not a known vulnerability
             vulns = [_drop_empty({"cwe": {"uid": cwes[0]}, "title": asff.get("Title"),
@@ -253,9 +254,9 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _compliance(asff: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-    comp = asff.get("Compliance") if isinstance(asff.get("Compliance"), Mapping) else {}
+    comp = asff.get("Compliance") if isinstance(asff.get("Compliance"), dict) else {}
     standards = [s.get("StandardsId") for s in comp.get("AssociatedStandards") or []
-                 if isinstance(s, Mapping) and s.get("StandardsId")]
+                 if isinstance(s, dict) and s.get("StandardsId")]
     if not standards:
         standards = [str(fields.get("secpipe/Tool") or asff.get("ProductName") or "unknown")]
     status_id = COMPLIANCE_STATUS.get(str(comp.get("Status") or "FAILED"))
