@@ -12,15 +12,14 @@ from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
 from secpipe.outputs.html import render_html, write_html
 from secpipe.outputs.junit import render_junit, write_junit
-from secpipe.outputs.ocsf import render_ocsf, write_ocsf
+from secpipe.outputs.ocsf import render_ocsf, write_ocsf  # noqa: F401 (findings.ocsf.json)
 from secpipe.outputs.sarif import render_sarif, write_sarif
 from secpipe.outputs.summary import render_summary, write_summary
 from secpipe.pipeline.result import RunResult
 
 __all__ = [
-    "render_asff", "render_console", "render_html", "render_junit", "render_ocsf", "render_sarif",
-    "render_summary", "write_all", "write_asff", "write_html", "write_junit", "write_ocsf",
-    "write_sarif",
+    "render_asff", "render_console", "render_html", "render_junit", "render_sarif",
+    "render_summary", "write_all", "write_asff", "write_html", "write_junit", "write_sarif",
     "write_summary",
 ]
 
@@ -36,7 +35,7 @@ WRITERS = {
 
 
 def write_all(run: RunResult, run_dir: Path) -> dict[str, Path]:
-    """Write the run files into `run_dir`; returns name -> path.
+    """Write the five run files into `run_dir`; returns name -> path.
 
     One writer failing does not stop the others (a broken run is exactly when someone opens
     the report); the first failure is raised once all have been tried.
