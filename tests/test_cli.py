@@ -57,6 +57,9 @@ def test_convert_to_every_output() -> None:
     assert junit.lstrip().startswith(b"<?xml") or b"<testsuites" in junit
     plain = json.loads(secpipe("convert", str(report), "--from", "hadolint", "--to", "json").stdout)
     assert plain[0]["tool"] == "hadolint"
+    ocsf = json.loads(secpipe("convert", str(report), "--from", "hadolint", "--to", "ocsf").stdout)
+    assert [e["finding_info"]["uid"] for e in ocsf] == [o["Id"] for o in asff]
+    assert {e["class_uid"] for e in ocsf} == {2003}  # Dockerfile lint: Compliance Finding
     piped = secpipe("convert", "-", "--from", "hadolint", stdin=report.read_bytes())
     assert piped.returncode == 0 and len(json.loads(piped.stdout)) == 4
 

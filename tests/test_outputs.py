@@ -31,6 +31,7 @@ from secpipe.outputs import (
     render_console,
     render_html,
     render_junit,
+    render_ocsf,
     render_sarif,
     render_summary,
     write_all,
@@ -139,6 +140,7 @@ def all_text(run: RunResult) -> dict[str, str]:
     return {
         "summary": render_summary(run),
         "asff": render_asff(run),
+        "ocsf": render_ocsf(run),
         "sarif": render_sarif(run),
         "junit": render_junit(run).decode("utf-8"),
         "html": render_html(run),
@@ -151,7 +153,7 @@ def test_no_output_carries_a_clear_secret(run: RunResult) -> None:
         assert CLEAR_SECRET not in text, name
         assert "sk_test_0123456789abcdef" not in text, name
     texts = all_text(run)
-    for name in ("asff", "sarif", "junit", "html", "console"):
+    for name in ("asff", "ocsf", "sarif", "junit", "html", "console"):
         assert "AKIA…MPLE" in texts[name], name
 
 
@@ -474,12 +476,23 @@ def test_advisory_stages_inform_without_failing() -> None:
 
 # --- write_all and helpers -------------------------------------------------------------
 
-def test_write_all_writes_five_parseable_files(run: RunResult, tmp_path: Path) -> None:
+def test_write_all_writes_six_parseable_files(run: RunResult, tmp_path: Path) -> None:
     paths = write_all(run, tmp_path / "runs" / run.run_id)
     assert {p.name for p in paths.values()} == {
-        "summary.json", "findings.asff.json", "results.sarif", "junit.xml", "report.html"}
+        "summary.json", "findings.asff.json", "findings.ocsf.json", "results.sarif",
+        "junit.xml", "report.html"}
     json.loads(paths["summary"].read_text("utf-8"))
-    json.loads(paths["asff"].read_text("utf-8"))
+    asff = json.loads(paths["asff"].read_text("utf-8"))
+    ocsf = json.loads(paths["ocsf"].read_text("utf-8"))
+    assert [e["finding_info"]["uid"] for e in ocsf] == [f["Id"] for f in asff]
+    from tests.formats.ocsf_schema import validate
+    assert all(validate(e) == [] for e in ocsf)
+    # a suppressed finding is Suppressed in OCSF too, with the suppression's note kept
+    suppressed = [e for e in ocsf if e["status_id"] == 3]
+    assert suppressed and len(suppressed) == sum(
+        1 for f in asff if f["Workflow"]["Status"] == "SUPPRESSED")
+    assert all(e["unmapped"]["Note"]["Text"].startswith("Suppressed by secpipe")
+               for e in suppressed)
     json.loads(paths["sarif"].read_text("utf-8"))
     ET.parse(paths["junit"])
     assert paths["html"].read_text("utf-8").startswith("<!doctype html>")

@@ -42,6 +42,10 @@ def convert_report(data: bytes, *, source: str, from_: str, to: str,
     ctx = ctx or SourceContext(run_id="convert", stage="convert", observed_at=stamp)
     if to == "asff":
         return json.dumps([to_asff(f, ctx) for f in findings], indent=2, ensure_ascii=False)
+    if to == "ocsf":
+        from secpipe.model.ocsf import asff_to_ocsf
+        return json.dumps([asff_to_ocsf(to_asff(f, ctx)) for f in findings], indent=2,
+                          ensure_ascii=False)
     if to == "json":
         return json.dumps([_plain(asdict(f)) for f in findings], indent=2, ensure_ascii=False)
     run = _as_run(findings, fmt.name, ctx, stamp)

@@ -40,11 +40,12 @@ OWNER = {
 # reads each of these families whole, so they need no entry: SARIF from any producer (hadolint,
 # gitleaks, semgrep, ... -> sarif), CycloneDX and its VEX documents (-> cyclonedx), trufflehog
 # v2 and v3 JSON lines (-> trufflehog), ZAP XML and JSON (-> zap), ASFF from Security Hub or a
-# file (-> asff). What is left is the empty report, which carries no signature at all:
+# file (-> asff), OCSF finding events from any producer (-> ocsf). What is left is the empty
+# report, which carries no signature at all:
 EMPTY_FILE = frozenset({  # a clean run of a line-oriented tool writes nothing
     "falco", "git-secrets", "kubeaudit", "nuclei", "trufflehog"})
 EMPTY_ARRAY = frozenset({  # `[]`: the clean report of a tool whose report is one array
-    "anchorectl", "asff", "falco", "gitleaks", "hadolint", "nuclei", "pip-audit",
+    "anchorectl", "asff", "falco", "gitleaks", "hadolint", "nuclei", "ocsf", "pip-audit",
     "trufflehog3"})
 NULL = frozenset({"gitleaks", "trivy"})  # `null`: gitleaks 8 and legacy trivy, nothing found
 # `{"findings": []}`: Inspector2's list-findings and a Security Hub export, both empty

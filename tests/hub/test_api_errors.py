@@ -113,10 +113,13 @@ def test_batch_import_with_non_object_finding(hub: Hub) -> None:
 
 
 def test_unknown_route_and_wrong_method_are_json(hub: Hub) -> None:
-    assert_error(raw_request(hub.url + "/no/such/route"), 404, "ResourceNotFoundException")
+    """As AWS answers an action it does not know: 404 UnknownOperationException, never
+    ResourceNotFoundException (which says "this insight does not exist")."""
+    assert_error(raw_request(hub.url + "/no/such/route"), 404, "UnknownOperationException")
     assert_error(signed_request(hub, "GET", "/no/such/route"), 404,
-                 "ResourceNotFoundException")
-    status, headers, body = raw_request(hub.url + "/findings", "GET")
+                 "UnknownOperationException")
+    assert_error(raw_request(hub.url + "/findings", "GET"), 404, "UnknownOperationException")
+    status, headers, body = raw_request(hub.url + "/v1/runs", "DELETE")  # secpipe's own route
     assert status == 405 and body["Code"] == headers["x-amzn-errortype"]
 
 

@@ -60,6 +60,7 @@ FIXTURE_DIRS: dict[str, tuple[str, ...]] = {
     "nikto": ("nikto",),
     "npm-audit": ("npm_audit", "npm_audit_7_plus"),
     "nuclei": ("nuclei",),
+    "ocsf": ("ocsf",),
     "osv-scanner": ("osv_scanner",),
     "pip-audit": ("pip_audit",),
     "sarif": ("sarif",),

@@ -351,11 +351,12 @@ def test_filter_abuse(hub: Hub, case: str, body: bytes, status: int | str) -> No
 
 # --- routes and transport ------------------------------------------------------------------
 @pytest.mark.parametrize("case, method, path, status, code", [
-    ("unknown route", "GET", "/nope", 404, "ResourceNotFoundException"),
-    ("dot-dot path", "GET", "/../../etc/passwd", 404, "ResourceNotFoundException"),
-    ("encoded NUL in the path", "GET", "/findings%00/import", 404, "ResourceNotFoundException"),
-    ("wrong method", "GET", "/findings/import", 405, "MethodNotAllowedException"),
-    ("TRACE", "TRACE", "/findings", 405, "MethodNotAllowedException"),
+    ("unknown route", "GET", "/nope", 404, "UnknownOperationException"),
+    ("dot-dot path", "GET", "/../../etc/passwd", 404, "UnknownOperationException"),
+    ("encoded NUL in the path", "GET", "/findings%00/import", 404, "UnknownOperationException"),
+    ("wrong method", "GET", "/findings/import", 404, "UnknownOperationException"),
+    ("TRACE", "TRACE", "/findings", 404, "UnknownOperationException"),
+    ("wrong method on a native route", "DELETE", "/v1/runs", 405, "MethodNotAllowedException"),
     ("insight ARN of 60 KB", "GET", "/insights/results/" + quote("a" * 60_000, safe=""), 404,
      "ResourceNotFoundException"),
     ("limit=² (str.isdigit() but not int())", "GET", "/v1/runs?limit=%C2%B2", 400,

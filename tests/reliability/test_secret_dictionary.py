@@ -122,8 +122,8 @@ tools:
                           timeout=600)
     assert done.returncode == 1, done.stderr + done.stdout   # findings: the gate fails
     run_dir = next(p for p in (out / "runs").iterdir() if not p.is_symlink())
-    for name in ("findings.asff.json", "results.sarif", "junit.xml", "report.html",
-                 "summary.json"):
+    for name in ("findings.asff.json", "findings.ocsf.json", "results.sarif", "junit.xml",
+                 "report.html", "summary.json"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "raw").rglob("*.json")) and list((run_dir / "logs").iterdir())
     corpus = _corpus(out)

@@ -88,7 +88,7 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     \b
     Outputs in OUT/runs/<run-id>/ (OUT: PATH/.secpipe unless --out): raw/ (tool
     reports, secrets masked), logs/, summary.json, findings.asff.json,
-    results.sarif, junit.xml, report.html.
+    findings.ocsf.json, results.sarif, junit.xml, report.html.
 
     \b
     Without a secpipe.yml the default pipeline runs: secrets, dockerfile (every
@@ -136,15 +136,17 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
 @click.argument("report", type=click.Path(path_type=Path, allow_dash=True))
 @click.option("--from", "from_", required=True, metavar="FORMAT|auto",
               help="The report's format (see `secpipe formats`), or `auto` to recognise it.")
-@click.option("--to", "to", type=click.Choice(["asff", "sarif", "junit", "json"]), default="asff",
+@click.option("--to", "to", type=click.Choice(["asff", "ocsf", "sarif", "junit", "json"]),
+              default="asff",
               show_default=True, help="What to print on stdout.")
 def convert(report: Path, from_: str, to: str) -> None:
-    """Convert one scanner REPORT into ASFF, SARIF, JUnit or secpipe's JSON (on stdout).
+    """Convert one scanner REPORT into ASFF, OCSF, SARIF, JUnit or secpipe's JSON (on stdout).
 
     \b
     Examples:
       secpipe convert checkov.json --from checkov
       secpipe convert results.sarif --from auto --to asff > findings.json
+      secpipe convert findings.asff.json --from asff --to ocsf > findings.ocsf.json
       trivy fs -f json . | secpipe convert - --from trivy --to sarif
     """
     from secpipe.convert import ConvertError, convert_report

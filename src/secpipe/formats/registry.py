@@ -34,6 +34,7 @@ BUILTIN = {
     "nuclei": "secpipe.formats.nuclei",
     "nikto": "secpipe.formats.nikto",
     "asff": "secpipe.formats.asff",
+    "ocsf": "secpipe.formats.ocsf",
     "anchore-engine": "secpipe.formats.anchore_engine",
     "anchorectl": "secpipe.formats.anchorectl",
     "grype": "secpipe.formats.grype",
@@ -49,7 +50,7 @@ BUILTIN = {
 }
 
 # Sniffing order: specific shapes first, generic containers (SARIF, ASFF) and loose text last.
-_SNIFF_LAST = ("sarif", "asff", "git-secrets")
+_SNIFF_LAST = ("sarif", "asff", "ocsf", "git-secrets")
 
 
 @lru_cache(maxsize=1)

@@ -67,10 +67,12 @@ def check_all(findings: Iterable[Any], future_skew: float = import_rules.DEFAULT
     `import_rules.check_times` included)."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
+    processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
     for obj in findings:
         try:
             import_rules.check_times(obj, future_skew)
             doc = check(obj)
+            doc["ProcessedAt"] = processed
             text = dumps(doc)
             if "\\u0000" in text or SURROGATES.search(text):   # cheap screen, then be sure
                 problem = bad_text(doc)
@@ -178,7 +180,9 @@ def load_docs(conn: Connection, pks: list[int]) -> dict[int, tuple[dict[str, Any
 
 
 def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
-    return row(pk, doc, text, locked, stamp)
+    """The row; its processed_at is the document's ProcessedAt, so filters and answers agree."""
+    processed = doc.get("ProcessedAt")
+    return row(pk, doc, text, locked, canon_time(processed) if processed else stamp)
 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
@@ -213,6 +217,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             pk = next_pk
             next_pk += 1
             result.pks[it.key] = pk
+            if it.text is None:  # the hub's own write (a run archiving): processed now
+                it.doc["ProcessedAt"] = stamp
             text = dumps(it.doc) if on_create(it.doc) or it.text is None else it.text
             rows.append(finding_row(pk, it.doc, text, "", stamp))
             t, r, m = side_rows(pk, it.doc)
@@ -229,6 +235,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
         for pk, it in changed:
             old, locked = old_docs[pk]
             doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
+            doc["ProcessedAt"] = stamp
             row = finding_row(pk, doc, dumps(doc), locked, stamp)
             updates.append(row[3:] + (pk,))
             if flip:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import pages, query
 from secpipe.hub.common import decode_token, dumps, encode_token, iso_ms, loads, now
-from secpipe.hub.interface import InvalidAccess, InvalidInput, ResourceConflict, ResourceNotFound
+from secpipe.hub.interface import (InvalidAccess, InvalidInput, LimitExceeded, ResourceConflict,
+                                   ResourceNotFound)
 from secpipe.hub.schema import hub as H
 from secpipe.hub.schema import insights as I
+
+MAX_CUSTOM_INSIGHTS = 100  # Security Hub's quota of custom insights per account and region
 
 
 def _check(conn: Connection, name: Any, filters: Any, group_by: Any) -> None:
@@ -41,6 +44,9 @@ def create(conn: Connection, region: str, account: str, name: str,
     _check(conn, name, filters, group_by)
     if name is None or group_by is None:
         raise InvalidInput("Name and GroupByAttribute are required")
+    if conn.execute(select(func.count()).select_from(I)).scalar_one() >= MAX_CUSTOM_INSIGHTS:
+        raise LimitExceeded(f"You have reached the quota of {MAX_CUSTOM_INSIGHTS} custom "
+                            "insights; delete one before creating another")
     arn = f"arn:aws:securityhub:{region}:{account}:insight/{account}/custom/{uuid.uuid4()}"
     conn.execute(insert(I).values(arn=arn, name=name, filters=dumps(dict(filters or {})),
                                   group_by=group_by, created_at=now()))

@@ -12,6 +12,7 @@ from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
 from secpipe.outputs.html import render_html, write_html
 from secpipe.outputs.junit import render_junit, write_junit
+from secpipe.outputs.ocsf import render_ocsf, write_ocsf  # noqa: F401 (findings.ocsf.json)
 from secpipe.outputs.sarif import render_sarif, write_sarif
 from secpipe.outputs.summary import render_summary, write_summary
 from secpipe.pipeline.result import RunResult
@@ -26,6 +27,7 @@ __all__ = [
 WRITERS = {
     "summary": write_summary,
     "asff": write_asff,
+    "ocsf": write_ocsf,
     "sarif": write_sarif,
     "junit": write_junit,
     "html": write_html,

@@ -5,7 +5,7 @@ with the type made `<stage>/<tool>` so every tool's history lists under one pref
 
     reports/<stage>/<tool>/<run-id>-<timestamp>.<ext>   raw report of one tool (scrubbed)
     runs/<run-id>/summary.json                          the run's summary
-    runs/<run-id>/findings.asff.json, results.sarif, junit.xml, report.html
+    runs/<run-id>/findings.asff.json, findings.ocsf.json, results.sarif, junit.xml, report.html
 
 The Lambda stores seed envelopes as `reports/<reportType>/<build_id>-<createdAt>.json`, the
 seed's exact keys. `<timestamp>` is the run's start, `YYYYmmddTHHMMSSZ`.
@@ -28,7 +28,8 @@ from secpipe.sinks._aws import make_client, resolve_region
 from secpipe.sinks._retry import Backoff, error_code, is_retryable
 from secpipe.sinks.interface import SinkError, SinkOutcome
 
-RUN_FILES = ("summary.json", "findings.asff.json", "results.sarif", "junit.xml", "report.html")
+RUN_FILES = ("summary.json", "findings.asff.json", "findings.ocsf.json", "results.sarif",
+             "junit.xml", "report.html")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:+=@-]+")
 
 

@@ -70,13 +70,33 @@ _STATUS_CODES = {
 }
 
 
+UNKNOWN_OPERATION = "UnknownOperationException"
+# secpipe's own routes, where a wrong method stays 405 (a Security Hub path has no methods,
+# only operations: a method the hub does not route there is an operation it lacks).
+_NATIVE_PREFIXES = ("/v1/", "/ui", "/health")
+
+
+def unknown_operation(request: Request) -> JSONResponse:
+    """What AWS answers an action it does not know: 404, `UnknownOperationException`.
+
+    A client can tell it from ResourceNotFoundException ("your insight does not exist"), which
+    it could not when the hub answered every unrouted request that way.
+    """
+    path = request.url.path
+    shown = path if len(path) <= 256 else path[:256] + "…"
+    return error_response(UNKNOWN_OPERATION,
+                          f"Unknown operation: {request.method} {shown} is not an operation "
+                          "this hub implements", 404, request)
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own 404/405 (no such route, wrong method) in the API's JSON shape."""
     assert isinstance(exc, HTTPException)
     code = _STATUS_CODES.get(exc.status_code, "InternalException")
-    if exc.status_code == 404:
-        message = f"No route for {request.method} {request.url.path}"
-    elif exc.status_code == 405:
+    native = request.url.path.startswith(_NATIVE_PREFIXES)
+    if exc.status_code == 404 or (exc.status_code == 405 and not native):
+        return unknown_operation(request)
+    if exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)

@@ -8,12 +8,14 @@ from typing import Any
 from starlette.routing import Route
 
 from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
                                       max_results, member, next_token, sort_criteria, tags,
                                       update_changes)
 from secpipe.hub.interface import InvalidInput, ResourceNotFound
 
 
+@conforms("BatchImportFindings")
 async def batch_import_findings(call: Call) -> dict[str, Any]:
     """BatchImportFindings: more than 100 findings fails the call; one bad finding only
     fails itself (it lands in FailedFindings)."""
@@ -30,6 +32,7 @@ async def batch_import_findings(call: Call) -> dict[str, Any]:
     return {"FailedCount": len(failed), "SuccessCount": success, "FailedFindings": failed}
 
 
+@conforms("GetFindings")
 async def get_findings(call: Call) -> dict[str, Any]:
     body = call.body
     found, token = await call.run(call.store.get_findings, filters(body), sort_criteria(body),
@@ -40,6 +43,7 @@ async def get_findings(call: Call) -> dict[str, Any]:
     return out
 
 
+@conforms("BatchUpdateFindings")
 async def batch_update_findings(call: Call) -> dict[str, Any]:
     """BatchUpdateFindings: the workflow/note/severity changes of triage; import can never
     make them, this is the only way in."""
@@ -55,6 +59,7 @@ async def batch_update_findings(call: Call) -> dict[str, Any]:
     return {"ProcessedFindings": result.processed, "UnprocessedFindings": result.unprocessed}
 
 
+@conforms("CreateInsight")
 async def create_insight(call: Call) -> dict[str, Any]:
     name = member(call.body, "Name", str, required=True)
     where = filters(call.body, required=True)
@@ -64,6 +69,7 @@ async def create_insight(call: Call) -> dict[str, Any]:
     return {"InsightArn": arn}
 
 
+@conforms("GetInsights")
 async def get_insights(call: Call) -> dict[str, Any]:
     arns = member(call.body, "InsightArns", list)
     if arns is not None and not all(isinstance(a, str) and a for a in arns):
@@ -83,6 +89,7 @@ def _arn(call: Call) -> str:
     return arn
 
 
+@conforms("GetInsightResults")
 async def get_insight_results(call: Call) -> dict[str, Any]:
     results = await call.run(call.store.get_insight_results, _arn(call))
     if "InsightResults" in results:
@@ -90,6 +97,7 @@ async def get_insight_results(call: Call) -> dict[str, Any]:
     return {"InsightResults": results}
 
 
+@conforms("UpdateInsight")
 async def update_insight(call: Call) -> dict[str, Any]:
     arn = _arn(call)
     name = member(call.body, "Name", str)
@@ -101,11 +109,13 @@ async def update_insight(call: Call) -> dict[str, Any]:
     return {}
 
 
+@conforms("DeleteInsight")
 async def delete_insight(call: Call) -> dict[str, Any]:
     arn = await call.run(call.store.delete_insight, _arn(call), principal=call.caller)
     return {"InsightArn": arn or _arn(call)}
 
 
+@conforms("EnableSecurityHub")
 async def enable_security_hub(call: Call) -> dict[str, Any]:
     member(call.body, "EnableDefaultStandards", bool)
     member(call.body, "ControlFindingGenerator", str)
@@ -113,6 +123,7 @@ async def enable_security_hub(call: Call) -> dict[str, Any]:
     return {}
 
 
+@conforms("DescribeHub")
 async def describe_hub(call: Call) -> dict[str, Any]:
     wanted = call.request.query_params.get("HubArn")
     hub = await call.run(call.store.describe_hub)
