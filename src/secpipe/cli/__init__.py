@@ -6,10 +6,10 @@ another and the package has no import circle."""
 
 from __future__ import annotations
 
-from secpipe.cli import aws, db, falco, hub, notify
+from secpipe.cli import aws, cache, db, falco, hub, notify
 from secpipe.cli.main import main
 
-for _area in (hub, db, aws, falco, notify):
+for _area in (hub, db, aws, falco, notify, cache):
     _area.register(main)
 
 __all__ = ["main"]

@@ -4,6 +4,7 @@ messages and exit codes in one place (0 gate passed, 1 gate failed, 2 error)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -71,9 +72,12 @@ def main() -> None:
 @click.option("--sink", "sinks", multiple=True, type=click.Choice(["securityhub", "s3"]),
               help="After the outputs are written, also send the run here (repeatable; options "
                    "from `sinks:` in secpipe.yml). A failing sink exits 2.")
+@click.option("--no-cache", is_flag=True,
+              help="Scan everything again: neither read nor write the scan cache "
+                   "(`secpipe cache clear` empties it).")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
         jobs: int | None, suppressions_file: Path | None, progress: bool | None,
-        hub: str | None, no_hub: bool, sinks: tuple[str, ...]) -> None:
+        hub: str | None, no_hub: bool, sinks: tuple[str, ...], no_cache: bool = False) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -96,6 +100,8 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
     from secpipe.progress import Progress
 
+    if no_cache:
+        os.environ["SECPIPE_NO_CACHE"] = "1"  # read by secpipe.scancache in the tool threads
     console = Console()
     if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
         console = Console(width=max(console.width, 120))

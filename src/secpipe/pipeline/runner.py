@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import AbstractSet, Callable, Mapping, Sequence
 
-from secpipe.formats import ReportFormatError, get_format
-from secpipe.model import Finding, SecretCollector, collecting
+from secpipe.formats import ReportFormatError
+from secpipe.model import Finding, SecretCollector
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
@@ -25,6 +25,7 @@ from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
+from secpipe.scancache import scan_and_parse
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
 
@@ -197,19 +198,13 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
                           git_root=plan.git_root, inputs=dict(inputs), run_id=run_id)
-        outcome = scanner.scan(req)
+        outcome, findings = scan_and_parse(scanner, req, collector, lambda: version_of(tool))
         tool_run.outputs = dict(outcome.outputs)
         tool_run.cleanup = outcome.cleanup
         result.exit_code = outcome.exit_code
         result.command = list(outcome.command)
         log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
-        findings: list[Finding] = []
-        if outcome.reports:
-            fmt = get_format(outcome.format or scanner.format)
-            with collecting(collector):
-                for report in outcome.reports:
-                    findings.extend(fmt.parse(report.data, report.name))
         result.findings = assign_identities(findings)
         prober.join(timeout=15)
         result.version = version_box[0] if version_box else None
