@@ -66,7 +66,7 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
     base = store.digest({
         "tool": scanner.name, "version": tool_version, "secpipe": __version__,
         "options": dict(req.options), "exclude": list(req.exclude), "format": scanner.format,
-        "fingerprint": _probe(), "unit_kind": kind,
+        "fingerprint": _probe(), "unit_kind": kind, "code": _code_digest(scanner),
     })
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
@@ -87,6 +87,21 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
     if kind in ("file", "dir"):
         _save_index(scanner.name, index_key, files, kind, findings, scrubbed)
     return outcome, findings
+
+
+def _code_digest(scanner: Scanner) -> str:
+    """The adapter's and parser's source: a changed command line or parser is a new key even
+    when secpipe's version number did not move."""
+    import hashlib
+    import inspect
+    import sys
+
+    h = hashlib.sha256()
+    fmt_module = get_format(scanner.format).parse.__module__
+    for module in (type(scanner).__module__, fmt_module, __name__, u.__name__):
+        source = inspect.getsourcefile(sys.modules[module])
+        h.update(Path(source).read_bytes() if source else module.encode())
+    return h.hexdigest()
 
 
 def _probe() -> str:
