@@ -12,12 +12,13 @@ secpipe's cache dir. Exit status 200 (and 205 for validated findings) means "fou
 
 from __future__ import annotations
 
+import json
 import os
 
 from secpipe.paths import cache_dir
 from secpipe.scanners._files import ALWAYS_EXCLUDED
 from secpipe.scanners.interface import (
-    ScannerError, ScanOutcome, ScanRequest, Scanner, require_report,
+    RawReport, ScannerError, ScanOutcome, ScanRequest, Scanner, require_report,
 )
 
 CONFIDENCE = ("low", "medium", "high")
@@ -43,13 +44,56 @@ class Kingfisher(Scanner):
         if confidence not in CONFIDENCE:
             raise ScannerError(self.name, f"confidence must be one of {', '.join(CONFIDENCE)}")
         argv += ["--confidence", confidence]
-        if not opts.get("history", True) or req.git_root is None:
+        prefix = _prefix(req) if opts.get("history", True) else None
+        if prefix is None:
             argv += ["--git-history", "none"]
+        elif prefix:
+            argv += ["--path-prefix", prefix]
         for path in (*ALWAYS_EXCLUDED, *req.exclude):
             if path != ".git":  # kingfisher reads .git as history, never as files; excluding
                 argv += ["--exclude", path]  # it would silently turn history off
-        run = self.execute(req, argv)
+        # a subfolder of a repository: kingfisher finds history only at the repository's top,
+        # so it runs there, limited to the subfolder, and its paths are made relative again
+        cwd = req.git_root if prefix else req.root
+        run = self.execute(req, argv, cwd=cwd)
         data = out.read_bytes() if out.is_file() else None
         report = require_report(self.name, "kingfisher.json", data, argv)
+        if prefix:
+            report = RawReport(report.name, relative_paths(report.data, prefix))
         return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
                            stderr=run.stderr)
+
+
+def _prefix(req: ScanRequest) -> str | None:
+    """None: no history to scan; "": the repository's top; "sub/dir/": a subfolder of it."""
+    if req.git_root is None:
+        return None
+    try:
+        rel = req.root.resolve().relative_to(req.git_root.resolve())
+    except ValueError:
+        return None
+    return "" if str(rel) == "." else rel.as_posix().rstrip("/") + "/"
+
+
+def relative_paths(data: bytes, prefix: str) -> bytes:
+    """Paths of a report made at the repository's top, relative to the scanned subfolder."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data  # the parser reports the broken JSON with its own message
+    for item in doc.get("findings", []) if isinstance(doc, dict) else []:
+        hit = item.get("finding") if isinstance(item, dict) else None
+        if not isinstance(hit, dict):
+            continue
+        hit["path"] = _strip(hit.get("path"), prefix)
+        git = hit.get("git_metadata")
+        if isinstance(git, dict) and isinstance(git.get("file"), dict):
+            git["file"]["path"] = _strip(git["file"].get("path"), prefix)
+    return json.dumps(doc).encode()
+
+
+def _strip(path: object, prefix: str) -> object:
+    if not isinstance(path, str):
+        return path
+    clean = path[2:] if path.startswith("./") else path
+    return clean[len(prefix):] if clean.startswith(prefix) else path
