@@ -147,8 +147,7 @@ def _secpipe(repo: Path, out: Path, env: dict[str, str], *extra: str,
         print(proc.stdout.decode()[-3000:], proc.stderr.decode()[-3000:])
         raise SystemExit(f"secpipe run failed with exit {proc.returncode}")
     summary = json.loads((out / "runs" / "latest" / "summary.json").read_text())
-    findings = sum(len(t.get("findings", []) or []) if isinstance(t.get("findings"), list)
-                   else int(t.get("findings", 0) or 0)
+    findings = sum(sum((t.get("counts") or {}).values())
                    for s in summary.get("stages", []) for t in s.get("tools", []))
     return {"wall": wall, "cpu": float(summary.get("secpipe_cpu_s", 0.0)), "findings": findings}
 
@@ -164,26 +163,52 @@ def _verdict(name: str, measured: float, target: float, unit: str = "") -> None:
           f"(ratio to target {measured / target:.2f})  {ok}")
 
 
-def bench_incremental(work: Path, env: dict[str, str], commits: int, files: int) -> None:
-    repo = work / "repo"
+KINGFISHER_HISTORY = {  # the secrets stage with kingfisher as its history engine
+    "version": 1,
+    "stages": {
+        "secrets": {"tools": ["git-secrets", "detect-secrets", "trufflehog3", "kingfisher"],
+                    "fail_on": "low"},
+        "dockerfile": {"tools": ["hadolint"]},
+        "iac": {"tools": ["checkov"], "fail_on": "medium"},
+    },
+    "tools": {"trufflehog3": {"history": False}},
+}
+
+
+def bench_incremental(work: Path, env: dict[str, str], commits: int, files: int,
+                      variant: str) -> None:
+    """Cold, unchanged and one-file-change runs of the static stages, with their own cache."""
+    repo = work / f"repo-{variant}"
     t0 = time.perf_counter()
     generate(repo, commits=commits, files=files)
-    print(f"generated {commits} commits, {files} files in {time.perf_counter() - t0:.1f} s")
-    cold = _secpipe(repo, work / "out-cold", env)
-    again = _secpipe(repo, work / "out-again", env)
+    print(f"\n[{variant}] generated {commits} commits, {files} files in "
+          f"{time.perf_counter() - t0:.1f} s")
+    extra: tuple[str, ...] = ()
+    if variant == "kingfisher-history":
+        cfg = work / "secpipe-kingfisher-history.yml"
+        cfg.write_text(json.dumps(KINGFISHER_HISTORY))
+        extra = ("--config", str(cfg))
+    env = {**env, "SECPIPE_SCAN_CACHE": str(work / f"scan-cache-{variant}")}
+    cold = _secpipe(repo, work / f"out-cold-{variant}", env, *extra)
+    again = _secpipe(repo, work / f"out-again-{variant}", env, *extra)
     target = next(repo.glob("svc001/pkg*/mod1*.py"))
     target.write_text(target.read_text() + "\nEXTRA = 1\n")
     subprocess.run(["git", "-C", str(repo), "-c", "user.email=b@example.invalid", "-c",
                     "user.name=b", "commit", "-qam", "one change"], check=True)
-    one = _secpipe(repo, work / "out-one", env)
-    print(f"static stages on {commits} commits / {files} files (cache: {env['SECPIPE_SCAN_CACHE']})")
-    _line("cold", cold)
+    one = _secpipe(repo, work / f"out-one-{variant}", env, *extra)
+    print(f"[{variant}] static stages (secrets, dockerfile, iac), {commits} commits / "
+          f"{files} files")
+    _line("cold (empty cache)", cold)
     _line("unchanged re-run", again)
-    _line("one-file change", one)
+    _line("one-file change, committed", one)
     _verdict("unchanged re-run / cold wall", again["wall"] / cold["wall"], 0.10)
     _verdict("one-file change / cold wall", one["wall"] / cold["wall"], 0.25)
     if again["findings"] != cold["findings"]:
         print(f"  WARNING: findings differ: cold {cold['findings']} vs re-run {again['findings']}")
+    for out in (work / f"out-one-{variant}",):
+        for log in sorted((out / "runs" / "latest" / "logs").glob("*.log")):
+            notes = [ln for ln in log.read_text().splitlines() if ln.startswith("scan cache:")]
+            print(f"    {log.stem}: {notes[0] if notes else 'scanned in full'}")
 
 
 def bench_history(work: Path, env: dict[str, str], commits: int, files: int,
@@ -212,6 +237,8 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=20000, help="commits of the history repo")
     ap.add_argument("--engines", default="kingfisher,trufflehog3",
                     help="history engines to time on the big history (comma-separated)")
+    ap.add_argument("--variants", default="default,kingfisher-history",
+                    help="secrets-stage set-ups for the incremental runs (comma-separated)")
     ap.add_argument("--skip", choices=["incremental", "history"], action="append", default=[])
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     args = ap.parse_args()
@@ -221,11 +248,11 @@ def main() -> int:
     env = dict(tool_env())
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     work = Path(tempfile.mkdtemp(prefix="secpipe-genrepo-"))
-    env["SECPIPE_SCAN_CACHE"] = str(work / "scan-cache")
     print(f"load average at start: {os.getloadavg()} (shared machine: figures vary with load)")
     try:
         if "incremental" not in args.skip:
-            bench_incremental(work, env, args.commits, args.files)
+            for variant in args.variants.split(","):
+                bench_incremental(work, env, args.commits, args.files, variant)
         if "history" not in args.skip:
             bench_history(work, env, args.history, args.files,
                           [e for e in args.engines.split(",") if e])

@@ -151,11 +151,12 @@ def test_cached_runs_equal_cold_runs_through_edits(repo: Path, tmp_path: Path,
     _same(repo, tmp_path, config, "options", monkeypatch)
 
     secrets = [*PLANTED, *NEW_KEY, *HISTORY_KEY, *_pem_body_lines()]
-    blob = b"".join(p.read_bytes() for p in (tmp_path / "scan-cache").rglob("*") if p.is_file())
-    assert blob, "the cache holds nothing"
-    for value in secrets:
-        for form in (value, json.dumps(value)[1:-1]):
-            assert form.encode() not in blob, f"a secret ({len(value)} chars) is in the cache"
+    for where in ["scan-cache", *(p.name for p in tmp_path.glob("out-*-cached"))]:
+        blob = b"".join(p.read_bytes() for p in (tmp_path / where).rglob("*") if p.is_file())
+        assert blob, f"{where} holds nothing"
+        for value in secrets:
+            for form in (value, json.dumps(value)[1:-1]):
+                assert form.encode() not in blob, f"a secret ({len(value)} chars) is in {where}"
 
 
 def _pem_body_lines() -> list[str]:

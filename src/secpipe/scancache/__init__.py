@@ -15,13 +15,14 @@ Off with `secpipe run --no-cache` (SECPIPE_NO_CACHE=1) or SECPIPE_SCAN_CACHE=off
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from secpipe.formats import get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
-from secpipe.scancache import store, units as u
+from secpipe.scancache import hints, store, units as u
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
 PROBE = "secpipe-scan-cache-fingerprint-probe"
@@ -48,13 +49,24 @@ def fresh_scan(scanner: Scanner, req: ScanRequest, collector: SecretCollector
 
 def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
                    version: Callable[[], str | None]) -> tuple[ScanOutcome, list[Finding]]:
-    """Findings (before identities) and the outcome, from the cache where it holds them."""
+    """Findings (before identities) and the outcome, from the cache where it holds them.
+
+    Whatever a tool wrote is also searched for the values of tools served from the cache
+    (see `hints.py`), so the run's scrub masks them as a cold run would."""
+    outcome, findings = _scan_and_parse(scanner, req, collector, version)
+    hints.add_texts(collector, [*(r.data for r in outcome.reports),
+                                *(r.data for r in outcome.artifacts), outcome.stderr], _digest)
+    return outcome, findings
+
+
+def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
+                    version: Callable[[], str | None]) -> tuple[ScanOutcome, list[Finding]]:
     if not enabled() or req.inputs or scanner.name not in u.UNIT_KIND:
         return fresh_scan(scanner, req, collector)
     tool_version = version()
     if not tool_version:
         return fresh_scan(scanner, req, collector)  # an unknown version cannot be keyed
-    files = u.manifest(req.root, req.exclude)
+    files = _manifest(req)
     kind = u.unit_kind(scanner.name, req.options, req.git_root, req.root, files)
     history = None
     if scanner.name in u.HISTORY_TOOLS and req.options.get("history", True) and req.git_root:
@@ -71,22 +83,41 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
     if entry is not None:
+        hints.add_hints(collector, entry.get("hints", []), _digest)
         return _from_entry(entry, "the same content was scanned before: reused whole")
     index_key = store.digest([base, "units", str(req.root.resolve())])
     if kind in ("file", "dir"):
         done = _partial(scanner, req, collector, files, kind, index_key)
         if done is not None:
-            outcome, findings = done
-            _save_whole(scanner.name, whole_key, outcome, findings)
+            outcome, findings, hinted = done
+            hints.add_hints(collector, hinted, _digest)
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
             return outcome, findings
     local = SecretCollector()
     outcome, findings = fresh_scan(scanner, req, local)
     collector.values |= local.values
     scrubbed = _scrubbed(outcome, local)
-    _save_whole(scanner.name, whole_key, scrubbed, findings)
+    hinted = hints.make_hints(local.values, _digest)
+    _save_whole(scanner.name, whole_key, scrubbed, findings, hinted)
     if kind in ("file", "dir"):
-        _save_index(scanner.name, index_key, files, kind, findings, scrubbed)
+        _save_index(scanner.name, index_key, files, kind, findings, scrubbed, hinted)
     return outcome, findings
+
+
+_MANIFESTS: dict[tuple, dict[str, str]] = {}
+_MANIFEST_LOCK = threading.Lock()
+
+
+def _manifest(req: ScanRequest) -> dict[str, str]:
+    """The tree's manifest, hashed once per run however many tools read it (the tree does not
+    change under a run; a new run id hashes again)."""
+    key = (str(req.root), tuple(req.exclude), req.run_id)
+    with _MANIFEST_LOCK:
+        if not req.run_id or key not in _MANIFESTS:
+            if len(_MANIFESTS) > 8:
+                _MANIFESTS.clear()
+            _MANIFESTS[key] = u.manifest(req.root, req.exclude)
+        return _MANIFESTS[key]
 
 
 def _code_digest(scanner: Scanner) -> str:
@@ -106,14 +137,8 @@ def _code_digest(scanner: Scanner) -> str:
 
 def _probe() -> str:
     """The digest the active fingerprint scheme gives a fixed value: a keyed scheme changes it
-    with its key, so entries made under another key are never served. Never collected."""
-    from secpipe.model import secret as secret_mod
-
-    token = secret_mod._ACTIVE.set(None)
-    try:
-        return Secret.from_value(PROBE).sha256
-    finally:
-        secret_mod._ACTIVE.reset(token)
+    with its key, so entries made under another key are never served."""
+    return _digest(PROBE)
 
 
 def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
@@ -123,8 +148,10 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
                    stderr=local.scrub(outcome.stderr), cleanup=None, outputs={})
 
 
-def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding]) -> None:
+def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
+                hinted: list[list]) -> None:
     store.write_entry(tool, key, {
+        "hints": hinted,
         "findings": [store.finding_to_json(f) for f in findings],
         "reports": store.reports_to_json(outcome.reports),
         "artifacts": store.reports_to_json(outcome.artifacts),
@@ -158,13 +185,13 @@ def _group(findings: list[Finding], files: dict[str, str], kind: str
 
 
 def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
-                findings: list[Finding], outcome: ScanOutcome) -> None:
+                findings: list[Finding], outcome: ScanOutcome, hinted: list[list]) -> None:
     grouped = _group(findings, files, kind)
     if grouped is None:
         store.write_entry(tool, key, {"ok": False})
         return
     current = u.units(files, kind)
-    store.write_entry(tool, key, {**_index_head(outcome), "units": {
+    store.write_entry(tool, key, {**_index_head(outcome), "hints": hinted, "units": {
         unit: [d, [store.finding_to_json(f) for f in grouped.get(unit, [])]]
         for unit, d in current.items()}})
 
@@ -179,7 +206,7 @@ def _index_head(outcome: ScanOutcome) -> dict:
 
 def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
              files: dict[str, str], kind: str, index_key: str
-             ) -> tuple[ScanOutcome, list[Finding]] | None:
+             ) -> tuple[ScanOutcome, list[Finding], list[list]] | None:
     """Scan only the changed units in a mirror; None when the index cannot be used."""
     index = store.read_entry(scanner.name, index_key)
     if not index or not index.get("ok"):
@@ -220,10 +247,25 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
             entries[unit] = known[unit]
             mine = [store.finding_from_json(f) for f in known[unit][1]]
         findings.extend(mine)
-    store.write_entry(scanner.name, index_key, {**_index_head(outcome), "units": entries})
+    hinted = sorted({tuple(h) for h in [*index.get("hints", []),
+                                        *hints.make_hints(local.values, _digest)]})
+    hinted_json = [list(h) for h in hinted]
+    store.write_entry(scanner.name, index_key, {**_index_head(outcome), "hints": hinted_json,
+                                                "units": entries})
     note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and were "
             f"scanned (mirror tree); the other units' findings were reused")
-    return replace(outcome, notes=[*outcome.notes, note]), findings
+    return replace(outcome, notes=[*outcome.notes, note]), findings, hinted_json
+
+
+def _digest(value: str) -> str:
+    """The fingerprint digest of a value (keyed when the fingerprint scheme is), uncollected."""
+    from secpipe.model import secret as secret_mod
+
+    token = secret_mod._ACTIVE.set(None)
+    try:
+        return Secret.from_value(value).sha256
+    finally:
+        secret_mod._ACTIVE.reset(token)
 
 
 __all__ = ["enabled", "fresh_scan", "scan_and_parse"]
