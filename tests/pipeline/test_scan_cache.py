@@ -125,8 +125,15 @@ def test_cached_runs_equal_cold_runs_through_edits(repo: Path, tmp_path: Path,
     assert "tag: latest" in text
     values.write_text(text.replace("tag: latest", 'tag: "1.0"'))  # checkov's :latest check
     logs = _same(repo, tmp_path, config, "edited", monkeypatch)
-    assert "units changed and were scanned" in logs["secrets-detect-secrets"]
-    assert "units changed and were scanned" in logs["iac-checkov"]
+    assert "units changed and were scanned (mirror tree)" in logs["secrets-detect-secrets"]
+    assert "units changed and were scanned (mirror tree)" in logs["iac-checkov"]
+
+    # a file only the secret scanners read: hadolint and checkov need not run at all
+    (repo / "src").mkdir(exist_ok=True)
+    (repo / "src" / "more.js").write_text("module.exports = 1;\n")
+    logs = _same(repo, tmp_path, config, "js-only", monkeypatch)
+    assert "hold no file the tool reads" in logs["iac-checkov"]
+    assert "hold no file the tool reads" in logs["dockerfile-hadolint"]
 
     # committed, then a key is committed and removed (it stays in history)
     _git(repo, "add", "-A")

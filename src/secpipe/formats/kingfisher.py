@@ -11,6 +11,10 @@ with (an AWS key id's secret key), and `validate_command` / `blast_radius_comman
 Each captured value goes through :meth:`Secret.from_value` (so the pipeline scrubs it from the
 raw report); only the snippet's digest and masked form are kept, the commands are never read.
 
+secpipe runs it with `--no-dedup`: kingfisher's own de-duplication keeps whichever occurrence
+its threads met first (the working-tree copy or one of the commits), which changes from run to
+run; every occurrence is read and :func:`merge_repeats` keeps one per value per file.
+
 Severity: the shared secrets policy, HIGH for every match; CRITICAL when kingfisher validated
 the credential as live (validation is off unless `validate: true`).
 """
@@ -73,7 +77,17 @@ def parse(data: bytes, source: str = "<kingfisher>") -> Sequence[Finding]:
     for index, item in enumerate(items):
         findings.append(_finding(expect(item, dict, source, f"finding {index}"),
                                  f"finding {index}", source))
+    # kingfisher's threads report in no fixed order: the working tree first, then the history
+    # newest commit first, so the kept occurrence and the commit list are the same every run
+    findings.sort(key=_order)
+    findings.sort(key=lambda f: f.properties.get("date", ""), reverse=True)
+    findings.sort(key=lambda f: bool(f.properties.get("commit")))
     return merge_repeats(findings)
+
+
+def _order(f: Finding) -> tuple:
+    return (f.path or "", f.location.start_line or 0 if f.location else 0, f.rule_id,
+            f.properties.get("commit", ""), f.secret.sha256 if f.secret else "")
 
 
 def sniff(doc: Document) -> bool:

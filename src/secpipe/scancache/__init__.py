@@ -223,7 +223,15 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
                        command=list(index.get("command", [])), notes=list(index.get("notes", [])),
                        format=index.get("format"))
     outcome = last
-    if changed:
+    charts = u.chart_roots(files) if kind == "dir" else set()
+    readable = {rel for rel in files
+                if u.relevant(scanner.name, req.options, rel,
+                              u.unit_of(rel, kind, charts) in charts)}
+    if not readable:
+        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
+    # when no file the tool reads changed, its changed units hold nothing and it need not run
+    changed_run = any(u.unit_of(rel, kind, charts) in changed for rel in readable)
+    if changed_run:
         mirror = req.workdir / "scan-cache-mirror"
         u.build_mirror(req.root, mirror, files, kind, changed)
         sub = replace(req, root=mirror, git_root=None, workdir=req.workdir / "scan-cache-work")
@@ -252,8 +260,9 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
     hinted_json = [list(h) for h in hinted]
     store.write_entry(scanner.name, index_key, {**_index_head(outcome), "hints": hinted_json,
                                                 "units": entries})
-    note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and were "
-            f"scanned (mirror tree); the other units' findings were reused")
+    how = "were scanned (mirror tree)" if changed_run else "hold no file the tool reads"
+    note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and {how}; "
+            "the other units' findings were reused")
     return replace(outcome, notes=[*outcome.notes, note]), findings, hinted_json
 
 

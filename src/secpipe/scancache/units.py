@@ -109,6 +109,26 @@ def unit_of(rel: str, kind: str, charts: set[str]) -> str:
     return str(parent)
 
 
+_CHECKOV_KNOWN = {"dockerfile", "kubernetes", "helm", "terraform", "cloudformation"}
+_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template")
+
+
+def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool) -> bool:
+    """Could the tool report anything on this file? Only when no changed file is relevant is
+    a partial run skipped (its changed units then hold no findings, as a full run says)."""
+    from secpipe.scanners.hadolint import is_dockerfile
+
+    name = PurePosixPath(rel).name
+    if tool == "hadolint":
+        return is_dockerfile(name)
+    if tool == "checkov":
+        frameworks = set(options.get("frameworks") or _CHECKOV_KNOWN)  # type: ignore[arg-type]
+        if not frameworks <= _CHECKOV_KNOWN or options.get("secrets_all_files"):
+            return True  # a framework this list does not know reads any file
+        return in_chart or is_dockerfile(name) or name.endswith(_IAC_SUFFIXES)
+    return True  # the secret scanners read every file
+
+
 def normal_path(path: str | None) -> str | None:
     """A finding's path as the manifest spells it (checkov prints `/dir/file`)."""
     if not path:

@@ -36,7 +36,7 @@ class Kingfisher(Scanner):
         out = req.workdir / "kingfisher.json"
         jobs = int(opts.get("jobs") or max(2, os.cpu_count() or 2))
         argv = [exe, "scan", ".", "--format", "json", "--output", str(out), "--quiet",
-                "--no-update-check", "--jobs", str(jobs),
+                "--no-update-check", "--jobs", str(jobs), "--no-dedup",
                 "--rule-cache-dir", str(cache_dir() / "kingfisher-rules")]
         if not opts.get("validate", False):
             argv.append("--no-validate")
