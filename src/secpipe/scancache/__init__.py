@@ -79,6 +79,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
         "tool": scanner.name, "version": tool_version, "secpipe": __version__,
         "options": dict(req.options), "exclude": list(req.exclude), "format": scanner.format,
         "fingerprint": _probe(), "unit_kind": kind, "code": _code_digest(scanner),
+        "tool_config": {rel: files[rel] for rel in u.root_config_files(files)},
     })
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
@@ -239,9 +240,11 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
         outcome, found = fresh_scan(scanner, sub, local)
         collector.values |= local.values
         grouped = _group(found, files, kind)
-        if grouped is None or not set(grouped) <= changed:
+        if grouped is None:
             return None  # the mirror's findings do not map back: scan the whole tree
-        fresh = grouped
+        # the root's config files ride along in the mirror; what the tool says of them when
+        # they did not change is already in the cache
+        fresh = {unit: found for unit, found in grouped.items() if unit in changed}
         outcome = _scrubbed(outcome, local)
         if not outcome.reports:  # nothing of the tool's kind changed: keep the last report
             outcome = replace(last, stderr=outcome.stderr)

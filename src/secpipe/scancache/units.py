@@ -139,16 +139,24 @@ def normal_path(path: str | None) -> str | None:
     return path.lstrip("/")
 
 
+def root_config_files(files: Mapping[str, str]) -> list[str]:
+    """Dotfiles at the root (`.hadolint.yaml`, `.checkov.yaml`, `.trivyignore`...): tools read
+    them as configuration, so they are part of every key and of every mirror."""
+    return sorted(rel for rel in files if "/" not in rel and rel.startswith("."))
+
+
 def build_mirror(root: Path, dest: Path, files: Mapping[str, str], kind: str,
                  changed: set[str]) -> int:
-    """Copy the files of the changed units under dest; returns how many were copied."""
+    """Copy the files of the changed units (and the root's config files) under dest; returns
+    how many were copied."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     charts = chart_roots(files) if kind == "dir" else set()
+    config = set(root_config_files(files))
     copied = 0
     for rel in files:
-        if unit_of(rel, kind, charts) in changed:
+        if unit_of(rel, kind, charts) in changed or rel in config:
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, target)
