@@ -125,6 +125,7 @@ def test_cached_runs_equal_cold_runs_through_edits(repo: Path, tmp_path: Path,
     assert "tag: latest" in text
     values.write_text(text.replace("tag: latest", 'tag: "1.0"'))  # checkov's :latest check
     logs = _same(repo, tmp_path, config, "edited", monkeypatch)
+    assert "history unchanged, its occurrences reused" in logs["secrets-kingfisher"]
     assert "units changed and were scanned (mirror tree)" in logs["secrets-detect-secrets"]
     assert "units changed and were scanned (mirror tree)" in logs["iac-checkov"]
 
@@ -144,13 +145,15 @@ def test_cached_runs_equal_cold_runs_through_edits(repo: Path, tmp_path: Path,
     _git(repo, "commit", "-qm", "oops")
     (repo / "old.env").unlink()
     _git(repo, "commit", "-qam", "remove the key")
-    _same(repo, tmp_path, config, "history", monkeypatch)
+    logs = _same(repo, tmp_path, config, "history", monkeypatch)
+    assert "only commits after" in logs["secrets-kingfisher"]  # the new commits, not all
 
     # history rewritten (as after a force-push): the leaking commits are gone
     _git(repo, "reset", "-q", "--hard", "HEAD~2")
     (repo / "server.js").write_text((repo / "server.js").read_text() + "\n// rewritten\n")
     _git(repo, "commit", "-qam", "rewritten history")
-    _same(repo, tmp_path, config, "rewritten", monkeypatch)
+    logs = _same(repo, tmp_path, config, "rewritten", monkeypatch)
+    assert "whole history scanned (history rewritten" in logs["secrets-kingfisher"]
 
     # a tool option changes: the old entries must not answer
     config = _config(repo, hadolint={"ignore": ["DL3018"]},

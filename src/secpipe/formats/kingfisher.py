@@ -71,18 +71,26 @@ def _finding(item: Mapping[str, Any], where: str, source: str) -> Finding:
 
 
 def parse(data: bytes, source: str = "<kingfisher>") -> Sequence[Finding]:
+    return combine(occurrences(data, source))
+
+
+def occurrences(data: bytes, source: str = "<kingfisher>") -> list[Finding]:
+    """Every occurrence the report lists, not yet merged: the scan cache keeps these, so the
+    working tree's and each commit range's occurrences can be combined as one report's."""
     doc = expect(load_json(data, source), dict, source, "the report")
     items = expect(doc.get("findings"), list, source, "'findings'")
-    findings = []
-    for index, item in enumerate(items):
-        findings.append(_finding(expect(item, dict, source, f"finding {index}"),
-                                 f"finding {index}", source))
-    # kingfisher's threads report in no fixed order: the working tree first, then the history
-    # newest commit first, so the kept occurrence and the commit list are the same every run
-    findings.sort(key=_order)
-    findings.sort(key=lambda f: f.properties.get("date", ""), reverse=True)
-    findings.sort(key=lambda f: bool(f.properties.get("commit")))
-    return merge_repeats(findings)
+    return [_finding(expect(item, dict, source, f"finding {index}"), f"finding {index}", source)
+            for index, item in enumerate(items)]
+
+
+def combine(found: Sequence[Finding]) -> list[Finding]:
+    """One finding per value per file. kingfisher's threads report in no fixed order, so the
+    occurrences are ordered first (the working tree, then history newest commit first): the
+    kept occurrence and the commit list are the same in every run."""
+    ordered = sorted(found, key=_order)
+    ordered.sort(key=lambda f: f.properties.get("date", ""), reverse=True)
+    ordered.sort(key=lambda f: bool(f.properties.get("commit")))
+    return merge_repeats(ordered)
 
 
 def _order(f: Finding) -> tuple:

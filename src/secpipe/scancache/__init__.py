@@ -86,6 +86,15 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     if entry is not None:
         hints.add_hints(collector, entry.get("hints", []), _digest)
         return _from_entry(entry, "the same content was scanned before: reused whole")
+    if scanner.name == "kingfisher" and history is not None:
+        from secpipe.scancache import history as hist
+
+        done = hist.incremental(scanner, req, collector, base, u.manifest_digest(files),
+                                history, _digest)
+        if done is not None:
+            outcome, findings, hinted = done
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
+            return outcome, findings
     index_key = store.digest([base, "units", str(req.root.resolve())])
     if kind in ("file", "dir"):
         done = _partial(scanner, req, collector, files, kind, index_key)

@@ -49,6 +49,9 @@ class Kingfisher(Scanner):
             argv += ["--git-history", "none"]
         elif prefix:
             argv += ["--path-prefix", prefix]
+        if prefix is not None and req.options.get("since_commit"):
+            # set by the scan cache: only commits not reachable from one already scanned
+            argv += ["--since-commit", str(req.options["since_commit"])]
         for path in (*ALWAYS_EXCLUDED, *req.exclude):
             if path != ".git":  # kingfisher reads .git as history, never as files; excluding
                 argv += ["--exclude", path]  # it would silently turn history off
