@@ -80,6 +80,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
         "options": dict(req.options), "exclude": list(req.exclude), "format": scanner.format,
         "fingerprint": _probe(), "unit_kind": kind, "code": _code_digest(scanner),
         "tool_config": {rel: files[rel] for rel in u.root_config_files(files)},
+        "executable": _executable_identity(scanner, req),
     })
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
@@ -143,6 +144,18 @@ def _code_digest(scanner: Scanner) -> str:
         source = inspect.getsourcefile(sys.modules[module])
         h.update(Path(source).read_bytes() if source else module.encode())
     return h.hexdigest()
+
+
+def _executable_identity(scanner: Scanner, req: ScanRequest) -> list:
+    """Which binary answers: another build of the same version is another key."""
+    import shutil
+
+    found = shutil.which(scanner.executable, path=req.env.get("PATH", os.environ.get("PATH")))
+    if not found:
+        return []
+    real = os.path.realpath(found)
+    st = os.stat(real)
+    return [real, st.st_size, st.st_mtime_ns]
 
 
 def _probe() -> str:
