@@ -229,10 +229,22 @@ def bench_history(work: Path, env: dict[str, str], commits: int, files: int,
             "stages": {"secrets": {"tools": [engine], "fail_on": "low", "timeout": 1800}},
             "tools": {engine: {"history": True}},
         }))
-        m = _secpipe(repo, work / f"out-hist-{engine}", env, "--config", str(cfg),
-                     "--no-cache", stages=("secrets",))
+        cached = {**env, "SECPIPE_SCAN_CACHE": str(work / f"scan-cache-history-{engine}")}
+        m = _secpipe(repo, work / f"out-hist-{engine}", cached, "--config", str(cfg),
+                     stages=("secrets",))
         _line(f"history cold, {engine}", m)
         _verdict(f"cold history over {commits} commits ({engine})", m["wall"], 120.0, " s")
+        if engine != "kingfisher":
+            continue
+        target = next(repo.glob("svc002/pkg*/mod2*.py"))
+        target.write_text(target.read_text() + "\nEXTRA = 2\n")
+        subprocess.run(["git", "-C", str(repo), "-c", "user.email=b@example.invalid", "-c",
+                        "user.name=b", "commit", "-qam", "one more"], check=True)
+        again = _secpipe(repo, work / f"out-hist-{engine}-again", cached, "--config", str(cfg),
+                         stages=("secrets",))
+        _line(f"one new commit, {engine}", again)
+        print(f"  (one new commit / cold history: {again['wall'] / m['wall']:.3f} wall, "
+              f"{again['scan'] / max(m['scan'], 1e-9):.3f} scan phase)")
 
 
 def main() -> int:
