@@ -66,3 +66,13 @@ def test_cache_clear_command(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code == 0 and "removed 1 cache entries" in result.output
     assert store.read_entry("hadolint", "ab" * 32) is None
     assert CliRunner().invoke(main, ["cache", "where"]).output.strip() == str(tmp_path / "c")
+
+
+def test_an_unwritable_cache_is_noted_not_raised(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(blocker / "cache"))
+    store.write_failures()
+    store.write_entry("hadolint", "cd" * 32, {"findings": []})
+    (message,) = store.write_failures()
+    assert "file" in message and store.write_failures() == []

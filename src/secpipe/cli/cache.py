@@ -27,7 +27,12 @@ def clear() -> None:
     """Remove every cached scan result: the next run scans everything again."""
     from secpipe.scancache.store import cache_root, clear as clear_cache
 
-    removed = clear_cache()
+    try:
+        removed = clear_cache()
+    except OSError as exc:
+        from secpipe.cli._common import fail
+
+        raise fail(f"cannot clear the scan cache {cache_root()}: {exc}") from None
     click.echo(f"removed {removed} cache entries from {cache_root()}")
 
 

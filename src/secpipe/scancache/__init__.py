@@ -53,7 +53,12 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
 
     Whatever a tool wrote is also searched for the values of tools served from the cache
     (see `hints.py`), so the run's scrub masks them as a cold run would."""
+    store.write_failures()
     outcome, findings = _scan_and_parse(scanner, req, collector, version)
+    failed = store.write_failures()
+    if failed:
+        outcome = replace(outcome, notes=[*outcome.notes, "scan cache not written (the next "
+                                          "run scans again): " + "; ".join(failed[:3])])
     hints.add_texts(collector, [*(r.data for r in outcome.reports),
                                 *(r.data for r in outcome.artifacts), outcome.stderr], _digest)
     return outcome, findings

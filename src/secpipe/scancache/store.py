@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -57,14 +58,34 @@ def read_entry(tool: str, key: str, root: Path | None = None) -> dict[str, Any] 
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
 
+_FAILED = threading.local()
+
+
+def write_failures() -> list[str]:
+    """Why this thread's entry writes failed since the last call (then forgotten)."""
+    failed = getattr(_FAILED, "messages", [])
+    _FAILED.messages = []
+    return failed
+
+
 def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None = None) -> None:
+    """Write atomically. A cache that cannot be written (full disk, read-only home) costs only
+    the next run's speed, never this run's result: the failure is kept for the tool's log
+    (`write_failures`), not raised."""
     path = _entry_path(tool, key, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    except OSError as exc:
+        _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path.parent}: {exc}"]
+        return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"schema": SCHEMA, **entry}, fh, separators=(",", ":"))
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path}: {exc}"]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
