@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   # install secpipe in .venv, provision the scanners, scan examples/web"
 	@echo "make test   # install test dependencies and scanners, run the test suite"
-	@echo "make bench  # secpipe vs the same tools run one after another"
+	@echo "make bench  # secpipe vs the same tools run one after another; generated-repo scale"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,8 @@ test: tools browser
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
+	$(SECPIPE) tools install kingfisher
+	$(BIN)/python bench/generated_repo.py
 
 fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_formats.py --minutes 10

@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = Path(os.environ.get("SECPIPE_SHARED_FIXTURES")
                        or ROOT.parent / "shared" / "fixtures")
 OWN_FIXTURES = ROOT / "tests" / "fixtures"
+# Tests run their tools for real: the user's scan cache never answers for them (the cache's
+# own tests turn it on, with a cache dir of their own).
+os.environ.setdefault("SECPIPE_NO_CACHE", "1")
 
 
 def shared_fixture_dir(tool: str) -> Path:

@@ -73,6 +73,12 @@ def _gitleaks(data: bytes) -> Iterator[str]:
                 yield leak[key]
 
 
+def _kingfisher(data: bytes) -> Iterator[str]:
+    for item in json.loads(data)["findings"]:
+        yield item["finding"]["snippet"]
+        yield from (item["finding"].get("dependent_captures") or {}).values()
+
+
 def _none(data: bytes) -> Iterator[str]:
     return iter(())  # detect-secrets reports only SHA-1 digests
 
@@ -83,6 +89,7 @@ EXTRACTORS: dict[str, Callable[[bytes], Iterator[str]]] = {
     "trufflehog": _trufflehog,
     "trufflehog3": _trufflehog3,
     "gitleaks": _gitleaks,
+    "kingfisher": _kingfisher,
 }
 FOLDERS = {  # format -> fixture folders (shared ones are named as DefectDojo names them)
     "git-secrets": [OWN_FIXTURES / "git-secrets"],
@@ -90,6 +97,7 @@ FOLDERS = {  # format -> fixture folders (shared ones are named as DefectDojo na
     "trufflehog": [SHARED_FIXTURES / "trufflehog"],
     "trufflehog3": [SHARED_FIXTURES / "trufflehog3", OWN_FIXTURES / "trufflehog3"],
     "gitleaks": [SHARED_FIXTURES / "gitleaks"],
+    "kingfisher": [OWN_FIXTURES / "kingfisher"],
 }
 CASES = [
     pytest.param(fmt, path, id=f"{fmt}:{path.parent.parent.name}/{path.name}")

@@ -6,10 +6,10 @@ another and the package has no import circle."""
 
 from __future__ import annotations
 
-from secpipe.cli import aws, db, falco, hub, hub_admin, notify
+from secpipe.cli import aws, cache, db, falco, hub, hub_admin, notify
 from secpipe.cli.main import main
 
-for _area in (hub, db, aws, falco, notify):
+for _area in (hub, db, aws, falco, notify, cache):
     _area.register(main)
 hub_admin.register(hub.hub)   # keys, users, audit under `secpipe hub`
 

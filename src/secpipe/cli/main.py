@@ -4,6 +4,7 @@ messages and exit codes in one place (0 gate passed, 1 gate failed, 2 error)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -75,9 +76,13 @@ def main() -> None:
 @click.option("--sink", "sinks", multiple=True, type=click.Choice(["securityhub", "s3"]),
               help="After the outputs are written, also send the run here (repeatable; options "
                    "from `sinks:` in secpipe.yml). A failing sink exits 2.")
+@click.option("--no-cache", is_flag=True,
+              help="Scan everything again: neither read nor write the scan cache "
+                   "(`secpipe cache clear` empties it).")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
         jobs: int | None, suppressions_file: Path | None, progress: bool | None,
-        hub: str | None, no_hub: bool, hub_profile: str | None, sinks: tuple[str, ...]) -> None:
+        hub: str | None, no_hub: bool, hub_profile: str | None, sinks: tuple[str, ...],
+        no_cache: bool = False) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -107,9 +112,11 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     from secpipe.progress import Progress
 
     if hub_profile:  # read by the remote-hub client (secpipe.hub.client.credentials)
-        import os
         from secpipe.hub.client import ENV_PROFILE
+
         os.environ[ENV_PROFILE] = hub_profile
+    if no_cache:
+        os.environ["SECPIPE_NO_CACHE"] = "1"  # read by secpipe.scancache in the tool threads
     console = Console()
     if not console.is_terminal:  # CI logs: wide enough that tables and findings stay on a line
         console = Console(width=max(console.width, 120))

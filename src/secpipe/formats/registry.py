@@ -17,6 +17,7 @@ BUILTIN = {
     "trufflehog": "secpipe.formats.trufflehog",
     "trufflehog3": "secpipe.formats.trufflehog3",
     "gitleaks": "secpipe.formats.gitleaks",
+    "kingfisher": "secpipe.formats.kingfisher",
     "hadolint": "secpipe.formats.hadolint",
     "checkov": "secpipe.formats.checkov",
     "trivy": "secpipe.formats.trivy",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import AbstractSet, Callable, Mapping, Sequence
 
-from secpipe.formats import ReportFormatError, get_format
-from secpipe.model import Finding, FingerprintKey, SecretCollector, collecting, keyed
+from secpipe.formats import ReportFormatError
+from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
@@ -26,6 +26,7 @@ from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
+from secpipe.scancache import scan_and_parse
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
 
@@ -222,7 +223,8 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
                           git_root=plan.git_root, inputs=dict(inputs), run_id=run_id)
-        outcome = scanner.scan(req)
+        with keyed(fkey):   # parsing and the cache's digests under the run's key
+            outcome, findings = scan_and_parse(scanner, req, collector, lambda: version_of(tool))
         tool_run.outputs = dict(outcome.outputs)
         tool_run.cleanup = outcome.cleanup
         result.exit_code = outcome.exit_code
@@ -230,12 +232,6 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         result.coverage = dict(outcome.coverage)
         log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
                 "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
-        findings: list[Finding] = []
-        if outcome.reports:
-            fmt = get_format(outcome.format or scanner.format)
-            with collecting(collector), keyed(fkey):
-                for report in outcome.reports:
-                    findings.extend(fmt.parse(report.data, report.name))
         findings = scanner.postprocess(findings, req)
         # one tool name from run to hub: the scanner's (osv-match, dast, runtime-sensor), not
         # its format's (cyclonedx, zap, falco), which stays in the property `parsed_as`

@@ -16,6 +16,7 @@ from secpipe.scanners.git_secrets import GitSecrets
 from secpipe.scanners.grype import Grype
 from secpipe.scanners.hadolint import Hadolint
 from secpipe.scanners.interface import Scanner
+from secpipe.scanners.kingfisher import Kingfisher
 from secpipe.scanners.osv_match import OsvMatch
 from secpipe.scanners.runtime_sensor import RuntimeSensor
 from secpipe.scanners.sbom import Sbom
@@ -31,7 +32,8 @@ def all_scanners() -> dict[str, type[Scanner]]:
     found: dict[str, type[Scanner]] = {
         cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
                                   DeployLocal, DeployHelm, Dast, OsvMatch,
-                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan, RuntimeSensor)
+                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan, RuntimeSensor,
+                                  Kingfisher)
     }
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

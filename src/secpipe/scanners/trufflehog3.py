@@ -5,6 +5,8 @@ Exit status 2 means "found something"; only 0 and 2 come with a trustworthy repo
 
 from __future__ import annotations
 
+import subprocess
+
 import yaml
 
 from secpipe.scanners._files import ALWAYS_EXCLUDED
@@ -42,8 +44,14 @@ class Trufflehog3(Scanner):
         out = req.workdir / "trufflehog3.json"
         argv = [exe, "--config", str(config), "--format", "JSON", "--output", str(out)]
         coverage = history_coverage(self.name, req, argv)  # plain folder: said, or required
+        notes: list[str] = []
         if history_setting(req) in OFF:
             argv.append("--no-history")
+        else:
+            depth = int(req.options.get("history_depth") or DEFAULT_DEPTH)
+            if req.options.get("history_depth"):
+                argv += ["--depth", str(depth)]
+            notes += _depth_note(req, depth)
         if req.options.get("no_entropy"):
             argv.append("--no-entropy")
         argv.append(".")
@@ -51,4 +59,25 @@ class Trufflehog3(Scanner):
         data = out.read_bytes() if out.is_file() else None
         report = require_report(self.name, "trufflehog3.json", data, argv)
         return ScanOutcome(reports=[report], exit_code=run.exit_code, command=argv,
-                           stderr=run.stderr, coverage=coverage)
+                           stderr=run.stderr, coverage=coverage, notes=notes)
+
+
+# trufflehog3 walks at most this many commits of history unless told otherwise (`--depth`)
+DEFAULT_DEPTH = 10000
+
+
+def _depth_note(req: ScanRequest, depth: int) -> list[str]:
+    """Say so when the history is longer than trufflehog3 will walk: older commits are not
+    scanned, which must never look like a clean history."""
+    if req.git_root is None:
+        return []
+    try:
+        out = subprocess.run(["git", "-C", str(req.root), "rev-list", "--count", "HEAD"],
+                             capture_output=True, text=True, timeout=60)
+        count = int(out.stdout.strip()) if out.returncode == 0 else 0
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return []
+    if count <= depth:
+        return []
+    return [f"WARNING: the history has {count} commits and trufflehog3 walks only the newest "
+            f"{depth} (set `history_depth`, or scan history with kingfisher)"]

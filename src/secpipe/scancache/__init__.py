@@ -1,0 +1,317 @@
+"""Incremental scans: a tool's scan + parse, answered from a content-addressed cache when the
+same tool (same version, options and fingerprint key) already scanned the same content.
+
+Keys: the tool, its version, its options and excludes, secpipe's version, the identity of the
+fingerprint key (the digest a fixed probe value gets, so a keyed digest changes the key
+without the cache ever holding the key), and what was scanned: the digest of every file's
+content and, for history scans, of every ref. An exact repeat is served whole. Otherwise the
+tools whose findings are local to a file or directory (see `units.py`) scan only the units that
+changed, in a mirror tree, and reuse the rest. Cached findings are the parser's own output
+before identities are assigned, so the pipeline gives them the same Ids as a cold run.
+
+Off with `secpipe run --no-cache` (SECPIPE_NO_CACHE=1) or SECPIPE_SCAN_CACHE=off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from secpipe.formats import get_format
+from secpipe.model import Finding, Secret, SecretCollector, collecting
+from secpipe.model.secret import current_key
+from secpipe.scancache import hints, store, units as u
+from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
+
+PROBE = "secpipe-scan-cache-fingerprint-probe"
+
+
+def enabled() -> bool:
+    if os.environ.get("SECPIPE_NO_CACHE", "").strip() not in ("", "0"):
+        return False
+    return os.environ.get("SECPIPE_SCAN_CACHE", "").strip().lower() not in ("off", "0", "none")
+
+
+def fresh_scan(scanner: Scanner, req: ScanRequest, collector: SecretCollector
+               ) -> tuple[ScanOutcome, list[Finding]]:
+    """The uncached path: run the tool, parse its reports (secrets go to `collector`)."""
+    outcome = scanner.scan(req)
+    findings: list[Finding] = []
+    if outcome.reports:
+        fmt = get_format(outcome.format or scanner.format)
+        with collecting(collector):
+            for report in outcome.reports:
+                findings.extend(fmt.parse(report.data, report.name))
+    return outcome, findings
+
+
+def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
+                   version: Callable[[], str | None]) -> tuple[ScanOutcome, list[Finding]]:
+    """Findings (before identities) and the outcome, from the cache where it holds them.
+
+    Whatever a tool wrote is also searched for the values of tools served from the cache
+    (see `hints.py`), so the run's scrub masks them as a cold run would."""
+    store.write_failures()
+    outcome, findings = _scan_and_parse(scanner, req, collector, version)
+    failed = store.write_failures()
+    if failed:
+        outcome = replace(outcome, notes=[*outcome.notes, "scan cache not written (the next "
+                                          "run scans again): " + "; ".join(failed[:3])])
+    hints.add_texts(collector, [*(r.data for r in outcome.reports),
+                                *(r.data for r in outcome.artifacts), outcome.stderr], _digest)
+    return outcome, findings
+
+
+def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
+                    version: Callable[[], str | None]) -> tuple[ScanOutcome, list[Finding]]:
+    if not enabled() or req.inputs or scanner.name not in u.UNIT_KIND:
+        return fresh_scan(scanner, req, collector)
+    tool_version = version()
+    if not tool_version:
+        return fresh_scan(scanner, req, collector)  # an unknown version cannot be keyed
+    files = _manifest(req)
+    kind = u.unit_kind(scanner.name, req.options, req.git_root, req.root, files)
+    history = None
+    if scanner.name in u.HISTORY_TOOLS and req.options.get("history", True) and req.git_root:
+        history = u.history_state(req.root, req.git_root)
+        if history is None:
+            return fresh_scan(scanner, req, collector)
+    from secpipe import __version__
+
+    base = store.digest({
+        "tool": scanner.name, "version": tool_version, "secpipe": __version__,
+        "options": dict(req.options), "exclude": list(req.exclude), "format": scanner.format,
+        "fingerprint": _probe(), "unit_kind": kind, "code": _code_digest(scanner),
+        "tool_config": {rel: files[rel] for rel in u.root_config_files(files)},
+        "executable": _executable_identity(scanner, req),
+    })
+    whole_key = store.digest([base, u.manifest_digest(files), history])
+    entry = store.read_entry(scanner.name, whole_key)
+    if entry is not None:
+        hints.add_hints(collector, entry.get("hints", []), _digest)
+        return _from_entry(entry, "the same content was scanned before: reused whole")
+    if scanner.name == "kingfisher" and history is not None:
+        from secpipe.scancache import history as hist
+
+        done = hist.incremental(scanner, req, collector, base, u.manifest_digest(files),
+                                history, _digest)
+        if done is not None:
+            outcome, findings, hinted = done
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
+            return outcome, findings
+    index_key = store.digest([base, "units", str(req.root.resolve())])
+    if kind in ("file", "dir"):
+        done = _partial(scanner, req, collector, files, kind, index_key)
+        if done is not None:
+            outcome, findings, hinted = done
+            hints.add_hints(collector, hinted, _digest)
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
+            return outcome, findings
+    local = SecretCollector()
+    outcome, findings = fresh_scan(scanner, req, local)
+    collector.values |= local.values
+    scrubbed = _scrubbed(outcome, local)
+    hinted = hints.make_hints(local.values, _digest)
+    _save_whole(scanner.name, whole_key, scrubbed, findings, hinted)
+    if kind in ("file", "dir"):
+        _save_index(scanner.name, index_key, files, kind, findings, scrubbed, hinted)
+    return outcome, findings
+
+
+_MANIFESTS: dict[tuple, dict[str, str]] = {}
+_MANIFEST_LOCK = threading.Lock()
+
+
+def _manifest(req: ScanRequest) -> dict[str, str]:
+    """The tree's manifest, hashed once per run however many tools read it (the tree does not
+    change under a run; a new run id hashes again)."""
+    key = (str(req.root), tuple(req.exclude), req.run_id)
+    with _MANIFEST_LOCK:
+        if not req.run_id or key not in _MANIFESTS:
+            if len(_MANIFESTS) > 8:
+                _MANIFESTS.clear()
+            _MANIFESTS[key] = u.manifest(req.root, req.exclude)
+        return _MANIFESTS[key]
+
+
+def _code_digest(scanner: Scanner) -> str:
+    """The adapter's and parser's source: a changed command line or parser is a new key even
+    when secpipe's version number did not move."""
+    import hashlib
+    import inspect
+    import sys
+
+    h = hashlib.sha256()
+    fmt_module = get_format(scanner.format).parse.__module__
+    for module in (type(scanner).__module__, fmt_module, __name__, u.__name__):
+        source = inspect.getsourcefile(sys.modules[module])
+        h.update(Path(source).read_bytes() if source else module.encode())
+    return h.hexdigest()
+
+
+def _executable_identity(scanner: Scanner, req: ScanRequest) -> list:
+    """Which binary answers: another build of the same version is another key."""
+    import shutil
+
+    found = shutil.which(scanner.executable, path=req.env.get("PATH", os.environ.get("PATH")))
+    if not found:
+        return []
+    real = os.path.realpath(found)
+    st = os.stat(real)
+    return [real, st.st_size, st.st_mtime_ns]
+
+
+def _probe() -> str:
+    """The digest the active fingerprint scheme gives a fixed value: a keyed scheme changes it
+    with its key, so entries made under another key are never served."""
+    return _digest(PROBE)
+
+
+def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
+    """What the cache may keep of a tool's output: clear values masked and the tools' own plain
+    hashes of them (detect-secrets' SHA-1) replaced by their keyed digests, as in raw/."""
+    key = current_key()
+
+    def clean(data: bytes) -> bytes:
+        return key.scrub_hashes(local.scrub(data))
+
+    return replace(outcome, reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
+                   artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
+                   stderr=clean(outcome.stderr), cleanup=None, outputs={})
+
+
+def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
+                hinted: list[list]) -> None:
+    store.write_entry(tool, key, {
+        "hints": hinted,
+        "findings": [store.finding_to_json(f) for f in findings],
+        "reports": store.reports_to_json(outcome.reports),
+        "artifacts": store.reports_to_json(outcome.artifacts),
+        "exit_code": outcome.exit_code, "command": list(outcome.command),
+        "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
+        "notes": list(outcome.notes), "format": outcome.format,
+    })
+
+
+def _from_entry(entry: dict, why: str) -> tuple[ScanOutcome, list[Finding]]:
+    outcome = ScanOutcome(
+        reports=store.reports_from_json(entry["reports"]),
+        artifacts=store.reports_from_json(entry["artifacts"]),
+        exit_code=int(entry["exit_code"]), command=list(entry["command"]),
+        stderr=str(entry["stderr"]).encode("utf-8", "surrogateescape"),
+        notes=[*entry["notes"], f"scan cache: {why}"], format=entry["format"])
+    return outcome, [store.finding_from_json(f) for f in entry["findings"]]
+
+
+def _group(findings: list[Finding], files: dict[str, str], kind: str
+           ) -> dict[str, list[Finding]] | None:
+    """Findings by unit, in report order; None when one cannot be placed in a unit."""
+    charts = u.chart_roots(files) if kind == "dir" else set()
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        path = u.normal_path(f.path)
+        if path is None or path not in files:
+            return None
+        out.setdefault(u.unit_of(path, kind, charts), []).append(f)
+    return out
+
+
+def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
+                findings: list[Finding], outcome: ScanOutcome, hinted: list[list]) -> None:
+    grouped = _group(findings, files, kind)
+    if grouped is None:
+        store.write_entry(tool, key, {"ok": False})
+        return
+    current = u.units(files, kind)
+    store.write_entry(tool, key, {**_index_head(outcome), "hints": hinted, "units": {
+        unit: [d, [store.finding_to_json(f) for f in grouped.get(unit, [])]]
+        for unit, d in current.items()}})
+
+
+def _index_head(outcome: ScanOutcome) -> dict:
+    """What a partial run falls back on when its mirror gave no report (no unit of the tool's
+    kind changed): the last full report, already scrubbed."""
+    return {"ok": True, "exit_code": outcome.exit_code, "command": list(outcome.command),
+            "reports": store.reports_to_json(outcome.reports), "notes": list(outcome.notes),
+            "format": outcome.format}
+
+
+def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
+             files: dict[str, str], kind: str, index_key: str
+             ) -> tuple[ScanOutcome, list[Finding], list[list]] | None:
+    """Scan only the changed units in a mirror; None when the index cannot be used."""
+    index = store.read_entry(scanner.name, index_key)
+    if not index or not index.get("ok"):
+        return None
+    known: dict = index["units"]
+    current = u.units(files, kind)
+    changed = {unit for unit, d in current.items() if known.get(unit, [None])[0] != d}
+    if len(changed) == len(current):
+        return None  # nothing to reuse: a plain run reports exactly what the tool says
+    fresh: dict[str, list[Finding]] = {}
+    local = SecretCollector()
+    last = ScanOutcome(reports=store.reports_from_json(index.get("reports", [])),
+                       exit_code=int(index.get("exit_code", 0)),
+                       command=list(index.get("command", [])), notes=list(index.get("notes", [])),
+                       format=index.get("format"))
+    outcome = last
+    charts = u.chart_roots(files) if kind == "dir" else set()
+    readable = {rel for rel in files
+                if u.relevant(scanner.name, req.options, rel,
+                              u.unit_of(rel, kind, charts) in charts)}
+    if not readable:
+        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
+    # when no file the tool reads changed, its changed units hold nothing and it need not run
+    changed_run = any(u.unit_of(rel, kind, charts) in changed for rel in readable)
+    if changed_run:
+        mirror = req.workdir / "scan-cache-mirror"
+        u.build_mirror(req.root, mirror, files, kind, changed)
+        sub = replace(req, root=mirror, git_root=None, workdir=req.workdir / "scan-cache-work")
+        sub.workdir.mkdir(parents=True, exist_ok=True)
+        outcome, found = fresh_scan(scanner, sub, local)
+        collector.values |= local.values
+        grouped = _group(found, files, kind)
+        if grouped is None:
+            return None  # the mirror's findings do not map back: scan the whole tree
+        # the root's config files ride along in the mirror; what the tool says of them when
+        # they did not change is already in the cache
+        fresh = {unit: found for unit, found in grouped.items() if unit in changed}
+        outcome = _scrubbed(outcome, local)
+        if not outcome.reports:  # nothing of the tool's kind changed: keep the last report
+            outcome = replace(last, stderr=outcome.stderr)
+    findings: list[Finding] = []
+    entries: dict[str, list] = {}
+    for unit in sorted(current):
+        if unit in changed:
+            mine = fresh.get(unit, [])
+            entries[unit] = [current[unit], [store.finding_to_json(f) for f in mine]]
+        else:
+            entries[unit] = known[unit]
+            mine = [store.finding_from_json(f) for f in known[unit][1]]
+        findings.extend(mine)
+    hinted = sorted({tuple(h) for h in [*index.get("hints", []),
+                                        *hints.make_hints(local.values, _digest)]})
+    hinted_json = [list(h) for h in hinted]
+    store.write_entry(scanner.name, index_key, {**_index_head(outcome), "hints": hinted_json,
+                                                "units": entries})
+    how = "were scanned (mirror tree)" if changed_run else "hold no file the tool reads"
+    note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and {how}; "
+            "the other units' findings were reused")
+    return replace(outcome, notes=[*outcome.notes, note]), findings, hinted_json
+
+
+def _digest(value: str) -> str:
+    """The fingerprint digest of a value (keyed when the fingerprint scheme is), uncollected."""
+    from secpipe.model import secret as secret_mod
+
+    token = secret_mod._ACTIVE.set(None)
+    try:
+        return Secret.from_value(value).sha256
+    finally:
+        secret_mod._ACTIVE.reset(token)
+
+
+__all__ = ["enabled", "fresh_scan", "scan_and_parse"]

@@ -1,0 +1,122 @@
+"""History scanned once: kingfisher scans only the commits not already scanned.
+
+Per repository, tool and key, the cache records the occurrences kingfisher reported in the
+history (each blob is reported once, for the commit that introduced it) together with the HEAD
+they cover. When that HEAD is still an ancestor of the current one and every ref was reachable
+from it (a linear record), only the new commits are scanned (`--since-commit`, which also
+covers new branches) and their occurrences are added. Anything else (history rewritten by a
+force-push, a record made while other branches existed) scans the whole history again, so
+commits that are no longer reachable drop out with their occurrences. The working tree's
+occurrences are keyed by the tree's content. Both parts are combined as one report would be
+(`formats.kingfisher.combine`), which orders occurrences itself, so the result equals a cold
+run's.
+
+Known difference: a blob introduced again by a new commit after it was removed is attributed
+to both commits here, to one of them in a cold run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+from secpipe.formats import kingfisher as fmt
+from secpipe.model import Finding, SecretCollector, collecting
+from secpipe.scancache import hints, store
+from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
+
+
+def _is_ancestor(root: Path, old: str, new: str) -> bool:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", old, new],
+                             capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0
+
+
+def _run(scanner: Scanner, req: ScanRequest, options: dict, name: str, local: SecretCollector
+         ) -> tuple[ScanOutcome, list[Finding]]:
+    work = req.workdir / name.removesuffix(".json")
+    work.mkdir(parents=True, exist_ok=True)
+    outcome = scanner.scan(replace(req, options=options, workdir=work))
+    with collecting(local):
+        found = fmt.occurrences(outcome.reports[0].data, name)
+    outcome = replace(outcome, reports=[RawReport(name, local.scrub(outcome.reports[0].data))],
+                      stderr=local.scrub(outcome.stderr))
+    return outcome, found
+
+
+def incremental(scanner: Scanner, req: ScanRequest, collector: SecretCollector, base: str,
+                tree_digest: str, state: str, digest
+                ) -> tuple[ScanOutcome, list[Finding], list[list]] | None:
+    """Findings of a kingfisher run with history, scanning only what no entry covers; None
+    when git cannot say what HEAD is (the caller runs the tool in full)."""
+    head = _git(req.root, "rev-parse", "HEAD")
+    if not head or req.git_root is None:
+        return None
+    linear = _git(req.root, "rev-list", "--all", "--not", "HEAD", "--count") == "0"
+    hist_key = store.digest([base, "history", str(req.root.resolve())])
+    tree_key = store.digest([base, "tree", tree_digest])
+    old = store.read_entry(scanner.name, hist_key)
+    tree = store.read_entry(scanner.name, tree_key)
+    local = SecretCollector()
+    reports: list[RawReport] = []
+    notes: list[str] = []
+    outcome: ScanOutcome | None = None
+    opts = dict(req.options)
+    if old and old.get("state") == state:
+        hist_occ = [store.finding_from_json(f) for f in old["occ"]]
+        notes.append("scan cache: history unchanged, its occurrences reused")
+    elif old and old.get("linear") and _is_ancestor(req.root, old["head"], head):
+        outcome, new = _run(scanner, req, {**opts, "since_commit": old["head"]},
+                            "kingfisher-new-commits.json", local)
+        hist_occ = [store.finding_from_json(f) for f in old["occ"]] + new
+        reports += outcome.reports
+        notes.append(f"scan cache: only commits after {old['head'][:12]} scanned; "
+                     "earlier history reused")
+    else:
+        outcome, found = _run(scanner, req, opts, "kingfisher.json", local)
+        hist_occ = [f for f in found if f.properties.get("commit")]
+        tree_occ = [f for f in found if not f.properties.get("commit")]
+        reports += outcome.reports
+        tree = {"occ": [store.finding_to_json(f) for f in tree_occ]}
+        store.write_entry(scanner.name, tree_key, {**tree, "hints": hints.make_hints(
+            local.values, digest)})
+        notes.append("scan cache: whole history scanned" + (" (history rewritten or not "
+                                                            "linear)" if old else ""))
+    if tree is None:
+        t_outcome, tree_found = _run(scanner, req, {**opts, "history": False},
+                                     "kingfisher-tree.json", local)
+        tree = {"occ": [store.finding_to_json(f) for f in tree_found]}
+        store.write_entry(scanner.name, tree_key, {**tree, "hints": hints.make_hints(
+            local.values, digest)})
+        reports += t_outcome.reports
+        outcome = outcome or t_outcome
+    else:
+        hints.add_hints(collector, tree.get("hints", []), digest)
+    tree_occ = [store.finding_from_json(f) for f in tree["occ"]]
+    collector.values |= local.values
+    hinted = [list(h) for h in sorted({tuple(h) for h in [
+        *hints.make_hints(local.values, digest), *(old or {}).get("hints", [])]})]
+    hints.add_hints(collector, hinted, digest)
+    if not reports:  # nothing ran: the last reports, already scrubbed
+        reports = store.reports_from_json((old or {}).get("reports", []))
+    store.write_entry(scanner.name, hist_key, {
+        "state": state, "head": head, "linear": linear,
+        "occ": [store.finding_to_json(f) for f in hist_occ], "hints": hinted,
+        "reports": store.reports_to_json(reports)})
+    base_outcome = outcome or ScanOutcome(reports=[], exit_code=0, command=[])
+    every_hint = sorted({tuple(h) for h in [*hinted, *tree.get("hints", [])]})
+    return (replace(base_outcome, reports=reports, notes=[*base_outcome.notes, *notes],
+                    cleanup=None, outputs={}),
+            fmt.combine([*tree_occ, *hist_occ]), [list(h) for h in every_hint])

@@ -1,0 +1,158 @@
+"""Where cached scan results live, and how a Finding survives the trip to disk and back.
+
+The cache holds only what parsing already produced: Findings (whose secrets are a digest and a
+masked form, never the value) and raw reports and tool logs scrubbed of every value the parser
+saw. Entries are JSON files named by the digest of their key, written atomically (temp file +
+rename), so concurrent runs never read half an entry and a crash leaves no torn one; an entry
+that does not read back is treated as a miss, never as "no findings".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from secpipe.model import Category, Finding, Location, Resource, Secret, Severity
+from secpipe.model.finding import Vulnerability
+from secpipe.paths import from_env_or_cache
+from secpipe.scanners.interface import RawReport
+
+SCHEMA = 1  # bump when the entry layout or the meaning of a key changes
+
+
+def cache_root() -> Path:
+    """$SECPIPE_SCAN_CACHE, else `scan-cache` under secpipe's cache dir."""
+    return from_env_or_cache("SECPIPE_SCAN_CACHE", "scan-cache")
+
+
+def digest(parts: Any) -> str:
+    """A stable digest of any JSON-able key (dict keys sorted)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def clear(root: Path | None = None) -> int:
+    """Remove every cached entry; returns how many entry files were removed."""
+    root = root or cache_root()
+    if not root.exists():
+        return 0
+    count = sum(1 for p in root.rglob("*.json") if p.is_file())
+    shutil.rmtree(root)
+    return count
+
+
+def read_entry(tool: str, key: str, root: Path | None = None) -> dict[str, Any] | None:
+    path = _entry_path(tool, key, root)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # a damaged entry is a miss: the tool runs again
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+
+
+_FAILED = threading.local()
+
+
+def write_failures() -> list[str]:
+    """Why this thread's entry writes failed since the last call (then forgotten)."""
+    failed = getattr(_FAILED, "messages", [])
+    _FAILED.messages = []
+    return failed
+
+
+def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None = None) -> None:
+    """Write atomically. A cache that cannot be written (full disk, read-only home) costs only
+    the next run's speed, never this run's result: the failure is kept for the tool's log
+    (`write_failures`), not raised."""
+    path = _entry_path(tool, key, root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    except OSError as exc:
+        _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path.parent}: {exc}"]
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"schema": SCHEMA, **entry}, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path}: {exc}"]
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _entry_path(tool: str, key: str, root: Path | None) -> Path:
+    safe_tool = "".join(c if c.isalnum() or c in "-_." else "_" for c in tool)
+    return (root or cache_root()) / f"v{SCHEMA}" / safe_tool / key[:2] / f"{key}.json"
+
+
+# --- Findings <-> JSON ----------------------------------------------------------------------
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    loc = f.location
+    res = f.resource
+    return {
+        "tool": f.tool, "rule_id": f.rule_id, "title": f.title, "severity": int(f.severity),
+        "description": f.description, "category": f.category.value,
+        "severity_original": f.severity_original,
+        "location": None if loc is None else [loc.path, loc.start_line, loc.end_line, loc.snippet],
+        "resource": None if res is None else [res.type, res.id, dict(res.details)],
+        "remediation": f.remediation, "remediation_url": f.remediation_url,
+        "references": list(f.references), "cwe": list(f.cwe),
+        "vulnerabilities": [_vuln_to_json(v) for v in f.vulnerabilities],
+        "secret": None if f.secret is None else [f.secret.sha256, f.secret.masked],
+        "location_key": f.location_key, "confidence": f.confidence,
+        "properties": dict(f.properties), "types": list(f.types),
+        "issue_key": f.issue_key, "related": list(f.related),
+    }
+
+
+def finding_from_json(d: Mapping[str, Any]) -> Finding:
+    loc, res, sec = d["location"], d["resource"], d["secret"]
+    return Finding(
+        tool=d["tool"], rule_id=d["rule_id"], title=d["title"],
+        severity=Severity(d["severity"]), description=d["description"],
+        category=Category(d["category"]), severity_original=d["severity_original"],
+        location=None if loc is None else Location(loc[0], loc[1], loc[2], loc[3]),
+        resource=None if res is None else Resource(res[0], res[1], dict(res[2])),
+        remediation=d["remediation"], remediation_url=d["remediation_url"],
+        references=tuple(d["references"]), cwe=tuple(d["cwe"]),
+        vulnerabilities=tuple(_vuln_from_json(v) for v in d["vulnerabilities"]),
+        secret=None if sec is None else Secret(sha256=sec[0], masked=sec[1]),
+        location_key=d["location_key"], confidence=d["confidence"],
+        properties=dict(d["properties"]), types=tuple(d["types"]),
+        issue_key=d["issue_key"], related=tuple(d["related"]),
+    )
+
+
+def _vuln_to_json(v: Vulnerability) -> dict[str, Any]:
+    return {"id": v.id, "package": v.package, "version": v.version,
+            "fixed_version": v.fixed_version, "aliases": list(v.aliases),
+            "cvss_score": v.cvss_score, "cvss_vector": v.cvss_vector, "urls": list(v.urls)}
+
+
+def _vuln_from_json(d: Mapping[str, Any]) -> Vulnerability:
+    return Vulnerability(id=d["id"], package=d["package"], version=d["version"],
+                         fixed_version=d["fixed_version"], aliases=tuple(d["aliases"]),
+                         cvss_score=d["cvss_score"], cvss_vector=d["cvss_vector"],
+                         urls=tuple(d["urls"]))
+
+
+def reports_to_json(reports: Iterable[RawReport]) -> list[list[str]]:
+    """As text, not base64: a value that escaped scrubbing stays findable by a plain grep."""
+    return [[r.name, r.data.decode("utf-8", "surrogateescape")] for r in reports]
+
+
+def reports_from_json(items: Iterable[list[str]]) -> list[RawReport]:
+    return [RawReport(name, data.encode("utf-8", "surrogateescape")) for name, data in items]

@@ -1,0 +1,186 @@
+"""What a tool scanned, as content digests: the tree manifest, its units, the history state.
+
+A unit is the smallest part of the tree whose findings do not depend on anything outside it:
+one file for the per-file secret and lint tools, one directory for checkov and trivy (whose
+Terraform checks read a whole module directory), and a whole Helm chart (templates and values)
+for anything under a `Chart.yaml`. When a unit's digest is unchanged its findings are reused;
+changed units are copied into a mirror tree (same relative paths, so findings carry the same
+paths and identities) and only that mirror is scanned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Mapping, Sequence
+
+from secpipe.scanners._files import walk
+
+# How each cacheable tool's tree is cut into units. Tools not listed are never cached
+# (deploy targets, DAST, engines fed by other stages' outputs): their results depend on more
+# than the tree.
+UNIT_KIND = {
+    "detect-secrets": "file", "hadolint": "file", "trufflehog3": "file", "kingfisher": "file",
+    "git-secrets": "whole", "checkov": "dir", "trivy": "dir",
+}
+# Tools that also read git history when their `history` option is on (the default).
+HISTORY_TOOLS = frozenset({"trufflehog3", "git-secrets", "kingfisher"})
+_TF_LOCAL_MODULE = re.compile(rb'source\s*=\s*"\.\.?/')
+
+
+def manifest(root: Path, exclude: Sequence[str]) -> dict[str, str]:
+    """Relative path -> SHA-256 of the content, for every file the tools may scan."""
+    out: dict[str, str] = {}
+    for path in walk(root, exclude):
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out[path.relative_to(root).as_posix()] = h.hexdigest()
+    return out
+
+
+def manifest_digest(files: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(f"{rel}\0{files[rel]}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def unit_kind(tool: str, options: Mapping[str, object], git_root: Path | None,
+              root: Path, files: Mapping[str, str]) -> str | None:
+    """'file', 'dir', 'whole' (only an exact repeat is reused) or None (never cached)."""
+    kind = UNIT_KIND.get(tool)
+    if kind is None:
+        return None
+    if tool in HISTORY_TOOLS and options.get("history", True) and git_root is not None:
+        return "whole"  # history is keyed by the refs; see history_state
+    if tool == "hadolint" and options.get("dockerfiles"):
+        return "whole"  # configured paths would be missing from a mirror
+    if kind == "dir" and _has_local_tf_modules(root, files):
+        return "whole"  # a module directory's checks read another directory
+    return kind
+
+
+def _has_local_tf_modules(root: Path, files: Mapping[str, str]) -> bool:
+    for rel in files:
+        if rel.endswith(".tf"):
+            try:
+                if _TF_LOCAL_MODULE.search((root / rel).read_bytes()):
+                    return True
+            except OSError:
+                return True
+    return False
+
+
+def units(files: Mapping[str, str], kind: str) -> dict[str, str]:
+    """Unit name -> digest of its content."""
+    if kind == "file":
+        return dict(files)
+    charts = {str(PurePosixPath(rel).parent) for rel in files
+              if PurePosixPath(rel).name == "Chart.yaml"}
+    members: dict[str, list[str]] = {}
+    for rel in files:
+        members.setdefault(unit_of(rel, kind, charts), []).append(rel)
+    out = {}
+    for unit, rels in members.items():
+        h = hashlib.sha256()
+        for rel in sorted(rels):
+            h.update(f"{rel}\0{files[rel]}\n".encode("utf-8", "surrogateescape"))
+        out[unit] = h.hexdigest()
+    return out
+
+
+def chart_roots(files: Mapping[str, str]) -> set[str]:
+    return {str(PurePosixPath(rel).parent) for rel in files
+            if PurePosixPath(rel).name == "Chart.yaml"}
+
+
+def unit_of(rel: str, kind: str, charts: set[str]) -> str:
+    if kind == "file":
+        return rel
+    parent = PurePosixPath(rel).parent
+    for anc in (parent, *parent.parents):
+        if str(anc) in charts:
+            return str(anc)
+    return str(parent)
+
+
+_CHECKOV_KNOWN = {"dockerfile", "kubernetes", "helm", "terraform", "cloudformation"}
+_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template")
+
+
+def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool) -> bool:
+    """Could the tool report anything on this file? Only when no changed file is relevant is
+    a partial run skipped (its changed units then hold no findings, as a full run says)."""
+    from secpipe.scanners.hadolint import is_dockerfile
+
+    name = PurePosixPath(rel).name
+    if tool == "hadolint":
+        return is_dockerfile(name)
+    if tool == "checkov":
+        frameworks = set(options.get("frameworks") or _CHECKOV_KNOWN)  # type: ignore[arg-type]
+        if not frameworks <= _CHECKOV_KNOWN or options.get("secrets_all_files"):
+            return True  # a framework this list does not know reads any file
+        return in_chart or is_dockerfile(name) or name.endswith(_IAC_SUFFIXES)
+    return True  # the secret scanners read every file
+
+
+def normal_path(path: str | None) -> str | None:
+    """A finding's path as the manifest spells it (checkov prints `/dir/file`)."""
+    if not path:
+        return None
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.lstrip("/")
+
+
+def root_config_files(files: Mapping[str, str]) -> list[str]:
+    """Dotfiles at the root (`.hadolint.yaml`, `.checkov.yaml`, `.trivyignore`...): tools read
+    them as configuration, so they are part of every key and of every mirror."""
+    return sorted(rel for rel in files if "/" not in rel and rel.startswith("."))
+
+
+def build_mirror(root: Path, dest: Path, files: Mapping[str, str], kind: str,
+                 changed: set[str]) -> int:
+    """Copy the files of the changed units (and the root's config files) under dest; returns
+    how many were copied."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    charts = chart_roots(files) if kind == "dir" else set()
+    config = set(root_config_files(files))
+    copied = 0
+    for rel in files:
+        if unit_of(rel, kind, charts) in changed or rel in config:
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, target)
+            copied += 1
+    return copied
+
+
+def history_state(root: Path, git_root: Path) -> str | None:
+    """A digest of every ref, HEAD and the scanned subfolder: unchanged means the same commits.
+
+    None when git cannot say (then the tool is not cached)."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                 timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.decode("utf-8", "surrogateescape") if out.returncode == 0 else None
+
+    refs = git("for-each-ref", "--format=%(objectname) %(refname)")
+    head = git("rev-parse", "HEAD")
+    prefix = git("rev-parse", "--show-prefix")
+    if refs is None or head is None or prefix is None:
+        return None
+    branch = git("symbolic-ref", "-q", "HEAD") or "detached"
+    blob = "\n".join([head.strip(), branch.strip(), prefix.strip(), refs])
+    return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()

@@ -1,0 +1,78 @@
+"""The scan cache's pure parts: Finding round trip, units, scrub hints, clearing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from secpipe.cli import main
+from secpipe.model import Category, Finding, Location, Resource, Secret, SecretCollector, Severity
+from secpipe.model.finding import Vulnerability
+from secpipe.scancache import hints, store, units
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def test_a_finding_survives_the_trip_exactly() -> None:
+    f = Finding(tool="t", rule_id="r", title="x", severity=Severity.HIGH, description="d",
+                category=Category.SECRET, severity_original="H",
+                location=Location("a/b.py", 3, 4, "snip"),
+                resource=Resource("Other", "id", {"k": "v"}), remediation="fix",
+                remediation_url="https://example.invalid", references=("ref",), cwe=("CWE-1",),
+                vulnerabilities=(Vulnerability("CVE-1", "p", "1", "2", ("GHSA-1",), 7.5, "AV",
+                                               ("u",)),),
+                secret=Secret("abc", "AK…"), location_key="k", confidence=3,
+                properties={"commit": "c"}, types=("T/a/b",), issue_key="i", related=("x",))
+    assert store.finding_from_json(store.finding_to_json(f)) == f
+    plain = Finding(tool="t", rule_id="r", title="x", severity=Severity.LOW)
+    assert store.finding_from_json(store.finding_to_json(plain)) == plain
+
+
+def test_units_follow_directories_and_charts() -> None:
+    files = {"a/main.tf": "1", "a/vars.tf": "2", "a/b/x.tf": "3", "chart/Chart.yaml": "4",
+             "chart/values.yaml": "5", "chart/templates/d.yaml": "6"}
+    by_dir = units.units(files, "dir")
+    assert set(by_dir) == {"a", "a/b", "chart"}
+    changed = units.units({**files, "chart/values.yaml": "5b"}, "dir")
+    assert [u for u in by_dir if by_dir[u] != changed[u]] == ["chart"]  # values are the chart's
+    assert units.units(files, "file") == files
+
+
+def test_hints_recover_a_cached_tools_value_from_a_fresh_report() -> None:
+    value = "AKIAZ7QW3ERT5YUI8OPA"
+    hinted = hints.make_hints({value, "short"}, _sha)
+    assert hinted == [["AKIA", "8OPA", 20, _sha(value)]]  # what the mask shows, never more
+    collector = SecretCollector()
+    hints.add_texts(collector, [b'{"code": "key = AKIAZ7QW3ERT5YUI8OPA; AKIAother"}'], _sha)
+    assert collector.values == set()
+    hints.add_hints(collector, hinted, _sha)  # served after the fresh tool wrote its report
+    assert value in collector.values
+    later = SecretCollector()
+    hints.add_hints(later, hinted, _sha)
+    hints.add_texts(later, [b"AKIAZ7QW3ERT5YUI8OPX and AKIAZ7QW3ERT5YUI8OPA"], _sha)
+    assert later.values == {value}
+    assert value not in later.scrub_text("x AKIAZ7QW3ERT5YUI8OPA y")
+
+
+def test_cache_clear_command(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "c"))
+    store.write_entry("hadolint", "ab" * 32, {"findings": []})
+    assert store.read_entry("hadolint", "ab" * 32) == {"schema": store.SCHEMA, "findings": []}
+    result = CliRunner().invoke(main, ["cache", "clear"])
+    assert result.exit_code == 0 and "removed 1 cache entries" in result.output
+    assert store.read_entry("hadolint", "ab" * 32) is None
+    assert CliRunner().invoke(main, ["cache", "where"]).output.strip() == str(tmp_path / "c")
+
+
+def test_an_unwritable_cache_is_noted_not_raised(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(blocker / "cache"))
+    store.write_failures()
+    store.write_entry("hadolint", "cd" * 32, {"findings": []})
+    (message,) = store.write_failures()
+    assert "file" in message and store.write_failures() == []
