@@ -25,8 +25,8 @@ venv: $(STAMP)
 
 tools: $(STAMP)
 	$(SECPIPE) tools install
-	@# optional extras the tests drive for real (DAST cross-check, CloudFormation lint)
-	$(SECPIPE) tools install wapiti cfn-lint
+	@# optional extras the tests drive for real (DAST cross-check, CloudFormation lint, history engine)
+	$(SECPIPE) tools install wapiti cfn-lint kingfisher
 
 demo: tools
 	@# the SCA stage matches against an offline OSV subset for the example's pinned packages

@@ -68,6 +68,12 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                         "and `secpipe tools install kingfisher`")
     monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "scan-cache"))
     monkeypatch.delenv("SECPIPE_NO_CACHE", raising=False)
+    # one fingerprint key for every run of the test (each --out would otherwise make its own,
+    # and keyed secret digests, hence Ids, differ between a cached and a cold run by design)
+    key = tmp_path / "fingerprint.key"
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o600)
+    monkeypatch.setenv("SECPIPE_FINGERPRINT_KEY_FILE", str(key))
     top = tmp_path / "web"
     shutil.copytree(EXAMPLE, top, ignore=shutil.ignore_patterns(
         "node_modules", "build", ".secpipe", "secpipe.yml"))
