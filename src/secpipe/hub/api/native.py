@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from secpipe import __version__
 from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.validate import run_body
 from secpipe.hub.interface import InvalidInput
 
 
@@ -67,20 +68,10 @@ async def record_run(call: Call) -> dict[str, Any]:
     """POST /v1/runs: what `secpipe run --hub http(s)://...` sends after a run."""
     from secpipe.hub.interface import RunRecord
 
-    body = call.body
-    run = body.get("run")
-    findings = body.get("findings", [])
-    if not isinstance(run, dict) or not isinstance(findings, list):
-        raise InvalidInput("body must be {\"run\": {...}, \"findings\": [...]}")
-    fields = {k: run.get(k) for k in ("run_id", "repo", "branch", "commit", "started_at",
-                                       "finished_at", "status", "exit_code", "summary")}
-    if any(v is None for v in fields.values()):
-        raise InvalidInput("run needs run_id, repo, branch, commit, started_at, finished_at, "
-                           "status, exit_code and summary")
-    scope = [tuple(p) for p in run.get("scope") or [] if isinstance(p, list) and len(p) == 2]
-    record = RunRecord(**fields, scope=scope)  # type: ignore[arg-type]
+    fields, findings, base_branch = run_body(call.body)
+    record = RunRecord(**fields)
     diff = await call.run(call.store.record_run, record, findings,
-                          base_branch=body.get("base_branch"))
+                          base_branch=base_branch)
     return _plain(diff)
 
 
