@@ -216,3 +216,15 @@ users = Table(
     Column("pw_hash", Str(256), nullable=False),
     Column("updated_at", Str(32), nullable=False),
 )
+
+falco_dead_letters = Table(   # migration 0004: Falco alerts the intake refused or could not store
+    "falco_dead_letters", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Str(32), nullable=False),
+    Column("stage", Str(16), nullable=False),            # request | write
+    Column("reason", Text, nullable=False),
+    Column("rule", Str(256), nullable=False),
+    Column("alert_time", Str(64), nullable=False),       # as the alert gave it
+    Column("count", Integer, nullable=False),            # alerts this row stands for
+    Column("alert", Text, nullable=False),               # the alert's JSON (newest of an episode)
+)

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from secpipe.hub.api import isolation
 from secpipe.hub.api.auth import Authenticator, Principal
 from secpipe.hub.api.errors import (REQUEST_ID, hub_error_response, hub_exception_handler,
                                     http_exception_handler, internal_error, request_id,
                                     unhandled_exception_handler)
+from secpipe.hub.api.isolation import Limits
+from secpipe.hub.api.sigv4 import AuthError
 from secpipe.hub.api.validate import parse_body
 from secpipe.hub.interface import HubError, HubStore
 
@@ -40,8 +42,8 @@ class Call:
     store: HubStore
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store method off the event loop."""
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """Run a blocking store method off the event loop, in its route class's pool."""
+        return await isolation.run_for(self.request, fn, *args, **kwargs)
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
@@ -61,7 +63,7 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
             if public:
                 caller, raw = Principal("anonymous", "anonymous"), b""
             else:
-                caller, raw = await state.authenticator.authenticate(request, bearer=bearer)
+                caller, raw = await _authenticate(request, bearer)
             body = parse_body(raw) if json_body else {}
             request.state.caller = caller
             result = await handler(Call(request, body, caller, state.store))
@@ -69,7 +71,7 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
                 return result
             return JSONResponse(result, headers={REQUEST_ID: request_id(request)})
         except HubError as err:
-            if err.status >= 500:
+            if err.status >= 500 and err.status != 503:   # 503 is honest back-pressure
                 return internal_error(request, err)
             return hub_error_response(err, request)
         except Exception as exc:  # noqa: BLE001 - the client gets InternalException, we log it
@@ -80,9 +82,27 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
     return handle
 
 
+async def _authenticate(request: Request, bearer: bool) -> tuple[Principal, bytes]:
+    """Authenticate, then charge the rate limit: the principal's bucket, or the source
+    address's for a request without valid credentials (see `isolation`)."""
+    limiter = isolation.of(request)
+    if limiter is not None and not request.headers.get("authorization"):
+        limiter.admit_address(request)
+    try:
+        caller, raw = await request.app.state.authenticator.authenticate(request, bearer=bearer)
+    except AuthError:
+        if limiter is not None:
+            limiter.admit_address(request)
+        raise
+    if limiter is not None and caller.kind != "anonymous":
+        limiter.admit_principal(caller.name)
+    return caller, raw
+
+
 def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
                access_keys: dict[str, str] | None = None,
-               extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+               extra_routes: Sequence[BaseRoute] = (), debug: bool = False,
+               limits: Limits | None = None) -> Starlette:
     """The hub's ASGI application over `store`.
 
     auth: verify callers (SigV4 on Security Hub routes; SigV4 or the bearer token on /v1).
@@ -91,6 +111,8 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
         already honours the SECPIPE_HUB_ACCESS_KEY_ID / SECPIPE_HUB_SECRET_ACCESS_KEY pair).
     extra_routes: more routes on the same app, e.g. the dashboard's `Mount("/ui", ...)`;
         they see `request.app.state.store` and `request.app.state.authenticator`.
+    limits: rate limit and worker pools (default: Security Hub's 10 requests/s, burst 30, per
+        principal; `isolation.UNLIMITED` turns the rate limit off).
     """
     from secpipe.hub.api import native, securityhub  # late: they import `endpoint` from here
 
@@ -104,6 +126,7 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
         },
     )
     app.state.store = store
+    app.state.isolation = isolation.Isolation(limits)
     app.state.authenticator = Authenticator(store, enabled=auth, token=token,
                                             access_keys=access_keys)
     return app

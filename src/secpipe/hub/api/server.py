@@ -75,17 +75,19 @@ def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
 def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           allow_remote: bool = False, store: Any = None, auth: bool = True,
           token: str | None = None, extra_routes: RoutesArg | None = None,
-          log_level: str = "info") -> None:
+          log_level: str = "info", limits: Any = None) -> None:
     """Serve the hub until interrupted. `store` (an open HubStore) wins over `store_url`.
 
     extra_routes: a route list or a `factory(store)` mounted beside the API; None (default)
         means the dashboard under /ui, `()` means the API alone.
+    limits: `isolation.Limits` (rate limit, worker pools); None = the defaults.
     """
     check_host(host, allow_remote)
     if store is None:
         from secpipe.hub.store import open_store
         store = open_store(store_url)
-    app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store))
+    app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store),
+                     limits=limits)
     build_server(app, host, port, log_level=log_level).run()
 
 
