@@ -12,16 +12,24 @@ token as the password, or an access key as user:password. Sidekick's webhook sen
 are remembered for 30 s per hub, so one alert per request costs no key lookup: a revoked
 access key stops working within 30 s.
 
+Times: each alert's time is normalised to UTC milliseconds, and an alert dated before 1970
+or more than a day ahead of the hub's clock refuses its request with 400 naming it
+(`secpipe.runtime.admission`); it is also kept as a dead letter.
+
 Durability: an alert is acknowledged (200) once it is in the intake's memory, merged with its
 identity's pending episode; a flusher thread writes pending episodes every `flush_interval`
-(0.25 s; SECPIPE_FALCO_FLUSH_INTERVAL) in one transaction, so 1,000 identical alerts cost one
-row update, not 1,000. A clean shutdown writes what is pending (also at interpreter exit); a
-crash of the hub loses at most the last interval's alerts - Falco's http_output does not retry
-either. `?wait=true` answers only once the alerts are committed (`stored: true`), or 202 with
-`stored: false` if the database did not answer within 10 s: they stay pending and are written
-later, so a client must not resend them. A failed write puts its episodes back (counts are
-never dropped); while more than `max_pending` identities wait, new alerts are refused with 503
-and nothing of them is kept, so resending those is safe.
+(0.25 s; SECPIPE_FALCO_FLUSH_INTERVAL), so 1,000 identical alerts cost one row update, not
+1,000. Writes go in chunks of short transactions that let other writers in between, and an
+episode that cannot be written is set aside as a dead letter with the reason instead of
+blocking the others (`secpipe.runtime.flusher`; `secpipe falco dead-letters` lists them). A
+clean shutdown writes what is pending (also at interpreter exit); a crash of the hub loses at
+most the last interval's alerts - Falco's http_output does not retry either. `?wait=true`
+answers only once the alerts are committed (`stored: true`), or 202 with `stored: false` if the
+database did not answer within 10 s: they stay pending and are written later, so a client must
+not resend them. A write that fails for the database's sake (unreachable, locked) puts its
+episodes back (counts are never dropped). A request that would leave more than `max_pending`
+identities waiting is refused whole with 503 and a Retry-After header (413 when it alone holds
+more), and nothing of it is kept, so resending it later is safe.
 """
 
 from __future__ import annotations
@@ -36,21 +44,26 @@ import os
 import threading
 import time
 import weakref
+from datetime import timedelta
 from typing import Any, Callable, Sequence
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from secpipe.formats.falco import Alert, read_alerts
+from secpipe.formats.falco import Alert
 from secpipe.formats.interface import ReportFormatError
 from secpipe.hub.api import auth as hub_auth
-from secpipe.hub.api import sigv4
+from secpipe.hub.api import isolation, sigv4
 from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.errors import PayloadTooLarge
 from secpipe.hub.interface import HubError, InvalidInput
-from secpipe.runtime import correlate
-from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, WriteStats, write_episodes
+from secpipe.runtime import correlate, deadletter
+from secpipe.runtime.admission import MAX_FUTURE, AlertRefused, read_request
+from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, QueueFull, WriteStats
+from secpipe.runtime.flusher import WriteGate, is_transient, write_chunked
 
 log = logging.getLogger("secpipe.runtime.intake")
 
@@ -62,7 +75,13 @@ WAIT_SECONDS = 10.0
 
 
 class Unavailable(HubError):
+    """503 with Retry-After: the intake is full; nothing of the request was kept."""
+
     code, status = "ServiceUnavailableException", 503
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _env_float(name: str, default: float) -> float:
@@ -78,7 +97,7 @@ class FalcoIntake:
 
     def __init__(self, store: Any, *, window: float | None = None,
                  flush_interval: float | None = None, max_pending: int = MAX_PENDING,
-                 start: bool = True,
+                 start: bool = True, max_future: timedelta = MAX_FUTURE,
                  on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
         self.store = store
         self.on_stored = on_stored   # gets the ASFF documents of each write (notifications)
@@ -86,7 +105,12 @@ class FalcoIntake:
         self.flush_interval = flush_interval if flush_interval is not None else \
             _env_float(ENV_FLUSH, DEFAULT_FLUSH)
         self.max_pending = max_pending
+        self.max_future = max_future
         self.aggregator = Aggregator(self.window)
+        self.dead = deadletter.Buffer()
+        engine = getattr(store, "engine", None)
+        self.gate = WriteGate(engine) if engine is not None else None
+        self._backoff = self.flush_interval
         self._cond = threading.Condition()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -104,16 +128,28 @@ class FalcoIntake:
             atexit.register(self.close)
 
     def submit(self, alerts: Sequence[Alert]) -> int:
-        """Take alerts; returns the generation to `wait` for."""
-        if self.aggregator.keys >= self.max_pending:
-            self._wake.set()
-            raise Unavailable("the hub has too many alerts waiting for its database; "
-                              "retry later (nothing of this request was kept)")
+        """Take alerts (all or none); returns the generation to `wait` for."""
         with self._cond:
-            self.aggregator.add(alerts)
+            try:
+                self.aggregator.add(alerts, max_keys=self.max_pending)
+            except QueueFull as full:
+                self._wake.set()
+                if full.adding > self.max_pending:
+                    raise PayloadTooLarge(
+                        f"this request holds {full.adding} distinct alerts, more than the "
+                        f"intake's max_pending ({self.max_pending}): send it in parts") from None
+                raise Unavailable(
+                    f"the hub has {full.pending} alert identities waiting for its database "
+                    f"(max_pending {self.max_pending}); retry later (nothing of this request "
+                    "was kept)", retry_after=max(1.0, self._backoff)) from None
             self.received += len(alerts)
             self._submitted += 1
             return self._submitted
+
+    def refuse(self, letters: Sequence[deadletter.DeadLetter]) -> None:
+        """Keep refused alerts as dead letters (written by the next flush)."""
+        self.dead.add(letters)
+        self._wake.set()
 
     def wait(self, generation: int, timeout: float = WAIT_SECONDS) -> bool:
         """True once everything up to `generation` is committed."""
@@ -128,52 +164,79 @@ class FalcoIntake:
                 self._wake.set()
         return True
 
+    async def wait_async(self, generation: int, timeout: float = WAIT_SECONDS) -> bool:
+        """`wait` without holding a thread for up to 10 s per request: polls."""
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while self._flushed < generation:
+            if time.monotonic() > deadline:
+                return False
+            await anyio.sleep(0.01)
+        return True
+
     def flush(self) -> WriteStats | None:
-        """Write everything pending now (one transaction); None when there was nothing."""
+        """Write everything pending now, in chunks (see `flusher`); None when there was
+        nothing. Raises the database's error when it could not be reached; what was not
+        written then stays pending."""
         with self._flush_lock:
             with self._cond:
                 episodes = self.aggregator.take()
                 generation = self._submitted
-            if not episodes:
+            letters = self.dead.take()
+            if not episodes and not letters:
                 with self._cond:
                     self._flushed = max(self._flushed, generation)
                     self._cond.notify_all()
                 return None
-            try:
-                stats = write_episodes(self.store, episodes, self.window)
-            except Exception as exc:  # noqa: BLE001 - keep the alerts, say why, retry later
-                self.aggregator.restore(episodes)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("writing %d Falco episodes failed (kept for retry): %s",
-                          len(episodes), self.last_error)
-                raise
+            done = write_chunked(self.store, episodes, self.window, self.gate)
+            if done.left:
+                self.aggregator.restore(done.left)
+            self._write_dead(letters + done.dead)
+            stats = done.stats
             if stats.failed:
-                log.error("the hub refused %d Falco findings: %s", len(stats.failed),
-                          stats.failed[:3])
-            self.last_error = None
+                log.error("the hub refused %d Falco findings (dead letters): %s",
+                          len(stats.failed), stats.failed[:3])
             with self._cond:
                 self.stored += stats.alerts
-                self._flushed = max(self._flushed, generation)
+                if not done.left:
+                    self._flushed = max(self._flushed, generation)
                 self._cond.notify_all()
             if self.on_stored is not None and stats.documents:
                 try:   # on the flusher thread, in write order; keep it quick
                     self.on_stored(stats.documents)
                 except Exception as exc:  # noqa: BLE001 - stored is stored; say what failed
                     log.error("the intake's on_stored hook failed: %s", exc)
+            if done.error is not None:
+                self.last_error = f"{type(done.error).__name__}: {done.error}"
+                log.error("writing %d Falco episodes failed (kept for retry): %s",
+                          len(done.left), self.last_error)
+                raise done.error
+            self.last_error = None
             return stats
 
+    def _write_dead(self, letters: list[deadletter.DeadLetter]) -> None:
+        if not letters:
+            return
+        log.warning("%d Falco alerts set aside as dead letters: %s", len(letters),
+                    letters[0].reason)
+        try:
+            deadletter.write(self.store, letters)
+        except Exception as exc:  # noqa: BLE001 - keep them for the next flush if transient
+            if is_transient(exc):
+                self.dead.restore(letters)
+            log.error("writing %d dead letters failed: %s", len(letters), exc)
+
     def _run(self) -> None:
-        backoff = self.flush_interval
         while not self._stop.is_set():
-            self._wake.wait(backoff)
+            self._wake.wait(self._backoff)
             self._wake.clear()
             if self._stop.is_set():
                 break
             try:
                 self.flush()
-                backoff = self.flush_interval
+                self._backoff = self.flush_interval
             except Exception:  # noqa: BLE001 - logged in flush; back off up to 5 s
-                backoff = min(5.0, backoff * 2)
+                self._backoff = min(5.0, self._backoff * 2)
 
     def close(self) -> None:
         """Stop the thread and write what is pending (idempotent)."""
@@ -189,6 +252,8 @@ class FalcoIntake:
             atexit.unregister(self.close)
         except Exception:  # noqa: BLE001
             pass
+        if self.gate is not None:
+            self.gate.close()
 
 
 # --- authentication ------------------------------------------------------------------------
@@ -277,25 +342,32 @@ class FalcoRoutes(list):
 def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | None = None,
            flush_interval: float | None = None,
            on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> FalcoRoutes:
-    """Routes for `create_app(extra_routes=...)`: POST /falco, GET /v1/runs/{id}/runtime,
-    GET|POST /v1/runs/{id}/images."""
+    """Routes for `create_app(extra_routes=...)`: POST /falco, GET /v1/falco/dead-letters,
+    GET /v1/runs/{id}/runtime, GET|POST /v1/runs/{id}/images."""
     service = intake or FalcoIntake(store, window=window, flush_interval=flush_interval,
                                     on_stored=on_stored)
+
+    def take(body: bytes) -> tuple[int, int]:
+        """Parse, normalise and queue (on an `intake` pool thread, off the event loop)."""
+        try:
+            alerts = read_request(body, "request", max_future=service.max_future)
+        except ReportFormatError as err:
+            hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
+                " (is json_output enabled in falco.yaml?)"
+            raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
+        except AlertRefused as err:
+            service.refuse(err.letters)
+            raise
+        return service.submit(alerts), len(alerts)
 
     async def post_falco(call: Call) -> Any:
         body = await authenticate(call.request)
         if not body.strip():
             raise InvalidInput("the request has no body: POST a Falco alert as JSON")
-        try:
-            alerts = read_alerts(body, "request")
-        except ReportFormatError as err:
-            hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
-                " (is json_output enabled in falco.yaml?)"
-            raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
-        generation = service.submit(alerts)
-        answer: dict[str, Any] = {"accepted": len(alerts)}
+        generation, count = await isolation.run_for(call.request, take, body)
+        answer: dict[str, Any] = {"accepted": count}
         if _truthy(call.request.query_params.get("wait")):
-            stored = await run_in_threadpool(service.wait, generation)
+            stored = await service.wait_async(generation)
             answer["stored"] = stored
             if not stored:
                 answer["message"] = ("accepted; the database did not answer in time, the "
@@ -326,10 +398,18 @@ def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | Non
                                role=str(call.body.get("role") or "deployed"))
         return {"run_id": run_id, "recorded": added}
 
+    async def dead_letters(call: Call) -> Any:
+        limit = call.request.query_params.get("limit") or "100"
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
+            raise InvalidInput("limit must be an integer between 1 and 1000")
+        return {"dead_letters": await call.run(deadletter.list_, store, int(limit))}
+
     falco = endpoint(post_falco, public=True, json_body=False)
     out = FalcoRoutes([
         Route("/falco", falco, methods=["POST"]),
         Route("/falco/", falco, methods=["POST"]),
+        Route("/v1/falco/dead-letters", endpoint(dead_letters, bearer=True, json_body=False),
+              methods=["GET"]),
         Route("/v1/runs/{run_id}/runtime", endpoint(get_runtime, bearer=True, json_body=False),
               methods=["GET"]),
         Route("/v1/runs/{run_id}/images", endpoint(run_images, bearer=True),
