@@ -12,8 +12,9 @@ unauthenticated batch queries used to starve the hub's workers. `routes(db, publ
 (`secpipe hub serve --public-osv`) opens them to OSV clients that cannot authenticate
 (pip-audit's `--osv-url`, osv-scanner); they only ever read public advisory data, never
 findings. Either way each call is rate limited (per principal, or per source address when
-public) and runs in the hub's one-thread `osv` pool, so a flood of batches cannot delay the
-hub's own queries (see `secpipe.hub.api.isolation`). Auth and rate-limit refusals use the
+public) and is matched in a worker process of its own, one call at a time (the hub's `osv`
+pool), so a flood of batches cannot delay the hub's own queries (`secpipe.vulndb.worker`,
+`secpipe.hub.api.isolation`). Auth and rate-limit refusals use the
 hub's error shape (x-amzn-ErrorType, {"Code", "Message"}).
 Versions are compared with the same rules as the matcher. A database holding no advisory for
 the queried ecosystem answers 503 instead of "no vulnerabilities", so a client fails loudly
@@ -107,10 +108,15 @@ def parse_query(query: Any) -> Package:
 class OsvApi:
     """The three handlers over one database (opened lazily, shared by all requests)."""
 
-    def __init__(self, db: VulnDB | str | Path | None = None, *, public: bool = False) -> None:
+    def __init__(self, db: VulnDB | str | Path | None = None, *, public: bool = False,
+                 processes: bool = True) -> None:
         self.db = db if isinstance(db, VulnDB) else VulnDB(db)
         self.matcher = Matcher(self.db)
         self.public = public
+        self.runner = None
+        if processes:      # matching runs in a worker process (see secpipe.vulndb.worker)
+            from secpipe.vulndb.worker import ProcessRunner
+            self.runner = ProcessRunner(self.db.path)
 
     async def _admit(self, request: Request, body: bool = True) -> Any:
         """Authenticate (unless public) and charge the rate limit; the parsed body."""
@@ -144,7 +150,13 @@ class OsvApi:
             arg = await self._admit(request, body)
             if not body:
                 arg = request.path_params["vuln_id"]
-            return JSONResponse(await isolation.run_for(request, fn, arg))
+            if self.runner is None:
+                return JSONResponse(await isolation.run_for(request, fn, arg))
+            limiter = isolation.of(request)
+            if limiter is None:
+                return JSONResponse(await self.runner.call(fn.__name__, arg))
+            async with limiter.pool("osv"):     # one call at a time; the rest wait here
+                return JSONResponse(await self.runner.call(fn.__name__, arg))
         except QueryError as exc:
             return _error(exc)
         except VulnDBError as exc:

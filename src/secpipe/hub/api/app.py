@@ -86,12 +86,13 @@ async def _authenticate(request: Request, bearer: bool) -> tuple[Principal, byte
     """Authenticate, then charge the rate limit: the principal's bucket, or the source
     address's for a request without valid credentials (see `isolation`)."""
     limiter = isolation.of(request)
-    if limiter is not None and not request.headers.get("authorization"):
+    credentials = bool(request.headers.get("authorization"))
+    if limiter is not None and not credentials:
         limiter.admit_address(request)
     try:
         caller, raw = await request.app.state.authenticator.authenticate(request, bearer=bearer)
     except AuthError:
-        if limiter is not None:
+        if limiter is not None and credentials:
             limiter.admit_address(request)
         raise
     if limiter is not None and caller.kind != "anonymous":

@@ -14,9 +14,11 @@ authenticated GetFindings waited 80 s behind them (issue 12).
   is not rate limited (one request per alert is Falco's normal; its back-pressure is
   `max_pending` and an honest 503), nor is `/health`.
 - Worker pools: `queries` (GetFindings, insights, native reads), `imports` (imports, updates,
-  runs, insight changes), `intake` (Falco), `osv` (the OSV API: pure-Python CPU work, kept to
-  one thread so it holds the GIL as little as possible) and `other`. A pool's limit bounds how
-  many of its calls run at once; the excess waits on the event loop at no cost to the others.
+  runs, insight changes), `intake` (Falco: parsing alerts, one thread), `osv` (one call at a
+  time, matched in a worker process: `secpipe.vulndb.worker`) and `other`. A pool's limit
+  bounds how many of its calls run at once; the excess waits on the event loop at no cost to
+  the others. CPU-bound work kept to one thread matters because of the GIL: a query thread
+  that gives the GIL up for each row SQLite steps waits for it behind every busy thread.
   The store's connection pool (SQLAlchemy's 5 + 10 overflow) covers the sum of the pools that
   use the store.
 """
@@ -40,7 +42,7 @@ T = TypeVar("T")
 
 DEFAULT_RATE = 10.0      # Security Hub: 10 requests per second per account and operation
 DEFAULT_BURST = 30       # ... with a burst of 30
-DEFAULT_POOLS = {"queries": 6, "imports": 3, "intake": 2, "osv": 1, "other": 3}
+DEFAULT_POOLS = {"queries": 6, "imports": 3, "intake": 1, "osv": 1, "other": 3}
 MAX_BUCKETS = 10000
 
 

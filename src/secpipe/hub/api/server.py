@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from secpipe.hub.api.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
+SWITCH_INTERVAL = 0.0005
 
 RoutesArg = Sequence[BaseRoute] | Callable[[Any], Sequence[BaseRoute]]
 
@@ -86,6 +88,11 @@ def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DE
     if store is None:
         from secpipe.hub.store import open_store
         store = open_store(store_url)
+    # A query thread gives the GIL up for every row SQLite steps and then waits for it behind
+    # any busy thread for up to the switch interval: 5 ms by default, i.e. up to 250 ms for a
+    # page of 50. 0.5 ms keeps a busy intake or importer from stretching a GetFindings that way
+    # (isolation of work, issue 12); the price is more frequent GIL hand-overs.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store),
                      limits=limits)
     build_server(app, host, port, log_level=log_level).run()
