@@ -282,4 +282,5 @@ def _asff(ep: Episode, ctx: SourceContext) -> dict[str, Any]:
     return to_asff(finding, ctx, updated_at=stamp)
 
 
-__all__ = ["Aggregator", "QueueFull", "Episode", "shift", "WriteStats", "write_episodes", "DEFAULT_WINDOW"]
+__all__ = ["Aggregator", "QueueFull", "Episode", "shift", "WriteStats", "write_episodes",
+           "DEFAULT_WINDOW"]

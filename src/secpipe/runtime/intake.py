@@ -232,9 +232,12 @@ class FalcoIntake:
             self._wake.clear()
             if self._stop.is_set():
                 break
+            began = time.monotonic()
             try:
                 self.flush()
-                self._backoff = self.flush_interval
+                # at most half of the time writing: under a flood the next flush waits as
+                # long as this one took, which also lets more alerts merge in memory
+                self._backoff = max(self.flush_interval, min(5.0, time.monotonic() - began))
             except Exception:  # noqa: BLE001 - logged in flush; back off up to 5 s
                 self._backoff = min(5.0, self._backoff * 2)
 
@@ -280,6 +283,7 @@ async def authenticate(request: Request) -> bytes:
             _remember(authn, header)
             return await hub_auth.read_body(request)
         await hub_auth.drain(request)
+        _charge_address(request)       # guessing tokens is rate limited per source address
         raise sigv4.UnrecognizedClient("The credentials included in the request are invalid.")
     if sigv4.is_sigv4(header):
         _caller, body = await authn.authenticate(request)
@@ -288,6 +292,12 @@ async def authenticate(request: Request) -> bytes:
     raise sigv4.MissingAuthenticationToken(
         "Missing Authentication Token: send `Authorization: Bearer <hub token>`, or put the "
         "token in the URL (https://falco:<token>@hub/falco) for Falco's http_output")
+
+
+def _charge_address(request: Request) -> None:
+    limiter = isolation.of(request)
+    if limiter is not None:
+        limiter.admit_address(request)
 
 
 # Credentials that passed, by digest, for a few seconds: Falco sends one alert per request and

@@ -121,7 +121,7 @@ class OsvApi:
     async def _admit(self, request: Request, body: bool = True) -> Any:
         """Authenticate (unless public) and charge the rate limit; the parsed body."""
         from secpipe.hub.api import isolation
-        from secpipe.hub.api.app import _authenticate
+        from secpipe.hub.api.app import authenticate_and_admit
 
         if self.public:
             limiter = isolation.of(request)
@@ -131,7 +131,7 @@ class OsvApi:
         if getattr(request.app.state, "authenticator", None) is None:
             raise QueryError(403, PERMISSION_DENIED, "this server has no authenticator: mount "
                              "the OSV routes on the hub, or with public=True")
-        _caller, raw = await _authenticate(request, bearer=True)
+        _caller, raw = await authenticate_and_admit(request, bearer=True)
         if not body:
             return None
         if len(raw) > MAX_BODY:

@@ -63,7 +63,7 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
             if public:
                 caller, raw = Principal("anonymous", "anonymous"), b""
             else:
-                caller, raw = await _authenticate(request, bearer)
+                caller, raw = await authenticate_and_admit(request, bearer)
             body = parse_body(raw) if json_body else {}
             request.state.caller = caller
             result = await handler(Call(request, body, caller, state.store))
@@ -82,7 +82,8 @@ def endpoint(handler: Handler, *, public: bool = False, bearer: bool = False,
     return handle
 
 
-async def _authenticate(request: Request, bearer: bool) -> tuple[Principal, bytes]:
+async def authenticate_and_admit(request: Request, bearer: bool = False
+                                 ) -> tuple[Principal, bytes]:
     """Authenticate, then charge the rate limit: the principal's bucket, or the source
     address's for a request without valid credentials (see `isolation`)."""
     limiter = isolation.of(request)
