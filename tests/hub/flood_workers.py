@@ -28,9 +28,9 @@ OSV_BATCH = [{"package": {"name": "jinja2", "ecosystem": "PyPI"}, "version": f"2
 def _falco_alert(n: int) -> bytes:
     now = datetime.now(timezone.utc).isoformat()
     return json.dumps({
-        "time": now, "rule": f"Flood rule {n % 50}", "priority": "Notice", "source": "syscall",
+        "time": now, "rule": f"Flood rule {n % 10}", "priority": "Notice", "source": "syscall",
         "output": "flood", "hostname": "node-1", "tags": ["container"],
-        "output_fields": {"container.id": f"c{n % 7}", "proc.name": "bash",
+        "output_fields": {"container.id": f"c{n % 3}", "proc.name": "bash",
                           "container.image.repository": "registry.example.com/web"},
     }).encode()
 

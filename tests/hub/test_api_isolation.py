@@ -150,8 +150,8 @@ def hub_db(backend: str, tmp_path: Path, request) -> Iterator[str]:
 
 def test_getfindings_p95_during_osv_and_falco_floods(hub_db: str, tmp_path: Path,
                                                      vulndb: VulnDB) -> None:
-    """Four clients posting 1,000-query OSV batches, four Falco senders and an importer, all
-    at once. GetFindings is timed quiet, then during the floods (200 samples each): the floods
+    """Two clients posting 1,000-query OSV batches back to back, two Falco senders posting
+    alerts of 30 identities back to back, and an importer, all at once. GetFindings is timed quiet, then during the floods (200 samples each): the floods
     may not delay it by more than 100 ms at p95, and no import may get a 500.
 
     The bound is on the delay (p95 during the floods minus p95 quiet, measured minutes apart
@@ -165,7 +165,7 @@ def test_getfindings_p95_during_osv_and_falco_floods(hub_db: str, tmp_path: Path
     try:
         quiet = measure_during_floods(hub.url, tmp_path / "stop-quiet", osv=0, falco=0,
                                       imports=0, samples=200)
-        flooded = measure_during_floods(hub.url, tmp_path / "stop-floods", osv=4, falco=4,
+        flooded = measure_during_floods(hub.url, tmp_path / "stop-floods", osv=2, falco=2,
                                         imports=1, samples=200)
     finally:
         hub.stop()
@@ -173,7 +173,7 @@ def test_getfindings_p95_during_osv_and_falco_floods(hub_db: str, tmp_path: Path
     print(f"\n{hub_db.split(':')[0]}: GetFindings quiet p50 {quiet.p50:.1f} ms, p95 "
           f"{quiet.p95:.1f} ms; during the floods p50 {flooded.p50:.1f} ms, p95 "
           f"{flooded.p95:.1f} ms, max {flooded.max:.1f} ms; flood answers {answers}")
-    assert set(answers["osv"]) == {200} and answers["osv"][200] >= 4, answers   # they ran
+    assert set(answers["osv"]) == {200} and answers["osv"][200] >= 2, answers   # they ran
     assert set(answers["falco"]) <= {200, 503} and answers["falco"].get(200, 0) >= 100, answers
     assert answers["import"].get(200, 0) > 0 and set(answers["import"]) <= {200}, answers
     delay = flooded.p95 - quiet.p95

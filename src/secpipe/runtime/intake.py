@@ -235,9 +235,10 @@ class FalcoIntake:
             began = time.monotonic()
             try:
                 self.flush()
-                # at most half of the time writing: under a flood the next flush waits as
-                # long as this one took, which also lets more alerts merge in memory
-                self._backoff = max(self.flush_interval, min(5.0, time.monotonic() - began))
+                # at most a third of the time writing: under a flood the next flush waits
+                # twice as long as this one took, which also lets more alerts merge in memory
+                self._backoff = max(self.flush_interval,
+                                    min(5.0, 2 * (time.monotonic() - began)))
             except Exception:  # noqa: BLE001 - logged in flush; back off up to 5 s
                 self._backoff = min(5.0, self._backoff * 2)
 
