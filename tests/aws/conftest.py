@@ -71,12 +71,13 @@ def own_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnHub]:
     """secpipe's hub API (real uvicorn, SQLite store) with an access key, as in
     tests/hub/test_api_boto3.py."""
     from secpipe.hub.api import create_app, running_server
+    from secpipe.hub.api.isolation import UNLIMITED
     from secpipe.hub.store import open_store
 
     path: Path = tmp_path_factory.mktemp("hub") / "hub.db"
     store = open_store(f"sqlite:///{path}")
     key_id, secret = store.create_access_key("aws sink tests")
-    app = create_app(store, token="aws-tests-token")
+    app = create_app(store, token="aws-tests-token", limits=UNLIMITED)   # not a rate-limit test
     try:
         with running_server(app) as base:
             yield OwnHub(base, store, key_id, secret)

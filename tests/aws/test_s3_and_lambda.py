@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from secpipe.aws import lambda_handler
-from secpipe.aws.lambda_handler import EnvelopeError, handle, read_envelope, resolve_format
+from secpipe.aws.lambda_handler import (EnvelopeError, envelope_digest, handle, read_envelope,
+                                        resolve_format)
 from secpipe.cli import main
 from secpipe.sinks.s3 import S3ArchiveSink, compact_stamp, envelope_key, report_key
 from secpipe.sinks.securityhub import SecurityHubSink
@@ -151,7 +153,7 @@ def test_seed_zap_envelope_gives_what_convert_gives(lambda_env, folder, name, as
     assert {f["ProductFields"]["secpipe/Repo"] for f in stored} == {"web"}
     assert {f["ProductFields"]["secpipe/Commit"] for f in stored} == {"0123abcd"}
 
-    key = "reports/OWASP-Zap/web-build:42-2026-11-27T10:00:00Z.json"
+    key = f"reports/OWASP-Zap/web-build:42-2026-11-27T10:00:00Z-{envelope_digest(event)}.json"
     assert answer["archive"] == f"s3://{lambda_env.bucket}/{key}"
     head = lambda_env.s3.head_object(Bucket=lambda_env.bucket, Key=key)
     assert head["ServerSideEncryption"] == "aws:kms" and lambda_env.key_id in head["SSEKMSKeyId"]
@@ -195,7 +197,7 @@ def test_a_bad_report_is_archived_then_refused(lambda_env) -> None:
     with pytest.raises(EnvelopeError, match="ECR report of build web-build:42"):
         lambda_handler(event, None)
     assert _keys(lambda_env.s3, lambda_env.bucket) == [
-        "reports/ECR/web-build:42-2026-11-27T10:00:00Z.json"]
+        f"reports/ECR/web-build:42-2026-11-27T10:00:00Z-{envelope_digest(event)}.json"]
 
 
 @pytest.mark.parametrize("event, problem", [
@@ -219,6 +221,67 @@ def test_function_url_body_and_base64_report() -> None:
                       reportEncoding="base64")
     env = read_envelope({"body": json.dumps(inner), "isBase64Encoded": False})
     assert env.report == b"<OWASPZAPReport/>" and env.build_id == "web-build:42"
+
+
+def test_distinct_envelopes_never_share_an_s3_key(lambda_env) -> None:
+    """Two builds with the same build_id and createdAt (or none) used to overwrite each other's
+    evidence: the key now ends with a digest of the whole envelope."""
+    report = json.loads((OWN_FIXTURES / "ecr" / "basic.json").read_text())
+    first = _envelope("ECR", report, build_id="", createdAt="")
+    second = _envelope("ECR", report, build_id="", createdAt="", source_commitid="ffff0000")
+    keys = {lambda_handler(event, None)["archive"] for event in (first, second)}
+    assert len(keys) == 2
+    assert len(_keys(lambda_env.s3, lambda_env.bucket)) == 2
+    # the same envelope again is the same object (a retried invocation does not duplicate it)
+    assert lambda_handler(first, None)["archive"] in keys
+    assert len(_keys(lambda_env.s3, lambda_env.bucket)) == 2
+
+
+def test_control_characters_in_metadata_are_sanitised(lambda_env) -> None:
+    report = json.loads((OWN_FIXTURES / "ecr" / "basic.json").read_text())
+    event = _envelope("ECR", report, source_repository="web\r\nx-amz-meta-forged: 1\x00",
+                      source_commitid="ab\u202ecd\x1b[31m")
+    answer = lambda_handler(event, None)
+    key = answer["archive"].split("/", 3)[3]
+    meta = lambda_env.s3.head_object(Bucket=lambda_env.bucket, Key=key)["Metadata"]
+    assert meta["repo"] == "web??x-amz-meta-forged: 1?"
+    assert meta["commit"] == "ab?cd?[31m"
+    assert "forged" not in meta
+
+
+@pytest.mark.parametrize("created_at", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00",
+                                        "1969-12-31T23:59:59Z"])
+def test_a_created_at_the_hub_cannot_hold_is_replaced(created_at, own_hub) -> None:
+    """createdAt becomes every finding's UpdatedAt: one the hub cannot hold (year 10000 in UTC)
+    failed the whole BatchImportFindings with a 500. Now the invocation's time is used."""
+    from secpipe.aws.lambda_handler import envelope_findings
+
+    report = json.loads((OWN_FIXTURES / "ecr" / "basic.json").read_text())
+    env = read_envelope(_envelope("ECR", report, createdAt=created_at))
+    assert env.created_at == ""
+    _, findings = envelope_findings(env, account_id="123456789012")
+    assert findings and all(f["UpdatedAt"][:4] == str(datetime.now(timezone.utc).year)
+                            for f in findings)
+    answer = own_hub.client().batch_import_findings(Findings=findings)
+    assert answer["FailedCount"] == 0 and answer["SuccessCount"] == len(findings)
+    kept = read_envelope(_envelope("ECR", report, createdAt="2026-11-27T12:00:00.5+02:00"))
+    assert kept.created_at == "2026-11-27T10:00:00.500Z"
+
+
+def test_a_bad_base64_http_body_is_400(lambda_env) -> None:
+    """A function URL / API Gateway event whose body says base64 but is not: 400 with the
+    reason, not an uncaught binascii.Error (which API Gateway turns into a 502)."""
+    with pytest.raises(EnvelopeError, match="not valid base64"):
+        read_envelope({"body": "%%% not base64", "isBase64Encoded": True})
+    answer = lambda_handler({"body": "%%% not base64", "isBase64Encoded": True,
+                             "requestContext": {}}, None)
+    assert answer["statusCode"] == 400
+    assert "not valid base64" in json.loads(answer["body"])["message"]
+    report = json.loads((OWN_FIXTURES / "ecr" / "basic.json").read_text())
+    import base64
+    good = base64.b64encode(json.dumps(_envelope("ECR", report)).encode()).decode()
+    answer = lambda_handler({"body": good, "isBase64Encoded": True}, None)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["status"] == "ok"
 
 
 def test_partial_failure_is_reported_in_the_summary(lambda_env) -> None:

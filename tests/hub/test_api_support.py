@@ -23,6 +23,7 @@ from botocore.config import Config  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
 from secpipe.hub.api import create_app, running_server  # noqa: E402
+from secpipe.hub.api.isolation import UNLIMITED  # noqa: E402
 from secpipe.hub.store import open_store  # noqa: E402
 from secpipe.model import Finding, Location, Severity, SourceContext, to_asff  # noqa: E402
 
@@ -60,7 +61,9 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         url = pg.new_url()
     store = open_store(url)
     key_id, secret = store.create_access_key("api tests", role="admin")
-    app = create_app(store, token="test-bearer-token", token_role="read")   # scripts read runs
+    # these tests are not about rate limits (test_api_isolation.py is): many calls, one key
+    app = create_app(store, token="test-bearer-token", token_role="read",   # scripts read runs
+                     limits=UNLIMITED)
     try:
         with running_server(app) as base:
             yield Hub(base, store, key_id, secret)

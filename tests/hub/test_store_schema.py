@@ -46,7 +46,7 @@ def test_locations_and_urls(tmp_path):
 def test_migrations_build_exactly_the_declared_schema(store):
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "secpipe_hub_version"})
-        assert ctx.get_current_revision() == "0003"
+        assert ctx.get_current_revision() == "0004_falco_dead_letters"
         assert compare_metadata(ctx, metadata) == []
 
 

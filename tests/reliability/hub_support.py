@@ -61,9 +61,13 @@ class HubProcess:
     """`python -m secpipe hub serve --db DB` on a free loopback port, with an access key
     given by environment. `start` waits for /health; `kill9` is SIGKILL, nothing graceful."""
 
-    def __init__(self, db: str, workdir: Path) -> None:
+    def __init__(self, db: str, workdir: Path, extra_args: tuple[str, ...] = ("--rate-limit", "0")
+                 ) -> None:
+        """extra_args: more `hub serve` options; by default no rate limit, since these tests
+        and the soak bench drive many importers through one key on purpose."""
         self.db = db
         self.workdir = Path(workdir)
+        self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.starts = 0
@@ -88,7 +92,7 @@ class HubProcess:
             self.port = free_port()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "secpipe", "hub", "serve", "--db", self.db,
-                 "--port", str(self.port)],
+                 "--port", str(self.port), *self.extra_args],
                 cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
             if self._wait_healthy(timeout):
                 log.close()

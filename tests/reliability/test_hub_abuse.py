@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from secpipe.hub.api import create_app, running_server
+from secpipe.hub.api.isolation import UNLIMITED
 from secpipe.hub.store import open_store
 from tests.hub.conftest import pg_server  # noqa: F401  (session fixture)
 from tests.hub.test_api_support import REGION, Hub, make_finding, raw_request
@@ -59,7 +60,8 @@ def hub(request, tmp_path_factory) -> Iterator[Hub]:
     seeded = [make_finding(REPO, n) for n in range(5)]
     assert store.batch_import(seeded).success_count == 5
     try:
-        with running_server(create_app(store)) as base:
+        # hundreds of calls with one key in a few seconds: not a rate-limit test
+        with running_server(create_app(store, limits=UNLIMITED)) as base:
             served = Hub(base, store, key_id, secret)
             served.backend = request.param        # type: ignore[attr-defined]
             yield served

@@ -14,6 +14,7 @@ import pytest
 
 from secpipe.formats.falco import read_alerts
 from secpipe.hub.interface import RunRecord
+from secpipe.runtime import flusher
 from secpipe.runtime import intake as intake_module
 from secpipe.runtime.correlate import record_run_images
 from secpipe.runtime.dedup import Aggregator, write_episodes
@@ -219,7 +220,7 @@ def test_concurrent_writers_never_lose_a_count(hub: Hub) -> None:
 def test_a_failed_write_keeps_every_count(store, monkeypatch) -> None:
     service = FalcoIntake(store, start=False)
     calls = {"n": 0}
-    real = intake_module.write_episodes
+    real = flusher.write_episodes
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -227,7 +228,7 @@ def test_a_failed_write_keeps_every_count(store, monkeypatch) -> None:
             raise OSError("database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(intake_module, "write_episodes", flaky)
+    monkeypatch.setattr(flusher, "write_episodes", flaky)
     service.submit(read_alerts(json.dumps(alert()).encode(), "a") * 3)
     with pytest.raises(OSError):
         service.flush()

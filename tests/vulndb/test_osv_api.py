@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from secpipe.hub.api.app import create_app
+from secpipe.hub.api.isolation import UNLIMITED
 from secpipe.hub.api.server import running_server
 from secpipe.hub.store import open_store
 from secpipe.vulndb import VulnDB
@@ -28,7 +29,9 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = VulnDB(tmp / "vulndb.sqlite")
     db.import_path(FIXTURES)
     store = open_store(tmp / "hub.db")
-    app = create_app(store, auth=True, token="not-for-osv-clients", extra_routes=routes(db))
+    # public: pip-audit cannot authenticate (`hub serve --public-osv`); no rate limit here
+    app = create_app(store, auth=True, token="not-for-osv-clients", limits=UNLIMITED,
+                     extra_routes=routes(db, public=True))
     with running_server(app) as url:
         yield url
     store.close()

@@ -15,9 +15,14 @@ or the same envelope with any `secpipe formats` name as reportType (case-insensi
 Unlike the seed's Lambda (parsing, storage and one API call per finding in one function, with a
 counter in every Id), this one only wires three parts that exist on their own: the parser
 `secpipe convert` uses (same findings, same stable Ids), the S3 archive sink (the envelope under
-the seed's key `reports/<reportType>/<build_id>-<createdAt>.json`, SSE-KMS), and the Security
-Hub sink (batches, backoff, limits). The envelope is archived before it is parsed, so a report
-that fails to parse is still kept as evidence; the invocation then fails with the reason.
+the seed's key plus a digest of the envelope, `reports/<reportType>/<build_id>-<createdAt>-<sha256
+prefix>.json`, so distinct envelopes never share a key; SSE-KMS; control characters in the
+metadata become '?'), and the Security Hub sink (batches, backoff, limits). A createdAt the hub
+cannot hold (outside 1970-9999 in UTC) is replaced by the invocation's time. The envelope is
+archived before it is parsed, so a report that fails to parse is still kept as evidence; the
+invocation then fails with the reason. Called through a function URL or API Gateway (an event
+with a `body`), the answer is an HTTP response instead: 200 with the summary, or 400 with the
+reason for an unusable envelope (a body flagged base64 that is not base64, say).
 
 Environment: SECPIPE_S3_BUCKET (required), SECPIPE_KMS_KEY_ID, SECPIPE_S3_PREFIX,
 SECPIPE_ACCOUNT_ID (default: the function's own account), AWS_REGION (set by Lambda).
@@ -27,10 +32,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from secpipe.model import Severity, SourceContext
@@ -65,10 +72,16 @@ class Envelope:
 
 
 def read_envelope(event: Any) -> Envelope:
-    if isinstance(event, Mapping) and "body" in event and "messageType" not in event:
+    if is_http_event(event):
         body = event.get("body") or ""
+        if not isinstance(body, str):
+            raise EnvelopeError(f"the request body must be a string, not {type(body).__name__}")
         if event.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8", "replace")
+            try:
+                body = base64.b64decode(body, validate=True).decode("utf-8")
+            except (binascii.Error, ValueError) as exc:
+                raise EnvelopeError(f"the request body is not valid base64 of UTF-8 text "
+                                    f"(isBase64Encoded is true): {exc}") from None
         try:
             event = json.loads(body)
         except ValueError as exc:
@@ -85,7 +98,7 @@ def read_envelope(event: Any) -> Envelope:
         raise EnvelopeError("the envelope has no report")
     return Envelope(
         report_type=report_type,
-        created_at=str(event.get("createdAt") or ""),
+        created_at=_created_at(event.get("createdAt")),
         repo=str(event.get("source_repository") or ""),
         branch=str(event.get("source_branch") or ""),
         commit=str(event.get("source_commitid") or ""),
@@ -93,6 +106,38 @@ def read_envelope(event: Any) -> Envelope:
         report=_report_bytes(event),
         raw=event,
     )
+
+
+def _created_at(value: Any) -> str:
+    """createdAt as an ASFF timestamp in UTC, or '' (then the time of the invocation is used):
+    a stamp the hub cannot hold (year 0001, 9999-12-31T23:59-05:00 is year 10000 in UTC) would
+    otherwise become every finding's UpdatedAt and fail them all."""
+    text = str(value or "").strip()
+    if not _ISO.match(text):
+        return ""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return ""
+    if not 1970 <= when.year <= 9999:
+        return ""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _meta(value: str, limit: int = 512) -> str:
+    """An S3 metadata value (an HTTP header on the wire): control and bidi characters from the
+    envelope become '?', so a newline in a repo name cannot break or forge the header."""
+    return _CONTROL.sub("?", value)[:limit]
+
+
+def envelope_digest(raw: Mapping[str, Any]) -> str:
+    """A short digest of the whole envelope: the S3 key's suffix, so two builds that share a
+    build_id and createdAt (or none at all) never overwrite each other's evidence."""
+    text = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _report_bytes(event: Mapping[str, Any]) -> bytes:
@@ -173,12 +218,16 @@ def handle(event: Any, *, archive: Any, hub: Any) -> dict[str, Any]:
     from secpipe.sinks.s3 import envelope_key
 
     env = read_envelope(event)
-    key = envelope_key(env.report_type, env.build_id or "unknown",
-                       env.created_at or now_iso(), os.environ.get("SECPIPE_S3_PREFIX", ""))
-    archive.put(key, json.dumps(env.raw, ensure_ascii=False).encode("utf-8"),
+    # the digest makes the key unique; no clock in it, so a retried invocation rewrites the
+    # same object instead of adding a copy
+    stamp = str(env.raw.get("createdAt") or "") or "undated"
+    key = envelope_key(env.report_type[:64], (env.build_id or "unknown")[:200], stamp[:40],
+                       os.environ.get("SECPIPE_S3_PREFIX", ""))
+    key = f"{key[:-len('.json')]}-{envelope_digest(env.raw)}.json"
+    archive.put(key, json.dumps(env.raw, ensure_ascii=False).encode("utf-8", "surrogatepass"),
                 content_type="application/json",
-                metadata={"report-type": env.report_type, "build-id": env.build_id,
-                          "repo": env.repo, "commit": env.commit})
+                metadata={"report-type": _meta(env.report_type), "build-id": _meta(env.build_id),
+                          "repo": _meta(env.repo), "commit": _meta(env.commit)})
     fmt_name, findings = envelope_findings(env, account_id=hub.account_id, region=hub.region)
     counts = {s.name: 0 for s in sorted(Severity, reverse=True)}
     for f in findings:
@@ -215,7 +264,23 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     account = os.environ.get("SECPIPE_ACCOUNT_ID") or _account_from_context(context)
     archive = S3ArchiveSink(region=region)
     hub = SecurityHubSink(region=region, account_id=account)
-    return handle(event, archive=archive, hub=hub)
+    if not is_http_event(event):
+        return handle(event, archive=archive, hub=hub)
+    try:
+        summary = handle(event, archive=archive, hub=hub)
+    except EnvelopeError as exc:   # the caller's mistake: 400 with the reason, not a 502
+        return _http(400, {"message": str(exc)})
+    return _http(200, summary)
+
+
+def is_http_event(event: Any) -> bool:
+    """A function URL or API Gateway proxy event: the envelope travels in `body`."""
+    return isinstance(event, Mapping) and "body" in event and "messageType" not in event
+
+
+def _http(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body, ensure_ascii=False)}
 
 
 def make_envelope(report_type: str, report: bytes, *, root: Any = None) -> dict[str, Any]:

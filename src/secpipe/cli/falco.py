@@ -1,4 +1,4 @@
-"""Falco commands: `falco ingest|values|rules|image`.
+"""Falco commands: `falco ingest|dead-letters|values|rules|image`.
 
 Without `--hub`, `ingest` and `image` use the project's local hub (`.secpipe/hub.db`); an
 http(s):// hub is reached through its `/falco` and `/v1/runs/{id}/images` routes with the hub
@@ -67,6 +67,19 @@ def _post(url: str, body: bytes, token: str | None, content_type: str) -> dict[s
         raise _fail(f"{url}: {getattr(err, 'reason', err)}") from None
 
 
+def _get(url: str, token: str | None) -> dict[str, Any]:
+    if not token:
+        raise _fail("an http(s) hub needs its token: --token or SECPIPE_HUB_TOKEN")
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the user's hub
+            return json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        raise _fail(f"{url}: HTTP {err.code}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise _fail(f"{url}: {getattr(err, 'reason', err)}") from None
+
+
 def _ndjson(data: bytes) -> list[str]:
     """The alerts of a checked document, one JSON object per line."""
     from secpipe.formats._common import iter_json_lines
@@ -110,9 +123,11 @@ def falco_ingest(report: Path, hub: str | None, token: str | None, window: float
       secpipe falco ingest /var/log/falco/events.json
       kubectl logs ds/falco | secpipe falco ingest - --hub https://hub:8443
     """
-    from secpipe.formats.falco import read_alerts
     from secpipe.formats.interface import ReportFormatError
-    from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, write_episodes
+    from secpipe.runtime import deadletter
+    from secpipe.runtime.admission import AlertRefused, read_request
+    from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator
+    from secpipe.runtime.flusher import write_chunked
     from secpipe.runtime.intake import ENV_WINDOW, _env_float
 
     name = "<stdin>" if str(report) == "-" else str(report)
@@ -123,11 +138,14 @@ def falco_ingest(report: Path, hub: str | None, token: str | None, window: float
     if not data.strip():
         click.echo(f"{name}: no alerts", err=True)
         return
+    skipped: list[str] = []
     try:  # a log read while Falco writes it may end mid-line: that line is a counted warning
-        alerts = read_alerts(data, name, partial_last_line="warn")
+        alerts = read_request(data, name, skipped=skipped)
     except ReportFormatError as exc:
         raise _fail(str(exc)) from None
-    for problem in alerts.skipped:
+    except AlertRefused as exc:
+        raise _fail(f"{name}: {exc.message}") from None
+    for problem in skipped:
         click.echo(f"warning: {name}: {problem}; skipped it", err=True)
     if _is_http(hub):
         lines = _ndjson(data)
@@ -145,17 +163,70 @@ def falco_ingest(report: Path, hub: str | None, token: str | None, window: float
     aggregator.add(alerts)
     episodes = aggregator.take()
     try:
-        stats = write_episodes(store, episodes, window)
+        done = write_chunked(store, episodes, window)
+        if done.dead:
+            deadletter.write(store, done.dead)
     except Exception as exc:  # noqa: BLE001 - the database's own error, without a traceback
         raise _fail(f"hub {hub or DEFAULT_HUB}: {exc}") from None
     finally:
         store.close()
+    if done.error is not None:
+        raise _fail(f"hub {hub or DEFAULT_HUB}: {done.error} ({len(done.left)} findings not "
+                    "written)")
+    stats = done.stats
     click.echo(f"{name}: {stats.alerts} alerts -> {len(episodes)} findings "
                f"({stats.created} new, {stats.updated} updated, {stats.correlated} tied to a run)")
-    if stats.failed:
-        for f in stats.failed:
-            click.echo(f"NOT imported {f.get('Id')}: {f.get('ErrorMessage')}", err=True)
+    if done.dead:
+        for letter in done.dead:
+            click.echo(f"NOT imported ({letter.rule}): {letter.reason}", err=True)
+        click.echo("see `secpipe falco dead-letters`", err=True)
         raise click.exceptions.Exit(2)
+
+
+@falco.command("dead-letters")
+@HUB_OPTION
+@TOKEN_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one array) instead of lines.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+def falco_dead_letters(hub: str | None, token: str | None, as_json: bool, limit: int) -> None:
+    """Falco alerts the hub refused or could not store, newest first, with the reason.
+
+    \b
+    Examples:
+      secpipe falco dead-letters
+      secpipe falco dead-letters --hub https://hub:8443 --json
+    """
+    from secpipe.runtime import deadletter
+
+    if _is_http(hub):
+        rows = _get(f"{hub.rstrip('/')}/v1/falco/dead-letters?limit={limit}", token)
+        rows = rows.get("dead_letters", [])
+    else:
+        store = _open_store(hub)
+        try:
+            rows = deadletter.list_(store, limit)
+        except Exception as exc:  # noqa: BLE001 - the database's own error, without a traceback
+            raise _fail(f"hub {hub or DEFAULT_HUB}: {exc}") from None
+        finally:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no dead letters", err=True)
+        return
+    for row in rows:
+        click.echo(_printable(f"{row['received_at'][:19]}Z {row['stage']:<7} x{row['count']} "
+                              f"{row['rule'] or '?'} @ {row['alert_time'] or '?'}: "
+                              f"{row['reason']}"))
+
+
+def _printable(text: str) -> str:
+    """One terminal line: control and bidi characters from alerts shown as '?'."""
+    import re
+
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", "?",
+                  text)
 
 
 @falco.command("values")

@@ -223,9 +223,17 @@ def hub() -> None:
 @click.option("--max-future-skew", type=click.FloatRange(0, 24 * 365), default=None,
               metavar="HOURS", help="Refuse findings dated more than this in the future "
                                      "(default 24, or SECPIPE_HUB_MAX_FUTURE_SKEW_HOURS).")
+@click.option("--public-osv", is_flag=True,
+              help="Serve the OSV query routes without credentials (for pip-audit, "
+                   "osv-scanner); still rate limited per source address.")
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              metavar="PER_SECOND", help="Requests per second per principal (Security Hub's "
+              "default); 0 turns rate limiting off.")
+@click.option("--rate-burst", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Token-bucket burst per principal.")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
-              vulndb: str | None, protected: tuple[str, ...],
-              max_future_skew: float | None) -> None:
+              vulndb: str | None, protected: tuple[str, ...], max_future_skew: float | None,
+              public_osv: bool, rate_limit: float, rate_burst: int) -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -234,13 +242,14 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
       secpipe hub serve --hub postgresql://secpipe@127.0.0.1/hub --port 8443
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
+    from secpipe.hub.api.isolation import Limits
     from secpipe.hub.api.server import serve
     from secpipe.runtime.intake import hub_routes
     from secpipe.vulndb.api import routes as osv_routes
 
     def routes(store):
         # the Falco intake, the OSV query API and the dashboard, on the same server
-        return [*osv_routes(vulndb), *hub_routes(store)]
+        return [*osv_routes(vulndb, public=public_osv), *hub_routes(store)]
 
     from secpipe.hub.authz import Policy
 
@@ -248,7 +257,7 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
     if max_future_skew is not None:
         policy = Policy(policy.protected_branches, max_future_skew * 3600.0)
     serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
-          extra_routes=routes, policy=policy)
+          extra_routes=routes, policy=policy, limits=Limits(rate=rate_limit, burst=rate_burst))
 
 
 def register(main: click.Group) -> None:

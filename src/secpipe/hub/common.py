@@ -42,9 +42,14 @@ def canon_time(text: str) -> str:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
-                  tzinfo=tz)
-    return dt.astimezone(timezone.utc).strftime(_CANON)
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                      micro, tzinfo=tz).astimezone(timezone.utc)
+    except OverflowError:   # 0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00: not an instant
+        raise ValueError(f"{text!r} is outside the years 1-9999 in UTC") from None
+    # explicit widths: strftime's %Y drops the zeros of years below 1000 (fixed width matters)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:" \
+           f"{dt.second:02d}.{dt.microsecond:06d}Z"
 
 
 def now() -> str:
@@ -86,7 +91,7 @@ def decode_token(token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidInput("NextToken is not valid") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("NextToken is not valid")

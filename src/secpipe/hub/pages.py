@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub.common import decode_token, encode_token, fingerprint
+from secpipe.hub.common import bad_text, decode_token, encode_token, fingerprint
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.query import (
     DATES,
@@ -120,6 +120,24 @@ def plan(conn, ctx: Ctx, sort_col: Any, limit: int) -> tuple[dict[int, bool] | N
     return {i: sort_col in t.cols for i, t in enumerate(ctx.terms)}, False
 
 
+_INT_RANGE = (-2**63, 2**63 - 1)
+
+
+def check_token_values(keys: list[tuple[Any, bool, Any]], values: list[Any]) -> None:
+    """A NextToken is the client's to forge (its digest is no secret): each sort value must
+    have its column's type, or the database would fail the comparison with a 500."""
+    for (_, _, col), value in zip(keys, values):
+        want = col.type.python_type
+        if want is int:
+            ok = type(value) is int and _INT_RANGE[0] <= value <= _INT_RANGE[1]
+        elif want is str:
+            ok = type(value) is str and bad_text(value) is None
+        else:
+            ok = type(value) is want
+        if not ok:
+            raise InvalidInput("NextToken is not valid")
+
+
 def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
                next_token: str | None, text: str | None = None) -> tuple[Any, str]:
     """(SELECT doc + sort keys, request digest) of one GetFindings page."""
@@ -134,6 +152,7 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
         values = token.get("k")
         if token.get("q") != digest or not isinstance(values, list) or len(values) != len(keys):
             raise InvalidInput("NextToken does not belong to this request")
+        check_token_values(keys, values)
     dialect = conn.dialect.name
     probe = Ctx(dialect)
     where_clause(filters, dialect, ctx=probe)

@@ -244,3 +244,15 @@ audit_log = Table(       # migration 0003: every state-changing call, append-onl
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_principal", "principal", "seq"),
 )
+
+falco_dead_letters = Table(   # migration 0004: Falco alerts the intake refused or could not store
+    "falco_dead_letters", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Str(32), nullable=False),
+    Column("stage", Str(16), nullable=False),            # request | write
+    Column("reason", Text, nullable=False),
+    Column("rule", Str(256), nullable=False),
+    Column("alert_time", Str(64), nullable=False),       # as the alert gave it
+    Column("count", Integer, nullable=False),            # alerts this row stands for
+    Column("alert", Text, nullable=False),               # the alert's JSON (newest of an episode)
+)

@@ -38,6 +38,19 @@ RUNTIME_STAGE = "runtime"
 _MAX_FIELDS = 50
 
 
+_MIN = datetime.min.replace(tzinfo=timezone.utc)
+_MAX = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def shift(when: datetime, delta: timedelta) -> datetime:
+    """`when + delta`, clamped to the representable range: a stored episode dated 9999 (from
+    before the intake refused such times) must not overflow, and so fail, every later write."""
+    try:
+        return when + delta
+    except OverflowError:
+        return _MAX if delta > timedelta(0) else _MIN
+
+
 @dataclass
 class Episode:
     """Alerts of one identity close together in time, not yet written."""
@@ -50,13 +63,21 @@ class Episode:
     count: int
 
     def overlaps(self, first: datetime, last: datetime, window: timedelta) -> bool:
-        return first <= self.last + window and last >= self.first - window
+        return first <= shift(self.last, window) and last >= shift(self.first, -window)
 
     def absorb(self, other: "Episode") -> None:
         self.count += other.count
         self.first = min(self.first, other.first)
         if other.last >= self.last:
             self.last, self.alert, self.finding = other.last, other.alert, other.finding
+
+
+class QueueFull(Exception):
+    """Adding a batch would exceed the pending identities allowed."""
+
+    def __init__(self, pending: int, adding: int, limit: int) -> None:
+        super().__init__(f"{pending} identities pending + {adding} new > {limit}")
+        self.pending, self.adding, self.limit = pending, adding, limit
 
 
 class Aggregator:
@@ -68,13 +89,18 @@ class Aggregator:
         self._lock = threading.Lock()
         self.alerts = 0           # alerts pending (not yet handed to a write)
 
-    def add(self, alerts: Iterable[Alert]) -> int:
-        """Add alerts; returns how many."""
+    def add(self, alerts: Iterable[Alert], max_keys: int | None = None) -> int:
+        """Add alerts; returns how many. With `max_keys`, a batch that would leave more than
+        that many identities pending is refused whole (QueueFull), nothing of it kept."""
         fresh = []
         for alert in alerts:
             finding = alert_finding(alert)
             fresh.append(Episode(finding.fingerprint(), finding, alert, alert.time, alert.time, 1))
         with self._lock:
+            if max_keys is not None:
+                new_keys = {ep.key for ep in fresh} - self._pending.keys()
+                if len(self._pending) + len(new_keys) > max_keys:
+                    raise QueueFull(len(self._pending), len(new_keys), max_keys)
             for ep in fresh:
                 self._merge(ep)
             self.alerts += len(fresh)
@@ -163,7 +189,7 @@ def _stamp_after(previous: str | None) -> str:
     if previous:
         prev = parse_time(previous)
         if prev is not None and stamp <= prev:
-            stamp = prev + timedelta(milliseconds=1)
+            stamp = shift(prev, timedelta(milliseconds=1))
     return iso_ms(stamp)
 
 
@@ -216,8 +242,8 @@ def write_episodes(store: Any, episodes: list[Episode], window: float = DEFAULT_
                 if image not in runs:
                     runs[image] = correlate.find_run(conn, *image) if any(image) else None
                 run = runs[image]
-                if current is not None and current.first - span <= ep.last and \
-                        ep.first <= current.last + span:
+                if current is not None and shift(current.first, -span) <= ep.last and \
+                        ep.first <= shift(current.last, span):
                     newer = ep.last >= current.last
                     base = _asff(ep, ctx) if newer else current.doc
                     first, last = min(current.first, ep.first), max(current.last, ep.last)
@@ -256,4 +282,5 @@ def _asff(ep: Episode, ctx: SourceContext) -> dict[str, Any]:
     return to_asff(finding, ctx, updated_at=stamp)
 
 
-__all__ = ["Aggregator", "Episode", "WriteStats", "write_episodes", "DEFAULT_WINDOW"]
+__all__ = ["Aggregator", "QueueFull", "Episode", "shift", "WriteStats", "write_episodes",
+           "DEFAULT_WINDOW"]

@@ -12,185 +12,54 @@ token as the password, or an access key as user:password. Sidekick's webhook sen
 are remembered for 30 s per hub, so one alert per request costs no key lookup: a revoked
 access key stops working within 30 s.
 
+Times: each alert's time is normalised to UTC milliseconds, and an alert dated before 1970
+or more than a day ahead of the hub's clock refuses its request with 400 naming it
+(`secpipe.runtime.admission`); it is also kept as a dead letter.
+
 Durability: an alert is acknowledged (200) once it is in the intake's memory, merged with its
 identity's pending episode; a flusher thread writes pending episodes every `flush_interval`
-(0.25 s; SECPIPE_FALCO_FLUSH_INTERVAL) in one transaction, so 1,000 identical alerts cost one
-row update, not 1,000. A clean shutdown writes what is pending (also at interpreter exit); a
-crash of the hub loses at most the last interval's alerts - Falco's http_output does not retry
-either. `?wait=true` answers only once the alerts are committed (`stored: true`), or 202 with
-`stored: false` if the database did not answer within 10 s: they stay pending and are written
-later, so a client must not resend them. A failed write puts its episodes back (counts are
-never dropped); while more than `max_pending` identities wait, new alerts are refused with 503
-and nothing of them is kept, so resending those is safe.
+(0.25 s; SECPIPE_FALCO_FLUSH_INTERVAL), so 1,000 identical alerts cost one row update, not
+1,000. Writes go in chunks of short transactions that let other writers in between, and an
+episode that cannot be written is set aside as a dead letter with the reason instead of
+blocking the others (`secpipe.runtime.flusher`; `secpipe falco dead-letters` lists them). A
+clean shutdown writes what is pending (also at interpreter exit); a crash of the hub loses at
+most the last interval's alerts - Falco's http_output does not retry either. `?wait=true`
+answers only once the alerts are committed (`stored: true`), or 202 with `stored: false` if the
+database did not answer within 10 s: they stay pending and are written later, so a client must
+not resend them. A write that fails for the database's sake (unreachable, locked) puts its
+episodes back (counts are never dropped). A request that would leave more than `max_pending`
+identities waiting is refused whole with 503 and a Retry-After header (413 when it alone holds
+more), and nothing of it is kept, so resending it later is safe.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
 import hashlib
 import hmac
-import logging
-import os
-import threading
 import time
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from secpipe.formats.falco import Alert, read_alerts
 from secpipe.formats.interface import ReportFormatError
 from secpipe.hub import authz
 from secpipe.hub.api import auth as hub_auth
-from secpipe.hub.api import sigv4
+from secpipe.hub.api import isolation, sigv4
 from secpipe.hub.api.app import Call, endpoint
-from secpipe.hub.interface import HubError, InvalidInput
-from secpipe.runtime import correlate
-from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, WriteStats, write_episodes
+from secpipe.hub.interface import InvalidInput
+from secpipe.runtime import correlate, deadletter
+from secpipe.runtime.admission import AlertRefused, read_request
 
-log = logging.getLogger("secpipe.runtime.intake")
-
-ENV_WINDOW = "SECPIPE_FALCO_DEDUP_WINDOW"
-ENV_FLUSH = "SECPIPE_FALCO_FLUSH_INTERVAL"
-DEFAULT_FLUSH = 0.25
-MAX_PENDING = 20000
-WAIT_SECONDS = 10.0
-
-
-class Unavailable(HubError):
-    code, status = "ServiceUnavailableException", 503
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
-class FalcoIntake:
-    """Pending alerts and the thread that writes them to the hub."""
-
-    def __init__(self, store: Any, *, window: float | None = None,
-                 flush_interval: float | None = None, max_pending: int = MAX_PENDING,
-                 start: bool = True,
-                 on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
-        self.store = store
-        self.on_stored = on_stored   # gets the ASFF documents of each write (notifications)
-        self.window = window if window is not None else _env_float(ENV_WINDOW, DEFAULT_WINDOW)
-        self.flush_interval = flush_interval if flush_interval is not None else \
-            _env_float(ENV_FLUSH, DEFAULT_FLUSH)
-        self.max_pending = max_pending
-        self.aggregator = Aggregator(self.window)
-        self._cond = threading.Condition()
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._submitted = 0          # generation of the last accepted request
-        self._flushed = 0            # every generation up to this one is in the database
-        self.received = 0
-        self.stored = 0
-        self.last_error: str | None = None
-        self._thread: threading.Thread | None = None
-        if start:
-            self._thread = threading.Thread(target=self._run, name="secpipe-falco-intake",
-                                            daemon=True)
-            self._thread.start()
-            atexit.register(self.close)
-
-    def submit(self, alerts: Sequence[Alert]) -> int:
-        """Take alerts; returns the generation to `wait` for."""
-        if self.aggregator.keys >= self.max_pending:
-            self._wake.set()
-            raise Unavailable("the hub has too many alerts waiting for its database; "
-                              "retry later (nothing of this request was kept)")
-        with self._cond:
-            self.aggregator.add(alerts)
-            self.received += len(alerts)
-            self._submitted += 1
-            return self._submitted
-
-    def wait(self, generation: int, timeout: float = WAIT_SECONDS) -> bool:
-        """True once everything up to `generation` is committed."""
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._flushed < generation:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.5))
-                self._wake.set()
-        return True
-
-    def flush(self) -> WriteStats | None:
-        """Write everything pending now (one transaction); None when there was nothing."""
-        with self._flush_lock:
-            with self._cond:
-                episodes = self.aggregator.take()
-                generation = self._submitted
-            if not episodes:
-                with self._cond:
-                    self._flushed = max(self._flushed, generation)
-                    self._cond.notify_all()
-                return None
-            try:
-                stats = write_episodes(self.store, episodes, self.window)
-            except Exception as exc:  # noqa: BLE001 - keep the alerts, say why, retry later
-                self.aggregator.restore(episodes)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("writing %d Falco episodes failed (kept for retry): %s",
-                          len(episodes), self.last_error)
-                raise
-            if stats.failed:
-                log.error("the hub refused %d Falco findings: %s", len(stats.failed),
-                          stats.failed[:3])
-            self.last_error = None
-            with self._cond:
-                self.stored += stats.alerts
-                self._flushed = max(self._flushed, generation)
-                self._cond.notify_all()
-            if self.on_stored is not None and stats.documents:
-                try:   # on the flusher thread, in write order; keep it quick
-                    self.on_stored(stats.documents)
-                except Exception as exc:  # noqa: BLE001 - stored is stored; say what failed
-                    log.error("the intake's on_stored hook failed: %s", exc)
-            return stats
-
-    def _run(self) -> None:
-        backoff = self.flush_interval
-        while not self._stop.is_set():
-            self._wake.wait(backoff)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.flush()
-                backoff = self.flush_interval
-            except Exception:  # noqa: BLE001 - logged in flush; back off up to 5 s
-                backoff = min(5.0, backoff * 2)
-
-    def close(self) -> None:
-        """Stop the thread and write what is pending (idempotent)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-        try:
-            self.flush()
-        except Exception:  # noqa: BLE001 - already logged; nothing more to do at exit
-            pass
-        try:
-            atexit.unregister(self.close)
-        except Exception:  # noqa: BLE001
-            pass
-
+from secpipe.runtime.intake_queue import (  # noqa: F401 - re-exported
+    DEFAULT_FLUSH, ENV_FLUSH, ENV_WINDOW, MAX_PENDING, WAIT_SECONDS, FalcoIntake, Unavailable,
+    _env_float,
+)
 
 # --- authentication ------------------------------------------------------------------------
 async def authenticate(request: Request) -> bytes:
@@ -223,6 +92,7 @@ async def authenticate(request: Request) -> bytes:
             await _allow(request, who.with_source(source))
             return await hub_auth.read_body(request)
         await hub_auth.drain(request)
+        _charge_address(request)       # guessing tokens is rate limited per source address
         raise sigv4.UnrecognizedClient("The credentials included in the request are invalid.")
     if sigv4.is_sigv4(header):
         caller, body = await authn.authenticate(request)
@@ -242,6 +112,12 @@ async def _allow(request: Request, who: hub_auth.Principal) -> None:
     except HubError:
         await hub_auth.drain(request)
         raise
+
+
+def _charge_address(request: Request) -> None:
+    limiter = isolation.of(request)
+    if limiter is not None:
+        limiter.admit_address(request)
 
 
 # Credentials that passed, by digest, for a few seconds: Falco sends one alert per request and
@@ -300,27 +176,36 @@ class FalcoRoutes(list):
 def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | None = None,
            flush_interval: float | None = None,
            on_stored: Callable[[list[dict[str, Any]]], Any] | None = None) -> FalcoRoutes:
-    """Routes for `create_app(extra_routes=...)`: POST /falco, GET /v1/runs/{id}/runtime,
-    GET|POST /v1/runs/{id}/images."""
+    """Routes for `create_app(extra_routes=...)`: POST /falco, GET /v1/falco/dead-letters,
+    GET /v1/runs/{id}/runtime, GET|POST /v1/runs/{id}/images."""
     service = intake or FalcoIntake(store, window=window, flush_interval=flush_interval,
                                     on_stored=on_stored)
+
+    def take(body: bytes) -> tuple[int, int, list[str]]:
+        """Parse, normalise and queue (on an `intake` pool thread, off the event loop)."""
+        skipped: list[str] = []
+        try:
+            alerts = read_request(body, "request", max_future=service.max_future,
+                                  skipped=skipped)
+        except ReportFormatError as err:
+            hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
+                " (is json_output enabled in falco.yaml?)"
+            raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
+        except AlertRefused as err:
+            service.refuse(err.letters)
+            raise
+        return service.submit(alerts), len(alerts), skipped
 
     async def post_falco(call: Call) -> Any:
         body = await authenticate(call.request)
         if not body.strip():
             raise InvalidInput("the request has no body: POST a Falco alert as JSON")
-        try:
-            alerts = read_alerts(body, "request", partial_last_line="warn")
-        except ReportFormatError as err:
-            hint = "" if body.lstrip()[:1] in (b"{", b"[") else \
-                " (is json_output enabled in falco.yaml?)"
-            raise InvalidInput(f"not a Falco alert: {err.problem}{hint}") from None
-        generation = service.submit(alerts)
-        answer: dict[str, Any] = {"accepted": len(alerts)}
-        if alerts.skipped:  # a body cut mid-line: the complete alerts are kept, the cut counted
-            answer["skipped"], answer["warnings"] = len(alerts.skipped), alerts.skipped
+        generation, count, skipped = await isolation.run_for(call.request, take, body)
+        answer: dict[str, Any] = {"accepted": count}
+        if skipped:  # a body cut mid-line: the complete alerts are kept, the cut counted
+            answer["skipped"], answer["warnings"] = len(skipped), skipped
         if _truthy(call.request.query_params.get("wait")):
-            stored = await run_in_threadpool(service.wait, generation)
+            stored = await service.wait_async(generation)
             answer["stored"] = stored
             if not stored:
                 answer["message"] = ("accepted; the database did not answer in time, the "
@@ -353,10 +238,19 @@ def routes(store: Any, *, intake: FalcoIntake | None = None, window: float | Non
                        detail={"recorded": added})
         return {"run_id": run_id, "recorded": added}
 
+    async def dead_letters(call: Call) -> Any:
+        limit = call.request.query_params.get("limit") or "100"
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
+            raise InvalidInput("limit must be an integer between 1 and 1000")
+        return {"dead_letters": await call.run(deadletter.list_, store, int(limit))}
+
     falco = endpoint(post_falco, public=True, json_body=False)
     out = FalcoRoutes([
         Route("/falco", falco, methods=["POST"]),
         Route("/falco/", falco, methods=["POST"]),
+        Route("/v1/falco/dead-letters", endpoint(dead_letters, operation="ListFalcoDeadLetters",
+                                                 bearer=True, json_body=False),
+              methods=["GET"]),
         Route("/v1/runs/{run_id}/runtime", endpoint(get_runtime, operation="GetRunRuntime",
                                                     bearer=True, json_body=False),
               methods=["GET"]),

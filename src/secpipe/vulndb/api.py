@@ -6,9 +6,16 @@
                          -> {"results": [{"vulns": [{"id", "modified"}]} | {}, ...]}
     GET  /v1/vulns/{id}  -> the OSV record (an alias finds it too)
 
-Mounted on the hub beside its own routes (`create_app(..., extra_routes=routes(db))`). These
-routes are deliberately unauthenticated: OSV clients (pip-audit's `--osv-url`, osv-scanner)
-cannot sign requests, and the routes only ever read public advisory data — never findings.
+Mounted on the hub beside its own routes (`create_app(..., extra_routes=routes(db))`). They
+need an authenticated caller (SigV4 or the hub's bearer token, any role) like every hub route:
+unauthenticated batch queries used to starve the hub's workers. `routes(db, public=True)`
+(`secpipe hub serve --public-osv`) opens them to OSV clients that cannot authenticate
+(pip-audit's `--osv-url`, osv-scanner); they only ever read public advisory data, never
+findings. Either way each call is rate limited (per principal, or per source address when
+public) and is matched in a worker process of its own, one call at a time (the hub's `osv`
+pool), so a flood of batches cannot delay the hub's own queries (`secpipe.vulndb.worker`,
+`secpipe.hub.api.isolation`). Auth and rate-limit refusals use the
+hub's error shape (x-amzn-ErrorType, {"Code", "Message"}).
 Versions are compared with the same rules as the matcher. A database holding no advisory for
 the queried ecosystem answers 503 instead of "no vulnerabilities", so a client fails loudly
 rather than passing on an empty database. Errors use api.osv.dev's shape: {"code", "message"}.
@@ -21,7 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -34,7 +40,7 @@ from secpipe.vulndb.store import VulnDB, VulnDBError
 MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH = 1000
 # gRPC status codes, as api.osv.dev's gateway answers them
-INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE = 3, 5, 14
+INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE = 3, 5, 7, 14
 
 
 class QueryError(Exception):
@@ -102,9 +108,61 @@ def parse_query(query: Any) -> Package:
 class OsvApi:
     """The three handlers over one database (opened lazily, shared by all requests)."""
 
-    def __init__(self, db: VulnDB | str | Path | None = None) -> None:
+    def __init__(self, db: VulnDB | str | Path | None = None, *, public: bool = False,
+                 processes: bool = True) -> None:
         self.db = db if isinstance(db, VulnDB) else VulnDB(db)
         self.matcher = Matcher(self.db)
+        self.public = public
+        self.runner = None
+        if processes:      # matching runs in a worker process (see secpipe.vulndb.worker)
+            from secpipe.vulndb.worker import ProcessRunner
+            self.runner = ProcessRunner(self.db.path)
+
+    async def _admit(self, request: Request, body: bool = True) -> Any:
+        """Authenticate (unless public) and charge the rate limit; the parsed body."""
+        from secpipe.hub.api import isolation
+        from secpipe.hub.api.app import authenticate_and_admit
+
+        if self.public:
+            limiter = isolation.of(request)
+            if limiter is not None:
+                limiter.admit_address(request)
+            return await _body(request) if body else None
+        if getattr(request.app.state, "authenticator", None) is None:
+            raise QueryError(403, PERMISSION_DENIED, "this server has no authenticator: mount "
+                             "the OSV routes on the hub, or with public=True")
+        _caller, raw = await authenticate_and_admit(request, bearer=True)
+        if not body:
+            return None
+        if len(raw) > MAX_BODY:
+            raise QueryError(413, INVALID_ARGUMENT, f"request body larger than {MAX_BODY} bytes")
+        try:
+            return json.loads(raw or b"{}")
+        except (ValueError, RecursionError) as exc:
+            raise QueryError(400, INVALID_ARGUMENT, f"the body is not JSON: {exc}") from None
+
+    async def _serve(self, request: Request, fn: Any, body: bool = True) -> JSONResponse:
+        from secpipe.hub.api import isolation
+        from secpipe.hub.api.errors import hub_error_response
+        from secpipe.hub.interface import HubError
+
+        try:
+            arg = await self._admit(request, body)
+            if not body:
+                arg = request.path_params["vuln_id"]
+            if self.runner is None:
+                return JSONResponse(await isolation.run_for(request, fn, arg))
+            limiter = isolation.of(request)
+            if limiter is None:
+                return JSONResponse(await self.runner.call(fn.__name__, arg))
+            async with limiter.pool("osv"):     # one call at a time; the rest wait here
+                return JSONResponse(await self.runner.call(fn.__name__, arg))
+        except QueryError as exc:
+            return _error(exc)
+        except VulnDBError as exc:
+            return _error(QueryError(503, UNAVAILABLE, str(exc)))
+        except HubError as err:          # authentication, rate limit
+            return hub_error_response(err, request)
 
     def _check_loaded(self, pkg: Package) -> None:
         if not self.db.has_ecosystem(pkg.base):
@@ -147,34 +205,19 @@ class OsvApi:
     # --- Starlette endpoints --------------------------------------------------------------
 
     async def query(self, request: Request) -> JSONResponse:
-        try:
-            body = await _body(request)
-            return JSONResponse(await run_in_threadpool(self.query_one, body))
-        except QueryError as exc:
-            return _error(exc)
-        except VulnDBError as exc:
-            return _error(QueryError(503, UNAVAILABLE, str(exc)))
+        return await self._serve(request, self.query_one)
 
     async def querybatch(self, request: Request) -> JSONResponse:
-        try:
-            body = await _body(request)
-            return JSONResponse(await run_in_threadpool(self.query_batch, body))
-        except QueryError as exc:
-            return _error(exc)
-        except VulnDBError as exc:
-            return _error(QueryError(503, UNAVAILABLE, str(exc)))
+        return await self._serve(request, self.query_batch)
 
     async def vuln(self, request: Request) -> JSONResponse:
-        try:
-            return JSONResponse(await run_in_threadpool(self.get_vuln,
-                                                        request.path_params["vuln_id"]))
-        except QueryError as exc:
-            return _error(exc)
+        return await self._serve(request, self.get_vuln, body=False)
 
 
-def routes(db: VulnDB | str | Path | None = None) -> list[Route]:
-    """The OSV routes over `db` (default: the user's database), public by design."""
-    api = OsvApi(db)
+def routes(db: VulnDB | str | Path | None = None, *, public: bool = False) -> list[Route]:
+    """The OSV routes over `db` (default: the user's database); `public` drops the need
+    for credentials (OSV clients cannot sign requests)."""
+    api = OsvApi(db, public=public)
     return [
         Route("/v1/query", api.query, methods=["POST"]),
         Route("/v1/querybatch", api.querybatch, methods=["POST"]),

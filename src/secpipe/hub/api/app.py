@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,10 +24,13 @@ from starlette.routing import BaseRoute
 
 from secpipe.hub import authz
 from secpipe.hub.api.access import AccessLog
+from secpipe.hub.api import isolation
 from secpipe.hub.api.auth import Authenticator, Principal
 from secpipe.hub.api.errors import (REQUEST_ID, hub_error_response, hub_exception_handler,
                                     http_exception_handler, internal_error, request_id,
                                     unhandled_exception_handler)
+from secpipe.hub.api.isolation import Limits
+from secpipe.hub.api.sigv4 import AuthError
 from secpipe.hub.api.validate import parse_body
 from secpipe.hub.interface import HubError, HubStore
 
@@ -45,8 +47,8 @@ class Call:
     store: HubStore
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store method off the event loop."""
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """Run a blocking store method off the event loop, in its route class's pool."""
+        return await isolation.run_for(self.request, fn, *args, **kwargs)
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
@@ -79,7 +81,7 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
                                         source=request.client.host if request.client
                                         else ""), b""
             else:
-                caller, raw = await state.authenticator.authenticate(request, bearer=bearer)
+                caller, raw = await authenticate_and_admit(request, bearer)
                 request.state.caller = caller
                 authz.require(caller, op or "")
             body = parse_body(raw) if json_body else {}
@@ -89,7 +91,7 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
                 return result
             return JSONResponse(result, headers={REQUEST_ID: request_id(request)})
         except HubError as err:
-            if err.status >= 500:
+            if err.status >= 500 and err.status != 503:   # 503 is honest back-pressure
                 return internal_error(request, err)
             return hub_error_response(err, request)
         except Exception as exc:  # noqa: BLE001 - the client gets InternalException, we log it
@@ -102,9 +104,29 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
     return handle
 
 
+async def authenticate_and_admit(request: Request, bearer: bool = False
+                                 ) -> tuple[Principal, bytes]:
+    """Authenticate, then charge the rate limit: the principal's bucket, or the source
+    address's for a request without valid credentials (see `isolation`)."""
+    limiter = isolation.of(request)
+    credentials = bool(request.headers.get("authorization"))
+    if limiter is not None and not credentials:
+        limiter.admit_address(request)
+    try:
+        caller, raw = await request.app.state.authenticator.authenticate(request, bearer=bearer)
+    except AuthError:
+        if limiter is not None and credentials:
+            limiter.admit_address(request)
+        raise
+    if limiter is not None and caller.kind != "anonymous":
+        limiter.admit_principal(caller.name)
+    return caller, raw
+
+
 def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
                access_keys: dict[str, str] | None = None, token_role: str | None = None,
-               extra_routes: Sequence[BaseRoute] = (), debug: bool = False) -> Starlette:
+               extra_routes: Sequence[BaseRoute] = (), debug: bool = False,
+               limits: Limits | None = None) -> Starlette:
     """The hub's ASGI application over `store`.
 
     auth: verify callers (SigV4 on Security Hub routes; SigV4 or the bearer token on /v1).
@@ -114,6 +136,8 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
     token_role: the bearer token's role (default $SECPIPE_HUB_TOKEN_ROLE, else runtime).
     extra_routes: more routes on the same app, e.g. the dashboard's `Mount("/ui", ...)`;
         they see `request.app.state.store` and `request.app.state.authenticator`.
+    limits: rate limit and worker pools (default: Security Hub's 10 requests/s, burst 30, per
+        principal; `isolation.UNLIMITED` turns the rate limit off).
     """
     from secpipe.hub.api import native, securityhub  # late: they import `endpoint` from here
 
@@ -128,6 +152,7 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
         },
     )
     app.state.store = store
+    app.state.isolation = isolation.Isolation(limits)
     app.state.authenticator = Authenticator(store, enabled=auth, token=token,
                                             access_keys=access_keys, token_role=token_role)
     return app

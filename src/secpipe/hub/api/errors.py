@@ -9,6 +9,7 @@ ResponseMetadata and which ties a client's error to the server log line.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 
 from starlette.exceptions import HTTPException
@@ -46,7 +47,10 @@ def error_response(code: str, message: str, status: int, request: Request | None
 
 
 def hub_error_response(err: HubError, request: Request | None = None) -> JSONResponse:
-    return error_response(err.code, err.message, err.status, request)
+    """The error's own code and status; Retry-After (whole seconds) when it says when."""
+    retry = getattr(err, "retry_after", None)
+    headers = {"Retry-After": str(max(1, math.ceil(retry)))} if retry is not None else None
+    return error_response(err.code, err.message, err.status, request, headers)
 
 
 def internal_error(request: Request | None, exc: BaseException) -> JSONResponse:
@@ -66,7 +70,7 @@ _STATUS_CODES = {
     405: "MethodNotAllowedException",
     409: "ResourceConflictException",
     413: "InvalidInputException",
-    429: "LimitExceededException",
+    429: "TooManyRequestsException",
 }
 
 
@@ -105,7 +109,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
 
 async def hub_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HubError)
-    if exc.status >= 500:
+    if exc.status >= 500 and exc.status != 503:
         return internal_error(request, exc)
     return hub_error_response(exc, request)
 

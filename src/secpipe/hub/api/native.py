@@ -16,6 +16,7 @@ from starlette.routing import Route
 from secpipe import __version__
 from secpipe.hub import authz
 from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.validate import run_body
 from secpipe.hub.interface import InvalidInput
 
 
@@ -68,23 +69,13 @@ async def record_run(call: Call) -> dict[str, Any]:
     """POST /v1/runs: what `secpipe run --hub http(s)://...` sends after a run."""
     from secpipe.hub.interface import RunRecord
 
-    body = call.body
-    run = body.get("run")
-    findings = body.get("findings", [])
-    if not isinstance(run, dict) or not isinstance(findings, list):
-        raise InvalidInput("body must be {\"run\": {...}, \"findings\": [...]}")
-    fields = {k: run.get(k) for k in ("run_id", "repo", "branch", "commit", "started_at",
-                                       "finished_at", "status", "exit_code", "summary")}
-    if any(v is None for v in fields.values()):
-        raise InvalidInput("run needs run_id, repo, branch, commit, started_at, finished_at, "
-                           "status, exit_code and summary")
-    scope = [tuple(p) for p in run.get("scope") or [] if isinstance(p, list) and len(p) == 2]
-    record = RunRecord(**fields, scope=scope)  # type: ignore[arg-type]
+    fields, findings, base_branch = run_body(call.body)
+    record = RunRecord(**fields)
     # who may write this repo/branch (protected branches, key scope), before any finding is read
     authz.may_write_run(call.caller, str(record.repo), str(record.branch),
                         getattr(call.store, "policy", None) or authz.Policy())
     diff = await call.run(call.store.record_run, record, findings,
-                          base_branch=body.get("base_branch"), principal=call.caller)
+                          base_branch=base_branch, principal=call.caller)
     return _plain(diff)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from secpipe.hub.api.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
+SWITCH_INTERVAL = 0.0005
 
 RoutesArg = Sequence[BaseRoute] | Callable[[Any], Sequence[BaseRoute]]
 
@@ -75,12 +77,13 @@ def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
 def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           allow_remote: bool = False, store: Any = None, auth: bool = True,
           token: str | None = None, extra_routes: RoutesArg | None = None,
-          log_level: str = "info", policy: Any = None) -> None:
+          log_level: str = "info", policy: Any = None, limits: Any = None) -> None:
     """Serve the hub until interrupted. `store` (an open HubStore) wins over `store_url`.
 
     extra_routes: a route list or a `factory(store)` mounted beside the API; None (default)
         means the dashboard under /ui, `()` means the API alone.
     policy: protected branches and timestamp skew (`secpipe.hub.authz.Policy`).
+    limits: `isolation.Limits` (rate limit, worker pools); None = the defaults.
     """
     check_host(host, allow_remote)
     if store is None:
@@ -88,7 +91,13 @@ def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DE
         store = open_store(store_url)
     if policy is not None:
         store.policy = policy
-    app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store))
+    # A query thread gives the GIL up for every row SQLite steps and then waits for it behind
+    # any busy thread for up to the switch interval: 5 ms by default, i.e. up to 250 ms for a
+    # page of 50. 0.5 ms keeps a busy intake or importer from stretching a GetFindings that way
+    # (isolation of work, issue 12); the price is more frequent GIL hand-overs.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store),
+                     limits=limits)
     _log_access(log_level)
     # the hub's own access log (with the key id) replaces uvicorn's
     build_server(app, host, port, log_level=log_level, access_log=False).run()

@@ -203,3 +203,58 @@ def tags(body: Mapping[str, Any]) -> dict[str, str] | None:
     if value is not None and not all(isinstance(v, str) for v in value.values()):
         raise InvalidInput("Tags must map strings to strings")
     return value
+
+
+# POST /v1/runs: the run's text members and their column widths (hub/schema.py `runs`).
+RUN_TEXT = {"run_id": 128, "repo": 512, "branch": 256, "commit": 64, "started_at": 40,
+            "finished_at": 40, "status": 16}
+_INT32 = 2**31 - 1
+
+
+def run_body(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], str | None]:
+    """(RunRecord fields, findings, base_branch) of a POST /v1/runs body, every member of the
+    right JSON type and width: a number where a string goes (or a 10 KB commit) used to reach
+    the database and come back as a 500 on PostgreSQL."""
+    run = body.get("run")
+    findings = body.get("findings", [])
+    if not isinstance(run, dict) or not isinstance(findings, list):
+        raise InvalidInput("body must be {\"run\": {...}, \"findings\": [...]}")
+    missing = [k for k in (*RUN_TEXT, "exit_code", "summary") if run.get(k) is None]
+    if missing:
+        raise InvalidInput(f"run needs {', '.join(missing)} (run_id, repo, branch, commit, "
+                           "started_at, finished_at, status, exit_code and summary)")
+    fields: dict[str, Any] = {}
+    for key, width in RUN_TEXT.items():
+        value = run[key]
+        if not isinstance(value, str):
+            raise InvalidInput(f"run.{key} must be a string, not {_json_type(value)}")
+        if len(value) > width:
+            raise InvalidInput(f"run.{key} must be at most {width} characters")
+        if bad_text(value):
+            raise InvalidInput(f"run.{key}: {bad_text(value)}")
+        fields[key] = value
+    code = run["exit_code"]
+    if type(code) is not int or not -_INT32 <= code <= _INT32:
+        raise InvalidInput("run.exit_code must be a 32-bit integer")
+    if not isinstance(run["summary"], dict):
+        raise InvalidInput(f"run.summary must be an object, not {_json_type(run['summary'])}")
+    fields.update(exit_code=code, summary=run["summary"])
+    scope = run.get("scope") or []
+    if not isinstance(scope, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(
+                isinstance(x, str) and 0 < len(x) <= 128 and not bad_text(x) for x in p)
+            for p in scope):
+        raise InvalidInput("run.scope must be a list of [stage, tool] pairs of strings "
+                           "(at most 128 characters each)")
+    fields["scope"] = [tuple(p) for p in scope]
+    base = body.get("base_branch")
+    if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 256
+                             or bad_text(base)):
+        raise InvalidInput("base_branch must be a branch name (a string of 1-256 characters)")
+    return fields, findings, base
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
