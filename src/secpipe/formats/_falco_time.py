@@ -21,8 +21,12 @@ def iso_ms(when: datetime) -> str:
         f"{when.microsecond // 1000:03d}Z"
 
 
-def parse_time(text: str) -> datetime | None:
-    """Falco's RFC 3339 time (nanoseconds allowed) as an aware UTC datetime, or None."""
+def parse_time(text: str, *, utc_only: bool = True) -> datetime | None:
+    """Falco's RFC 3339 time (nanoseconds allowed) as an aware UTC datetime, or None.
+
+    `utc_only=False` keeps a time that exists in its own offset but not in UTC (year 1 at
+    +01:00, year 9999 at -01:00) in that offset, for a caller with its own policy (the hub's
+    intake dead-letters it) instead of None."""
     m = _TIME.match(text.strip())
     if not m:
         return None
@@ -35,9 +39,12 @@ def parse_time(text: str) -> datetime | None:
     try:
         when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
                         int((frac or "0")[:6].ljust(6, "0")), tzinfo=tz)
-        return when.astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
+    except ValueError:
         return None
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # year 9999 with a negative offset, year 1 with a positive one
+        return None if utc_only else when
 
 
 # An alert's time is when the kernel event happened: before Falco existed (2016) or far ahead
@@ -49,7 +56,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def alert_time(obj: Mapping[str, Any], fields: Mapping[str, Any], source: str,
-               where: str) -> datetime:
+               where: str, *, check_range: bool = True) -> datetime:
     """When the alert's event happened: `time` (RFC 3339), else the output field `evt.time`
     or `evt.time.iso8601` (an RFC 3339 string or nanoseconds since the epoch, as Falco prints
     them). A missing, unreadable or out-of-range time is a ReportFormatError for the alert."""
@@ -62,7 +69,7 @@ def alert_time(obj: Mapping[str, Any], fields: Mapping[str, Any], source: str,
         raise ReportFormatError(source, f"{where} has no 'time' (nor an evt.time output field)")
     when: datetime | None = None
     if isinstance(raw, str):
-        when = parse_time(raw)
+        when = parse_time(raw, utc_only=check_range)
         if when is None and raw.strip().isdigit():
             raw = int(raw.strip())
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -74,7 +81,7 @@ def alert_time(obj: Mapping[str, Any], fields: Mapping[str, Any], source: str,
     if when is None:
         raise ReportFormatError(source, f"{where} has a '{name}' that is not an RFC 3339 time "
                                         f"or nanoseconds since 1970: {shown!r}")
-    if not EARLIEST <= when < LATEST:
+    if check_range and not EARLIEST <= when < LATEST:
         raise ReportFormatError(
             source, f"{where} has a '{name}' out of range ({shown!r}): an alert's time must "
                     f"fall between {EARLIEST.year} and {LATEST.year}")

@@ -140,9 +140,14 @@ def priority_of(value: Any) -> tuple[str, Severity] | None:
     return PRIORITIES.get(value.strip().lower())
 
 
-def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
+def read_alert(obj: Any, source: str, where: str = "the alert", *,
+               time_range: bool = True) -> Alert:
     """Check one alert as Falcosidekick does (rule, time, output_fields present; a known
-    priority) and normalise it; ReportFormatError says what is wrong."""
+    priority) and normalise it; ReportFormatError says what is wrong.
+
+    `time_range=False` leaves a readable but implausible time to the caller: the hub's intake
+    applies its own clock policy and sets such alerts aside as dead letters, one by one,
+    instead of refusing the whole document."""
     if not isinstance(obj, dict):
         raise ReportFormatError(source, f"{where} should be a JSON object")
     rule = obj.get("rule")
@@ -155,7 +160,7 @@ def read_alert(obj: Any, source: str, where: str = "the alert") -> Alert:
     fields = obj.get("output_fields")
     if not isinstance(fields, dict):
         raise ReportFormatError(source, f"{where} has no 'output_fields' object")
-    when = alert_time(obj, fields, source, where)
+    when = alert_time(obj, fields, source, where, check_range=time_range)
     tags = obj.get("tags")
     tag_list = tuple(str(t) for t in tags if isinstance(t, (str, int))) \
         if isinstance(tags, list) else ()
@@ -195,7 +200,8 @@ def read_alerts(data: bytes, source: str, *, partial_last_line: str = "error") -
 
 
 def iter_alerts(data: bytes, source: str, *, partial_last_line: str = "error",
-                on_partial: Callable[[int, str], None] | None = None) -> Iterator[Alert]:
+                on_partial: Callable[[int, str], None] | None = None,
+                time_range: bool = True) -> Iterator[Alert]:
     """The alerts one at a time: JSON lines stream (a Falco log of any size reads in the
     memory of one line); one object or an array is read as a document, within the size limit."""
     if blank(data):
@@ -211,14 +217,14 @@ def iter_alerts(data: bytes, source: str, *, partial_last_line: str = "error",
         rows = iter_json_lines(data, source, partial_last_line=partial_last_line,
                                on_partial=on_partial)
         for i, row in enumerate(rows, 1):
-            yield read_alert(row, source, f"line {i}")
+            yield read_alert(row, source, f"line {i}", time_range=time_range)
         return
     if isinstance(whole, dict):
-        yield read_alert(whole, source)
+        yield read_alert(whole, source, time_range=time_range)
         return
     if isinstance(whole, list):
         for i, row in enumerate(whole):
-            yield read_alert(row, source, f"alert {i}")
+            yield read_alert(row, source, f"alert {i}", time_range=time_range)
         return
     raise ReportFormatError(source, "a Falco report is an alert object, an array of alerts "
                                     "or JSON lines")

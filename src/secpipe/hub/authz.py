@@ -79,7 +79,8 @@ OPERATIONS: dict[str, str] = {
     "RecordRunImages": IMAGES_WRITE,      # `secpipe falco image` with the hub token
     # runtime intake and the OSV API
     "FalcoIntake": FALCO_INTAKE,
-    "ListFalcoDeadLetters": RUNS_READ,   # the alerts the intake set aside, and why
+    # the alerts the intake set aside and why: for whoever runs Falco (its token) and admins
+    "ListFalcoDeadLetters": FALCO_INTAKE,
     "OsvQuery": OSV_QUERY,
     # dashboard
     "DashboardLogin": DASHBOARD_LOGIN,

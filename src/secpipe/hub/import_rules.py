@@ -74,7 +74,10 @@ def check_times(obj: Any, future_skew: float = DEFAULT_FUTURE_SKEW,
         value = obj.get(key)
         if not isinstance(value, str):
             continue
-        instant = _instant(value)
+        try:
+            instant = _instant(value)
+        except BadFinding as exc:  # name the field, as every other FailedFindings message does
+            raise BadFinding(f"{key}: {exc}") from None
         if instant is not None and key in FUTURE_FIELDS and instant > limit:
             hours = future_skew / 3600
             raise BadFinding(f"{key} {value[:40]!r} is more than {hours:g} h in the future")

@@ -86,8 +86,10 @@ def _raw_alerts(body: bytes) -> list[Any]:
 def _counted(body: bytes, source: str, seen: list[int],
              skipped: list[str] | None) -> Iterator[Alert]:
     partial = "error" if skipped is None else "warn"
-    for alert in iter_alerts(body, source, partial_last_line=partial,
-                             on_partial=lambda _n, problem: (skipped or []).append(problem)):
+    on_partial = None if skipped is None else (lambda _n, problem: skipped.append(problem))
+    # times are the intake's to judge (normalise): a bad one is a dead letter, not a bad body
+    for alert in iter_alerts(body, source, partial_last_line=partial, time_range=False,
+                             on_partial=on_partial):
         yield alert
         seen[0] += 1
 
