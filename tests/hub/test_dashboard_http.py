@@ -71,7 +71,7 @@ def test_no_write_without_login(hub) -> None:
     url, store = hub
     doc = finding_doc(store, "SQL built from user input")
     c = client(url)
-    token = csrf_of(c.get("/ui/login").text)      # an anonymous session's own token
+    token = csrf_of(c.get("/ui/login").text)      # the sign-in form's own token
     r = c.post("/ui/triage", data={"csrf": token, "finding": key(doc), "action": "suppress",
                                    "reason": "x"})
     assert r.status_code == 403

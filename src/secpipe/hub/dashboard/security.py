@@ -72,9 +72,10 @@ class Session:
 class Sessions:
     """Server-side sessions keyed by an unguessable id; thread-safe.
 
-    Anonymous sessions (a login page was fetched) and signed-in ones are kept apart, each
-    least-recently-used first out beyond its limit: a client fetching the login page in a
-    loop can only push out other anonymous sessions, never a signed-in user's.
+    Anonymous sessions and signed-in ones are kept apart, each least-recently-used first
+    out beyond its limit, so anonymous ones could never push out a signed-in user's. The
+    dashboard itself no longer creates anonymous ones (the sign-in page's CSRF token is
+    stateless, `signin.LoginForms`); the pool stays for callers that want one.
     """
 
     def __init__(self, idle: float = IDLE_TIMEOUT, absolute: float = ABSOLUTE_TIMEOUT,
