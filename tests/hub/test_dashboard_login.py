@@ -1,4 +1,4 @@
-"""Sign-in under attack, against the real server and store: parallel guesses are capped
+"""Sign-in under attack, against the real server and store (SQLite and PostgreSQL): parallel guesses are capped
 exactly (counted by the audit trail's `login-failed` rows, one per verified password), the
 per-account and per-address limits hold, another account's success resets neither, the
 throttle's memory is bounded, and a flood of anonymous sign-in pages keeps no state, so a
@@ -63,9 +63,9 @@ def verified(store, principal: str | None = None) -> int:
     return len(store.audit_log(action="login-failed", principal=principal, limit=10_000))
 
 
-def test_parallel_guesses_at_one_account_are_capped_exactly(tmp_path: Path) -> None:
+def test_parallel_guesses_at_one_account_are_capped_exactly(store_url: str) -> None:
     throttle = LoginThrottle(account_limit=10, address_limit=1000)
-    with seeded_server(tmp_path, throttle=throttle) as (url, store):
+    with seeded_server(store_url, throttle=throttle) as (url, store):
         codes = parallel(url, [(USER, f"guess-{i}") for i in range(40)])
         assert sorted(codes) == [401] * 10 + [429] * 30
         assert verified(store, f"user:{USER}") == 10, "exactly the cap reached scrypt"
@@ -74,9 +74,9 @@ def test_parallel_guesses_at_one_account_are_capped_exactly(tmp_path: Path) -> N
         assert verified(store) == 10
 
 
-def test_parallel_guesses_from_one_address_are_capped_exactly(tmp_path: Path) -> None:
+def test_parallel_guesses_from_one_address_are_capped_exactly(store_url: str) -> None:
     throttle = LoginThrottle(account_limit=10, address_limit=15)
-    with seeded_server(tmp_path, throttle=throttle) as (url, store):
+    with seeded_server(store_url, throttle=throttle) as (url, store):
         codes = parallel(url, [(f"user{i}", "Summer2024!") for i in range(40)])
         assert sorted(codes) == [401] * 15 + [429] * 25
         assert verified(store) == 15
@@ -85,9 +85,9 @@ def test_parallel_guesses_from_one_address_are_capped_exactly(tmp_path: Path) ->
 
 
 def test_another_accounts_success_resets_neither_the_victim_nor_the_address(
-        tmp_path: Path) -> None:
+        store_url: str) -> None:
     throttle = LoginThrottle(account_limit=10, address_limit=15)
-    with seeded_server(tmp_path, throttle=throttle) as (url, store):
+    with seeded_server(store_url, throttle=throttle) as (url, store):
         store.set_user_password(BOB, BOB_PASSWORD, role="read")
         c = client(url)
         token = form_of(c)
