@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from secpipe.hub.dashboard.security import COOKIE
+from secpipe.hub.dashboard.signin import LOGIN_COOKIE
 from tests.hub.dashboard_seed import PASSWORD, SCRIPT_TITLE, TOKEN, USER, seeded_server
 
 ARN = "arn:aws:securityhub:us-east-1:000000000000:product/000000000000/default"
@@ -70,7 +71,7 @@ def test_no_write_without_login(hub) -> None:
     url, store = hub
     doc = finding_doc(store, "SQL built from user input")
     c = client(url)
-    token = csrf_of(c.get("/ui/login").text)      # an anonymous session's own token
+    token = csrf_of(c.get("/ui/login").text)      # the sign-in form's own token
     r = c.post("/ui/triage", data={"csrf": token, "finding": key(doc), "action": "suppress",
                                    "reason": "x"})
     assert r.status_code == 403
@@ -159,12 +160,13 @@ def test_session_cookie_flags_over_http(hub) -> None:
     c = client(hub[0])
     r = c.get("/ui/login")
     header = r.headers["set-cookie"]
-    assert header.startswith(f"{COOKIE}=")
+    assert header.startswith(f"{LOGIN_COOKIE}="), "the sign-in page sets only its form nonce"
     assert {"httponly", "samesite", "path"} <= _cookie_attrs(header)
     assert re.search(r"samesite=lax", header, re.I) and "Path=/ui" in header
     assert "secure" not in _cookie_attrs(header), "plain HTTP cannot carry a Secure cookie"
     r = c.post("/ui/login", data={"csrf": csrf_of(r.text), "username": USER,
                                   "password": PASSWORD})
+    assert r.headers["set-cookie"].startswith(f"{COOKIE}=")
     assert {"httponly", "samesite"} <= _cookie_attrs(r.headers["set-cookie"])
 
 

@@ -169,3 +169,23 @@ def test_overview_screenshot(page, hub, tmp_path: Path) -> None:
     if os.environ.get("SECPIPE_UPDATE_SCREENSHOT") == "1":
         DOCS.mkdir(exist_ok=True)
         shutil.copyfile(shot, DOCS / "dashboard.png")
+
+
+def test_two_open_sign_in_tabs_and_a_wrong_password(page, hub) -> None:
+    """The sign-in form's token is signed and stateless: a second tab (or a wrong password,
+    which re-renders the form) does not invalidate the first tab's form."""
+    url, _ = hub
+    page.goto(f"{url}/ui/login")
+    other = page.context.new_page()
+    other.goto(f"{url}/ui/login")
+    other.fill("#login-password input[name=username]", USER)
+    other.fill("#login-password input[name=password]", "not the password")
+    other.click("#login-password button[type=submit]")
+    other.wait_for_load_state()
+    assert "Wrong user name, password or token" in other.inner_text("[role=alert]")
+    other.close()
+    page.fill("#login-password input[name=username]", USER)
+    page.fill("#login-password input[name=password]", PASSWORD)
+    page.click("#login-password button[type=submit]")
+    page.wait_for_url(f"{url}/ui/")
+    assert page.inner_text("h1") == "Overview"

@@ -7,7 +7,8 @@ Pages (GET, signed-in users only): `/ui/` overview, `/ui/findings` list with Get
 filters and text search, `/ui/finding?id=&arn=` one finding, `/ui/runs`, `/ui/runs/{run_id}`,
 `/ui/audit` (admins: the audit trail). Triage needs a role with findings:update (triage,
 admin); a `read` user gets 403.
-Forms (POST, CSRF token required): `/ui/login`, `/ui/logout`, `/ui/triage`.
+Forms (POST, CSRF token required): `/ui/login` (a stateless signed token, `signin`),
+`/ui/logout`, `/ui/triage` (the session's token).
 Public: `/ui/login` (GET) and `/ui/static/dashboard.css`.
 """
 
@@ -23,10 +24,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from secpipe.hub.dashboard import security as sec
 from secpipe.hub.dashboard import audit_page, triage, views
 from secpipe.hub.dashboard.app import Dashboard
+from secpipe.hub.dashboard.security import Sessions
+from secpipe.hub.dashboard.signin import LoginThrottle
 
 PREFIX = "/ui"
 
-__all__ = ["Dashboard", "PREFIX", "routes"]
+__all__ = ["Dashboard", "LoginThrottle", "PREFIX", "Sessions", "routes"]
 
 
 def _css() -> bytes:
@@ -34,15 +37,20 @@ def _css() -> bytes:
 
 
 def routes(store: Any, *, token: str | None = None, secure_cookies: bool = False,
-           prefix: str = PREFIX) -> list[BaseRoute]:
+           prefix: str = PREFIX, throttle: LoginThrottle | None = None,
+           sessions: Sessions | None = None) -> list[BaseRoute]:
     """The dashboard's routes over `store`, mounted at `prefix`.
 
     token: the hub token accepted at sign-in (default: $SECPIPE_HUB_TOKEN); users with a
         password (`store.set_user_password`) sign in with it too.
     secure_cookies: mark the session cookie Secure even over plain HTTP (behind a TLS proxy;
         over direct TLS it is Secure anyway).
+    throttle: the sign-in limits (default: 10 failures per account and 30 per address in
+        5 minutes; see `signin.LoginThrottle`).
+    sessions: the session table (default: a new one); tests pass theirs to inspect it.
     """
-    dash = Dashboard(store, token=token, secure_cookies=secure_cookies)
+    dash = Dashboard(store, token=token, secure_cookies=secure_cookies, sessions=sessions,
+                     throttle=throttle)
     css = _css()
 
     async def stylesheet(request: Request) -> Response:

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from secpipe.hub import authz
 from secpipe.hub.dashboard import security as sec
+from secpipe.hub.dashboard import signin
 from secpipe.hub.dashboard.filters import SEVERITIES
 from secpipe.hub.interface import HubError
 from secpipe.textsafe import clean
@@ -127,16 +128,24 @@ class Page:
         return url.path + (f"?{url.query}" if url.query else "")
 
 
+def transient() -> sec.Session:
+    """A stand-in session for an anonymous request: never stored, never in a cookie."""
+    return sec.Session(sid="", csrf="")
+
+
 class Dashboard:
     """State shared by the dashboard's routes: the store, sessions, templates, login limits."""
 
     def __init__(self, store: Any, *, token: str | None = None, secure_cookies: bool = False,
-                 sessions: sec.Sessions | None = None) -> None:
+                 sessions: sec.Sessions | None = None,
+                 throttle: signin.LoginThrottle | None = None,
+                 login_forms: signin.LoginForms | None = None) -> None:
         self.store = store
         self.token = token if token is not None else os.environ.get("SECPIPE_HUB_TOKEN") or None
         self.secure_cookies = secure_cookies
         self.sessions = sessions or sec.Sessions()
-        self.throttle = sec.LoginThrottle()
+        self.throttle = throttle or signin.LoginThrottle()
+        self.login_forms = login_forms or signin.LoginForms()
         self.env = make_env()
 
     # --- credentials ----------------------------------------------------------------------
@@ -208,6 +217,20 @@ class Dashboard:
         sec.set_session_cookie(response, request, sess, path=base,
                                force_secure=self.secure_cookies)
 
+    def login_csrf(self, request: Request) -> tuple[str, str]:
+        """(token, nonce) for a sign-in form: a signed token bound to the browser's nonce
+        cookie (its own if it sent one, so open sign-in tabs stay valid); no server state."""
+        nonce = self.login_forms.nonce(request.cookies.get(signin.LOGIN_COOKIE))
+        return self.login_forms.issue(nonce), nonce
+
+    def set_login_cookie(self, response: Response, request: Request, nonce: str) -> None:
+        base = request.scope.get("root_path", "").rstrip("/") or "/"
+        sec.set_login_cookie(response, request, nonce, path=base,
+                             max_age=self.login_forms.ttl, force_secure=self.secure_cookies)
+
+    def login_csrf_ok(self, request: Request, presented: str | None) -> bool:
+        return self.login_forms.verify(presented, request.cookies.get(signin.LOGIN_COOKIE))
+
     def _session(self, request: Request) -> sec.Session | None:
         return self.sessions.get(request.cookies.get(sec.COOKIE))
 
@@ -238,7 +261,6 @@ class Dashboard:
 
         async def endpoint(request: Request) -> Response:
             sess = await self._current(request, self._session(request))
-            fresh = False
             if sess is None or (sess.user is None and not public):
                 if not public:
                     base = request.scope.get("root_path", "").rstrip("/")
@@ -247,15 +269,12 @@ class Dashboard:
                     resp: Response = RedirectResponse(
                         f"{base}/login?next={quote(target, safe='/')}", status_code=303)
                     return sec.apply_headers(resp)
-                sess, fresh = self.sessions.new(), True
+                sess = transient()        # a public page keeps no server-side state
             elif not public:
                 denied = self._denied(request, sess, operation)
                 if denied is not None:
                     return denied
-            resp = await self._guarded(handler, Page(request, self, sess, {}))
-            if fresh:
-                self.set_cookie(resp, request, sess)
-            return resp
+            return await self._guarded(handler, Page(request, self, sess, {}))
 
         endpoint.__name__ = handler.__name__
         return endpoint
@@ -263,14 +282,13 @@ class Dashboard:
     def action(self, handler: Handler, *, public: bool = False,
                operation: str | None = None) -> Endpoint:
         """A POST: CSRF token and Origin checked first; logged-in users only unless `public`
-        (the login form itself, which still needs the pre-login session's token); then the
-        permission of `operation`, if any."""
+        (the login form itself, whose token is the stateless signed one of `login_csrf`);
+        then the permission of `operation`, if any."""
 
         async def endpoint(request: Request) -> Response:
             sess = await self._current(request, self._session(request))
             if sess is None and public:
-                return self.error_page(request, None, 403, "Sign-in form expired",
-                                       "Reload the sign-in page and try again.")
+                sess = transient()
             if sess is None or (sess.user is None and not public):
                 return self.error_page(request, sess, 403, "Not signed in",
                                        "Sign in to the dashboard before changing anything.")
@@ -282,7 +300,11 @@ class Dashboard:
             except sec.FormTooLarge:
                 return self.error_page(request, sess, 413, "Form too large",
                                        "The form sent more data than any dashboard form has.")
-            if not sess.csrf_ok(sec.first(form, "csrf")):
+            presented = sec.first(form, "csrf")
+            if public and not self.login_csrf_ok(request, presented):
+                return self.error_page(request, sess, 403, "Sign-in form expired",
+                                       "Reload the sign-in page and try again.")
+            if not public and not sess.csrf_ok(presented):
                 return self.error_page(request, sess, 403, "Refused",
                                        "The form's security token is missing or stale; "
                                        "reload the page and try again.")

@@ -2,9 +2,9 @@
 
 Sessions live server-side, in memory: the cookie carries only a random id, so nothing a user
 holds can be forged or replayed after logout, and a restart of `secpipe hub serve` simply
-logs everyone out. Every session, even the anonymous one the login page opens, owns a CSRF
-token that each POST form must echo; the id is rotated at login so a planted cookie
-(session fixation) gains nothing.
+logs everyone out. Every signed-in session owns a CSRF token that each POST form must echo;
+the sign-in page itself keeps no server state (its token is signed: see `signin`), and the
+session id is created at login, so a planted cookie (session fixation) gains nothing.
 
 The cookie is HttpOnly and SameSite=Lax, and Secure whenever the page was served over TLS
 (the hub does not trust X-Forwarded-Proto, so `secure_cookies=True` forces it behind a TLS
@@ -17,13 +17,15 @@ import hmac
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from secpipe.hub.dashboard.signin import LOGIN_COOKIE
 
 COOKIE = "secpipe_ui"
 IDLE_TIMEOUT = 8 * 3600          # seconds without a request before a session ends
@@ -70,9 +72,10 @@ class Session:
 class Sessions:
     """Server-side sessions keyed by an unguessable id; thread-safe.
 
-    Anonymous sessions (a login page was fetched) and signed-in ones are kept apart, each
-    least-recently-used first out beyond its limit: a client fetching the login page in a
-    loop can only push out other anonymous sessions, never a signed-in user's.
+    Anonymous sessions and signed-in ones are kept apart, each least-recently-used first
+    out beyond its limit, so anonymous ones could never push out a signed-in user's. The
+    dashboard itself no longer creates anonymous ones (the sign-in page's CSRF token is
+    stateless, `signin.LoginForms`); the pool stays for callers that want one.
     """
 
     def __init__(self, idle: float = IDLE_TIMEOUT, absolute: float = ABSOLUTE_TIMEOUT,
@@ -117,44 +120,15 @@ class Sessions:
             self.drop(old.sid)
         return self.new(user, role=role, kind=kind, generation=generation)
 
+    def counts(self) -> tuple[int, int]:
+        """(anonymous, signed-in) sessions held: the sign-in page adds to neither."""
+        with self._lock:
+            return len(self._anon), len(self._users)
+
     def drop(self, sid: str) -> None:
         with self._lock:
             self._anon.pop(sid, None)
             self._users.pop(sid, None)
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per client address in `window` seconds.
-
-    scrypt already makes each guess slow; this bounds how many a client gets at all.
-    """
-
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, t: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and t - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.limit
-
-    def failed(self, key: str) -> None:
-        with self._lock:
-            t = time.monotonic()
-            self._recent(key, t).append(t)
-            if len(self._fails) > 10_000:   # forget idle addresses
-                for k in [k for k, q in self._fails.items() if not q]:
-                    del self._fails[k]
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
 
 
 def is_tls(request: Request) -> bool:
@@ -165,6 +139,13 @@ def set_session_cookie(response: Response, request: Request, sess: Session, *,
                        path: str, force_secure: bool = False) -> None:
     response.set_cookie(COOKIE, sess.sid, httponly=True, samesite="lax", path=path or "/",
                         secure=force_secure or is_tls(request))
+
+
+def set_login_cookie(response: Response, request: Request, nonce: str, *, path: str,
+                     max_age: int, force_secure: bool = False) -> None:
+    """The sign-in form's nonce (see `signin.LoginForms`): same flags as the session's."""
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=max_age, httponly=True, samesite="lax",
+                        path=path or "/", secure=force_secure or is_tls(request))
 
 
 def clear_session_cookie(response: Response, request: Request, *, path: str,

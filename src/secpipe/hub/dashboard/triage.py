@@ -42,47 +42,54 @@ def expired(until: str | None) -> bool:
 async def login_form(page: Page) -> Response:
     if page.session.user:
         return page.redirect(sec.safe_next(page.request.query_params.get("next"), page.base))
-    return page.render("login.html", page_title="Sign in", error="", username="",
-                       next=page.request.query_params.get("next", ""))
+    return sign_in_page(page, next=page.request.query_params.get("next", ""))
+
+
+def sign_in_page(page: Page, status: int = 200, *, next: str, error: str = "",
+                 username: str = "") -> Response:
+    """The sign-in page with a fresh signed CSRF token (and its nonce cookie): nothing is
+    stored server-side, so no number of page views can push out a pending sign-in."""
+    token, nonce = page.dash.login_csrf(page.request)
+    resp = page.render("login.html", status=status, page_title="Sign in", error=error,
+                       username=username, next=next, csrf=token)
+    page.dash.set_login_cookie(resp, page.request, nonce)
+    return resp
 
 
 async def login(page: Page) -> Response:
+    """Reserve a throttled attempt first, then verify: parallel guesses cannot pass the cap."""
     dash, request = page.dash, page.request
     client = request.client.host if request.client else "unknown"
     target = sec.safe_next(page.field("next"), page.base)
-    if dash.throttle.blocked(client):
-        return page.render("login.html", status=429, page_title="Sign in", username="",
-                           next=page.field("next"),
-                           error="Too many failed sign-ins from this address; wait a few "
-                                 "minutes.")
     token, user, password = page.field("token"), page.field("username").strip(), \
         page.field("password")
+    account = "token" if token else f"user:{user[:128]}"
+    attempt = dash.throttle.reserve(account, client)
+    if attempt is None:
+        return sign_in_page(page, 429, next=page.field("next"),
+                            error="Too many failed sign-ins for this account or from this "
+                                  "address; wait a few minutes.")
     generation = 0
     if token:
         ok, who, kind = await page.run(dash.check_token, token), "token", "token"
         authn = getattr(request.app.state, "authenticator", None)
         role = getattr(authn, "token_role", None) or dash.token_role()
-        name = "token"
     else:
         ok, who, kind = await page.run(dash.check_password, user, password), user, "user"
         info = await page.run(dash.store.user_session, user) if ok else None
         role, generation = info if info else ("none", 0)
-        name = f"user:{user[:128]}"
-    principal = authz.Principal(kind, name, role=role, source=client)
-    if not ok:
-        dash.throttle.failed(client)
-        await page.run(dash.store.audit, "login-failed", [name], principal=principal)
-        return page.render("login.html", status=401, page_title="Sign in",
-                           username=user[:128], next=page.field("next"),
-                           error="Wrong user name, password or token.")
-    dash.throttle.succeeded(client)
+    principal = authz.Principal(kind, account, role=role, source=client)
+    if not ok:       # the reserved attempt stays counted as a failure
+        await page.run(dash.store.audit, "login-failed", [account], principal=principal)
+        return sign_in_page(page, 401, next=page.field("next"), username=user[:128],
+                            error="Wrong user name, password or token.")
+    dash.throttle.succeeded(attempt)
     if not principal.can(authz.DASHBOARD_LOGIN):
-        await page.run(dash.store.audit, "login-denied", [name], principal=principal)
-        return page.render("login.html", status=403, page_title="Sign in", username="",
-                           next=page.field("next"),
-                           error=f"The {role} role cannot sign in to the dashboard (it needs "
-                                 f"the {authz.DASHBOARD_LOGIN} permission).")
-    await page.run(dash.store.audit, "login", [name], principal=principal)
+        await page.run(dash.store.audit, "login-denied", [account], principal=principal)
+        return sign_in_page(page, 403, next=page.field("next"),
+                            error=f"The {role} role cannot sign in to the dashboard (it needs "
+                                  f"the {authz.DASHBOARD_LOGIN} permission).")
+    await page.run(dash.store.audit, "login", [account], principal=principal)
     fresh = dash.sessions.login(page.session, who, role=role, kind=kind, generation=generation)
     resp = page.redirect(target)
     dash.set_cookie(resp, request, fresh)
