@@ -23,7 +23,6 @@ would tell GitHub every earlier alert of that tool was fixed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from typing import Any
 from urllib.parse import quote
 
 from secpipe.model import Finding, Severity
-from secpipe.outputs._common import Origins, clean, link_for, write_file
+from secpipe.outputs._common import Origins, clean, link_for
+from secpipe.outputs._stream import json_chunks, write_chunks
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult, ToolResult, ToolStatus
 
 FILE_NAME = "results.sarif"
@@ -80,12 +80,13 @@ TOOL_URIS = {
 
 
 def render_sarif(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> str:
-    return json.dumps(sarif_log(run, fallback_uri=fallback_uri), indent=2,
-                      ensure_ascii=False) + "\n"
+    return "".join(json_chunks(sarif_log(run, fallback_uri=fallback_uri), spread=4)) + "\n"
 
 
 def write_sarif(run: RunResult, run_dir: Path) -> Path:
-    return write_file(Path(run_dir) / FILE_NAME, render_sarif(run))
+    """Streamed, one result per line (outputs._stream): no giant string in memory."""
+    return write_chunks(Path(run_dir) / FILE_NAME,
+                        json_chunks(sarif_log(run), spread=4))
 
 
 @dataclass
