@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import string
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from secpipe.model import Secret, SecretCollector, collecting, mask
@@ -98,7 +100,7 @@ def test_values_added_after_a_scrub_are_scrubbed_too() -> None:
 def test_deeply_nested_prefixes_compile() -> None:
     # each value extends the previous one: the trie nests thousands deep, the regex must not
     words = {("a" * n).encode(): b"X" for n in range(6, 3000)}
-    scrubber = Scrubber(words)
+    scrubber = Scrubber(words, engine="regex")
     assert scrubber.scrub(b"-" + b"a" * 2999 + b"-") == b"-X-"
     assert scrubber.scrub(b"aaaaaaa b") == b"X b"
 
@@ -110,3 +112,48 @@ def test_non_ascii_values_in_both_json_encodings() -> None:
     out = collector.scrub(data)
     assert out == _reference(collector.values, data)
     assert "pässwörd".encode() not in out and b"p\\u00e4ssw" not in out
+
+
+def _random_case(rng: random.Random) -> tuple[dict[bytes, bytes], bytes]:
+    alphabet = "abAB01\"\\ é"
+    words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))).encode(): b"<%d>" % i
+             for i in range(rng.randint(1, 30))}
+    pool = list(words) + [b"a", b"b", b" ", b"\\"]
+    data = b"".join(rng.choice(pool) for _ in range(rng.randint(0, 200)))
+    return words, data
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="pyahocorasick is not installed: only the regex engine runs")
+def test_both_engines_give_the_same_leftmost_longest_result() -> None:
+    rng = random.Random(15)
+    for _ in range(2000):
+        words, data = _random_case(rng)
+        regex = Scrubber(words, engine="regex")
+        automaton = Scrubber(words, engine="aho-corasick")
+        assert regex.engine == "regex" and automaton.engine == "aho-corasick"
+        assert regex.scrub(data) == automaton.scrub(data), (words, data)
+
+
+def test_regex_engine_matches_a_naive_leftmost_longest_scan() -> None:
+    rng = random.Random(16)
+    for _ in range(1000):
+        words, data = _random_case(rng)
+        expected, i = [], 0
+        longest_first = sorted(words, key=len, reverse=True)
+        while i < len(data):
+            hit = next((w for w in longest_first if data.startswith(w, i)), None)
+            if hit is None:
+                expected.append(data[i:i + 1])
+                i += 1
+            else:
+                expected.append(words[hit])
+                i += len(hit)
+        assert Scrubber(words, engine="regex").scrub(data) == b"".join(expected), (words, data)
+
+
+def test_pathological_overlaps_still_scrub_in_bounded_work() -> None:
+    # thousands of nested values over one long run: the automaton sees a match per value and
+    # position, gives up after a budget, and the regex finishes the job
+    words = {("a" * n).encode(): b"X" for n in range(6, 400)}
+    assert Scrubber(words).scrub(b"[" + b"a" * 20_000 + b"]") == b"[" + b"X" * 50 + b"]"
