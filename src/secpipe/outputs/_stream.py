@@ -19,9 +19,20 @@ from typing import Any, Iterable, Iterator
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+class Encoded(str):
+    """An element already encoded as compact JSON: written as it is."""
+
+
+def encode(value: Any) -> Encoded:
+    return Encoded(_encode(value))
+
+
 def json_chunks(value: Any, *, spread: int = 3, _indent: str = "") -> Iterator[str]:
     """`value` as JSON text in pieces: dicts and lists (or iterators) down to `spread`
     levels get one member per line, anything deeper is one compact line."""
+    if isinstance(value, Encoded):
+        yield value
+        return
     if spread <= 0 or not isinstance(value, (dict, list, tuple, Iterator)):
         yield _encode(value)
         return
@@ -63,4 +74,4 @@ def write_chunks(path: Path, chunks: Iterable[str], *, buffer: int = 1 << 20) ->
     return path
 
 
-__all__ = ["json_chunks", "write_chunks"]
+__all__ = ["Encoded", "encode", "json_chunks", "write_chunks"]

@@ -27,12 +27,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote
 
 from secpipe.model import Finding, Severity
 from secpipe.outputs._common import Origins, clean, link_for
-from secpipe.outputs._stream import json_chunks, write_chunks
+from secpipe.outputs._stream import Encoded, encode, json_chunks, write_chunks
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult, ToolResult, ToolStatus
 
 FILE_NAME = "results.sarif"
@@ -122,14 +122,28 @@ def _cleaned(value: Any) -> Any:
         return {clean(k): _cleaned(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_cleaned(v) for v in value]
+    if isinstance(value, Iterator):
+        return (_encoded_clean(v) for v in value)
     return value
+
+
+# what `clean` would change, as it shows in compact JSON: a control escape (tab, CR and LF
+# excepted), C1 controls, bidi controls, surrogates and non-characters
+_SUSPECT = re.compile('\\\\u00[01]|\\\\u007f|\\\\[bf]|[\x7f-\x9f\u202a-\u202e\u2066-\u2069'
+                      '\ud800-\udfff\ufffe\uffff]')
+
+
+def _encoded_clean(value: Any) -> Encoded:
+    """One result, encoded; cleaned string by string only when the encoding shows something to
+    clean (rare), so 50,000 results cost one encode and one regex scan each."""
+    text = encode(value)
+    return encode(_cleaned(value)) if _SUSPECT.search(text) else text
 
 
 def _run(group: _ToolRun, root: str, fallback_uri: str) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     worst: dict[str, Severity] = {}
-    results = []
     for stage, gated in group.findings:
         f = gated.finding
         if f.rule_id not in index:
@@ -142,7 +156,9 @@ def _run(group: _ToolRun, root: str, fallback_uri: str) -> dict[str, Any]:
             props = rules[index[f.rule_id]]["properties"]
             props["security-severity"] = SECURITY_SEVERITY[f.severity]
             rules[index[f.rule_id]]["defaultConfiguration"]["level"] = LEVELS[f.severity]
-        results.append(_result(stage, gated, index[f.rule_id], root, fallback_uri))
+    # made one at a time while the file is written (the rules above needed every finding)
+    results = (_result(stage, gated, index[gated.finding.rule_id], root, fallback_uri)
+               for stage, gated in group.findings)
     driver: dict[str, Any] = {"name": group.name}
     version = next((t.version for t in group.tools if t.version), None)
     if version:
