@@ -58,6 +58,7 @@ class Origins:
         self._by_object: dict[int, ToolResult] = {}
         self._by_fingerprint: dict[tuple[int, str], ToolResult] = {}
         self._keep = run  # keeps the findings alive, so object ids stay unique
+        self._contexts: dict[tuple[int, str, str], SourceContext] = {}
         for stage in run.stages:
             for tool in stage.tools:
                 for f in tool.findings:
@@ -81,14 +82,17 @@ class Origins:
         return tool.tool if tool is not None else gated.finding.tool
 
     def context(self, run: RunResult, stage: StageResult, gated: GatedFinding) -> SourceContext:
-        """The run's context narrowed to the stage and tool version behind the finding."""
+        """The run's context narrowed to the stage and tool version behind the finding
+        (one object per stage and tool version, not one per finding)."""
         tool = self.tool(stage, gated)
-        return dataclasses.replace(
-            run.context,
-            stage=gated.stage or stage.name,
-            tool_version=(tool.version if tool is not None and tool.version else ""),
-            run_id=run.context.run_id or run.run_id,
-        )
+        key = (id(run), gated.stage or stage.name,
+               tool.version if tool is not None and tool.version else "")
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = dataclasses.replace(
+                run.context, stage=key[1], tool_version=key[2],
+                run_id=run.context.run_id or run.run_id)
+        return found
 
 
 def stage_counts(stage: StageResult) -> dict[str, int]:
