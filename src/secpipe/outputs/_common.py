@@ -56,20 +56,30 @@ class Origins:
 
     def __init__(self, run: RunResult) -> None:
         self._by_object: dict[int, ToolResult] = {}
-        self._by_fingerprint: dict[tuple[int, str], ToolResult] = {}
+        # built on the first finding the object map misses: hashing every finding up front
+        # cost more than all the rest of Origins, and most runs never miss
+        self._by_fingerprint: dict[tuple[int, str], ToolResult] | None = None
         self._keep = run  # keeps the findings alive, so object ids stay unique
         self._contexts: dict[tuple[int, str, str], SourceContext] = {}
         for stage in run.stages:
             for tool in stage.tools:
                 for f in tool.findings:
                     self._by_object.setdefault(id(f), tool)
-                    self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+
+    def _fingerprints(self) -> dict[tuple[int, str], ToolResult]:
+        if self._by_fingerprint is None:
+            self._by_fingerprint = {}
+            for stage in self._keep.stages:
+                for tool in stage.tools:
+                    for f in tool.findings:
+                        self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+        return self._by_fingerprint
 
     def tool(self, stage: StageResult, gated: GatedFinding) -> ToolResult | None:
         found = self._by_object.get(id(gated.finding))
         if found is not None and any(t is found for t in stage.tools):
             return found
-        found = self._by_fingerprint.get((id(stage), gated.finding.fingerprint()))
+        found = self._fingerprints().get((id(stage), gated.finding.fingerprint()))
         if found is not None:
             return found
         for tool in stage.tools:
