@@ -51,6 +51,7 @@ test: tools browser
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
+	$(BIN)/python bench/own_cpu.py --html-load
 
 fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_formats.py --minutes 10

@@ -361,7 +361,11 @@ def test_html_escapes_hostile_text(run: RunResult) -> None:
     html = render_html(run)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert html.count("<script") == 1  # only our own filter script
+    # our own script, and the findings as inert data (no `<` inside, so nothing can end it)
+    assert html.count("<script") == 2 and html.count("<script>") == 1
+    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html,
+                     re.S).group(1)
+    assert "<" not in data and "alert(1)" in data
     assert "javascript:" not in html
     assert "\x07" not in html and "\x1b" not in html
 
