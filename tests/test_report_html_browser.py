@@ -86,6 +86,8 @@ def test_50k_report_renders_grouped_and_expands_a_detail(page) -> None:
     first = rows.nth(0)
     assert "(+4 more)" in first.inner_text()
     first.locator("button.toggle").click()
+    # details are inflated on the first expand
+    page.wait_for_selector("#findings > tbody > tr.detail")
     detail = page.locator("#findings > tbody > tr.detail")
     assert detail.count() == 1 and detail.is_visible()
     assert detail.locator("table.members tbody tr").count() == PER_ISSUE

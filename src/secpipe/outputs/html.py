@@ -88,8 +88,8 @@ def html_context(run: RunResult) -> dict[str, Any]:
     digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode()
     lines = gate_lines(run)
     ordered = sorted_findings(all_gated(run))
-    data, groups = build(run, ordered, origins)
-    findings = [group_view(data, members) for members in groups[:FIRST_PAGE]]
+    data, details, groups = build(run, ordered, origins)
+    findings = [group_view(data, details, members) for members in groups[:FIRST_PAGE]]
     return {
         "run": run,
         "ctx": run.context,
@@ -101,7 +101,8 @@ def html_context(run: RunResult) -> dict[str, Any]:
         "findings": findings,
         "total_findings": len(ordered),
         "groups_total": len(groups),
-        "data_json": Markup(to_script_json(data)),  # JSON escaped for a script element
+        "data_json": Markup(to_script_json(data)),  # gzip + base64: no `<` in it
+        "details_json": Markup(to_script_json(details)),
         "stage_names": [s.name for s in run.stages],
         "tool_names": sorted({origins.tool_name(stage, g) for stage, g in ordered}),
         "expired": run.expired_suppressions,

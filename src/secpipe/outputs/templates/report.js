@@ -2,8 +2,28 @@
   'use strict';
   var table = document.getElementById('findings');
   var block = document.getElementById('report-data');
-  if (!table || !block) { return; }
-  var D = JSON.parse(block.textContent);
+  if (!table || !block || typeof DecompressionStream === 'undefined') { return; }
+  // the findings travel gzipped (a tenth of their JSON size): base64 -> bytes -> JSON
+  function inflate(el) {
+    var bin = atob(el.textContent.replace(/\s+/g, ''));
+    var bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')))
+      .text().then(JSON.parse);
+  }
+  inflate(block).then(start).catch(function (err) { table.dataset.error = String(err); });
+
+  function start(D) {
+  var DS = null, detailsLoading = null;   // the details block, inflated on the first expand
+  function loadDetails() {
+    if (!detailsLoading) {
+      detailsLoading = inflate(document.getElementById('report-details'))
+        .then(function (d) { DS = d.strings; });
+    }
+    return detailsLoading;
+  }
+  var isDetail = {};
+  D.details.forEach(function (name) { isDetail[name] = true; });
   var S = D.strings, F = D.findings, G = D.groups, ST = D.states;
   var k = {};
   D.fields.forEach(function (name, i) { k[name] = i; });
@@ -14,7 +34,7 @@
   var order = G.map(function (_, i) { return i; });
   var view = order, drawn = 0, haystack = null;
 
-  function s(f, name) { return S[F[f][k[name]]]; }
+  function s(f, name) { return (isDetail[name] ? DS : S)[F[f][k[name]]]; }
   function groupState(g) {
     var best = 99;
     G[g].forEach(function (f) { best = Math.min(best, F[f][k.state]); });
@@ -120,8 +140,15 @@
     if (!btn) { return; }
     var tr = btn.closest('tr'), g = Number(tr.dataset.group);
     var open = btn.getAttribute('aria-expanded') === 'true';
-    if (open) { tr.nextSibling.remove(); } else { tr.after(detail(g, DETAIL_PAGE)); }
     btn.setAttribute('aria-expanded', String(!open));
+    if (open) {
+      var next = tr.nextSibling;
+      if (next && next.classList.contains('detail')) { next.remove(); }
+      return;
+    }
+    loadDetails().then(function () {
+      if (btn.getAttribute('aria-expanded') === 'true') { tr.after(detail(g, DETAIL_PAGE)); }
+    });
   });
   more.addEventListener('click', drawMore);
   function text(g) {
@@ -172,4 +199,5 @@
   redraw();
   document.body.classList.add('js');
   table.dataset.ready = '1';
+  }
 })();
