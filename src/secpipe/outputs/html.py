@@ -30,12 +30,9 @@ from secpipe.outputs._common import (
     clean,
     enforcing,
     gate_lines,
-    link_for,
-    secret_text,
     sorted_findings,
     stage_counts,
     tool_error,
-    where,
     write_file,
 )
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
