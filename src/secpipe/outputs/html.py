@@ -21,7 +21,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from secpipe.outputs._html_data import build, group_view, to_script_json
 from secpipe.outputs._common import (
     SEVERITIES,
     SHORT_NAMES,
@@ -35,6 +34,7 @@ from secpipe.outputs._common import (
     tool_error,
     write_file,
 )
+from secpipe.outputs._html_data import build, group_view, to_script_json
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
 
 FILE_NAME = "report.html"
