@@ -243,10 +243,13 @@ def main() -> int:
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     print(f"secpipe --help: {baseline_rss(env):.0f} MB peak RSS")
-    empty = bench(0, None, False, True)
-    base = empty["rss_mb"]
-    print(f"baseline: a run whose tools report nothing: {base:.0f} MB peak RSS, "
-          f"{empty['cpu_s']:.2f} s CPU (interpreter, imports, hub, outputs)")
+    bases = {}
+    for hub in (True, False) if args.no_hub else (True,):
+        empty = bench(0, None, False, hub)
+        bases[hub] = empty["rss_mb"]
+        print(f"baseline: a run whose tools report nothing{'' if hub else ' (--no-hub)'}: "
+              f"{empty['rss_mb']:.0f} MB peak RSS, {empty['cpu_s']:.2f} s CPU "
+              "(interpreter, imports, hub, outputs)")
     print("own CPU: the whole secpipe process (and its tiny fake tools), output writing included;"
           " summary.json's secpipe_cpu_s stops before the outputs are written")
     print(f"{'findings':>9}{'raw MB':>8}{'own CPU s':>10}{'summary':>8}{'target':>8}{'wall s':>8}"
@@ -256,6 +259,7 @@ def main() -> int:
                                                if args.no_hub else [])
     for i, (n, hub) in enumerate(cases):
         r = bench(n, args.profile if i == 0 else None, args.html_load and hub, hub)
+        base = bases[hub]
         raw_mb = r["raw_bytes"] / 1e6
         target = TARGET_CPU.get(n)
         met = target is None or r["cpu_s"] <= target

@@ -21,7 +21,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from secpipe.outputs._html_data import build, group_view, to_script_json
 from secpipe.outputs._common import (
     SEVERITIES,
     SHORT_NAMES,
@@ -30,14 +29,12 @@ from secpipe.outputs._common import (
     clean,
     enforcing,
     gate_lines,
-    link_for,
-    secret_text,
     sorted_findings,
     stage_counts,
     tool_error,
-    where,
     write_file,
 )
+from secpipe.outputs._html_data import build, group_view, to_script_json
 from secpipe.outputs.summary import run_fixes
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
 
