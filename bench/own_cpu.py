@@ -149,14 +149,16 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
     wrapper = ("import os,resource,subprocess,sys,json;"
                "p=subprocess.run(sys.argv[1:]);"
                "r=resource.getrusage(resource.RUSAGE_CHILDREN);"
-               "sys.stderr.write('\\nMAXRSS_KB=%d CPU_S=%f\\n'%(r.ru_maxrss,r.ru_utime+r.ru_stime));"
+               "sys.stderr.write('\\nMAXRSS_KB=%d CPU_S=%f\\n'"
+               "%(r.ru_maxrss,r.ru_utime+r.ru_stime));"
                "sys.exit(p.returncode)")
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper, *argv], env=env, capture_output=True)
     done.wall = time.perf_counter() - t0  # type: ignore[attr-defined]
     tail = done.stderr.decode(errors="replace").rsplit("MAXRSS_KB=", 1)
     rss = int(tail[1].split()[0]) / 1024 if len(tail) == 2 else float("nan")
-    done.cpu = float(tail[1].split("CPU_S=")[1].split()[0]) if len(tail) == 2 else float("nan")  # type: ignore[attr-defined]
+    cpu = float(tail[1].split("CPU_S=")[1].split()[0]) if len(tail) == 2 else float("nan")
+    done.cpu = cpu  # type: ignore[attr-defined]
     return done, rss
 
 
@@ -179,7 +181,8 @@ def bench(findings: int, profile: Path | None, html_load: bool, hub: bool = True
         got = sum(s.get("findings", 0) for s in summary.get("stages", [])
                   if isinstance(s.get("findings"), int))
         outputs = {p.name: p.stat().st_size for p in run_dir.iterdir() if p.is_file()}
-        row = {"findings": findings, "raw_bytes": size, "cpu_s": done.cpu,  # type: ignore[attr-defined]
+        cpu = done.cpu  # type: ignore[attr-defined]
+        row = {"findings": findings, "raw_bytes": size, "cpu_s": cpu,
                "summary_cpu_s": summary["secpipe_cpu_s"],
                "wall_s": done.wall, "rss_mb": rss, "outputs": outputs,
                "counted": got, "totals": summary.get("totals")}
@@ -274,7 +277,8 @@ def main() -> int:
               f"  {'MET' if met else 'MISSED'}{'' if hub else '  (--no-hub)'}", flush=True)
         if "html_load_s" in r:
             print(f"{'':>9}report.html load in Chromium (median of 3): "
-                  f"{r['html_load_s'] if r['html_load_s'] is None else round(r['html_load_s'], 2)} s"
+                  f"{r['html_load_s'] if r['html_load_s'] is None else round(r['html_load_s'], 2)}"
+                  " s"
                   f" (target 2 s; load average now {os.getloadavg()[0]:.1f} on "
                   f"{os.cpu_count()} cores); renderer main thread busy "
                   f"{HTML_BUSY[-1]:.2f} s")

@@ -130,5 +130,5 @@ def from_script_json(text: str) -> dict[str, Any]:
     return json.loads(gzip.decompress(base64.b64decode(text)))
 
 
-__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "from_script_json", "group_view", "state_of",
-           "to_script_json"]
+__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "from_script_json", "group_view",
+           "state_of", "to_script_json"]

@@ -2,14 +2,14 @@
 
 Self-contained means no fetch of any kind (inline CSS, one inline script). It scales: findings
 are grouped into issues and carried once, as gzipped JSON in two inert data blocks
-(outputs._html_data: what the rows show, and what only details show); the script
-draws a page of issue rows at a time and an issue's findings only when asked, so 50,000
-findings open in about two seconds on a loaded 2-core machine. The first page is rendered on
-the server too, so the page reads without script. Safe means finding text, which comes from scanned and possibly hostile
-code, is escaped by Jinja's autoescape on the server and set as textContent by the script (never
-as markup), links are drawn only from http(s) URLs, the data blocks (base64) hold no `<`, and a
-Content-Security-Policy allows no script but our own (by hash), so even a missed escape could
-not run anything.
+(outputs._html_data: what the rows show, and what only details show); the script draws a page of
+issue rows at a time and an issue's findings only when asked, so 50,000 findings open in about
+two seconds on a loaded 2-core machine. The first page is rendered on the server too, so the
+page reads without script. Safe means finding text, which comes from scanned and possibly
+hostile code, is escaped by Jinja's autoescape on the server and set as textContent by the
+script (never as markup), links are drawn only from http(s) URLs, the data blocks (base64) hold
+no `<`, and a Content-Security-Policy allows no script but our own (by hash), so even a missed
+escape could not run anything.
 """
 
 from __future__ import annotations
