@@ -53,6 +53,7 @@ bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
 	$(SECPIPE) tools install kingfisher
 	$(BIN)/python bench/generated_repo.py
+	$(BIN)/python bench/own_cpu.py --html-load
 
 fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_formats.py --minutes 10

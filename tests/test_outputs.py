@@ -36,6 +36,7 @@ from secpipe.outputs import (
     render_summary,
     write_all,
 )
+from secpipe.outputs._html_data import from_script_json
 from secpipe.outputs._common import Origins
 from secpipe.pipeline.result import (
     GatedFinding,
@@ -363,7 +364,14 @@ def test_html_escapes_hostile_text(run: RunResult) -> None:
     html = render_html(run)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert html.count("<script") == 1  # only our own filter script
+    # our own script, and the findings as inert data blocks (gzip in base64: no `<` inside,
+    # so nothing can end them)
+    assert html.count("<script") == 3 and html.count("<script>") == 1
+    block = re.search(r'<script type="application/gzip\+base64" id="report-data">(.*?)</script>',
+                      html, re.S).group(1)
+    assert "<" not in block
+    data = from_script_json(block)
+    assert any("<script>alert(1)</script>" in s for s in data["strings"])  # set as text by JS
     assert "javascript:" not in html
     assert "\x07" not in html and "\x1b" not in html
 

@@ -1,4 +1,9 @@
-"""Live progress of a run: a rich table on a terminal, one plain line per event elsewhere (CI)."""
+"""Live progress of a run: a rich table on a terminal, one plain line per event elsewhere (CI).
+
+Honest about waiting: a tool is "queued" until a slot frees and "running" only once it started
+(its time counts from then), and secpipe's own work after the tools (scrubbing, hub, reports)
+shows as a phase rather than as silence.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +28,34 @@ class Progress:
     def __init__(self, console: Console, *, live: bool | None = None) -> None:
         self.console = console
         self.live_mode = console.is_terminal if live is None else live
-        self.rows: dict[tuple[str, str], tuple[float, ToolResult | None]] = {}
+        # (stage, tool) -> (start time, or None while queued; result once finished)
+        self.rows: dict[tuple[str, str], tuple[float | None, ToolResult | None]] = {}
+        self.phase: str | None = None
+        self._phase_start = 0.0
         self._live: Live | None = None
 
     def events(self) -> Events:
         return Events(tool_started=self._started, tool_finished=self._finished,
-                      stage_finished=self._stage)
+                      stage_finished=self._stage, tool_queued=self._queued,
+                      phase=self._phase)
+
+    def _queued(self, stage: str, tool: str) -> None:
+        self.rows[(stage, tool)] = (None, None)
+        if self._live is not None:
+            self._live.update(self._render())
+        else:
+            self.console.print(f"[dim]…[/dim] {stage}/{tool} queued", highlight=False)
+
+    def _phase(self, name: str) -> None:
+        now = time.monotonic()
+        if self._live is None and self.phase is not None:
+            self.console.print(f"[dim]…[/dim] {self.phase} took {now - self._phase_start:.1f}s",
+                               highlight=False)
+        self.phase, self._phase_start = name, now
+        if self._live is not None:
+            self._live.update(self._render())
+        else:
+            self.console.print(f"[dim]…[/dim] {name}", highlight=False)
 
     def __enter__(self) -> "Progress":
         if self.live_mode:
@@ -38,6 +65,9 @@ class Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._live is None and self.phase is not None:
+            self.console.print(f"[dim]…[/dim] {self.phase} took "
+                               f"{time.monotonic() - self._phase_start:.1f}s", highlight=False)
         if self._live is not None:
             self._live.update(self._render())
             self._live.__exit__(None, None, None)
@@ -76,9 +106,12 @@ class Progress:
             table.add_column(col)
         now = time.monotonic()
         for (stage, tool), (start, result) in self.rows.items():
-            if result is None:
-                status: object = Spinner("dots", text="running")
-                elapsed, found = now - start, ""
+            if result is None and start is None:
+                status: object = "[dim]queued[/dim]"
+                elapsed, found = 0.0, ""
+            elif result is None:
+                status = Spinner("dots", text="running")
+                elapsed, found = now - (start or now), ""
             else:
                 style = _STYLE[result.status]
                 status = f"[{style}]{result.status.value}[/{style}]"
@@ -86,6 +119,8 @@ class Progress:
                 if result.status is ToolStatus.ERROR:
                     found = escape((result.error or "")[:60])
             table.add_row(stage, tool, status, f"{elapsed:.1f}s", found)
+        if self.phase is not None:
+            table.caption = f"secpipe: {self.phase} ({now - self._phase_start:.1f}s)"
         return table
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from secpipe.model import Category, Finding, Location, Secret, Severity, SourceContext
 from secpipe.outputs import render_console, render_html, render_junit, render_sarif, write_all
+from secpipe.outputs._html_data import from_script_json
 from secpipe.pipeline.result import (
     GatedFinding, RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
@@ -98,7 +99,15 @@ def test_html_report(run: RunResult) -> None:
     parser = _Tags()
     parser.feed(page)
     parser.close()
-    assert [t for t, _ in parser.tags].count("script") == 1          # our own filter script
+    scripts = [dict(a) for t, a in parser.tags if t == "script"]
+    # our own script, plus the findings as an inert JSON block (never executed)
+    assert scripts == [{"type": "application/gzip+base64", "id": "report-data"},
+                       {"type": "application/gzip+base64", "id": "report-details"}, {}]
+    # the findings' data (drawn by the script as text) is as clean as the page
+    for name in ("report-data", "report-details"):
+        block = re.search(f'id="{name}">(.*?)</script>', page, re.S).group(1)
+        for text in from_script_json(block)["strings"]:
+            assert not _BAD.search(text), repr(text)
     assert not any(t == "img" for t, _ in parser.tags)
     for tag, attrs in parser.tags:
         for name, value in attrs:

@@ -261,7 +261,9 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
 
 
 def register(main: click.Group) -> None:
-    # keys, users and audit (hub_admin) are registered on `hub` by secpipe.cli itself
+    from secpipe.cli import hub_admin  # one way: hub_admin imports cli._hubopen, not cli.hub
+
+    hub_admin.register(hub)   # keys, users, audit under `secpipe hub`
     main.add_command(import_)
     main.add_command(findings)
     main.add_command(hub)

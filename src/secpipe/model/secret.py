@@ -23,7 +23,10 @@ import re
 import secrets as _random
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from secpipe.model.scrubber import Scrubber
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class SecretCollector:
 
     def __init__(self) -> None:
         self.values: set[str] = set()
+        self._cached: tuple[int, Scrubber] | None = None  # (len(values) it was built for, ...)
 
     def add(self, value: str) -> None:
         value = value.strip()
@@ -103,22 +107,33 @@ class SecretCollector:
                     self.values.add(line)
 
     def scrub(self, data: bytes) -> bytes:
-        """Replace every seen value (raw and JSON-escaped) with its masked form."""
+        """Replace every seen value (raw and JSON-escaped) with its masked form, in one pass.
+
+        The JSON-escaped occurrence gets a JSON-escaped mask, so a scrubbed JSON report stays
+        valid JSON (a mask may end in a quote the value contained). Where forms of several
+        values overlap, the longest wins.
+        """
         if not self.values:
             return data
-        for value in sorted(self.values, key=len, reverse=True):
-            masked = mask(value)
-            # The JSON-escaped occurrence gets a JSON-escaped mask, so a scrubbed JSON report
-            # stays valid JSON (a mask may end in a quote the value contained).
-            escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-            escaped_ascii = json.dumps(value)[1:-1]
-            for form, replacement in ((escaped, json.dumps(masked, ensure_ascii=False)[1:-1]),
-                                      (escaped_ascii, json.dumps(masked)[1:-1]),
-                                      (value, masked)):
-                encoded = form.encode("utf-8")
-                if encoded in data:
-                    data = data.replace(encoded, replacement.encode("utf-8"))
-        return data
+        return self._scrubber().scrub(data)
+
+    def _scrubber(self) -> "Scrubber":
+        from secpipe.model.scrubber import Scrubber
+
+        key = len(self.values)
+        if self._cached is None or self._cached[0] != key:
+            table: dict[bytes, bytes] = {}
+            for value in self.values:
+                masked = mask(value)
+                for form, replacement in (
+                        (json.dumps(value, ensure_ascii=False)[1:-1],
+                         json.dumps(masked, ensure_ascii=False)[1:-1]),
+                        (json.dumps(value)[1:-1], json.dumps(masked)[1:-1]),
+                        (value, masked)):
+                    # first form wins where two coincide, as replacing in this order did
+                    table.setdefault(form.encode("utf-8"), replacement.encode("utf-8"))
+            self._cached = (key, Scrubber(table))
+        return self._cached[1]
 
     def scrub_text(self, text: str) -> str:
         return self.scrub(text.encode("utf-8")).decode("utf-8", errors="replace")

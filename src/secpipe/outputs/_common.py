@@ -50,19 +50,30 @@ class Origins:
 
     def __init__(self, run: RunResult) -> None:
         self._by_object: dict[int, ToolResult] = {}
-        self._by_fingerprint: dict[tuple[int, str], ToolResult] = {}
+        # built on the first finding the object map misses: hashing every finding up front
+        # cost more than all the rest of Origins, and most runs never miss
+        self._by_fingerprint: dict[tuple[int, str], ToolResult] | None = None
         self._keep = run  # keeps the findings alive, so object ids stay unique
+        self._contexts: dict[tuple[int, str, str], SourceContext] = {}
         for stage in run.stages:
             for tool in stage.tools:
                 for f in tool.findings:
                     self._by_object.setdefault(id(f), tool)
-                    self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+
+    def _fingerprints(self) -> dict[tuple[int, str], ToolResult]:
+        if self._by_fingerprint is None:
+            self._by_fingerprint = {}
+            for stage in self._keep.stages:
+                for tool in stage.tools:
+                    for f in tool.findings:
+                        self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+        return self._by_fingerprint
 
     def tool(self, stage: StageResult, gated: GatedFinding) -> ToolResult | None:
         found = self._by_object.get(id(gated.finding))
         if found is not None and any(t is found for t in stage.tools):
             return found
-        found = self._by_fingerprint.get((id(stage), gated.finding.fingerprint()))
+        found = self._fingerprints().get((id(stage), gated.finding.fingerprint()))
         if found is not None:
             return found
         for tool in stage.tools:
@@ -75,14 +86,17 @@ class Origins:
         return tool.tool if tool is not None else gated.finding.tool
 
     def context(self, run: RunResult, stage: StageResult, gated: GatedFinding) -> SourceContext:
-        """The run's context narrowed to the stage and tool version behind the finding."""
+        """The run's context narrowed to the stage and tool version behind the finding
+        (one object per stage and tool version, not one per finding)."""
         tool = self.tool(stage, gated)
-        return dataclasses.replace(
-            run.context,
-            stage=gated.stage or stage.name,
-            tool_version=(tool.version if tool is not None and tool.version else ""),
-            run_id=run.context.run_id or run.run_id,
-        )
+        key = (id(run), gated.stage or stage.name,
+               tool.version if tool is not None and tool.version else "")
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = dataclasses.replace(
+                run.context, stage=key[1], tool_version=key[2],
+                run_id=run.context.run_id or run.run_id)
+        return found
 
 
 def stage_counts(stage: StageResult) -> dict[str, int]:

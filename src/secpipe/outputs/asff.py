@@ -7,13 +7,13 @@ suppression later expires comes back as the same Id instead of looking new.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from secpipe.model import to_asff
 from secpipe.model.asff import LIMITS, clip
-from secpipe.outputs._common import Origins, iso_or_none, write_file
+from secpipe.outputs._common import Origins, iso_or_none
+from secpipe.outputs._stream import json_chunks, write_chunks
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
 
 FILE_NAME = "findings.asff.json"
@@ -21,25 +21,29 @@ NOTE_AUTHOR = "secpipe"
 
 
 def render_asff(run: RunResult) -> str:
-    return json.dumps(asff_findings(run), indent=2, ensure_ascii=False) + "\n"
+    return "".join(json_chunks(iter_asff(run), spread=1)) + "\n"
 
 
 def write_asff(run: RunResult, run_dir: Path) -> Path:
-    return write_file(Path(run_dir) / FILE_NAME, render_asff(run))
+    """Streamed: one finding per line, never the whole file in memory (outputs._stream)."""
+    return write_chunks(Path(run_dir) / FILE_NAME, json_chunks(iter_asff(run), spread=1))
 
 
 def asff_findings(run: RunResult) -> list[dict[str, Any]]:
     """One ASFF object per gated finding, in stage order."""
+    return list(iter_asff(run))
+
+
+def iter_asff(run: RunResult) -> Iterator[dict[str, Any]]:
+    """:func:`asff_findings` one at a time."""
     origins = Origins(run)
     # One timestamp for the whole file, from the run itself: rendering twice gives the same
     # bytes, and Security Hub sees every finding of a run observed at the same moment.
     stamp = (iso_or_none(run.context.observed_at) or iso_or_none(run.finished_at)
              or iso_or_none(run.started_at))
-    return [
-        gated_to_asff(run, stage, gated, origins=origins, updated_at=stamp)
-        for stage in run.stages
-        for gated in stage.findings
-    ]
+    for stage in run.stages:
+        for gated in stage.findings:
+            yield gated_to_asff(run, stage, gated, origins=origins, updated_at=stamp)
 
 
 def gated_to_asff(run: RunResult, stage: StageResult, gated: GatedFinding, *,

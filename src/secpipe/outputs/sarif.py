@@ -23,17 +23,17 @@ would tell GitHub every earlier alert of that tool was fixed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote
 
 from secpipe.model import Finding, Severity
-from secpipe.outputs._common import Origins, all_gated, clean, issue_key, link_for, write_file
+from secpipe.outputs._common import Origins, all_gated, clean, issue_key, link_for
 from secpipe.outputs._issues import group_issues
+from secpipe.outputs._stream import Encoded, encode, json_chunks, write_chunks
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult, ToolResult, ToolStatus
 
 FILE_NAME = "results.sarif"
@@ -81,12 +81,13 @@ TOOL_URIS = {
 
 
 def render_sarif(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> str:
-    return json.dumps(sarif_log(run, fallback_uri=fallback_uri), indent=2,
-                      ensure_ascii=False) + "\n"
+    return "".join(json_chunks(sarif_log(run, fallback_uri=fallback_uri), spread=4)) + "\n"
 
 
 def write_sarif(run: RunResult, run_dir: Path) -> Path:
-    return write_file(Path(run_dir) / FILE_NAME, render_sarif(run))
+    """Streamed, one result per line (outputs._stream): no giant string in memory."""
+    return write_chunks(Path(run_dir) / FILE_NAME,
+                        json_chunks(sarif_log(run), spread=4))
 
 
 @dataclass
@@ -124,7 +125,22 @@ def _cleaned(value: Any) -> Any:
         return {clean(k): _cleaned(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_cleaned(v) for v in value]
+    if isinstance(value, Iterator):
+        return (_encoded_clean(v) for v in value)
     return value
+
+
+# what `clean` would change, as it shows in compact JSON: a control escape (tab, CR and LF
+# excepted), C1 controls, bidi controls, surrogates and non-characters
+_SUSPECT = re.compile('\\\\u00[01]|\\\\u007f|\\\\[bf]|[\x7f-\x9f\u202a-\u202e\u2066-\u2069'
+                      '\ud800-\udfff\ufffe\uffff]')
+
+
+def _encoded_clean(value: Any) -> Encoded:
+    """One result, encoded; cleaned string by string only when the encoding shows something to
+    clean (rare), so 50,000 results cost one encode and one regex scan each."""
+    text = encode(value)
+    return encode(_cleaned(value)) if _SUSPECT.search(text) else text
 
 
 def _run(group: _ToolRun, root: str, fallback_uri: str,
@@ -132,7 +148,6 @@ def _run(group: _ToolRun, root: str, fallback_uri: str,
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     worst: dict[str, Severity] = {}
-    results = []
     for stage, gated in group.findings:
         f = gated.finding
         if f.rule_id not in index:
@@ -145,8 +160,10 @@ def _run(group: _ToolRun, root: str, fallback_uri: str,
             props = rules[index[f.rule_id]]["properties"]
             props["security-severity"] = SECURITY_SEVERITY[f.severity]
             rules[index[f.rule_id]]["defaultConfiguration"]["level"] = LEVELS[f.severity]
-        results.append(_result(stage, gated, index[f.rule_id], root, fallback_uri,
-                               (found_by or {}).get(issue_key(gated), [])))
+    # made one at a time while the file is written (the rules above needed every finding)
+    results = (_result(stage, gated, index[gated.finding.rule_id], root, fallback_uri,
+                       (found_by or {}).get(issue_key(gated), []))
+               for stage, gated in group.findings)
     driver: dict[str, Any] = {"name": group.name}
     version = next((t.version for t in group.tools if t.version), None)
     if version:

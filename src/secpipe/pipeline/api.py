@@ -19,6 +19,7 @@ from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
 from secpipe.pipeline.plan import Plan, build_plan
 from secpipe.pipeline.result import RunResult
+from secpipe.pipeline.schedule import default_jobs
 from secpipe.pipeline.runner import Events, RunError, run_plan, start_run, write_raw
 from secpipe.pipeline.suppressions import DEFAULT_NAME, load_suppressions, split_expired
 from secpipe.scanners.git_secrets import git_toplevel
@@ -100,7 +101,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
                                        out_dir)
     run = start_run(run_dir, ctx, plan.root)
     run.expired_suppressions = expired
-    jobs = req.jobs or cfg.jobs or max(2, os.cpu_count() or 2)
+    jobs = req.jobs or cfg.jobs or default_jobs()
     env = dict(req.env) if req.env is not None else tool_env()
     store = None
     stage_baselines: dict = {}
@@ -120,10 +121,12 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         write_all(run, run_dir)
         raise
     run.finished_at = now_iso()
+    events = events or Events()
     with _disk_errors(run_dir):
         write_raw(run_dir, tool_runs)
     hub_error: HubSyncError | None = None
     if store is not None:
+        events.phase("recording the run in the hub")
         from secpipe.outputs.asff import asff_findings
         from secpipe.outputs.summary import summary_dict
 
@@ -133,6 +136,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
             hub_error = exc  # the run's own outputs are still written, then the error stands
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
+    events.phase("writing reports")
     with _disk_errors(run_dir):
         write_all(run, run_dir)
     _point_latest(out_dir / "runs", run_id)

@@ -22,6 +22,7 @@ from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
 from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
+from secpipe.pipeline.schedule import longest_first
 from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
@@ -37,11 +38,18 @@ class RunError(Exception):
 
 @dataclass
 class Events:
-    """Progress callbacks; the CLI renders them, tests record them."""
+    """Progress callbacks; the CLI renders them, tests record them.
+
+    `tool_queued` when a tool's inputs are ready and it waits for a free slot, `tool_started`
+    (from the worker thread) when it really starts, `phase` for secpipe's own work after the
+    tools (scrubbing, hub, outputs), so a long post-processing is never silent.
+    """
 
     tool_started: Callable[[str, str], None] = lambda stage, tool: None
     tool_finished: Callable[[ToolResult], None] = lambda result: None
     stage_finished: Callable[[StageResult], None] = lambda result: None
+    tool_queued: Callable[[str, str], None] = lambda stage, tool: None
+    phase: Callable[[str], None] = lambda name: None
 
 
 @dataclass
@@ -70,7 +78,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     tool_runs: list[_ToolRun] = []
     running: dict[Future, tuple[PlannedStage, str]] = {}
     per_stage: dict[str, list[_ToolRun]] = {}
-    started_at: dict[str, float] = {}
+    tool_starts: dict[tuple[str, str], float] = {}   # (stage, tool) -> when it really started
+    ready: list = []
     outputs: dict[str, dict[str, str]] = {}    # stage -> outputs of its tools
     cleanups: list[tuple[str, Callable[[], None]]] = []
     scratch, release_scratch = new_scratch()   # stale folders of dead runs go first
@@ -102,14 +111,16 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     run.stages.append(result)
                     events.stage_finished(result)
                     continue
-                started_at[stage.name] = time.monotonic()
                 per_stage[stage.name] = []
                 inputs = _inputs_for(stage, plan, outputs)
-                for tool in stage.tools:
-                    events.tool_started(stage.name, tool)
-                    fut = pool.submit(_run_tool, stage, tool, plan, env, scratch, collector,
-                                      version_of, inputs, run.run_id, fkey)
-                    running[fut] = (stage, tool)
+                ready += [((stage, inputs), tool) for tool in stage.tools]
+            # the costliest tools first (history scans): the run lasts as long as the last one
+            for (stage, inputs), tool in longest_first(ready):
+                events.tool_queued(stage.name, tool)
+                fut = pool.submit(_started_then_run, events, tool_starts, stage, tool, plan, env,
+                                  scratch, collector, version_of, inputs, run.run_id, fkey)
+                running[fut] = (stage, tool)
+            ready = []
             if not running:
                 continue
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -127,7 +138,10 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                         result = _judge(stage, per_stage[stage.name], run, suppressions,
                                         (baselines or {}).get(stage.name),
                                         collector.values.copy())
-                    result.duration_s = time.monotonic() - started_at[stage.name]
+                    # running time only: from its first tool's real start, not its queueing
+                    first = min(tool_starts.get((stage.name, t), time.monotonic())
+                                for t in stage.tools)
+                    result.duration_s = time.monotonic() - first
                     done[stage.name] = result
                     run.stages.append(result)
                     events.stage_finished(result)
@@ -144,6 +158,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     run.stages.sort(key=lambda s: order[s.name])
     with keyed(fkey):
         correlate_run(run, collector.values)   # one issue per root cause, across stages
+    events.phase("scrubbing raw reports and logs")
     for tr in tool_runs:
         # clear values, then the plain hashes tools reported (detect-secrets' SHA-1)
         tr.reports = [RawReport(r.name, fkey.scrub_hashes(collector.scrub(r.data)))
@@ -152,6 +167,14 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         if tr.result.error:
             tr.result.error = fkey.scrub_hashes_text(collector.scrub_text(tr.result.error))
     return tool_runs
+
+
+def _started_then_run(events: Events, starts: dict[tuple[str, str], float],
+                      stage: PlannedStage, tool: str, *args) -> _ToolRun:
+    """In the worker: the tool leaves the queue now (its progress line says so)."""
+    starts[(stage.name, tool)] = time.monotonic()
+    events.tool_started(stage.name, tool)
+    return _run_tool(stage, tool, *args)
 
 
 def _inputs_for(stage: PlannedStage, plan: Plan, outputs: dict[str, dict[str, str]]

@@ -1,5 +1,9 @@
 """trivy as an alternative engine for the static stages: `trivy fs` with the misconfig and
-secret scanners, which work offline (its vulnerability database cannot be fetched here)."""
+secret scanners, which work offline (its vulnerability database cannot be fetched here).
+
+No network unless asked: no DB, Java DB or check updates, no version check, no dependency
+lookups (`--offline-scan`); a run inside a network namespace without interfaces gives the same
+findings in the same time (tests/test_no_network.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ class Trivy(Scanner):
         scanners = req.options.get("scanners") or ["misconfig", "secret"]
         out = req.workdir / "trivy.json"
         argv = [exe, "fs", "--quiet", "--format", "json", "--output", str(out),
-                "--scanners", ",".join(scanners), "--skip-db-update", "--skip-check-update",
+                "--scanners", ",".join(scanners), "--skip-db-update", "--skip-java-db-update",
+                "--skip-check-update", "--skip-version-check", "--offline-scan",
                 "--cache-dir", str(req.workdir / "trivy-cache")]
         for path in (*ALWAYS_EXCLUDED, *req.exclude):
             argv += ["--skip-dirs", f"**/{path}"]

@@ -1,0 +1,154 @@
+"""One pass over a raw report that replaces every known secret value, whatever their number.
+
+Replacing value after value costs (values x report bytes): on a repository whose tools report
+5,000 secrets that was minutes of secpipe's own CPU. Here all the forms of all the values go
+into one automaton, built once per collector, and each report is read once: the time is linear
+in the report's size (plus building the automaton, linear in the values' total length).
+
+The automaton is Aho-Corasick (`pyahocorasick`, C) when that package is installed, else a
+regular expression shaped like a trie (common prefixes shared, so at any position the engine
+follows one branch per byte instead of trying every value in turn): the same result, the
+regex about eight times slower. Matches are leftmost, and where two forms start at the same
+place the longest wins, as replacing longest-first did.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping
+
+# Beyond this many nested groups a subtree becomes a flat alternation (longest first): a
+# crafted report with thousands of values each extending the previous one would otherwise
+# nest groups past the regex compiler's recursion limit.
+_MAX_NESTING = 40
+_END = b""
+
+
+class Scrubber:
+    """Replace each key of `replacements` (bytes) found in data by its value, in one pass."""
+
+    def __init__(self, replacements: Mapping[bytes, bytes], *, engine: str = "auto") -> None:
+        self._replacements = {k: v for k, v in replacements.items() if k}
+        self._regex: re.Pattern[bytes] | None = None
+        self._automaton = None
+        if not self._replacements:
+            return
+        if engine in ("auto", "aho-corasick"):
+            self._automaton = _automaton(self._replacements, required=engine != "auto")
+        if self._automaton is None:
+            self._regex = re.compile(_trie_pattern(self._replacements))
+
+    @property
+    def engine(self) -> str:
+        return "aho-corasick" if self._automaton is not None else "regex"
+
+    def scrub(self, data: bytes) -> bytes:
+        if not data or not self._replacements:
+            return data
+        if self._automaton is not None:
+            done = _scrub_automaton(self._automaton, data, self._replacements)
+            if done is not None:
+                return done
+            if self._regex is None:  # pathological overlaps: the regex copes, built once
+                self._regex = re.compile(_trie_pattern(self._replacements))
+        table = self._replacements
+        assert self._regex is not None
+        return self._regex.sub(lambda m: table[m.group()], data)
+
+
+def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
+    try:
+        import ahocorasick
+    except ImportError:
+        if required:
+            raise
+        return None
+    automaton = ahocorasick.Automaton()
+    # bytes as latin-1 text: one character per byte, so offsets are byte offsets
+    for form, replacement in replacements.items():
+        automaton.add_word(form.decode("latin-1"), len(form))
+    automaton.make_automaton()
+    return automaton
+
+
+def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes]) -> bytes | None:
+    """Leftmost-longest replacement from every (overlapping) match; None when the matches
+    overlap so much (a crafted report: thousands of nested values over one long run) that
+    the regex is the better engine. (pyahocorasick's own `iter_long` misses a shorter match
+    after a longer one fails at the end of the text, so it is not used.)"""
+    longest: dict[int, int] = {}
+    budget = 4 * len(data) + 10_000
+    for end, length in automaton.iter(data.decode("latin-1")):
+        start = end + 1 - length
+        if length > longest.get(start, 0):
+            longest[start] = length
+        budget -= 1
+        if budget < 0:
+            return None
+    if not longest:
+        return data
+    out: list[bytes] = []
+    done = 0
+    for start in sorted(longest):
+        if start < done:
+            continue  # inside the previous replacement
+        end = start + longest[start]
+        out.append(data[done:start])
+        out.append(table[data[start:end]])
+        done = end
+    out.append(data[done:])
+    return b"".join(out)
+
+
+def _trie_pattern(words: Iterable[bytes]) -> bytes:
+    root: dict = {}
+    for word in words:
+        node = root
+        for byte in word:
+            node = node.setdefault(byte, {})
+        node[_END] = True
+    return _node_pattern(root, 0)
+
+
+def _node_pattern(node: dict, depth: int) -> bytes:
+    """The pattern matching every word below `node`, longest alternatives first."""
+    if depth > _MAX_NESTING:
+        return _flat(node)
+    alternatives = []
+    for byte in sorted(k for k in node if k != _END):
+        prefix = bytearray([byte])
+        child = node[byte]
+        # a chain of single children is one literal
+        while _END not in child and len(child) == 1:
+            (nxt, child), = child.items()
+            prefix.append(nxt)
+        alternatives.append(re.escape(bytes(prefix)) + _node_pattern(child, depth + 1))
+    if not alternatives:
+        return b""
+    body = alternatives[0] if len(alternatives) == 1 else b"(?:" + b"|".join(alternatives) + b")"
+    if _END in node:
+        # greedy optional: the longer word is tried first, the shorter one when it fails
+        return b"(?:" + body + b")?"
+    return body
+
+
+def _flat(node: dict) -> bytes:
+    """Every suffix below `node` as a plain alternation, longest first (no further nesting)."""
+    suffixes: list[bytes] = []
+    stack: list[tuple[dict, bytes]] = [(node, b"")]
+    while stack:
+        current, prefix = stack.pop()
+        for key, child in current.items():
+            if key == _END:
+                suffixes.append(prefix)
+            else:
+                stack.append((child, prefix + bytes([key])))
+    suffixes.sort(key=len, reverse=True)
+    parts = [re.escape(s) for s in suffixes if s]
+    if not parts:
+        return b""
+    body = b"(?:" + b"|".join(parts) + b")"
+    return b"(?:" + body + b")?" if b"" in suffixes else body
+
+
+__all__ = ["Scrubber"]

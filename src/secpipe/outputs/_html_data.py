@@ -1,0 +1,134 @@
+"""The findings of report.html as one compact JSON block, grouped into issues.
+
+At 50,000 findings a page with one table row per finding takes Chromium tens of seconds to lay
+out and weighs tens of MB. So the page carries the findings once, as data: each repeated string
+(title, description, remediation, rule, tool, path) once in a string table, each finding as a
+short array of indices, findings grouped into issues (`issue_key` from the correlation step, else
+the finding's own fingerprint). A small script renders a page of issue rows at a time and a
+finding's details only when asked. The first page is also rendered on the server, so the report
+still reads without script.
+
+Everything placed in the block is cleaned of control and bidi characters like the rest of the
+page; the block itself is gzipped JSON in base64, so no scanned string can end it, and the page
+is a tenth of the size.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any, Sequence
+
+from secpipe.model import Severity
+from secpipe.outputs._common import (
+    SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
+)
+from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
+
+#: worst first: a group takes the worst state any of its findings has
+STATES = ("blocking", "advisory", "open", "suppressed")
+#: one finding in the data block: indices into the string table unless said otherwise
+FIELDS = ("where", "state", "stage", "tool", "rule", "title", "secret", "id", "suppression",
+          "link", "description", "remediation", "rank")  # state, rank: plain ints
+#: shown only in an issue's details: their strings travel in a second block, inflated on the
+#: first expand (descriptions are half the data and slow the first draw for nothing)
+DETAIL_FIELDS = ("id", "description")
+
+
+def state_of(stage: StageResult, gated: GatedFinding) -> str:
+    if gated.suppressed_by is not None:
+        return "suppressed"
+    if gated.blocking:
+        return "blocking" if enforcing(stage) else "advisory"
+    return "open"
+
+
+class _Strings:
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.table: list[str] = [""]
+
+    def __call__(self, value: object) -> int:
+        text = "" if value is None else str(value)
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.table)
+            self.table.append(clean(text))
+        return found
+
+
+def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
+          origins: Origins) -> tuple[dict[str, Any], dict[str, Any], list[list[int]]]:
+    """(the data block, the details block, each group's finding indices in order); `ordered`
+    is most severe first, so each group's first finding is its worst one."""
+    strings = _Strings()
+    details = _Strings()
+    rows: list[list[int]] = []
+    groups: dict[str, list[int]] = {}
+    for stage, gated in ordered:
+        f = gated.finding
+        sup = gated.suppressed_by
+        rows.append([
+            strings(where(f)), STATES.index(state_of(stage, gated)),
+            strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
+            strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
+            details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
+            strings(link_for(f) or ""), details(f.description.strip()),
+            strings(f.remediation or ""), int(f.severity),
+        ])
+        key = getattr(f, "issue_key", None) or f.fingerprint()
+        groups.setdefault(key, []).append(len(rows) - 1)
+    members = list(groups.values())
+    data = {
+        "fields": FIELDS,
+        "states": STATES,
+        "severities": {int(s): [s.name, SHORT_NAMES[s]] for s in Severity},
+        "details": DETAIL_FIELDS,
+        "strings": strings.table,
+        "findings": rows,
+        "groups": members,
+    }
+    return data, {"strings": details.table}, members
+
+
+def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]
+               ) -> dict[str, Any]:
+    """What the server-rendered row of one group shows (the script draws the same)."""
+    rows = data["findings"]
+    first = rows[members[0]]
+    field = {name: i for i, name in enumerate(FIELDS)}
+
+    def s(name: str) -> str:
+        table = details["strings"] if name in DETAIL_FIELDS else data["strings"]
+        return table[first[field[name]]]
+
+    rank = first[field["rank"]]
+    severity = Severity(rank)
+    state = STATES[min(rows[m][field["state"]] for m in members)]
+    return {
+        "severity": severity.name, "short": SHORT_NAMES[severity], "rank": rank,
+        "stage": s("stage"), "tool": s("tool"), "rule": s("rule"), "link": s("link") or None,
+        "where": s("where"), "title": s("title"), "description": s("description"),
+        "remediation": s("remediation"), "secret": s("secret"), "state": state,
+        "suppression": s("suppression"), "count": len(members),
+    }
+
+
+def to_script_json(data: dict[str, Any]) -> str:
+    """The data block's text: the JSON gzipped, in base64 (76-character lines).
+
+    A tenth of the JSON's size, so a 50,000-finding page is a few MB, not twenty, and the
+    browser reads it in a fraction of the time; the page's script inflates it with the
+    browser's own DecompressionStream. Base64 holds no `<`, so nothing can end the block."""
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.encodebytes(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+
+
+def from_script_json(text: str) -> dict[str, Any]:
+    """The inverse of :func:`to_script_json` (tests read the page's data with it)."""
+    return json.loads(gzip.decompress(base64.b64decode(text)))
+
+
+__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "from_script_json", "group_view",
+           "state_of", "to_script_json"]

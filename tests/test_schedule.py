@@ -1,0 +1,100 @@
+"""Scheduling that pays: the costliest tools start first, progress tells queued from running,
+stage durations leave queueing out, and secpipe's own work after the tools is announced.
+
+The tools are small fake executables (as in test_fail_closed.py); one slot (`jobs=1`) makes the
+order of starts exact. Nothing here compares a time with a constant: only which interval
+contains which.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from secpipe.pipeline.api import RunRequest, run_pipeline
+from secpipe.pipeline.runner import Events
+from secpipe.pipeline.schedule import default_jobs, longest_first
+
+TRUFFLEHOG3 = """#!/bin/sh
+[ "$1" = --version ] && { echo "trufflehog3 3.0.10"; exit 0; }
+while [ $# -gt 0 ]; do [ "$1" = --output ] && out=$2; shift; done
+sleep 2
+echo '[]' > "$out"
+"""
+HADOLINT = """#!/bin/sh
+[ "$1" = --version ] && { echo "Haskell Dockerfile Linter 2.12.0"; exit 0; }
+echo '[]'
+"""
+
+
+def _exe(path: Path, body: str) -> None:
+    path.write_text(body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM alpine:3.20\n")
+    # the quick linter comes first in the file; the history scan must still start first
+    (root / "secpipe.yml").write_text("""version: 1
+stages:
+  dockerfile: {tools: [hadolint]}
+  secrets: {tools: [trufflehog3], fail_on: low}
+tools:
+  trufflehog3: {history: false}
+""")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _exe(bin_dir / "trufflehog3", TRUFFLEHOG3)
+    _exe(bin_dir / "hadolint", HADOLINT)
+    monkeypatch.setenv("SECPIPE_TOOLS_DIR", str(tmp_path / "tools"))  # version cache
+    return root, {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+
+def test_longest_first_queueing_and_honest_durations(project, tmp_path: Path) -> None:
+    root, env = project
+    log: list[tuple] = []
+    events = Events(tool_queued=lambda s, t: log.append(("queued", t)),
+                    tool_started=lambda s, t: log.append(("started", t)),
+                    tool_finished=lambda r: log.append(("finished", r.tool)),
+                    stage_finished=lambda r: log.append(("stage", r.name)),
+                    phase=lambda name: log.append(("phase", name)))
+    run = run_pipeline(RunRequest(root=root, out_dir=tmp_path / "out", env=env, jobs=1,
+                                  use_hub=False), events=events)
+    assert run.exit_code == 0, run.stages
+    started = [t for kind, t in log if kind == "started"]
+    assert started == ["trufflehog3", "hadolint"]
+    for tool in ("trufflehog3", "hadolint"):
+        assert log.index(("queued", tool)) < log.index(("started", tool)) \
+            < log.index(("finished", tool))
+    # hadolint waited in the queue while trufflehog3 ran: neither its tool time nor its
+    # stage's duration may contain that wait
+    stages = {s.name: s for s in run.stages}
+    th3 = stages["secrets"].tools[0]
+    assert stages["dockerfile"].duration_s < th3.duration_s
+    assert stages["dockerfile"].tools[0].duration_s < th3.duration_s
+    phases = [p for kind, p in log if kind == "phase"]
+    assert phases[0].startswith("scrubbing") and phases[-1] == "writing reports"
+    assert log.index(("phase", phases[0])) > max(i for i, e in enumerate(log)
+                                                  if e[0] == "finished")
+    summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
+    assert summary["verdict"] == "passed"
+
+
+def test_costliest_first_keeps_ties_in_order() -> None:
+    items = [(1, "hadolint"), (2, "checkov"), (3, "trufflehog3"), (4, "mystery"),
+             (5, "detect-secrets"), (6, "git-secrets")]
+    assert [t for _, t in longest_first(items)] == [
+        "trufflehog3", "git-secrets", "detect-secrets", "checkov", "mystery", "hadolint"]
+
+
+def test_default_jobs_follows_cores() -> None:
+    import os
+
+    assert default_jobs() >= 2
+    assert default_jobs() <= len(os.sched_getaffinity(0)) + 1 or default_jobs() == 2

@@ -1,0 +1,159 @@
+"""Scrubbing raw reports in one pass: same result as replacing value after value, longest first."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import string
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from secpipe.model import Secret, SecretCollector, collecting, mask
+from secpipe.model.scrubber import Scrubber
+
+
+def _reference(values: set[str], data: bytes) -> bytes:
+    """The former implementation: each value, longest first, three forms each."""
+    for value in sorted(values, key=len, reverse=True):
+        masked = mask(value)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        escaped_ascii = json.dumps(value)[1:-1]
+        for form, replacement in ((escaped, json.dumps(masked, ensure_ascii=False)[1:-1]),
+                                  (escaped_ascii, json.dumps(masked)[1:-1]),
+                                  (value, masked)):
+            data = data.replace(form.encode(), replacement.encode())
+    return data
+
+
+def _collector(values: list[str]) -> SecretCollector:
+    collector = SecretCollector()
+    with collecting(collector):
+        for value in values:
+            Secret.from_value(value)
+    return collector
+
+
+_value = st.text(alphabet=string.ascii_letters + string.digits + '"\\/ é\n-', min_size=6,
+                 max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_value, min_size=1, max_size=8, unique=True), st.lists(st.integers(0, 7)),
+       st.text(alphabet="ab \"\\\n", max_size=10))
+def test_one_pass_equals_value_by_value_on_distinct_tokens(values, picks, filler) -> None:
+    collector = _collector(values)
+    present = sorted(collector.values)
+    doc = {"items": [{"secret": present[i % len(present)], "ctx": filler +
+                      present[i % len(present)] + filler} for i in picks]}
+    data = json.dumps(doc).encode() + b"\n" + json.dumps(doc, ensure_ascii=False).encode()
+    data += b"\nlog: " + "|".join(present).encode()
+    out = collector.scrub(data)
+    for value in present:
+        # no value survives, whatever form it took
+        assert value.encode() not in out
+        assert json.dumps(value)[1:-1].encode() not in out
+    json.loads(out.split(b"\n")[0])  # still valid JSON
+
+
+def test_same_output_as_value_by_value_for_typical_secrets() -> None:
+    rng = random.Random(7)
+    values = ["AKIA" + "".join(rng.choice(string.ascii_uppercase) for _ in range(16))
+              for _ in range(200)]
+    values += ['secret_access_key = "' + "".join(rng.choice(string.ascii_letters)
+                                                 for _ in range(40)) + '"' for _ in range(50)]
+    collector = _collector(values)
+    lines = [json.dumps({"secret": v, "context": {"3": f"x{v}y"}}) for v in values]
+    data = ("[" + ",\n".join(lines) + "]\nplain " + " ".join(values)).encode()
+    out = collector.scrub(data)
+    assert out == _reference(collector.values, data)
+    assert len(json.loads(out[:out.index(b"]\nplain") + 1])) == len(values)
+
+
+def test_longest_value_wins_where_values_overlap() -> None:
+    collector = _collector(["ABCDEFGHIJ", "ABCDEFGHIJKLMNOPQRST", "KLMNOPQRSTUV"])
+    data = b"k=ABCDEFGHIJKLMNOPQRSTUV;j=ABCDEFGHIJ;"
+    out = collector.scrub(data)
+    assert out == _reference(collector.values, data)
+    assert b"ABCDEFGHIJ" not in out
+
+
+def test_private_key_lines_scrubbed_one_by_one() -> None:
+    block = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAx7abcdef\n"
+             "abcdefghijklmnopqrstu\n-----END RSA PRIVATE KEY-----")
+    collector = _collector([block])
+    out = collector.scrub(b"line 2: MIIEpAIBAAKCAQEAx7abcdef\nline 3: abcdefghijklmnopqrstu\n"
+                          + json.dumps({"k": block}).encode())
+    assert b"abcdefghijklmnopqrstu" not in out and b"MIIEpAIBAAKCAQEAx7abcdef" not in out
+    json.loads(out.split(b"\n", 2)[2])
+
+
+def test_values_added_after_a_scrub_are_scrubbed_too() -> None:
+    collector = _collector(["FIRSTSECRET123"])
+    assert b"FIRSTSECRET123" not in collector.scrub(b"FIRSTSECRET123")
+    with collecting(collector):
+        Secret.from_value("SECONDSECRET456")
+    assert collector.scrub(b"FIRSTSECRET123 SECONDSECRET456").count(b"\xe2\x80\xa6") == 2
+
+
+def test_deeply_nested_prefixes_compile() -> None:
+    # each value extends the previous one: the trie nests thousands deep, the regex must not
+    words = {("a" * n).encode(): b"X" for n in range(6, 3000)}
+    scrubber = Scrubber(words, engine="regex")
+    assert scrubber.scrub(b"-" + b"a" * 2999 + b"-") == b"-X-"
+    assert scrubber.scrub(b"aaaaaaa b") == b"X b"
+
+
+def test_non_ascii_values_in_both_json_encodings() -> None:
+    value = "pässwörd-secret-é…"
+    collector = _collector([value])
+    data = (json.dumps({"s": value}) + json.dumps({"s": value}, ensure_ascii=False)).encode()
+    out = collector.scrub(data)
+    assert out == _reference(collector.values, data)
+    assert "pässwörd".encode() not in out and b"p\\u00e4ssw" not in out
+
+
+def _random_case(rng: random.Random) -> tuple[dict[bytes, bytes], bytes]:
+    alphabet = "abAB01\"\\ é"
+    words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))).encode(): b"<%d>" % i
+             for i in range(rng.randint(1, 30))}
+    pool = list(words) + [b"a", b"b", b" ", b"\\"]
+    data = b"".join(rng.choice(pool) for _ in range(rng.randint(0, 200)))
+    return words, data
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="pyahocorasick is not installed: only the regex engine runs")
+def test_both_engines_give_the_same_leftmost_longest_result() -> None:
+    rng = random.Random(15)
+    for _ in range(2000):
+        words, data = _random_case(rng)
+        regex = Scrubber(words, engine="regex")
+        automaton = Scrubber(words, engine="aho-corasick")
+        assert regex.engine == "regex" and automaton.engine == "aho-corasick"
+        assert regex.scrub(data) == automaton.scrub(data), (words, data)
+
+
+def test_regex_engine_matches_a_naive_leftmost_longest_scan() -> None:
+    rng = random.Random(16)
+    for _ in range(1000):
+        words, data = _random_case(rng)
+        expected, i = [], 0
+        longest_first = sorted(words, key=len, reverse=True)
+        while i < len(data):
+            hit = next((w for w in longest_first if data.startswith(w, i)), None)
+            if hit is None:
+                expected.append(data[i:i + 1])
+                i += 1
+            else:
+                expected.append(words[hit])
+                i += len(hit)
+        assert Scrubber(words, engine="regex").scrub(data) == b"".join(expected), (words, data)
+
+
+def test_pathological_overlaps_still_scrub_in_bounded_work() -> None:
+    # thousands of nested values over one long run: the automaton sees a match per value and
+    # position, gives up after a budget, and the regex finishes the job
+    words = {("a" * n).encode(): b"X" for n in range(6, 400)}
+    assert Scrubber(words).scrub(b"[" + b"a" * 20_000 + b"]") == b"[" + b"X" * 51 + b"]"
