@@ -79,6 +79,12 @@ def occurrences(data: bytes, source: str = "<kingfisher>") -> list[Finding]:
     working tree's and each commit range's occurrences can be combined as one report's."""
     doc = expect(load_json(data, source), dict, source, "the report")
     items = expect(doc.get("findings"), list, source, "'findings'")
+    meta = doc.get("metadata")
+    if not (isinstance(meta, dict) and "kingfisher_version" in meta) and not items:
+        # `{"findings": []}` alone is also Inspector2's and Security Hub's empty answer: a
+        # kingfisher report says it is one (metadata.kingfisher_version), or shows its items
+        raise ReportFormatError(source, "not a kingfisher report: no metadata.kingfisher_version "
+                                        "and no finding to recognise it by")
     return [_finding(expect(item, dict, source, f"finding {index}"), f"finding {index}", source)
             for index, item in enumerate(items)]
 

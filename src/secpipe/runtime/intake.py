@@ -51,7 +51,7 @@ from secpipe.formats.interface import ReportFormatError
 from secpipe.hub import authz
 from secpipe.hub.api import auth as hub_auth
 from secpipe.hub.api import isolation, sigv4
-from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.interface import HubError, InvalidInput
 from secpipe.runtime import correlate, deadletter
 from secpipe.runtime.admission import AlertRefused, read_request

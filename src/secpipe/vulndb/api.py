@@ -35,18 +35,13 @@ from starlette.routing import Route
 from secpipe.vulndb.ecosystems import (Package, UnsupportedPurl, base_of, canonical,
                                        package_from_purl, release_of)
 from secpipe.vulndb.matcher import Matcher
+from secpipe.vulndb.errors import QueryError
 from secpipe.vulndb.store import VulnDB, VulnDBError
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH = 1000
 # gRPC status codes, as api.osv.dev's gateway answers them
 INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE = 3, 5, 7, 14
-
-
-class QueryError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def _error(exc: QueryError) -> JSONResponse:
@@ -116,12 +111,12 @@ class OsvApi:
         self.runner = None
         if processes:      # matching runs in a worker process (see secpipe.vulndb.worker)
             from secpipe.vulndb.worker import ProcessRunner
-            self.runner = ProcessRunner(self.db.path)
+            self.runner = ProcessRunner(self.db.path, worker_call)
 
     async def _admit(self, request: Request, body: bool = True) -> Any:
         """Authenticate (unless public) and charge the rate limit; the parsed body."""
         from secpipe.hub.api import isolation
-        from secpipe.hub.api.app import authenticate_and_admit
+        from secpipe.hub.api.endpoint import authenticate_and_admit
 
         if self.public:
             limiter = isolation.of(request)
@@ -226,3 +221,21 @@ def routes(db: VulnDB | str | Path | None = None, *, public: bool = False) -> li
 
 
 __all__ = ["OsvApi", "QueryError", "parse_query", "routes"]
+
+
+_APIS: dict[str, "OsvApi"] = {}      # in the OSV worker process: one OsvApi per database path
+
+
+def worker_call(db_path: str, method: str, arg: Any) -> tuple[Any, ...]:
+    """Runs in the OSV worker process (secpipe.vulndb.worker): ("ok", result) or the error's
+    parts (exceptions with custom constructors do not survive pickling, so they travel as
+    tuples)."""
+    api = _APIS.get(db_path)
+    if api is None:
+        api = _APIS[db_path] = OsvApi(db_path, public=True, processes=False)
+    try:
+        return ("ok", getattr(api, method)(arg))
+    except QueryError as exc:
+        return ("query", exc.status, exc.code, exc.message)
+    except VulnDBError as exc:
+        return ("db", str(exc))

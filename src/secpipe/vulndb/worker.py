@@ -23,10 +23,9 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 NICE = 10                          # the worker's CPU priority below the hub's
-_APIS: dict[str, Any] = {}          # in the worker: one OsvApi per database path
 
 
 def _lower_priority() -> None:
@@ -37,28 +36,16 @@ def _lower_priority() -> None:
         pass
 
 
-def _call(db_path: str, method: str, arg: Any) -> tuple[Any, ...]:
-    """Runs in the worker: ("ok", result) or the error's parts (exceptions with custom
-    constructors do not survive pickling, so they travel as tuples)."""
-    from secpipe.vulndb.api import OsvApi, QueryError
-    from secpipe.vulndb.store import VulnDBError
-
-    api = _APIS.get(db_path)
-    if api is None:
-        api = _APIS[db_path] = OsvApi(db_path, public=True, processes=False)
-    try:
-        return ("ok", getattr(api, method)(arg))
-    except QueryError as exc:
-        return ("query", exc.status, exc.code, exc.message)
-    except VulnDBError as exc:
-        return ("db", str(exc))
-
-
 class ProcessRunner:
-    """Calls OsvApi methods in the worker process; `await runner.call("query_batch", body)`."""
+    """Calls OsvApi methods in the worker process; `await runner.call("query_batch", body)`.
 
-    def __init__(self, db_path: str | Path) -> None:
+    `target` is the module-level function the worker runs (`secpipe.vulndb.api.worker_call`),
+    handed in so this module never imports the API that uses it."""
+
+    def __init__(self, db_path: str | Path,
+                 target: Callable[[str, str, Any], tuple[Any, ...]]) -> None:
         self.db_path = str(db_path)
+        self._target = target
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -78,12 +65,11 @@ class ProcessRunner:
             pool.shutdown(wait=False, cancel_futures=True)
 
     async def call(self, method: str, arg: Any) -> Any:
-        from secpipe.vulndb.api import QueryError
-        from secpipe.vulndb.store import VulnDBError
+        from secpipe.vulndb.errors import QueryError, VulnDBError
 
         pool = self._executor()
         try:
-            answer = await asyncio.wrap_future(pool.submit(_call, self.db_path, method, arg))
+            answer = await asyncio.wrap_future(pool.submit(self._target, self.db_path, method, arg))
         except BrokenProcessPool:
             with self._lock:
                 if self._pool is pool:

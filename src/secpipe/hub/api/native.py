@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from secpipe import __version__
 from secpipe.hub import authz
-from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.validate import run_body
 from secpipe.hub.interface import InvalidInput
 

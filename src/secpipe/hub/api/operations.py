@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
-SERVICE = "securityhub"
+from secpipe.hub.api.botomodel import SERVICE, service_model
+
 BEGIN = "<!-- operations:begin (python -m secpipe.hub.api.operations --markdown) -->"
 END = "<!-- operations:end -->"
 _LABEL = re.compile(r"\{([^}+]+)(\+?)\}")
@@ -39,14 +39,6 @@ class Operation:
         as a real ARN does), and the model's fixed query string dropped."""
         path = self.uri.split("?", 1)[0]
         return _LABEL.sub(lambda m: "arn:aws:x/y/z" if m.group(2) else "x", path)
-
-
-@lru_cache(maxsize=1)
-def service_model() -> Any:
-    """botocore's securityhub model (botocore comes with boto3, a dependency of the hub)."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(SERVICE)
 
 
 def model_operations() -> list[Operation]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from secpipe.hub.api.app import Call, endpoint
+from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
                                       max_results, member, next_token, sort_criteria, tags,

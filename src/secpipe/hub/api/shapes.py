@@ -19,7 +19,7 @@ import functools
 import math
 from typing import Any, Awaitable, Callable
 
-from secpipe.hub.api.operations import service_model
+from secpipe.hub.api.botomodel import service_model
 
 _DROP = object()
 

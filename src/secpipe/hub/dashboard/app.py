@@ -72,7 +72,7 @@ def make_env() -> Environment:
     env.tests["safe_url"] = safe_url
     env.filters["when"] = when
     env.globals["severities"] = SEVERITIES
-    from secpipe.hub.dashboard.triage import finding_key   # late: triage imports this module
+    from secpipe.hub.dashboard.formkeys import finding_key
     env.filters["finding_key"] = finding_key
     return env
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
-from urllib.parse import quote, unquote
 
 from starlette.responses import Response
 
 from secpipe.hub import authz
 from secpipe.hub.dashboard import security as sec
 from secpipe.hub.dashboard.app import Page
+from secpipe.hub.dashboard.formkeys import finding_key, identifiers
 
 EXPIRY_KEY = "secpipe/SuppressedUntil"
 REASON_KEY = "secpipe/SuppressReason"
@@ -143,21 +143,6 @@ def changes_for(action: str, reason: str, expires: str, user: str) -> dict[str, 
             raise TriageError("the note is empty")
         return {"Note": {**note, "Text": reason}}
     raise TriageError(f"unknown action {action[:40]!r}")
-
-
-def finding_key(doc: Mapping[str, Any]) -> str:
-    """A finding's identifier as one form value: both parts percent-encoded, then joined."""
-    arn, fid = str(doc.get("ProductArn", "")), str(doc.get("Id", ""))
-    return f"{quote(arn, safe='')},{quote(fid, safe='')}"
-
-
-def identifiers(values: list[str]) -> list[dict[str, str]]:
-    out = []
-    for value in values:
-        arn, sep, fid = value.partition(",")
-        if sep and arn and fid:
-            out.append({"ProductArn": unquote(arn), "Id": unquote(fid)})
-    return out
 
 
 PAST = {"suppress": "suppressed", "resolve": "resolved", "reopen": "reopened",
