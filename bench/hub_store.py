@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from secpipe.hub.importer import FINDING_COLS, MAP_COLS, RESOURCE_COLS, TYPE_COLS  # noqa: E402
+from secpipe.hub.importer import INSERT_COLS, MAP_COLS, RESOURCE_COLS, TYPE_COLS  # noqa: E402
 from secpipe.hub.importer import check_all, finding_row, on_create  # noqa: E402
 from secpipe.hub.store import open_store  # noqa: E402
 from secpipe.hub.validate import side_rows  # noqa: E402
@@ -125,7 +125,8 @@ def bare_rows(docs: list[dict[str, Any]], next_pk: int) -> tuple[list, list, lis
     rows, types, res, maps = [], [], [], []
     for item in good:
         on_create(item.doc)
-        rows.append(finding_row(next_pk, item.doc, item.text, "", "2024-01-01T00:00:00.000000Z"))
+        rows.append(finding_row(next_pk, item.doc, item.text, "", "2024-01-01T00:00:00.000000Z")
+                    + (item.digest,))
         t, r, m = side_rows(next_pk, item.doc)
         types += t
         res += r
@@ -147,7 +148,7 @@ def bare_sqlite(path: Path, total: int) -> tuple[float, float]:
         return (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
                 f'VALUES ({", ".join("?" for _ in cols)})')
 
-    statements = [sql("findings", FINDING_COLS), sql("finding_types", TYPE_COLS),
+    statements = [sql("findings", INSERT_COLS), sql("finding_types", TYPE_COLS),
                   sql("finding_resources", RESOURCE_COLS), sql("finding_map", MAP_COLS)]
     spent, cpu, next_pk = 0.0, 0.0, 1
     for docs in batches(total):

@@ -44,7 +44,7 @@ def test_locations_and_urls(tmp_path):
 def test_migrations_build_exactly_the_declared_schema(store):
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "secpipe_hub_version"})
-        assert ctx.get_current_revision() == "0002_run_images"
+        assert ctx.get_current_revision() == "0005"
         assert compare_metadata(ctx, metadata) == []
 
 

@@ -86,6 +86,8 @@ findings = Table(
     Column("locked", Str(128), nullable=False),          # fields a customer took over
     Column("processed_at", Str(32), nullable=False),
     Column("doc", Text, nullable=False),
+    # migration 0005: digest of the provider's document as sent (the re-import skip path)
+    Column("digest", String(32)),
     UniqueConstraint("id", "product_arn", name="uq_findings_key"),
     *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED),
 )

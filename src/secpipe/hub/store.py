@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import importer, insights, keys, pages, runs, updates
-from secpipe.hub.common import dumps, loads, refuse_nul_parameters
+from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
     InvalidInput,
@@ -173,9 +173,9 @@ class SqlHubStore:
         if len(findings) > MAX_IMPORT_FINDINGS:
             raise InvalidInput(f"at most {MAX_IMPORT_FINDINGS} findings per BatchImportFindings")
         try:
-            size = sum(len(dumps(f).encode("utf-8")) for f in findings)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"Findings are not JSON: {exc}") from None
+            size = sum(len(importer.encode(f).encode("utf-8")) for f in findings)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidInput(f"Findings are not JSON: {str(exc)[:200]}") from None
         if size > MAX_IMPORT_BYTES:
             raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
         return self._import(findings)[0]
@@ -190,7 +190,7 @@ class SqlHubStore:
 
         def next_checked():
             chunk = list(itertools.islice(it, max(1, batch_size)))
-            return importer.check_all(chunk) if chunk else None
+            return self._check(chunk) if chunk else None
 
         # Checking batch N+1 (pure Python) overlaps writing batch N: the database driver
         # releases the GIL while SQLite or PostgreSQL does the work.
@@ -200,17 +200,26 @@ class SqlHubStore:
                 pending = pool.submit(next_checked)
                 good, failed = checked
                 with self._write() as conn:
-                    created += importer.write(conn, good).created
-                total.success_count += len(good)
-                total.failed.extend(failed)
+                    written = importer.write(conn, good)
+                created += written.created
+                total.success_count += len(good) - len(written.failed)
+                total.failed.extend(failed + written.failed)
         self._refresh_stats(created)
         return total
 
+    def _check(self, chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict]]:
+        """`importer.check_all` with what the hub stores for these keys (read before the write
+        lock is taken; `importer.write` confirms it under the lock)."""
+        with self._read() as conn:
+            stored = importer.known(conn, chunk)
+        return importer.check_all(chunk, stored)
+
     def _import(self, chunk: Sequence[Any]) -> tuple[ImportResult, importer.WriteResult]:
-        good, failed = importer.check_all(chunk)
+        good, failed = self._check(chunk)
         with self._write() as conn:
             written = importer.write(conn, good)
-        return ImportResult(success_count=len(good), failed=failed), written
+        return ImportResult(success_count=len(good) - len(written.failed),
+                            failed=failed + written.failed), written
 
     def _refresh_stats(self, created: int) -> None:
         """Planner statistics after a bulk load that changed the table's size noticeably
@@ -311,15 +320,18 @@ class SqlHubStore:
         Findings that fail the per-finding checks are not observed; they come back in
         `RunDiff.failed` (same shape as FailedFindings)."""
         runs.check_run(run)
-        good, failed = importer.check_all(findings)
+        good, failed = self._check(findings)
         with self._write() as conn:
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]
                 written = importer.write(conn, chunk, actor=f"run {run.run_id}",
                                          run_id=run.run_id)
+                failed += written.failed
                 for item in chunk:
-                    observed.setdefault(written.pks[item.key], runs.stage_tool(item.doc))
+                    pk = written.pks.get(item.key)
+                    if pk is not None:
+                        observed.setdefault(pk, runs.stage_tool(importer.as_stored(item)))
             result = runs.record(conn, run, observed, base_branch)
         result.failed = failed
         return result
