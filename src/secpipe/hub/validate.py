@@ -82,13 +82,19 @@ def _object(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def check_types(obj: Mapping[str, Any]) -> None:
-    """The JSON-type rules Security Hub's schema enforces before any ASFF rule."""
-    for key in ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title",
+_STRING_KEYS = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title",
                 "Description", "CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt",
                 "ProductName", "CompanyName", "Region", "SourceUrl", "RecordState",
-                "VerificationState"):
-        _str(obj, key)
+                "VerificationState")
+
+
+def check_types(obj: Mapping[str, Any]) -> None:
+    """The JSON-type rules Security Hub's schema enforces before any ASFF rule."""
+    get = obj.get
+    for key in _STRING_KEYS:      # `_str` inlined: the import path runs this per finding
+        value = get(key)
+        if value is not None and type(value) is not str and not isinstance(value, str):
+            raise BadFinding(f"{key} must be a string")
     if obj.get("SchemaVersion") not in (None, "2018-10-08"):
         raise BadFinding("SchemaVersion must be 2018-10-08")
     arn = obj.get("ProductArn")
