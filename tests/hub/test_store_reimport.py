@@ -136,3 +136,35 @@ def test_unchanged_run_records_the_same_observations(store, checks):
     assert sorted(diff.recurring) == sorted(d["Id"] for d in docs)
     assert diff.new == [] and diff.fixed == []
     assert {s for s in diff.by_stage} == {"lint", "iac", "image", "secrets"}
+
+
+def test_request_size_and_json_rules_hold_beside_the_shortcut(store):
+    from secpipe.hub.interface import InvalidInput, LimitExceeded
+
+    odd = finding("x", Resources=[{"Type": "Other", "Id": "r", "Details": {"Other": {1, 2}}}])
+    with pytest.raises(InvalidInput, match="not JSON"):
+        store.batch_import([finding("a"), odd])
+    loop: dict = {"Type": "Other", "Id": "r"}
+    loop["Details"] = {"Other": loop}
+    with pytest.raises(InvalidInput, match="not JSON"):
+        store.batch_import([finding("b", Resources=[loop])])
+    import json
+
+    from secpipe.hub.store import MAX_IMPORT_BYTES
+
+    def size(docs):
+        return sum(len(json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode())
+                   for d in docs)
+
+    big = [finding(f"big-{i}", ProductFields={f"k{j}": "é" * 1040 for j in range(30)})
+           for i in range(99)]
+    pad = finding("pad", Description="")
+    room = MAX_IMPORT_BYTES - size(big) - size([pad])
+    assert 2000 < room < 240 * 1024
+    pad["Description"] = "d" * (room - 1)               # one byte under the limit: fits
+    result = store.batch_import(big + [pad])
+    assert result.success_count == 99 and result.failed[0]["Id"] == "pad"   # too long
+    pad["Description"] += "dd"                          # one byte over
+    with pytest.raises(LimitExceeded):
+        store.batch_import([dict(d, Id="o" + d["Id"]) for d in big] + [pad])
+    assert store.count_findings() == 99

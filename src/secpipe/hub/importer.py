@@ -133,16 +133,22 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
     return Checked(obj, None, updated, digest=sent, unchanged=True)
 
 
-def check_all(findings: Iterable[Any], stored: Known | None = None
+def check_all(findings: Iterable[Any], stored: Known | None = None,
+              sizes: list[int | None] | None = None
               ) -> tuple[list[Checked], list[dict[str, str]]]:
     """Split a batch into acceptable findings and FailedFindings entries: the one place where
     each finding is judged before the bulk write. `stored` (from `known`) enables the
     unchanged re-import shortcut; rules that depend on the caller or the clock rather than
     on the document alone must also apply to `unchanged` items (whose `doc` is the
-    provider's document as sent)."""
+    provider's document as sent).
+
+    `sizes`, when given, receives per finding an upper bound of its JSON size in bytes as
+    sent, or None where unknown (see `request_size`)."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     for obj in findings:
+        if sizes is not None:
+            sizes.append(None)
         try:
             sent = digest(obj)
             if stored and sent is not None:
@@ -163,9 +169,20 @@ def check_all(findings: Iterable[Any], stored: Known | None = None
             if not doc_size_ok(text):
                 raise BadFinding("finding larger than 240 KB")
             good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent))
+            if sizes is not None:
+                # normalising only adds keys or lengthens values, except a null
+                # FindingProviderFields that becomes {}: 2 bytes shorter
+                sizes[-1] = (len(text) if text.isascii() else len(text.encode())) + 2
         except BadFinding as exc:
             failed.append(failure(obj, str(exc)))
     return good, failed
+
+
+def request_size(findings: Sequence[Any], sizes: Sequence[int | None]) -> int:
+    """The bytes of `findings` as compact JSON, or an upper bound of them: the bounds
+    `check_all` left in `sizes`, serialising only the findings it has none for."""
+    return sum(len(encode(f).encode("utf-8")) if n is None else n
+               for f, n in zip(findings, sizes))
 
 
 def transition(status: str, old_rs: str, new_rs: str, old_cs: str | None,

@@ -172,13 +172,18 @@ class SqlHubStore:
             raise InvalidInput("Findings must be a list")
         if len(findings) > MAX_IMPORT_FINDINGS:
             raise InvalidInput(f"at most {MAX_IMPORT_FINDINGS} findings per BatchImportFindings")
-        try:
-            size = sum(len(importer.encode(f).encode("utf-8")) for f in findings)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidInput(f"Findings are not JSON: {str(exc)[:200]}") from None
-        if size > MAX_IMPORT_BYTES:
-            raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
-        return self._import(findings)[0]
+        # The request's size from the documents the checks serialise anyway (an upper bound);
+        # only when that bound is over the limit is every finding serialised to be exact.
+        sizes: list[int | None] = []
+        checked = self._check(findings, sizes)
+        for bounds in (sizes, [None] * len(findings)):
+            try:
+                size = importer.request_size(findings, bounds)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InvalidInput(f"Findings are not JSON: {str(exc)[:200]}") from None
+            if size <= MAX_IMPORT_BYTES:
+                return self._import(findings, checked)[0]
+        raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
 
     def bulk_import(self, findings: Iterable[Mapping[str, Any]], batch_size: int = 5000
                     ) -> ImportResult:
@@ -207,15 +212,17 @@ class SqlHubStore:
         self._refresh_stats(created)
         return total
 
-    def _check(self, chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict]]:
+    def _check(self, chunk: Sequence[Any], sizes: list[int | None] | None = None
+               ) -> tuple[list[importer.Checked], list[dict]]:
         """`importer.check_all` with what the hub stores for these keys (read before the write
         lock is taken; `importer.write` confirms it under the lock)."""
         with self._read() as conn:
             stored = importer.known(conn, chunk)
-        return importer.check_all(chunk, stored)
+        return importer.check_all(chunk, stored, sizes)
 
-    def _import(self, chunk: Sequence[Any]) -> tuple[ImportResult, importer.WriteResult]:
-        good, failed = self._check(chunk)
+    def _import(self, chunk: Sequence[Any], checked: tuple | None = None
+                ) -> tuple[ImportResult, importer.WriteResult]:
+        good, failed = checked or self._check(chunk)
         with self._write() as conn:
             written = importer.write(conn, good)
         return ImportResult(success_count=len(good) - len(written.failed),
