@@ -75,9 +75,13 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
         # row (2-4 KB of ASFF) with room to spare and measured ~40% faster bulk inserts.
         # wal_autocheckpoint: checkpoint every 128 MB of WAL rather than 16 MB, so index pages
         # rewritten by consecutive batches are copied back once (-20% CPU on bulk imports).
+        # mmap_size: up to 2 GB of the file mapped (SQLite's own ceiling), shared by every
+        # connection through the OS page cache: at 1M findings (~4 GB) a page that is not in a
+        # connection's own 64 MB cache is a memory read instead of a 16 KB pread copy
+        # (GetFindings -20% CPU when driving from a side table).
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
                        "busy_timeout=30000", "temp_store=MEMORY", "cache_size=-65536",
-                       "mmap_size=268435456", "wal_autocheckpoint=8000",
+                       "mmap_size=2147418112", "wal_autocheckpoint=8000",
                        "journal_size_limit=134217728", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
