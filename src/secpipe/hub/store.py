@@ -233,9 +233,11 @@ class SqlHubStore:
                             failed=failed + written.failed), written
 
     def _refresh_stats(self, created: int) -> None:
-        """Planner statistics after a bulk load that changed the table's size noticeably
-        (below ~50k findings every plan is fast enough and ANALYZE would cost more)."""
-        if created < 50000:
+        """Planner statistics after a bulk load that changed the table's size noticeably.
+        SQLite: below ~50k findings every plan is fast enough and ANALYZE would cost more.
+        PostgreSQL samples (ANALYZE is cheap) and plans from statistics alone: a table loaded
+        before autovacuum's next round ran GetFindings pages 20x slower (10k findings)."""
+        if created < (50000 if self.dialect == "sqlite" else 1000):
             return
         with self._read() as conn:
             rows = conn.execute(select(func.max(F.c.pk))).scalar() or 0
