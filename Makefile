@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   # install secpipe in .venv, provision the scanners, scan examples/web"
 	@echo "make test   # install test dependencies and scanners, run the test suite"
-	@echo "make bench  # secpipe vs the same tools run one after another; generated-repo scale"
+	@echo "make bench  # secpipe vs the same tools one after another; generated-repo scale; the hub's numbers"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: tools
 	$(SECPIPE) tools install kingfisher
 	$(BIN)/python bench/generated_repo.py
 	$(BIN)/python bench/own_cpu.py --html-load
+	@# the hub's numbers (issue 15): store import vs bare executemany, GetFindings at 1M,
+	@# unchanged re-import, on SQLite and PostgreSQL; then HTTP import with 4 boto3 clients
+	$(BIN)/python bench/hub_store.py
+	$(BIN)/python bench/hub_http.py
 
 fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_formats.py --minutes 10

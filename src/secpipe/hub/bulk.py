@@ -1,14 +1,23 @@
 """Set-at-a-time writes below SQLAlchemy's per-row parameter handling.
 
 The import path writes tens of thousands of rows per second, so the rows travel as plain
-tuples straight to the driver: `executemany` on SQLite (one prepared statement stepped per row,
-the physical limit the benchmark compares against) and COPY on PostgreSQL (one round trip for
-the whole set; updates and deletes go through a temporary table joined back in one statement).
-Everything runs on the caller's connection, inside the caller's transaction.
+tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows plus
+`executemany` for the rest (the physical limit the benchmark compares against), and COPY on
+PostgreSQL (one round trip for the whole set; updates and deletes go through a temporary table
+joined back in one statement). Everything runs on the caller's connection, inside the caller's
+transaction.
+
+Why multi-row INSERTs: the sqlite3 module releases the GIL only while SQLite steps a
+statement. `executemany` steps once per row (~50 us), and after each step the writer waits up
+to the interpreter's switch interval (5 ms) for the GIL if another thread is busy in Python -
+so the importer's checking thread and the writer took turns instead of overlapping (measured:
+no gain from the overlap at all). One statement of a few hundred rows is one step of ~10-20 ms
+without the GIL, during which the checker runs; the same CPU as executemany otherwise.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from typing import Iterable, Sequence
 
@@ -16,6 +25,8 @@ from sqlalchemy.engine import Connection
 
 # Below this many rows the temp-table dance costs more than it saves on PostgreSQL.
 _PG_SET_MIN = 64
+# Rows per multi-row INSERT on SQLite (bounded by the connection's variable limit).
+_SQLITE_ROWS = 256
 
 
 def _raw(conn: Connection):
@@ -36,8 +47,19 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
                 for row in rows:
                     copy.write_row(row)
         return
-    marks = ", ".join("?" for _ in cols)
-    _raw(conn).executemany(f'INSERT INTO "{table}" ({collist}) VALUES ({marks})', rows)
+    raw = _raw(conn)
+    one = "(" + ", ".join("?" for _ in cols) + ")"
+    sql = f'INSERT INTO "{table}" ({collist}) VALUES '
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") \
+        else 999                                     # Python < 3.11: SQLite's oldest default
+    per = min(_SQLITE_ROWS, limit // len(cols))
+    full = len(rows) - len(rows) % per if per > 1 else 0
+    if full:
+        many = sql + ", ".join([one] * per)          # one cached statement for every chunk
+        for i in range(0, full, per):
+            raw.execute(many, [v for row in rows[i:i + per] for v in row])
+    if full < len(rows):
+        raw.executemany(sql + one, rows[full:])
 
 
 def _pg_temp(cur, table: str, cols: Sequence[str], rows: Iterable[tuple]) -> str:

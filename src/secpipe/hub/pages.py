@@ -157,12 +157,25 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
     probe = Ctx(dialect)
     where_clause(filters, dialect, ctx=probe)
     use_index, driving = plan(conn, probe, keys[0][2], max_results + 1)
-    q = select(F.c.doc, *(k for k, _, _ in keys)).where(
-        where_clause(filters, dialect, use_index), text_clause(text))
+    where = [where_clause(filters, dialect, use_index), text_clause(text)]
     if values is not None:
-        q = q.where(after_clause(keys, values, indexed=not driving))
-    q = q.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
-    return q.limit(max_results + 1), digest
+        where.append(after_clause(keys, values, indexed=not driving))
+    if dialect == "sqlite":
+        q = select(F.c.doc, *(k for k, _, _ in keys)).where(*where)
+        q = q.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
+        return q.limit(max_results + 1), digest
+    # PostgreSQL: the page's keys first, then the documents of those rows alone. Filters and
+    # sort keys on the narrow columns are answered by index-only scans (ix_findings_narrow
+    # and the side tables' INCLUDE (finding_pk)), instead of reading the wide row - with its
+    # document - of every candidate (Type + SeverityLabel + ResourceId at 1M: 75 -> 40 ms).
+    page = select(F.c.pk.label("page_pk"),
+                  *(k.label(f"page_k{i}") for i, (k, _, _) in enumerate(keys))).where(*where)
+    page = page.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
+    page = page.limit(max_results + 1).subquery("page")
+    cols = [page.c[f"page_k{i}"] for i in range(len(keys))]
+    q = select(F.c.doc, *cols).join_from(F, page, F.c.pk == page.c.page_pk)
+    q = q.order_by(*(c.desc() if desc else c.asc() for c, (_, desc, _) in zip(cols, keys)))
+    return q, digest
 
 
 def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: int,

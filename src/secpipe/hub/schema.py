@@ -43,6 +43,11 @@ SORT_INDEXED = ("product_name", "generator_id", "title", "severity_rank", "sever
                 "first_observed_at", "last_observed_at")
 
 MAP_VALUE_INDEXED = 256
+NARROW = ("severity_rank", "workflow_status", "record_state", "severity_normalized", "updated_at")
+# The side tables' lookup indexes carry finding_pk on PostgreSQL (migration 0005), so
+# "pk IN (SELECT finding_pk ... WHERE value ...)" is an index-only scan there; SQLite's
+# WITHOUT ROWID indexes hold the primary key (and so finding_pk) anyway.
+PK_INCLUDED = {"postgresql_include": ["finding_pk"]}
 
 
 # On SQLite only a column declared exactly INTEGER PRIMARY KEY is the rowid; BIGINT would get
@@ -86,8 +91,16 @@ findings = Table(
     Column("locked", Str(128), nullable=False),          # fields a customer took over
     Column("processed_at", Str(32), nullable=False),
     Column("doc", Text, nullable=False),
+    # migration 0005: digest of the provider's document as sent (the re-import skip path)
+    Column("digest", String(32)),
     UniqueConstraint("id", "product_arn", name="uq_findings_key"),
     *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED),
+    # migration 0005, PostgreSQL only: the hot filter and sort columns beside pk, so a
+    # GetFindings page driven from a side table checks its candidates and sorts them with
+    # index-only scans and reads the wide row (doc) of the page's rows alone (pages.py).
+    # SQLite never uses it for a rowid lookup, so it is not built there.
+    Index("ix_findings_narrow", "pk", postgresql_include=list(NARROW)).ddl_if(
+        dialect="postgresql"),
 )
 
 finding_types = Table(
@@ -95,7 +108,7 @@ finding_types = Table(
     Column("finding_pk", BigInteger, nullable=False),
     Column("type", Str(256), nullable=False),
     PrimaryKeyConstraint("finding_pk", "type", name="pk_finding_types"),
-    Index("ix_finding_types_type", "type"),
+    Index("ix_finding_types_type", "type", **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 
@@ -108,8 +121,8 @@ finding_resources = Table(
     Column("partition", Str(16)),
     Column("region", Str(32)),
     PrimaryKeyConstraint("finding_pk", "idx", name="pk_finding_resources"),
-    Index("ix_finding_resources_type", "type"),
-    Index("ix_finding_resources_id", "id"),
+    Index("ix_finding_resources_type", "type", **PK_INCLUDED),
+    Index("ix_finding_resources_id", "id", **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 
@@ -121,7 +134,7 @@ finding_map = Table(
     Column("v", Str(MAP_VALUE_INDEXED), nullable=False),
     Column("full", Text),
     PrimaryKeyConstraint("finding_pk", "kind", "key", "v", name="pk_finding_map"),
-    Index("ix_finding_map_kv", "kind", "key", "v"),
+    Index("ix_finding_map_kv", "kind", "key", "v", **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping   # not typing's: isinstance() is 4x faster (hub import)
+from typing import Any
 from urllib.parse import urlsplit
 
 from secpipe.model.asff_types import TYPE_NAMESPACES, TYPES_BY_CATEGORY as _TYPES_BY_CATEGORY
