@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002_run_images"   # "0002" in the brief: the real id of revision 0002
+down_revision = "0002_run_images"
 branch_labels = None
 depends_on = None
 

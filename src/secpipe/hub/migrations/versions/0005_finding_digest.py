@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004_falco_dead_letters"   # after roles, audit and dead letters   # "0002" in the brief: the real id of revision 0002
+down_revision = "0004_falco_dead_letters"   # after roles, audit and dead letters
 branch_labels = None
 depends_on = None
 
