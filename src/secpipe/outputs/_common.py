@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -179,25 +178,12 @@ def report_path(run: RunResult, name: str = "report.html") -> str:
 
 
 def write_file(path: Path, data: str | bytes) -> Path:
-    """Write atomically, so a reader (CI uploading the SARIF) never sees half a file.
+    """Write atomically, so a reader (CI uploading the SARIF) never sees half a file (see
+    `_stream.write_chunks`, which does it for a file written in pieces)."""
+    from secpipe.outputs._stream import write_atomic
 
-    The temporary name is made by hand rather than with mkstemp, whose 0600 mode would make
-    the report unreadable to the CI user serving the artifacts.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_atomic(path, lambda fh: fh.write(raw), binary=True)
 
 
 def enforcing(stage: StageResult) -> bool:

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -57,13 +57,30 @@ def json_chunks(value: Any, *, spread: int = 3, _indent: str = "") -> Iterator[s
 
 def write_chunks(path: Path, chunks: Iterable[str], *, buffer: int = 1 << 20) -> Path:
     """Write text pieces atomically (temporary name, then rename), as `write_file` does."""
+    def fill(fh: IO[Any]) -> None:
+        for chunk in chunks:
+            fh.write(chunk)
+        fh.write("\n")
+
+    return write_atomic(path, fill, buffering=buffer)
+
+
+def write_atomic(path: Path, fill: Callable[[IO[Any]], Any], *, binary: bool = False,
+                 buffering: int = -1) -> Path:
+    """Fill a temporary file beside `path`, then rename it over `path`: a reader (CI uploading
+    the SARIF) never sees half a file, and a failure leaves no temporary behind.
+
+    The temporary name is made by hand rather than with mkstemp, whose 0600 mode would make
+    the report unreadable to the CI user serving the artifacts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n", buffering=buffer) as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.write("\n")
+        if binary:
+            with open(tmp, "wb", buffering=buffering) as fh:
+                fill(fh)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n", buffering=buffering) as fh:
+                fill(fh)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -74,4 +91,4 @@ def write_chunks(path: Path, chunks: Iterable[str], *, buffer: int = 1 << 20) ->
     return path
 
 
-__all__ = ["Encoded", "encode", "json_chunks", "write_chunks"]
+__all__ = ["Encoded", "encode", "json_chunks", "write_atomic", "write_chunks"]
