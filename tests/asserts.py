@@ -33,3 +33,14 @@ def check_fixtures(fmt, folder, expected: dict[str, str], *, deliberate: dict[st
         if sniffs:
             assert sniff(data, name).name == fmt.name, name
         assert_valid_asff(findings)
+
+
+def from_script_json(text: str) -> dict:
+    """The inverse of `secpipe.outputs._html_data.to_script_json`: report.html's embedded data
+    (gzipped JSON in base64), as the tests read it. Kept out of secpipe, which never reads
+    an archive it did not check for bombs (tests/reliability/test_archives.py)."""
+    import base64
+    import gzip
+    import json
+
+    return json.loads(gzip.decompress(base64.b64decode(text)))

@@ -36,7 +36,7 @@ from secpipe.outputs import (
     render_summary,
     write_all,
 )
-from secpipe.outputs._html_data import from_script_json
+from tests.asserts import from_script_json
 from secpipe.outputs._common import Origins
 from secpipe.pipeline.result import (
     GatedFinding,

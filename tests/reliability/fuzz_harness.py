@@ -71,6 +71,7 @@ FIXTURE_DIRS: dict[str, tuple[str, ...]] = {
     "trivy": ("trivy",),
     "trufflehog": ("trufflehog",),
     "trufflehog3": ("trufflehog3",),
+    "kingfisher": ("kingfisher",),
     "wapiti": ("wapiti",),
     "zap": ("zap", "zap_json"),
 }

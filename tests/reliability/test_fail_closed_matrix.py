@@ -77,6 +77,9 @@ PROFILES: dict[str, Profile] = {
     "detect-secrets": Profile("detect-secrets", "stdout",
                               '{"version": "1.5.0", "plugins_used": [], "results": {}}'),
     "trufflehog3": Profile("trufflehog3", "file:--output", "[]", ok=0),
+    "kingfisher": Profile("kingfisher", "file:--output",
+                          '{"findings": [], "metadata": {"kingfisher_version": "2.14.0"}}',
+                          options="history: false"),
     "checkov": Profile("checkov", "dir:--output-file-path:results_json.json",
                        '{"check_type": "dockerfile", "results": {"failed_checks": []}, '
                        '"summary": {"passed": 0, "failed": 0}}',

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from secpipe.model import Category, Finding, Location, Secret, Severity, SourceContext
 from secpipe.outputs import render_console, render_html, render_junit, render_sarif, write_all
-from secpipe.outputs._html_data import from_script_json
+from tests.asserts import from_script_json
 from secpipe.pipeline.result import (
     GatedFinding, RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
@@ -163,7 +163,7 @@ def test_console(run: RunResult) -> None:
 def test_every_run_file_is_written_and_stays_in_the_run_dir(run: RunResult,
                                                            tmp_path: Path) -> None:
     written = write_all(run, tmp_path / "run")
-    assert set(written) == {"summary", "asff", "sarif", "junit", "html"}
+    assert set(written) == {"summary", "asff", "ocsf", "sarif", "junit", "html"}
     for path in written.values():
         assert path.resolve().is_relative_to((tmp_path / "run").resolve())
 

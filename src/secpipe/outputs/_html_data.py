@@ -125,10 +125,6 @@ def to_script_json(data: dict[str, Any]) -> str:
     return base64.encodebytes(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
-def from_script_json(text: str) -> dict[str, Any]:
-    """The inverse of :func:`to_script_json` (tests read the page's data with it)."""
-    return json.loads(gzip.decompress(base64.b64decode(text)))
 
-
-__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "from_script_json", "group_view",
+__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "group_view",
            "state_of", "to_script_json"]

@@ -280,7 +280,8 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         result.status = ToolStatus.ERROR
         result.error = f"unparsable report: {exc}"
         log.append(f"ERROR: unparsable report: {exc}")
-        tool_run.reports = kept_unparsable(stage.name, outcome)  # beside its log, masked
+        # beside its log, masked (a parse inside the scan cache hands its outcome on the error)
+        tool_run.reports = kept_unparsable(stage.name, outcome or getattr(exc, "outcome", None))
     except KeyError as exc:  # unknown tool name in the config
         result.status = ToolStatus.ERROR
         result.error = str(exc.args[0]) if exc.args else str(exc)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from secpipe.formats import get_format
+from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
 from secpipe.model.secret import current_key
 from secpipe.scancache import hints, store, units as u
@@ -43,8 +43,12 @@ def fresh_scan(scanner: Scanner, req: ScanRequest, collector: SecretCollector
     if outcome.reports:
         fmt = get_format(outcome.format or scanner.format)
         with collecting(collector):
-            for report in outcome.reports:
-                findings.extend(fmt.parse(report.data, report.name))
+            try:
+                for report in outcome.reports:
+                    findings.extend(fmt.parse(report.data, report.name))
+            except ReportFormatError as exc:
+                exc.outcome = outcome  # the runner keeps the unparsable report beside its log
+                raise
     return outcome, findings
 
 
