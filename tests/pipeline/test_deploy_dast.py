@@ -98,7 +98,9 @@ def test_rules_file_changes_verdicts(tmp_path: Path) -> None:
 
 
 def test_service_that_never_gets_healthy_fails_closed(tmp_path: Path) -> None:
-    root = _project(tmp_path, command="sleep 61.25")
+    # a duration of its own, so pgrep below cannot see another test run's service
+    marker = f"61.{os.getpid() % 10000:04d}1"
+    root = _project(tmp_path, command=f"sleep {marker}")
     t0 = time.monotonic()
     run = run_pipeline(RunRequest(root=root, out_dir=tmp_path / "out", use_hub=False))
     assert time.monotonic() - t0 < 30
@@ -106,7 +108,7 @@ def test_service_that_never_gets_healthy_fails_closed(tmp_path: Path) -> None:
     assert deploy.status is StageStatus.ERROR and "did not answer" in deploy.tools[0].error
     assert _stage(run, "dast").status is StageStatus.SKIPPED
     assert run.exit_code == 2
-    out = os.popen("pgrep -f '[s]leep 61.25' || true").read().split()
+    out = os.popen(f"pgrep -f '[s]leep {marker}' || true").read().split()
     assert not out, f"orphan left running: {out}"
 
 
