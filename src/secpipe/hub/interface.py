@@ -22,6 +22,15 @@ class HubError(Exception):
         self.message = message
 
 
+class RetryLater(HubError):
+    """A refusal that says when to come back: the answer carries `Retry-After` (whole seconds
+    of `retry_after`). Rate limits (429) and a full intake (503) are its kinds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidInput(HubError):
     code, status = "InvalidInputException", 400
 

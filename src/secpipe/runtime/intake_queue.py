@@ -18,7 +18,7 @@ import anyio
 
 from secpipe.formats.falco import Alert
 from secpipe.hub.api.errors import PayloadTooLarge
-from secpipe.hub.interface import HubError
+from secpipe.hub.interface import RetryLater
 from secpipe.runtime import deadletter
 from secpipe.runtime.admission import MAX_FUTURE
 from secpipe.runtime.dedup import DEFAULT_WINDOW, Aggregator, QueueFull, WriteStats
@@ -33,14 +33,10 @@ MAX_PENDING = 20000
 WAIT_SECONDS = 10.0
 
 
-class Unavailable(HubError):
+class Unavailable(RetryLater):
     """503 with Retry-After: the intake is full; nothing of the request was kept."""
 
     code, status = "ServiceUnavailableException", 503
-
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _env_float(name: str, default: float) -> float:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from secpipe.hub.interface import HubError, InvalidInput
+from secpipe.hub.interface import HubError, InvalidInput, RetryLater
 
 log = logging.getLogger("secpipe.hub.api")
 
@@ -48,7 +48,7 @@ def error_response(code: str, message: str, status: int, request: Request | None
 
 def hub_error_response(err: HubError, request: Request | None = None) -> JSONResponse:
     """The error's own code and status; Retry-After (whole seconds) when it says when."""
-    retry = getattr(err, "retry_after", None)
+    retry = err.retry_after if isinstance(err, RetryLater) else None
     headers = {"Retry-After": str(max(1, math.ceil(retry)))} if retry is not None else None
     return error_response(err.code, err.message, err.status, request, headers)
 

@@ -36,7 +36,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.requests import Request
 
-from secpipe.hub.interface import HubError
+from secpipe.hub.interface import RetryLater
 
 T = TypeVar("T")
 
@@ -46,14 +46,10 @@ DEFAULT_POOLS = {"queries": 6, "imports": 3, "intake": 1, "osv": 1, "other": 3}
 MAX_BUCKETS = 10000
 
 
-class TooManyRequests(HubError):
+class TooManyRequests(RetryLater):
     """The caller's token bucket is empty; retry after `retry_after` seconds."""
 
     code, status = "TooManyRequestsException", 429
-
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
