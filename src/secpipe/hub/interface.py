@@ -55,6 +55,17 @@ class LimitExceeded(HubError):
     code, status = "LimitExceededException", 429
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Where a Security Hub call lands: an account and a region. Security Hub keeps findings,
+    insights, automation rules and action targets apart per account and region; the hub takes
+    the account from its configuration and the region from the request's SigV4 scope. Store
+    methods take `partition=None` to mean the store's own (configured) account and region."""
+
+    account: str = "000000000000"
+    region: str = "us-east-1"
+
+
 @dataclass
 class ImportResult:
     """BatchImportFindings' answer: one bad finding never fails the batch."""

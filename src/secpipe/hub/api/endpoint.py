@@ -21,7 +21,7 @@ from secpipe.hub.api.auth import Principal
 from secpipe.hub.api.errors import REQUEST_ID, hub_error_response, internal_error, request_id
 from secpipe.hub.api.sigv4 import AuthError
 from secpipe.hub.api.validate import parse_body
-from secpipe.hub.interface import HubError, HubStore
+from secpipe.hub.interface import HubError, HubStore, Partition
 
 T = TypeVar("T")
 
@@ -41,6 +41,15 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.path_params[name]
+
+    @property
+    def partition(self) -> Partition:
+        """The account and region this call addresses (set by authentication from the SigV4
+        scope and the hub's account; the store's own where the request carries neither)."""
+        found = getattr(self.request.state, "partition", None)
+        return found if isinstance(found, Partition) else Partition(
+            getattr(self.store, "account_id", Partition.account),
+            getattr(self.store, "region", Partition.region))
 
 
 Handler = Callable[[Call], Awaitable[Any]]
