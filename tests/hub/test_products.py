@@ -195,6 +195,12 @@ def test_enable_and_disable_a_partner_product(hub: Hub) -> None:
     # enabling again works after a disable
     assert client.enable_import_findings_for_product(ProductArn=arn)[
         "ProductSubscriptionArn"] == sub
+    # both are in the audit trail, with the caller
+    trail = [(e["action"], e["principal"]) for e in hub.store.audit_log()
+             if e["action"].endswith("ImportFindingsForProduct") and sub in e["targets"]]
+    assert trail[:3] == [("EnableImportFindingsForProduct", hub.key_id),
+                         ("DisableImportFindingsForProduct", hub.key_id),
+                         ("EnableImportFindingsForProduct", hub.key_id)][::-1]
     check_shapes(client, seen)
 
 
