@@ -26,10 +26,11 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
+from secpipe.hub import audit, import_rules, importer, insights, pages, runs, tags, updates
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.store_admin import KeysUsersAudit
+from secpipe.hub.store_family import FindingsFamily
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
@@ -139,7 +140,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(KeysUsersAudit):
+class SqlHubStore(KeysUsersAudit, FindingsFamily):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -250,7 +251,7 @@ class SqlHubStore(KeysUsersAudit):
             good, denied = import_rules.screen(conn, principal, good)
             keys_ = [it.key for it in good]
             before = audit.findings_state(conn, keys_)
-            written = importer.write(conn, good)
+            written = importer.write(conn, good, actor=principal.name if principal else "import")
             audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
                          before=before, after=audit.findings_state(conn, keys_),
                          detail={"created": written.created, "updated": written.updated,
@@ -363,6 +364,7 @@ class SqlHubStore(KeysUsersAudit):
         with self._write() as conn:
             before = audit.digest(insights.get(conn, [arn], 1, None)[0])
             out = insights.delete_(conn, arn)
+            tags.forget(conn, arn)
             audit.record(conn, principal, "DeleteInsight", [arn], before=before)
             return out
 
