@@ -115,6 +115,8 @@ def _time(value: Any, what: str) -> str | None:
 def window(start: Any, end: Any) -> tuple[str, str]:
     """The canonical [start, end] Security Hub reads for StartTime/EndTime (see the top)."""
     lo, hi = _time(start, "StartTime"), _time(end, "EndTime")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidInput("StartTime must not be after EndTime")
     back = timedelta(days=RETENTION_DAYS)
     if hi is None:
         hi = now()
@@ -122,9 +124,7 @@ def window(start: Any, end: Any) -> tuple[str, str]:
             lo = canon_time((datetime.now(timezone.utc) - back).isoformat())
     elif lo is None:
         lo = canon_time((datetime.fromisoformat(hi.replace("Z", "+00:00")) - back).isoformat())
-    if lo > hi:
-        raise InvalidInput("StartTime must not be after EndTime")
-    return lo, hi
+    return lo, hi          # a StartTime after now: an empty window
 
 
 def records(conn: Connection, finding_id: str, product_arn: str, start: Any, end: Any,
