@@ -113,7 +113,10 @@ def _string_holds(caption: str, comp: str, value: str) -> bool:
 
 
 def _number_holds(n: float, f: Mapping[str, Any]) -> bool:
-    tests = {"Eq": n.__eq__, "Gte": n.__ge__, "Lte": n.__le__, "Gt": n.__gt__, "Lt": n.__lt__}
+    x = float(n)
+    tests: dict[str, Callable[[float], bool]] = {
+        "Eq": lambda v: x == v, "Gte": lambda v: x >= v, "Lte": lambda v: x <= v,
+        "Gt": lambda v: x > v, "Lt": lambda v: x < v}
     present = [(k, f[k]) for k in tests if f.get(k) is not None]
     if not present:
         raise ValidationError("a NumberFilter needs Eq, Gt, Gte, Lt or Lte")
