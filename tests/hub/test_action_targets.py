@@ -10,6 +10,7 @@ import pytest
 
 from secpipe.hub.actions import MAX_ACTION_TARGETS
 from tests.hub.family_support import FamilyHub, fhub  # noqa: F401
+from tests.notify.conftest import smtp_sink  # noqa: F401
 from tests.hub.test_api_shapes import Recorder, shape_problems
 from tests.hub.test_api_support import make_finding, raw_request, signed_request
 
@@ -183,3 +184,36 @@ def test_who_may_do_what(fhub: FamilyHub) -> None:  # noqa: F811
                                     b"{}", {"Authorization": "Bearer test-bearer-token",
                                             "Content-Type": "application/json"})
     assert status == 403, answer          # the token's role here is read
+
+
+def test_dashboard_send_button_mails_the_finding(tmp_path, monkeypatch,
+                                                 smtp_sink) -> None:  # noqa: F811
+    """The finding page offers the hub's custom actions; "Send" mails the finding through the
+    rule of $SECPIPE_HUB_CONFIG (what `hub serve --config` sets) and audits the user."""
+    from tests.hub.dashboard_seed import seeded_server
+    from tests.hub.test_dashboard_http import csrf_of, finding_doc, key, signed_in
+
+    config = tmp_path / "secpipe.yml"
+    config.write_text(f"""stages:
+  iac: {{tools: [checkov]}}
+notifications:
+  - name: MailSec
+    channels:
+      - {{type: smtp, host: 127.0.0.1, port: {smtp_sink.port}, starttls: false,
+         from: hub@example.com, to: [sec@example.com]}}
+""")
+    monkeypatch.setenv("SECPIPE_HUB_CONFIG", str(config))
+    with seeded_server(tmp_path / "hub") as (url, store):
+        arn = store.create_action_target("Mail security", "mail it", "MailSec")
+        doc = store.get_findings(max_results=1)[0][0]
+        c, _ = signed_in(url)
+        page = c.get("/ui/finding", params={"id": doc["Id"], "arn": doc["ProductArn"]})
+        assert 'id="action-form"' in page.text and "Mail security" in page.text
+        r = c.post("/ui/action", data={"csrf": csrf_of(page.text), "finding": key(doc),
+                                       "action_target": arn, "back": "/ui/findings"})
+        assert r.status_code == 303, r.text
+        assert len(smtp_sink.messages) == 1
+        assert doc["Id"] in smtp_sink.parsed().get_content()
+        [row] = store.audit_log(action="InvokeActionTarget", limit=1)
+        assert row["principal"].startswith("user:") and row["detail"]["Status"] == "sent"
+        assert "Sent to MailSec" in c.get("/ui/findings").text

@@ -5,7 +5,8 @@ there routes it. The hub routes it itself: an action target's Id names the notif
 of secpipe.yml (`notifications:` in `secpipe.notify.config`) whose `name` is that Id, and the
 findings go to every channel of that rule, now - the rule's events, thresholds, dedup window
 and rate limit do not apply, because a person asked for this message. Which secpipe.yml the
-hub reads is `hub serve --config FILE` (`install`), else ./secpipe.yml when it exists.
+hub reads is `hub serve --config FILE` ($SECPIPE_HUB_CONFIG; `install` for an app built in
+code), else ./secpipe.yml when it exists.
 
 Delivery happens outside any database transaction (a slow mail server must not hold the
 hub's write lock); the store audits the call afterwards with the actor and the outcome.
@@ -13,6 +14,7 @@ hub's write lock); the store audits the call afterwards with the actor and the o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -21,6 +23,7 @@ from secpipe.hub.interface import ResourceNotFound
 
 EVENT = "custom_action"
 STATE_KEY = "secpipe_action_config"
+ENV_CONFIG = "SECPIPE_HUB_CONFIG"        # `hub serve --config FILE` sets it
 
 
 @dataclass
@@ -97,8 +100,11 @@ def install(app: Any, config_file: Path | str | None, **kwargs: Any) -> ActionSe
 
 
 def sender_of(app: Any) -> ActionSender:
+    """The app's sender (`install`), else one over $SECPIPE_HUB_CONFIG, else over
+    ./secpipe.yml when it exists (looked up on every call, never cached)."""
     found = getattr(app.state, STATE_KEY, None)
     if isinstance(found, ActionSender):
         return found
+    named = os.environ.get(ENV_CONFIG)
     default = Path.cwd() / "secpipe.yml"
-    return install(app, default if default.is_file() else None)
+    return ActionSender(Path(named) if named else default if default.is_file() else None)
