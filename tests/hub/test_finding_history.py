@@ -49,7 +49,9 @@ def test_creation_triage_and_provider_updates(fhub: FamilyHub) -> None:  # noqa:
     again = dict(f, UpdatedAt=iso(), Title="a new title")     # the provider changes a field
     again["Severity"] = {"Label": "HIGH", "Original": "HIGH"}
     client.batch_import_findings(Findings=[again])
-    only_time = dict(again, UpdatedAt=iso(), LastObservedAt=iso())   # timestamps alone
+    only_time = dict(again, UpdatedAt=iso(), LastObservedAt=iso())   # timestamps and the
+    only_time["ProductFields"] = {**again["ProductFields"], "secpipe/RunId": "run-2",
+                                  "secpipe/Commit": "beef"}             # run provenance alone
     client.batch_import_findings(Findings=[only_time])
     archived = dict(only_time, UpdatedAt=iso(), RecordState="ARCHIVED")
     client.batch_import_findings(Findings=[archived])

@@ -7,7 +7,8 @@ and an `auto` event when Security Hub's rules moved Workflow.Status. The creatio
 is a record of its own (FindingCreated, no Updates), dated by the finding's CreatedAt.
 
 Like Security Hub, the history leaves out the top-level timestamps (CreatedAt, UpdatedAt,
-FirstObservedAt, LastObservedAt, ProcessedAt): an import that only moves them records nothing.
+FirstObservedAt, LastObservedAt, ProcessedAt), and secpipe's run provenance (`PROVENANCE`):
+an import that only moves them records nothing.
 Updates name the ASFF field as a dotted path to a leaf (`Workflow.Status`, `Note.Text`,
 `ProductFields.secpipe/RunId`); values are strings (a non-string value as its JSON).
 
@@ -33,6 +34,11 @@ from secpipe.hub.schema import findings as F
 TIMESTAMPS = frozenset({"CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt",
                         "ProcessedAt"})
 MAPS = ("ProductFields", "UserDefinedFields")
+# secpipe's run provenance: which run and commit saw the finding last. Every run re-imports
+# every finding it sees with these moved, so they would make an event per finding per run
+# (a 1M-finding re-import = 1M rows) that says only "observed again", which the run's own
+# rows (`run_findings`) already record. Like the timestamps, they are not a change.
+PROVENANCE = frozenset({"ProductFields.secpipe/RunId", "ProductFields.secpipe/Commit"})
 RETENTION_DAYS = 90
 BATCH_UPDATE = "BATCH_UPDATE_FINDINGS"
 BATCH_IMPORT = "BATCH_IMPORT_FINDINGS"
@@ -53,7 +59,7 @@ def import_changes(old: Mapping[str, Any], new: Mapping[str, Any],
         if key in MAPS and isinstance(before or {}, dict) and isinstance(after or {}, dict):
             b, a = before or {}, after or {}
             for k in b.keys() | a.keys():
-                if b.get(k) != a.get(k):
+                if b.get(k) != a.get(k) and f"{key}.{k}" not in PROVENANCE:
                     out[f"{key}.{k}"] = [b.get(k), a.get(k)]
         else:
             out[key] = [before, after]
