@@ -106,6 +106,8 @@ CASES = [
      lambda f: "bandit" not in f["Title"] and _sev(f) in ("MEDIUM", "INFORMATIONAL")),
     ("rule name (analytic)", {"StringFilters": [_s("finding_info.analytic.name", "B105")]},
      lambda f: f["ProductFields"]["secpipe/RuleId"] == "B105"),
+    ("provider (a constant)", {"StringFilters": [_s("cloud.provider", "aws")]},
+     lambda f: True),
     ("resource uid", {"StringFilters": [_s("resources.uid", "src/m3.py")]},
      lambda f: f["Resources"][0]["Id"] == "src/m3.py"),
     ("title word", {"StringFilters": [_s("finding_info.title", "pickle", "CONTAINS_WORD")]},

@@ -82,7 +82,8 @@ ENUM_NUMBERS = {
     "status_id": ("WorkflowStatus", {i: s for s, i in WORKFLOW_STATUS.items()}),
     "compliance.status_id": ("ComplianceStatus", {i: s for s, i in COMPLIANCE_STATUS.items()}),
 }
-ACTIVITIES = {"Create": 1, "Close": 3}     # what `asff_to_ocsf` writes (see its `_activity`)
+ACTIVITIES = {"Create": 1, "Close": 3}
+CONSTANTS = {"cloud.provider": "AWS"}       # the same in every finding `asff_to_ocsf` writes     # what `asff_to_ocsf` writes (see its `_activity`)
 
 SORTS = {
     "finding_info.title": "Title", "finding_info.uid": "Id", "metadata.uid": "Id",
@@ -168,6 +169,9 @@ class Builder:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError(f"{name}: Value must be a non-empty string")
         positive = NEGATIVE.get(comp, comp)
+        if name in CONSTANTS:
+            holds = _string_holds(CONSTANTS[name], positive, value)
+            return true() if holds != (comp in NEGATIVE) else false()
         if name in ENUM_STRINGS or name == "activity_name":
             key, domain = ENUM_STRINGS.get(name, ("", {k: str(v) for k, v in ACTIVITIES.items()}))
             hits = [asff for caption, asff in domain.items()

@@ -42,9 +42,7 @@ from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, 
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
-# kept from the stored finding by `merge`: an import never changes them (the auto event
-# records a Workflow.Status flip)
-_CUSTOMER = frozenset(CUSTOMER_FIELDS)
+_CUSTOMER = frozenset(CUSTOMER_FIELDS)   # import never changes them (a flip: the auto event)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -350,8 +348,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             if flip:
                 events.append((pk, stamp, "auto", actor, run_id,
                                dumps({"Workflow.Status": list(flip)})))
-            # what the import changed, for GetFindingHistory (timestamps alone: nothing)
-            changes = history.import_changes(old, doc, _CUSTOMER)
+            changes = history.import_changes(old, doc, _CUSTOMER)   # GetFindingHistory
             if changes:
                 events.append((pk, stamp, "import", actor, run_id, dumps(changes)))
             ot, orr, om = side_rows(pk, old)
