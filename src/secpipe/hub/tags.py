@@ -1,10 +1,11 @@
 """TagResource / UntagResource / ListTagsForResource over the hub's own resources.
 
 Security Hub tags its hub, automation rules and (here also) custom insights. An ARN that names
-none of them - or names one of another account or region - is ResourceNotFound. The hub's tags
-are the ones EnableSecurityHub stored with its subscription record (`hub.tags`), so
-`EnableSecurityHub(Tags=...)` and `ListTagsForResource(hub ARN)` agree; every other resource's
-tags live in `resource_tags`, one row per (ARN, key), deleted with the resource.
+none of them - or names one of another account or region - is ResourceNotFound. A resource
+whose table has a `tags` column keeps its tags there: the hub's are the ones EnableSecurityHub
+stored with its subscription record (`hub.tags`), an automation rule's those of
+CreateAutomationRule, so the create call's Tags and ListTagsForResource agree. Insights'
+tags live in `resource_tags`, one row per (ARN, key), deleted with the insight.
 
 Security Hub's validation, from botocore's model: 1-50 tags per call, a key 1-128 characters
 of `^(?!aws:)[a-zA-Z+-=._:/]+$` (the `+-=` is a range, so digits are in), a value at most 256
@@ -31,43 +32,39 @@ _KEY = re.compile(r"^(?!aws:)[a-zA-Z+-=._:/]+$")
 _ARN = re.compile(r"^arn:aws:securityhub:([a-z0-9-]+):(\d{12}):([a-z-]+)/(.+)$")
 
 
-def _is_hub(conn: Connection, arn: str) -> bool:
-    return conn.execute(select(H.c.hub_arn).where(H.c.hub_arn == arn)).first() is not None
-
-
-def _is_insight(conn: Connection, arn: str) -> bool:
-    return conn.execute(select(I.c.seq).where(I.c.arn == arn)).first() is not None
-
-
-def _is_rule(conn: Connection, arn: str) -> bool:
-    """An automation rule, when the rules' table exists (`automation_rules`, its ARN in a
-    column `rule_arn` or `arn`); without that table no rule exists."""
+def _automation_rules() -> tuple[Any, Any] | None:
+    """The rules' table and its ARN column, when it exists (`automation_rules.arn`)."""
     table = metadata.tables.get("automation_rules")
-    col = None if table is None else (table.c.get("rule_arn") if "rule_arn" in table.c
-                                      else table.c.get("arn"))
-    if col is None:
-        return False
-    return conn.execute(select(col).where(col == arn)).first() is not None
+    if table is None or "arn" not in table.c:
+        return None
+    return table, table.c.arn
 
 
-# ARN resource type -> does it exist. Another resource kind registers itself here.
-KINDS: dict[str, Callable[[Connection, str], bool]] = {
-    "hub": _is_hub, "insight": _is_insight, "automation-rule": _is_rule,
+# ARN resource type -> (table, its ARN column). A table with a `tags` column keeps its tags
+# there (the hub: EnableSecurityHub's; automation rules: CreateAutomationRule's), so the
+# create call's Tags and ListTagsForResource agree; the others use `resource_tags`.
+KINDS: dict[str, Callable[[], tuple[Any, Any] | None]] = {
+    "hub": lambda: (H, H.c.hub_arn),
+    "insight": lambda: (I, I.c.arn),
+    "automation-rule": _automation_rules,
 }
 
 
-def resolve(conn: Connection, arn: Any) -> str:
-    """The resource kind of an ARN that names an existing resource; else ResourceNotFound
+def resolve(conn: Connection, arn: Any) -> tuple[Any, Any]:
+    """(table, ARN column) of the existing resource an ARN names; else ResourceNotFound
     (InvalidInput for what is no Security Hub ARN at all)."""
     if not isinstance(arn, str) or not arn.startswith("arn:aws:securityhub:") \
             or len(arn) > 256 or bad_text(arn):
         raise InvalidInput("ResourceArn must be a Security Hub ARN (arn:aws:securityhub:...)")
     found = _ARN.match(arn)
-    kind = found.group(3) if found else ""
-    check = KINDS.get(kind)
-    if check is None or not check(conn, arn):
+    where = KINDS.get(found.group(3) if found else "", lambda: None)()
+    if where is None or conn.execute(select(where[1]).where(where[1] == arn)).first() is None:
         raise ResourceNotFound(f"Resource {arn} not found")
-    return kind
+    return where
+
+
+def _own_column(table: Any) -> Any:
+    return table.c.tags if "tags" in table.c else None
 
 
 def _check_key(key: Any) -> str:
@@ -89,10 +86,10 @@ def check_tags(tags: Any) -> dict[str, str]:
 
 
 def list_(conn: Connection, arn: Any) -> dict[str, str]:
-    kind = resolve(conn, arn)
-    if kind == "hub":
-        raw = conn.execute(select(H.c.tags).where(H.c.hub_arn == arn)).scalar_one()
-        return dict(loads(raw) or {})
+    table, col = resolve(conn, arn)
+    own = _own_column(table)
+    if own is not None:
+        return dict(loads(conn.execute(select(own).where(col == arn)).scalar_one() or "{}"))
     return {r.key: r.value for r in conn.execute(
         select(T.c.key, T.c.value).where(T.c.arn == arn).order_by(T.c.key))}
 
@@ -100,14 +97,15 @@ def list_(conn: Connection, arn: Any) -> dict[str, str]:
 def tag(conn: Connection, arn: Any, tags: Any) -> None:
     """Add or overwrite; more than MAX_TAGS on the resource afterwards is LimitExceeded."""
     new = check_tags(tags)
-    kind = resolve(conn, arn)
+    table, col = resolve(conn, arn)
     current = list_(conn, arn)
     merged = {**current, **new}
     if len(merged) > MAX_TAGS:
         raise LimitExceeded(f"a resource may carry at most {MAX_TAGS} tags "
                             f"({len(current)} now, {len(merged)} after this call)")
-    if kind == "hub":
-        conn.execute(update(H).where(H.c.hub_arn == arn).values(tags=dumps(merged)))
+    own = _own_column(table)
+    if own is not None:
+        conn.execute(update(table).where(col == arn).values({own: dumps(merged)}))
         return
     if current:
         conn.execute(delete(T).where(T.c.arn == arn, T.c.key.in_(list(new))))
@@ -119,11 +117,11 @@ def untag(conn: Connection, arn: Any, keys: Any) -> None:
             or not 1 <= len(keys) <= MAX_TAGS:
         raise InvalidInput(f"TagKeys must list 1-{MAX_TAGS} keys")
     wanted = [_check_key(k) for k in keys]
-    kind = resolve(conn, arn)
-    if kind == "hub":
-        current = list_(conn, arn)
-        kept = {k: v for k, v in current.items() if k not in set(wanted)}
-        conn.execute(update(H).where(H.c.hub_arn == arn).values(tags=dumps(kept)))
+    table, col = resolve(conn, arn)
+    own = _own_column(table)
+    if own is not None:
+        kept = {k: v for k, v in list_(conn, arn).items() if k not in set(wanted)}
+        conn.execute(update(table).where(col == arn).values({own: dumps(kept)}))
         return
     conn.execute(delete(T).where(T.c.arn == arn, T.c.key.in_(wanted)))
 
