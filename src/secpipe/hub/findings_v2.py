@@ -282,9 +282,10 @@ def _sort(criteria: Any) -> list[dict[str, str]]:
 
 
 def page(conn: Connection, filters: Any, sort: Any, max_results: int,
-         next_token: str | None, scopes: Any = None
+         next_token: str | None, scopes: Any = None, partition_scope: Any = None
          ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of OCSF findings and the next page's token."""
+    """One page of OCSF findings and the next page's token (`partition_scope`: a condition on
+    `findings` naming the call's account and region, where the store keeps them apart)."""
     if scopes:
         raise OrganizationNotFound("Scopes name AWS Organizations; this hub has no "
                                    "organization (leave Scopes out)")
@@ -295,7 +296,7 @@ def page(conn: Connection, filters: Any, sort: Any, max_results: int,
         where = Builder(conn.dialect.name).filters(filters)
         keys = pages.sort_keys(_sort(sort))
         digest = fingerprint(["v2", filters or {}, sort or list(DEFAULT_SORT)])
-        conds = [where]
+        conds = [where] if partition_scope is None else [where, partition_scope]
         if next_token:
             token = decode_token(next_token)
             values = token.get("k")

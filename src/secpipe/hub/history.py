@@ -66,6 +66,10 @@ def import_changes(old: Mapping[str, Any], new: Mapping[str, Any],
     return out
 
 
+def _scoped(scope: Any) -> list[Any]:
+    return [] if scope is None else [scope]
+
+
 def _leaves(path: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, dict) and value:
         for k, v in value.items():
@@ -134,9 +138,10 @@ def window(start: Any, end: Any) -> tuple[str, str]:
 
 
 def records(conn: Connection, finding_id: str, product_arn: str, start: Any, end: Any,
-            max_results: int, next_token: str | None
+            max_results: int, next_token: str | None, scope: Any = None
             ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of FindingHistoryRecords, oldest first; none for a finding the hub lacks."""
+    """One page of FindingHistoryRecords, oldest first; none for a finding the hub lacks
+    (in the account and region `scope`, a condition on `findings`, narrows it to)."""
     lo, hi = window(start, end)
     ident = {"Id": finding_id, "ProductArn": product_arn}
     digest = fingerprint([ident, str(start), str(end)])
@@ -147,7 +152,7 @@ def records(conn: Connection, finding_id: str, product_arn: str, start: Any, end
         if token.get("q") != digest or type(after) is not int:
             raise InvalidInput("NextToken does not belong to this request")
     found = conn.execute(select(F.c.pk, F.c.created_at).where(
-        F.c.id == finding_id, F.c.product_arn == product_arn)).first()
+        F.c.id == finding_id, F.c.product_arn == product_arn, *_scoped(scope))).first()
     if found is None:
         return [], None
     out: list[tuple[int, dict[str, Any]]] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk, query
@@ -47,10 +47,13 @@ def check(note: Any, record_state: Any) -> tuple[dict[str, str] | None, str | No
 
 
 def update(conn: Connection, filters: Mapping[str, Any], note: Any, record_state: Any,
-           actor: str, principal: Principal | None = None) -> int:
-    """Apply to every matching finding; returns how many changed."""
+           actor: str, principal: Principal | None = None, scope: Any = None) -> int:
+    """Apply to every matching finding (of the account and region `scope`, a condition on
+    `findings`, narrows to); returns how many changed."""
     new_note, new_state = check(note, record_state)
     where = query.where_clause(filters, conn.dialect.name)
+    if scope is not None:
+        where = and_(where, scope)
     pks = [r[0] for r in conn.execute(select(F.c.pk).where(where).order_by(F.c.pk))]
     if not pks:
         raise ResourceNotFound("No findings match the Filters")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from sqlalchemy import and_
+
 from secpipe.hub import actions, audit, findings_v2, history, legacy_update, tags
 from secpipe.hub.authz import Principal
 from secpipe.hub.common import loads
@@ -28,22 +30,32 @@ class FindingsFamily:
     def _partition(self, partition: Partition | None) -> Partition:
         return partition or Partition(self.account_id, self.region)
 
+    def _findings_in(self, partition: Partition | None) -> Any:
+        """The condition keeping findings to a partition, where the findings table keeps
+        them apart (its hub_account and hub_region columns); None where it does not."""
+        if "hub_account" not in F.c or "hub_region" not in F.c:
+            return None
+        part = self._partition(partition)
+        return and_(F.c.hub_account == part.account, F.c.hub_region == part.region)
+
     # --- GetFindingHistory / UpdateFindings ---------------------------------------------------
     def finding_history_records(self, finding_id: str, product_arn: str, *,
                                 start: Any = None, end: Any = None, max_results: int = 100,
-                                next_token: str | None = None
+                                next_token: str | None = None,
+                                partition: Partition | None = None
                                 ) -> tuple[list[dict[str, Any]], str | None]:
         with self._read() as conn:      # type: ignore[attr-defined]
             return history.records(conn, finding_id, product_arn, start, end, max_results,
-                                   next_token)
+                                   next_token, self._findings_in(partition))
 
     def update_findings(self, filters: Mapping[str, Any], *, note: Any = None,
                         record_state: Any = None, principal: Principal | None = None,
-                        actor: str = "secpipe") -> int:
+                        actor: str = "secpipe", partition: Partition | None = None) -> int:
         """UpdateFindings (legacy); returns how many findings changed."""
         who = principal.name if principal is not None else actor
         with self._write() as conn:     # type: ignore[attr-defined]
-            changed = legacy_update.update(conn, filters, note, record_state, who, principal)
+            changed = legacy_update.update(conn, filters, note, record_state, who, principal,
+                                           self._findings_in(partition))
             audit.record(conn, principal, "UpdateFindings",
                          detail={"filters": dict(filters), "changed": changed,
                                  "note": note is not None, "record_state": record_state})
@@ -99,8 +111,10 @@ class FindingsFamily:
                 fid, parn = ident.get("Id"), ident.get("ProductArn")
                 if not isinstance(fid, str) or not isinstance(parn, str):
                     raise InvalidInput("each finding needs Id and ProductArn")
-                found = conn.execute(select(F.c.doc).where(F.c.id == fid,
-                                                           F.c.product_arn == parn)).first()
+                scope = self._findings_in(partition)
+                found = conn.execute(select(F.c.doc).where(
+                    F.c.id == fid, F.c.product_arn == parn,
+                    *([] if scope is None else [scope]))).first()
                 if found is None:
                     raise ResourceNotFound(f"finding {fid} not found")
                 docs.append(loads(found[0]))
@@ -133,7 +147,9 @@ class FindingsFamily:
 
     # --- GetFindingsV2 -------------------------------------------------------------------------
     def get_findings_v2(self, filters: Any = None, sort: Any = None, max_results: int = 100,
-                        next_token: str | None = None, scopes: Any = None
+                        next_token: str | None = None, scopes: Any = None, *,
+                        partition: Partition | None = None
                         ) -> tuple[list[dict[str, Any]], str | None]:
         with self._read() as conn:      # type: ignore[attr-defined]
-            return findings_v2.page(conn, filters, sort, max_results, next_token, scopes)
+            return findings_v2.page(conn, filters, sort, max_results, next_token, scopes,
+                                    self._findings_in(partition))

@@ -19,7 +19,7 @@ async def get_findings_v2(call: Call) -> dict[str, Any]:
         raise ValidationError("NextToken must be a string")
     found, next_token = await call.run(call.store.get_findings_v2, body.get("Filters"),
                                        body.get("SortCriteria"), limit, token or None,
-                                       body.get("Scopes"))
+                                       body.get("Scopes"), partition=call.partition)
     out: dict[str, Any] = {"Findings": found}
     if next_token:
         out["NextToken"] = next_token

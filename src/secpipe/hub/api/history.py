@@ -18,7 +18,7 @@ async def get_finding_history(call: Call) -> dict[str, Any]:
     records, token = await call.run(
         call.store.finding_history_records, fid, arn, start=call.body.get("StartTime"),
         end=call.body.get("EndTime"), max_results=max_results(call.body),
-        next_token=next_token(call.body))
+        next_token=next_token(call.body), partition=call.partition)
     out: dict[str, Any] = {"Records": records}
     if token:
         out["NextToken"] = token
@@ -34,5 +34,5 @@ async def update_findings(call: Call) -> dict[str, Any]:
     if note is None and state is None:
         raise InvalidInput("UpdateFindings needs Note or RecordState")
     await call.run(call.store.update_findings, where or {}, note=note, record_state=state,
-                   principal=call.caller)
+                   principal=call.caller, partition=call.partition)
     return {}
