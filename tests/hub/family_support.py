@@ -112,3 +112,27 @@ def fhub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         store.close()
         if pg is not None:
             pg.drop(url)
+
+
+def regional(fhub: Hub, region: str) -> Any:
+    """A boto3 client whose SigV4 scope names `region` (the call's region once the hub takes
+    it from the scope)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("securityhub", endpoint_url=fhub.url, region_name=region,
+                        aws_access_key_id=fhub.key_id, aws_secret_access_key=fhub.secret,
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+
+def enabled(client: Any, **kwargs: Any) -> bool:
+    """EnableSecurityHub in the client's region; False when it was enabled already."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.enable_security_hub(**kwargs)
+        return True
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceConflictException":
+            raise
+        return False

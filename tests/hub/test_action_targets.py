@@ -9,7 +9,7 @@ import json
 import pytest
 
 from secpipe.hub.actions import MAX_ACTION_TARGETS
-from tests.hub.family_support import FamilyHub, fhub  # noqa: F401
+from tests.hub.family_support import FamilyHub, enabled, fhub, regional  # noqa: F401
 from tests.notify.conftest import smtp_sink  # noqa: F401
 from tests.hub.test_api_shapes import Recorder, shape_problems
 from tests.hub.test_api_support import make_finding, raw_request, signed_request
@@ -55,12 +55,8 @@ def test_crud_with_security_hub_arns_and_errors(fhub: FamilyHub) -> None:  # noq
 
 
 def test_other_region_sees_its_own_action_targets(fhub: FamilyHub) -> None:  # noqa: F811
-    import boto3
-    from botocore.config import Config
-
-    west = boto3.client("securityhub", endpoint_url=fhub.url, region_name="eu-west-1",
-                        aws_access_key_id=fhub.key_id, aws_secret_access_key=fhub.secret,
-                        config=Config(retries={"max_attempts": 1}))
+    west = regional(fhub, "eu-west-1")
+    enabled(west)
     arn = west.create_action_target(Name="w", Description="d", Id="West1")["ActionTargetArn"]
     try:
         region = arn.split(":")[3]
