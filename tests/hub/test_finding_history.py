@@ -158,3 +158,45 @@ def test_answers_fit_the_output_shapes(fhub: FamilyHub) -> None:  # noqa: F811
     for op, bodies in rec.bodies.items():
         for body in bodies:
             assert shape_problems(json.loads(body or b"{}"), output_shape(op)) == [], op
+
+
+def test_update_findings_by_a_scoped_key_is_all_or_nothing(fhub: FamilyHub) -> None:  # noqa: F811
+    from secpipe.hub.authz import Scope
+
+    client = fhub.client()
+    mine, other = make_finding("scoped-a", 1), make_finding("scoped-b", 1)
+    client.batch_import_findings(Findings=[mine, other])
+    key, secret = fhub.store.create_access_key("triage a", role="triage",
+                                               scope=Scope.of(repos=["scoped-a"]))
+    triage = fhub.client(key_id=key, secret=secret)
+    both = {"Id": [{"Value": mine["Id"], "Comparison": "EQUALS"},
+                   {"Value": other["Id"], "Comparison": "EQUALS"}]}
+    with pytest.raises(ClientError) as err:
+        triage.update_findings(Filters=both, RecordState="ARCHIVED")
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    states = {f["Id"]: f["RecordState"] for f in client.get_findings(Filters=both)["Findings"]}
+    assert states == {mine["Id"]: "ACTIVE", other["Id"]: "ACTIVE"}       # nothing half done
+    triage.update_findings(Filters=repo_filter("scoped-a"), RecordState="ARCHIVED")
+    assert client.get_findings(Filters=repo_filter("scoped-a"))["Findings"][0][
+        "RecordState"] == "ARCHIVED"
+
+
+def test_update_findings_rolls_back_across_chunks(store, monkeypatch) -> None:
+    """The refusal comes in the second chunk; the first chunk's change is rolled back."""
+    from secpipe.hub import legacy_update
+    from secpipe.hub.authz import Principal, Scope
+
+    monkeypatch.setattr(legacy_update, "CHUNK", 1)
+    mine, other = make_finding("chunk-a", 1), make_finding("chunk-b", 1)
+    store.batch_import([mine])
+    store.batch_import([other])           # a later pk: the second chunk
+    scoped = Principal("sigv4", "AKSCOPED", role="triage", scope=Scope.of(repos=["chunk-a"]))
+    both = {"Id": [{"Value": mine["Id"], "Comparison": "EQUALS"},
+                   {"Value": other["Id"], "Comparison": "EQUALS"}]}
+    from secpipe.hub.interface import AccessDenied
+
+    with pytest.raises(AccessDenied):
+        store.update_findings(both, record_state="ARCHIVED", principal=scoped)
+    assert {f["RecordState"] for f in store.get_findings(both)[0]} == {"ACTIVE"}
+    assert store.update_findings(both, record_state="ARCHIVED") == 2
+    assert {f["RecordState"] for f in store.get_findings(both)[0]} == {"ARCHIVED"}

@@ -26,6 +26,7 @@ from secpipe.hub.interface import AccessDenied, InvalidInput, ResourceNotFound
 from secpipe.hub.schema import findings as F
 
 RECORD_STATES = ("ACTIVE", "ARCHIVED")
+CHUNK = 1000
 
 
 def check(note: Any, record_state: Any) -> tuple[dict[str, str] | None, str | None]:
@@ -57,12 +58,22 @@ def update(conn: Connection, filters: Mapping[str, Any], note: Any, record_state
     pks = [r[0] for r in conn.execute(select(F.c.pk).where(where).order_by(F.c.pk))]
     if not pks:
         raise ResourceNotFound("No findings match the Filters")
+    stamp = now()
+    changed = 0
+    # chunks keep memory flat however many findings match; it is still one transaction, so
+    # a refusal in a later chunk rolls the earlier ones back (never half applied)
+    for i in range(0, len(pks), CHUNK):
+        changed += _apply(conn, pks[i:i + CHUNK], new_note, new_state, actor, principal, stamp)
+    return changed
+
+
+def _apply(conn: Connection, pks: list[int], new_note: dict[str, str] | None,
+           new_state: str | None, actor: str, principal: Principal | None, stamp: str) -> int:
     docs = load_docs(conn, pks)
     for pk in pks:
         denial = update_denial(principal, docs[pk][0])
         if denial:
             raise AccessDenied(f"{denial}; UpdateFindings changed nothing")
-    stamp = now()
     rows, events = [], []
     for pk in pks:
         doc, locked = docs[pk]
