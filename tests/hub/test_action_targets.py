@@ -187,7 +187,7 @@ def test_dashboard_send_button_mails_the_finding(tmp_path, monkeypatch,
     """The finding page offers the hub's custom actions; "Send" mails the finding through the
     rule of $SECPIPE_HUB_CONFIG (what `hub serve --config` sets) and audits the user."""
     from tests.hub.dashboard_seed import seeded_server
-    from tests.hub.test_dashboard_http import csrf_of, finding_doc, key, signed_in
+    from tests.hub.test_dashboard_http import csrf_of, key, signed_in
 
     config = tmp_path / "secpipe.yml"
     config.write_text(f"""stages:
