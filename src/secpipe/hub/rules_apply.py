@@ -1,0 +1,100 @@
+"""Automation rules applied on import, before storage, as Security Hub applies them.
+
+The importer calls `load` once per write transaction (one indexed query; nothing to do when no
+rule is enabled) and `Ruleset.apply` on each finding it is about to store - a new finding after
+its creation-time workflow change, an updated one after the provider's update has been merged
+into the stored document. Security Hub's semantics:
+- rules apply to findings the hub ingests (created or updated by BatchImportFindings, a run's
+  record, a bulk import), not to BatchUpdateFindings, and only from their creation on;
+- enabled rules of the finding's Region, lowest RuleOrder first (ties: oldest rule first); a
+  rule whose Criteria match (GetFindings filter semantics, on the document as the previous
+  rules left it) applies its FINDING_FIELDS_UPDATE as BatchUpdateFindings would, and a
+  matching terminal rule ends the evaluation;
+- a rule of the hub's administrator account applies to every account's findings; a rule kept
+  under another account to that account's findings only;
+- each change lands in the finding's history (kind "rule", the rule's ARN as actor), and the
+  fields it changed become the customer's (later provider updates keep them), as a
+  BatchUpdateFindings change does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from secpipe.hub.common import dumps, loads
+from secpipe.hub.schema import automation_rules as R
+
+LOCKS = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+KIND = "rule"
+
+
+def _matcher() -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool]:
+    from secpipe.hub.filtermatch import matches
+
+    return matches
+
+
+@dataclass(frozen=True)
+class Rule:
+    arn: str
+    account: str
+    region: str
+    terminal: bool
+    criteria: Mapping[str, Any]
+    fields: Mapping[str, Any]          # FindingFieldsUpdate
+
+
+@dataclass
+class Ruleset:
+    """The enabled rules, in application order, and the administrator account."""
+
+    rules: list[Rule] = field(default_factory=list)
+    # None: every rule is the administrator's (the hub's own account keeps them all today)
+    admin_account: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def apply(self, pk: int, doc: dict[str, Any], locked: str, stamp: str,
+              events: list[tuple], run_id: str | None = None) -> tuple[str, bool]:
+        """Apply the matching rules to `doc` in place; history rows go to `events` (the
+        importer's EVENT_COLS). Returns the finding's new `locked` list and whether any rule
+        changed the document."""
+        if not self.rules:
+            return locked, False
+        from secpipe.hub import updates   # it imports the importer, which imports this
+
+        matches = _matcher()
+        lock = {f for f in locked.split(",") if f}
+        changed = False
+        region, account = doc.get("Region"), doc.get("AwsAccountId")
+        for rule in self.rules:
+            if rule.region != region or (self.admin_account is not None
+                                         and rule.account not in (account, self.admin_account)):
+                continue
+            if not matches(rule.criteria, doc):
+                continue
+            changes = updates.check_changes(rule.fields, rule.arn)
+            diff = updates._apply(doc, changes)
+            if diff:
+                events.append((pk, stamp, KIND, rule.arn, run_id, dumps(diff)))
+                lock.update(k for k in diff if k in LOCKS)
+                changed = True
+            if rule.terminal:
+                break
+        return ",".join(sorted(lock)), changed
+
+
+def load(conn: Connection, admin_account: str | None = None) -> Ruleset:
+    """The enabled rules of every partition, in rule order (one query)."""
+    q = (select(R.c.arn, R.c.hub_account, R.c.hub_region, R.c.is_terminal, R.c.criteria,
+                R.c.actions).where(R.c.status == "ENABLED").order_by(R.c.rule_order, R.c.seq))
+    rules = []
+    for arn, account, region, terminal, criteria, actions in conn.execute(q):
+        fields = (loads(actions) or [{}])[0].get("FindingFieldsUpdate") or {}
+        rules.append(Rule(arn, account, region, bool(terminal), loads(criteria), fields))
+    return Ruleset(rules, admin_account)
