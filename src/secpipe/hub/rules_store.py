@@ -96,3 +96,11 @@ class RulesStore:
                              [s.id for s in expired], detail={"repo": repo})
         gone = {s.id for s in expired}
         return [s for s in found if s.trusted and s.id not in gone], expired
+
+    def rule_suppressions(self, docs: Sequence[Mapping[str, Any]], *,
+                          now: datetime | None = None) -> list[suppressed.HubSuppression]:
+        """The run's findings (ASFF, before they are recorded) that the hub's automation rules
+        will suppress on import, as the gate honours them (see `suppressed.by_rules`)."""
+        with self._read() as conn:
+            return suppressed.by_rules(conn, [dict(d) for d in docs],
+                                       now or datetime.now(timezone.utc))

@@ -141,3 +141,51 @@ def reopen(conn: Connection, expired: Sequence[HubSuppression]) -> None:
                    "UserDefinedFields": {EXPIRES_KEY: "", DASHBOARD_UNTIL: ""}}
         updates.batch_update(conn, [{"Id": s.id, "ProductArn": s.product_arn} for s in chunk],
                              changes, REOPEN_ACTOR)
+
+
+def by_rules(conn: Connection, docs: Sequence[dict[str, Any]], when: datetime
+             ) -> list[HubSuppression]:
+    """The findings among `docs` (a run's ASFF, not stored yet) that the hub's automation rules
+    will hold SUPPRESSED once imported: the importer's own merge and rules, run on copies in a
+    read transaction. Only rules whose writer may triage and expiries not passed count."""
+    from secpipe.hub import importer, rules_apply
+    from secpipe.hub.validate import BadFinding, check
+
+    ruleset = rules_apply.load(conn)
+    if not ruleset or not docs:
+        return []
+    keyed = {}
+    for obj in docs:
+        try:
+            doc = check(obj)
+        except BadFinding:
+            continue                      # the import will refuse it; nothing to spare
+        keyed[(doc["Id"], doc["ProductArn"])] = doc
+    stored = importer._lookup(conn, list(keyed))
+    old_docs = importer.load_docs(conn, [hit[0] for hit in stored.values()])
+    out = []
+    for key, doc in keyed.items():
+        hit = stored.get(key)
+        locked = ""
+        if hit is not None:
+            old, locked = old_docs[hit[0]]
+            if old["Workflow"]["Status"] == "SUPPRESSED":
+                continue                  # the hub's own suppression: `for_repo` judges it
+            doc, _ = importer.merge(old, doc, [f for f in locked.split(",") if f])
+        else:
+            importer.on_create(doc)
+        events: list[tuple] = []
+        ruleset.apply(0, doc, locked, "", events)
+        if doc["Workflow"]["Status"] != "SUPPRESSED":
+            continue
+        arn = next((e[3] for e in reversed(events) if _suppressing(loads(e[5]))), None)
+        if arn is None:
+            continue                      # it came suppressed (the run's own file entry)
+        fields = doc.get("UserDefinedFields") or {}
+        expires = fields.get(EXPIRES_KEY) or fields.get(DASHBOARD_UNTIL) or None
+        found = HubSuppression(key[0], key[1], (doc.get("Note") or {}).get("Text") or "",
+                               arn, _audit_role(conn, arn, "9999", RULE_ACTIONS, after=False),
+                               "", expires, "rule")
+        if found.trusted and not expiry_passed(expires, when):
+            out.append(found)
+    return out
