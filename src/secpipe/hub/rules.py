@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from secpipe.hub import updates
+from secpipe.hub import rules_apply, updates
 from secpipe.hub.authz import Principal, local_principal
 from secpipe.hub.common import bad_text, decode_token, dumps, encode_token, iso_ms, loads, now
 from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition
@@ -108,6 +108,7 @@ def check_criteria(criteria: Any) -> dict[str, Any]:
         _conforms(filters, members[key], f"Criteria.{key}")
         if len(filters) > _MAX_VALUES.get(key, 20) or not filters:
             raise InvalidInput(f"Criteria.{key} takes 1-{_MAX_VALUES.get(key, 20)} filters")
+    rules_apply.parse_criteria(criteria)   # the values (dates, comparisons) as GetFindings'
     return dict(criteria)
 
 

@@ -20,22 +20,17 @@ into the stored document. Security Hub's semantics:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from secpipe.hub import filtermatch, filterspec
 from secpipe.hub.common import dumps, loads
 from secpipe.hub.schema import automation_rules as R
 
 LOCKS = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
 KIND = "rule"
-
-
-def _matcher() -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool]:
-    from secpipe.hub.filtermatch import matches
-
-    return matches
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ class Rule:
     account: str
     region: str
     terminal: bool
-    criteria: Mapping[str, Any]
+    criteria: list[Any]                # filtermatch.parse_all of the rule's Criteria
     fields: Mapping[str, Any]          # FindingFieldsUpdate
 
 
@@ -68,7 +63,6 @@ class Ruleset:
             return locked, False
         from secpipe.hub import updates   # it imports the importer, which imports this
 
-        matches = _matcher()
         lock = {f for f in locked.split(",") if f}
         changed = False
         region, account = doc.get("Region"), doc.get("AwsAccountId")
@@ -76,7 +70,7 @@ class Ruleset:
             if rule.region != region or (self.admin_account is not None
                                          and rule.account not in (account, self.admin_account)):
                 continue
-            if not matches(rule.criteria, doc):
+            if not filtermatch.matches_parsed(rule.criteria, doc):
                 continue
             changes = updates.check_changes(rule.fields, rule.arn)
             diff = updates._apply(doc, changes)
@@ -96,5 +90,12 @@ def load(conn: Connection, admin_account: str | None = None) -> Ruleset:
     rules = []
     for arn, account, region, terminal, criteria, actions in conn.execute(q):
         fields = (loads(actions) or [{}])[0].get("FindingFieldsUpdate") or {}
-        rules.append(Rule(arn, account, region, bool(terminal), loads(criteria), fields))
+        rules.append(Rule(arn, account, region, bool(terminal),
+                          parse_criteria(loads(criteria)), fields))
     return Ruleset(rules, admin_account)
+
+
+def parse_criteria(criteria: Mapping[str, Any]) -> list[Any]:
+    """A rule's Criteria parsed as GetFindings parses Filters (InvalidInput when bad), without
+    GetFindings' cap on the number of attributes: a rule may name every one of its criteria."""
+    return [filterspec.parse(k, v) for k, v in criteria.items() if v not in (None, [])]
