@@ -40,7 +40,7 @@ class Hub:
     """The run's hub file, a server on it, and a boto3 client with a triage key."""
 
     def __init__(self, db: Path, url: str, key: tuple[str, str]) -> None:
-        self.db, self.store, self.key_id = db, open_store(db), key[0]
+        self.db, self.store, self.key_id, self.url = db, open_store(db), key[0], url
         self.client = boto3.client("securityhub", endpoint_url=url, region_name="us-east-1",
                                    aws_access_key_id=key[0], aws_secret_access_key=key[1])
 
@@ -79,13 +79,19 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         store.close()
 
 
-def run(web: Path, hub: Hub, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """`secpipe run` of the example's dockerfile stage: (exit code, console, summary.json)."""
+def run(web: Path, hub: Hub, *extra: str, remote: tuple[str, str, str] | None = None
+        ) -> tuple[int, str, dict[str, Any]]:
+    """`secpipe run` of the example's dockerfile stage: (exit code, console, summary.json).
+    `remote`: (url, key id, secret) of the hub's server instead of its database file."""
     out = web.parent / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    location = str(hub.db)
+    if remote:
+        location = remote[0]
+        env.update(SECPIPE_HUB_ACCESS_KEY_ID=remote[1], SECPIPE_HUB_SECRET_ACCESS_KEY=remote[2])
     done = subprocess.run([sys.executable, "-m", "secpipe", "run", str(web), "--stage",
-                           "dockerfile", "--hub", str(hub.db), "--out", str(out),
+                           "dockerfile", "--hub", location, "--out", str(out),
                            "--no-progress", *extra],
                           capture_output=True, text=True, env=env, timeout=300)
     latest = out / "runs" / "latest" / "summary.json"
@@ -206,3 +212,28 @@ def test_an_automation_rule_spares_the_finding_on_the_next_run(web: Path, hub: H
     assert code == 1, out
     assert [r["id"] for r in summary["hub_suppressions"]["reopened"]] == [stored["Id"]]
     assert _applied(summary) == []
+
+
+def test_a_remote_hub_tells_a_ci_key_its_suppressions(web: Path, hub: Hub) -> None:
+    """`--hub http://...` with a ci key scoped to the repository: the same answers over HTTP."""
+    from secpipe.hub.authz import Scope
+
+    ci = hub.store.create_access_key("ci web", role="ci", scope=Scope.of(repos=["web"]))
+    remote = (hub.url, *ci)
+    code, out, _ = run(web, hub, remote=remote)
+    assert code == 1, out
+    arn = hub.client.create_automation_rule(
+        RuleOrder=1, RuleName="accept DL3020", Description="reviewed",
+        Criteria={"GeneratorId": [{"Value": BLOCKING, "Comparison": "EQUALS"}]},
+        Actions=[{"Type": "FINDING_FIELDS_UPDATE", "FindingFieldsUpdate": {
+            "Workflow": {"Status": "SUPPRESSED"},
+            "Note": {"Text": "reviewed", "UpdatedBy": "rule"}}}])["RuleArn"]
+    for _ in range(2):                   # the rules' preview, then the hub's stored state
+        code, out, summary = run(web, hub, remote=remote)
+        assert code == 0, out
+        assert _applied(summary)[0]["actor"] == arn
+    assert hub.finding()["Workflow"]["Status"] == "SUPPRESSED"
+
+    other = hub.store.create_access_key("ci api", role="ci", scope=Scope.of(repos=["api"]))
+    code, out, _ = run(web, hub, remote=(hub.url, *other))
+    assert code == 2 and "may not" in out, out

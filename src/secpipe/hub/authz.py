@@ -82,6 +82,9 @@ OPERATIONS: dict[str, str] = {
     "GetBaseline": RUNS_READ,
     "GetFindingHistory": FINDINGS_READ,
     "RecordRun": RUNS_WRITE,
+    # the hub's suppressions for the gate of the run being recorded (hub/api/suppressions.py)
+    "GetHubSuppressions": RUNS_WRITE,
+    "PreviewRuleSuppressions": RUNS_WRITE,
     "GetRunRuntime": RUNS_READ,
     "GetRunImages": RUNS_READ,
     "RecordRunImages": IMAGES_WRITE,      # `secpipe falco image` with the hub token

@@ -79,7 +79,7 @@ class RulesStore:
 
     # --- the gate's view -----------------------------------------------------------------------
     def hub_suppressions(self, repo: str, *, now: datetime | None = None,
-                         reopen_expired: bool = True
+                         reopen_expired: bool = True, principal: Principal | None = None
                          ) -> tuple[list[suppressed.HubSuppression],
                                     list[suppressed.HubSuppression]]:
         """(honoured, expired) suppressions of `repo`'s findings. Honoured: made by a
@@ -92,7 +92,7 @@ class RulesStore:
             expired = [s for s in found if suppressed.expiry_passed(s.expires, when)]
             if expired and reopen_expired:
                 suppressed.reopen(conn, expired)
-                audit.record(conn, None, "ReopenExpiredSuppressions",
+                audit.record(conn, principal, "ReopenExpiredSuppressions",
                              [s.id for s in expired], detail={"repo": repo})
         gone = {s.id for s in expired}
         return [s for s in found if s.trusted and s.id not in gone], expired
