@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from secpipe.hub import rules_apply, updates
+from secpipe.hub import fieldupdates, rules_apply
 from secpipe.hub.authz import Principal, local_principal
 from secpipe.hub.common import bad_text, decode_token, dumps, encode_token, iso_ms, loads, now
 from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition
@@ -129,7 +129,7 @@ def check_actions(actions: Any) -> list[dict[str, Any]]:
     note = fields.get("Note")
     if note is not None and (not note.get("UpdatedBy") or not note.get("Text")):
         raise InvalidInput("Actions[0].FindingFieldsUpdate.Note needs Text and UpdatedBy")
-    updates.check_changes(fields, "rule")     # the same value rules as BatchUpdateFindings
+    fieldupdates.check_changes(fields, "rule")     # the same value rules as BatchUpdateFindings
     return [{"Type": ACTION_TYPE, "FindingFieldsUpdate": dict(fields)}]
 
 

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import filtermatch, filterspec
+from secpipe.hub import fieldupdates, filtermatch, filterspec
 from secpipe.hub.common import dumps, loads
 from secpipe.hub.schema import automation_rules as R
 
@@ -61,8 +61,6 @@ class Ruleset:
         changed the document."""
         if not self.rules:
             return locked, False
-        from secpipe.hub import updates   # it imports the importer, which imports this
-
         lock = {f for f in locked.split(",") if f}
         changed = False
         region, account = doc.get("Region"), doc.get("AwsAccountId")
@@ -72,8 +70,8 @@ class Ruleset:
                 continue
             if not filtermatch.matches_parsed(rule.criteria, doc):
                 continue
-            changes = updates.check_changes(rule.fields, rule.arn)
-            diff = updates._apply(doc, changes)
+            changes = fieldupdates.check_changes(rule.fields, rule.arn)
+            diff = fieldupdates.apply_changes(doc, changes)
             if diff:
                 events.append((pk, stamp, KIND, rule.arn, run_id, dumps(diff)))
                 lock.update(k for k in diff if k in LOCKS)
