@@ -298,3 +298,30 @@ def test_who_may_manage_rules(hub: Hub, rules: list[str], role: str, may_write: 
             assert may_write
         except ClientError as err:
             assert not may_write and err.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_every_criterion_of_the_model_is_accepted(store) -> None:
+    """Criteria are AutomationRulesFindingFilters: each of its keys (from botocore's model),
+    all at once too (a rule is not held to GetFindings' 10 attributes)."""
+    from secpipe.hub.rules import _criteria_members
+
+    sample = {"StringFilterList": {"Value": "x", "Comparison": "EQUALS"},
+              "DateFilterList": {"DateRange": {"Value": 1, "Unit": "DAYS"}},
+              "NumberFilterList": {"Gte": 0},
+              "MapFilterList": {"Key": "k", "Value": "v", "Comparison": "EQUALS"}}
+    members = _criteria_members()
+    assert len(members) >= 41
+    criteria = {key: [sample[shape.name]] for key, shape in members.items()}
+    request = {"RuleOrder": 1, "RuleName": "all", "Description": "every criterion",
+               "Actions": [{"Type": "FINDING_FIELDS_UPDATE",
+                            "FindingFieldsUpdate": {"Confidence": 1}}]}
+    arn = store.create_automation_rule({**request, "Criteria": criteria})
+    [got], _ = store.batch_get_automation_rules([arn])
+    assert got["Criteria"] == criteria
+    # and the rule still runs on import: nothing matches every one of those at once
+    from tests.hub.test_api_support import make_finding
+
+    doc = make_finding("allkeys", 1)
+    assert store.batch_import([doc]).success_count == 1
+    assert "Confidence" not in store.get_finding(doc["Id"]) or \
+        store.get_finding(doc["Id"])["Confidence"] != 1

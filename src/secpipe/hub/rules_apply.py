@@ -40,7 +40,7 @@ class Rule:
     region: str
     terminal: bool
     criteria: list[Any]                # filtermatch.parse_all of the rule's Criteria
-    fields: Mapping[str, Any]          # FindingFieldsUpdate
+    changes: Mapping[str, Any]         # its FindingFieldsUpdate, checked once per load
 
 
 @dataclass
@@ -70,8 +70,7 @@ class Ruleset:
                 continue
             if not filtermatch.matches_parsed(rule.criteria, doc):
                 continue
-            changes = fieldupdates.check_changes(rule.fields, rule.arn)
-            diff = fieldupdates.apply_changes(doc, changes)
+            diff = fieldupdates.apply_changes(doc, rule.changes)
             if diff:
                 events.append((pk, stamp, KIND, rule.arn, run_id, dumps(diff)))
                 lock.update(k for k in diff if k in LOCKS)
@@ -89,7 +88,8 @@ def load(conn: Connection, admin_account: str | None = None) -> Ruleset:
     for arn, account, region, terminal, criteria, actions in conn.execute(q):
         fields = (loads(actions) or [{}])[0].get("FindingFieldsUpdate") or {}
         rules.append(Rule(arn, account, region, bool(terminal),
-                          parse_criteria(loads(criteria)), fields))
+                          parse_criteria(loads(criteria)),
+                          fieldupdates.check_changes(fields, arn)))
     return Ruleset(rules, admin_account)
 
 
