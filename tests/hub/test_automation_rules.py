@@ -325,3 +325,55 @@ def test_every_criterion_of_the_model_is_accepted(store) -> None:
     assert store.batch_import([doc]).success_count == 1
     assert "Confidence" not in store.get_finding(doc["Id"]) or \
         store.get_finding(doc["Id"])["Confidence"] != 1
+
+
+def test_the_gate_view_trusts_only_triage_roles_and_reopens_expired(store) -> None:
+    """`hub_suppressions` (what `secpipe run` asks the hub), on both databases: a suppression
+    counts when whoever made it may triage, and an expired one is reopened in history."""
+    from datetime import datetime, timezone
+
+    from secpipe.hub.authz import Principal
+    from tests.hub.test_api_support import make_finding
+
+    def rule(title: str, expires: str) -> dict[str, Any]:
+        return {"RuleOrder": 1, "RuleName": title, "Description": "gate view",
+                "Criteria": {"Title": [{"Value": title, "Comparison": "EQUALS"}]},
+                "Actions": [{"Type": "FINDING_FIELDS_UPDATE", "FindingFieldsUpdate": {
+                    "Workflow": {"Status": "SUPPRESSED"},
+                    "Note": {"Text": f"because {title}", "UpdatedBy": "rules"},
+                    "UserDefinedFields": {"secpipe:ExpiresAt": expires}}}]}
+
+    triage = Principal("sigv4", "AKIATRIAGE", role="triage")
+    ci = Principal("sigv4", "AKIACI", role="ci")      # the API would refuse it; the gate too
+    trusted = store.create_automation_rule(rule("t1", "2999-01-01T00:00:00Z"), principal=triage)
+    store.create_automation_rule(rule("t2", "2999-01-01T00:00:00Z"), principal=ci)
+    store.create_automation_rule(rule("t3", "2030-01-01T00:00:00+02:00"), principal=triage)
+    docs = [make_finding("gateview", n, title=f"t{n}") for n in (1, 2, 3, 4)]
+    assert store.batch_import(docs).success_count == 4
+    store.batch_update([{"Id": docs[3]["Id"], "ProductArn": docs[3]["ProductArn"]}],
+                       {"Workflow": {"Status": "SUPPRESSED"},
+                        "Note": {"Text": "by hand", "UpdatedBy": "bob"}}, principal=triage)
+    assert {store.get_finding(d["Id"])["Workflow"]["Status"] for d in docs} == {"SUPPRESSED"}
+
+    honoured, expired = store.hub_suppressions("gateview",
+                                               now=datetime(2029, 1, 1, tzinfo=timezone.utc))
+    by_id = {s.id: s for s in honoured}
+    assert set(by_id) == {docs[0]["Id"], docs[2]["Id"], docs[3]["Id"]}   # not the ci rule's
+    assert by_id[docs[0]["Id"]].actor == trusted and by_id[docs[0]["Id"]].kind == "rule"
+    assert by_id[docs[0]["Id"]].note == "because t1"
+    assert by_id[docs[3]["Id"]].actor == "AKIATRIAGE" and by_id[docs[3]["Id"]].role == "triage"
+    assert by_id[docs[3]["Id"]].expires is None and expired == []
+
+    later = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)      # past t3's expiry
+    honoured, expired = store.hub_suppressions("gateview", now=later)
+    assert [s.id for s in expired] == [docs[2]["Id"]]
+    assert docs[2]["Id"] not in {s.id for s in honoured}
+    reopened = store.get_finding(docs[2]["Id"])
+    assert reopened["Workflow"]["Status"] == "NEW"
+    assert "secpipe:ExpiresAt" not in reopened.get("UserDefinedFields", {})
+    assert store.finding_history(docs[2]["Id"])[-1]["actor"] == \
+        "secpipe gate (suppression expired)"
+    # the rules' preview (a run's findings before they are recorded) agrees
+    fresh = make_finding("gateview", 5, title="t1")
+    spared = store.rule_suppressions([fresh, make_finding("gateview", 6, title="t2")])
+    assert [(s.id, s.actor) for s in spared] == [(fresh["Id"], trusted)]

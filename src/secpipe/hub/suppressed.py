@@ -5,8 +5,8 @@ automation rule). The gate honours it only when whoever made it may triage: the 
 that set Workflow.Status SUPPRESSED names the actor, and the audit row written in the same
 transaction (writers are serialised under the hub's write lock, so the first matching audit row
 at or after the change is that call's) gives the role it held then. For a rule, the role is that
-of whoever last created or changed the rule (the audit rows of CreateAutomationRule /
-BatchUpdateAutomationRules). A finding created already SUPPRESSED passed `import_rules.screen`,
+of whoever last created or changed the rule (its row's `creator_role`; for a rule deleted since,
+the audit rows of CreateAutomationRule / BatchUpdateAutomationRules). A finding created already SUPPRESSED passed `import_rules.screen`,
 which admits that only from a principal with the triage permission (or the local caller).
 
 Expiry: the `secpipe:ExpiresAt` user-defined field (RFC 3339), or the dashboard's
@@ -29,6 +29,7 @@ from secpipe.hub import updates
 from secpipe.hub.authz import FINDINGS_UPDATE, ROLE_PERMISSIONS
 from secpipe.hub.common import iso_ms, loads
 from secpipe.hub.schema import audit_log as A
+from secpipe.hub.schema import automation_rules as R
 from secpipe.hub.schema import finding_events as E
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import findings as F
@@ -99,6 +100,13 @@ def _audit_role(conn: Connection, target: str, at: str, actions: Sequence[str],
     return row[0] if row else ""
 
 
+def _rule_role(conn: Connection, arn: str, at: str) -> str:
+    """The role of whoever last wrote the rule (its row), or, for a rule deleted since, of
+    the last CreateAutomationRule / BatchUpdateAutomationRules before `at` (the audit trail)."""
+    row = conn.execute(select(R.c.creator_role).where(R.c.arn == arn)).first()
+    return row[0] if row else _audit_role(conn, arn, at, RULE_ACTIONS, after=False)
+
+
 def _who(conn: Connection, fid: str, pk: int) -> tuple[str, str, str, str]:
     """(actor, role, at, kind) of the change that suppressed finding `pk`."""
     q = select(E.c.kind, E.c.actor, E.c.at, E.c.changes).where(E.c.finding_pk == pk) \
@@ -107,7 +115,7 @@ def _who(conn: Connection, fid: str, pk: int) -> tuple[str, str, str, str]:
         if not _suppressing(loads(changes)):
             continue
         if kind == "rule":
-            return actor, _audit_role(conn, actor, at, RULE_ACTIONS, after=False), at, "rule"
+            return actor, _rule_role(conn, actor, at), at, "rule"
         return actor, _audit_role(conn, fid, at, ("BatchUpdateFindings",), after=True), at, \
             "triage"
     created = conn.execute(select(F.c.created_at).where(F.c.pk == pk)).scalar_one()
@@ -184,7 +192,7 @@ def by_rules(conn: Connection, docs: Sequence[dict[str, Any]], when: datetime
         fields = doc.get("UserDefinedFields") or {}
         expires = fields.get(EXPIRES_KEY) or fields.get(DASHBOARD_UNTIL) or None
         found = HubSuppression(key[0], key[1], (doc.get("Note") or {}).get("Text") or "",
-                               arn, _audit_role(conn, arn, "9999", RULE_ACTIONS, after=False),
+                               arn, _rule_role(conn, arn, "9999"),
                                "", expires, "rule")
         if found.trusted and not expiry_passed(expires, when):
             out.append(found)
