@@ -377,3 +377,26 @@ def test_the_gate_view_trusts_only_triage_roles_and_reopens_expired(store) -> No
     fresh = make_finding("gateview", 5, title="t1")
     spared = store.rule_suppressions([fresh, make_finding("gateview", 6, title="t2")])
     assert [(s.id, s.actor) for s in spared] == [(fresh["Id"], trusted)]
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/automationrules/list?NextToken=bm90LWpzb24", None),
+    ("GET", "/automationrules/list?NextToken=eyJhdCI6ICJ4In0", None),
+    ("GET", "/automationrules/list?MaxResults=0", None),
+    ("PATCH", "/automationrules/update", {"UpdateAutomationRulesRequestItems": [
+        {"RuleArn": "a", "RuleOrder": "1"}]}),
+    ("PATCH", "/automationrules/update", {"UpdateAutomationRulesRequestItems": [
+        {"RuleArn": "a", "Criteria": {"CreatedAt": [{"Start": "yesterday"}]}}]}),
+    ("POST", "/automationrules/get", {"AutomationRulesArns": [1]}),
+    ("POST", "/automationrules/delete", {"AutomationRulesArns": []}),
+    ("POST", "/v1/suppressions", {"repo": 7}),
+    ("POST", "/v1/suppressions/rules", {"findings": [{"ProductFields": []}, 3, {"Id": {}}]}),
+])
+def test_malformed_requests_are_4xx_never_500(hub: Hub, method: str, path: str,
+                                              body: dict | None) -> None:
+    status, _, answer = signed_request(hub, method, path,
+                                       json.dumps(body).encode() if body else b"")
+    if path == "/v1/suppressions/rules":
+        assert status == 200 and answer == {"suppressions": []}, answer
+    else:
+        assert status == 400, answer

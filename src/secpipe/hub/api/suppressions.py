@@ -47,7 +47,8 @@ async def by_rules(call: Call) -> dict[str, Any]:
     if not isinstance(findings, list) or len(findings) > MAX_PREVIEW:
         raise InvalidInput(f"findings must be a list of at most {MAX_PREVIEW} ASFF findings")
     mine = [f for f in findings if isinstance(f, dict)
-            and _in_scope(call, (f.get("ProductFields") or {}).get(REPO_KEY))]
+            and isinstance(f.get("ProductFields"), dict)
+            and _in_scope(call, f["ProductFields"].get(REPO_KEY))]
     found = await call.run(call.store.rule_suppressions, mine)
     return {"suppressions": [s.as_dict() for s in found]}
 
