@@ -70,6 +70,13 @@ OPERATIONS: dict[str, str] = {
     "DeleteInsight": INSIGHTS_WRITE,
     "EnableSecurityHub": HUB_ADMIN,
     "DescribeHub": FINDINGS_READ,
+    # products (hub/api/products.py): reading the registry and subscriptions is reading the
+    # hub; choosing which products may import is the hub's administration
+    "DescribeProducts": FINDINGS_READ,
+    "ListEnabledProductsForImport": FINDINGS_READ,
+    "EnableImportFindingsForProduct": HUB_ADMIN,
+    "DisableImportFindingsForProduct": HUB_ADMIN,
+    # automation rules (hub/api/rules.py): a rule is a standing suppression, see RULES_WRITE
     "CreateAutomationRule": RULES_WRITE,
     "BatchUpdateAutomationRules": RULES_WRITE,
     "BatchDeleteAutomationRules": RULES_WRITE,

@@ -10,8 +10,10 @@ into the stored document. Security Hub's semantics:
   rule whose Criteria match (GetFindings filter semantics, on the document as the previous
   rules left it) applies its FINDING_FIELDS_UPDATE as BatchUpdateFindings would, and a
   matching terminal rule ends the evaluation;
-- a rule of the hub's administrator account applies to every account's findings; a rule kept
-  under another account to that account's findings only;
+- a rule of the administrator account applies to every account's findings, a rule kept under
+  another account to that account's findings only; the importer loads the rules without naming
+  an administrator (`load(conn)`), which makes every rule the administrator's: the hub's
+  configured account is the administrator, and rules are created under it;
 - each change lands in the finding's history (kind "rule", the rule's ARN as actor), and the
   fields it changed become the customer's (later provider updates keep them), as a
   BatchUpdateFindings change does.

@@ -2,7 +2,7 @@
 account and region.
 
 Revision ID: 0009_rules
-Revises: 0005
+Revises: 0007_products (first written after 0005)
 Create Date: 2026-12-06
 
 `criteria` and `actions` hold the request's JSON as given (checked when written); `tags` the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_rules"
-down_revision = "0005"
+down_revision = "0007_products"   # re-chained after main's products (was "0005")
 branch_labels = None
 depends_on = None
 
