@@ -42,7 +42,8 @@ PROVENANCE = frozenset({"ProductFields.secpipe/RunId", "ProductFields.secpipe/Co
 RETENTION_DAYS = 90
 BATCH_UPDATE = "BATCH_UPDATE_FINDINGS"
 BATCH_IMPORT = "BATCH_IMPORT_FINDINGS"
-UPDATE_KINDS = frozenset({"update", "legacy"})     # a customer's change, not a provider's
+UPDATE_KINDS = frozenset({"update", "legacy", "rule"})   # a customer's change (an automation
+# rule acts as BatchUpdateFindings with its ARN as Identity), not a provider's
 
 
 def import_changes(old: Mapping[str, Any], new: Mapping[str, Any],

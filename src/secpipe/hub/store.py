@@ -30,6 +30,7 @@ from secpipe.hub import (audit, import_rules, importer, insights, pages, runs, s
                          tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
+from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.store_family import FindingsFamily
 from secpipe.hub.subscriptions import ProductSubscriptions
@@ -142,7 +143,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(KeysUsersAudit, ProductSubscriptions, FindingsFamily):
+class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFamily):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_family"
-down_revision = "0007_products"
+down_revision = "0009_rules"
 branch_labels = None
 depends_on = None
 
