@@ -19,7 +19,7 @@ from secpipe.hub.authz import Principal
 from secpipe.hub.common import bad_text, dumps, iso_ms, now
 from secpipe.hub.importer import EVENT_COLS, MAP_COLS, TYPE_COLS, UPDATE_COLS, _diff
 from secpipe.hub.importer import _lookup, finding_row, load_docs
-from secpipe.hub.interface import InvalidInput, UpdateResult
+from secpipe.hub.interface import InvalidInput, Partition, UpdateResult
 from secpipe.hub.validate import (
     LABEL_NORMALIZED,
     VERIFICATION_STATES,
@@ -140,7 +140,8 @@ def _apply(doc: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, list[An
 
 def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
                  changes: Mapping[str, Any], updated_by: str,
-                 principal: Principal | None = None) -> UpdateResult:
+                 principal: Principal | None = None,
+                 partition: Partition | None = None) -> UpdateResult:
     if not isinstance(identifiers, Sequence) or not identifiers:
         raise _bad("FindingIdentifiers must list at least one finding")
     if len(identifiers) > MAX_IDENTIFIERS:
@@ -152,7 +153,7 @@ def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
     checked = check_changes(changes, updated_by)
     result = UpdateResult()
     keys = [(i["Id"], i["ProductArn"]) for i in identifiers]
-    stored = _lookup(conn, keys)
+    stored = _lookup(conn, keys, partition)
     docs = load_docs(conn, [hit[0] for hit in stored.values()])
     stamp = now()
     seen: set[tuple[str, str]] = set()
