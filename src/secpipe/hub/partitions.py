@@ -35,7 +35,7 @@ ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 # us-isob-east-1, ap-southeast-4, il-central-1
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 ACCOUNT_KEY = "account_id"
-ENABLED_KEY = "default_enabled"
+ENABLED_KEY = "enabled-on-first-start"     # + ":account:region"
 
 
 class AccountConflict(InvalidInput):
@@ -119,21 +119,33 @@ def put_setting(conn: Connection, key: str, value: str) -> None:
 
 
 def settle_account(conn: Connection, requested: str | None) -> str:
-    """The hub's account: the one it remembers; `requested` (validated) on first use or when
-    it agrees; AccountConflict when it names another. None: remembered, else the default."""
+    """The hub's account. Once given (`--account-id`) it is remembered and another one is
+    AccountConflict; None means the remembered one, else the default (not remembered, so
+    keys can be made before the first `hub serve --account-id`). A hub that already holds
+    findings or insights of another account refuses to be given a new one: they would vanish
+    from its partitions."""
     if requested is not None:
         check_account(requested)
     stored = setting(conn, ACCOUNT_KEY)
-    if stored is None:
-        account = requested or DEFAULT.account
-        put_setting(conn, ACCOUNT_KEY, account)
-        return account
-    if requested is not None and requested != stored:
-        raise AccountConflict(
-            f"this hub belongs to account {stored}; --account-id {requested} does not match "
-            f"(findings, insights and keys are kept for {stored}). Use another hub database "
-            f"for another account")
-    return stored
+    if stored is not None:
+        if requested is not None and requested != stored:
+            raise AccountConflict(
+                f"this hub belongs to account {stored}; --account-id {requested} does not "
+                f"match (its findings and insights are kept for {stored}). Use another hub "
+                f"database for another account")
+        return stored
+    if requested is None:
+        return DEFAULT.account
+    for table in (F, I):
+        held = conn.execute(select(table.c.hub_account).where(
+            table.c.hub_account != requested).limit(1)).scalar()
+        if held is not None:
+            raise AccountConflict(
+                f"this hub belongs to account {held} (it holds its findings or insights); "
+                f"--account-id {requested} does not match. Use another hub database for "
+                f"another account")
+    put_setting(conn, ACCOUNT_KEY, requested)
+    return requested
 
 
 def partition_columns(partition: Partition) -> Mapping[str, str]:

@@ -268,7 +268,7 @@ audit_log = Table(       # migration 0003: every state-changing call, append-onl
 
 hub_settings = Table(   # migration 0008: the hub's own configuration that must survive restarts
     "hub_settings", metadata,
-    Column("key", Str(64), primary_key=True),            # account_id | default_enabled
+    Column("key", Str(64), primary_key=True),            # account_id, enabled-on-first-start:ACCOUNT:REGION
     Column("value", Text, nullable=False),
 )
 

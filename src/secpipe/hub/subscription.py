@@ -4,9 +4,9 @@ partition where the hub is not enabled.
 
 One `hub` row per enabled partition; its key is the hub ARN
 (`arn:aws:securityhub:{region}:{account}:hub/default`), which names the partition. The
-configured partition is enabled once, when a store is first opened (`ensure_default`), so the
-local default just works; `hub_settings.default_enabled` remembers that it was, so a
-DisableSecurityHub of it sticks across restarts.
+configured partition is enabled once, when a store is first opened with it (`ensure_default`),
+so the local default just works; `hub_settings` remembers that it was, so a DisableSecurityHub
+of it sticks across restarts.
 
 The API asks before every Security Hub operation except EnableSecurityHub
 (`secpipe.hub.api.subscribed`); `Subscriptions` remembers answers for `TTL` seconds (a hub served by several processes
@@ -80,10 +80,12 @@ def describe(conn: Connection, partition: Partition) -> dict[str, Any]:
 
 
 def ensure_default(conn: Connection, partition: Partition) -> bool:
-    """Enable the configured partition the first time a store is opened; True if it did."""
-    if partitions.setting(conn, partitions.ENABLED_KEY) is not None:
+    """Enable the configured partition the first time a store is opened with it (once per
+    account and region, so a later DisableSecurityHub sticks); True if it did."""
+    marker = f"{partitions.ENABLED_KEY}:{partition.account}:{partition.region}"
+    if partitions.setting(conn, marker) is not None:
         return False
-    partitions.put_setting(conn, partitions.ENABLED_KEY, hub_arn(partition))
+    partitions.put_setting(conn, marker, now())
     if subscribed(conn, partition):
         return False
     enable(conn, partition, None)

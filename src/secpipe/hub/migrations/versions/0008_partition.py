@@ -12,12 +12,13 @@ and region in through `config.attributes["partition"]`), so a hub in use keeps s
 findings where it always did. On PostgreSQL the narrow index also carries the two columns, so
 a GetFindings page stays an index-only scan.
 
-`hub_settings` holds what the hub must remember across restarts: its account id (so a
-conflicting `--account-id` is refused) and whether the configured partition was enabled once
-on first start (so a later DisableSecurityHub sticks).
+`hub_settings` holds what the hub must remember across restarts: its account id once given
+(so a conflicting `--account-id` is refused) and which configured partitions were enabled on
+first start (so a later DisableSecurityHub sticks).
 
 SQLite cannot change a table's unique constraint in place: the findings table is rebuilt
-(batch mode), once.
+(batch mode), once. There the two columns keep the migration's values as their DEFAULT (SQLite
+cannot drop a default without another rebuild); the importer and insights always name both.
 """
 
 from __future__ import annotations
@@ -66,13 +67,10 @@ def upgrade() -> None:
             batch.drop_constraint("uq_findings_key", type_="unique")
             batch.create_unique_constraint(
                 "uq_findings_key", ["id", "product_arn", "hub_account", "hub_region"])
-            for name in ("hub_account", "hub_region"):   # the importer always names them
-                batch.alter_column(name, server_default=None)
-    with op.batch_alter_table("insights", recreate="auto" if postgres else "always") as batch:
-        for col in cols():
-            batch.add_column(col)
-        for name in ("hub_account", "hub_region"):
-            batch.alter_column(name, server_default=None)
+    for col in cols():
+        op.add_column("insights", col)
+        if postgres:
+            op.alter_column("insights", col.name, server_default=None)
     op.create_index("ix_insights_partition", "insights", ["hub_account", "hub_region", "seq"])
     op.create_table(
         "hub_settings",
@@ -87,8 +85,13 @@ def downgrade() -> None:
     with op.batch_alter_table("insights") as batch:
         batch.drop_column("hub_region")
         batch.drop_column("hub_account")
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.drop_index("ix_findings_narrow", table_name="findings")
     with op.batch_alter_table("findings", recreate="auto") as batch:
         batch.drop_constraint("uq_findings_key", type_="unique")
         batch.create_unique_constraint("uq_findings_key", ["id", "product_arn"])
         batch.drop_column("hub_region")
         batch.drop_column("hub_account")
+    if postgres:
+        op.create_index("ix_findings_narrow", "findings", ["pk"], postgresql_include=NARROW)
