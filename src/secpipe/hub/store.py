@@ -147,14 +147,26 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
                         region=region, secret_file=secret_location(url, path))
     _migrate(engine, store)
     try:
-        with store._write() as conn:
-            store.account_id = partitions.settle_account(conn, account_id)
-            subscription.ensure_default(conn, store.partition)
+        _settle(store, account_id)
     except BaseException:
         engine.dispose()
         raise
     store.encrypt_legacy_keys()
     return store
+
+
+def _settle(store: "SqlHubStore", account_id: str | None) -> None:
+    """The hub's remembered account, and its first-start enablement (see `subscription`);
+    the write lock only when something is to be written (most opens only read)."""
+    with store._read() as conn:
+        stored = partitions.setting(conn, partitions.ACCOUNT_KEY)
+        if account_id is None or account_id == stored:
+            store.account_id = stored or partitions.DEFAULT.account
+            if subscription.started(conn, store.partition):
+                return
+    with store._write() as conn:
+        store.account_id = partitions.settle_account(conn, account_id)
+        subscription.ensure_default(conn, store.partition)
 
 
 class SqlHubStore(KeysUsersAudit):

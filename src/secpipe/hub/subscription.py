@@ -79,13 +79,21 @@ def describe(conn: Connection, partition: Partition) -> dict[str, Any]:
             "ControlFindingGenerator": "SECURITY_CONTROL"}
 
 
+def _marker(partition: Partition) -> str:
+    return f"{partitions.ENABLED_KEY}:{partition.account}:{partition.region}"
+
+
+def started(conn: Connection, partition: Partition) -> bool:
+    """Was the store opened with this account and region before (`ensure_default` ran)?"""
+    return partitions.setting(conn, _marker(partition)) is not None
+
+
 def ensure_default(conn: Connection, partition: Partition) -> bool:
     """Enable the configured partition the first time a store is opened with it (once per
     account and region, so a later DisableSecurityHub sticks); True if it did."""
-    marker = f"{partitions.ENABLED_KEY}:{partition.account}:{partition.region}"
-    if partitions.setting(conn, marker) is not None:
+    if started(conn, partition):
         return False
-    partitions.put_setting(conn, marker, now())
+    partitions.put_setting(conn, _marker(partition), now())
     if subscribed(conn, partition):
         return False
     enable(conn, partition, None)
