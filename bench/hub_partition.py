@@ -7,7 +7,7 @@ with no scope: the query before 0008), interleaved so the machine's load hits bo
 Prints p50/p95 wall and (SQLite) CPU milliseconds for each.
 
     .venv/bin/python bench/hub_partition.py --findings 100000
-    .venv/bin/python bench/hub_partition.py --findings 100000 --pg postgresql://.../db
+    .venv/bin/python bench/hub_partition.py --findings 100000 --pg postgresql://.../db --no-sqlite
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=100_000)
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--pg", help="a PostgreSQL database URL (empty) to measure too")
+    ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", str(Path(tmp) / "hub.db"))] + ([("postgresql", args.pg)]
-                                                           if args.pg else [])
+        targets = ([] if args.no_sqlite else [("sqlite", str(Path(tmp) / "hub.db"))]) + (
+            [("postgresql", args.pg)] if args.pg else [])
         for name, url in targets:
             with open_store(url, account_id="123456789012") as store:
                 t0 = time.perf_counter()

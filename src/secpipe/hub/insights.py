@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import pages, partitions, query, subscription
-from secpipe.hub.common import decode_token, dumps, encode_token, iso_ms, loads, now
+from secpipe.hub.common import decode_token, dumps, encode_token, loads, now
 from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition, ResourceNotFound
 from secpipe.hub.schema import insights as I
 

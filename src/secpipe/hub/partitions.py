@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 from fnmatch import fnmatchcase
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub.authz import Principal, check_account_globs  # noqa: F401 (re-export)
+from secpipe.hub.authz import Principal
 from secpipe.hub.interface import InvalidInput, Partition
 from secpipe.hub.schema import findings as F
 from secpipe.hub.schema import hub_settings as S
@@ -146,7 +146,3 @@ def settle_account(conn: Connection, requested: str | None) -> str:
                 f"another account")
     put_setting(conn, ACCOUNT_KEY, requested)
     return requested
-
-
-def partition_columns(partition: Partition) -> Mapping[str, str]:
-    return {"hub_account": partition.account, "hub_region": partition.region}
