@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub import pages, partitions, query, subscription
+from secpipe.hub import pages, partitions, query
 from secpipe.hub.common import decode_token, dumps, encode_token, loads, now
 from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition, ResourceNotFound
 from secpipe.hub.schema import insights as I
@@ -121,14 +121,3 @@ def delete_(conn: Connection, arn: str, partition: Partition | None = None) -> s
     _row(conn, arn, partition)
     conn.execute(delete(I).where(I.c.arn == arn))
     return arn
-
-
-def enable(conn: Connection, region: str, account: str, tags: Mapping[str, str] | None,
-           auto_enable_controls: bool) -> None:
-    """EnableSecurityHub for (account, region); see `secpipe.hub.subscription`."""
-    subscription.enable(conn, Partition(account, region), tags, auto_enable_controls)
-
-
-def describe(conn: Connection, partition: Partition | None = None) -> dict[str, Any]:
-    """DescribeHub; see `secpipe.hub.subscription`."""
-    return subscription.describe(conn, partition or partitions.DEFAULT)

@@ -27,10 +27,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
-from secpipe.hub import partitions, subscription
+from secpipe.hub import partitions
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.store_admin import KeysUsersAudit
+from secpipe.hub.store_partitions import Subscription, settle
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
@@ -147,7 +148,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
                         region=region, secret_file=secret_location(url, path))
     _migrate(engine, store)
     try:
-        _settle(store, account_id)
+        settle(store, account_id)
     except BaseException:
         engine.dispose()
         raise
@@ -155,21 +156,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
     return store
 
 
-def _settle(store: "SqlHubStore", account_id: str | None) -> None:
-    """The hub's remembered account, and its first-start enablement (see `subscription`);
-    the write lock only when something is to be written (most opens only read)."""
-    with store._read() as conn:
-        stored = partitions.setting(conn, partitions.ACCOUNT_KEY)
-        if account_id is None or account_id == stored:
-            store.account_id = stored or partitions.DEFAULT.account
-            if subscription.started(conn, store.partition):
-                return
-    with store._write() as conn:
-        store.account_id = partitions.settle_account(conn, account_id)
-        subscription.ensure_default(conn, store.partition)
-
-
-class SqlHubStore(KeysUsersAudit):
+class SqlHubStore(KeysUsersAudit, Subscription):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -186,14 +173,6 @@ class SqlHubStore(KeysUsersAudit):
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    @property
-    def partition(self) -> Partition:
-        """The store's own account and region: what `partition=None` means."""
-        return Partition(self.account_id, self.region)
-
-    def _part(self, partition: Partition | None) -> Partition:
-        return partition if partition is not None else self.partition
 
     def close(self) -> None:
         self.engine.dispose()
@@ -389,7 +368,7 @@ class SqlHubStore(KeysUsersAudit):
                                  len(result.unprocessed)})
             return result
 
-    # --- insights and hub (per partition: None is the store's own) --------------------------
+    # --- insights (per partition: None is the store's own; the hub's subscription: mixin) ----
     def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str, *,
                        principal: Principal | None = None,
                        partition: Partition | None = None) -> str:
@@ -431,31 +410,6 @@ class SqlHubStore(KeysUsersAudit):
             out = insights.delete_(conn, arn, part)
             audit.record(conn, principal, "DeleteInsight", [arn], before=before)
             return out
-
-    def enable_hub(self, tags: Mapping[str, str] | None = None, *,
-                   auto_enable_controls: bool = True, principal: Principal | None = None,
-                   partition: Partition | None = None) -> None:
-        part = self._part(partition)
-        with self._write() as conn:
-            arn = subscription.enable(conn, part, tags, auto_enable_controls)
-            audit.record(conn, principal, "EnableSecurityHub", [arn],
-                         after=audit.digest(tags or {}))
-
-    def disable_hub(self, *, principal: Principal | None = None,
-                    partition: Partition | None = None) -> None:
-        """DisableSecurityHub; the partition's findings stay stored (see `subscription`)."""
-        part = self._part(partition)
-        with self._write() as conn:
-            subscription.disable(conn, part)
-            audit.record(conn, principal, "DisableSecurityHub", [subscription.hub_arn(part)])
-
-    def describe_hub(self, *, partition: Partition | None = None) -> dict[str, Any]:
-        with self._read() as conn:
-            return subscription.describe(conn, self._part(partition))
-
-    def is_subscribed(self, partition: Partition | None = None) -> bool:
-        with self._read() as conn:
-            return subscription.subscribed(conn, self._part(partition))
 
     # --- runs ----------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
