@@ -242,6 +242,7 @@ def test_subscriptions_are_per_region_of_the_signed_request(hub: Hub) -> None:
 
     west = boto3.client("securityhub", endpoint_url=hub.url, region_name="eu-west-2",
                         aws_access_key_id=hub.key_id, aws_secret_access_key=hub.secret)
+    west.enable_security_hub()                       # a region other than the hub's own
     arn = "arn:aws:securityhub:eu-west-2::product/crowdstrike/crowdstrike-falcon"
     with pytest.raises(ClientError) as err:          # a us-east-1 call for a eu-west-2 product
         hub.client().enable_import_findings_for_product(ProductArn=arn)

@@ -88,10 +88,10 @@ class RulesStore:
         are and in neither list."""
         when = now or datetime.now(timezone.utc)
         with self._write() as conn:
-            found = suppressed.for_repo(conn, repo)
+            found = suppressed.for_repo(conn, repo, self._partition(None))
             expired = [s for s in found if suppressed.expiry_passed(s.expires, when)]
             if expired and reopen_expired:
-                suppressed.reopen(conn, expired)
+                suppressed.reopen(conn, expired, self._partition(None))
                 audit.record(conn, principal, "ReopenExpiredSuppressions",
                              [s.id for s in expired], detail={"repo": repo})
         gone = {s.id for s in expired}
@@ -103,4 +103,5 @@ class RulesStore:
         will suppress on import, as the gate honours them (see `suppressed.by_rules`)."""
         with self._read() as conn:
             return suppressed.by_rules(conn, [dict(d) for d in docs],
-                                       now or datetime.now(timezone.utc))
+                                       now or datetime.now(timezone.utc),
+                                       self._partition(None))

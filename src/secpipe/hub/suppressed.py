@@ -25,9 +25,10 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import updates
+from secpipe.hub import partitions, updates
 from secpipe.hub.authz import FINDINGS_UPDATE, ROLE_PERMISSIONS
 from secpipe.hub.common import iso_ms, loads
+from secpipe.hub.interface import Partition
 from secpipe.hub.schema import audit_log as A
 from secpipe.hub.schema import automation_rules as R
 from secpipe.hub.schema import finding_events as E
@@ -123,12 +124,14 @@ def _who(conn: Connection, fid: str, pk: int) -> tuple[str, str, str, str]:
     return "import", "triage", created, "import"
 
 
-def for_repo(conn: Connection, repo: str) -> list[HubSuppression]:
-    """Every finding of `repo` (its `secpipe/Repo` product field) held SUPPRESSED."""
+def for_repo(conn: Connection, repo: str, partition: Partition) -> list[HubSuppression]:
+    """Every finding of `repo` (its `secpipe/Repo` product field) held SUPPRESSED in
+    `partition` (where runs are recorded: the store's own account and region)."""
     in_repo = select(M.c.finding_pk).where(M.c.kind == "P", M.c.key == REPO_KEY,
                                            M.c.v == repo[:256])
     q = select(F.c.pk, F.c.id, F.c.product_arn, F.c.doc).where(
-        F.c.workflow_status == "SUPPRESSED", F.c.pk.in_(in_repo)).order_by(F.c.pk)
+        F.c.workflow_status == "SUPPRESSED", F.c.pk.in_(in_repo),
+        partitions.findings_in(partition)).order_by(F.c.pk)
     out = []
     for pk, fid, arn, text in conn.execute(q).all():
         doc = loads(text)
@@ -140,7 +143,7 @@ def for_repo(conn: Connection, repo: str) -> list[HubSuppression]:
     return out
 
 
-def reopen(conn: Connection, expired: Sequence[HubSuppression]) -> None:
+def reopen(conn: Connection, expired: Sequence[HubSuppression], partition: Partition) -> None:
     """Workflow NEW for findings whose suppression expired, recorded in their history."""
     for i in range(0, len(expired), updates.MAX_IDENTIFIERS):
         chunk = expired[i:i + updates.MAX_IDENTIFIERS]
@@ -148,18 +151,18 @@ def reopen(conn: Connection, expired: Sequence[HubSuppression]) -> None:
                    "Note": {"Text": "Reopened: the suppression expired", "UpdatedBy": "secpipe"},
                    "UserDefinedFields": {EXPIRES_KEY: "", DASHBOARD_UNTIL: ""}}
         updates.batch_update(conn, [{"Id": s.id, "ProductArn": s.product_arn} for s in chunk],
-                             changes, REOPEN_ACTOR)
+                             changes, REOPEN_ACTOR, partition=partition)
 
 
-def by_rules(conn: Connection, docs: Sequence[dict[str, Any]], when: datetime
-             ) -> list[HubSuppression]:
+def by_rules(conn: Connection, docs: Sequence[dict[str, Any]], when: datetime,
+             partition: Partition) -> list[HubSuppression]:
     """The findings among `docs` (a run's ASFF, not stored yet) that the hub's automation rules
     will hold SUPPRESSED once imported: the importer's own merge and rules, run on copies in a
     read transaction. Only rules whose writer may triage and expiries not passed count."""
     from secpipe.hub import importer, rules_apply
     from secpipe.hub.validate import BadFinding, check
 
-    ruleset = rules_apply.load(conn)
+    ruleset = rules_apply.load(conn, partition=partition)
     if not ruleset or not docs:
         return []
     keyed = {}
@@ -169,7 +172,7 @@ def by_rules(conn: Connection, docs: Sequence[dict[str, Any]], when: datetime
         except BadFinding:
             continue                      # the import will refuse it; nothing to spare
         keyed[(doc["Id"], doc["ProductArn"])] = doc
-    stored = importer._lookup(conn, list(keyed))
+    stored = importer._lookup(conn, list(keyed), partition)
     old_docs = importer.load_docs(conn, [hit[0] for hit in stored.values()])
     out = []
     for key, doc in keyed.items():
