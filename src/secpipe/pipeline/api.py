@@ -124,6 +124,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     events = events or Events()
     with _disk_errors(run_dir):
         write_raw(run_dir, tool_runs)
+    del tool_runs  # the tools' raw reports: on disk now, not held through the hub and outputs
     hub_error: HubSyncError | None = None
     docs: list[dict] | None = None
     if store is not None:
