@@ -51,7 +51,6 @@ test: tools browser
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
-	$(SECPIPE) tools install kingfisher
 	$(BIN)/python bench/generated_repo.py
 	$(BIN)/python bench/own_cpu.py --html-load
 	@# the hub's numbers (issue 15): store import vs bare executemany, GetFindings at 1M,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -68,6 +69,10 @@ def main() -> int:
           f"ratio serial/secpipe {med_s / med_w:.2f}x")
     print(f"secpipe's own CPU (outside the tools): median {med_c:.2f}s "
           f"({100 * med_c / med_w:.0f}% of its wall time)")
+    ratio = med_s / med_w
+    print(f"  target serial/secpipe on the example >= 1.0: {ratio:.2f}x  "
+          f"{'MET' if ratio >= 1.0 else 'MISSED'} (load average now "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores)")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

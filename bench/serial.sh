@@ -11,8 +11,12 @@ export GIT_CONFIG_KEY_1=secrets.patterns GIT_CONFIG_VALUE_1='-----BEGIN[A-Z[:bla
 export GIT_CONFIG_KEY_2=secrets.allowed GIT_CONFIG_VALUE_2='AKIAIOSFODNN7EXAMPLE'
 git secrets --scan --untracked -- . 2> "$out/gs-tree.txt"
 git secrets --scan-history 2> "$out/gs-history.txt"
-detect-secrets scan --all-files --exclude-files '(^|/)(\.git|node_modules|\.secpipe)(/|$)' . > "$out/ds.json"
-trufflehog3 --format JSON --output "$out/th3.json" . || true
+detect-secrets scan --all-files --exclude-files '(^|/)(\.git|node_modules|\.secpipe)(/|$)' --no-verify . > "$out/ds.json"
+# the example's secrets stage: trufflehog3 on the tree, kingfisher on the tree and history
+trufflehog3 --format JSON --output "$out/th3.json" --no-history . || true
+kingfisher scan . --format json --output "$out/kingfisher.json" --quiet --no-update-check \
+  --no-dedup --rule-cache-dir "${XDG_CACHE_HOME:-$HOME/.cache}/secpipe/kingfisher-rules" \
+  --no-validate --confidence medium --exclude .secpipe --exclude node_modules || true
 hadolint --no-fail -f json Dockerfile > "$out/hadolint.json"
 checkov -d . -o json --output-file-path "$out/checkov" --skip-download \
   --framework dockerfile kubernetes helm terraform cloudformation secrets \

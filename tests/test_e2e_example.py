@@ -40,7 +40,8 @@ def _pem_body_lines() -> list[str]:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = tool_env()
-    for exe in ("git-secrets", "detect-secrets", "trufflehog3", "hadolint", "checkov", "helm"):
+    for exe in ("git-secrets", "detect-secrets", "trufflehog3", "kingfisher", "hadolint",
+                "checkov", "helm"):
         if not shutil.which(exe, path=env["PATH"]):
             pytest.fail(f"{exe} is not installed: run `secpipe tools install` (make test does)")
     top = tmp_path_factory.mktemp("monorepo")
@@ -122,6 +123,12 @@ def test_each_required_tool_found_the_planted_flaws(demo) -> None:
     from_history = [f for f in gs if f.path == "old.env"]
     assert len(from_history) == 1 and from_history[0].properties.get("scan") == "history"
     assert _tool(run, "detect-secrets").findings
+    # kingfisher is the history engine and trufflehog3 reads the tree only (`history: false`).
+    # The key id committed then deleted (old.env, an id without its secret) stays found in
+    # history by git-secrets (above): kingfisher reports AWS keys as id + secret pairs only.
+    assert not any(f.properties.get("commit") for f in _tool(run, "trufflehog3").findings)
+    kingfisher = _tool(run, "kingfisher")
+    assert {f.path for f in kingfisher.findings} >= {"config/aws.js"}
     assert {f.rule_id for f in _tool(run, "hadolint").findings} >= {"DL3020", "DL3018"}
     checkov = _tool(run, "checkov").findings
     check_types = {f.properties.get("check_type") for f in checkov}
@@ -143,9 +150,10 @@ def test_each_required_tool_found_the_planted_flaws(demo) -> None:
         assert {f.rule_id for f in runtime} == {"Shell spawned by the web server"}, runtime
 
 
-def test_the_aws_key_is_one_issue_found_by_three_tools(demo) -> None:
+def test_the_aws_key_is_one_issue_found_by_four_tools(demo) -> None:
     """issue 14's done-when: one issue, RelatedFindings in each tool's ASFF finding, and the
-    gate counting issues."""
+    gate counting issues. (Four tools since kingfisher became the history engine, issue 15:
+    it reads the tree too.)"""
     from rich.console import Console
 
     from secpipe.outputs import render_console
@@ -154,7 +162,8 @@ def test_the_aws_key_is_one_issue_found_by_three_tools(demo) -> None:
     secrets = next(s for s in run.stages if s.name == "secrets")
     key = [g for g in secrets.findings
            if g.finding.path == "config/aws.js" and g.finding.location.start_line == 5]
-    assert {g.finding.tool for g in key} == {"git-secrets", "detect-secrets", "trufflehog3"}
+    assert {g.finding.tool for g in key} == {"git-secrets", "detect-secrets", "trufflehog3",
+                                             "kingfisher"}
     assert len({g.finding.issue_key for g in key}) == 1
     asff = {o["Id"]: o for o in
             json.loads((Path(run.run_dir) / "findings.asff.json").read_text())}
@@ -171,7 +180,7 @@ def test_the_aws_key_is_one_issue_found_by_three_tools(demo) -> None:
     console = Console(record=True, width=200, color_system=None)
     render_console(run, console)
     text = console.export_text()
-    assert "found by git-secrets, detect-secrets, trufflehog3" in text
+    assert "found by git-secrets, detect-secrets, trufflehog3, kingfisher" in text
     assert f"{summary['totals']['blocking_issues']} blocking issues (" in text
     # hadolint (stage dockerfile) and checkov (stage iac) on the same ADD: one issue too
     add = [g for s in run.stages for g in s.findings

@@ -507,6 +507,29 @@ def test_write_all_writes_six_parseable_files(run: RunResult, tmp_path: Path) ->
     assert not [p for p in paths["html"].parent.iterdir() if p.name.startswith(".")]
 
 
+def test_asff_and_ocsf_in_one_pass_are_the_separate_writers_bytes(run: RunResult,
+                                                                     tmp_path: Path) -> None:
+    """write_all writes both files from one pass over the ASFF documents (or from the list
+    given to the hub): the bytes are those of the separate writers, also for an empty run."""
+    from secpipe.outputs.asff import asff_findings, write_asff
+    from secpipe.outputs.ocsf import write_findings_files, write_ocsf
+
+    empty = make_run()
+    for stage in empty.stages:
+        stage.findings = []
+    for r in (run, empty):
+        apart, together, given = tmp_path / "a", tmp_path / "t", tmp_path / "g"
+        write_asff(r, apart)
+        write_ocsf(r, apart)
+        write_findings_files(r, together)
+        write_findings_files(r, given, asff_findings(r))
+        for name in ("findings.asff.json", "findings.ocsf.json"):
+            expected = (apart / name).read_bytes()
+            assert (together / name).read_bytes() == expected
+            assert (given / name).read_bytes() == expected
+        assert json.loads((apart / "findings.asff.json").read_text("utf-8")) == asff_findings(r)
+
+
 def test_origins_match_copies_and_renamed_scanners() -> None:
     run = make_run()
     iac = run.stages[1]

@@ -119,7 +119,8 @@ def faketool_wheel(folder: Path) -> Path:
 
 def test_default_set_is_what_the_pipeline_needs() -> None:
     assert set(DEFAULT_TOOLS) == {
-        "git-secrets", "detect-secrets", "trufflehog3", "hadolint", "checkov", "helm", "trivy",
+        "git-secrets", "detect-secrets", "trufflehog3", "kingfisher", "hadolint", "checkov",
+        "helm", "trivy",
     }  # fmt: skip
     for optional in ("semgrep", "bandit", "syft"):
         assert optional in SPECS and optional not in DEFAULT_TOOLS

@@ -27,12 +27,18 @@ INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufff
 BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Every control character, line breaks and tabs included: a terminal table cell is one line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# The ASCII characters `clean` removes (with ESC, which starts every 7-bit escape sequence).
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean(text: object) -> str:
     """For XML 1.0, HTML, SARIF and the dashboard (their serialisers escape the rest): no
     escape sequence, no control character but tab and line breaks, bidi controls as U+FFFD."""
     out = "" if text is None else str(text)
+    # the common case, ASCII without a control character but tab and line breaks: every
+    # pattern below needs a control character (ESC included) or non-ASCII to match
+    if out.isascii() and (out.isprintable() or not _ASCII_CONTROL.search(out)):
+        return out
     return BIDI.sub("\ufffd", INVALID_XML.sub("", ESCAPES.sub("", out)))
 
 

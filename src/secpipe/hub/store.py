@@ -18,10 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -107,6 +103,15 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
 
 def _migrate(engine: Engine, store: "SqlHubStore") -> None:
     """Upgrade the schema to the newest revision, unless it is there already."""
+    from secpipe.hub.schema_version import at_head
+
+    if at_head(engine, _MIGRATIONS, _VERSION_TABLE):
+        return   # the common case, without importing alembic (0.2 s)
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping
 
 OCSF_VERSION = "1.1.0"
@@ -52,6 +53,12 @@ def ms(value: Any) -> int | None:
     """An ASFF timestamp (ISO 8601) as OCSF's timestamp_t: milliseconds since the epoch."""
     if not isinstance(value, str) or not value:
         return None
+    return _ms(value)
+
+
+@lru_cache(maxsize=4096)
+def _ms(value: str) -> int | None:
+    """Cached: a run's findings share a handful of timestamps, each read ten times per event."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -74,6 +81,11 @@ def iso(value: Any) -> str | None:
     if isinstance(value, str) and ms(value) is not None:
         return value
     return None
+
+
+@lru_cache(maxsize=4096)
+def _round_trips(value: str) -> bool:
+    return iso(ms(value)) == value
 
 
 def _drop_empty(obj: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +254,7 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
             event["remediation"] = remediation
     unmapped = {k: v for k, v in asff.items() if k not in _MAPPED}
     for key in _TIMES:  # a timestamp spelled otherwise than milliseconds read back
-        if isinstance(asff.get(key), str) and iso(ms(asff[key])) != asff[key]:
+        if isinstance(asff.get(key), str) and not _round_trips(asff[key]):
             unmapped[key] = asff[key]
     if len(resources) > 1 and class_uid != DETECTION_FINDING:
         unmapped["Resources"] = asff["Resources"]  # `resource` holds one

@@ -7,12 +7,13 @@ other sinks (the hub, a CI upload) can take the text without touching the disk.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
 from secpipe.outputs.html import render_html, write_html
 from secpipe.outputs.junit import render_junit, write_junit
-from secpipe.outputs.ocsf import render_ocsf, write_ocsf  # noqa: F401 (findings.ocsf.json)
+from secpipe.outputs.ocsf import render_ocsf, write_findings_files, write_ocsf  # noqa: F401
 from secpipe.outputs.sarif import render_sarif, write_sarif
 from secpipe.outputs.summary import render_summary, write_summary
 from secpipe.pipeline.result import RunResult
@@ -26,23 +27,28 @@ __all__ = [
 
 WRITERS = {
     "summary": write_summary,
-    "asff": write_asff,
-    "ocsf": write_ocsf,
     "sarif": write_sarif,
     "junit": write_junit,
     "html": write_html,
 }
 
 
-def write_all(run: RunResult, run_dir: Path) -> dict[str, Path]:
-    """Write the five run files into `run_dir`; returns name -> path.
+def write_all(run: RunResult, run_dir: Path, *,
+              asff_docs: Sequence[dict[str, Any]] | None = None) -> dict[str, Path]:
+    """Write the six run files into `run_dir`; returns name -> path.
 
     One writer failing does not stop the others (a broken run is exactly when someone opens
-    the report); the first failure is raised once all have been tried.
+    the report); the first failure is raised once all have been tried. `asff_docs`: the run's
+    ASFF documents when already built (for the hub), so they are not built again; ASFF and
+    OCSF are written together in one pass either way.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
     failure: Exception | None = None
+    try:
+        written["asff"], written["ocsf"] = write_findings_files(run, run_dir, asff_docs)
+    except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
+        failure = exc
     for name, writer in WRITERS.items():
         try:
             written[name] = writer(run, run_dir)

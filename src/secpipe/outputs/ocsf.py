@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
 from secpipe.model.ocsf import asff_to_ocsf
-from secpipe.outputs.asff import asff_findings
+from secpipe.outputs.asff import FILE_NAME as ASFF_FILE_NAME
+from secpipe.outputs.asff import iter_asff
+from secpipe.outputs._stream import encode, write_atomic
 from secpipe.pipeline.result import RunResult
 
 FILE_NAME = "findings.ocsf.json"
@@ -27,7 +29,7 @@ FILE_NAME = "findings.ocsf.json"
 
 def ocsf_events(run: RunResult) -> Iterator[dict[str, Any]]:
     """One OCSF event per gated finding, in the ASFF file's order."""
-    for obj in asff_findings(run):
+    for obj in iter_asff(run):
         yield asff_to_ocsf(obj)
 
 
@@ -48,15 +50,46 @@ def render_ocsf(run: RunResult) -> str:
     return buf.getvalue()
 
 
-def write_ocsf(run: RunResult, run_dir: Path) -> Path:
+def write_ocsf(run: RunResult, run_dir: Path,
+               docs: Iterable[dict[str, Any]] | None = None) -> Path:
+    """`docs`: the run's ASFF documents when already built (the hub's), else built here."""
     path = Path(run_dir) / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            dump_events(ocsf_events(run), fh)
+            dump_events(ocsf_events(run) if docs is None else map(asff_to_ocsf, docs), fh)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_findings_files(run: RunResult, run_dir: Path,
+                         docs: Iterable[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+    """findings.asff.json and findings.ocsf.json in one pass: each ASFF document is built once
+    (or taken from `docs`, the list the hub was given), written to both files and dropped.
+    Same bytes as `write_asff` and `write_ocsf` (tests compare them)."""
+    run_dir = Path(run_dir)
+    source: Iterator[dict[str, Any]] = iter(docs) if docs is not None else iter_asff(run)
+
+    def fill_both(asff: TextIO, ocsf: TextIO) -> None:
+        first = True
+        ocsf.write("[")
+        for doc in source:
+            # outputs._stream.json_chunks(spread=1) and dump_events, element by element
+            asff.write(("[\n " if first else ",\n ") + encode(doc))
+            ocsf.write(("\n" if first else ",\n") +
+                       json.dumps(asff_to_ocsf(doc), ensure_ascii=False))
+            first = False
+        asff.write("[]\n" if first else "\n]\n")
+        ocsf.write("\n]\n")
+
+    ocsf_path = run_dir / FILE_NAME
+    asff_path = write_atomic(
+        run_dir / ASFF_FILE_NAME,
+        lambda asff: write_atomic(ocsf_path, lambda ocsf: fill_both(asff, ocsf),
+                                  buffering=1 << 20),
+        buffering=1 << 20)
+    return asff_path, ocsf_path

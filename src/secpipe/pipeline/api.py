@@ -130,7 +130,9 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     events = events or Events()
     with _disk_errors(run_dir):
         write_raw(run_dir, tool_runs)
+    del tool_runs  # the tools' raw reports: on disk now, not held through the hub and outputs
     hub_error: HubSyncError | None = None
+    docs: list[dict] | None = None
     if store is not None:
         events.phase("recording the run in the hub")
         from secpipe.outputs.asff import asff_findings
@@ -139,14 +141,18 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         try:
             if not req.ignore_hub_suppressions:
                 spare_by_rules(store, run)   # what the hub's rules will suppress on import
-            hub_record(store, run, asff_findings(run), summary_dict(run))
+            # built once, after the rules' verdicts: the hub's documents are also what
+            # findings.asff.json/.ocsf.json hold
+            docs = asff_findings(run)
+            hub_record(store, run, docs, summary_dict(run))
         except HubSyncError as exc:
             hub_error = exc  # the run's own outputs are still written, then the error stands
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     events.phase("writing reports")
     with _disk_errors(run_dir):
-        write_all(run, run_dir)
+        write_all(run, run_dir, asff_docs=docs)
+    docs = None
     _point_latest(out_dir / "runs", run_id)
     if cfg.notifications:
         _notify(cfg, run, run_dir, out_dir)

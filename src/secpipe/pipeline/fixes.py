@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from secpipe.model import Finding, Severity
-from secpipe.vulndb import versions as vv
 
 _PURL = re.compile(r"^pkg:([^/]+)/")
 _SPLIT = re.compile(r"[,|;\s]+")
@@ -82,6 +81,10 @@ def _natural(text: str) -> tuple:
 
 
 def _key(ecosystem: str, version: str) -> tuple[int, Any]:
+    # imported here: secpipe.vulndb (univers, the DB) costs 0.4 s of start-up, and only runs
+    # with vulnerabilities get this far (summary.json imports this module on every run)
+    from secpipe.vulndb import versions as vv
+
     rules = vv.rules_for(ecosystem, "ECOSYSTEM")
     parsed = vv.parse(rules, version) if rules is not None else None
     if parsed is not None:

@@ -143,7 +143,10 @@ class _Tree:
     def _path(self, rel: str) -> Path | None:
         if self.root is None or not rel:
             return None
-        path = (self.root / rel).resolve()
+        path = self.root / rel
+        if not path.is_file():   # one stat first: history findings name deleted files
+            return None
+        path = path.resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             return None
         return path

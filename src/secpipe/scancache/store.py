@@ -81,7 +81,8 @@ def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"schema": SCHEMA, **entry}, fh, separators=(",", ":"))
+            # dumps, not dump: json.dump streams through the pure-Python encoder (5-10x slower)
+            fh.write(json.dumps({"schema": SCHEMA, **entry}, separators=(",", ":")))
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 ALWAYS_EXCLUDED = (".git", ".secpipe", "node_modules", ".venv", "__pycache__", ".terraform")
 
 
 def excluded(rel: str, patterns: Sequence[str]) -> bool:
-    parts = rel.split("/")
-    for pattern in (*ALWAYS_EXCLUDED, *patterns):
-        pattern = pattern.rstrip("/")
-        if any(fnmatch.fnmatch(part, pattern) for part in parts):
-            return True
-        if fnmatch.fnmatch(rel, pattern) or rel.startswith(pattern + "/"):
-            return True
-    return False
+    """Whether any path component, or the whole path, matches a pattern (fnmatch), or the path
+    is under one. One compiled alternation per pattern set: the scan cache's manifest asks
+    this for every file of the tree on every run."""
+    prefixes, match = _matcher(tuple(patterns))
+    if match(rel) or any(match(part) for part in rel.split("/")):
+        return True
+    return rel.startswith(prefixes)
+
+
+@lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> tuple[tuple[str, ...], Callable[[str], object]]:
+    cleaned = [p.rstrip("/") for p in (*ALWAYS_EXCLUDED, *patterns)]
+    # fnmatch.fnmatch is normcase (nothing on POSIX) + a match of fnmatch.translate's regex
+    combined = re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(p))})"
+                                   for p in cleaned))
+    return tuple(p + "/" for p in cleaned), combined.match
 
 
 def walk(root: Path, exclude: Sequence[str] = ()) -> Iterator[Path]:

@@ -163,6 +163,7 @@ _ALL: tuple[ToolSpec, ...] = (
         "kingfisher",
         "2.14.0",
         "kingfisher-bin==2.14.0",
+        default=True,
         summary="fast secrets scanner for long git histories (static Rust binary in a wheel)",
         typical_seconds=12,
     ),
@@ -264,8 +265,8 @@ _ALL: tuple[ToolSpec, ...] = (
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _ALL}
 
 DEFAULT_TOOLS: tuple[str, ...] = tuple(spec.name for spec in _ALL if spec.default)
-"""What the default pipeline needs: git-secrets, detect-secrets, trufflehog3, hadolint,
-checkov, helm, trivy."""
+"""What the default pipeline needs: git-secrets, detect-secrets, trufflehog3, kingfisher,
+hadolint, checkov, helm, trivy."""
 
 OPTIONAL_TOOLS: tuple[str, ...] = tuple(spec.name for spec in _ALL if not spec.default)
 
