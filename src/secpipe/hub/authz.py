@@ -67,6 +67,12 @@ OPERATIONS: dict[str, str] = {
     "DeleteInsight": INSIGHTS_WRITE,
     "EnableSecurityHub": HUB_ADMIN,
     "DescribeHub": FINDINGS_READ,
+    # products (hub/api/products.py): reading the registry and subscriptions is reading the
+    # hub; choosing which products may import is the hub's administration
+    "DescribeProducts": FINDINGS_READ,
+    "ListEnabledProductsForImport": FINDINGS_READ,
+    "EnableImportFindingsForProduct": HUB_ADMIN,
+    "DisableImportFindingsForProduct": HUB_ADMIN,
     # native /v1
     "ListRuns": RUNS_READ,
     "GetRun": RUNS_READ,

@@ -269,3 +269,15 @@ falco_dead_letters = Table(   # migration 0004: Falco alerts the intake refused 
     Column("count", Integer, nullable=False),            # alerts this row stands for
     Column("alert", Text, nullable=False),               # the alert's JSON (newest of an episode)
 )
+
+product_subscriptions = Table(   # migration 0007_products: EnableImportFindingsForProduct & co.
+    "product_subscriptions", metadata,
+    Column("hub_account", Str(12), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("product", Str(256), nullable=False),         # company/product of the ProductArn
+    Column("product_arn", Str(256), nullable=False),     # as enabled
+    Column("enabled", Boolean, nullable=False),          # False: a default product turned off
+    Column("updated_at", Str(32), nullable=False),
+    PrimaryKeyConstraint("hub_account", "hub_region", "product",
+                         name="pk_product_subscriptions"),
+)

@@ -26,10 +26,12 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
+from secpipe.hub import (audit, import_rules, importer, insights, pages, runs, subscriptions,
+                         updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.store_admin import KeysUsersAudit
+from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
@@ -139,7 +141,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(KeysUsersAudit):
+class SqlHubStore(KeysUsersAudit, ProductSubscriptions):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -225,6 +227,8 @@ class SqlHubStore(KeysUsersAudit):
                 pending = pool.submit(next_checked)
                 good, failed = checked
                 with self._write() as conn:
+                    good, off = subscriptions.screen(conn, good, self.account_id, self.region)
+                    failed = failed + off
                     written = importer.write(conn, good)
                     audit.record(conn, None, "BulkImport", detail={"findings": len(good),
                                                                     "failed": len(failed)})
@@ -248,6 +252,8 @@ class SqlHubStore(KeysUsersAudit):
         good, failed = checked or self._check(chunk)
         with self._write() as conn:
             good, denied = import_rules.screen(conn, principal, good)
+            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
+            denied += off
             keys_ = [it.key for it in good]
             before = audit.findings_state(conn, keys_)
             written = importer.write(conn, good)
@@ -393,6 +399,8 @@ class SqlHubStore(KeysUsersAudit):
         with self._write() as conn:
             good, denied = import_rules.screen(conn, principal, good)
             failed += denied
+            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
+            failed += off
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]
