@@ -6,6 +6,7 @@ server stands in for the rest of AWS. Everything listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -143,18 +144,34 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """moto's real HTTP server on loopback: the AWS account prowler scans."""
-    moto_server = pytest.importorskip("moto.server")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+@contextlib.contextmanager
+def moto_server(account: str, log: Path) -> Iterator[str]:
+    """moto's real HTTP server in its own process on loopback, answering as AWS account
+    `account` (MOTO_ACCOUNT_ID: what STS GetCallerIdentity and every ARN say)."""
+    pytest.importorskip("moto.server")
+    port = free_port()
+    env = {**os.environ, "MOTO_ACCOUNT_ID": account}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                 "-p", str(port)], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/moto-api/data.json", timeout=2):
+                    break
+            except (OSError, urllib.error.URLError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"moto's server did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield url
     finally:
-        server.stop()
-
-
-def env_without_pythonpath() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
