@@ -180,8 +180,8 @@ def test_automation_rules(aws, seeded, tmp_path: Path) -> None:
     for operation in ("CreateAutomationRule", "ListAutomationRules",
                       "BatchGetAutomationRules", "BatchDeleteAutomationRules"):
         _needs(operation)
-    criteria = {"ProductFields": [{"Key": "secpipe/Repo", "Value": "acme/rules",
-                                   "Comparison": "EQUALS"}],
+    # (AutomationRulesFindingFilters has no ProductFields: the repository is in Description)
+    criteria = {"Description": [{"Value": "of acme/rules", "Comparison": "CONTAINS"}],
                 "SeverityLabel": [{"Value": "MEDIUM", "Comparison": "EQUALS"}]}
     actions = [{"Type": "FINDING_FIELDS_UPDATE",
                 "FindingFieldsUpdate": {"Workflow": {"Status": "SUPPRESSED"},
