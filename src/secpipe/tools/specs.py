@@ -263,9 +263,8 @@ _ALL: tuple[ToolSpec, ...] = (
         "prowler",
         "5.46.0",
         "prowler==5.46.0",
-        # Prowler pins its own boto3 and every cloud SDK (Azure, GCP, M365 ...): its own venv.
-        # Its --version asks the network for a newer release unless told not to check.
-        version_argv=(EXE, "--version"),
+        # Prowler pins its own boto3 (1.40) and every cloud SDK (Azure, GCP, M365 ...): its
+        # own venv, the largest of secpipe's tools (about 6 minutes on two busy cores).
         summary="cloud security posture scanner (AWS); `prowler aws --security-hub` sends "
         "its findings to the hub (AWS_ENDPOINT_URL_SECURITYHUB)",
         typical_seconds=240,
