@@ -195,6 +195,12 @@ def test_enable_and_disable_a_partner_product(hub: Hub) -> None:
     # enabling again works after a disable
     assert client.enable_import_findings_for_product(ProductArn=arn)[
         "ProductSubscriptionArn"] == sub
+    # both are in the audit trail, with the caller
+    trail = [(e["action"], e["principal"]) for e in hub.store.audit_log()
+             if e["action"].endswith("ImportFindingsForProduct") and sub in e["targets"]]
+    assert trail[:3] == [("EnableImportFindingsForProduct", hub.key_id),
+                         ("DisableImportFindingsForProduct", hub.key_id),
+                         ("EnableImportFindingsForProduct", hub.key_id)][::-1]
     check_shapes(client, seen)
 
 
@@ -229,6 +235,32 @@ def test_an_unlisted_partner_arn_can_be_enabled(hub: Hub) -> None:
     [stored] = client.get_findings(Filters={"Id": [{"Value": doc["Id"],
                                                     "Comparison": "EQUALS"}]})["Findings"]
     assert (stored["ProductName"], stored["CompanyName"]) == ("some-product", "somevendor")
+
+
+def test_subscriptions_are_per_region_of_the_signed_request(hub: Hub) -> None:
+    import boto3
+
+    west = boto3.client("securityhub", endpoint_url=hub.url, region_name="eu-west-2",
+                        aws_access_key_id=hub.key_id, aws_secret_access_key=hub.secret)
+    arn = "arn:aws:securityhub:eu-west-2::product/crowdstrike/crowdstrike-falcon"
+    with pytest.raises(ClientError) as err:          # a us-east-1 call for a eu-west-2 product
+        hub.client().enable_import_findings_for_product(ProductArn=arn)
+    assert code(err) == "InvalidInputException"
+    sub = west.enable_import_findings_for_product(ProductArn=arn)["ProductSubscriptionArn"]
+    assert sub == (f"arn:aws:securityhub:eu-west-2:{ACCOUNT}:"
+                   "product-subscription/crowdstrike/crowdstrike-falcon")
+    assert sub in west.list_enabled_products_for_import()["ProductSubscriptions"]
+    assert not any("crowdstrike" in a for a in
+                   hub.client().list_enabled_products_for_import()["ProductSubscriptions"])
+    [described] = west.describe_products(ProductArn=arn.replace("::", ":517716713836:"))[
+        "Products"]
+    assert described["ProductName"] == "CrowdStrike Falcon"
+    # the finding's ProductArn region picks the subscription
+    here = product_finding(arn.replace("eu-west-2", REGION).replace("::", ":517716713836:"), 1)
+    there = product_finding(arn.replace("::", ":517716713836:"), 2)
+    answer = hub.client().batch_import_findings(Findings=[here, there])
+    assert [f["Id"] for f in answer["FailedFindings"]] == [here["Id"]]
+    west.disable_import_findings_for_product(ProductSubscriptionArn=sub)
 
 
 # --- imports -----------------------------------------------------------------------------------

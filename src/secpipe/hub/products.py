@@ -65,7 +65,13 @@ class ProductArn:
 
 def parse(arn: Any) -> ProductArn | None:
     """The parts of a Security Hub product ARN, or None when `arn` is not one."""
-    m = _ARN.match(arn) if isinstance(arn, str) and len(arn) <= 256 else None
+    return _parse(arn) if isinstance(arn, str) and len(arn) <= 256 else None
+
+
+@lru_cache(maxsize=4096)
+def _parse(arn: str) -> ProductArn | None:
+    # cached: the import path asks once per finding, of a handful of distinct ARNs
+    m = _ARN.match(arn)
     return ProductArn(*m.groups()) if m else None
 
 

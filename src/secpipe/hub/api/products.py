@@ -12,9 +12,19 @@ from starlette.routing import Route
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import member
-from secpipe.hub.interface import InvalidInput
+from secpipe.hub.interface import InvalidInput, Partition
 
 MAX_PAGE = 100        # MaxResults: 1-100 in botocore's model
+
+
+def _partition(call: Call) -> Partition:
+    """The call's account and region. Where authentication set no partition of its own, the
+    region is the one the caller signed for (SigV4 scope): subscriptions are per region, and
+    prowler checks each region with a client of that region."""
+    where = call.partition
+    if getattr(call.request.state, "partition", None) is None and call.caller.region:
+        return Partition(where.account, call.caller.region)
+    return where
 
 
 def _query_page(call: Call) -> tuple[int, str | None]:
@@ -39,7 +49,7 @@ async def describe_products(call: Call) -> dict[str, Any]:
     if arn is not None and not arn.strip():
         raise InvalidInput("ProductArn must not be empty")
     found, nxt = await call.run(call.store.describe_products, arn, size, token,
-                                partition=call.partition)
+                                partition=_partition(call))
     out: dict[str, Any] = {"Products": found}
     if nxt:
         out["NextToken"] = nxt
@@ -50,7 +60,7 @@ async def describe_products(call: Call) -> dict[str, Any]:
 async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
     size, token = _query_page(call)
     arns, nxt = await call.run(call.store.list_enabled_products_for_import, size, token,
-                               partition=call.partition)
+                               partition=_partition(call))
     out: dict[str, Any] = {"ProductSubscriptions": arns}
     if nxt:
         out["NextToken"] = nxt
@@ -61,7 +71,7 @@ async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
 async def enable_import_findings_for_product(call: Call) -> dict[str, Any]:
     arn = member(call.body, "ProductArn", str, required=True)
     sub = await call.run(call.store.enable_import_findings_for_product, arn,
-                         partition=call.partition, principal=call.caller)
+                         partition=_partition(call), principal=call.caller)
     return {"ProductSubscriptionArn": sub}
 
 
@@ -71,7 +81,7 @@ async def disable_import_findings_for_product(call: Call) -> dict[str, Any]:
     if not arn:
         raise InvalidInput("Missing required parameter ProductSubscriptionArn")
     await call.run(call.store.disable_import_findings_for_product, arn,
-                   partition=call.partition, principal=call.caller)
+                   partition=_partition(call), principal=call.caller)
     return {}
 
 
