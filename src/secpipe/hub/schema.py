@@ -281,3 +281,24 @@ product_subscriptions = Table(   # migration 0007_products: EnableImportFindings
     PrimaryKeyConstraint("hub_account", "hub_region", "product",
                          name="pk_product_subscriptions"),
 )
+
+automation_rules = Table(     # migration 0009_rules: Security Hub's automation rules
+    "automation_rules", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("arn", Str(256), nullable=False, unique=True),
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("rule_order", Integer, nullable=False),
+    Column("name", Str(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", Str(16), nullable=False),           # ENABLED | DISABLED
+    Column("is_terminal", Boolean, nullable=False),
+    Column("criteria", Text, nullable=False),            # AutomationRulesFindingFilters JSON
+    Column("actions", Text, nullable=False),             # [AutomationRulesAction] JSON
+    Column("tags", Text, nullable=False),
+    Column("created_at", Str(32), nullable=False),
+    Column("updated_at", Str(32), nullable=False),
+    Column("created_by", Str(160), nullable=False),
+    Column("creator_role", Str(16), nullable=False),     # the writer's role (the gate's trust)
+    Index("ix_automation_rules_partition", "hub_account", "hub_region", "rule_order"),
+)

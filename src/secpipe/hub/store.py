@@ -30,6 +30,7 @@ from secpipe.hub import (audit, import_rules, importer, insights, pages, runs, s
                          updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
+from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
@@ -141,7 +142,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(KeysUsersAudit, ProductSubscriptions):
+class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
