@@ -28,11 +28,13 @@ from secpipe.tools.probe import locate
 REGION = "us-east-1"
 START_TIMEOUT = 60.0
 
-# What pip prints when the package index cannot be reached: only then may a client test skip
-# (an install that fails for any other reason is a failure of ours).
-_OFFLINE = re.compile(r"Could not find a version|No matching distribution|NewConnectionError|"
-                      r"Network is unreachable|Temporary failure in name resolution|"
-                      r"ConnectTimeoutError|Max retries exceeded", re.I)
+# What pip prints when it cannot get the package: the index unreachable (its retry warnings)
+# or, offline with retries off, no distribution found. Only then may a client test skip, with
+# pip's words in the reason; an install that fails in any other way (a build, a version
+# check) is a failure of ours.
+_OFFLINE = re.compile(r"NewConnectionError|Network is unreachable|ProxyError|"
+                      r"Temporary failure in name resolution|ConnectTimeoutError|"
+                      r"No matching distribution found", re.I)
 
 
 def installed_tool(name: str, executable: str) -> Path:
