@@ -34,6 +34,7 @@ pytestmark = pytest.mark.tools
 EXAMPLE = ROOT / "examples" / "web"
 BLOCKING = "hadolint/DL3020"          # the dockerfile stage's one blocking finding
 FUTURE, PAST = "2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z"
+DASHBOARD_PASSWORD = "correct horse battery staple"
 
 
 class Hub:
@@ -69,11 +70,15 @@ def web(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
+    from secpipe.hub.dashboard import routes
+
     db = tmp_path / "hub.db"
     store = open_store(db)
     key = store.create_access_key("triage desk", role="triage")
+    store.set_user_password("alice", DASHBOARD_PASSWORD, role="triage")
+    app = create_app(store, limits=UNLIMITED, extra_routes=routes(store))
     try:
-        with running_server(create_app(store, limits=UNLIMITED)) as url:
+        with running_server(app) as url:
             yield Hub(db, url, key)
     finally:
         store.close()
@@ -143,15 +148,30 @@ def test_triage_suppression_spares_the_finding_until_it_expires(web: Path, hub: 
     assert code == 1, out                               # it stays open
 
 
-def test_dashboard_expiry_date_counts_too(web: Path, hub: Hub) -> None:
-    """The dashboard's suppress form writes `secpipe/SuppressedUntil` (a date)."""
+def test_dashboard_triage_counts_until_its_expiry_date(web: Path, hub: Hub) -> None:
+    """The dashboard's suppress form (signed in as a triage user, with its CSRF token); it
+    writes the expiry as `secpipe/SuppressedUntil` (a date)."""
+    import re
+
+    import httpx
+
+    from secpipe.hub.dashboard.triage import finding_key
+
     run(web, hub)
-    hub.update(Workflow={"Status": "SUPPRESSED"}, Note={"Text": "Suppressed: demo",
-                                                        "UpdatedBy": "dashboard:bob"},
-               UserDefinedFields={"secpipe/SuppressedUntil": "2999-12-31"})
+    with httpx.Client(base_url=hub.url, timeout=30) as ui:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', ui.get("/ui/login").text).group(1)
+        ui.post("/ui/login", data={"csrf": csrf, "username": "alice",
+                                   "password": DASHBOARD_PASSWORD})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', ui.get("/ui/").text).group(1)
+        done = ui.post("/ui/triage", follow_redirects=True, data={
+            "csrf": csrf, "finding": finding_key(hub.finding()), "action": "suppress",
+            "reason": "demo container only", "expires": "2999-12-31", "back": "/ui/findings"})
+        assert "1 finding suppressed." in done.text, done.text[:2000]
     code, out, summary = run(web, hub)
     assert code == 0, out
-    assert _applied(summary)[0]["expires"] == "2999-12-31"
+    [spared] = _applied(summary)
+    assert spared["expires"] == "2999-12-31" and spared["actor"] == "user:alice"
+    assert "demo container only" in spared["note"]
     hub.update(UserDefinedFields={"secpipe/SuppressedUntil": "2001-01-01"})
     code, out, _ = run(web, hub)
     assert code == 1, out

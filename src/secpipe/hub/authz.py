@@ -76,6 +76,17 @@ OPERATIONS: dict[str, str] = {
     "ListEnabledProductsForImport": FINDINGS_READ,
     "EnableImportFindingsForProduct": HUB_ADMIN,
     "DisableImportFindingsForProduct": HUB_ADMIN,
+    # the rest of the findings family (GetFindingHistory is below, shared with /v1)
+    "UpdateFindings": FINDINGS_UPDATE,          # legacy triage, as BatchUpdateFindings
+    "GetFindingsV2": FINDINGS_READ,
+    "DescribeActionTargets": FINDINGS_READ,
+    "CreateActionTarget": HUB_ADMIN,            # custom actions are hub configuration
+    "UpdateActionTarget": HUB_ADMIN,
+    "DeleteActionTarget": HUB_ADMIN,
+    "InvokeActionTarget": FINDINGS_UPDATE,      # sending a finding on is a triage act
+    "TagResource": HUB_ADMIN,
+    "UntagResource": HUB_ADMIN,
+    "ListTagsForResource": FINDINGS_READ,
     # automation rules (hub/api/rules.py): a rule is a standing suppression, see RULES_WRITE
     "CreateAutomationRule": RULES_WRITE,
     "BatchUpdateAutomationRules": RULES_WRITE,
@@ -104,6 +115,7 @@ OPERATIONS: dict[str, str] = {
     "DashboardLogin": DASHBOARD_LOGIN,
     "DashboardRead": FINDINGS_READ,
     "DashboardTriage": FINDINGS_UPDATE,
+    "DashboardAction": FINDINGS_UPDATE,        # a finding's custom action button
     "DashboardAudit": AUDIT_READ,
     # administration (CLI over the database, audit reads)
     "ManageKeys": HUB_ADMIN,

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk, import_rules, rules_apply
+from secpipe.hub import bulk, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
@@ -42,6 +42,7 @@ from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, 
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+_CUSTOMER = frozenset(CUSTOMER_FIELDS)   # import never changes them (a flip: the auto event)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -348,6 +349,9 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             if flip:
                 events.append((pk, stamp, "auto", actor, run_id,
                                dumps({"Workflow.Status": list(flip)})))
+            changes = history.import_changes(old, doc, _CUSTOMER)   # GetFindingHistory
+            if changes:
+                events.append((pk, stamp, "import", actor, run_id, dumps(changes)))
             locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)
             row = finding_row(pk, doc, _encode(doc), locked, stamp)
             updates.append(row[3:] + (it.digest, pk))

@@ -302,3 +302,24 @@ automation_rules = Table(     # migration 0009_rules: Security Hub's automation 
     Column("creator_role", Str(16), nullable=False),     # the writer's role (the gate's trust)
     Index("ix_automation_rules_partition", "hub_account", "hub_region", "rule_order"),
 )
+
+action_targets = Table(   # migration 0010_family: custom actions (CreateActionTarget), per partition
+    "action_targets", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("arn", Str(256), nullable=False, unique=True),
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("target_id", Str(20), nullable=False),
+    Column("name", Str(20), nullable=False),
+    Column("description", Str(256), nullable=False),
+    Column("created_at", Str(32), nullable=False),
+    Index("ix_action_targets_partition", "hub_account", "hub_region", "seq"),
+)
+
+resource_tags = Table(    # migration 0010_family: TagResource's tags, keyed by resource ARN
+    "resource_tags", metadata,
+    Column("arn", Str(256), nullable=False),
+    Column("key", Str(128), nullable=False),
+    Column("value", Str(256), nullable=False),
+    PrimaryKeyConstraint("arn", "key", name="pk_resource_tags"),
+)

@@ -27,11 +27,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, import_rules, importer, insights, pages, runs, subscriptions,
-                         updates)
+                         tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
+from secpipe.hub.store_family import FindingsFamily
 from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
@@ -142,7 +143,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions):
+class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFamily):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -257,7 +258,7 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions):
             denied += off
             keys_ = [it.key for it in good]
             before = audit.findings_state(conn, keys_)
-            written = importer.write(conn, good)
+            written = importer.write(conn, good, actor=principal.name if principal else "import")
             audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
                          before=before, after=audit.findings_state(conn, keys_),
                          detail={"created": written.created, "updated": written.updated,
@@ -370,6 +371,7 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions):
         with self._write() as conn:
             before = audit.digest(insights.get(conn, [arn], 1, None)[0])
             out = insights.delete_(conn, arn)
+            tags.forget(conn, arn)
             audit.record(conn, principal, "DeleteInsight", [arn], before=before)
             return out
 
