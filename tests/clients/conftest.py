@@ -118,7 +118,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     """A fresh hub per module: `secpipe hub keys create --role admin`, then `secpipe hub serve`
-    (rate limit off: these tests count calls of clients, not a principal's budget)."""
+    with its defaults (Security Hub's rate limit included: the clients live within it)."""
     home = tmp_path_factory.mktemp("hub-serve")
     db = home / "hub.db"
     made = _secpipe("hub", "keys", "create", "--role", "admin", "--label", "clients",
@@ -130,7 +130,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "secpipe", "hub", "serve", "--hub", str(db),
-             "--port", str(port), "--rate-limit", "0"],
+             "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -14,6 +14,11 @@ not sent, so its earlier finding is archived.
 
 The account: prowler takes it from STS GetCallerIdentity (moto) and builds its subscription
 ARN and filters from it, so moto answers as the hub's own account (from DescribeHub's ARN).
+
+moto's gaps, which prowler logs and the chosen checks do not depend on: IAM
+ListOrganizationsFeatures answers 500, and S3 Control's endpoint is the account id prefixed to
+the endpoint's host (`000000000000.127.0.0.1`), which does not resolve, so the account-level
+public access block reads as absent (as it is).
 """
 
 from __future__ import annotations
