@@ -129,7 +129,7 @@ def bare_rows(docs: list[dict[str, Any]], next_pk: int) -> tuple[list, list, lis
     for item in good:
         on_create(item.doc)
         rows.append(finding_row(next_pk, item.doc, item.text, "", "2024-01-01T00:00:00.000000Z")
-                    + (item.digest,))
+                    + (item.digest, "000000000000", "us-east-1"))   # + the partition
         t, r, m = side_rows(next_pk, item.doc)
         types += t
         res += r

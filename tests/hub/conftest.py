@@ -67,7 +67,11 @@ class PgServer:
                    str(self.base / "server.log"), "-w", "-t", "60", "start"])
         self.counter = itertools.count()
         self._admin("CREATE DATABASE secpipe_template")
-        open_store(self.url("secpipe_template")).close()   # migrate once, clone per test
+        template = open_store(self.url("secpipe_template"))   # migrate once, clone per test
+        with template.engine.begin() as conn:   # clones start unconfigured, as a new hub does:
+            conn.exec_driver_sql("DELETE FROM hub_settings")   # their first open settles the
+            conn.exec_driver_sql("DELETE FROM hub")            # account and enables it
+        template.close()
         self._admin("ALTER DATABASE secpipe_template WITH ALLOW_CONNECTIONS false")
 
     def _run(self, cmd: list[str]) -> None:

@@ -37,10 +37,11 @@ class Hub:
     key_id: str
     secret: str
 
-    def client(self, *, secret: str | None = None, key_id: str | None = None) -> Any:
+    def client(self, *, secret: str | None = None, key_id: str | None = None,
+               region: str = REGION) -> Any:
         """The unmodified boto3 `securityhub` client; no retries so errors surface at once."""
         return boto3.client(
-            "securityhub", endpoint_url=self.url, region_name=REGION,
+            "securityhub", endpoint_url=self.url, region_name=region,
             aws_access_key_id=key_id or self.key_id,
             aws_secret_access_key=secret if secret is not None else self.secret,
             config=Config(retries={"max_attempts": 1, "mode": "standard"}),

@@ -9,6 +9,7 @@ import pytest
 from secpipe.hub.interface import (
     InvalidAccess,
     InvalidInput,
+    Partition,
     ResourceConflict,
     ResourceNotFound,
 )
@@ -94,14 +95,18 @@ def test_bad_insights_are_invalid_input(hub, name, filters, group_by):
 
 
 def test_enable_and_describe_hub(store):
-    with pytest.raises(InvalidAccess):
-        store.describe_hub()
-    store.enable_hub({"team": "sec"})
-    hub = store.describe_hub()
-    assert hub["HubArn"] == "arn:aws:securityhub:us-east-1:123456789012:hub/default"
+    # the first open enabled the store's own account and region; another region is not
+    assert store.describe_hub()["HubArn"] == \
+        "arn:aws:securityhub:us-east-1:123456789012:hub/default"
+    west = Partition("123456789012", "us-west-2")
+    with pytest.raises(InvalidAccess, match="Account 123456789012 is not subscribed"):
+        store.describe_hub(partition=west)
+    store.enable_hub({"team": "sec"}, partition=west)
+    hub = store.describe_hub(partition=west)
+    assert hub["HubArn"] == "arn:aws:securityhub:us-west-2:123456789012:hub/default"
     assert hub["AutoEnableControls"] is True and hub["SubscribedAt"].endswith("Z")
     with pytest.raises(ResourceConflict):
-        store.enable_hub()
+        store.enable_hub(partition=west)
 
 
 def test_access_keys(store, monkeypatch):

@@ -88,7 +88,7 @@ def test_a_stale_shortcut_is_checked_in_full_under_the_write_lock(store, checks)
     doc = finding("a")
     store.batch_import([doc])
     with store._read() as conn:
-        before = importer.known(conn, [doc])
+        before = importer.known(conn, [doc], store.partition)
     good, failed = importer.check_all([doc], before)
     assert failed == [] and good[0].unchanged
     store.batch_import([finding("a", UpdatedAt=T1, Title="newer")])    # the race
@@ -96,7 +96,7 @@ def test_a_stale_shortcut_is_checked_in_full_under_the_write_lock(store, checks)
     forged = importer.Checked(finding("b", Title=None), None, importer.canon_time(T0),
                               digest="0" * 32, unchanged=True)
     with store._write() as conn:
-        written = importer.write(conn, [*good, forged])
+        written = importer.write(conn, [*good, forged], partition=store.partition)
     assert checks == ["a", "b"]
     assert written.ignored == 1 and written.created == 0
     assert [f["Id"] for f in written.failed] == ["b"]

@@ -235,10 +235,16 @@ def hub() -> None:
               default=None, envvar="SECPIPE_HUB_CONFIG",
               help="secpipe.yml whose notification rules custom actions send to (an action "
                    "target's Id names the rule; default ./secpipe.yml).")
+@click.option("--account-id", default=None, metavar="ID",
+              help="The hub's own (administrator) AWS account id, 12 digits; remembered by the "
+                   "hub (default: the remembered one, 000000000000 for a new hub).")
+@click.option("--region", default="us-east-1", show_default=True,
+              help="The region enabled on first start and used by calls without SigV4.")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None, protected: tuple[str, ...], max_future_skew: float | None,
               public_osv: bool, rate_limit: float, rate_burst: int,
-              config_file: str | None = None) -> None:
+              config_file: str | None = None, account_id: str | None = None,
+              region: str = "us-east-1") -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -271,7 +277,18 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
     policy = Policy.from_env(protected)
     if max_future_skew is not None:
         policy = Policy(policy.protected_branches, max_future_skew * 3600.0)
-    serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
+    from secpipe.cli._common import _fail
+    from secpipe.hub.interface import HubError
+
+    from secpipe.hub.api.server import check_host
+
+    check_host(host, allow_remote)      # before a database is created or migrated
+    try:   # the account and region are checked (and the account remembered) on open
+        from secpipe.hub.store import open_store
+        store = open_store(db or db_alias or DEFAULT_HUB, account_id=account_id, region=region)
+    except HubError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    serve(store=store, host=host, port=port, allow_remote=allow_remote,
           extra_routes=routes, policy=policy, limits=Limits(rate=rate_limit, burst=rate_burst))
 
 

@@ -64,10 +64,13 @@ def keys() -> None:
                    "protected ones, which must be named).")
 @click.option("--product-arn", "arns", multiple=True, metavar="ARN",
               help="ProductArns the key may import under (repeatable, globs; default: all).")
+@click.option("--account", "accounts", multiple=True, metavar="GLOB",
+              help="Member accounts (AwsAccountId, 12 digits, * and ? globs) whose findings "
+                   "the key may import, read and update (repeatable; default: all).")
 @click.option("--label", default="", help="What the key is for.")
 @DB_OPTION
 @_errors
-def keys_create(role: str, repos, branches, arns, label: str, db: str | None) -> None:
+def keys_create(role: str, repos, branches, arns, accounts, label: str, db: str | None) -> None:
     """Create an access key; the secret is shown this once.
 
     \b
@@ -79,7 +82,7 @@ def keys_create(role: str, repos, branches, arns, label: str, db: str | None) ->
 
     store = _store(db)
     akid, secret = store.create_access_key(label, role=role,
-                                           scope=Scope.of(repos, branches, arns))
+                                           scope=Scope.of(repos, branches, arns, accounts))
     click.echo(f"SECPIPE_HUB_ACCESS_KEY_ID={akid}")
     click.echo(f"SECPIPE_HUB_SECRET_ACCESS_KEY={secret}")
     click.echo("# shown once. `secpipe run --hub URL` reads these two variables; boto3 and the "

@@ -8,7 +8,8 @@ operation is missing from that table cannot be built (KeyError at import), so no
 reachable without a decision written down here.
 
 Scopes narrow `ci` (and optionally `triage`) keys: repository globs, branch globs and
-ProductArn globs (fnmatch, `*` = any). A protected branch (`hub serve --protected-branch`,
+ProductArn globs (fnmatch, `*` = any), and member-account globs (AwsAccountId; a key scoped to
+member accounts imports, reads and updates only their findings, see `secpipe.hub.partitions`). A protected branch (`hub serve --protected-branch`,
 default main, master, release/*) accepts runs only from admin or from a ci key whose branch
 globs name it explicitly - a bare `*` is not enough - so one ordinary CI key cannot rewrite
 what `main` looks like.
@@ -19,6 +20,7 @@ Pure: no database, no HTTP. The store and the API both import it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Iterable, Mapping
@@ -69,6 +71,7 @@ OPERATIONS: dict[str, str] = {
     "UpdateInsight": INSIGHTS_WRITE,
     "DeleteInsight": INSIGHTS_WRITE,
     "EnableSecurityHub": HUB_ADMIN,
+    "DisableSecurityHub": HUB_ADMIN,
     "DescribeHub": FINDINGS_READ,
     # products (hub/api/products.py): reading the registry and subscriptions is reading the
     # hub; choosing which products may import is the hub's administration
@@ -141,35 +144,54 @@ def check_role(role: str) -> str:
     return role
 
 
+ACCOUNT_GLOB = re.compile(r"^[0-9*?]{1,12}$")
+
+
+def check_account_globs(globs: Iterable[str]) -> tuple[str, ...]:
+    """Member-account globs of a key's scope: digits, `*` and `?` only (an account id is 12
+    digits), so they translate exactly into SQL LIKE patterns (`secpipe.hub.partitions`)."""
+    out = tuple(globs)
+    for g in out:
+        if not ACCOUNT_GLOB.match(g):
+            raise InvalidInput(f"account glob {g!r}: use 12 digits, * and ? only")
+    return out or ("*",)
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a principal's writes may touch: globs over repositories, branches, ProductArns.
+    """What a principal's writes may touch: globs over repositories, branches, ProductArns;
+    and the member accounts (AwsAccountId globs) whose findings it may import, read, update.
     `("*",)` is everything (the default for each part)."""
 
     repos: tuple[str, ...] = ("*",)
     branches: tuple[str, ...] = ("*",)
     product_arns: tuple[str, ...] = ("*",)
+    accounts: tuple[str, ...] = ("*",)
 
     @staticmethod
     def of(repos: Iterable[str] = (), branches: Iterable[str] = (),
-           product_arns: Iterable[str] = ()) -> "Scope":
+           product_arns: Iterable[str] = (), accounts: Iterable[str] = ()) -> "Scope":
         def clean(globs: Iterable[str], what: str) -> tuple[str, ...]:
             out = tuple(g.strip() for g in globs if g is not None)
             if any(not g or len(g) > 512 or any(ord(c) < 32 for c in g) for g in out):
                 raise InvalidInput(f"{what} globs must be 1-512 printable characters")
             return out or ("*",)
         return Scope(clean(repos, "repo"), clean(branches, "branch"),
-                     clean(product_arns, "ProductArn"))
+                     clean(product_arns, "ProductArn"),
+                     check_account_globs(clean(accounts, "account")))
 
     def to_json(self) -> dict[str, list[str]]:
-        return {"repos": list(self.repos), "branches": list(self.branches),
-                "product_arns": list(self.product_arns)}
+        out = {"repos": list(self.repos), "branches": list(self.branches),
+               "product_arns": list(self.product_arns)}
+        if self.accounts != ("*",):
+            out["accounts"] = list(self.accounts)
+        return out
 
     @staticmethod
     def from_json(data: Mapping[str, Any] | None) -> "Scope":
         data = data or {}
         return Scope.of(data.get("repos") or (), data.get("branches") or (),
-                        data.get("product_arns") or ())
+                        data.get("product_arns") or (), data.get("accounts") or ())
 
     def covers_repo(self, repo: str | None) -> bool:
         if self.repos == ("*",):
@@ -188,7 +210,8 @@ class Scope:
 
     def describe(self) -> str:
         return (f"repo {','.join(self.repos)} branch {','.join(self.branches)} "
-                f"product {','.join(self.product_arns)}")
+                f"product {','.join(self.product_arns)}"
+                + (f" account {','.join(self.accounts)}" if self.accounts != ("*",) else ""))
 
 
 EVERYTHING = Scope()

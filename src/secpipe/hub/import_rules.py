@@ -23,6 +23,8 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy.engine import Connection
 
 from secpipe.hub.authz import DEFAULT_FUTURE_SKEW, FINDINGS_UPDATE, Principal
+from secpipe.hub.interface import Partition
+from secpipe.hub.partitions import covers_account
 from secpipe.hub.validate import BadFinding
 
 REPO_KEY = "secpipe/Repo"
@@ -88,9 +90,11 @@ def _repo(doc: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def stored_repos(conn: Connection, keys: Sequence[tuple[str, str]]
-                 ) -> dict[tuple[str, str], str | None]:
-    """{(Id, ProductArn): stored secpipe/Repo or None} for the keys that exist."""
+def stored_repos(conn: Connection, keys: Sequence[tuple[str, str]],
+                 partition: Partition | None = None) -> dict[tuple[str, str], str | None]:
+    """{(Id, ProductArn): stored secpipe/Repo or None} for the keys that exist (in
+    `partition`; None: Partition())."""
+    part = partition or Partition()
     wanted = set(keys)
     out: dict[tuple[str, str], str | None] = {}
     ids = sorted({k[0] for k in wanted})
@@ -99,8 +103,10 @@ def stored_repos(conn: Connection, keys: Sequence[tuple[str, str]]
         chunk = ids[i:i + _LOOKUP_CHUNK]
         sql = ("SELECT f.id, f.product_arn, m.v FROM findings f LEFT JOIN finding_map m "
                f"ON m.finding_pk = f.pk AND m.kind = 'P' AND m.key = {mark} "
-               "WHERE f.id IN (" + ", ".join(mark for _ in chunk) + ")")
-        for fid, arn, repo in conn.exec_driver_sql(sql, (REPO_KEY, *chunk)):
+               "WHERE f.id IN (" + ", ".join(mark for _ in chunk) + ")"
+               f" AND f.hub_account = {mark} AND f.hub_region = {mark}")
+        for fid, arn, repo in conn.exec_driver_sql(sql, (REPO_KEY, *chunk, part.account,
+                                                         part.region)):
             if (fid, arn) in wanted:
                 out[(fid, arn)] = repo
     return out
@@ -112,15 +118,15 @@ def _denied(doc: Mapping[str, Any], message: str) -> dict[str, str]:
             "ErrorMessage": message}
 
 
-def screen(conn: Connection, principal: Principal | None, good: list
-           ) -> tuple[list, list[dict[str, str]]]:
+def screen(conn: Connection, principal: Principal | None, good: list,
+           partition: Partition | None = None) -> tuple[list, list[dict[str, str]]]:
     """Split checked findings (importer.Checked) into those `principal` may write and
     FailedFindings entries for the rest. None (local) and admin pass everything."""
     if principal is None or principal.role == "admin":
         return good, []
     scope = principal.scope
     triage = principal.can(FINDINGS_UPDATE)
-    stored = stored_repos(conn, [it.key for it in good])
+    stored = stored_repos(conn, [it.key for it in good], partition)
     kept, failed = [], []
     for it in good:
         doc = it.doc
@@ -129,6 +135,10 @@ def screen(conn: Connection, principal: Principal | None, good: list
             failed.append(_denied(doc, f"{principal.describe()} may not import under "
                                        f"ProductArn {arn} (its scope: "
                                        f"{','.join(scope.product_arns)})"))
+            continue
+        if not covers_account(principal, doc.get("AwsAccountId")):
+            failed.append(_denied(doc, f"{principal.describe()} may not import findings of "
+                                       f"account {doc.get('AwsAccountId')}"))
             continue
         exists = it.key in stored
         if scope.repos != ("*",):
@@ -158,6 +168,8 @@ def update_denial(principal: Principal | None, doc: Mapping[str, Any]) -> str | 
     scope = principal.scope
     if not scope.covers_product(str(doc.get("ProductArn", ""))):
         return f"{principal.describe()} may not update findings of ProductArn {doc.get('ProductArn')}"
+    if not covers_account(principal, doc.get("AwsAccountId")):
+        return f"{principal.describe()} may not update findings of account {doc.get('AwsAccountId')}"
     if scope.repos != ("*",) and not scope.covers_repo(_repo(doc)):
         return f"{principal.describe()} may not update findings of repository {_repo(doc)!r}"
     return None

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
+from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
                                   side_rows)
@@ -49,8 +50,10 @@ TYPE_COLS = ("finding_pk", "type")
 RESOURCE_COLS = ("finding_pk", "idx", "type", "id", "partition", "region")
 MAP_COLS = ("finding_pk", "kind", "key", "v", "full")
 EVENT_COLS = ("finding_pk", "at", "kind", "actor", "run_id", "changes")
-INSERT_COLS = (*FINDING_COLS, "digest")          # the digest is the importer's alone:
-REWRITE_COLS = (*UPDATE_COLS, "digest")          # BatchUpdateFindings keeps the stored one
+# the digest is the importer's alone (BatchUpdateFindings keeps the stored one); the partition
+# (account, region) is set once, on creation (secpipe.hub.partitions)
+INSERT_COLS = (*FINDING_COLS, "digest", "hub_account", "hub_region")
+REWRITE_COLS = (*UPDATE_COLS, "digest")
 _LOOKUP_CHUNK = 900
 # The stored document's text. No circular-reference bookkeeping (a cycle surfaces as a
 # RecursionError, which `check_all` turns into a failed finding): ~30% faster than `dumps`.
@@ -104,10 +107,11 @@ def provider_key(obj: Any) -> tuple[str, str] | None:
     return (fid, arn) if type(fid) is str and type(arn) is str else None
 
 
-def known(conn: Connection, findings: Iterable[Any]) -> dict[tuple[str, str], tuple]:
+def known(conn: Connection, findings: Iterable[Any], partition: Partition | None = None
+          ) -> dict[tuple[str, str], tuple]:
     """What the hub stores for the keys of `findings` (for `check_all`'s shortcut)."""
     keys = [k for k in map(provider_key, findings) if k is not None]
-    return _lookup(conn, keys) if keys else {}
+    return _lookup(conn, keys, partition) if keys else {}
 
 
 def as_stored(item: Checked) -> Mapping[str, Any]:
@@ -254,8 +258,11 @@ def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
     return list(best.values())
 
 
-def _lookup(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
-    """Stored (pk, updated_at, digest) per key; one indexed IN query per chunk of Ids."""
+def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition | None = None
+            ) -> dict[tuple[str, str], tuple]:
+    """Stored (pk, updated_at, digest) per key in `partition` (None: Partition()); one
+    indexed IN query per chunk of Ids."""
+    part = partition or Partition()
     wanted = set(keys)
     found: dict[tuple[str, str], tuple] = {}
     ids = list(dict.fromkeys(k[0] for k in keys))
@@ -264,8 +271,10 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, st
         chunk = ids[i:i + _LOOKUP_CHUNK]
         # plain SQL: compiling an expanding IN of ~900 parameters costs more than running it
         sql = ("SELECT id, product_arn, pk, updated_at, digest FROM findings WHERE id IN ("
-               + ", ".join(mark for _ in chunk) + ")")
-        for fid, arn, pk, updated, sent in conn.exec_driver_sql(sql, tuple(chunk)):
+               + ", ".join(mark for _ in chunk) + f") AND hub_account = {mark} AND "
+               f"hub_region = {mark}")
+        for fid, arn, pk, updated, sent in conn.exec_driver_sql(
+                sql, (*chunk, part.account, part.region)):
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated, sent)
     return found
@@ -288,7 +297,8 @@ def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: 
 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
-          actor: str = "import", run_id: str | None = None) -> WriteResult:
+          actor: str = "import", run_id: str | None = None,
+          partition: Partition | None = None) -> WriteResult:
     """Create or update the findings of `batch` in the caller's write transaction.
 
     `force` skips the "newer UpdatedAt wins" test: the hub's own provider-side updates (a run
@@ -297,10 +307,14 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
 
     An `unchanged` item whose stored row changed since `check_all` saw it is checked in full
     here; if it fails, it lands in `result.failed` (the caller's FailedFindings).
+
+    `partition`: the account and region the findings belong to (None: `Partition()`; the
+    store always names its own).
     """
     result = WriteResult()
+    part = partition or Partition()
     items = _dedupe(batch)
-    stored = _lookup(conn, [it.key for it in items])
+    stored = _lookup(conn, [it.key for it in items], part)
     if any(it.unchanged for it in items):
         items = _confirm(items, stored, force, result)
     stamp = now()
@@ -318,7 +332,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
                 result.ignored += 1
 
     rows, types, resources, maps, events = [], [], [], [], []
-    ruleset = rules_apply.load(conn)   # automation rules, applied before storage
+    ruleset = rules_apply.load(conn, partition=part)   # automation rules, applied before storage
     if fresh:
         next_pk = conn.execute(select(func.coalesce(func.max(F.c.pk), 0))).scalar_one() + 1
         for it in fresh:
@@ -330,7 +344,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             flipped = on_create(it.doc)
             locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)
             text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
-            rows.append(finding_row(pk, it.doc, text, locked, stamp) + (it.digest,))
+            rows.append(finding_row(pk, it.doc, text, locked, stamp)
+                        + (it.digest, part.account, part.region))
             t, r, m = side_rows(pk, it.doc)
             types += t
             resources += r

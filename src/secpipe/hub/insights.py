@@ -1,4 +1,8 @@
-"""Custom insights (saved filters with a grouping) and the hub's subscription record.
+"""Custom insights (saved filters with a grouping), kept per account and region.
+
+Every call takes the partition (`secpipe.hub.interface.Partition`) it addresses: an insight of
+another region is not found, and the quota counts the partition's own. The subscription
+record (EnableSecurityHub, DescribeHub) lives in `secpipe.hub.subscription`.
 
 An insight stores its Filters as given; they are checked with the GetFindings filter builder
 when created or updated, so GetInsightResults never meets a filter it cannot run.
@@ -11,12 +15,11 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub import pages, query
-from secpipe.hub.common import decode_token, dumps, encode_token, iso_ms, loads, now
-from secpipe.hub.interface import (InvalidAccess, InvalidInput, LimitExceeded, ResourceConflict,
-                                   ResourceNotFound)
-from secpipe.hub.schema import hub as H
+from secpipe.hub import pages, partitions, query
+from secpipe.hub.common import decode_token, dumps, encode_token, loads, now
+from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition, ResourceNotFound
 from secpipe.hub.schema import insights as I
 
 MAX_CUSTOM_INSIGHTS = 100  # Security Hub's quota of custom insights per account and region
@@ -44,30 +47,39 @@ def create(conn: Connection, region: str, account: str, name: str,
     _check(conn, name, filters, group_by)
     if name is None or group_by is None:
         raise InvalidInput("Name and GroupByAttribute are required")
-    if conn.execute(select(func.count()).select_from(I)).scalar_one() >= MAX_CUSTOM_INSIGHTS:
+    mine = partitions.insights_in(Partition(account, region))
+    if conn.execute(select(func.count()).select_from(I).where(mine)
+                    ).scalar_one() >= MAX_CUSTOM_INSIGHTS:
         raise LimitExceeded(f"You have reached the quota of {MAX_CUSTOM_INSIGHTS} custom "
                             "insights; delete one before creating another")
     arn = f"arn:aws:securityhub:{region}:{account}:insight/{account}/custom/{uuid.uuid4()}"
     conn.execute(insert(I).values(arn=arn, name=name, filters=dumps(dict(filters or {})),
-                                  group_by=group_by, created_at=now()))
+                                  group_by=group_by, created_at=now(), hub_account=account,
+                                  hub_region=region))
     return arn
 
 
-def _row(conn: Connection, arn: str):
-    row = conn.execute(select(I).where(I.c.arn == arn)).first()
+def _row(conn: Connection, arn: str, partition: Partition | None = None):
+    q = select(I).where(I.c.arn == arn)
+    if partition is not None:
+        q = q.where(partitions.insights_in(partition))
+    row = conn.execute(q).first()
     if row is None:
         raise ResourceNotFound(f"insight {arn} not found")
     return row
 
 
 def get(conn: Connection, arns: Sequence[str] | None, max_results: int,
-        next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        next_token: str | None, partition: Partition | None = None
+        ) -> tuple[list[dict[str, Any]], str | None]:
     if isinstance(max_results, bool) or not isinstance(max_results, int) \
             or not 1 <= max_results <= 100:
         raise InvalidInput("MaxResults must be between 1 and 100")
     if arns:
-        return [_shape(_row(conn, arn)) for arn in arns], None
+        return [_shape(_row(conn, arn, partition)) for arn in arns], None
     q = select(I).order_by(I.c.seq).limit(max_results + 1)
+    if partition is not None:
+        q = q.where(partitions.insights_in(partition))
     if next_token:
         after = decode_token(next_token).get("seq")
         if not isinstance(after, int):
@@ -81,15 +93,18 @@ def get(conn: Connection, arns: Sequence[str] | None, max_results: int,
     return [_shape(r) for r in rows], token
 
 
-def results(conn: Connection, arn: str) -> dict[str, Any]:
-    row = _row(conn, arn)
-    values = pages.group_counts(conn, row.group_by, loads(row.filters))
+def results(conn: Connection, arn: str, partition: Partition | None = None,
+            scope: ColumnElement | None = None) -> dict[str, Any]:
+    """`scope`: which findings count (`partitions.visible`: the partition, the caller's
+    member accounts)."""
+    row = _row(conn, arn, partition)
+    values = pages.group_counts(conn, row.group_by, loads(row.filters), scope=scope)
     return {"InsightArn": arn, "GroupByAttribute": row.group_by, "ResultValues": values}
 
 
 def update_(conn: Connection, arn: str, name: str | None, filters: Mapping[str, Any] | None,
-            group_by: str | None) -> None:
-    _row(conn, arn)
+            group_by: str | None, partition: Partition | None = None) -> None:
+    _row(conn, arn, partition)
     _check(conn, name, filters, group_by)
     values: dict[str, Any] = {}
     if name is not None:
@@ -102,30 +117,7 @@ def update_(conn: Connection, arn: str, name: str | None, filters: Mapping[str, 
         conn.execute(update(I).where(I.c.arn == arn).values(**values))
 
 
-def delete_(conn: Connection, arn: str) -> str:
-    _row(conn, arn)
+def delete_(conn: Connection, arn: str, partition: Partition | None = None) -> str:
+    _row(conn, arn, partition)
     conn.execute(delete(I).where(I.c.arn == arn))
     return arn
-
-
-def enable(conn: Connection, region: str, account: str, tags: Mapping[str, str] | None,
-           auto_enable_controls: bool) -> None:
-    """EnableSecurityHub: a second call answers ResourceConflict, as Security Hub does."""
-    if conn.execute(select(H.c.hub_arn)).first() is not None:
-        raise ResourceConflict("Account is already subscribed to Security Hub")
-    if tags is not None and (not isinstance(tags, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in tags.items())):
-        raise InvalidInput("Tags must map strings to strings")
-    conn.execute(insert(H).values(hub_arn=f"arn:aws:securityhub:{region}:{account}:hub/default",
-                                  subscribed_at=now(), auto_enable_controls=auto_enable_controls,
-                                  tags=dumps(dict(tags or {}))))
-
-
-def describe(conn: Connection) -> dict[str, Any]:
-    """DescribeHub; before EnableSecurityHub this is InvalidAccess, as in Security Hub."""
-    row = conn.execute(select(H)).first()
-    if row is None:
-        raise InvalidAccess("Account is not subscribed to AWS Security Hub")
-    return {"HubArn": row.hub_arn, "SubscribedAt": iso_ms(row.subscribed_at),
-            "AutoEnableControls": bool(row.auto_enable_controls),
-            "ControlFindingGenerator": "SECURITY_CONTROL"}

@@ -118,7 +118,10 @@ class RunDiff:
 
 class HubStore(Protocol):
     """Writing methods of the SQL store also take a keyword `principal` (secpipe.hub.authz;
-    None = the local caller): it is held to the import rules and named in the audit trail."""
+    None = the local caller): it is held to the import rules and named in the audit trail.
+    Security Hub methods also take a keyword `partition` (None = the store's own account and
+    region, `store.partition`); reads take `principal` too, whose scope may narrow them to
+    member accounts (secpipe.hub.partitions)."""
 
     # --- Security Hub API semantics -----------------------------------------------------
     def batch_import(self, findings: Sequence[Mapping[str, Any]]) -> ImportResult: ...
@@ -151,7 +154,9 @@ class HubStore(Protocol):
     def delete_insight(self, arn: str) -> str: ...
 
     def enable_hub(self, tags: Mapping[str, str] | None = None) -> None: ...
+    def disable_hub(self) -> None: ...
     def describe_hub(self) -> dict[str, Any]: ...
+    def is_subscribed(self, partition: Partition | None = None) -> bool: ...
 
     # --- secpipe's own: runs, history, keys -----------------------------------------------
     def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,

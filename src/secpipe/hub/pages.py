@@ -139,8 +139,10 @@ def check_token_values(keys: list[tuple[Any, bool, Any]], values: list[Any]) -> 
 
 
 def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
-               next_token: str | None, text: str | None = None) -> tuple[Any, str]:
-    """(SELECT doc + sort keys, request digest) of one GetFindings page."""
+               next_token: str | None, text: str | None = None,
+               scope: ColumnElement | None = None) -> tuple[Any, str]:
+    """(SELECT doc + sort keys, request digest) of one GetFindings page; `scope` is the
+    caller's partition and accounts (`secpipe.hub.partitions.visible`)."""
     if isinstance(max_results, bool) or not isinstance(max_results, int) \
             or not 1 <= max_results <= 100:
         raise InvalidInput("MaxResults must be between 1 and 100")
@@ -158,6 +160,8 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
     where_clause(filters, dialect, ctx=probe)
     use_index, driving = plan(conn, probe, keys[0][2], max_results + 1)
     where = [where_clause(filters, dialect, use_index), text_clause(text)]
+    if scope is not None:
+        where.append(scope)
     if values is not None:
         where.append(after_clause(keys, values, indexed=not driving))
     if dialect == "sqlite":
@@ -179,10 +183,10 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
 
 
 def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
-                  next_token: str | None, text: str | None = None
-                  ) -> tuple[list[str], str | None]:
+                  next_token: str | None, text: str | None = None,
+                  scope: ColumnElement | None = None) -> tuple[list[str], str | None]:
     """One page of stored documents (JSON text) and the token of the next page."""
-    q, digest = page_query(conn, filters, sort, max_results, next_token, text)
+    q, digest = page_query(conn, filters, sort, max_results, next_token, text, scope)
     rows = conn.execute(q).all()
     token_out = None
     if len(rows) > max_results:
@@ -191,20 +195,26 @@ def findings_page(conn, filters: Mapping[str, Any] | None, sort, max_results: in
     return [r[0] for r in rows], token_out
 
 
-def count(conn, filters: Mapping[str, Any] | None, text: str | None = None) -> int:
+def count(conn, filters: Mapping[str, Any] | None, text: str | None = None,
+          scope: ColumnElement | None = None) -> int:
     q = select(func.count()).select_from(F).where(where_clause(filters, conn.dialect.name),
-                                                  text_clause(text))
+                                                  text_clause(text), *_scoped(scope))
     return conn.execute(q).scalar_one()
 
 
+def _scoped(scope: ColumnElement | None) -> list[ColumnElement]:
+    return [] if scope is None else [scope]
+
+
 def group_counts(conn, group_by: str, filters: Mapping[str, Any] | None,
-                 text: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                 text: str | None = None, limit: int = 100,
+                 scope: ColumnElement | None = None) -> list[dict[str, Any]]:
     """[{GroupByAttributeValue, Count}] for the findings matching `filters`, biggest first.
 
     `group_by` is any string attribute (Security Hub's GroupByAttribute) or, as a secpipe
     extension, `ProductFields.<key>` (e.g. `ProductFields.secpipe/Stage`).
     """
-    where = and_(where_clause(filters, conn.dialect.name), text_clause(text))
+    where = and_(where_clause(filters, conn.dialect.name), text_clause(text), *_scoped(scope))
     field = group_by[len("ProductFields."):] if group_by.startswith("ProductFields.") else ""
     if group_by in STRINGS:
         col = STRINGS[group_by]

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import fieldupdates, filtermatch, filterspec
+from secpipe.hub.interface import Partition
 from secpipe.hub.common import dumps, loads
 from secpipe.hub.schema import automation_rules as R
 
@@ -39,7 +40,7 @@ KIND = "rule"
 class Rule:
     arn: str
     account: str
-    region: str
+    region: str | None                 # None: loaded for one partition, so its region is the import's
     terminal: bool
     criteria: list[Any]                # filtermatch.parse_all of the rule's Criteria
     changes: Mapping[str, Any]         # its FindingFieldsUpdate, checked once per load
@@ -67,7 +68,7 @@ class Ruleset:
         changed = False
         region, account = doc.get("Region"), doc.get("AwsAccountId")
         for rule in self.rules:
-            if rule.region != region or (self.admin_account is not None
+            if (rule.region is not None and rule.region != region) or (self.admin_account is not None
                                          and rule.account not in (account, self.admin_account)):
                 continue
             if not filtermatch.matches_parsed(rule.criteria, doc):
@@ -82,14 +83,20 @@ class Ruleset:
         return ",".join(sorted(lock)), changed
 
 
-def load(conn: Connection, admin_account: str | None = None) -> Ruleset:
-    """The enabled rules of every partition, in rule order (one query)."""
+def load(conn: Connection, admin_account: str | None = None,
+         partition: Partition | None = None) -> Ruleset:
+    """The enabled rules in rule order (one query): those of `partition`, the account and
+    region the findings are imported into, as Security Hub applies a region's rules to what is
+    imported there; without one, every partition's, matched on each finding's Region."""
     q = (select(R.c.arn, R.c.hub_account, R.c.hub_region, R.c.is_terminal, R.c.criteria,
                 R.c.actions).where(R.c.status == "ENABLED").order_by(R.c.rule_order, R.c.seq))
+    if partition is not None:
+        q = q.where(R.c.hub_account == partition.account, R.c.hub_region == partition.region)
     rules = []
     for arn, account, region, terminal, criteria, actions in conn.execute(q):
         fields = (loads(actions) or [{}])[0].get("FindingFieldsUpdate") or {}
-        rules.append(Rule(arn, account, region, bool(terminal),
+        rules.append(Rule(arn, account, None if partition is not None else region,
+                          bool(terminal),
                           parse_criteria(loads(criteria)),
                           fieldupdates.check_changes(fields, arn)))
     return Ruleset(rules, admin_account)

@@ -22,7 +22,7 @@ from secpipe.hub import import_rules, importer
 from secpipe.hub.authz import Policy, Principal, Scope, local_principal, trusted_writer
 from secpipe.hub.common import canon_time, dumps, iso_ms, loads, now
 from secpipe.hub.interface import InvalidInput, ResourceConflict, ResourceNotFound, RunDiff
-from secpipe.hub.interface import RunRecord
+from secpipe.hub.interface import Partition, RunRecord
 from secpipe.hub.schema import finding_events as E
 from secpipe.hub.schema import findings as F
 from secpipe.hub.schema import run_findings as O
@@ -102,11 +102,18 @@ def _flip_state(conn: Connection, pks: list[int], state: str, run_id: str) -> No
     if not pks:
         return
     stamp = now()
-    batch = []
+    where: dict[int, Partition] = {}        # each finding stays in its own account and region
+    for i in range(0, len(pks), 900):
+        where.update((pk, Partition(acct, region)) for pk, acct, region in conn.execute(
+            select(F.c.pk, F.c.hub_account, F.c.hub_region).where(F.c.pk.in_(pks[i:i + 900]))))
+    batches: dict[Partition, list[importer.Checked]] = {}
     for pk, (doc, _locked) in importer.load_docs(conn, pks).items():
         new = {**doc, "RecordState": state, "UpdatedAt": iso_ms(stamp)}
-        batch.append(importer.Checked(new, None, canon_time(new["UpdatedAt"])))
-    importer.write(conn, batch, force=True, actor=f"run {run_id}", run_id=run_id)
+        batches.setdefault(where[pk], []).append(
+            importer.Checked(new, None, canon_time(new["UpdatedAt"])))
+    for part, batch in batches.items():
+        importer.write(conn, batch, force=True, actor=f"run {run_id}", run_id=run_id,
+                       partition=part)
 
 
 def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]],

@@ -44,6 +44,7 @@ SORT_INDEXED = ("product_name", "generator_id", "title", "severity_rank", "sever
 
 MAP_VALUE_INDEXED = 256
 NARROW = ("severity_rank", "workflow_status", "record_state", "severity_normalized", "updated_at")
+PARTITION = ("hub_account", "hub_region")   # migration 0008: every findings query names both
 # The side tables' lookup indexes carry finding_pk on PostgreSQL (migration 0005), so
 # "pk IN (SELECT finding_pk ... WHERE value ...)" is an index-only scan there; SQLite's
 # WITHOUT ROWID indexes hold the primary key (and so finding_pk) anyway.
@@ -93,13 +94,16 @@ findings = Table(
     Column("doc", Text, nullable=False),
     # migration 0005: digest of the provider's document as sent (the re-import skip path)
     Column("digest", String(32)),
-    UniqueConstraint("id", "product_arn", name="uq_findings_key"),
+    # migration 0008: the account and region (Security Hub partition) the finding lives in
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    UniqueConstraint("id", "product_arn", "hub_account", "hub_region", name="uq_findings_key"),
     *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED),
     # migration 0005, PostgreSQL only: the hot filter and sort columns beside pk, so a
     # GetFindings page driven from a side table checks its candidates and sorts them with
     # index-only scans and reads the wide row (doc) of the page's rows alone (pages.py).
     # SQLite never uses it for a rowid lookup, so it is not built there.
-    Index("ix_findings_narrow", "pk", postgresql_include=list(NARROW)).ddl_if(
+    Index("ix_findings_narrow", "pk", postgresql_include=[*NARROW, *PARTITION]).ddl_if(
         dialect="postgresql"),
 )
 
@@ -208,6 +212,10 @@ insights = Table(
     Column("filters", Text, nullable=False),
     Column("group_by", Str(128), nullable=False),
     Column("created_at", Str(32), nullable=False),
+    # migration 0008: the account and region the insight belongs to
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Index("ix_insights_partition", "hub_account", "hub_region", "seq"),
 )
 
 hub = Table(
@@ -256,6 +264,12 @@ audit_log = Table(       # migration 0003: every state-changing call, append-onl
     Column("detail", Text, nullable=False),       # JSON object
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_principal", "principal", "seq"),
+)
+
+hub_settings = Table(   # migration 0008: the hub's own configuration that must survive restarts
+    "hub_settings", metadata,
+    Column("key", Str(64), primary_key=True),            # account_id, enabled-on-first-start:ACCOUNT:REGION
+    Column("value", Text, nullable=False),
 )
 
 falco_dead_letters = Table(   # migration 0004: Falco alerts the intake refused or could not store

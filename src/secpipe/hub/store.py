@@ -26,19 +26,21 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, import_rules, importer, insights, pages, runs, subscriptions,
-                         tags, updates)
+from secpipe.hub import (audit, import_rules, importer, insights, pages, partitions, runs,
+                         subscriptions, tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.store_family import FindingsFamily
+from secpipe.hub.store_partitions import Subscription, settle
 from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
     InvalidInput,
     LimitExceeded,
+    Partition,
     ResourceNotFound,
     RunDiff,
     RunRecord,
@@ -114,16 +116,25 @@ def _migrate(engine: Engine, store: "SqlHubStore") -> None:
             return
     with store._write() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["partition"] = (store.account_id, store.region)   # for existing rows
         command.upgrade(cfg, "head")
 
 
-def open_store(url_or_path: str | Path | None = None, *, account_id: str = "000000000000",
+def open_store(url_or_path: str | Path | None = None, *, account_id: str | None = None,
                region: str = "us-east-1", echo: bool = False) -> "SqlHubStore":
     """Open (creating and migrating as needed) a hub.
 
     None -> `.secpipe/hub.db` under the current directory; a path -> that SQLite file;
     `sqlite:///...` or `postgresql://...` (psycopg 3) -> that database.
+
+    `account_id` (12 digits) is the hub's own account, remembered by the hub on first use:
+    None means the remembered one (000000000000 for a new hub), another one than remembered
+    is InvalidInput. `region` is the store's default region (the API takes each request's
+    from its SigV4 scope). The first open enables Security Hub in (account, region).
     """
+    if account_id is not None:
+        partitions.check_account(account_id)
+    partitions.check_region(region)
     url, path = _url_for(url_or_path)
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url, path, echo)
@@ -136,14 +147,20 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
             "prepare_threshold": None,
             "options": "-c jit=off -c max_parallel_workers_per_gather=0"})
         event.listen(engine, "before_cursor_execute", refuse_nul_parameters)
-    store = SqlHubStore(engine, account_id=account_id, region=region,
-                        secret_file=secret_location(url, path))
+    store = SqlHubStore(engine, account_id=account_id or partitions.DEFAULT.account,
+                        region=region, secret_file=secret_location(url, path))
     _migrate(engine, store)
+    try:
+        settle(store, account_id)
+    except BaseException:
+        engine.dispose()
+        raise
     store.encrypt_legacy_keys()
     return store
 
 
-class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFamily):
+class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFamily,
+                  Subscription):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -186,7 +203,8 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
 
     # --- BatchImportFindings --------------------------------------------------------------
     def batch_import(self, findings: Sequence[Mapping[str, Any]], *,
-                     principal: Principal | None = None) -> ImportResult:
+                     principal: Principal | None = None,
+                     partition: Partition | None = None) -> ImportResult:
         """BatchImportFindings with Security Hub's limits: more than 100 findings is
         InvalidInput and more than 6 MB LimitExceeded, for the whole call. `principal` (None:
         the local caller) is held to `import_rules` and named in the audit trail."""
@@ -197,29 +215,30 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         # The request's size from the documents the checks serialise anyway (an upper bound);
         # only when that bound is over the limit is every finding serialised to be exact.
         sizes: list[int | None] = []
-        checked = self._check(findings, sizes)
+        part = self._part(partition)
+        checked = self._check(findings, sizes, part)
         for bounds in (sizes, [None] * len(findings)):
             try:
                 size = importer.request_size(findings, bounds)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise InvalidInput(f"Findings are not JSON: {str(exc)[:200]}") from None
             if size <= MAX_IMPORT_BYTES:
-                return self._import(findings, checked, principal)[0]
+                return self._import(findings, checked, principal, part)[0]
         raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
 
-    def bulk_import(self, findings: Iterable[Mapping[str, Any]], batch_size: int = 5000
-                    ) -> ImportResult:
+    def bulk_import(self, findings: Iterable[Mapping[str, Any]], batch_size: int = 5000, *,
+                    partition: Partition | None = None) -> ImportResult:
         """The pipeline's fast path: same semantics, no per-call limit, one transaction per
         `batch_size` findings (an iterable is consumed lazily, so memory stays flat)."""
         total = ImportResult()
         created = 0
         it = iter(findings)
 
-        skew = self.policy.future_skew
+        part = self._part(partition)
 
         def next_checked():
             chunk = list(itertools.islice(it, max(1, batch_size)))
-            return self._check(chunk) if chunk else None
+            return self._check(chunk, None, part) if chunk else None
 
         # Checking batch N+1 (pure Python) overlaps writing batch N: the database driver
         # releases the GIL while SQLite or PostgreSQL does the work.
@@ -229,9 +248,9 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
                 pending = pool.submit(next_checked)
                 good, failed = checked
                 with self._write() as conn:
-                    good, off = subscriptions.screen(conn, good, self.account_id, self.region)
+                    good, off = subscriptions.screen(conn, good, part.account, part.region)
                     failed = failed + off
-                    written = importer.write(conn, good)
+                    written = importer.write(conn, good, partition=part)
                     audit.record(conn, None, "BulkImport", detail={"findings": len(good),
                                                                     "failed": len(failed)})
                 created += written.created
@@ -240,25 +259,28 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         self._refresh_stats(created)
         return total
 
-    def _check(self, chunk: Sequence[Any], sizes: list[int | None] | None = None
+    def _check(self, chunk: Sequence[Any], sizes: list[int | None] | None = None,
+               partition: Partition | None = None
                ) -> tuple[list[importer.Checked], list[dict]]:
         """`importer.check_all` with what the hub stores for these keys (read before the write
         lock is taken; `importer.write` confirms it under the lock)."""
         with self._read() as conn:
-            stored = importer.known(conn, chunk)
+            stored = importer.known(conn, chunk, self._part(partition))
         return importer.check_all(chunk, stored, sizes, self.policy.future_skew)
 
     def _import(self, chunk: Sequence[Any], checked: tuple | None = None,
-                principal: Principal | None = None
+                principal: Principal | None = None, partition: Partition | None = None
                 ) -> tuple[ImportResult, importer.WriteResult]:
-        good, failed = checked or self._check(chunk)
+        part = self._part(partition)
+        good, failed = checked or self._check(chunk, None, part)
         with self._write() as conn:
-            good, denied = import_rules.screen(conn, principal, good)
-            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
+            good, denied = import_rules.screen(conn, principal, good, part)
+            good, off = subscriptions.screen(conn, good, part.account, part.region, principal)
             denied += off
             keys_ = [it.key for it in good]
             before = audit.findings_state(conn, keys_)
-            written = importer.write(conn, good, actor=principal.name if principal else "import")
+            written = importer.write(conn, good, partition=part,
+                                     actor=principal.name if principal else "import")
             audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
                          before=before, after=audit.findings_state(conn, keys_),
                          detail={"created": written.created, "updated": written.updated,
@@ -289,27 +311,39 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
     def get_findings(self, filters: Mapping[str, Any] | None = None,
                      sort: Sequence[Mapping[str, str]] | None = None,
                      max_results: int = 100, next_token: str | None = None, *,
-                     text: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                     text: str | None = None, partition: Partition | None = None,
+                     principal: Principal | None = None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of findings; `text` (secpipe extension) also matches title, description
-        and resource ids case-insensitively."""
+        and resource ids case-insensitively. Only the partition's findings (and, for a
+        principal scoped to member accounts, only theirs) are seen."""
+        scope = partitions.visible(self._part(partition), principal)
         with self._read() as conn:
-            docs, token = pages.findings_page(conn, filters, sort, max_results, next_token, text)
+            docs, token = pages.findings_page(conn, filters, sort, max_results, next_token, text,
+                                              scope)
         return [loads(d) for d in docs], token
 
     def count_findings(self, filters: Mapping[str, Any] | None = None, *,
-                       text: str | None = None) -> int:
+                       text: str | None = None, partition: Partition | None = None,
+                       principal: Principal | None = None) -> int:
+        scope = partitions.visible(self._part(partition), principal)
         with self._read() as conn:
-            return pages.count(conn, filters, text)
+            return pages.count(conn, filters, text, scope)
 
     def group_counts(self, group_by: str, filters: Mapping[str, Any] | None = None, *,
-                     text: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                     text: str | None = None, limit: int = 100,
+                     partition: Partition | None = None,
+                     principal: Principal | None = None) -> list[dict[str, Any]]:
         """[{GroupByAttributeValue, Count}], e.g. open findings by SeverityLabel or by
         `ProductFields.secpipe/Stage`."""
+        scope = partitions.visible(self._part(partition), principal)
         with self._read() as conn:
-            return pages.group_counts(conn, group_by, filters, text, limit)
+            return pages.group_counts(conn, group_by, filters, text, limit, scope)
 
-    def get_finding(self, finding_id: str, product_arn: str | None = None) -> dict[str, Any]:
-        q = select(F.c.doc).where(F.c.id == finding_id)
+    def get_finding(self, finding_id: str, product_arn: str | None = None, *,
+                    partition: Partition | None = None) -> dict[str, Any]:
+        q = select(F.c.doc).where(F.c.id == finding_id,
+                                  partitions.findings_in(self._part(partition)))
         if product_arn is not None:
             q = q.where(F.c.product_arn == product_arn)
         with self._read() as conn:
@@ -321,7 +355,8 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
     # --- BatchUpdateFindings -----------------------------------------------------------------
     def batch_update(self, identifiers: Sequence[Mapping[str, str]], changes: Mapping[str, Any],
                      *, updated_by: str = "secpipe",
-                     principal: Principal | None = None) -> UpdateResult:
+                     principal: Principal | None = None,
+                     partition: Partition | None = None) -> UpdateResult:
         """BatchUpdateFindings. With a `principal`, the history's actor is its name (never
         Note.UpdatedBy, which stays data) and a scoped principal's out-of-scope findings come
         back unprocessed (AccessDenied)."""
@@ -332,7 +367,8 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
             keys_ = [(i.get("Id"), i.get("ProductArn")) for i in identifiers
                      if isinstance(i, Mapping)] if isinstance(identifiers, Sequence) else []
             before = audit.findings_state(conn, keys_)
-            result = updates.batch_update(conn, identifiers, changes, actor, principal)
+            result = updates.batch_update(conn, identifiers, changes, actor, principal,
+                                          self._part(partition))
             audit.record(conn, principal, "BatchUpdateFindings",
                          [p["Id"] for p in result.processed], before=before,
                          after=audit.findings_state(conn, keys_),
@@ -340,51 +376,49 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
                                  len(result.unprocessed)})
             return result
 
-    # --- insights and hub ------------------------------------------------------------------
+    # --- insights (per partition: None is the store's own; the hub's subscription: mixin) ----
     def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str, *,
-                       principal: Principal | None = None) -> str:
+                       principal: Principal | None = None,
+                       partition: Partition | None = None) -> str:
+        part = self._part(partition)
         with self._write() as conn:
-            arn = insights.create(conn, self.region, self.account_id, name, filters, group_by)
+            arn = insights.create(conn, part.region, part.account, name, filters, group_by)
             audit.record(conn, principal, "CreateInsight", [arn],
                          after=audit.digest([name, filters, group_by]))
             return arn
 
     def get_insights(self, arns: Sequence[str] | None = None, max_results: int = 100,
-                     next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                     next_token: str | None = None, *, partition: Partition | None = None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
         with self._read() as conn:
-            return insights.get(conn, arns, max_results, next_token)
+            return insights.get(conn, arns, max_results, next_token, self._part(partition))
 
-    def get_insight_results(self, arn: str) -> dict[str, Any]:
+    def get_insight_results(self, arn: str, *, partition: Partition | None = None,
+                            principal: Principal | None = None) -> dict[str, Any]:
+        part = self._part(partition)
         with self._read() as conn:
-            return insights.results(conn, arn)
+            return insights.results(conn, arn, part, partitions.visible(part, principal))
 
     def update_insight(self, arn: str, *, name: str | None = None,
                        filters: Mapping[str, Any] | None = None,
-                       group_by: str | None = None, principal: Principal | None = None) -> None:
+                       group_by: str | None = None, principal: Principal | None = None,
+                       partition: Partition | None = None) -> None:
+        part = self._part(partition)
         with self._write() as conn:
-            before = audit.digest(insights.get(conn, [arn], 1, None)[0])
-            insights.update_(conn, arn, name, filters, group_by)
+            before = audit.digest(insights.get(conn, [arn], 1, None, part)[0])
+            insights.update_(conn, arn, name, filters, group_by, part)
             audit.record(conn, principal, "UpdateInsight", [arn], before=before,
-                         after=audit.digest(insights.get(conn, [arn], 1, None)[0]))
+                         after=audit.digest(insights.get(conn, [arn], 1, None, part)[0]))
 
-    def delete_insight(self, arn: str, *, principal: Principal | None = None) -> str:
+    def delete_insight(self, arn: str, *, principal: Principal | None = None,
+                       partition: Partition | None = None) -> str:
+        part = self._part(partition)
         with self._write() as conn:
-            before = audit.digest(insights.get(conn, [arn], 1, None)[0])
-            out = insights.delete_(conn, arn)
+            before = audit.digest(insights.get(conn, [arn], 1, None, part)[0])
+            out = insights.delete_(conn, arn, part)
             tags.forget(conn, arn)
             audit.record(conn, principal, "DeleteInsight", [arn], before=before)
             return out
-
-    def enable_hub(self, tags: Mapping[str, str] | None = None, *,
-                   auto_enable_controls: bool = True,
-                   principal: Principal | None = None) -> None:
-        with self._write() as conn:
-            insights.enable(conn, self.region, self.account_id, tags, auto_enable_controls)
-            audit.record(conn, principal, "EnableSecurityHub", after=audit.digest(tags or {}))
-
-    def describe_hub(self) -> dict[str, Any]:
-        with self._read() as conn:
-            return insights.describe(conn)
 
     # --- runs ----------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
@@ -397,17 +431,18 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         `principal` may write this repo/branch at all is the caller's check
         (`authz.may_write_run`), made before the findings are even read."""
         runs.check_run(run)
-        good, failed = self._check(findings)
+        good, failed = self._check(findings, None, self.partition)
         actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"
         with self._write() as conn:
-            good, denied = import_rules.screen(conn, principal, good)
+            good, denied = import_rules.screen(conn, principal, good, self.partition)
             failed += denied
             good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
             failed += off
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]
-                written = importer.write(conn, chunk, actor=actor, run_id=run.run_id)
+                written = importer.write(conn, chunk, actor=actor, run_id=run.run_id,
+                                         partition=self.partition)
                 failed += written.failed
                 for item in chunk:
                     pk = written.pks.get(item.key)

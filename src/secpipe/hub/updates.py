@@ -21,7 +21,7 @@ from secpipe.hub.fieldupdates import FIELDS, MAX_IDENTIFIERS, _bad, check_change
 from secpipe.hub.fieldupdates import apply_changes as _apply
 from secpipe.hub.importer import EVENT_COLS, MAP_COLS, TYPE_COLS, UPDATE_COLS, _diff
 from secpipe.hub.importer import _lookup, finding_row, load_docs
-from secpipe.hub.interface import UpdateResult
+from secpipe.hub.interface import Partition, UpdateResult
 from secpipe.hub.validate import side_rows
 
 __all__ = ["FIELDS", "MAX_IDENTIFIERS", "batch_update", "check_changes"]
@@ -29,7 +29,8 @@ __all__ = ["FIELDS", "MAX_IDENTIFIERS", "batch_update", "check_changes"]
 
 def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
                  changes: Mapping[str, Any], updated_by: str,
-                 principal: Principal | None = None) -> UpdateResult:
+                 principal: Principal | None = None,
+                 partition: Partition | None = None) -> UpdateResult:
     if not isinstance(identifiers, Sequence) or not identifiers:
         raise _bad("FindingIdentifiers must list at least one finding")
     if len(identifiers) > MAX_IDENTIFIERS:
@@ -41,7 +42,7 @@ def batch_update(conn: Connection, identifiers: Sequence[Mapping[str, str]],
     checked = check_changes(changes, updated_by)
     result = UpdateResult()
     keys = [(i["Id"], i["ProductArn"]) for i in identifiers]
-    stored = _lookup(conn, keys)
+    stored = _lookup(conn, keys, partition)
     docs = load_docs(conn, [hit[0] for hit in stored.values()])
     stamp = now()
     seen: set[tuple[str, str]] = set()

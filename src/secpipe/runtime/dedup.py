@@ -27,8 +27,9 @@ from typing import Any, Iterable
 from sqlalchemy import select
 
 from secpipe.formats.falco import Alert, alert_finding, iso_ms, parse_time, with_count
-from secpipe.hub import importer
+from secpipe.hub import importer, partitions
 from secpipe.hub.common import prefix_upper
+from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
 from secpipe.model import Finding, SourceContext, to_asff
 from secpipe.runtime import correlate
@@ -161,7 +162,8 @@ def _stored_latest(conn, ctx: SourceContext, keys: list[str]) -> dict[str, _Stor
         prefix = f"{ctx.product_name}/falco/{key}/"
         q = (select(F.c.pk, F.c.last_observed_at)
              .where(F.c.id >= prefix, F.c.id < prefix_upper(prefix),
-                    F.c.product_arn == ctx.product_arn)
+                    F.c.product_arn == ctx.product_arn,
+                    partitions.findings_in(Partition(ctx.account_id, ctx.region)))
              .order_by(F.c.last_observed_at.desc()).limit(1))
         row = conn.execute(q).first()
         if row is not None:
@@ -263,7 +265,8 @@ def write_episodes(store: Any, episodes: list[Episode], window: float = DEFAULT_
                                   int(doc["ProductFields"]["secpipe/Count"]))
         stats.correlated = sum(1 for d in docs.values() if "secpipe/RunId" in d["ProductFields"])
         good, failed = importer.check_all(list(docs.values()))
-        written = importer.write(conn, good, force=True, actor="falco intake")
+        written = importer.write(conn, good, force=True, actor="falco intake",
+                                 partition=partitions.of(store, None))
     stats.created, stats.updated = written.created, written.updated
     stats.failed = failed
     stats.documents = [checked.doc for checked in good]

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from secpipe.hub import authz
-from secpipe.hub.api import isolation
+from secpipe.hub.api import isolation, subscribed
 from secpipe.hub.api.auth import Principal
 from secpipe.hub.api.errors import REQUEST_ID, hub_error_response, internal_error, request_id
 from secpipe.hub.api.sigv4 import AuthError
@@ -82,6 +82,7 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
                 caller, raw = await authenticate_and_admit(request, bearer)
                 request.state.caller = caller
                 authz.require(caller, op or "")
+                await subscribed.admit(request, caller, op)   # account + region; enabled?
             body = parse_body(raw) if json_body else {}
             request.state.caller = caller
             result = await handler(Call(request, body, caller, state.store))

@@ -1,5 +1,8 @@
 """Security Hub's REST-JSON operations (URIs and member names from botocore's service model,
-securityhub 2018-10-26), each a thin translation onto the HubStore seam."""
+securityhub 2018-10-26), each a thin translation onto the HubStore seam.
+
+Every call addresses its partition (`call.partition`: the hub's account, the SigV4 region);
+reads also name the caller, whose scope may narrow them to member accounts."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from secpipe.hub.api import family
+from secpipe.hub.api import family, subscribed
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
@@ -27,7 +30,8 @@ async def batch_import_findings(call: Call) -> dict[str, Any]:
               for i, f in enumerate(items) if not isinstance(f, dict)]
     success = 0
     if good:
-        result = await call.run(call.store.batch_import, good, principal=call.caller)
+        result = await call.run(call.store.batch_import, good, principal=call.caller,
+                                partition=call.partition)
         success = result.success_count
         failed.extend(result.failed)
     return {"FailedCount": len(failed), "SuccessCount": success, "FailedFindings": failed}
@@ -37,7 +41,8 @@ async def batch_import_findings(call: Call) -> dict[str, Any]:
 async def get_findings(call: Call) -> dict[str, Any]:
     body = call.body
     found, token = await call.run(call.store.get_findings, filters(body), sort_criteria(body),
-                                  max_results(body), next_token(body))
+                                  max_results(body), next_token(body),
+                                  partition=call.partition, principal=call.caller)
     out: dict[str, Any] = {"Findings": found}
     if token:
         out["NextToken"] = token
@@ -56,7 +61,7 @@ async def batch_update_findings(call: Call) -> dict[str, Any]:
                            "UserDefinedFields, Workflow, RelatedFindings")
     # the history's actor is the caller; Note.UpdatedBy is the caller's data, kept as such
     result = await call.run(call.store.batch_update, ids, changes, updated_by=call.caller.name,
-                            principal=call.caller)
+                            principal=call.caller, partition=call.partition)
     return {"ProcessedFindings": result.processed, "UnprocessedFindings": result.unprocessed}
 
 
@@ -66,7 +71,7 @@ async def create_insight(call: Call) -> dict[str, Any]:
     where = filters(call.body, required=True)
     group_by = member(call.body, "GroupByAttribute", str, required=True)
     arn = await call.run(call.store.create_insight, name, where, group_by,
-                         principal=call.caller)
+                         principal=call.caller, partition=call.partition)
     return {"InsightArn": arn}
 
 
@@ -76,7 +81,8 @@ async def get_insights(call: Call) -> dict[str, Any]:
     if arns is not None and not all(isinstance(a, str) and a for a in arns):
         raise InvalidInput("InsightArns must be a list of non-empty strings")
     found, token = await call.run(call.store.get_insights, arns or None,
-                                  max_results(call.body), next_token(call.body))
+                                  max_results(call.body), next_token(call.body),
+                                  partition=call.partition)
     out: dict[str, Any] = {"Insights": found}
     if token:
         out["NextToken"] = token
@@ -92,7 +98,8 @@ def _arn(call: Call) -> str:
 
 @conforms("GetInsightResults")
 async def get_insight_results(call: Call) -> dict[str, Any]:
-    results = await call.run(call.store.get_insight_results, _arn(call))
+    results = await call.run(call.store.get_insight_results, _arn(call),
+                             partition=call.partition, principal=call.caller)
     if "InsightResults" in results:
         return results
     return {"InsightResults": results}
@@ -106,13 +113,14 @@ async def update_insight(call: Call) -> dict[str, Any]:
     if name == "" or group_by == "":
         raise InvalidInput("Name and GroupByAttribute must not be empty")
     await call.run(call.store.update_insight, arn, name=name, filters=filters(call.body),
-                   group_by=group_by, principal=call.caller)
+                   group_by=group_by, principal=call.caller, partition=call.partition)
     return {}
 
 
 @conforms("DeleteInsight")
 async def delete_insight(call: Call) -> dict[str, Any]:
-    arn = await call.run(call.store.delete_insight, _arn(call), principal=call.caller)
+    arn = await call.run(call.store.delete_insight, _arn(call), principal=call.caller,
+                         partition=call.partition)
     return {"InsightArn": arn or _arn(call)}
 
 
@@ -120,14 +128,29 @@ async def delete_insight(call: Call) -> dict[str, Any]:
 async def enable_security_hub(call: Call) -> dict[str, Any]:
     member(call.body, "EnableDefaultStandards", bool)
     member(call.body, "ControlFindingGenerator", str)
-    await call.run(call.store.enable_hub, tags(call.body), principal=call.caller)
+    try:
+        await call.run(call.store.enable_hub, tags(call.body), principal=call.caller,
+                       partition=call.partition)
+    finally:
+        subscribed.changed(call.request, call.partition)
+    return {}
+
+
+@conforms("DisableSecurityHub")
+async def disable_security_hub(call: Call) -> dict[str, Any]:
+    """DisableSecurityHub: data calls in this account and region answer InvalidAccess
+    until EnableSecurityHub; the findings stay stored."""
+    try:
+        await call.run(call.store.disable_hub, principal=call.caller, partition=call.partition)
+    finally:
+        subscribed.changed(call.request, call.partition)
     return {}
 
 
 @conforms("DescribeHub")
 async def describe_hub(call: Call) -> dict[str, Any]:
     wanted = call.request.query_params.get("HubArn")
-    hub = await call.run(call.store.describe_hub)
+    hub = await call.run(call.store.describe_hub, partition=call.partition)
     if wanted and wanted != hub.get("HubArn"):
         raise ResourceNotFound(f"Hub {wanted} not found")
     return hub
@@ -151,5 +174,6 @@ def routes() -> list[Route]:
         Route("/insights/{arn:path}", op(delete_insight, "DeleteInsight"), methods=["DELETE"]),
         Route("/accounts", op(enable_security_hub, "EnableSecurityHub"), methods=["POST"]),
         Route("/accounts", op(describe_hub, "DescribeHub"), methods=["GET"]),
+        Route("/accounts", op(disable_security_hub, "DisableSecurityHub"), methods=["DELETE"]),
         *family.routes(),     # history, UpdateFindings, action targets, tags, GetFindingsV2
     ]
