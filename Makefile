@@ -25,8 +25,9 @@ venv: $(STAMP)
 
 tools: $(STAMP)
 	$(SECPIPE) tools install
-	@# optional extras the tests drive for real (DAST cross-check, CloudFormation lint, history engine)
-	$(SECPIPE) tools install wapiti cfn-lint kingfisher
+	@# optional extras the tests drive for real (DAST cross-check, CloudFormation lint, history
+	@# engine, and the Security Hub clients of tests/clients: prowler and the AWS CLI)
+	$(SECPIPE) tools install wapiti cfn-lint kingfisher prowler awscli
 
 demo: tools
 	@# the SCA stage matches against an offline OSV subset for the example's pinned packages

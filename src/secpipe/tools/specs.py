@@ -260,6 +260,24 @@ _ALL: tuple[ToolSpec, ...] = (
         "(secpipe's OSV database)",
         typical_seconds=12,
     ),
+    _pip(
+        "prowler",
+        "5.46.0",
+        "prowler==5.46.0",
+        # Prowler pins its own boto3 (1.40) and every cloud SDK (Azure, GCP, M365 ...): its
+        # own venv, the largest of secpipe's tools (about 6 minutes on two busy cores).
+        summary="cloud security posture scanner (AWS); `prowler aws --security-hub` sends "
+        "its findings to the hub (AWS_ENDPOINT_URL_SECURITYHUB)",
+        typical_seconds=240,
+    ),
+    _pip(
+        "awscli",
+        "1.46.3",
+        "awscli==1.46.3",
+        exes=(("aws", "bin/aws"),),
+        summary="the AWS CLI (v1, from PyPI); `aws securityhub --endpoint-url` drives the hub",
+        typical_seconds=20,
+    ),
 )
 
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _ALL}
