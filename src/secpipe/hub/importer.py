@@ -148,11 +148,13 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
+    limit = import_rules.future_limit(future_skew)
+    check_times = import_rules.check_times
     for obj in findings:
         if sizes is not None:
             sizes.append(None)
         try:
-            import_rules.check_times(obj, future_skew)
+            check_times(obj, future_skew, limit=limit)
             sent = digest(obj)
             if stored and sent is not None:
                 item = _unchanged(obj, sent, stored)
