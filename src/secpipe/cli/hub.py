@@ -231,9 +231,13 @@ def hub() -> None:
               "default); 0 turns rate limiting off.")
 @click.option("--rate-burst", type=click.IntRange(min=1), default=30, show_default=True,
               help="Token-bucket burst per principal.")
+@click.option("--workers", default="1", show_default=True, metavar="N|auto",
+              help="Server processes on one port (auto: one per CPU core). With more than one, "
+                   "the rate limit and the Falco queue are per process and the dashboard is "
+                   "not served (its sessions live in one process).")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None, protected: tuple[str, ...], max_future_skew: float | None,
-              public_osv: bool, rate_limit: float, rate_burst: int) -> None:
+              public_osv: bool, rate_limit: float, rate_burst: int, workers: str) -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -242,14 +246,22 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
       secpipe hub serve --hub postgresql://secpipe@127.0.0.1/hub --port 8443
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
+    from secpipe.hub.api import workers as hub_workers
     from secpipe.hub.api.isolation import Limits
     from secpipe.hub.api.server import serve
-    from secpipe.runtime.intake import hub_routes
+    from secpipe.runtime.intake import hub_routes, routes as intake_routes
     from secpipe.vulndb.api import routes as osv_routes
 
+    try:
+        count = hub_workers.resolve(workers)
+    except ValueError:
+        raise click.BadParameter(f"{workers!r} is not a number >= 1 or auto",
+                                 param_hint="--workers") from None
+
     def routes(store):
-        # the Falco intake, the OSV query API and the dashboard, on the same server
-        return [*osv_routes(vulndb, public=public_osv), *hub_routes(store)]
+        # the Falco intake, the OSV query API and (one process only) the dashboard
+        own = hub_routes(store) if count == 1 else intake_routes(store)
+        return [*osv_routes(vulndb, public=public_osv), *own]
 
     from secpipe.hub.authz import Policy
 
@@ -257,7 +269,8 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
     if max_future_skew is not None:
         policy = Policy(policy.protected_branches, max_future_skew * 3600.0)
     serve(db or db_alias or DEFAULT_HUB, host=host, port=port, allow_remote=allow_remote,
-          extra_routes=routes, policy=policy, limits=Limits(rate=rate_limit, burst=rate_burst))
+          extra_routes=routes, policy=policy, limits=Limits(rate=rate_limit, burst=rate_burst),
+          workers=count)
 
 
 def register(main: click.Group) -> None:

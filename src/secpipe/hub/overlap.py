@@ -29,8 +29,10 @@ _DONE = object()
 T = TypeVar("T")
 
 
-def parts_of(batch: Sequence[Any], part: int = PART) -> list[Sequence[Any]]:
-    """`batch` cut into parts of `part` findings, or whole when one of its keys repeats."""
+def parts_of(batch: Sequence[Any], part: int | None = None) -> list[Sequence[Any]]:
+    """`batch` cut into parts of `part` (default `PART`) findings, or whole when one of its
+    keys repeats."""
+    part = part or PART
     if len(batch) <= part:
         return [batch]
     keys = [k for k in map(provider_key, batch) if k is not None]
@@ -40,7 +42,7 @@ def parts_of(batch: Sequence[Any], part: int = PART) -> list[Sequence[Any]]:
 
 
 def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
-                    part: int = PART) -> Iterator[Iterator[T]]:
+                    part: int | None = None) -> Iterator[Iterator[T]]:
     """Per transaction of `batch_size` findings, an iterator of `check(part)` results, in
     order. Checking runs in a producer thread up to `_AHEAD` parts ahead of the consumer; an
     exception there is raised here. Each inner iterator must be consumed before the next."""
