@@ -133,3 +133,11 @@ def test_a_check_that_raises_reaches_the_caller():
     with pytest.raises(RuntimeError, match="boom"):
         next(first)
     batches.close()                                  # stops and joins the checking thread
+
+
+def test_an_in_memory_hub_imports_many_parts():
+    """One shared connection (StaticPool) cannot read while it writes: checked inline."""
+    with open_store("sqlite:///:memory:", account_id="123456789012") as hub:
+        docs = [finding(f"m{i}") for i in range(overlap.PART * 2 + 5)]
+        assert hub.bulk_import(docs).success_count == len(docs)
+        assert hub.count_findings() == len(docs)

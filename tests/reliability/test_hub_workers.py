@@ -9,7 +9,6 @@ on a smaller plan: 8 importers x 400 findings over 800 Ids.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading

@@ -24,7 +24,6 @@ from secpipe.hub.authz import Principal, local_principal
 from secpipe.hub.common import canon_time, iso_ms, now
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import audit_log as A
-from secpipe.hub.schema import findings as F
 
 MAX_TARGETS = 1000     # a run can touch 100k findings: the row keeps the first ones and a count
 _CHUNK = 900

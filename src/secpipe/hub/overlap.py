@@ -42,10 +42,15 @@ def parts_of(batch: Sequence[Any], part: int | None = None) -> list[Sequence[Any
 
 
 def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
-                    part: int | None = None) -> Iterator[Iterator[T]]:
+                    part: int | None = None, threaded: bool = True) -> Iterator[Iterator[T]]:
     """Per transaction of `batch_size` findings, an iterator of `check(part)` results, in
     order. Checking runs in a producer thread up to `_AHEAD` parts ahead of the consumer; an
-    exception there is raised here. Each inner iterator must be consumed before the next."""
+    exception there is raised here. Each inner iterator must be consumed before the next.
+    `threaded=False` checks in the caller's thread (a store on one shared connection, such
+    as an in-memory SQLite database, cannot read while it writes)."""
+    if not threaded:
+        yield from _inline(findings, batch_size, check, part)
+        return
     handoff: queue.Queue = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
     it = iter(findings)
@@ -90,3 +95,11 @@ def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[l
     finally:
         stop.set()
         worker.join()
+
+
+def _inline(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
+            part: int | None) -> Iterator[Iterator[T]]:
+    it = iter(findings)
+    while batch := list(itertools.islice(it, max(1, batch_size))):
+        # every part checked before the caller opens its write transaction
+        yield iter([check(list(piece)) for piece in parts_of(batch, part)])

@@ -209,7 +209,9 @@ class SqlHubStore(KeysUsersAudit):
         created = 0
         # Checking the next part (pure Python) overlaps writing this one: the database driver
         # releases the GIL while SQLite or PostgreSQL does the work (see `overlap`).
-        for parts in overlap.checked_batches(findings, batch_size, self._check):
+        shared = isinstance(self.engine.pool, StaticPool)      # one connection: no overlap
+        for parts in overlap.checked_batches(findings, batch_size, self._check,
+                                             threaded=not shared):
             with self._write() as conn:
                 good_n = failed_n = 0
                 for good, failed in parts:
