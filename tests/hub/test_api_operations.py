@@ -89,12 +89,12 @@ def test_every_operation_answers_as_aws_does(hub: Hub) -> None:  # noqa: F811
 def test_unknown_operation_carries_the_header_botocore_reads(hub: Hub) -> None:  # noqa: F811
     client = hub.client()
     with pytest.raises(ClientError) as err:
-        client.describe_products()
+        client.describe_standards()          # not implemented (products are: test_products.py)
     response = err.value.response
     assert response["Error"]["Code"] == "UnknownOperationException"
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == \
         "UnknownOperationException"
-    assert "GET /products" in response["Error"]["Message"]
+    assert "GET /standards" in response["Error"]["Message"]
 
 
 def test_readme_lists_the_implemented_operations() -> None:

@@ -113,7 +113,7 @@ def test_same_id_under_another_product_is_another_finding(store):
     other = "arn:aws:securityhub:us-east-1::product/aws/guardduty"
     store.batch_import([finding("a"), finding("a", ProductArn=other)])
     assert store.count_findings() == 2
-    assert one_by_product(store, other)["ProductName"] == "guardduty"
+    assert one_by_product(store, other)["ProductName"] == "GuardDuty"   # the registry's name
 
 
 def one_by_product(store, arn):

@@ -231,13 +231,18 @@ def hub() -> None:
               "default); 0 turns rate limiting off.")
 @click.option("--rate-burst", type=click.IntRange(min=1), default=30, show_default=True,
               help="Token-bucket burst per principal.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, envvar="SECPIPE_HUB_CONFIG",
+              help="secpipe.yml whose notification rules custom actions send to (an action "
+                   "target's Id names the rule; default ./secpipe.yml).")
 @click.option("--workers", default="1", show_default=True, metavar="N|auto",
               help="Server processes on one port (auto: one per CPU core). With more than one, "
                    "the rate limit and the Falco queue are per process and the dashboard is "
                    "not served (its sessions live in one process).")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None, protected: tuple[str, ...], max_future_skew: float | None,
-              public_osv: bool, rate_limit: float, rate_burst: int, workers: str) -> None:
+              public_osv: bool, rate_limit: float, rate_burst: int,
+              config_file: str | None = None, workers: str = "1") -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -264,6 +269,16 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
         return [*osv_routes(vulndb, public=public_osv), *own]
 
     from secpipe.hub.authz import Policy
+
+    if config_file:      # read by secpipe.hub.custom_action when a custom action is invoked
+        import os
+
+        from pathlib import Path
+
+        from secpipe.hub.custom_action import ActionSender
+
+        os.environ["SECPIPE_HUB_CONFIG"] = os.path.abspath(config_file)
+        ActionSender(Path(config_file)).rules()      # a broken file fails now, not later
 
     policy = Policy.from_env(protected)
     if max_future_skew is not None:

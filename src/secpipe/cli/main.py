@@ -107,10 +107,13 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True,
               help="Scan everything again: neither read nor write the scan cache "
                    "(`secpipe cache clear` empties it).")
+@click.option("--ignore-hub-suppressions", is_flag=True,
+              help="Audit: findings the hub holds SUPPRESSED (dashboard triage, "
+                   "BatchUpdateFindings, automation rules) block as if never triaged.")
 def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tuple[str, ...],
         jobs: int | None, suppressions_file: Path | None, progress: bool | None,
         hub: str | None, no_hub: bool, hub_profile: str | None, sinks: tuple[str, ...],
-        no_cache: bool = False) -> None:
+        no_cache: bool = False, ignore_hub_suppressions: bool = False) -> None:
     """Run the pipeline on PATH: scan, normalise into ASFF findings, gate, report.
 
     \b
@@ -151,7 +154,8 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
         console = Console(width=max(console.width, 120))
     req = RunRequest(root=path, config_file=config_file, out_dir=out_dir, stages=stages,
                      jobs=jobs, suppressions_file=suppressions_file, cpu_origin=0.0,
-                     hub=hub, use_hub=not no_hub, sinks=sinks)
+                     hub=hub, use_hub=not no_hub, sinks=sinks,
+                     ignore_hub_suppressions=ignore_hub_suppressions)
     from secpipe.sinks import SinksFailed
     try:
         with Progress(console, live=progress) as display:

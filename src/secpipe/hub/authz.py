@@ -40,17 +40,20 @@ FALCO_INTAKE = "falco:intake"          # POST /falco
 IMAGES_WRITE = "images:write"          # the images a run built or deployed (runtime correlation)
 OSV_QUERY = "osv:query"                # the OSV query API (when not --public-osv)
 DASHBOARD_LOGIN = "dashboard:login"    # signing in to /ui
+# Create/BatchUpdate/BatchDeleteAutomationRules: a rule is a standing triage decision (it can
+# suppress every future finding that matches), so it takes a triage role, never a ci key
+RULES_WRITE = "rules:write"
 
 PERMISSIONS = (FINDINGS_READ, RUNS_READ, FINDINGS_IMPORT, RUNS_WRITE, FINDINGS_UPDATE,
                INSIGHTS_WRITE, HUB_ADMIN, AUDIT_READ, FALCO_INTAKE, IMAGES_WRITE, OSV_QUERY,
-               DASHBOARD_LOGIN)
+               DASHBOARD_LOGIN, RULES_WRITE)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "ci": frozenset({FINDINGS_IMPORT, RUNS_WRITE, RUNS_READ, IMAGES_WRITE, OSV_QUERY}),
     "runtime": frozenset({FALCO_INTAKE, IMAGES_WRITE, OSV_QUERY}),
     "triage": frozenset({FINDINGS_READ, RUNS_READ, FINDINGS_UPDATE, INSIGHTS_WRITE,
-                         DASHBOARD_LOGIN, OSV_QUERY}),
+                         DASHBOARD_LOGIN, OSV_QUERY, RULES_WRITE}),
     "read": frozenset({FINDINGS_READ, RUNS_READ, DASHBOARD_LOGIN, OSV_QUERY}),
 }
 
@@ -67,6 +70,29 @@ OPERATIONS: dict[str, str] = {
     "DeleteInsight": INSIGHTS_WRITE,
     "EnableSecurityHub": HUB_ADMIN,
     "DescribeHub": FINDINGS_READ,
+    # products (hub/api/products.py): reading the registry and subscriptions is reading the
+    # hub; choosing which products may import is the hub's administration
+    "DescribeProducts": FINDINGS_READ,
+    "ListEnabledProductsForImport": FINDINGS_READ,
+    "EnableImportFindingsForProduct": HUB_ADMIN,
+    "DisableImportFindingsForProduct": HUB_ADMIN,
+    # the rest of the findings family (GetFindingHistory is below, shared with /v1)
+    "UpdateFindings": FINDINGS_UPDATE,          # legacy triage, as BatchUpdateFindings
+    "GetFindingsV2": FINDINGS_READ,
+    "DescribeActionTargets": FINDINGS_READ,
+    "CreateActionTarget": HUB_ADMIN,            # custom actions are hub configuration
+    "UpdateActionTarget": HUB_ADMIN,
+    "DeleteActionTarget": HUB_ADMIN,
+    "InvokeActionTarget": FINDINGS_UPDATE,      # sending a finding on is a triage act
+    "TagResource": HUB_ADMIN,
+    "UntagResource": HUB_ADMIN,
+    "ListTagsForResource": FINDINGS_READ,
+    # automation rules (hub/api/rules.py): a rule is a standing suppression, see RULES_WRITE
+    "CreateAutomationRule": RULES_WRITE,
+    "BatchUpdateAutomationRules": RULES_WRITE,
+    "BatchDeleteAutomationRules": RULES_WRITE,
+    "BatchGetAutomationRules": FINDINGS_READ,
+    "ListAutomationRules": FINDINGS_READ,
     # native /v1
     "ListRuns": RUNS_READ,
     "GetRun": RUNS_READ,
@@ -74,6 +100,9 @@ OPERATIONS: dict[str, str] = {
     "GetBaseline": RUNS_READ,
     "GetFindingHistory": FINDINGS_READ,
     "RecordRun": RUNS_WRITE,
+    # the hub's suppressions for the gate of the run being recorded (hub/api/suppressions.py)
+    "GetHubSuppressions": RUNS_WRITE,
+    "PreviewRuleSuppressions": RUNS_WRITE,
     "GetRunRuntime": RUNS_READ,
     "GetRunImages": RUNS_READ,
     "RecordRunImages": IMAGES_WRITE,      # `secpipe falco image` with the hub token
@@ -86,6 +115,7 @@ OPERATIONS: dict[str, str] = {
     "DashboardLogin": DASHBOARD_LOGIN,
     "DashboardRead": FINDINGS_READ,
     "DashboardTriage": FINDINGS_UPDATE,
+    "DashboardAction": FINDINGS_UPDATE,        # a finding's custom action button
     "DashboardAudit": AUDIT_READ,
     # administration (CLI over the database, audit reads)
     "ManageKeys": HUB_ADMIN,

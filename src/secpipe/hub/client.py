@@ -119,6 +119,20 @@ class RemoteHub:
         out = self._native("GET", "/v1/baseline?" + urlencode({"repo": repo, "branch": branch}))
         return set(out["ids"])
 
+    def hub_suppressions(self, repo: str) -> tuple[list, list]:
+        """(honoured, expired) suppressions of `repo` (secpipe.hub.api.suppressions)."""
+        from secpipe.hub.suppressed import HubSuppression
+
+        out = self._native("POST", "/v1/suppressions", {"repo": repo})
+        return ([HubSuppression(**s) for s in out["honoured"]],
+                [HubSuppression(**s) for s in out["expired"]])
+
+    def rule_suppressions(self, docs: Sequence[Mapping[str, Any]]) -> list:
+        from secpipe.hub.suppressed import HubSuppression
+
+        out = self._native("POST", "/v1/suppressions/rules", {"findings": list(docs)})
+        return [HubSuppression(**s) for s in out["suppressions"]]
+
     def _native(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         import httpx
         from botocore.auth import SigV4Auth

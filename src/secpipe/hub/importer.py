@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk, import_rules
+from secpipe.hub import bulk, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
@@ -42,6 +42,7 @@ from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, 
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+_CUSTOMER = frozenset(CUSTOMER_FIELDS)   # import never changes them (a flip: the auto event)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -331,6 +332,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
                 result.ignored += 1
 
     rows, types, resources, maps, events = [], [], [], [], []
+    ruleset = rules_apply.load(conn)   # automation rules, applied before storage
     if fresh:
         next_pk = conn.execute(select(func.coalesce(func.max(F.c.pk), 0))).scalar_one() + 1
         for it in fresh:
@@ -339,8 +341,10 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             result.pks[it.key] = pk
             if it.text is None:  # the hub's own write (a run archiving): processed now
                 it.doc["ProcessedAt"] = stamp
-            text = _encode(it.doc) if on_create(it.doc) or it.text is None else it.text
-            rows.append(finding_row(pk, it.doc, text, "", stamp) + (it.digest,))
+            flipped = on_create(it.doc)
+            locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)
+            text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
+            rows.append(finding_row(pk, it.doc, text, locked, stamp) + (it.digest,))
             t, r, m = side_rows(pk, it.doc)
             types += t
             resources += r
@@ -356,11 +360,15 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             old, locked = old_docs[pk]
             doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
             doc["ProcessedAt"] = stamp
-            row = finding_row(pk, doc, _encode(doc), locked, stamp)
-            updates.append(row[3:] + (it.digest, pk))
             if flip:
                 events.append((pk, stamp, "auto", actor, run_id,
                                dumps({"Workflow.Status": list(flip)})))
+            changes = history.import_changes(old, doc, _CUSTOMER)   # GetFindingHistory
+            if changes:
+                events.append((pk, stamp, "import", actor, run_id, dumps(changes)))
+            locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)
+            row = finding_row(pk, doc, _encode(doc), locked, stamp)
+            updates.append(row[3:] + (it.digest, pk))
             ot, orr, om = side_rows(pk, old)
             nt, nr, nm = side_rows(pk, doc)
             _diff(ot, nt, lambda row: row, del_types, types)

@@ -269,3 +269,57 @@ falco_dead_letters = Table(   # migration 0004: Falco alerts the intake refused 
     Column("count", Integer, nullable=False),            # alerts this row stands for
     Column("alert", Text, nullable=False),               # the alert's JSON (newest of an episode)
 )
+
+product_subscriptions = Table(   # migration 0007_products: EnableImportFindingsForProduct & co.
+    "product_subscriptions", metadata,
+    Column("hub_account", Str(12), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("product", Str(256), nullable=False),         # company/product of the ProductArn
+    Column("product_arn", Str(256), nullable=False),     # as enabled
+    Column("enabled", Boolean, nullable=False),          # False: a default product turned off
+    Column("updated_at", Str(32), nullable=False),
+    PrimaryKeyConstraint("hub_account", "hub_region", "product",
+                         name="pk_product_subscriptions"),
+)
+
+automation_rules = Table(     # migration 0009_rules: Security Hub's automation rules
+    "automation_rules", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("arn", Str(256), nullable=False, unique=True),
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("rule_order", Integer, nullable=False),
+    Column("name", Str(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", Str(16), nullable=False),           # ENABLED | DISABLED
+    Column("is_terminal", Boolean, nullable=False),
+    Column("criteria", Text, nullable=False),            # AutomationRulesFindingFilters JSON
+    Column("actions", Text, nullable=False),             # [AutomationRulesAction] JSON
+    Column("tags", Text, nullable=False),
+    Column("created_at", Str(32), nullable=False),
+    Column("updated_at", Str(32), nullable=False),
+    Column("created_by", Str(160), nullable=False),
+    Column("creator_role", Str(16), nullable=False),     # the writer's role (the gate's trust)
+    Index("ix_automation_rules_partition", "hub_account", "hub_region", "rule_order"),
+)
+
+action_targets = Table(   # migration 0010_family: custom actions (CreateActionTarget), per partition
+    "action_targets", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("arn", Str(256), nullable=False, unique=True),
+    Column("hub_account", Str(16), nullable=False),
+    Column("hub_region", Str(32), nullable=False),
+    Column("target_id", Str(20), nullable=False),
+    Column("name", Str(20), nullable=False),
+    Column("description", Str(256), nullable=False),
+    Column("created_at", Str(32), nullable=False),
+    Index("ix_action_targets_partition", "hub_account", "hub_region", "seq"),
+)
+
+resource_tags = Table(    # migration 0010_family: TagResource's tags, keyed by resource ARN
+    "resource_tags", metadata,
+    Column("arn", Str(256), nullable=False),
+    Column("key", Str(128), nullable=False),
+    Column("value", Str(256), nullable=False),
+    PrimaryKeyConstraint("arn", "key", name="pk_resource_tags"),
+)

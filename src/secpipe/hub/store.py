@@ -24,10 +24,14 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import audit, import_rules, importer, insights, overlap, pages, runs, updates
+from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, runs,
+                         subscriptions, tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
+from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
+from secpipe.hub.store_family import FindingsFamily
+from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
 from secpipe.hub.interface import (
     ImportResult,
@@ -137,7 +141,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str = "0000
     return store
 
 
-class SqlHubStore(KeysUsersAudit):
+class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFamily):
     """`HubStore` on SQLAlchemy Core. Thread-safe: every call takes its own connection."""
 
     def __init__(self, engine: Engine, *, account_id: str = "000000000000",
@@ -215,6 +219,8 @@ class SqlHubStore(KeysUsersAudit):
             with self._write() as conn:
                 good_n = failed_n = 0
                 for good, failed in parts:
+                    good, off = subscriptions.screen(conn, good, self.account_id, self.region)
+                    failed = failed + off
                     written = importer.write(conn, good)
                     created += written.created
                     good_n += len(good)
@@ -240,9 +246,11 @@ class SqlHubStore(KeysUsersAudit):
         good, failed = checked or self._check(chunk)
         with self._write() as conn:
             good, denied = import_rules.screen(conn, principal, good)
+            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
+            denied += off
             keys_ = [it.key for it in good]
             before = audit.findings_state(conn, keys_)
-            written = importer.write(conn, good)
+            written = importer.write(conn, good, actor=principal.name if principal else "import")
             audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
                          before=before, after=audit.findings_state(conn, keys_),
                          detail={"created": written.created, "updated": written.updated,
@@ -355,6 +363,7 @@ class SqlHubStore(KeysUsersAudit):
         with self._write() as conn:
             before = audit.digest(insights.get(conn, [arn], 1, None)[0])
             out = insights.delete_(conn, arn)
+            tags.forget(conn, arn)
             audit.record(conn, principal, "DeleteInsight", [arn], before=before)
             return out
 
@@ -385,6 +394,8 @@ class SqlHubStore(KeysUsersAudit):
         with self._write() as conn:
             good, denied = import_rules.screen(conn, principal, good)
             failed += denied
+            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
+            failed += off
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]

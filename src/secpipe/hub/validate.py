@@ -15,6 +15,7 @@ from collections.abc import Mapping   # not typing's: its isinstance() is severa
 from typing import Any
 
 from secpipe.hub.common import canon_time
+from secpipe.hub.products import registered_names
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.model.asff import LABELS, validate_asff
 from secpipe.model.finding import Severity
@@ -201,6 +202,8 @@ def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
     if m:
         region, _account, company, product = m.groups()
         custom = product == "default"
+        # a registered product's names are Security Hub's, not the importer's (hub/products.py)
+        doc.update(registered_names(doc["ProductArn"]))
         doc.setdefault("ProductName", "Default" if custom else product)
         doc.setdefault("CompanyName", "Personal" if custom else company)
         if region:

@@ -57,7 +57,9 @@ def gated_to_asff(run: RunResult, stage: StageResult, gated: GatedFinding, *,
     # Whether it blocked is the gate's judgement of this run, not a fact about the finding:
     # it stays out of the finding (it would ride along into the hub and back via from_asff).
     sup = gated.suppressed_by
-    if sup is not None:
+    # a hub's suppression is the hub's own state (triage or its rules, which re-apply on
+    # import): the run does not assert it again, which a ci key could not do anyway
+    if sup is not None and sup.source != "hub":
         obj["Workflow"] = {"Status": "SUPPRESSED"}
         obj["Note"] = {
             "Text": clip(f"Suppressed by secpipe: {sup.describe()}", LIMITS["Note.Text"]),

@@ -30,6 +30,7 @@ from secpipe.outputs._common import (
 from secpipe.model import Severity
 from secpipe.outputs._issues import group_issues
 from secpipe.outputs._coverage import coverage_lines
+from secpipe.outputs.hubsup import console_lines as hub_lines
 from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolStatus
 from secpipe.textsafe import one_line
 
@@ -106,6 +107,8 @@ def render_console(run: RunResult, console: Console) -> None:
                       "[/]: their findings count again")
         for sup in run.expired_suppressions:
             console.print(f"  - {safe(sup.describe())}", emoji=False, highlight=False)
+    for style, line in hub_lines(run):      # the hub's suppressions: spared and reopened
+        console.print(Text(plain(line), style=style))
     console.print()
     for kind, line in gate_lines(run):
         console.print(Text(plain(line), style=GATE_STYLE[kind]))

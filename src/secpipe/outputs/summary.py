@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from secpipe.outputs._common import SEVERITIES, blocking_total, stage_counts, write_file
+from secpipe.outputs.hubsup import summary_part as hub_summary
 from secpipe.outputs._issues import issue_counts
 from secpipe.pipeline.fixes import Fix, group_fixes
 from secpipe.pipeline.result import RunResult, StageResult, Suppression, ToolResult
@@ -61,6 +62,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "diff": run.diff,
         "stages": [_stage(run, stage) for stage in run.stages],
         "expired_suppressions": [_suppression(s) for s in run.expired_suppressions],
+        "hub_suppressions": hub_summary(run),
         "fixes": [fix.as_dict() for fix in run_fixes(run)],
     }
 

@@ -14,7 +14,8 @@ from typing import Iterator, Sequence
 
 from secpipe.config import ConfigError, LoadedConfig, load_config
 from secpipe.model.asff import now_iso
-from secpipe.pipeline.hubsync import HubSyncError, baselines, hub_location, open_hub
+from secpipe.pipeline.hubsync import (HubSyncError, baselines, hub_location, hub_suppressions,
+                                      open_hub, spare_by_rules)
 from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
 from secpipe.pipeline.plan import Plan, build_plan
@@ -42,6 +43,7 @@ class RunRequest:
     hub: str | None = None       # path or database URL (default: OUT/hub.db)
     use_hub: bool = True         # record the run and diff it against the branch's previous run
     sinks: Sequence[str] = ()    # sink types to deliver to after the outputs (`--sink`)
+    ignore_hub_suppressions: bool = False   # audits: the hub's triage does not spare a finding
 
 
 def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
@@ -109,6 +111,10 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         run.hub = hub_location(req.hub, out_dir)
         store = open_hub(run.hub)
         stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
+        run.hub_suppressions_ignored = req.ignore_hub_suppressions
+        if not req.ignore_hub_suppressions:   # after the file's: a file entry names itself
+            run.hub_suppressions, run.hub_reopened = hub_suppressions(store, ctx.repo)
+            active = [*active, *run.hub_suppressions]
     try:
         with _terminate_is_interrupt():
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
@@ -131,6 +137,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         from secpipe.outputs.summary import summary_dict
 
         try:
+            if not req.ignore_hub_suppressions:
+                spare_by_rules(store, run)   # what the hub's rules will suppress on import
             hub_record(store, run, asff_findings(run), summary_dict(run))
         except HubSyncError as exc:
             hub_error = exc  # the run's own outputs are still written, then the error stands

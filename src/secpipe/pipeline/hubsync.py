@@ -12,7 +12,7 @@ from typing import AbstractSet
 
 from secpipe.hub.interface import HubError, HubStore, RunRecord
 from secpipe.pipeline.plan import Plan
-from secpipe.pipeline.result import RunResult, ToolStatus
+from secpipe.pipeline.result import RunResult, Suppression, ToolStatus
 
 
 class HubSyncError(Exception):
@@ -73,3 +73,57 @@ def record(store: HubStore, run: RunResult, findings: list[dict], summary: dict)
             if g.is_new is None:
                 g.is_new = g.asff_id in new_ids
 
+
+
+def hub_suppressions(store: HubStore, repo: str) -> tuple[list[Suppression], list[Suppression]]:
+    """(honoured, reopened): the suppressions the hub holds for `repo`'s findings that the gate
+    honours (made by triage or a rule of a principal that may triage, not expired) and the
+    expired ones the hub has just reopened (they block again). A hub that cannot say (an older
+    remote hub) gives none: its findings block, as they would without a hub."""
+    ask = getattr(store, "hub_suppressions", None)
+    if ask is None:
+        return [], []
+    try:
+        honoured, expired = ask(repo)
+    except HubError as exc:
+        raise HubSyncError(f"the hub could not list its suppressions: {exc.message}") from None
+
+    return [_entry(s) for s in honoured], [_entry(s) for s in expired]
+
+
+def _entry(s) -> Suppression:
+    """A hub suppression (secpipe.hub.suppressed.HubSuppression) as the gate's entry."""
+    return Suppression(reason=s.note or "(no note)", expires=s.expires or "", id=s.id,
+                       source="hub",
+                       actor=s.actor if s.kind != "import" else "import (triage role)")
+
+
+def spare_by_rules(store: HubStore, run: RunResult) -> None:
+    """Re-judge the run's blocking findings that the hub's automation rules will suppress when
+    the run is recorded (rules apply on import, as in Security Hub, so a rule made after a
+    finding was first seen spares it from the next run on). Called before the run is recorded,
+    so the hub's run record and the run's outputs give the same verdict."""
+    ask = getattr(store, "rule_suppressions", None)
+    pending = [(stage, g) for stage in run.stages for g in stage.findings if g.blocking]
+    if ask is None or not pending:
+        return
+    from secpipe.outputs._common import Origins
+    from secpipe.outputs.asff import gated_to_asff
+    from secpipe.pipeline.gate import stage_status
+
+    origins = Origins(run)
+    try:
+        found = {s.id: _entry(s) for s in ask([gated_to_asff(run, stage, g, origins=origins)
+                                               for stage, g in pending])}
+    except HubError as exc:
+        raise HubSyncError(f"the hub could not apply its automation rules: {exc.message}"
+                           ) from None
+    changed = {}
+    for stage, g in pending:
+        hit = found.get(g.asff_id)
+        if hit is not None:
+            g.suppressed_by, g.blocking = hit, False
+            changed[stage.name] = stage
+    for stage in changed.values():
+        stage.status = stage_status(stage.tools, stage.findings, stage.mode)
+    run.hub_suppressions += list(found.values())

@@ -38,8 +38,15 @@ class Suppression:
     rule: str | None = None
     path: str | None = None
     tool: str | None = None
+    # "file" (the suppression file) or "hub" (triage or an automation rule in the hub, which
+    # `actor` names: a principal or a rule's ARN; `expires` is then "" or an RFC 3339 instant)
+    source: str = "file"
+    actor: str | None = None
 
     def describe(self) -> str:
+        if self.source == "hub":
+            until = f"until {self.expires}" if self.expires else "no expiry"
+            return f"hub: suppressed by {self.actor} ({until}): {self.reason}"
         what = [f"{k}={v}" for k, v in (("id", self.id), ("rule", self.rule),
                                           ("path", self.path), ("tool", self.tool)) if v]
         return ", ".join(what) + f" (until {self.expires}: {self.reason})"
@@ -109,6 +116,11 @@ class RunResult:
     baseline_run_id: str | None = None
     hub: str | None = None  # where the run was recorded
     self_cpu_s: float = 0.0  # secpipe's own CPU time, without the tools (child processes)
+    # suppressions the hub holds (secpipe.pipeline.hubsync.hub_suppressions): honoured ones,
+    # expired ones it reopened, and whether the run ignored them (--ignore-hub-suppressions)
+    hub_suppressions: list[Suppression] = field(default_factory=list)
+    hub_reopened: list[Suppression] = field(default_factory=list)
+    hub_suppressions_ignored: bool = False
 
     @property
     def exit_code(self) -> int:

@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from secpipe.hub.api import isolation, native, securityhub
+from secpipe.hub.api import (family, isolation, native, products, rules, securityhub,
+                             suppressions)
 from secpipe.hub.api.access import AccessLog
 from secpipe.hub.api.auth import Authenticator
 from secpipe.hub.api.endpoint import Call, Handler, authenticate_and_admit, endpoint
@@ -48,7 +49,8 @@ def create_app(store: HubStore, *, auth: bool = True, token: str | None = None,
     """
     app = Starlette(
         debug=debug,
-        routes=[*securityhub.routes(), *native.routes(), *extra_routes],
+        routes=[*securityhub.routes(), *products.routes(), *rules.routes(), *native.routes(),
+                *family.native_routes(), *suppressions.routes(), *extra_routes],
         middleware=[Middleware(AccessLog)],
         exception_handlers={
             HTTPException: http_exception_handler,

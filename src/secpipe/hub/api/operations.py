@@ -51,9 +51,9 @@ def model_operations() -> list[Operation]:
 
 
 def _routes() -> Sequence[Any]:
-    from secpipe.hub.api import securityhub
+    from secpipe.hub.api import products, rules, securityhub
 
-    return securityhub.routes()
+    return [*securityhub.routes(), *products.routes(), *rules.routes()]
 
 
 def routed(op: Operation, routes: Sequence[Any]) -> bool:

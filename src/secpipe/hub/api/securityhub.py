@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from secpipe.hub.api import family
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
@@ -150,4 +151,5 @@ def routes() -> list[Route]:
         Route("/insights/{arn:path}", op(delete_insight, "DeleteInsight"), methods=["DELETE"]),
         Route("/accounts", op(enable_security_hub, "EnableSecurityHub"), methods=["POST"]),
         Route("/accounts", op(describe_hub, "DescribeHub"), methods=["GET"]),
+        *family.routes(),     # history, UpdateFindings, action targets, tags, GetFindingsV2
     ]

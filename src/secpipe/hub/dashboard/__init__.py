@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from secpipe.hub.dashboard import security as sec
-from secpipe.hub.dashboard import audit_page, triage, views
+from secpipe.hub.dashboard import actions_page, audit_page, triage, views
 from secpipe.hub.dashboard.app import Dashboard
 from secpipe.hub.dashboard.security import Sessions
 from secpipe.hub.dashboard.signin import LoginThrottle
@@ -74,6 +74,8 @@ def routes(store: Any, *, token: str | None = None, secure_cookies: bool = False
         Route("/login", dash.action(triage.login, public=True), methods=["POST"]),
         Route("/logout", dash.action(triage.logout), methods=["POST"]),
         Route("/triage", dash.action(triage.triage, operation="DashboardTriage"),
+              methods=["POST"]),
+        Route("/action", dash.action(actions_page.send, operation="DashboardAction"),
               methods=["POST"]),
         Route("/static/dashboard.css", stylesheet, methods=["GET"]),
         Route("/{rest:path}", dash.page(views.not_found), methods=["GET"]),

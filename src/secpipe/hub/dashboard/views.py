@@ -10,7 +10,7 @@ import json
 
 from starlette.responses import Response
 
-from secpipe.hub.dashboard import charts, data
+from secpipe.hub.dashboard import actions_page, charts, data
 from secpipe.hub.dashboard.app import Page, safe_url
 from secpipe.hub.dashboard.filters import (PAGE_SIZES, RECORD_STATES, SEVERITIES, WORKFLOWS,
                                            FindingQuery)
@@ -70,6 +70,7 @@ async def finding(page: Page) -> Response:
         raise ResourceNotFound("no finding named: the link lacks its id")
     f = await page.run(data.finding, page.store, fid, arn or None)
     history = await page.run(data.history, page.store, fid)
+    custom = await page.run(actions_page.targets, page.store)   # the "Send" button's choices
     rec = ((f.get("Remediation") or {}).get("Recommendation") or {})
     url = rec.get("Url")
     udf = f.get("UserDefinedFields") or {}
@@ -80,6 +81,7 @@ async def finding(page: Page) -> Response:
         remediation_url=url if safe_url(url) else None, history=history,
         expiry_key=EXPIRY_KEY, expired=expired(udf.get(EXPIRY_KEY)),
         raw=json.dumps(f, indent=2, ensure_ascii=False, sort_keys=True),
+        action_targets=custom,
     )
 
 

@@ -1,0 +1,103 @@
+"""Security Hub's product operations: DescribeProducts, EnableImportFindingsForProduct,
+DisableImportFindingsForProduct, ListEnabledProductsForImport (URIs and members from botocore's
+model). Subscriptions belong to the call's account and region (`Call.partition`); the store
+does the rest (`secpipe.hub.subscriptions`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from secpipe.hub.api.endpoint import Call, endpoint
+from secpipe.hub.api.shapes import conforms
+from secpipe.hub.api.validate import member
+from secpipe.hub.interface import InvalidInput, Partition
+
+MAX_PAGE = 100        # MaxResults: 1-100 in botocore's model
+
+
+def _partition(call: Call) -> Partition:
+    """The call's account and region. Where authentication set no partition of its own, the
+    region is the one the caller signed for (SigV4 scope): subscriptions are per region, and
+    prowler checks each region with a client of that region."""
+    where = call.partition
+    if getattr(call.request.state, "partition", None) is None and call.caller.region:
+        return Partition(where.account, call.caller.region)
+    return where
+
+
+def _query_page(call: Call) -> tuple[int, str | None]:
+    """MaxResults and NextToken of a GET operation (querystring members)."""
+    params = call.request.query_params
+    raw = params.get("MaxResults")
+    size = MAX_PAGE
+    if raw is not None:
+        try:
+            size = int(raw)
+        except ValueError:
+            raise InvalidInput(f"MaxResults must be an integer; got {raw[:40]!r}") from None
+        if not 1 <= size <= MAX_PAGE:
+            raise InvalidInput(f"MaxResults must be between 1 and {MAX_PAGE}; got {size}")
+    return size, params.get("NextToken") or None
+
+
+@conforms("DescribeProducts")
+async def describe_products(call: Call) -> dict[str, Any]:
+    size, token = _query_page(call)
+    arn = call.request.query_params.get("ProductArn")
+    if arn is not None and not arn.strip():
+        raise InvalidInput("ProductArn must not be empty")
+    found, nxt = await call.run(call.store.describe_products, arn, size, token,
+                                partition=_partition(call))
+    out: dict[str, Any] = {"Products": found}
+    if nxt:
+        out["NextToken"] = nxt
+    return out
+
+
+@conforms("ListEnabledProductsForImport")
+async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
+    size, token = _query_page(call)
+    arns, nxt = await call.run(call.store.list_enabled_products_for_import, size, token,
+                               partition=_partition(call))
+    out: dict[str, Any] = {"ProductSubscriptions": arns}
+    if nxt:
+        out["NextToken"] = nxt
+    return out
+
+
+@conforms("EnableImportFindingsForProduct")
+async def enable_import_findings_for_product(call: Call) -> dict[str, Any]:
+    arn = member(call.body, "ProductArn", str, required=True)
+    sub = await call.run(call.store.enable_import_findings_for_product, arn,
+                         partition=_partition(call), principal=call.caller)
+    return {"ProductSubscriptionArn": sub}
+
+
+@conforms("DisableImportFindingsForProduct")
+async def disable_import_findings_for_product(call: Call) -> dict[str, Any]:
+    arn = call.path("arn").strip("/")
+    if not arn:
+        raise InvalidInput("Missing required parameter ProductSubscriptionArn")
+    await call.run(call.store.disable_import_findings_for_product, arn,
+                   partition=_partition(call), principal=call.caller)
+    return {}
+
+
+def routes() -> list[Route]:
+    def op(handler, operation: str):
+        return endpoint(handler, operation=operation)
+
+    return [
+        Route("/products", op(describe_products, "DescribeProducts"), methods=["GET"]),
+        Route("/productSubscriptions",
+              op(list_enabled_products_for_import, "ListEnabledProductsForImport"),
+              methods=["GET"]),
+        Route("/productSubscriptions",
+              op(enable_import_findings_for_product, "EnableImportFindingsForProduct"),
+              methods=["POST"]),
+        Route("/productSubscriptions/{arn:path}",
+              op(disable_import_findings_for_product, "DisableImportFindingsForProduct"),
+              methods=["DELETE"]),
+    ]

@@ -1,0 +1,196 @@
+"""AwsSecurityFindingFilters evaluated in Python on one ASFF document.
+
+Automation rules judge a finding against their Criteria before it is stored, so there is no
+row to run SQL on; this module answers the same question from the document, driven by the
+same key table (`hub.filterspec`) and the same parsed criteria as GetFindings' SQL, with
+Security Hub's rules:
+
+- attributes are AND'd; on one attribute the positive string comparisons (EQUALS, PREFIX,
+  CONTAINS, CONTAINS_WORD) are OR'd, the negative ones (NOT_EQUALS, PREFIX_NOT_EQUALS,
+  NOT_CONTAINS) AND'd, and the two groups AND'd;
+- a key on a nested list (Resources, Vulnerabilities, Malware, ...) matches when any element
+  matches a positive comparison, and passes a negative one only when no element matches it;
+  a finding without the member passes negative comparisons and fails positive ones;
+- Number and Date filter objects are alternatives (OR), the bounds inside one all apply;
+- Map filters: positive entries OR'd, a negative entry passes when no map has that key with
+  a matching value;
+- CONTAINS_WORD: the value as a whole word (bounded by non-[A-Za-z0-9_] characters or the
+  ends), case-insensitively; IpFilter: an address inside the CIDR (IPv4 and IPv6);
+  Keyword: any string anywhere in the finding equal to the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+from typing import Any, Iterator, Mapping
+
+from secpipe.hub import filterspec as fs
+from secpipe.hub.common import canon_time
+from secpipe.hub.interface import InvalidInput
+
+_WORD = "A-Za-z0-9_"
+
+
+@lru_cache(maxsize=1024)
+def word_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![{_WORD}]){re.escape(word)}(?![{_WORD}])", re.IGNORECASE)
+
+
+def has_word(text: str | None, word: str | None) -> bool:
+    """CONTAINS_WORD (also registered as a SQLite function, so both paths agree)."""
+    if text is None or word is None:
+        return False
+    return word_pattern(word).search(text) is not None
+
+
+def instant(text: Any) -> str | None:
+    """A date value in canonical form, or None when it is not a timestamp."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return canon_time(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+def in_cidr(value: Any, cidr: str | None) -> bool:
+    """An IP address string inside `cidr` (the same family); anything else is no match."""
+    if not isinstance(value, str) or cidr is None or "/" in value:
+        return False
+    try:
+        return ipaddress.ip_address(value) in _net(cidr)
+    except ValueError:
+        return False
+
+
+def values(doc: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    """Every value at `path` ("name[]" visits each element of a list)."""
+    if not path:
+        yield doc
+        return
+    head, rest = path[0], path[1:]
+    if not isinstance(doc, Mapping):
+        return
+    name = head[:-2] if head.endswith("[]") else head
+    node = doc.get(name)
+    if node is None:
+        return
+    if head.endswith("[]"):
+        if isinstance(node, list):
+            for item in node:
+                yield from values(item, rest)
+    else:
+        yield from values(node, rest)
+
+
+def strings_in(doc: Any) -> Iterator[str]:
+    if isinstance(doc, str):
+        yield doc
+    elif isinstance(doc, Mapping):
+        for v in doc.values():
+            yield from strings_in(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from strings_in(v)
+
+
+def string_match(text: str, comp: str, value: str) -> bool:
+    """The positive form of a comparison (NOT_X tests X and the caller negates)."""
+    if comp in ("EQUALS", "NOT_EQUALS"):
+        return text == value
+    if comp in ("PREFIX", "PREFIX_NOT_EQUALS"):
+        return text.startswith(value)
+    if comp == "CONTAINS_WORD":
+        return has_word(text, value)
+    return value in text
+
+
+def _string(parsed: fs.Parsed, found: list[Any]) -> bool:
+    texts = [v for v in found if isinstance(v, str)]
+    pos, neg = parsed.positive, parsed.negative
+    if pos and not any(string_match(t, c, v) for t in texts for c, v in pos):
+        return False
+    return not any(string_match(t, c, v) for t in texts for c, v in neg)
+
+
+def _map(parsed: fs.Parsed, found: list[Any]) -> bool:
+    maps = [m for m in found if isinstance(m, Mapping)]
+
+    def hit(k: str, comp: str, value: str) -> bool:
+        return any(isinstance(m.get(k), str) and string_match(m[k], comp, value) for m in maps)
+
+    pos, neg = parsed.positive, parsed.negative
+    if pos and not any(hit(*e) for e in pos):
+        return False
+    return not any(hit(*e) for e in neg)
+
+
+_OPS = {"Gte": lambda a, b: a >= b, "Lte": lambda a, b: a <= b, "Eq": lambda a, b: a == b,
+        "Gt": lambda a, b: a > b, "Lt": lambda a, b: a < b}
+_DATE_OPS = {">=": _OPS["Gte"], "<=": _OPS["Lte"], "<": _OPS["Lt"]}
+
+
+def _number(parsed: fs.Parsed, found: list[Any]) -> bool:
+    nums = [v for v in found if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return any(all(_OPS[op](n, bound) for op, bound in alt.items())
+               for n in nums for alt in parsed.items)
+
+
+def _date(parsed: fs.Parsed, found: list[Any]) -> bool:
+    stamps = [s for s in map(instant, found) if s is not None]
+    return any(all(_DATE_OPS[op](s, bound) for op, bound in alt)
+               for s in stamps for alt in parsed.items)
+
+
+def _boolean(parsed: fs.Parsed, found: list[Any]) -> bool:
+    flags = [v for v in found if isinstance(v, bool)] or [False]   # absent: Security Hub's false
+    return any(f == want for f in flags for want in parsed.items)
+
+
+def _ip(parsed: fs.Parsed, found: list[Any]) -> bool:
+    return any(in_cidr(v, str(net)) for v in found for net in parsed.items)
+
+
+def _keyword(parsed: fs.Parsed, doc: Mapping[str, Any]) -> bool:
+    wanted = set(parsed.items)
+    return any(s in wanted for s in strings_in(doc))
+
+
+_KINDS = {fs.STRING: _string, fs.MAP: _map, fs.NUMBER: _number, fs.DATE: _date,
+          fs.BOOLEAN: _boolean, fs.IP: _ip}
+
+
+def parse_all(filters: Mapping[str, Any] | None) -> list[fs.Parsed]:
+    """Every used attribute parsed (empty lists and None ignored, as GetFindings does)."""
+    if not filters:
+        return []
+    if not isinstance(filters, Mapping):
+        raise InvalidInput("Filters must be an object")
+    used = {k: v for k, v in filters.items() if v not in (None, [])}
+    if len(used) > fs.MAX_ATTRIBUTES:
+        raise InvalidInput(f"at most {fs.MAX_ATTRIBUTES} filter attributes are allowed")
+    return [fs.parse(k, v) for k, v in used.items()]
+
+
+def matches_parsed(parsed: list[fs.Parsed], doc: Mapping[str, Any]) -> bool:
+    for p in parsed:
+        if p.kind == fs.KEYWORD:
+            ok = _keyword(p, doc)
+        else:
+            ok = _KINDS[p.kind](p, list(values(doc, fs.ALL_KEYS[p.key].path)))
+        if not ok:
+            return False
+    return True
+
+
+def matches(filters: Mapping[str, Any] | None, doc: Mapping[str, Any]) -> bool:
+    """Whether `doc` (an ASFF finding) passes `filters` (AwsSecurityFindingFilters);
+    InvalidInput for a filter GetFindings would refuse."""
+    return matches_parsed(parse_all(filters), doc)
