@@ -22,6 +22,8 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from hub_store import generate  # noqa: E402
-from tests.reliability.hub_support import KEY_ID, REGION, SECRET, HubProcess  # noqa: E402
+from tests.reliability.hub_support import (  # noqa: E402
+    KEY_ID, REGION, SECRET, HubProcess, free_port)
 
 CALL = 100
 
@@ -71,15 +74,61 @@ def _client_proc(url: str, index: int, count: int, rounds: int, start: Any, read
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of process `pid` and its live child processes (the
+    workers of `hub serve --workers N` or `uvicorn --workers N`), from Linux /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
-def http_import(db: str, clients: int = 4, per_client: int = 10_000) -> dict[str, Any]:
-    """{new: findings/s, unchanged: findings/s, ...} for `clients` concurrent boto3 clients."""
-    work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-"))
-    server = HubProcess(db, work).start()
+class BareServer:
+    """`bench/bare_import_app.py` under uvicorn with `workers` processes: the physical limit."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.proc: subprocess.Popen | None = None
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> "BareServer":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bare_import_app:app", "--app-dir",
+             str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    time.sleep(1.0 if self.workers > 1 else 0.2)   # let every worker start
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("bare uvicorn endpoint did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def drive(url: str, pid: int, clients: int, per_client: int,
+          labels: tuple[str, ...] = ("new", "unchanged")) -> dict[str, Any]:
+    """Run `clients` boto3 client processes against `url` for each round of `labels`."""
     ctx = mp.get_context("spawn")
     ready, out = ctx.Queue(), ctx.Queue()
     starts = [ctx.Event(), ctx.Event()]
@@ -87,17 +136,17 @@ def http_import(db: str, clients: int = 4, per_client: int = 10_000) -> dict[str
     result: dict[str, Any] = {"clients": clients, "findings": clients * per_client}
     try:
         for i in range(clients):
-            p = ctx.Process(target=_round_runner, args=(server.url, i, per_client, starts,
+            p = ctx.Process(target=_round_runner, args=(url, i, per_client, starts,
                                                         ready, out))
             p.start()
             procs.append(p)
-        for r, label in enumerate(("new", "unchanged")):
+        for r, label in enumerate(labels):
             for _ in range(clients):
                 ready.get(timeout=900)
-            t0, c0 = time.perf_counter(), cpu_seconds(server.pid)
+            t0, c0 = time.perf_counter(), cpu_seconds(pid)
             starts[r].set()
             got = [out.get(timeout=1800) for _ in range(clients)]
-            wall, cpu = time.perf_counter() - t0, cpu_seconds(server.pid) - c0
+            wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - c0
             ok = sum(g[2] for g in got)
             # the server's own CPU per finding: what one free core would sustain, whatever
             # else the machine is doing (wall time on a shared machine is not the hub's)
@@ -106,14 +155,40 @@ def http_import(db: str, clients: int = 4, per_client: int = 10_000) -> dict[str
                              "server_cpu_s": round(cpu, 2),
                              "per_server_cpu_s": round(ok / cpu) if cpu else None,
                              "load_avg": round(os.getloadavg()[0], 1)}
-            print(json.dumps({"http_import": {label: result[label]}}), flush=True)
+        if len(labels) < 2:
+            starts[1].set()
     finally:
         for p in procs:
-            p.join(timeout=60)
+            p.join(timeout=600)
             if p.is_alive():
                 p.terminate()
+    return result
+
+
+def http_import(db: str, clients: int = 4, per_client: int = 10_000, workers: int = 1,
+                bare: bool = True) -> dict[str, Any]:
+    """{new: ..., unchanged: ..., bare: ...} for `clients` concurrent boto3 clients against
+    `hub serve --workers N` and, in the same run, against the bare endpoint."""
+    work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-"))
+    server = HubProcess(db, work, ("--rate-limit", "0", "--workers", str(workers))).start()
+    try:
+        if workers > 1:
+            time.sleep(1.0)                      # /health answered by one: let all start
+        result = drive(server.url, server.pid, clients, per_client)
+        result["workers"] = workers
+        for label in ("new", "unchanged"):
+            print(json.dumps({"http_import": {label: result[label]}}), flush=True)
+    finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+    if bare:
+        endpoint = BareServer(workers).start()
+        try:
+            both = drive(endpoint.url, endpoint.pid, clients, per_client)
+            result["bare"] = both["new"]
+            print(json.dumps({"http_import": {"bare": result["bare"]}}), flush=True)
+        finally:
+            endpoint.stop()
     return result
 
 
@@ -136,8 +211,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--per-client", type=int, default=10_000)
+    ap.add_argument("--workers", default="auto", help="hub serve --workers (default: auto, "
+                    "one per core); the bare endpoint runs with as many")
+    ap.add_argument("--no-bare", action="store_true", help="skip the bare-endpoint baseline")
     ap.add_argument("--pg", action="store_true", help="on a PostgreSQL server started here")
     args = ap.parse_args()
+    workers = max(1, os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-db-"))
     server = None
     try:
@@ -148,21 +227,26 @@ def main() -> None:
             db = server.new_db("http")
         else:
             db = str(work / "hub.db")
-        res = http_import(db, args.clients, args.per_client)
+        res = http_import(db, args.clients, args.per_client, workers, bare=not args.no_bare)
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(res, indent=2))
     load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs shared with other work, load average {load[0]:.1f}: "
-          "wall times are noisy; the server's own CPU per finding is not")
+    print(f"machine: {os.cpu_count()} CPUs shared with other work, load average {load[0]:.1f} "
+          f"/ {load[1]:.1f} / {load[2]:.1f}: wall times are noisy; the ratio to the bare "
+          "endpoint is measured in the same run, and the server's CPU per finding is not noisy")
+    bare = res.get("bare")
     for label in ("new", "unchanged"):
         r = res[label]
-        print(f"  HTTP import >= 5000 findings/s, {args.clients} boto3 clients, {label:9s} "
-              f"{'met' if r['per_s'] >= 5000 else 'NOT met':8s} {r['per_s']}/s wall "
-              f"({r['seconds']} s); the server used {r['server_cpu_s']} s CPU = "
-              f"{r['per_server_cpu_s']} findings per server-CPU-second")
+        ratio = (f"; {r['per_s'] / bare['per_s']:.0%} of the bare endpoint's {bare['per_s']}/s "
+                 f"(it used {bare['server_cpu_s']} s CPU)") if bare else ""
+        print(f"  HTTP import >= 5000 findings/s, {args.clients} boto3 clients, {workers} "
+              f"workers, {label:9s} {'met' if r['per_s'] >= 5000 else 'NOT met':8s} "
+              f"{r['per_s']}/s wall ({r['seconds']} s){ratio}; the hub used "
+              f"{r['server_cpu_s']} s CPU = {r['per_server_cpu_s']} findings per "
+              "server-CPU-second")
 
 
 if __name__ == "__main__":

@@ -240,11 +240,15 @@ def hub() -> None:
                    "hub (default: the remembered one, 000000000000 for a new hub).")
 @click.option("--region", default="us-east-1", show_default=True,
               help="The region enabled on first start and used by calls without SigV4.")
+@click.option("--workers", default="1", show_default=True, metavar="N|auto",
+              help="Server processes on one port (auto: one per CPU core). With more than one, "
+                   "the rate limit and the Falco queue are per process and the dashboard is "
+                   "not served (its sessions live in one process).")
 def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_remote: bool,
               vulndb: str | None, protected: tuple[str, ...], max_future_skew: float | None,
               public_osv: bool, rate_limit: float, rate_burst: int,
               config_file: str | None = None, account_id: str | None = None,
-              region: str = "us-east-1") -> None:
+              region: str = "us-east-1", workers: str = "1") -> None:
     """Serve the hub: Security Hub's REST-JSON API (SigV4), native /v1 routes, POST /falco
     (Falco's http_output, bearer token), the OSV query API, and the /ui dashboard.
 
@@ -253,14 +257,22 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
       secpipe hub serve --hub postgresql://secpipe@127.0.0.1/hub --port 8443
       aws securityhub get-findings --endpoint-url http://127.0.0.1:8443
     """
+    from secpipe.hub.api import workers as hub_workers
     from secpipe.hub.api.isolation import Limits
     from secpipe.hub.api.server import serve
-    from secpipe.runtime.intake import hub_routes
+    from secpipe.runtime.intake import hub_routes, routes as intake_routes
     from secpipe.vulndb.api import routes as osv_routes
 
+    try:
+        count = hub_workers.resolve(workers)
+    except ValueError:
+        raise click.BadParameter(f"{workers!r} is not a number >= 1 or auto",
+                                 param_hint="--workers") from None
+
     def routes(store):
-        # the Falco intake, the OSV query API and the dashboard, on the same server
-        return [*osv_routes(vulndb, public=public_osv), *hub_routes(store)]
+        # the Falco intake, the OSV query API and (one process only) the dashboard
+        own = hub_routes(store) if count == 1 else intake_routes(store)
+        return [*osv_routes(vulndb, public=public_osv), *own]
 
     from secpipe.hub.authz import Policy
 
@@ -283,13 +295,20 @@ def hub_serve(host: str, port: int, db: str | None, db_alias: str | None, allow_
     from secpipe.hub.api.server import check_host
 
     check_host(host, allow_remote)      # before a database is created or migrated
+    url = db or db_alias or DEFAULT_HUB
     try:   # the account and region are checked (and the account remembered) on open
         from secpipe.hub.store import open_store
-        store = open_store(db or db_alias or DEFAULT_HUB, account_id=account_id, region=region)
+        store = open_store(url, account_id=account_id, region=region)
     except HubError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
-    serve(store=store, host=host, port=port, allow_remote=allow_remote,
-          extra_routes=routes, policy=policy, limits=Limits(rate=rate_limit, burst=rate_burst))
+    limits = Limits(rate=rate_limit, burst=rate_burst)
+    if count > 1:      # each worker opens the hub itself, with the account now remembered
+        store.close()
+        serve(url, host=host, port=port, allow_remote=allow_remote, extra_routes=routes,
+              policy=policy, limits=limits, workers=count, store_options={"region": region})
+    else:
+        serve(store=store, host=host, port=port, allow_remote=allow_remote,
+              extra_routes=routes, policy=policy, limits=limits)
 
 
 def register(main: click.Group) -> None:

@@ -153,11 +153,13 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
+    limit = import_rules.future_limit(future_skew)
+    check_times = import_rules.check_times
     for obj in findings:
         if sizes is not None:
             sizes.append(None)
         try:
-            import_rules.check_times(obj, future_skew)
+            check_times(obj, future_skew, limit=limit)
             sent = digest(obj)
             if stored and sent is not None:
                 item = _unchanged(obj, sent, stored)
@@ -261,20 +263,32 @@ def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
 def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition | None = None
             ) -> dict[tuple[str, str], tuple]:
     """Stored (pk, updated_at, digest) per key in `partition` (None: Partition()); one
-    indexed IN query per chunk of Ids."""
+    indexed IN query per chunk of Ids.
+
+    On the driver's own cursor with one fetchall: SQLAlchemy's per-row result handling cost
+    as much as the lookups themselves on an unchanged re-import (two lookups per finding).
+    An Id holding NUL cannot be stored (the checks refuse it), so it is not looked up: that
+    finding fails alone in the checks rather than the driver refusing the whole query."""
     part = partition or Partition()
     wanted = set(keys)
     found: dict[tuple[str, str], tuple] = {}
-    ids = list(dict.fromkeys(k[0] for k in keys))
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    ids = [i for i in dict.fromkeys(k[0] for k in keys) if "\x00" not in i]
+    pg = conn.dialect.name == "postgresql"
+    mark = "%s" if pg else "?"
+    raw = conn.connection.driver_connection
     for i in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[i:i + _LOOKUP_CHUNK]
         # plain SQL: compiling an expanding IN of ~900 parameters costs more than running it
         sql = ("SELECT id, product_arn, pk, updated_at, digest FROM findings WHERE id IN ("
                + ", ".join(mark for _ in chunk) + f") AND hub_account = {mark} AND "
                f"hub_region = {mark}")
-        for fid, arn, pk, updated, sent in conn.exec_driver_sql(
-                sql, (*chunk, part.account, part.region)):
+        params = (*chunk, part.account, part.region)
+        if pg:
+            with raw.cursor() as cur:
+                rows = cur.execute(sql, params).fetchall()
+        else:
+            rows = raw.execute(sql, params).fetchall()
+        for fid, arn, pk, updated, sent in rows:
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated, sent)
     return found

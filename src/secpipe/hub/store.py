@@ -11,9 +11,7 @@ PostgreSQL).
 
 from __future__ import annotations
 
-import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -22,8 +20,8 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, import_rules, importer, insights, pages, partitions, runs,
-                         subscriptions, tags, updates)
+from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, partitions,
+                         runs, subscriptions, tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -237,30 +235,28 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         `batch_size` findings (an iterable is consumed lazily, so memory stays flat)."""
         total = ImportResult()
         created = 0
-        it = iter(findings)
-
+        # Checking the next part (pure Python) overlaps writing this one: the database driver
+        # releases the GIL while SQLite or PostgreSQL does the work (see `overlap`).
+        shared = isinstance(self.engine.pool, StaticPool)      # one connection: no overlap
         part = self._part(partition)
 
-        def next_checked():
-            chunk = list(itertools.islice(it, max(1, batch_size)))
-            return self._check(chunk, None, part) if chunk else None
+        def check(chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict]]:
+            return self._check(chunk, None, part)
 
-        # Checking batch N+1 (pure Python) overlaps writing batch N: the database driver
-        # releases the GIL while SQLite or PostgreSQL does the work.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-check") as pool:
-            pending = pool.submit(next_checked)
-            while (checked := pending.result()) is not None:
-                pending = pool.submit(next_checked)
-                good, failed = checked
-                with self._write() as conn:
+        for parts in overlap.checked_batches(findings, batch_size, check, threaded=not shared):
+            with self._write() as conn:
+                good_n = failed_n = 0
+                for good, failed in parts:
                     good, off = subscriptions.screen(conn, good, part.account, part.region)
                     failed = failed + off
                     written = importer.write(conn, good, partition=part)
-                    audit.record(conn, None, "BulkImport", detail={"findings": len(good),
-                                                                    "failed": len(failed)})
-                created += written.created
-                total.success_count += len(good) - len(written.failed)
-                total.failed.extend(failed + written.failed)
+                    created += written.created
+                    good_n += len(good)
+                    failed_n += len(failed)
+                    total.success_count += len(good) - len(written.failed)
+                    total.failed.extend(failed + written.failed)
+                audit.record(conn, None, "BulkImport", detail={"findings": good_n,
+                                                                "failed": failed_n})
         self._refresh_stats(created)
         return total
 

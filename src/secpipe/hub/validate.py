@@ -11,7 +11,8 @@ CompanyName, Region, FindingProviderFields).
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping   # not typing's: its isinstance() is several times slower
+from typing import Any
 
 from secpipe.hub.common import canon_time
 from secpipe.hub.products import registered_names
@@ -36,8 +37,8 @@ class BadFinding(ValueError):
 
 def _is_map(value: Any) -> bool:
     # `type(...) is dict` first: isinstance against the Mapping ABC costs ~1 µs a call, and
-    # the import path makes dozens of these checks per finding.
-    return type(value) is dict or isinstance(value, Mapping)
+    # the import path makes dozens of these checks per finding (None is the usual other case).
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def _str(obj: Mapping[str, Any], key: str, limit: int | None = None) -> None:
@@ -58,15 +59,28 @@ def _map(obj: Mapping[str, Any], key: str, value_limit: int) -> None:
         raise BadFinding(f"{key} must be a map of strings")
     if len(value) > 50:
         raise BadFinding(f"{key} holds more than 50 keys")
-    if type(value) is dict and all(type(k) is str and type(v) is str and 0 < len(k) <= 128
-                                   and len(v) <= value_limit for k, v in value.items()):
-        return                    # the usual case, in one pass; else find the culprit below
+    if type(value) is dict and _plain_strings(value, value_limit):
+        return                    # the usual case, in C loops; else find the culprit below
     for k, v in value.items():
         if type(k) is not str or type(v) is not str or not k:
             if not (isinstance(k, str) and isinstance(v, str) and k):
                 raise BadFinding(f"{key} must map non-empty strings to strings")
         if len(k) > 128 or len(v) > value_limit:
             raise BadFinding(f"{key} key {k[:40]!r} or its value is too long")
+
+
+_STR_ONLY = {str}
+
+
+def _plain_strings(value: dict, value_limit: int) -> bool:
+    """Every key a str of 1-128 characters and every value a str of at most `value_limit`
+    (map/set/min/max run in C: ~5x faster than a generator over the items)."""
+    if not value:
+        return True
+    vals = value.values()
+    return (set(map(type, value)) == _STR_ONLY and set(map(type, vals)) == _STR_ONLY
+            and 0 < min(map(len, value)) and max(map(len, value)) <= 128
+            and max(map(len, vals)) <= value_limit)
 
 
 def _score(obj: Mapping[str, Any], key: str, where: str) -> None:
@@ -262,26 +276,32 @@ UNINDEXED_PRODUCT_FIELDS = frozenset(
 
 def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
     """(types, resources, map entries) rows of one finding, as positional tuples."""
-    types = [(pk, t) for t in dict.fromkeys(doc.get("Types") or ())]
+    types = doc.get("Types")
+    types = [(pk, t) for t in dict.fromkeys(types)] if types else []
     resources = []
-    maps: dict[tuple[str, str, str], str | None] = {}
+    maps: list[tuple] = []
     limit = MAP_VALUE_INDEXED
+    tagged: dict[tuple[str, str], str | None] | None = None
     for idx, r in enumerate(doc["Resources"]):
         resources.append((pk, idx, r["Type"], r["Id"], r.get("Partition"), r.get("Region")))
         tags = r.get("Tags")
-        if tags:
+        if tags:                 # several resources may carry the same tag: first one wins
+            if tagged is None:
+                tagged = {}
             for k, v in tags.items():
-                maps.setdefault(("T", k, v[:limit]), v if len(v) > limit else None)
+                tagged.setdefault((k, v[:limit]), v if len(v) > limit else None)
+    if tagged:
+        maps += [(pk, "T", k, v, full) for (k, v), full in tagged.items()]
+    # the keys of one map are unique, so only a value cut to `limit` can repeat a row
     fields = doc.get("ProductFields")
     if fields:
-        for k, v in fields.items():
-            if k not in UNINDEXED_PRODUCT_FIELDS:
-                maps.setdefault(("P", k, v[:limit]), v if len(v) > limit else None)
+        maps += [(pk, "P", k, v, None) if len(v) <= limit else (pk, "P", k, v[:limit], v)
+                 for k, v in fields.items() if k not in UNINDEXED_PRODUCT_FIELDS]
     udf = doc.get("UserDefinedFields")
     if udf:
-        for k, v in udf.items():
-            maps.setdefault(("U", k, v[:limit]), v if len(v) > limit else None)
-    return types, resources, [(pk, kind, k, v, full) for (kind, k, v), full in maps.items()]
+        maps += [(pk, "U", k, v, None) if len(v) <= limit else (pk, "U", k, v[:limit], v)
+                 for k, v in udf.items()]
+    return types, resources, maps
 
 
 def doc_size_ok(text: str) -> bool:

@@ -77,18 +77,30 @@ def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
 def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           allow_remote: bool = False, store: Any = None, auth: bool = True,
           token: str | None = None, extra_routes: RoutesArg | None = None,
-          log_level: str = "info", policy: Any = None, limits: Any = None) -> None:
+          log_level: str = "info", policy: Any = None, limits: Any = None,
+          workers: int = 1, store_options: dict[str, Any] | None = None) -> None:
     """Serve the hub until interrupted. `store` (an open HubStore) wins over `store_url`.
 
     extra_routes: a route list or a `factory(store)` mounted beside the API; None (default)
         means the dashboard under /ui, `()` means the API alone.
     policy: protected branches and timestamp skew (`secpipe.hub.authz.Policy`).
     limits: `isolation.Limits` (rate limit, worker pools); None = the defaults.
+    workers: server processes on one socket (`secpipe.hub.api.workers`: what is per process).
+        With more than one, `store` must be None (each worker opens `store_url` itself) and
+        the default routes leave the dashboard out.
+    store_options: `open_store`'s keywords (account_id, region) where the hub is opened here.
     """
     check_host(host, allow_remote)
+    _log_access(log_level)
+    if workers > 1:
+        _serve_workers(store_url, host, port, workers, auth=auth, token=token,
+                       extra_routes=() if extra_routes is None else extra_routes,
+                       log_level=log_level, policy=policy, limits=limits, store=store,
+                       store_options=store_options or {})
+        return
     if store is None:
         from secpipe.hub.store import open_store
-        store = open_store(store_url)
+        store = open_store(store_url, **(store_options or {}))
     if policy is not None:
         store.policy = policy
     # A query thread gives the GIL up for every row SQLite steps and then waits for it behind
@@ -98,9 +110,42 @@ def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DE
     sys.setswitchinterval(SWITCH_INTERVAL)
     app = create_app(store, auth=auth, token=token, extra_routes=_routes(extra_routes, store),
                      limits=limits)
-    _log_access(log_level)
     # the hub's own access log (with the key id) replaces uvicorn's
     build_server(app, host, port, log_level=log_level, access_log=False).run()
+
+
+def _serve_workers(store_url: str | None, host: str, port: int, workers: int, *,
+                   store: Any, extra_routes: RoutesArg, store_options: dict[str, Any],
+                   **app_args: Any) -> None:
+    """`serve` with `workers` processes (see `secpipe.hub.api.workers`)."""
+    import atexit
+
+    from secpipe.hub.api import workers as procs
+    from secpipe.hub.store import open_store
+
+    if store is not None:
+        raise ValueError("serving with several workers needs a store URL, not an open store")
+    open_store(store_url, **store_options).close()   # migrate once, before any worker opens it
+    policy, limits, log_level = (app_args.pop(k) for k in ("policy", "limits", "log_level"))
+    sock = procs.bind(host, port)
+
+    def run(sock_: socket.socket) -> None:
+        own = open_store(store_url, **store_options)
+        if policy is not None:
+            own.policy = policy
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        app = create_app(own, extra_routes=_routes(extra_routes, own), limits=limits,
+                         **app_args)
+        try:
+            build_server(app, host, port, log_level=log_level, access_log=False).run(
+                sockets=[sock_])
+        finally:
+            atexit._run_exitfuncs()      # a forked worker ends in os._exit: flush the intake
+            own.close()
+
+    code = procs.supervise(workers, sock, run)
+    if code:
+        raise SystemExit(code)
 
 
 def _log_access(level: str) -> None:

@@ -1,0 +1,105 @@
+"""Checking the next findings while the database writes the current ones (`bulk_import`).
+
+The checks (`importer.check_all`) are pure Python and hold the GIL; the writes spend most of
+their time inside SQLite or PostgreSQL, with the GIL released. A producer thread checks a
+transaction's findings part by part (`PART` findings each) and hands the parts over in order,
+so the writer starts on the first part while the rest are being checked, instead of waiting
+for the whole transaction's checks (one 10k-finding transaction used to mean ~1 s of checks
+and then ~0.7 s of writing, one after the other).
+
+A transaction's findings are written part by part with one `importer.write` per part. That is
+the same as one `write` of the whole batch except where a key occurs twice in the batch (the
+newest UpdatedAt wins inside one `write`, a later one on a tie; across two writes a tie keeps
+the first): a batch whose keys repeat is therefore checked and written as one part.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+from secpipe.hub.importer import provider_key
+
+PART = 1000            # findings per part: ~70 ms of checks, 8-10k side-table rows
+_AHEAD = 4             # parts checked ahead of the writer (bounds memory)
+_DONE = object()
+
+T = TypeVar("T")
+
+
+def parts_of(batch: Sequence[Any], part: int | None = None) -> list[Sequence[Any]]:
+    """`batch` cut into parts of `part` (default `PART`) findings, or whole when one of its
+    keys repeats."""
+    part = part or PART
+    if len(batch) <= part:
+        return [batch]
+    keys = [k for k in map(provider_key, batch) if k is not None]
+    if len(set(keys)) != len(keys):
+        return [batch]
+    return [batch[i:i + part] for i in range(0, len(batch), part)]
+
+
+def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
+                    part: int | None = None, threaded: bool = True) -> Iterator[Iterator[T]]:
+    """Per transaction of `batch_size` findings, an iterator of `check(part)` results, in
+    order. Checking runs in a producer thread up to `_AHEAD` parts ahead of the consumer; an
+    exception there is raised here. Each inner iterator must be consumed before the next.
+    `threaded=False` checks in the caller's thread (a store on one shared connection, such
+    as an in-memory SQLite database, cannot read while it writes)."""
+    if not threaded:
+        yield from _inline(findings, batch_size, check, part)
+        return
+    handoff: queue.Queue = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+    it = iter(findings)
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            while batch := list(itertools.islice(it, max(1, batch_size))):
+                pieces = parts_of(batch, part)
+                for i, piece in enumerate(pieces):
+                    if not put((check(list(piece)), i == len(pieces) - 1, None)):
+                        return
+            put(_DONE)
+        except BaseException as exc:  # re-raised in the consumer, which owns the error
+            put((None, True, exc))
+
+    worker = threading.Thread(target=produce, name="hub-check", daemon=True)
+    worker.start()
+
+    def one_batch(first: tuple) -> Iterator[T]:
+        item = first
+        while True:
+            result, last, exc = item
+            if exc is not None:
+                raise exc
+            yield result
+            if last:
+                return
+            item = handoff.get()
+
+    try:
+        while (item := handoff.get()) is not _DONE:
+            yield one_batch(item)
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _inline(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
+            part: int | None) -> Iterator[Iterator[T]]:
+    it = iter(findings)
+    while batch := list(itertools.islice(it, max(1, batch_size))):
+        # every part checked before the caller opens its write transaction
+        yield iter([check(list(piece)) for piece in parts_of(batch, part)])

@@ -1,0 +1,143 @@
+"""`bulk_import` checks a transaction's findings part by part while it writes the previous
+part (`secpipe.hub.overlap`): the stored rows must be exactly those of the slow path
+(BatchImportFindings calls of 100), on SQLite and PostgreSQL, for creates and updates."""
+
+from __future__ import annotations
+
+import pytest
+
+from secpipe.hub import overlap
+from secpipe.hub.store import open_store
+from tests.hub.builders import T0, finding
+
+T1 = "2024-05-02T10:00:00.000Z"
+T2 = "2024-05-03T10:00:00.000Z"
+TABLES = {
+    "findings": "SELECT * FROM findings ORDER BY pk",
+    "finding_types": "SELECT * FROM finding_types ORDER BY finding_pk, type",
+    "finding_resources": "SELECT * FROM finding_resources ORDER BY finding_pk, idx",
+    "finding_map": "SELECT * FROM finding_map ORDER BY finding_pk, kind, key, v",
+    "finding_events": "SELECT finding_pk, kind, actor, run_id, changes FROM finding_events "
+                      "ORDER BY finding_pk, seq",
+}
+
+
+def varied(n: int, stamp: str) -> list[dict]:
+    """Findings exercising every side table, the automatic workflow, and refusals."""
+    docs = []
+    for i in range(n):
+        extra: dict = {"UpdatedAt": stamp, "Types": [
+            "Software and Configuration Checks/Vulnerabilities/CVE",
+            "Software and Configuration Checks/Vulnerabilities/CVE",   # repeated: stored once
+            f"Effects/Data Exposure/{i % 7}"][: 1 + i % 3]}
+        if i % 5 == 0:
+            extra["Resources"] = [
+                {"Type": "Container", "Id": f"img{i}", "Tags": {"team": "a", "long": "x" * 300}},
+                {"Type": "Other", "Id": f"res{i}", "Tags": {"team": "a"}, "Partition": "aws"}]
+        if i % 7 == 0:
+            extra["ProductFields"] = {"secpipe/Tool": f"t{i % 3}", "big": "y" * 400,
+                                      "secpipe/Fingerprint": f"fp{i}"}
+        if i % 11 == 0:
+            extra["UserDefinedFields"] = {"owner": f"o{i % 4}"}
+        if i % 13 == 0:
+            extra["RecordState"] = "ARCHIVED"                 # born RESOLVED
+        if i % 17 == 0 and stamp != T0:
+            extra["Compliance"] = {"Status": "PASSED"}        # update: NEW -> RESOLVED
+        if i % 97 == 0:
+            extra["Title"] = None                             # refused (FailedFindings)
+        docs.append(finding(f"f{i:05d}", **extra))
+    return docs
+
+
+def rows(store) -> dict[str, list[tuple]]:
+    """Every row of the findings tables, without the hub's own clock (ProcessedAt)."""
+    out = {}
+    with store.engine.connect() as conn:
+        for table, sql in TABLES.items():
+            got = [tuple(r) for r in conn.exec_driver_sql(sql)]
+            if table == "findings":
+                cols = list(conn.exec_driver_sql(sql).keys())
+                skip = {cols.index("processed_at")}
+                doc = cols.index("doc")
+                got = [tuple(v for j, v in enumerate(r) if j not in skip and j != doc)
+                       + (_without_processed(r[doc]),) for r in got]
+            out[table] = got
+    return out
+
+
+def _without_processed(text: str) -> str:
+    import json
+
+    doc = json.loads(text)
+    doc.pop("ProcessedAt", None)
+    return json.dumps(doc, sort_keys=True)
+
+
+@pytest.fixture
+def second_url(backend, tmp_path, request):
+    if backend == "sqlite":
+        yield str(tmp_path / "slow.db")
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.new_url()
+    try:
+        yield url
+    finally:
+        server.drop(url)
+
+
+def test_bulk_parts_store_the_rows_of_the_slow_path(store, second_url, monkeypatch):
+    monkeypatch.setattr(overlap, "PART", 64)         # many parts per transaction
+    slow = open_store(second_url, account_id="123456789012")
+    try:
+        for stamp in (T0, T1, T0, T2):               # create, update, stale (ignored), update
+            docs = varied(700, stamp)
+            fast_result = store.bulk_import(docs, batch_size=300)
+            slow_ok, slow_failed = 0, []
+            for i in range(0, len(docs), 100):
+                r = slow.batch_import(docs[i:i + 100])
+                slow_ok += r.success_count
+                slow_failed += r.failed
+            assert fast_result.success_count == slow_ok
+            assert sorted(f["Id"] for f in fast_result.failed) == \
+                sorted(f["Id"] for f in slow_failed) != []
+            assert rows(store) == rows(slow)
+    finally:
+        slow.close()
+
+
+def test_a_batch_whose_keys_repeat_is_one_part():
+    docs = [finding("a"), finding("b"), finding("a", UpdatedAt=T1)]
+    assert overlap.parts_of(docs, 1) == [docs]
+    assert overlap.parts_of(docs[:2], 1) == [docs[:1], docs[1:2]]
+
+
+def test_a_repeated_key_keeps_the_later_document_on_a_tie(store, monkeypatch):
+    monkeypatch.setattr(overlap, "PART", 2)
+    docs = [finding("a", Title="first"), finding("b"), finding("c"),
+            finding("a", Title="second")]                 # same UpdatedAt: the later wins
+    assert store.bulk_import(docs, batch_size=10).success_count == 4
+    got, _ = store.get_findings({"Id": [{"Value": "a", "Comparison": "EQUALS"}]})
+    assert [d["Title"] for d in got] == ["second"]
+
+
+def test_a_check_that_raises_reaches_the_caller():
+    def check(part):
+        if part[0] == 3:
+            raise RuntimeError("boom")
+        return part
+
+    batches = overlap.checked_batches(range(10), 5, check, part=3)
+    first = next(batches)
+    assert next(first) == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="boom"):
+        next(first)
+    batches.close()                                  # stops and joins the checking thread
+
+
+def test_an_in_memory_hub_imports_many_parts():
+    """One shared connection (StaticPool) cannot read while it writes: checked inline."""
+    with open_store("sqlite:///:memory:", account_id="123456789012") as hub:
+        docs = [finding(f"m{i}") for i in range(overlap.PART * 2 + 5)]
+        assert hub.bulk_import(docs).success_count == len(docs)
+        assert hub.count_findings() == len(docs)
