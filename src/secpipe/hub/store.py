@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import audit, import_rules, importer, insights, pages, runs, updates
+from secpipe.hub import audit, import_rules, importer, insights, pages, query_json, runs, updates
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.store_admin import KeysUsersAudit
@@ -90,6 +90,7 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
                        "journal_size_limit=134217728", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
+        query_json.register_sqlite(dbapi_conn)     # the document filters' functions
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
