@@ -182,3 +182,36 @@ def test_date_range_older_than_is_not_within(hub: Hub, loaded: list[dict]) -> No
     assert within and older and not within & older
     assert within | older == {d["Id"] for d in loaded}
     assert datetime.now(timezone.utc)       # (the oracle computes "now" itself)
+
+
+def test_the_column_keys_are_the_ones_query_answers_from_columns() -> None:
+    from secpipe.hub import query
+
+    assert filterspec.COLUMN_STRINGS == {*query.STRINGS, *query.SIDE_STRINGS}
+
+
+def test_migration_0006_backfills_the_value_rows(tmp_path) -> None:
+    """Findings stored before 0006 get their nested values indexed (kind "X" rows)."""
+    import importlib
+
+    from sqlalchemy import text
+
+    from secpipe.hub import open_store
+
+    backfill = importlib.import_module(
+        "secpipe.hub.migrations.versions.0006_filters")._backfill
+    store = open_store(tmp_path / "hub.db", account_id=filter_data.ACCOUNT)
+    store.batch_import(filter_data.findings(60))
+    filters = {"MalwareName": [{"Comparison": "EQUALS", "Value": "EICAR"}]}
+    before = sorted(d["Id"] for d in _all(store, filters))
+    with store.engine.begin() as conn:
+        rows = conn.execute(text("SELECT finding_pk, key, v FROM finding_map "
+                                 "WHERE kind = 'X' ORDER BY 1, 2, 3")).all()
+        conn.execute(text("DELETE FROM finding_map WHERE kind = 'X'"))
+    assert before and rows and _all(store, filters) == []   # the rows drive the filter
+    with store.engine.begin() as conn:
+        backfill(conn)
+        assert conn.execute(text("SELECT finding_pk, key, v FROM finding_map WHERE kind = 'X' "
+                                 "ORDER BY 1, 2, 3")).all() == rows
+    assert sorted(d["Id"] for d in _all(store, filters)) == before
+    store.close()

@@ -90,6 +90,57 @@ def values(doc: Any, path: tuple[str, ...]) -> Iterator[Any]:
         yield from values(node, rest)
 
 
+Steps = tuple[tuple[str, bool], ...]
+
+
+def _tree() -> dict[str, list[tuple[str, Steps]]]:
+    out: dict[str, list[tuple[str, Steps]]] = {}
+    for key in fs.VALUE_INDEXED:
+        path = fs.KEYS[key].path
+        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in path)
+        out.setdefault(steps[0][0], []).append((key, steps))
+    return out
+
+
+def _strings_at(doc: Any, steps: Steps) -> list[str]:
+    """`values` for the import path: plain dicts and lists (what json.loads and the
+    importer give), iterative, strings only."""
+    nodes = [doc]
+    for name, many in steps:
+        nxt = []
+        for node in nodes:
+            if type(node) is dict:
+                child = node.get(name)
+                if child is None:
+                    continue
+                if many:
+                    if type(child) is list:
+                        nxt.extend(child)
+                else:
+                    nxt.append(child)
+        nodes = nxt
+        if not nodes:
+            return []
+    return [n for n in nodes if type(n) is str]
+
+
+_BY_MEMBER = _tree()
+
+
+def indexed_values(doc: Mapping[str, Any], limit: int) -> dict[tuple[str, str, str], None]:
+    """The finding_map rows (kind "X") of `fs.VALUE_INDEXED`: {(kind, key, v[:limit])}.
+    Only members the document has are walked (most findings have few of them)."""
+    out: dict[tuple[str, str, str], None] = {}
+    if type(doc) is not dict:
+        doc = dict(doc)
+    for member in _BY_MEMBER.keys() & doc.keys():
+        for key, steps in _BY_MEMBER[member]:
+            for v in _strings_at(doc, steps):
+                if v:
+                    out[(fs.VALUE_KIND, key, v[:limit])] = None
+    return out
+
+
 def strings_in(doc: Any) -> Iterator[str]:
     if isinstance(doc, str):
         yield doc

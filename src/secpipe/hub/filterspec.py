@@ -158,6 +158,21 @@ KEYS: dict[str, Key] = {
 EXTRA_KEYS: dict[str, Key] = {"ProcessedAt": _k(DATE, "ProcessedAt")}
 ALL_KEYS: dict[str, Key] = {**KEYS, **EXTRA_KEYS}
 
+# String keys with a column or side table of their own (hub.query answers them there).
+COLUMN_STRINGS = frozenset((
+    "Id", "ProductArn", "ProductName", "CompanyName", "GeneratorId", "Title", "Description",
+    "AwsAccountId", "Region", "SeverityLabel", "WorkflowStatus", "RecordState",
+    "VerificationState", "ComplianceStatus", "Type", "ResourceId", "ResourceType",
+    "ResourcePartition", "ResourceRegion"))
+# The other string keys' values are indexed in finding_map (kind "X", key = the filter key,
+# v = the value's first 256 characters), so EQUALS/PREFIX on them is an index range that
+# narrows the candidates the document check then confirms. FindingProviderFields* are left
+# out: every finding has them (import fills them in) and they repeat top-level values, so
+# they would cost every import rows that rarely select anything.
+VALUE_INDEXED = tuple(k for k, s in KEYS.items() if s.kind == STRING
+                      and k not in COLUMN_STRINGS and not k.startswith("FindingProviderFields"))
+VALUE_KIND = "X"
+
 SORTABLE = [k for k, spec in ALL_KEYS.items()
             if spec.scalar and spec.kind in (STRING, NUMBER, DATE, BOOLEAN)]
 

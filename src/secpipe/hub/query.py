@@ -286,7 +286,7 @@ def where_clause(filters: Mapping[str, Any] | None, dialect: str,
         elif key in BOOLEANS:
             parts.append(_boolean_filter(p))
         else:      # every other key of the table: read from the stored document
-            parts.append(query_json.condition(p, dialect))
+            parts.append(query_json.condition(p, ctx))
     return and_(*parts) if parts else true()
 
 

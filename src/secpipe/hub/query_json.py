@@ -22,17 +22,23 @@ matches it):
   byte search that rejects most rows before any JSON is parsed. Documents are stored by one
   encoder (compact, ensure_ascii=False), so the spelling is known exactly.
 
-What the planner cannot do is use an index for a rare PREFIX/CONTAINS/Number/Date value on a
-nested key: those scan (pages are ordered by an indexed column, so a common value stops after
-a page). `bench/hub_filters.py` measures both cases at scale.
+- Both: the nested string keys' values are also rows of `finding_map` (kind "X", key = the
+  filter key, v = the value's first 256 characters; `filterspec.VALUE_INDEXED`, written with
+  the other side rows on import and update). A positive EQUALS / PREFIX there is an index
+  range, registered as a planner term (`hub.pages`): a rare value drives the page, and the
+  document check above confirms each candidate (the rows are a superset: truncated values).
+
+What remains a scan is a rare CONTAINS / CONTAINS_WORD / Number / Date / CIDR value on a
+nested key, and FindingProviderFields* (left out of the value rows, see filterspec); pages
+are ordered by an indexed column, so a common value stops after a page.
+`bench/hub_filters.py` measures both cases at scale.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
-from sqlalchemy import Float, String, and_, case, cast, exists, false, func, literal_column
+from sqlalchemy import Float, String, and_, case, cast, exists, false, func, literal, literal_column
 from sqlalchemy import not_, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.ext.compiler import compiles
@@ -41,7 +47,9 @@ from sqlalchemy.sql.expression import ColumnClause
 
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
-from secpipe.hub.common import dumps
+from secpipe.hub.common import dumps, prefix_upper
+from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import findings as F
 
 _PUNCT = set("\\^$.|?*+()[]{}-/#&~!@%=<>:;,'\"`")
@@ -197,7 +205,7 @@ def _contains(key: str, value: Any) -> ColumnElement:
     node: Any = value
     for part in reversed(fs.ALL_KEYS[key].path):
         node = {part[:-2]: [node]} if part.endswith("[]") else {part: node}
-    return cast(F.c.doc, JSONB).op("@>")(cast(json.dumps(node), JSONB))
+    return cast(F.c.doc, JSONB).op("@>")(literal(node, JSONB))
 
 
 def _map(p: fs.Parsed, vals: _Values, dialect: str) -> ColumnElement:
@@ -288,14 +296,41 @@ def _inet(_type: Any, _compiler: Any, **_kw: Any) -> str:
 _INET = _InetType()
 
 
-def condition(p: fs.Parsed, dialect: str) -> ColumnElement:
-    """The SQL of one parsed filter key, read from the stored document."""
+def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
+    """For a key of `fs.VALUE_INDEXED` whose positive comparisons are all EQUALS/PREFIX: the
+    findings with such a value in finding_map (kind "X", first 256 characters), a `Ctx` term
+    the planner can count and drive from. A superset: the document check stays."""
+    pos = p.positive
+    if p.key not in fs.VALUE_INDEXED or not pos or any(c not in ("EQUALS", "PREFIX")
+                                                        for c, _ in pos):
+        return None
+
+    def cond(m: Any) -> ColumnElement:
+        alts = []
+        for comp, value in pos:
+            v = value[:MAP_VALUE_INDEXED]
+            if comp == "EQUALS":
+                alts.append(m.c.v == v)
+            else:
+                upper = prefix_upper(v)
+                alts.append(m.c.v >= v if upper is None else and_(m.c.v >= v, m.c.v < upper))
+        return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*alts))
+
+    return ctx.present(M, cond, estimable=True)
+
+
+def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
+    """The SQL of one parsed filter key, read from the stored document (`ctx`: hub.query's
+    Ctx, which collects the index-able terms)."""
+    dialect = ctx.dialect
     spec = fs.ALL_KEYS[p.key]
     if p.kind == fs.KEYWORD:
         return _keyword(p, dialect)
     vals = _Values(dialect, spec.path, mapped=p.kind == fs.MAP)
     if p.kind == fs.STRING:
-        return _string(p, vals, dialect)
+        term = value_term(p, ctx)
+        cond = _string(p, vals, dialect)
+        return cond if term is None else and_(term, cond)
     if p.kind == fs.MAP:
         return _map(p, vals, dialect)
     if p.kind == fs.NUMBER:

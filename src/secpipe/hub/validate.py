@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from secpipe.hub import filtermatch
 from secpipe.hub.common import canon_time
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.model.asff import LABELS, validate_asff
@@ -278,6 +279,7 @@ def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
     if udf:
         for k, v in udf.items():
             maps.setdefault(("U", k, v[:limit]), v if len(v) > limit else None)
+    maps.update(filtermatch.indexed_values(doc, limit))    # nested keys' values (kind "X")
     return types, resources, [(pk, kind, k, v, full) for (kind, k, v), full in maps.items()]
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL: what the document filters need (`secpipe.hub.query_json`).
+"""What the document filters need (`secpipe.hub.query_json`).
 
 Revision ID: 0006_filters
 Revises: 0005
@@ -11,11 +11,17 @@ Create Date: 2026-12-06
 - `ix_findings_doc_gin`: GIN (jsonb_path_ops) on `doc::jsonb`, so an EQUALS on any key of
   the document, nested lists included, is an index lookup (`doc::jsonb @> ...`).
 
-SQLite: nothing (its functions are registered per connection; see the module above).
+Both dialects: the `finding_map` rows of kind "X" (the values of the nested string keys,
+`filterspec.VALUE_INDEXED`) for the findings stored before this revision; the importer
+writes them from now on (`validate.side_rows`). SQLite's functions are registered per
+connection (see the module above).
 """
 
 from __future__ import annotations
 
+import json
+
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_filters"
@@ -57,7 +63,26 @@ $$
 """
 
 
+def _backfill(conn: sa.engine.Connection) -> None:
+    from secpipe.hub.filtermatch import indexed_values
+    from secpipe.hub.schema import MAP_VALUE_INDEXED, finding_map
+
+    last = 0
+    while True:
+        rows = conn.execute(sa.text("SELECT pk, doc FROM findings WHERE pk > :last "
+                                    "ORDER BY pk LIMIT 5000"), {"last": last}).all()
+        if not rows:
+            return
+        out = [{"finding_pk": pk, "kind": kind, "key": key, "v": v, "full": None}
+               for pk, doc in rows
+               for kind, key, v in indexed_values(json.loads(doc), MAP_VALUE_INDEXED)]
+        if out:
+            conn.execute(sa.insert(finding_map), out)
+        last = rows[-1][0]
+
+
 def upgrade() -> None:
+    _backfill(op.get_bind())
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(TS)
@@ -67,6 +92,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM finding_map WHERE kind = 'X'")
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DROP INDEX IF EXISTS ix_findings_doc_gin")
