@@ -39,7 +39,7 @@ EC2_TYPES = [f"{fam}.{size}" for fam in ("t3", "m5", "c6g", "r5") for size in
 
 def enrich(doc: dict[str, Any], i: int, rng: random.Random) -> dict[str, Any]:
     """Nested members on the generated finding; rare values every 10,000th finding."""
-    rare = i % 10_000 == 7
+    rare = i % 10_000 == 5
     doc["Network"] = {"Direction": rng.choice(["IN", "OUT"]), "Protocol": "TCP",
                       "DestinationPort": 3389 if rare else rng.choice([22, 80, 443, 8080]),
                       "DestinationIpV4": "10.99.0.5" if rare else

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
@@ -93,18 +94,51 @@ def values(doc: Any, path: tuple[str, ...]) -> Iterator[Any]:
 Steps = tuple[tuple[str, bool], ...]
 
 
-def _tree() -> dict[str, list[tuple[str, Steps]]]:
-    out: dict[str, list[tuple[str, Steps]]] = {}
+def encode_number(x: float) -> str:
+    """16 hex digits whose text order is the number order (IEEE 754 bits, sign-flipped)."""
+    bits = struct.unpack(">Q", struct.pack(">d", float(x) + 0.0))[0]
+    bits = (~bits & 0xFFFFFFFFFFFFFFFF) if bits >> 63 else bits | (1 << 63)
+    return f"{bits:016x}"
+
+
+def encode_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """"4:" or "6:" and 32 hex digits: within a family, text order is address order."""
+    return f"{addr.version}:{int(addr):032x}"
+
+
+def encode(kind: str, value: Any) -> str | None:
+    """How a value of a `kind` key is written in finding_map's `v` (None: not indexed)."""
+    if kind == fs.STRING:
+        return value if type(value) is str and value else None
+    if kind == fs.NUMBER:
+        if type(value) in (int, float):
+            try:
+                return encode_number(value)
+            except OverflowError:
+                return None
+        return None
+    if kind == fs.DATE:
+        return instant(value)
+    if type(value) is str and "/" not in value:
+        try:
+            return encode_ip(ipaddress.ip_address(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _tree() -> dict[str, list[tuple[str, str, Steps]]]:
+    out: dict[str, list[tuple[str, str, Steps]]] = {}
     for key in fs.VALUE_INDEXED:
-        path = fs.KEYS[key].path
-        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in path)
-        out.setdefault(steps[0][0], []).append((key, steps))
+        spec = fs.KEYS[key]
+        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in spec.path)
+        out.setdefault(steps[0][0], []).append((key, spec.kind, steps))
     return out
 
 
-def _strings_at(doc: Any, steps: Steps) -> list[str]:
+def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
     """`values` for the import path: plain dicts and lists (what json.loads and the
-    importer give), iterative, strings only."""
+    importer give), iterative."""
     nodes = [doc]
     for name, many in steps:
         nxt = []
@@ -121,7 +155,7 @@ def _strings_at(doc: Any, steps: Steps) -> list[str]:
         nodes = nxt
         if not nodes:
             return []
-    return [n for n in nodes if type(n) is str]
+    return nodes
 
 
 _BY_MEMBER = _tree()
@@ -134,8 +168,9 @@ def indexed_values(doc: Mapping[str, Any], limit: int) -> dict[tuple[str, str, s
     if type(doc) is not dict:
         doc = dict(doc)
     for member in _BY_MEMBER.keys() & doc.keys():
-        for key, steps in _BY_MEMBER[member]:
-            for v in _strings_at(doc, steps):
+        for key, kind, steps in _BY_MEMBER[member]:
+            for leaf in _leaves_at(doc, steps):
+                v = encode(kind, leaf)
                 if v:
                     out[(fs.VALUE_KIND, key, v[:limit])] = None
     return out

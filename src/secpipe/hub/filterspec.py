@@ -164,13 +164,18 @@ COLUMN_STRINGS = frozenset((
     "AwsAccountId", "Region", "SeverityLabel", "WorkflowStatus", "RecordState",
     "VerificationState", "ComplianceStatus", "Type", "ResourceId", "ResourceType",
     "ResourcePartition", "ResourceRegion"))
-# The other string keys' values are indexed in finding_map (kind "X", key = the filter key,
-# v = the value's first 256 characters), so EQUALS/PREFIX on them is an index range that
-# narrows the candidates the document check then confirms. FindingProviderFields* are left
+COLUMN_KEYS = COLUMN_STRINGS | {
+    "SeverityNormalized", "Confidence", "Criticality", "CreatedAt", "UpdatedAt",
+    "FirstObservedAt", "LastObservedAt", "ProcessedAt", "ProductFields", "UserDefinedFields",
+    "ResourceTags", "Sample"}
+# The other keys' values (String, Number, Date, Ip) are indexed in finding_map (kind "X", key
+# = the filter key, v = the value encoded so that its order is the value's order: see
+# filtermatch.encode), so EQUALS / PREFIX / ranges / CIDRs on them are index ranges that
+# narrow the candidates the document check then confirms. FindingProviderFields* are left
 # out: every finding has them (import fills them in) and they repeat top-level values, so
 # they would cost every import rows that rarely select anything.
-VALUE_INDEXED = tuple(k for k, s in KEYS.items() if s.kind == STRING
-                      and k not in COLUMN_STRINGS and not k.startswith("FindingProviderFields"))
+VALUE_INDEXED = tuple(k for k, s in KEYS.items() if s.kind in (STRING, NUMBER, DATE, IP)
+                      and k not in COLUMN_KEYS and not k.startswith("FindingProviderFields"))
 VALUE_KIND = "X"
 
 SORTABLE = [k for k, spec in ALL_KEYS.items()

@@ -22,15 +22,17 @@ matches it):
   byte search that rejects most rows before any JSON is parsed. Documents are stored by one
   encoder (compact, ensure_ascii=False), so the spelling is known exactly.
 
-- Both: the nested string keys' values are also rows of `finding_map` (kind "X", key = the
-  filter key, v = the value's first 256 characters; `filterspec.VALUE_INDEXED`, written with
-  the other side rows on import and update). A positive EQUALS / PREFIX there is an index
-  range, registered as a planner term (`hub.pages`): a rare value drives the page, and the
-  document check above confirms each candidate (the rows are a superset: truncated values).
+- Both: the nested keys' values are also rows of `finding_map` (kind "X", key = the filter
+  key, v = the value encoded so that text order is value order: strings (first 256
+  characters), numbers (IEEE bits), canonical stamps, addresses; `filterspec.VALUE_INDEXED`,
+  `filtermatch.encode`; written with the other side rows on import and update). EQUALS /
+  PREFIX, number and date bounds and CIDRs are index ranges there, registered as planner
+  terms (`hub.pages`): a rare value drives the page, and the document check above confirms
+  each candidate (the rows are a superset: truncated strings, inclusive bounds).
 
-What remains a scan is a rare CONTAINS / CONTAINS_WORD / Number / Date / CIDR value on a
-nested key, and FindingProviderFields* (left out of the value rows, see filterspec); pages
-are ordered by an indexed column, so a common value stops after a page.
+What remains a scan is a rare CONTAINS / CONTAINS_WORD value, a negative-only filter, a
+ResourceDetailsOther map and FindingProviderFields* (left out of the value rows, see
+filterspec); pages are ordered by an indexed column, so a common value stops after a page.
 `bench/hub_filters.py` measures both cases at scale.
 """
 
@@ -297,24 +299,51 @@ _INET = _InetType()
 
 
 def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
-    """For a key of `fs.VALUE_INDEXED` whose positive comparisons are all EQUALS/PREFIX: the
-    findings with such a value in finding_map (kind "X", first 256 characters), a `Ctx` term
-    the planner can count and drive from. A superset: the document check stays."""
-    pos = p.positive
-    if p.key not in fs.VALUE_INDEXED or not pos or any(c not in ("EQUALS", "PREFIX")
-                                                        for c, _ in pos):
+    """For a key of `fs.VALUE_INDEXED`: the findings with a matching value in finding_map
+    (kind "X", values encoded by `filtermatch.encode`), a `Ctx` term the planner can count and
+    drive from; None when the comparisons have no index range (CONTAINS, negatives only).
+    A superset (truncated strings, inclusive bounds): the document check stays."""
+    if p.key not in fs.VALUE_INDEXED:
+        return None
+
+    def between(m: Any, lo: str | None, hi: str | None) -> ColumnElement:
+        return and_(true() if lo is None else m.c.v >= lo, true() if hi is None else m.c.v <= hi)
+
+    ranges: list[Callable[[Any], ColumnElement]] = []
+    if p.kind == fs.STRING:
+        pos = p.positive
+        if not pos or any(c not in ("EQUALS", "PREFIX") for c, _ in pos):
+            return None
+        for comp, value in pos:
+            v = value[:MAP_VALUE_INDEXED]
+            upper = prefix_upper(v) if comp == "PREFIX" else None
+            if comp == "EQUALS":
+                ranges.append(lambda m, v=v: m.c.v == v)
+            elif upper is None:
+                ranges.append(lambda m, v=v: m.c.v >= v)
+            else:
+                ranges.append(lambda m, v=v, u=upper: and_(m.c.v >= v, m.c.v < u))
+    elif p.kind == fs.NUMBER:
+        for alt in p.items:
+            lo = max((b for op, b in alt.items() if op in ("Gte", "Gt", "Eq")), default=None)
+            hi = min((b for op, b in alt.items() if op in ("Lte", "Lt", "Eq")), default=None)
+            ranges.append(lambda m, lo=lo, hi=hi: between(
+                m, None if lo is None else fm.encode_number(lo),
+                None if hi is None else fm.encode_number(hi)))
+    elif p.kind == fs.DATE:
+        for alt in p.items:
+            lo = max((b for op, b in alt if op == ">="), default=None)
+            hi = min((b for op, b in alt if op in ("<=", "<")), default=None)
+            ranges.append(lambda m, lo=lo, hi=hi: between(m, lo, hi))
+    elif p.kind == fs.IP:
+        for net in p.items:
+            ranges.append(lambda m, net=net: between(m, fm.encode_ip(net.network_address),
+                                                     fm.encode_ip(net.broadcast_address)))
+    else:
         return None
 
     def cond(m: Any) -> ColumnElement:
-        alts = []
-        for comp, value in pos:
-            v = value[:MAP_VALUE_INDEXED]
-            if comp == "EQUALS":
-                alts.append(m.c.v == v)
-            else:
-                upper = prefix_upper(v)
-                alts.append(m.c.v >= v if upper is None else and_(m.c.v >= v, m.c.v < upper))
-        return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*alts))
+        return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*(r(m) for r in ranges)))
 
     return ctx.present(M, cond, estimable=True)
 
@@ -328,18 +357,19 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
         return _keyword(p, dialect)
     vals = _Values(dialect, spec.path, mapped=p.kind == fs.MAP)
     if p.kind == fs.STRING:
-        term = value_term(p, ctx)
         cond = _string(p, vals, dialect)
-        return cond if term is None else and_(term, cond)
-    if p.kind == fs.MAP:
-        return _map(p, vals, dialect)
-    if p.kind == fs.NUMBER:
-        return _number(p, vals)
-    if p.kind == fs.DATE:
-        return _date(p, vals, dialect)
-    if p.kind == fs.IP:
-        return _ip(p, vals, dialect)
-    raise AssertionError(p.kind)     # BOOLEAN keys all have columns
+    elif p.kind == fs.MAP:
+        cond = _map(p, vals, dialect)
+    elif p.kind == fs.NUMBER:
+        cond = _number(p, vals)
+    elif p.kind == fs.DATE:
+        cond = _date(p, vals, dialect)
+    elif p.kind == fs.IP:
+        cond = _ip(p, vals, dialect)
+    else:
+        raise AssertionError(p.kind)     # BOOLEAN keys all have columns
+    term = value_term(p, ctx)
+    return cond if term is None else and_(term, cond)
 
 
 # --- sorting on a scalar key of the document ---------------------------------------------------

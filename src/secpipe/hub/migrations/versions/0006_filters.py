@@ -11,7 +11,7 @@ Create Date: 2026-12-06
 - `ix_findings_doc_gin`: GIN (jsonb_path_ops) on `doc::jsonb`, so an EQUALS on any key of
   the document, nested lists included, is an index lookup (`doc::jsonb @> ...`).
 
-Both dialects: the `finding_map` rows of kind "X" (the values of the nested string keys,
+Both dialects: the `finding_map` rows of kind "X" (the values of the nested keys,
 `filterspec.VALUE_INDEXED`) for the findings stored before this revision; the importer
 writes them from now on (`validate.side_rows`). SQLite's functions are registered per
 connection (see the module above).
