@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub import query_json
+from secpipe.hub import query_sort
 from secpipe.hub.common import bad_text, decode_token, encode_token, fingerprint
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.query import (
@@ -67,8 +67,8 @@ def sort_keys(sort: Sequence[Mapping[str, str]] | None) -> list[tuple[Any, bool,
         if not isinstance(crit, Mapping):
             raise InvalidInput("SortCriteria entries must be objects")
         name = SORT_ALIASES.get(crit.get("Field"), crit.get("Field"))
-        # any other single-valued key is read from the document (secpipe.hub.query_json)
-        entry = _SORTABLE.get(name) or (query_json.sort_entry(name)
+        # any other single-valued key is read from the document (secpipe.hub.query_sort)
+        entry = _SORTABLE.get(name) or (query_sort.sort_entry(name)
                                         if isinstance(name, str) else None)
         if entry is None:
             raise InvalidInput(f"SortCriteria Field {crit.get('Field')!r} is not sortable")

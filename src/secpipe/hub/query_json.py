@@ -45,7 +45,6 @@ from sqlalchemy import not_, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.expression import ColumnClause
 
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
@@ -370,51 +369,3 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
         raise AssertionError(p.kind)     # BOOLEAN keys all have columns
     term = value_term(p, ctx)
     return cond if term is None else and_(term, cond)
-
-
-# --- sorting on a scalar key of the document ---------------------------------------------------
-
-class DocScalar(ColumnClause):
-    """A single-valued key read from the document, typed for ORDER BY and the NextToken:
-    strings as text (code-point order), numbers as doubles, dates as canonical stamps."""
-
-    inherit_cache = True
-
-    def __init__(self, key: str) -> None:
-        spec = fs.ALL_KEYS[key]
-        super().__init__(f"doc_{key}", type_=Float() if spec.kind == fs.NUMBER else String())
-        self.key_name, self.spec = key, spec
-
-
-@compiles(DocScalar, "sqlite")
-def _doc_sqlite(el: DocScalar, compiler: Any, **kw: Any) -> str:
-    doc = compiler.process(F.c.doc, **kw)
-    path = _jpath(list(el.spec.path)).replace("'", "''")
-    got = f"json_extract({doc}, '{path}')"
-    if el.spec.kind == fs.NUMBER:
-        return f"(CASE WHEN json_type({doc}, '{path}') IN ('integer', 'real') " \
-               f"THEN CAST({got} AS REAL) END)"
-    if el.spec.kind == fs.DATE:
-        return f"secpipe_ts({got})"
-    return f"(CASE WHEN json_type({doc}, '{path}') = 'text' THEN {got} END)"
-
-
-@compiles(DocScalar, "postgresql")
-def _doc_pg(el: DocScalar, compiler: Any, **kw: Any) -> str:
-    doc = compiler.process(F.c.doc, **kw)
-    arr = "'{" + ",".join(el.spec.path) + "}'"
-    node = f"(CAST({doc} AS JSONB) #> {arr})"
-    if el.spec.kind == fs.NUMBER:
-        return f"(CASE WHEN jsonb_typeof({node}) = 'number' THEN CAST({node} AS FLOAT8) END)"
-    text = f"(CASE WHEN jsonb_typeof({node}) = 'string' THEN {node} #>> '{{}}' END)"
-    if el.spec.kind == fs.DATE:
-        return f"secpipe_ts({text})"
-    return f'({text} COLLATE "C")'
-
-
-def sort_entry(key: str) -> tuple[Any, Any] | None:
-    """(expression, NULL sentinel) for sorting on a scalar document key; None if not one."""
-    spec = fs.ALL_KEYS.get(key)
-    if spec is None or key not in fs.SORTABLE or spec.kind == fs.BOOLEAN:
-        return None
-    return DocScalar(key), (-1e308 if spec.kind == fs.NUMBER else "")
