@@ -157,6 +157,7 @@ def test_sorting_through_boto3_on_document_keys(hub: Hub, loaded: list[dict]) ->
     ({"ProcessLaunchedAt": [{"End": "2024-13-45"}]}, "not an ISO 8601"),
     ({"ResourceDetailsOther": [{"Key": "k", "Comparison": "PREFIX", "Value": "v"}]},
      "EQUALS, NOT_EQUALS"),
+    ({"Title": [{"Comparison": "CONTAINS_WORD", "Value": "x" * 257}]}, "a word"),
 ])
 def test_bad_filters_are_invalid_input_exception(hub: Hub, loaded: list[dict],  # noqa: F811
                                                  filters: dict, message: str) -> None:
@@ -215,3 +216,26 @@ def test_migration_0006_backfills_the_value_rows(tmp_path) -> None:
                                  "ORDER BY 1, 2, 3")).all() == rows
     assert sorted(d["Id"] for d in _all(store, filters)) == before
     store.close()
+
+
+MB = 1024 * 1024
+HOSTILE = [
+    {"MalwareName": [{"Comparison": "EQUALS", "Value": "x" * MB}]},
+    {"MalwareName": [{"Comparison": "PREFIX", "Value": "\"\\'" * 1000}]},
+    {"NoteText": [{"Comparison": "CONTAINS_WORD", "Value": "(a+)+$[\\" * 30}]},
+    {"Title": [{"Comparison": "CONTAINS_WORD", "Value": "x" * 256}]},
+    {"ResourceDetailsOther": [{"Key": "k\"\\'" * 30000, "Comparison": "EQUALS", "Value": "v"}]},
+    {"ResourceDetailsOther": [{"Key": "a", "Comparison": "NOT_CONTAINS", "Value": "%_" * 1000}]},
+    {"Keyword": [{"Value": "y" * MB}]},
+    {"ProcessPid": [{"Gte": 1e308, "Lte": -1e308}]},
+    {"NetworkSourceIpV6": [{"Cidr": "::/0"}]},
+]
+
+
+@pytest.mark.parametrize("filters", HOSTILE, ids=[next(iter(f)) + str(i)
+                                                  for i, f in enumerate(HOSTILE)])
+def test_hostile_values_on_document_keys_are_answered(store, filters: dict) -> None:
+    """Huge, quoted, regex-looking values reach SQL as data: an answer, never a DB error."""
+    store.batch_import(filter_data.findings(20, account=store.account_id))
+    docs, _ = store.get_findings(filters)
+    assert [d["Id"] for d in docs] == [d["Id"] for d in docs if filter_oracle.match(d, filters)]

@@ -33,6 +33,7 @@ MAP_COMPARISONS = ("EQUALS", "NOT_EQUALS", "CONTAINS", "NOT_CONTAINS")
 NUMBER_OPS = ("Gte", "Lte", "Eq", "Gt", "Lt")
 MAX_VALUES = 20
 MAX_ATTRIBUTES = 10
+MAX_WORD = 256         # a CONTAINS_WORD value becomes a regular expression on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,9 @@ def _strings(key: str, objs: list[Mapping[str, Any]]) -> tuple:
                                + ", ".join(POSITIVE + NEGATIVE))
         if not isinstance(v.get("Value"), str):
             raise InvalidInput(f"Filters.{key}: Value must be a string")
+        if comp == "CONTAINS_WORD" and len(v["Value"]) > MAX_WORD:
+            raise InvalidInput(f"Filters.{key}: a CONTAINS_WORD value is a word (at most "
+                               f"{MAX_WORD} characters)")
         out.append((comp, v["Value"]))
     kinds = {c for c, _ in out}
     if "EQUALS" in kinds and kinds & {"NOT_EQUALS", "PREFIX_NOT_EQUALS"}:

@@ -169,7 +169,9 @@ class _Values:
         return func.jsonb_typeof(r) == "number", cast(r, Float)
 
 
-def _string(p: fs.Parsed, vals: _Values, dialect: str) -> ColumnElement:
+def _string(p: fs.Parsed, vals: _Values, dialect: str, positive: bool = True) -> ColumnElement:
+    """`positive=False`: the negative comparisons alone (an exact index term answers the
+    positive ones)."""
     def match(r: Any, comp: str, value: str) -> ColumnElement:
         col = vals.text(r)
         if comp.endswith("EQUALS") and not comp.startswith("PREFIX"):
@@ -184,7 +186,7 @@ def _string(p: fs.Parsed, vals: _Values, dialect: str) -> ColumnElement:
         return and_(vals.is_text(r), hit)
 
     parts = []
-    pos = p.positive
+    pos = p.positive if positive else []
     if pos:
         alts = []
         for comp, value in pos:
@@ -297,13 +299,21 @@ def _inet(_type: Any, _compiler: Any, **_kw: Any) -> str:
 _INET = _InetType()
 
 
-def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
-    """For a key of `fs.VALUE_INDEXED`: the findings with a matching value in finding_map
-    (kind "X", values encoded by `filtermatch.encode`), a `Ctx` term the planner can count and
-    drive from; None when the comparisons have no index range (CONTAINS, negatives only).
-    A superset (truncated strings, inclusive bounds): the document check stays."""
+_EXACT_NUMBER = 2.0 ** 53
+
+
+def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
+    """For a key of `fs.VALUE_INDEXED`: (the findings with a matching value in finding_map
+    (kind "X", values encoded by `filtermatch.encode`), exact?): a `Ctx` term the planner can
+    count and drive from; (None, False) when the comparisons have no index range (CONTAINS,
+    negatives only). Exact means the rows decide the positive comparisons alone: strings
+    non-empty and shorter than the 256 indexed characters (PREFIX: up to 256), stamps, addresses, and
+    numbers when every bound is below 2**53 in magnitude (where the doubles the rows hold
+    order integers exactly). Otherwise the rows are a superset and the document check stays;
+    exact or not, negative comparisons are checked on the document."""
     if p.key not in fs.VALUE_INDEXED:
-        return None
+        return None, False
+    exact = True
 
     def between(m: Any, lo: str | None, hi: str | None) -> ColumnElement:
         return and_(true() if lo is None else m.c.v >= lo, true() if hi is None else m.c.v <= hi)
@@ -312,9 +322,10 @@ def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
     if p.kind == fs.STRING:
         pos = p.positive
         if not pos or any(c not in ("EQUALS", "PREFIX") for c, _ in pos):
-            return None
+            return None, False
         for comp, value in pos:
             v = value[:MAP_VALUE_INDEXED]
+            exact = exact and 0 < len(value) < MAP_VALUE_INDEXED + (comp == "PREFIX")
             upper = prefix_upper(v) if comp == "PREFIX" else None
             if comp == "EQUALS":
                 ranges.append(lambda m, v=v: m.c.v == v)
@@ -324,16 +335,13 @@ def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
                 ranges.append(lambda m, v=v, u=upper: and_(m.c.v >= v, m.c.v < u))
     elif p.kind == fs.NUMBER:
         for alt in p.items:
-            lo = max((b for op, b in alt.items() if op in ("Gte", "Gt", "Eq")), default=None)
-            hi = min((b for op, b in alt.items() if op in ("Lte", "Lt", "Eq")), default=None)
-            ranges.append(lambda m, lo=lo, hi=hi: between(
-                m, None if lo is None else fm.encode_number(lo),
-                None if hi is None else fm.encode_number(hi)))
+            exact = exact and all(abs(b) < _EXACT_NUMBER for b in alt.values())
+            ranges.append(lambda m, alt=alt: _number_range(m, alt))
     elif p.kind == fs.DATE:
         for alt in p.items:
-            lo = max((b for op, b in alt if op == ">="), default=None)
-            hi = min((b for op, b in alt if op in ("<=", "<")), default=None)
-            ranges.append(lambda m, lo=lo, hi=hi: between(m, lo, hi))
+            ops = {">=": lambda m, b: m.c.v >= b, "<=": lambda m, b: m.c.v <= b,
+                   "<": lambda m, b: m.c.v < b}
+            ranges.append(lambda m, alt=alt, ops=ops: and_(*(ops[op](m, b) for op, b in alt)))
     elif p.kind == fs.IP:
         for net in p.items:
             ranges.append(lambda m, net=net: between(m, fm.encode_ip(net.network_address),
@@ -344,7 +352,14 @@ def value_term(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
     def cond(m: Any) -> ColumnElement:
         return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*(r(m) for r in ranges)))
 
-    return ctx.present(M, cond, estimable=True)
+    return ctx.present(M, cond, estimable=True), exact
+
+
+def _number_range(m: Any, alt: dict[str, float]) -> ColumnElement:
+    """One NumberFilter object on encoded values (order-preserving, see filtermatch)."""
+    ops = {"Gte": m.c.v.__ge__, "Lte": m.c.v.__le__, "Eq": m.c.v.__eq__, "Gt": m.c.v.__gt__,
+           "Lt": m.c.v.__lt__}
+    return and_(*(ops[op](fm.encode_number(b)) for op, b in alt.items()))
 
 
 def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
@@ -355,6 +370,11 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
     if p.kind == fs.KEYWORD:
         return _keyword(p, dialect)
     vals = _Values(dialect, spec.path, mapped=p.kind == fs.MAP)
+    term, exact = value_term(p, ctx)
+    if term is not None and exact:
+        # the rows decide the positive comparisons; negative ones still read the document
+        return and_(term, _string(p, vals, dialect, positive=False)) \
+            if p.kind == fs.STRING else term
     if p.kind == fs.STRING:
         cond = _string(p, vals, dialect)
     elif p.kind == fs.MAP:
@@ -367,5 +387,4 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
         cond = _ip(p, vals, dialect)
     else:
         raise AssertionError(p.kind)     # BOOLEAN keys all have columns
-    term = value_term(p, ctx)
     return cond if term is None else and_(term, cond)
