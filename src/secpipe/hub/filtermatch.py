@@ -17,6 +17,10 @@ Security Hub's rules:
 - CONTAINS_WORD: the value as a whole word (bounded by non-[A-Za-z0-9_] characters or the
   ends), case-insensitively; IpFilter: an address inside the CIDR (IPv4 and IPv6);
   Keyword: any string anywhere in the finding equal to the value.
+
+It also writes the import side of the SQL index on nested keys: `indexed_values` gives a
+finding's finding_map rows of kind "X" (`filterspec.VALUE_INDEXED`), with `encode` spelling
+numbers, stamps and addresses so that text order is value order (see `hub.query_json`).
 """
 
 from __future__ import annotations

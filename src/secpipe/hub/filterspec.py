@@ -3,7 +3,7 @@
 One table (`KEYS`) drives the three consumers of a filter: the SQL of GetFindings
 (`hub.query` for the keys with columns or side tables of their own, `hub.query_json` for the
 rest, read from the stored document), the Python matcher (`hub.filtermatch`, used by
-automation rules before a finding is stored), and sorting. `tests/hub/test_filterspec.py`
+automation rules before a finding is stored), and sorting. `tests/hub/test_filtermatch.py`
 compares the table with botocore's model, so a key AWS adds fails a test until it is here.
 
 A path is a tuple of member names; a name ending in "[]" is a list whose every element is
