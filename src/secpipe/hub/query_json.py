@@ -200,7 +200,7 @@ def _string(p: fs.Parsed, vals: _Values, dialect: str, positive: bool = True) ->
         parts.append(or_(*alts))
     for comp, value in p.negative:
         parts.append(not_(vals.exists(lambda r, c=comp, v=value: match(r, c, v))))
-    return and_(*parts)
+    return and_(true(), *parts)
 
 
 def _contains(key: str, value: Any) -> ColumnElement:
@@ -238,7 +238,7 @@ def _map(p: fs.Parsed, vals: _Values, dialect: str) -> ColumnElement:
         parts.append(or_(*alts))
     for e in p.negative:
         parts.append(not_(entry(*e)))
-    return and_(*parts)
+    return and_(true(), *parts)
 
 
 def _number(p: fs.Parsed, vals: _Values) -> ColumnElement:
