@@ -8,6 +8,7 @@ around now - 10 days (DateRange WITHIN / OLDER_THAN) in several ISO spellings.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -221,7 +222,11 @@ def finding(i: int, rnd: random.Random, now: datetime) -> dict[str, Any]:
     return doc
 
 
-def findings(n: int = 300, seed: int = 13) -> list[dict[str, Any]]:
+def findings(n: int = 300, seed: int = 13, account: str = ACCOUNT) -> list[dict[str, Any]]:
+    """`n` findings; `account` replaces the account id in every id and ARN."""
     rnd = random.Random(seed)
     now = datetime.now(timezone.utc)
-    return [finding(i, rnd, now) for i in range(n)]
+    docs = [finding(i, rnd, now) for i in range(n)]
+    if account != ACCOUNT:
+        docs = json.loads(json.dumps(docs).replace(ACCOUNT, account))
+    return docs

@@ -17,12 +17,17 @@ Security Hub's rules:
 - CONTAINS_WORD: the value as a whole word (bounded by non-[A-Za-z0-9_] characters or the
   ends), case-insensitively; IpFilter: an address inside the CIDR (IPv4 and IPv6);
   Keyword: any string anywhere in the finding equal to the value.
+
+It also writes the import side of the SQL index on nested keys: `indexed_values` gives a
+finding's finding_map rows of kind "X" (`filterspec.VALUE_INDEXED`), with `encode` spelling
+numbers, stamps and addresses so that text order is value order (see `hub.query_json`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
@@ -88,6 +93,91 @@ def values(doc: Any, path: tuple[str, ...]) -> Iterator[Any]:
                 yield from values(item, rest)
     else:
         yield from values(node, rest)
+
+
+Steps = tuple[tuple[str, bool], ...]
+
+
+def encode_number(x: float) -> str:
+    """16 hex digits whose text order is the number order (IEEE 754 bits, sign-flipped)."""
+    bits = struct.unpack(">Q", struct.pack(">d", float(x) + 0.0))[0]
+    bits = (~bits & 0xFFFFFFFFFFFFFFFF) if bits >> 63 else bits | (1 << 63)
+    return f"{bits:016x}"
+
+
+def encode_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """"4:" or "6:" and 32 hex digits: within a family, text order is address order."""
+    return f"{addr.version}:{int(addr):032x}"
+
+
+def encode(kind: str, value: Any) -> str | None:
+    """How a value of a `kind` key is written in finding_map's `v` (None: not indexed)."""
+    if kind == fs.STRING:
+        return value if type(value) is str and value else None
+    if kind == fs.NUMBER:
+        if type(value) in (int, float):
+            try:
+                return encode_number(value)
+            except OverflowError:
+                return None
+        return None
+    if kind == fs.DATE:
+        return instant(value)
+    if type(value) is str and "/" not in value:
+        try:
+            return encode_ip(ipaddress.ip_address(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _tree() -> dict[str, list[tuple[str, str, Steps]]]:
+    out: dict[str, list[tuple[str, str, Steps]]] = {}
+    for key in fs.VALUE_INDEXED:
+        spec = fs.KEYS[key]
+        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in spec.path)
+        out.setdefault(steps[0][0], []).append((key, spec.kind, steps))
+    return out
+
+
+def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
+    """`values` for the import path: plain dicts and lists (what json.loads and the
+    importer give), iterative."""
+    nodes = [doc]
+    for name, many in steps:
+        nxt = []
+        for node in nodes:
+            if type(node) is dict:
+                child = node.get(name)
+                if child is None:
+                    continue
+                if many:
+                    if type(child) is list:
+                        nxt.extend(child)
+                else:
+                    nxt.append(child)
+        nodes = nxt
+        if not nodes:
+            return []
+    return nodes
+
+
+_BY_MEMBER = _tree()
+
+
+def indexed_values(doc: Mapping[str, Any], limit: int) -> dict[tuple[str, str, str], None]:
+    """The finding_map rows (kind "X") of `fs.VALUE_INDEXED`: {(kind, key, v[:limit])}.
+    Only members the document has are walked (most findings have few of them)."""
+    out: dict[tuple[str, str, str], None] = {}
+    if type(doc) is not dict:
+        doc = dict(doc)
+    for member in _BY_MEMBER.keys() & doc.keys():
+        for key, kind, steps in _BY_MEMBER[member]:
+            for leaf in _leaves_at(doc, steps):
+                v = encode(kind, leaf)
+                if v:
+                    out[(fs.VALUE_KIND, key, v[:limit])] = None
+    return out
 
 
 def strings_in(doc: Any) -> Iterator[str]:

@@ -3,7 +3,7 @@
 One table (`KEYS`) drives the three consumers of a filter: the SQL of GetFindings
 (`hub.query` for the keys with columns or side tables of their own, `hub.query_json` for the
 rest, read from the stored document), the Python matcher (`hub.filtermatch`, used by
-automation rules before a finding is stored), and sorting. `tests/hub/test_filterspec.py`
+automation rules before a finding is stored), and sorting. `tests/hub/test_filtermatch.py`
 compares the table with botocore's model, so a key AWS adds fails a test until it is here.
 
 A path is a tuple of member names; a name ending in "[]" is a list whose every element is
@@ -33,6 +33,7 @@ MAP_COMPARISONS = ("EQUALS", "NOT_EQUALS", "CONTAINS", "NOT_CONTAINS")
 NUMBER_OPS = ("Gte", "Lte", "Eq", "Gt", "Lt")
 MAX_VALUES = 20
 MAX_ATTRIBUTES = 10
+MAX_WORD = 256         # a CONTAINS_WORD value becomes a regular expression on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,26 @@ KEYS: dict[str, Key] = {
 EXTRA_KEYS: dict[str, Key] = {"ProcessedAt": _k(DATE, "ProcessedAt")}
 ALL_KEYS: dict[str, Key] = {**KEYS, **EXTRA_KEYS}
 
+# String keys with a column or side table of their own (hub.query answers them there).
+COLUMN_STRINGS = frozenset((
+    "Id", "ProductArn", "ProductName", "CompanyName", "GeneratorId", "Title", "Description",
+    "AwsAccountId", "Region", "SeverityLabel", "WorkflowStatus", "RecordState",
+    "VerificationState", "ComplianceStatus", "Type", "ResourceId", "ResourceType",
+    "ResourcePartition", "ResourceRegion"))
+COLUMN_KEYS = COLUMN_STRINGS | {
+    "SeverityNormalized", "Confidence", "Criticality", "CreatedAt", "UpdatedAt",
+    "FirstObservedAt", "LastObservedAt", "ProcessedAt", "ProductFields", "UserDefinedFields",
+    "ResourceTags", "Sample"}
+# The other keys' values (String, Number, Date, Ip) are indexed in finding_map (kind "X", key
+# = the filter key, v = the value encoded so that its order is the value's order: see
+# filtermatch.encode), so EQUALS / PREFIX / ranges / CIDRs on them are index ranges that
+# narrow the candidates the document check then confirms. FindingProviderFields* are left
+# out: every finding has them (import fills them in) and they repeat top-level values, so
+# they would cost every import rows that rarely select anything.
+VALUE_INDEXED = tuple(k for k, s in KEYS.items() if s.kind in (STRING, NUMBER, DATE, IP)
+                      and k not in COLUMN_KEYS and not k.startswith("FindingProviderFields"))
+VALUE_KIND = "X"
+
 SORTABLE = [k for k, spec in ALL_KEYS.items()
             if spec.scalar and spec.kind in (STRING, NUMBER, DATE, BOOLEAN)]
 
@@ -225,6 +246,9 @@ def _strings(key: str, objs: list[Mapping[str, Any]]) -> tuple:
                                + ", ".join(POSITIVE + NEGATIVE))
         if not isinstance(v.get("Value"), str):
             raise InvalidInput(f"Filters.{key}: Value must be a string")
+        if comp == "CONTAINS_WORD" and len(v["Value"]) > MAX_WORD:
+            raise InvalidInput(f"Filters.{key}: a CONTAINS_WORD value is a word (at most "
+                               f"{MAX_WORD} characters)")
         out.append((comp, v["Value"]))
     kinds = {c for c, _ in out}
     if "EQUALS" in kinds and kinds & {"NOT_EQUALS", "PREFIX_NOT_EQUALS"}:

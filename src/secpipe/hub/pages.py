@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
+from secpipe.hub import query_sort
 from secpipe.hub.common import bad_text, decode_token, encode_token, fingerprint
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.query import (
@@ -44,11 +45,12 @@ GROUPABLE = [*STRINGS, *SIDE_STRINGS]
 
 # Sort keys: NULL-able columns sort through a sentinel so the keyset comparison stays total.
 _SORTABLE: dict[str, tuple[Any, Any]] = {
-    **{k: (c, "" if c.nullable else None) for k, c in STRINGS.items() if k != "Description"},
+    **{k: (c, "" if c.nullable else None) for k, c in STRINGS.items()},
     "SeverityLabel": (F.c.severity_rank, None),
     **{k: (c, -1 if c.nullable else None) for k, c in NUMBERS.items()},
     **{k: (c, "" if c.nullable else None) for k, c in DATES.items()},
     "ResourceId": (F.c.resource_id, None), "ResourceType": (F.c.resource_type, None),
+    "Sample": (F.c.sample, None),
 }
 SORT_ALIASES = {"Severity.Label": "SeverityLabel", "Severity.Normalized": "SeverityNormalized",
                 "Workflow.Status": "WorkflowStatus", "Compliance.Status": "ComplianceStatus"}
@@ -65,12 +67,15 @@ def sort_keys(sort: Sequence[Mapping[str, str]] | None) -> list[tuple[Any, bool,
         if not isinstance(crit, Mapping):
             raise InvalidInput("SortCriteria entries must be objects")
         name = SORT_ALIASES.get(crit.get("Field"), crit.get("Field"))
-        if name not in _SORTABLE:
+        # any other single-valued key is read from the document (secpipe.hub.query_sort)
+        entry = _SORTABLE.get(name) or (query_sort.sort_entry(name)
+                                        if isinstance(name, str) else None)
+        if entry is None:
             raise InvalidInput(f"SortCriteria Field {crit.get('Field')!r} is not sortable")
         order = str(crit.get("SortOrder", "asc")).lower()
         if order not in ("asc", "desc"):
             raise InvalidInput("SortOrder must be asc or desc")
-        col, sentinel = _SORTABLE[name]
+        col, sentinel = entry
         keys.append((col if sentinel is None else func.coalesce(col, sentinel),
                      order == "desc", col))
     keys.append((F.c.pk, keys[-1][1], F.c.pk))

@@ -1,10 +1,15 @@
 """Security Hub's Filters (AwsSecurityFindingFilters) as one SQL condition over `findings`.
 
-Filters follow Security Hub's rules: on one attribute, EQUALS / PREFIX / CONTAINS are OR'd,
-NOT_EQUALS / PREFIX_NOT_EQUALS / NOT_CONTAINS are AND'd, and the two groups are AND'd; EQUALS
-may not be combined with a negative comparison, CONTAINS and NOT_CONTAINS only with
-themselves. Attributes are AND'd. Several Number/Date filter objects on one attribute are
-alternatives (OR), the bounds inside one object all apply (AND).
+Filters follow Security Hub's rules: on one attribute, EQUALS / PREFIX / CONTAINS /
+CONTAINS_WORD are OR'd, NOT_EQUALS / PREFIX_NOT_EQUALS / NOT_CONTAINS are AND'd, and the two
+groups are AND'd; EQUALS may not be combined with a negative comparison, CONTAINS and
+NOT_CONTAINS only with themselves. Attributes are AND'd. Several Number/Date filter objects on
+one attribute are alternatives (OR), the bounds inside one object all apply (AND). DateRange
+is WITHIN (at or after now - N days) or OLDER_THAN (before it).
+
+Every key of `hub.filterspec` is accepted (and checked there, `filterspec.parse`). The keys
+below with a column or side table are answered here (the fast path); all the others are
+read from the stored document by `hub.query_json`, with the same semantics.
 
 Multi-valued attributes (Type, Resource*, ProductFields, UserDefinedFields, ResourceTags) are
 answered from their side tables; a negative comparison there means "no value of the finding
@@ -19,7 +24,6 @@ common one behind a subquery or a low-cardinality column (see `secpipe.hub.pages
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -27,7 +31,9 @@ from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, selec
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
-from secpipe.hub.common import bad_text, canon_time, days_ago, prefix_upper
+from secpipe.hub import filterspec as fs
+from secpipe.hub import query_json
+from secpipe.hub.common import bad_text, prefix_upper
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
@@ -36,10 +42,8 @@ from secpipe.hub.schema import finding_types as T
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import LABEL_RANK, UNINDEXED_PRODUCT_FIELDS
 
-MAX_ATTRIBUTES = 10
-MAX_VALUES = 20
-POSITIVE = ("EQUALS", "PREFIX", "CONTAINS")
-NEGATIVE = ("NOT_EQUALS", "PREFIX_NOT_EQUALS", "NOT_CONTAINS")
+MAX_ATTRIBUTES = fs.MAX_ATTRIBUTES
+POSITIVE, NEGATIVE = fs.POSITIVE, fs.NEGATIVE
 
 STRINGS: dict[str, Any] = {
     "Id": F.c.id, "ProductArn": F.c.product_arn, "ProductName": F.c.product_name,
@@ -140,51 +144,22 @@ class Ctx:
         return ~cls.probe(table, cond_for)
 
 
-def _objects(key: str, values: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(values, list):
-        raise InvalidInput(f"Filters.{key} must be a list")
-    if len(values) > MAX_VALUES:
-        raise InvalidInput(f"Filters.{key} has more than {MAX_VALUES} values")
-    if not all(isinstance(v, Mapping) for v in values):
-        raise InvalidInput(f"Filters.{key} values must be objects")
-    return values
-
-
-def _comparisons(key: str, values: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    out = []
-    for v in values:
-        comp, value = v.get("Comparison"), v.get("Value")
-        if comp not in POSITIVE + NEGATIVE:
-            raise InvalidInput(f"Filters.{key}: Comparison must be one of "
-                               + ", ".join(POSITIVE + NEGATIVE))
-        if not isinstance(value, str):
-            raise InvalidInput(f"Filters.{key}: Value must be a string")
-        out.append((comp, value))
-    kinds = {c for c, _ in out}
-    if "EQUALS" in kinds and kinds & {"NOT_EQUALS", "PREFIX_NOT_EQUALS"}:
-        raise InvalidInput(f"Filters.{key}: EQUALS cannot be combined with NOT_EQUALS or "
-                           "PREFIX_NOT_EQUALS on the same field")
-    for only in ("CONTAINS", "NOT_CONTAINS"):
-        if only in kinds and len(kinds) > 1:
-            raise InvalidInput(f"Filters.{key}: {only} can only be combined with {only}")
-    return out
-
-
-def _match(col: Any, comp: str, value: str, contains) -> ColumnElement:
+def _match(col: Any, comp: str, value: str, ctx: "Ctx") -> ColumnElement:
     """The positive form of a string comparison (NOT_* are negated by the caller)."""
     if comp.startswith("PREFIX"):
         upper = prefix_upper(value)
         return col >= value if upper is None else and_(col >= value, col < upper)
     if comp.endswith("EQUALS"):
         return col == value
-    return contains(col, value)
+    if comp == "CONTAINS_WORD":
+        return query_json.contains_word(col, value, ctx.dialect)
+    return ctx.contains(col, value)
 
 
-def _string_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
-    comps = _comparisons(key, _objects(key, values))
-    pos = [(c, v) for c, v in comps if c in POSITIVE]
-    neg = [(c, v) for c, v in comps if c in NEGATIVE]
-    contains = ctx.contains
+def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
+    key = p.key
+    pos, neg = p.positive, p.negative
+    estimable = all(c not in ("CONTAINS", "CONTAINS_WORD") for c, _ in pos)
     parts = []
     if key in STRINGS:
         col = STRINGS[key]
@@ -194,19 +169,19 @@ def _string_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
                          if ranks else false())
         elif pos:
             parts.append(ctx.column_term(
-                col, lambda c: or_(*(_match(c, cmp, v, contains) for cmp, v in pos)),
-                estimable=all(cmp != "CONTAINS" for cmp, _ in pos)))
+                col, lambda c: or_(*(_match(c, cmp, v, ctx) for cmp, v in pos)),
+                estimable=estimable))
         for c, v in neg:
-            miss = not_(_match(noindex(col), c, v, contains))
+            miss = not_(_match(noindex(col), c, v, ctx))
             parts.append(or_(col.is_(None), miss) if col.nullable else miss)
         return and_(*parts)
     table, name = SIDE_STRINGS[key]
     if pos:
         parts.append(ctx.present(
-            table, lambda t: or_(*(_match(t.c[name], c, v, contains) for c, v in pos)),
-            estimable=all(c != "CONTAINS" for c, _ in pos)))
+            table, lambda t: or_(*(_match(t.c[name], c, v, ctx) for c, v in pos)),
+            estimable=estimable))
     for c, v in neg:
-        parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, contains)))
+        parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, ctx)))
     return and_(*parts)
 
 
@@ -225,18 +200,10 @@ def doc_product_field(key: str, dialect: str) -> ColumnElement:
     return func.jsonb_extract_path_text(cast(F.c.doc, JSONB), "ProductFields", key)
 
 
-def _map_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
-    kind = MAPS[key]
+def _map_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
+    kind = MAPS[p.key]
     contains = ctx.contains
-    entries = []
-    for v in _objects(key, values):
-        k, comp, value = v.get("Key"), v.get("Comparison"), v.get("Value")
-        if not isinstance(k, str) or not isinstance(value, str):
-            raise InvalidInput(f"Filters.{key}: Key and Value must be strings")
-        if comp not in ("EQUALS", "NOT_EQUALS", "CONTAINS", "NOT_CONTAINS"):
-            raise InvalidInput(f"Filters.{key}: Comparison must be EQUALS, NOT_EQUALS, "
-                               "CONTAINS or NOT_CONTAINS")
-        entries.append((k, comp, value))
+    entries = list(p.items)
 
     def in_doc(k: str) -> bool:
         return kind == "P" and k in UNINDEXED_PRODUCT_FIELDS
@@ -266,80 +233,26 @@ def _map_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
     return and_(*parts)
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{where} must be a number")
-    if isinstance(value, int) and -2**63 <= value < 2**63:
-        return value
-    try:        # a NumberFilter holds a double: bigger integers than SQLite's become one
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidInput(f"{where} is out of range")
-    return number
-
-
-def _number_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
-    alts = []
-    for v in _objects(key, values):
-        unknown = set(v) - {"Gte", "Lte", "Eq", "Gt", "Lt"}
-        if unknown or not v:
-            raise InvalidInput(f"Filters.{key}: a NumberFilter takes Gte, Lte, Eq, Gt, Lt")
-        alts.append({op: _number(n, f"Filters.{key}.{op}") for op, n in v.items()})
-
+def _number_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
     def build(col: Any) -> ColumnElement:
         ops = {"Gte": col.__ge__, "Lte": col.__le__, "Eq": col.__eq__, "Gt": col.__gt__,
                "Lt": col.__lt__}
-        return or_(*(and_(*(ops[op](n) for op, n in alt.items())) for alt in alts))
+        return or_(*(and_(*(ops[op](n) for op, n in alt.items())) for alt in p.items))
 
-    return ctx.column_term(NUMBERS[key], build)
-
-
-def _date(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{where} must be a timestamp string")
-    try:
-        return canon_time(value)
-    except ValueError:
-        raise InvalidInput(f"{where} is not an ISO 8601 timestamp") from None
+    return ctx.column_term(NUMBERS[p.key], build)
 
 
-def _date_filter(key: str, values: Any, ctx: Ctx) -> ColumnElement:
-    alts = []
-    for v in _objects(key, values):
-        if set(v) - {"Start", "End", "DateRange"} or not v:
-            raise InvalidInput(f"Filters.{key}: a DateFilter takes Start, End or DateRange")
-        bounds: list[tuple[str, str]] = []
-        if "Start" in v:
-            bounds.append((">=", _date(v["Start"], f"Filters.{key}.Start")))
-        if "End" in v:
-            bounds.append(("<=", _date(v["End"], f"Filters.{key}.End")))
-        if "DateRange" in v:
-            rng = v["DateRange"]
-            if (not isinstance(rng, Mapping) or rng.get("Unit") != "DAYS"
-                    or isinstance(rng.get("Value"), bool) or not isinstance(rng.get("Value"), int)
-                    or rng["Value"] < 0):
-                raise InvalidInput(f"Filters.{key}.DateRange needs Value (days) and Unit DAYS")
-            # beyond ~1900 years ago every stored instant matches; no datetime overflow
-            bounds.append((">=", days_ago(min(rng["Value"], 700_000))))
-        alts.append(bounds)
-
+def _date_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
     def build(col: Any) -> ColumnElement:
-        return or_(*(and_(col.is_not(None), *((col >= b) if op == ">=" else (col <= b)
-                                               for op, b in bounds)) for bounds in alts))
+        ops = {">=": col.__ge__, "<=": col.__le__, "<": col.__lt__}
+        return or_(*(and_(col.is_not(None), *(ops[op](b) for op, b in bounds))
+                     for bounds in p.items))
 
-    return ctx.column_term(DATES[key], build)
+    return ctx.column_term(DATES[p.key], build)
 
 
-def _boolean_filter(key: str, values: Any) -> ColumnElement:
-    col = BOOLEANS[key]
-    alts = []
-    for v in _objects(key, values):
-        if not isinstance(v.get("Value"), bool):
-            raise InvalidInput(f"Filters.{key}: Value must be a boolean")
-        alts.append(col == v["Value"])
-    return or_(*alts)
+def _boolean_filter(p: fs.Parsed) -> ColumnElement:
+    return or_(*(BOOLEANS[p.key] == v for v in p.items))
 
 
 def where_clause(filters: Mapping[str, Any] | None, dialect: str,
@@ -361,18 +274,19 @@ def where_clause(filters: Mapping[str, Any] | None, dialect: str,
         raise InvalidInput(f"at most {MAX_ATTRIBUTES} filter attributes are allowed")
     parts = []
     for key, values in used.items():
+        p = fs.parse(key, values)
         if key in STRINGS or key in SIDE_STRINGS:
-            parts.append(_string_filter(key, values, ctx))
+            parts.append(_string_filter(p, ctx))
         elif key in NUMBERS:
-            parts.append(_number_filter(key, values, ctx))
+            parts.append(_number_filter(p, ctx))
         elif key in DATES:
-            parts.append(_date_filter(key, values, ctx))
+            parts.append(_date_filter(p, ctx))
         elif key in MAPS:
-            parts.append(_map_filter(key, values, ctx))
+            parts.append(_map_filter(p, ctx))
         elif key in BOOLEANS:
-            parts.append(_boolean_filter(key, values))
-        else:
-            raise InvalidInput(f"{key} is not a supported filter attribute")
+            parts.append(_boolean_filter(p))
+        else:      # every other key of the table: read from the stored document
+            parts.append(query_json.condition(p, ctx))
     return and_(*parts) if parts else true()
 
 

@@ -31,6 +31,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import cast
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
@@ -106,6 +108,12 @@ findings = Table(
     Index("ix_findings_narrow", "pk", postgresql_include=[*NARROW, *PARTITION]).ddl_if(
         dialect="postgresql"),
 )
+
+# migration 0006, PostgreSQL only: GIN (jsonb_path_ops) on the document, which answers the
+# `doc::jsonb @> ...` containment `hub.query_json` adds to every EQUALS on a document key.
+Index("ix_findings_doc_gin", cast(findings.c.doc, JSONB).label("doc_jsonb"),
+      postgresql_using="gin", postgresql_ops={"doc_jsonb": "jsonb_path_ops"}).ddl_if(
+    dialect="postgresql")
 
 finding_types = Table(
     "finding_types", metadata,

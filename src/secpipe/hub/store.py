@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, partitions,
-                         runs, subscriptions, tags, updates)
+                         query_json, runs, subscriptions, tags, updates)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -90,6 +90,7 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
                        "journal_size_limit=134217728", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
+        query_json.register_sqlite(dbapi_conn)     # the document filters' functions
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping   # not typing's: its isinstance() is several times slower
 from typing import Any
 
+from secpipe.hub import filtermatch
 from secpipe.hub.common import canon_time
 from secpipe.hub.products import registered_names
 from secpipe.hub.schema import MAP_VALUE_INDEXED
@@ -301,6 +302,9 @@ def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
     if udf:
         maps += [(pk, "U", k, v, None) if len(v) <= limit else (pk, "U", k, v[:limit], v)
                  for k, v in udf.items()]
+    indexed = filtermatch.indexed_values(doc, limit)      # nested keys' values (kind "X")
+    if indexed:
+        maps += [(pk, kind, k, v, full) for (kind, k, v), full in indexed.items()]
     return types, resources, maps
 
 
