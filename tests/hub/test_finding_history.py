@@ -88,7 +88,15 @@ def test_update_findings_legacy(fhub: FamilyHub) -> None:  # noqa: F811
         assert g["RecordState"] == "ARCHIVED" and g["Note"]["Text"] == "seen by ops"
         assert g["Workflow"]["Status"] == "RESOLVED"
         assert g["UpdatedAt"] == next(f["UpdatedAt"] for f in findings if f["Id"] == g["Id"])
-    last = _history(client, findings[0])[-1]
+    # the filter index follows the change (NoteText is answered from index rows)
+    noted = [{"Comparison": "EQUALS", "Value": "seen by ops"}]
+    assert len(client.get_findings(Filters={"NoteText": noted})["Findings"]) == 3
+    client.update_findings(Filters=repo_filter("legacy"), Note={"Text": "rechecked",
+                                                               "UpdatedBy": "ops"})
+    assert client.get_findings(Filters={"NoteText": noted})["Findings"] == []
+    assert len(client.get_findings(Filters={"NoteText": [
+        {"Comparison": "EQUALS", "Value": "rechecked"}]})["Findings"]) == 3
+    last = _history(client, findings[0])[-2]
     assert last["UpdateSource"]["Type"] == "BATCH_UPDATE_FINDINGS"
     assert _fields(last)["RecordState"] == ("ACTIVE", "ARCHIVED")
     assert _fields(last)["Workflow.Status"] == ("NEW", "RESOLVED")

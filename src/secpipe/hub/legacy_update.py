@@ -20,10 +20,12 @@ from sqlalchemy.engine import Connection
 from secpipe.hub import bulk, query
 from secpipe.hub.authz import Principal
 from secpipe.hub.common import bad_text, dumps, iso_ms, now
-from secpipe.hub.importer import EVENT_COLS, UPDATE_COLS, finding_row, load_docs, transition
+from secpipe.hub.importer import (EVENT_COLS, MAP_COLS, UPDATE_COLS, _diff, finding_row,
+                                  load_docs, transition)
 from secpipe.hub.import_rules import update_denial
 from secpipe.hub.interface import AccessDenied, InvalidInput, ResourceNotFound
 from secpipe.hub.schema import findings as F
+from secpipe.hub.validate import side_rows
 
 RECORD_STATES = ("ACTIVE", "ARCHIVED")
 CHUNK = 1000
@@ -74,9 +76,10 @@ def _apply(conn: Connection, pks: list[int], new_note: dict[str, str] | None,
         denial = update_denial(principal, docs[pk][0])
         if denial:
             raise AccessDenied(f"{denial}; UpdateFindings changed nothing")
-    rows, events = [], []
+    rows, events, del_maps, add_maps = [], [], [], []
     for pk in pks:
         doc, locked = docs[pk]
+        old_maps = side_rows(pk, doc)[2]    # Note* and RecordState are filter index rows too
         diff: dict[str, list[Any]] = {}
         if new_note is not None and doc.get("Note") != new_note:
             diff["Note"] = [doc.get("Note"), new_note]
@@ -95,6 +98,9 @@ def _apply(conn: Connection, pks: list[int], new_note: dict[str, str] | None,
             continue
         rows.append(finding_row(pk, doc, dumps(doc), locked, stamp)[3:] + (pk,))
         events.append((pk, stamp, "legacy", actor, None, dumps(diff)))
+        _diff(old_maps, side_rows(pk, doc)[2], lambda r: r[:4], del_maps, add_maps)
     bulk.update_rows(conn, "findings", ("pk",), UPDATE_COLS, rows)
+    bulk.delete_rows(conn, "finding_map", MAP_COLS[:4], del_maps)
+    bulk.insert_rows(conn, "finding_map", MAP_COLS, add_maps)
     bulk.insert_rows(conn, "finding_events", EVENT_COLS, events)
     return len(rows)
