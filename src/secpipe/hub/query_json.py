@@ -30,8 +30,10 @@ matches it):
   terms (`hub.pages`): a rare value drives the page, and the document check above confirms
   each candidate (the rows are a superset: truncated strings, inclusive bounds).
 
-What remains a scan is a rare CONTAINS / CONTAINS_WORD value, a negative-only filter, a
-ResourceDetailsOther map and FindingProviderFields* (left out of the value rows, see
+  A positive CONTAINS / CONTAINS_WORD is a scan of that key's rows alone (`hub.query_contains`):
+  the rows decide, and only a finding with a value cut at 256 characters reads its document.
+
+What remains a scan is a negative-only filter, a ResourceDetailsOther map and FindingProviderFields* (left out of the value rows, see
 filterspec); pages are ordered by an indexed column, so a common value stops after a page.
 `bench/hub_filters.py` measures both cases at scale.
 """
@@ -48,6 +50,7 @@ from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
+from secpipe.hub import query_contains as qc
 from secpipe.hub.common import dumps, prefix_upper
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
@@ -305,8 +308,9 @@ _EXACT_NUMBER = 2.0 ** 53
 def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     """For a key of `fs.VALUE_INDEXED`: (the findings with a matching value in finding_map
     (kind "X", values encoded by `filtermatch.encode`), exact?): a `Ctx` term the planner can
-    count and drive from; (None, False) when the comparisons have no index range (CONTAINS,
-    negatives only). Exact means the rows decide the positive comparisons alone: strings
+    count and drive from; (None, False) when the comparisons have no index range (negatives
+    only, an empty CONTAINS). CONTAINS / CONTAINS_WORD scan the key's rows (not exact: see
+    `query_contains`). Exact means the rows decide the positive comparisons alone: strings
     non-empty and shorter than the 256 indexed characters (PREFIX: up to 256), stamps, addresses, and
     numbers when every bound is below 2**53 in magnitude (where the doubles the rows hold
     order integers exactly). Otherwise the rows are a superset and the document check stays;
@@ -321,9 +325,13 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     ranges: list[Callable[[Any], ColumnElement]] = []
     if p.kind == fs.STRING:
         pos = p.positive
-        if not pos or any(c not in ("EQUALS", "PREFIX") for c, _ in pos):
+        if not pos or not (qc.applies(pos) or all(c in ("EQUALS", "PREFIX") for c, _ in pos)):
             return None, False
         for comp, value in pos:
+            if comp in qc.SUBSTRING:
+                exact = False
+                ranges.append(qc.candidate(comp, value, ctx.dialect))
+                continue
             v = value[:MAP_VALUE_INDEXED]
             exact = exact and 0 < len(value) < MAP_VALUE_INDEXED + (comp == "PREFIX")
             upper = prefix_upper(v) if comp == "PREFIX" else None
@@ -355,6 +363,24 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     return ctx.present(M, cond, estimable=True), exact
 
 
+def _decided(p: fs.Parsed, ctx: Any) -> ColumnElement:
+    """This finding has a value row that proves a positive comparison on its own (the
+    substring tests of `query_contains`, EQUALS / PREFIX where `value_term` calls them exact):
+    the document then needs no reading."""
+    conds: list[Callable[[Any], ColumnElement]] = []
+    for comp, value in p.positive:
+        if comp in qc.SUBSTRING:
+            conds.append(qc.decisive(comp, value, ctx.dialect))
+        elif comp == "EQUALS" and 0 < len(value) < MAP_VALUE_INDEXED:
+            conds.append(lambda m, v=value: m.c.v == v)
+        elif comp == "PREFIX" and 0 < len(value) <= MAP_VALUE_INDEXED:
+            upper = prefix_upper(value)
+            conds.append(lambda m, v=value, u=upper: and_(
+                m.c.v >= v, true() if u is None else m.c.v < u))
+    return ctx.probe(M, lambda m: and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key,
+                                      or_(*(c(m) for c in conds))))
+
+
 def _number_range(m: Any, alt: dict[str, float]) -> ColumnElement:
     """One NumberFilter object on encoded values (order-preserving, see filtermatch)."""
     ops = {"Gte": m.c.v.__ge__, "Lte": m.c.v.__le__, "Eq": m.c.v.__eq__, "Gt": m.c.v.__gt__,
@@ -375,6 +401,11 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
         # the rows decide the positive comparisons; negative ones still read the document
         return and_(term, _string(p, vals, dialect, positive=False)) \
             if p.kind == fs.STRING else term
+    if p.kind == fs.STRING and term is not None and qc.applies(p.positive):
+        # a row decides, or (a value cut at 256 characters) the document does
+        only_pos = fs.Parsed(p.key, p.kind, tuple(p.positive))
+        return and_(term, or_(_decided(p, ctx), _string(only_pos, vals, dialect)),
+                    _string(p, vals, dialect, positive=False))
     if p.kind == fs.STRING:
         cond = _string(p, vals, dialect)
     elif p.kind == fs.MAP:

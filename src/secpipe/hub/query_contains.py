@@ -1,0 +1,65 @@
+"""CONTAINS / CONTAINS_WORD on nested keys, answered from their value rows (finding_map "X").
+
+A nested key's values are also rows of `finding_map` (kind "X", key = the filter key, v = the
+value cut to MAP_VALUE_INDEXED characters; `full` is never written for these rows, see
+`filtermatch.indexed_values`). A positive CONTAINS used to read every document (json_each /
+jsonb_path_query); the index `ix_finding_map_kv (kind, key, v)` holds that key's rows in one
+range, short strings instead of whole documents, so the substring test runs there instead,
+with the very expressions the document path uses (`instr` / `strpos`, case-sensitive;
+CONTAINS_WORD: the registered `secpipe_word` on SQLite, `~*` with `word_pattern` on
+PostgreSQL), so both paths agree exactly.
+
+What a row can decide (`decisive`): a CONTAINS hit in the cut value is a hit in the whole
+value; a CONTAINS_WORD hit is one only when the row holds the whole value (shorter than the
+cut), since a word ending at the cut may go on in the document. A row at the cut length
+(`candidate` only) may hide a hit past the cut: for those findings the document decides.
+So a key's condition is "some row decides, or some row is cut and the document matches", and
+the document is read only for findings with a value of 256 characters or more at that key.
+An empty CONTAINS value matches an empty string, which has no row: the document path stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.sql import ColumnElement
+
+from secpipe.hub.schema import MAP_VALUE_INDEXED
+
+RowCond = Callable[[Any], ColumnElement]
+SUBSTRING = ("CONTAINS", "CONTAINS_WORD")
+
+
+def applies(pos: list[tuple[str, str]]) -> bool:
+    """The positive comparisons can be answered from the rows: substring tests with a
+    non-empty value, alongside EQUALS / PREFIX (which `value_term` already ranges)."""
+    return any(c in SUBSTRING for c, _ in pos) and all(
+        c in ("EQUALS", "PREFIX") or (c in SUBSTRING and v) for c, v in pos)
+
+
+def hit(m: Any, comp: str, value: str, dialect: str) -> ColumnElement:
+    """The document path's test (`query_json._string`), on a row's value."""
+    if comp == "CONTAINS_WORD":
+        from secpipe.hub.query_json import contains_word    # query_json imports this module
+
+        return contains_word(m.c.v, value, dialect)
+    fn = func.instr if dialect == "sqlite" else func.strpos
+    return fn(m.c.v, value) > 0
+
+
+def cut(m: Any) -> ColumnElement:
+    """A row that may hold only the first MAP_VALUE_INDEXED characters of its value."""
+    return func.length(m.c.v) >= MAP_VALUE_INDEXED
+
+
+def candidate(comp: str, value: str, dialect: str) -> RowCond:
+    """Rows of a finding that may match (a superset: the planner's term)."""
+    return lambda m: or_(hit(m, comp, value, dialect), cut(m))
+
+
+def decisive(comp: str, value: str, dialect: str) -> RowCond:
+    """Rows that prove a match on their own."""
+    if comp == "CONTAINS_WORD":
+        return lambda m: and_(hit(m, comp, value, dialect), ~cut(m))
+    return lambda m: hit(m, comp, value, dialect)
