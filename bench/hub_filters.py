@@ -77,7 +77,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("Network destination IPv4 in CIDR (rare)",
      {"NetworkDestinationIpV4": [{"Cidr": "10.99.0.0/16"}]}),
     ("Process name PREFIX (rare)", {"ProcessName": [{"Comparison": "PREFIX", "Value": "xmrig"}]}),
-    ("Process name CONTAINS (rare; a scan)",
+    ("Process name CONTAINS (rare; value rows)",
      {"ProcessName": [{"Comparison": "CONTAINS", "Value": "rig-hid"}]}),
     ("Network direction EQUALS (common, 50%)",
      {"NetworkDirection": [{"Comparison": "EQUALS", "Value": "IN"}]}),

@@ -17,6 +17,7 @@ LONG = {
     "past": "a" * 300 + " needle tail",            # the match lies past the cut
     "edge": CUT_WORD + "suffix end",               # "word" is whole in the row, not in the doc
     "short": "xmrig-hidden",
+    "empty": "",                                   # no row: an empty CONTAINS reads documents
 }
 
 
@@ -55,6 +56,7 @@ def ids(store, filters) -> list[str]:
     ({"ProcessName": [c("TAIL", "CONTAINS_WORD")]}, ["past"]),
     ({"ProcessName": [c("XMRIG", "CONTAINS_WORD")]}, ["short"]),
     ({"ProcessName": [c("rig", "CONTAINS_WORD")]}, []),
+    ({"ProcessName": [c("")]}, ["edge", "empty", "past", "short"]),
     ({"ProcessName": [c("needle"), c("rig-")]}, ["past", "short"]),
     ({"ProcessName": [c("tail", "CONTAINS_WORD"), c("xmrig-hidden", "EQUALS")]},
      ["past", "short"]),
@@ -80,3 +82,23 @@ def test_a_short_value_is_answered_without_its_document(hub):
     assert ids(hub, {"ProcessName": [c("rig-hid")]}) == ["short"]
     assert ids(hub, {"ProcessName": [c("xmrig", "CONTAINS_WORD")]}) == ["short"]
     assert ids(hub, {"ProcessName": [c("ssh")]}) == []
+
+
+def test_the_rows_scanned_are_one_index_range(store):
+    """The value rows' subquery is a range of ix_finding_map_kv (kind, key): only that key's
+    rows are read, never the documents (SQLite's plan; PostgreSQL plans on its statistics)."""
+    from sqlalchemy import select
+
+    from secpipe.hub.query import Ctx, where_clause
+
+    if store.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    ctx = Ctx("sqlite")
+    where = where_clause({"ProcessName": [c("rig-hid")]}, "sqlite", ctx=ctx)
+    assert len(ctx.terms) == 1 and ctx.terms[0].counter is not None
+    with store.engine.connect() as conn:
+        term_sql = select(F.c.pk).where(where)
+        plan = " | ".join(r[-1] for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + str(term_sql.compile(
+                conn, compile_kwargs={"literal_binds": True}))))
+    assert "ix_finding_map_kv (kind=? AND key=?)" in plan, plan

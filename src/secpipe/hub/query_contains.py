@@ -22,20 +22,23 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, true
 from sqlalchemy.sql import ColumnElement
 
+from secpipe.hub import filterspec as fs
+from secpipe.hub.common import prefix_upper
 from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.hub.schema import finding_map as M
 
 RowCond = Callable[[Any], ColumnElement]
 SUBSTRING = ("CONTAINS", "CONTAINS_WORD")
 
 
 def applies(pos: list[tuple[str, str]]) -> bool:
-    """The positive comparisons can be answered from the rows: substring tests with a
-    non-empty value, alongside EQUALS / PREFIX (which `value_term` already ranges)."""
+    """The positive comparisons can be answered from the rows: substring tests, alone or
+    beside EQUALS / PREFIX (which `value_term` already ranges), none with an empty value."""
     return any(c in SUBSTRING for c, _ in pos) and all(
-        c in ("EQUALS", "PREFIX") or (c in SUBSTRING and v) for c, v in pos)
+        c in ("EQUALS", "PREFIX", *SUBSTRING) and v for c, v in pos)
 
 
 def hit(m: Any, comp: str, value: str, dialect: str) -> ColumnElement:
@@ -63,3 +66,21 @@ def decisive(comp: str, value: str, dialect: str) -> RowCond:
     if comp == "CONTAINS_WORD":
         return lambda m: and_(hit(m, comp, value, dialect), ~cut(m))
     return lambda m: hit(m, comp, value, dialect)
+
+
+def decided(p: fs.Parsed, ctx: Any) -> ColumnElement:
+    """This finding has a value row that proves a positive comparison on its own (the
+    substring tests above, EQUALS / PREFIX where `value_term` calls them exact):
+    the document then needs no reading."""
+    conds: list[Callable[[Any], ColumnElement]] = []
+    for comp, value in p.positive:
+        if comp in SUBSTRING:
+            conds.append(decisive(comp, value, ctx.dialect))
+        elif comp == "EQUALS" and 0 < len(value) < MAP_VALUE_INDEXED:
+            conds.append(lambda m, v=value: m.c.v == v)
+        elif comp == "PREFIX" and 0 < len(value) <= MAP_VALUE_INDEXED:
+            upper = prefix_upper(value)
+            conds.append(lambda m, v=value, u=upper: and_(
+                m.c.v >= v, true() if u is None else m.c.v < u))
+    return ctx.probe(M, lambda m: and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key,
+                                      or_(*(c(m) for c in conds))))

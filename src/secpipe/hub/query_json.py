@@ -33,8 +33,8 @@ matches it):
   A positive CONTAINS / CONTAINS_WORD is a scan of that key's rows alone (`hub.query_contains`):
   the rows decide, and only a finding with a value cut at 256 characters reads its document.
 
-What remains a scan is a negative-only filter, a ResourceDetailsOther map and FindingProviderFields* (left out of the value rows, see
-filterspec); pages are ordered by an indexed column, so a common value stops after a page.
+What remains a scan is a negative-only filter, a ResourceDetailsOther map and
+FindingProviderFields* (left out of the value rows, see filterspec); pages are ordered by an indexed column, so a common value stops after a page.
 `bench/hub_filters.py` measures both cases at scale.
 """
 
@@ -363,24 +363,6 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     return ctx.present(M, cond, estimable=True), exact
 
 
-def _decided(p: fs.Parsed, ctx: Any) -> ColumnElement:
-    """This finding has a value row that proves a positive comparison on its own (the
-    substring tests of `query_contains`, EQUALS / PREFIX where `value_term` calls them exact):
-    the document then needs no reading."""
-    conds: list[Callable[[Any], ColumnElement]] = []
-    for comp, value in p.positive:
-        if comp in qc.SUBSTRING:
-            conds.append(qc.decisive(comp, value, ctx.dialect))
-        elif comp == "EQUALS" and 0 < len(value) < MAP_VALUE_INDEXED:
-            conds.append(lambda m, v=value: m.c.v == v)
-        elif comp == "PREFIX" and 0 < len(value) <= MAP_VALUE_INDEXED:
-            upper = prefix_upper(value)
-            conds.append(lambda m, v=value, u=upper: and_(
-                m.c.v >= v, true() if u is None else m.c.v < u))
-    return ctx.probe(M, lambda m: and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key,
-                                      or_(*(c(m) for c in conds))))
-
-
 def _number_range(m: Any, alt: dict[str, float]) -> ColumnElement:
     """One NumberFilter object on encoded values (order-preserving, see filtermatch)."""
     ops = {"Gte": m.c.v.__ge__, "Lte": m.c.v.__le__, "Eq": m.c.v.__eq__, "Gt": m.c.v.__gt__,
@@ -404,7 +386,7 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
     if p.kind == fs.STRING and term is not None and qc.applies(p.positive):
         # a row decides, or (a value cut at 256 characters) the document does
         only_pos = fs.Parsed(p.key, p.kind, tuple(p.positive))
-        return and_(term, or_(_decided(p, ctx), _string(only_pos, vals, dialect)),
+        return and_(term, or_(qc.decided(p, ctx), _string(only_pos, vals, dialect)),
                     _string(p, vals, dialect, positive=False))
     if p.kind == fs.STRING:
         cond = _string(p, vals, dialect)
