@@ -355,7 +355,7 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
             ranges.append(lambda m, net=net: between(m, fm.encode_ip(net.network_address),
                                                      fm.encode_ip(net.broadcast_address)))
     else:
-        return None
+        return None, False
 
     def cond(m: Any) -> ColumnElement:
         return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*(r(m) for r in ranges)))
