@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filterspec as fs
-from secpipe.hub import query_json
+from secpipe.hub import query_contains, query_json
 from secpipe.hub.common import bad_text, prefix_upper
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import MAP_VALUE_INDEXED
@@ -152,7 +152,7 @@ def _match(col: Any, comp: str, value: str, ctx: "Ctx") -> ColumnElement:
     if comp.endswith("EQUALS"):
         return col == value
     if comp == "CONTAINS_WORD":
-        return query_json.contains_word(col, value, ctx.dialect)
+        return query_contains.contains_word(col, value, ctx.dialect)
     return ctx.contains(col, value)
 
 

@@ -41,11 +41,27 @@ def applies(pos: list[tuple[str, str]]) -> bool:
         c in ("EQUALS", "PREFIX", *SUBSTRING) and v for c, v in pos)
 
 
+# characters a PostgreSQL ARE treats specially, escaped in a CONTAINS_WORD value
+_PUNCT = set("\\^$.|?*+()[]{}-/#&~!@%=<>:;,'\"`")
+
+
+def word_pattern(word: str) -> str:
+    """CONTAINS_WORD as a PostgreSQL ARE (for `~*`): `filtermatch.word_pattern`'s bounds."""
+    escaped = "".join("\\" + c if c in _PUNCT else c for c in word)
+    return f"(^|[^A-Za-z0-9_]){escaped}([^A-Za-z0-9_]|$)"
+
+
+def contains_word(col: Any, word: str, dialect: str) -> ColumnElement:
+    """CONTAINS_WORD on any text column: here rather than in `query_json` so that both the
+    document path and the value rows use it without an import circle."""
+    if dialect == "sqlite":
+        return func.secpipe_word(col, word) == 1
+    return col.op("~*")(word_pattern(word))
+
+
 def hit(m: Any, comp: str, value: str, dialect: str) -> ColumnElement:
     """The document path's test (`query_json._string`), on a row's value."""
     if comp == "CONTAINS_WORD":
-        from secpipe.hub.query_json import contains_word    # query_json imports this module
-
         return contains_word(m.c.v, value, dialect)
     fn = func.instr if dialect == "sqlite" else func.strpos
     return fn(m.c.v, value) > 0

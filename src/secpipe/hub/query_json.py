@@ -51,12 +51,11 @@ from sqlalchemy.sql import ColumnElement
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
 from secpipe.hub import query_contains as qc
+from secpipe.hub.query_contains import contains_word
 from secpipe.hub.common import dumps, prefix_upper
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import findings as F
-
-_PUNCT = set("\\^$.|?*+()[]{}-/#&~!@%=<>:;,'\"`")
 
 
 def register_sqlite(dbapi_conn: Any) -> None:
@@ -64,18 +63,6 @@ def register_sqlite(dbapi_conn: Any) -> None:
     dbapi_conn.create_function("secpipe_word", 2, fm.has_word, deterministic=True)
     dbapi_conn.create_function("secpipe_ts", 1, fm.instant, deterministic=True)
     dbapi_conn.create_function("secpipe_in_cidr", 2, fm.in_cidr, deterministic=True)
-
-
-def word_pattern(word: str) -> str:
-    """CONTAINS_WORD as a PostgreSQL ARE (for `~*`): `filtermatch.word_pattern`'s bounds."""
-    escaped = "".join("\\" + c if c in _PUNCT else c for c in word)
-    return f"(^|[^A-Za-z0-9_]){escaped}([^A-Za-z0-9_]|$)"
-
-
-def contains_word(col: Any, word: str, dialect: str) -> ColumnElement:
-    if dialect == "sqlite":
-        return func.secpipe_word(col, word) == 1
-    return col.op("~*")(word_pattern(word))
 
 
 def _needle(comp: str, value: str) -> str | None:
