@@ -400,3 +400,23 @@ def test_malformed_requests_are_4xx_never_500(hub: Hub, method: str, path: str,
         assert status == 200 and answer == {"suppressions": []}, answer
     else:
         assert status == 400, answer
+
+
+def test_has_enabled_rules_follows_status_and_partition(store) -> None:
+    """The gate asks this before building its view of a run (no rules: nothing to spare)."""
+    from secpipe.hub.authz import Principal
+    from secpipe.hub.interface import Partition
+
+    triage = Principal("sigv4", "AKIATRIAGE", role="triage")
+    assert store.has_enabled_rules() is False
+    arn = store.create_automation_rule({
+        "RuleOrder": 1, "RuleName": "any", "Description": "d", "RuleStatus": "DISABLED",
+        "Criteria": {"Title": [{"Value": "x", "Comparison": "EQUALS"}]},
+        "Actions": [{"Type": "FINDING_FIELDS_UPDATE",
+                     "FindingFieldsUpdate": {"Note": {"Text": "n", "UpdatedBy": "u"}}}]},
+        principal=triage)
+    assert store.has_enabled_rules() is False                  # disabled rules change nothing
+    store.batch_update_automation_rules([{"RuleArn": arn, "RuleStatus": "ENABLED"}],
+                                        principal=triage)
+    assert store.has_enabled_rules() is True
+    assert store.has_enabled_rules(Partition(store.account_id, "eu-north-1")) is False

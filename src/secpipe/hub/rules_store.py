@@ -11,11 +11,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import audit, rules, suppressed
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import Partition
+from secpipe.hub.schema import automation_rules as R
 
 
 class RulesStore:
@@ -71,6 +73,15 @@ class RulesStore:
                               ) -> tuple[list[dict[str, Any]], str | None]:
         with self._read() as conn:
             return rules.list_(conn, self._partition(partition), max_results, next_token)
+
+    def has_enabled_rules(self, partition: Partition | None = None) -> bool:
+        """Whether any rule could change an import here: the gate skips building its view of
+        the run's findings (thousands of ASFF documents) when none can."""
+        part = self._partition(partition)
+        with self._read() as conn:
+            return conn.execute(select(R.c.seq).where(
+                R.c.hub_account == part.account, R.c.hub_region == part.region,
+                R.c.status == "ENABLED").limit(1)).first() is not None
 
     def automation_rule_tags(self, arn: str) -> dict[str, str] | None:
         """A rule's tags (None: no such rule), for ListTagsForResource."""

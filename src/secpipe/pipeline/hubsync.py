@@ -107,6 +107,9 @@ def spare_by_rules(store: HubStore, run: RunResult) -> None:
     pending = [(stage, g) for stage in run.stages for g in stage.findings if g.blocking]
     if ask is None or not pending:
         return
+    any_rules = getattr(store, "has_enabled_rules", None)    # a local hub can say at once
+    if any_rules is not None and not any_rules():
+        return
     from secpipe.outputs._common import Origins
     from secpipe.outputs.asff import gated_to_asff
     from secpipe.pipeline.gate import stage_status
