@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from secpipe.hub.common import bad_text, decode_token, encode_token, now
+from secpipe.hub.common import bad_text, now, seq_page
 from secpipe.hub.interface import (InvalidInput, LimitExceeded, Partition, ResourceConflict,
                                    ResourceNotFound)
 from secpipe.hub.schema import action_targets as A
@@ -84,18 +84,8 @@ def describe(conn: Connection, partition: Partition, arns: Sequence[str] | None,
     if arns:
         return [_shape(row(conn, partition, a)) for a in arns], None
     q = (select(A).where(A.c.hub_account == partition.account,
-                         A.c.hub_region == partition.region)
-         .order_by(A.c.seq).limit(max_results + 1))
-    if next_token:
-        after = decode_token(next_token).get("seq")
-        if type(after) is not int:
-            raise InvalidInput("NextToken is not valid")
-        q = q.where(A.c.seq > after)
-    rows = conn.execute(q).all()
-    token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        token = encode_token({"seq": rows[-1].seq})
+                         A.c.hub_region == partition.region).order_by(A.c.seq))
+    rows, token = seq_page(conn, q, A.c.seq, max_results, next_token)
     return [_shape(r) for r in rows], token
 
 

@@ -98,6 +98,22 @@ def decode_token(token: str) -> dict[str, Any]:
     return payload
 
 
+def seq_page(conn: Any, q: Any, seq: Any, max_results: int, next_token: str | None
+             ) -> tuple[list[Any], str | None]:
+    """One page of `q` (a select ordered by its `seq` column) after the token's seq, and the
+    token of the next page (None on the last): keyset paging, stable while rows are added."""
+    if next_token:
+        after = decode_token(next_token).get("seq")
+        if type(after) is not int:
+            raise InvalidInput("NextToken is not valid")
+        q = q.where(seq > after)
+    rows = conn.execute(q.limit(max_results + 1)).all()
+    if len(rows) <= max_results:
+        return rows, None
+    rows = rows[:max_results]
+    return rows, encode_token({"seq": rows[-1].seq})
+
+
 SURROGATES = re.compile("[\ud800-\udfff]")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import pages, partitions, query
-from secpipe.hub.common import decode_token, dumps, encode_token, loads, now
+from secpipe.hub.common import dumps, loads, now, seq_page
 from secpipe.hub.interface import InvalidInput, LimitExceeded, Partition, ResourceNotFound
 from secpipe.hub.schema import insights as I
 
@@ -77,19 +77,10 @@ def get(conn: Connection, arns: Sequence[str] | None, max_results: int,
         raise InvalidInput("MaxResults must be between 1 and 100")
     if arns:
         return [_shape(_row(conn, arn, partition)) for arn in arns], None
-    q = select(I).order_by(I.c.seq).limit(max_results + 1)
+    q = select(I).order_by(I.c.seq)
     if partition is not None:
         q = q.where(partitions.insights_in(partition))
-    if next_token:
-        after = decode_token(next_token).get("seq")
-        if not isinstance(after, int):
-            raise InvalidInput("NextToken is not valid")
-        q = q.where(I.c.seq > after)
-    rows = conn.execute(q).all()
-    token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        token = encode_token({"seq": rows[-1].seq})
+    rows, token = seq_page(conn, q, I.c.seq, max_results, next_token)
     return [_shape(r) for r in rows], token
 
 

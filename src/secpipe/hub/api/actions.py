@@ -8,7 +8,8 @@ from typing import Any
 from secpipe.hub import custom_action
 from secpipe.hub.api.endpoint import Call
 from secpipe.hub.api.shapes import conforms
-from secpipe.hub.api.validate import bounded_list, max_results, member, next_token
+from secpipe.hub.api.validate import (arn_list, bounded_list, max_results, member, next_token,
+                                      paged)
 from secpipe.hub.interface import InvalidInput
 
 
@@ -32,16 +33,11 @@ async def create_action_target(call: Call) -> dict[str, Any]:
 
 @conforms("DescribeActionTargets")
 async def describe_action_targets(call: Call) -> dict[str, Any]:
-    arns = member(call.body, "ActionTargetArns", list)
-    if arns is not None and not all(isinstance(a, str) and a for a in arns):
-        raise InvalidInput("ActionTargetArns must be a list of non-empty strings")
-    found, token = await call.run(call.store.describe_action_targets, arns or None,
+    found, token = await call.run(call.store.describe_action_targets,
+                                  arn_list(call.body, "ActionTargetArns"),
                                   max_results(call.body), next_token(call.body),
                                   partition=call.partition)
-    out: dict[str, Any] = {"ActionTargets": found}
-    if token:
-        out["NextToken"] = token
-    return out
+    return paged("ActionTargets", found, token)
 
 
 @conforms("UpdateActionTarget")

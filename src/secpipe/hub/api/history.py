@@ -6,7 +6,7 @@ from typing import Any
 
 from secpipe.hub.api.endpoint import Call
 from secpipe.hub.api.shapes import conforms
-from secpipe.hub.api.validate import filters, max_results, member, next_token
+from secpipe.hub.api.validate import filters, max_results, member, next_token, paged
 from secpipe.hub.interface import InvalidInput
 
 
@@ -19,10 +19,7 @@ async def get_finding_history(call: Call) -> dict[str, Any]:
         call.store.finding_history_records, fid, arn, start=call.body.get("StartTime"),
         end=call.body.get("EndTime"), max_results=max_results(call.body),
         next_token=next_token(call.body), partition=call.partition)
-    out: dict[str, Any] = {"Records": records}
-    if token:
-        out["NextToken"] = token
-    return out
+    return paged("Records", records, token)
 
 
 @conforms("UpdateFindings")

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
-from secpipe.hub.api.validate import member
+from secpipe.hub.api.validate import member, paged, query_page
 from secpipe.hub.interface import InvalidInput, Partition
 
 MAX_PAGE = 100        # MaxResults: 1-100 in botocore's model
@@ -27,44 +27,25 @@ def _partition(call: Call) -> Partition:
     return where
 
 
-def _query_page(call: Call) -> tuple[int, str | None]:
-    """MaxResults and NextToken of a GET operation (querystring members)."""
-    params = call.request.query_params
-    raw = params.get("MaxResults")
-    size = MAX_PAGE
-    if raw is not None:
-        try:
-            size = int(raw)
-        except ValueError:
-            raise InvalidInput(f"MaxResults must be an integer; got {raw[:40]!r}") from None
-        if not 1 <= size <= MAX_PAGE:
-            raise InvalidInput(f"MaxResults must be between 1 and {MAX_PAGE}; got {size}")
-    return size, params.get("NextToken") or None
 
 
 @conforms("DescribeProducts")
 async def describe_products(call: Call) -> dict[str, Any]:
-    size, token = _query_page(call)
+    size, token = query_page(call.request.query_params, MAX_PAGE)
     arn = call.request.query_params.get("ProductArn")
     if arn is not None and not arn.strip():
         raise InvalidInput("ProductArn must not be empty")
     found, nxt = await call.run(call.store.describe_products, arn, size, token,
                                 partition=_partition(call))
-    out: dict[str, Any] = {"Products": found}
-    if nxt:
-        out["NextToken"] = nxt
-    return out
+    return paged("Products", found, nxt)
 
 
 @conforms("ListEnabledProductsForImport")
 async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
-    size, token = _query_page(call)
+    size, token = query_page(call.request.query_params, MAX_PAGE)
     arns, nxt = await call.run(call.store.list_enabled_products_for_import, size, token,
                                partition=_partition(call))
-    out: dict[str, Any] = {"ProductSubscriptions": arns}
-    if nxt:
-        out["NextToken"] = nxt
-    return out
+    return paged("ProductSubscriptions", arns, nxt)
 
 
 @conforms("EnableImportFindingsForProduct")

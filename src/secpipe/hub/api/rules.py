@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
-from secpipe.hub.api.validate import bounded_list, member
+from secpipe.hub.api.validate import bounded_list, member, paged, query_page
 from secpipe.hub.interface import InvalidInput
 
 MAX_BATCH = 100
@@ -72,20 +72,10 @@ async def batch_delete_automation_rules(call: Call) -> dict[str, Any]:
 
 @conforms("ListAutomationRules")
 async def list_automation_rules(call: Call) -> dict[str, Any]:
-    params = call.request.query_params
-    raw = params.get("MaxResults")
-    try:
-        limit = int(raw) if raw is not None else 100
-    except ValueError:
-        raise InvalidInput("MaxResults must be an integer") from None
-    if not 1 <= limit <= 100:
-        raise InvalidInput(f"MaxResults must be between 1 and 100; got {limit}")
-    found, token = await call.run(call.store.list_automation_rules, limit,
-                                  params.get("NextToken") or None, partition=call.partition)
-    out: dict[str, Any] = {"AutomationRulesMetadata": found}
-    if token:
-        out["NextToken"] = token
-    return out
+    limit, token = query_page(call.request.query_params)
+    found, token = await call.run(call.store.list_automation_rules, limit, token,
+                                  partition=call.partition)
+    return paged("AutomationRulesMetadata", found, token)
 
 
 def routes() -> list[Route]:

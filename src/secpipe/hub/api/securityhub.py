@@ -13,9 +13,9 @@ from starlette.routing import Route
 from secpipe.hub.api import family, subscribed
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
-from secpipe.hub.api.validate import (MAX_IMPORT, bounded_list, filters, identifiers,
-                                      max_results, member, next_token, sort_criteria, tags,
-                                      update_changes)
+from secpipe.hub.api.validate import (MAX_IMPORT, arn_list, bounded_list, filters,
+                                      identifiers, max_results, member, next_token, paged,
+                                      sort_criteria, tags, update_changes)
 from secpipe.hub.interface import InvalidInput, ResourceNotFound
 
 
@@ -43,10 +43,7 @@ async def get_findings(call: Call) -> dict[str, Any]:
     found, token = await call.run(call.store.get_findings, filters(body), sort_criteria(body),
                                   max_results(body), next_token(body),
                                   partition=call.partition, principal=call.caller)
-    out: dict[str, Any] = {"Findings": found}
-    if token:
-        out["NextToken"] = token
-    return out
+    return paged("Findings", found, token)
 
 
 @conforms("BatchUpdateFindings")
@@ -77,16 +74,10 @@ async def create_insight(call: Call) -> dict[str, Any]:
 
 @conforms("GetInsights")
 async def get_insights(call: Call) -> dict[str, Any]:
-    arns = member(call.body, "InsightArns", list)
-    if arns is not None and not all(isinstance(a, str) and a for a in arns):
-        raise InvalidInput("InsightArns must be a list of non-empty strings")
-    found, token = await call.run(call.store.get_insights, arns or None,
+    found, token = await call.run(call.store.get_insights, arn_list(call.body, "InsightArns"),
                                   max_results(call.body), next_token(call.body),
                                   partition=call.partition)
-    out: dict[str, Any] = {"Insights": found}
-    if token:
-        out["NextToken"] = token
-    return out
+    return paged("Insights", found, token)
 
 
 def _arn(call: Call) -> str:

@@ -103,6 +103,37 @@ def next_token(body: Mapping[str, Any]) -> str | None:
     return member(body, "NextToken", str) or None
 
 
+def query_page(params: Mapping[str, str], default: int = 100) -> tuple[int, str | None]:
+    """MaxResults (1-100) and NextToken of a GET operation, whose members are querystring
+    parameters in botocore's model rather than body members."""
+    raw = params.get("MaxResults")
+    size = default
+    if raw is not None:
+        try:
+            size = int(raw)
+        except ValueError:
+            raise InvalidInput(f"MaxResults must be an integer; got {raw[:40]!r}") from None
+        if not 1 <= size <= 100:
+            raise InvalidInput(f"MaxResults must be between 1 and 100; got {size}")
+    return size, params.get("NextToken") or None
+
+
+def arn_list(body: Mapping[str, Any], name: str) -> list[str] | None:
+    """An optional list of ARNs (InsightArns, ActionTargetArns): None or [] means all."""
+    arns = member(body, name, list)
+    if arns is not None and not all(isinstance(a, str) and a for a in arns):
+        raise InvalidInput(f"{name} must be a list of non-empty strings")
+    return arns or None
+
+
+def paged(key: str, items: Any, token: str | None) -> dict[str, Any]:
+    """A list answer: NextToken only when there is a next page, as Security Hub answers."""
+    out: dict[str, Any] = {key: items}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
 def filters(body: Mapping[str, Any], *, required: bool = False) -> dict[str, Any] | None:
     """AwsSecurityFindingFilters: each attribute a list of criteria objects."""
     value = member(body, "Filters", dict, required=required)
