@@ -12,19 +12,9 @@ from starlette.routing import Route
 from secpipe.hub.api.endpoint import Call, endpoint
 from secpipe.hub.api.shapes import conforms
 from secpipe.hub.api.validate import member, paged, query_page
-from secpipe.hub.interface import InvalidInput, Partition
+from secpipe.hub.interface import InvalidInput
 
 MAX_PAGE = 100        # MaxResults: 1-100 in botocore's model
-
-
-def _partition(call: Call) -> Partition:
-    """The call's account and region. Where authentication set no partition of its own, the
-    region is the one the caller signed for (SigV4 scope): subscriptions are per region, and
-    prowler checks each region with a client of that region."""
-    where = call.partition
-    if getattr(call.request.state, "partition", None) is None and call.caller.region:
-        return Partition(where.account, call.caller.region)
-    return where
 
 
 
@@ -36,7 +26,7 @@ async def describe_products(call: Call) -> dict[str, Any]:
     if arn is not None and not arn.strip():
         raise InvalidInput("ProductArn must not be empty")
     found, nxt = await call.run(call.store.describe_products, arn, size, token,
-                                partition=_partition(call))
+                                partition=call.partition)
     return paged("Products", found, nxt)
 
 
@@ -44,7 +34,7 @@ async def describe_products(call: Call) -> dict[str, Any]:
 async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
     size, token = query_page(call.request.query_params, MAX_PAGE)
     arns, nxt = await call.run(call.store.list_enabled_products_for_import, size, token,
-                               partition=_partition(call))
+                               partition=call.partition)
     return paged("ProductSubscriptions", arns, nxt)
 
 
@@ -52,7 +42,7 @@ async def list_enabled_products_for_import(call: Call) -> dict[str, Any]:
 async def enable_import_findings_for_product(call: Call) -> dict[str, Any]:
     arn = member(call.body, "ProductArn", str, required=True)
     sub = await call.run(call.store.enable_import_findings_for_product, arn,
-                         partition=_partition(call), principal=call.caller)
+                         partition=call.partition, principal=call.caller)
     return {"ProductSubscriptionArn": sub}
 
 
@@ -62,7 +52,7 @@ async def disable_import_findings_for_product(call: Call) -> dict[str, Any]:
     if not arn:
         raise InvalidInput("Missing required parameter ProductSubscriptionArn")
     await call.run(call.store.disable_import_findings_for_product, arn,
-                   partition=_partition(call), principal=call.caller)
+                   partition=call.partition, principal=call.caller)
     return {}
 
 
