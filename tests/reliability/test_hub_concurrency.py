@@ -20,12 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from secpipe.hub.validate import check
-from tests.hub.conftest import PgServer, pg_server  # noqa: F401  (session fixture)
 from tests.reliability.hub_support import (HubProcess, client, finding, side_counts, stamp,
                                            sqlite_integrity, table_state)
 
@@ -63,19 +62,6 @@ def plan(seed: int = SEED) -> tuple[list[list[dict[str, Any]]], dict[str, dict[s
         rng.shuffle(mine)
         work.append(mine)
     return work, expected
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub_db(request, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "hub.db")
-        return
-    pg: PgServer = request.getfixturevalue("pg_server")
-    url = pg.new_url()
-    try:
-        yield url
-    finally:
-        pg.drop(url)
 
 
 def test_builder_makes_findings_in_stored_form() -> None:

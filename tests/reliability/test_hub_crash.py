@@ -25,11 +25,9 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.hub.conftest import PgServer, pg_server  # noqa: F401  (session fixture)
 from tests.reliability.hub_support import (HubProcess, client, finding, side_counts, stamp,
                                            sqlite_integrity, table_state)
 
@@ -134,19 +132,6 @@ def check_database(db: str, ledger: Ledger) -> dict[str, int]:
                           "finding_resources": sum(c[1] for c in counts),
                           "finding_map": sum(c[2] for c in counts)}
     return found
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub_db(request, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "hub.db")
-        return
-    pg: PgServer = request.getfixturevalue("pg_server")
-    url = pg.new_url()
-    try:
-        yield url
-    finally:
-        pg.drop(url)
 
 
 def test_kill_9_during_imports_loses_no_acknowledged_batch(hub_db: str, tmp_path: Path) -> None:

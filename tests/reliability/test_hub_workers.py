@@ -17,11 +17,10 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.hub.conftest import PgServer, pg_server  # noqa: F401  (session fixture)
 from tests.reliability.hub_support import (HubProcess, client, finding, side_counts, stamp,
                                            sqlite_integrity, table_state)
 
@@ -48,19 +47,6 @@ def plan(seed: int = 7) -> tuple[list[list[dict[str, Any]]], dict[str, dict[str,
                 expected[fid] = doc
         work.append(mine)
     return work, expected
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub_db(request, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "hub.db")
-        return
-    pg: PgServer = request.getfixturevalue("pg_server")
-    url = pg.new_url()
-    try:
-        yield url
-    finally:
-        pg.drop(url)
 
 
 def children(pid: int) -> list[int]:
