@@ -101,8 +101,10 @@ def test_time_bound_stops_an_endless_site() -> None:
     finally:
         server.shutdown()
         server.server_close()
+    # the page count proves the bound stopped it (the site is endless); the wall-clock check
+    # only catches a hang, with room for a loaded test machine
     assert result.error is None and 3 <= result.pages <= 40
-    assert took < 4, took
+    assert took < 30, took
 
 
 def test_fetch_refuses_other_origins() -> None:

