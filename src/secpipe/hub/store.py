@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, partitions,
-                         query_json, runs, subscriptions, tags, updates)
+                         query_json, runs, subscriptions, tags, updates, writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -198,7 +198,7 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with writegate.for_engine(self.engine), self.engine.connect() as conn:
             conn.execution_options(secpipe_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
