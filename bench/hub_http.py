@@ -13,6 +13,7 @@ checks, on the same two cores.
 
     .venv/bin/python bench/hub_http.py                      # SQLite, 4 clients x 10k findings
     .venv/bin/python bench/hub_http.py --pg --per-client 5000
+    .venv/bin/python bench/hub_http.py --workers 1 --no-bare --profile /tmp/hub.spy  # py-spy
 """
 
 from __future__ import annotations
@@ -165,21 +166,39 @@ def drive(url: str, pid: int, clients: int, per_client: int,
     return result
 
 
+def profiler(pid: int, out: str | None) -> subprocess.Popen | None:
+    """py-spy (`pip install py-spy`, its own binary: nothing inside the hub changes) sampling
+    the server and its workers while the clients run, as raw stacks in `out` (fold them with
+    any flame-graph tool). --gil: only what holds the GIL, i.e. the server's Python CPU."""
+    if not out:
+        return None
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--gil",
+                             "--nonblocking", "--rate", "250", "--format", "raw",
+                             "--output", out], stdout=subprocess.DEVNULL)
+
+
 def http_import(db: str, clients: int = 4, per_client: int = 10_000, workers: int = 1,
-                bare: bool = True) -> dict[str, Any]:
+                bare: bool = True, profile: str | None = None) -> dict[str, Any]:
     """{new: ..., unchanged: ..., bare: ...} for `clients` concurrent boto3 clients against
     `hub serve --workers N` and, in the same run, against the bare endpoint."""
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-"))
     server = HubProcess(db, work, ("--rate-limit", "0", "--workers", str(workers))).start()
+    spy = None
     try:
         if workers > 1:
             time.sleep(1.0)                      # /health answered by one: let all start
+        spy = profiler(server.pid, profile)
         result = drive(server.url, server.pid, clients, per_client)
         result["workers"] = workers
         for label in ("new", "unchanged"):
             print(json.dumps({"http_import": {label: result[label]}}), flush=True)
     finally:
         server.stop()
+        if spy is not None:
+            spy.wait(timeout=60)                 # it stops when the server has exited
         shutil.rmtree(work, ignore_errors=True)
     if bare:
         endpoint = BareServer(workers).start()
@@ -215,6 +234,8 @@ def main() -> None:
                     "one per core); the bare endpoint runs with as many")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare-endpoint baseline")
     ap.add_argument("--pg", action="store_true", help="on a PostgreSQL server started here")
+    ap.add_argument("--profile", metavar="FILE", help="py-spy raw stacks of the hub's Python "
+                    "CPU while the clients run (warm-up included), written to FILE")
     args = ap.parse_args()
     workers = max(1, os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-db-"))
@@ -227,7 +248,8 @@ def main() -> None:
             db = server.new_db("http")
         else:
             db = str(work / "hub.db")
-        res = http_import(db, args.clients, args.per_client, workers, bare=not args.no_bare)
+        res = http_import(db, args.clients, args.per_client, workers, bare=not args.no_bare,
+                          profile=args.profile)
     finally:
         if server is not None:
             server.stop()

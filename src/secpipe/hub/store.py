@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, partitions,
-                         query_json, runs, subscriptions, tags, updates)
+                         query_json, runs, subscriptions, tags, updates, writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -198,7 +198,7 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with writegate.for_engine(self.engine), self.engine.connect() as conn:
             conn.execution_options(secpipe_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
@@ -208,10 +208,13 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
     # --- BatchImportFindings --------------------------------------------------------------
     def batch_import(self, findings: Sequence[Mapping[str, Any]], *,
                      principal: Principal | None = None,
-                     partition: Partition | None = None) -> ImportResult:
+                     partition: Partition | None = None,
+                     request_bytes: int | None = None) -> ImportResult:
         """BatchImportFindings with Security Hub's limits: more than 100 findings is
         InvalidInput and more than 6 MB LimitExceeded, for the whole call. `principal` (None:
-        the local caller) is held to `import_rules` and named in the audit trail."""
+        the local caller) is held to `import_rules` and named in the audit trail.
+        `request_bytes`: the size of the request as received (the API's HTTP body), which is
+        what the 6 MB limit measures; None measures the findings as compact JSON."""
         if not isinstance(findings, Sequence) or isinstance(findings, (str, bytes)):
             raise InvalidInput("Findings must be a list")
         if len(findings) > MAX_IMPORT_FINDINGS:
@@ -221,6 +224,10 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         sizes: list[int | None] = []
         part = self._part(partition)
         checked = self._check(findings, sizes, part)
+        if request_bytes is not None:
+            if request_bytes > MAX_IMPORT_BYTES:
+                raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
+            return self._import(findings, checked, principal, part)[0]
         for bounds in (sizes, [None] * len(findings)):
             try:
                 size = importer.request_size(findings, bounds)
@@ -283,10 +290,14 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
             before = audit.findings_state(conn, keys_)
             written = importer.write(conn, good, partition=part,
                                      actor=principal.name if principal else "import")
+            # nothing created or rewritten (an unchanged re-import): the state is `before`
+            after = before if not (written.created or written.updated) else \
+                audit.findings_state(conn, keys_)
             audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
-                         before=before, after=audit.findings_state(conn, keys_),
+                         before=before, after=after,
                          detail={"created": written.created, "updated": written.updated,
-                                 "failed": len(failed) + len(denied) + len(written.failed)})
+                                 "failed": len(failed) + len(denied) + len(written.failed),
+                                 audit.STATE_KEY: audit.STATE_VERSION})
         return ImportResult(success_count=len(good) - len(written.failed),
                             failed=failed + denied + written.failed), written
 
@@ -375,7 +386,7 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
                          [p["Id"] for p in result.processed], before=before,
                          after=audit.findings_state(conn, keys_),
                          detail={"fields": sorted(changes), "unprocessed":
-                                 len(result.unprocessed)})
+                                 len(result.unprocessed), audit.STATE_KEY: audit.STATE_VERSION})
             return result
 
     # --- insights (per partition: None is the store's own; the hub's subscription: mixin) ----

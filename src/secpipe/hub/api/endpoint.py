@@ -85,6 +85,7 @@ def endpoint(handler: Handler, *, operation: str | Mapping[str, str] | None = No
                 await subscribed.admit(request, caller, op)   # account + region; enabled?
             body = parse_body(raw) if json_body else {}
             request.state.caller = caller
+            request.state.body_bytes = len(raw)     # the request's size, as Security Hub counts
             result = await handler(Call(request, body, caller, state.store))
             if isinstance(result, Response):
                 return result

@@ -30,8 +30,11 @@ async def batch_import_findings(call: Call) -> dict[str, Any]:
               for i, f in enumerate(items) if not isinstance(f, dict)]
     success = 0
     if good:
+        # the 6 MB limit is on the request as received (read_body already bounded it), so
+        # the store need not serialise the findings again to measure them
         result = await call.run(call.store.batch_import, good, principal=call.caller,
-                                partition=call.partition)
+                                partition=call.partition,
+                                request_bytes=getattr(call.request.state, "body_bytes", None))
         success = result.success_count
         failed.extend(result.failed)
     return {"FailedCount": len(failed), "SuccessCount": success, "FailedFindings": failed}

@@ -92,6 +92,7 @@ def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DE
     """
     check_host(host, allow_remote)
     _log_access(log_level)
+    warm()
     if workers > 1:
         _serve_workers(store_url, host, port, workers, auth=auth, token=token,
                        extra_routes=() if extra_routes is None else extra_routes,
@@ -146,6 +147,17 @@ def _serve_workers(store_url: str | None, host: str, port: int, workers: int, *,
     code = procs.supervise(workers, sock, run)
     if code:
         raise SystemExit(code)
+
+
+def warm() -> None:
+    """Load botocore's Security Hub model (about 1 s of CPU) before serving, not inside the
+    first request: every Security Hub call needs it (the subscription gate, answer shapes).
+    Before the workers fork, so they share it."""
+    from secpipe.hub.api.shapes import output_shape
+    from secpipe.hub.api.subscribed import gated_operations
+
+    gated_operations()
+    output_shape("BatchImportFindings")
 
 
 def _log_access(level: str) -> None:
