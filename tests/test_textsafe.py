@@ -70,3 +70,15 @@ def test_asff_keeps_only_web_links() -> None:
         assert scheme not in text
     good = finding.with_(remediation_url="https://owasp.org/x")
     assert to_asff(good, CTX)["Remediation"]["Recommendation"]["Url"] == "https://owasp.org/x"
+
+
+def test_clean_fast_path_for_printable_text_agrees_with_the_patterns() -> None:
+    """clean() returns printable text unchanged without running its patterns: true only while
+    no pattern matches a printable character. Checked for every code point (with a non-ASCII
+    neighbour, so the ASCII fast path is not the one taken)."""
+    from secpipe.textsafe import BIDI, ESCAPES, INVALID_XML
+
+    for i in range(0x110000):
+        text = "…" + chr(i)
+        slow = BIDI.sub("\ufffd", INVALID_XML.sub("", ESCAPES.sub("", text)))
+        assert clean(text) == slow, hex(i)

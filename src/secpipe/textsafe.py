@@ -39,6 +39,11 @@ def clean(text: object) -> str:
     # pattern below needs a control character (ESC included) or non-ASCII to match
     if out.isascii() and (out.isprintable() or not _ASCII_CONTROL.search(out)):
         return out
+    # printable text (non-ASCII too: a masked secret's "…") holds nothing the patterns match:
+    # every character they remove or replace is a control, format (bidi), surrogate or
+    # non-character, none of which str.isprintable accepts
+    if out.isprintable():
+        return out
     return BIDI.sub("\ufffd", INVALID_XML.sub("", ESCAPES.sub("", out)))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from collections.abc import Mapping   # not typing's: isinstance() is 4x faster (hub import)
 from typing import Any
 from urllib.parse import urlsplit
@@ -228,7 +229,14 @@ def _vulnerability(v: Vulnerability) -> dict:
 def web_url(value: object) -> bool:
     """Only absolute http(s) URLs leave secpipe in ASFF: a scanner's `javascript:` or `data:`
     "remediation link" would become a live link in any console that renders the finding."""
-    if not isinstance(value, str) or any(c.isspace() for c in value.strip()):
+    return isinstance(value, str) and _web_url(value)
+
+
+@lru_cache(maxsize=4096)
+def _web_url(value: str) -> bool:
+    """Cached: the same few reference URLs (a CWE's page, a rule's doc) recur on thousands of
+    findings, and urlsplit is the costliest step of building their ASFF."""
+    if any(c.isspace() for c in value.strip()):
         return False
     try:
         parts = urlsplit(value.strip())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Mapping
 
 from secpipe.model.secret import Secret
@@ -211,7 +212,14 @@ class Finding:
 
     def fingerprint(self) -> str:
         """A stable hex digest of :meth:`identity_key` (used in the ASFF Id)."""
-        return hashlib.sha256(self.identity_key().encode("utf-8")).hexdigest()[:32]
+        return _digest(self.identity_key())
+
+
+@lru_cache(maxsize=1 << 16)
+def _digest(identity: str) -> str:
+    """Cached: every writer names a finding by its fingerprint (the gate, correlation, ASFF,
+    SARIF, the hub), about six hashes of the same text per finding otherwise."""
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
 def snippet_hash(snippet: str) -> str:

@@ -54,8 +54,10 @@ class Origins:
         self._by_fingerprint: dict[tuple[int, str], ToolResult] | None = None
         self._keep = run  # keeps the findings alive, so object ids stay unique
         self._contexts: dict[tuple[int, str, str], SourceContext] = {}
+        self._in_stage: set[tuple[int, int]] = set()   # (stage, tool) pairs, by identity
         for stage in run.stages:
             for tool in stage.tools:
+                self._in_stage.add((id(stage), id(tool)))
                 for f in tool.findings:
                     self._by_object.setdefault(id(f), tool)
 
@@ -70,7 +72,7 @@ class Origins:
 
     def tool(self, stage: StageResult, gated: GatedFinding) -> ToolResult | None:
         found = self._by_object.get(id(gated.finding))
-        if found is not None and any(t is found for t in stage.tools):
+        if found is not None and (id(stage), id(found)) in self._in_stage:
             return found
         found = self._fingerprints().get((id(stage), gated.finding.fingerprint()))
         if found is not None:

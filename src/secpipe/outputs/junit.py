@@ -7,17 +7,22 @@ CI page lists exactly what stops the merge. In an advisory stage the same findin
 `skipped` cases saying they would block: listed, but not red while the run passes. Suppressed and below-threshold findings are not
 test cases: they do not fail anything, and the HTML report lists them.
 
-Finding text comes from scanned code, so it goes through ElementTree (escaping) and loses the
-control characters XML 1.0 cannot carry at all, which escaping does not fix.
+Written as text, one test case at a time, in exactly the bytes ElementTree's `indent` +
+`tostring` gave (an ElementTree of 50,000 cases cost seconds and hundreds of MB). Finding text
+comes from scanned code: it is escaped (xml.sax.saxutils, with ElementTree's attribute
+entities for quotes and line breaks) and loses the control characters XML 1.0 cannot carry at
+all, which escaping does not fix (textsafe.clean).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Iterator
+from xml.sax.saxutils import escape
 
-from secpipe.outputs._common import Origins, clean, enforcing, secret_text, where, write_file
+from secpipe.outputs._common import Origins, clean, enforcing, secret_text, where
 from secpipe.outputs._issues import Issue, group_issues
+from secpipe.outputs._stream import write_chunks
 from secpipe.pipeline.result import (
     GatedFinding,
     RunResult,
@@ -29,78 +34,98 @@ from secpipe.pipeline.result import (
 
 FILE_NAME = "junit.xml"
 MAX_MESSAGE = 1024
+DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+# ElementTree's attribute escaping: quotes and line breaks survive a parser's normalisation
+_ATTR_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+_COUNTS = ("tests", "failures", "errors", "skipped")
 
 
 def render_junit(run: RunResult) -> bytes:
-    root = junit_tree(run)
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return ("".join(junit_chunks(run)) + "\n").encode("utf-8")
 
 
 def write_junit(run: RunResult, run_dir: Path) -> Path:
-    return write_file(Path(run_dir) / FILE_NAME, render_junit(run))
+    """Streamed: one test case at a time, never the whole document in memory."""
+    return write_chunks(Path(run_dir) / FILE_NAME, junit_chunks(run))
 
 
-def junit_tree(run: RunResult) -> ET.Element:
+def junit_chunks(run: RunResult) -> Iterator[str]:
+    """The document in pieces (without its final newline). The suites' counts head each
+    suite, so each stage's issues are grouped first; the cases are then made one by one."""
     origins = Origins(run)
-    suites = ET.Element("testsuites", _attrs(name=f"secpipe run {run.run_id}"))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = 0.0
-    for stage in run.stages:
-        suite = _suite(run, stage, origins)
-        suites.append(suite)
-        for key in totals:
-            totals[key] += int(suite.get(key, "0"))
-        total_time += stage.duration_s
-    for key, value in totals.items():
-        suites.set(key, str(value))
-    suites.set("time", f"{total_time:.3f}")
-    return suites
+    plans = [_plan(run, stage, origins) for stage in run.stages]
+    totals = dict.fromkeys(_COUNTS, 0)
+    for _, _, counts in plans:
+        for key in _COUNTS:
+            totals[key] += counts[key]
+    total_time = sum(stage.duration_s for stage in run.stages)
+    root = _open("testsuites", _attrs(name=f"secpipe run {run.run_id}", **totals,
+                                      time=f"{total_time:.3f}"), empty=not plans)
+    yield DECLARATION + root
+    if not plans:
+        return
+    for stage, issues, counts in plans:
+        yield "\n  "
+        yield from _suite(run, stage, issues, counts, origins)
+    yield "\n</testsuites>"
 
 
-def _suite(run: RunResult, stage: StageResult, origins: Origins) -> ET.Element:
-    suite = ET.Element("testsuite", _attrs(name=stage.name, time=f"{stage.duration_s:.3f}"))
-    if run.started_at:
-        suite.set("timestamp", clean(run.started_at))
-    props = ET.SubElement(suite, "properties")
-    for name, value in (("status", stage.status.value), ("mode", stage.mode),
-                        ("fail_on", stage.fail_on.name), ("run_id", run.run_id),
-                        ("repo", run.context.repo), ("branch", run.context.branch),
-                        ("commit", run.context.commit)):
-        ET.SubElement(props, "property", _attrs(name=name, value=value))
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+def _plan(run: RunResult, stage: StageResult, origins: Origins
+          ) -> tuple[StageResult, list[Issue], dict[str, int]]:
+    """A stage's blocking issues and its suite's counts."""
+    counts = dict.fromkeys(_COUNTS, 0)
     for tool in stage.tools:
-        suite.append(_tool_case(stage, tool))
         counts["tests"] += 1
         if tool.status is ToolStatus.ERROR:
             counts["errors"] += 1
         elif tool.status is ToolStatus.SKIPPED:
             counts["skipped"] += 1
-    tool_errors = any(t.status is ToolStatus.ERROR for t in stage.tools)
-    if stage.status is StageStatus.ERROR and stage.error and not tool_errors:
-        # A stage can fail before any tool runs (bad config, missing input): say so here,
-        # or the suite would look green.
-        case = ET.SubElement(suite, "testcase", _attrs(classname=f"secpipe.{stage.name}",
-                                                       name="stage", time="0.000"))
-        ET.SubElement(case, "error", _attrs(message=_short(stage.error), type="StageError")
-                      ).text = clean(stage.error)
+    if _stage_error(stage):
         counts["tests"] += 1
         counts["errors"] += 1
-    advisory = not enforcing(stage)
     # one case per blocking issue (one root cause, however many tools reported it)
-    for issue in group_issues(run, [(stage, g) for g in stage.blocking], origins):
-        suite.append(_finding_case(stage, issue.lead[1], origins, advisory=advisory,
-                                   issue=issue))
-        counts["tests"] += 1
-        counts["skipped" if advisory else "failures"] += 1
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    return suite
+    issues = group_issues(run, [(stage, g) for g in stage.blocking], origins)
+    counts["tests"] += len(issues)
+    counts["skipped" if not enforcing(stage) else "failures"] += len(issues)
+    return stage, issues, counts
 
 
-def _tool_case(stage: StageResult, tool: ToolResult) -> ET.Element:
-    case = ET.Element("testcase", _attrs(classname=f"secpipe.{stage.name}", name=tool.tool,
-                                         time=f"{tool.duration_s:.3f}"))
+def _stage_error(stage: StageResult) -> bool:
+    """A stage can fail before any tool runs (bad config, missing input): a case says so,
+    or the suite would look green."""
+    return (stage.status is StageStatus.ERROR and bool(stage.error)
+            and not any(t.status is ToolStatus.ERROR for t in stage.tools))
+
+
+def _suite(run: RunResult, stage: StageResult, issues: list[Issue], counts: dict[str, int],
+           origins: Origins) -> Iterator[str]:
+    attrs = _attrs(name=stage.name, time=f"{stage.duration_s:.3f}",
+                   timestamp=run.started_at or None, **counts)
+    yield _open("testsuite", attrs) + "\n    <properties>"
+    props = (("status", stage.status.value), ("mode", stage.mode),
+             ("fail_on", stage.fail_on.name), ("run_id", run.run_id),
+             ("repo", run.context.repo), ("branch", run.context.branch),
+             ("commit", run.context.commit))
+    yield "".join("\n      " + _open("property", _attrs(name=name, value=value), empty=True)
+                  for name, value in props)
+    yield "\n    </properties>"
+    for tool in stage.tools:
+        yield "\n    " + _tool_case(stage, tool)
+    if _stage_error(stage):
+        yield "\n    " + _case(_attrs(classname=f"secpipe.{stage.name}", name="stage",
+                                       time="0.000"),
+                                _element("error", _attrs(message=_short(stage.error),
+                                                         type="StageError"),
+                                         clean(stage.error)))
+    advisory = not enforcing(stage)
+    for issue in issues:
+        yield "\n    " + _finding_case(stage, issue.lead[1], origins, advisory=advisory,
+                                        issue=issue)
+    yield "\n  </testsuite>"
+
+
+def _tool_case(stage: StageResult, tool: ToolResult) -> str:
+    children = []
     if tool.status is ToolStatus.ERROR:
         message = tool.error or "the tool failed without a message"
         body = [message]
@@ -108,27 +133,27 @@ def _tool_case(stage: StageResult, tool: ToolResult) -> ET.Element:
             body.append(f"exit code: {tool.exit_code}")
         if tool.log_file:
             body.append(f"log: {tool.log_file}")
-        ET.SubElement(case, "error", _attrs(message=_short(message), type="ToolError")
-                      ).text = clean("\n".join(body))
+        children.append(_element("error", _attrs(message=_short(message), type="ToolError"),
+                                 clean("\n".join(body))))
     elif tool.status is ToolStatus.SKIPPED:
-        ET.SubElement(case, "skipped", _attrs(message=_short(tool.error or "not run")))
+        children.append(_element("skipped", _attrs(message=_short(tool.error or "not run"))))
     lines = [f"version: {tool.version or 'unknown'}", f"findings: {len(tool.findings)}"]
-    ET.SubElement(case, "system-out").text = clean("\n".join(lines))
-    return case
+    children.append(_element("system-out", {}, clean("\n".join(lines))))
+    return _case(_attrs(classname=f"secpipe.{stage.name}", name=tool.tool,
+                        time=f"{tool.duration_s:.3f}"), *children)
 
 
 def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
-                  advisory: bool = False, issue: Issue | None = None) -> ET.Element:
+                  advisory: bool = False, issue: Issue | None = None) -> str:
     f = gated.finding
     tool = origins.tool_name(stage, gated)
     place = where(f)
     name = f"[{f.severity.name}] {f.rule_id}" + (f" at {place}" if place else "")
-    case = ET.Element("testcase", _attrs(classname=f"secpipe.{stage.name}.{tool}",
-                                         name=name, time="0.000"))
+    attrs = _attrs(classname=f"secpipe.{stage.name}.{tool}", name=name, time="0.000")
     if f.location is not None and f.location.path:
-        case.set("file", clean(f.location.path))
+        attrs["file"] = clean(f.location.path)
         if f.location.start_line is not None and f.location.start_line >= 1:
-            case.set("line", str(f.location.start_line))
+            attrs["line"] = str(f.location.start_line)
     message = f"{f.severity.name} {f.rule_id}: {f.title.strip() or f.rule_id}"
     body = [
         f"severity: {f.severity.name}",
@@ -149,14 +174,31 @@ def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
         body.append(issue.found_by())
         body += [f"also: {g.asff_id} ({origins.tool_name(s, g)} {g.finding.rule_id})"
                  for s, g in issue.members if g is not gated]
+    text = clean("\n".join(body))
     if advisory:
-        ET.SubElement(case, "skipped", _attrs(message=_short(f"advisory stage, would block: "
-                                                             f"{message}")))
-        ET.SubElement(case, "system-out").text = clean("\n".join(body))
-    else:
-        ET.SubElement(case, "failure", _attrs(message=_short(message), type=f.severity.name)
-                      ).text = clean("\n".join(body))
-    return case
+        return _case(attrs, _element("skipped", _attrs(
+            message=_short(f"advisory stage, would block: {message}"))),
+            _element("system-out", {}, text))
+    return _case(attrs, _element("failure", _attrs(message=_short(message),
+                                                   type=f.severity.name), text))
+
+
+def _case(attrs: dict[str, str], *children: str) -> str:
+    """A testcase at indentation level 2 holding `children` (each one line's element)."""
+    return (_open("testcase", attrs) + "".join("\n      " + c for c in children)
+            + "\n    </testcase>")
+
+
+def _element(tag: str, attrs: dict[str, str], text: str | None = None) -> str:
+    """A leaf element as ElementTree writes it: `<tag a="v" />` when it has no text."""
+    if not text:
+        return _open(tag, attrs, empty=True)
+    return f"{_open(tag, attrs)}{escape(text)}</{tag}>"
+
+
+def _open(tag: str, attrs: dict[str, str], *, empty: bool = False) -> str:
+    inner = "".join(f' {k}="{escape(v, _ATTR_ENTITIES)}"' for k, v in attrs.items())
+    return f"<{tag}{inner} />" if empty else f"<{tag}{inner}>"
 
 
 def _short(text: str) -> str:

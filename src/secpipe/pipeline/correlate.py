@@ -260,9 +260,14 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
     out: list[Finding] = list(findings)
     for members in groups.values():
         key = "issue/" + min(fingerprints[i] for i in members)
+        # the group's first MAX_RELATED + 1 Ids, sorted once: a member's related Ids are these
+        # without its own (linear in the group, not quadratic: one secret can be 1,000 findings)
+        head = sorted({ids[j] for j in members})[:MAX_RELATED + 1]
         for i in members:
-            others = sorted({ids[j] for j in members if ids[j] != ids[i]})
-            out[i] = findings[i].with_(issue_key=key, related=tuple(others[:MAX_RELATED]))
+            related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
+            f = findings[i]
+            if f.issue_key != key or f.related != related:   # a copy only when it changes
+                out[i] = f.with_(issue_key=key, related=related)
     return out
 
 
