@@ -135,14 +135,30 @@ def _steps(key: str) -> Steps:
     return tuple((p.removesuffix("[]"), p.endswith("[]")) for p in fs.KEYS[key].path)
 
 
-def _tree() -> dict[str, list[tuple[str, str, Steps, Steps | None]]]:
-    """{top-level member: [(key, kind, steps, the twin's steps or None)]}"""
-    out: dict[str, list[tuple[str, str, Steps, Steps | None]]] = {}
-    for key in fs.VALUE_INDEXED:
-        steps = _steps(key)
-        twin = _steps(fs.TWINS[key]) if key in fs.TWINS else None
-        out.setdefault(steps[0][0], []).append((key, fs.KEYS[key].kind, steps, twin))
-    return out
+class _Node:
+    """One member name of the paths of the indexed keys (a trie: paths sharing a prefix,
+    like the 30 under Resources[].Details, are walked once per finding)."""
+
+    __slots__ = ("many", "keys", "children")
+
+    def __init__(self, many: bool) -> None:
+        self.many = many
+        self.keys: list[tuple[str, str]] = []        # (key, kind) whose path ends here
+        self.children: dict[str, _Node] = {}
+
+
+def _trie() -> dict[str, _Node]:
+    """Every key of `fs.VALUE_INDEXED` except the twins (`_twins` checks those), and the
+    ResourceDetailsOther map (kind MAP: its entries become kind "O" rows)."""
+    root: dict[str, _Node] = {}
+    for key in [k for k in fs.VALUE_INDEXED if k not in fs.TWINS] + [fs.OTHER_KEY]:
+        level, node = root, None
+        for name, many in _steps(key):
+            node = level.setdefault(name, _Node(many))
+            level = node.children
+        assert node is not None
+        node.keys.append((key, fs.KEYS[key].kind))
+    return root
 
 
 def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
@@ -167,8 +183,48 @@ def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
     return nodes
 
 
-_BY_MEMBER = _tree()
-_OTHER = _steps(fs.OTHER_KEY)
+_TRIE = _trie()
+# twin key: (its steps, the twin's steps, the FindingProviderFields member and the top-level
+# member whose equality proves the same values at once: import copies them)
+_TWINS = [(key, _steps(key), _steps(twin),
+           None if key.endswith("Original") else fs.KEYS[key].path[1].removesuffix("[]"))
+          for key, twin in fs.TWINS.items()]
+_Rows = dict[tuple[str, str, str], "str | None"]
+
+
+def _walk(obj: Any, level: dict[str, _Node], out: _Rows, limit: int) -> None:
+    if type(obj) is not dict:
+        return
+    for name in level.keys() & obj.keys():
+        node, child = level[name], obj[name]
+        if child is None:
+            continue
+        if node.many:
+            if type(child) is not list:
+                continue
+            items = child
+        else:
+            items = (child,)
+        for item in items:
+            for key, kind in node.keys:
+                if kind == fs.MAP:
+                    _map_rows(item, out, limit)
+                    continue
+                v = encode(kind, item)
+                if v is not None:
+                    out[(fs.VALUE_KIND, key, v[:limit])] = None
+            if node.children:
+                _walk(item, node.children, out, limit)
+
+
+def _map_rows(other: Any, out: _Rows, limit: int) -> None:
+    """Details.Other's entries: several resources may hold the same key (first value wins
+    when two long ones share their first `limit` characters, as ResourceTags)."""
+    if type(other) is not dict:
+        return
+    for k, v in other.items():
+        if type(v) is str and type(k) is str and len(k) <= fs.OTHER_KEY_MAX:
+            out.setdefault((fs.OTHER_KIND, k, v[:limit]), v if len(v) > limit else None)
 
 
 def _same(leaves: list[Any], twin: list[Any]) -> bool:
@@ -177,34 +233,30 @@ def _same(leaves: list[Any], twin: list[Any]) -> bool:
     return a == {v for v in twin if type(v) is str}
 
 
-def indexed_values(doc: Mapping[str, Any], limit: int
-                   ) -> dict[tuple[str, str, str], str | None]:
+def _twins(doc: dict[str, Any], fpf: Any, out: _Rows, limit: int) -> None:
+    for key, steps, twin, member in _TWINS:
+        if member is not None and type(fpf) is dict and fpf.get(member) == doc.get(member):
+            continue               # the member as import copied it: the same values
+        leaves = _leaves_at(doc, steps)
+        if _same(leaves, _leaves_at(doc, twin)):
+            continue
+        out[(fs.DIVERGENT_KIND, key, "")] = None
+        for leaf in leaves:
+            v = encode(fs.STRING, leaf)
+            if v is not None:
+                out[(fs.VALUE_KIND, key, v[:limit])] = None
+
+
+def indexed_values(doc: Mapping[str, Any], limit: int) -> _Rows:
     """The finding_map rows of the nested keys: {(kind, key, v[:limit]): full value or None}.
     Kind "X" for `fs.VALUE_INDEXED` (FindingProviderFields keys with a twin: only where they
     differ from it, plus the marker row, see `fs.TWINS`), kind "O" for
-    Resources[].Details.Other's entries. Only members the document has are walked (most
-    findings have few of them)."""
-    out: dict[tuple[str, str, str], str | None] = {}
+    Resources[].Details.Other's entries. Only members the document has are walked."""
+    out: _Rows = {}
     if type(doc) is not dict:
         doc = dict(doc)
-    for member in _BY_MEMBER.keys() & doc.keys():
-        for key, kind, steps, twin in _BY_MEMBER[member]:
-            leaves = _leaves_at(doc, steps)
-            if twin is not None:
-                if _same(leaves, _leaves_at(doc, twin)):
-                    continue
-                out[(fs.DIVERGENT_KIND, key, "")] = None
-            for leaf in leaves:
-                v = encode(kind, leaf)
-                if v is not None:
-                    out[(fs.VALUE_KIND, key, v[:limit])] = None
-    if "Resources" in doc:
-        for other in _leaves_at(doc, _OTHER):
-            if type(other) is dict:
-                for k, v in other.items():
-                    if type(v) is str and type(k) is str and len(k) <= fs.OTHER_KEY_MAX:
-                        out.setdefault((fs.OTHER_KIND, k, v[:limit]),
-                                       v if len(v) > limit else None)
+    _walk(doc, _TRIE, out, limit)
+    _twins(doc, doc.get("FindingProviderFields"), out, limit)
     return out
 
 
