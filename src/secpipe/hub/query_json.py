@@ -18,9 +18,8 @@ matches it):
   [{"Details": {...: "v"}}]}`), which that index answers: an equality on any nested key is
   an index lookup.
 - Both: a positive string comparison also requires the value's JSON spelling in the
-  document's text (`instr` / `strpos`: "v" for EQUALS, "v for PREFIX, v for CONTAINS), a
-  byte search that rejects most rows before any JSON is parsed. Documents are stored by one
-  encoder (compact, ensure_ascii=False), so the spelling is known exactly.
+  document's text (`instr` / `strpos`), a byte search that rejects most rows before any
+  JSON is parsed (documents are stored by one encoder, so the spelling is known exactly).
 
 - Both: the nested keys' values are also rows of `finding_map` (kind "X", key = the filter
   key, v = the value encoded so that text order is value order: strings (first 256
@@ -33,14 +32,12 @@ matches it):
   A positive CONTAINS / CONTAINS_WORD is a scan of that key's rows alone (`hub.query_contains`):
   the rows decide, and only a finding with a value cut at 256 characters reads its document.
 
-  FindingProviderFields* keys and ResourceDetailsOther have rows too, with their own twist
-  (rows only where FPF values differ from their top-level twin; a Map variant): `hub.query_fpf`.
+  FindingProviderFields* and ResourceDetailsOther have rows too (only where FPF values
+  differ from their top-level twin; a Map variant): `hub.query_fpf`.
 
 What remains a scan is a negative-only filter and Keyword (deprecated by AWS: any string
 anywhere in the finding, which no row holds; indexing every string of every finding would
-multiply the side rows of every import); pages are ordered by an indexed column, so a common
-value stops after a page.
-`bench/hub_filters.py` measures both cases at scale.
+multiply every import's side rows). `bench/hub_filters.py` measures them at scale.
 """
 
 from __future__ import annotations
