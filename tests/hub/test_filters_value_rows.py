@@ -121,8 +121,12 @@ def m(k: str, value: str, comparison: str = "EQUALS") -> dict:
     return {"Key": k, "Value": value, "Comparison": comparison}
 
 
-@pytest.fixture
-def fpf(store):
+@pytest.fixture(params=["sorted-scan", "small"])
+def fpf(store, request, monkeypatch):
+    from secpipe.hub import pages
+
+    if request.param == "sorted-scan":          # as `hub` above: every spelling of the terms
+        monkeypatch.setattr(pages, "COUNT_CAP", 1)
     docs = [
         finding("same", Severity={"Label": "HIGH", "Original": "HIGH"}),   # FPF filled in
         finding("diverged", FindingProviderFields=DIVERGED,
