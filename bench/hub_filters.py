@@ -11,6 +11,13 @@ each figure against the 2 s target.
 
     .venv/bin/python bench/hub_filters.py                     # 1M, SQLite + PostgreSQL
     .venv/bin/python bench/hub_filters.py --size 200000 --no-pg
+    # the store's exact rows by executemany (10k generated, the rest copies of their rows)
+    # into a SQLite hub kept at PATH, then PostgreSQL filled by COPY of those rows:
+    .venv/bin/python bench/hub_filters.py --size 1000000 --keep PATH --bare [--only FPF]
+
+The FindingProviderFields* / ResourceDetailsOther / Keyword queries read values planted in 1
+of 10,000 findings (`enrich`): provider fields that differ from the top level, a
+Details.Other entry, a SourceUrl for Keyword.
 """
 
 from __future__ import annotations
