@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import and_, exists, false, or_, select, union
+from sqlalchemy import and_, exists, false, or_, select, union_all
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filtermatch as fm
@@ -101,7 +101,8 @@ def twin_term(p: fs.Parsed, ctx: Any, ranges: list[RowCond], exact: bool
     own = _rows(p.key, ranges)
     m = M.alias()
     twin_sel, twin_here, twin_exact = _twin(p, ranges, ctx)
-    sub = union(select(m.c.finding_pk).where(own(m)), twin_sel)
+    # disjoint: rows exist only for a divergent finding, the twin part excludes those
+    sub = union_all(select(m.c.finding_pk).where(own(m)), twin_sel)
     indexed = F.c.pk.in_(sub)
     unindexed = or_(ctx.probe(M, own), and_(twin_here, ~_marker(p.key, F.c.pk)))
     return ctx.term(indexed, unindexed, sub), exact and twin_exact
