@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -169,9 +170,9 @@ def main() -> None:
                     "exact rows the store wrote, COPY instead of the import path)")
     ap.add_argument("--bare", action="store_true", help="with --keep: build the SQLite hub "
                     "from the exact rows the store writes, by executemany (bare_load)")
-    ap.add_argument("--only", default="", help="run only the queries whose label has this")
+    ap.add_argument("--only", default="", help="run only the queries whose label matches this regular expression")
     args = ap.parse_args()
-    QUERIES[:] = [q for q in QUERIES if args.only in q[0]]
+    QUERIES[:] = [q for q in QUERIES if re.search(args.only, q[0])]
     if args.keep:
         copy_built(args)
         return
