@@ -22,7 +22,9 @@ from secpipe.hub.interface import (InvalidInput, LimitExceeded, Partition, Resou
                                    ResourceNotFound)
 from secpipe.hub.schema import action_targets as A
 
-# Security Hub's quota of custom actions per account and region (its quotas page: 50).
+# Security Hub's quota of custom actions per account and region: 50, not adjustable ("Number
+# of custom actions", AWS General Reference, "AWS Security Hub endpoints and quotas",
+# https://docs.aws.amazon.com/general/latest/gr/sechub.html; checked 2026-12-06).
 MAX_ACTION_TARGETS = 50
 _ID = re.compile(r"^[A-Za-z0-9]{1,20}$")
 MAX_DESCRIPTION = 256

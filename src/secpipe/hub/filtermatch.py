@@ -20,7 +20,11 @@ Security Hub's rules:
 
 It also writes the import side of the SQL index on nested keys: `indexed_values` gives a
 finding's finding_map rows of kind "X" (`filterspec.VALUE_INDEXED`), with `encode` spelling
-numbers, stamps and addresses so that text order is value order (see `hub.query_json`).
+numbers, stamps and addresses so that text order is value order (see `hub.query_json`),
+kind "O" for ResourceDetailsOther and kind "D" for FindingProviderFields that differ from
+their twin (`hub.query_fpf`). It runs for every imported finding, so it walks a trie of the
+indexed paths: each member the finding has is visited once, whatever the number of keys
+below it (30 under Resources[]).
 """
 
 from __future__ import annotations
@@ -112,8 +116,8 @@ def encode_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 def encode(kind: str, value: Any) -> str | None:
     """How a value of a `kind` key is written in finding_map's `v` (None: not indexed)."""
-    if kind == fs.STRING:
-        return value if type(value) is str and value else None
+    if kind == fs.STRING:      # "" too: EQUALS "" matches an empty value, as Security Hub's
+        return value if type(value) is str else None
     if kind == fs.NUMBER:
         if type(value) in (int, float):
             try:
@@ -131,13 +135,34 @@ def encode(kind: str, value: Any) -> str | None:
     return None
 
 
-def _tree() -> dict[str, list[tuple[str, str, Steps]]]:
-    out: dict[str, list[tuple[str, str, Steps]]] = {}
-    for key in fs.VALUE_INDEXED:
-        spec = fs.KEYS[key]
-        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in spec.path)
-        out.setdefault(steps[0][0], []).append((key, spec.kind, steps))
-    return out
+def _steps(key: str) -> Steps:
+    return tuple((p.removesuffix("[]"), p.endswith("[]")) for p in fs.KEYS[key].path)
+
+
+class _Node:
+    """One member name of the paths of the indexed keys (a trie: paths sharing a prefix,
+    like the 30 under Resources[].Details, are walked once per finding)."""
+
+    __slots__ = ("many", "keys", "children")
+
+    def __init__(self, many: bool) -> None:
+        self.many = many
+        self.keys: list[tuple[str, str]] = []        # (key, kind) whose path ends here
+        self.children: dict[str, _Node] = {}
+
+
+def _trie() -> dict[str, _Node]:
+    """Every key of `fs.VALUE_INDEXED` except the twins (`_twins` checks those), and the
+    ResourceDetailsOther map (kind MAP: its entries become kind "O" rows)."""
+    root: dict[str, _Node] = {}
+    for key in [k for k in fs.VALUE_INDEXED if k not in fs.TWINS] + [fs.OTHER_KEY]:
+        level, node = root, None
+        for name, many in _steps(key):
+            node = level.setdefault(name, _Node(many))
+            level = node.children
+        assert node is not None
+        node.keys.append((key, fs.KEYS[key].kind))
+    return root
 
 
 def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
@@ -162,21 +187,80 @@ def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
     return nodes
 
 
-_BY_MEMBER = _tree()
+_TRIE = _trie()
+# twin key: (its steps, the twin's steps, the FindingProviderFields member and the top-level
+# member whose equality proves the same values at once: import copies them)
+_TWINS = [(key, _steps(key), _steps(twin),
+           None if key.endswith("Original") else fs.KEYS[key].path[1].removesuffix("[]"))
+          for key, twin in fs.TWINS.items()]
+_Rows = dict[tuple[str, str, str], "str | None"]
 
 
-def indexed_values(doc: Mapping[str, Any], limit: int) -> dict[tuple[str, str, str], None]:
-    """The finding_map rows (kind "X") of `fs.VALUE_INDEXED`: {(kind, key, v[:limit])}.
-    Only members the document has are walked (most findings have few of them)."""
-    out: dict[tuple[str, str, str], None] = {}
+def _walk(obj: Any, level: dict[str, _Node], out: _Rows, limit: int) -> None:
+    if type(obj) is not dict:
+        return
+    for name in level.keys() & obj.keys():
+        node, child = level[name], obj[name]
+        if child is None:
+            continue
+        if node.many:
+            if type(child) is not list:
+                continue
+            items = child
+        else:
+            items = (child,)
+        for item in items:
+            for key, kind in node.keys:
+                if kind == fs.MAP:
+                    _map_rows(item, out, limit)
+                    continue
+                v = encode(kind, item)
+                if v is not None:
+                    out[(fs.VALUE_KIND, key, v[:limit])] = None
+            if node.children:
+                _walk(item, node.children, out, limit)
+
+
+def _map_rows(other: Any, out: _Rows, limit: int) -> None:
+    """Details.Other's entries: several resources may hold the same key (first value wins
+    when two long ones share their first `limit` characters, as ResourceTags)."""
+    if type(other) is not dict:
+        return
+    for k, v in other.items():
+        if type(v) is str and type(k) is str and len(k) <= fs.OTHER_KEY_MAX:
+            out.setdefault((fs.OTHER_KIND, k, v[:limit]), v if len(v) > limit else None)
+
+
+def _same(leaves: list[Any], twin: list[Any]) -> bool:
+    """The twin's index answers `leaves` exactly: the same strings (lists as sets)."""
+    a = {v for v in leaves if type(v) is str}
+    return a == {v for v in twin if type(v) is str}
+
+
+def _twins(doc: dict[str, Any], fpf: Any, out: _Rows, limit: int) -> None:
+    for key, steps, twin, member in _TWINS:
+        if member is not None and type(fpf) is dict and fpf.get(member) == doc.get(member):
+            continue               # the member as import copied it: the same values
+        leaves = _leaves_at(doc, steps)
+        if _same(leaves, _leaves_at(doc, twin)):
+            continue
+        out[(fs.DIVERGENT_KIND, key, "")] = None
+        for leaf in leaves:
+            v = encode(fs.STRING, leaf)
+            if v is not None:
+                out[(fs.VALUE_KIND, key, v[:limit])] = None
+
+
+def indexed_values(doc: Mapping[str, Any], limit: int) -> _Rows:
+    """The finding_map rows of the nested keys: {(kind, key, v[:limit]): full value or None}.
+    Kind "X" for `fs.VALUE_INDEXED` (FindingProviderFields keys with a twin: only where they
+    differ from it, plus the marker row, see `fs.TWINS`), kind "O" for
+    Resources[].Details.Other's entries. Only members the document has are walked."""
+    out: _Rows = {}
     if type(doc) is not dict:
         doc = dict(doc)
-    for member in _BY_MEMBER.keys() & doc.keys():
-        for key, kind, steps in _BY_MEMBER[member]:
-            for leaf in _leaves_at(doc, steps):
-                v = encode(kind, leaf)
-                if v:
-                    out[(fs.VALUE_KIND, key, v[:limit])] = None
+    _walk(doc, _TRIE, out, limit)
+    _twins(doc, doc.get("FindingProviderFields"), out, limit)
     return out
 
 
