@@ -33,6 +33,8 @@ from hub_store import BATCH, generate, query_latency, stamp_for  # noqa: E402
 from secpipe.hub.store import open_store  # noqa: E402
 
 TARGET_S = 2.0
+BASE = 10_000          # bare_load: distinct findings generated (one rare plant each)
+RARE_ARN = "arn:aws:securityhub:us-east-1::product/rare/scanner"
 EC2_TYPES = [f"{fam}.{size}" for fam in ("t3", "m5", "c6g", "r5") for size in
              ("micro", "small", "large", "xlarge", "2xlarge")]
 
@@ -56,6 +58,15 @@ def enrich(doc: dict[str, Any], i: int, rng: random.Random) -> dict[str, Any]:
                           "Pid": rng.randrange(1, 60000)}
     if i % 100 == 0 or rare:
         doc["Malware"] = [{"Name": "EICAR-RARE" if rare else "EICAR", "Type": "TROJAN"}]
+    if rare:      # the provider's values differ from the top level; a rare Details.Other
+        doc["FindingProviderFields"] = {
+            "Severity": {"Label": "INFORMATIONAL", "Original": "9.9"}, "Types": ["Rare/FPF"],
+            "Confidence": 7, "Criticality": 99,
+            "RelatedFindings": [{"ProductArn": RARE_ARN, "Id": "rare-related"}]}
+        doc["Resources"][0].setdefault("Details", {}).setdefault("Other", {})["owner"] = \
+            "rare-owner"
+        doc["SourceUrl"] = "https://rare.example/keyword"
+        doc["Severity"] = {"Label": "HIGH", "Original": "HIGH"}
     return doc
 
 
@@ -79,6 +90,28 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("Process name PREFIX (rare)", {"ProcessName": [{"Comparison": "PREFIX", "Value": "xmrig"}]}),
     ("Process name CONTAINS (rare; value rows)",
      {"ProcessName": [{"Comparison": "CONTAINS", "Value": "rig-hid"}]}),
+    ("FPF SeverityLabel EQUALS (common, twin)",
+     {"FindingProviderFieldsSeverityLabel": [{"Comparison": "EQUALS", "Value": "HIGH"}]}),
+    ("FPF SeverityOriginal EQUALS (rare)",
+     {"FindingProviderFieldsSeverityOriginal": [{"Comparison": "EQUALS", "Value": "9.9"}]}),
+    ("FPF Types EQUALS (rare)",
+     {"FindingProviderFieldsTypes": [{"Comparison": "EQUALS", "Value": "Rare/FPF"}]}),
+    ("FPF Confidence Eq (rare)", {"FindingProviderFieldsConfidence": [{"Eq": 7}]}),
+    ("FPF Criticality Gte (rare)", {"FindingProviderFieldsCriticality": [{"Gte": 99}]}),
+    ("FPF RelatedFindingsId EQUALS (rare)",
+     {"FindingProviderFieldsRelatedFindingsId": [{"Comparison": "EQUALS",
+                                                  "Value": "rare-related"}]}),
+    ("FPF RelatedFindingsProductArn EQUALS (rare)",
+     {"FindingProviderFieldsRelatedFindingsProductArn": [{"Comparison": "EQUALS",
+                                                          "Value": RARE_ARN}]}),
+    ("FPF SeverityLabel INFORMATIONAL + SeverityLabel HIGH (rare)",
+     {"FindingProviderFieldsSeverityLabel": [{"Comparison": "EQUALS",
+                                              "Value": "INFORMATIONAL"}],
+      "SeverityLabel": [{"Comparison": "EQUALS", "Value": "HIGH"}]}),
+    ("ResourceDetailsOther EQUALS (rare)",
+     {"ResourceDetailsOther": [{"Key": "owner", "Comparison": "EQUALS",
+                                "Value": "rare-owner"}]}),
+    ("Keyword (rare; document scan)", {"Keyword": [{"Value": "https://rare.example/keyword"}]}),
     ("Network direction EQUALS (common, 50%)",
      {"NetworkDirection": [{"Comparison": "EQUALS", "Value": "IN"}]}),
     ("EC2 VPC EQUALS + SeverityLabel HIGH",
@@ -124,7 +157,17 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--keep", type=Path, help="build the SQLite hub at this path (reused if "
+                    "it exists) and fill PostgreSQL by copying its rows (hub_pg.copy_hub: the "
+                    "exact rows the store wrote, COPY instead of the import path)")
+    ap.add_argument("--bare", action="store_true", help="with --keep: build the SQLite hub "
+                    "from the exact rows the store writes, by executemany (bare_load)")
+    ap.add_argument("--only", default="", help="run only the queries whose label has this")
     args = ap.parse_args()
+    QUERIES[:] = [q for q in QUERIES if args.only in q[0]]
+    if args.keep:
+        copy_built(args)
+        return
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory(prefix="secpipe-bench-filters-") as tmp:
             store, secs = load(str(Path(tmp) / "hub.db"), args.size)
@@ -138,6 +181,85 @@ def main() -> None:
             store, secs = load(server.new_db("filters"), args.size)
             report("PostgreSQL", args.size, secs, time_queries(store),
                    query_latency(store, 100))
+            store.close()
+        finally:
+            server.stop()
+
+
+def bare_load(path: Path, total: int) -> tuple[Any, float]:
+    """The SQLite hub at `path` filled with the exact rows `bulk_import` writes (hub_store's
+    bare_rows: check_all, on_create, finding_row, side_rows), by sqlite3.executemany: a 1M
+    build in minutes on this shared machine, where the import path takes most of an hour.
+    BASE findings are generated (generating is what is slow); the others are copies of their
+    rows under new pks and Ids (doc text included), so 1 in 10,000 is a rare plant."""
+    import sqlite3
+
+    from hub_store import bare_rows
+
+    from secpipe.hub.importer import INSERT_COLS, MAP_COLS, RESOURCE_COLS, TYPE_COLS
+
+    open_store(str(path), account_id="123456789012").close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-262144")
+
+    def sql(table: str, cols: Any) -> str:
+        return (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f'VALUES ({", ".join("?" for _ in cols)})')
+
+    statements = [sql("findings", INSERT_COLS), sql("finding_types", TYPE_COLS),
+                  sql("finding_resources", RESOURCE_COLS), sql("finding_map", MAP_COLS)]
+    t0 = time.perf_counter()
+    base = min(total, BASE)          # distinct findings; the rest are copies of their rows
+    built: list[list] = [[], [], [], []]
+    next_pk = 1
+    for docs in batches(base):
+        rows, *side, next_pk = bare_rows(docs, next_pk)
+        rows = [r[:-2] + ("123456789012", "us-east-1") for r in rows]   # the store's partition
+        for acc, part in zip(built, [rows, *side]):
+            acc += part
+    for copy in range(-(-total // base)):
+        n = min(base, total - copy * base)
+        shift = copy * base
+        rows = [(r[0] + shift, r[1], f"{r[2]}~{copy}", *r[3:28],
+                 r[28].replace(f'"Id":"{r[2]}"', f'"Id":"{r[2]}~{copy}"', 1), *r[29:])
+                for r in built[0][:n]] if copy else built[0][:n]
+        side = [[(r[0] + shift, *r[1:]) for r in rs if r[0] <= n] for rs in built[1:]]
+        conn.execute("BEGIN IMMEDIATE")
+        for statement, chunk in zip(statements, [rows, *side]):
+            conn.executemany(statement, chunk)
+        conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return open_store(str(path), account_id="123456789012"), time.perf_counter() - t0
+
+
+def copy_built(args: argparse.Namespace) -> None:
+    """SQLite hub kept at args.keep (built once through bulk_import); PostgreSQL filled with
+    its rows by COPY (a 1M import through the real path takes over 20 minutes there)."""
+    if args.keep.exists():
+        store, secs = open_store(str(args.keep), account_id="123456789012"), float("nan")
+    elif args.bare:
+        store, secs = bare_load(args.keep, args.size)
+    else:
+        store, secs = load(str(args.keep), args.size)
+    total = store.count_findings()
+    if not args.no_sqlite:
+        report("SQLite", total, secs, time_queries(store), {})
+    store.close()
+    if not args.no_pg:
+        from hub_pg import PgServer, copy_hub
+
+        server = PgServer()
+        try:
+            url = server.new_db("filters")
+            t0 = time.perf_counter()
+            copy_hub(args.keep, url)
+            secs = time.perf_counter() - t0
+            store = open_store(url, account_id="123456789012")
+            report("PostgreSQL (rows copied from the SQLite hub)", total, secs,
+                   time_queries(store), {})
             store.close()
         finally:
             server.stop()

@@ -112,8 +112,8 @@ def encode_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 def encode(kind: str, value: Any) -> str | None:
     """How a value of a `kind` key is written in finding_map's `v` (None: not indexed)."""
-    if kind == fs.STRING:
-        return value if type(value) is str and value else None
+    if kind == fs.STRING:      # "" too: EQUALS "" matches an empty value, as Security Hub's
+        return value if type(value) is str else None
     if kind == fs.NUMBER:
         if type(value) in (int, float):
             try:
@@ -131,12 +131,17 @@ def encode(kind: str, value: Any) -> str | None:
     return None
 
 
-def _tree() -> dict[str, list[tuple[str, str, Steps]]]:
-    out: dict[str, list[tuple[str, str, Steps]]] = {}
+def _steps(key: str) -> Steps:
+    return tuple((p.removesuffix("[]"), p.endswith("[]")) for p in fs.KEYS[key].path)
+
+
+def _tree() -> dict[str, list[tuple[str, str, Steps, Steps | None]]]:
+    """{top-level member: [(key, kind, steps, the twin's steps or None)]}"""
+    out: dict[str, list[tuple[str, str, Steps, Steps | None]]] = {}
     for key in fs.VALUE_INDEXED:
-        spec = fs.KEYS[key]
-        steps = tuple((p.removesuffix("[]"), p.endswith("[]")) for p in spec.path)
-        out.setdefault(steps[0][0], []).append((key, spec.kind, steps))
+        steps = _steps(key)
+        twin = _steps(fs.TWINS[key]) if key in fs.TWINS else None
+        out.setdefault(steps[0][0], []).append((key, fs.KEYS[key].kind, steps, twin))
     return out
 
 
@@ -163,20 +168,43 @@ def _leaves_at(doc: Any, steps: Steps) -> list[Any]:
 
 
 _BY_MEMBER = _tree()
+_OTHER = _steps(fs.OTHER_KEY)
 
 
-def indexed_values(doc: Mapping[str, Any], limit: int) -> dict[tuple[str, str, str], None]:
-    """The finding_map rows (kind "X") of `fs.VALUE_INDEXED`: {(kind, key, v[:limit])}.
-    Only members the document has are walked (most findings have few of them)."""
-    out: dict[tuple[str, str, str], None] = {}
+def _same(leaves: list[Any], twin: list[Any]) -> bool:
+    """The twin's index answers `leaves` exactly: the same strings (lists as sets)."""
+    a = {v for v in leaves if type(v) is str}
+    return a == {v for v in twin if type(v) is str}
+
+
+def indexed_values(doc: Mapping[str, Any], limit: int
+                   ) -> dict[tuple[str, str, str], str | None]:
+    """The finding_map rows of the nested keys: {(kind, key, v[:limit]): full value or None}.
+    Kind "X" for `fs.VALUE_INDEXED` (FindingProviderFields keys with a twin: only where they
+    differ from it, plus the marker row, see `fs.TWINS`), kind "O" for
+    Resources[].Details.Other's entries. Only members the document has are walked (most
+    findings have few of them)."""
+    out: dict[tuple[str, str, str], str | None] = {}
     if type(doc) is not dict:
         doc = dict(doc)
     for member in _BY_MEMBER.keys() & doc.keys():
-        for key, kind, steps in _BY_MEMBER[member]:
-            for leaf in _leaves_at(doc, steps):
+        for key, kind, steps, twin in _BY_MEMBER[member]:
+            leaves = _leaves_at(doc, steps)
+            if twin is not None:
+                if _same(leaves, _leaves_at(doc, twin)):
+                    continue
+                out[(fs.DIVERGENT_KIND, key, "")] = None
+            for leaf in leaves:
                 v = encode(kind, leaf)
-                if v:
+                if v is not None:
                     out[(fs.VALUE_KIND, key, v[:limit])] = None
+    if "Resources" in doc:
+        for other in _leaves_at(doc, _OTHER):
+            if type(other) is dict:
+                for k, v in other.items():
+                    if type(v) is str and type(k) is str and len(k) <= fs.OTHER_KEY_MAX:
+                        out.setdefault((fs.OTHER_KIND, k, v[:limit]),
+                                       v if len(v) > limit else None)
     return out
 
 

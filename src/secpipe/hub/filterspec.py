@@ -172,12 +172,34 @@ COLUMN_KEYS = COLUMN_STRINGS | {
 # The other keys' values (String, Number, Date, Ip) are indexed in finding_map (kind "X", key
 # = the filter key, v = the value encoded so that its order is the value's order: see
 # filtermatch.encode), so EQUALS / PREFIX / ranges / CIDRs on them are index ranges that
-# narrow the candidates the document check then confirms. FindingProviderFields* are left
-# out: every finding has them (import fills them in) and they repeat top-level values, so
-# they would cost every import rows that rarely select anything.
+# narrow the candidates the document check then confirms (or decide alone: query_json).
 VALUE_INDEXED = tuple(k for k, s in KEYS.items() if s.kind in (STRING, NUMBER, DATE, IP)
-                      and k not in COLUMN_KEYS and not k.startswith("FindingProviderFields"))
+                      and k not in COLUMN_KEYS)
 VALUE_KIND = "X"
+# FindingProviderFields keys whose values import copies from a top-level member that has an
+# index of its own (the twin key here). Every finding has them, and in nearly every finding
+# they equal the twin's values (import fills FindingProviderFields in from the top level;
+# only BatchUpdateFindings or a producer sending both tells them apart), so their value rows
+# are written only for a finding where they differ ("divergent"), with a marker row (kind
+# DIVERGENT_KIND, key = the FPF key, v = ""). A positive filter is then "a value row matches,
+# or the twin matches and the finding has no marker" (query_fpf). Severity.Original's twin
+# is the label: producers that report labels send the same text (all of secpipe's findings).
+# FindingProviderFieldsConfidence / Criticality have no indexed twin (the top-level columns
+# carry no index), so their values are always rows, like any nested key.
+# Measured (bench/hub_store.py --no-pg --sizes 10000): see query_fpf's docstring.
+TWINS = {
+    "FindingProviderFieldsSeverityLabel": "SeverityLabel",
+    "FindingProviderFieldsSeverityOriginal": "SeverityLabel",
+    "FindingProviderFieldsTypes": "Type",
+    "FindingProviderFieldsRelatedFindingsId": "RelatedFindingsId",
+    "FindingProviderFieldsRelatedFindingsProductArn": "RelatedFindingsProductArn",
+}
+DIVERGENT_KIND = "D"
+# Resources[].Details.Other (a Map): one finding_map row per entry (kind OTHER_KIND, key =
+# the entry's key, v = its value cut like the other maps', `full` the whole value when
+# longer), as ProductFields have; keys longer than the column (128) have no row, and a
+# filter naming one reads the documents.
+OTHER_KEY, OTHER_KIND, OTHER_KEY_MAX = "ResourceDetailsOther", "O", 128
 
 SORTABLE = [k for k, spec in ALL_KEYS.items()
             if spec.scalar and spec.kind in (STRING, NUMBER, DATE, BOOLEAN)]

@@ -15,7 +15,7 @@ cut), since a word ending at the cut may go on in the document. A row at the cut
 (`candidate` only) may hide a hit past the cut: for those findings the document decides.
 So a key's condition is "some row decides, or some row is cut and the document matches", and
 the document is read only for findings with a value of 256 characters or more at that key.
-An empty CONTAINS value matches an empty string, which has no row: the document path stays.
+An empty CONTAINS value matches every string value: the document path stays (a scan either way).
 """
 
 from __future__ import annotations
@@ -92,9 +92,9 @@ def decided(p: fs.Parsed, ctx: Any) -> ColumnElement:
     for comp, value in p.positive:
         if comp in SUBSTRING:
             conds.append(decisive(comp, value, ctx.dialect))
-        elif comp == "EQUALS" and 0 < len(value) < MAP_VALUE_INDEXED:
+        elif comp == "EQUALS" and len(value) < MAP_VALUE_INDEXED:
             conds.append(lambda m, v=value: m.c.v == v)
-        elif comp == "PREFIX" and 0 < len(value) <= MAP_VALUE_INDEXED:
+        elif comp == "PREFIX" and len(value) <= MAP_VALUE_INDEXED:
             upper = prefix_upper(value)
             conds.append(lambda m, v=value, u=upper: and_(
                 m.c.v >= v, true() if u is None else m.c.v < u))

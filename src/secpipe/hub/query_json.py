@@ -33,8 +33,13 @@ matches it):
   A positive CONTAINS / CONTAINS_WORD is a scan of that key's rows alone (`hub.query_contains`):
   the rows decide, and only a finding with a value cut at 256 characters reads its document.
 
-What remains a scan is a negative-only filter, a ResourceDetailsOther map and
-FindingProviderFields* (left out of the value rows, see filterspec); pages are ordered by an indexed column, so a common value stops after a page.
+  FindingProviderFields* keys and ResourceDetailsOther have rows too, with their own twist
+  (rows only where FPF values differ from their top-level twin; a Map variant): `hub.query_fpf`.
+
+What remains a scan is a negative-only filter and Keyword (deprecated by AWS: any string
+anywhere in the finding, which no row holds; indexing every string of every finding would
+multiply the side rows of every import); pages are ordered by an indexed column, so a common
+value stops after a page.
 `bench/hub_filters.py` measures both cases at scale.
 """
 
@@ -51,6 +56,7 @@ from sqlalchemy.sql import ColumnElement
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
 from secpipe.hub import query_contains as qc
+from secpipe.hub import query_fpf
 from secpipe.hub.query_contains import contains_word
 from secpipe.hub.common import dumps, prefix_upper
 from secpipe.hub.schema import MAP_VALUE_INDEXED
@@ -298,7 +304,7 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     count and drive from; (None, False) when the comparisons have no index range (negatives
     only, an empty CONTAINS). CONTAINS / CONTAINS_WORD scan the key's rows (not exact: see
     `query_contains`). Exact means the rows decide the positive comparisons alone: strings
-    non-empty and shorter than the 256 indexed characters (PREFIX: up to 256), stamps, addresses, and
+    shorter than the 256 indexed characters (PREFIX: up to 256), stamps, addresses, and
     numbers when every bound is below 2**53 in magnitude (where the doubles the rows hold
     order integers exactly). Otherwise the rows are a superset and the document check stays;
     exact or not, negative comparisons are checked on the document."""
@@ -320,7 +326,7 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
                 ranges.append(qc.candidate(comp, value, ctx.dialect))
                 continue
             v = value[:MAP_VALUE_INDEXED]
-            exact = exact and 0 < len(value) < MAP_VALUE_INDEXED + (comp == "PREFIX")
+            exact = exact and len(value) < MAP_VALUE_INDEXED + (comp == "PREFIX")
             upper = prefix_upper(v) if comp == "PREFIX" else None
             if comp == "EQUALS":
                 ranges.append(lambda m, v=v: m.c.v == v)
@@ -344,6 +350,9 @@ def value_term(p: fs.Parsed, ctx: Any) -> tuple[ColumnElement | None, bool]:
     else:
         return None, False
 
+    if p.key in fs.TWINS:
+        return query_fpf.twin_term(p, ctx, ranges, exact)
+
     def cond(m: Any) -> ColumnElement:
         return and_(m.c.kind == fs.VALUE_KIND, m.c.key == p.key, or_(*(r(m) for r in ranges)))
 
@@ -364,6 +373,10 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
     spec = fs.ALL_KEYS[p.key]
     if p.kind == fs.KEYWORD:
         return _keyword(p, dialect)
+    if p.key == fs.OTHER_KEY:
+        rows = query_fpf.other_condition(p, ctx)
+        if rows is not None:
+            return rows
     vals = _Values(dialect, spec.path, mapped=p.kind == fs.MAP)
     term, exact = value_term(p, ctx)
     if term is not None and exact:

@@ -75,7 +75,8 @@ def _backfill(conn: sa.engine.Connection) -> None:
             return
         out = [{"finding_pk": pk, "kind": kind, "key": key, "v": v, "full": None}
                for pk, doc in rows
-               for kind, key, v in indexed_values(json.loads(doc), MAP_VALUE_INDEXED)]
+               for kind, key, v in indexed_values(json.loads(doc), MAP_VALUE_INDEXED)
+               if kind == "X"]      # the kinds added later are written by their revisions
         if out:
             conn.execute(sa.insert(finding_map), out)
         last = rows[-1][0]
