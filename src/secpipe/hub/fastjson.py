@@ -9,7 +9,11 @@ not depend on whether orjson is installed:
   bits, a non-string key, nesting deeper than 254): the standard encoder is asked instead,
   and raises or encodes as before;
 - orjson writes NaN and +-Infinity as null where the standard encoder writes NaN: an output
-  holding `null` is encoded again by the standard encoder (documents rarely hold null).
+  holding `null` is encoded again by the standard encoder (documents rarely hold null);
+- orjson serialises datetimes, dataclasses and subclasses of str/int/dict/list on its own
+  terms: they are passed through to the standard encoder (which refuses the first two). The
+  one leniency left: a uuid.UUID or an Enum member (only a Python caller can send them) is
+  written as its value rather than refused.
 Without orjson (it is a declared dependency, but a missing one costs speed only) the standard
 encoder does everything.
 """
@@ -30,9 +34,14 @@ std_encode: Callable[[Any], str] = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
+_OPTIONS = 0 if _orjson is None else (_orjson.OPT_PASSTHROUGH_DATETIME
+                                      | _orjson.OPT_PASSTHROUGH_DATACLASS
+                                      | _orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
 def _fast_encode(obj: Any) -> str:
     try:
-        out = _orjson.dumps(obj)       # type: ignore[union-attr]
+        out = _orjson.dumps(obj, option=_OPTIONS)      # type: ignore[union-attr]
     except (TypeError, ValueError):     # orjson.JSONEncodeError is a TypeError
         return std_encode(obj)
     if b"null" in out:                  # maybe a NaN or an Infinity written as null
@@ -42,8 +51,8 @@ def _fast_encode(obj: Any) -> str:
 
 encode: Callable[[Any], str] = std_encode if _orjson is None else _fast_encode
 
-# Reading is exact both ways for what the hub wrote (valid JSON; NaN never reaches orjson:
-# documents holding it were written by the standard encoder, which orjson cannot read back).
+# Reading: only for JSON the hub's own queries build (the key lookup's rows): orjson reads an
+# integer beyond 64 bits as a float, so it is no general stand-in for json.loads.
 _std_loads = json.loads
 
 
@@ -54,4 +63,4 @@ def _fast_loads(text: str | bytes) -> Any:
         return _std_loads(text)
 
 
-loads: Callable[[str | bytes], Any] = _std_loads if _orjson is None else _fast_loads
+loads_rows: Callable[[str | bytes], Any] = _std_loads if _orjson is None else _fast_loads

@@ -290,7 +290,7 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition 
             with raw.cursor() as cur:
                 rows = cur.execute(sql, params).fetchall()
         else:
-            rows = fastjson.loads(raw.execute(sql, params).fetchone()[0])
+            rows = fastjson.loads_rows(raw.execute(sql, params).fetchone()[0])
         for fid, arn, pk, updated, sent in rows:
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated, sent)
