@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -79,6 +79,7 @@ class Checked:
     key: tuple[str, str] = ("", "")
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
     unchanged: bool = False       # `doc` is the provider's document, accepted before (see top)
+    pk: Any = None                # an `unchanged` item's stored pk, as the checks read it
 
     def __post_init__(self) -> None:
         self.key = (self.doc["Id"], self.doc["ProductArn"])
@@ -91,6 +92,7 @@ class WriteResult:
     updated: int = 0
     ignored: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)   # see `write`
+    touched: list[tuple[str, str]] = field(default_factory=list)   # keys created or updated
 
 
 Known = Mapping[tuple[str, str], tuple[Any, str, str | None]]   # key -> (pk, updated_at, digest)
@@ -132,7 +134,7 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
     updated = canon_time(obj["UpdatedAt"])       # it passed this check when it was accepted
     if updated > hit[1]:
         return None
-    return Checked(obj, None, updated, digest=sent, unchanged=True)
+    return Checked(obj, None, updated, digest=sent, unchanged=True, pk=hit[0])
 
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
@@ -315,7 +317,8 @@ def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
           actor: str = "import", run_id: str | None = None,
-          partition: Partition | None = None) -> WriteResult:
+          partition: Partition | None = None,
+          trusted: Callable[[tuple[str, str]], bool] | None = None) -> WriteResult:
     """Create or update the findings of `batch` in the caller's write transaction.
 
     `force` skips the "newer UpdatedAt wins" test: the hub's own provider-side updates (a run
@@ -327,11 +330,24 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
 
     `partition`: the account and region the findings belong to (None: `Partition()`; the
     store always names its own).
+
+    `trusted` (from `freshness.Freshness.trusted`): the keys whose row cannot have changed
+    since the checks looked them up; their `unchanged` items are ignored without looking them
+    up again.
     """
     result = WriteResult()
     part = partition or Partition()
     items = _dedupe(batch)
-    stored = _lookup(conn, [it.key for it in items], part)
+    if trusted is not None and not force:
+        rest = []
+        for it in items:
+            if it.unchanged and it.pk is not None and trusted(it.key):
+                result.pks[it.key] = it.pk
+                result.ignored += 1
+            else:
+                rest.append(it)
+        items = rest
+    stored = _lookup(conn, [it.key for it in items], part) if items else {}
     if any(it.unchanged for it in items):
         items = _confirm(items, stored, force, result)
     stamp = now()
@@ -398,6 +414,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
         bulk.delete_rows(conn, "finding_resources", RESOURCE_COLS[:2], del_res)
         bulk.delete_rows(conn, "finding_map", MAP_COLS[:4], del_maps)
         result.updated = len(changed)
+    result.touched = [it.key for it in fresh] + [it.key for _, it in changed]
 
     bulk.insert_rows(conn, "finding_types", TYPE_COLS, types)
     bulk.insert_rows(conn, "finding_resources", RESOURCE_COLS, resources)
