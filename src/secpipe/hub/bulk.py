@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
+from itertools import chain
 from typing import Iterable, Sequence
 
 from sqlalchemy.engine import Connection
@@ -57,7 +58,7 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
     if full:
         many = sql + ", ".join([one] * per)          # one cached statement for every chunk
         for i in range(0, full, per):
-            raw.execute(many, [v for row in rows[i:i + per] for v in row])
+            raw.execute(many, list(chain.from_iterable(rows[i:i + per])))
     if full < len(rows):
         raw.executemany(sql + one, rows[full:])
 

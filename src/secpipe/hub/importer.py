@@ -26,15 +26,14 @@ Security Hub's rules (FACTS.md), applied in `merge` and `on_create`:
 from __future__ import annotations
 
 import hashlib
-import json
 import marshal
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk, history, import_rules, rules_apply
+from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
@@ -55,10 +54,8 @@ EVENT_COLS = ("finding_pk", "at", "kind", "actor", "run_id", "changes")
 INSERT_COLS = (*FINDING_COLS, "digest", "hub_account", "hub_region")
 REWRITE_COLS = (*UPDATE_COLS, "digest")
 _LOOKUP_CHUNK = 900
-# The stored document's text. No circular-reference bookkeeping (a cycle surfaces as a
-# RecursionError, which `check_all` turns into a failed finding): ~30% faster than `dumps`.
-encode = _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
-                                    check_circular=False).encode
+# The stored document's text (orjson where it is exact, see `fastjson`).
+encode = _encode = fastjson.encode
 
 
 def digest(obj: Any) -> str | None:
@@ -82,6 +79,7 @@ class Checked:
     key: tuple[str, str] = ("", "")
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
     unchanged: bool = False       # `doc` is the provider's document, accepted before (see top)
+    pk: Any = None                # an `unchanged` item's stored pk, as the checks read it
 
     def __post_init__(self) -> None:
         self.key = (self.doc["Id"], self.doc["ProductArn"])
@@ -94,6 +92,7 @@ class WriteResult:
     updated: int = 0
     ignored: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)   # see `write`
+    touched: list[tuple[str, str]] = field(default_factory=list)   # keys created or updated
 
 
 Known = Mapping[tuple[str, str], tuple[Any, str, str | None]]   # key -> (pk, updated_at, digest)
@@ -135,7 +134,7 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
     updated = canon_time(obj["UpdatedAt"])       # it passed this check when it was accepted
     if updated > hit[1]:
         return None
-    return Checked(obj, None, updated, digest=sent, unchanged=True)
+    return Checked(obj, None, updated, digest=sent, unchanged=True, pk=hit[0])
 
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
@@ -275,11 +274,17 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition 
     ids = [i for i in dict.fromkeys(k[0] for k in keys) if "\x00" not in i]
     pg = conn.dialect.name == "postgresql"
     mark = "%s" if pg else "?"
+    # SQLite: the whole answer as one JSON row. The sqlite3 module releases the GIL for each
+    # row it steps, and while another thread runs Python (the overlap's checker, or the
+    # writer) every re-acquisition waits up to the switch interval: fetching ~900 rows one
+    # by one took 7x as long as the query itself on an unchanged re-import.
+    cols = ("id, product_arn, pk, updated_at, digest" if pg else
+            "json_group_array(json_array(id, product_arn, pk, updated_at, digest))")
     raw = conn.connection.driver_connection
     for i in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[i:i + _LOOKUP_CHUNK]
         # plain SQL: compiling an expanding IN of ~900 parameters costs more than running it
-        sql = ("SELECT id, product_arn, pk, updated_at, digest FROM findings WHERE id IN ("
+        sql = (f"SELECT {cols} FROM findings WHERE id IN ("
                + ", ".join(mark for _ in chunk) + f") AND hub_account = {mark} AND "
                f"hub_region = {mark}")
         params = (*chunk, part.account, part.region)
@@ -287,7 +292,7 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition 
             with raw.cursor() as cur:
                 rows = cur.execute(sql, params).fetchall()
         else:
-            rows = raw.execute(sql, params).fetchall()
+            rows = fastjson.loads_rows(raw.execute(sql, params).fetchone()[0])
         for fid, arn, pk, updated, sent in rows:
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated, sent)
@@ -312,7 +317,8 @@ def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
           actor: str = "import", run_id: str | None = None,
-          partition: Partition | None = None) -> WriteResult:
+          partition: Partition | None = None,
+          trusted: Callable[[tuple[str, str]], bool] | None = None) -> WriteResult:
     """Create or update the findings of `batch` in the caller's write transaction.
 
     `force` skips the "newer UpdatedAt wins" test: the hub's own provider-side updates (a run
@@ -324,11 +330,24 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
 
     `partition`: the account and region the findings belong to (None: `Partition()`; the
     store always names its own).
+
+    `trusted` (from `freshness.Freshness.trusted`): the keys whose row cannot have changed
+    since the checks looked them up; their `unchanged` items are ignored without looking them
+    up again.
     """
     result = WriteResult()
     part = partition or Partition()
     items = _dedupe(batch)
-    stored = _lookup(conn, [it.key for it in items], part)
+    if trusted is not None and not force:
+        rest = []
+        for it in items:
+            if it.unchanged and it.pk is not None and trusted(it.key):
+                result.pks[it.key] = it.pk
+                result.ignored += 1
+            else:
+                rest.append(it)
+        items = rest
+    stored = _lookup(conn, [it.key for it in items], part) if items else {}
     if any(it.unchanged for it in items):
         items = _confirm(items, stored, force, result)
     stamp = now()
@@ -346,7 +365,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
                 result.ignored += 1
 
     rows, types, resources, maps, events = [], [], [], [], []
-    ruleset = rules_apply.load(conn, partition=part)   # automation rules, applied before storage
+    # automation rules, applied before storage (not read when nothing is written: a re-import)
+    ruleset = rules_apply.load(conn, partition=part) if fresh or changed else None
     if fresh:
         next_pk = conn.execute(select(func.coalesce(func.max(F.c.pk), 0))).scalar_one() + 1
         for it in fresh:
@@ -356,7 +376,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             if it.text is None:  # the hub's own write (a run archiving): processed now
                 it.doc["ProcessedAt"] = stamp
             flipped = on_create(it.doc)
-            locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)
+            locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)  # type: ignore
             text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
             rows.append(finding_row(pk, it.doc, text, locked, stamp)
                         + (it.digest, part.account, part.region))
@@ -381,7 +401,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             changes = history.import_changes(old, doc, _CUSTOMER)   # GetFindingHistory
             if changes:
                 events.append((pk, stamp, "import", actor, run_id, dumps(changes)))
-            locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)
+            locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)  # type: ignore
             row = finding_row(pk, doc, _encode(doc), locked, stamp)
             updates.append(row[3:] + (it.digest, pk))
             ot, orr, om = side_rows(pk, old)
@@ -394,6 +414,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
         bulk.delete_rows(conn, "finding_resources", RESOURCE_COLS[:2], del_res)
         bulk.delete_rows(conn, "finding_map", MAP_COLS[:4], del_maps)
         result.updated = len(changed)
+    result.touched = [it.key for it in fresh] + [it.key for _, it in changed]
 
     bulk.insert_rows(conn, "finding_types", TYPE_COLS, types)
     bulk.insert_rows(conn, "finding_resources", RESOURCE_COLS, resources)

@@ -12,7 +12,7 @@ PostgreSQL).
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, import_rules, importer, insights, overlap, pages, partitions,
-                         query_json, runs, subscriptions, tags, updates, writegate)
+from secpipe.hub import (audit, freshness, import_rules, importer, insights, overlap, pages,
+                         partitions, query_json, runs, subscriptions, tags, updates, writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -197,8 +197,10 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with writegate.for_engine(self.engine), self.engine.connect() as conn:
+    def _write(self, held: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction, on `held` (left open) when given."""
+        opened = nullcontext(held) if held is not None else self.engine.connect()
+        with writegate.for_engine(self.engine), opened as conn:
             conn.execution_options(secpipe_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
@@ -247,24 +249,35 @@ class SqlHubStore(RulesStore, KeysUsersAudit, ProductSubscriptions, FindingsFami
         # releases the GIL while SQLite or PostgreSQL does the work (see `overlap`).
         shared = isinstance(self.engine.pool, StaticPool)      # one connection: no overlap
         part = self._part(partition)
+        # when the checks' key lookup still holds under the lock (no second lookup)
+        fresh = freshness.Freshness(self.dialect == "sqlite" and not shared)
 
-        def check(chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict]]:
-            return self._check(chunk, None, part)
+        def check(chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict], int]:
+            seen = fresh.generation()
+            return (*self._check(chunk, None, part), seen)
 
-        for parts in overlap.checked_batches(findings, batch_size, check, threaded=not shared):
-            with self._write() as conn:
-                good_n = failed_n = 0
-                for good, failed in parts:
-                    good, off = subscriptions.screen(conn, good, part.account, part.region)
-                    failed = failed + off
-                    written = importer.write(conn, good, partition=part)
-                    created += written.created
-                    good_n += len(good)
-                    failed_n += len(failed)
-                    total.success_count += len(good) - len(written.failed)
-                    total.failed.extend(failed + written.failed)
-                audit.record(conn, None, "BulkImport", detail={"findings": good_n,
-                                                                "failed": failed_n})
+        # one connection for every transaction (data_version is per connection)
+        with self.engine.connect() if fresh.enabled else nullcontext() as held:
+            for parts in overlap.checked_batches(findings, batch_size, check,
+                                                 threaded=not shared):
+                with self._write(held) as conn:
+                    raw = conn.connection.driver_connection
+                    fresh.begin(raw)
+                    good_n = failed_n = 0
+                    for good, failed, seen in parts:
+                        good, off = subscriptions.screen(conn, good, part.account, part.region)
+                        failed = failed + off
+                        written = importer.write(conn, good, partition=part,
+                                                 trusted=fresh.trusted(seen))
+                        fresh.wrote(written.touched)
+                        created += written.created
+                        good_n += len(good)
+                        failed_n += len(failed)
+                        total.success_count += len(good) - len(written.failed)
+                        total.failed.extend(failed + written.failed)
+                    audit.record(conn, None, "BulkImport", detail={"findings": good_n,
+                                                                    "failed": failed_n})
+                    fresh.end(raw)
         self._refresh_stats(created)
         return total
 
