@@ -1,0 +1,45 @@
+"""GetFindings at 1M findings: the sort keys' indexes carry the hot filter columns.
+
+Revision ID: 0012_query_idx
+Revises: 0006_filters
+Create Date: 2026-12-06
+
+`ix_findings_updated_at` and `ix_findings_severity_rank` (col, pk) become
+`ix_findings_updated_at_cover` and `ix_findings_severity_rank_cover` (col, pk, the other
+narrow filter columns, generator_id, hub_account, hub_region); see `secpipe.hub.schema.COVERED`. A page
+sorted by UpdatedAt (the default) or SeverityLabel scans one of them in order and rejects
+candidates on the index entry alone, instead of reading each candidate's table row (with its
+document). The old indexes are their prefixes, so they go: one index per key as before, and
+the import keeps its cost (two indexes a few columns wider).
+
+The revision id is the one the brief gives; the merge re-chains it.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0012_query_idx"
+down_revision = "0006_filters"   # re-chained by the merge
+branch_labels = None
+depends_on = None
+
+NARROW = ("severity_rank", "workflow_status", "record_state", "severity_normalized",
+          "updated_at")
+PARTITION = ("hub_account", "hub_region")
+COVERED = {col: (*(c for c in NARROW if c != col), "generator_id", *PARTITION)
+           for col in ("updated_at", "severity_rank")}
+
+
+def upgrade() -> None:
+    for col, extra in COVERED.items():
+        op.create_index(f"ix_findings_{col}_cover", "findings", [col, "pk", *extra])
+        op.drop_index(f"ix_findings_{col}", table_name="findings")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ANALYZE findings")
+
+
+def downgrade() -> None:
+    for col in COVERED:
+        op.create_index(f"ix_findings_{col}", "findings", [col, "pk"])
+        op.drop_index(f"ix_findings_{col}_cover", table_name="findings")
