@@ -24,6 +24,14 @@ batch by batch outside the timed sections, so memory stays flat at 1M.
 
     .venv/bin/python bench/hub_store.py                      # 10k, 100k, 1M; SQLite + PostgreSQL
     .venv/bin/python bench/hub_store.py --sizes 10000 --no-pg
+
+GetFindings alone on hubs built before (per query of the mix too: p50/p95 by filters and sort).
+A 1M PostgreSQL hub built through the import path takes over 20 minutes here, so it can be
+made from a 1M SQLite hub built by this bench with `hub_pg.copy_hub`, which COPYs exactly the
+rows the store wrote (findings and side tables) into a hub created by `open_store`:
+
+    .venv/bin/python bench/hub_store.py --no-pg --query-only --query-sqlite /tmp/getfind/sqlite1m.db
+    .venv/bin/python bench/hub_store.py --no-sqlite --query-only --query-pg postgresql://...
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def upgrade() -> None:
     for col, extra in COVERED.items():
         op.create_index(f"ix_findings_{col}_cover", "findings", [col, "pk", *extra])
         op.drop_index(f"ix_findings_{col}", table_name="findings")
-    if op.get_bind().dialect.name == "sqlite":
+    if op.get_bind().dialect.name == "sqlite":     # statistics for the new indexes (sampled,
+        op.execute("PRAGMA analysis_limit=2000")   # as the store's own refresh after imports)
         op.execute("ANALYZE findings")
 
 
