@@ -122,3 +122,16 @@ def test_every_plan_of_the_mix_answers_what_the_plain_query_answers(store, monke
                 if token is None:
                     break
             assert got == expected, (cap, sort)
+
+
+def test_postgresql_vacuums_the_findings_tables_after_small_growth(store):
+    # index-only scans need the visibility map that only VACUUM sets (migration 0012)
+    if store.dialect != "postgresql":
+        pytest.skip("autovacuum is PostgreSQL's")
+    with store.engine.connect() as conn:
+        options = dict(conn.exec_driver_sql(
+            "SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relname IN "
+            "('findings', 'finding_types', 'finding_resources', 'finding_map')").all())
+    assert len(options) == 4
+    assert all("autovacuum_vacuum_insert_scale_factor=0.02" in (o or "")
+               for o in options.values()), options

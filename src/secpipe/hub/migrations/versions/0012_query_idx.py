@@ -12,6 +12,12 @@ candidates on the index entry alone, instead of reading each candidate's table r
 document). The old indexes are their prefixes, so they go: one index per key as before, and
 the import keeps its cost (two indexes a few columns wider).
 
+PostgreSQL: the findings tables are vacuumed by autovacuum after 2% new rows instead of 20%.
+An index-only scan skips the table only for pages the visibility map marks all-visible, which
+only VACUUM does: after a bulk import of 300k findings into a 700k hub, the covering scans
+above made 28-42k heap fetches per page (250-320 ms) until the next vacuum. Vacuuming in the
+background after smaller growth keeps that window short without costing the import anything.
+
 The revision id is the one the brief gives; the merge re-chains it.
 """
 
@@ -29,18 +35,27 @@ NARROW = ("severity_rank", "workflow_status", "record_state", "severity_normaliz
 PARTITION = ("hub_account", "hub_region")
 COVERED = {col: (*(c for c in NARROW if c != col), "generator_id", *PARTITION)
            for col in ("updated_at", "severity_rank")}
+VACUUMED = ("findings", "finding_types", "finding_resources", "finding_map")
 
 
 def upgrade() -> None:
     for col, extra in COVERED.items():
         op.create_index(f"ix_findings_{col}_cover", "findings", [col, "pk", *extra])
         op.drop_index(f"ix_findings_{col}", table_name="findings")
+    if op.get_bind().dialect.name == "postgresql":
+        for table in VACUUMED:
+            op.execute(f'ALTER TABLE "{table}" SET (autovacuum_vacuum_insert_scale_factor = '
+                       '0.02, autovacuum_analyze_scale_factor = 0.02)')
     if op.get_bind().dialect.name == "sqlite":     # statistics for the new indexes (sampled,
         op.execute("PRAGMA analysis_limit=2000")   # as the store's own refresh after imports)
         op.execute("ANALYZE findings")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in VACUUMED:
+            op.execute(f'ALTER TABLE "{table}" RESET (autovacuum_vacuum_insert_scale_factor, '
+                       'autovacuum_analyze_scale_factor)')
     for col in COVERED:
         op.create_index(f"ix_findings_{col}", "findings", [col, "pk"])
         op.drop_index(f"ix_findings_{col}_cover", table_name="findings")
