@@ -139,7 +139,7 @@ def copy_hub(sqlite_path: Path, pg_url: str, account_id: str = "123456789012",
         conn.execute("SET maintenance_work_mem = '512MB'")
         for _, ddl in indexes:
             conn.execute(ddl)
-            conn.commit()
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
         count = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
