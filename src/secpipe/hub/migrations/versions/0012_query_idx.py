@@ -6,11 +6,11 @@ Create Date: 2026-12-06
 
 `ix_findings_updated_at` and `ix_findings_severity_rank` (col, pk) become
 `ix_findings_updated_at_cover` and `ix_findings_severity_rank_cover` (col, pk, the other
-narrow filter columns, generator_id, hub_account, hub_region); see `secpipe.hub.schema.COVERED`. A page
-sorted by UpdatedAt (the default) or SeverityLabel scans one of them in order and rejects
-candidates on the index entry alone, instead of reading each candidate's table row (with its
-document). The old indexes are their prefixes, so they go: one index per key as before, and
-the import keeps its cost (two indexes a few columns wider).
+narrow filter columns, generator_id, hub_account, hub_region); see
+`secpipe.hub.schema.COVERED`. A page sorted by UpdatedAt (the default) or SeverityLabel scans
+one of them in order and rejects candidates on the index entry alone, instead of reading each
+candidate's table row (with its document). The old indexes are their prefixes, so they go: one
+index per key as before, and the import keeps its cost (two indexes a few columns wider).
 
 PostgreSQL: the findings tables are vacuumed by autovacuum after 2% new rows instead of 20%.
 An index-only scan skips the table only for pages the visibility map marks all-visible, which
