@@ -97,19 +97,23 @@ class PgServer:
 COPIED = ("findings", "finding_types", "finding_resources", "finding_map")
 
 
-def copy_hub(sqlite_path: Path, pg_url: str, account_id: str = "123456789012") -> int:
+def copy_hub(sqlite_path: Path, pg_url: str, account_id: str = "123456789012",
+             since_pk: int | None = None) -> int:
     """Fill the (new) PostgreSQL hub at `pg_url` with the findings rows of the SQLite hub at
-    `sqlite_path`; returns the findings copied. See the module docstring for why."""
+    `sqlite_path`; returns the findings in it. See the module docstring for why.
+    `since_pk`: add only the findings above that pk (and their side rows) to a hub copied
+    before, indexes in place (a bigger hub grown from a smaller copy)."""
     import sqlite3
 
     from secpipe.hub.store import open_store
 
-    open_store(pg_url, account_id=account_id).close()          # schema, migrations, settings
+    if since_pk is None:
+        open_store(pg_url, account_id=account_id).close()      # schema, migrations, settings
     import psycopg
 
     src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
     with psycopg.connect(pg_url) as conn:
-        indexes = conn.execute(
+        indexes = [] if since_pk is not None else conn.execute(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ANY(%s) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
             (list(COPIED),)).fetchall()
@@ -123,7 +127,9 @@ def copy_hub(sqlite_path: Path, pg_url: str, account_id: str = "123456789012") -
             booleans = [i for i, c in enumerate(cols) if types[c] == "boolean"]
             collist = ", ".join(f'"{c}"' for c in cols)
             with conn.cursor() as cur, cur.copy(f'COPY "{table}" ({collist}) FROM STDIN') as cp:
-                for row in src.execute(f'SELECT {collist} FROM "{table}"'):
+                key = "pk" if table == "findings" else "finding_pk"
+                for row in src.execute(f'SELECT {collist} FROM "{table}" WHERE "{key}" > ?',
+                                       (since_pk or 0,)):
                     if booleans:
                         row = list(row)
                         for i in booleans:
@@ -133,7 +139,7 @@ def copy_hub(sqlite_path: Path, pg_url: str, account_id: str = "123456789012") -
         conn.execute("SET maintenance_work_mem = '512MB'")
         for _, ddl in indexes:
             conn.execute(ddl)
-            conn.commit()
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
         count = conn.execute("SELECT count(*) FROM findings").fetchone()[0]

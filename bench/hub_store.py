@@ -24,6 +24,14 @@ batch by batch outside the timed sections, so memory stays flat at 1M.
 
     .venv/bin/python bench/hub_store.py                      # 10k, 100k, 1M; SQLite + PostgreSQL
     .venv/bin/python bench/hub_store.py --sizes 10000 --no-pg
+
+GetFindings alone on hubs built before (per query of the mix too: p50/p95 by filters and sort).
+A 1M PostgreSQL hub built through the import path takes over 20 minutes here, so it can be
+made from a 1M SQLite hub built by this bench with `hub_pg.copy_hub`, which COPYs exactly the
+rows the store wrote (findings and side tables) into a hub created by `open_store`:
+
+    .venv/bin/python bench/hub_store.py --no-pg --query-only --query-sqlite /tmp/getfind/sqlite1m.db
+    .venv/bin/python bench/hub_store.py --no-sqlite --query-only --query-pg postgresql://...
 """
 
 from __future__ import annotations
@@ -295,12 +303,13 @@ def bare_lookup(url: str, docs: list[dict[str, Any]]) -> float:
 
 
 def run_backend(name: str, make_url, sizes: list[int], bare: bool,
-                query_url: str | None = None, reimport: int = 100_000) -> dict[str, Any]:
+                query_url: str | None = None, reimport: int = 100_000,
+                query_only: bool = False) -> dict[str, Any]:
     """Imports at `sizes` (with the bare baseline on SQLite), GetFindings latency on the
-    largest hub built (or on `query_url`, a hub built before by this bench's import), and
-    the unchanged re-import."""
+    largest hub built (or on `query_url`, a hub built before by this bench's import or
+    `hub_pg.copy_hub`; `query_only`: that alone), and the unchanged re-import."""
     out: dict[str, Any] = {"backend": name, "imports": []}
-    for size in sizes:
+    for size in sizes if query_url is None or not query_only else ():
         url = make_url(f"imp{size}")
         spent, cpu, store = store_import(url, size)
         row = {"findings": size, "seconds": round(spent, 2), "per_s": round(size / spent),
@@ -325,7 +334,7 @@ def run_backend(name: str, make_url, sizes: list[int], bare: bool,
             out["get_findings"]["findings"] = store.count_findings()
             out["get_findings"]["load_avg"] = round(os.getloadavg()[0], 1)
     print(json.dumps({name: {"get_findings": out.get("get_findings")}}), flush=True)
-    if reimport:
+    if reimport and not query_only:
         out["reimport_unchanged"] = reimport_unchanged(make_url("reimport"), reimport)
         print(json.dumps({name: {"reimport_unchanged": out["reimport_unchanged"]}}), flush=True)
     return out
@@ -372,6 +381,8 @@ def main() -> None:
     ap.add_argument("--query-sqlite", help="measure GetFindings on this SQLite hub (built "
                     "before by this bench) instead of the largest one imported here")
     ap.add_argument("--query-pg", help="the same for a PostgreSQL hub (URL)")
+    ap.add_argument("--query-only", action="store_true", help="with --query-sqlite / "
+                    "--query-pg: measure GetFindings there and nothing else")
     ap.add_argument("--reimport", type=int, default=100_000, help="findings re-imported "
                     "unchanged (0: skip)")
     args = ap.parse_args()
@@ -381,15 +392,19 @@ def main() -> None:
         if not args.no_sqlite:
             results.append(run_backend("sqlite", lambda n: str(work / f"{n}.db"), args.sizes,
                                        bare=not args.no_bare, query_url=args.query_sqlite,
-                                       reimport=args.reimport))
-        if not args.no_pg:
+                                       reimport=args.reimport, query_only=args.query_only))
+        if not args.no_pg and args.query_only and args.query_pg:     # a server running already
+            results.append(run_backend("postgresql", None, [], bare=False,
+                                       query_url=args.query_pg, query_only=True))
+        elif not args.no_pg:
             from hub_pg import PgServer
 
             server = PgServer()
             try:
                 results.append(run_backend("postgresql", lambda n: server.new_db(n),
                                            args.pg_sizes or args.sizes, bare=False,
-                                           query_url=args.query_pg, reimport=args.reimport))
+                                           query_url=args.query_pg, reimport=args.reimport,
+                                           query_only=args.query_only))
             finally:
                 server.stop()
     finally:

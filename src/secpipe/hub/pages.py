@@ -107,10 +107,10 @@ def plan(conn, ctx: Ctx, sort_col: Any, limit: int) -> tuple[dict[int, bool] | N
     best, best_n = None, COUNT_CAP
     order = sorted(range(len(ctx.terms)), key=lambda i: ctx.terms[i].likely_common)
     for i in order:
-        term = ctx.terms[i]
-        if term.counter is None:
+        counter = ctx.terms[i].counter
+        if counter is None:
             continue
-        capped = term.counter.limit(best_n + 1).subquery()
+        capped = counter.limit(best_n + 1).subquery()
         n = conn.execute(select(func.count()).select_from(capped)).scalar_one()
         counts[i] = n
         if n < best_n:
@@ -169,20 +169,16 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
         where.append(scope)
     if values is not None:
         where.append(after_clause(keys, values, indexed=not driving))
-    if dialect == "sqlite":
-        q = select(F.c.doc, *(k for k, _, _ in keys)).where(*where)
-        q = q.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
-        return q.limit(max_results + 1), digest
-    # PostgreSQL: the page's keys first, then the documents of those rows alone. Filters and
-    # sort keys on the narrow columns are answered by index-only scans (ix_findings_narrow
-    # and the side tables' INCLUDE (finding_pk)), instead of reading the wide row - with its
-    # document - of every candidate (Type + SeverityLabel + ResourceId at 1M: 75 -> 40 ms).
+    # The page's keys first, then the documents of those rows alone: filters and sort keys
+    # are answered from indexes (narrow columns, side tables' keys), and the wide row - with
+    # its document - is read for the page's rows only, not for every candidate a driving
+    # plan sorts. PostgreSQL (Type + SeverityLabel + ResourceId at 1M): 75 -> 40 ms.
     page = select(F.c.pk.label("page_pk"),
                   *(k.label(f"page_k{i}") for i, (k, _, _) in enumerate(keys))).where(*where)
     page = page.order_by(*(k.desc() if desc else k.asc() for k, desc, _ in keys))
     page = page.limit(max_results + 1).subquery("page")
     cols = [page.c[f"page_k{i}"] for i in range(len(keys))]
-    q = select(F.c.doc, *cols).join_from(F, page, F.c.pk == page.c.page_pk)
+    q = select(F.c.doc, *cols).join_from(page, F, F.c.pk == page.c.page_pk)
     q = q.order_by(*(c.desc() if desc else c.asc() for c, (_, desc, _) in zip(cols, keys)))
     return q, digest
 

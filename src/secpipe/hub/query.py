@@ -83,8 +83,13 @@ def noindex(col: Any) -> ColumnElement:
 class Term:
     """A positive condition an index could answer (see the module docstring)."""
 
-    counter: Any            # SELECT of the matching keys, for estimating; None: not estimable
-    cols: frozenset         # findings columns it constrains (a term on the sort key stays)
+    count_query: Callable[[], Any] | None   # builds the SELECT of the matching keys, for
+    cols: frozenset         # estimating (None: not estimable); findings columns it constrains
+
+    @property
+    def counter(self) -> Any:
+        """SELECT of the matching keys (built on demand: only plans on SQLite count)."""
+        return None if self.count_query is None else self.count_query()
 
     @property
     def likely_common(self) -> bool:
@@ -106,31 +111,34 @@ class Ctx:
         fn = func.instr if dialect == "sqlite" else func.strpos
         self.contains = lambda col, value: fn(col, value) > 0
 
-    def term(self, indexed: ColumnElement, unindexed: ColumnElement, counter: Any,
-             cols: Sequence[Any] = ()) -> ColumnElement:
+    def term(self, indexed: Callable[[], ColumnElement], unindexed: Callable[[], ColumnElement],
+             counter: Callable[[], Any] | None, cols: Sequence[Any] = ()) -> ColumnElement:
+        """The spelling `use_index` asks for, built alone (SQLAlchemy's expression building
+        is a good part of a page's CPU): the other spelling and the counter are built only
+        if asked for."""
         position = len(self.terms)
         self.terms.append(Term(counter, frozenset(cols)))
         if self.use_index is None or self.use_index.get(position, True):
-            return indexed
-        return unindexed
+            return indexed()
+        return unindexed()
 
     def column_term(self, col: Any, build: Callable[[Any], ColumnElement],
                     estimable: bool = True) -> ColumnElement:
         """`build(col)` as a term when `col` has an index, else as a plain condition."""
         if col not in INDEXED:
             return build(col)
-        cond = build(col)
-        counter = select(F.c.pk).where(cond) if estimable else None
-        return self.term(cond, build(noindex(col)), counter, [col])
+        counter = (lambda: select(F.c.pk).where(build(col))) if estimable else None
+        return self.term(lambda: build(col), lambda: build(noindex(col)), counter, [col])
 
     def present(self, table: Any, cond_for: Callable[[Any], ColumnElement],
                 estimable: bool) -> ColumnElement:
         """Findings with at least one `table` row matching `cond_for(alias)`."""
-        side = table.alias()
-        cond = cond_for(side)
-        sub = select(side.c.finding_pk).where(cond)
-        return self.term(F.c.pk.in_(sub), self.probe(table, cond_for),
-                         sub if estimable else None)
+        def keys() -> Any:
+            side = table.alias()
+            return select(side.c.finding_pk).where(cond_for(side))
+
+        return self.term(lambda: F.c.pk.in_(keys()), lambda: self.probe(table, cond_for),
+                         keys if estimable else None)
 
     @staticmethod
     def probe(table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
@@ -189,7 +197,11 @@ def _map_match(m: Any, comp: str, value: str, contains) -> ColumnElement:
     if comp.endswith("EQUALS"):
         if len(value) > MAP_VALUE_INDEXED:
             return and_(m.c.v == value[:MAP_VALUE_INDEXED], m.c.full == value)
-        return and_(m.c.v == value, m.c.full.is_(None))
+        if len(value) == MAP_VALUE_INDEXED:      # `v` may be the head of a longer value
+            return and_(m.c.v == value, m.c.full.is_(None))
+        # shorter: `v` equal to it is a whole value (a cut one has MAP_VALUE_INDEXED chars),
+        # so the (kind, key, v) index answers alone, without reading each row for `full`
+        return m.c.v == value
     return contains(func.coalesce(m.c.full, m.c.v), value)
 
 

@@ -47,6 +47,14 @@ SORT_INDEXED = ("product_name", "generator_id", "title", "severity_rank", "sever
 MAP_VALUE_INDEXED = 256
 NARROW = ("severity_rank", "workflow_status", "record_state", "severity_normalized", "updated_at")
 PARTITION = ("hub_account", "hub_region")   # migration 0008: every findings query names both
+# migration 0012_query_idx: (col, pk, the other NARROW columns, the partition) instead of
+# (col, pk) for the default sort (UpdatedAt) and SeverityLabel: a page that scans the sort
+# key's index tests SeverityLabel / Workflow / RecordState / SeverityNormalized / UpdatedAt /
+# GeneratorId filters and the partition in the index entry (SQLite's deferred seek, PostgreSQL's
+# index-only scan) and the side tables by pk, so at 1M findings a page costs ~100 row reads
+# instead of one per candidate. Same prefix (col, pk): every use of the old index still fits.
+COVERED = {col: (*(c for c in NARROW if c != col), "generator_id", *PARTITION)
+           for col in ("updated_at", "severity_rank")}
 # The side tables' lookup indexes carry finding_pk on PostgreSQL (migration 0005), so
 # "pk IN (SELECT finding_pk ... WHERE value ...)" is an index-only scan there; SQLite's
 # WITHOUT ROWID indexes hold the primary key (and so finding_pk) anyway.
@@ -100,7 +108,11 @@ findings = Table(
     Column("hub_account", Str(16), nullable=False),
     Column("hub_region", Str(32), nullable=False),
     UniqueConstraint("id", "product_arn", "hub_account", "hub_region", name="uq_findings_key"),
-    *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED),
+    *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED if col not in COVERED),
+    # migration 0012_query_idx: the two default sort keys' indexes also carry the hot filter
+    # columns and the partition, so a GetFindings page scanning one in order checks its
+    # candidates in the index and reads a table row only for a page row (see COVERED)
+    *(Index(f"ix_findings_{col}_cover", col, "pk", *COVERED[col]) for col in COVERED),
     # migration 0005, PostgreSQL only: the hot filter and sort columns beside pk, so a
     # GetFindings page driven from a side table checks its candidates and sorts them with
     # index-only scans and reads the wide row (doc) of the page's rows alone (pages.py).
