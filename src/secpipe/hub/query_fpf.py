@@ -103,9 +103,9 @@ def twin_term(p: fs.Parsed, ctx: Any, ranges: list[RowCond], exact: bool
     twin_sel, twin_here, twin_exact = _twin(p, ranges, ctx)
     # disjoint: rows exist only for a divergent finding, the twin part excludes those
     sub = union_all(select(m.c.finding_pk).where(own(m)), twin_sel)
-    indexed = F.c.pk.in_(sub)
-    unindexed = or_(ctx.probe(M, own), and_(twin_here, ~_marker(p.key, F.c.pk)))
-    return ctx.term(indexed, unindexed, sub), exact and twin_exact
+    return ctx.term(lambda: F.c.pk.in_(sub),
+                    lambda: or_(ctx.probe(M, own), and_(twin_here, ~_marker(p.key, F.c.pk))),
+                    lambda: sub), exact and twin_exact
 
 
 def other_condition(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
