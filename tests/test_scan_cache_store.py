@@ -76,3 +76,33 @@ def test_an_unwritable_cache_is_noted_not_raised(tmp_path: Path, monkeypatch) ->
     store.write_entry("hadolint", "cd" * 32, {"findings": []})
     (message,) = store.write_failures()
     assert "file" in message and store.write_failures() == []
+
+
+def test_hints_are_found_in_one_pass_however_many_and_wherever_they_overlap() -> None:
+    values = [f"AKIA{i:04d}ZZZZYYYYXXXX" for i in range(300)] + ["AKIAKIA0000ZZZZYYYYXXXX"]
+    hinted = hints.make_hints(values, _sha)
+    collector = SecretCollector()
+    hints.add_hints(collector, hinted, _sha)
+    # overlapping prefixes ("AKIAKIA...": a prefix inside a prefix), a near miss of the right
+    # prefix, suffix and length, and a value at the very end of the text
+    text = "x AKIAKIA0000ZZZZYYYYXXXX AKIA0001ZZZZYYYYQXXX \u00e9 AKIA0299ZZZZYYYYXXXX"
+    hints.add_texts(collector, [text.encode()], _sha)
+    # "AKIA0000..." starts inside "AKIAKIA0000...": both are there
+    assert collector.values == {"AKIAKIA0000ZZZZYYYYXXXX", "AKIA0000ZZZZYYYYXXXX",
+                                "AKIA0299ZZZZYYYYXXXX"}
+    assert hints._trie([]) == "(?!)"
+
+
+def test_checkov_reads_no_source_file_whatever_its_frameworks_setting(tmp_path: Path) -> None:
+    (tmp_path / "build").write_text("# syntax=docker/dockerfile:1\nFROM python:3.12\n")
+    for frameworks in ("auto", ["auto"], ["terraform", "secrets"], None):
+        opts = {} if frameworks is None else {"frameworks": frameworks}
+        assert not units.relevant("checkov", opts, "app/mod.py", False, tmp_path)
+        assert units.relevant("checkov", opts, "infra/main.tf", False, tmp_path)
+        assert units.relevant("checkov", opts, "chart/templates/x.txt", True, tmp_path)
+        assert units.relevant("checkov", opts, "build", False, tmp_path)  # a Dockerfile by content
+        assert units.relevant("checkov", {**opts, "secrets_all_files": True}, "a.py", False)
+    assert units.relevant("checkov", {"frameworks": ["sca_image"]}, "app/mod.py", False)
+    assert units.relevant("hadolint", {}, "build", False, tmp_path)
+    assert not units.relevant("hadolint", {}, "app/mod.py", False, tmp_path)
+    assert units.relevant("detect-secrets", {}, "app/mod.py", False, tmp_path)
