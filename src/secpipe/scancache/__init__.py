@@ -263,13 +263,14 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
                        format=index.get("format"))
     outcome = last
     charts = u.chart_roots(files) if kind == "dir" else set()
-    readable = {rel for rel in files
-                if u.relevant(scanner.name, req.options, rel,
-                              u.unit_of(rel, kind, charts) in charts)}
-    if not readable:
-        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
+    def reads(rel: str) -> bool:
+        unit = u.unit_of(rel, kind, charts)
+        return u.relevant(scanner.name, req.options, rel, unit in charts, req.root)
+
     # when no file the tool reads changed, its changed units hold nothing and it need not run
-    changed_run = any(u.unit_of(rel, kind, charts) in changed for rel in readable)
+    changed_run = any(reads(rel) for rel in files if u.unit_of(rel, kind, charts) in changed)
+    if not changed_run and not any(reads(rel) for rel in files):
+        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
     if changed_run:
         mirror = req.workdir / "scan-cache-mirror"
         u.build_mirror(req.root, mirror, files, kind, changed)

@@ -109,24 +109,45 @@ def unit_of(rel: str, kind: str, charts: set[str]) -> str:
     return str(parent)
 
 
-_CHECKOV_KNOWN = {"dockerfile", "kubernetes", "helm", "terraform", "cloudformation"}
-_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template")
+# What checkov reads without `secrets_all_files`: its IaC frameworks' files (Terraform, YAML and
+# JSON documents, CloudFormation templates, Bicep, Kustomize's `Kustomization`), anything in a
+# Helm chart, Dockerfiles; its secrets framework reads the same extensions (checkov's
+# SUPPORTED_FILE_EXTENSIONS) and Dockerfiles.
+_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template", ".bicep")
+_IAC_NAMES = frozenset({"Kustomization"})
 
 
-def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool) -> bool:
+def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool,
+             root: Path | None = None) -> bool:
     """Could the tool report anything on this file? Only when no changed file is relevant is
-    a partial run skipped (its changed units then hold no findings, as a full run says)."""
-    from secpipe.scanners.hadolint import is_dockerfile
+    a partial run skipped (its changed units then hold no findings, as a full run says).
+
+    With root, a file whose name says nothing is also read for a Dockerfile's first line, as
+    the Dockerfile discovery of hadolint and checkov does."""
+    from secpipe.scanners._discovery import FRAMEWORKS, checkov_reads_name
 
     name = PurePosixPath(rel).name
     if tool == "hadolint":
-        return is_dockerfile(name)
+        return _dockerfile(root, rel, name)
     if tool == "checkov":
-        frameworks = set(options.get("frameworks") or _CHECKOV_KNOWN)  # type: ignore[arg-type]
-        if not frameworks <= _CHECKOV_KNOWN or options.get("secrets_all_files"):
+        wanted = options.get("frameworks") or "auto"
+        listed = [wanted] if isinstance(wanted, str) else list(wanted)  # type: ignore[call-overload]
+        frameworks = set(FRAMEWORKS) if listed == ["auto"] else {str(f) for f in listed}
+        if not frameworks <= set(FRAMEWORKS) or options.get("secrets_all_files"):
             return True  # a framework this list does not know reads any file
-        return in_chart or is_dockerfile(name) or name.endswith(_IAC_SUFFIXES)
+        return (in_chart or name.lower().endswith(_IAC_SUFFIXES) or name in _IAC_NAMES
+                or checkov_reads_name(name) or _dockerfile(root, rel, name))
     return True  # the secret scanners read every file
+
+
+def _dockerfile(root: Path | None, rel: str, name: str) -> bool:
+    from secpipe.scanners import _discovery as disc
+
+    if disc.dockerfile_by_name(name):
+        return True
+    if root is None or PurePosixPath(name).suffix.lower() in disc._NOT_DOCKERFILE_EXT:
+        return False
+    return disc.dockerfile_by_content(disc._head(root / rel))
 
 
 def normal_path(path: str | None) -> str | None:
