@@ -106,6 +106,14 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
             outcome, findings, hinted = done
             _save_whole(scanner.name, whole_key, outcome, findings, hinted)
             return outcome, findings
+    if scanner.name == "git-secrets" and history is not None:
+        from secpipe.scancache import gitsecrets
+
+        done = gitsecrets.incremental(scanner, req, collector, base, _digest)
+        if done is not None:
+            outcome, findings, hinted = done
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
+            return outcome, findings
     index_key = store.digest([base, "units", str(req.root.resolve())])
     if kind in ("file", "dir"):
         done = _partial(scanner, req, collector, files, kind, index_key)
