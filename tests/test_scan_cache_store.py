@@ -106,3 +106,29 @@ def test_checkov_reads_no_source_file_whatever_its_frameworks_setting(tmp_path: 
     assert units.relevant("hadolint", {}, "build", False, tmp_path)
     assert not units.relevant("hadolint", {}, "app/mod.py", False, tmp_path)
     assert units.relevant("detect-secrets", {}, "app/mod.py", False, tmp_path)
+
+
+def test_the_manifest_reuses_digests_only_of_files_whose_stat_is_unchanged(
+        tmp_path: Path, monkeypatch) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "c"))
+    tree = tmp_path / "t"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "a.py").write_text("a = 1\n")
+    (tree / "b.tf").write_text("b\n")
+    time.sleep(2.1)  # older than the racy window: their digests may be reused
+    first = units.manifest(tree, ())
+    assert first == {"d/a.py": _sha("a = 1\n"), "b.tf": _sha("b\n")}
+    key = store.digest(["manifest-stat", str(tree.resolve()), []])
+    taken = store.read_entry("manifest", key)["taken_ns"]
+    assert units.manifest(tree, ()) == first
+    assert store.read_entry("manifest", key)["taken_ns"] == taken  # nothing read, not rewritten
+    # same size, modification time put back: the change time still says it changed
+    st = os.stat(tree / "d" / "a.py")
+    (tree / "d" / "a.py").write_text("a = 2\n")
+    os.utime(tree / "d" / "a.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert units.manifest(tree, ())["d/a.py"] == _sha("a = 2\n")
+    (tree / "b.tf").unlink()
+    assert units.manifest(tree, ()) == {"d/a.py": _sha("a = 2\n")}

@@ -11,9 +11,11 @@ paths and identities) and only that mirror is scanned.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
@@ -31,16 +33,45 @@ HISTORY_TOOLS = frozenset({"trufflehog3", "git-secrets", "kingfisher"})
 _TF_LOCAL_MODULE = re.compile(rb'source\s*=\s*"\.\.?/')
 
 
-def manifest(root: Path, exclude: Sequence[str]) -> dict[str, str]:
-    """Relative path -> SHA-256 of the content, for every file the tools may scan."""
+def manifest(root: Path, exclude: Sequence[str], stat_cache: bool = True) -> dict[str, str]:
+    """Relative path -> SHA-256 of the content, for every file the tools may scan.
+
+    As git's index does, the digest of a file whose size, modification and change times and
+    inode are those recorded by the last manifest of the same tree is reused without reading
+    the file; a file whose times are not clearly older than that manifest (modified while it
+    was taken, or within the clock's granularity) is read again."""
+    from secpipe.scancache import store
+
+    key = store.digest(["manifest-stat", str(root.resolve()), list(exclude)])
+    known = (store.read_entry("manifest", key) or {}) if stat_cache else {}
+    before = int(known.get("taken_ns", 0)) - _RACY_NS
+    old: dict = known.get("files", {})
+    taken_ns = time.time_ns()
     out: dict[str, str] = {}
+    stats: dict[str, list] = {}
+    hashed = 0
+    top = len(str(root).rstrip("/")) + 1
     for path in walk(root, exclude):
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        out[path.relative_to(root).as_posix()] = h.hexdigest()
+        rel = str(path)[top:].replace(os.sep, "/")
+        st = os.stat(path)
+        sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        prev = old.get(rel)
+        if prev and prev[:4] == sig and max(sig[1], sig[2]) < before:
+            out[rel] = prev[4]
+        else:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[rel] = h.hexdigest()
+            hashed += 1
+        stats[rel] = [*sig, out[rel]]
+    if stat_cache and (hashed or len(stats) != len(old)):
+        store.write_entry("manifest", key, {"taken_ns": taken_ns, "files": stats})
     return out
+
+
+_RACY_NS = 2_000_000_000  # a file touched within 2 s of the last manifest is read again
 
 
 def manifest_digest(files: Mapping[str, str]) -> str:
