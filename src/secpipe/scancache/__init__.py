@@ -156,10 +156,21 @@ def _code_digest(scanner: Scanner) -> str:
     import inspect
     import sys
 
+    import importlib.util
+
+    from secpipe.formats.registry import BUILTIN
+
     h = hashlib.sha256()
-    fmt_module = get_format(scanner.format).parse.__module__
-    for module in (type(scanner).__module__, fmt_module, __name__, u.__name__):
-        source = inspect.getsourcefile(sys.modules[module])
+    # a built-in parser's module is found without importing every format (a run answered from
+    # the cache parses nothing, and all_formats() imports them all)
+    fmt_module = BUILTIN.get(scanner.format) or get_format(scanner.format).parse.__module__
+    extra = {"git-secrets": ("secpipe.scancache.gitsecrets",),
+             "kingfisher": ("secpipe.scancache.history",)}.get(scanner.name, ())
+    for module in (type(scanner).__module__, fmt_module, "secpipe.formats._secrets", __name__,
+                   u.__name__, *extra):
+        loaded = sys.modules.get(module)
+        source = (inspect.getsourcefile(loaded) if loaded is not None
+                  else getattr(importlib.util.find_spec(module), "origin", None))
         h.update(Path(source).read_bytes() if source else module.encode())
     return h.hexdigest()
 
