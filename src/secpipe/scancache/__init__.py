@@ -282,12 +282,14 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
                        format=index.get("format"))
     outcome = last
     charts = u.chart_roots(files) if kind == "dir" else set()
+    unit_of = {rel: u.unit_of(rel, kind, charts) for rel in files}
+    tool_reads = u.reader(scanner.name, req.options, req.root)
+
     def reads(rel: str) -> bool:
-        unit = u.unit_of(rel, kind, charts)
-        return u.relevant(scanner.name, req.options, rel, unit in charts, req.root)
+        return tool_reads(rel, unit_of[rel] in charts)
 
     # when no file the tool reads changed, its changed units hold nothing and it need not run
-    changed_run = any(reads(rel) for rel in files if u.unit_of(rel, kind, charts) in changed)
+    changed_run = any(reads(rel) for rel in files if unit_of[rel] in changed)
     if not changed_run and not any(reads(rel) for rel in files):
         return None  # nothing left for the tool to read: its own run says so (SKIPPED)
     if changed_run:
