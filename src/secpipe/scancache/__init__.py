@@ -94,9 +94,10 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     })
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
-    if entry is not None:
+    reports = None if entry is None else store.get_reports(scanner.name, entry)
+    if entry is not None and reports is not None:
         hints.add_hints(collector, entry.get("hints", []), _digest)
-        return _from_entry(entry, "the same content was scanned before: reused whole")
+        return _from_entry(entry, reports, "the same content was scanned before: reused whole")
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
 
@@ -211,7 +212,7 @@ def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Findin
     store.write_entry(tool, key, {
         "hints": hinted,
         "findings": [store.finding_to_json(f) for f in findings],
-        "reports": store.reports_to_json(outcome.reports),
+        "reports_ref": store.put_reports(tool, outcome.reports),
         "artifacts": store.reports_to_json(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
         "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
@@ -219,9 +220,10 @@ def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Findin
     })
 
 
-def _from_entry(entry: dict, why: str) -> tuple[ScanOutcome, list[Finding]]:
+def _from_entry(entry: dict, reports: list[RawReport], why: str
+                ) -> tuple[ScanOutcome, list[Finding]]:
     outcome = ScanOutcome(
-        reports=store.reports_from_json(entry["reports"]),
+        reports=reports,
         artifacts=store.reports_from_json(entry["artifacts"]),
         exit_code=int(entry["exit_code"]), command=list(entry["command"]),
         stderr=str(entry["stderr"]).encode("utf-8", "surrogateescape"),
@@ -249,16 +251,17 @@ def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
         store.write_entry(tool, key, {"ok": False})
         return
     current = u.units(files, kind)
-    store.write_entry(tool, key, {**_index_head(outcome), "hints": hinted, "units": {
+    store.write_entry(tool, key, {**_index_head(tool, outcome), "hints": hinted, "units": {
         unit: [d, [store.finding_to_json(f) for f in grouped.get(unit, [])]]
         for unit, d in current.items()}})
 
 
-def _index_head(outcome: ScanOutcome) -> dict:
+def _index_head(tool: str, outcome: ScanOutcome) -> dict:
     """What a partial run falls back on when its mirror gave no report (no unit of the tool's
     kind changed): the last full report, already scrubbed."""
     return {"ok": True, "exit_code": outcome.exit_code, "command": list(outcome.command),
-            "reports": store.reports_to_json(outcome.reports), "notes": list(outcome.notes),
+            "reports_ref": store.put_reports(tool, outcome.reports),
+            "notes": list(outcome.notes),
             "format": outcome.format}
 
 
@@ -276,7 +279,10 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
         return None  # nothing to reuse: a plain run reports exactly what the tool says
     fresh: dict[str, list[Finding]] = {}
     local = SecretCollector()
-    last = ScanOutcome(reports=store.reports_from_json(index.get("reports", [])),
+    last_reports = store.get_reports(scanner.name, index)
+    if last_reports is None:
+        return None
+    last = ScanOutcome(reports=last_reports,
                        exit_code=int(index.get("exit_code", 0)),
                        command=list(index.get("command", [])), notes=list(index.get("notes", [])),
                        format=index.get("format"))
@@ -321,8 +327,8 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
     hinted = sorted({tuple(h) for h in [*index.get("hints", []),
                                         *hints.make_hints(local.values, _digest)]})
     hinted_json = [list(h) for h in hinted]
-    store.write_entry(scanner.name, index_key, {**_index_head(outcome), "hints": hinted_json,
-                                                "units": entries})
+    store.write_entry(scanner.name, index_key, {**_index_head(scanner.name, outcome),
+                                                "hints": hinted_json, "units": entries})
     how = "were scanned (mirror tree)" if changed_run else "hold no file the tool reads"
     note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and {how}; "
             "the other units' findings were reused")
