@@ -18,7 +18,6 @@ to both commits here, to one of them in a cold run.
 from __future__ import annotations
 
 import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,25 +74,12 @@ def incremental(scanner: Scanner, req: ScanRequest, collector: SecretCollector, 
     notes: list[str] = []
     outcome: ScanOutcome | None = None
     opts = dict(req.options)
-    pending: Future | None = None
-    tree_local = SecretCollector()
     if old and old.get("state") == state:
         hist_occ = [store.finding_from_json(f) for f in old["occ"]]
         notes.append("scan cache: history unchanged, its occurrences reused")
     elif old and old.get("linear") and _is_ancestor(req.root, old["head"], head):
-        if tree is None:  # the tree changed too: its scan runs beside the new commits' one
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kingfisher-tree")
-            tree_local = SecretCollector()
-            pending = pool.submit(_run, scanner, req, {**opts, "history": False},
-                                  "kingfisher-tree.json", tree_local)
-            pool.shutdown(wait=False)
-        try:
-            outcome, new = _run(scanner, req, {**opts, "since_commit": old["head"]},
-                                "kingfisher-new-commits.json", local)
-        except BaseException:
-            if pending is not None:
-                wait([pending])  # its kingfisher ends before the error goes up
-            raise
+        outcome, new = _run(scanner, req, {**opts, "since_commit": old["head"]},
+                            "kingfisher-new-commits.json", local)
         hist_occ = [store.finding_from_json(f) for f in old["occ"]] + new
         reports += outcome.reports
         notes.append(f"scan cache: only commits after {old['head'][:12]} scanned; "
@@ -109,12 +95,8 @@ def incremental(scanner: Scanner, req: ScanRequest, collector: SecretCollector, 
         notes.append("scan cache: whole history scanned" + (" (history rewritten or not "
                                                             "linear)" if old else ""))
     if tree is None:
-        if pending is not None:
-            t_outcome, tree_found = pending.result()
-            local.values |= tree_local.values
-        else:
-            t_outcome, tree_found = _run(scanner, req, {**opts, "history": False},
-                                         "kingfisher-tree.json", local)
+        t_outcome, tree_found = _run(scanner, req, {**opts, "history": False},
+                                     "kingfisher-tree.json", local)
         tree = {"occ": [store.finding_to_json(f) for f in tree_found]}
         store.write_entry(scanner.name, tree_key, {**tree, "hints": hints.make_hints(
             local.values, digest)})
@@ -127,8 +109,6 @@ def incremental(scanner: Scanner, req: ScanRequest, collector: SecretCollector, 
     hinted = [list(h) for h in sorted({tuple(h) for h in [
         *hints.make_hints(local.values, digest), *(old or {}).get("hints", [])]})]
     hints.add_hints(collector, hinted, digest)
-    # each run's report was scrubbed of its own values; the tree's ran beside the commits'
-    reports = [RawReport(r.name, local.scrub(r.data)) for r in reports]
     if not reports:  # nothing ran: the last reports, already scrubbed
         reports = store.reports_from_json((old or {}).get("reports", []))
     store.write_entry(scanner.name, hist_key, {
