@@ -76,3 +76,59 @@ def test_an_unwritable_cache_is_noted_not_raised(tmp_path: Path, monkeypatch) ->
     store.write_entry("hadolint", "cd" * 32, {"findings": []})
     (message,) = store.write_failures()
     assert "file" in message and store.write_failures() == []
+
+
+def test_hints_are_found_in_one_pass_however_many_and_wherever_they_overlap() -> None:
+    values = [f"AKIA{i:04d}ZZZZYYYYXXXX" for i in range(300)] + ["AKIAKIA0000ZZZZYYYYXXXX"]
+    hinted = hints.make_hints(values, _sha)
+    collector = SecretCollector()
+    hints.add_hints(collector, hinted, _sha)
+    # overlapping prefixes ("AKIAKIA...": a prefix inside a prefix), a near miss of the right
+    # prefix, suffix and length, and a value at the very end of the text
+    text = "x AKIAKIA0000ZZZZYYYYXXXX AKIA0001ZZZZYYYYQXXX \u00e9 AKIA0299ZZZZYYYYXXXX"
+    hints.add_texts(collector, [text.encode()], _sha)
+    # "AKIA0000..." starts inside "AKIAKIA0000...": both are there
+    assert collector.values == {"AKIAKIA0000ZZZZYYYYXXXX", "AKIA0000ZZZZYYYYXXXX",
+                                "AKIA0299ZZZZYYYYXXXX"}
+    assert hints._trie([]) == "(?!)"
+
+
+def test_checkov_reads_no_source_file_whatever_its_frameworks_setting(tmp_path: Path) -> None:
+    (tmp_path / "build").write_text("# syntax=docker/dockerfile:1\nFROM python:3.12\n")
+    for frameworks in ("auto", ["auto"], ["terraform", "secrets"], None):
+        opts = {} if frameworks is None else {"frameworks": frameworks}
+        assert not units.relevant("checkov", opts, "app/mod.py", False, tmp_path)
+        assert units.relevant("checkov", opts, "infra/main.tf", False, tmp_path)
+        assert units.relevant("checkov", opts, "chart/templates/x.txt", True, tmp_path)
+        assert units.relevant("checkov", opts, "build", False, tmp_path)  # a Dockerfile by content
+        assert units.relevant("checkov", {**opts, "secrets_all_files": True}, "a.py", False)
+    assert units.relevant("checkov", {"frameworks": ["sca_image"]}, "app/mod.py", False)
+    assert units.relevant("hadolint", {}, "build", False, tmp_path)
+    assert not units.relevant("hadolint", {}, "app/mod.py", False, tmp_path)
+    assert units.relevant("detect-secrets", {}, "app/mod.py", False, tmp_path)
+
+
+def test_the_manifest_reuses_digests_only_of_files_whose_stat_is_unchanged(
+        tmp_path: Path, monkeypatch) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "c"))
+    tree = tmp_path / "t"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "a.py").write_text("a = 1\n")
+    (tree / "b.tf").write_text("b\n")
+    time.sleep(2.1)  # older than the racy window: their digests may be reused
+    first = units.manifest(tree, ())
+    assert first == {"d/a.py": _sha("a = 1\n"), "b.tf": _sha("b\n")}
+    key = store.digest(["manifest-stat", str(tree.resolve()), []])
+    taken = store.read_entry("manifest", key)["taken_ns"]
+    assert units.manifest(tree, ()) == first
+    assert store.read_entry("manifest", key)["taken_ns"] == taken  # nothing read, not rewritten
+    # same size, modification time put back: the change time still says it changed
+    st = os.stat(tree / "d" / "a.py")
+    (tree / "d" / "a.py").write_text("a = 2\n")
+    os.utime(tree / "d" / "a.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert units.manifest(tree, ())["d/a.py"] == _sha("a = 2\n")
+    (tree / "b.tf").unlink()
+    assert units.manifest(tree, ()) == {"d/a.py": _sha("a = 2\n")}

@@ -16,7 +16,7 @@ match, as git-secrets verifies nothing.
 from __future__ import annotations
 
 import re
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from secpipe.formats._common import as_int, is_json_lines, iter_lines
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding
@@ -80,6 +80,16 @@ def parse(data: bytes, source: str = "<git-secrets>") -> Sequence[Finding]:
         if doc.json is not None or is_json_lines(data):
             raise ReportFormatError(source, "this is JSON, not git-secrets' text output")
     return merge_repeats(_findings(data, source))
+
+
+def occurrences(data: bytes, source: str = "<git-secrets>") -> list[Finding]:
+    """One finding per matched line, before repeats are merged: the scan cache keeps these
+    per commit, and `combine` of their concatenation in report order equals `parse`."""
+    return list(_findings(data, source))
+
+
+def combine(findings: Iterable[Finding]) -> list[Finding]:
+    return merge_repeats(findings)
 
 
 def _findings(data: bytes, source: str) -> Iterator[Finding]:

@@ -94,14 +94,23 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     })
     whole_key = store.digest([base, u.manifest_digest(files), history])
     entry = store.read_entry(scanner.name, whole_key)
-    if entry is not None:
+    reports = None if entry is None else store.get_reports(scanner.name, entry)
+    if entry is not None and reports is not None:
         hints.add_hints(collector, entry.get("hints", []), _digest)
-        return _from_entry(entry, "the same content was scanned before: reused whole")
+        return _from_entry(entry, reports, "the same content was scanned before: reused whole")
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
 
         done = hist.incremental(scanner, req, collector, base, u.manifest_digest(files),
                                 history, _digest)
+        if done is not None:
+            outcome, findings, hinted = done
+            _save_whole(scanner.name, whole_key, outcome, findings, hinted)
+            return outcome, findings
+    if scanner.name == "git-secrets" and history is not None:
+        from secpipe.scancache import gitsecrets
+
+        done = gitsecrets.incremental(scanner, req, collector, base, _digest)
         if done is not None:
             outcome, findings, hinted = done
             _save_whole(scanner.name, whole_key, outcome, findings, hinted)
@@ -148,10 +157,21 @@ def _code_digest(scanner: Scanner) -> str:
     import inspect
     import sys
 
+    import importlib.util
+
+    from secpipe.formats.registry import BUILTIN
+
     h = hashlib.sha256()
-    fmt_module = get_format(scanner.format).parse.__module__
-    for module in (type(scanner).__module__, fmt_module, __name__, u.__name__):
-        source = inspect.getsourcefile(sys.modules[module])
+    # a built-in parser's module is found without importing every format (a run answered from
+    # the cache parses nothing, and all_formats() imports them all)
+    fmt_module = BUILTIN.get(scanner.format) or get_format(scanner.format).parse.__module__
+    extra = {"git-secrets": ("secpipe.scancache.gitsecrets",),
+             "kingfisher": ("secpipe.scancache.history",)}.get(scanner.name, ())
+    for module in (type(scanner).__module__, fmt_module, "secpipe.formats._secrets", __name__,
+                   u.__name__, *extra):
+        loaded = sys.modules.get(module)
+        source = (inspect.getsourcefile(loaded) if loaded is not None
+                  else getattr(importlib.util.find_spec(module), "origin", None))
         h.update(Path(source).read_bytes() if source else module.encode())
     return h.hexdigest()
 
@@ -192,7 +212,7 @@ def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Findin
     store.write_entry(tool, key, {
         "hints": hinted,
         "findings": [store.finding_to_json(f) for f in findings],
-        "reports": store.reports_to_json(outcome.reports),
+        "reports_ref": store.put_reports(tool, outcome.reports),
         "artifacts": store.reports_to_json(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
         "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
@@ -200,9 +220,10 @@ def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Findin
     })
 
 
-def _from_entry(entry: dict, why: str) -> tuple[ScanOutcome, list[Finding]]:
+def _from_entry(entry: dict, reports: list[RawReport], why: str
+                ) -> tuple[ScanOutcome, list[Finding]]:
     outcome = ScanOutcome(
-        reports=store.reports_from_json(entry["reports"]),
+        reports=reports,
         artifacts=store.reports_from_json(entry["artifacts"]),
         exit_code=int(entry["exit_code"]), command=list(entry["command"]),
         stderr=str(entry["stderr"]).encode("utf-8", "surrogateescape"),
@@ -230,16 +251,17 @@ def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
         store.write_entry(tool, key, {"ok": False})
         return
     current = u.units(files, kind)
-    store.write_entry(tool, key, {**_index_head(outcome), "hints": hinted, "units": {
+    store.write_entry(tool, key, {**_index_head(tool, outcome), "hints": hinted, "units": {
         unit: [d, [store.finding_to_json(f) for f in grouped.get(unit, [])]]
         for unit, d in current.items()}})
 
 
-def _index_head(outcome: ScanOutcome) -> dict:
+def _index_head(tool: str, outcome: ScanOutcome) -> dict:
     """What a partial run falls back on when its mirror gave no report (no unit of the tool's
     kind changed): the last full report, already scrubbed."""
     return {"ok": True, "exit_code": outcome.exit_code, "command": list(outcome.command),
-            "reports": store.reports_to_json(outcome.reports), "notes": list(outcome.notes),
+            "reports_ref": store.put_reports(tool, outcome.reports),
+            "notes": list(outcome.notes),
             "format": outcome.format}
 
 
@@ -257,19 +279,25 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
         return None  # nothing to reuse: a plain run reports exactly what the tool says
     fresh: dict[str, list[Finding]] = {}
     local = SecretCollector()
-    last = ScanOutcome(reports=store.reports_from_json(index.get("reports", [])),
+    last_reports = store.get_reports(scanner.name, index)
+    if last_reports is None:
+        return None
+    last = ScanOutcome(reports=last_reports,
                        exit_code=int(index.get("exit_code", 0)),
                        command=list(index.get("command", [])), notes=list(index.get("notes", [])),
                        format=index.get("format"))
     outcome = last
     charts = u.chart_roots(files) if kind == "dir" else set()
-    readable = {rel for rel in files
-                if u.relevant(scanner.name, req.options, rel,
-                              u.unit_of(rel, kind, charts) in charts)}
-    if not readable:
-        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
+    unit_of = {rel: u.unit_of(rel, kind, charts) for rel in files}
+    tool_reads = u.reader(scanner.name, req.options, req.root)
+
+    def reads(rel: str) -> bool:
+        return tool_reads(rel, unit_of[rel] in charts)
+
     # when no file the tool reads changed, its changed units hold nothing and it need not run
-    changed_run = any(u.unit_of(rel, kind, charts) in changed for rel in readable)
+    changed_run = any(reads(rel) for rel in files if unit_of[rel] in changed)
+    if not changed_run and not any(reads(rel) for rel in files):
+        return None  # nothing left for the tool to read: its own run says so (SKIPPED)
     if changed_run:
         mirror = req.workdir / "scan-cache-mirror"
         u.build_mirror(req.root, mirror, files, kind, changed)
@@ -299,8 +327,8 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
     hinted = sorted({tuple(h) for h in [*index.get("hints", []),
                                         *hints.make_hints(local.values, _digest)]})
     hinted_json = [list(h) for h in hinted]
-    store.write_entry(scanner.name, index_key, {**_index_head(outcome), "hints": hinted_json,
-                                                "units": entries})
+    store.write_entry(scanner.name, index_key, {**_index_head(scanner.name, outcome),
+                                                "hints": hinted_json, "units": entries})
     how = "were scanned (mirror tree)" if changed_run else "hold no file the tool reads"
     note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and {how}; "
             "the other units' findings were reused")

@@ -13,6 +13,7 @@ less than four plus four characters), so they are not recovered this way.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from typing import Iterable
@@ -34,12 +35,13 @@ def make_hints(values: Iterable[str], digest) -> list[list]:
 
 
 class _RunState:
-    __slots__ = ("hints", "texts", "lock")
+    __slots__ = ("hints", "texts", "lock", "scanner")
 
     def __init__(self) -> None:
         self.hints: set[Hint] = set()
         self.texts: list[str] = []
         self.lock = threading.Lock()
+        self.scanner: _Scanner | None = None  # for every hint of the run, built when needed
 
 
 _STATES: "weakref.WeakKeyDictionary[SecretCollector, _RunState]" = weakref.WeakKeyDictionary()
@@ -60,9 +62,12 @@ def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None
     new = {(h[0], h[1], int(h[2]), h[3]) for h in hints}
     with state.lock:
         new -= state.hints
-        state.hints |= new
+        if new:
+            state.hints |= new
+            state.scanner = None
         texts = list(state.texts)
-    _recover(collector, new, texts, digest)
+    if new and texts:
+        _Scanner(new).recover(collector, texts, digest)
 
 
 def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> None:
@@ -71,18 +76,60 @@ def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> Non
     state = _state(collector)
     with state.lock:
         state.texts.extend(texts)
-        hints = set(state.hints)
-    _recover(collector, hints, texts, digest)
+        if not state.hints or not texts:
+            return
+        if state.scanner is None:
+            state.scanner = _Scanner(state.hints)
+        scanner = state.scanner
+    scanner.recover(collector, texts, digest)
 
 
-def _recover(collector: SecretCollector, hints: set[Hint], texts: list[str], digest) -> None:
-    for prefix, suffix, length, want in hints:
+class _Scanner:
+    """Every hint's prefix found in one pass over a text, whatever the number of hints.
+
+    The prefixes (four characters each) are compiled into one regular expression shaped as a
+    trie: its first characters form the set the regex engine skips by, and each position costs
+    at most one comparison per distinct next character, so a report of n characters costs
+    O(n), where looking for each hint in turn cost hints x n. Only a candidate whose prefix,
+    suffix and length fit is hashed, and each distinct candidate once."""
+
+    def __init__(self, hints: Iterable[Hint]) -> None:
+        self.by_prefix: dict[str, dict[tuple[str, int], set[str]]] = {}
+        for prefix, suffix, length, want in hints:
+            shapes = self.by_prefix.setdefault(prefix, {})
+            shapes.setdefault((suffix, length), set()).add(want)
+        self.pattern = re.compile(_trie(sorted(self.by_prefix)), re.DOTALL)
+
+    def recover(self, collector: SecretCollector, texts: list[str], digest) -> None:
+        seen: set[str] = set()
         for text in texts:
-            start = text.find(prefix)
-            while start != -1:
-                candidate = text[start:start + length]
-                if (len(candidate) == length and candidate.endswith(suffix)
-                        and digest(candidate) == want):
-                    collector.add(candidate)
-                    break
-                start = text.find(prefix, start + 1)
+            for m in self.pattern.finditer(text):
+                start = m.start()
+                for (suffix, length), wants in self.by_prefix[text[start:start + 4]].items():
+                    candidate = text[start:start + length]
+                    if (len(candidate) == length and candidate.endswith(suffix)
+                            and candidate not in seen):
+                        seen.add(candidate)
+                        if digest(candidate) in wants:
+                            collector.add(candidate)
+
+
+def _trie(prefixes: list[str]) -> str:
+    """A regex matching the first character of any prefix where the whole prefix follows
+    (the rest is a lookahead, so overlapping occurrences are all found)."""
+    root: dict = {}
+    for prefix in prefixes:
+        node = root
+        for ch in prefix:
+            node = node.setdefault(ch, {})
+
+    def alternatives(node: dict) -> str:
+        alts = [re.escape(ch) + alternatives(child) for ch, child in sorted(node.items())]
+        if not alts:
+            return ""
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    if not root:
+        return "(?!)"  # no hint: matches nowhere
+    return "|".join(re.escape(ch) + (f"(?={alternatives(child)})" if child else "")
+                    for ch, child in sorted(root.items()))

@@ -157,3 +157,23 @@ def reports_to_json(reports: Iterable[RawReport]) -> list[list[str]]:
 
 def reports_from_json(items: Iterable[list[str]]) -> list[RawReport]:
     return [RawReport(name, data.encode("utf-8", "surrogateescape")) for name, data in items]
+
+
+def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
+    """Store (already scrubbed) reports once under the digest of their content; returns it.
+    A tool's whole entry and its unit index name the same report (checkov's is megabytes):
+    an entry already there is not written again."""
+    reports = list(reports)
+    key = digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
+    if not _entry_path(tool, key, None).exists():
+        write_entry(tool, key, {"reports": reports_to_json(reports)})
+    return key
+
+
+def get_reports(tool: str, entry: Mapping[str, Any]) -> list[RawReport] | None:
+    """An entry's reports, stored inline or by reference; None when the referenced ones are
+    gone (the entry is then a miss)."""
+    if "reports_ref" not in entry:
+        return reports_from_json(entry.get("reports", []))
+    held = read_entry(tool, str(entry["reports_ref"]))
+    return None if held is None else reports_from_json(held["reports"])

@@ -11,9 +11,11 @@ paths and identities) and only that mirror is scanned.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
@@ -31,16 +33,45 @@ HISTORY_TOOLS = frozenset({"trufflehog3", "git-secrets", "kingfisher"})
 _TF_LOCAL_MODULE = re.compile(rb'source\s*=\s*"\.\.?/')
 
 
-def manifest(root: Path, exclude: Sequence[str]) -> dict[str, str]:
-    """Relative path -> SHA-256 of the content, for every file the tools may scan."""
+def manifest(root: Path, exclude: Sequence[str], stat_cache: bool = True) -> dict[str, str]:
+    """Relative path -> SHA-256 of the content, for every file the tools may scan.
+
+    As git's index does, the digest of a file whose size, modification and change times and
+    inode are those recorded by the last manifest of the same tree is reused without reading
+    the file; a file whose times are not clearly older than that manifest (modified while it
+    was taken, or within the clock's granularity) is read again."""
+    from secpipe.scancache import store
+
+    key = store.digest(["manifest-stat", str(root.resolve()), list(exclude)])
+    known = (store.read_entry("manifest", key) or {}) if stat_cache else {}
+    before = int(known.get("taken_ns", 0)) - _RACY_NS
+    old: dict = known.get("files", {})
+    taken_ns = time.time_ns()
     out: dict[str, str] = {}
+    stats: dict[str, list] = {}
+    hashed = 0
+    top = len(str(root).rstrip("/")) + 1
     for path in walk(root, exclude):
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        out[path.relative_to(root).as_posix()] = h.hexdigest()
+        rel = str(path)[top:].replace(os.sep, "/")
+        st = os.stat(path)
+        sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        prev = old.get(rel)
+        if prev and prev[:4] == sig and max(sig[1], sig[2]) < before:
+            out[rel] = prev[4]
+        else:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[rel] = h.hexdigest()
+            hashed += 1
+        stats[rel] = [*sig, out[rel]]
+    if stat_cache and (hashed or len(stats) != len(old)):
+        store.write_entry("manifest", key, {"taken_ns": taken_ns, "files": stats})
     return out
+
+
+_RACY_NS = 2_000_000_000  # a file touched within 2 s of the last manifest is read again
 
 
 def manifest_digest(files: Mapping[str, str]) -> str:
@@ -80,8 +111,7 @@ def units(files: Mapping[str, str], kind: str) -> dict[str, str]:
     """Unit name -> digest of its content."""
     if kind == "file":
         return dict(files)
-    charts = {str(PurePosixPath(rel).parent) for rel in files
-              if PurePosixPath(rel).name == "Chart.yaml"}
+    charts = chart_roots(files)
     members: dict[str, list[str]] = {}
     for rel in files:
         members.setdefault(unit_of(rel, kind, charts), []).append(rel)
@@ -95,38 +125,76 @@ def units(files: Mapping[str, str], kind: str) -> dict[str, str]:
 
 
 def chart_roots(files: Mapping[str, str]) -> set[str]:
-    return {str(PurePosixPath(rel).parent) for rel in files
-            if PurePosixPath(rel).name == "Chart.yaml"}
+    return {_parent(rel) for rel in files if rel == "Chart.yaml" or rel.endswith("/Chart.yaml")}
+
+
+def _parent(rel: str) -> str:
+    """PurePosixPath(rel).parent of a manifest path, as a string (3,000 files per call)."""
+    cut = rel.rfind("/")
+    return rel[:cut] if cut > 0 else "."
 
 
 def unit_of(rel: str, kind: str, charts: set[str]) -> str:
     if kind == "file":
         return rel
-    parent = PurePosixPath(rel).parent
-    for anc in (parent, *parent.parents):
-        if str(anc) in charts:
-            return str(anc)
-    return str(parent)
+    parent = _parent(rel)
+    anc = parent
+    while charts:
+        if anc in charts:
+            return anc
+        if anc == ".":
+            break
+        anc = _parent(anc)
+    return parent
 
 
-_CHECKOV_KNOWN = {"dockerfile", "kubernetes", "helm", "terraform", "cloudformation"}
-_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template")
+# What checkov reads without `secrets_all_files`: its IaC frameworks' files (Terraform, YAML and
+# JSON documents, CloudFormation templates, Bicep, Kustomize's `Kustomization`), anything in a
+# Helm chart, Dockerfiles; its secrets framework reads the same extensions (checkov's
+# SUPPORTED_FILE_EXTENSIONS) and Dockerfiles.
+_IAC_SUFFIXES = (".tf", ".tfvars", ".hcl", ".json", ".yaml", ".yml", ".template", ".bicep")
+_IAC_NAMES = frozenset({"Kustomization"})
 
 
-def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool) -> bool:
+def relevant(tool: str, options: Mapping[str, object], rel: str, in_chart: bool,
+             root: Path | None = None) -> bool:
     """Could the tool report anything on this file? Only when no changed file is relevant is
-    a partial run skipped (its changed units then hold no findings, as a full run says)."""
-    from secpipe.scanners.hadolint import is_dockerfile
+    a partial run skipped (its changed units then hold no findings, as a full run says).
 
-    name = PurePosixPath(rel).name
+    With root, a file whose name says nothing is also read for a Dockerfile's first line, as
+    the Dockerfile discovery of hadolint and checkov does."""
+    return reader(tool, options, root)(rel, in_chart)
+
+
+def reader(tool: str, options: Mapping[str, object], root: Path | None = None):
+    """`relevant` for one tool, its options worked out once: (rel, in_chart) -> bool."""
+    from secpipe.scanners._discovery import FRAMEWORKS, checkov_reads_name
+
     if tool == "hadolint":
-        return is_dockerfile(name)
-    if tool == "checkov":
-        frameworks = set(options.get("frameworks") or _CHECKOV_KNOWN)  # type: ignore[arg-type]
-        if not frameworks <= _CHECKOV_KNOWN or options.get("secrets_all_files"):
-            return True  # a framework this list does not know reads any file
-        return in_chart or is_dockerfile(name) or name.endswith(_IAC_SUFFIXES)
-    return True  # the secret scanners read every file
+        return lambda rel, in_chart: _dockerfile(root, rel, PurePosixPath(rel).name)
+    if tool != "checkov":
+        return lambda rel, in_chart: True  # the secret scanners read every file
+    wanted = options.get("frameworks") or "auto"
+    listed = [wanted] if isinstance(wanted, str) else list(wanted)  # type: ignore[call-overload]
+    frameworks = set(FRAMEWORKS) if listed == ["auto"] else {str(f) for f in listed}
+    if not frameworks <= set(FRAMEWORKS) or options.get("secrets_all_files"):
+        return lambda rel, in_chart: True  # a framework this list does not know reads any file
+
+    def reads(rel: str, in_chart: bool) -> bool:
+        name = rel[rel.rfind("/") + 1:]
+        return (in_chart or name.lower().endswith(_IAC_SUFFIXES) or name in _IAC_NAMES
+                or checkov_reads_name(name) or _dockerfile(root, rel, name))
+    return reads
+
+
+def _dockerfile(root: Path | None, rel: str, name: str) -> bool:
+    from secpipe.scanners import _discovery as disc
+
+    if disc.dockerfile_by_name(name):
+        return True
+    if root is None or PurePosixPath(name).suffix.lower() in disc._NOT_DOCKERFILE_EXT:
+        return False
+    return disc.dockerfile_by_content(disc._head(root / rel))
 
 
 def normal_path(path: str | None) -> str | None:

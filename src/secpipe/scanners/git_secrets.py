@@ -45,6 +45,18 @@ def git_config_env(patterns: list[str], allowed: list[str], providers: list[str]
     return env
 
 
+def scan_env(req: ScanRequest) -> dict[str, str]:
+    """The environment git-secrets runs in: the request's, with the configured patterns,
+    allowances and providers as git config (the scan cache's history scan uses the same)."""
+    opts = req.options
+    patterns = list(AWS_PATTERNS) + [PRIVATE_KEY_PATTERN] + list(opts.get("patterns", []))
+    allowed = list(AWS_ALLOWED) + list(opts.get("allowed", []))
+    providers = ["git secrets --aws-provider"] if opts.get("aws_provider", True) else []
+    env = dict(req.env)
+    env.update(git_config_env(patterns, allowed, providers))
+    return env
+
+
 class GitSecrets(Scanner):
     name = "git-secrets"
     format = "git-secrets"
@@ -53,12 +65,7 @@ class GitSecrets(Scanner):
 
     def scan(self, req: ScanRequest) -> ScanOutcome:
         self.locate(req)
-        opts = req.options
-        patterns = list(AWS_PATTERNS) + [PRIVATE_KEY_PATTERN] + list(opts.get("patterns", []))
-        allowed = list(AWS_ALLOWED) + list(opts.get("allowed", []))
-        providers = ["git secrets --aws-provider"] if opts.get("aws_provider", True) else []
-        env = dict(req.env)
-        env.update(git_config_env(patterns, allowed, providers))
+        env = scan_env(req)
         excludes = [f":(exclude,glob)**/{e}/**" for e in (".secpipe", "node_modules",
                                                            *req.exclude)]
         if req.git_root is not None:
