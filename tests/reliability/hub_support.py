@@ -208,8 +208,12 @@ def finding(fid: str, updated: str, marker: str, *, variant: int = 0,
 
 
 def side_counts(doc: dict[str, Any]) -> tuple[int, int, int]:
-    """(types, resources, map) side-table rows a `finding` document must have."""
-    return (len(set(doc["Types"])), len(doc["Resources"]), len(doc["ProductFields"]))
+    """(types, resources, map) side-table rows a `finding` document must have: map holds its
+    ProductFields, plus one marker row because its FindingProviderFields.Severity has no
+    Original, so that key's values differ from its top-level twin (see hub/query_fpf.py)."""
+    fpf_severity = doc.get("FindingProviderFields", {}).get("Severity", {})
+    markers = 0 if "Original" in fpf_severity else 1
+    return (len(set(doc["Types"])), len(doc["Resources"]), len(doc["ProductFields"]) + markers)
 
 
 @dataclass
