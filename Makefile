@@ -47,8 +47,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium (browser tests will skip)"; fi; fi
 
+# Two pytest workers (one per core here): much of the suite waits on scanners, servers and
+# databases, so a second worker fills the idle core. A file's tests stay in one worker
+# (--dist loadfile), as its module fixtures expect. TEST_JOBS=0 runs them in one process.
+TEST_JOBS ?= 2
 test: tools browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider -rs
+	$(BIN)/python -m pytest -q -p no:cacheprovider -rfEs -n $(TEST_JOBS) --dist loadfile
 
 bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
