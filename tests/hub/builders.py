@@ -69,3 +69,14 @@ def example_run(stamp: str, run_id: str, skip: tuple[str, ...] = (),
 
 
 SCOPE = tuple((stage, tool) for tool, stage in STAGES.items())
+
+
+def every_page_ids(store: Any, filters: dict, sort: Any = None, page: int = 7) -> list[str]:
+    """The Ids of every page of a GetFindings, followed through its NextTokens in order."""
+    ids: list[str] = []
+    token = None
+    while True:
+        docs, token = store.get_findings(filters, sort=sort, max_results=page, next_token=token)
+        ids += [d["Id"] for d in docs]
+        if token is None:
+            return ids

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from secpipe.hub.interface import InvalidInput
-from tests.hub.builders import finding, key
+from tests.hub.builders import every_page_ids, finding, key
 
 RECENT = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -375,10 +375,5 @@ def test_paging_with_every_plan(store, monkeypatch, filters):
     for sort in (None, [{"Field": "Title", "SortOrder": "asc"}],
                  [{"Field": "SeverityLabel", "SortOrder": "desc"},
                   {"Field": "CreatedAt", "SortOrder": "asc"}]):
-        seen, token = [], None
-        while True:
-            docs, token = store.get_findings(filters, sort=sort, max_results=9, next_token=token)
-            seen += [d["Id"] for d in docs]
-            if token is None:
-                break
+        seen = every_page_ids(store, filters, sort, page=9)
         assert sorted(seen) == expected and len(seen) == len(set(seen))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from secpipe.hub import pages, partitions
-from tests.hub.builders import finding
+from tests.hub.builders import every_page_ids, finding
 
 TOOLS = ["checkov", "trivy", "semgrep", "zap"]
 LABELS = ["LOW", "MEDIUM", "HIGH", "CRITICAL", "INFORMATIONAL"]
@@ -105,23 +105,11 @@ def test_every_plan_of_the_mix_answers_what_the_plain_query_answers(store, monke
     store.bulk_import(_hub_docs())
     for sort in SORTS:
         monkeypatch.setattr(pages, "COUNT_CAP", 10**9)          # no planning: the database's
-        expected, token = [], None
-        while True:
-            docs, token = store.get_findings(filters, sort=sort, max_results=7, next_token=token)
-            expected += [d["Id"] for d in docs]
-            if token is None:
-                break
+        expected = every_page_ids(store, filters, sort)
         assert expected
         for cap in (5, 20, 60):                                  # drive from a term, or scan
             monkeypatch.setattr(pages, "COUNT_CAP", cap)
-            got, token = [], None
-            while True:
-                docs, token = store.get_findings(filters, sort=sort, max_results=7,
-                                                 next_token=token)
-                got += [d["Id"] for d in docs]
-                if token is None:
-                    break
-            assert got == expected, (cap, sort)
+            assert every_page_ids(store, filters, sort) == expected, (cap, sort)
 
 
 def test_postgresql_vacuums_the_findings_tables_after_small_growth(store):
