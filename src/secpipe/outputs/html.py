@@ -36,6 +36,7 @@ from secpipe.outputs._common import (
     write_file,
 )
 from secpipe.outputs._html_data import build, group_view, to_script_json
+from secpipe.outputs._template_cache import template_cache
 from secpipe.outputs.summary import run_fixes
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
 
@@ -56,13 +57,10 @@ def environment() -> Environment:
     """Autoescape is on for every template, whatever its name: finding text is hostile."""
     global _ENV
     if _ENV is None:
-        _ENV = Environment(
-            loader=PackageLoader("secpipe.outputs", "templates"),
-            autoescape=True,
-            finalize=_finalize,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        options = dict(autoescape=True, finalize=_finalize, trim_blocks=True,
+                       lstrip_blocks=True)
+        _ENV = Environment(loader=PackageLoader("secpipe.outputs", "templates"),
+                           bytecode_cache=template_cache(options), **options)
     return _ENV
 
 
