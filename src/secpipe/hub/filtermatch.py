@@ -251,6 +251,14 @@ def _twins(doc: dict[str, Any], fpf: Any, out: _Rows, limit: int) -> None:
                 out[(fs.VALUE_KIND, key, v[:limit])] = None
 
 
+def top_level_members() -> set[str]:
+    """The document members `indexed_values` reads (hub.validate.side_inputs)."""
+    out = set(_TRIE)
+    for _key, steps, twin, _member in _TWINS:
+        out.update((steps[0][0], twin[0][0]))
+    return out
+
+
 def indexed_values(doc: Mapping[str, Any], limit: int) -> _Rows:
     """The finding_map rows of the nested keys: {(kind, key, v[:limit]): full value or None}.
     Kind "X" for `fs.VALUE_INDEXED` (FindingProviderFields keys with a twin: only where they

@@ -38,7 +38,7 @@ from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, n
 from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
 from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
-                                  side_rows)
+                                  side_inputs, side_rows)
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
@@ -404,6 +404,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)  # type: ignore
             row = finding_row(pk, doc, _encode(doc), locked, stamp)
             updates.append(row[3:] + (it.digest, pk))
+            if side_inputs(old) == side_inputs(doc):
+                continue   # the same side rows: nothing to delete or insert (a re-run)
             ot, orr, om = side_rows(pk, old)
             nt, nr, nm = side_rows(pk, doc)
             _diff(ot, nt, lambda row: row, del_types, types)
