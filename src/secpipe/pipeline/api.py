@@ -24,7 +24,7 @@ from secpipe.pipeline.schedule import default_jobs
 from secpipe.pipeline.runner import Events, RunError, run_plan, start_run, write_raw
 from secpipe.pipeline.suppressions import DEFAULT_NAME, load_suppressions, split_expired
 from secpipe.scanners.git_secrets import git_toplevel
-from secpipe.scanners.registry import all_scanners
+from secpipe.scanners.registry import all_scanners, find_scanner
 
 
 @dataclass
@@ -52,12 +52,11 @@ def prepare(req: RunRequest) -> tuple[LoadedConfig, Plan]:
     if not root.is_dir():
         raise ConfigError(f"{req.root}: not a directory")
     loaded = load_config(root, req.config_file)
-    known = all_scanners()
     for name, stage in loaded.config.stages.items():
         for tool in stage.tools:
-            if tool not in known:
+            if find_scanner(tool) is None:
                 raise ConfigError(f"{loaded.source}: stage {name!r} uses unknown tool {tool!r}; "
-                                  f"known tools: {', '.join(sorted(known))}")
+                                  f"known tools: {', '.join(sorted(all_scanners()))}")
     out_dir = _out_dir(req, loaded)
     exclude = list(req.extra_exclude)
     try:

@@ -27,21 +27,30 @@ from secpipe.scanners.trufflehog3 import Trufflehog3
 GROUP = "secpipe.scanners"
 
 
+BUILT_IN: dict[str, type[Scanner]] = {
+    cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
+                              DeployLocal, DeployHelm, Dast, OsvMatch,
+                              BuildImage, Sbom, Grype, TrivyVuln, EcrScan, RuntimeSensor,
+                              Kingfisher)
+}
+
+
 @lru_cache(maxsize=1)
 def all_scanners() -> dict[str, type[Scanner]]:
-    found: dict[str, type[Scanner]] = {
-        cls.name: cls for cls in (GitSecrets, DetectSecrets, Trufflehog3, Hadolint, Checkov, Trivy,
-                                  DeployLocal, DeployHelm, Dast, OsvMatch,
-                                  BuildImage, Sbom, Grype, TrivyVuln, EcrScan, RuntimeSensor,
-                                  Kingfisher)
-    }
+    found = dict(BUILT_IN)
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())
     return found
 
 
+def find_scanner(name: str) -> type[Scanner] | None:
+    """A built-in wins over a plugin of the same name (as in `all_scanners`), so a run whose
+    tools are all built in never scans the installed packages' entry points (~10-25 ms)."""
+    return BUILT_IN.get(name) or all_scanners().get(name)
+
+
 def get_scanner(name: str) -> Scanner:
-    scanners = all_scanners()
-    if name not in scanners:
-        raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(scanners))}")
-    return scanners[name]()
+    cls = find_scanner(name)
+    if cls is None:
+        raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(all_scanners()))}")
+    return cls()
