@@ -27,15 +27,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, cast, exists, false, func, not_, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filterspec as fs
-from secpipe.hub import query_contains, query_json
-from secpipe.hub.common import bad_text, prefix_upper
+from secpipe.hub import query_json
+from secpipe.hub.common import bad_text
 from secpipe.hub.interface import InvalidInput
-from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.hub.query_terms import _map_match, _match, noindex
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import finding_resources as R
 from secpipe.hub.schema import finding_types as T
@@ -72,11 +72,6 @@ INDEXED = {F.c.id, F.c.product_name, F.c.generator_id, F.c.title, F.c.severity_r
 
 LOW_CARDINALITY = {F.c.severity_rank, F.c.severity_normalized, F.c.workflow_status,
                    F.c.record_state}
-
-
-def noindex(col: Any) -> ColumnElement:
-    """`col` spelt so no index can serve it (`col || ''`, `col + 0`): SQLite's own idiom."""
-    return col + ("" if isinstance(col.type, String) else 0)
 
 
 @dataclass
@@ -152,18 +147,6 @@ class Ctx:
         return ~cls.probe(table, cond_for)
 
 
-def _match(col: Any, comp: str, value: str, ctx: "Ctx") -> ColumnElement:
-    """The positive form of a string comparison (NOT_* are negated by the caller)."""
-    if comp.startswith("PREFIX"):
-        upper = prefix_upper(value)
-        return col >= value if upper is None else and_(col >= value, col < upper)
-    if comp.endswith("EQUALS"):
-        return col == value
-    if comp == "CONTAINS_WORD":
-        return query_contains.contains_word(col, value, ctx.dialect)
-    return ctx.contains(col, value)
-
-
 def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
     key = p.key
     pos, neg = p.positive, p.negative
@@ -191,18 +174,6 @@ def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
     for c, v in neg:
         parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, ctx)))
     return and_(*parts)
-
-
-def _map_match(m: Any, comp: str, value: str, contains) -> ColumnElement:
-    if comp.endswith("EQUALS"):
-        if len(value) > MAP_VALUE_INDEXED:
-            return and_(m.c.v == value[:MAP_VALUE_INDEXED], m.c.full == value)
-        if len(value) == MAP_VALUE_INDEXED:      # `v` may be the head of a longer value
-            return and_(m.c.v == value, m.c.full.is_(None))
-        # shorter: `v` equal to it is a whole value (a cut one has MAP_VALUE_INDEXED chars),
-        # so the (kind, key, v) index answers alone, without reading each row for `full`
-        return m.c.v == value
-    return contains(func.coalesce(m.c.full, m.c.v), value)
 
 
 def doc_product_field(key: str, dialect: str) -> ColumnElement:

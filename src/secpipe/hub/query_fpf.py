@@ -49,6 +49,7 @@ from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filtermatch as fm
 from secpipe.hub import filterspec as fs
+from secpipe.hub.query_terms import _map_match, _match, noindex
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import finding_types as T
@@ -72,8 +73,6 @@ def _rows(key: str, ranges: list[RowCond]) -> RowCond:
 def _twin(p: fs.Parsed, ranges: list[RowCond], ctx: Any) -> tuple[Any, ColumnElement, bool]:
     """(SELECT of the findings whose twin matches and that carry no marker, the same as a
     condition on the finding at hand, exact?)"""
-    from secpipe.hub.query import _match, noindex      # hub.query imports this module's caller
-
     twin = fs.TWINS[p.key]
     if twin == "SeverityLabel":
         ranks = sorted(LABEL_RANK[label] for label in LABEL_RANK
@@ -110,7 +109,6 @@ def twin_term(p: fs.Parsed, ctx: Any, ranges: list[RowCond], exact: bool
 
 def other_condition(p: fs.Parsed, ctx: Any) -> ColumnElement | None:
     """ResourceDetailsOther from its rows; None: the document path (see the docstring)."""
-    from secpipe.hub.query import _map_match
 
     if any(len(k) > fs.OTHER_KEY_MAX or len(v) >= MAP_VALUE_INDEXED for k, _, v in p.items):
         return None

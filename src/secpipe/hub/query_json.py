@@ -383,7 +383,10 @@ def condition(p: fs.Parsed, ctx: Any) -> ColumnElement:
     if p.kind == fs.STRING and term is not None and qc.applies(p.positive):
         # a row decides, or (a value cut at 256 characters) the document does
         only_pos = fs.Parsed(p.key, p.kind, tuple(p.positive))
-        return and_(term, or_(qc.decided(p, ctx), _string(only_pos, vals, dialect)),
+        # (twin keys keep their values in the twin's rows: their document always decides)
+        guard = true() if p.key in fs.TWINS else qc.has_cut(p, ctx)
+        return and_(term, or_(qc.decided(p, ctx),
+                              and_(guard, _string(only_pos, vals, dialect))),
                     _string(p, vals, dialect, positive=False))
     if p.kind == fs.STRING:
         cond = _string(p, vals, dialect)
