@@ -61,15 +61,17 @@ def test_an_impossible_time_is_refused_with_400_naming_the_alert(hub: Hub, bad: 
     assert all(d["rule"] == "Clock gone wrong" and d["alert_time"] == bad for d in letters)
 
 
-def test_after_year_0001_and_9999_alerts_the_next_is_stored_within_a_second(hub: Hub) -> None:
-    """The issue's case: one alert dated 0001 (or two dated 9999) stopped every later flush."""
+def test_after_year_0001_and_9999_alerts_the_next_is_still_stored(hub: Hub) -> None:
+    """The issue's case: one alert dated 0001 (or two dated 9999) stopped every later flush.
+    A jam never stores the next alert; the bound only keeps a loaded test machine from
+    failing a healthy flusher (tests assert behaviour, not latency)."""
     for bad in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"):
         assert hub.post(alert(time=bad))[0] == 400
     status, _ = hub.post(alert(time=recent()))
     posted = time.monotonic()
     assert status == 200
-    assert _stored_within(hub, lambda found: len(found) == 1, 1.0), \
-        f"not stored within 1 s (after {time.monotonic() - posted:.2f} s)"
+    assert _stored_within(hub, lambda found: len(found) == 1, 30.0), \
+        f"not stored (gave up after {time.monotonic() - posted:.2f} s)"
     assert hub.routes.intake.last_error is None
 
 
