@@ -146,6 +146,12 @@ def store_url(backend: str, tmp_path: Path, request) -> Iterator[str]:
 
 
 @pytest.fixture
+def hub_db(store_url: str) -> str:
+    """`store_url` under the name of the tests that start hub processes on it (not opened)."""
+    return store_url
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[SqlHubStore]:
     hub = open_store(store_url, account_id="123456789012")
     try:

@@ -135,19 +135,6 @@ def test_osv_routes_need_a_principal_unless_public(small_limits, vulndb) -> None
 
 
 # --- the floods -------------------------------------------------------------------------------
-@pytest.fixture
-def hub_db(backend: str, tmp_path: Path, request) -> Iterator[str]:
-    if backend == "sqlite":
-        yield str(tmp_path / "hub.db")
-        return
-    server = request.getfixturevalue("pg_server")
-    url = server.new_url()
-    try:
-        yield url
-    finally:
-        server.drop(url)
-
-
 def test_getfindings_answers_during_osv_and_falco_floods(hub_db: str, tmp_path: Path,
                                                          vulndb: VulnDB) -> None:
     """Two clients posting 1,000-query OSV batches back to back, two Falco senders posting
