@@ -17,7 +17,8 @@ trufflehog3 --format JSON --output "$out/th3.json" --no-history . || true
 kingfisher scan . --format json --output "$out/kingfisher.json" --quiet --no-update-check \
   --no-dedup --rule-cache-dir "${XDG_CACHE_HOME:-$HOME/.cache}/secpipe/kingfisher-rules" \
   --no-validate --confidence medium --exclude .secpipe --exclude node_modules || true
-hadolint --no-fail -f json Dockerfile > "$out/hadolint.json"
+# every Dockerfile of the tree, as secpipe's adapter does (the example has one, at the root)
+git ls-files -z -- 'Dockerfile' '**/Dockerfile' | xargs -0 hadolint --no-fail -f json > "$out/hadolint.json"
 checkov -d . -o json --output-file-path "$out/checkov" --skip-download \
   --framework dockerfile kubernetes helm terraform cloudformation secrets \
   --skip-path node_modules --skip-path .secpipe --external-checks-dir "$istio" > /dev/null || true
