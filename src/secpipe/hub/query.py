@@ -80,6 +80,7 @@ class Term:
 
     count_query: Callable[[], Any] | None   # builds the SELECT of the matching keys, for
     cols: frozenset         # estimating (None: not estimable); findings columns it constrains
+    side: bool = False      # index-able spelling `pk IN (side-table keys)`
 
     @property
     def counter(self) -> Any:
@@ -103,16 +104,20 @@ class Ctx:
         self.dialect = dialect
         self.use_index = use_index
         self.terms: list[Term] = []
+        # SeverityLabel EQUALS's ranks (None: no such filter): a page driven from a side table
+        # checks its candidates in the (severity_rank, pk) covering index (`pages.page_query`)
+        self.ranks: list[int] | None = None
         fn = func.instr if dialect == "sqlite" else func.strpos
         self.contains = lambda col, value: fn(col, value) > 0
 
     def term(self, indexed: Callable[[], ColumnElement], unindexed: Callable[[], ColumnElement],
-             counter: Callable[[], Any] | None, cols: Sequence[Any] = ()) -> ColumnElement:
+             counter: Callable[[], Any] | None, cols: Sequence[Any] = (),
+             side: bool = False) -> ColumnElement:
         """The spelling `use_index` asks for, built alone (SQLAlchemy's expression building
         is a good part of a page's CPU): the other spelling and the counter are built only
         if asked for."""
         position = len(self.terms)
-        self.terms.append(Term(counter, frozenset(cols)))
+        self.terms.append(Term(counter, frozenset(cols), side))
         if self.use_index is None or self.use_index.get(position, True):
             return indexed()
         return unindexed()
@@ -133,7 +138,7 @@ class Ctx:
             return select(side.c.finding_pk).where(cond_for(side))
 
         return self.term(lambda: F.c.pk.in_(keys()), lambda: self.probe(table, cond_for),
-                         keys if estimable else None)
+                         keys if estimable else None, side=True)
 
     @staticmethod
     def probe(table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
@@ -156,6 +161,7 @@ def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
         col = STRINGS[key]
         if key == "SeverityLabel" and pos and all(c == "EQUALS" for c, _ in pos):
             ranks = [LABEL_RANK[v] for _, v in pos if v in LABEL_RANK]   # the indexed twin
+            ctx.ranks = ranks
             parts.append(ctx.column_term(F.c.severity_rank, lambda c: c.in_(ranks))
                          if ranks else false())
         elif pos:
