@@ -110,6 +110,9 @@ def test_candidates_from_a_side_table_are_checked_in_the_severity_index(big, sor
     assert "SEARCH finding_resources" in plan.split("ix_findings_severity_rank_cover")[-1], plan
     assert ("SEARCH findings USING COVERING INDEX ix_findings_severity_rank_cover "
             "(severity_rank=? AND pk=?)") in plan, plan
+    # and their Type in that value's slice of its index, not by primary key all over the table
+    assert "finding_types_1 USING COVERING INDEX ix_finding_types_type (type=? AND finding_pk=?)" \
+        in plan, plan
     # without a SeverityLabel filter the candidates are read by rowid as before
     plan = _plan(big, {k: v for k, v in MIX[3].items() if k != "SeverityLabel"}, sort)
     assert "INTEGER PRIMARY KEY" in plan and "severity_rank_cover" not in plan, plan

@@ -170,7 +170,9 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
     probe = Ctx(dialect)
     where_clause(filters, dialect, ctx=probe)
     use_index, driving = plan(conn, probe, keys[0][2], max_results + 1)
-    where = [where_clause(filters, dialect, use_index), text_clause(text)]
+    ctx = Ctx(dialect, use_index)
+    ctx.value_probes = driving
+    where = [where_clause(filters, dialect, ctx=ctx), text_clause(text)]
     if scope is not None:
         where.append(scope)
     if values is not None:

@@ -9,8 +9,13 @@ candidates per page), an index entry is in a few MB that stay cached (`secpipe.h
 Its planner cannot be talked out of the rowid lookup by rewriting the condition, so the page
 names the index.
 
-The hook adds the hint text registered for a table with `with_hint(..., "sqlite")` after the
-table's name; a statement without such a hint compiles exactly as before.
+The same holds for a side table probed per candidate (`hub.query.Ctx.probe`): its primary key
+(finding_pk, value) spreads the candidates over the whole table, its value index (value,
+finding_pk) keeps one value's entries together.
+
+The hooks add the hint text registered for a table or alias with `with_hint(..., "sqlite")`
+after its name (SQLite's place for INDEXED BY); a statement without such a hint compiles
+exactly as before.
 """
 
 from __future__ import annotations
@@ -19,11 +24,21 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import Alias
 
 
 @compiles(Table, "sqlite")
 def _table_with_hint(element: Table, compiler: Any, **kw: Any) -> str:
     text = compiler.visit_table(element, **kw)
+    hints = kw.get("fromhints")
+    if kw.get("asfrom") and hints and element in hints:
+        text += " " + hints[element]
+    return text
+
+
+@compiles(Alias, "sqlite")
+def _alias_with_hint(element: Alias, compiler: Any, **kw: Any) -> str:
+    text = compiler.visit_alias(element, **kw)
     hints = kw.get("fromhints")
     if kw.get("asfrom") and hints and element in hints:
         text += " " + hints[element]
