@@ -84,11 +84,21 @@ def sort_keys(sort: Sequence[Mapping[str, str]] | None) -> list[tuple[Any, bool,
 
 
 def after_clause(keys: list[tuple[Any, bool, Any]], values: list[Any],
-                 indexed: bool = True) -> ColumnElement:
-    """Rows strictly after `values` in the order of `keys`."""
+                 indexed: bool = True, dialect: str = "sqlite") -> ColumnElement:
+    """Rows strictly after `values` in the order of `keys`.
+
+    PostgreSQL estimates a row comparison by its first column alone, so `(updated_at, pk) <
+    (v, p)` counts as `updated_at < v`: none, where many findings share the token's UpdatedAt
+    (one import run). The planner then scanned the whole sort index for a rare filter's second
+    page (Type + CRITICAL + ResourceId PREFIX at 1M: 695 ms against ~20 ms for the first).
+    Spelt `<= (v, p)` and not the token's row itself (the last key, pk, is unique), the same
+    rows keep the index condition and get an estimate near the truth."""
     exprs = [k if indexed else noindex(k) for k, _, _ in keys]
     if len({desc for _, desc, _ in keys}) == 1:
         left, right = tuple_(*exprs), tuple_(*values)
+        if dialect == "postgresql":
+            at = and_(*(e == v for e, v in zip(exprs, values)))
+            return and_(left <= right if keys[0][1] else left >= right, ~at)
         return left < right if keys[0][1] else left > right
     alts = []
     for i, ((_, desc, _), expr) in enumerate(zip(keys, exprs)):
@@ -176,7 +186,7 @@ def page_query(conn, filters: Mapping[str, Any] | None, sort, max_results: int,
     if scope is not None:
         where.append(scope)
     if values is not None:
-        where.append(after_clause(keys, values, indexed=not driving))
+        where.append(after_clause(keys, values, indexed=not driving, dialect=dialect))
     # The page's keys first, then the documents of those rows alone: filters and sort keys
     # are answered from indexes (narrow columns, side tables' keys), and the wide row - with
     # its document - is read for the page's rows only, not for every candidate a driving
