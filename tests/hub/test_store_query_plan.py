@@ -118,7 +118,14 @@ def test_candidates_from_a_side_table_are_checked_in_the_severity_index(big, sor
     assert "INTEGER PRIMARY KEY" in plan and "severity_rank_cover" not in plan, plan
 
 
-@pytest.mark.parametrize("filters", MIX, ids=["pf", "resource", "generator", "type"])
+# two Types: the probe of a driven page seeks both values in the Type index
+TWO_TYPES = {**MIX[3], "Type": [eq("Software and Configuration Checks/Vulnerabilities/CVE"),
+                                eq("Software and Configuration Checks/Industry and "
+                                   "Regulatory Standards")]}
+
+
+@pytest.mark.parametrize("filters", [*MIX, TWO_TYPES],
+                         ids=["pf", "resource", "generator", "type", "two-types"])
 def test_every_plan_of_the_mix_answers_what_the_plain_query_answers(store, monkeypatch,
                                                                     filters):
     store.bulk_import(_hub_docs())
