@@ -35,6 +35,7 @@ from secpipe.hub import filterspec as fs
 from secpipe.hub import query_json
 from secpipe.hub.common import bad_text
 from secpipe.hub.interface import InvalidInput
+from secpipe.hub.query_hint import indexed_by
 from secpipe.hub.query_terms import _map_match, _match, noindex
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import finding_resources as R
@@ -57,6 +58,9 @@ SIDE_STRINGS: dict[str, tuple[Any, str]] = {
     "Type": (T, "type"), "ResourceId": (R, "id"), "ResourceType": (R, "type"),
     "ResourcePartition": (R, "partition"), "ResourceRegion": (R, "region"),
 }
+# the side tables' indexes on (value, finding_pk) (schema.py), for `Ctx.probe`
+VALUE_INDEX = {(T, "type"): "ix_finding_types_type", (R, "id"): "ix_finding_resources_id",
+               (R, "type"): "ix_finding_resources_type"}
 NUMBERS = {"SeverityNormalized": F.c.severity_normalized, "Confidence": F.c.confidence,
            "Criticality": F.c.criticality}
 DATES = {"CreatedAt": F.c.created_at, "UpdatedAt": F.c.updated_at,
@@ -80,6 +84,7 @@ class Term:
 
     count_query: Callable[[], Any] | None   # builds the SELECT of the matching keys, for
     cols: frozenset         # estimating (None: not estimable); findings columns it constrains
+    side: bool = False      # index-able spelling `pk IN (side-table keys)`
 
     @property
     def counter(self) -> Any:
@@ -103,16 +108,23 @@ class Ctx:
         self.dialect = dialect
         self.use_index = use_index
         self.terms: list[Term] = []
+        # SeverityLabel EQUALS's ranks (None: no such filter): a page driven from a side table
+        # checks its candidates in the (severity_rank, pk) covering index (`pages.page_query`)
+        self.ranks: list[int] | None = None
+        # set for a page driven from one term (SQLite): the other side-table terms probe the
+        # value's index, not the side table's primary key (`present`)
+        self.value_probes = False
         fn = func.instr if dialect == "sqlite" else func.strpos
         self.contains = lambda col, value: fn(col, value) > 0
 
     def term(self, indexed: Callable[[], ColumnElement], unindexed: Callable[[], ColumnElement],
-             counter: Callable[[], Any] | None, cols: Sequence[Any] = ()) -> ColumnElement:
+             counter: Callable[[], Any] | None, cols: Sequence[Any] = (),
+             side: bool = False) -> ColumnElement:
         """The spelling `use_index` asks for, built alone (SQLAlchemy's expression building
         is a good part of a page's CPU): the other spelling and the counter are built only
         if asked for."""
         position = len(self.terms)
-        self.terms.append(Term(counter, frozenset(cols)))
+        self.terms.append(Term(counter, frozenset(cols), side))
         if self.use_index is None or self.use_index.get(position, True):
             return indexed()
         return unindexed()
@@ -126,21 +138,34 @@ class Ctx:
         return self.term(lambda: build(col), lambda: build(noindex(col)), counter, [col])
 
     def present(self, table: Any, cond_for: Callable[[Any], ColumnElement],
-                estimable: bool) -> ColumnElement:
-        """Findings with at least one `table` row matching `cond_for(alias)`."""
+                estimable: bool, value_index: str | None = None) -> ColumnElement:
+        """Findings with at least one `table` row matching `cond_for(alias)`. `value_index`:
+        an index on `table` that `cond_for` fixes every column of before finding_pk (EQUALS
+        only), which the probe may seek instead of the primary key (see `probe`)."""
         def keys() -> Any:
             side = table.alias()
             return select(side.c.finding_pk).where(cond_for(side))
 
-        return self.term(lambda: F.c.pk.in_(keys()), lambda: self.probe(table, cond_for),
-                         keys if estimable else None)
+        by_value = value_index if self.value_probes else None
+        return self.term(lambda: F.c.pk.in_(keys()),
+                         lambda: self.probe(table, cond_for, by_value),
+                         keys if estimable else None, side=True)
 
     @staticmethod
-    def probe(table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
+    def probe(table: Any, cond_for: Callable[[Any], ColumnElement],
+              value_index: str | None = None) -> ColumnElement:
         """EXISTS a matching `table` row for the finding at hand (aliased: the outer query
-        may itself read `table`)."""
+        may itself read `table`).
+
+        With `value_index` (SQLite) the probe seeks (value, finding_pk) there: candidates
+        that come from another term have scattered pks, and a primary-key probe reads a random
+        page of the whole side table for each (cold at 1M findings: ~0.1 ms), where one
+        value's index entries are a small contiguous slice that stays cached."""
         side = table.alias()
-        return exists().where(side.c.finding_pk == F.c.pk, cond_for(side)).correlate(F)
+        sel = select(1).select_from(side).where(side.c.finding_pk == F.c.pk, cond_for(side))
+        if value_index is not None:
+            sel = indexed_by(sel, side, value_index)
+        return sel.correlate(F).exists()
 
     @classmethod
     def absent(cls, table: Any, cond_for: Callable[[Any], ColumnElement]) -> ColumnElement:
@@ -156,6 +181,7 @@ def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
         col = STRINGS[key]
         if key == "SeverityLabel" and pos and all(c == "EQUALS" for c, _ in pos):
             ranks = [LABEL_RANK[v] for _, v in pos if v in LABEL_RANK]   # the indexed twin
+            ctx.ranks = ranks
             parts.append(ctx.column_term(F.c.severity_rank, lambda c: c.in_(ranks))
                          if ranks else false())
         elif pos:
@@ -168,9 +194,10 @@ def _string_filter(p: fs.Parsed, ctx: Ctx) -> ColumnElement:
         return and_(*parts)
     table, name = SIDE_STRINGS[key]
     if pos:
+        equals = all(c == "EQUALS" for c, _ in pos)
         parts.append(ctx.present(
             table, lambda t: or_(*(_match(t.c[name], c, v, ctx) for c, v in pos)),
-            estimable=estimable))
+            estimable=estimable, value_index=VALUE_INDEX.get((table, name)) if equals else None))
     for c, v in neg:
         parts.append(ctx.absent(table, lambda t, c=c, v=v: _match(t.c[name], c, v, ctx)))
     return and_(*parts)
