@@ -105,20 +105,28 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     jobs = req.jobs or cfg.jobs or default_jobs()
     env = dict(req.env) if req.env is not None else tool_env()
     store = None
-    stage_baselines: dict = {}
-    if req.use_hub:
-        run.hub = hub_location(req.hub, out_dir)
+
+    def gate_inputs() -> tuple[dict, list]:
+        """Open the hub (SQLAlchemy's imports, the schema check: about 0.3 s) while the
+        first tools run; its baselines, and its suppressions after the file's (a file entry
+        names itself), gate the stages."""
+        nonlocal store
         store = open_hub(run.hub)
         stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
         run.hub_suppressions_ignored = req.ignore_hub_suppressions
-        if not req.ignore_hub_suppressions:   # after the file's: a file entry names itself
-            run.hub_suppressions, run.hub_reopened = hub_suppressions(store, ctx.repo)
-            active = [*active, *run.hub_suppressions]
+        if req.ignore_hub_suppressions:
+            return stage_baselines, []
+        run.hub_suppressions, run.hub_reopened = hub_suppressions(store, ctx.repo)
+        return stage_baselines, run.hub_suppressions
+
+    if req.use_hub:
+        run.hub = hub_location(req.hub, out_dir)
     try:
         with _terminate_is_interrupt():
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                                  events=events, version_of=lambda t: tool_version(t, env),
-                                 baselines=stage_baselines, fingerprint_key=fingerprint_key)
+                                 fingerprint_key=fingerprint_key,
+                                 gate_inputs=gate_inputs if req.use_hub else None)
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
         run.interrupted = True
