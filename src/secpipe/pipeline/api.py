@@ -18,6 +18,7 @@ from secpipe.pipeline.hubsync import (HubSyncError, baselines, hub_location, hub
                                       open_hub, spare_by_rules)
 from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
+from secpipe.pipeline.durations import load_durations, remember_durations
 from secpipe.pipeline.plan import Plan, build_plan
 from secpipe.pipeline.result import RunResult
 from secpipe.pipeline.schedule import default_jobs
@@ -126,7 +127,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                                  events=events, version_of=lambda t: tool_version(t, env),
                                  fingerprint_key=fingerprint_key,
-                                 gate_inputs=gate_inputs if req.use_hub else None)
+                                 gate_inputs=gate_inputs if req.use_hub else None,
+                                 durations=load_durations(plan.root))
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
         run.interrupted = True
@@ -134,6 +136,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         write_all(run, run_dir)
         raise
     run.finished_at = now_iso()
+    remember_durations(plan.root, run)   # the next run on this tree starts its longest first
     events = events or Events()
     with _disk_errors(run_dir):
         write_raw(run_dir, tool_runs)

@@ -66,7 +66,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
              version_of: Callable[[str], str | None] = lambda tool: None,
              baselines: Mapping[str, AbstractSet[str]] | None = None,
              fingerprint_key: FingerprintKey | None = None,
-             gate_inputs: GateInputs | None = None) -> list[_ToolRun]:
+             gate_inputs: GateInputs | None = None,
+             durations: Mapping[str, float] | None = None) -> list[_ToolRun]:
     """Execute the plan, filling `run.stages`; returns every tool's raw material for writing.
 
     Secrets are fingerprinted under `fingerprint_key` (a random one when None: keyed all the
@@ -76,7 +77,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     called once on this thread as soon as the first tools have started, before any stage is
     judged: its cost overlaps the tools' instead of delaying their start. Its baselines and
     suppressions join `baselines` and `suppressions`; if it raises, every tool is stopped and
-    the error ends the run."""
+    the error ends the run. `durations` (tool -> seconds last time) orders the queue."""
     events = events or Events()
     collector = SecretCollector()
     fkey = fingerprint_key or FingerprintKey.ephemeral()
@@ -122,7 +123,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 inputs = _inputs_for(stage, plan, outputs)
                 ready += [((stage, inputs), tool) for tool in stage.tools]
             # the costliest tools first (history scans): the run lasts as long as the last one
-            for (stage, inputs), tool in longest_first(ready):
+            for (stage, inputs), tool in longest_first(ready, durations):
                 events.tool_queued(stage.name, tool)
                 fut = pool.submit(_started_then_run, events, tool_starts, stage, tool, plan, env,
                                   scratch, collector, version_of, inputs, run.run_id, fkey)
