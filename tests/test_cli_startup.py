@@ -60,3 +60,23 @@ def test_lazy_commands_run_and_show_in_help() -> None:
         assert f"  {name} " in out, name
     done = runner.invoke(main, ["findings", "--help"])
     assert done.exit_code == 0 and "Usage:" in done.output
+
+
+def test_a_builtin_format_is_imported_alone() -> None:
+    """Each tool asks for its own format: a built-in one is imported without the 35 others
+    and without reading every installed package's entry points, and is the very object the
+    full registry holds."""
+    code = ("import sys, json\n"
+            "from secpipe.formats.registry import BUILTIN, all_formats, get_format\n"
+            "fmt = get_format('hadolint')\n"
+            "alone = sorted(m for m in sys.modules if m.startswith('secpipe.formats.') and "
+            "m.split('.')[2] in {v.split('.')[-1] for v in BUILTIN.values()})\n"
+            "full = all_formats()\n"
+            "same = all(get_format(n) is full[n] for n in BUILTIN) and fmt is full['hadolint']\n"
+            "print(json.dumps([alone, same]))\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=True)
+    alone, same = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert alone == ["secpipe.formats.hadolint"], alone
+    assert same is True
