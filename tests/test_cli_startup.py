@@ -80,3 +80,21 @@ def test_a_builtin_format_is_imported_alone() -> None:
     alone, same = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert alone == ["secpipe.formats.hadolint"], alone
     assert same is True
+
+
+def test_config_models_do_not_read_every_package_entry_points() -> None:
+    """pydantic looks for plugins on its first model by reading every installed package's
+    entry points (50 ms of a run's start-up); secpipe's config skips that lookup."""
+    code = ("import importlib.metadata as md, json\n"
+            "calls = []\n"
+            "real = md.entry_points\n"
+            "md.entry_points = lambda *a, **k: calls.append(k) or real(*a, **k)\n"
+            "from secpipe.config import load_config\n"
+            "from secpipe.pipeline import suppressions\n"
+            "import pathlib, tempfile\n"
+            "load_config(pathlib.Path(tempfile.mkdtemp()), None)\n"
+            "print(json.dumps(calls))\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=True)
+    assert json.loads(done.stdout.decode().strip().splitlines()[-1]) == []

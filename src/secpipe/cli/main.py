@@ -143,7 +143,6 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
       secpipe run . --stage iac --sink securityhub --sink s3
     """
     from secpipe.config import ConfigError
-    from secpipe.outputs.console import render_console
     from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
     from secpipe.progress import Progress
 
@@ -168,11 +167,15 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
         except (ConfigError, RunError, HubSyncError) as exc:
             raise _fail(str(exc)) from None
         except SinksFailed as exc:
+            from secpipe.outputs.console import render_console
+
             render_console(exc.run, console)
             raise _fail(str(exc)) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/bold red]: every running tool was stopped")
             raise click.exceptions.Exit(EXIT_ERROR) from None
+        from secpipe.outputs.console import render_console   # imported while the tools ran
+
         render_console(result, console)
         raise click.exceptions.Exit(result.exit_code)
 

@@ -78,7 +78,6 @@ def _out_dir(req: RunRequest, loaded: LoadedConfig) -> Path:
 
 
 def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
-    from secpipe.outputs import write_all
     from secpipe.tools import tool_env
 
     wall0 = time.perf_counter()
@@ -108,10 +107,15 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     store = None
 
     def gate_inputs() -> tuple[dict, list]:
-        """Open the hub (SQLAlchemy's imports, the schema check: about 0.3 s) while the
-        first tools run; its baselines, and its suppressions after the file's (a file entry
-        names itself), gate the stages."""
+        """While the first tools run: import the output writers (Jinja2, ...) and open the
+        hub (SQLAlchemy's imports, the schema check: about 0.3 s together); the hub's
+        baselines, and its suppressions after the file's (a file entry names itself), gate
+        the stages."""
         nonlocal store
+        import secpipe.outputs  # noqa: F401 - needed at the end; imported off the critical path
+
+        if not req.use_hub:
+            return {}, []
         store = open_hub(run.hub)
         stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
         run.hub_suppressions_ignored = req.ignore_hub_suppressions
@@ -127,10 +131,12 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                                  events=events, version_of=lambda t: tool_version(t, env),
                                  fingerprint_key=fingerprint_key,
-                                 gate_inputs=gate_inputs if req.use_hub else None,
+                                 gate_inputs=gate_inputs,
                                  durations=load_durations(plan.root))
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
+        from secpipe.outputs import write_all
+
         run.interrupted = True
         run.finished_at = now_iso()
         write_all(run, run_dir)
@@ -160,6 +166,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     events.phase("writing reports")
+    from secpipe.outputs import write_all
+
     with _disk_errors(run_dir):
         write_all(run, run_dir, asff_docs=docs)
     docs = None
