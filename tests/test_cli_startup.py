@@ -98,3 +98,17 @@ def test_config_models_do_not_read_every_package_entry_points() -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           check=True)
     assert json.loads(done.stdout.decode().strip().splitlines()[-1]) == []
+
+
+def test_a_run_collects_cycles_less_often_and_gives_the_settings_back() -> None:
+    """`secpipe run` freezes what is imported and collects young cycles every 50,000
+    allocations; an in-process caller (a test, CliRunner) gets its own settings back."""
+    import gc
+
+    from secpipe.cli.main import _calm_gc
+
+    before = gc.get_threshold()
+    with _calm_gc():
+        assert gc.get_threshold() == (50_000, 20, 10)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
