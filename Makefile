@@ -55,6 +55,7 @@ test: tools browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider -rfEs -n $(TEST_JOBS) --dist loadfile
 
 bench: tools
+	$(BIN)/python bench/startup.py --runs 7
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
 	$(BIN)/python bench/generated_repo.py
 	$(BIN)/python bench/parallel_gain.py --runs 3

@@ -40,7 +40,10 @@ def main() -> int:
     from secpipe.scanners.checkov import ISTIO_POLICY_DIR
     from secpipe.tools import tool_env
 
-    env = tool_env()
+    env = dict(tool_env())
+    # an installed secpipe has its .pyc files; PYTHONDONTWRITEBYTECODE=1 (set in some shells
+    # and CI images) would add the compiling of secpipe's modules to every measured run
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-"))
     repo = _copy_example(work)
     # the static stages: the tools bench/serial.sh runs (deploy and DAST have no serial twin)

@@ -60,3 +60,55 @@ def test_lazy_commands_run_and_show_in_help() -> None:
         assert f"  {name} " in out, name
     done = runner.invoke(main, ["findings", "--help"])
     assert done.exit_code == 0 and "Usage:" in done.output
+
+
+def test_a_builtin_format_is_imported_alone() -> None:
+    """Each tool asks for its own format: a built-in one is imported without the 35 others
+    and without reading every installed package's entry points, and is the very object the
+    full registry holds."""
+    code = ("import sys, json\n"
+            "from secpipe.formats.registry import BUILTIN, all_formats, get_format\n"
+            "fmt = get_format('hadolint')\n"
+            "alone = sorted(m for m in sys.modules if m.startswith('secpipe.formats.') and "
+            "m.split('.')[2] in {v.split('.')[-1] for v in BUILTIN.values()})\n"
+            "full = all_formats()\n"
+            "same = all(get_format(n) is full[n] for n in BUILTIN) and fmt is full['hadolint']\n"
+            "print(json.dumps([alone, same]))\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=True)
+    alone, same = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert alone == ["secpipe.formats.hadolint"], alone
+    assert same is True
+
+
+def test_config_models_do_not_read_every_package_entry_points() -> None:
+    """pydantic looks for plugins on its first model by reading every installed package's
+    entry points (50 ms of a run's start-up); secpipe's config skips that lookup."""
+    code = ("import importlib.metadata as md, json\n"
+            "calls = []\n"
+            "real = md.entry_points\n"
+            "md.entry_points = lambda *a, **k: calls.append(k) or real(*a, **k)\n"
+            "from secpipe.config import load_config\n"
+            "from secpipe.pipeline import suppressions\n"
+            "import pathlib, tempfile\n"
+            "load_config(pathlib.Path(tempfile.mkdtemp()), None)\n"
+            "print(json.dumps(calls))\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=True)
+    assert json.loads(done.stdout.decode().strip().splitlines()[-1]) == []
+
+
+def test_a_run_collects_cycles_less_often_and_gives_the_settings_back() -> None:
+    """`secpipe run` freezes what is imported and collects young cycles every 50,000
+    allocations; an in-process caller (a test, CliRunner) gets its own settings back."""
+    import gc
+
+    from secpipe.cli.main import _calm_gc
+
+    before = gc.get_threshold()
+    with _calm_gc():
+        assert gc.get_threshold() == (50_000, 20, 10)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

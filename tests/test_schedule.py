@@ -98,3 +98,37 @@ def test_default_jobs_follows_cores() -> None:
 
     assert default_jobs() >= 2
     assert default_jobs() <= len(os.sched_getaffinity(0)) + 1 or default_jobs() == 2
+
+
+def test_measured_durations_decide_when_they_know_every_tool() -> None:
+    items = [(1, "trufflehog3"), (2, "checkov"), (3, "hadolint")]
+    measured = {"trufflehog3": 1.5, "checkov": 9.0, "hadolint": 0.2}
+    assert [t for _, t in longest_first(items, measured)] == ["checkov", "trufflehog3",
+                                                              "hadolint"]
+    # one tool without a figure: the table's order, not a guess mixing the two
+    assert [t for _, t in longest_first(items, {"checkov": 9.0, "hadolint": 0.2})] == [
+        "trufflehog3", "checkov", "hadolint"]
+
+
+def test_a_second_run_starts_the_tool_that_took_longest_first(
+        project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table ranks trufflehog3 before hadolint; on this tree hadolint is the slow one, so
+    the run after the first starts it first (the figures are kept per tree, in the cache dir,
+    with no path or content of the tree in clear)."""
+    root, env = project
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bin_dir = Path(env["PATH"].split(":")[0])
+    _exe(bin_dir / "trufflehog3", TRUFFLEHOG3.replace("sleep 2\n", ""))
+    _exe(bin_dir / "hadolint", HADOLINT.replace("echo '[]'", "sleep 2; echo '[]'"))
+    starts = []
+    for i in range(2):
+        log: list[str] = []
+        run = run_pipeline(RunRequest(root=root, out_dir=tmp_path / f"out{i}", env=env, jobs=1,
+                                      use_hub=False),
+                           events=Events(tool_started=lambda s, t: log.append(t)))
+        assert run.exit_code == 0, run.stages
+        starts.append(log)
+    assert starts == [["trufflehog3", "hadolint"], ["hadolint", "trufflehog3"]]
+    kept = list((tmp_path / "cache" / "secpipe" / "durations").iterdir())
+    assert len(kept) == 1 and str(root) not in kept[0].read_text()
+    assert set(json.loads(kept[0].read_text())) == {"trufflehog3", "hadolint"}

@@ -216,3 +216,25 @@ def test_interrupt_kills_every_tool_and_its_children(tmp_path: Path, sig: int) -
     assert not _processes_with(token), f"orphans after {sig!r}: {_processes_with(token)}"
     summary = json.loads(next((tmp_path / "out" / "runs").glob("*/summary.json")).read_text())
     assert summary["interrupted"] is True and summary["exit_code"] == 2
+
+
+def test_a_hub_that_cannot_be_opened_stops_the_tools_and_is_exit_2(tmp_path: Path) -> None:
+    """The hub opens while the first tools run (its imports overlap them); when it cannot be
+    opened, every tool already started is killed and the run ends in exit 2 naming the hub,
+    as it did when the hub was opened before any tool."""
+    token = f"{7_000_000 + uuid.uuid4().int % 1_000_000}.5"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake(bin_dir, "hadolint", f"exec sh -c 'sleep {token}; echo done'")
+    root = _project(tmp_path, "stages:\n  lint: {tools: [hadolint], timeout: 600}\n")
+    hub = tmp_path / "hub.db"
+    hub.write_bytes(b"not a database, but text where the hub's SQLite file would be\n" * 64)
+    code, out, err = _secpipe(tmp_path, root, tmp_path / "out", "--hub", str(hub),
+                              bin_dir=bin_dir)
+    assert code == 2, (out, err)
+    assert err.startswith("error:") and "Traceback" not in err, err
+    assert f"hub {hub}" in err, err
+    deadline = time.monotonic() + 10
+    while _processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_with(token), f"orphans: {_processes_with(token)}"

@@ -18,6 +18,7 @@ from secpipe.pipeline.hubsync import (HubSyncError, baselines, hub_location, hub
                                       open_hub, spare_by_rules)
 from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
+from secpipe.pipeline.durations import load_durations, remember_durations
 from secpipe.pipeline.plan import Plan, build_plan
 from secpipe.pipeline.result import RunResult
 from secpipe.pipeline.schedule import default_jobs
@@ -77,7 +78,6 @@ def _out_dir(req: RunRequest, loaded: LoadedConfig) -> Path:
 
 
 def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
-    from secpipe.outputs import write_all
     from secpipe.tools import tool_env
 
     wall0 = time.perf_counter()
@@ -105,27 +105,44 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     jobs = req.jobs or cfg.jobs or default_jobs()
     env = dict(req.env) if req.env is not None else tool_env()
     store = None
-    stage_baselines: dict = {}
-    if req.use_hub:
-        run.hub = hub_location(req.hub, out_dir)
+
+    def gate_inputs() -> tuple[dict, list]:
+        """While the first tools run: import the output writers (Jinja2, ...) and open the
+        hub (SQLAlchemy's imports, the schema check: about 0.3 s together); the hub's
+        baselines, and its suppressions after the file's (a file entry names itself), gate
+        the stages."""
+        nonlocal store
+        import secpipe.outputs  # noqa: F401 - needed at the end; imported off the critical path
+
+        if not req.use_hub:
+            return {}, []
         store = open_hub(run.hub)
         stage_baselines = baselines(store, plan, ctx.repo, ctx.branch)
         run.hub_suppressions_ignored = req.ignore_hub_suppressions
-        if not req.ignore_hub_suppressions:   # after the file's: a file entry names itself
-            run.hub_suppressions, run.hub_reopened = hub_suppressions(store, ctx.repo)
-            active = [*active, *run.hub_suppressions]
+        if req.ignore_hub_suppressions:
+            return stage_baselines, []
+        run.hub_suppressions, run.hub_reopened = hub_suppressions(store, ctx.repo)
+        return stage_baselines, run.hub_suppressions
+
+    if req.use_hub:
+        run.hub = hub_location(req.hub, out_dir)
     try:
         with _terminate_is_interrupt():
             tool_runs = run_plan(plan, run=run, suppressions=active, env=env, jobs=jobs,
                                  events=events, version_of=lambda t: tool_version(t, env),
-                                 baselines=stage_baselines, fingerprint_key=fingerprint_key)
+                                 fingerprint_key=fingerprint_key,
+                                 gate_inputs=gate_inputs,
+                                 durations=load_durations(plan.root))
     except KeyboardInterrupt:
         # every tool is already killed; leave a summary that says the run was interrupted
+        from secpipe.outputs import write_all
+
         run.interrupted = True
         run.finished_at = now_iso()
         write_all(run, run_dir)
         raise
     run.finished_at = now_iso()
+    remember_durations(plan.root, run)   # the next run on this tree starts its longest first
     events = events or Events()
     with _disk_errors(run_dir):
         write_raw(run_dir, tool_runs)
@@ -149,6 +166,8 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     events.phase("writing reports")
+    from secpipe.outputs import write_all
+
     with _disk_errors(run_dir):
         write_all(run, run_dir, asff_docs=docs)
     docs = None

@@ -65,11 +65,19 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
              env: dict[str, str], jobs: int, events: Events | None = None,
              version_of: Callable[[str], str | None] = lambda tool: None,
              baselines: Mapping[str, AbstractSet[str]] | None = None,
-             fingerprint_key: FingerprintKey | None = None) -> list[_ToolRun]:
+             fingerprint_key: FingerprintKey | None = None,
+             gate_inputs: GateInputs | None = None,
+             durations: Mapping[str, float] | None = None) -> list[_ToolRun]:
     """Execute the plan, filling `run.stages`; returns every tool's raw material for writing.
 
     Secrets are fingerprinted under `fingerprint_key` (a random one when None: keyed all the
-    same, but Ids then last one run)."""
+    same, but Ids then last one run).
+
+    `gate_inputs` (opening the hub: its imports, schema check, baselines and suppressions) is
+    called once on this thread as soon as the first tools have started, before any stage is
+    judged: its cost overlaps the tools' instead of delaying their start. Its baselines and
+    suppressions join `baselines` and `suppressions`; if it raises, every tool is stopped and
+    the error ends the run. `durations` (tool -> seconds last time) orders the queue."""
     events = events or Events()
     collector = SecretCollector()
     fkey = fingerprint_key or FingerprintKey.ephemeral()
@@ -115,12 +123,16 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 inputs = _inputs_for(stage, plan, outputs)
                 ready += [((stage, inputs), tool) for tool in stage.tools]
             # the costliest tools first (history scans): the run lasts as long as the last one
-            for (stage, inputs), tool in longest_first(ready):
+            for (stage, inputs), tool in longest_first(ready, durations):
                 events.tool_queued(stage.name, tool)
                 fut = pool.submit(_started_then_run, events, tool_starts, stage, tool, plan, env,
                                   scratch, collector, version_of, inputs, run.run_id, fkey)
                 running[fut] = (stage, tool)
             ready = []
+            if gate_inputs is not None:
+                baselines, suppressions = _with_gate_inputs(gate_inputs, baselines,
+                                                            suppressions, pool, running)
+                gate_inputs = None
             if not running:
                 continue
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -147,13 +159,14 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     events.stage_finished(result)
     except KeyboardInterrupt:
         run.interrupted = True
-        kill_all_tools()
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop_tools(pool, running)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _cleanup(cleanups, tool_runs)
         release_scratch()
+    if gate_inputs is not None:   # a plan with no stage to run: the hub is still opened
+        gate_inputs()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
     with keyed(fkey):
@@ -167,6 +180,34 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         if tr.result.error:
             tr.result.error = fkey.scrub_hashes_text(collector.scrub_text(tr.result.error))
     return tool_runs
+
+
+GateInputs = Callable[[], tuple[Mapping[str, AbstractSet[str]], Sequence[Suppression]]]
+
+
+def _with_gate_inputs(gate_inputs: GateInputs, baselines: Mapping[str, AbstractSet[str]] | None,
+                      suppressions: Sequence[Suppression], pool: ThreadPoolExecutor,
+                      running: Mapping[Future, object]
+                      ) -> tuple[Mapping[str, AbstractSet[str]], Sequence[Suppression]]:
+    """Call `gate_inputs` while the first tools run; a failure stops every tool first."""
+    try:
+        more_baselines, more_suppressions = gate_inputs()
+    except BaseException:
+        _stop_tools(pool, running)
+        raise
+    return {**(baselines or {}), **more_baselines}, [*suppressions, *more_suppressions]
+
+
+def _stop_tools(pool: ThreadPoolExecutor, running: Mapping[Future, object]) -> None:
+    """Cancel the queued tools and kill the running ones, again until every worker is done:
+    a worker that was just starting its tool when the first kill came must not leave it
+    running."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    while True:
+        kill_all_tools()
+        _, not_done = wait(list(running), timeout=0.2)
+        if not not_done:
+            return
 
 
 def _started_then_run(events: Events, starts: dict[tuple[str, str], float],

@@ -14,7 +14,7 @@ trivy process takes a few hundred MB).
 from __future__ import annotations
 
 import os
-from typing import Iterable, TypeVar
+from typing import Iterable, Mapping, TypeVar
 
 # rough cost, highest first; unknown tools come after the known long ones
 COST = {
@@ -33,8 +33,15 @@ def cost(tool: str) -> int:
     return COST.get(tool, UNKNOWN_COST)
 
 
-def longest_first(items: Iterable[tuple[T, str]]) -> list[tuple[T, str]]:
-    """(anything, tool name) pairs, the costliest tool first; ties keep their order."""
+def longest_first(items: Iterable[tuple[T, str]],
+                  measured: Mapping[str, float] | None = None) -> list[tuple[T, str]]:
+    """(anything, tool name) pairs, the costliest tool first; ties keep their order.
+
+    `measured` (tool -> seconds it ran last time on this tree, secpipe.pipeline.durations)
+    decides when it knows every tool of `items`: real figures beat the table's guesses."""
+    items = list(items)
+    if measured and items and all(tool in measured for _, tool in items):
+        return sorted(items, key=lambda item: -measured[item[1]])
     return sorted(items, key=lambda item: -cost(item[1]))
 
 
