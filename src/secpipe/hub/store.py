@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, freshness, import_rules, importer, insights, overlap, pages,
-                         partitions, query_json, runs, subscriptions, tags, updates, writegate)
+                         partitions, query_json, runs, subscriptions, tags, template, updates,
+                         writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -124,6 +125,17 @@ def _migrate(engine: Engine, store: "SqlHubStore") -> None:
         command.upgrade(cfg, "head")
 
 
+def _build_template(path: Path, account: str, region: str) -> None:
+    """Migrate a new, empty SQLite hub at `path` and leave it closed with its WAL folded in."""
+    engine = _sqlite_engine(f"sqlite:///{path}", path, False)
+    try:
+        _migrate(engine, SqlHubStore(engine, account_id=account, region=region))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+
 def open_store(url_or_path: str | Path | None = None, *, account_id: str | None = None,
                region: str = "us-east-1", echo: bool = False) -> "SqlHubStore":
     """Open (creating and migrating as needed) a hub.
@@ -141,6 +153,10 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
     partitions.check_region(region)
     url, path = _url_for(url_or_path)
     if url.startswith("sqlite"):
+        if path is not None:
+            account = account_id or partitions.DEFAULT.account
+            template.seed_new_hub(path, _MIGRATIONS, account, region,
+                                  lambda scratch: _build_template(scratch, account, region))
         engine = _sqlite_engine(url, path, echo)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare a page
