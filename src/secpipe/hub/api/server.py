@@ -67,12 +67,17 @@ def _routes(extra_routes: RoutesArg | None, store: Any) -> Sequence[BaseRoute]:
 
 
 def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
-                 access_log: bool = True) -> uvicorn.Server:
+                 access_log: bool = True, handoff: Any = None) -> uvicorn.Server:
+    """uvicorn for `app`; with a `handoff` (a `hub serve --workers N` worker) it serves the
+    connections its parent hands over instead of listening itself."""
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         proxy_headers=False,      # never trust X-Forwarded-* from whoever connects
         server_header=False, lifespan="off", timeout_keep_alive=30,
     )
+    if handoff is not None:
+        from secpipe.hub.api.handoff import HandedServer
+        return HandedServer(config, handoff)
     return uvicorn.Server(config)
 
 
@@ -133,7 +138,7 @@ def _serve_workers(store_url: str | None, host: str, port: int, workers: int, *,
     policy, limits, log_level = (app_args.pop(k) for k in ("policy", "limits", "log_level"))
     sock = procs.bind(host, port)
 
-    def run(sock_: socket.socket) -> None:
+    def run(handoff: Any) -> None:
         own = open_store(store_url, **store_options)
         if policy is not None:
             own.policy = policy
@@ -142,8 +147,8 @@ def _serve_workers(store_url: str | None, host: str, port: int, workers: int, *,
                          **app_args)
         settle_gc()
         try:
-            build_server(app, host, port, log_level=log_level, access_log=False).run(
-                sockets=[sock_])
+            build_server(app, host, port, log_level=log_level, access_log=False,
+                         handoff=handoff).run()
         finally:
             atexit._run_exitfuncs()      # a forked worker ends in os._exit: flush the intake
             own.close()
