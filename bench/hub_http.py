@@ -83,16 +83,21 @@ def _client_proc(url: str, index: int, count: int, rounds: int, start: Any, read
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds so far of process `pid` and its live child processes (the
     workers of `hub serve --workers N` or `uvicorn --workers N`), from Linux /proc."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """{pid: CPU seconds so far} of `pid` and each of its live child processes."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 def cpu_bound(findings: int, server_cpu: float, client_cpu: float) -> int | None:
@@ -159,10 +164,13 @@ def drive(url: str, pid: int, clients: int, per_client: int,
         for r, label in enumerate(labels):
             for _ in range(clients):
                 ready.get(timeout=900)
-            t0, c0 = time.perf_counter(), cpu_seconds(pid)
+            t0, c0 = time.perf_counter(), cpu_by_process(pid)
             starts[r].set()
             got = [out.get(timeout=1800) for _ in range(clients)]
-            wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - c0
+            c1 = cpu_by_process(pid)
+            wall, cpu = time.perf_counter() - t0, sum(c1.values()) - sum(c0.values())
+            # how the work spread over the server's processes (parent first)
+            spread = [round(c1[p] - c0.get(p, 0.0), 2) for p in sorted(c1)]
             ok = sum(g[2] for g in got)
             client_cpu = sum(g[5] for g in got)
             # the server's own CPU per finding: what one free core would sustain, whatever
@@ -171,6 +179,7 @@ def drive(url: str, pid: int, clients: int, per_client: int,
                              "accepted": ok, "failed": sum(g[3] for g in got),
                              "server_cpu_s": round(cpu, 2),
                              "per_server_cpu_s": round(ok / cpu) if cpu else None,
+                             "process_cpu_s": spread,
                              "client_cpu_s": round(client_cpu, 2),
                              "cpu_bound_per_s": cpu_bound(ok, cpu, client_cpu),
                              "load_avg": round(os.getloadavg()[0], 1)}
@@ -292,7 +301,8 @@ def main() -> None:
               f"clients {_us(r['client_cpu_s'], r['accepted'])} µs (on the same cores); "
               f"all {os.cpu_count()} cores on this work alone would sustain "
               f"{r['cpu_bound_per_s']}/s" + (
-                  f" (the bare endpoint: {bare['cpu_bound_per_s']}/s)" if bare else ""))
+                  f" (the bare endpoint: {bare['cpu_bound_per_s']}/s)" if bare else "")
+              + f"; hub CPU s per process {r['process_cpu_s']}")
 
 
 def _us(seconds: float, findings: int) -> int:
