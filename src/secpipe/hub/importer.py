@@ -37,8 +37,8 @@ from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
 from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
-from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
-                                  side_inputs, side_rows)
+from secpipe.hub.validate import (FINDING_COLS, BadFinding, bind_side, check, doc_size_ok,
+                                  normalize, row, side_inputs, side_rows, side_rows_of)
 
 CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
 LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
@@ -80,6 +80,9 @@ class Checked:
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
     unchanged: bool = False       # `doc` is the provider's document, accepted before (see top)
     pk: Any = None                # an `unchanged` item's stored pk, as the checks read it
+    # `side_rows_of(doc)`, built by the checks for a key the hub did not hold (a likely
+    # creation), so the writer only binds the pk; None: the writer builds them if needed
+    side: tuple[list, list, list] | None = None
 
     def __post_init__(self) -> None:
         self.key = (self.doc["Id"], self.doc["ProductArn"])
@@ -178,7 +181,12 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                     raise BadFinding(problem)
             if not doc_size_ok(text):
                 raise BadFinding("finding larger than 240 KB")
-            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent))
+            # side rows here, in the checking thread, for a key not stored (a creation);
+            # an update's are built (or found unchanged) by the writer against the old doc
+            side = side_rows_of(doc) if not stored or (doc["Id"], doc["ProductArn"]) not in stored \
+                else None
+            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
+                                side=side))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
@@ -380,7 +388,10 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
             rows.append(finding_row(pk, it.doc, text, locked, stamp)
                         + (it.digest, part.account, part.region))
-            t, r, m = side_rows(pk, it.doc)
+            # the checks' side rows hold unless a rule changed the document (on_create's
+            # Workflow.Status is no side input)
+            t, r, m = bind_side(pk, it.side) if it.side is not None and not ruled \
+                else side_rows(pk, it.doc)
             types += t
             resources += r
             maps += m
