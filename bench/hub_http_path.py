@@ -129,7 +129,8 @@ def main() -> None:
     print(json.dumps({"http_path": best, "runs": runs}))
     print(f"BatchImportFindings CPU per new finding ({args.findings} findings, best of "
           f"{args.repeat}): through HTTP {best['http_us']} µs, store.batch_import alone "
-          f"{best['store_us']} µs, the path around it (per run, best) {best['path_us']} µs; load average {os.getloadavg()[0]:.1f}")
+          f"{best['store_us']} µs, the path around it (per run, best) {best['path_us']} µs; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
