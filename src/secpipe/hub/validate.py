@@ -18,6 +18,7 @@ from secpipe.hub import filtermatch
 from secpipe.hub.common import canon_time
 from secpipe.hub.products import registered_names
 from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.hub.validate_fast import surely_valid
 from secpipe.model.asff import LABELS, validate_asff
 from secpipe.model.finding import Severity
 
@@ -220,12 +221,13 @@ def check(obj: Any) -> dict[str, Any]:
         raise BadFinding("a finding must be a JSON object")
     check_types(obj)
     doc = normalize(obj)
-    try:
-        problems = validate_asff(doc)
-    except (TypeError, AttributeError, KeyError, ValueError) as exc:
-        raise BadFinding(f"malformed finding: {exc}") from None
-    if problems:
-        raise BadFinding("; ".join(problems[:5]))
+    if not surely_valid(doc):        # the usual well-formed finding skips the wordy checks
+        try:
+            problems = validate_asff(doc)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            raise BadFinding(f"malformed finding: {exc}") from None
+        if problems:
+            raise BadFinding("; ".join(problems[:5]))
     for key in ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"):
         if doc.get(key) is not None:
             try:
