@@ -59,52 +59,41 @@ def findings_state(conn: Connection, keys: Iterable[tuple[str, str]],
     wanted = set(keys)
     if not wanted:
         return ""
-    if version not in (1, 2):
-        raise ValueError(f"unknown findings digest version {version}")
-    found = _stored_docs(conn, wanted, as_bytes=version == 2)
+    found = _stored_docs(conn, wanted)
     if not found:
         return ""
-    found.sort()                # by (Id, ProductArn): unique, so documents are never compared
+    found.sort()
     if version == 1:
-        return digest([(fid, arn, _text(doc)) for fid, arn, doc in found])
-    # one buffer, one hash call: 300 small updates per 100 findings cost more than the hash
-    parts: list[bytes] = []
-    for fid, arn, doc in found:
-        for raw in (fid.encode("utf-8", "surrogatepass"), arn.encode("utf-8", "surrogatepass"),
-                    doc if isinstance(doc, bytes) else doc.encode("utf-8", "surrogatepass")):
-            parts.append(b"%d:" % len(raw))
-            parts.append(raw)
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+        return digest(found)
+    if version != 2:
+        raise ValueError(f"unknown findings digest version {version}")
+    h = hashlib.sha256()
+    for part in found:
+        for text in part:
+            raw = text.encode("utf-8", "surrogatepass")
+            h.update(b"%d:" % len(raw))
+            h.update(raw)
+    return h.hexdigest()
 
 
-def _text(doc: str | bytes) -> str:
-    return doc.decode("utf-8", "surrogatepass") if isinstance(doc, bytes) else doc
-
-
-def _stored_docs(conn: Connection, wanted: set[tuple[str, str]], as_bytes: bool = False
-                 ) -> list[tuple[str, str, str | bytes]]:
-    """(Id, ProductArn, stored document) of the findings `wanted` names, on the driver's own
-    cursor (SQLAlchemy's per-row result handling cost more than the query). `as_bytes`: on a
-    UTF-8 SQLite database the document comes as its stored UTF-8 bytes (CAST AS BLOB), which
-    the v2 digest hashes, instead of being decoded to text only to be encoded back."""
+def _stored_docs(conn: Connection, wanted: set[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(Id, ProductArn, stored document text) of the findings `wanted` names, on the driver's
+    own cursor (SQLAlchemy's per-row result handling cost more than the query)."""
     ids = sorted({k[0] for k in wanted if isinstance(k[0], str) and "\x00" not in k[0]})
-    found: list[tuple[str, str, str | bytes]] = []
+    found: list[tuple[str, str, str]] = []
     pg = conn.dialect.name == "postgresql"
     mark = "%s" if pg else "?"
     raw = conn.connection.driver_connection
-    doc = "doc"
-    if as_bytes and not pg and raw.execute("PRAGMA encoding").fetchone()[0] == "UTF-8":
-        doc = "CAST(doc AS BLOB)"
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
-        sql = (f"SELECT id, product_arn, {doc} FROM findings WHERE id IN ("
+        sql = ("SELECT id, product_arn, doc FROM findings WHERE id IN ("
                + ", ".join(mark for _ in chunk) + ")")
         if pg:
             with raw.cursor() as cur:
                 rows = cur.execute(sql, tuple(chunk)).fetchall()
         else:
             rows = raw.execute(sql, tuple(chunk)).fetchall()
-        found += [(fid, arn, text) for fid, arn, text in rows if (fid, arn) in wanted]
+        found += [(fid, arn, doc) for fid, arn, doc in rows if (fid, arn) in wanted]
     return found
 
 
