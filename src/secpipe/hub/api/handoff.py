@@ -3,13 +3,13 @@ the fewest open connections, instead of each worker accepting on the shared sock
 
 Why: with one shared listening socket every idle worker is woken for a new connection and the
 first to run accepts it (asyncio accepts every pending connection at once). Clients that keep
-their connection (boto3, the pipeline's recorder) then stay wherever that race put them: four
-boto3 clients on two workers landed 2:2 in only about one run in three, 3:1 or 4:0 otherwise,
-and a worker with three of them was bound by its one GIL while the other idled
-(`bench/hub_http.py`: 73% of the samples in one worker). The parent accepts (a few
-microseconds per connection, nothing per request) and passes the socket (SCM_RIGHTS over a
-SOCK_SEQPACKET pair) to the worker with the fewest connections it handed and the worker has
-not yet closed (a counter per worker in shared memory, written only by that worker).
+their connection (boto3, the pipeline's recorder) then stay wherever that race put them: most
+`bench/hub_http.py` runs split four boto3 clients evenly over two workers, but one put 73% of
+the server's samples in one worker, bound by its one GIL while the other idled. The parent
+accepts (a few microseconds per connection, nothing per request) and passes the socket
+(SCM_RIGHTS over a SOCK_SEQPACKET pair) to the worker with the fewest connections it handed
+and the worker has not yet closed (a counter per worker in shared memory, written only by
+that worker).
 
 Nothing else changes for a connection: the worker runs uvicorn's own protocol on it, with
 the same app, limits and keep-alive, and its peer address is the client's.

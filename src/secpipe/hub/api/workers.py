@@ -1,4 +1,4 @@
-"""`secpipe hub serve --workers N`: N server processes accepting on one listening socket.
+"""`secpipe hub serve --workers N`: N server processes behind one listening socket.
 
 Why: one Python process serves BatchImportFindings at about one core's worth of checking and
 JSON work; on a machine with more cores the GIL, not the database, was the bound. The parent
