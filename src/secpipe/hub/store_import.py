@@ -77,7 +77,7 @@ class FindingsImport:
 
         def check(chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict], int]:
             seen = fresh.generation()
-            return (*self._check(chunk, None, part), seen)
+            return (*self._check(chunk, None, part, side=not shared), seen)
 
         # one connection for every transaction (data_version is per connection); no cyclic
         # GC while millions of short-lived containers come and go (see `gcpause`)
@@ -106,13 +106,13 @@ class FindingsImport:
         return total
 
     def _check(self, chunk: Sequence[Any], sizes: list[int | None] | None = None,
-               partition: Partition | None = None
+               partition: Partition | None = None, side: bool = False
                ) -> tuple[list[importer.Checked], list[dict]]:
         """`importer.check_all` with what the hub stores for these keys (read before the write
         lock is taken; `importer.write` confirms it under the lock)."""
         with self._read() as conn:
             stored = importer.known(conn, chunk, self._part(partition))
-        return importer.check_all(chunk, stored, sizes, self.policy.future_skew)
+        return importer.check_all(chunk, stored, sizes, self.policy.future_skew, side=side)
 
     def _import(self, chunk: Sequence[Any], checked: tuple | None = None,
                 principal: Principal | None = None, partition: Partition | None = None
