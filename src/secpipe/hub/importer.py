@@ -133,7 +133,7 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
               sizes: list[int | None] | None = None,
-              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW
+              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False
               ) -> tuple[list[Checked], list[dict[str, str]]]:
     """Split a batch into acceptable findings and FailedFindings entries: the one place where
     each finding is judged before the bulk write. `stored` (from `known`) enables the
@@ -142,7 +142,11 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
     time) also apply to `unchanged` items (whose `doc` is the provider's document as sent).
 
     `sizes`, when given, receives per finding an upper bound of its JSON size in bytes as
-    sent, or None where unknown (see `request_size`)."""
+    sent, or None where unknown (see `request_size`).
+
+    `side`: also build the side rows of findings whose key is not stored (`Checked.side`),
+    for a caller that checks in another thread than it writes (`bulk_import`); elsewhere
+    they would only be held in memory longer."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
@@ -174,10 +178,10 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                 raise BadFinding("finding larger than 240 KB")
             # side rows here, in the checking thread, for a key not stored (a creation);
             # an update's are built (or found unchanged) by the writer against the old doc
-            side = side_rows_of(doc) if not stored or (doc["Id"], doc["ProductArn"]) not in stored \
-                else None
+            ahead = side_rows_of(doc) if side and (
+                not stored or (doc["Id"], doc["ProductArn"]) not in stored) else None
             good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
-                                side=side))
+                                side=ahead))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter

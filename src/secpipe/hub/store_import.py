@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, freshness, import_rules, importer, overlap, runs,
+from secpipe.hub import (audit, freshness, gcpause, import_rules, importer, overlap, runs,
                          subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
@@ -77,10 +77,11 @@ class FindingsImport:
 
         def check(chunk: Sequence[Any]) -> tuple[list[importer.Checked], list[dict], int]:
             seen = fresh.generation()
-            return (*self._check(chunk, None, part), seen)
+            return (*self._check(chunk, None, part, side=not shared), seen)
 
-        # one connection for every transaction (data_version is per connection)
-        with self.engine.connect() if fresh.enabled else nullcontext() as held:
+        # one connection for every transaction (data_version is per connection); no cyclic
+        # GC while millions of short-lived containers come and go (see `gcpause`)
+        with gcpause.paused(), self.engine.connect() if fresh.enabled else nullcontext() as held:
             for parts in overlap.checked_batches(findings, batch_size, check,
                                                  threaded=not shared):
                 with self._write(held) as conn:
@@ -105,13 +106,13 @@ class FindingsImport:
         return total
 
     def _check(self, chunk: Sequence[Any], sizes: list[int | None] | None = None,
-               partition: Partition | None = None
+               partition: Partition | None = None, side: bool = False
                ) -> tuple[list[importer.Checked], list[dict]]:
         """`importer.check_all` with what the hub stores for these keys (read before the write
         lock is taken; `importer.write` confirms it under the lock)."""
         with self._read() as conn:
             stored = importer.known(conn, chunk, self._part(partition))
-        return importer.check_all(chunk, stored, sizes, self.policy.future_skew)
+        return importer.check_all(chunk, stored, sizes, self.policy.future_skew, side=side)
 
     def _import(self, chunk: Sequence[Any], checked: tuple | None = None,
                 principal: Principal | None = None, partition: Partition | None = None
@@ -167,6 +168,12 @@ class FindingsImport:
         `principal` may write this repo/branch at all is the caller's check
         (`authz.may_write_run`), made before the findings are even read."""
         runs.check_run(run)
+        with gcpause.paused():
+            return self._record_run(run, findings, base_branch, batch_size, principal)
+
+    def _record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]],
+                    base_branch: str | None, batch_size: int,
+                    principal: Principal | None) -> RunDiff:
         good, failed = self._check(findings, None, self.partition)
         actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"
         with self._write() as conn:
