@@ -11,6 +11,12 @@ clients start until the last answer, for new findings and then for the same call
 botocore's validation of 100 nested findings costs the client more CPU than the hub's own
 checks, on the same two cores.
 
+The clients share the hub's cores, so each round also reports the clients' own CPU (each
+process's CPU time over its calls) beside the hub's, and the rate all cores could sustain at
+that combined cost: when boto3's request building is most of it, the clients bound the figure,
+and the ratio to the bare endpoint in the same run (same clients, a server doing nothing) is
+the measure of the hub.
+
     .venv/bin/python bench/hub_http.py                      # SQLite, 4 clients x 10k findings
     .venv/bin/python bench/hub_http.py --pg --per-client 5000
     .venv/bin/python bench/hub_http.py --workers 1 --no-bare --profile /tmp/hub.spy  # py-spy
@@ -66,27 +72,41 @@ def _client_proc(url: str, index: int, count: int, rounds: int, start: Any, read
         ready.put(index)
         start.wait()
         ok = failed = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for call in calls:
             resp = hub.batch_import_findings(Findings=call)
             ok += resp["SuccessCount"]
             failed += resp["FailedCount"]
-        out.put((r, index, ok, failed, time.perf_counter() - t0))
+        out.put((r, index, ok, failed, time.perf_counter() - t0, time.process_time() - c0))
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds so far of process `pid` and its live child processes (the
     workers of `hub serve --workers N` or `uvicorn --workers N`), from Linux /proc."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """{pid: CPU seconds so far} of `pid` and each of its live child processes."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def cpu_bound(findings: int, server_cpu: float, client_cpu: float) -> int | None:
+    """Findings per second the machine's cores could sustain at the CPU this round cost the
+    server and the clients together (they share the same cores): the rate with every core
+    busy on this work and nothing else. When the clients' share is large, this bound (and the
+    bare endpoint's rate) says the clients, not the hub, limit the figure."""
+    total = server_cpu + client_cpu
+    return round(findings * (os.cpu_count() or 1) / total) if total else None
 
 
 class BareServer:
@@ -144,17 +164,24 @@ def drive(url: str, pid: int, clients: int, per_client: int,
         for r, label in enumerate(labels):
             for _ in range(clients):
                 ready.get(timeout=900)
-            t0, c0 = time.perf_counter(), cpu_seconds(pid)
+            t0, c0 = time.perf_counter(), cpu_by_process(pid)
             starts[r].set()
             got = [out.get(timeout=1800) for _ in range(clients)]
-            wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - c0
+            c1 = cpu_by_process(pid)
+            wall, cpu = time.perf_counter() - t0, sum(c1.values()) - sum(c0.values())
+            # how the work spread over the server's processes (parent first)
+            spread = [round(c1[p] - c0.get(p, 0.0), 2) for p in sorted(c1)]
             ok = sum(g[2] for g in got)
+            client_cpu = sum(g[5] for g in got)
             # the server's own CPU per finding: what one free core would sustain, whatever
             # else the machine is doing (wall time on a shared machine is not the hub's)
             result[label] = {"seconds": round(wall, 2), "per_s": round(ok / wall),
                              "accepted": ok, "failed": sum(g[3] for g in got),
                              "server_cpu_s": round(cpu, 2),
                              "per_server_cpu_s": round(ok / cpu) if cpu else None,
+                             "process_cpu_s": spread,
+                             "client_cpu_s": round(client_cpu, 2),
+                             "cpu_bound_per_s": cpu_bound(ok, cpu, client_cpu),
                              "load_avg": round(os.getloadavg()[0], 1)}
         if len(labels) < 2:
             starts[1].set()
@@ -263,12 +290,23 @@ def main() -> None:
     for label in ("new", "unchanged"):
         r = res[label]
         ratio = (f"; {r['per_s'] / bare['per_s']:.0%} of the bare endpoint's {bare['per_s']}/s "
-                 f"(it used {bare['server_cpu_s']} s CPU)") if bare else ""
+                 f"(it used {bare['server_cpu_s']} s CPU, its clients "
+                 f"{bare['client_cpu_s']} s)") if bare else ""
         print(f"  HTTP import >= 5000 findings/s, {args.clients} boto3 clients, {workers} "
               f"workers, {label:9s} {'met' if r['per_s'] >= 5000 else 'NOT met':8s} "
               f"{r['per_s']}/s wall ({r['seconds']} s){ratio}; the hub used "
               f"{r['server_cpu_s']} s CPU = {r['per_server_cpu_s']} findings per "
               "server-CPU-second")
+        print(f"    CPU per finding: hub {_us(r['server_cpu_s'], r['accepted'])} µs, boto3 "
+              f"clients {_us(r['client_cpu_s'], r['accepted'])} µs (on the same cores); "
+              f"all {os.cpu_count()} cores on this work alone would sustain "
+              f"{r['cpu_bound_per_s']}/s" + (
+                  f" (the bare endpoint: {bare['cpu_bound_per_s']}/s)" if bare else "")
+              + f"; hub CPU s per process {r['process_cpu_s']}")
+
+
+def _us(seconds: float, findings: int) -> int:
+    return round(seconds * 1e6 / findings) if findings else 0
 
 
 if __name__ == "__main__":

@@ -97,3 +97,21 @@ def test_digest_v2_is_unambiguous_and_ignores_unknown_keys(store):
     with store._read() as conn:
         assert audit.findings_state(conn, [("missing", "arn")]) == ""
         assert audit.findings_state(conn, [*_keys(docs), ("nope", "x"), (None, None)]) == both
+
+
+def test_digest_v2_hashes_the_stored_utf8_text(store):
+    """The v2 digest is SHA-256 over `len:Id len:ProductArn len:doc` of the stored text's
+    UTF-8 bytes, sorted by (Id, ProductArn): recomputed here from the text the database
+    returns, with characters of 2, 3 and 4 bytes so byte and character lengths differ."""
+    docs = [finding("f-utf8-b", Title="caf\u00e9 \u2603 \U0001f512"), finding("f-utf8-a")]
+    store.batch_import(docs, principal=CI)
+    with store._read() as conn:
+        stored = sorted(tuple(r) for r in conn.exec_driver_sql(
+            "SELECT id, product_arn, doc FROM findings WHERE id IN ('f-utf8-a', 'f-utf8-b')"))
+    h = hashlib.sha256()
+    for triple in stored:
+        for text in triple:
+            raw = text.encode("utf-8")
+            h.update(b"%d:" % len(raw) + raw)
+    assert _state(store, docs) == h.hexdigest()
+    assert _last(store, "BatchImportFindings")["after"] == h.hexdigest()

@@ -141,3 +141,12 @@ def test_an_in_memory_hub_imports_many_parts():
         docs = [finding(f"m{i}") for i in range(overlap.PART * 2 + 5)]
         assert hub.bulk_import(docs).success_count == len(docs)
         assert hub.count_findings() == len(docs)
+
+
+def test_the_first_part_may_be_smaller():
+    docs = [finding(f"p{i}") for i in range(7)]
+    assert overlap.parts_of(docs, 3, 1) == [docs[:1], docs[1:4], docs[4:7]]
+    assert overlap.parts_of(docs, 3, 9) == [docs[:3], docs[3:6], docs[6:]]   # at most `part`
+    assert overlap.parts_of(docs[:1], 3, 1) == [docs[:1]]
+    repeated = docs[:3] + [finding("p0", UpdatedAt=T1)]
+    assert overlap.parts_of(repeated, 3, 1) == [repeated]

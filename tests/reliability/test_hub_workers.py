@@ -83,7 +83,7 @@ def test_two_workers_serve_concurrent_importers_exactly(hub_db: str, tmp_path: P
 
         with ThreadPoolExecutor(max_workers=IMPORTERS) as pool:
             answers = [f.result() for f in [pool.submit(importer, n) for n in range(IMPORTERS)]]
-        # both processes did part of the work (the kernel spreads the connections)
+        # both processes did part of the work (the parent hands connections to the least busy)
         assert all(_cpu(pid) > cpu_before[pid] for pid in workers)
         # the dashboard is not served by several processes (in-memory sessions)
         with pytest.raises(urllib.error.HTTPError) as err:

@@ -12,15 +12,8 @@ import would validate it only to ignore it, so `check_all` marks it `unchanged` 
 validating it again (validation is a pure function of the document), and `write` ignores it
 after confirming, under the write lock, that the stored row still says so.
 
-Security Hub's rules (FACTS.md), applied in `merge` and `on_create`:
-- create or update by (ProductArn, Id); an UpdatedAt not newer than the stored one is ignored;
-- CreatedAt stays the first import's; Note, UserDefinedFields, VerificationState and Workflow
-  stay the customer's; so do Confidence, Criticality, RelatedFindings, Severity and Types once a
-  customer changed them with BatchUpdateFindings (the provider's values live on in
-  FindingProviderFields);
-- RecordState ARCHIVED->ACTIVE, or Compliance.Status PASSED->other, sends NOTIFIED/RESOLVED
-  back to NEW; ACTIVE->ARCHIVED, or Compliance.Status becoming PASSED, turns NEW/NOTIFIED into
-  RESOLVED; SUPPRESSED is never touched.
+Security Hub's own rules for an update (CreatedAt, the customer's fields, the automatic
+Workflow.Status changes) live in `import_merge`, re-exported here.
 """
 
 from __future__ import annotations
@@ -34,15 +27,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
-from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, loads, now
+from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, now
+from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _diff,  # noqa: F401
+                                      finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
-from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize, row,
-                                  side_inputs, side_rows)
-
-CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState")
-LOCKABLE = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
-_CUSTOMER = frozenset(CUSTOMER_FIELDS)   # import never changes them (a flip: the auto event)
+from secpipe.hub.validate import (FINDING_COLS, BadFinding, bind_side, check, doc_size_ok,
+                                  normalize, side_inputs, side_rows, side_rows_of)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -80,6 +71,9 @@ class Checked:
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
     unchanged: bool = False       # `doc` is the provider's document, accepted before (see top)
     pk: Any = None                # an `unchanged` item's stored pk, as the checks read it
+    # `side_rows_of(doc)`, built by the checks for a key the hub did not hold (a likely
+    # creation), so the writer only binds the pk; None: the writer builds them if needed
+    side: tuple[list, list, list] | None = None
 
     def __post_init__(self) -> None:
         self.key = (self.doc["Id"], self.doc["ProductArn"])
@@ -139,7 +133,7 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
               sizes: list[int | None] | None = None,
-              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW
+              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False
               ) -> tuple[list[Checked], list[dict[str, str]]]:
     """Split a batch into acceptable findings and FailedFindings entries: the one place where
     each finding is judged before the bulk write. `stored` (from `known`) enables the
@@ -148,7 +142,11 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
     time) also apply to `unchanged` items (whose `doc` is the provider's document as sent).
 
     `sizes`, when given, receives per finding an upper bound of its JSON size in bytes as
-    sent, or None where unknown (see `request_size`)."""
+    sent, or None where unknown (see `request_size`).
+
+    `side`: also build the side rows of findings whose key is not stored (`Checked.side`),
+    for a caller that checks in another thread than it writes (`bulk_import`); elsewhere
+    they would only be held in memory longer."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
@@ -178,7 +176,12 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                     raise BadFinding(problem)
             if not doc_size_ok(text):
                 raise BadFinding("finding larger than 240 KB")
-            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent))
+            # side rows here, in the checking thread, for a key not stored (a creation);
+            # an update's are built (or found unchanged) by the writer against the old doc
+            ahead = side_rows_of(doc) if side and (
+                not stored or (doc["Id"], doc["ProductArn"]) not in stored) else None
+            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
+                                side=ahead))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
@@ -193,60 +196,6 @@ def request_size(findings: Sequence[Any], sizes: Sequence[int | None]) -> int:
     `check_all` left in `sizes`, serialising only the findings it has none for."""
     return sum(len(encode(f).encode("utf-8")) if n is None else n
                for f, n in zip(findings, sizes))
-
-
-def transition(status: str, old_rs: str, new_rs: str, old_cs: str | None,
-               new_cs: str | None) -> str:
-    """Security Hub's automatic Workflow.Status changes on a provider update."""
-    if status in ("NOTIFIED", "RESOLVED") and (
-        (old_rs == "ARCHIVED" and new_rs == "ACTIVE")
-        or (old_cs == "PASSED" and new_cs in ("WARNING", "FAILED", "NOT_AVAILABLE"))
-    ):
-        return "NEW"
-    if status in ("NEW", "NOTIFIED") and (
-        (old_rs == "ACTIVE" and new_rs == "ARCHIVED")
-        or (new_cs == "PASSED" and old_cs != "PASSED")
-    ):
-        return "RESOLVED"
-    return status
-
-
-def _compliance(doc: Mapping[str, Any]) -> str | None:
-    return (doc.get("Compliance") or {}).get("Status")
-
-
-def on_create(doc: dict[str, Any]) -> bool:
-    """A finding born archived or passing is born resolved (as if it came from ACTIVE/FAILED)."""
-    status = doc["Workflow"]["Status"]
-    new = transition(status, "ACTIVE", doc["RecordState"], None, _compliance(doc))
-    if new != status:
-        doc["Workflow"] = {**doc["Workflow"], "Status": new}
-        return True
-    return False
-
-
-def merge(old: Mapping[str, Any], new: Mapping[str, Any],
-          locked: Sequence[str]) -> tuple[dict[str, Any], tuple[str, str] | None]:
-    """The stored finding after a provider update; also the automatic workflow change, if any."""
-    doc = dict(new)
-    for key in CUSTOMER_FIELDS:
-        if key in old:
-            doc[key] = old[key]
-        else:
-            doc.pop(key, None)
-    doc["CreatedAt"] = old["CreatedAt"]
-    for key in locked:
-        if key in old:
-            doc[key] = old[key]
-        else:
-            doc.pop(key, None)
-    status = old["Workflow"]["Status"]
-    after = transition(status, old.get("RecordState", "ACTIVE"), doc["RecordState"],
-                       _compliance(old), _compliance(doc))
-    if after != status:
-        doc["Workflow"] = {**doc["Workflow"], "Status": after}
-        return doc, (status, after)
-    return doc, None
 
 
 def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
@@ -297,22 +246,6 @@ def _lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition 
             if (fid, arn) in wanted:
                 found[(fid, arn)] = (pk, updated, sent)
     return found
-
-
-def load_docs(conn: Connection, pks: list[int]) -> dict[int, tuple[dict[str, Any], str]]:
-    """Stored documents (and the `locked` list) by pk."""
-    out: dict[int, tuple[dict[str, Any], str]] = {}
-    for i in range(0, len(pks), _LOOKUP_CHUNK):
-        q = select(F.c.pk, F.c.doc, F.c.locked).where(F.c.pk.in_(pks[i:i + _LOOKUP_CHUNK]))
-        for pk, doc, locked in conn.execute(q):
-            out[pk] = (loads(doc), locked)
-    return out
-
-
-def finding_row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
-    """The row; its processed_at is the document's ProcessedAt, so filters and answers agree."""
-    processed = doc.get("ProcessedAt")
-    return row(pk, doc, text, locked, canon_time(processed) if processed else stamp)
 
 
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
@@ -380,7 +313,10 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
             rows.append(finding_row(pk, it.doc, text, locked, stamp)
                         + (it.digest, part.account, part.region))
-            t, r, m = side_rows(pk, it.doc)
+            # the checks' side rows hold unless a rule changed the document (on_create's
+            # Workflow.Status is no side input)
+            t, r, m = bind_side(pk, it.side) if it.side is not None and not ruled \
+                else side_rows(pk, it.doc)
             types += t
             resources += r
             maps += m
@@ -447,8 +383,3 @@ def _confirm(items: list[Checked], stored: Mapping[tuple[str, str], tuple], forc
     return keep
 
 
-def _diff(old: list[tuple], new: list[tuple], key, deletes: list, inserts: list) -> None:
-    """Side-table rows to delete (by key) and insert so `old` becomes `new`."""
-    old_set, new_set = set(old), set(new)
-    deletes.extend(key(row) for row in old if row not in new_set)
-    inserts.extend(row for row in new if row not in old_set)

@@ -18,6 +18,7 @@ from secpipe.hub import filtermatch
 from secpipe.hub.common import canon_time
 from secpipe.hub.products import registered_names
 from secpipe.hub.schema import MAP_VALUE_INDEXED
+from secpipe.hub.validate_fast import surely_valid
 from secpipe.model.asff import LABELS, validate_asff
 from secpipe.model.finding import Severity
 
@@ -220,12 +221,13 @@ def check(obj: Any) -> dict[str, Any]:
         raise BadFinding("a finding must be a JSON object")
     check_types(obj)
     doc = normalize(obj)
-    try:
-        problems = validate_asff(doc)
-    except (TypeError, AttributeError, KeyError, ValueError) as exc:
-        raise BadFinding(f"malformed finding: {exc}") from None
-    if problems:
-        raise BadFinding("; ".join(problems[:5]))
+    if not surely_valid(doc):        # the usual well-formed finding skips the wordy checks
+        try:
+            problems = validate_asff(doc)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            raise BadFinding(f"malformed finding: {exc}") from None
+        if problems:
+            raise BadFinding("; ".join(problems[:5]))
     for key in ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"):
         if doc.get(key) is not None:
             try:
@@ -288,14 +290,28 @@ def side_inputs(doc: Mapping[str, Any]) -> tuple:
 
 def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
     """(types, resources, map entries) rows of one finding, as positional tuples."""
+    return bind_side(pk, side_rows_of(doc))
+
+
+def bind_side(pk: int, side: tuple[list, list, list]) -> tuple[list, list, list]:
+    """`side_rows_of`'s rows with the finding's pk in front (their first column)."""
+    types, resources, maps = side
+    return ([(pk, t) for t in types], [(pk, *r) for r in resources],
+            [(pk, *m) for m in maps])
+
+
+def side_rows_of(doc: Mapping[str, Any]) -> tuple[list, list, list]:
+    """`side_rows` without the pk column: (type strings, resource rows, map rows). Built by
+    the importer's checking thread before the finding has a pk, so the writer (which holds
+    the write lock) only binds the pk."""
     types = doc.get("Types")
-    types = [(pk, t) for t in dict.fromkeys(types)] if types else []
+    types = list(dict.fromkeys(types)) if types else []
     resources = []
     maps: list[tuple] = []
     limit = MAP_VALUE_INDEXED
     tagged: dict[tuple[str, str], str | None] | None = None
     for idx, r in enumerate(doc["Resources"]):
-        resources.append((pk, idx, r["Type"], r["Id"], r.get("Partition"), r.get("Region")))
+        resources.append((idx, r["Type"], r["Id"], r.get("Partition"), r.get("Region")))
         tags = r.get("Tags")
         if tags:                 # several resources may carry the same tag: first one wins
             if tagged is None:
@@ -303,19 +319,19 @@ def side_rows(pk: int, doc: Mapping[str, Any]) -> tuple[list, list, list]:
             for k, v in tags.items():
                 tagged.setdefault((k, v[:limit]), v if len(v) > limit else None)
     if tagged:
-        maps += [(pk, "T", k, v, full) for (k, v), full in tagged.items()]
+        maps += [("T", k, v, full) for (k, v), full in tagged.items()]
     # the keys of one map are unique, so only a value cut to `limit` can repeat a row
     fields = doc.get("ProductFields")
     if fields:
-        maps += [(pk, "P", k, v, None) if len(v) <= limit else (pk, "P", k, v[:limit], v)
+        maps += [("P", k, v, None) if len(v) <= limit else ("P", k, v[:limit], v)
                  for k, v in fields.items() if k not in UNINDEXED_PRODUCT_FIELDS]
     udf = doc.get("UserDefinedFields")
     if udf:
-        maps += [(pk, "U", k, v, None) if len(v) <= limit else (pk, "U", k, v[:limit], v)
+        maps += [("U", k, v, None) if len(v) <= limit else ("U", k, v[:limit], v)
                  for k, v in udf.items()]
     indexed = filtermatch.indexed_values(doc, limit)      # nested keys' values (kind "X")
     if indexed:
-        maps += [(pk, kind, k, v, full) for (kind, k, v), full in indexed.items()]
+        maps += [(kind, k, v, full) for (kind, k, v), full in indexed.items()]
     return types, resources, maps
 
 

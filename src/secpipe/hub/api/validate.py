@@ -13,6 +13,11 @@ import math
 import re
 from typing import Any, Mapping
 
+try:
+    import orjson
+except ImportError:                      # a dependency, but the API works without it
+    orjson = None  # type: ignore[assignment]
+
 from secpipe.hub.common import bad_text
 from secpipe.hub.interface import InvalidInput
 
@@ -38,12 +43,14 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """The JSON object of a request; an empty body is an empty request (GET/DELETE)."""
     if not body.strip():
         return {}
-    try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except InvalidInput:
-        raise
-    except (ValueError, RecursionError) as err:
-        raise InvalidInput(f"Request body is not valid JSON: {err}") from None
+    data = _fast_loads(body)
+    if data is _SLOW:
+        try:
+            data = json.loads(body, parse_constant=_reject_constant)
+        except InvalidInput:
+            raise
+        except (ValueError, RecursionError) as err:
+            raise InvalidInput(f"Request body is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"Request body must be a JSON object, not {type(data).__name__}")
     # NUL and lone surrogates only reach a string through a \u escape: look closer only then.
@@ -52,6 +59,26 @@ def parse_body(body: bytes) -> dict[str, Any]:
         if problem:
             raise InvalidInput(f"Request body cannot be stored: {problem}")
     return data
+
+
+_SLOW = object()
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+# 19 digits in a row: maybe an integer beyond 64 bits (-2**63 - 1 has 19 digits)
+_LONG_NUMBER = b"0" * 19
+
+
+def _fast_loads(body: bytes) -> Any:
+    """orjson's parse of `body` where it is exactly `json.loads`'s (about twice as fast on a
+    BatchImportFindings body of 200 KB), else `_SLOW`. orjson refuses what json accepts
+    (NaN and Infinity, which we refuse too; lone surrogates and other encodings, which the
+    slow path then judges as before) and turns integers beyond 64 bits into floats: a body
+    with 19 digits in a row anywhere takes the slow path, so no integer changes type."""
+    if orjson is None or _LONG_NUMBER in body.translate(_DIGITS):
+        return _SLOW
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _SLOW                     # the slow path says what is wrong, as it always did
 
 
 def _name(kind: type | tuple[type, ...]) -> str:

@@ -1,9 +1,10 @@
-"""`secpipe hub serve --workers N`: N server processes accepting on one listening socket.
+"""`secpipe hub serve --workers N`: N server processes behind one listening socket.
 
 Why: one Python process serves BatchImportFindings at about one core's worth of checking and
 JSON work; on a machine with more cores the GIL, not the database, was the bound. The parent
 binds the socket, forks N workers that each open their own store connection pool and run
-uvicorn on the inherited socket (the kernel hands each new connection to one of them), and
+uvicorn, accepts connections and hands each to the worker with the fewest open ones
+(`handoff`: a shared socket left the spread of long-lived connections to chance), and
 supervises them: SIGINT/SIGTERM stop them all; a worker that exits on its own stops the
 others and the parent exits non-zero, so a process manager restarts the whole hub rather than
 a hub running short-handed without anyone noticing.
@@ -31,6 +32,8 @@ import signal
 import socket
 from typing import Callable
 
+from secpipe.hub.api.handoff import Dispatcher, Handoff
+
 log = logging.getLogger("secpipe.hub.workers")
 
 
@@ -55,11 +58,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def supervise(count: int, sock: socket.socket, run: Callable[[socket.socket], None]) -> int:
-    """Fork `count` workers running `run(sock)`; return when they are all gone (0 after a
-    requested stop, 1 when a worker exited on its own)."""
-    ctx = mp.get_context("fork")   # workers inherit the socket and the route factory as is
-    procs = [ctx.Process(target=run, args=(sock,), name=f"hub-worker-{i}", daemon=False)
+def _worker(run: Callable[[Handoff], None], dispatcher: Dispatcher, slot: int) -> None:
+    run(dispatcher.child_side(slot))
+
+
+def supervise(count: int, sock: socket.socket, run: Callable[[Handoff], None]) -> int:
+    """Fork `count` workers running `run(handoff)`, accept on `sock` here and hand each
+    connection to the least busy worker (`handoff`); return when they are all gone (0 after
+    a requested stop, 1 when a worker exited on its own)."""
+    ctx = mp.get_context("fork")   # workers inherit their channel and the route factory as is
+    dispatcher = Dispatcher(sock, count)
+    procs = [ctx.Process(target=_worker, args=(run, dispatcher, i), name=f"hub-worker-{i}",
+                         daemon=False)
              for i in range(count)]
     stopping = crashed = False
 
@@ -74,6 +84,7 @@ def supervise(count: int, sock: socket.socket, run: Callable[[socket.socket], No
     try:
         for p in procs:
             p.start()
+        dispatcher.start()
         log.info("hub serving with %d worker processes: %s", count,
                  ", ".join(str(p.pid) for p in procs))
         alive = list(procs)
@@ -82,6 +93,7 @@ def supervise(count: int, sock: socket.socket, run: Callable[[socket.socket], No
             for p in [p for p in alive if p.sentinel in gone]:
                 p.join()
                 alive.remove(p)
+                dispatcher.gone(procs.index(p))
                 if not stopping:
                     log.error("hub worker %s exited with %s: stopping the others", p.pid,
                               p.exitcode)
@@ -91,4 +103,9 @@ def supervise(count: int, sock: socket.socket, run: Callable[[socket.socket], No
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)   # wakes the dispatcher's blocked accept()
+        except OSError:
+            log.debug("listening socket already shut down")
         sock.close()
+        dispatcher.close()
