@@ -209,3 +209,20 @@ def test_the_run_reuses_the_caches_scrub_only_where_it_gives_the_same_bytes() ->
     assert scrubonce.scrub_values(own, data) == b"not what a scrub gives"   # taken: trusted
     assert scrubonce.scrub_values(own, data) == own.scrub(report)          # then gone
     scrubonce.forget()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_value, min_size=1, max_size=10, unique=True),
+       st.lists(st.tuples(st.integers(0, 9), st.text(alphabet="ab \"\\\né", max_size=6)),
+                max_size=12))
+def test_small_data_path_equals_the_automaton(values, pieces) -> None:
+    """SecretCollector.scrub on a log (few bytes x values) searches each form and builds an
+    automaton of the present ones only: the same bytes as the whole automaton."""
+    collector = _collector(values)
+    present = sorted(collector.values)
+    text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
+                             present[i % len(present)]) for i, filler in pieces)
+    data = text.encode()
+    small = collector.scrub(data)                 # no automaton built yet: the small path
+    assert collector._cached is None
+    assert small == collector._scrubber().scrub(data)

@@ -88,12 +88,18 @@ def mask(value: str) -> str:
     return "…"
 
 
+# data length x values below which SecretCollector.scrub searches each form instead of
+# building the automaton: 43 KB against 25,000 values, a 10 MB report against 100
+_SMALL_SCRUB = 1 << 30
+
+
 class SecretCollector:
     """Clear values seen while it was active, for scrubbing raw reports and logs."""
 
     def __init__(self) -> None:
         self.values: set[str] = set()
         self._cached: tuple[int, Scrubber] | None = None  # (len(values) it was built for, ...)
+        self._table: tuple[int, dict[bytes, bytes]] | None = None   # the same, its table
 
     def add(self, value: str) -> None:
         value = value.strip()
@@ -115,14 +121,35 @@ class SecretCollector:
         """
         if not self.values:
             return data
+        key = len(self.values)
+        if (self._cached is None or self._cached[0] != key) \
+                and len(data) * key <= _SMALL_SCRUB:
+            return self._scrub_small(data)
         return self._scrubber().scrub(data)
+
+    def _scrub_small(self, data: bytes) -> bytes:
+        """A log or a message against many values: the forms it holds are found by plain
+        searches and only they go into an automaton. The whole one (about 90 MB and 0.3 s
+        at 25,000 values) is built only for data it pays for. Same result: a form that does
+        not occur in the data never takes part in a match."""
+        from secpipe.model.scrubber import Scrubber
+
+        present = {form: masked for form, masked in self._replacements().items()
+                   if form in data}
+        return Scrubber(present).scrub(data) if present else data
+
+    def _replacements(self) -> dict[bytes, bytes]:
+        key = len(self.values)
+        if self._table is None or self._table[0] != key:
+            self._table = (key, replacement_table(self.values))
+        return self._table[1]
 
     def _scrubber(self) -> "Scrubber":
         from secpipe.model.scrubber import Scrubber
 
         key = len(self.values)
         if self._cached is None or self._cached[0] != key:
-            self._cached = (key, Scrubber(replacement_table(self.values)))
+            self._cached = (key, Scrubber(self._replacements()))
         return self._cached[1]
 
     def finds_any(self, data: bytes) -> bool:
