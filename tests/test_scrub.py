@@ -157,3 +157,72 @@ def test_pathological_overlaps_still_scrub_in_bounded_work() -> None:
     # position, gives up after a budget, and the regex finishes the job
     words = {("a" * n).encode(): b"X" for n in range(6, 400)}
     assert Scrubber(words).scrub(b"[" + b"a" * 20_000 + b"]") == b"[" + b"X" * 51 + b"]"
+
+
+def _table_by_dumps(values) -> dict[bytes, bytes]:
+    """The replacement table as it was built before the plain-ASCII shortcut."""
+    table: dict[bytes, bytes] = {}
+    for value in values:
+        masked = mask(value)
+        for form, replacement in (
+                (json.dumps(value, ensure_ascii=False)[1:-1],
+                 json.dumps(masked, ensure_ascii=False)[1:-1]),
+                (json.dumps(value)[1:-1], json.dumps(masked)[1:-1]),
+                (value, masked)):
+            table.setdefault(form.encode("utf-8"), replacement.encode("utf-8"))
+    return table
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_value, st.text(min_size=6, max_size=40)), max_size=12))
+def test_replacement_table_shortcut_equals_the_three_json_forms(values) -> None:
+    from secpipe.model.secret import replacement_table
+
+    collector = _collector(values)
+    assert replacement_table(collector.values) == _table_by_dumps(collector.values)
+
+
+def test_the_run_reuses_the_caches_scrub_only_where_it_gives_the_same_bytes() -> None:
+    """scrubonce: the scan cache's pass (its tool's values) stands in for the run's pass (all
+    values) exactly when no other value shows in the report."""
+    from secpipe.model import scrubonce
+
+    own = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
+    report = b'{"secret": "AKIAIOSFODNN7EXAMPLE", "ctx": "pw=hunter2hunter2; AKIAIOSFODNN7EXAMPLEXYZ"}'
+    cases = {
+        "no other value": [],
+        "other values, absent": ["not-in-the-report-1"],
+        # another tool's value that overlaps one of ours: leftmost-longest picks it instead
+        "a longer overlapping value": ["AKIAIOSFODNN7EXAMPLEXYZ"],
+        "a value inside a masked one": ["unter2hunt"],
+    }
+    for name, others in cases.items():
+        everything = _collector([*own.values, *others])
+        data = bytes(bytearray(report))          # a report object of its own, as each tool's is
+        scrubonce.remember(data, own.values, own.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == everything.scrub(data), name
+    assert own.scrub(report) != _collector([*own.values, "AKIAIOSFODNN7EXAMPLEXYZ"]).scrub(report)
+    # an equal report that is another object is scrubbed afresh, and an entry serves once
+    data = bytes(bytearray(report))
+    scrubonce.remember(data, own.values, b"not what a scrub gives")
+    assert scrubonce.scrub_values(own, bytes(bytearray(report))) == own.scrub(report)
+    assert scrubonce.scrub_values(own, data) == b"not what a scrub gives"   # taken: trusted
+    assert scrubonce.scrub_values(own, data) == own.scrub(report)          # then gone
+    scrubonce.forget()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_value, min_size=1, max_size=10, unique=True),
+       st.lists(st.tuples(st.integers(0, 9), st.text(alphabet="ab \"\\\né", max_size=6)),
+                max_size=12))
+def test_small_data_path_equals_the_automaton(values, pieces) -> None:
+    """SecretCollector.scrub on a log (few bytes x values) searches each form and builds an
+    automaton of the present ones only: the same bytes as the whole automaton."""
+    collector = _collector(values)
+    present = sorted(collector.values)
+    text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
+                             present[i % len(present)]) for i, filler in pieces)
+    data = text.encode()
+    small = collector.scrub(data)                 # no automaton built yet: the small path
+    assert collector._cached is None
+    assert small == collector._scrubber().scrub(data)

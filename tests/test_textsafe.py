@@ -79,6 +79,6 @@ def test_clean_fast_path_for_printable_text_agrees_with_the_patterns() -> None:
     from secpipe.textsafe import BIDI, ESCAPES, INVALID_XML
 
     for i in range(0x110000):
-        text = "…" + chr(i)
-        slow = BIDI.sub("\ufffd", INVALID_XML.sub("", ESCAPES.sub("", text)))
-        assert clean(text) == slow, hex(i)
+        for text in ("…" + chr(i), "…\n" + chr(i) + "\t\r"):   # line breaks kept: 2nd path
+            slow = BIDI.sub("\ufffd", INVALID_XML.sub("", ESCAPES.sub("", text)))
+            assert clean(text) == slow, hex(i)

@@ -42,6 +42,17 @@ class Scrubber:
     def engine(self) -> str:
         return "aho-corasick" if self._automaton is not None else "regex"
 
+    def finds_any(self, data: bytes) -> bool:
+        """Whether any key occurs in `data` (stops at the first)."""
+        if not data or not self._replacements:
+            return False
+        if self._automaton is not None:
+            for _ in self._automaton.iter(data.decode("latin-1")):
+                return True
+            return False
+        assert self._regex is not None
+        return self._regex.search(data) is not None
+
     def scrub(self, data: bytes) -> bytes:
         if not data or not self._replacements:
             return data

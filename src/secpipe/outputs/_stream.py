@@ -12,11 +12,51 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+try:
+    import orjson as _orjson
+except ImportError:      # pragma: no cover - a declared dependency; speed only without it
+    _orjson = None
+
+_std_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+# orjson and the standard encoder differ on floats only where Python's repr uses an exponent
+# (below 1e-4 or from 1e16): orjson then writes `1e-5`, `1e16` or `0.00001`. Such a number
+# (where a number can stand: after a key's `":`, after `[` or `,`, before `,`, `}` or `]`)
+# sends the element to the standard encoder; so does a `null` (orjson writes NaN and
+# Infinity as null, the standard encoder NaN and Infinity). Text inside a string that merely
+# looks like one (`"a,1e5]"`) costs speed only, never bytes. The precise pattern is slow on
+# text full of `e`s and `:`s, so cheap tests that every such number passes go first.
+_SUSPECT_NUMBER = re.compile(
+    rb"[:\[,]-?(?:[0-9]+(?:\.[0-9]+)?e-?[0-9]+|0\.0000[0-9]*)[,}\]]")
+_POSITIVE_EXPONENT = re.compile(rb"e[0-9]+[,}\]]")
+# refused by orjson, so decided by the standard encoder: subclasses of str/int/dict/list
+# (`Encoded`, enums' mixins), dataclasses, datetimes, non-string keys, ints beyond 64 bits
+_OPTIONS = 0 if _orjson is None else (_orjson.OPT_PASSTHROUGH_DATETIME
+                                      | _orjson.OPT_PASSTHROUGH_DATACLASS
+                                      | _orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def _fast_encode(value: Any) -> str:
+    """Compact JSON, byte for byte what `_std_encode` gives, about twice as fast: orjson
+    where its text is provably the same, the standard encoder everywhere else."""
+    if type(value) is not dict and type(value) is not list:
+        return _std_encode(value)
+    try:
+        out = _orjson.dumps(value, option=_OPTIONS)     # type: ignore[union-attr]
+    except (TypeError, ValueError):     # orjson.JSONEncodeError is a TypeError
+        return _std_encode(value)       # raises, or encodes what orjson refused
+    if b"null" in out or ((b"e-" in out or b"0.0000" in out or _POSITIVE_EXPONENT.search(out))
+                          and _SUSPECT_NUMBER.search(out)):
+        return _std_encode(value)
+    return out.decode("utf-8")
+
+
+_encode: Callable[[Any], str] = _std_encode if _orjson is None else _fast_encode
 
 
 class Encoded(str):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import AbstractSet, Callable, Mapping, Sequence
 
 from secpipe.formats import ReportFormatError
-from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed
+from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed, scrubonce
 from secpipe.model.asff import now_iso
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
@@ -173,12 +173,15 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         correlate_run(run, collector.values)   # one issue per root cause, across stages
     events.phase("scrubbing raw reports and logs")
     for tr in tool_runs:
-        # clear values, then the plain hashes tools reported (detect-secrets' SHA-1)
-        tr.reports = [RawReport(r.name, fkey.scrub_hashes(collector.scrub(r.data)))
+        # clear values (the scan cache's pass reused where it gives the same bytes), then the
+        # plain hashes tools reported (detect-secrets' SHA-1)
+        tr.reports = [RawReport(r.name, fkey.scrub_hashes(scrubonce.scrub_values(collector,
+                                                                                 r.data)))
                       for r in tr.reports]
         tr.log = fkey.scrub_hashes_text(collector.scrub_text(tr.log))
         if tr.result.error:
             tr.result.error = fkey.scrub_hashes_text(collector.scrub_text(tr.result.error))
+    scrubonce.forget()
     return tool_runs
 
 

@@ -22,6 +22,7 @@ from typing import Callable
 
 from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
+from secpipe.model import scrubonce
 from secpipe.model.secret import current_key
 from secpipe.scancache import hints, store, units as u
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
@@ -200,7 +201,9 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
     key = current_key()
 
     def clean(data: bytes) -> bytes:
-        return key.scrub_hashes(local.scrub(data))
+        values_scrubbed = local.scrub(data)
+        scrubonce.remember(data, local.values, values_scrubbed)   # the run's pass reuses it
+        return key.scrub_hashes(values_scrubbed)
 
     return replace(outcome, reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
                    artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],

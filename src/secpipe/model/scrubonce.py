@@ -1,0 +1,57 @@
+"""A raw report's values scrubbed once, not twice.
+
+A tool scanned fresh has its report scrubbed twice: by the scan cache, of the values its own
+parse saw (what the cache may keep), and at the end of the run, of every value the run saw
+(what raw/ may keep). Both passes read the whole report; at 50,000 findings each cost seconds.
+
+The cache's result is remembered here, keyed by the very report object, with the values it
+was scrubbed of. The run's pass takes it when scrubbing by the run's values gives the same
+bytes: when the run saw no other value, or when no form of any other value occurs in the
+report. (Every match then comes from the same values in both passes, so leftmost-longest picks
+the same replacements.) Otherwise it scrubs as before. An entry is taken at most once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import AbstractSet
+
+from secpipe.model.secret import SecretCollector
+
+_MEMO: dict[int, tuple[bytes, frozenset[str], bytes]] = {}
+_LOCK = threading.Lock()
+_MAX_ENTRIES = 256   # reports of one run; a bound, so a crashed run's leftovers stay small
+
+
+def remember(data: bytes, values: AbstractSet[str], scrubbed: bytes) -> None:
+    """`scrubbed` is `data` scrubbed of exactly `values` (SecretCollector.scrub)."""
+    with _LOCK:
+        if len(_MEMO) >= _MAX_ENTRIES:
+            _MEMO.clear()
+        _MEMO[id(data)] = (data, frozenset(values), scrubbed)
+
+
+def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
+    """`collector.scrub(data)`, from the remembered pass where that gives the same bytes."""
+    with _LOCK:
+        entry = _MEMO.pop(id(data), None)
+    if entry is not None and entry[0] is data:
+        extra = collector.values - entry[1]
+        if not extra or not _collector_of(extra).finds_any(data):
+            return entry[2]
+    return collector.scrub(data)
+
+
+def forget() -> None:
+    """Drop what was not taken (a run's end)."""
+    with _LOCK:
+        _MEMO.clear()
+
+
+def _collector_of(values: AbstractSet[str]) -> SecretCollector:
+    collector = SecretCollector()
+    collector.values = set(values)
+    return collector
+
+
+__all__ = ["forget", "remember", "scrub_values"]

@@ -1,0 +1,104 @@
+"""The writers' JSON encoder: orjson where its text is the standard encoder's, byte for byte.
+
+Every output file (ASFF, OCSF, SARIF, the report's data) goes through `outputs._stream`'s
+encoder; these tests hold it to `json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))`
+on any JSON-shaped value, and on the values where orjson is known to write something else
+(floats Python writes with an exponent, NaN, Infinity, big ints, non-string keys, subclasses).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import struct
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from secpipe.outputs import _stream
+from secpipe.outputs._stream import Encoded, _fast_encode, _std_encode
+
+pytestmark = pytest.mark.skipif(_stream._orjson is None, reason="orjson not installed")
+
+
+def _both(value):
+    """(fast, standard) results, an exception compared by its type."""
+    out = []
+    for encode in (_fast_encode, _std_encode):
+        try:
+            out.append(encode(value))
+        except Exception as exc:  # noqa: BLE001 - the exception is the result compared
+            out.append(type(exc))
+    return out
+
+
+# floats of every magnitude, NaN and the infinities among them
+_floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(0, 2**64 - 1).map(lambda b: struct.unpack("d", struct.pack("Q", b))[0]))
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), _floats,
+                     st.text(), st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x3000)))
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=5),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(_json, max_size=4), st.dictionaries(st.text(max_size=8), _json, max_size=4)))
+def test_same_text_as_the_standard_encoder(value) -> None:
+    fast, std = _both(value)
+    assert fast == std
+
+
+@pytest.mark.parametrize("number", [
+    1e-05, -4.4365542300072625e-05, 2.5e-07, 1e16, 1.5e300, 5e-324, 1.7976931348623157e308,
+    1e15, 0.0001, 123456.789, -0.0, 0.1, math.nan, math.inf, -math.inf, 2**64, -2**63 - 1,
+])
+def test_numbers_orjson_writes_otherwise(number) -> None:
+    for value in ([number], {"Score": number}, {"a": [{"b": number, "c": "x:1e5,"}]},
+                  [1, number, "e-"], {"n": None, "x": number}):
+        fast, std = _both(value)
+        assert fast == std, value
+
+
+class _Color(enum.Enum):
+    RED = "red"
+
+
+class _Level(str, enum.Enum):
+    HIGH = "high"
+
+
+def test_what_orjson_refuses_or_treats_its_own_way_is_the_standard_encoders() -> None:
+    for value in ({1: "int key"}, {"k": Encoded('{"pre":"encoded"}')}, {"k": _Level.HIGH},
+                  {"when": datetime(2026, 1, 2, tzinfo=timezone.utc)}, [set()], "plain",
+                  {"deep": json.loads("[" * 300 + "]" * 300)}):
+        fast, std = _both(value)
+        assert fast == std, value
+    loop: list = []
+    loop.append(loop)
+    assert _both([loop]) == [ValueError, ValueError]     # a cycle: the standard error
+    assert _both({"c": _Color.RED})[1] is TypeError       # refused by the standard encoder
+
+
+def test_the_writers_use_it() -> None:
+    assert _stream._encode is _fast_encode
+    assert _stream.encode({"a": [1, "é", 1e-5]}) == '{"a":[1,"é",1e-05]}'
+
+
+def test_plain_documents_take_the_fast_path(monkeypatch) -> None:
+    """Hex digests, `sha1:` keys, `e-` in words and scores like 7.5 are no reason to fall
+    back (the fallback would be correct, only slow)."""
+    doc = {"Id": "secpipe/x/5e0a3e16", "LocationKey": "secret-sha1:778e62f5ba611c50ed8",
+           "Title": "re-use of a key", "Cvss": [{"BaseScore": 7.5}], "Normalized": 70,
+           "Types": ["a", "b"], "Nested": [[1, 2.25], {"e": "1e5x"}]}
+    expected = _std_encode(doc)
+
+    def refuse(value):
+        raise AssertionError("fell back to the standard encoder")
+
+    monkeypatch.setattr(_stream, "_std_encode", refuse)
+    assert _fast_encode(doc) == expected
