@@ -1,7 +1,7 @@
-"""Side-table rows built ahead by the import's checking thread (`validate.side_rows_of`, bound
-to the pk by the writer) must be exactly the rows of the document as stored: on both
-databases, through `bulk_import` (threaded) and `batch_import`, and also when an automation
-rule changes the document between the checks and the write."""
+"""Side-table rows built ahead by `bulk_import`'s checking thread (`validate.side_rows_of`,
+bound to the pk by the writer) must be exactly the rows of the document as stored, as those
+`batch_import` builds in the writer: on both databases, and also when an automation rule
+changes the document between the checks and the write."""
 
 from __future__ import annotations
 
