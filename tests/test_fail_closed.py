@@ -163,3 +163,41 @@ def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_pat
     assert not marker.exists(), "a tool's child outlived Ctrl-C"
     summary = json.loads(next((tmp_path / "out" / "runs").glob("*/summary.json")).read_text())
     assert summary["interrupted"] is True and summary["exit_code"] == 2
+
+
+def test_an_interrupt_while_the_hub_opens_lands_in_the_wait_not_in_the_opening() -> None:
+    """Ctrl-C comes to the main thread: while the hub opens (imports, SQLite locks) the main
+    thread only waits, so the opening is never cut halfway (an import cut by Ctrl-C once left
+    a run unable to write its summary)."""
+    import _thread
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from secpipe.pipeline import runner
+
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def gate() -> tuple[dict, list]:
+        entered.set()
+        try:
+            release.wait(10)           # stands for the imports and the hub's opening
+        except KeyboardInterrupt:
+            seen.append("cut inside the opening")
+            raise
+        seen.append("finished")
+        return {}, []
+
+    def interrupt() -> None:
+        entered.wait(10)
+        _thread.interrupt_main()
+        time.sleep(0.3)
+        release.set()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
+        runner._with_gate_inputs(gate, None, [], pool, {})
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen == ["finished"]

@@ -8,7 +8,7 @@ import random
 import string
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from secpipe.model import Secret, SecretCollector, collecting, mask
 from secpipe.model.scrubber import Scrubber
@@ -45,6 +45,7 @@ _value = st.text(alphabet=string.ascii_letters + string.digits + '"\\/ é\n-', m
 def test_one_pass_equals_value_by_value_on_distinct_tokens(values, picks, filler) -> None:
     collector = _collector(values)
     present = sorted(collector.values)
+    assume(present)   # values Secret.from_value does not keep (e.g. '00000 ') leave nothing
     doc = {"items": [{"secret": present[i % len(present)], "ctx": filler +
                       present[i % len(present)] + filler} for i in picks]}
     data = json.dumps(doc).encode() + b"\n" + json.dumps(doc, ensure_ascii=False).encode()

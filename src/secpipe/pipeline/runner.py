@@ -7,6 +7,7 @@ saw, and only then written to the run directory: nothing reaches disk in clear.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -192,12 +193,21 @@ def _with_gate_inputs(gate_inputs: GateInputs, baselines: Mapping[str, AbstractS
                       suppressions: Sequence[Suppression], pool: ThreadPoolExecutor,
                       running: Mapping[Future, object]
                       ) -> tuple[Mapping[str, AbstractSet[str]], Sequence[Suppression]]:
-    """Call `gate_inputs` while the first tools run; a failure stops every tool first."""
+    """Call `gate_inputs` while the first tools run; a failure stops every tool first.
+
+    It runs in a thread of its own (in a copy of this context) while the main thread waits
+    for it: a Ctrl-C or SIGTERM, which Python delivers to the main thread, then lands in that
+    wait, never halfway through an import or inside a lock that opening the hub holds (an
+    interrupted import of the output writers left the run unable to write its summary)."""
+    side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secpipe-gate")
     try:
-        more_baselines, more_suppressions = gate_inputs()
+        future = side.submit(contextvars.copy_context().run, gate_inputs)
+        more_baselines, more_suppressions = future.result()
     except BaseException:
         _stop_tools(pool, running)
         raise
+    finally:
+        side.shutdown(wait=False)
     return {**(baselines or {}), **more_baselines}, [*suppressions, *more_suppressions]
 
 
