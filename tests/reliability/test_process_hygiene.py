@@ -140,3 +140,33 @@ def test_only_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
         live.wait()
         if holder is not None:
             os.close(holder)
+
+
+_ANNOUNCE_ONLY = r"""
+import os, signal, subprocess, sys
+from secpipe.scanners import lifeline
+proc = subprocess.Popen(["sh", "-c", "sleep 300 >/dev/null & echo $!; wait"],
+                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, start_new_session=True,
+                        preexec_fn=lifeline.preexec())
+child = proc.stdout.readline().decode().strip()
+print(proc.pid, child, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)   # dies before any lifeline.watch() of the parent's
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PDEATHSIG is Linux's")
+def test_a_tool_announces_its_group_before_it_runs(tmp_path: Path) -> None:
+    """secpipe SIGKILLed between starting a tool and its own watch(): the tool's children still
+    die, because the tool told the watchdog its process group before exec."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _ANNOUNCE_ONLY], capture_output=True, env=env,
+                         timeout=120)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    tool_pid, sleep_pid = (int(x) for x in out.stdout.split())
+    deadline = time.monotonic() + 30
+    while (_running(tool_pid) or _running(sleep_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(tool_pid), "the tool outlived its parent (PR_SET_PDEATHSIG)"
+    assert not _running(sleep_pid), "the tool's child outlived its parent (the watchdog)"

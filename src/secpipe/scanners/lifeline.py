@@ -72,16 +72,28 @@ _PRCTL = _load_prctl()   # resolved in the parent: the child only calls it
 
 def preexec() -> Callable[[], None] | None:
     """The `preexec_fn` that ties a tool to secpipe's life (None off Linux). It does as little
-    as possible between fork and exec: one prctl call and one getppid."""
+    as possible between fork and exec: one prctl call, one getppid, and one write.
+
+    The write tells the watchdog the tool's process group from inside the child, before the
+    tool runs: the parent's own `watch()` comes only once its thread has the GIL back after
+    the fork, and a secpipe SIGKILLed in between (a busy main thread, a loaded machine) left
+    the tool's children running. `Popen` closes the inherited pipe after this (close_fds), so
+    the tool never holds it."""
     prctl = _PRCTL
     if prctl is None:
         return None
     parent = os.getpid()
+    announce = _WATCHDOG_INSTANCE.fileno()
 
     def tie() -> None:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # secpipe died before the prctl took: do not start
             os._exit(137)
+        if announce is not None:
+            try:   # one line under PIPE_BUF: atomic beside the parent's own lines
+                os.write(announce, b"+%d\n" % os.getpid())
+            except OSError:
+                pass   # the parent's watch() after the fork still registers it
 
     return tie
 
@@ -118,6 +130,16 @@ class _Watchdog:
                     return
                 except (BrokenPipeError, OSError):
                     self._proc = None
+
+    def fileno(self) -> int | None:
+        """The write end of the watchdog's pipe (the watchdog started if needed), for a child
+        to announce itself before exec; None without a watchdog."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = self._start()
+            if self._proc is None or self._proc.stdin is None:
+                return None
+            return self._proc.stdin.fileno()
 
     def watch(self, pgid: int) -> None:
         self._send(f"+{pgid}")
