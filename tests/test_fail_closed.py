@@ -149,7 +149,9 @@ def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_pat
     env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin", SECPIPE_TOOLS_DIR=str(tmp_path / "t"))
     proc = subprocess.Popen([sys.executable, "-m", "secpipe", "run", str(project), "--out",
                              str(tmp_path / "out"), "--no-progress"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # (SIGINT as at a terminal: a suite started in the background hands it ignored)
     # Ctrl-C once the tool really runs (a fixed sleep raced secpipe's start-up under load)
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:

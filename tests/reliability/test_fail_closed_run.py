@@ -43,6 +43,13 @@ def _project(tmp_path: Path, config: str) -> Path:
     return root
 
 
+def ctrl_c_reaches() -> None:
+    """In the child, as at a terminal: SIGINT with its default action. A suite started in the
+    background (`make test &`, nohup) hands every child SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored, so a Ctrl-C test would wait for a signal that never comes."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _secpipe(tmp_path: Path, root: Path, out: Path, *extra: str, bin_dir: Path | None = None,
              preexec=None, wait: bool = True):
     env = dict(os.environ, SECPIPE_TOOLS_DIR=str(tmp_path / "tools"),
@@ -201,7 +208,8 @@ def test_interrupt_kills_every_tool_and_its_children(tmp_path: Path, sig: int) -
     _fake(bin_dir, "trufflehog3", body)
     root = _project(tmp_path, "stages:\n  lint: {tools: [hadolint], timeout: 600}\n"
                               "  secrets: {tools: [trufflehog3], timeout: 600}\n")
-    proc = _secpipe(tmp_path, root, tmp_path / "out", "--no-hub", bin_dir=bin_dir, wait=False)
+    proc = _secpipe(tmp_path, root, tmp_path / "out", "--no-hub", bin_dir=bin_dir, wait=False,
+                    preexec=ctrl_c_reaches)
     deadline = time.monotonic() + 60
     while len(_processes_with(token)) < 10 and time.monotonic() < deadline:
         time.sleep(0.2)                      # 5 processes per tool: all started
