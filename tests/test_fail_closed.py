@@ -141,6 +141,8 @@ def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_pat
     import sys
     import time
 
+    from tests.reliability.test_fail_closed_run import ctrl_c_reaches
+
     bin_dir = tmp_path / "bin"; bin_dir.mkdir()
     marker = tmp_path / "child-alive"
     started = tmp_path / "tool-started"
@@ -150,8 +152,7 @@ def test_ctrl_c_kills_tools_and_marks_the_run_interrupted(project: Path, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "secpipe", "run", str(project), "--out",
                              str(tmp_path / "out"), "--no-progress"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # (SIGINT as at a terminal: a suite started in the background hands it ignored)
+                            preexec_fn=ctrl_c_reaches)
     # Ctrl-C once the tool really runs (a fixed sleep raced secpipe's start-up under load)
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:

@@ -27,22 +27,21 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Alias
 
 
-@compiles(Table, "sqlite")
-def _table_with_hint(element: Table, compiler: Any, **kw: Any) -> str:
-    text = compiler.visit_table(element, **kw)
+def _hinted(text: str, element: Any, kw: dict[str, Any]) -> str:
     hints = kw.get("fromhints")
     if kw.get("asfrom") and hints and element in hints:
         text += " " + hints[element]
     return text
+
+
+@compiles(Table, "sqlite")
+def _table_with_hint(element: Table, compiler: Any, **kw: Any) -> str:
+    return _hinted(compiler.visit_table(element, **kw), element, kw)
 
 
 @compiles(Alias, "sqlite")
 def _alias_with_hint(element: Alias, compiler: Any, **kw: Any) -> str:
-    text = compiler.visit_alias(element, **kw)
-    hints = kw.get("fromhints")
-    if kw.get("asfrom") and hints and element in hints:
-        text += " " + hints[element]
-    return text
+    return _hinted(compiler.visit_alias(element, **kw), element, kw)
 
 
 def indexed_by(select: Any, table: Table, index: str) -> Any:
