@@ -32,6 +32,7 @@ from secpipe.hub.store_import import (MAX_IMPORT_BYTES, MAX_IMPORT_FINDINGS,  # 
 from secpipe.hub.store_partitions import Subscription, settle
 from secpipe.hub.subscriptions import ProductSubscriptions
 from secpipe.hub.common import loads, refuse_nul_parameters
+from secpipe.hub.query_decode import load_docs
 from secpipe.hub.interface import (
     InvalidInput,
     Partition,
@@ -234,7 +235,7 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         with self._read() as conn:
             docs, token = pages.findings_page(conn, filters, sort, max_results, next_token, text,
                                               scope)
-        return [loads(d) for d in docs], token
+        return load_docs(docs), token
 
     def count_findings(self, filters: Mapping[str, Any] | None = None, *,
                        text: str | None = None, partition: Partition | None = None,
