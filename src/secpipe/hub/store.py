@@ -160,10 +160,14 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
         # No server-side prepared statements: after five runs psycopg would prepare a page
         # query and PostgreSQL may switch to a generic plan that ignores the filter values
         # (measured: 20 ms -> 800 ms at 1M findings). JIT and parallel workers cost more than
-        # they save on queries that return one page.
+        # they save on queries that return one page. random_page_cost 1.1 (the usual SSD /
+        # cached setting; the default 4 prices a spinning disk): a rare filter's candidates
+        # are probed by index, where 4 made the planner scan 100k entries of a common value's
+        # index instead, 2-4x slower, as a chance ANALYZE sample decided (see `pages`).
         engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args={
             "prepare_threshold": None,
-            "options": "-c jit=off -c max_parallel_workers_per_gather=0"})
+            "options": "-c jit=off -c max_parallel_workers_per_gather=0 "
+                       "-c random_page_cost=1.1"})
         event.listen(engine, "before_cursor_execute", refuse_nul_parameters)
     store = SqlHubStore(engine, account_id=account_id or partitions.DEFAULT.account,
                         region=region, secret_file=secret_location(url, path))
@@ -211,6 +215,18 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
             yield conn
 
     @contextmanager
+    def _read_one(self) -> Iterator[Connection]:
+        """A read that runs one statement (a GetFindings page on PostgreSQL): there without
+        BEGIN and COMMIT, two round trips of four (with the pool's ping), which a loaded
+        machine makes milliseconds each; one statement sees one snapshot anyway."""
+        if self.dialect != "postgresql":
+            with self._read() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def _write(self, held: Connection | None = None) -> Iterator[Connection]:
         """A write transaction, on `held` (left open) when given."""
         opened = nullcontext(held) if held is not None else self.engine.connect()
@@ -232,7 +248,7 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         and resource ids case-insensitively. Only the partition's findings (and, for a
         principal scoped to member accounts, only theirs) are seen."""
         scope = partitions.visible(self._part(partition), principal)
-        with self._read() as conn:
+        with self._read_one() as conn:
             docs, token = pages.findings_page(conn, filters, sort, max_results, next_token, text,
                                               scope)
         return load_docs(docs), token
