@@ -12,6 +12,15 @@ cap shrinking to the best count so far), estimates how many rows a sorted scan w
 and spells the terms so SQLite has one choice left: the driving term index-able and the
 others not, or every term except those on the sort key not index-able. PostgreSQL keeps
 statistics and plans LIMIT queries itself, so it gets the plain spelling.
+
+PostgreSQL at 1M findings (bench/hub_pg_split.py): planning takes ~1 ms, every block is a
+shared-buffer hit after the first pass, and Q3 (Type + CRITICAL + ResourceId PREFIX) costs
+what probing its ~2,000-3,300 resource candidates costs (~10k-20k buffer hits: each
+candidate's severity in ix_findings_narrow, its Type in pk_finding_types). Its tail was the
+planner trading those probes for a hash join over all 102,800 CRITICAL entries of the
+severity index, 2-4x slower, whenever an ANALYZE sample put the PREFIX range's estimate
+(1 to 2,400 rows for ~2,100-3,300) high enough under random_page_cost 4: the hub's sessions
+use 1.1 (`store.open_store`). A page is one statement, run outside a transaction there.
 """
 
 from __future__ import annotations
