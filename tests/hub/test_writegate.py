@@ -4,14 +4,10 @@ concurrent import still lands."""
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing as mp
-import os
 import threading
 import time
 from pathlib import Path
-
-import pytest
 
 from secpipe.hub import writegate
 from secpipe.hub.store import open_store
@@ -116,52 +112,3 @@ def test_no_gate_for_postgresql_or_memory():
     with writegate.for_engine(engine):
         pass
     assert not any(k in ("", ":memory:") for k in writegate._GATES)
-
-
-class _CountingFcntl:
-    """`fcntl` as writegate sees it, counting flock calls."""
-
-    LOCK_EX, LOCK_NB, LOCK_UN = fcntl.LOCK_EX, fcntl.LOCK_NB, fcntl.LOCK_UN
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def flock(self, fd: int, op: int) -> None:
-        self.calls += 1
-        fcntl.flock(fd, op)
-
-
-def test_a_writer_waits_for_another_process_in_the_kernel_not_by_polling(tmp_path, monkeypatch):
-    gate = writegate.WriteGate(tmp_path / "hub.db")
-    counting = _CountingFcntl()
-    monkeypatch.setattr(writegate, "fcntl", counting)
-    other = os.open(gate.side, os.O_RDWR | os.O_CREAT)     # another process's writer
-    fcntl.flock(other, fcntl.LOCK_EX)
-    got: list[int | None] = []
-    t = threading.Thread(target=lambda: got.append(gate._flock(time.monotonic() + 60)))
-    t.start()
-    time.sleep(0.3)                          # it waits while the other writer holds the lock
-    assert not got and t.is_alive()
-    os.close(other)                          # the other writer is done
-    t.join(60)
-    assert got and got[0] is not None
-    os.close(got[0])
-    assert counting.calls == 2               # one try, one blocking wait: no polling
-
-
-def test_a_writer_that_gives_up_leaves_no_lock_behind(tmp_path):
-    gate = writegate.WriteGate(tmp_path / "hub.db")
-    other = os.open(gate.side, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(other, fcntl.LOCK_EX)
-    assert gate._flock(time.monotonic() + 0.05) is None     # deadline passed: SQLite decides
-    os.close(other)
-    # the helper left behind takes the lock and drops it at once: the next writer gets it
-    fd = gate._flock(time.monotonic() + 60)
-    assert fd is not None
-    probe = os.open(gate.side, os.O_RDWR)
-    try:
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)   # it is really held
-    finally:
-        os.close(probe)
-        os.close(fd)

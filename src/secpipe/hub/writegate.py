@@ -29,6 +29,7 @@ from typing import ContextManager, Iterator
 from sqlalchemy.engine import Engine
 
 WAIT = 30.0        # as SQLite's busy_timeout (hub/store.py)
+POLL = 0.0005      # between flock tries while another process writes
 
 
 class FifoLock:
@@ -106,65 +107,18 @@ class WriteGate:
             fd = os.open(self.side, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
             return None                    # e.g. a read-only folder: SQLite's lock alone
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        return _BlockedWait(fd).result(deadline - time.monotonic())
-
-
-class _BlockedWait:
-    """Another process writes: wait for its flock in the kernel, not by polling.
-
-    Why: polling every 0.5 ms cost two system calls and a wake-up per try while the other
-    `hub serve` worker wrote (about 4,000 tries per 4,000 imported findings per worker,
-    measured with strace), and woke the next writer up to 0.5 ms late. A blocking flock is
-    woken by the kernel the moment the lock is released, but cannot time out, so it runs on a
-    helper thread and the writer waits for that thread at most until its deadline. A writer
-    that gives up leaves the descriptor to the helper, which closes it (releasing the lock at
-    once) whenever it gets the lock or fails."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.done = threading.Event()
-        self.mutex = threading.Lock()
-        self.got = False
-        self.abandoned = False
-        threading.Thread(target=self._wait, name="hub-writegate-flock", daemon=True).start()
-
-    def _wait(self) -> None:
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-            got = True
-        except OSError:
-            got = False
-        with self.mutex:
-            if got and not self.abandoned:
-                self.got = True
-            else:
-                os.close(self.fd)          # not wanted any more (or failed): release at once
-        self.done.set()
-
-    def result(self, timeout: float) -> int | None:
-        """The locked descriptor, or None when the deadline passed first (SQLite decides)."""
-        try:
-            self.done.wait(max(0.0, timeout))
-        except BaseException:              # interrupted: never leave the lock held
-            with self.mutex:
-                self.abandoned = True
-                if self.got:
-                    self.got = False
-                    os.close(self.fd)
-            raise
-        with self.mutex:
-            if self.got:
-                return self.fd
-            self.abandoned = True          # the helper closes the descriptor, whenever
-            return None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(POLL)
+            except BaseException:
+                os.close(fd)
+                raise
 
 
 _GATES: dict[str, WriteGate] = {}
