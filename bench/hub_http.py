@@ -193,22 +193,24 @@ def drive(url: str, pid: int, clients: int, per_client: int,
     return result
 
 
-def profiler(pid: int, out: str | None) -> subprocess.Popen | None:
+def profiler(pid: int, out: str | None, gil: bool = True) -> subprocess.Popen | None:
     """py-spy (`pip install py-spy`, its own binary: nothing inside the hub changes) sampling
     the server and its workers while the clients run, as raw stacks in `out` (fold them with
-    any flame-graph tool). --gil: only what holds the GIL, i.e. the server's Python CPU."""
+    any flame-graph tool). --gil: only what holds the GIL, i.e. the server's Python CPU;
+    `gil=False` samples every running thread, native SQLite work without the GIL included."""
     if not out:
         return None
     spy = shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--gil",
-                             "--nonblocking", "--rate", "250", "--format", "raw",
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses",
+                             *(["--gil"] if gil else []), "--nonblocking", "--rate", "250", "--format", "raw",
                              "--output", out], stdout=subprocess.DEVNULL)
 
 
 def http_import(db: str, clients: int = 4, per_client: int = 10_000, workers: int = 1,
-                bare: bool = True, profile: str | None = None) -> dict[str, Any]:
+                bare: bool = True, profile: str | None = None, profile_gil: bool = True
+                ) -> dict[str, Any]:
     """{new: ..., unchanged: ..., bare: ...} for `clients` concurrent boto3 clients against
     `hub serve --workers N` and, in the same run, against the bare endpoint."""
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-"))
@@ -217,7 +219,7 @@ def http_import(db: str, clients: int = 4, per_client: int = 10_000, workers: in
     try:
         if workers > 1:
             time.sleep(1.0)                      # /health answered by one: let all start
-        spy = profiler(server.pid, profile)
+        spy = profiler(server.pid, profile, profile_gil)
         result = drive(server.url, server.pid, clients, per_client)
         result["workers"] = workers
         for label in ("new", "unchanged"):
@@ -263,6 +265,8 @@ def main() -> None:
     ap.add_argument("--pg", action="store_true", help="on a PostgreSQL server started here")
     ap.add_argument("--profile", metavar="FILE", help="py-spy raw stacks of the hub's Python "
                     "CPU while the clients run (warm-up included), written to FILE")
+    ap.add_argument("--profile-all-threads", action="store_true", help="--profile samples "
+                    "every running thread (native database work included), not only the GIL")
     args = ap.parse_args()
     workers = max(1, os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     work = Path(tempfile.mkdtemp(prefix="secpipe-bench-http-db-"))
@@ -276,7 +280,7 @@ def main() -> None:
         else:
             db = str(work / "hub.db")
         res = http_import(db, args.clients, args.per_client, workers, bare=not args.no_bare,
-                          profile=args.profile)
+                          profile=args.profile, profile_gil=not args.profile_all_threads)
     finally:
         if server is not None:
             server.stop()
