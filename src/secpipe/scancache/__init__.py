@@ -102,8 +102,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
 
-        done = hist.incremental(scanner, req, collector, base, u.manifest_digest(files),
-                                history, _digest)
+        done = hist.incremental(scanner, req, collector, base, files, history, _digest)
         if done is not None:
             outcome, findings, hinted = done
             _save_whole(scanner.name, whole_key, outcome, findings, hinted)
