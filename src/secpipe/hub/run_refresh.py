@@ -53,22 +53,23 @@ def _loads(text: str) -> Any:
 
 def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """True when `new` (the merged document) differs from `old` (the stored one) only in the
-    timestamps and run provenance a re-run moves (same keys, same order)."""
+    timestamps and run provenance a re-run moves (same keys, in the same order)."""
     if list(old) != list(new):
         return False
-    for key, value in new.items():
-        if key in _TIMES:
-            continue
-        before = old[key]
-        if before == value:
-            continue
-        if key != "ProductFields" or type(before) is not dict or type(value) is not dict:
+    probe = dict(new)               # new, with old's stamps: then one comparison in C
+    for key in _TIMES:
+        if key in old:
+            probe[key] = old[key]
+    before, fields = old.get("ProductFields"), new.get("ProductFields")
+    if type(before) is dict and type(fields) is dict:
+        if list(before) != list(fields):
             return False
-        if list(before) != list(value):
-            return False
-        if any(before[k] != v for k, v in value.items() if k not in _PROVENANCE):
-            return False
-    return True
+        fields = dict(fields)
+        for key in _PROVENANCE:
+            if key in before:
+                fields[key] = before[key]
+        probe["ProductFields"] = fields
+    return probe == old
 
 
 def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
