@@ -72,7 +72,8 @@ def main() -> int:
     try:
         repo = work / "repo"
         generate(repo, commits=args.commits, files=args.files)
-        envs = {side: {**base, "PYTHONPATH": src, "SECPIPE_SCAN_CACHE": str(work / f"cache-{side}")}
+        envs = {side: {**base, "PYTHONPATH": src,
+                       "SECPIPE_SCAN_CACHE": str(work / f"cache-{side}")}
                 for side, src in sides.items()}
         outs = {side: work / f"out-{side}" for side in sides}
         for side in sides:
@@ -93,7 +94,8 @@ def main() -> int:
                           f"  own {m['own']:5.2f} s  findings {m['findings']}  "
                           f"load {os.getloadavg()[0]:.1f}", flush=True)
             for side in sides:
-                med = {k: statistics.median(m[k] for m in got[side]) for k in ("wall", "cpu", "own")}
+                med = {k: statistics.median(m[k] for m in got[side])
+                       for k in ("wall", "cpu", "own")}
                 print(f"{mode} {side} ({sides[side]}): median wall {med['wall']:.2f} s, "
                       f"CPU {med['cpu']:.2f} s, own CPU {med['own']:.2f} s")
     finally:
