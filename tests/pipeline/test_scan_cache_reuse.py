@@ -190,3 +190,22 @@ def test_kingfisher_scans_the_new_commits_and_the_changed_tree(tmp_path: Path,
                         (ROOT / "examples" / "web" / "config" / "aws.js").read_bytes())
     blob = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
     assert planted and planted.group() not in blob   # no secret in clear in the cache
+
+
+def test_the_history_state_is_asked_of_git_once_per_run(tmp_path: Path) -> None:
+    """Every history tool of a run keys on the same refs (asked once; a new run asks again)."""
+    from secpipe.scancache import _history_state
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "a.py").write_text("x = 1\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    req = _request(repo, tmp_path, {})
+    first = _history_state(req)
+    (repo / "a.py").write_text("x = 2\n")
+    _git(repo, "commit", "-qam", "two")
+    assert first is not None and _history_state(req) == first    # the same run
+    again = _request(repo, tmp_path, {})                           # the next run
+    assert _history_state(again) not in (None, first)
