@@ -231,7 +231,7 @@ def bench_incremental(work: Path, env: dict[str, str], commits: int, files: int,
         print(f"  WARNING: findings differ: cold {cold['findings']} vs re-run {again['findings']}")
     for log in sorted((out / "runs" / "latest" / "logs").glob("*.log")):
         notes = [ln for ln in log.read_text().splitlines() if ln.startswith("scan cache:")]
-        print(f"    {log.stem}: {notes[0] if notes else 'scanned in full'}")
+        print(f"    {log.stem}: {' | '.join(notes) if notes else 'scanned in full'}")
 
 
 def bench_history(work: Path, env: dict[str, str], commits: int, files: int,

@@ -8,6 +8,7 @@ Needs the scanners (`secpipe tools install`).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -163,4 +164,48 @@ def test_kingfisher_scans_the_new_commits_and_the_changed_tree(tmp_path: Path,
     _git(repo, "commit", "-qm", "key")
     notes, found = _cached_equals_cold("kingfisher", repo, tmp_path, "2.14.0")
     assert any("only commits after" in n for n in notes), notes
+    # the tree: only the two changed files were scanned, the third's occurrences reused
+    assert any("tree: 2 of 4 files changed and were scanned" in n for n in notes), notes
     assert any(f["secret"] and f["secret"][1].startswith("AKIA") for f in found)
+    # a second key in another file, and the first file's key moved: per-file reuse still
+    # gives the cold run's findings (path, lines, commits), and a removed file's drop out
+    # (new blobs each: a blob already in history is attributed to its first commit, see
+    # scancache.history's known difference)
+    planted_js = (ROOT / "examples" / "web" / "config" / "aws.js").read_text()
+    (repo / "m0.py").write_text("# m0\n" + planted_js)
+    (repo / "aws.js").unlink()
+    (repo / "moved.js").write_text("\n\n" + planted_js)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "moved")
+    notes, found = _cached_equals_cold("kingfisher", repo, tmp_path, "2.14.0")
+    assert any("tree: 2 of 4 files changed and were scanned" in n for n in notes), notes
+    assert {f["location"][0] for f in found if not f["properties"].get("commit")} == {
+        "m0.py", "moved.js"}
+    # only a file removed: nothing of the tree is scanned, the rest reused
+    (repo / "m0.py").unlink()
+    _git(repo, "commit", "-qam", "removed")
+    notes, found = _cached_equals_cold("kingfisher", repo, tmp_path, "2.14.0")
+    assert any("tree: 0 of 3 files changed" in n for n in notes), notes
+    planted = re.search(rb"AKIA[0-9A-Z]{16}",
+                        (ROOT / "examples" / "web" / "config" / "aws.js").read_bytes())
+    blob = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    assert planted and planted.group() not in blob   # no secret in clear in the cache
+
+
+def test_the_history_state_is_asked_of_git_once_per_run(tmp_path: Path) -> None:
+    """Every history tool of a run keys on the same refs (asked once; a new run asks again)."""
+    from secpipe.scancache import _history_state
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "a.py").write_text("x = 1\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    req = _request(repo, tmp_path, {})
+    first = _history_state(req)
+    (repo / "a.py").write_text("x = 2\n")
+    _git(repo, "commit", "-qam", "two")
+    assert first is not None and _history_state(req) == first    # the same run
+    again = _request(repo, tmp_path, {})                           # the next run
+    assert _history_state(again) not in (None, first)

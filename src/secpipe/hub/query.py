@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import and_, cast, exists, false, func, not_, or_, select, true
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
 from secpipe.hub import filterspec as fs
@@ -207,6 +206,8 @@ def doc_product_field(key: str, dialect: str) -> ColumnElement:
     """A ProductFields value read from the stored document (keys kept out of the side table)."""
     if dialect == "sqlite":
         return func.json_extract(F.c.doc, f'$."ProductFields"."{key}"')
+    from sqlalchemy.dialects.postgresql import JSONB   # not on SQLite hubs
+
     return func.jsonb_extract_path_text(cast(F.c.doc, JSONB), "ProductFields", key)
 
 

@@ -46,7 +46,6 @@ from typing import Any, Callable
 
 from sqlalchemy import Float, String, and_, case, cast, exists, false, func, literal, literal_column
 from sqlalchemy import not_, or_, select, true
-from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 
@@ -139,6 +138,8 @@ class _Values:
         return exists(q.where(*conds, pred(tables[-1]))).correlate(F)
 
     def _pg(self, pred: Callable[[Any], ColumnElement]) -> ColumnElement:
+        from sqlalchemy.dialects.postgresql import JSONB, JSONPATH   # not on SQLite hubs
+
         jp = "lax $" + "".join(f'.{_member(p[:-2])}[*]' if p.endswith("[]") else
                                f'.{_member(p)}' for p in self.path)
         v = func.jsonb_path_query(cast(F.c.doc, JSONB), cast(jp, JSONPATH),
@@ -198,6 +199,8 @@ def _string(p: fs.Parsed, vals: _Values, dialect: str, positive: bool = True) ->
 
 def _contains(key: str, value: Any) -> ColumnElement:
     """`doc::jsonb @> {...}` holding `value` at `key`'s path: what the GIN index answers."""
+    from sqlalchemy.dialects.postgresql import JSONB   # PostgreSQL only: not on SQLite hubs
+
     node: Any = value
     for part in reversed(fs.ALL_KEYS[key].path):
         node = {part[:-2]: [node]} if part.endswith("[]") else {part: node}
@@ -271,6 +274,8 @@ def _keyword(p: fs.Parsed, dialect: str) -> ColumnElement:
             found = exists(select(literal_column("1")).select_from(t).where(
                 t.c.type == "text", t.c.atom == value)).correlate(F)
         else:
+            from sqlalchemy.dialects.postgresql import JSONB   # not on SQLite hubs
+
             v = func.jsonb_path_query(cast(F.c.doc, JSONB),
                                       literal_column("'lax $.**'::jsonpath")).column_valued("v")
             found = exists(select(literal_column("1")).where(

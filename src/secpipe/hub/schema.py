@@ -17,6 +17,8 @@ Shape of the findings data:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,9 +33,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy import cast
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import cast, exc, util
+from sqlalchemy.types import TypeEngine, UserDefinedType
 
 metadata = MetaData()
 
@@ -58,7 +59,48 @@ COVERED = {col: (*(c for c in NARROW if c != col), "generator_id", *PARTITION)
 # The side tables' lookup indexes carry finding_pk on PostgreSQL (migration 0005), so
 # "pk IN (SELECT finding_pk ... WHERE value ...)" is an index-only scan there; SQLite's
 # WITHOUT ROWID indexes hold the primary key (and so finding_pk) anyway.
-PK_INCLUDED = {"postgresql_include": ["finding_pk"]}
+PK_INCLUDED = {"include": ["finding_pk"]}
+
+
+def pg_options(index: Index, **options: Any) -> Index:
+    """`index` with `postgresql_<name>` options, without importing the PostgreSQL dialect now.
+
+    SQLAlchemy checks dialect keywords by loading the dialect's package (with its asyncpg and
+    psycopg modules, ~35 ms) the moment a construct is made, so every SQLite hub paid for it
+    at start-up. Here the options are checked, exactly as SQLAlchemy checks them, the first
+    time anything reads them (the PostgreSQL DDL compiler, alembic's comparison); a PostgreSQL
+    engine reads them all at once when it is created (`load_pg_options`)."""
+    def make(dialect: str):
+        found = index._kw_reg_for_dialect_cls(dialect)
+        if dialect == "postgresql":
+            for name, value in options.items():
+                if "*" not in found and name not in found:
+                    raise exc.ArgumentError(f"Argument 'postgresql_{name}' is not accepted "
+                                            f"by dialect 'postgresql' on behalf of {Index}")
+                found[name] = value
+        return found
+
+    index.__dict__["dialect_options"] = util.PopulateDict(make)
+    _PG_OPTIONED.append(index)
+    return index
+
+
+_PG_OPTIONED: list[Index] = []
+
+
+def load_pg_options() -> None:
+    """Check and attach every `pg_options` index's options (a PostgreSQL hub's engine)."""
+    for index in _PG_OPTIONED:
+        index.dialect_options["postgresql"]
+
+
+class _Jsonb(UserDefinedType):
+    """PostgreSQL's JSONB by name, for the GIN index's expression (no dialect import)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "JSONB"
 
 
 # On SQLite only a column declared exactly INTEGER PRIMARY KEY is the rowid; BIGINT would get
@@ -117,22 +159,21 @@ findings = Table(
     # GetFindings page driven from a side table checks its candidates and sorts them with
     # index-only scans and reads the wide row (doc) of the page's rows alone (pages.py).
     # SQLite never uses it for a rowid lookup, so it is not built there.
-    Index("ix_findings_narrow", "pk", postgresql_include=[*NARROW, *PARTITION]).ddl_if(
+    pg_options(Index("ix_findings_narrow", "pk"), include=[*NARROW, *PARTITION]).ddl_if(
         dialect="postgresql"),
 )
 
 # migration 0006, PostgreSQL only: GIN (jsonb_path_ops) on the document, which answers the
 # `doc::jsonb @> ...` containment `hub.query_json` adds to every EQUALS on a document key.
-Index("ix_findings_doc_gin", cast(findings.c.doc, JSONB).label("doc_jsonb"),
-      postgresql_using="gin", postgresql_ops={"doc_jsonb": "jsonb_path_ops"}).ddl_if(
-    dialect="postgresql")
+pg_options(Index("ix_findings_doc_gin", cast(findings.c.doc, _Jsonb()).label("doc_jsonb")),
+           using="gin", ops={"doc_jsonb": "jsonb_path_ops"}).ddl_if(dialect="postgresql")
 
 finding_types = Table(
     "finding_types", metadata,
     Column("finding_pk", BigInteger, nullable=False),
     Column("type", Str(256), nullable=False),
     PrimaryKeyConstraint("finding_pk", "type", name="pk_finding_types"),
-    Index("ix_finding_types_type", "type", **PK_INCLUDED),
+    pg_options(Index("ix_finding_types_type", "type"), **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 
@@ -145,8 +186,8 @@ finding_resources = Table(
     Column("partition", Str(16)),
     Column("region", Str(32)),
     PrimaryKeyConstraint("finding_pk", "idx", name="pk_finding_resources"),
-    Index("ix_finding_resources_type", "type", **PK_INCLUDED),
-    Index("ix_finding_resources_id", "id", **PK_INCLUDED),
+    pg_options(Index("ix_finding_resources_type", "type"), **PK_INCLUDED),
+    pg_options(Index("ix_finding_resources_id", "id"), **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 
@@ -158,7 +199,7 @@ finding_map = Table(
     Column("v", Str(MAP_VALUE_INDEXED), nullable=False),
     Column("full", Text),
     PrimaryKeyConstraint("finding_pk", "kind", "key", "v", name="pk_finding_map"),
-    Index("ix_finding_map_kv", "kind", "key", "v", **PK_INCLUDED),
+    pg_options(Index("ix_finding_map_kv", "kind", "key", "v"), **PK_INCLUDED),
     sqlite_with_rowid=False,
 )
 

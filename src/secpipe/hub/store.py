@@ -169,6 +169,9 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
             "options": "-c jit=off -c max_parallel_workers_per_gather=0 "
                        "-c random_page_cost=1.1"})
         event.listen(engine, "before_cursor_execute", refuse_nul_parameters)
+        from secpipe.hub.schema import load_pg_options
+
+        load_pg_options()   # the indexes' PostgreSQL options (never loaded for SQLite)
     store = SqlHubStore(engine, account_id=account_id or partitions.DEFAULT.account,
                         region=region, secret_file=secret_location(url, path))
     _migrate(engine, store)

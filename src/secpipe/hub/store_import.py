@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, freshness, import_rules, importer, overlap, runs,
+from secpipe.hub import (audit, freshness, import_rules, importer, overlap, run_refresh, runs,
                          subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
@@ -179,11 +179,14 @@ class FindingsImport:
             observed: dict[int, tuple[str, str]] = {}
             for i in range(0, len(good), batch_size):
                 chunk = good[i:i + batch_size]
-                written = importer.write(conn, chunk, actor=actor, run_id=run.run_id,
+                # a re-run's unchanged findings: a narrow update (same stored result)
+                pks, rest = run_refresh.refresh(conn, chunk, self.partition)
+                written = importer.write(conn, rest, actor=actor, run_id=run.run_id,
                                          partition=self.partition)
+                pks.update(written.pks)
                 failed += written.failed
                 for item in chunk:
-                    pk = written.pks.get(item.key)
+                    pk = pks.get(item.key)
                     if pk is not None:
                         observed.setdefault(pk, runs.stage_tool(importer.as_stored(item)))
             result = runs.record(conn, run, observed, base_branch, principal, self.policy)

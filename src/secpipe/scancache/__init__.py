@@ -81,7 +81,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     kind = u.unit_kind(scanner.name, req.options, req.git_root, req.root, files)
     history = None
     if scanner.name in u.HISTORY_TOOLS and req.options.get("history", True) and req.git_root:
-        history = u.history_state(req.root, req.git_root)
+        history = _history_state(req)
         if history is None:
             return fresh_scan(scanner, req, collector)
     from secpipe import __version__
@@ -102,8 +102,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
 
-        done = hist.incremental(scanner, req, collector, base, u.manifest_digest(files),
-                                history, _digest)
+        done = hist.incremental(scanner, req, collector, base, files, history, _digest)
         if done is not None:
             outcome, findings, hinted = done
             _save_whole(scanner.name, whole_key, outcome, findings, hinted)
@@ -149,6 +148,24 @@ def _manifest(req: ScanRequest) -> dict[str, str]:
                 _MANIFESTS.clear()
             _MANIFESTS[key] = u.manifest(req.root, req.exclude)
         return _MANIFESTS[key]
+
+
+_HISTORIES: dict[tuple, str | None] = {}
+
+
+def _history_state(req: ScanRequest) -> str | None:
+    """`units.history_state` once per run however many history tools ask (four git commands
+    each; the refs do not change under a run, and a new run id asks git again)."""
+    key = (str(req.root), str(req.git_root), req.run_id)
+    with _MANIFEST_LOCK:
+        if req.run_id and key in _HISTORIES:
+            return _HISTORIES[key]
+    state = u.history_state(req.root, req.git_root)
+    with _MANIFEST_LOCK:
+        if len(_HISTORIES) > 8:
+            _HISTORIES.clear()
+        _HISTORIES[key] = state
+    return state
 
 
 def _code_digest(scanner: Scanner) -> str:

@@ -1,0 +1,122 @@
+"""A run's unchanged findings: the same stored result as a full provider update, written cheaply.
+
+Every run sends each finding again with a new UpdatedAt, First/LastObservedAt and run id
+(`ProductFields.secpipe/RunId`, `secpipe/Commit`), so on an unchanged tree every finding is a
+provider update under Security Hub's rules, and the hub stores the new timestamps (UpdatedAt:
+when the provider last updated the finding; LastObservedAt: when it last saw it). The full
+update path (`importer.write`) spends most of its time proving that nothing else moved: it
+reads each stored document through SQLAlchemy, diffs it for GetFindingHistory, builds and
+compares side rows, and rewrites every column (and so every index) of the row.
+
+Here the stored document is read on the driver's cursor and merged exactly as `importer.write`
+merges it (`import_merge.merge`, ProcessedAt = now). When the merged document differs from the
+stored one only in those timestamps and the unindexed run provenance, the full path would record
+no history event, change no side row and no other column, so the row's timestamp columns, its
+document and its digest are written with one narrow UPDATE: the same stored state, by
+construction (tests/hub/test_run_refresh.py compares both paths). Anything else - a real change,
+an automatic workflow change, automation rules, PostgreSQL, an UpdatedAt that is not newer, a
+key twice in the batch - goes to `importer.write` unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy.engine import Connection
+
+from secpipe.hub import fastjson, rules_apply
+from secpipe.hub.common import canon_time, now
+from secpipe.hub.import_merge import merge
+from secpipe.hub.importer import Checked
+from secpipe.hub.interface import Partition
+
+# What a run changes in an unchanged finding. CreatedAt is the first import's (merge keeps it).
+_TIMES = ("UpdatedAt", "FirstObservedAt", "LastObservedAt", "ProcessedAt")
+# unindexed ProductFields (validate.UNINDEXED_PRODUCT_FIELDS) that history ignores as provenance
+_PROVENANCE = ("secpipe/RunId", "secpipe/Commit")
+_CHUNK = 900
+
+
+def _loads(text: str) -> Any:
+    """The stored document as `json.loads` reads it: orjson's reading is kept only when it
+    encodes back to the very text stored (an integer beyond 64 bits, which orjson reads as a
+    float, would not), else the standard reader decides."""
+    if fastjson._orjson is None:
+        return json.loads(text)
+    try:
+        doc = fastjson._orjson.loads(text)
+    except ValueError:                  # NaN / Infinity / lone surrogates: the standard reader
+        return json.loads(text)
+    return doc if fastjson.encode(doc) == text else json.loads(text)
+
+
+def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """True when `new` (the merged document) differs from `old` (the stored one) only in the
+    timestamps and run provenance a re-run moves (same keys, in the same order)."""
+    if list(old) != list(new):
+        return False
+    probe = dict(new)               # new, with old's stamps: then one comparison in C
+    for key in _TIMES:
+        if key in old:
+            probe[key] = old[key]
+    before, fields = old.get("ProductFields"), new.get("ProductFields")
+    if type(before) is dict and type(fields) is dict:
+        if list(before) != list(fields):
+            return False
+        fields = dict(fields)
+        for key in _PROVENANCE:
+            if key in before:
+                fields[key] = before[key]
+        probe["ProductFields"] = fields
+    return probe == old
+
+
+def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
+            ) -> tuple[dict[tuple[str, str], int], list[Checked]]:
+    """Write the items that are a re-run's unchanged findings; returns their pks by key and
+    the items left for `importer.write` (in their order)."""
+    if conn.dialect.name != "sqlite" or not items:
+        return {}, list(items)
+    counts: dict[tuple[str, str], int] = {}
+    for it in items:
+        counts[it.key] = counts.get(it.key, 0) + 1
+    wanted = {it.key: it for it in items
+              if not it.unchanged and it.digest is not None and counts[it.key] == 1}
+    if not wanted or rules_apply.load(conn, partition=partition):
+        return {}, list(items)
+    raw = conn.connection.driver_connection
+    stored: dict[tuple[str, str], tuple] = {}
+    ids = list(dict.fromkeys(k[0] for k in wanted))
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        sql = ("SELECT id, product_arn, pk, updated_at, doc, locked FROM findings WHERE id IN ("
+               + ", ".join("?" for _ in chunk) + ") AND hub_account = ? AND hub_region = ?")
+        for fid, arn, pk, updated, text, locked in raw.execute(
+                sql, (*chunk, partition.account, partition.region)):
+            if (fid, arn) in wanted:
+                stored[(fid, arn)] = (pk, updated, text, locked)
+    stamp = now()
+    processed = canon_time(stamp)
+    done: dict[tuple[str, str], int] = {}
+    rows = []
+    for key, it in wanted.items():
+        hit = stored.get(key)
+        if hit is None or not it.updated_at > hit[1]:
+            continue            # a creation, or an update the full path ignores
+        pk, _updated, text, locked = hit
+        old = _loads(text)
+        doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
+        doc["ProcessedAt"] = stamp
+        if flip is not None or not only_run_stamps(old, doc):
+            continue
+        first, last = doc.get("FirstObservedAt"), doc.get("LastObservedAt")
+        rows.append((canon_time(doc["UpdatedAt"]), canon_time(first) if first else None,
+                     canon_time(last) if last else None, processed, fastjson.encode(doc),
+                     it.digest, pk))
+        done[key] = pk
+    if rows:
+        raw.executemany("UPDATE findings SET updated_at = ?, first_observed_at = ?, "
+                        "last_observed_at = ?, processed_at = ?, doc = ?, digest = ? "
+                        "WHERE pk = ?", rows)
+    return done, [it for it in items if it.key not in done]
