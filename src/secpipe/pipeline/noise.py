@@ -28,6 +28,7 @@ File contents are read from the scanned tree only to classify; nothing read is k
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -137,16 +138,21 @@ class _Tree:
 
     def __init__(self, root: Path | None) -> None:
         self.root = root.resolve() if root is not None else None
+        self._root_text = str(self.root) if self.root is not None else ""
         self._kinds: dict[str, str | None] = {}
         self._lines: dict[str, list[str] | None] = {}
 
     def _path(self, rel: str) -> Path | None:
         if self.root is None or not rel:
             return None
-        path = self.root / rel
-        if not path.is_file():   # one stat first: history findings name deleted files
-            return None
-        path = path.resolve()
+        # one stat first (history findings name deleted files), without pathlib where the
+        # text is the path pathlib would make (a history scan names thousands, each asked
+        # once): os.path.join drops the root for an absolute `rel`, as `/` does; a trailing
+        # `/` or `/.`, which pathlib drops, goes the slow way
+        if rel[-1] in "/." or not os.path.isfile(os.path.join(self._root_text, rel)):
+            if rel[-1] not in "/." or not (self.root / rel).is_file():
+                return None
+        path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             return None
         return path
