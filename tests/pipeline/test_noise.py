@@ -316,3 +316,34 @@ def test_tree_path_equals_the_pathlib_check(tmp_path: Path) -> None:
     for rel in rels:
         assert tree._path(rel) == reference(tree, rel), rel
     assert tree._path("a.txt") == (root / "a.txt").resolve()
+
+
+def test_classify_by_name_equals_the_pathlib_name() -> None:
+    """noise._classify takes a path's last component without PurePosixPath where the text
+    already is it: the same verdicts for every spelling."""
+    from pathlib import PurePosixPath
+
+    from secpipe.pipeline import noise
+
+    rels = ["package-lock.json", "a/b/package-lock.json", "a//yarn.lock", "a/./Gemfile.lock",
+            "x/poetry.lock/", "x/poetry.lock/.", "poetry.lock.bak~", "./Cargo.lock", ".",
+            "..", "a/..", "", "/abs/go.sum", "deps/app.cdx.json", "sbom.json/", "a/bom.xml",
+            "A/SBOM.JSON", "src/module1/file7.js", "x/.", "./", "composer.lock.orig.bak"]
+
+    def reference(rel: str) -> str | None:   # the former name step, then the same rules
+        stripped = PurePosixPath(rel).name
+        changed = True
+        while changed:
+            changed = False
+            for suffix in noise.BACKUP_SUFFIXES:
+                if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                    stripped, changed = stripped[: -len(suffix)], True
+        if stripped in noise.LOCKFILE_NAMES:
+            return f"lockfile: {stripped}"
+        if re.search(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", stripped, re.I):
+            return "sbom: by name"
+        return None
+
+    verdicts = [noise._classify(rel, "") for rel in rels]
+    assert verdicts == [reference(rel) for rel in rels]
+    assert verdicts.count(None) < len(rels) - 8

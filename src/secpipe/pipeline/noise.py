@@ -194,7 +194,12 @@ def _classify(rel: str, head: str) -> str | None:
     for what, pattern in _SBOM_SIGNATURES:
         if head and pattern.search(head):
             return f"sbom: {what}"
-    name = PurePosixPath(rel).name
+    # the last component as PurePosixPath names it, without building one (thousands of
+    # history paths); a trailing `/` or `/.`, or ".", which it normalises, goes its way
+    if rel.endswith(("/", "/.")) or rel == ".":
+        name = PurePosixPath(rel).name
+    else:
+        name = rel.rpartition("/")[2]
     stripped = name
     changed = True
     while changed:
@@ -204,9 +209,12 @@ def _classify(rel: str, head: str) -> str | None:
                 stripped, changed = stripped[: -len(suffix)], True
     if stripped in LOCKFILE_NAMES:
         return f"lockfile: {stripped}"
-    if re.search(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", stripped, re.I):
+    if _SBOM_NAME.search(stripped):
         return "sbom: by name"
     return None
+
+
+_SBOM_NAME = re.compile(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", re.I)
 
 
 def _from_tree(finding: Finding) -> bool:
