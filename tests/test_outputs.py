@@ -583,3 +583,21 @@ def test_origins_match_copies_and_renamed_scanners() -> None:
     stray = Finding(tool="other", rule_id="r", title="t", severity=Severity.LOW)
     secrets = run.stages[0]
     assert origins.tool(secrets, _gate(stray, "secrets")) is None
+
+
+def test_junit_escapes_as_saxutils_with_a_fast_path() -> None:
+    """junit._text/_attr skip saxutils.escape for text that holds nothing it replaces: the
+    same text for every character it does replace, alone and mixed."""
+    from xml.sax.saxutils import escape
+
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import junit
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list('ab &<>"\r\n\t\'é…;#x'))))
+    def same(text: str) -> None:
+        assert junit._text(text) == escape(text)
+        assert junit._attr(text) == escape(text, junit._ATTR_ENTITIES)
+
+    same()
