@@ -601,3 +601,28 @@ def test_junit_escapes_as_saxutils_with_a_fast_path() -> None:
         assert junit._attr(text) == escape(text, junit._ATTR_ENTITIES)
 
     same()
+
+
+def test_sarif_result_cleaning_skips_the_scan_only_where_it_cannot_match() -> None:
+    """sarif._encoded_clean returns plain ASCII encodings without the scan: the same text as
+    scanning every result, for control, DEL, C1, bidi and non-ASCII characters."""
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import sarif
+    from secpipe.outputs._stream import encode
+
+    def scanned(value):   # the former body: always scan
+        text = encode(value)
+        return encode(sarif._cleaned(value)) if sarif._SUSPECT.search(text) else text
+
+    chars = list("ab \\\"/\n\t\r\x00\x01\x08\x0c\x1b\x7f\x85\x9f…é\u202a\u202e\u2066\ufffe")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(alphabet=chars, max_size=4),
+                           st.one_of(st.text(alphabet=chars), st.integers(),
+                                     st.lists(st.text(alphabet=chars), max_size=3)),
+                           max_size=4))
+    def same(value) -> None:
+        assert sarif._encoded_clean(value) == scanned(value)
+
+    same()
