@@ -453,6 +453,49 @@ def test_console_passing_run_and_many_blocking() -> None:
     assert "worst 15 shown" in out and "and 8 more in the report" in out
 
 
+def test_console_groups_only_the_shown_blocking_issues_as_grouping_all_would() -> None:
+    """render_console groups the worst MAX_BLOCKING issues only: the same lines as grouping
+    every blocking finding and taking the first issues (issues spanning tools and stages,
+    equal sort keys, advisory and non-blocking members included)."""
+    from secpipe.outputs import console as console_mod
+    from secpipe.outputs._common import all_gated, enforcing, issue_key
+    from secpipe.outputs._issues import group_issues
+
+    run = make_run()
+    secrets, iac = run.stages
+    for i in range(60):
+        sev = (Severity.HIGH, Severity.MEDIUM, Severity.CRITICAL)[i % 3]
+        f = Finding(tool=("checkov", "trivy")[i % 2], rule_id=f"CKV_{i % 7}", title=f"t{i % 5}",
+                    severity=sev, location=Location(f"m{i % 4}.tf", 1 + i % 3),
+                    issue_key=f"issue/{i % 23}" if i % 5 else None)
+        stage = (secrets, iac)[i % 2]
+        stage.findings.append(_gate(f, stage.name, blocking=i % 7 != 0))
+
+    def old_blocking(run: RunResult) -> list:
+        origins = Origins(run)
+        items = all_gated(run)
+        keys = {issue_key(g) for s, g in items if g.blocking and enforcing(s)}
+        return [i for i in group_issues(run, [(s, g) for s, g in items if issue_key(g) in keys],
+                                        origins) if i.blocking]
+
+    for mode in ("enforce", "advisory"):
+        iac.mode = mode
+        expected = old_blocking(run)
+        out = _console_text(run)
+        shown = expected[:console_mod.MAX_BLOCKING]
+        lines = [l for l in out.splitlines() if l.startswith(("  CRITICAL", "  HIGH", "  MEDIUM"))]
+        assert len(lines) == len(shown) and len(expected) > len(shown)
+        for line, issue in zip(lines, shown):
+            stage, gated = issue.lead
+            assert f" {stage.name}/" in line and f" {gated.finding.rule_id} " in line
+            assert f"{gated.finding.title}" in line and issue.severity.name in line
+        findings = sum(len(i.members) for i in expected)
+        assert f"Blocking issues ({len(expected)}, {findings} findings, worst " in out
+        assert f"and {len(expected) - len(shown)} more in the report" in out
+        found_by = [l.strip() for l in out.splitlines() if l.startswith("      found by")]
+        assert found_by == [i.found_by() for i in shown if len(i.members) > 1]
+
+
 def advisory_run() -> RunResult:
     """The iac stage made advisory: over-threshold findings are marked but block nothing;
     the secrets stage made advisory too, so its tool error does not fail the run."""
@@ -540,3 +583,46 @@ def test_origins_match_copies_and_renamed_scanners() -> None:
     stray = Finding(tool="other", rule_id="r", title="t", severity=Severity.LOW)
     secrets = run.stages[0]
     assert origins.tool(secrets, _gate(stray, "secrets")) is None
+
+
+def test_junit_escapes_as_saxutils_with_a_fast_path() -> None:
+    """junit._text/_attr skip saxutils.escape for text that holds nothing it replaces: the
+    same text for every character it does replace, alone and mixed."""
+    from xml.sax.saxutils import escape
+
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import junit
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list('ab &<>"\r\n\t\'é…;#x'))))
+    def same(text: str) -> None:
+        assert junit._text(text) == escape(text)
+        assert junit._attr(text) == escape(text, junit._ATTR_ENTITIES)
+
+    same()
+
+
+def test_sarif_result_cleaning_skips_the_scan_only_where_it_cannot_match() -> None:
+    """sarif._encoded_clean returns plain ASCII encodings without the scan: the same text as
+    scanning every result, for control, DEL, C1, bidi and non-ASCII characters."""
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import sarif
+    from secpipe.outputs._stream import encode
+
+    def scanned(value):   # the former body: always scan
+        text = encode(value)
+        return encode(sarif._cleaned(value)) if sarif._SUSPECT.search(text) else text
+
+    chars = list("ab \\\"/\n\t\r\x00\x01\x08\x0c\x1b\x7f\x85\x9f…é\u202a\u202e\u2066\ufffe")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(alphabet=chars, max_size=4),
+                           st.one_of(st.text(alphabet=chars), st.integers(),
+                                     st.lists(st.text(alphabet=chars), max_size=3)),
+                           max_size=4))
+    def same(value) -> None:
+        assert sarif._encoded_clean(value) == scanned(value)
+
+    same()

@@ -102,3 +102,21 @@ def test_plain_documents_take_the_fast_path(monkeypatch) -> None:
 
     monkeypatch.setattr(_stream, "_std_encode", refuse)
     assert _fast_encode(doc) == expected
+
+
+def test_positive_exponents_skip_the_scan_only_where_orjson_writes_them_as_python() -> None:
+    """With an orjson that writes `1e+16` (as Python does), the encoder skips the positive-
+    exponent scan; every large magnitude then still gives the standard encoder's text."""
+    import random
+
+    if not _stream._PLUS_EXPONENT_SAME:
+        pytest.skip("this orjson writes positive exponents its own way: the scan stays")
+    assert not _stream._SCAN_POSITIVE
+    rng = random.Random(15)
+    numbers = [rng.uniform(1, 10) * 10.0 ** rng.randint(16, 307) for _ in range(20_000)]
+    numbers += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+                for _ in range(20_000)]
+    for chunk in range(0, len(numbers), 50):
+        part = numbers[chunk:chunk + 50]
+        for value in (part, {"Cvss": [{"BaseScore": x} for x in part]}):
+            assert _fast_encode(value) == _std_encode(value)

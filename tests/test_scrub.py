@@ -212,6 +212,29 @@ def test_the_run_reuses_the_caches_scrub_only_where_it_gives_the_same_bytes() ->
     scrubonce.forget()
 
 
+def test_reports_without_own_values_share_one_collector_of_the_others() -> None:
+    """scrubonce: checkov's and detect-secrets' reports (no clear value of their own) are both
+    checked against the same other values; their automaton is built once, and each report is
+    still scrubbed exactly as the run's collector would."""
+    from secpipe.model import scrubonce
+
+    everything = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
+    none = SecretCollector()
+    clean = b'{"check": "CKV_AWS_1", "file": "main.tf"}'
+    leaked = b'{"check": "CKV_SECRET_2", "code": "key = AKIAIOSFODNN7EXAMPLE"}'
+    seen = []
+    for report in (clean, leaked, clean):
+        data = bytes(bytearray(report))
+        scrubonce.remember(data, none.values, none.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == everything.scrub(data)
+        seen.append(scrubonce._OTHERS[0][1])
+    assert b"AKIAIOSFODNN7EXAMPLE" not in scrubonce.scrub_values(everything, leaked)
+    assert seen[0] is seen[1] is seen[2]
+    assert seen[0]._cached is not None and seen[0]._cached[0] == len(everything.values)
+    scrubonce.forget()
+    assert not scrubonce._OTHERS
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_value, min_size=1, max_size=10, unique=True),
        st.lists(st.tuples(st.integers(0, 9), st.text(alphabet="ab \"\\\né", max_size=6)),

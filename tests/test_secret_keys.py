@@ -171,3 +171,29 @@ def test_tool_hashes_are_scrubbed_in_one_pass_in_any_case() -> None:
     doc = json.loads(scrubbed)
     assert doc["other"] == "deadbeefcafe0000"                      # not a reported hash
     assert doc["results"][3]["hashed_secret"] == key.rekey("sha1", sha1s[3])
+
+
+def test_the_hash_table_is_rebuilt_exactly_when_a_hash_is_added_or_rekeyed() -> None:
+    """scrub_hashes keeps its bytes table between calls: a hash reported later is scrubbed,
+    one re-keyed under another algorithm gets its new digest, and an unchanged set of hashes
+    reuses the table."""
+    import hashlib
+
+    key = FingerprintKey(b"t" * 32)
+    first = hashlib.sha1(b"one").hexdigest()
+    second = hashlib.sha1(b"two").hexdigest()
+    report = f'{{"a": "{first}", "b": "{second}"}}'.encode()
+    key.rekey("sha1", first)
+    once = key.scrub_hashes(report)
+    table = key._encoded[1]
+    assert first.encode() not in once and second.encode() in once
+    key.rekey("sha1", first)                                   # again: same digest
+    assert key.scrub_hashes(report) == once and key._encoded[1] is table
+    key.rekey("sha1", second)                                  # a new hash
+    twice = key.scrub_hashes(report)
+    assert second.encode() not in twice and key.rekey("sha1", second).encode() in twice
+    as_sha1 = key.digest(f"sha1:{first}")
+    assert as_sha1.encode() in twice
+    other = key.rekey("md5", first)                            # same text, other algorithm
+    thrice = key.scrub_hashes(report)
+    assert other.encode() in thrice and as_sha1.encode() not in thrice

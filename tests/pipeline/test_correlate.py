@@ -252,3 +252,40 @@ def test_detect_secrets_keyed_sha1_matches_the_value_another_tool_saw() -> None:
                           secret=secret, properties={"hash_algorithm": "sha1"})
         key, clear = _value_key(finding, SecretValues([value]))
         assert clear == value and key == f"value:{Secret.from_value(value).sha256}"
+
+
+def test_the_runs_secret_index_grows_stage_by_stage_as_a_fresh_one_would() -> None:
+    """pipeline.issues.secret_values: each stage reuses the previous stage's index and adds
+    the new values; the tables equal a fresh build, a new key or fewer values start afresh,
+    and the run's last correlation drops the clear values."""
+    from secpipe.model import FingerprintKey, keyed
+    from secpipe.pipeline import issues
+    from secpipe.pipeline.correlate import SecretValues
+
+    def tables(index: SecretValues) -> tuple:
+        return index.by_sha1, index.by_digest, index.digest_of
+
+    first, later = {KEY_ID, "hunter2hunter2"}, {KEY_ID, "hunter2hunter2", SECRET_KEY}
+    with keyed(FingerprintKey.ephemeral()):
+        one = issues.secret_values(first)
+        assert tables(one) == tables(SecretValues(first))
+        two = issues.secret_values(later)
+        assert two is one and tables(two) == tables(SecretValues(later))
+        fewer = issues.secret_values({SECRET_KEY})
+        assert fewer is not one and tables(fewer) == tables(SecretValues({SECRET_KEY}))
+    with keyed(FingerprintKey.ephemeral()):
+        other_key = issues.secret_values({SECRET_KEY})
+        assert other_key is not fewer and tables(other_key) == tables(SecretValues({SECRET_KEY}))
+        assert other_key.digest_of[SECRET_KEY] != fewer.digest_of[SECRET_KEY]
+    issues.forget_values()
+    assert not issues._VALUES
+
+
+def test_the_fast_issue_copy_equals_with_() -> None:
+    from secpipe.pipeline.correlate import _with_issue
+
+    f = _secret("trufflehog3", "amazon.aws-api-key", KEY_ID)
+    f = f.with_(properties={"commit": "abc"}, cwe=("CWE-798",), confidence=3)
+    copy = _with_issue(f, "issue/abc", ("id1", "id2"))
+    assert copy == f.with_(issue_key="issue/abc", related=("id1", "id2"))
+    assert copy is not f and f.issue_key is None

@@ -64,3 +64,23 @@ def test_fixed_versions_below_the_installed_one_are_ignored() -> None:
     # an advisory listing the fix of an older branch beside the one that matters
     fixes = group_fixes(_issues([_f("A", "0.11.2, 0.12.4")]))
     assert fixes[0].fixed_in == "0.12.4"
+
+
+def test_findings_without_vulnerabilities_add_no_fix_whatever_their_package() -> None:
+    """group_fixes skips findings without vulnerabilities before working out their issue
+    and ecosystem: a misconfiguration on a package-like resource adds nothing."""
+    from secpipe.model import Finding, Resource, Severity, Vulnerability
+    from secpipe.pipeline.fixes import group_fixes
+
+    vuln = Finding(tool="grype", rule_id="CVE-2024-1", title="t", severity=Severity.HIGH,
+                   resource=Resource("Package", "pkg:pypi/requests@2.0.0"),
+                   vulnerabilities=(Vulnerability(id="CVE-2024-1", package="requests",
+                                                  version="2.0.0", fixed_version="2.1.0"),))
+    config = Finding(tool="checkov", rule_id="CKV_1", title="c", severity=Severity.CRITICAL,
+                     resource=Resource("Package", "pkg:pypi/requests@2.0.0"),
+                     properties={"purl": "pkg:pypi/requests@2.0.0"})
+    alone = group_fixes([vuln])
+    mixed = group_fixes([config, vuln, config])
+    assert [f.as_dict() for f in mixed] == [f.as_dict() for f in alone]
+    assert len(alone) == 1 and alone[0].fixed_in == "2.1.0" and alone[0].severity is Severity.HIGH
+    assert group_fixes([config]) == []

@@ -285,3 +285,65 @@ def test_digests_labelled_with_their_algorithm_are_not_secrets(tmp_path: Path) -
     assert dropped == {"content digest": 3}
     # the last line holds a token besides its digest; a pattern rule's match always stays
     assert [f.location.start_line for f in kept] == [4, 1]
+
+
+def test_tree_path_equals_the_pathlib_check(tmp_path: Path) -> None:
+    """noise._Tree._path stats with os.path first: the same answer as pathlib's checks for
+    every spelling (dots, double slashes, trailing slashes, absolute, outside, symlinks)."""
+    from secpipe.pipeline.noise import _Tree
+
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("x")
+    (root / "sub" / "b.txt").write_text("y")
+    (tmp_path / "outside.txt").write_text("z")
+    (root / "link.txt").symlink_to(tmp_path / "outside.txt")
+    (root / "inner.txt").symlink_to(root / "a.txt")
+
+    def reference(tree: _Tree, rel: str) -> Path | None:   # the former implementation
+        path = tree.root / rel
+        if not path.is_file():
+            return None
+        path = path.resolve()
+        if not path.is_relative_to(tree.root) or not path.is_file():
+            return None
+        return path
+
+    tree = _Tree(root)
+    rels = ["a.txt", "./a.txt", "sub//b.txt", "sub/./b.txt", "a.txt/", "a.txt/.", "sub/",
+            "sub/.", "sub", "missing.txt", "../outside.txt", str(tmp_path / "outside.txt"),
+            str(root / "a.txt"), "link.txt", "inner.txt", "sub/../a.txt", "a.txt\x00x", "."]
+    for rel in rels:
+        assert tree._path(rel) == reference(tree, rel), rel
+    assert tree._path("a.txt") == (root / "a.txt").resolve()
+
+
+def test_classify_by_name_equals_the_pathlib_name() -> None:
+    """noise._classify takes a path's last component without PurePosixPath where the text
+    already is it: the same verdicts for every spelling."""
+    from pathlib import PurePosixPath
+
+    from secpipe.pipeline import noise
+
+    rels = ["package-lock.json", "a/b/package-lock.json", "a//yarn.lock", "a/./Gemfile.lock",
+            "x/poetry.lock/", "x/poetry.lock/.", "poetry.lock.bak~", "./Cargo.lock", ".",
+            "..", "a/..", "", "/abs/go.sum", "deps/app.cdx.json", "sbom.json/", "a/bom.xml",
+            "A/SBOM.JSON", "src/module1/file7.js", "x/.", "./", "composer.lock.orig.bak"]
+
+    def reference(rel: str) -> str | None:   # the former name step, then the same rules
+        stripped = PurePosixPath(rel).name
+        changed = True
+        while changed:
+            changed = False
+            for suffix in noise.BACKUP_SUFFIXES:
+                if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                    stripped, changed = stripped[: -len(suffix)], True
+        if stripped in noise.LOCKFILE_NAMES:
+            return f"lockfile: {stripped}"
+        if re.search(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", stripped, re.I):
+            return "sbom: by name"
+        return None
+
+    verdicts = [noise._classify(rel, "") for rel in rels]
+    assert verdicts == [reference(rel) for rel in rels]
+    assert verdicts.count(None) < len(rels) - 8

@@ -196,7 +196,7 @@ class FingerprintKey:
     replacements, so raw reports and logs can be scrubbed of them before they are written.
     """
 
-    __slots__ = ("_key", "_hashes", "_lock")
+    __slots__ = ("_key", "_hashes", "_lock", "_version", "_encoded")
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
@@ -204,6 +204,10 @@ class FingerprintKey:
         self._key = bytes(key)
         self._hashes: dict[str, str] = {}
         self._lock = threading.Lock()
+        # the table scrub_hashes searches, as bytes, with the version of `_hashes` it was made
+        # from (bumped on every change): each report and log of a run used to rebuild it
+        self._version = 0
+        self._encoded: tuple[int, dict[bytes, bytes]] = (0, {})
 
     @classmethod
     def ephemeral(cls) -> "FingerprintKey":
@@ -221,7 +225,9 @@ class FingerprintKey:
         keyed = self.digest(f"{algorithm.lower()}:{tool_hash}")
         if len(tool_hash) >= 16:
             with self._lock:
-                self._hashes[tool_hash] = keyed
+                if self._hashes.get(tool_hash) != keyed:
+                    self._hashes[tool_hash] = keyed
+                    self._version += 1
         return keyed
 
     def scrub_hashes(self, data: bytes) -> bytes:
@@ -231,8 +237,11 @@ class FingerprintKey:
         thousands): every run of hex digits (dash-joined, for uuids) is looked up whole, then
         part by part."""
         with self._lock:
-            table = {k.encode("ascii", "replace"): v.encode("ascii")
-                     for k, v in self._hashes.items()}
+            if self._encoded[0] != self._version:
+                self._encoded = (self._version,
+                                 {k.encode("ascii", "replace"): v.encode("ascii")
+                                  for k, v in self._hashes.items()})
+            table = self._encoded[1]
         if not table:
             return data
 

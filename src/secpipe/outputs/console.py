@@ -24,6 +24,7 @@ from secpipe.outputs._common import (
     issue_key,
     report_path,
     secret_text,
+    sorted_findings,
     tool_error,
     where,
 )
@@ -152,16 +153,24 @@ def _blocking(run: RunResult, console: Console) -> None:
     # Advisory stages mark findings over their threshold too, but those block nothing.
     items = all_gated(run)
     keys = {issue_key(g) for s, g in items if g.blocking and enforcing(s)}
-    issues = [i for i in group_issues(run, [(s, g) for s, g in items if issue_key(g) in keys],
-                                      origins) if i.blocking]
-    if not issues:
+    if not keys:
         return
+    # Every issue of `keys` blocks (a member blocks in an enforcing stage). Only the worst
+    # MAX_BLOCKING are shown: those are grouped, not all 50,000 findings. group_issues orders
+    # issues by their first finding in sorted_findings order, so the shown ones are the first
+    # keys met in that order, and grouping their members alone gives the same issues.
+    blocking = [(s, g) for s, g in items if issue_key(g) in keys]
+    first: dict[str, None] = {}
+    for _, g in sorted_findings(blocking):
+        first.setdefault(issue_key(g))
+        if len(first) == MAX_BLOCKING:
+            break
+    shown = group_issues(run, [(s, g) for s, g in blocking if issue_key(g) in first], origins)
+    n_issues, findings = len(keys), len(blocking)
     console.print()
-    shown = issues[:MAX_BLOCKING]
-    findings = sum(len(i.members) for i in issues)
-    extra = f", {findings} findings" if findings != len(issues) else ""
-    console.print(f"[bold red]Blocking issues[/] ({len(issues)}{extra}"
-                  f"{f', worst {len(shown)} shown' if len(issues) > len(shown) else ''}):")
+    extra = f", {findings} findings" if findings != n_issues else ""
+    console.print(f"[bold red]Blocking issues[/] ({n_issues}{extra}"
+                  f"{f', worst {len(shown)} shown' if n_issues > len(shown) else ''}):")
     for issue in shown:
         stage, gated = issue.lead
         f = gated.finding
@@ -184,8 +193,8 @@ def _blocking(run: RunResult, console: Console) -> None:
         if fix and fix != title:
             cut = fix if len(fix) <= 150 else fix[:149] + "…"
             console.print(Text("      fix: " + plain(cut), style="dim"))
-    if len(issues) > len(shown):
-        console.print(f"  … and {len(issues) - len(shown)} more in the report")
+    if n_issues > len(shown):
+        console.print(f"  … and {n_issues - len(shown)} more in the report")
 
 
 def filtered_line(tool: str, filtered: dict[str, int]) -> str:

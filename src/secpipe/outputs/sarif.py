@@ -140,6 +140,10 @@ def _encoded_clean(value: Any) -> Encoded:
     """One result, encoded; cleaned string by string only when the encoding shows something to
     clean (rare), so 50,000 results cost one encode and one regex scan each."""
     text = encode(value)
+    # every alternative of _SUSPECT starts with a backslash or is DEL or non-ASCII: ASCII text
+    # without either cannot match (isascii is a flag on str, the two searches are memchr)
+    if text.isascii() and "\\" not in text and "\x7f" not in text:
+        return text
     return encode(_cleaned(value)) if _SUSPECT.search(text) else text
 
 

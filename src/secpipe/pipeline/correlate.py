@@ -23,7 +23,9 @@ a shared root cause (never because they are both near a third).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -129,7 +131,14 @@ class SecretValues:
         self.by_sha1: dict[str, str] = {}
         self.by_digest: dict[str, str] = {}
         self.digest_of: dict[str, str] = {}
+        self.add(values)
+
+    def add(self, values: Iterable[str]) -> None:
+        """Index more values (a later stage's): the same tables as building with all of them,
+        since no two values share a digest or a SHA-1."""
         for value in values:
+            if value in self.digest_of:
+                continue
             digest = Secret.from_value(value).sha256
             self.digest_of[value] = digest
             self.by_digest.setdefault(digest, value)
@@ -233,6 +242,20 @@ def _misconfigurations(findings: Sequence[Finding], idx: Sequence[int], uf: _Uni
                     uf.union(a, b)
 
 
+_FIELDS = [f.name for f in dataclasses.fields(Finding)]
+_ALL_FIELDS = operator.attrgetter(*_FIELDS)
+_ISSUE_KEY, _RELATED = _FIELDS.index("issue_key"), _FIELDS.index("related")
+
+
+def _with_issue(finding: Finding, key: str, related: tuple[str, ...]) -> Finding:
+    """`finding.with_(issue_key=key, related=related)`, twice as fast: every finding of a run
+    is copied here, and `dataclasses.replace` walks the fields in Python."""
+    values = list(_ALL_FIELDS(finding))
+    values[_ISSUE_KEY] = key
+    values[_RELATED] = related
+    return Finding(*values)
+
+
 def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], str],
               secret_values: Iterable[str] | SecretValues = (), table: Path = TABLE
               ) -> list[Finding]:
@@ -267,7 +290,7 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
             f = findings[i]
             if f.issue_key != key or f.related != related:   # a copy only when it changes
-                out[i] = f.with_(issue_key=key, related=related)
+                out[i] = _with_issue(f, key, related)
     return out
 
 

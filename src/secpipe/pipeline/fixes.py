@@ -122,6 +122,8 @@ def group_fixes(findings: Iterable[Finding]) -> list[Fix]:
     fixes: dict[tuple[str, str, str], Fix] = {}
     needed: dict[tuple[str, str, str], dict[str, str | None]] = {}
     for f in findings:
+        if not f.vulnerabilities:   # most findings: no identity or ecosystem to work out
+            continue
         issue = f.issue_key or f.fingerprint()
         ecosystem = ecosystem_of(f)
         for v in f.vulnerabilities:

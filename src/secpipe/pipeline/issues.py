@@ -10,10 +10,12 @@ decision already taken.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import AbstractSet
 
-from secpipe.model import Finding, SourceContext
+from secpipe.model import Finding, FingerprintKey, SourceContext
+from secpipe.model.secret import current_key
 from secpipe.model.asff import finding_id
 from secpipe.pipeline.correlate import SecretValues, correlate
 from secpipe.pipeline.noise import drop_not_secrets, grade_entropy
@@ -31,7 +33,7 @@ def prepare_stage(tools: list[ToolResult], *, root: str | Path | None, ctx: Sour
         kept_per_tool.append(kept)
     flat = [f for kept in kept_per_tool for f in kept]
     correlated = correlate(flat, id_of=lambda i, f: finding_id(f, ctx),
-                           secret_values=SecretValues(values))
+                           secret_values=secret_values(values))
     graded = grade_entropy(correlated)
     start = 0
     for tool, kept in zip(tools, kept_per_tool):
@@ -44,9 +46,14 @@ def correlate_run(run: RunResult, values: AbstractSet[str]) -> None:
     """Issue keys and RelatedFindings across stages, in place (gate decisions unchanged)."""
     items = [(stage, gated) for stage in run.stages for gated in stage.findings]
     if not items:
+        forget_values()
         return
-    updated = correlate([g.finding for _, g in items], id_of=lambda i, f: items[i][1].asff_id,
-                        secret_values=SecretValues(values))
+    try:
+        updated = correlate([g.finding for _, g in items],
+                            id_of=lambda i, f: items[i][1].asff_id,
+                            secret_values=secret_values(values))
+    finally:
+        forget_values()   # the run's last correlation: its clear values are not kept
     swap: dict[int, Finding] = {}
     for (_, gated), finding in zip(items, updated):
         swap[id(gated.finding)] = finding
@@ -54,3 +61,30 @@ def correlate_run(run: RunResult, values: AbstractSet[str]) -> None:
     for stage in run.stages:
         for tool in stage.tools:
             tool.findings = [swap.get(id(f), f) for f in tool.findings]
+
+
+# The run's SecretValues, grown stage by stage: each stage's correlation and the run's last
+# one index the same (growing) values, three HMACs and a SHA-1 each, and at 25,000 values
+# building the index three times was a tenth of the correlation's time.
+_VALUES: list[tuple[FingerprintKey, SecretValues]] = []
+_LOCK = threading.Lock()
+
+
+def secret_values(values: AbstractSet[str]) -> SecretValues:
+    """`SecretValues(values)` under the active key, from the previous stage's index when it
+    covered no value outside `values` (the run's values only grow)."""
+    key = current_key()
+    with _LOCK:
+        index = _VALUES[0][1] if _VALUES and _VALUES[0][0] is key else None
+        if index is None or len(index.digest_of) > len(values) \
+                or not all(v in values for v in index.digest_of):
+            index = SecretValues()
+        index.add(values)
+        _VALUES[:] = [(key, index)]
+        return index
+
+
+def forget_values() -> None:
+    """Drop the run's index (its clear values) once the run's correlation is done."""
+    with _LOCK:
+        _VALUES.clear()

@@ -28,6 +28,7 @@ File contents are read from the scanned tree only to classify; nothing read is k
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -137,16 +138,21 @@ class _Tree:
 
     def __init__(self, root: Path | None) -> None:
         self.root = root.resolve() if root is not None else None
+        self._root_text = str(self.root) if self.root is not None else ""
         self._kinds: dict[str, str | None] = {}
         self._lines: dict[str, list[str] | None] = {}
 
     def _path(self, rel: str) -> Path | None:
         if self.root is None or not rel:
             return None
-        path = self.root / rel
-        if not path.is_file():   # one stat first: history findings name deleted files
-            return None
-        path = path.resolve()
+        # one stat first (history findings name deleted files), without pathlib where the
+        # text is the path pathlib would make (a history scan names thousands, each asked
+        # once): os.path.join drops the root for an absolute `rel`, as `/` does; a trailing
+        # `/` or `/.`, which pathlib drops, goes the slow way
+        if rel[-1] in "/." or not os.path.isfile(os.path.join(self._root_text, rel)):
+            if rel[-1] not in "/." or not (self.root / rel).is_file():
+                return None
+        path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             return None
         return path
@@ -188,7 +194,12 @@ def _classify(rel: str, head: str) -> str | None:
     for what, pattern in _SBOM_SIGNATURES:
         if head and pattern.search(head):
             return f"sbom: {what}"
-    name = PurePosixPath(rel).name
+    # the last component as PurePosixPath names it, without building one (thousands of
+    # history paths); a trailing `/` or `/.`, or ".", which it normalises, goes its way
+    if rel.endswith(("/", "/.")) or rel == ".":
+        name = PurePosixPath(rel).name
+    else:
+        name = rel.rpartition("/")[2]
     stripped = name
     changed = True
     while changed:
@@ -198,9 +209,12 @@ def _classify(rel: str, head: str) -> str | None:
                 stripped, changed = stripped[: -len(suffix)], True
     if stripped in LOCKFILE_NAMES:
         return f"lockfile: {stripped}"
-    if re.search(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", stripped, re.I):
+    if _SBOM_NAME.search(stripped):
         return "sbom: by name"
     return None
+
+
+_SBOM_NAME = re.compile(r"\.(cdx|spdx)\.json$|(^|[._-])(sbom|bom)\.(json|xml)$", re.I)
 
 
 def _from_tree(finding: Finding) -> bool:
