@@ -64,7 +64,9 @@ def record(store: HubStore, run: RunResult, findings: list[dict], summary: dict)
     except HubError as exc:
         raise HubSyncError(f"the hub refused the run: {exc.message}") from None
     run.baseline_run_id = diff.baseline_run_id
-    stages = {s.name for s in run.stages}
+    # In the run's stage order (dict.fromkeys drops repeats): summary.json is compared
+    # byte for byte between runs, and a set's order changes with the hash seed.
+    stages = dict.fromkeys(s.name for s in run.stages)
     run.diff = {name: dict(diff.by_stage.get(name, {"new": 0, "recurring": 0, "fixed": 0}))
                 for name in stages}
     new_ids = set(diff.new)
