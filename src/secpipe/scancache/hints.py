@@ -59,6 +59,13 @@ def _state(collector: SecretCollector) -> _RunState:
         return state
 
 
+def forget(collector: SecretCollector) -> None:
+    """Every tool has run: the tools' texts need no more searching. Dropped before the run's
+    final scrub, so each raw report is freed as soon as its scrubbed copy replaces it."""
+    with _STATES_LOCK:
+        _STATES.pop(collector, None)
+
+
 def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None:
     """A cached tool's hints: look for them in what already ran, and in what runs later."""
     state = _state(collector)
