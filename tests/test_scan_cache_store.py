@@ -132,3 +132,15 @@ def test_the_manifest_reuses_digests_only_of_files_whose_stat_is_unchanged(
     assert units.manifest(tree, ())["d/a.py"] == _sha("a = 2\n")
     (tree / "b.tf").unlink()
     assert units.manifest(tree, ()) == {"d/a.py": _sha("a = 2\n")}
+
+
+def test_hints_forget_the_tools_texts_once_every_tool_has_run() -> None:
+    value = "AKIAZ7QW3ERT5YUI8OPA"
+    collector = SecretCollector()
+    report = b'{"code": "key = AKIAZ7QW3ERT5YUI8OPA"}'
+    hints.add_texts(collector, [report], _sha)
+    assert hints._STATES[collector].texts == [report]     # the report itself, not a copy
+    hints.forget(collector)
+    assert collector not in hints._STATES
+    hints.add_hints(collector, hints.make_hints({value}, _sha), _sha)
+    assert collector.values == set()                      # nothing left to search

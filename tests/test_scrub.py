@@ -250,3 +250,35 @@ def test_small_data_path_equals_the_automaton(values, pieces) -> None:
     small = collector.scrub(data)                 # no automaton built yet: the small path
     assert collector._cached is None
     assert small == collector._scrubber().scrub(data)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="the window applies to the Aho-Corasick engine only")
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_value, min_size=1, max_size=8, unique=True),
+       st.lists(st.tuples(st.integers(0, 7), st.text(alphabet="ab \"\\\né", max_size=5)),
+                max_size=14), st.integers(1, 9))
+def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces, window
+                                                                 ) -> None:
+    """The automaton searches a report a window at a time (pyahocorasick copies what it
+    searches as 4-byte characters): with windows smaller than the values, so every match
+    crosses window ends, the scrub, the search and the overlap budget are those of one search
+    over the whole report."""
+    from secpipe.model import scrubber
+
+    collector = _collector(values)
+    present = sorted(collector.values)
+    text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
+                             present[i % len(present)]) for i, filler in pieces)
+    data = text.encode()
+    engine = Scrubber(collector._replacements(), engine="aho-corasick")
+    whole = list(scrubber._windows(engine._automaton, data, len(data) + 1))
+    old = scrubber.WINDOW
+    scrubber.WINDOW = window
+    try:
+        windowed = list(scrubber._windows(engine._automaton, data, engine._longest))
+        assert sorted(windowed) == sorted(whole)        # every match, each once
+        assert engine.scrub(data) == _reference(collector.values, data)
+        assert engine.finds_any(data) == bool(whole)
+    finally:
+        scrubber.WINDOW = old

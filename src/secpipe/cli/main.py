@@ -146,6 +146,9 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
     from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
     from secpipe.progress import Progress
 
+    from secpipe.malloc_tune import tune_for_run
+
+    tune_for_run()   # big buffers given back to the system as the run frees them
     with _calm_gc():
         if hub_profile:  # read by the remote-hub client (secpipe.hub.client.credentials)
             from secpipe.hub.client import ENV_PROFILE

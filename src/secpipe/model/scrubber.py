@@ -15,7 +15,7 @@ place the longest wins, as replacing longest-first did.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 # Beyond this many nested groups a subtree becomes a flat alternation (longest first): a
 # crafted report with thousands of values each extending the previous one would otherwise
@@ -33,6 +33,7 @@ class Scrubber:
         self._automaton = None
         if not self._replacements:
             return
+        self._longest = max(map(len, self._replacements))
         if engine in ("auto", "aho-corasick"):
             self._automaton = _automaton(self._replacements, required=engine != "auto")
         if self._automaton is None:
@@ -47,7 +48,7 @@ class Scrubber:
         if not data or not self._replacements:
             return False
         if self._automaton is not None:
-            for _ in self._automaton.iter(data.decode("latin-1")):
+            for _ in _windows(self._automaton, data, self._longest):
                 return True
             return False
         assert self._regex is not None
@@ -57,7 +58,7 @@ class Scrubber:
         if not data or not self._replacements:
             return data
         if self._automaton is not None:
-            done = _scrub_automaton(self._automaton, data, self._replacements)
+            done = _scrub_automaton(self._automaton, data, self._replacements, self._longest)
             if done is not None:
                 return done
             if self._regex is None:  # pathological overlaps: the regex copes, built once
@@ -82,15 +83,33 @@ def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
     return automaton
 
 
-def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes]) -> bytes | None:
+#: bytes of a report searched at a time: pyahocorasick copies the text it searches as 4-byte
+#: characters, so one 13 MB report searched whole cost 52 MB more at the run's peak
+WINDOW = 1 << 20
+
+
+def _windows(automaton, data: bytes, longest: int) -> Iterator[tuple[int, int]]:
+    """(start, length) of every match in `data`, each once, ordered by window, searching a
+    window of `WINDOW` bytes at a time. Each window reaches `longest - 1` bytes into the next
+    so that a match starting in it is seen whole; a match is kept by the window it starts in."""
+    size = len(data)
+    for base in range(0, size, WINDOW):
+        stop = base + WINDOW
+        for end, length in automaton.iter(data[base:stop + longest - 1].decode("latin-1")):
+            start = base + end + 1 - length
+            if start < stop:
+                yield start, length
+
+
+def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
+                     longest_key: int) -> bytes | None:
     """Leftmost-longest replacement from every (overlapping) match; None when the matches
     overlap so much (a crafted report: thousands of nested values over one long run) that
     the regex is the better engine. (pyahocorasick's own `iter_long` misses a shorter match
     after a longer one fails at the end of the text, so it is not used.)"""
     longest: dict[int, int] = {}
     budget = 4 * len(data) + 10_000
-    for end, length in automaton.iter(data.decode("latin-1")):
-        start = end + 1 - length
+    for start, length in _windows(automaton, data, longest_key):
         if length > longest.get(start, 0):
             longest[start] = length
         budget -= 1

@@ -28,7 +28,7 @@ from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
-from secpipe.scancache import scan_and_parse
+from secpipe.scancache import hints as scan_hints, scan_and_parse
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
 
@@ -173,6 +173,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     with keyed(fkey):
         correlate_run(run, collector.values)   # one issue per root cause, across stages
     events.phase("scrubbing raw reports and logs")
+    scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
     for tr in tool_runs:
         # clear values (the scan cache's pass reused where it gives the same bytes), then the
         # plain hashes tools reported (detect-secrets' SHA-1)

@@ -231,9 +231,9 @@ def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Findin
                 hinted: list[list]) -> None:
     store.write_entry(tool, key, {
         "hints": hinted,
-        "findings": [store.finding_to_json(f) for f in findings],
+        "findings": store.findings_streamed(findings),
         "reports_ref": store.put_reports(tool, outcome.reports),
-        "artifacts": store.reports_to_json(outcome.artifacts),
+        "artifacts": store.reports_streamed(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
         "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
         "notes": list(outcome.notes), "format": outcome.format,
@@ -272,7 +272,7 @@ def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
         return
     current = u.units(files, kind)
     store.write_entry(tool, key, {**_index_head(tool, outcome), "hints": hinted, "units": {
-        unit: [d, [store.finding_to_json(f) for f in grouped.get(unit, [])]]
+        unit: [d, store.findings_streamed(grouped.get(unit, []))]
         for unit, d in current.items()}})
 
 
@@ -339,7 +339,7 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
     for unit in sorted(current):
         if unit in changed:
             mine = fresh.get(unit, [])
-            entries[unit] = [current[unit], [store.finding_to_json(f) for f in mine]]
+            entries[unit] = [current[unit], store.findings_streamed(mine)]
         else:
             entries[unit] = known[unit]
             mine = [store.finding_from_json(f) for f in known[unit][1]]

@@ -39,7 +39,10 @@ class _RunState:
 
     def __init__(self) -> None:
         self.hints: set[Hint] = set()
-        self.texts: list[str] = []
+        # the tools' own report and log bytes (held by the run anyway), decoded one at a time
+        # when searched: a decoded copy of every report kept for the whole run was the size of
+        # the reports again
+        self.texts: list[bytes] = []
         self.lock = threading.Lock()
         self.scanner: _Scanner | None = None  # for every hint of the run, built when needed
 
@@ -54,6 +57,13 @@ def _state(collector: SecretCollector) -> _RunState:
         if state is None:
             state = _STATES[collector] = _RunState()
         return state
+
+
+def forget(collector: SecretCollector) -> None:
+    """Every tool has run: the tools' texts need no more searching. Dropped before the run's
+    final scrub, so each raw report is freed as soon as its scrubbed copy replaces it."""
+    with _STATES_LOCK:
+        _STATES.pop(collector, None)
 
 
 def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None:
@@ -72,7 +82,7 @@ def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None
 
 def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> None:
     """A tool that ran: its reports and log, searched for every hint of the run."""
-    texts = [b.decode("utf-8", "replace") for b in blobs if b]
+    texts = [b for b in blobs if b]
     state = _state(collector)
     with state.lock:
         state.texts.extend(texts)
@@ -100,9 +110,10 @@ class _Scanner:
             shapes.setdefault((suffix, length), set()).add(want)
         self.pattern = re.compile(_trie(sorted(self.by_prefix)), re.DOTALL)
 
-    def recover(self, collector: SecretCollector, texts: list[str], digest) -> None:
+    def recover(self, collector: SecretCollector, blobs: list[bytes], digest) -> None:
         seen: set[str] = set()
-        for text in texts:
+        for blob in blobs:
+            text = blob.decode("utf-8", "replace")
             for m in self.pattern.finditer(text):
                 start = m.start()
                 for (suffix, length), wants in self.by_prefix[text[start:start + 4]].items():

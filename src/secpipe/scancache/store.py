@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity
 from secpipe.model.finding import Vulnerability
 from secpipe.paths import from_env_or_cache
+from secpipe.scancache import jsonout
 from secpipe.scanners.interface import RawReport
 
 SCHEMA = 1  # bump when the entry layout or the meaning of a key changes
@@ -69,7 +70,8 @@ def write_failures() -> list[str]:
 
 
 def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None = None) -> None:
-    """Write atomically. A cache that cannot be written (full disk, read-only home) costs only
+    """Write atomically; lists given as `jsonout.Each` and reports as `jsonout.Text` are
+    written element by element (reads back as lists and strings). A cache that cannot be written (full disk, read-only home) costs only
     the next run's speed, never this run's result: the failure is kept for the tool's log
     (`write_failures`), not raised."""
     path = _entry_path(tool, key, root)
@@ -80,9 +82,10 @@ def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None
         _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path.parent}: {exc}"]
         return
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            # dumps, not dump: json.dump streams through the pure-Python encoder (5-10x slower)
-            fh.write(json.dumps({"schema": SCHEMA, **entry}, separators=(",", ":")))
+        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
+            # not json.dump (the pure-Python encoder, 5-10x slower) nor one json.dumps string:
+            # jsonout walks the entry's Each lists and Text reports piece by piece
+            jsonout.dump({"schema": SCHEMA, **entry}, fh)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -155,6 +158,16 @@ def reports_to_json(reports: Iterable[RawReport]) -> list[list[str]]:
     return [[r.name, r.data.decode("utf-8", "surrogateescape")] for r in reports]
 
 
+def reports_streamed(reports: Iterable[RawReport]) -> jsonout.Each:
+    """`reports_to_json`'s value for `write_entry`, decoded and escaped piece by piece."""
+    return jsonout.Each([r.name, jsonout.Text(r.data)] for r in reports)
+
+
+def findings_streamed(findings: Iterable[Finding]) -> jsonout.Each:
+    """`[finding_to_json(f) for f in findings]` for `write_entry`, one finding at a time."""
+    return jsonout.Each(map(finding_to_json, findings))
+
+
 def reports_from_json(items: Iterable[list[str]]) -> list[RawReport]:
     return [RawReport(name, data.encode("utf-8", "surrogateescape")) for name, data in items]
 
@@ -166,7 +179,8 @@ def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     reports = list(reports)
     key = digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
     if not _entry_path(tool, key, None).exists():
-        write_entry(tool, key, {"reports": reports_to_json(reports)})
+        # each report decoded and escaped piece by piece (reports_to_json's text, streamed)
+        write_entry(tool, key, {"reports": reports_streamed(reports)})
     return key
 
 

@@ -1,0 +1,90 @@
+"""A cache entry written piece by piece (scancache.jsonout) is byte for byte json.dumps."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from hypothesis import given, settings, strategies as st
+
+from secpipe.model import Category, Finding, Location, Secret, Severity
+from secpipe.scancache import jsonout, store
+from secpipe.scanners.interface import RawReport
+
+
+def _plain(value):
+    """The entry as json.dumps sees it: Each materialised, Text decoded whole."""
+    if isinstance(value, jsonout.Each):
+        return [_plain(v) for v in value.items]
+    if isinstance(value, jsonout.Text):
+        return value.data.decode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dumped(make) -> str:
+    out = io.StringIO()
+    jsonout.dump(make(), out)
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300), cut=st.integers(1, 7))
+def test_text_is_escaped_in_pieces_exactly_as_whole(data: bytes, cut: int) -> None:
+    # tiny pieces, so multi-byte sequences and invalid bytes fall across piece ends
+    old = jsonout._CHUNK
+    jsonout._CHUNK = cut
+    try:
+        got = _dumped(lambda: {"reports": jsonout.Each([["r", jsonout.Text(data + "é😀".encode()
+                                                                           + data)]])})
+    finally:
+        jsonout._CHUNK = old
+    want = json.dumps({"reports": [["r", (data + "é😀".encode() + data).decode(
+        "utf-8", "surrogateescape")]]}, separators=(",", ":"))
+    assert got == want
+    assert json.loads(got)["reports"][0][1].encode("utf-8", "surrogateescape") == (
+        data + "é😀".encode() + data)
+
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                      st.text(max_size=8))
+json_value = st.recursive(json_leaf, lambda kids: st.one_of(
+    st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=5), kids, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(head=st.dictionaries(st.text(max_size=5), json_value, max_size=4),
+       items=st.lists(json_value, max_size=5), units=st.dictionaries(
+           st.text(max_size=4), st.lists(json_value, max_size=3), max_size=3))
+def test_an_entry_with_streamed_lists_is_json_dumps_of_the_lists(head, items, units) -> None:
+    def make():
+        return {**head, "findings": jsonout.Each(iter(items)),
+                "units": {u: ["d" + u, jsonout.Each(iter(v))] for u, v in units.items()},
+                "plain": [1, {"a": [2, 3]}]}
+    assert _dumped(make) == json.dumps(_plain(make()), separators=(",", ":"))
+
+
+def test_a_written_entry_reads_back_as_the_lists_it_streamed(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "c"))
+    findings = [Finding(tool="t", rule_id=f"r{i}", title="x\u2028y", severity=Severity.LOW,
+                        category=Category.SECRET, location=Location(f"a{i}.py", i, i, "s"),
+                        secret=Secret("ab" * 32, "AK…")) for i in range(3)]
+    reports = [RawReport("r.json", b'{"k": "caf\xc3\xa9 \xff"}'), RawReport("e", b"")]
+    store.write_entry("t", "ab" * 32, {"findings": store.findings_streamed(iter(findings)),
+                                       "artifacts": store.reports_streamed(reports)})
+    entry = store.read_entry("t", "ab" * 32)
+    assert entry is not None
+    assert [store.finding_from_json(f) for f in entry["findings"]] == findings
+    assert store.reports_from_json(entry["artifacts"]) == reports
+    path = next((tmp_path / "c").rglob("*.json"))
+    assert path.read_text() == json.dumps(
+        {"schema": store.SCHEMA, "findings": [store.finding_to_json(f) for f in findings],
+         "artifacts": store.reports_to_json(reports)}, separators=(",", ":"))
+    ref = store.put_reports("t", reports)
+    assert store.get_reports("t", {"reports_ref": ref}) == reports
