@@ -195,3 +195,29 @@ def test_bulk_import_pauses_the_cyclic_gc_and_restores_it(store, monkeypatch):
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_the_switch_interval_is_short_while_checking_and_restored_after():
+    import sys
+
+    before = sys.getswitchinterval()
+    seen = []
+
+    def check(part):
+        seen.append(sys.getswitchinterval())
+        if part[0] == 6:
+            raise RuntimeError("boom")
+        return part
+
+    assert [list(b) for b in overlap.checked_batches(range(6), 3, check, part=3)] == \
+        [[[0, 1, 2]], [[3, 4, 5]]]
+    assert seen == [overlap.SWITCH_INTERVAL] * 2 and sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError, match="boom"):
+        for b in overlap.checked_batches(range(9), 3, check, part=3):
+            list(b)
+    assert sys.getswitchinterval() == before
+    with overlap.quick_switch():                  # nested users: the outer one restores
+        with overlap.quick_switch():
+            pass
+        assert sys.getswitchinterval() == overlap.SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before

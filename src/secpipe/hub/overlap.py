@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import itertools
 import queue
+import sys
 import threading
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from secpipe.hub.importer import provider_key
@@ -30,6 +32,16 @@ PART = 1000            # findings per part: ~70 ms of checks, 8-10k side-table r
 FIRST_PART = 200
 _AHEAD = 4             # parts checked ahead of the writer (bounds memory)
 _DONE = object()
+# The interpreter's switch interval while the checking thread runs. The writer gives up the
+# GIL for every statement SQLite steps (~50 per 1000 findings, most of them 1-20 ms) and must
+# take it back after each; while the checker runs Python, that waits for the switch interval
+# (5 ms by default) before the checker is asked to let go, which can exceed the statement
+# itself. A shorter interval hands it back sooner (10k imports on the loaded 2-core machine:
+# 15-35% less wall time in 3 of 3 alternated runs, the same CPU).
+SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
 
 T = TypeVar("T")
 
@@ -49,6 +61,25 @@ def parts_of(batch: Sequence[Any], part: int | None = None,
     tail = len(batch) - part if last and len(batch) - first > part else len(batch)
     return ([batch[:first]] + [batch[i:min(i + part, tail)] for i in range(first, tail, part)]
             + [batch[i:i + last] for i in range(tail, len(batch), last or part)])
+
+
+@contextmanager
+def quick_switch() -> Iterator[None]:
+    """`SWITCH_INTERVAL` while the body runs (never longer than the current interval),
+    restored when the last concurrent user ends."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
@@ -88,26 +119,27 @@ def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[l
         except BaseException as exc:  # re-raised in the consumer, which owns the error
             put((None, True, exc))
 
-    worker = threading.Thread(target=produce, name="hub-check", daemon=True)
-    worker.start()
+    with quick_switch():             # see SWITCH_INTERVAL
+        worker = threading.Thread(target=produce, name="hub-check", daemon=True)
+        worker.start()
 
-    def one_batch(first: tuple) -> Iterator[T]:
-        item = first
-        while True:
-            result, last, exc = item
-            if exc is not None:
-                raise exc
-            yield result
-            if last:
-                return
-            item = handoff.get()
+        def one_batch(first: tuple) -> Iterator[T]:
+            item = first
+            while True:
+                result, last, exc = item
+                if exc is not None:
+                    raise exc
+                yield result
+                if last:
+                    return
+                item = handoff.get()
 
-    try:
-        while (item := handoff.get()) is not _DONE:
-            yield one_batch(item)
-    finally:
-        stop.set()
-        worker.join()
+        try:
+            while (item := handoff.get()) is not _DONE:
+                yield one_batch(item)
+        finally:
+            stop.set()
+            worker.join()
 
 
 def _inline(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
