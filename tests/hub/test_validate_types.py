@@ -37,9 +37,10 @@ def res(**extra):
     ({"ProductFields": {"": "v"}}, "ProductFields must map non-empty strings to strings"),
     ({"ProductFields": {1: "v"}}, "ProductFields must map non-empty strings to strings"),
     ({"ProductFields": {"k": None}}, "ProductFields must map non-empty strings to strings"),
-    ({"ProductFields": {"k" * 129: "v"}}, "ProductFields key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk'"
-                                          " or its value is too long"),
-    ({"UserDefinedFields": {"k": "v" * 1025}}, "UserDefinedFields key 'k' or its value is too long"),
+    ({"ProductFields": {"k" * 129: "v"}},
+     f"ProductFields key {'k' * 40!r} or its value is too long"),
+    ({"UserDefinedFields": {"k": "v" * 1025}},
+     "UserDefinedFields key 'k' or its value is too long"),
 ])
 def test_each_wrong_value_has_its_message(overrides, message):
     with pytest.raises(BadFinding) as caught:
