@@ -29,8 +29,9 @@ _PG_SET_MIN = 64
 # Rows per multi-row INSERT on SQLite (bounded by the connection's variable limit: ~1000
 # rows of `findings`, 2048 of the narrow side tables). 2048 rather than 256: each statement
 # is one GIL hand-off back to the writer (see `overlap.SWITCH_INTERVAL`) and one round of the
-# sqlite3 module's per-statement work; 10k imports alternated on the loaded machine spent
-# ~15% less of the writer's CPU (128 against 154 us per finding, 3 runs each).
+# sqlite3 module's per-statement work. 10k imports alternated: at load ~12 the writer spent
+# ~15% less CPU (128 against 154 us per finding, 3 runs each); at load ~3.5 no difference
+# (120-130 us either way). Not yet measured calm.
 _SQLITE_ROWS = 2048
 
 

@@ -36,8 +36,9 @@ _DONE = object()
 # GIL for every statement SQLite steps (~50 per 1000 findings, most of them 1-20 ms) and must
 # take it back after each; while the checker runs Python, that waits for the switch interval
 # (5 ms by default) before the checker is asked to let go, which can exceed the statement
-# itself. A shorter interval hands it back sooner (10k imports on the loaded 2-core machine:
-# 15-35% less wall time in 3 of 3 alternated runs, the same CPU).
+# itself. A shorter interval hands it back sooner. Measured on the shared 2-core machine, 10k
+# imports alternated: at load ~12, 15-35% less wall in 3 of 3 runs; at load ~3.5, within
+# the noise (1.73-1.90 s against 1.90-2.78 s with 5 ms). Not yet measured calm.
 SWITCH_INTERVAL = 0.0005
 _switch_lock = threading.Lock()
 _switch_users = 0
