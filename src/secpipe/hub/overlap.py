@@ -38,7 +38,7 @@ _DONE = object()
 # (5 ms by default) before the checker is asked to let go, which can exceed the statement
 # itself. A shorter interval hands it back sooner. Measured on the shared 2-core machine, 10k
 # imports alternated: at load ~12, 15-35% less wall in 3 of 3 runs; at load ~3.5, within
-# the noise (1.73-1.90 s against 1.90-2.78 s with 5 ms). Not yet measured calm.
+# the noise (1.84-1.90 s against 1.73-2.78 s with 5 ms). Not yet measured calm.
 SWITCH_INTERVAL = 0.0005
 _switch_lock = threading.Lock()
 _switch_users = 0
