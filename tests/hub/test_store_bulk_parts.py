@@ -150,3 +150,74 @@ def test_the_first_part_may_be_smaller():
     assert overlap.parts_of(docs[:1], 3, 1) == [docs[:1]]
     repeated = docs[:3] + [finding("p0", UpdatedAt=T1)]
     assert overlap.parts_of(repeated, 3, 1) == [repeated]
+
+
+def test_the_last_part_is_cut_smaller_and_nothing_is_lost():
+    docs = [finding(f"q{i}") for i in range(11)]
+    # the last `part` (4) findings in parts of 2
+    assert overlap.parts_of(docs, 4, 1, 2) == [docs[:1], docs[1:5], docs[5:7],
+                                               docs[7:9], docs[9:11]]
+    assert overlap.parts_of(docs, 4, 3, 3) == [docs[:3], docs[3:7], docs[7:10], docs[10:]]
+    for n in range(1, 12):
+        for part, first, last in ((4, 1, 2), (3, 3, 1), (5, 2, 5), (2, 1, 1)):
+            pieces = overlap.parts_of(docs[:n], part, first, last)
+            assert [d for p in pieces for d in p] == docs[:n]
+            assert all(0 < len(p) <= part for p in pieces)
+
+
+def test_bulk_import_pauses_the_cyclic_gc_and_restores_it(store, monkeypatch):
+    import gc
+
+    from secpipe.hub import gcpause, importer
+
+    seen = []
+    real = importer.write
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "write", spy)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert store.bulk_import([finding("g1"), finding("g2")]).success_count == 2
+        assert seen and not any(seen) and gc.isenabled()
+        gc.disable()                        # a caller that had it off keeps it off
+        with gcpause.paused():
+            with gcpause.paused():
+                assert not gc.isenabled()
+        assert not gc.isenabled()
+        with pytest.raises(RuntimeError):   # an error inside still restores it
+            gc.enable()
+            with gcpause.paused():
+                raise RuntimeError("x")
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_the_switch_interval_is_short_while_checking_and_restored_after():
+    import sys
+
+    before = sys.getswitchinterval()
+    seen = []
+
+    def check(part):
+        seen.append(sys.getswitchinterval())
+        if part[0] == 6:
+            raise RuntimeError("boom")
+        return part
+
+    assert [list(b) for b in overlap.checked_batches(range(6), 3, check, part=3)] == \
+        [[[0, 1, 2]], [[3, 4, 5]]]
+    assert seen == [overlap.SWITCH_INTERVAL] * 2 and sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError, match="boom"):
+        for b in overlap.checked_batches(range(9), 3, check, part=3):
+            list(b)
+    assert sys.getswitchinterval() == before
+    with overlap.quick_switch():                  # nested users: the outer one restores
+        with overlap.quick_switch():
+            pass
+        assert sys.getswitchinterval() == overlap.SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before

@@ -120,3 +120,87 @@ def test_guard_is_conservative() -> None:
     fresh.begin(Conn(2))                                 # another connection
     assert fresh.trusted(3) is None
     assert freshness.Freshness(False).trusted(5) is None
+
+
+def test_a_new_import_trusts_the_checks_lookup_of_absent_keys(store, monkeypatch) -> None:
+    lookups: list[int] = []
+    real = importer._lookup
+    monkeypatch.setattr(importer, "_lookup",
+                        lambda conn, keys, partition=None: lookups.append(len(keys))
+                        or real(conn, keys, partition))
+    result = store.bulk_import(docs(2400), batch_size=400)
+    assert result.success_count == 2400 and not result.failed
+    # the checks looked up each key once; the writer only those read before its first lock
+    assert 2400 <= sum(lookups) < 2 * 2400
+    assert store.count_findings() == 2400
+
+
+def test_a_row_created_between_transactions_is_updated_not_created_twice(
+        store, tmp_path, monkeypatch) -> None:
+    """The checks read the victim's key as absent; another connection then creates it
+    before the writer's transaction: the writer must look again and update it."""
+    known_calls: list[int] = []
+    real_known = importer.known
+
+    def known(conn, findings, partition=None):
+        out = real_known(conn, findings, partition)
+        known_calls.append(len(findings))
+        return out
+
+    monkeypatch.setattr(importer, "known", known)
+    real_write = store._write
+    writes = 0
+    victim = "f1900"                      # in the last transaction
+
+    @contextmanager
+    def write(held=None):
+        nonlocal writes
+        writes += 1
+        if writes == 3:                    # every check has read by now (the victim absent)
+            deadline = time.monotonic() + 60
+            while sum(known_calls) < 2000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert sum(known_calls) == 2000
+            with open_store(tmp_path / "hub.db") as other:
+                assert not other.batch_import([finding(victim, Title="theirs")]).failed
+        with real_write(held) as conn:
+            yield conn
+
+    monkeypatch.setattr(store, "_write", write)
+    result = store.bulk_import(docs(2000), batch_size=500)
+    assert result.success_count == 2000 and not result.failed
+    assert store.count_findings() == 2000          # one row for the victim
+    got, _ = store.get_findings({"Id": [{"Value": victim, "Comparison": "EQUALS"}]})
+    assert len(got) == 1 and got[0]["UpdatedAt"] == T1      # the import's newer document
+
+
+def test_a_key_the_import_itself_just_wrote_is_looked_up_again(store, monkeypatch) -> None:
+    """The next transaction's checks read its keys as absent while the first transaction
+    was writing them: the writer must not trust that (it would create them twice)."""
+    T2 = "2024-05-03T10:00:00.000Z"
+    first = docs(300)
+    again = [finding(f"f{i}", UpdatedAt=T2, Title="newer") for i in range(300)]
+    known_calls: list[int] = []
+    real_known = importer.known
+
+    def known(conn, findings, partition=None):
+        out = real_known(conn, findings, partition)
+        known_calls.append(len(findings))
+        return out
+
+    real_write = importer.write
+
+    def write(conn, batch, **kw):
+        if not known_calls or sum(known_calls) < 600:       # the first part: wait until the
+            deadline = time.monotonic() + 60                 # second batch is checked
+            while sum(known_calls) < 600 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_write(conn, batch, **kw)
+
+    monkeypatch.setattr(importer, "known", known)
+    monkeypatch.setattr(importer, "write", write)
+    result = store.bulk_import(first + again, batch_size=300)
+    assert result.success_count == 600 and not result.failed
+    assert store.count_findings() == 300
+    got, _ = store.get_findings({"Id": [{"Value": "f7", "Comparison": "EQUALS"}]})
+    assert [d["Title"] for d in got] == ["newer"]

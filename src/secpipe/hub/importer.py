@@ -74,6 +74,9 @@ class Checked:
     # `side_rows_of(doc)`, built by the checks for a key the hub did not hold (a likely
     # creation), so the writer only binds the pk; None: the writer builds them if needed
     side: tuple[list, list, list] | None = None
+    # the checks' key lookup found no row for this key (False: not found absent, or not
+    # looked up); the writer trusts it where `freshness` proves the lookup still holds
+    absent: bool = False
 
     def __post_init__(self) -> None:
         self.key = (self.doc["Id"], self.doc["ProductArn"])
@@ -181,7 +184,8 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
             ahead = side_rows_of(doc) if side and (
                 not stored or (doc["Id"], doc["ProductArn"]) not in stored) else None
             good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
-                                side=ahead))
+                                side=ahead, absent=stored is not None
+                                and (doc["Id"], doc["ProductArn"]) not in stored))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
@@ -265,29 +269,33 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
     store always names its own).
 
     `trusted` (from `freshness.Freshness.trusted`): the keys whose row cannot have changed
-    since the checks looked them up; their `unchanged` items are ignored without looking them
-    up again.
+    since the checks looked them up; their `unchanged` items are ignored, and their `absent`
+    items created, without looking them up again.
     """
     result = WriteResult()
     part = partition or Partition()
     items = _dedupe(batch)
+    absent: set[tuple[str, str]] = set()          # keys known not stored: no lookup
     if trusted is not None and not force:
         rest = []
         for it in items:
             if it.unchanged and it.pk is not None and trusted(it.key):
                 result.pks[it.key] = it.pk
                 result.ignored += 1
-            else:
-                rest.append(it)
+                continue
+            if it.absent and trusted(it.key):
+                absent.add(it.key)
+            rest.append(it)
         items = rest
-    stored = _lookup(conn, [it.key for it in items], part) if items else {}
+    wanted = [it.key for it in items if it.key not in absent]
+    stored = _lookup(conn, wanted, part) if wanted else {}
     if any(it.unchanged for it in items):
         items = _confirm(items, stored, force, result)
     stamp = now()
     fresh: list[Checked] = []
     changed: list[tuple[int, Checked]] = []
     for it in items:
-        hit = stored.get(it.key)
+        hit = stored.get(it.key)              # None too for the `absent` keys
         if hit is None:
             fresh.append(it)
         else:

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, freshness, import_rules, importer, overlap, run_refresh, runs,
-                         subscriptions)
+from secpipe.hub import (audit, freshness, gcpause, import_rules, importer, overlap, run_refresh,
+                         runs, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
                                    RunDiff, RunRecord)
@@ -81,8 +81,9 @@ class FindingsImport:
             # ~6% more CPU at 10k (binding, GIL hand-offs) and gained no wall time
             return (*self._check(chunk, None, part), seen)
 
-        # one connection for every transaction (data_version is per connection)
-        with self.engine.connect() if fresh.enabled else nullcontext() as held:
+        # one connection for every transaction (data_version is per connection); the
+        # cyclic GC waits meanwhile (it found nothing to free, for ~8% of the CPU)
+        with gcpause.paused(), self.engine.connect() if fresh.enabled else nullcontext() as held:
             for parts in overlap.checked_batches(findings, batch_size, check,
                                                  threaded=not shared):
                 with self._write(held) as conn:
