@@ -244,6 +244,7 @@ def test_small_data_path_equals_the_automaton(values, pieces) -> None:
     automaton of the present ones only: the same bytes as the whole automaton."""
     collector = _collector(values)
     present = sorted(collector.values)
+    assume(present)   # values Secret.from_value does not keep leave nothing to search
     text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
                              present[i % len(present)]) for i, filler in pieces)
     data = text.encode()
@@ -268,6 +269,7 @@ def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces,
 
     collector = _collector(values)
     present = sorted(collector.values)
+    assume(present)   # values Secret.from_value does not keep leave nothing to search
     text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
                              present[i % len(present)]) for i, filler in pieces)
     data = text.encode()
