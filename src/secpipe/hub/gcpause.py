@@ -14,28 +14,20 @@ ends, and only if it was enabled when the first one began.
 from __future__ import annotations
 
 import gc
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
-_lock = threading.Lock()
-_depth = 0
-_was_enabled = False
+from secpipe.hub.counted import CountedOverride
 
 
-@contextmanager
-def paused() -> Iterator[None]:
-    """Run the body with the cyclic GC disabled (see the module docstring)."""
-    global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
+def _pause() -> bool:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return was_enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+# `with paused(): ...` runs the body with the cyclic GC disabled (see the module docstring)
+paused = CountedOverride(_pause, _resume)

@@ -19,9 +19,9 @@ import itertools
 import queue
 import sys
 import threading
-from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
+from secpipe.hub.counted import CountedOverride
 from secpipe.hub.importer import provider_key
 
 PART = 1000            # findings per part: ~70 ms of checks, 8-10k side-table rows
@@ -40,9 +40,6 @@ _DONE = object()
 # imports alternated: at load ~12, 15-35% less wall in 3 of 3 runs; at load ~3.5, within
 # the noise (1.84-1.90 s against 1.73-2.78 s with 5 ms). Not yet measured calm.
 SWITCH_INTERVAL = 0.0005
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.005
 
 T = TypeVar("T")
 
@@ -64,23 +61,15 @@ def parts_of(batch: Sequence[Any], part: int | None = None,
             + [batch[i:i + last] for i in range(tail, len(batch), last or part)])
 
 
-@contextmanager
-def quick_switch() -> Iterator[None]:
-    """`SWITCH_INTERVAL` while the body runs (never longer than the current interval),
-    restored when the last concurrent user ends."""
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
+def _shorten_switch() -> float:
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(min(saved, SWITCH_INTERVAL))     # never longer than it was
+    return saved
+
+
+# `with quick_switch(): ...`: `SWITCH_INTERVAL` while the body runs, restored when the last
+# concurrent user ends
+quick_switch = CountedOverride(_shorten_switch, sys.setswitchinterval)
 
 
 def checked_batches(findings: Iterable[Any], batch_size: int, check: Callable[[list], T],
