@@ -35,6 +35,15 @@ def _collector(values: list[str]) -> SecretCollector:
     return collector
 
 
+def _mixed_report(collector: SecretCollector, pieces: list[tuple[int, str]]) -> bytes:
+    """The collector's kept values, each after its filler, in clear and JSON-escaped forms
+    by turns (hypothesis discards a case where no value was kept: nothing to search)."""
+    present = sorted(collector.values)
+    assume(present)   # values Secret.from_value does not keep (e.g. '00000 ') leave nothing
+    return "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
+                             present[i % len(present)]) for i, filler in pieces).encode()
+
+
 _value = st.text(alphabet=string.ascii_letters + string.digits + '"\\/ é\n-', min_size=6,
                  max_size=30)
 
@@ -243,11 +252,7 @@ def test_small_data_path_equals_the_automaton(values, pieces) -> None:
     """SecretCollector.scrub on a log (few bytes x values) searches each form and builds an
     automaton of the present ones only: the same bytes as the whole automaton."""
     collector = _collector(values)
-    present = sorted(collector.values)
-    assume(present)   # values Secret.from_value does not keep leave nothing to search
-    text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
-                             present[i % len(present)]) for i, filler in pieces)
-    data = text.encode()
+    data = _mixed_report(collector, pieces)
     small = collector.scrub(data)                 # no automaton built yet: the small path
     assert collector._cached is None
     assert small == collector._scrubber().scrub(data)
@@ -268,11 +273,7 @@ def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces,
     from secpipe.model import scrubber
 
     collector = _collector(values)
-    present = sorted(collector.values)
-    assume(present)   # values Secret.from_value does not keep leave nothing to search
-    text = "".join(filler + (json.dumps(present[i % len(present)])[1:-1] if i % 2 else
-                             present[i % len(present)]) for i, filler in pieces)
-    data = text.encode()
+    data = _mixed_report(collector, pieces)
     engine = Scrubber(collector._replacements(), engine="aho-corasick")
     whole = list(scrubber._windows(engine._automaton, data, len(data) + 1))
     old = scrubber.WINDOW
