@@ -64,3 +64,24 @@ def _fast_loads(text: str | bytes) -> Any:
 
 
 loads_rows: Callable[[str | bytes], Any] = _std_loads if _orjson is None else _fast_loads
+
+
+# Reading anything else (request bodies, stored documents): orjson only where it provably
+# reads what json.loads reads. The one silent difference is an integer beyond 64 bits, which
+# orjson returns as a float; every such literal has 19 digits in a row (-2**63 - 1 has 19), so
+# a text holding such a run anywhere (in a string too) is left to json.loads. What orjson
+# refuses (NaN, Infinity, overflow, lone surrogates, deep nesting) is left to it as well.
+SLOW = object()
+_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
+
+
+def loads_exact(raw: bytes) -> Any:
+    """orjson's reading of `raw` where it is exactly `json.loads`'s, else `SLOW` (the caller
+    then reads it with json.loads, with whatever error handling it needs)."""
+    if _orjson is None or _LONG_RUN in raw.translate(_DIGITS):
+        return SLOW
+    try:
+        return _orjson.loads(raw)
+    except ValueError:                  # orjson.JSONDecodeError
+        return SLOW

@@ -20,13 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-try:
-    import orjson as _orjson
-except ImportError:      # pragma: no cover - a declared dependency; speed only without it
-    _orjson = None
-
-_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)
-_LONG_RUN = b"0" * 19          # 19 digits in a row: maybe an integer orjson reads as a float
+from secpipe.hub.fastjson import SLOW, _orjson, loads_exact
 
 
 def load_doc(text: str | bytes) -> Any:
@@ -37,12 +31,8 @@ def load_doc(text: str | bytes) -> Any:
         raw = text.encode() if isinstance(text, str) else bytes(text)
     except UnicodeEncodeError:          # a lone surrogate: json.loads decides
         return json.loads(text)
-    if _LONG_RUN in raw.translate(_DIGITS):
-        return json.loads(text)
-    try:
-        return _orjson.loads(raw)
-    except ValueError:                  # orjson.JSONDecodeError: NaN, Infinity, overflow...
-        return json.loads(text)
+    doc = loads_exact(raw)
+    return json.loads(text) if doc is SLOW else doc
 
 
 def load_docs(texts: Iterable[str | bytes]) -> list[Any]:

@@ -20,7 +20,6 @@ key twice in the batch - goes to `importer.write` unchanged.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
@@ -29,6 +28,7 @@ from secpipe.hub import fastjson, rules_apply
 from secpipe.hub.common import canon_time, now
 from secpipe.hub.import_merge import merge
 from secpipe.hub.importer import Checked
+from secpipe.hub.query_decode import load_doc
 from secpipe.hub.interface import Partition
 
 # What a run changes in an unchanged finding. CreatedAt is the first import's (merge keeps it).
@@ -36,19 +36,6 @@ _TIMES = ("UpdatedAt", "FirstObservedAt", "LastObservedAt", "ProcessedAt")
 # unindexed ProductFields (validate.UNINDEXED_PRODUCT_FIELDS) that history ignores as provenance
 _PROVENANCE = ("secpipe/RunId", "secpipe/Commit")
 _CHUNK = 900
-
-
-def _loads(text: str) -> Any:
-    """The stored document as `json.loads` reads it: orjson's reading is kept only when it
-    encodes back to the very text stored (an integer beyond 64 bits, which orjson reads as a
-    float, would not), else the standard reader decides."""
-    if fastjson._orjson is None:
-        return json.loads(text)
-    try:
-        doc = fastjson._orjson.loads(text)
-    except ValueError:                  # NaN / Infinity / lone surrogates: the standard reader
-        return json.loads(text)
-    return doc if fastjson.encode(doc) == text else json.loads(text)
 
 
 def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -105,7 +92,7 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
         if hit is None or not it.updated_at > hit[1]:
             continue            # a creation, or an update the full path ignores
         pk, _updated, text, locked = hit
-        old = _loads(text)
+        old = load_doc(text)           # exactly json.loads's reading
         doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
         doc["ProcessedAt"] = stamp
         if flip is not None or not only_run_stamps(old, doc):
