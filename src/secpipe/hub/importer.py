@@ -136,7 +136,8 @@ def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
               sizes: list[int | None] | None = None,
-              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False
+              future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False,
+              clock: tuple[str, Any] | None = None
               ) -> tuple[list[Checked], list[dict[str, str]]]:
     """Split a batch into acceptable findings and FailedFindings entries: the one place where
     each finding is judged before the bulk write. `stored` (from `known`) enables the
@@ -149,11 +150,15 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
 
     `side`: also build the side rows of findings whose key is not stored (`Checked.side`),
     for a caller that checks in another thread than it writes (`bulk_import`); elsewhere
-    they would only be held in memory longer."""
+    they would only be held in memory longer.
+
+    `clock`: (ProcessedAt, `import_rules.future_limit`) from `run_clock`, for a caller that
+    checks one import in several calls (`record_run`, batch by batch) and wants one reading
+    of the clock for all of them, as one call would have."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
-    processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
-    limit = import_rules.future_limit(future_skew)
+    # ProcessedAt: when the hub took the finding in (the provider's is ignored)
+    processed, limit = clock or run_clock(future_skew)
     check_times = import_rules.check_times
     for obj in findings:
         if sizes is not None:
@@ -193,6 +198,11 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
         except BadFinding as exc:
             failed.append(failure(obj, str(exc)))
     return good, failed
+
+
+def run_clock(future_skew: float = import_rules.DEFAULT_FUTURE_SKEW) -> tuple[str, Any]:
+    """One reading of the clock for `check_all`: (ProcessedAt, latest accepted time)."""
+    return now(), import_rules.future_limit(future_skew)
 
 
 def request_size(findings: Sequence[Any], sizes: Sequence[int | None]) -> int:

@@ -10,6 +10,7 @@ of this one (`overlap`), and trusts the checks' key lookup where `freshness` pro
 from __future__ import annotations
 
 from contextlib import nullcontext
+from itertools import islice
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
@@ -160,7 +161,7 @@ class FindingsImport:
             conn.commit()
 
     # --- runs --------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
+    def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
                    base_branch: str | None = None, batch_size: int = 5000,
                    principal: Principal | None = None) -> RunDiff:
         """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
@@ -168,28 +169,54 @@ class FindingsImport:
         Findings that fail the per-finding checks (or `import_rules` for `principal`) are not
         observed; they come back in `RunDiff.failed` (same shape as FailedFindings). Whether
         `principal` may write this repo/branch at all is the caller's check
-        (`authz.may_write_run`), made before the findings are even read."""
+        (`authz.may_write_run`), made before the findings are even read.
+
+        `findings` is read once, `batch_size` at a time (an iterator will do), and each part is
+        checked, screened and written inside the run's transaction, so only one part's checked
+        documents and texts are alive at once: at 50k findings, holding them all cost ~270 MB.
+        The result is the one checking everything first gave: one ProcessedAt and one clock
+        for the whole run (`importer.run_clock`), writes in the same parts of `batch_size`
+        accepted findings, FailedFindings in the same order (see `_RunRefusals`)."""
         runs.check_run(run)
-        good, failed = self._check(findings, None, self.partition)
+        part = self.partition
         actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"
+        clock = importer.run_clock(self.policy.future_skew)
+        refused = _RunRefusals()
+        observed: dict[int, tuple[str, str]] = {}
+        pending: list[importer.Checked] = []
+        source = iter(findings)
         with self._write() as conn:
-            good, denied = import_rules.screen(conn, principal, good, self.partition)
-            failed += denied
-            good, off = subscriptions.screen(conn, good, self.account_id, self.region, principal)
-            failed += off
-            observed: dict[int, tuple[str, str]] = {}
-            for i in range(0, len(good), batch_size):
-                chunk = good[i:i + batch_size]
+            def write(chunk: list[importer.Checked]) -> None:
                 # a re-run's unchanged findings: a narrow update (same stored result)
-                pks, rest = run_refresh.refresh(conn, chunk, self.partition)
+                pks, rest = run_refresh.refresh(conn, chunk, part)
                 written = importer.write(conn, rest, actor=actor, run_id=run.run_id,
-                                         partition=self.partition)
+                                         partition=part)
                 pks.update(written.pks)
-                failed += written.failed
+                refused.written += written.failed
                 for item in chunk:
                     pk = pks.get(item.key)
-                    if pk is not None:
-                        observed.setdefault(pk, runs.stage_tool(importer.as_stored(item)))
+                    if pk is not None and pk not in observed:
+                        observed[pk] = runs.stage_tool(importer.as_stored(item))
+
+            while batch := list(islice(source, max(1, batch_size))):
+                # what the hub stores for these keys, as the write transaction sees it
+                stored = importer.known(conn, batch, part)
+                good, failed = importer.check_all(batch, stored, None, self.policy.future_skew,
+                                                  clock=clock)
+                refused.checks += failed
+                good, denied = import_rules.screen(conn, principal, good, part)
+                refused.denied += denied
+                good, off = subscriptions.screen(conn, good, self.account_id, self.region,
+                                                 principal)
+                refused.off += off
+                pending += good
+                del batch, stored, good
+                while len(pending) >= batch_size:
+                    write(pending[:batch_size])
+                    del pending[:batch_size]
+            if pending:
+                write(pending)
+            del pending
             result = runs.record(conn, run, observed, base_branch, principal, self.policy)
             audit.record(conn, principal, "RecordRun", [run.run_id],
                          after=audit.digest([result.new, result.recurring, result.fixed]),
@@ -197,5 +224,23 @@ class FindingsImport:
                                  "base_branch": base_branch, "new": len(result.new),
                                  "recurring": len(result.recurring),
                                  "fixed": len(result.fixed)})
-        result.failed = failed
+        result.failed = refused.in_order()
         return result
+
+
+class _RunRefusals:
+    """A run's FailedFindings, kept apart by cause while its parts are written, and given in
+    the order of checking the whole run before writing any of it: every finding that failed
+    the checks, then those `import_rules` denied, those `subscriptions` turned away, and those
+    the writes refused (each in the findings' order)."""
+
+    __slots__ = ("checks", "denied", "off", "written")
+
+    def __init__(self) -> None:
+        self.checks: list[dict[str, str]] = []
+        self.denied: list[dict[str, str]] = []
+        self.off: list[dict[str, str]] = []
+        self.written: list[dict[str, str]] = []
+
+    def in_order(self) -> list[dict[str, str]]:
+        return self.checks + self.denied + self.off + self.written
