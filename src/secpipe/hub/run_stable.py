@@ -56,7 +56,7 @@ from secpipe.model.asff import _ISO
 STAMPS = ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt")
 MOVED = ("UpdatedAt", "FirstObservedAt", "LastObservedAt")
 LEFT_OUT = (*STAMPS, "ProcessedAt")
-PROVENANCE = ("secpipe/RunId", "secpipe/Commit")    # unindexed ProductFields (validate)
+PROVENANCE = (_RUN_ID, _COMMIT) = ("secpipe/RunId", "secpipe/Commit")   # unindexed (validate)
 _FIELD_LIMIT = 2048                                 # validate._map's ProductFields values
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")               # ASCII printable, nothing JSON escapes
 _CHUNK = 900
@@ -77,7 +77,7 @@ def sent_digest(obj: Any) -> str | None:
         if key in probe:
             probe[key] = None
     fields = probe.get("ProductFields")
-    if type(fields) is dict and any(k in fields for k in PROVENANCE):
+    if type(fields) is dict and (_RUN_ID in fields or _COMMIT in fields):
         fields = dict(fields)
         for key in PROVENANCE:
             if key in fields:
@@ -110,6 +110,43 @@ def room_of(checked_text: str, doc: Mapping[str, Any]) -> int:
     return MAX_FINDING_BYTES - (size - stamps)
 
 
+# Values already seen to be plain, valid stamps (a run stamps all its findings alike).
+# Bounded: cleared when full (a miss only costs the checks again).
+_MEMO_MAX = 4096
+_good_times: set[str] = set()
+_good_fields: set[str] = set()
+
+
+def _time_ok(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    if value in _good_times:
+        return True
+    if not _PLAIN.fullmatch(value) or not _ISO.match(value):
+        return False
+    try:
+        canon_time(value)
+    except ValueError:
+        return False
+    if len(_good_times) >= _MEMO_MAX:
+        _good_times.clear()
+    _good_times.add(value)
+    return True
+
+
+def _field_ok(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    if value in _good_fields:
+        return True
+    if len(value) > _FIELD_LIMIT or not _PLAIN.fullmatch(value):
+        return False
+    if len(_good_fields) >= _MEMO_MAX:
+        _good_fields.clear()
+    _good_fields.add(value)
+    return True
+
+
 def _stamp_bytes(obj: Mapping[str, Any]) -> int | None:
     """The bytes the stamps of a sent document take as JSON, or None when one of them is not a
     plain, valid value (then the finding is checked in full)."""
@@ -117,11 +154,7 @@ def _stamp_bytes(obj: Mapping[str, Any]) -> int | None:
     for key in STAMPS:
         if key in obj:
             value = obj[key]
-            if type(value) is not str or not _PLAIN.fullmatch(value) or not _ISO.match(value):
-                return None
-            try:
-                canon_time(value)
-            except ValueError:
+            if not _time_ok(value):
                 return None
             size += len(value) + 2
     fields = obj.get("ProductFields")
@@ -129,8 +162,7 @@ def _stamp_bytes(obj: Mapping[str, Any]) -> int | None:
         for key in PROVENANCE:
             if key in fields:
                 value = fields[key]
-                if type(value) is not str or len(value) > _FIELD_LIMIT \
-                        or not _PLAIN.fullmatch(value):
+                if not _field_ok(value):
                     return None
                 size += len(value) + 2
     return size
