@@ -106,7 +106,12 @@ def _values(doc: Mapping[str, Any]) -> list[Any]:
 def room_of(checked_text: str, doc: Mapping[str, Any]) -> int:
     """The bytes the stamps of `doc` (a checked document, `checked_text` its text) may take."""
     size = len(checked_text) if checked_text.isascii() else len(checked_text.encode("utf-8"))
-    stamps = sum(len(fastjson.encode(v).encode("utf-8", "surrogatepass")) for v in _values(doc))
+    stamps = 0
+    for value in _values(doc):
+        if type(value) is str and _PLAIN.fullmatch(value):
+            stamps += len(value) + 2                  # as JSON: quoted, nothing escaped
+        else:
+            stamps += len(fastjson.encode(value).encode("utf-8", "surrogatepass"))
     return MAX_FINDING_BYTES - (size - stamps)
 
 
