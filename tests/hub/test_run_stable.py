@@ -18,7 +18,7 @@ from secpipe.hub import importer, run_stable
 from secpipe.hub.store import open_store
 from secpipe.hub.validate import MAX_FINDING_BYTES
 from tests.hub.builders import ACCOUNT, example_run, finding, key
-from tests.hub.test_record_run_parts import CI, _extras, _runs
+from tests.hub.test_record_run_parts import CI, _runs
 from tests.hub.test_run_refresh import T4, _dump, count_paths, full_path_only
 from tests.hub.test_store_runs import T1, T2, T3, run
 
