@@ -76,8 +76,9 @@ def main() -> int:
                        "SECPIPE_SCAN_CACHE": str(work / f"cache-{side}")}
                 for side, src in sides.items()}
         outs = {side: work / f"out-{side}" for side in sides}
+        colds = {}
         for side in sides:
-            cold = _run(repo, outs[side], envs[side])
+            cold = colds[side] = _run(repo, outs[side], envs[side])
             print(f"cold {side}: wall {cold['wall']:.1f} s, CPU {cold['cpu']:.1f} s, "
                   f"findings {cold['findings']}", flush=True)
         edits = 0
@@ -96,8 +97,11 @@ def main() -> int:
             for side in sides:
                 med = {k: statistics.median(m[k] for m in got[side])
                        for k in ("wall", "cpu", "own")}
+                # the targets' ratio, to this side's own cold run (one run: it moves with load)
                 print(f"{mode} {side} ({sides[side]}): median wall {med['wall']:.2f} s, "
-                      f"CPU {med['cpu']:.2f} s, own CPU {med['own']:.2f} s")
+                      f"CPU {med['cpu']:.2f} s, own CPU {med['own']:.2f} s; "
+                      f"to its cold run: wall {med['wall'] / colds[side]['wall']:.3f}, "
+                      f"CPU {med['cpu'] / colds[side]['cpu']:.3f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
