@@ -176,7 +176,11 @@ class FindingsImport:
         documents and texts are alive at once: at 50k findings, holding them all cost ~270 MB.
         The result is the one checking everything first gave: one ProcessedAt and one clock
         for the whole run (`importer.run_clock`), writes in the same parts of `batch_size`
-        accepted findings, FailedFindings in the same order (see `_RunRefusals`)."""
+        accepted findings, FailedFindings in the same order (see `_RunRefusals`). One case
+        differs: a key sent twice in one run, in two parts, is screened by `import_rules` in
+        the second part as the finding the first part stored (as two BatchImportFindings
+        calls would be), where checking the whole run first saw it absent. The checks now
+        run under the write lock; the pipeline's local hub has no other writer."""
         runs.check_run(run)
         part = self.partition
         actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"
