@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from secpipe.hub.interface import (
@@ -108,7 +108,7 @@ class RemoteHub:
             raise HubError(f"{self.url}: {exc}") from None
 
     # --- secpipe's own routes -----------------------------------------------------------------
-    def record_run(self, run: RunRecord, findings: Sequence[Mapping[str, Any]], *,
+    def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
                    base_branch: str | None = None) -> RunDiff:
         body = {"run": asdict(run), "findings": list(findings), "base_branch": base_branch}
         out = self._native("POST", "/v1/runs", body)

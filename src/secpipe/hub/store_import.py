@@ -162,7 +162,7 @@ class FindingsImport:
 
     # --- runs --------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
-                   base_branch: str | None = None, batch_size: int = 5000,
+                   base_branch: str | None = None, batch_size: int = 2000,
                    principal: Principal | None = None) -> RunDiff:
         """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
 
@@ -174,9 +174,18 @@ class FindingsImport:
         `findings` is read once, `batch_size` at a time (an iterator will do), and each part is
         checked, screened and written inside the run's transaction, so only one part's checked
         documents and texts are alive at once: at 50k findings, holding them all cost ~270 MB.
-        The result is the one checking everything first gave: one ProcessedAt and one clock
-        for the whole run (`importer.run_clock`), writes in the same parts of `batch_size`
-        accepted findings, FailedFindings in the same order (see `_RunRefusals`)."""
+        Parts of 2,000 rather than 5,000: 42 MB less at the peak of recording 10k findings
+        (+88 MB against +130 MB), and no more CPU in three alternated rounds (2.64-3.15 s
+        against 2.76-3.23 s).
+        The result is the one checking everything first gave for the same `batch_size`: one
+        ProcessedAt and one clock for the whole run (`importer.run_clock`), writes in parts of
+        `batch_size` accepted findings, FailedFindings in the same order (`_RunRefusals`).
+        Where parts matter at all is a key sent twice in one run: within a part the newer
+        copy (the later on a tie) wins, across parts the first stays unless the later is
+        newer; and, here only, the second part is screened by `import_rules` against what
+        the first part stored (as two BatchImportFindings calls would be), where checking
+        the whole run first saw it absent. The checks now run under the write lock; the
+        pipeline's local hub has no other writer."""
         runs.check_run(run)
         part = self.partition
         actor = f"{principal.name} run {run.run_id}" if principal else f"run {run.run_id}"

@@ -7,7 +7,7 @@ other sinks (the hub, a CI upload) can take the text without touching the disk.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable
 
 from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
@@ -34,7 +34,7 @@ WRITERS = {
 
 
 def write_all(run: RunResult, run_dir: Path, *,
-              asff_docs: Sequence[dict[str, Any]] | None = None) -> dict[str, Path]:
+              asff_docs: Iterable[dict[str, Any]] | None = None) -> dict[str, Path]:
     """Write the six run files into `run_dir`; returns name -> path.
 
     One writer failing does not stop the others (a broken run is exactly when someone opens

@@ -8,7 +8,7 @@ are recorded and the hub answers with the diff, which the console and summary.js
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AbstractSet
+from typing import AbstractSet, Any, Iterable
 
 from secpipe.hub.interface import HubError, HubStore, RunRecord
 from secpipe.pipeline.plan import Plan
@@ -52,8 +52,10 @@ def baselines(store: HubStore, plan: Plan, repo: str, branch: str) -> dict[str, 
     return out
 
 
-def record(store: HubStore, run: RunResult, findings: list[dict], summary: dict) -> None:
-    """Record the run; fill `run.diff` with new / recurring / fixed per stage."""
+def record(store: HubStore, run: RunResult, findings: Iterable[dict[str, Any]],
+           summary: dict) -> None:
+    """Record the run; fill `run.diff` with new / recurring / fixed per stage. `findings` is
+    read once, in parts (a local hub checks and writes one part at a time)."""
     scope = [(t.stage, t.tool) for s in run.stages for t in s.tools if t.status is ToolStatus.OK]
     ctx = run.context
     rec = RunRecord(run_id=run.run_id, repo=ctx.repo, branch=ctx.branch, commit=ctx.commit,
