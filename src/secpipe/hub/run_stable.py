@@ -373,20 +373,36 @@ class RunStable:
 
     # --- after importer.write ----------------------------------------------------------------
     def stamp(self, rest: Iterable[importer.Checked], written: importer.WriteResult) -> None:
-        """Fill `stable` of the rows `importer.write` created or updated from checked items."""
+        """Fill `stable` of the rows `importer.write` created or updated from checked items.
+
+        A creation (`touched` lists them first) of an ACTIVE finding not PASSED stores its
+        checked text as it is, with no lock (no rule ran, no `on_create` flip): its state is
+        known without reading the row back. (Were that ever wrong, the state digest would
+        only fail to match the row next time: a slower path, never another result.)"""
         if not self.on or not written.touched:
             return
         touched = set(written.touched)
+        created = set(written.touched[:written.created])
         items = {it.key: it for it in rest if it.key in touched and self.sent.get(it.key)
                  and it.text is not None and not it.unchanged}
         if not items:
             return
-        stored = self._rows(list(items))
         rows = []
+        read = []
         for key, it in items.items():
+            doc = it.doc
+            if key in created and doc.get("RecordState") == "ACTIVE" \
+                    and (doc.get("Compliance") or {}).get("Status") != "PASSED":
+                value = self._stable(it, it.text, "")        # type: ignore[arg-type]
+                if value is not None:
+                    rows.append((value, written.pks[key]))
+            else:
+                read.append(key)
+        stored = self._rows(read) if read else {}
+        for key in read:
             hit = stored.get(key)
             if hit is not None:
-                value = self._stable(it, hit[2], hit[3])
+                value = self._stable(items[key], hit[2], hit[3])
                 if value is not None:
                     rows.append((value, hit[0]))
         if rows:
