@@ -1,14 +1,13 @@
 """A run's unchanged findings, known unchanged before they are validated (SQLite hubs).
 
 Every run sends each finding again with new stamps (Created/UpdatedAt, First/LastObservedAt,
-the run provenance `ProductFields.secpipe/RunId`, `secpipe/Commit`), so its document, and the digest
-`importer.check_all` keys its shortcut on, differ every time: each one was validated again
-(`validate.check`) only for `run_refresh` to find that nothing but the stamps had moved.
+`ProductFields.secpipe/RunId`, `secpipe/Commit`), so its document and `importer.digest` differ
+every time: each was validated again only for `run_refresh` to find that only stamps moved.
 
 `findings.stable` (migration 0014_stable_digest) keeps, per row a run wrote, three things:
-- `sent`: a digest of the provider's document as sent, with those stamps' values left out (and
-  ProcessedAt's, which import ignores); their keys and order stay in;
-  (CreatedAt is checked like the others, and the stored one stays, as `merge` keeps it)
+- `sent`: a digest of the provider's document as sent, with those stamps' values (and
+  ProcessedAt's, which import ignores) left out, their keys and order kept (the stored
+  CreatedAt stays: `merge` keeps it);
 - `state`: a digest of the stored document and `locked` list that write produced;
 - `room`: the bytes those stamps' values may take before the checked text passes 240 KB.
 
@@ -28,9 +27,8 @@ Why a matching `sent` proves what the full path would do (all of it reasoned fro
   the row since (triage, the hub archiving or reopening it, another import) changed the document
   or `locked`, and the finding takes the usual path. The property is one of the row's content,
   so a stale `stable` can only fail to match, never mislead.
-Anything not proven - PostgreSQL, automation rules, a key twice in a part, a stamp that is not
-a plain valid string, an UpdatedAt not newer than the stored one - takes the usual path,
-`importer.check_all` then `run_refresh` / `importer.write`, which fill `stable` for next time.
+Anything not proven (PostgreSQL, automation rules, a key twice in a part, a stamp not plain and
+valid, an UpdatedAt not newer) takes the usual path, which fills `stable` for next time.
 tests/hub/test_run_stable.py compares every table with the full path's.
 """
 
@@ -191,10 +189,9 @@ class RunStable:
 
     # --- before the screens ----------------------------------------------------------------
     def check(self, batch: Sequence[Any]) -> tuple[list[importer.Checked], list[dict]]:
-        """`importer.check_all` of `batch` (same results, same order), except that a finding
-        proven unchanged but for its stamps is not validated again: it comes back as an
-        `unchanged` item holding the document as sent (what the screens and `as_stored` read),
-        for `refresh` to write."""
+        """`importer.check_all` of `batch` (same results, same order), but a finding proven
+        unchanged but for its stamps is not validated: it comes back as an `unchanged` item
+        holding the document as sent (what screens and `as_stored` read), for `refresh`."""
         if not self.on:
             stored = importer.known(self.conn, batch, self.part)
             return importer.check_all(batch, stored, None, self.skew, clock=self.clock)
@@ -253,8 +250,7 @@ class RunStable:
         return item
 
     def _lookup(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
-        """(pk, updated_at, digest, stable) per stored key (one JSON row per chunk of Ids, as
-        `importer._lookup` reads them)."""
+        """(pk, updated_at, digest, stable) per stored key (read as `importer._lookup` does)."""
         wanted = set(keys)
         found: dict[tuple[str, str], tuple] = {}
         ids = [i for i in dict.fromkeys(k[0] for k in keys) if "\x00" not in i]
@@ -273,9 +269,8 @@ class RunStable:
     # --- the write ---------------------------------------------------------------------------
     def refresh(self, chunk: list[importer.Checked]
                 ) -> tuple[dict[tuple[str, str], int], list[importer.Checked]]:
-        """Write the proven unchanged items of `chunk` (their stored document with the new
-        stamps), then `run_refresh.refresh` the rest; returns pks by key and what is left
-        for `importer.write`. An item whose row no longer proves it is checked now."""
+        """Write the proven items of `chunk` (the stored document, new stamps), then
+        `run_refresh.refresh` the rest; pks by key and what is left for `importer.write`."""
         from secpipe.hub import run_refresh
 
         done: dict[tuple[str, str], int] = {}
@@ -338,8 +333,7 @@ class RunStable:
         return done, rest
 
     def _check_now(self, obj: Any) -> importer.Checked:
-        """The full check of a finding whose row changed since `check` proved it (another item
-        of this run wrote it): its `sent` digest already proved it valid."""
+        """Check in full a finding whose row this run changed since `check` (it is valid)."""
         stored = importer.known(self.conn, [obj], self.part)
         good, failed = importer.check_all([obj], stored, None, self.skew, clock=self.clock)
         if failed or len(good) != 1:
@@ -374,11 +368,9 @@ class RunStable:
     # --- after importer.write ----------------------------------------------------------------
     def stamp(self, rest: Iterable[importer.Checked], written: importer.WriteResult) -> None:
         """Fill `stable` of the rows `importer.write` created or updated from checked items.
-
-        A creation (`touched` lists them first) of an ACTIVE finding not PASSED stores its
-        checked text as it is, with no lock (no rule ran, no `on_create` flip): its state is
-        known without reading the row back. (Were that ever wrong, the state digest would
-        only fail to match the row next time: a slower path, never another result.)"""
+        A creation (`touched` lists them first) of an ACTIVE finding not PASSED is stored as
+        checked, unlocked (no rule, no `on_create` flip): no read-back. (Were that wrong, the
+        state digest would only miss next time: a slower path, never another result.)"""
         if not self.on or not written.touched:
             return
         touched = set(written.touched)
