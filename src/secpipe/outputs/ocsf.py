@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
-from secpipe.model.ocsf import asff_to_ocsf
+from secpipe.model.ocsf_own import asff_to_ocsf
 from secpipe.outputs.asff import FILE_NAME as ASFF_FILE_NAME
 from secpipe.outputs.asff import iter_asff
 from secpipe.outputs._stream import encode, write_atomic
