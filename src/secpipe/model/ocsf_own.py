@@ -130,13 +130,31 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     event["cloud"] = cloud
     info: dict[str, Any] = {}
     uid = get("Id")
-    for key, value in (("uid", uid), ("title", title or uid), ("desc", get("Description")),
-                       ("types", [t for t in asff["Types"] if isinstance(t, str)]),
-                       ("created_time", created), ("modified_time", updated),
-                       ("first_seen_time", ms(get("FirstObservedAt"))),
-                       ("last_seen_time", ms(get("LastObservedAt"))), ("product_uid", arn)):
-        if _kept(value):
-            info[key] = value
+    if _kept(uid):
+        info["uid"] = uid
+    value = title or uid
+    if _kept(value):
+        info["title"] = value
+    value = get("Description")
+    if _kept(value):
+        info["desc"] = value
+    types = [t for t in asff["Types"] if isinstance(t, str)]
+    if types:
+        info["types"] = types
+    # the times are ints or None (ms), and 0 is kept: only None is dropped
+    if created is not None:
+        info["created_time"] = created
+    if updated is not None:
+        info["modified_time"] = updated
+    first = get("FirstObservedAt")
+    value = created if first is get("CreatedAt") else ms(first)
+    if value is not None:
+        info["first_seen_time"] = value
+    value = ms(get("LastObservedAt"))
+    if value is not None:
+        info["last_seen_time"] = value
+    if _kept(arn):
+        info["product_uid"] = arn
     analytic: dict[str, Any] = {}
     generator, rule = get("GeneratorId"), fields.get("secpipe/RuleId")
     if _kept(generator):
