@@ -632,3 +632,27 @@ def test_sarif_result_cleaning_skips_the_scan_only_where_it_cannot_match() -> No
         assert sarif._encoded_clean(value) == scanned(value)
 
     same()
+
+
+def test_junit_elements_search_their_attributes_once() -> None:
+    """junit._open searches all of an element's attribute values at once and escapes value by
+    value only when one needs it: the same element as escaping every value."""
+    from xml.sax.saxutils import escape
+
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import junit
+
+    def each(tag: str, attrs: dict[str, str], empty: bool) -> str:   # the former body
+        inner = "".join(f' {k}="{escape(v, junit._ATTR_ENTITIES)}"' for k, v in attrs.items())
+        return f"<{tag}{inner} />" if empty else f"<{tag}{inner}>"
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(["name", "file", "line", "message", "type"]),
+                           st.text(alphabet=st.sampled_from(list('ab &<>"\r\n\t\'é…;#x'))),
+                           max_size=5),
+           st.booleans())
+    def same(attrs: dict[str, str], empty: bool) -> None:
+        assert junit._open("testcase", attrs, empty=empty) == each("testcase", attrs, empty)
+
+    same()
