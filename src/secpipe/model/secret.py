@@ -245,20 +245,16 @@ class FingerprintKey:
         if not table:
             return data
 
-        # split (in C) rather than sub with a Python callback: the runs alternate with the
-        # text between them, and only the runs are looked at (most are not the tool's hashes)
-        pieces = _HEX_RUN_SPLIT.split(data)
-        if len(pieces) == 1:
-            return data
-        get = table.get
-        for i in range(1, len(pieces), 2):
-            token = pieces[i]
-            found = get(token.lower())
+        def swap(match: re.Match[bytes]) -> bytes:
+            token = match.group(0)
+            found = table.get(token.lower())
             if found is not None:
-                pieces[i] = found
-            elif b"-" in token:
-                pieces[i] = b"-".join(get(part.lower(), part) for part in token.split(b"-"))
-        return b"".join(pieces)
+                return found
+            if b"-" not in token:
+                return token
+            return b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
+
+        return _HEX_RUN.sub(swap, data)
 
     def scrub_hashes_text(self, text: str) -> str:
         return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")
@@ -268,7 +264,6 @@ class FingerprintKey:
 
 
 _HEX_RUN = re.compile(rb"[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*")
-_HEX_RUN_SPLIT = re.compile(b"(" + _HEX_RUN.pattern + b")")
 
 _KEY: contextvars.ContextVar[FingerprintKey | None] = contextvars.ContextVar(
     "secpipe_fingerprint_key", default=None
