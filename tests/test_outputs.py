@@ -615,14 +615,44 @@ def test_sarif_result_cleaning_skips_the_scan_only_where_it_cannot_match() -> No
         text = encode(value)
         return encode(sarif._cleaned(value)) if sarif._SUSPECT.search(text) else text
 
-    chars = list("ab \\\"/\n\t\r\x00\x01\x08\x0c\x1b\x7f\x85\x9f…é\u202a\u202e\u2066\ufffe")
+    # with the letters and digits of the escapes (`\\u0001`, `\\b`, `\\f`) and other
+    # non-printable characters than the scan's (U+00A0, U+2028, a lone surrogate)
+    chars = list("ab \\\"/\n\t\r\x00\x01\x08\x0c\x1b\x7f\x85\x9f…é\u202a\u202e\u2066\ufffe"
+                 "u01f7\u00a0\u2028\u2069\uffff\ud800\x80")
+    # the non-ASCII skip relies on str.isprintable refusing every character of the class
+    assert not any(chr(c).isprintable() for c in range(0x110000)
+                   if sarif._SUSPECT.fullmatch(chr(c)))
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=600, deadline=None)
     @given(st.dictionaries(st.text(alphabet=chars, max_size=4),
                            st.one_of(st.text(alphabet=chars), st.integers(),
                                      st.lists(st.text(alphabet=chars), max_size=3)),
                            max_size=4))
     def same(value) -> None:
         assert sarif._encoded_clean(value) == scanned(value)
+
+    same()
+
+
+def test_junit_elements_search_their_attributes_once() -> None:
+    """junit._open searches all of an element's attribute values at once and escapes value by
+    value only when one needs it: the same element as escaping every value."""
+    from xml.sax.saxutils import escape
+
+    from hypothesis import given, settings, strategies as st
+
+    from secpipe.outputs import junit
+
+    def each(tag: str, attrs: dict[str, str], empty: bool) -> str:   # the former body
+        inner = "".join(f' {k}="{escape(v, junit._ATTR_ENTITIES)}"' for k, v in attrs.items())
+        return f"<{tag}{inner} />" if empty else f"<{tag}{inner}>"
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(["name", "file", "line", "message", "type"]),
+                           st.text(alphabet=st.sampled_from(list('ab &<>"\r\n\t\'é…;#x'))),
+                           max_size=5),
+           st.booleans())
+    def same(attrs: dict[str, str], empty: bool) -> None:
+        assert junit._open("testcase", attrs, empty=empty) == each("testcase", attrs, empty)
 
     same()

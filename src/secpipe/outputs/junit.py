@@ -198,7 +198,12 @@ def _element(tag: str, attrs: dict[str, str], text: str | None = None) -> str:
 
 
 def _open(tag: str, attrs: dict[str, str], *, empty: bool = False) -> str:
-    inner = "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+    # one search over all the values (the pattern is one character class, so it matches their
+    # concatenation where it matches one of them): most elements need no escaping at all
+    if _ATTR_SPECIAL.search("".join(attrs.values())):
+        inner = "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+    else:
+        inner = "".join(f' {k}="{v}"' for k, v in attrs.items())
     return f"<{tag}{inner} />" if empty else f"<{tag}{inner}>"
 
 
