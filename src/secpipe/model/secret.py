@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets as _random
@@ -245,16 +246,32 @@ class FingerprintKey:
         if not table:
             return data
 
-        def swap(match: re.Match[bytes]) -> bytes:
+        # written piece by piece into one buffer, unchanged stretches as views of `data`:
+        # `re.sub` held every piece (each hex run and the text between) as its own object
+        # until the join, 34 MB for a 14 MB report at 50,000 findings; and a report holding
+        # no reported hash (most) is returned as it is, not copied
+        out: io.BytesIO | None = None
+        view = memoryview(data)
+        done = 0
+        for match in _HEX_RUN.finditer(data):
             token = match.group(0)
             found = table.get(token.lower())
-            if found is not None:
-                return found
-            if b"-" not in token:
-                return token
-            return b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
-
-        return _HEX_RUN.sub(swap, data)
+            if found is None:
+                if b"-" not in token:
+                    continue
+                found = b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
+                if found == token:
+                    continue
+            if out is None:
+                out = io.BytesIO()
+            start, end = match.span()
+            out.write(view[done:start])
+            out.write(found)
+            done = end
+        if out is None:
+            return data
+        out.write(view[done:])
+        return out.getvalue()
 
     def scrub_hashes_text(self, text: str) -> str:
         return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")
