@@ -120,3 +120,30 @@ def test_positive_exponents_skip_the_scan_only_where_orjson_writes_them_as_pytho
         part = numbers[chunk:chunk + 50]
         for value in (part, {"Cvss": [{"BaseScore": x} for x in part]}):
             assert _fast_encode(value) == _std_encode(value)
+
+
+def _utf8_both(value):
+    """(encode_utf8, the standard encoder's text as UTF-8), an exception by its type."""
+    out = []
+    for encode in (_stream.encode_utf8, lambda v: _std_encode(v).encode("utf-8")):
+        try:
+            out.append(encode(value))
+        except Exception as exc:  # noqa: BLE001 - the exception is the result compared
+            out.append(type(exc))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(_json, max_size=4), st.dictionaries(st.text(max_size=8), _json, max_size=4)))
+def test_utf8_bytes_are_the_standard_encoders_text(value) -> None:
+    """findings.asff.json / .ocsf.json are written as bytes by encode_utf8: the bytes the text
+    files held, also where orjson's text differs (numbers, NaN, lone surrogates: an error)."""
+    fast, std = _utf8_both(value)
+    assert fast == std
+
+
+def test_utf8_bytes_for_numbers_and_what_orjson_refuses() -> None:
+    for value in ([1e-05], {"Score": 1e16}, [math.nan], {"n": None}, ["\ud800"], [2**64],
+                  {1: "non-string key"}, [_Level.HIGH], {"é…": "…"}):
+        fast, std = _utf8_both(value)
+        assert fast == std, value

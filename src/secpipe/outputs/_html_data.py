@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from secpipe.model import Severity
 from secpipe.outputs._common import (
@@ -57,13 +57,28 @@ class _Strings:
             self.table.append(clean(text))
         return found
 
+    def indexer(self) -> Callable[[object], int]:
+        """`self.__call__` as a closure over the table: build() calls it eleven times per
+        finding, and a string seen before (most are) costs one type check and one lookup."""
+        get, index, table = self.index.get, self.index, self.table
+
+        def of(value: object) -> int:
+            text = value if type(value) is str else ("" if value is None else str(value))
+            found = get(text)
+            if found is None:
+                found = index[text] = len(table)
+                table.append(clean(text))
+            return found
+
+        return of
+
 
 def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
           origins: Origins) -> tuple[dict[str, Any], dict[str, Any], list[list[int]]]:
     """(the data block, the details block, each group's finding indices in order); `ordered`
     is most severe first, so each group's first finding is its worst one."""
-    strings = _Strings()
-    details = _Strings()
+    string_table, details_table = _Strings(), _Strings()
+    strings, details = string_table.indexer(), details_table.indexer()
     rows: list[list[int]] = []
     groups: dict[str, list[int]] = {}
     for stage, gated in ordered:
@@ -85,11 +100,11 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
         "states": STATES,
         "severities": {int(s): [s.name, SHORT_NAMES[s]] for s in Severity},
         "details": DETAIL_FIELDS,
-        "strings": strings.table,
+        "strings": string_table.table,
         "findings": rows,
         "groups": members,
     }
-    return data, {"strings": details.table}, members
+    return data, {"strings": details_table.table}, members
 
 
 def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]

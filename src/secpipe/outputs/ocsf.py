@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, BinaryIO, Iterable, Iterator, TextIO
 
-from secpipe.model.ocsf import asff_to_ocsf
+from secpipe.model.ocsf_own import asff_to_ocsf
 from secpipe.outputs.asff import FILE_NAME as ASFF_FILE_NAME
 from secpipe.outputs.asff import iter_asff
-from secpipe.outputs._stream import encode, write_atomic
+from secpipe.outputs._stream import encode, encode_utf8, write_atomic
 from secpipe.pipeline.result import RunResult
 
 FILE_NAME = "findings.ocsf.json"
@@ -74,21 +74,25 @@ def write_findings_files(run: RunResult, run_dir: Path,
     run_dir = Path(run_dir)
     source: Iterator[dict[str, Any]] = iter(docs) if docs is not None else iter_asff(run)
 
-    def fill_both(asff: TextIO, ocsf: TextIO) -> None:
+    def fill_both(asff: BinaryIO, ocsf: BinaryIO) -> None:
+        # binary files: each element's orjson bytes go out as they are (utf-8, as the text
+        # files were), not decoded and encoded back
         first = True
-        ocsf.write("[")
+        ocsf.write(b"[")
         for doc in source:
             # outputs._stream.json_chunks(spread=1) and dump_events, element by element
-            asff.write(("[\n " if first else ",\n ") + encode(doc))
-            ocsf.write(("\n" if first else ",\n") + encode(asff_to_ocsf(doc)))
+            asff.write(b"[\n " if first else b",\n ")
+            asff.write(encode_utf8(doc))
+            ocsf.write(b"\n" if first else b",\n")
+            ocsf.write(encode_utf8(asff_to_ocsf(doc)))
             first = False
-        asff.write("[]\n" if first else "\n]\n")
-        ocsf.write("\n]\n")
+        asff.write(b"[]\n" if first else b"\n]\n")
+        ocsf.write(b"\n]\n")
 
     ocsf_path = run_dir / FILE_NAME
     asff_path = write_atomic(
         run_dir / ASFF_FILE_NAME,
         lambda asff: write_atomic(ocsf_path, lambda ocsf: fill_both(asff, ocsf),
-                                  buffering=1 << 20),
-        buffering=1 << 20)
+                                  binary=True, buffering=1 << 20),
+        binary=True, buffering=1 << 20)
     return asff_path, ocsf_path

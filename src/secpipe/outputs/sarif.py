@@ -144,6 +144,12 @@ def _encoded_clean(value: Any) -> Encoded:
     # without either cannot match (isascii is a flag on str, the two searches are memchr)
     if text.isascii() and "\\" not in text and "\x7f" not in text:
         return text
+    # non-ASCII (a masked secret's "…"): every character of _SUSPECT's class is one that
+    # str.isprintable refuses (a control, format, surrogate or non-character), and its
+    # escapes all start with one of three backslash pairs: two C-level scans, not the regex
+    if text.isprintable() and ("\\" not in text or (
+            "\\u00" not in text and "\\b" not in text and "\\f" not in text)):
+        return text
     return encode(_cleaned(value)) if _SUSPECT.search(text) else text
 
 
