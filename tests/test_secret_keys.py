@@ -245,3 +245,24 @@ def test_streamed_hash_scrub_equals_one_re_sub(hashes, pieces, picks) -> None:
             parts.insert(pick % (len(parts) + 1), h.upper() if i % 2 else h)
     data = "".join(parts).encode()
     assert key.scrub_hashes(data) == _scrub_hashes_by_sub(key, data)
+
+
+def test_released_tables_are_rebuilt_when_scrubbing_again() -> None:
+    """A run drops the scrub tables once its reports are scrubbed (memory for the outputs);
+    a later scrub of either kind rebuilds them and gives the same bytes."""
+    import hashlib
+
+    from secpipe.model import SecretCollector
+
+    key = FingerprintKey(b"r" * 32)
+    digest = hashlib.sha1(b"x").hexdigest()
+    key.rekey("sha1", digest)
+    report = f'{{"h": "{digest}", "v": "hunter2-Summer2024"}}'.encode()
+    collector = SecretCollector()
+    collector.values = {"hunter2-Summer2024"}
+    before = key.scrub_hashes(collector.scrub(report))
+    collector.release()
+    key.release()
+    assert key._encoded[1] == {} and collector._cached is None
+    assert key.scrub_hashes(collector.scrub(report)) == before
+    assert digest.encode() not in before and b"hunter2-Summer2024" not in before

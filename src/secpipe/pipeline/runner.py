@@ -180,6 +180,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     collector.release()
     scrubonce.forget()
     _scrub_all(tool_runs, fkey.scrub_hashes_text, fkey.scrub_hashes)
+    fkey.release()   # and the hashes' table, before the outputs are written
     return tool_runs
 
 
