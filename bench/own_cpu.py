@@ -226,6 +226,8 @@ def bench(findings: int, profile: Path | None, html_load: bool, hub: bool = True
 
 FLOOR_CHILD = """\
 import importlib, json, sys
+from secpipe.malloc_tune import tune_for_run
+tune_for_run()   # as `secpipe run` does: the same allocator settings in every floor
 for name in filter(None, sys.argv[2].split(",")):
     try:
         importlib.import_module(name)
@@ -380,6 +382,9 @@ def main() -> int:
               f"{'MET' if added <= 3 else 'MISSED'}", flush=True)
         if "floor" in r:
             fl = r["floor"]
+            # never above what a run with no findings plus one decoded report costs: the
+            # floor must be one this pipeline cannot go under, whatever its imports' order
+            fl["imports"] = min(fl["imports"], base + fl["decode"] - fl["interpreter"])
             print(f"  floors at {n} findings: interpreter {fl['interpreter']:.0f} MB; decoding "
                   f"the largest report {fl['decode']:.0f} MB; with a run's imports "
                   f"{fl['imports']:.0f} MB. Peak above the decode floor (any Python "
