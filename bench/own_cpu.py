@@ -17,6 +17,14 @@ cost of a project's first run, which also creates the hub, is printed once.
 Targets (issue 15): own CPU <= 2 s at 5,000 findings, <= 20 s at 50,000; peak memory <= 3x the
 raw reports' size (the interpreter's own baseline, measured by `secpipe --help`, is shown too:
 it dominates below ~50 MB of reports).
+
+Peak memory is also given against a floor measured in the same run on the same reports (the
+issue allows the ratio to a physical limit where the machine bounds a target): a bare
+interpreter that only `json.load`s each raw report, one report per process so that only one
+decoded tree is ever held, and the same after importing every module a run with no findings
+imports. No Python implementation of this pipeline can go under the first: it must at least
+run the interpreter and decode each report once. Printed: the peak over raw bytes, and the
+peak above each floor over raw bytes.
 """
 
 from __future__ import annotations
@@ -175,7 +183,7 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
 
 
 def bench(findings: int, profile: Path | None, html_load: bool, hub: bool = True,
-          fresh_hub: bool = False) -> dict:
+          fresh_hub: bool = False, modules: list[str] | None = None) -> dict:
     """One measured `secpipe run`. With the hub, the project's hub exists already (as after
     a project's first run) unless `fresh_hub`: creating a hub (its schema, by alembic's
     migrations) is a one-off cost of about 0.7 s CPU that would otherwise be counted in
@@ -209,9 +217,64 @@ def bench(findings: int, profile: Path | None, html_load: bool, hub: bool = True
                "counted": got, "totals": summary.get("totals")}
         if html_load:
             row["html_load_s"] = html_load_time(run_dir / "report.html")
+        if modules is not None:   # the floors, on the very reports this run read
+            row["floor"] = floor_rss(work / "reports", env, modules)
         return row
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+FLOOR_CHILD = """\
+import importlib, json, sys
+from secpipe.malloc_tune import tune_for_run
+tune_for_run()   # as `secpipe run` does: the same allocator settings in every floor
+for name in filter(None, sys.argv[2].split(",")):
+    try:
+        importlib.import_module(name)
+    except ImportError:  # tried and not found by the run too (sitecustomize, optional deps)
+        pass
+with open(sys.argv[1], encoding="utf-8") as fh:
+    doc = json.load(fh)
+del doc
+"""
+
+
+def run_modules(env: dict[str, str]) -> list[str]:
+    """The modules a `secpipe run --no-hub` whose tools report nothing imports, in import
+    order (from `python -X importtime`): the imports any run of this pipeline needs."""
+    work = Path(tempfile.mkdtemp(prefix="secpipe-own-imports-"))
+    try:
+        repo, env, _ = setup(work, 0)
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "secpipe", "run",
+                               str(repo), "--no-progress", "--no-hub", "--out",
+                               str(work / "out")], env=env, capture_output=True)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"the import census run failed with exit {done.returncode}")
+        names = [line.rsplit("|", 1)[1].strip()
+                 for line in done.stderr.decode(errors="replace").splitlines()
+                 if line.startswith("import time:") and line.count("|") == 2]
+        # the run's own entry point is executed, not imported: importing it would run the CLI
+        return [n for n in names if n != "imported package" and not n.endswith("__main__")]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def floor_rss(reports: Path, env: dict[str, str], modules: list[str]) -> dict[str, float]:
+    """Peak RSS (MB) of the floors: the bare interpreter; the largest peak of a bare
+    interpreter decoding one raw report (each in its own process, so one tree at a time);
+    the same with `modules` imported first."""
+    def peak(argv: list[str]) -> float:
+        done, mb = measure([sys.executable, *argv], env)
+        if done.returncode != 0:
+            raise SystemExit(f"a floor measurement failed: {done.stderr.decode()[-2000:]}")
+        return mb
+
+    bare = peak(["-c", "pass"])
+    decode = imports = 0.0
+    for report in sorted(reports.iterdir()):
+        decode = max(decode, peak(["-c", FLOOR_CHILD, str(report), ""]))
+        imports = max(imports, peak(["-c", FLOOR_CHILD, str(report), ",".join(modules)]))
+    return {"interpreter": bare, "decode": decode, "imports": imports}
 
 
 def html_load_time(report: Path, loads: int = 3) -> float | None:
@@ -269,6 +332,9 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
           f"{os.cpu_count()} cores (CPU seconds inflate under load; ratios are from this run)")
     print(f"secpipe --help: {baseline_rss(env):.0f} MB peak RSS")
+    modules = run_modules(env)
+    print(f"floors: each raw report json.load-ed by a bare interpreter, one report per process;"
+          f" and the same after the {len(modules)} modules a run with no findings imports")
     bases = {}
     bench(0, None, False, True)   # warm-up: bytecode written, page cache filled
     first = bench(0, None, False, True, fresh_hub=True)
@@ -288,7 +354,9 @@ def main() -> int:
     cases = [(n, True) for n in args.sizes] + ([(n, False) for n in args.sizes]
                                                if args.no_hub else [])
     for i, (n, hub) in enumerate(cases):
-        r = bench(n, args.profile if i == 0 else None, args.html_load and hub, hub)
+        # the floors once per size, beside the run without the hub when there is one
+        r = bench(n, args.profile if i == 0 else None, args.html_load and hub, hub,
+                  modules=modules if hub != args.no_hub else None)
         base = bases[hub]
         raw_mb = r["raw_bytes"] / 1e6
         target = TARGET_CPU.get(n)
@@ -312,6 +380,19 @@ def main() -> int:
               f"{'MET' if mem <= 3 else 'MISSED'}; without the interpreter's own "
               f"{base:.0f} MB (a run with no findings): {added:.1f}x  "
               f"{'MET' if added <= 3 else 'MISSED'}", flush=True)
+        if "floor" in r:
+            fl = r["floor"]
+            # never above what a run with no findings plus one decoded report costs: the
+            # floor must be one this pipeline cannot go under, whatever its imports' order
+            fl["imports"] = min(fl["imports"], base + fl["decode"] - fl["interpreter"])
+            print(f"  floors at {n} findings: interpreter {fl['interpreter']:.0f} MB; decoding "
+                  f"the largest report {fl['decode']:.0f} MB; with a run's imports "
+                  f"{fl['imports']:.0f} MB. Peak above the decode floor (any Python "
+                  f"implementation): {(r['rss_mb'] - fl['decode']) / raw_mb:.1f}x raw "
+                  f"{'MET' if r['rss_mb'] - fl['decode'] <= 3 * raw_mb else 'MISSED'}; above "
+                  f"the imports floor: {(r['rss_mb'] - fl['imports']) / raw_mb:.1f}x raw "
+                  f"{'MET' if r['rss_mb'] - fl['imports'] <= 3 * raw_mb else 'MISSED'}; "
+                  f"peak / imports floor {r['rss_mb'] / fl['imports']:.2f}{tag}", flush=True)
         if "html_load_s" in r:
             print(f"{'':>9}report.html load in Chromium (median of 3): "
                   f"{r['html_load_s'] if r['html_load_s'] is None else round(r['html_load_s'], 2)}"

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secpipe.keyfile import KeyFileError
 from secpipe.model import FingerprintKey, Secret, keyed
@@ -197,3 +199,70 @@ def test_the_hash_table_is_rebuilt_exactly_when_a_hash_is_added_or_rekeyed() -> 
     other = key.rekey("md5", first)                            # same text, other algorithm
     thrice = key.scrub_hashes(report)
     assert other.encode() in thrice and as_sha1.encode() not in thrice
+
+
+def _scrub_hashes_by_sub(key: FingerprintKey, data: bytes) -> bytes:
+    """scrub_hashes as it was: one `re.sub` whose callback looks each hex run up whole, then
+    part by part (the reference the streamed version must equal byte for byte)."""
+    import re
+
+    table = {k.encode("ascii", "replace"): v.encode("ascii") for k, v in key._hashes.items()}
+    if not table:
+        return data
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        token = match.group(0)
+        found = table.get(token.lower())
+        if found is not None:
+            return found
+        if b"-" not in token:
+            return token
+        return b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
+
+    return re.compile(rb"[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*").sub(swap, data)
+
+
+_HEXISH = st.text(alphabet="0123456789abcdefABCDEF-", min_size=0, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hashes=st.lists(st.text(alphabet="0123456789abcdefABCDEF", min_size=8, max_size=40),
+                       max_size=6),
+       pieces=st.lists(st.one_of(_HEXISH, st.text(max_size=12), st.sampled_from(
+           ["-", "--", "é", " ", "\n"])), max_size=30),
+       picks=st.lists(st.integers(min_value=0, max_value=100), max_size=10))
+def test_streamed_hash_scrub_equals_one_re_sub(hashes, pieces, picks) -> None:
+    """The hash scrub writes into one buffer and returns unchanged data as it is: the bytes
+    are exactly the former `re.sub`'s, with hashes of any case, dash-joined runs, hashes
+    next to other hex digits, and data holding none."""
+    key = FingerprintKey(b"h" * 32)
+    for h in hashes:
+        key.rekey("sha1", h)
+    parts = list(pieces)
+    for i, pick in enumerate(picks):
+        if hashes:
+            h = hashes[pick % len(hashes)]
+            parts.insert(pick % (len(parts) + 1), h.upper() if i % 2 else h)
+    data = "".join(parts).encode()
+    assert key.scrub_hashes(data) == _scrub_hashes_by_sub(key, data)
+
+
+def test_released_tables_are_rebuilt_when_scrubbing_again() -> None:
+    """A run drops the scrub tables once its reports are scrubbed (memory for the outputs);
+    a later scrub of either kind rebuilds them and gives the same bytes."""
+    import hashlib
+
+    from secpipe.model import SecretCollector
+
+    key = FingerprintKey(b"r" * 32)
+    digest = hashlib.sha1(b"x").hexdigest()
+    key.rekey("sha1", digest)
+    report = f'{{"h": "{digest}", "v": "hunter2-Summer2024"}}'.encode()
+    collector = SecretCollector()
+    collector.values = {"hunter2-Summer2024"}
+    before = key.scrub_hashes(collector.scrub(report))
+    collector.release()
+    key.release()
+    assert key._encoded[1] == {} and collector._cached is None
+    assert key.scrub_hashes(collector.scrub(report)) == before
+    assert digest.encode() not in before and b"hunter2-Summer2024" not in before

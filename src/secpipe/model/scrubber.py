@@ -14,6 +14,7 @@ place the longest wins, as replacing longest-first did.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Iterable, Iterator, Mapping
 
@@ -117,17 +118,20 @@ def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
             return None
     if not longest:
         return data
-    out: list[bytes] = []
+    # one growing buffer, the text between replacements written as views of `data`: a list
+    # of every piece held them all as objects until the join (13 MB more for a 14 MB report)
+    out = io.BytesIO()
+    view = memoryview(data)
     done = 0
     for start in sorted(longest):
         if start < done:
             continue  # inside the previous replacement
         end = start + longest[start]
-        out.append(data[done:start])
-        out.append(table[data[start:end]])
+        out.write(view[done:start])
+        out.write(table[data[start:end]])
         done = end
-    out.append(data[done:])
-    return b"".join(out)
+    out.write(view[done:])
+    return out.getvalue()
 
 
 def _trie_pattern(words: Iterable[bytes]) -> bytes:
