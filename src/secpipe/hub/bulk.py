@@ -68,6 +68,44 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
         raw.executemany(sql + one, rows[full:])
 
 
+_OFFSET_SQL: dict[tuple[str, tuple[str, ...], int], str] = {}
+
+
+def insert_offset(conn: Connection, table: str, cols: Sequence[str], base: int,
+                  flat: list) -> None:
+    """Insert rows given as one flat list of values (`len(cols)` per row) whose first column
+    is stored as `base` + the given value: `prepared`'s side rows, whose first value is the
+    finding's position in its part and `base` the part's first pk. SQLite only; the sum is
+    done by SQLite (`?1 + ?n`), so the caller binds nothing per row."""
+    if not flat:
+        return
+    width = len(cols)
+    raw = _raw(conn)
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") \
+        else 999
+    per = max(1, min(_SQLITE_ROWS, (limit - 1) // width))
+    total = len(flat) // width
+    for start in range(0, total, per):
+        count = min(per, total - start)
+        raw.execute(_offset_sql(table, tuple(cols), count),
+                    [base] + flat[start * width:(start + count) * width])
+
+
+def _offset_sql(table: str, cols: tuple[str, ...], count: int) -> str:
+    sql = _OFFSET_SQL.get((table, cols, count))
+    if sql is None:
+        width = len(cols)
+        values = ", ".join(
+            "(?1 + ?" + ", ?".join(str(2 + r * width + c) for c in range(width)) + ")"
+            for r in range(count))
+        collist = ", ".join(f'"{c}"' for c in cols)
+        sql = f'INSERT INTO "{table}" ({collist}) VALUES {values}'
+        if len(_OFFSET_SQL) >= 64:          # bounded: the odd last chunks vary in size
+            _OFFSET_SQL.clear()
+        _OFFSET_SQL[(table, cols, count)] = sql
+    return sql
+
+
 def _pg_temp(cur, table: str, cols: Sequence[str], rows: Iterable[tuple]) -> str:
     """A transaction-scoped scratch table with just `cols` (no constraints), filled by COPY."""
     collist = ", ".join(f'"{c}"' for c in cols)
