@@ -1,8 +1,8 @@
 """Set-at-a-time writes below SQLAlchemy's per-row parameter handling.
 
 The import path writes tens of thousands of rows per second, so the rows travel as plain
-tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows plus
-`executemany` for the rest (the physical limit the benchmark compares against), and COPY on
+tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows (and of
+the remainder, from `_MULTI_MIN` rows) plus `executemany` for a small rest (the physical limit the benchmark compares against), and COPY on
 PostgreSQL (one round trip for the whole set; updates and deletes go through a temporary table
 joined back in one statement). Everything runs on the caller's connection, inside the caller's
 transaction.
@@ -33,6 +33,10 @@ _PG_SET_MIN = 64
 # ~15% less CPU (128 against 154 us per finding, 3 runs each); at load ~3.5 no difference
 # (120-130 us either way). Not yet measured calm.
 _SQLITE_ROWS = 2048
+# A remainder of at least this many rows is one multi-row INSERT too (a statement per count
+# of rows: the odd remainders of an import are few, and the sqlite3 module caches them);
+# below it, executemany.
+_MULTI_MIN = 32
 
 
 def _raw(conn: Connection):
@@ -64,7 +68,13 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
         many = sql + ", ".join([one] * per)          # one cached statement for every chunk
         for i in range(0, full, per):
             raw.execute(many, list(chain.from_iterable(rows[i:i + per])))
-    if full < len(rows):
+    rest = len(rows) - full
+    if rest >= _MULTI_MIN and per > 1:
+        # the remainder as one statement too: a part's 1000 `findings` rows are fewer than
+        # the ~1000 a statement may hold, so they all went through executemany (a GIL
+        # hand-off per row while the checking thread runs)
+        raw.execute(sql + ", ".join([one] * rest), list(chain.from_iterable(rows[full:])))
+    elif rest:
         raw.executemany(sql + one, rows[full:])
 
 
