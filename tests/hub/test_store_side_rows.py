@@ -1,5 +1,5 @@
-"""Side-table rows built ahead by `bulk_import`'s checking thread (`prepared`, with the pk
-added by SQLite) must be exactly the rows of the document as stored, as those
+"""Side-table rows built ahead by `bulk_import`'s checking thread (`validate.side_rows_of`,
+bound to the pk by the writer) must be exactly the rows of the document as stored, as those
 `batch_import` builds in the writer: on both databases, and also when an automation rule
 changes the document between the checks and the write."""
 

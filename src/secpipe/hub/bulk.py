@@ -1,8 +1,8 @@
 """Set-at-a-time writes below SQLAlchemy's per-row parameter handling.
 
 The import path writes tens of thousands of rows per second, so the rows travel as plain
-tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows (and of
-the remainder, from `_MULTI_MIN` rows) plus `executemany` for a small rest (the physical limit the benchmark compares against), and COPY on
+tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows plus
+`executemany` for the rest (the physical limit the benchmark compares against), and COPY on
 PostgreSQL (one round trip for the whole set; updates and deletes go through a temporary table
 joined back in one statement). Everything runs on the caller's connection, inside the caller's
 transaction.
@@ -33,10 +33,6 @@ _PG_SET_MIN = 64
 # ~15% less CPU (128 against 154 us per finding, 3 runs each); at load ~3.5 no difference
 # (120-130 us either way). Not yet measured calm.
 _SQLITE_ROWS = 2048
-# A remainder of at least this many rows is one multi-row INSERT too (a statement per count
-# of rows: the odd remainders of an import are few, and the sqlite3 module caches them);
-# below it, executemany.
-_MULTI_MIN = 32
 
 
 def _raw(conn: Connection):
@@ -68,52 +64,8 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
         many = sql + ", ".join([one] * per)          # one cached statement for every chunk
         for i in range(0, full, per):
             raw.execute(many, list(chain.from_iterable(rows[i:i + per])))
-    rest = len(rows) - full
-    if rest >= _MULTI_MIN and per > 1:
-        # the remainder as one statement too: a part's 1000 `findings` rows are fewer than
-        # the ~1000 a statement may hold, so they all went through executemany (a GIL
-        # hand-off per row while the checking thread runs)
-        raw.execute(sql + ", ".join([one] * rest), list(chain.from_iterable(rows[full:])))
-    elif rest:
+    if full < len(rows):
         raw.executemany(sql + one, rows[full:])
-
-
-_OFFSET_SQL: dict[tuple[str, tuple[str, ...], int], str] = {}
-
-
-def insert_offset(conn: Connection, table: str, cols: Sequence[str], base: int,
-                  flat: list) -> None:
-    """Insert rows given as one flat list of values (`len(cols)` per row) whose first column
-    is stored as `base` + the given value: `prepared`'s side rows, whose first value is the
-    finding's position in its part and `base` the part's first pk. SQLite only; the sum is
-    done by SQLite (`?1 + ?n`), so the caller binds nothing per row."""
-    if not flat:
-        return
-    width = len(cols)
-    raw = _raw(conn)
-    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") \
-        else 999
-    per = max(1, min(_SQLITE_ROWS, (limit - 1) // width))
-    total = len(flat) // width
-    for start in range(0, total, per):
-        count = min(per, total - start)
-        raw.execute(_offset_sql(table, tuple(cols), count),
-                    [base] + flat[start * width:(start + count) * width])
-
-
-def _offset_sql(table: str, cols: tuple[str, ...], count: int) -> str:
-    sql = _OFFSET_SQL.get((table, cols, count))
-    if sql is None:
-        width = len(cols)
-        values = ", ".join(
-            "(?1 + ?" + ", ?".join(str(2 + r * width + c) for c in range(width)) + ")"
-            for r in range(count))
-        collist = ", ".join(f'"{c}"' for c in cols)
-        sql = f'INSERT INTO "{table}" ({collist}) VALUES {values}'
-        if len(_OFFSET_SQL) >= 64:          # bounded: the odd last chunks vary in size
-            _OFFSET_SQL.clear()
-        _OFFSET_SQL[(table, cols, count)] = sql
-    return sql
 
 
 def _pg_temp(cur, table: str, cols: Sequence[str], rows: Iterable[tuple]) -> str:

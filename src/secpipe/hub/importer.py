@@ -21,20 +21,19 @@ from __future__ import annotations
 import hashlib
 import marshal
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from secpipe.hub import bulk, fastjson, history, import_rules, prepared, rules_apply
+from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, now
 from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _diff,  # noqa: F401
                                       finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
 from secpipe.hub.schema import findings as F
-from secpipe.hub.validate import (FINDING_COLS, BadFinding, check, doc_size_ok, normalize,
-                                  side_inputs, side_rows)
+from secpipe.hub.validate import (FINDING_COLS, BadFinding, bind_side, check, doc_size_ok,
+                                  normalize, side_inputs, side_rows, side_rows_of)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -72,9 +71,9 @@ class Checked:
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
     unchanged: bool = False       # `doc` is the provider's document, accepted before (see top)
     pk: Any = None                # an `unchanged` item's stored pk, as the checks read it
-    # the rows of a creation, built by the checks for a key the hub did not hold (a likely
-    # creation; see `prepared`); None: the writer builds them if needed
-    prep: prepared.Prepared | None = None
+    # `side_rows_of(doc)`, built by the checks for a key the hub did not hold (a likely
+    # creation), so the writer only binds the pk; None: the writer builds them if needed
+    side: tuple[list, list, list] | None = None
     # the checks' key lookup found no row for this key (False: not found absent, or not
     # looked up); the writer trusts it where `freshness` proves the lookup still holds
     absent: bool = False
@@ -148,9 +147,9 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
     `sizes`, when given, receives per finding an upper bound of its JSON size in bytes as
     sent, or None where unknown (see `request_size`).
 
-    `side`: also build the rows of findings whose key is not stored (`Checked.prep`), for a
-    caller that checks in another thread than it writes (`bulk_import`); elsewhere they
-    would only be held in memory longer."""
+    `side`: also build the side rows of findings whose key is not stored (`Checked.side`),
+    for a caller that checks in another thread than it writes (`bulk_import`); elsewhere
+    they would only be held in memory longer."""
     good: list[Checked] = []
     failed: list[dict[str, str]] = []
     processed = now()  # ProcessedAt: when the hub took the finding in (the provider's is ignored)
@@ -180,13 +179,13 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                     raise BadFinding(problem)
             if not doc_size_ok(text):
                 raise BadFinding("finding larger than 240 KB")
-            # a creation's rows here, in the checking thread, for a key not stored; an
-            # update's are built (or found unchanged) by the writer against the old doc
-            absent = stored is not None and (doc["Id"], doc["ProductArn"]) not in stored
-            ahead = prepared.prepare(len(good), doc, text, sent) \
-                if side and (absent or not stored) else None
+            # side rows here, in the checking thread, for a key not stored (a creation);
+            # an update's are built (or found unchanged) by the writer against the old doc
+            ahead = side_rows_of(doc) if side and (
+                not stored or (doc["Id"], doc["ProductArn"]) not in stored) else None
             good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
-                                prep=ahead, absent=absent))
+                                side=ahead, absent=stored is not None
+                                and (doc["Id"], doc["ProductArn"]) not in stored))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
@@ -313,11 +312,24 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
     ruleset = rules_apply.load(conn, partition=part) if fresh or changed else None
     if fresh:
         next_pk = conn.execute(select(func.coalesce(func.max(F.c.pk), 0))).scalar_one() + 1
-        if conn.dialect.name == "sqlite" and prepared.usable(fresh, bool(ruleset)):
-            _create_prepared(conn, fresh, next_pk, part, result)   # built by the checks
-        else:
-            _create(fresh, next_pk, part, ruleset, stamp, run_id, result,  # type: ignore
-                    (rows, types, resources, maps, events))
+        for it in fresh:
+            pk = next_pk
+            next_pk += 1
+            result.pks[it.key] = pk
+            if it.text is None:  # the hub's own write (a run archiving): processed now
+                it.doc["ProcessedAt"] = stamp
+            flipped = on_create(it.doc)
+            locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)  # type: ignore
+            text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
+            rows.append(finding_row(pk, it.doc, text, locked, stamp)
+                        + (it.digest, part.account, part.region))
+            # the checks' side rows hold unless a rule changed the document (on_create's
+            # Workflow.Status is no side input)
+            t, r, m = bind_side(pk, it.side) if it.side is not None and not ruled \
+                else side_rows(pk, it.doc)
+            types += t
+            resources += r
+            maps += m
         result.created = len(fresh)
     if rows:
         bulk.insert_rows(conn, "findings", INSERT_COLS, rows)
@@ -357,43 +369,6 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
     bulk.insert_rows(conn, "finding_map", MAP_COLS, maps)
     bulk.insert_rows(conn, "finding_events", EVENT_COLS, events)
     return result
-
-
-def _create(fresh: Sequence[Checked], next_pk: int, part: Partition,
-            ruleset: rules_apply.Ruleset, stamp: str, run_id: str | None,
-            result: WriteResult, out: tuple[list, list, list, list, list]) -> None:
-    """The rows that create `fresh` (pk from `next_pk` on), appended to `out`: (findings
-    rows, types, resources, map entries, events)."""
-    rows, types, resources, maps, events = out
-    for pk, it in enumerate(fresh, next_pk):
-        result.pks[it.key] = pk
-        if it.text is None:  # the hub's own write (a run archiving): processed now
-            it.doc["ProcessedAt"] = stamp
-        flipped = on_create(it.doc)
-        locked, ruled = ruleset.apply(pk, it.doc, "", stamp, events, run_id)
-        text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
-        rows.append(finding_row(pk, it.doc, text, locked, stamp)
-                    + (it.digest, part.account, part.region))
-        t, r, m = side_rows(pk, it.doc)
-        types += t
-        resources += r
-        maps += m
-
-
-def _create_prepared(conn: Connection, fresh: Sequence[Checked], next_pk: int,
-                     part: Partition, result: WriteResult) -> None:
-    """Create `fresh` from the rows the checks prepared (`prepared.usable` said they hold):
-    pk = `next_pk` + position; the side rows get their pk added by SQLite."""
-    suffix = (part.account, part.region)
-    rows = [(next_pk + i,) + it.prep.tail + suffix          # type: ignore[union-attr]
-            for i, it in enumerate(fresh)]
-    result.pks.update(zip([it.key for it in fresh], range(next_pk, next_pk + len(fresh))))
-    bulk.insert_rows(conn, "findings", INSERT_COLS, rows)
-    for table, cols, attr in (("finding_types", TYPE_COLS, "types"),
-                              ("finding_resources", RESOURCE_COLS, "resources"),
-                              ("finding_map", MAP_COLS, "maps")):
-        flat = list(chain.from_iterable([getattr(it.prep, attr) for it in fresh]))
-        bulk.insert_offset(conn, table, cols, next_pk, flat)
 
 
 def _confirm(items: list[Checked], stored: Mapping[tuple[str, str], tuple], force: bool,
