@@ -80,5 +80,7 @@ class Freshness:
             return None
         if seen < self._noisy or seen < self._written[0][0]:
             return None
-        recent = [keys for gen, keys in self._written if gen >= seen]
-        return lambda key: not any(key in keys for keys in recent)
+        # one set of the keys written since (an unchanged re-import writes none): a single
+        # lookup per key, where the writer asks for every finding of the part
+        recent = set().union(*(keys for gen, keys in self._written if gen >= seen))
+        return lambda key: key not in recent

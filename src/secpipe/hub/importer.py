@@ -214,6 +214,8 @@ def request_size(findings: Sequence[Any], sizes: Sequence[int | None]) -> int:
 
 def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
     """Within one batch the newest UpdatedAt of a key wins (a later one on a tie)."""
+    if len({it.key for it in batch}) == len(batch):
+        return list(batch)                  # the usual batch: every key once
     best: dict[tuple[str, str], Checked] = {}
     for item in batch:
         seen = best.get(item.key)

@@ -63,7 +63,8 @@ def screen(conn: Connection, good: list, account: str, region: str,
     imports from and FailedFindings entries for the rest. A finding's subscription is the
     one in its ProductArn's region (Security Hub requires it to be the call's), else
     `region`."""
-    parsed = {it.doc["ProductArn"]: products.parse(it.doc["ProductArn"]) for it in good}
+    # parsed once per product (a batch's findings share a few ARNs)
+    parsed = {arn: products.parse(arn) for arn in {it.doc["ProductArn"] for it in good}}
     wanted = {p.region or region for p in parsed.values() if p is not None and not p.own}
     if not wanted:
         return good, []
