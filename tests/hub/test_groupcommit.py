@@ -172,3 +172,47 @@ def test_many_concurrent_callers_all_land_exactly(store):
     group = groupcommit.of(store)
     assert group.grouped == threads_n * calls_n
     assert len(store.audit_log(action="BatchImportFindings", limit=1000)) == threads_n * calls_n
+
+
+def test_checks_wait_for_this_process_writer(store):
+    """A call's checks start only once this process's writer has committed (bounded)."""
+    group = groupcommit.of(store)
+    writing, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def work(conn: Any) -> None:
+        audit.record(conn, None, "GroupTest", ["held"])
+        writing.set()
+        assert release.wait(60)
+        order.append("write")
+
+    writer = threading.Thread(target=lambda: group.run(work))
+    writer.start()
+    assert writing.wait(60)
+    checker = threading.Thread(target=lambda: (group.wait_for_writer(60),
+                                               order.append("check")))
+    checker.start()
+    checker.join(0.2)
+    assert checker.is_alive() and order == []          # still waiting for the writer
+    release.set()
+    _join([writer, checker])
+    assert order == ["write", "check"]
+    assert not group._held
+    group.wait_for_writer(60)                          # no writer: no wait
+
+
+def test_waiting_for_the_writer_is_bounded(store):
+    group = groupcommit.of(store)
+    writing, release = threading.Event(), threading.Event()
+
+    def work(conn: Any) -> None:
+        writing.set()
+        assert release.wait(60)
+
+    writer = threading.Thread(target=lambda: group.run(work))
+    writer.start()
+    assert writing.wait(60)
+    group.wait_for_writer(0.05)                        # gives up; the writer still holds
+    assert group._held                                 # returned while it is held
+    release.set()
+    _join([writer])
