@@ -120,9 +120,12 @@ class GroupCommit:
         checks). Why: the writer holds the write lock every worker process waits for, and
         gives the GIL up at every SQLite step (each row of an executemany); with a checking
         thread busy in Python, each step then waits up to the switch interval to get it back.
-        Measured under `bench/hub_http.py`: the lock was held ~5x as long as its holder ran on
-        the CPU. Waiting here costs this process nothing (one GIL: the check and the write
-        could not run at once anyway) and gives the lock back sooner to the other processes.
+        Under `bench/hub_http.py --workers 2` on a loaded machine the lock was held ~5x as
+        long as its holder ran on the CPU (the machine's load is part of that, the GIL the
+        rest); in one process with two concurrent calls (`bench/hub_http_concurrent.py`) this
+        wait cut the lock's hold per finding by about a quarter. Waiting costs this process
+        little (one GIL: the check and the write could hardly run at once anyway) and gives
+        the lock back sooner to the other processes.
         Bounded by `timeout`: a writer stuck on I/O does not hold checks up for longer."""
         with self._writing:
             if self._held:
