@@ -35,7 +35,6 @@ from sqlalchemy.engine import Connection
 T = TypeVar("T")
 
 MAX_GROUP = 16       # calls per transaction: a bound on one transaction's size and latency
-WAIT_WRITER = 1.0    # seconds a call's checks wait at most for this process's writer
 
 
 class _Call(Generic[T]):
@@ -57,9 +56,7 @@ class GroupCommit:
         self._mutex = threading.Lock()
         self._queue: deque[_Call[Any]] = deque()
         self._leading = False
-        self._writing = threading.Condition(threading.Lock())
-        self._held = False         # a group of this process holds the write lock now
-        self.groups = 0            # transactions committed (for tests and benchmarks)
+        self.groups = 0            # write transactions run (for tests and benchmarks)
         self.grouped = 0           # calls written in them
 
     def run(self, work: Callable[[Connection], T]) -> T:
@@ -90,7 +87,6 @@ class GroupCommit:
         group: list[_Call[Any]] = []
         try:
             with self._begin() as conn:
-                self._hold(True)
                 with self._mutex:
                     while self._queue and len(group) < MAX_GROUP:
                         group.append(self._queue.popleft())
@@ -103,33 +99,10 @@ class GroupCommit:
                 with self._mutex:
                     self._queue.remove(own)
         finally:
-            self._hold(False)
             if group:
                 self.groups += 1
                 self.grouped += len(group)
             self._handover(group, own)
-
-    def _hold(self, held: bool) -> None:
-        with self._writing:
-            self._held = held
-            if not held:
-                self._writing.notify_all()
-
-    def wait_for_writer(self, timeout: float = WAIT_WRITER) -> None:
-        """Let this process's writer finish before starting CPU work of another call (its
-        checks). Why: the writer holds the write lock every worker process waits for, and
-        gives the GIL up at every SQLite step (each row of an executemany); with a checking
-        thread busy in Python, each step then waits up to the switch interval to get it back.
-        Under `bench/hub_http.py --workers 2` on a loaded machine the lock was held ~5x as
-        long as its holder ran on the CPU (the machine's load is part of that, the GIL the
-        rest); in one process with two concurrent calls (`bench/hub_http_concurrent.py`) this
-        wait cut the lock's hold per finding by about a quarter. Waiting costs this process
-        little (one GIL: the check and the write could hardly run at once anyway) and gives
-        the lock back sooner to the other processes.
-        Bounded by `timeout`: a writer stuck on I/O does not hold checks up for longer."""
-        with self._writing:
-            if self._held:
-                self._writing.wait_for(lambda: not self._held, timeout)
 
     @staticmethod
     def _write(conn: Connection, group: list[_Call[Any]]) -> None:
