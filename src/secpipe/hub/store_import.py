@@ -48,8 +48,7 @@ class FindingsImport:
         # only when that bound is over the limit is every finding serialised to be exact.
         sizes: list[int | None] = []
         part = self._part(partition)
-        # side rows built here, outside the write lock every worker process serialises on
-        checked = self._check(findings, sizes, part, side=True)
+        checked = self._check(findings, sizes, part)
         if request_bytes is not None:
             if request_bytes > MAX_IMPORT_BYTES:
                 raise LimitExceeded("a BatchImportFindings request may carry at most 6 MB")
