@@ -16,8 +16,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, freshness, gcpause, import_rules, importer, overlap, run_stable,
-                         runs, subscriptions)
+from secpipe.hub import (audit, freshness, gcpause, groupcommit, import_rules, importer, overlap,
+                         run_stable, runs, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
                                    RunDiff, RunRecord)
@@ -122,22 +122,32 @@ class FindingsImport:
                 ) -> tuple[ImportResult, importer.WriteResult]:
         part = self._part(partition)
         good, failed = checked or self._check(chunk, None, part)
-        with self._write() as conn:
-            good, denied = import_rules.screen(conn, principal, good, part)
-            good, off = subscriptions.screen(conn, good, part.account, part.region, principal)
-            denied += off
-            keys_ = [it.key for it in good]
-            before = audit.findings_state(conn, keys_)
-            written = importer.write(conn, good, partition=part,
-                                     actor=principal.name if principal else "import")
-            # nothing created or rewritten (an unchanged re-import): the state is `before`
-            after = before if not (written.created or written.updated) else \
-                audit.findings_state(conn, keys_)
-            audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
-                         before=before, after=after,
-                         detail={"created": written.created, "updated": written.updated,
-                                 "failed": len(failed) + len(denied) + len(written.failed),
-                                 audit.STATE_KEY: audit.STATE_VERSION})
+
+        def work(conn: Any) -> tuple[ImportResult, importer.WriteResult]:
+            return self._import_in(conn, good, failed, principal, part)
+
+        # concurrent calls of this process share one transaction (see `groupcommit`)
+        return groupcommit.of(self).run(work)
+
+    def _import_in(self, conn: Any, good: list[importer.Checked], failed: list[dict],
+                   principal: Principal | None, part: Partition
+                   ) -> tuple[ImportResult, importer.WriteResult]:
+        """One BatchImportFindings call's writes and audit row, in the write transaction."""
+        good, denied = import_rules.screen(conn, principal, good, part)
+        good, off = subscriptions.screen(conn, good, part.account, part.region, principal)
+        denied += off
+        keys_ = [it.key for it in good]
+        before = audit.findings_state(conn, keys_)
+        written = importer.write(conn, good, partition=part,
+                                 actor=principal.name if principal else "import")
+        # nothing created or rewritten (an unchanged re-import): the state is `before`
+        after = before if not (written.created or written.updated) else \
+            audit.findings_state(conn, keys_)
+        audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
+                     before=before, after=after,
+                     detail={"created": written.created, "updated": written.updated,
+                             "failed": len(failed) + len(denied) + len(written.failed),
+                             audit.STATE_KEY: audit.STATE_VERSION})
         return ImportResult(success_count=len(good) - len(written.failed),
                             failed=failed + denied + written.failed), written
 
