@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from secpipe.hub import run_refresh, run_stable
-from secpipe.hub.run_stable import state_digest
+from secpipe.hub import run_refresh
 from secpipe.hub.store import open_store
 from tests.hub.builders import example_run, key
 from tests.hub.test_store_runs import T1, T2, T3, ids, run
@@ -27,10 +26,8 @@ TABLES = ("findings", "finding_types", "finding_resources", "finding_map", "find
           "run_findings")
 
 
-def _dump(store, stable: bool = False) -> dict[str, list]:
-    """Every table the import and a run write, with the hub's own clock masked. `stable`:
-    keep `findings.stable` (run_stable's bookkeeping, which a path before it never wrote) as
-    its sent digest, its room and whether its state digest holds for the row."""
+def _dump(store) -> dict[str, list]:
+    """Every table the import and a run write, with the hub's own clock masked."""
     out: dict[str, list] = {}
     with store.engine.connect() as conn:
         for table in TABLES:
@@ -41,13 +38,6 @@ def _dump(store, stable: bool = False) -> dict[str, list]:
                 row = dict(zip(cols, r))
                 for c in VOLATILE_COLS & row.keys():
                     row[c] = "*"
-                if table == "findings" and not stable:
-                    row.pop("stable", None)
-                elif table == "findings" and row["stable"] is not None:
-                    # its state digest covers ProcessedAt: kept as "does it hold"
-                    stable = row["stable"]
-                    holds = stable[32:64] == state_digest(row["doc"], row["locked"])
-                    row["stable"] = [stable[:32], holds, stable[64:]]
                 if "doc" in row and table == "findings":
                     doc = json.loads(row["doc"])
                     doc["ProcessedAt"] = "*"
@@ -84,62 +74,34 @@ def _scenario(store) -> list[Any]:
     return [(sorted(d.new), sorted(d.recurring), sorted(d.fixed), d.by_stage) for d in diffs]
 
 
-def _full_path_only(conn, items, partition, **_kw):
+def _full_path_only(conn, items, partition):
     return {}, list(items)
-
-
-def full_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every finding checked and written by `importer.write`: no narrow update, and no
-    `run_stable` shortcut (no sent digest: nothing proven, nothing recorded)."""
-    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
-    monkeypatch.setattr(run_stable, "sent_digest", lambda obj: None)
-
-
-def count_paths(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
-    """Per `record_run` write: items run_stable wrote, items run_refresh wrote."""
-    fast: list[int] = []
-    narrow: list[int] = []
-    real, real_fast = run_refresh.refresh, run_stable.RunStable._write_fast
-
-    def counting(conn, items, partition, **kw):
-        done, rest = real(conn, items, partition, **kw)
-        narrow.append(len(done))
-        return done, rest
-
-    def counting_fast(self, chunk):
-        done, rest = real_fast(self, chunk)
-        fast[-1] = len(done)
-        return done, rest
-
-    def refresh(self, chunk):
-        fast.append(0)
-        return real_refresh(self, chunk)
-
-    real_refresh = run_stable.RunStable.refresh
-    monkeypatch.setattr(run_refresh, "refresh", counting)
-    monkeypatch.setattr(run_stable.RunStable, "_write_fast", counting_fast)
-    monkeypatch.setattr(run_stable.RunStable, "refresh", refresh)
-    return fast, narrow
 
 
 def test_the_narrow_update_stores_what_the_full_update_stores(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite (PostgreSQL always takes the full path; the tests below run on both)."""
     narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
-    fast, used = count_paths(monkeypatch)
+    used: list[int] = []
+    real = run_refresh.refresh
+
+    def counting(conn, items, partition):
+        done, rest = real(conn, items, partition)
+        used.append(len(done))
+        return done, rest
+
+    monkeypatch.setattr(run_refresh, "refresh", counting)
     got = _scenario(narrow)
     narrow_state = _dump(narrow)
-    monkeypatch.undo()
-    full_path_only(monkeypatch)
+    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
     full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
     want = _scenario(full)
     assert got == want
     assert narrow_state == _dump(full)
-    # r2: all 4 unchanged, proven by their creation's stable digest; r3: the untouched
-    # detect-secrets (stable) and the triaged trivy (triage changed its row: run_refresh);
-    # r4: detect-secrets only (checkov changed back, hadolint reopened, trivy stale)
-    assert fast == [0, 4, 1, 1]
-    assert used == [0, 0, 1, 0]
+    # r2: all 4 unchanged; r3: the untouched detect-secrets and the triaged trivy (its
+    # customer fields are the stored ones); r4: detect-secrets only (checkov changed back,
+    # hadolint reopened, trivy stale)
+    assert used == [0, 4, 2, 1]
 
 
 def test_an_unchanged_rerun_moves_the_timestamps_and_nothing_else(store) -> None:

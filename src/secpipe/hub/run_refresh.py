@@ -20,7 +20,7 @@ key twice in the batch - goes to `importer.write` unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -59,12 +59,10 @@ def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return probe == old
 
 
-def refresh(conn: Connection, items: Sequence[Checked], partition: Partition, *,
-            stable: Callable[[Checked, str, str], str | None] | None = None
+def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
             ) -> tuple[dict[tuple[str, str], int], list[Checked]]:
     """Write the items that are a re-run's unchanged findings; returns their pks by key and
-    the items left for `importer.write` (in their order). `stable(item, text, locked)`: the
-    row's `findings.stable` (`run_stable`; None, also without it: unknown)."""
+    the items left for `importer.write` (in their order)."""
     if conn.dialect.name != "sqlite" or not items:
         return {}, list(items)
     counts: dict[tuple[str, str], int] = {}
@@ -100,14 +98,12 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition, *,
         if flip is not None or not only_run_stamps(old, doc):
             continue
         first, last = doc.get("FirstObservedAt"), doc.get("LastObservedAt")
-        text = fastjson.encode(doc)
         rows.append((canon_time(doc["UpdatedAt"]), canon_time(first) if first else None,
-                     canon_time(last) if last else None, processed, text, it.digest,
-                     stable(it, text, locked) if stable is not None else None, pk))
+                     canon_time(last) if last else None, processed, fastjson.encode(doc),
+                     it.digest, pk))
         done[key] = pk
     if rows:
         raw.executemany("UPDATE findings SET updated_at = ?, first_observed_at = ?, "
-                        "last_observed_at = ?, processed_at = ?, doc = ?, digest = ?, "
-                        "stable = ? "
+                        "last_observed_at = ?, processed_at = ?, doc = ?, digest = ? "
                         "WHERE pk = ?", rows)
     return done, [it for it in items if it.key not in done]

@@ -149,8 +149,6 @@ findings = Table(
     # migration 0008: the account and region (Security Hub partition) the finding lives in
     Column("hub_account", Str(16), nullable=False),
     Column("hub_region", Str(32), nullable=False),
-    # migration 0014_stable_digest: a run's unchanged findings skip validation (run_stable)
-    Column("stable", String(96)),
     UniqueConstraint("id", "product_arn", "hub_account", "hub_region", name="uq_findings_key"),
     *(Index(f"ix_findings_{col}", col, "pk") for col in SORT_INDEXED if col not in COVERED),
     # migration 0012_query_idx: the two default sort keys' indexes also carry the hot filter

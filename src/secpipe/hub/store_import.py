@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
 from secpipe.hub import (audit, freshness, gcpause, groupcommit, import_rules, importer, overlap,
-                         run_stable, runs, subscriptions)
+                         run_refresh, runs, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
                                    RunDiff, RunRecord)
@@ -205,15 +205,11 @@ class FindingsImport:
         pending: list[importer.Checked] = []
         source = iter(findings)
         with self._write() as conn:
-            # a re-run's unchanged findings: known before validation, a narrow update (the
-            # same stored result, see run_stable and run_refresh)
-            stable = run_stable.RunStable(conn, part, self.policy.future_skew, clock)
-
             def write(chunk: list[importer.Checked]) -> None:
-                pks, rest = stable.refresh(chunk)
+                # a re-run's unchanged findings: a narrow update (same stored result)
+                pks, rest = run_refresh.refresh(conn, chunk, part)
                 written = importer.write(conn, rest, actor=actor, run_id=run.run_id,
                                          partition=part)
-                stable.stamp(rest, written)
                 pks.update(written.pks)
                 refused.written += written.failed
                 for item in chunk:
@@ -222,8 +218,10 @@ class FindingsImport:
                         observed[pk] = runs.stage_tool(importer.as_stored(item))
 
             while batch := list(islice(source, max(1, batch_size))):
-                # checked against what the hub stores, as the write transaction sees it
-                good, failed = stable.check(batch)
+                # what the hub stores for these keys, as the write transaction sees it
+                stored = importer.known(conn, batch, part)
+                good, failed = importer.check_all(batch, stored, None, self.policy.future_skew,
+                                                  clock=clock)
                 refused.checks += failed
                 good, denied = import_rules.screen(conn, principal, good, part)
                 refused.denied += denied
@@ -231,7 +229,7 @@ class FindingsImport:
                                                  principal)
                 refused.off += off
                 pending += good
-                del batch, good
+                del batch, stored, good
                 while len(pending) >= batch_size:
                     write(pending[:batch_size])
                     del pending[:batch_size]
