@@ -227,12 +227,7 @@ def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
         }),
     }
     confidence = asff.get("Confidence")
-    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) \
-            and math.isfinite(confidence):
-        score = int(confidence)
-        event["confidence_score"] = score
-        event["confidence_id"] = 1 if score < 34 else 2 if score < 67 else 3
-        event["confidence"] = {1: "Low", 2: "Medium", 3: "High"}[event["confidence_id"]]
+    set_confidence(event, confidence)
     if class_uid == DETECTION_FINDING:
         event["resources"] = resources
         if remediation:
@@ -280,3 +275,14 @@ def _compliance(asff: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str,
         "status": COMPLIANCE_CAPTIONS.get(status_id) if status_id else comp.get("Status"),
         "status_detail": "; ".join(str(r) for r in comp.get("StatusReasons") or []) or None,
     })
+
+
+def set_confidence(event: dict[str, Any], confidence: Any) -> None:
+    """OCSF's confidence trio from ASFF's Confidence (0-100), only for a finite number:
+    shared by the general mapping and `ocsf_own`'s direct path, which must agree."""
+    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) \
+            and math.isfinite(confidence):
+        score = int(confidence)
+        event["confidence_score"] = score
+        event["confidence_id"] = 1 if score < 34 else 2 if score < 67 else 3
+        event["confidence"] = {1: "Low", 2: "Medium", 3: "High"}[event["confidence_id"]]

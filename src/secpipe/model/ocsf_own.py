@@ -11,7 +11,6 @@ and mutated documents.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 from secpipe.model.ocsf import (
@@ -30,6 +29,7 @@ from secpipe.model.ocsf import (
     _compliance,
     _drop_empty,
     _resource,
+    set_confidence,
     _round_trips,
     _vulnerability,
     asff_to_ocsf as general_asff_to_ocsf,
@@ -166,12 +166,7 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     info["analytic"] = analytic
     event["finding_info"] = info
     confidence = get("Confidence")
-    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) \
-            and math.isfinite(confidence):
-        score = int(confidence)
-        event["confidence_score"] = score
-        event["confidence_id"] = 1 if score < 34 else 2 if score < 67 else 3
-        event["confidence"] = {1: "Low", 2: "Medium", 3: "High"}[event["confidence_id"]]
+    set_confidence(event, confidence)
     if class_uid == DETECTION_FINDING:
         if resources:
             event["resources"] = resources
