@@ -16,9 +16,9 @@ from secpipe.hub import audit, import_rules, importer, run_refresh, runs, subscr
 from secpipe.hub.authz import Principal, Scope
 from secpipe.hub.interface import RunDiff
 from secpipe.hub.store import open_store
-from tests.hub.builders import ACCOUNT, example_run, finding, key
-from tests.hub.test_run_refresh import T4, _dump
-from tests.hub.test_store_runs import T1, T2, T3, ids, run
+from tests.hub.builders import ACCOUNT, example_run, finding
+from tests.hub.test_run_refresh import T4, _dump, triage_then_third
+from tests.hub.test_store_runs import T1, T2, T3, run
 
 PART = 3
 OTHER_PRODUCT = "arn:aws:securityhub:us-east-1::product/aquasecurity/aquasecurity"
@@ -93,13 +93,7 @@ def _runs(record, store, principal) -> list[Any]:
 
     go("r1", T1, example_run(T1, "r1") + _extras(T1, "r1"))
     go("r2", T2, _extras(T2, "r2")[:5] + example_run(T2, "r2") + _extras(T2, "r2")[5:])
-    store.batch_update([key(store.get_finding(ids(T1)["trivy"]))],
-                       {"Note": {"Text": "seen", "UpdatedBy": "me"},
-                        "Workflow": {"Status": "NOTIFIED"}})
-    third = example_run(T3, "r3", skip=("hadolint",))
-    for doc in third:
-        if doc["ProductFields"]["secpipe/Tool"] == "checkov":
-            doc["Title"] = "a new title"
+    third = triage_then_third(store)
     go("r3", T3, _extras(T3, "r3", drop=("x-5", "x-6")) + third)
     stale = [d for d in example_run(T1, "r4") if d["ProductFields"]["secpipe/Tool"] == "trivy"]
     fourth = [d for d in example_run(T4, "r4") if d["ProductFields"]["secpipe/Tool"] != "trivy"]

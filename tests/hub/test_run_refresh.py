@@ -51,21 +51,25 @@ def _dump(store) -> dict[str, list]:
     return out
 
 
-def _scenario(store) -> list[Any]:
-    """Runs that exercise the narrow path and every case it must leave to the full one."""
-    diffs = []
-    diffs.append(store.record_run(run("r1", T1), example_run(T1, "r1")))
-    diffs.append(store.record_run(run("r2", T2), example_run(T2, "r2")))      # all unchanged
-    trivy = ids(T1)["trivy"]
-    # triage (customer fields) on one, a provider change on another, one tool fixed
-    store.batch_update([key(store.get_finding(trivy))],
+def triage_then_third(store) -> list[dict]:
+    """Triage (customer fields) on trivy's finding, then the third run's documents: a
+    provider change on checkov's (a new title) and hadolint fixed (absent)."""
+    store.batch_update([key(store.get_finding(ids(T1)["trivy"]))],
                        {"Note": {"Text": "seen", "UpdatedBy": "me"},
                         "Workflow": {"Status": "NOTIFIED"}})
     third = example_run(T3, "r3", skip=("hadolint",))
     for doc in third:
         if doc["ProductFields"]["secpipe/Tool"] == "checkov":
             doc["Title"] = "a new title"
-    diffs.append(store.record_run(run("r3", T3), third))
+    return third
+
+
+def _scenario(store) -> list[Any]:
+    """Runs that exercise the narrow path and every case it must leave to the full one."""
+    diffs = []
+    diffs.append(store.record_run(run("r1", T1), example_run(T1, "r1")))
+    diffs.append(store.record_run(run("r2", T2), example_run(T2, "r2")))      # all unchanged
+    diffs.append(store.record_run(run("r3", T3), triage_then_third(store)))
     # the fixed finding comes back (reopened), an older UpdatedAt is ignored
     fourth = example_run(T4, "r4")
     stale = [d for d in example_run(T1, "r4") if d["ProductFields"]["secpipe/Tool"] == "trivy"]
