@@ -133,8 +133,7 @@ class FindingsImport:
                    principal: Principal | None, part: Partition
                    ) -> tuple[ImportResult, importer.WriteResult]:
         """One BatchImportFindings call's writes and audit row, in the write transaction."""
-        good, denied = import_rules.screen(conn, principal, good, part)
-        good, off = subscriptions.screen(conn, good, part.account, part.region, principal)
+        good, denied, off = _screen(conn, principal, good, part)
         denied += off
         keys_ = [it.key for it in good]
         before = audit.findings_state(conn, keys_)
@@ -223,10 +222,8 @@ class FindingsImport:
                 good, failed = importer.check_all(batch, stored, None, self.policy.future_skew,
                                                   clock=clock)
                 refused.checks += failed
-                good, denied = import_rules.screen(conn, principal, good, part)
+                good, denied, off = _screen(conn, principal, good, part)
                 refused.denied += denied
-                good, off = subscriptions.screen(conn, good, self.account_id, self.region,
-                                                 principal)
                 refused.off += off
                 pending += good
                 del batch, stored, good
@@ -245,6 +242,17 @@ class FindingsImport:
                                  "fixed": len(result.fixed)})
         result.failed = refused.in_order()
         return result
+
+
+def _screen(conn: Any, principal: Principal | None, good: list[importer.Checked],
+            part: Partition) -> tuple[list[importer.Checked], list[dict], list[dict]]:
+    """The two screens every import passes under the write lock, in their order: what
+    `import_rules` lets `principal` write, then what the partition's product subscriptions
+    take in. Returns the survivors and each screen's refusals apart (a run reports them in
+    that order, a call as one list)."""
+    good, denied = import_rules.screen(conn, principal, good, part)
+    good, off = subscriptions.screen(conn, good, part.account, part.region, principal)
+    return good, denied, off
 
 
 class _RunRefusals:
