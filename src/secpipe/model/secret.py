@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import hashlib
 import hmac
-import io
 import json
 import re
 import secrets as _random
@@ -252,34 +251,28 @@ class FingerprintKey:
         if not table:
             return data
 
-        # written piece by piece into one buffer, unchanged stretches as views of `data`:
-        # `re.sub` held every piece (each hex run and the text between) as its own object
-        # until the join, 34 MB for a 14 MB report at 50,000 findings; and a report holding
-        # no reported hash (most) is returned as it is, not copied. (Splitting on the runs in
-        # C, then joining, holds the same list of pieces: 35 MB for that report, and its
-        # Python loop over every run costs as much as this one's over the matches.)
-        out: io.BytesIO | None = None
-        view = memoryview(data)
-        done = 0
-        for match in _HEX_RUN.finditer(data):
-            token = match.group(0)
-            found = table.get(token.lower())
-            if found is None:
-                if b"-" not in token:
-                    continue
-                found = b"-".join(table.get(part.lower(), part) for part in token.split(b"-"))
-                if found == token:
-                    continue
-            if out is None:
-                out = io.BytesIO()
-            start, end = match.span()
-            out.write(view[done:start])
-            out.write(found)
-            done = end
-        if out is None:
-            return data
-        out.write(view[done:])
-        return out.getvalue()
+        from secpipe.model.scrubber import splice  # not at import: it compiles patterns
+
+        # spliced into one buffer (`scrubber.splice`), not `re.sub`: that held every piece
+        # (each hex run and the text between) as its own object until the join, 34 MB for a
+        # 14 MB report at 50,000 findings; and a report holding no reported hash (most) is
+        # returned as it is, not copied. (Splitting on the runs in C, then joining, holds the
+        # same list of pieces: 35 MB for that report, and its Python loop over every run
+        # costs as much as this one's over the matches.)
+        def edits() -> Iterator[tuple[int, int, bytes]]:
+            for match in _HEX_RUN.finditer(data):
+                token = match.group(0)
+                found = table.get(token.lower())
+                if found is None:
+                    if b"-" not in token:
+                        continue
+                    found = b"-".join(table.get(part.lower(), part)
+                                      for part in token.split(b"-"))
+                    if found == token:
+                        continue
+                yield match.start(), match.end(), found
+
+        return splice(data, edits())
 
     def release(self) -> None:
         """Drop the bytes table scrub_hashes searches (rebuilt if it scrubs again): 13 MB at
