@@ -1,0 +1,69 @@
+"""The manifest's own walk (`units._stat_walk`) against `walk` + `os.stat`, which it replaces:
+the same files, in the same order, with the same signatures, whatever the tree holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from secpipe.scancache import units
+from secpipe.scanners._files import walk
+
+
+def _reference(root: Path, exclude: tuple[str, ...]) -> list[tuple[str, str, tuple]]:
+    top = len(str(root).rstrip("/")) + 1
+    out = []
+    for path in walk(root, exclude):
+        st = os.stat(path)
+        out.append((str(path)[top:], str(path),
+                    (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+    return out
+
+
+def _ours(root: Path, exclude: tuple[str, ...]) -> list[tuple[str, str, tuple]]:
+    return [(rel, path, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            for rel, path, st in units._stat_walk(root, exclude)]
+
+
+def _tree(root: Path) -> None:
+    for rel in ("a.py", "B.py", "z/1.txt", "z/y/deep.tf", "z/y/x/deeper.md", "dd/é ü.txt",
+                "skip/me.py", "keep/skip.log", "keep/ok.py", ".git/config", "node_modules/m.js",
+                "sub.d/a", "sub/a", "sub-/a", "10/a", "9/a", "z/.hidden", "empty.txt"):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("" if rel == "empty.txt" else f"content of {rel}\n")
+    (root / "emptydir").mkdir()
+    (root / "link-file").symlink_to(root / "a.py")
+    (root / "link-dir").symlink_to(root / "z")                 # not entered, not a file
+    (root / "broken").symlink_to(root / "nowhere")
+    (root / "z" / "y" / "loop").symlink_to(root)
+    os.mkfifo(root / "fifo")                                    # not a regular file
+
+
+@pytest.mark.parametrize("exclude", [(), ("skip", "*.log"), ("z/y",), ("*.md", "dd")])
+def test_the_same_files_order_and_signatures_as_walk_and_stat(tmp_path: Path,
+                                                              exclude: tuple[str, ...]) -> None:
+    root = tmp_path / "tree"
+    _tree(root)
+    ref = _reference(root, exclude)
+    assert ref and _ours(root, exclude) == ref
+    assert "link-file" not in {r for r, _, _ in ref} and "fifo" not in {r for r, _, _ in ref}
+
+
+def test_other_roots_take_walk_itself(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "tree"
+    _tree(root)
+    monkeypatch.chdir(tmp_path)
+    for other in (Path("tree"), Path(f"{root}/../tree")):
+        got = [(rel, sig) for rel, _, sig in _ours(other, ())]
+        assert got == [(rel, sig) for rel, _, sig in _reference(root, ())]
+
+
+def test_a_symlinked_root_is_walked_like_its_target(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    _tree(root)
+    (tmp_path / "alias").symlink_to(root)
+    ref = _reference(tmp_path / "alias", ())
+    assert _ours(tmp_path / "alias", ()) == ref and len(ref) == len(_reference(root, ()))
