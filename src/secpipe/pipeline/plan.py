@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from secpipe.config import ConfigError, PipelineConfig
+from secpipe.config import ConfigError
 from secpipe.model import Severity
+
+if TYPE_CHECKING:  # the pydantic models are imported only when a config file is read
+    from secpipe.config_models import PipelineConfig
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from secpipe.config import ConfigError
 from secpipe.pipeline.result import Suppression
@@ -22,35 +21,17 @@ from secpipe.pipeline.result import Suppression
 DEFAULT_NAME = ".secpipe-suppressions.yml"
 
 
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str | None = None
-    rule: str | None = None
-    path: str | None = None
-    tool: str | None = None
-    reason: str = Field(min_length=3)
-    expires: dt.date
-
-    @model_validator(mode="after")
-    def _matches_something(self) -> "_Entry":
-        if not (self.id or self.rule or self.path):
-            raise ValueError("an entry needs at least one of id, rule or path")
-        return self
-
-
-class _File(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int = 1
-    suppressions: list[_Entry] = Field(default_factory=list)
-
-
 def load_suppressions(path: Path) -> list[Suppression]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read suppressions: {exc}") from None
+    from pydantic import ValidationError
+
+    from secpipe.pipeline.suppressions_file import SuppressionFile
+
     try:
-        parsed = _File.model_validate(data)
+        parsed = SuppressionFile.model_validate(data)
     except ValidationError as exc:
         lines = [f"{path}: " + ".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors()]
         raise ConfigError("invalid suppressions:\n  " + "\n  ".join(lines)) from None
