@@ -8,16 +8,18 @@ shows as a phase rather than as silence.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.spinner import Spinner
 from rich.table import Table
 
 from secpipe.pipeline.result import StageResult, ToolResult, ToolStatus
 from secpipe.pipeline.runner import Events
 from secpipe.words import plural
+
+if TYPE_CHECKING:  # rich's live display and spinners: imported only for a live table (~35 ms)
+    from rich.live import Live
 
 _STYLE = {ToolStatus.OK: "green", ToolStatus.ERROR: "bold red", ToolStatus.SKIPPED: "yellow"}
 
@@ -59,6 +61,8 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.live_mode:
+            from rich.live import Live
+
             self._live = Live(self._render(), console=self.console, refresh_per_second=8,
                               transient=False)
             self._live.__enter__()
@@ -110,6 +114,8 @@ class Progress:
                 status: object = "[dim]queued[/dim]"
                 elapsed, found = 0.0, ""
             elif result is None:
+                from rich.spinner import Spinner
+
                 status = Spinner("dots", text="running")
                 elapsed, found = now - (start or now), ""
             else:
