@@ -93,6 +93,9 @@ def test_config_models_do_not_read_every_package_entry_points() -> None:
             "from secpipe.pipeline import suppressions\n"
             "import pathlib, tempfile\n"
             "load_config(pathlib.Path(tempfile.mkdtemp()), None)\n"
+            "d = pathlib.Path(tempfile.mkdtemp())\n"
+            "(d / 'secpipe.yml').write_text('stages: {s: {tools: [hadolint]}}')\n"
+            "assert load_config(d).config.stages['s'].tools == ['hadolint']\n"
             "print(json.dumps(calls))\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from functools import lru_cache
-from importlib.metadata import entry_points
 
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 
@@ -60,6 +59,10 @@ def all_formats() -> dict[str, ReportFormat]:
     for name, module in BUILTIN.items():
         fmt = getattr(importlib.import_module(module), "FORMAT")
         found[name] = fmt
+    # imported here: importlib.metadata (zipfile, email, ...) costs every run ~30 ms of
+    # start-up, and a run asks only for its tools' built-in formats (get_format)
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=GROUP):
         if ep.name in found:
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.metadata import entry_points
 
 from secpipe.scanners.build_image import BuildImage
 from secpipe.scanners.checkov import Checkov
@@ -37,6 +36,9 @@ BUILT_IN: dict[str, type[Scanner]] = {
 
 @lru_cache(maxsize=1)
 def all_scanners() -> dict[str, type[Scanner]]:
+    # imported here: importlib.metadata (zipfile, email, ...) cost every run ~30 ms of start-up
+    from importlib.metadata import entry_points
+
     found = dict(BUILT_IN)
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.load())

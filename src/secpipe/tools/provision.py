@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -79,6 +78,8 @@ def _pip_command(spec: ToolSpec, build: Path, log: Log, timeout: float) -> list[
 
 def _host_pip() -> list[str] | None:
     """Our interpreter's pip, if it can install into another environment (pip >= 22.3)."""
+    import importlib.metadata  # here: ~30 ms (zipfile, email, ...) of every run's start-up
+
     try:
         version = importlib.metadata.version("pip")
     except importlib.metadata.PackageNotFoundError:
