@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -52,30 +51,12 @@ def clear(root: Path | None = None) -> int:
 def read_entry(tool: str, key: str, root: Path | None = None) -> dict[str, Any] | None:
     path = _entry_path(tool, key, root)
     try:
-        data = _loads(path.read_bytes())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
         return None  # a damaged entry is a miss: the tool runs again
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
-
-
-def _loads(raw: bytes) -> Any:
-    """orjson's reading (about half json's CPU on the run's entries, megabytes for checkov),
-    where it reads as json does. orjson reads an integer beyond 64 bits as a float, so any run
-    of 19 digits (wherever it is, strings included) sends the entry to json; what orjson
-    refuses (NaN, lone surrogates, bad UTF-8, ...) is json's to read or refuse as before."""
-    import orjson
-
-    if _LONG_DIGITS.search(raw) is None:
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw.decode("utf-8"))
-
-
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 _FAILED = threading.local()
