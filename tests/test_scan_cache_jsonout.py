@@ -88,3 +88,22 @@ def test_a_written_entry_reads_back_as_the_lists_it_streamed(tmp_path: Path,
          "artifacts": store.reports_to_json(reports)}, separators=(",", ":"))
     ref = store.put_reports("t", reports)
     assert store.get_reports("t", {"reports_ref": ref}) == reports
+
+
+@settings(max_examples=150, deadline=None)
+@given(datas=st.lists(st.one_of(
+    st.binary(max_size=60),
+    st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b'{"n": 123456789012345678901234567890, "f": 1e400, "x": NaN}',
+                     b"\xed\xa0\x80 lone surrogate bytes", b"\x00\x01\x1f\x7f ctl",
+                     b"\xe2\x80\xa8\xe2\x80\xa9 seps", b'"\\u00e9\\"'])), max_size=4))
+def test_held_reports_read_with_orjson_are_json_s_reading(tmp_path_factory, datas) -> None:
+    """get_reports reads the held reports with orjson (strings_only): the same reports, and
+    the same entry as json's reading, whatever bytes the reports hold."""
+    root = tmp_path_factory.mktemp("c")
+    reports = [RawReport(f"r{i}.json", d) for i, d in enumerate(datas)]
+    key = store.digest(["reports", [r.name for r in reports], [d.hex() for d in datas]])
+    store.write_entry("t", key, {"reports": store.reports_streamed(reports)}, root)
+    fast = store.read_entry("t", key, root, strings_only=True)
+    assert fast == store.read_entry("t", key, root)
+    assert store.reports_from_json(fast["reports"]) == reports
