@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secpipe.config_errors import ConfigError
+
 CONFIG_NAMES = ("secpipe.yml", "secpipe.yaml", ".secpipe.yml")
 DEFAULT_PIPELINE = Path(__file__).with_name("default-pipeline.yml")
 
@@ -18,10 +20,8 @@ DEFAULT_PIPELINE = Path(__file__).with_name("default-pipeline.yml")
 _MODEL_NAMES = frozenset({
     "StageConfig", "Defaults", "ProjectConfig", "SecurityHubSinkConfig", "S3SinkConfig",
     "SinkConfig", "PipelineConfig", "parse_config"})
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; the message names the file, key and line."""
+__all__ = ["CONFIG_NAMES", "DEFAULT_PIPELINE", "ConfigError", "LoadedConfig", "find_config",
+           "load_config", *sorted(_MODEL_NAMES)]
 
 
 def __getattr__(name: str) -> Any:

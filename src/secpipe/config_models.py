@@ -16,7 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       field_validator)
 
 from secpipe import _pydantic  # noqa: F401 - before the first model: no plugin lookup
-from secpipe.config import ConfigError
+from secpipe.config_errors import ConfigError
 from secpipe.model import Severity
 from secpipe.notify.config import NotificationRule, check_sources
 
