@@ -50,20 +50,12 @@ class DefaultProject:
     partition: str = "aws"
 
 
-@dataclass(frozen=True)
-class DefaultPipeline:
-    """`PipelineConfig`'s attributes and methods, for the built-in default pipeline."""
-    stages: dict[str, DefaultStage]
-    version: int = 1
-    project: DefaultProject = field(default_factory=DefaultProject)
-    output: str = ".secpipe"
-    suppressions: str | None = None
-    exclude: list[str] = field(default_factory=list)
-    jobs: int | None = None
-    defaults: DefaultDefaults = field(default_factory=DefaultDefaults)
-    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sinks: list = field(default_factory=list)
-    notifications: list = field(default_factory=list)
+class PipelineLookups:
+    """A stage's effective settings (its own, else the defaults'), for both pipeline classes:
+    `config_models.PipelineConfig` (validated secpipe.yml) and `DefaultPipeline` below."""
+
+    # the classes using it have `stages`, `defaults` and `tools`; none declared here, so that
+    # neither pydantic nor dataclasses takes them for fields of this class
 
     def stage_fail_on(self, name: str) -> Severity:
         return self.stages[name].fail_on or self.defaults.fail_on
@@ -76,6 +68,22 @@ class DefaultPipeline:
 
     def tool_options(self, tool: str) -> dict[str, Any]:
         return dict(self.tools.get(tool) or {})
+
+
+@dataclass(frozen=True)
+class DefaultPipeline(PipelineLookups):
+    """`PipelineConfig`'s attributes and methods, for the built-in default pipeline."""
+    stages: dict[str, DefaultStage]
+    version: int = 1
+    project: DefaultProject = field(default_factory=DefaultProject)
+    output: str = ".secpipe"
+    suppressions: str | None = None
+    exclude: list[str] = field(default_factory=list)
+    jobs: int | None = None
+    defaults: DefaultDefaults = field(default_factory=DefaultDefaults)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sinks: list = field(default_factory=list)
+    notifications: list = field(default_factory=list)
 
 
 class _Unsupported(Exception):

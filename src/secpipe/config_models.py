@@ -16,6 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       field_validator)
 
 from secpipe import _pydantic  # noqa: F401 - before the first model: no plugin lookup
+from secpipe.config_default import PipelineLookups
 from secpipe.config_errors import ConfigError
 from secpipe.model import Severity
 from secpipe.notify.config import NotificationRule, check_sources
@@ -97,7 +98,7 @@ class S3SinkConfig(_Strict):
 SinkConfig = Annotated[Union[SecurityHubSinkConfig, S3SinkConfig], Field(discriminator="type")]
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(_Strict, PipelineLookups):
     version: Literal[1] = 1
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     output: str = ".secpipe"
@@ -127,18 +128,6 @@ class PipelineConfig(_Strict):
         if "stages" in info.data:  # else the stages' own error is the one to read
             check_sources(rules, list(info.data["stages"]))
         return rules
-
-    def stage_fail_on(self, name: str) -> Severity:
-        return self.stages[name].fail_on or self.defaults.fail_on
-
-    def stage_mode(self, name: str) -> str:
-        return self.stages[name].mode or self.defaults.mode
-
-    def stage_timeout(self, name: str) -> float:
-        return self.stages[name].timeout or self.defaults.timeout
-
-    def tool_options(self, tool: str) -> dict[str, Any]:
-        return dict(self.tools.get(tool) or {})
 
 
 class _LineLoader(yaml.SafeLoader):
