@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import yaml
 
-from secpipe.model import Category, Finding, Secret
+from secpipe.model import Category, Finding
 from secpipe.model.secret import current_key
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
@@ -136,17 +136,18 @@ class SecretValues:
     def add(self, values: Iterable[str]) -> None:
         """Index more values (a later stage's): the same tables as building with all of them,
         since no two values share a digest or a SHA-1."""
+        key = current_key()   # the run's key context, as the runner opens it
         for value in values:
             if value in self.digest_of:
                 continue
-            digest = Secret.from_value(value).sha256
+            digest = key.digest(value)   # Secret.from_value(value).sha256, without its mask
             self.digest_of[value] = digest
             self.by_digest.setdefault(digest, value)
             sha1 = hashlib.sha1(value.encode("utf-8")).hexdigest()
             self.by_sha1.setdefault(sha1, value)
             # tools that report only a SHA-1 (detect-secrets) are re-keyed at parse time: match
-            # their keyed digest too (needs the run's key context, as the runner opens it)
-            self.by_sha1.setdefault(current_key().rekey("sha1", sha1), value)
+            # their keyed digest too
+            self.by_sha1.setdefault(key.rekey("sha1", sha1), value)
 
 
 def _value_key(f: Finding, values: SecretValues) -> tuple[str | None, str | None]:
