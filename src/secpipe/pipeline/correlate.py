@@ -279,14 +279,22 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
     groups: dict[int, list[int]] = {}
     for i in range(len(findings)):
         groups.setdefault(uf.find(i), []).append(i)
-    fingerprints = [f.fingerprint() for f in findings]
-    ids = [id_of(i, f) for i, f in enumerate(findings)]
     out: list[Finding] = list(findings)
     for members in groups.values():
-        key = "issue/" + min(fingerprints[i] for i in members)
+        if len(members) == 1:
+            # alone in its issue (most findings): its own fingerprint as key and no related
+            # Ids, so its Id is not needed
+            f = findings[members[0]]
+            key = "issue/" + f.fingerprint()
+            if f.issue_key != key or f.related:   # a copy only when it changes
+                out[members[0]] = _with_issue(f, key, ())
+            continue
+        fingerprints = {i: findings[i].fingerprint() for i in members}
+        ids = {i: id_of(i, findings[i]) for i in members}
+        key = "issue/" + min(fingerprints.values())
         # the group's first MAX_RELATED + 1 Ids, sorted once: a member's related Ids are these
         # without its own (linear in the group, not quadratic: one secret can be 1,000 findings)
-        head = sorted({ids[j] for j in members})[:MAX_RELATED + 1]
+        head = sorted(set(ids.values()))[:MAX_RELATED + 1]
         for i in members:
             related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
             f = findings[i]
