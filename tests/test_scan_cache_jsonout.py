@@ -107,3 +107,31 @@ def test_held_reports_read_with_orjson_are_json_s_reading(tmp_path_factory, data
     fast = store.read_entry("t", key, root, strings_only=True)
     assert fast == store.read_entry("t", key, root)
     assert store.reports_from_json(fast["reports"]) == reports
+
+
+_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2030), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=_text, path=_text, props=st.dictionaries(_text, _text, max_size=3),
+       score=st.one_of(st.none(), st.floats(), st.integers(-2**70, 2**70)))
+def test_streamed_findings_are_json_dumps_of_finding_to_json(title, path, props, score) -> None:
+    """Each finding is encoded at once, not walked: the same text, non-ASCII text, DEL,
+    exponent floats and NaN included."""
+    from secpipe.model.finding import Vulnerability
+
+    findings = [Finding(tool="t", rule_id="r\x7f", title=title, severity=Severity.LOW,
+                        location=Location(path, 1, None, None), properties=props),
+                Finding(tool="t", rule_id="v", title="x", severity=Severity.HIGH,
+                        vulnerabilities=(Vulnerability("CVE-1", cvss_score=score),),
+                        confidence=score if isinstance(score, int) else None)]
+    got = _dumped(lambda: {"findings": store.findings_streamed(iter(findings)), "n": 1})
+    assert got == json.dumps({"findings": [store.finding_to_json(f) for f in findings],
+                              "n": 1}, separators=(",", ":"))
+
+
+def test_raw_text_is_written_as_it_is_wherever_it_stands() -> None:
+    raw = jsonout.Raw('{"a":[1,"\\u00e9"]}')
+    got = _dumped(lambda: {"x": raw, "y": [raw, {"z": raw}], "e": jsonout.Each([raw])})
+    assert json.loads(got) == {"x": {"a": [1, "é"]}, "y": [{"a": [1, "é"]}, {"z": {"a": [1, "é"]}}],
+                               "e": [{"a": [1, "é"]}]}

@@ -69,6 +69,20 @@ def test_digests_are_keyed_stable_per_key_and_equal_for_equal_values() -> None:
         FingerprintKey(b"short")
 
 
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(min_size=16, max_size=200), value=st.text(max_size=300))
+def test_digest_is_hmac_sha256_of_the_value(key: bytes, value: str) -> None:
+    """`digest` copies precomputed padded-key states instead of calling hmac.new: the same
+    hex, for keys shorter than, equal to and longer than SHA-256's 64-byte block."""
+    import hashlib
+    import hmac
+
+    fkey = FingerprintKey(key)
+    want = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    assert fkey.digest(value) == want
+    assert fkey.digest(value) == want   # the kept states are copied, never consumed
+
+
 def test_make_private_dir_writes_gitignore_only_when_it_creates(tmp_path: Path) -> None:
     made = make_private_dir(tmp_path / "a" / ".secpipe")
     assert (made / ".gitignore").read_text() == "*\n"

@@ -130,6 +130,42 @@ def test_mutated_documents_give_the_same_event(index: int, changes: list, sub: l
     _same(doc)
 
 
+# numbers orjson writes otherwise than the standard encoder, where a document can hold them
+ODD_NUMBERS = st.sampled_from([1e-05, 2.5e-07, 1e16, -4.4e-05, math.nan, math.inf, 7.5,
+                               "1e-5", "7.5", 40, None])
+_STD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(index=st.integers(min_value=0, max_value=len(DOCS) - 1),
+       changes=st.lists(st.tuples(st.sampled_from(MEMBERS), st.one_of(EDGE, ODD_NUMBERS)),
+                        max_size=3),
+       score=st.one_of(st.none(), ODD_NUMBERS), normalized=ODD_NUMBERS,
+       drop=st.lists(st.sampled_from(MEMBERS), max_size=2))
+def test_the_findings_writer_encodes_both_as_the_standard_encoder(
+        index: int, changes: list, score: Any, normalized: Any, drop: list[str]) -> None:
+    """outputs.ocsf._encoded scans orjson's text of the document only, and trusts the event
+    of a document that passed: both must still be the standard encoder's bytes, whatever
+    numbers the document holds (Vulnerabilities' scores as text included)."""
+    from secpipe.outputs.ocsf import _encoded
+
+    doc = copy.deepcopy(DOCS[index])
+    doc["Severity"]["Normalized"] = normalized
+    if score is not None:
+        doc["Vulnerabilities"] = [{"Id": "CVE-1", "Cvss": [{"BaseScore": score}]}]
+    for key, value in changes:
+        doc[key] = copy.deepcopy(value)
+    for key in drop:
+        doc.pop(key, None)
+    try:
+        want = (_STD(doc).encode("utf-8"), _STD(own(doc)).encode("utf-8"))
+    except Exception as exc:  # noqa: BLE001 - the writer must fail the same way
+        with pytest.raises(type(exc)):
+            _encoded(doc)
+        return
+    assert _encoded(doc) == want
+
+
 def test_other_shapes_take_the_general_path() -> None:
     doc = DOCS[0]
     for odd in (dict(doc, Compliance={"Status": "PASSED"}), dict(doc, ProcessedAt=doc["UpdatedAt"]),

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator, Mapping
 from secpipe.formats.interface import (
     MAX_DOCUMENT_ENV, ReportFormatError, max_document_bytes,
 )
+from secpipe.gcpause import paused
 
 
 def load_json(data: bytes, source: str) -> Any:
@@ -26,7 +27,8 @@ def load_json(data: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise ReportFormatError(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return without_surrogates(json.loads(text), text)
+        with paused():   # a decoded report holds no cycle: no collection walks its objects
+            return without_surrogates(json.loads(text), text)
     except json.JSONDecodeError as exc:
         raise ReportFormatError(
             source, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

@@ -40,12 +40,17 @@ from secpipe.model.ocsf import (
 def asff_to_ocsf(asff: Mapping[str, Any]) -> dict[str, Any]:
     """`secpipe.model.ocsf.asff_to_ocsf(asff)`, by the direct path when `asff` has the shape
     `to_asff` writes (members it knows, containers of the types it writes)."""
-    if type(asff) is dict and asff.keys() <= OWN_SHAPE \
-            and type(asff.get("ProductFields")) is dict and type(asff.get("Severity")) is dict \
-            and type(asff.get("Workflow")) is dict and type(asff.get("Resources")) is list \
-            and type(asff.get("Types")) is list:
+    if own_shape(asff):
         return own_shape_event(asff)
     return general_asff_to_ocsf(asff)
+
+
+def own_shape(asff: Mapping[str, Any]) -> bool:
+    """Whether `asff` takes the direct path (`own_shape_event`)."""
+    return (type(asff) is dict and asff.keys() <= OWN_SHAPE
+            and type(asff.get("ProductFields")) is dict and type(asff.get("Severity")) is dict
+            and type(asff.get("Workflow")) is dict and type(asff.get("Resources")) is list
+            and type(asff.get("Types")) is list)
 
 
 # the members `to_asff` and the run's writers (Workflow, Note) produce: the direct path's input
@@ -68,7 +73,11 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     ProductFields, Severity, Workflow, Resources and Types have the types it writes: the same
     dicts built in the same order, without building each twice to drop its empty members
     (members that are never empty are set as they are; a Compliance or ProcessedAt member,
-    which this path does not know, sends the document to the general path)."""
+    which this path does not know, sends the document to the general path).
+
+    Every number of the event is an int it computes or a number of `asff` itself: it makes
+    no float and no None of its own, except from Vulnerabilities' scores (`float()` of a
+    score written as text). The findings writer relies on this (outputs.ocsf._encoded)."""
     get = asff.get
     fields = asff["ProductFields"]
     category = str(fields.get("secpipe/Category") or "")
@@ -200,4 +209,4 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-__all__ = ["OWN_SHAPE", "asff_to_ocsf", "own_shape_event"]
+__all__ = ["OWN_SHAPE", "asff_to_ocsf", "own_shape", "own_shape_event"]

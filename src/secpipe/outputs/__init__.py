@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
+from secpipe.gcpause import paused
 from secpipe.outputs.asff import render_asff, write_asff
 from secpipe.outputs.console import render_console
 from secpipe.outputs.html import render_html, write_html
@@ -45,15 +46,16 @@ def write_all(run: RunResult, run_dir: Path, *,
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
     failure: Exception | None = None
-    try:
-        written["asff"], written["ocsf"] = write_findings_files(run, run_dir, asff_docs)
-    except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
-        failure = exc
-    for name, writer in WRITERS.items():
+    with paused():   # the writers build documents without cycles (secpipe.gcpause)
         try:
-            written[name] = writer(run, run_dir)
+            written["asff"], written["ocsf"] = write_findings_files(run, run_dir, asff_docs)
         except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
-            failure = failure or exc
+            failure = exc
+        for name, writer in WRITERS.items():
+            try:
+                written[name] = writer(run, run_dir)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
+                failure = failure or exc
     if failure is not None:
         raise failure
     return written

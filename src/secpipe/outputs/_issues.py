@@ -51,19 +51,26 @@ def group_issues(run: RunResult, items: Iterable[tuple[StageResult, GatedFinding
         for tool in stage.tools:
             rank.setdefault(tool.tool, len(rank))
     issues: dict[str, Issue] = {}
+    names: dict[tuple[int, int], str] = {}   # its tool's name, asked once per finding
     for stage, gated in sorted_findings(items):
-        issue = issues.setdefault(issue_key(gated), Issue(issue_key(gated)))
+        key = issue_key(gated)
+        issue = issues.get(key)
+        if issue is None:   # one Issue per key, not one made and dropped per finding
+            issue = issues[key] = Issue(key)
         issue.members.append((stage, gated))
-        name = origins.tool_name(stage, gated)
+        name = names[id(stage), id(gated)] = origins.tool_name(stage, gated)
         if name not in issue.tools:
             issue.tools.append(name)
+    last = len(rank)
     for issue in issues.values():
-        issue.tools.sort(key=lambda t: rank.get(t, len(rank)))
+        if len(issue.members) == 1:
+            continue   # one member, one tool: nothing to order
+        issue.tools.sort(key=lambda t: rank.get(t, last))
         # the lead: worst and blocking first, then one that shows the secret's mask rather
         # than a tool's hash of it (detect-secrets), then in pipeline order
         issue.members.sort(key=lambda sg: (
             -int(sg[1].finding.severity), not sg[1].blocking, sg[1].suppressed_by is not None,
-            _hash_only(sg[1]), rank.get(origins.tool_name(*sg), len(rank))))
+            _hash_only(sg[1]), rank.get(names[id(sg[0]), id(sg[1])], last)))
     return list(issues.values())
 
 

@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import yaml
 
-from secpipe.model import Category, Finding, Secret
+from secpipe.model import Category, Finding
 from secpipe.model.secret import current_key
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
@@ -136,17 +136,18 @@ class SecretValues:
     def add(self, values: Iterable[str]) -> None:
         """Index more values (a later stage's): the same tables as building with all of them,
         since no two values share a digest or a SHA-1."""
+        key = current_key()   # the run's key context, as the runner opens it
         for value in values:
             if value in self.digest_of:
                 continue
-            digest = Secret.from_value(value).sha256
+            digest = key.digest(value)   # Secret.from_value(value).sha256, without its mask
             self.digest_of[value] = digest
             self.by_digest.setdefault(digest, value)
             sha1 = hashlib.sha1(value.encode("utf-8")).hexdigest()
             self.by_sha1.setdefault(sha1, value)
             # tools that report only a SHA-1 (detect-secrets) are re-keyed at parse time: match
-            # their keyed digest too (needs the run's key context, as the runner opens it)
-            self.by_sha1.setdefault(current_key().rekey("sha1", sha1), value)
+            # their keyed digest too
+            self.by_sha1.setdefault(key.rekey("sha1", sha1), value)
 
 
 def _value_key(f: Finding, values: SecretValues) -> tuple[str | None, str | None]:
@@ -278,14 +279,22 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
     groups: dict[int, list[int]] = {}
     for i in range(len(findings)):
         groups.setdefault(uf.find(i), []).append(i)
-    fingerprints = [f.fingerprint() for f in findings]
-    ids = [id_of(i, f) for i, f in enumerate(findings)]
     out: list[Finding] = list(findings)
     for members in groups.values():
-        key = "issue/" + min(fingerprints[i] for i in members)
+        if len(members) == 1:
+            # alone in its issue (most findings): its own fingerprint as key and no related
+            # Ids, so its Id is not needed
+            f = findings[members[0]]
+            key = "issue/" + f.fingerprint()
+            if f.issue_key != key or f.related:   # a copy only when it changes
+                out[members[0]] = _with_issue(f, key, ())
+            continue
+        fingerprints = {i: findings[i].fingerprint() for i in members}
+        ids = {i: id_of(i, findings[i]) for i in members}
+        key = "issue/" + min(fingerprints.values())
         # the group's first MAX_RELATED + 1 Ids, sorted once: a member's related Ids are these
         # without its own (linear in the group, not quadratic: one secret can be 1,000 findings)
-        head = sorted({ids[j] for j in members})[:MAX_RELATED + 1]
+        head = sorted(set(ids.values()))[:MAX_RELATED + 1]
         for i in members:
             related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
             f = findings[i]

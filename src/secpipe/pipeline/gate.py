@@ -18,6 +18,9 @@ from secpipe.pipeline.result import (
 from secpipe.pipeline.suppressions import matches
 
 
+_LEVELS = {"FAIL": True, "INFO": False}
+
+
 def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity,
                    suppressions: Sequence[Suppression], ctx: SourceContext,
                    baseline: AbstractSet[str] | None = None, new_only: bool = False
@@ -31,7 +34,8 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
     ids = [finding_id(f, ctx) for f in findings]
     hits = [next((s for s in suppressions if matches(
         s, asff_id=asff_id, fingerprint=f.fingerprint(), tool=f.tool, rule=f.rule_id,
-        path=f.path)), None) for f, asff_id in zip(findings, ids)]
+        path=f.path)), None) for f, asff_id in zip(findings, ids)] if suppressions \
+        else [None] * len(findings)
     # A suppression naming one finding by its Id accepts its root cause: the other tools'
     # findings of the same issue (pipeline.correlate) are suppressed with it. Rule and path
     # suppressions stay per finding (one value leaked in two files is one issue).
@@ -45,7 +49,7 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
         counts = not (new_only and is_new is False)
         # A rules-file level (ZAP's FAIL/WARN/INFO) decides before the severity threshold.
         level = f.properties.get("level", "")
-        over = {"FAIL": True, "INFO": False}.get(level, f.severity >= fail_on)
+        over = _LEVELS.get(level, f.severity >= fail_on)
         gated.append(GatedFinding(finding=f, stage=stage, asff_id=asff_id,
                                   blocking=hit is None and counts and over,
                                   suppressed_by=hit, is_new=is_new))

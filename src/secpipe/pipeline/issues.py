@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import AbstractSet
 
+from secpipe.gcpause import paused
 from secpipe.model import Finding, FingerprintKey, SourceContext
 from secpipe.model.secret import current_key
 from secpipe.model.asff import finding_id
@@ -26,6 +27,12 @@ def prepare_stage(tools: list[ToolResult], *, root: str | Path | None, ctx: Sour
                   values: AbstractSet[str]) -> list[Finding]:
     """Filter, correlate and grade a stage's findings; each tool keeps its own (updated)
     list and the count of what was filtered. Returns the stage's findings for the gate."""
+    with paused():   # copies of every finding, no cycle among them (secpipe.gcpause)
+        return _prepare_stage(tools, root=root, ctx=ctx, values=values)
+
+
+def _prepare_stage(tools: list[ToolResult], *, root: str | Path | None, ctx: SourceContext,
+                   values: AbstractSet[str]) -> list[Finding]:
     kept_per_tool: list[list[Finding]] = []
     for tool in tools:
         kept, dropped = drop_not_secrets(tool.findings, Path(root) if root else None)
@@ -49,9 +56,10 @@ def correlate_run(run: RunResult, values: AbstractSet[str]) -> None:
         forget_values()
         return
     try:
-        updated = correlate([g.finding for _, g in items],
-                            id_of=lambda i, f: items[i][1].asff_id,
-                            secret_values=secret_values(values))
+        with paused():
+            updated = correlate([g.finding for _, g in items],
+                                id_of=lambda i, f: items[i][1].asff_id,
+                                secret_values=secret_values(values))
     finally:
         forget_values()   # the run's last correlation: its clear values are not kept
     swap: dict[int, Finding] = {}

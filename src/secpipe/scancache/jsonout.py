@@ -16,6 +16,8 @@ import json
 from typing import IO, Any, Iterable
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+#: a value's compact JSON as `dump` writes it, for a `Raw` made ahead
+encode = _encode
 _CHUNK = 1 << 20
 
 
@@ -26,6 +28,12 @@ class Each:
 
     def __init__(self, items: Iterable[Any]) -> None:
         self.items = items
+
+
+class Raw(str):
+    """A value already encoded as compact JSON (`encode`'s text): written as it is."""
+
+    __slots__ = ()
 
 
 class Text:
@@ -40,7 +48,9 @@ class Text:
 def dump(value: Any, out: IO[str]) -> None:
     """Write `value` as compact JSON; dicts and lists holding an `Each` or a `Text` are walked,
     everything else is encoded whole by the C encoder."""
-    if isinstance(value, Each):
+    if type(value) is Raw:
+        out.write(value)
+    elif isinstance(value, Each):
         out.write("[")
         for i, item in enumerate(value.items):
             if i:
@@ -71,15 +81,18 @@ def _walk(items: Iterable[Any]) -> bool:
     """Whether a container holds something to stream (directly, or in a dict or list that
     does, one level down: the shapes entries have)."""
     for item in items:
-        if isinstance(item, (Each, Text)):
+        if isinstance(item, _STREAMED):
             return True
-        if type(item) is dict and any(isinstance(v, (Each, Text)) or type(v) in (list, tuple)
-                                      and any(isinstance(x, (Each, Text)) for x in v)
+        if type(item) is dict and any(isinstance(v, _STREAMED) or type(v) in (list, tuple)
+                                      and any(isinstance(x, _STREAMED) for x in v)
                                       for v in item.values()):
             return True
-        if type(item) in (list, tuple) and any(isinstance(x, (Each, Text)) for x in item):
+        if type(item) in (list, tuple) and any(isinstance(x, _STREAMED) for x in item):
             return True
     return False
+
+
+_STREAMED = (Each, Text, Raw)
 
 
 def _dump_text(data: bytes, out: IO[str]) -> None:
@@ -98,4 +111,4 @@ def _dump_text(data: bytes, out: IO[str]) -> None:
     out.write('"')
 
 
-__all__ = ["Each", "Text", "dump"]
+__all__ = ["Each", "Raw", "Text", "dump", "encode"]
