@@ -168,7 +168,8 @@ def test_the_last_part_is_cut_smaller_and_nothing_is_lost():
 def test_bulk_import_pauses_the_cyclic_gc_and_restores_it(store, monkeypatch):
     import gc
 
-    from secpipe.hub import gcpause, importer
+    from secpipe import gcpause
+    from secpipe.hub import importer
 
     seen = []
     real = importer.write

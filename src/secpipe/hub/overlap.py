@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from secpipe.hub.counted import CountedOverride
+from secpipe.counted import CountedOverride
 from secpipe.hub.importer import provider_key
 
 PART = 1000            # findings per part: ~70 ms of checks, 8-10k side-table rows

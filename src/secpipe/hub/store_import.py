@@ -16,7 +16,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, freshness, gcpause, groupcommit, import_rules, importer, overlap,
+from secpipe import gcpause
+from secpipe.hub import (audit, freshness, groupcommit, import_rules, importer, overlap,
                          run_refresh, runs, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
