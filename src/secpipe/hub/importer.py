@@ -19,7 +19,8 @@ Workflow.Status changes) live in `import_merge`, re-exported here.
 from __future__ import annotations
 
 import hashlib
-import marshal
+import io
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -51,13 +52,44 @@ encode = _encode = fastjson.encode
 
 def digest(obj: Any) -> str | None:
     """A digest of a provider's document exactly as sent (key order included), or None when
-    it is not made of plain JSON types. marshal format 2 has no back-references, so equal
-    documents give equal bytes however their objects are shared; it tells 1 from 1.0 from
-    True, and refuses dict subclasses and other exotic types."""
+    it is not made of plain built-in types (see `_exact_bytes`)."""
+    data = _exact_bytes(obj)
+    return None if data is None else hashlib.sha256(data).hexdigest()[:32]
+
+
+class _Refuse:
+    """A pickler's `dispatch_table` that refuses every object pickle would have to reduce:
+    instances of classes (dict or str subclasses, UUID, Enum, dataclasses...). Built-in
+    containers and scalars of exact type never reach it."""
+
+    def __getitem__(self, cls: type) -> Any:
+        raise TypeError(f"{cls.__name__} is not a plain built-in type")
+
+
+_REFUSE = _Refuse()
+
+
+def _exact_bytes(obj: Any) -> bytes | None:
+    """Bytes that are equal exactly when two documents are: pickle protocol 5 in fast mode.
+
+    Why pickle: the digest's bytes must tell apart every difference the checks could see, and
+    orjson (~2 us) writes a tuple as a list, a UUID as a string and NaN as null. pickle writes
+    each built-in type with its own opcode (1, 1.0 and True differ; a tuple is no list); fast
+    mode keeps no memo, so equal documents give equal bytes however their objects are shared;
+    the dispatch table refuses anything that would be reduced, as marshal (the former
+    encoding, 2.4x slower here: 12.8 against 5.3 us for a 2 KB finding) refused subclasses.
+    A class or function object is pickled by name: the checks never accept a document holding
+    one, so no stored digest can match it. A cycle or too deep nesting raises: no digest."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, 5)
+    pickler.fast = True
+    pickler.dispatch_table = _REFUSE        # type: ignore[assignment]
     try:
-        return hashlib.blake2b(marshal.dumps(obj, 2), digest_size=16).hexdigest()
-    except ValueError:
+        pickler.dump(obj)
+    # not a plain document (or unpicklable): no digest, and the full checks judge it
+    except (TypeError, ValueError, RecursionError, pickle.PicklingError, AttributeError):
         return None
+    return out.getvalue()
 
 
 @dataclass(slots=True)
