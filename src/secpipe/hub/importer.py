@@ -18,10 +18,6 @@ Workflow.Status changes) live in `import_merge`, re-exported here.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import pickle
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -30,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, now
+from secpipe.hub.docdigest import digest  # noqa: F401 (importer.digest: the shortcut's)
 from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _diff,  # noqa: F401
                                       finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
@@ -49,64 +46,6 @@ REWRITE_COLS = (*UPDATE_COLS, "digest")
 _LOOKUP_CHUNK = 900
 # The stored document's text (orjson where it is exact, see `fastjson`).
 encode = _encode = fastjson.encode
-
-
-def digest(obj: Any) -> str | None:
-    """A digest of a provider's document exactly as sent (key order included), or None when
-    it is not made of plain built-in types (see `_exact_bytes`). The stored digests of rows
-    written before this encoding (blake2b of marshal) never match one: such a re-sent document
-    takes the full path, with the same outcome, until its row is next updated."""
-    data = _exact_bytes(obj)
-    return None if data is None else hashlib.sha256(data).hexdigest()[:32]
-
-
-class _Refuse:
-    """A pickler's `dispatch_table` that refuses every object pickle would have to reduce:
-    instances of classes (dict or str subclasses, UUID, Enum, dataclasses...). Built-in
-    containers and scalars of exact type never reach it."""
-
-    def __getitem__(self, cls: type) -> Any:
-        raise TypeError(f"{cls.__name__} is not a plain built-in type")
-
-
-_REFUSE = _Refuse()
-
-
-def _exact_bytes(obj: Any) -> bytes | None:
-    """Bytes that are equal exactly when two documents are: pickle protocol 5 in fast mode.
-
-    Why pickle: the digest's bytes must tell apart every difference the checks could see, and
-    orjson (~2 us) writes a tuple as a list, a UUID as a string and NaN as null. pickle writes
-    each built-in type with its own opcode (1, 1.0 and True differ; a tuple is no list); fast
-    mode keeps no memo, so equal documents give equal bytes however their objects are shared;
-    the dispatch table refuses anything that would be reduced, as marshal (the former
-    encoding, 12.8 us for a 2 KB finding) refused subclasses. A class or function object is
-    pickled by name: the checks never accept a document holding one, so no stored digest can
-    match it. A cycle or too deep nesting raises: no digest.
-
-    One pickler per thread, reused: making a pickler cost as much as the pickling (~5 us);
-    one that raised is dropped, so no state of a failed dump outlives it."""
-    mine = _PICKLERS.__dict__
-    try:
-        out, pickler = mine["p"]
-    except KeyError:
-        out = io.BytesIO()
-        pickler = pickle.Pickler(out, 5)
-        pickler.fast = True
-        pickler.dispatch_table = _REFUSE        # type: ignore[assignment]
-        mine["p"] = out, pickler
-    out.seek(0)
-    out.truncate()
-    try:
-        pickler.dump(obj)
-    # not a plain document (or unpicklable): no digest, and the full checks judge it
-    except (TypeError, ValueError, RecursionError, pickle.PicklingError, AttributeError):
-        del mine["p"]
-        return None
-    return out.getvalue()
-
-
-_PICKLERS = threading.local()
 
 
 @dataclass(slots=True)
