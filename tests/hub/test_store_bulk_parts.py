@@ -222,3 +222,42 @@ def test_the_switch_interval_is_short_while_checking_and_restored_after():
             pass
         assert sys.getswitchinterval() == overlap.SWITCH_INTERVAL
     assert sys.getswitchinterval() == before
+
+
+def test_each_part_is_checked_with_its_own_lookup_read_one_part_ahead():
+    """`lookup` runs in a thread of its own, one part ahead of the checks: every part is
+    checked with the lookup of that same part, in order, threaded or inline."""
+    import threading
+
+    reads: list[tuple[list, str]] = []
+
+    def lookup(part):
+        reads.append((list(part), threading.current_thread().name))
+        return sum(part)
+
+    def check(part, looked):
+        assert looked == sum(part)
+        return (part, looked)
+
+    for threaded in (True, False):
+        reads.clear()
+        got = [list(b) for b in overlap.checked_batches(range(7), 5, check, part=2,
+                                                         threaded=threaded, lookup=lookup)]
+        assert got == [[([0, 1], 1), ([2, 3], 5), ([4], 4)], [([5, 6], 11)]]
+        assert [r for r, _ in reads] == [[0, 1], [2, 3], [4], [5, 6]]
+        assert all(name.startswith("hub-lookup") for _, name in reads) == threaded
+
+
+def test_a_lookup_that_raises_reaches_the_caller():
+    def lookup(part):
+        if part[0] == 4:
+            raise RuntimeError("read failed")
+        return None
+
+    batches = overlap.checked_batches(range(10), 5, lambda part, _: part, part=2,
+                                      lookup=lookup)
+    first = next(batches)
+    assert next(first) == [0, 1] and next(first) == [2, 3]
+    with pytest.raises(RuntimeError, match="read failed"):
+        next(first)
+    batches.close()

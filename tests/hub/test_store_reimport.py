@@ -82,6 +82,53 @@ def test_integers_floats_and_booleans_are_told_apart(store, checks):
     assert checks == ["a"]
 
 
+def test_tuples_and_lists_are_told_apart(store, checks):
+    """The digest's bytes keep every built-in type apart (orjson's would not: it writes a
+    tuple as a list): a tuple where a list was accepted takes the full path."""
+    store.batch_import([finding("a")])
+    checks.clear()
+    doc = finding("a")
+    doc["Types"] = tuple(doc["Types"])
+    store.bulk_import([doc])
+    assert checks == ["a"]
+
+
+def test_documents_of_other_than_built_in_types_take_the_full_path(store, checks):
+    """A dict or str subclass, a UUID: no digest (pickle would have to reduce them), so
+    nothing such a document holds can pass for one the hub accepted."""
+    import uuid
+
+    class Doc(dict):
+        pass
+
+    class Text(str):
+        pass
+
+    store.batch_import([finding("a")])
+    uid = str(uuid.UUID(int=7))
+    store.batch_import([finding("b", Note={"Text": uid, "UpdatedBy": "me",
+                                           "UpdatedAt": T0})])
+    checks.clear()
+    store.bulk_import([Doc(finding("a")), finding("a", Title=Text(finding("a")["Title"])),
+                       finding("b", Note={"Text": uuid.UUID(int=7), "UpdatedBy": "me",
+                                          "UpdatedAt": T0})])
+    assert checks == ["a", "a", "b"]
+    for doc in (Doc(finding("a")), {"x": uuid.UUID(int=7)}, {"x": len}):
+        assert importer.digest(doc) is None
+    cyclic: dict = {}
+    cyclic["self"] = cyclic
+    assert importer.digest(cyclic) is None
+
+
+def test_equal_documents_have_equal_digests_however_their_objects_are_shared():
+    title = "shared " + "title"
+    doc = finding("a", Title=title, Types=[title])
+    again = finding("a", Title="".join(["shared ", "title"]), Types=["shared title"])
+    assert doc == again and doc["Title"] is doc["Types"][0]
+    assert importer.digest(doc) == importer.digest(again)
+    assert len(importer.digest(doc)) == 32
+
+
 def test_a_stale_shortcut_is_checked_in_full_under_the_write_lock(store, checks):
     """Between the read that found the digest and the write, another import replaced the row:
     the item is validated after all (and fails if it is not valid)."""

@@ -18,8 +18,6 @@ Workflow.Status changes) live in `import_merge`, re-exported here.
 
 from __future__ import annotations
 
-import hashlib
-import marshal
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -28,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from secpipe.hub import bulk, fastjson, history, import_rules, rules_apply
 from secpipe.hub.common import SURROGATES, bad_text, canon_time, dumps, now
+from secpipe.hub.docdigest import digest  # noqa: F401 (importer.digest: the shortcut's)
 from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _diff,  # noqa: F401
                                       finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
@@ -47,17 +46,6 @@ REWRITE_COLS = (*UPDATE_COLS, "digest")
 _LOOKUP_CHUNK = 900
 # The stored document's text (orjson where it is exact, see `fastjson`).
 encode = _encode = fastjson.encode
-
-
-def digest(obj: Any) -> str | None:
-    """A digest of a provider's document exactly as sent (key order included), or None when
-    it is not made of plain JSON types. marshal format 2 has no back-references, so equal
-    documents give equal bytes however their objects are shared; it tells 1 from 1.0 from
-    True, and refuses dict subclasses and other exotic types."""
-    try:
-        return hashlib.blake2b(marshal.dumps(obj, 2), digest_size=16).hexdigest()
-    except ValueError:
-        return None
 
 
 @dataclass(slots=True)
