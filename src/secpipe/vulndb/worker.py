@@ -20,6 +20,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -28,12 +29,26 @@ from typing import Any, Callable
 NICE = 10                          # the worker's CPU priority below the hub's
 
 
-def _lower_priority() -> None:
-    """Batch matching yields the CPU to the hub's interactive requests."""
+PARENT_POLL_S = 0.5                # how often the worker checks that its hub still lives
+
+
+def _worker_init(parent: int) -> None:
+    """Batch matching yields the CPU to the hub's interactive requests (nice), and the worker
+    ends with its hub: a hub killed outright (SIGKILL, the OOM killer, a container runtime's
+    timeout) runs no atexit and no shutdown, and its worker would otherwise wait on the pipe
+    forever, holding the database open. A daemon thread watches the parent's pid."""
     try:
         os.nice(NICE)
     except OSError:                      # not permitted: run at the hub's priority
         pass
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="osv-parent-watch",
+                     daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)                          # reparented: the hub is gone, nobody reads answers
 
 
 class ProcessRunner:
@@ -54,7 +69,7 @@ class ProcessRunner:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_lower_priority)
+                    initializer=_worker_init, initargs=(os.getpid(),))
                 atexit.register(self.close)
             return self._pool
 
