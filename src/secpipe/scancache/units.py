@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import time
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from secpipe.scanners._files import excluded, walk
+from secpipe.scanners._files import walk_stat
 
 # How each cacheable tool's tree is cut into units. Tools not listed are never cached
 # (deploy targets, DAST, engines fed by other stages' outputs): their results depend on more
@@ -50,7 +50,7 @@ def manifest(root: Path, exclude: Sequence[str], stat_cache: bool = True) -> dic
     out: dict[str, str] = {}
     stats: dict[str, list] = {}
     hashed = 0
-    for rel, path, st in _stat_walk(root, exclude):
+    for rel, path, st in walk_stat(root, exclude):
         sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         prev = old.get(rel)
         if prev and prev[:4] == sig and max(sig[1], sig[2]) < before:
@@ -69,56 +69,6 @@ def manifest(root: Path, exclude: Sequence[str], stat_cache: bool = True) -> dic
 
 
 _RACY_NS = 2_000_000_000  # a file touched within 2 s of the last manifest is read again
-
-
-def _stat_walk(root: Path, exclude: Sequence[str]) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(relative path, path, stat) of every file `walk` yields, in its order.
-
-    `walk` builds a Path per file and asks the system three times (is_file, is_symlink, then
-    the manifest's stat): on an unchanged tree of 3,000 files that was most of a re-run's
-    manifest. Here the directory entries' types say which entries are plain files (a symlink
-    is never one, as in `walk`), and one lstat per file gives the signature (the same as stat
-    for a file that is not a symlink). Only for an absolute, normalised root, whose relative
-    paths are plain string joins; any other root takes `walk` itself."""
-    text = str(root)
-    if not root.is_absolute() or text != os.path.normpath(text) or os.sep != "/":
-        top = len(text.rstrip("/")) + 1
-        for path in walk(root, exclude):
-            yield str(path)[top:].replace(os.sep, "/"), str(path), os.stat(path)
-        return
-    yield from _stat_dir(text, "", exclude)
-
-
-def _stat_dir(path: str, rel_dir: str, exclude: Sequence[str]
-              ) -> Iterator[tuple[str, str, os.stat_result]]:
-    """One directory as os.walk (top-down, symlinked directories not entered, unreadable
-    directories skipped) and `walk` (sorted names, excludes) visit it."""
-    try:
-        with os.scandir(path) as it:
-            entries = list(it)
-    except OSError:
-        return  # os.walk's default: a directory it cannot list is left out
-    dirs, files = [], []
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            is_dir = False  # as os.walk: listed with the files
-        (dirs if is_dir else files).append(entry)
-    for entry in sorted(files, key=lambda e: e.name):
-        rel = f"{rel_dir}{entry.name}"
-        if excluded(rel, exclude) or not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # gone since it was listed: `walk`'s is_file() said False for it
-        yield rel, entry.path, st
-    for entry in sorted(dirs, key=lambda e: e.name):
-        rel = f"{rel_dir}{entry.name}"
-        if excluded(rel, exclude) or entry.is_symlink():
-            continue
-        yield from _stat_dir(entry.path, rel + "/", exclude)
 
 
 def manifest_digest(files: Mapping[str, str]) -> str:
