@@ -60,7 +60,13 @@ def _baselines(conn: Connection, repo: str, branch: str, before: int | None,
                pairs: set[tuple[str, str]], policy: Policy = Policy()
                ) -> tuple[str | None, dict[tuple[str, str], int]]:
     """(previous run id, {pair: seq of the run that is that pair's baseline}), among the
-    branch's runs written by a principal trusted for it (`authz.trusted_writer`)."""
+    branch's runs written by a principal trusted for it (`authz.trusted_writer`).
+
+    A pair ran in a run when it is in the run's scope or the run observed a finding of it.
+    The runs are tried newest first, and a run's observations are read only for pairs still
+    without a baseline that its scope does not name: usually every pair is in the newest
+    run's scope, and reading the observed pairs of all (up to 50) runs at once scanned
+    every observation of them (50 x the findings of a run) to learn nothing more."""
     q = select(RUNS.c.seq, RUNS.c.run_id, RUNS.c.scope, RUNS.c.writer_role,
                RUNS.c.writer_scope).where(RUNS.c.repo == repo, RUNS.c.branch == branch)
     if before is not None:
@@ -69,20 +75,25 @@ def _baselines(conn: Connection, repo: str, branch: str, before: int | None,
                if _trusted(r, repo, branch, policy)]
     if not history:
         return None, {}
-    ran: dict[int, set[tuple[str, str]]] = {r.seq: {tuple(p) for p in loads(r.scope)}
-                                            for r in history}
-    observed = select(O.c.run_seq, O.c.stage, O.c.tool).where(
-        O.c.run_seq.in_(list(ran)), O.c.change != "fixed").group_by(
-        O.c.run_seq, O.c.stage, O.c.tool)
-    for seq, stage, tool in conn.execute(observed):
-        ran[seq].add((stage, tool))
     chosen: dict[tuple[str, str], int] = {}
-    for pair in pairs:
-        for r in history:
-            if pair in ran[r.seq]:
-                chosen[pair] = r.seq
-                break
+    left = set(pairs)
+    for r in history:
+        if not left:
+            break
+        ran = {tuple(p) for p in loads(r.scope)}
+        if not left <= ran:
+            ran |= _observed_pairs(conn, r.seq)
+        for pair in left & ran:
+            chosen[pair] = r.seq
+        left -= ran
     return history[0].run_id, chosen
+
+
+def _observed_pairs(conn: Connection, seq: int) -> set[tuple[str, str]]:
+    """The (stage, tool) pairs of the findings run `seq` observed (fixed ones are not)."""
+    q = select(O.c.stage, O.c.tool).where(O.c.run_seq == seq, O.c.change != "fixed").group_by(
+        O.c.stage, O.c.tool)
+    return {(stage, tool) for stage, tool in conn.execute(q)}
 
 
 def _observations(conn: Connection, chosen: dict[tuple[str, str], int]
