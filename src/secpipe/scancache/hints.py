@@ -9,10 +9,18 @@ fingerprint digest; in a run, each such hint is looked for in the reports and lo
 that did run, and a candidate whose digest matches is handed to the run's collector, which
 then scrubs it like any value a parser saw. Shorter values are never hinted (their mask shows
 less than four plus four characters), so they are not recovered this way.
+
+A big text (a cached checkov report is megabytes, served again on every run) is searched once
+per hint: whether a hint's value is in a text, and where, depends on nothing else, so the
+answer is kept per text (by the digest of its bytes) in the scan cache (`_memo`), and the next
+run searches it only for hints it has not answered yet. A kept answer holds the hint's digest
+and a position, never a value; a position is believed only where the value read there has the
+hint's digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import weakref
@@ -21,6 +29,8 @@ from typing import Iterable
 from secpipe.model import SecretCollector
 
 MIN_HINTED = 16
+MEMO_MIN = 1 << 20   # texts of this many bytes or more keep their answers (`_memo`)
+_MEMO_TOOL = "_hint-search"   # the scan cache's folder for them (no tool has this name)
 
 Hint = tuple[str, str, int, str]  # prefix, suffix, length, digest
 
@@ -77,7 +87,7 @@ def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None
             state.scanner = None
         texts = list(state.texts)
     if new and texts:
-        _Scanner(new).recover(collector, texts, digest)
+        _search(collector, new, texts, digest)
 
 
 def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> None:
@@ -90,8 +100,68 @@ def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> Non
             return
         if state.scanner is None:
             state.scanner = _Scanner(state.hints)
-        scanner = state.scanner
-    scanner.recover(collector, texts, digest)
+        scanner, hinted = state.scanner, set(state.hints)
+    _search(collector, hinted, texts, digest, scanner)
+
+
+def _search(collector: SecretCollector, hinted: set[Hint], blobs: list[bytes], digest,
+            scanner: "_Scanner | None" = None) -> None:
+    """Every hint looked for in every blob; a big blob's answers kept (`_memo`)."""
+    small = [b for b in blobs if len(b) < MEMO_MIN]
+    if small:
+        (scanner or _Scanner(hinted)).recover(collector, small, digest)
+    for blob in blobs:
+        if len(blob) >= MEMO_MIN:
+            _memo(collector, hinted, blob, digest)
+
+
+def _memo(collector: SecretCollector, hinted: set[Hint], blob: bytes, digest) -> None:
+    """`_Scanner(hinted).recover` on one big blob, through the answers kept for its bytes:
+    {hint digest: [start, length] of the value in the decoded text, or None}. Only the
+    hints without a (confirmed) answer are searched, and their answers added. With the scan
+    cache off, nothing is read or kept."""
+    from secpipe.scancache import enabled, store
+
+    if not enabled():
+        _Scanner(hinted).recover(collector, [blob], digest)
+        return
+    key = hashlib.sha256(blob).hexdigest()
+    entry = store.read_entry(_MEMO_TOOL, key)
+    kept = entry.get("found") if entry is not None else None
+    kept = kept if isinstance(kept, dict) else {}
+    text: str | None = None
+    todo: set[Hint] = set()
+    for hint in hinted:
+        if hint[3] not in kept:
+            todo.add(hint)
+            continue
+        where = kept[hint[3]]
+        if where is None:
+            continue           # searched before: not in this text
+        if text is None:
+            text = blob.decode("utf-8", "replace")
+        value = _at(text, where)
+        if value is not None and digest(value) == hint[3]:
+            collector.add(value)
+        else:
+            todo.add(hint)     # a damaged answer: searched again
+    if not todo:
+        return
+    if text is None:
+        text = blob.decode("utf-8", "replace")
+    found = _Scanner(todo).find(text, digest)
+    for start, length, value in found.values():
+        collector.add(value)
+    answers = {h[3]: (list(found[h[3]][:2]) if h[3] in found else None) for h in todo}
+    store.write_entry(_MEMO_TOOL, key, {"found": {**kept, **answers}})
+
+
+def _at(text: str, where: object) -> str | None:
+    if not (isinstance(where, list) and len(where) == 2
+            and all(type(n) is int and n >= 0 for n in where)):
+        return None
+    start, length = where
+    return text[start:start + length]
 
 
 class _Scanner:
@@ -113,16 +183,27 @@ class _Scanner:
     def recover(self, collector: SecretCollector, blobs: list[bytes], digest) -> None:
         seen: set[str] = set()
         for blob in blobs:
-            text = blob.decode("utf-8", "replace")
-            for m in self.pattern.finditer(text):
-                start = m.start()
-                for (suffix, length), wants in self.by_prefix[text[start:start + 4]].items():
-                    candidate = text[start:start + length]
-                    if (len(candidate) == length and candidate.endswith(suffix)
-                            and candidate not in seen):
-                        seen.add(candidate)
-                        if digest(candidate) in wants:
-                            collector.add(candidate)
+            for _start, _length, value in self.find(blob.decode("utf-8", "replace"), digest,
+                                                    seen).values():
+                collector.add(value)
+
+    def find(self, text: str, digest, seen: set[str] | None = None
+             ) -> dict[str, tuple[int, int, str]]:
+        """{hint digest: (start, length, value)} of the hinted values in `text` (the first
+        place each is met), skipping the candidates in `seen` (which it extends)."""
+        seen = set() if seen is None else seen
+        found: dict[str, tuple[int, int, str]] = {}
+        for m in self.pattern.finditer(text):
+            start = m.start()
+            for (suffix, length), wants in self.by_prefix[text[start:start + 4]].items():
+                candidate = text[start:start + length]
+                if (len(candidate) == length and candidate.endswith(suffix)
+                        and candidate not in seen):
+                    seen.add(candidate)
+                    got = digest(candidate)
+                    if got in wants:
+                        found[got] = (start, length, candidate)
+        return found
 
 
 def _trie(prefixes: list[str]) -> str:
