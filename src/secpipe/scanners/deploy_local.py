@@ -15,8 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from secpipe.scanners.interface import (
@@ -31,6 +29,11 @@ def free_port() -> int:
 
 
 def _healthy(url: str) -> bool:
+    # imported here: every `secpipe run` imports this module (the scanner registry), and
+    # urllib.request (http.client, email) costs ~0.02 s of start-up for the deploy stage alone
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
             return 200 <= resp.status < 400

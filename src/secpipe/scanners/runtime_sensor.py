@@ -25,9 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from secpipe.scanners.interface import (
@@ -102,6 +100,10 @@ class RuntimeSensor(Scanner):
 
     def _trigger(self, req: ScanRequest, opts: Any) -> list[str]:
         """Send the configured requests to the deployed service; what they got is noted."""
+        # imported here, as in deploy_local: the registry imports this module on every run
+        import urllib.error
+        import urllib.request
+
         triggers = opts.get("trigger") or []
         if isinstance(triggers, (str, dict)):
             triggers = [triggers]
