@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import signal
 import threading
 import time
@@ -24,6 +22,7 @@ from secpipe.pipeline.result import RunResult
 from secpipe.pipeline.schedule import default_jobs
 from secpipe.pipeline.runner import Events, RunError, run_plan, start_run, write_raw
 from secpipe.pipeline.suppressions import DEFAULT_NAME, load_suppressions, split_expired
+from secpipe.pipeline.versions import tool_version
 from secpipe.scanners.git_secrets import git_toplevel
 from secpipe.scanners.registry import all_scanners, find_scanner
 
@@ -267,76 +266,6 @@ def _notify(cfg, run: RunResult, run_dir: Path, out_dir: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - a notification problem must not cost the run
         logging.getLogger("secpipe.notify").warning(
             "notifications failed: %s (the run's result and exit code are unchanged)", exc)
-
-
-_VERSION_LOCK = threading.Lock()
-
-
-def tool_version(tool: str, env: dict[str, str]) -> str | None:
-    """The version the tool on the run's PATH reports (recorded per tool in every run).
-
-    Run like a scan (own process group, killed whole on timeout), so a hanging or forking tool
-    cannot leave anything behind through its version probe either. Cached by the executable's
-    real path, size and mtime: `checkov --version` alone costs two seconds of Python start-up.
-    """
-    import shutil
-
-    from secpipe.scanners.interface import ScannerError, run_tool
-    from secpipe.tools import UnknownToolError, get_spec, tools_dir
-    from secpipe.tools.specs import EXE
-
-    try:
-        spec = get_spec(tool)
-    except UnknownToolError:
-        # secpipe's own engines (baseline DAST, OSV matcher, SBOM builder, deploy targets,
-        # runtime sensor): their version is secpipe's
-        from secpipe import __version__
-        return f"secpipe {__version__}"
-    exe = shutil.which(spec.primary, path=env.get("PATH", ""))
-    if exe is None:
-        return None
-    real = os.path.realpath(exe)
-    try:
-        st = os.stat(real)
-    except OSError:
-        return None
-    key = f"{tool}|{real}|{st.st_size}|{st.st_mtime_ns}"
-    cache_file = tools_dir() / "versions-cache.json"
-    with _VERSION_LOCK:
-        cache = _read_json(cache_file)
-        if key in cache:
-            return cache[key]
-    argv = [exe if a == EXE else a for a in spec.version_argv]
-    try:
-        done = run_tool(tool, argv, cwd=Path.cwd(), env=env, timeout=10,
-                        ok=frozenset(range(256)))
-    except ScannerError:
-        return None
-    version = spec.parse_version((done.stdout + done.stderr).decode("utf-8", "replace"))
-    if version:
-        with _VERSION_LOCK:
-            cache = _read_json(cache_file)
-            cache[key] = version
-            _write_json(cache_file, cache)
-    return version
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a cache only
 
 
 def _point_latest(runs: Path, run_id: str) -> None:
