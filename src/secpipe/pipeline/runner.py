@@ -25,6 +25,7 @@ from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.schedule import longest_first
 from secpipe.pipeline.scratch import new_scratch
+from secpipe.pipeline.versions import PROBE_TIMEOUT
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
@@ -331,7 +332,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
                     replace(f, tool=tool, properties={**f.properties, "parsed_as": f.tool})
                     for f in findings]
         result.findings = assign_identities(findings)
-        prober.join(timeout=15)
+        prober.join(timeout=PROBE_TIMEOUT + 5)   # the probe is killed at PROBE_TIMEOUT
         result.version = version_box[0] if version_box else None
         tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data)
                             for r in (*outcome.reports, *outcome.artifacts)]
