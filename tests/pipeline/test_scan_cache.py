@@ -21,7 +21,7 @@ import yaml
 from secpipe.model import SecretCollector
 from secpipe.pipeline.api import RunRequest, run_pipeline
 from secpipe.pipeline.result import ToolStatus
-from secpipe.scancache import scan_and_parse, store
+from secpipe.scancache import hints, scan_and_parse, store
 from secpipe.scanners.interface import ScanRequest
 from secpipe.scanners.registry import get_scanner
 from secpipe.tools import tool_env
@@ -68,6 +68,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                         "and `secpipe tools install kingfisher`")
     monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "scan-cache"))
     monkeypatch.delenv("SECPIPE_NO_CACHE", raising=False)
+    # every text's hint searches kept and answered from the scan cache (scancache.hints._memo),
+    # not only the megabyte reports of a real project's checkov: what the cached runs recover
+    # and scrub must equal the cold runs' here too, and the cache hold no secret in clear
+    monkeypatch.setattr(hints, "MEMO_MIN", 1)
     # one fingerprint key for every run of the test (each --out would otherwise make its own,
     # and keyed secret digests, hence Ids, differ between a cached and a cold run by design)
     key = tmp_path / "fingerprint.key"
