@@ -21,6 +21,7 @@ import hmac
 import json
 import re
 import secrets as _random
+import string
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -266,8 +267,8 @@ class FingerprintKey:
         # same list of pieces: 35 MB for that report, and its Python loop over every run
         # costs as much as this one's over the matches.)
         def edits() -> Iterator[tuple[int, int, bytes]]:
-            for match in _HEX_RUN.finditer(data):
-                token = match.group(0)
+            for start, end in hex_runs(data):
+                token = data[start:end]
                 found = table.get(token.lower())
                 if found is None:
                     if b"-" not in token:
@@ -276,7 +277,7 @@ class FingerprintKey:
                                       for part in token.split(b"-"))
                     if found == token:
                         continue
-                yield match.start(), match.end(), found
+                yield start, end, found
 
         return splice(data, edits())
 
@@ -294,6 +295,36 @@ class FingerprintKey:
 
 
 _HEX_RUN = re.compile(rb"[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*")
+
+# `_HEX_RUN` over bytes translated to three symbols: every hex digit to `x`, `-` to itself,
+# anything else to a space. The pattern asks of each byte only "hex digit?" and "dash?", which
+# the translation keeps, so `finditer` gives the same spans; but this pattern starts with a
+# literal (`xxxxxxx`), which the regex engine looks for with a fast search instead of trying
+# the character class at every byte: 5-25 times faster on a report (most bytes start no run).
+_HEX_SYMBOLS = bytes(ord("x") if chr(b) in string.hexdigits else b if b == ord("-") else
+                     ord(" ") for b in range(256))
+_HEX_RUN_SYMBOLS = re.compile(rb"xxxxxxxx+(?:-xxxx+)*")
+#: bytes translated at a time: the translation is a copy, so a 14 MB report is done in pieces
+HEX_WINDOW = 1 << 20
+_CUT_STEP = 4096   # bytes looked at at a time for the end of a window
+
+
+def hex_runs(data: bytes) -> Iterator[tuple[int, int]]:
+    """The (start, end) of every `_HEX_RUN` match in `data`, in order. A window ends at a byte
+    that is neither a hex digit nor `-`, which no match holds: the search from there finds
+    what the search over the whole data finds."""
+    size, base = len(data), 0
+    while base < size:
+        cut = base + HEX_WINDOW
+        while cut < size:
+            space = data[cut:cut + _CUT_STEP].translate(_HEX_SYMBOLS).find(b" ")
+            if space >= 0:
+                cut += space
+                break
+            cut += _CUT_STEP
+        for match in _HEX_RUN_SYMBOLS.finditer(data[base:cut].translate(_HEX_SYMBOLS)):
+            yield base + match.start(), base + match.end()
+        base = cut
 
 _KEY: contextvars.ContextVar[FingerprintKey | None] = contextvars.ContextVar(
     "secpipe_fingerprint_key", default=None
