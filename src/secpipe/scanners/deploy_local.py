@@ -15,8 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from secpipe.scanners.interface import (
@@ -31,6 +29,11 @@ def free_port() -> int:
 
 
 def _healthy(url: str) -> bool:
+    # not at import: every run imports every scanner, and urllib.request (with http.client
+    # and email) is about 15 ms of a run's start that only a deployment's health check needs
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
             return 200 <= resp.status < 400

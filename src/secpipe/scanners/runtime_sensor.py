@@ -25,9 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from secpipe.scanners.interface import (
@@ -105,6 +103,11 @@ class RuntimeSensor(Scanner):
         triggers = opts.get("trigger") or []
         if isinstance(triggers, (str, dict)):
             triggers = [triggers]
+        # not at import: every run imports every scanner, and urllib.request (with http.client
+        # and email) is about 15 ms of a run's start that only a trigger needs
+        import urllib.error
+        import urllib.request
+
         base = str(opts.get("target") or req.inputs.get("url") or "")
         notes = []
         for trig in triggers:
