@@ -599,6 +599,9 @@ def test_junit_escapes_as_saxutils_with_a_fast_path() -> None:
     def same(text: str) -> None:
         assert junit._text(text) == escape(text)
         assert junit._attr(text) == escape(text, junit._ATTR_ENTITIES)
+        # junit's own copy of escape (no xml.sax import), without the fast path
+        assert junit.escape(text) == escape(text)
+        assert junit.escape(text, junit._ATTR_ENTITIES) == escape(text, junit._ATTR_ENTITIES)
 
     same()
 

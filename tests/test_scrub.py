@@ -244,6 +244,41 @@ def test_reports_without_own_values_share_one_collector_of_the_others() -> None:
     assert not scrubonce._OTHERS
 
 
+def test_the_others_reuse_the_automaton_the_cache_pass_built_for_the_same_values() -> None:
+    """scrubonce: a tool's automaton (built when the scan cache scrubbed its report) is kept
+    by `remember` and serves the other tools' reports when they are searched for exactly the
+    same values: built once, the same bytes as a fresh one; nothing is kept after `forget`,
+    and nothing outside a run (no `remember`)."""
+    import gc
+
+    from secpipe.model import scrubonce, secret
+
+    values = ["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2", 'quote"d-secret-value']
+    tool = _collector(values)
+    report = b'{"secret": "AKIAIOSFODNN7EXAMPLE", "ctx": "pw=hunter2hunter2"}'
+    data = bytes(bytearray(report))
+    built = tool._scrubber()                      # as for a report of megabytes
+    scrubbed = tool.scrub(data)
+    scrubonce.remember(data, tool.values, scrubbed)
+    everything = _collector(values)               # the run's values: the tool's, no other
+    leaked = b'{"check": "CKV_SECRET_2", "code": "key = AKIAIOSFODNN7EXAMPLE \\"}'
+    other = bytes(bytearray(leaked))
+    scrubonce.remember(other, frozenset(), other)   # checkov: no value of its own
+    assert scrubonce.scrub_values(everything, other) == _collector(values).scrub(leaked)
+    assert scrubonce._OTHERS[0][1]._scrubber() is built
+    assert scrubonce.scrub_values(everything, data) == scrubbed
+    scrubonce.forget()
+    assert not secret._KEPT and not secret._LAST_BUILT
+    # outside a run: a built automaton is known weakly only, and goes with its collector
+    lone = _collector(values)
+    lone._scrubber()
+    assert secret._kept_scrubber(frozenset(values)) is None
+    del lone
+    gc.collect()
+    assert not secret._LAST_BUILT or secret._LAST_BUILT[0][1]() is None
+    secret.drop_kept_scrubber()
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_value, min_size=1, max_size=10, unique=True),
        st.lists(st.tuples(st.integers(0, 9), st.text(alphabet="ab \"\\\né", max_size=6)),

@@ -261,6 +261,27 @@ def test_streamed_hash_scrub_equals_one_re_sub(hashes, pieces, picks) -> None:
     assert key.scrub_hashes(data) == _scrub_hashes_by_sub(key, data)
 
 
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(st.one_of(_HEXISH, st.text(max_size=12), st.sampled_from(
+           ["-", "--", "é", " ", "\n", "deadbeef", "0123456789abcdef-ABCD"])), max_size=40),
+       window=st.integers(min_value=1, max_value=64), step=st.integers(min_value=1, max_value=9))
+def test_hex_runs_are_the_pattern_s_matches_in_any_window(pieces, window, step) -> None:
+    """`hex_runs` (a translated copy searched for a literal, window by window) gives exactly
+    the spans of `_HEX_RUN.finditer` over the whole data, wherever the windows end; and the
+    hash scrub built on it the former `re.sub`'s bytes."""
+    from secpipe.model import secret
+
+    data = "".join(pieces).encode()
+    key = FingerprintKey(b"w" * 32)
+    for m in secret._HEX_RUN.finditer(data):
+        key.rekey("sha1", m.group(0).split(b"-")[0].decode())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(secret, "HEX_WINDOW", window)
+        mp.setattr(secret, "_CUT_STEP", step)
+        assert list(secret.hex_runs(data)) == [m.span() for m in secret._HEX_RUN.finditer(data)]
+        assert key.scrub_hashes(data) == _scrub_hashes_by_sub(key, data)
+
+
 def test_released_tables_are_rebuilt_when_scrubbing_again() -> None:
     """A run drops the scrub tables once its reports are scrubbed (memory for the outputs);
     a later scrub of either kind rebuilds them and gives the same bytes."""

@@ -134,8 +134,16 @@ class Vulnerability:
     urls: tuple[str, ...] = ()
 
 
+class _FingerprintSlot:
+    """Where a Finding keeps its fingerprint once computed: a slot of a base class, so it is
+    no dataclass field (not in `fields()`, `asdict`, `replace`, equality, hash, repr or the
+    pickled state) and a copy made by `replace` computes its own."""
+
+    __slots__ = ("_fingerprint",)
+
+
 @dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(_FingerprintSlot):
     """One problem reported by one tool, normalised.
 
     ``location_key`` is the parser's best stable evidence for *where* the problem is that does
@@ -211,8 +219,27 @@ class Finding:
         return None
 
     def fingerprint(self) -> str:
-        """A stable hex digest of :meth:`identity_key` (used in the ASFF Id)."""
-        return _digest(self.identity_key())
+        """A stable hex digest of :meth:`identity_key` (used in the ASFF Id).
+
+        Kept on the finding once computed: the parts it is made of are frozen (this class,
+        Location, Resource and Secret are frozen dataclasses), and a finding is named by it
+        about five times on its way (correlation twice, the gate, ASFF, SARIF, the report's
+        groups), each a string build and a cache lookup otherwise."""
+        try:
+            return self._fingerprint
+        except AttributeError:
+            fingerprint = _digest(self.identity_key())
+            object.__setattr__(self, "_fingerprint", fingerprint)   # frozen: a cache only
+            return fingerprint
+
+    def keep_fingerprint_in(self, copy: "Finding") -> "Finding":
+        """`copy` (made from this finding with the same identity fields) given this one's
+        fingerprint when it is known."""
+        try:
+            object.__setattr__(copy, "_fingerprint", self._fingerprint)
+        except AttributeError:
+            pass
+        return copy
 
 
 @lru_cache(maxsize=1 << 16)

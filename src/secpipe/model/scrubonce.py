@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import AbstractSet
 
-from secpipe.model.secret import SecretCollector
+from secpipe.model.secret import SecretCollector, drop_kept_scrubber, keep_scrubber
 
 _MEMO: dict[int, tuple[bytes, frozenset[str], bytes]] = {}
 _LOCK = threading.Lock()
@@ -29,11 +29,16 @@ _OTHERS: list[tuple[frozenset[str], SecretCollector]] = []
 
 
 def remember(data: bytes, values: AbstractSet[str], scrubbed: bytes) -> None:
-    """`scrubbed` is `data` scrubbed of exactly `values` (SecretCollector.scrub)."""
+    """`scrubbed` is `data` scrubbed of exactly `values` (SecretCollector.scrub). The
+    automaton that scrub built is kept for the run's pass (`secret.keep_scrubber`): the other
+    tools' reports are searched for the same values."""
+    frozen = frozenset(values)
     with _LOCK:
         if len(_MEMO) >= _MAX_ENTRIES:
             _MEMO.clear()
-        _MEMO[id(data)] = (data, frozenset(values), scrubbed)
+        _MEMO[id(data)] = (data, frozen, scrubbed)
+    if frozen:
+        keep_scrubber(frozen)
 
 
 def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
@@ -52,6 +57,7 @@ def forget() -> None:
     with _LOCK:
         _MEMO.clear()
         _OTHERS.clear()
+    drop_kept_scrubber()
 
 
 def _collector_of(values: frozenset[str]) -> SecretCollector:

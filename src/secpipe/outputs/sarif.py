@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
@@ -287,6 +288,18 @@ def _location(f: Finding, root: str, fallback_uri: str) -> dict[str, Any]:
 def _artifact(path: str, root: str) -> dict[str, Any] | None:
     """A repo-relative artifact location, or None when the "path" is not a file of the tree
     (a URL or an image name a tool reported as its target)."""
+    # a relative root is resolved against the working directory, which may change: not cached
+    uri = (_artifact_uri(path, root) if not root or os.path.isabs(root)
+           else _artifact_uri.__wrapped__(path, root))
+    if uri is None:
+        return None
+    return {"uri": uri[0], "uriBaseId": SRCROOT} if uri[1] else {"uri": uri[0]}
+
+
+@lru_cache(maxsize=1 << 12)
+def _artifact_uri(path: str, root: str) -> tuple[str, bool] | None:
+    """(uri, relative to SRCROOT) of `_artifact`: findings share files (a tool reports many
+    rules per file), and each made its relpath and quote again."""
     if "://" in path:
         return None
     p = path.replace("\\", "/")
@@ -299,8 +312,8 @@ def _artifact(path: str, root: str) -> dict[str, Any] | None:
     if not p or p == ".":
         return None
     if p.startswith("/"):
-        return {"uri": "file://" + quote(p, safe="/")}
-    return {"uri": quote(p, safe="/"), "uriBaseId": SRCROOT}
+        return "file://" + quote(p, safe="/"), False
+    return quote(p, safe="/"), True
 
 
 def _invocation(tool: ToolResult) -> dict[str, Any]:

@@ -254,7 +254,8 @@ def _with_issue(finding: Finding, key: str, related: tuple[str, ...]) -> Finding
     values = list(_ALL_FIELDS(finding))
     values[_ISSUE_KEY] = key
     values[_RELATED] = related
-    return Finding(*values)
+    # neither field is part of the identity: the copy keeps the fingerprint already computed
+    return finding.keep_fingerprint_in(Finding(*values))
 
 
 def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], str],

@@ -289,7 +289,8 @@ def grade_entropy(findings: Iterable[Finding]) -> list[Finding]:
             confirmed.add(key)
     out = []
     for f in findings:
-        if not is_entropy_only(f) or (f.issue_key in confirmed) or f.severity <= Severity.LOW:
+        # the cheap tests first: is_entropy_only (a split and a set per finding) last
+        if f.severity <= Severity.LOW or f.issue_key in confirmed or not is_entropy_only(f):
             out.append(f)
             continue
         props = dict(f.properties)
