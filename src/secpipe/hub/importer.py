@@ -112,14 +112,39 @@ def failure(obj: Any, message: str) -> dict[str, str]:
 
 
 def _unchanged(obj: Any, sent: str, stored: Known) -> Checked | None:
-    """`obj` as an unchanged re-import, if it is one (see the module docstring)."""
-    hit = stored.get(provider_key(obj))          # type: ignore[arg-type]
+    """`obj` as an unchanged re-import, if it is one (see the module docstring).
+
+    The item is made without `Checked`'s __init__ (`_accepted`)."""
+    key = provider_key(obj)
+    hit = stored.get(key)                        # type: ignore[arg-type]
     if hit is None or hit[2] != sent:
         return None
     updated = canon_time(obj["UpdatedAt"])       # it passed this check when it was accepted
     if updated > hit[1]:
         return None
-    return Checked(obj, None, updated, digest=sent, unchanged=True, pk=hit[0])
+    return _accepted(obj, key, updated, sent, hit[0])   # type: ignore[arg-type]
+
+
+_new = object.__new__
+
+
+def _accepted(doc: dict[str, Any], key: tuple[str, str], updated: str, sent: str, pk: Any
+              ) -> Checked:
+    """`Checked(doc, None, updated, digest=sent, unchanged=True, pk=pk)`, field for field
+    (tests/hub/test_store_reimport.py compares them), without the dataclass's keyword
+    __init__ and __post_init__: one item per finding of an unchanged re-import, ~0.6
+    against ~1.4 us each."""
+    it = _new(Checked)
+    it.doc = doc
+    it.text = None
+    it.updated_at = updated
+    it.key = key
+    it.digest = sent
+    it.unchanged = True
+    it.pk = pk
+    it.side = None
+    it.absent = False
+    return it
 
 
 def check_all(findings: Iterable[Any], stored: Known | None = None,
