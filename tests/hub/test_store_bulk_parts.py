@@ -5,8 +5,11 @@ part (`secpipe.hub.overlap`): the stored rows must be exactly those of the slow 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secpipe.hub import overlap
+from secpipe.hub.importer import provider_key
 from secpipe.hub.store import open_store
 from tests.hub.builders import T0, finding
 
@@ -110,6 +113,20 @@ def test_a_batch_whose_keys_repeat_is_one_part():
     docs = [finding("a"), finding("b"), finding("a", UpdatedAt=T1)]
     assert overlap.parts_of(docs, 1) == [docs]
     assert overlap.parts_of(docs[:2], 1) == [docs[:1], docs[1:2]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.fixed_dictionaries({}, optional={"Id": st.one_of(st.sampled_from(["a", "b", "c"]),
+                                                        st.integers(0, 2), st.none(),
+                                                        st.lists(st.integers(), max_size=1)),
+                                        "ProductArn": st.sampled_from(["p", "q", 1, None])}),
+    st.just([1]), st.just("a"), st.none()), max_size=8))
+def test_repeats_is_the_key_comparison(batch):
+    """`overlap._repeats` compares Ids first; its answer is the keys' comparison's (Ids
+    unhashable or not strings, ProductArns apart, documents that are no dicts)."""
+    keys = [k for k in map(provider_key, batch) if k is not None]
+    assert overlap._repeats(batch) == (len(set(keys)) != len(keys))
 
 
 def test_a_repeated_key_keeps_the_later_document_on_a_tie(store, monkeypatch):

@@ -215,3 +215,21 @@ def test_request_size_and_json_rules_hold_beside_the_shortcut(store):
     with pytest.raises(LimitExceeded):
         store.batch_import([dict(d, Id="o" + d["Id"]) for d in big] + [pad])
     assert store.count_findings() == 99
+
+
+def test_an_unchanged_item_is_the_one_the_dataclass_makes():
+    """`check_all` makes its `unchanged` items without `Checked`'s __init__
+    (`importer._accepted`): every field as the keyword constructor sets it."""
+    from dataclasses import fields
+
+    doc = finding("a")
+    sent = importer.digest(doc)
+    stored = {(doc["Id"], doc["ProductArn"]): (7, "9999-01-01T00:00:00.000000Z", sent)}
+    good, failed = importer.check_all([doc], stored)
+    assert failed == [] and len(good) == 1
+    made = importer.Checked(doc, None, importer.canon_time(doc["UpdatedAt"]), digest=sent,
+                            unchanged=True, pk=7)
+    assert good[0] == made
+    for f in fields(importer.Checked):
+        assert getattr(good[0], f.name) == getattr(made, f.name), f.name
+        assert type(getattr(good[0], f.name)) is type(getattr(made, f.name)), f.name

@@ -54,12 +54,22 @@ def parts_of(batch: Sequence[Any], part: int | None = None,
     first = min(first or part, part)
     if len(batch) <= first:
         return [batch]
-    keys = [k for k in map(provider_key, batch) if k is not None]
-    if len(set(keys)) != len(keys):
+    if _repeats(batch):
         return [batch]
     tail = len(batch) - part if last and len(batch) - first > part else len(batch)
     return ([batch[:first]] + [batch[i:min(i + part, tail)] for i in range(first, tail, part)]
             + [batch[i:i + last] for i in range(tail, len(batch), last or part)])
+
+
+def _repeats(batch: Sequence[Any]) -> bool:
+    """Whether a key (`provider_key`) occurs twice in `batch`. The Ids (exact strings) are
+    compared first: when none repeats, no key can, and the keys need not be built (~0.4
+    against ~1 us per finding, for every finding of a bulk import)."""
+    ids = [i for obj in batch if type(obj) is dict and type(i := obj.get("Id")) is str]
+    if len(set(ids)) == len(ids):
+        return False
+    keys = [k for k in map(provider_key, batch) if k is not None]
+    return len(set(keys)) != len(keys)
 
 
 def _shorten_switch() -> float:
