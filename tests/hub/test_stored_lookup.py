@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from sqlalchemy import select
 
 from secpipe.hub import importer
+from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import findings as F
 from tests.hub.builders import ARN, finding
 
@@ -48,3 +51,20 @@ def test_lookup_answers_what_the_table_holds(store):
     if store.dialect == "sqlite":            # (PostgreSQL refuses a surrogate in any case)
         with store._read() as conn:
             assert importer._lookup(conn, [("a1", ARN + "\ud800")], part) == {}
+
+
+def test_an_id_no_driver_can_bind_fails_alone(store):
+    """An Id holding a lone surrogate (or NUL) used to reach the key lookup's query, where the
+    driver's UnicodeEncodeError failed the whole import: now that finding alone fails, in the
+    checks, on the first import and on one into a hub that holds the others already."""
+    first = store.bulk_import([finding("ok1"), finding("bad\ud800"), finding("nul\x00")])
+    assert first.success_count == 1
+    assert sorted(f["Id"] for f in first.failed) == ["bad\ud800", "nul\x00"]
+    again = store.bulk_import([finding("ok1"), finding("ok2"), finding("bad\ud800")])
+    assert (again.success_count, [f["Id"] for f in again.failed]) == (2, ["bad\ud800"])
+    # BatchImportFindings measures its request as UTF-8 first: a request no client could
+    # send is refused whole, as a clear InvalidInput, and stores nothing
+    with pytest.raises(InvalidInput, match="surrogates"):
+        store.batch_import([finding("ok3"), finding("bad\udc80", ProductArn=OTHER)])
+    ids = {f["Id"] for f in store.get_findings(max_results=100)[0]}
+    assert ids == {"ok1", "ok2"}

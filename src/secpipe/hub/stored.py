@@ -20,8 +20,9 @@ def lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition |
 
     On the driver's own cursor with one fetchall: SQLAlchemy's per-row result handling cost
     as much as the lookups themselves on an unchanged re-import (two lookups per finding).
-    An Id holding NUL cannot be stored (the checks refuse it), so it is not looked up: that
-    finding fails alone in the checks rather than the driver refusing the whole query.
+    An Id holding NUL or a lone surrogate cannot be stored (the checks refuse both), so it is
+    not looked up: that finding fails alone in the checks rather than the driver refusing the
+    whole query (a surrogate made every driver raise UnicodeEncodeError for the whole import).
 
     Keys of one product (the pipeline's imports) name it in the query: SQLite probes the
     whole unique key and the answer does not repeat the ARN per row, nor is it filtered
@@ -30,10 +31,10 @@ def lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition |
     and the answer filtered."""
     part = partition or Partition()
     found: dict[tuple[str, str], tuple] = {}
-    ids = [i for i in dict.fromkeys(k[0] for k in keys) if "\x00" not in i]
+    ids = [i for i in dict.fromkeys(k[0] for k in keys) if storable(i)]
     arns = {k[1] for k in keys}
     one = arns.pop() if len(arns) == 1 else None
-    if one is not None and ("\x00" in one or not one.isascii() and SURROGATES.search(one)):
+    if one is not None and not storable(one):
         one = None
     wanted = set(keys) if one is None else None
     pg = conn.dialect.name == "postgresql"
@@ -67,3 +68,10 @@ def lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition |
             if (fid, arn) in wanted:                        # type: ignore[operator]
                 found[(fid, arn)] = (pk, updated, sent)
     return found
+
+
+def storable(text: str) -> bool:
+    """Whether a driver can bind `text` and a hub can hold it: no NUL (PostgreSQL text refuses
+    it), no lone surrogate (no UTF-8 encoder takes one; the non-ASCII screen keeps the common
+    case to one scan)."""
+    return "\x00" not in text and (text.isascii() or not SURROGATES.search(text))
