@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from itertools import chain
-from typing import Iterable, Sequence
+from itertools import chain, repeat
+from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -33,6 +33,11 @@ _PG_SET_MIN = 64
 # ~15% less CPU (128 against 154 us per finding, 3 runs each); at load ~3.5 no difference
 # (120-130 us either way). Not yet measured calm.
 _SQLITE_ROWS = 2048
+# What is left after the statements of `_SQLITE_ROWS` rows goes in statements of powers of
+# two (`_chunks`), not `executemany`: parts of `overlap.PART` findings never filled one of
+# `_SQLITE_ROWS` rows, so every `findings`, `finding_types` and `finding_resources` row of
+# `bulk_import` (and a thousand `finding_map` rows per part) used to be one executemany step,
+# one GIL hand-off, each: ~30k hand-offs per 10k findings instead of ~60 statements.
 
 
 def _raw(conn: Connection):
@@ -58,14 +63,25 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
     sql = f'INSERT INTO "{table}" ({collist}) VALUES '
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") \
         else 999                                     # Python < 3.11: SQLite's oldest default
-    per = min(_SQLITE_ROWS, limit // len(cols))
-    full = len(rows) - len(rows) % per if per > 1 else 0
-    if full:
-        many = sql + ", ".join([one] * per)          # one cached statement for every chunk
-        for i in range(0, full, per):
-            raw.execute(many, list(chain.from_iterable(rows[i:i + per])))
-    if full < len(rows):
-        raw.executemany(sql + one, rows[full:])
+    start = 0
+    for size in _chunks(len(rows), max(1, min(_SQLITE_ROWS, limit // len(cols)))):
+        # one cached statement per size: `_SQLITE_ROWS` and the powers of two below it
+        raw.execute(sql + ", ".join([one] * size),
+                    list(chain.from_iterable(rows[start:start + size])))
+        start += size
+
+
+def _chunks(count: int, per: int) -> Iterator[int]:
+    """Statement sizes for `count` rows: `per` rows while they last, then the rest cut into
+    powers of two, largest first, so a dozen sizes, each prepared once per connection (the
+    sqlite3 module caches statements by text), serve every count: preparing one statement
+    for exactly the rest each time would cost ~10 ms for 1,000 rows of `findings`."""
+    yield from repeat(per, count // per)
+    rest = count % per
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        yield size
+        rest -= size
 
 
 def _pg_temp(cur, table: str, cols: Sequence[str], rows: Iterable[tuple]) -> str:
