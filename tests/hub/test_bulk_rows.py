@@ -85,3 +85,20 @@ def test_a_part_of_findings_rows_is_a_few_statements(tmp_path):
     inserts = [s for s in steps if s.startswith("INSERT")]
     assert len(inserts) == 6                   # 512 + 256 + 128 + 64 + 32 + 8 rows
     engine.dispose()
+
+
+def test_a_failing_row_raises_and_the_transaction_keeps_nothing(tmp_path):
+    """OR FAIL keeps a failing statement's earlier rows until the caller's transaction
+    rolls back (as executemany did): the error is raised and nothing of it is stored."""
+    import sqlite3
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'rows.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    rows = [(n, f"v{n}") for n in range(100)] + [(5, "again")]
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        with engine.begin() as conn:
+            bulk.insert_rows(conn, "t", ("k", "v"), rows)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    engine.dispose()
