@@ -1,8 +1,9 @@
 """Set-at-a-time writes below SQLAlchemy's per-row parameter handling.
 
 The import path writes tens of thousands of rows per second, so the rows travel as plain
-tuples straight to the driver: on SQLite multi-row INSERTs of `_SQLITE_ROWS` rows plus
-`executemany` for the rest (the physical limit the benchmark compares against), and COPY on
+tuples straight to the driver: on SQLite multi-row INSERT OR FAIL statements of
+`_SQLITE_ROWS` rows and of powers of two for the rest (the benchmark's physical limit is
+`executemany` of the same rows, which these beat: no statement journal), and COPY on
 PostgreSQL (one round trip for the whole set; updates and deletes go through a temporary table
 joined back in one statement). Everything runs on the caller's connection, inside the caller's
 transaction.
