@@ -48,6 +48,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -55,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from secpipe.hub import bulk  # noqa: E402
 from secpipe.hub.importer import INSERT_COLS, MAP_COLS, RESOURCE_COLS, TYPE_COLS  # noqa: E402
 from secpipe.hub.importer import check_all, finding_row, on_create  # noqa: E402
 from secpipe.hub.store import open_store  # noqa: E402
@@ -154,8 +156,11 @@ def bare_rows(docs: list[dict[str, Any]], next_pk: int) -> tuple[list, list, lis
     return rows, types, res, maps, next_pk
 
 
-def bare_sqlite(path: Path, total: int) -> tuple[float, float]:
-    """(Wall, CPU) seconds spent by sqlite3.executemany alone writing the store's rows for `total` findings."""
+def bare_sqlite(path: Path, total: int, multirow: bool = False) -> tuple[float, float]:
+    """(Wall, CPU) seconds spent by sqlite3.executemany alone writing the store's rows for
+    `total` findings; `multirow`: by the store's own statement form instead (multi-row
+    INSERT OR FAIL, sized as `bulk.insert_rows` sizes them), which SQLite runs faster than
+    executemany, so the issue's floor (executemany) is no longer the lowest one."""
     open_store(path).close()                                   # same schema, same indexes
     conn = sqlite3.connect(path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY",
@@ -169,13 +174,30 @@ def bare_sqlite(path: Path, total: int) -> tuple[float, float]:
 
     statements = [sql("findings", INSERT_COLS), sql("finding_types", TYPE_COLS),
                   sql("finding_resources", RESOURCE_COLS), sql("finding_map", MAP_COLS)]
+    tables = [("findings", INSERT_COLS), ("finding_types", TYPE_COLS),
+              ("finding_resources", RESOURCE_COLS), ("finding_map", MAP_COLS)]
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+    def many_rows(table: str, cols, rows: list) -> None:
+        head = (f'INSERT OR FAIL INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)})'
+                " VALUES ")
+        one = "(" + ", ".join("?" for _ in cols) + ")"
+        start = 0
+        for size in bulk._chunks(len(rows), min(bulk._SQLITE_ROWS, limit // len(cols))):
+            conn.execute(head + ", ".join([one] * size),
+                         list(chain.from_iterable(rows[start:start + size])))
+            start += size
+
     spent, cpu, next_pk = 0.0, 0.0, 1
     for docs in batches(total):
         *sets, next_pk = bare_rows(docs, next_pk)
         t0, c0 = time.perf_counter(), time.process_time()
         conn.execute("BEGIN IMMEDIATE")
-        for statement, rows in zip(statements, sets):
-            conn.executemany(statement, rows)
+        for statement, (table, cols), rows in zip(statements, tables, sets):
+            if multirow:
+                many_rows(table, cols, rows)
+            else:
+                conn.executemany(statement, rows)
         conn.execute("COMMIT")
         spent += time.perf_counter() - t0
         cpu += time.process_time() - c0
@@ -336,6 +358,11 @@ def run_backend(name: str, make_url, sizes: list[int], bare: bool,
                        bare_cpu_s=round(bare_cpu, 2), ratio=round(bare_s / spent, 3),
                        cpu_ratio=round(bare_cpu / cpu, 3))
             shutil.rmtree(path.parent, ignore_errors=True)
+            path = Path(tempfile.mkdtemp(prefix="bare-")) / "bare.db"
+            multi_s, _ = bare_sqlite(path, size, multirow=True)
+            row.update(bare_multirow_per_s=round(size / multi_s),
+                       multirow_ratio=round(multi_s / spent, 3))
+            shutil.rmtree(path.parent, ignore_errors=True)
         if size == max(sizes) and query_url is None:
             out["get_findings"] = query_latency(store)
             out["get_findings"]["findings"] = store.count_findings()
@@ -379,6 +406,10 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             lines.append((f"store import >= 60% of bare executemany at {r['findings']}",
                           f"{r['ratio']:.0%} of bare {r['bare_per_s']}/s measured in this "
                           f"run (CPU: {r['cpu_ratio']:.0%})", r["ratio"] >= 0.6))
+            if "multirow_ratio" in r:
+                lines.append((f"  the same against bare multi-row INSERTs at {r['findings']}",
+                              f"{r['multirow_ratio']:.0%} of bare {r['bare_multirow_per_s']}/s"
+                              " (the store's own statement form: the lower floor)", None))
     q = res.get("get_findings")
     if q:
         lines.append((f"GetFindings p95 <= 50 ms at {q['findings']} findings",
@@ -448,7 +479,7 @@ def main() -> None:
     for res in results:
         print(f"\n== the hub's numbers, {res['backend']}")
         for target, measured, met in targets(res):
-            verdict = "met" if met else "NOT met"
+            verdict = "" if met is None else "met" if met else "NOT met"
             print(f"  {target:52s} {verdict:8s} {measured}")
 
 
