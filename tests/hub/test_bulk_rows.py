@@ -83,7 +83,7 @@ def test_a_part_of_findings_rows_is_a_few_statements(tmp_path):
         bulk.insert_rows(conn, "t", cols, [tuple(range(n, n + 32)) for n in range(1000)])
         raw.set_trace_callback(None)
     inserts = [s for s in steps if s.startswith("INSERT")]
-    assert len(inserts) == 6                   # 512 + 256 + 128 + 64 + 32 + 8 rows
+    assert len(inserts) == 7                   # 3 x 256 + 128 + 64 + 32 + 8 rows
     engine.dispose()
 
 

@@ -12,8 +12,8 @@ Why multi-row INSERTs: the sqlite3 module releases the GIL only while SQLite ste
 statement. `executemany` steps once per row (~50 us), and after each step the writer waits up
 to the interpreter's switch interval (5 ms) for the GIL if another thread is busy in Python -
 so the importer's checking thread and the writer took turns instead of overlapping (measured:
-no gain from the overlap at all). One statement of a thousand rows or more is one step of
-tens of ms without the GIL, during which the checker runs.
+no gain from the overlap at all). One statement of hundreds of rows is one step of several
+ms without the GIL, during which the checker runs.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from sqlalchemy.engine import Connection
 
 # Below this many rows the temp-table dance costs more than it saves on PostgreSQL.
 _PG_SET_MIN = 64
-# Rows per multi-row INSERT on SQLite (bounded by the connection's variable limit: ~1000
-# rows of `findings`, 2048 of the narrow side tables). 2048 rather than 256: each statement
-# is one GIL hand-off back to the writer (see `overlap.SWITCH_INTERVAL`) and one round of the
-# sqlite3 module's per-statement work. 10k imports alternated: at load ~12 the writer spent
-# ~15% less CPU (128 against 154 us per finding, 3 runs each); at load ~3.5 no difference
-# (120-130 us either way). Not yet measured calm.
-_SQLITE_ROWS = 2048
+# Rows per multi-row INSERT on SQLite (bounded by the connection's variable limit). 256, not
+# 2048: the sqlite3 module keeps each statement it prepared, compiled, for the connection's
+# life, one per size (`_chunks`), and a compiled INSERT of ~1000 rows of `findings` (32
+# columns) is megabytes: with 2048 a run's hub recording at 5,000 findings peaked 17-19 MB
+# higher (163-164 against 144-146 MB, `bench/own_cpu_ab.py`; 512 gave 151 MB). Store import
+# CPU was the same for 256 and 2048 (10k: 1.04 against 1.00-1.10 s; 100k: 11.1-13.5 against
+# 13.0-13.8 s, alternating at load 3-9): the statement count barely matters once rows no
+# longer go one executemany step each.
+_SQLITE_ROWS = 256
 # _NO_STMT: the statements say OR FAIL (the default is OR ABORT). A multi-row INSERT that
 # may abort part-way must be able to undo its own rows alone, so SQLite keeps a statement
 # journal for it: a copy of every page (16 KB) the statement changes that existed when it
