@@ -78,7 +78,7 @@ def _scenario(store) -> list[Any]:
     return [(sorted(d.new), sorted(d.recurring), sorted(d.fixed), d.by_stage) for d in diffs]
 
 
-def _full_path_only(conn, items, partition):
+def _full_path_only(conn, items, partition, trusted=None):
     return {}, list(items)
 
 
@@ -89,8 +89,8 @@ def test_the_narrow_update_stores_what_the_full_update_stores(
     used: list[int] = []
     real = run_refresh.refresh
 
-    def counting(conn, items, partition):
-        done, rest = real(conn, items, partition)
+    def counting(conn, items, partition, trusted=None):
+        done, rest = real(conn, items, partition, trusted)
         used.append(len(done))
         return done, rest
 

@@ -20,7 +20,7 @@ key twice in the batch - goes to `importer.write` unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -59,17 +59,22 @@ def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return probe == old
 
 
-def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
+def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
+            trusted: Callable[[tuple[str, str]], bool] | None = None
             ) -> tuple[dict[tuple[str, str], int], list[Checked]]:
     """Write the items that are a re-run's unchanged findings; returns their pks by key and
-    the items left for `importer.write` (in their order)."""
+    the items left for `importer.write` (in their order).
+
+    `trusted` (as `importer.write`'s): the keys whose checks' lookup still holds; an item
+    that lookup found `absent` is a creation, and its row is not looked for."""
     if conn.dialect.name != "sqlite" or not items:
         return {}, list(items)
     counts: dict[tuple[str, str], int] = {}
     for it in items:
         counts[it.key] = counts.get(it.key, 0) + 1
     wanted = {it.key: it for it in items
-              if not it.unchanged and it.digest is not None and counts[it.key] == 1}
+              if not it.unchanged and it.digest is not None and counts[it.key] == 1
+              and not (it.absent and trusted is not None and trusted(it.key))}
     if not wanted or rules_apply.load(conn, partition=partition):
         return {}, list(items)
     raw = conn.connection.driver_connection
