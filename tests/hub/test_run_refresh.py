@@ -108,6 +108,40 @@ def test_the_narrow_update_stores_what_the_full_update_stores(
     assert used == [0, 4, 2, 1]
 
 
+def test_documents_json_loads_reads_take_the_narrow_path_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrow path reads each stored document as its UTF-8 bytes: a non-ASCII one, and
+    one holding a run of 19 digits (read by json.loads, not orjson), store what the full
+    path stores."""
+    def docs(stamp: str, run_id: str) -> list[dict]:
+        out = example_run(stamp, run_id)
+        out[0]["Title"] = "token 12345678901234567890123 \u2014 caf\u00e9"
+        out[1]["Description"] = "na\u00efve \u2603 text, 99999999999999999999"
+        return out
+
+    def scenario(store) -> tuple:
+        store.record_run(run("r1", T1), docs(T1, "r1"))
+        d = store.record_run(run("r2", T2), docs(T2, "r2"))
+        return sorted(d.new), sorted(d.recurring), sorted(d.fixed)
+
+    used: list[int] = []
+    real = run_refresh.refresh
+
+    def counting(conn, items, partition, trusted=None):
+        done, rest = real(conn, items, partition, trusted)
+        used.append(len(done))
+        return done, rest
+
+    monkeypatch.setattr(run_refresh, "refresh", counting)
+    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
+    got, narrow_state = scenario(narrow), _dump(narrow)
+    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
+    full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
+    assert got == scenario(full)
+    assert narrow_state == _dump(full)
+    assert used == [0, 4]            # r1 creates (no row read), r2 takes the narrow path
+
+
 def test_an_unchanged_rerun_moves_the_timestamps_and_nothing_else(store) -> None:
     store.record_run(run("r1", T1), example_run(T1, "r1"))
     first = {d["Id"]: store.get_finding(d["Id"]) for d in example_run(T1, "r1")}

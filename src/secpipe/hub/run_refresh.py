@@ -82,7 +82,11 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
     ids = list(dict.fromkeys(k[0] for k in wanted))
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
-        sql = ("SELECT id, product_arn, pk, updated_at, doc, locked FROM findings WHERE id IN ("
+        # the document as its UTF-8 bytes, which orjson reads (`load_doc`): not decoded into
+        # a str by the driver only to be encoded back (json.loads reads bytes as it reads
+        # the str; ~2.5 us of ~17 us per 2 KB document)
+        sql = ("SELECT id, product_arn, pk, updated_at, CAST(doc AS BLOB), locked FROM findings "
+               "WHERE id IN ("
                + ", ".join("?" for _ in chunk) + ") AND hub_account = ? AND hub_region = ?")
         for fid, arn, pk, updated, text, locked in raw.execute(
                 sql, (*chunk, partition.account, partition.region)):
