@@ -257,9 +257,10 @@ def baseline_ids(conn: Connection, repo: str, branch: str,
     latest = next((r.seq for r in conn.execute(q) if _trusted(r, repo, branch, policy)), None)
     if latest is None:
         return set()
-    q = (select(F.c.id).select_from(O.join(F, F.c.pk == O.c.finding_pk))
-         .where(O.c.run_seq == latest, O.c.change != "fixed"))
-    return {fid for fid, in conn.execute(q)}
+    return {fid for fid, in _driver_rows(
+        conn, "SELECT findings.id FROM run_findings JOIN findings ON findings.pk = "
+        "run_findings.finding_pk WHERE run_findings.run_seq = ? AND run_findings.change != ?",
+        (latest, "fixed"))}
 
 
 def history(conn: Connection, finding_id: str) -> list[dict[str, Any]]:
