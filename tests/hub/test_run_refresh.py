@@ -82,10 +82,10 @@ def _full_path_only(conn, items, partition, trusted=None):
     return {}, list(items)
 
 
-def test_the_narrow_update_stores_what_the_full_update_stores(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite (PostgreSQL always takes the full path; the tests below run on both)."""
-    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
+def _narrow_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario
+                     ) -> tuple[list[int], Any, Any, dict, dict]:
+    """`scenario` on a hub with the narrow path (counting the findings it took per call) and
+    on one with the full path only: (counts, both results, both hubs' states)."""
     used: list[int] = []
     real = run_refresh.refresh
 
@@ -95,13 +95,21 @@ def test_the_narrow_update_stores_what_the_full_update_stores(
         return done, rest
 
     monkeypatch.setattr(run_refresh, "refresh", counting)
-    got = _scenario(narrow)
-    narrow_state = _dump(narrow)
+    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
+    got, narrow_state = scenario(narrow), _dump(narrow)
     monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
     full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
-    want = _scenario(full)
+    want = scenario(full)
+    return used, got, want, narrow_state, _dump(full)
+
+
+def test_the_narrow_update_stores_what_the_full_update_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite (PostgreSQL always takes the full path; the tests below run on both)."""
+    used, got, want, narrow_state, full_state = _narrow_and_full(tmp_path, monkeypatch,
+                                                                 _scenario)
     assert got == want
-    assert narrow_state == _dump(full)
+    assert narrow_state == full_state
     # r2: all 4 unchanged; r3: the untouched detect-secrets and the triaged trivy (its
     # customer fields are the stored ones); r4: detect-secrets only (checkov changed back,
     # hadolint reopened, trivy stale)
@@ -124,21 +132,10 @@ def test_documents_json_loads_reads_take_the_narrow_path_alike(
         d = store.record_run(run("r2", T2), docs(T2, "r2"))
         return sorted(d.new), sorted(d.recurring), sorted(d.fixed)
 
-    used: list[int] = []
-    real = run_refresh.refresh
-
-    def counting(conn, items, partition, trusted=None):
-        done, rest = real(conn, items, partition, trusted)
-        used.append(len(done))
-        return done, rest
-
-    monkeypatch.setattr(run_refresh, "refresh", counting)
-    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
-    got, narrow_state = scenario(narrow), _dump(narrow)
-    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
-    full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
-    assert got == scenario(full)
-    assert narrow_state == _dump(full)
+    used, got, want, narrow_state, full_state = _narrow_and_full(tmp_path, monkeypatch,
+                                                                 scenario)
+    assert got == want
+    assert narrow_state == full_state
     assert used == [0, 4]            # r1 creates (no row read), r2 takes the narrow path
 
 
