@@ -78,34 +78,65 @@ def _scenario(store) -> list[Any]:
     return [(sorted(d.new), sorted(d.recurring), sorted(d.fixed), d.by_stage) for d in diffs]
 
 
-def _full_path_only(conn, items, partition):
+def _full_path_only(conn, items, partition, trusted=None):
     return {}, list(items)
+
+
+def _narrow_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario
+                     ) -> tuple[list[int], Any, Any, dict, dict]:
+    """`scenario` on a hub with the narrow path (counting the findings it took per call) and
+    on one with the full path only: (counts, both results, both hubs' states)."""
+    used: list[int] = []
+    real = run_refresh.refresh
+
+    def counting(conn, items, partition, trusted=None):
+        done, rest = real(conn, items, partition, trusted)
+        used.append(len(done))
+        return done, rest
+
+    monkeypatch.setattr(run_refresh, "refresh", counting)
+    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
+    got, narrow_state = scenario(narrow), _dump(narrow)
+    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
+    full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
+    want = scenario(full)
+    return used, got, want, narrow_state, _dump(full)
 
 
 def test_the_narrow_update_stores_what_the_full_update_stores(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite (PostgreSQL always takes the full path; the tests below run on both)."""
-    narrow = open_store(f"sqlite:///{tmp_path / 'narrow.db'}")
-    used: list[int] = []
-    real = run_refresh.refresh
-
-    def counting(conn, items, partition):
-        done, rest = real(conn, items, partition)
-        used.append(len(done))
-        return done, rest
-
-    monkeypatch.setattr(run_refresh, "refresh", counting)
-    got = _scenario(narrow)
-    narrow_state = _dump(narrow)
-    monkeypatch.setattr(run_refresh, "refresh", _full_path_only)
-    full = open_store(f"sqlite:///{tmp_path / 'full.db'}")
-    want = _scenario(full)
+    used, got, want, narrow_state, full_state = _narrow_and_full(tmp_path, monkeypatch,
+                                                                 _scenario)
     assert got == want
-    assert narrow_state == _dump(full)
+    assert narrow_state == full_state
     # r2: all 4 unchanged; r3: the untouched detect-secrets and the triaged trivy (its
     # customer fields are the stored ones); r4: detect-secrets only (checkov changed back,
     # hadolint reopened, trivy stale)
     assert used == [0, 4, 2, 1]
+
+
+def test_documents_json_loads_reads_take_the_narrow_path_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrow path reads each stored document as its UTF-8 bytes: a non-ASCII one, and
+    one holding a run of 19 digits (read by json.loads, not orjson), store what the full
+    path stores."""
+    def docs(stamp: str, run_id: str) -> list[dict]:
+        out = example_run(stamp, run_id)
+        out[0]["Title"] = "token 12345678901234567890123 \u2014 caf\u00e9"
+        out[1]["Description"] = "na\u00efve \u2603 text, 99999999999999999999"
+        return out
+
+    def scenario(store) -> tuple:
+        store.record_run(run("r1", T1), docs(T1, "r1"))
+        d = store.record_run(run("r2", T2), docs(T2, "r2"))
+        return sorted(d.new), sorted(d.recurring), sorted(d.fixed)
+
+    used, got, want, narrow_state, full_state = _narrow_and_full(tmp_path, monkeypatch,
+                                                                 scenario)
+    assert got == want
+    assert narrow_state == full_state
+    assert used == [0, 4]            # r1 creates (no row read), r2 takes the narrow path
 
 
 def test_an_unchanged_rerun_moves_the_timestamps_and_nothing_else(store) -> None:

@@ -20,7 +20,7 @@ key twice in the batch - goes to `importer.write` unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -59,17 +59,22 @@ def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return probe == old
 
 
-def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
+def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
+            trusted: Callable[[tuple[str, str]], bool] | None = None
             ) -> tuple[dict[tuple[str, str], int], list[Checked]]:
     """Write the items that are a re-run's unchanged findings; returns their pks by key and
-    the items left for `importer.write` (in their order)."""
+    the items left for `importer.write` (in their order).
+
+    `trusted` (as `importer.write`'s): the keys whose checks' lookup still holds; an item
+    that lookup found `absent` is a creation, and its row is not looked for."""
     if conn.dialect.name != "sqlite" or not items:
         return {}, list(items)
     counts: dict[tuple[str, str], int] = {}
     for it in items:
         counts[it.key] = counts.get(it.key, 0) + 1
     wanted = {it.key: it for it in items
-              if not it.unchanged and it.digest is not None and counts[it.key] == 1}
+              if not it.unchanged and it.digest is not None and counts[it.key] == 1
+              and not (it.absent and trusted is not None and trusted(it.key))}
     if not wanted or rules_apply.load(conn, partition=partition):
         return {}, list(items)
     raw = conn.connection.driver_connection
@@ -77,7 +82,11 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition
     ids = list(dict.fromkeys(k[0] for k in wanted))
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
-        sql = ("SELECT id, product_arn, pk, updated_at, doc, locked FROM findings WHERE id IN ("
+        # the document as its UTF-8 bytes, which orjson reads (`load_doc`): not decoded into
+        # a str by the driver only to be encoded back (json.loads reads bytes as it reads
+        # the str; ~2.5 us of ~17 us per 2 KB document)
+        sql = ("SELECT id, product_arn, pk, updated_at, CAST(doc AS BLOB), locked FROM findings "
+               "WHERE id IN ("
                + ", ".join("?" for _ in chunk) + ") AND hub_account = ? AND hub_region = ?")
         for fid, arn, pk, updated, text, locked in raw.execute(
                 sql, (*chunk, partition.account, partition.region)):

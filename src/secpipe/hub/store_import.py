@@ -210,14 +210,26 @@ class FindingsImport:
         observed: dict[int, tuple[str, str]] = {}
         pending: list[importer.Checked] = []
         source = iter(findings)
+        # Every key this run has written so far. A part's key lookup (`importer.known`) runs
+        # in this same transaction, so what it found still holds for a key not written since
+        # (`written` holds every key written before it as well: a superset, never too few):
+        # the writes then neither look such a key up again nor read a row the lookup found
+        # absent (`importer.write`'s and `run_refresh.refresh`'s `trusted`).
+        written: set[tuple[str, str]] = set()
+
+        def trusted(key: tuple[str, str]) -> bool:
+            return key not in written
+
         with self._write() as conn:
             def write(chunk: list[importer.Checked]) -> None:
                 # a re-run's unchanged findings: a narrow update (same stored result)
-                pks, rest = run_refresh.refresh(conn, chunk, part)
-                written = importer.write(conn, rest, actor=actor, run_id=run.run_id,
-                                         partition=part)
-                pks.update(written.pks)
-                refused.written += written.failed
+                pks, rest = run_refresh.refresh(conn, chunk, part, trusted)
+                done = importer.write(conn, rest, actor=actor, run_id=run.run_id,
+                                      partition=part, trusted=trusted)
+                written.update(pks)
+                written.update(done.touched)
+                pks.update(done.pks)
+                refused.written += done.failed
                 for item in chunk:
                     pk = pks.get(item.key)
                     if pk is not None and pk not in observed:
