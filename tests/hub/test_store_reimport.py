@@ -233,3 +233,27 @@ def test_an_unchanged_item_is_the_one_the_dataclass_makes():
     for f in fields(importer.Checked):
         assert getattr(good[0], f.name) == getattr(made, f.name), f.name
         assert type(getattr(good[0], f.name)) is type(getattr(made, f.name)), f.name
+
+
+def test_a_checked_item_is_the_one_the_dataclass_makes():
+    """`check_all` makes the items it checks in full without `Checked`'s __init__ too
+    (`importer._checked`): with and without side rows, a key stored or not, no lookup."""
+    from dataclasses import fields
+
+    doc = finding("a")
+    key = (doc["Id"], doc["ProductArn"])
+    for stored, side in [(None, False), (None, True), ({}, True), ({key: (7, "x", "d")}, True),
+                         ({("other", "arn"): (7, "x", "d")}, False)]:
+        good, failed = importer.check_all([doc], stored, side=side)
+        assert failed == [] and len(good) == 1
+        item = good[0]
+        absent = stored is not None and key not in stored
+        made = importer.Checked(item.doc, item.text, importer.canon_time(doc["UpdatedAt"]),
+                                digest=importer.digest(doc),
+                                side=importer.side_rows_of(item.doc)
+                                if side and (not stored or key not in stored) else None,
+                                absent=absent)
+        assert item == made
+        for f in fields(importer.Checked):
+            assert getattr(item, f.name) == getattr(made, f.name), f.name
+            assert type(getattr(item, f.name)) is type(getattr(made, f.name)), f.name

@@ -147,6 +147,24 @@ def _accepted(doc: dict[str, Any], key: tuple[str, str], updated: str, sent: str
     return it
 
 
+def _checked(doc: dict[str, Any], text: str, updated: str, key: tuple[str, str],
+             sent: str | None, side: tuple[list, list, list] | None, absent: bool) -> Checked:
+    """`Checked(doc, text, updated, digest=sent, side=side, absent=absent)` made as
+    `_accepted` makes its items (tests/hub/test_store_reimport.py compares them field for
+    field): one per finding checked in full, ~0.6 against ~1.4 us each."""
+    it = _new(Checked)
+    it.doc = doc
+    it.text = text
+    it.updated_at = updated
+    it.key = key
+    it.digest = sent
+    it.unchanged = False
+    it.pk = None
+    it.side = side
+    it.absent = absent
+    return it
+
+
 def check_all(findings: Iterable[Any], stored: Known | None = None,
               sizes: list[int | None] | None = None,
               future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False,
@@ -199,11 +217,11 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                 raise BadFinding("finding larger than 240 KB")
             # side rows here, in the checking thread, for a key not stored (a creation);
             # an update's are built (or found unchanged) by the writer against the old doc
-            ahead = side_rows_of(doc) if side and (
-                not stored or (doc["Id"], doc["ProductArn"]) not in stored) else None
-            good.append(Checked(doc, text, canon_time(doc["UpdatedAt"]), digest=sent,
-                                side=ahead, absent=stored is not None
-                                and (doc["Id"], doc["ProductArn"]) not in stored))
+            key = (doc["Id"], doc["ProductArn"])
+            new_key = not stored or key not in stored
+            good.append(_checked(doc, text, canon_time(doc["UpdatedAt"]), key, sent,
+                                 side_rows_of(doc) if side and new_key else None,
+                                 stored is not None and new_key))
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
