@@ -167,3 +167,33 @@ def test_a_second_run_starts_the_tool_that_took_longest_first(
     kept = list((tmp_path / "cache" / "secpipe" / "durations").iterdir())
     assert len(kept) == 1 and str(root) not in kept[0].read_text()
     assert set(json.loads(kept[0].read_text())) == {"trufflehog3", "hadolint"}
+
+
+def test_the_tool_started_when_every_core_has_one_runs_at_lower_priority(
+        project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One core: trufflehog3 (queued first) takes it at the normal priority, hadolint starts
+    beside it at the lower one; the run's verdict and findings are those of a run where both
+    have a core each."""
+    import os
+
+    from secpipe.pipeline import schedule
+
+    root, env = project
+    bin_dir = Path(env["PATH"].split(":")[0])
+    record = "cut -d' ' -f19 /proc/$$/stat > \"$HOME/nice-$(basename $0)\"\n"
+    _exe(bin_dir / "trufflehog3", TRUFFLEHOG3.replace("sleep 2\n", record + "sleep 1\n"))
+    _exe(bin_dir / "hadolint", HADOLINT.replace("echo '[]'", record + "echo '[]'"))
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    outcomes = []
+    for cores in (1, 2):
+        monkeypatch.setattr(schedule, "_cores", lambda cores=cores: cores)
+        run = run_pipeline(RunRequest(root=root, out_dir=tmp_path / f"out{cores}", env=env,
+                                      jobs=2, use_hub=False))
+        nice = {t: int((tmp_path / f"nice-{t}").read_text()) for t in ("trufflehog3", "hadolint")}
+        expected_hadolint = min(base + schedule.LOW_PRIORITY, 19) if cores == 1 else base
+        assert nice == {"trufflehog3": base, "hadolint": expected_hadolint}
+        summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
+        outcomes.append((run.exit_code, summary["verdict"],
+                         [(s.name, s.status, [(t.tool, t.status, t.findings) for t in s.tools])
+                          for s in run.stages]))
+    assert outcomes[0] == outcomes[1]
