@@ -16,7 +16,7 @@ import pytest
 
 from secpipe.pipeline.api import RunRequest, run_pipeline
 from secpipe.pipeline.runner import Events
-from secpipe.pipeline.schedule import default_jobs, longest_first
+from secpipe.pipeline.schedule import LOW_PRIORITY, Priorities, default_jobs, longest_first
 
 TRUFFLEHOG3 = """#!/bin/sh
 [ "$1" = --version ] && { echo "trufflehog3 3.0.10"; exit 0; }
@@ -90,7 +90,42 @@ def test_costliest_first_keeps_ties_in_order() -> None:
     items = [(1, "hadolint"), (2, "checkov"), (3, "trufflehog3"), (4, "mystery"),
              (5, "detect-secrets"), (6, "git-secrets")]
     assert [t for _, t in longest_first(items)] == [
-        "trufflehog3", "git-secrets", "detect-secrets", "checkov", "mystery", "hadolint"]
+        "trufflehog3", "checkov", "detect-secrets", "git-secrets", "mystery", "hadolint"]
+    # trufflehog3 on the working tree only (the default pipeline's): queued as a tree scan,
+    # tied with the unknown tool and ahead of it by its place
+    assert [t for _, t in longest_first(items, tree_only={"trufflehog3", "hadolint"})] == [
+        "checkov", "detect-secrets", "git-secrets", "trufflehog3", "mystery", "hadolint"]
+
+
+def test_one_tool_per_core_at_the_normal_priority() -> None:
+    prio = Priorities(cores=2)
+    first, second, third = prio.take(), prio.take(), prio.take()
+    assert (first, second, third) == (0, 0, LOW_PRIORITY)
+    prio.give_back(third)     # a low-priority tool ending frees no slot
+    assert prio.take() == LOW_PRIORITY
+    prio.give_back(first)     # a normal one does: the next tool to start takes it
+    assert prio.take() == 0
+    assert prio.take() == LOW_PRIORITY
+
+
+def test_a_tool_runs_at_the_priority_asked_and_the_same_outcome(tmp_path: Path) -> None:
+    """The lowered priority reaches the tool and its children (they inherit it); exit code,
+    output and the failure of a crash are those of a normal-priority run."""
+    import os
+
+    from secpipe.scanners.interface import ToolCrashed, run_tool
+
+    script = "cat /proc/self/stat | cut -d' ' -f19; sh -c \"cut -d' ' -f19 /proc/self/stat\""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    runs = {nice: run_tool("probe", ["sh", "-c", script], cwd=tmp_path, env=os.environ,
+                           timeout=30, ok=frozenset({0}), nice=nice) for nice in (0, 5)}
+    assert runs[0].stdout.split() == [str(base).encode()] * 2
+    assert runs[5].stdout.split() == [str(min(base + 5, 19)).encode()] * 2
+    assert runs[0].exit_code == runs[5].exit_code == 0
+    for nice in (0, 5):
+        with pytest.raises(ToolCrashed, match="exited with code 3"):
+            run_tool("probe", ["sh", "-c", "exit 3"], cwd=tmp_path, env=os.environ,
+                     timeout=30, ok=frozenset({0}), nice=nice)
 
 
 def test_default_jobs_follows_cores() -> None:
@@ -132,3 +167,33 @@ def test_a_second_run_starts_the_tool_that_took_longest_first(
     kept = list((tmp_path / "cache" / "secpipe" / "durations").iterdir())
     assert len(kept) == 1 and str(root) not in kept[0].read_text()
     assert set(json.loads(kept[0].read_text())) == {"trufflehog3", "hadolint"}
+
+
+def test_the_tool_started_when_every_core_has_one_runs_at_lower_priority(
+        project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One core: trufflehog3 (queued first) takes it at the normal priority, hadolint starts
+    beside it at the lower one; the run's verdict and findings are those of a run where both
+    have a core each."""
+    import os
+
+    from secpipe.pipeline import schedule
+
+    root, env = project
+    bin_dir = Path(env["PATH"].split(":")[0])
+    record = "cut -d' ' -f19 /proc/$$/stat > \"$HOME/nice-$(basename $0)\"\n"
+    _exe(bin_dir / "trufflehog3", TRUFFLEHOG3.replace("sleep 2\n", record + "sleep 1\n"))
+    _exe(bin_dir / "hadolint", HADOLINT.replace("echo '[]'", record + "echo '[]'"))
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    outcomes = []
+    for cores in (1, 2):
+        monkeypatch.setattr(schedule, "_cores", lambda cores=cores: cores)
+        run = run_pipeline(RunRequest(root=root, out_dir=tmp_path / f"out{cores}", env=env,
+                                      jobs=2, use_hub=False))
+        nice = {t: int((tmp_path / f"nice-{t}").read_text()) for t in ("trufflehog3", "hadolint")}
+        expected_hadolint = min(base + schedule.LOW_PRIORITY, 19) if cores == 1 else base
+        assert nice == {"trufflehog3": base, "hadolint": expected_hadolint}
+        summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
+        outcomes.append((run.exit_code, summary["verdict"],
+                         [(s.name, s.status, [(t.tool, t.status, t.findings) for t in s.tools])
+                          for s in run.stages]))
+    assert outcomes[0] == outcomes[1]

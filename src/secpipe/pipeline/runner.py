@@ -23,13 +23,14 @@ from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
 from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
-from secpipe.pipeline.schedule import longest_first
+from secpipe.pipeline.schedule import Priorities, longest_first
 from secpipe.pipeline.scratch import new_scratch
 from secpipe.pipeline.versions import PROBE_TIMEOUT
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
 from secpipe.scancache import hints as scan_hints, scan_and_parse
+from secpipe.scanners._history import OFF as HISTORY_OFF
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
 
@@ -94,6 +95,8 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     cleanups: list[tuple[str, Callable[[], None]]] = []
     scratch, release_scratch = new_scratch()   # stale folders of dead runs go first
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="secpipe-tool")
+    priorities = Priorities()
+    tree_only = _tree_only(plan)
     try:
         while pending or running:
             for stage in list(pending.values()):
@@ -125,10 +128,11 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 inputs = _inputs_for(stage, plan, outputs)
                 ready += [((stage, inputs), tool) for tool in stage.tools]
             # the costliest tools first (history scans): the run lasts as long as the last one
-            for (stage, inputs), tool in longest_first(ready, durations):
+            for (stage, inputs), tool in longest_first(ready, durations, tree_only):
                 events.tool_queued(stage.name, tool)
-                fut = pool.submit(_started_then_run, events, tool_starts, stage, tool, plan, env,
-                                  scratch, collector, version_of, inputs, run.run_id, fkey)
+                fut = pool.submit(_started_then_run, events, tool_starts, priorities, stage,
+                                  tool, plan, env, scratch, collector, version_of, inputs,
+                                  run.run_id, fkey)
                 running[fut] = (stage, tool)
             ready = []
             if gate_inputs is not None:
@@ -240,11 +244,25 @@ def _stop_tools(pool: ThreadPoolExecutor, running: Mapping[Future, object]) -> N
 
 
 def _started_then_run(events: Events, starts: dict[tuple[str, str], float],
-                      stage: PlannedStage, tool: str, *args) -> _ToolRun:
-    """In the worker: the tool leaves the queue now (its progress line says so)."""
+                      priorities: Priorities, stage: PlannedStage, tool: str,
+                      *args) -> _ToolRun:
+    """In the worker: the tool leaves the queue now (its progress line says so), at the
+    normal CPU priority while a core has no other tool at it, else at a lower one."""
     starts[(stage.name, tool)] = time.monotonic()
     events.tool_started(stage.name, tool)
-    return _run_tool(stage, tool, *args)
+    nice = priorities.take()
+    try:
+        return _run_tool(stage, tool, *args, nice=nice)
+    finally:
+        priorities.give_back(nice)
+
+
+def _tree_only(plan: Plan) -> frozenset[str]:
+    """The plan's tools that scan no history in this run (`history: false`, or no git work
+    tree): a history scanner among them is queued as the tree scan it is."""
+    return frozenset(tool for stage in plan.stages for tool in stage.tools
+                     if plan.git_root is None
+                     or str(plan.tool_options(tool).get("history", True)).lower() in HISTORY_OFF)
 
 
 def _inputs_for(stage: PlannedStage, plan: Plan, outputs: dict[str, dict[str, str]]
@@ -298,7 +316,8 @@ def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
 
 def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], scratch: Path,
               collector: SecretCollector, version_of: Callable[[str], str | None],
-              inputs: Mapping[str, str], run_id: str, fkey: FingerprintKey) -> _ToolRun:
+              inputs: Mapping[str, str], run_id: str, fkey: FingerprintKey,
+              nice: int = 0) -> _ToolRun:
     start = time.monotonic()
     result = ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK)
     tool_run = _ToolRun(result)
@@ -315,7 +334,8 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
         prober.start()
         req = ScanRequest(root=plan.root, workdir=workdir, options=plan.tool_options(tool),
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
-                          git_root=plan.git_root, inputs=dict(inputs), run_id=run_id)
+                          git_root=plan.git_root, inputs=dict(inputs), run_id=run_id,
+                          nice=nice)
         with keyed(fkey):   # parsing and the cache's digests under the run's key
             outcome, findings = scan_and_parse(scanner, req, collector, lambda: version_of(tool))
         tool_run.outputs = dict(outcome.outputs)

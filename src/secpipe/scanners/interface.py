@@ -63,6 +63,9 @@ class ScanRequest:
     git_root: Path | None = None     # the enclosing git work tree, when there is one
     inputs: Mapping[str, str] = field(default_factory=dict)  # outputs of the stages it needs
     run_id: str = ""
+    # lower the tool's CPU priority by this much (nice): a tool off the run's critical path
+    # takes what the longest ones leave (secpipe.pipeline.schedule.Priorities)
+    nice: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class Scanner(ABC):
         """Run argv under the request's timeout; raise on timeout, signal or unexpected exit."""
         return run_tool(self.name, argv, cwd=cwd or req.root, env=req.env,
                         timeout=_remaining(req.timeout, deadline),
-                        ok=self.ok_exit_codes if ok is None else ok)
+                        ok=self.ok_exit_codes if ok is None else ok, nice=req.nice)
 
 
 def _remaining(timeout: float, deadline: float | None) -> float:
@@ -145,9 +148,10 @@ def _remaining(timeout: float, deadline: float | None) -> float:
 
 
 def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-             timeout: float, ok: frozenset[int]) -> Execution:
+             timeout: float, ok: frozenset[int], nice: int = 0) -> Execution:
     """Start a tool in its own process group so a timeout kills it and all its children, tied
-    to secpipe's life so a SIGKILLed secpipe leaves no tool behind (secpipe.scanners.lifeline)."""
+    to secpipe's life so a SIGKILLed secpipe leaves no tool behind (secpipe.scanners.lifeline),
+    at a CPU priority lowered by `nice` (its children inherit it)."""
     from secpipe.scanners import lifeline
 
     argv = [str(a) for a in argv]
@@ -156,7 +160,7 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str
         proc = subprocess.Popen(
             argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=lifeline.preexec(),
+            preexec_fn=_child_setup(nice),
         )
     except FileNotFoundError:
         raise ToolMissing(tool, f"`{argv[0]}` not found", command=argv) from None
@@ -192,6 +196,27 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str
         raise ToolCrashed(tool, f"exited with code {code}{detail}", stderr=stderr,
                           exit_code=code, command=argv)
     return Execution(argv, code, stdout, stderr, duration)
+
+
+def _child_setup(nice: int) -> Callable[[], None] | None:
+    """The child's `preexec_fn`: lifeline's tie, then the lowered priority when asked. A
+    priority that cannot be set leaves the tool at the normal one: it only decides who waits
+    for a core, never what the tool does."""
+    from secpipe.scanners import lifeline
+
+    tie = lifeline.preexec()
+    if nice <= 0:
+        return tie
+
+    def setup() -> None:
+        if tie is not None:
+            tie()
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+
+    return setup
 
 
 _LIVE: set[subprocess.Popen] = set()
