@@ -130,36 +130,32 @@ _new = object.__new__
 
 def _accepted(doc: dict[str, Any], key: tuple[str, str], updated: str, sent: str, pk: Any
               ) -> Checked:
-    """`Checked(doc, None, updated, digest=sent, unchanged=True, pk=pk)`, field for field
-    (tests/hub/test_store_reimport.py compares them), without the dataclass's keyword
-    __init__ and __post_init__: one item per finding of an unchanged re-import, ~0.6
-    against ~1.4 us each."""
-    it = _new(Checked)
-    it.doc = doc
-    it.text = None
-    it.updated_at = updated
-    it.key = key
-    it.digest = sent
-    it.unchanged = True
-    it.pk = pk
-    it.side = None
-    it.absent = False
-    return it
+    """`Checked(doc, None, updated, digest=sent, unchanged=True, pk=pk)`: one item per finding
+    of an unchanged re-import (see `_item`)."""
+    return _item(doc, None, updated, key, sent, True, pk, None, False)
 
 
 def _checked(doc: dict[str, Any], text: str, updated: str, key: tuple[str, str],
              sent: str | None, side: tuple[list, list, list] | None, absent: bool) -> Checked:
-    """`Checked(doc, text, updated, digest=sent, side=side, absent=absent)` made as
-    `_accepted` makes its items (tests/hub/test_store_reimport.py compares them field for
-    field): one per finding checked in full, ~0.6 against ~1.4 us each."""
+    """`Checked(doc, text, updated, digest=sent, side=side, absent=absent)`: one item per
+    finding checked in full (see `_item`)."""
+    return _item(doc, text, updated, key, sent, False, None, side, absent)
+
+
+def _item(doc: dict[str, Any], text: str | None, updated: str, key: tuple[str, str],
+          sent: str | None, unchanged: bool, pk: Any, side: tuple[list, list, list] | None,
+          absent: bool) -> Checked:
+    """A `Checked`, field for field (tests/hub/test_store_reimport.py compares them), without
+    the dataclass's keyword __init__ and __post_init__: one per finding imported, ~0.6 against
+    ~1.4 us each."""
     it = _new(Checked)
     it.doc = doc
     it.text = text
     it.updated_at = updated
     it.key = key
     it.digest = sent
-    it.unchanged = False
-    it.pk = None
+    it.unchanged = unchanged
+    it.pk = pk
     it.side = side
     it.absent = absent
     return it
