@@ -197,9 +197,16 @@ def test_an_interrupt_while_the_hub_opens_lands_in_the_wait_not_in_the_opening()
         time.sleep(0.3)
         release.set()
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
-        runner._with_gate_inputs(gate, None, [], pool, {})
+    # SIGINT's action as at a terminal: a suite started in the background (nohup, `&` in a
+    # script) inherits SIGINT ignored, and interrupt_main() then does nothing at all
+    import signal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
+            runner._with_gate_inputs(gate, None, [], pool, {})
+    finally:
+        signal.signal(signal.SIGINT, before)
     deadline = time.monotonic() + 10
     while not seen and time.monotonic() < deadline:
         time.sleep(0.05)
