@@ -30,6 +30,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from secpipe.hub.authz import Principal, local_principal
+from secpipe.hub.bulk import driver_rows
 from secpipe.hub.common import canon_time, iso_ms, now
 from secpipe.hub.interface import InvalidInput
 from secpipe.hub.schema import audit_log as A
@@ -81,19 +82,12 @@ def _stored_docs(conn: Connection, wanted: set[tuple[str, str]]) -> list[tuple[s
     own cursor (SQLAlchemy's per-row result handling cost more than the query)."""
     ids = sorted({k[0] for k in wanted if isinstance(k[0], str) and "\x00" not in k[0]})
     found: list[tuple[str, str, str]] = []
-    pg = conn.dialect.name == "postgresql"
-    mark = "%s" if pg else "?"
-    raw = conn.connection.driver_connection
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         sql = ("SELECT id, product_arn, doc FROM findings WHERE id IN ("
-               + ", ".join(mark for _ in chunk) + ")")
-        if pg:
-            with raw.cursor() as cur:
-                rows = cur.execute(sql, tuple(chunk)).fetchall()
-        else:
-            rows = raw.execute(sql, tuple(chunk)).fetchall()
-        found += [(fid, arn, doc) for fid, arn, doc in rows if (fid, arn) in wanted]
+               + ", ".join("?" for _ in chunk) + ")")
+        found += [(fid, arn, doc) for fid, arn, doc in driver_rows(conn, sql, chunk)
+                  if (fid, arn) in wanted]
     return found
 
 

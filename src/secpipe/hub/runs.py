@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from secpipe.hub import import_rules, importer
 from secpipe.hub.authz import Policy, Principal, Scope, local_principal, trusted_writer
+from secpipe.hub.bulk import driver_rows
 from secpipe.hub.common import canon_time, dumps, iso_ms, loads, now
 from secpipe.hub.interface import InvalidInput, ResourceConflict, ResourceNotFound, RunDiff
 from secpipe.hub.interface import Partition, RunRecord
@@ -100,27 +101,13 @@ def _observations(conn: Connection, chosen: dict[tuple[str, str], int]
                   ) -> dict[int, tuple[str, str]]:
     out: dict[int, tuple[str, str]] = {}
     for seq in set(chosen.values()):
-        for pk, stage, tool in _driver_rows(
+        for pk, stage, tool in driver_rows(
                 conn, "SELECT run_findings.finding_pk, run_findings.stage, run_findings.tool "
                 "FROM run_findings WHERE run_findings.run_seq = ? AND run_findings.change != ?",
                 (seq, "fixed")):
             if chosen.get((stage, tool)) == seq:
                 out.setdefault(pk, (stage, tool))
     return out
-
-
-def _driver_rows(conn: Connection, sql: str, params: tuple) -> list[tuple]:
-    """The rows of `sql` (`?` marks) on the driver's own cursor, in the transaction of `conn`.
-
-    For a run's reads of one row per finding (the baseline's observations, the archived
-    among the observed, the diff): through SQLAlchemy each statement's expanding IN or
-    result rows cost ~3 us per row in Python, more than the query. The SQL is the text
-    SQLAlchemy compiles for the same query, so SQLite plans (and orders) it the same."""
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur:
-            return cur.execute(sql.replace("?", "%s"), params).fetchall()
-    return raw.execute(sql, params).fetchall()
 
 
 def _flip_state(conn: Connection, pks: list[int], state: str, run_id: str) -> None:
@@ -200,7 +187,7 @@ def _archived_among(conn: Connection, pks: list[int]) -> list[int]:
     out = []
     for i in range(0, len(pks), 900):
         chunk = pks[i:i + 900]
-        out += [pk for pk, in _driver_rows(
+        out += [pk for pk, in driver_rows(
             conn, "SELECT findings.pk FROM findings WHERE findings.pk IN ("
             + ", ".join("?" for _ in chunk) + ") AND findings.record_state = ?",
             (*chunk, "ARCHIVED"))]
@@ -225,7 +212,7 @@ def _run_row(conn: Connection, run_id: str):
 def diff(conn: Connection, run_id: str) -> RunDiff:
     row = _run_row(conn, run_id)
     out = RunDiff(run_id=run_id, baseline_run_id=row.baseline_run_id)
-    for fid, stage, change in _driver_rows(
+    for fid, stage, change in driver_rows(
             conn, "SELECT findings.id, run_findings.stage, run_findings.change FROM run_findings "
             "JOIN findings ON findings.pk = run_findings.finding_pk "
             "WHERE run_findings.run_seq = ? ORDER BY findings.id", (row.seq,)):
@@ -257,7 +244,7 @@ def baseline_ids(conn: Connection, repo: str, branch: str,
     latest = next((r.seq for r in conn.execute(q) if _trusted(r, repo, branch, policy)), None)
     if latest is None:
         return set()
-    return {fid for fid, in _driver_rows(
+    return {fid for fid, in driver_rows(
         conn, "SELECT findings.id FROM run_findings JOIN findings ON findings.pk = "
         "run_findings.finding_pk WHERE run_findings.run_seq = ? AND run_findings.change != ?",
         (latest, "fixed"))}

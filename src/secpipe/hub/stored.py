@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import fastjson
+from secpipe.hub.bulk import driver_rows
 from secpipe.hub.common import SURROGATES
 from secpipe.hub.interface import Partition
 
@@ -38,7 +39,6 @@ def lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition |
         one = None
     wanted = set(keys) if one is None else None
     pg = conn.dialect.name == "postgresql"
-    mark = "%s" if pg else "?"
     # SQLite: the whole answer as one JSON row. The sqlite3 module releases the GIL for each
     # row it steps, and while another thread runs Python (the overlap's checker, or the
     # writer) every re-acquisition waits up to the switch interval: fetching ~900 rows one
@@ -46,18 +46,17 @@ def lookup(conn: Connection, keys: list[tuple[str, str]], partition: Partition |
     named = "id, pk, updated_at, digest" if one is not None else \
         "id, product_arn, pk, updated_at, digest"
     cols = named if pg else f"json_group_array(json_array({named}))"
-    where = f"product_arn = {mark} AND " if one is not None else ""
+    where = "product_arn = ? AND " if one is not None else ""
     raw = conn.connection.driver_connection
     for i in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[i:i + _LOOKUP_CHUNK]
         # plain SQL: compiling an expanding IN of ~900 parameters costs more than running it
         sql = (f"SELECT {cols} FROM findings WHERE id IN ("
-               + ", ".join(mark for _ in chunk) + f") AND {where}hub_account = {mark} AND "
-               f"hub_region = {mark}")
+               + ", ".join("?" for _ in chunk) + f") AND {where}hub_account = ? AND "
+               "hub_region = ?")
         params = (*chunk, *(() if one is None else (one,)), part.account, part.region)
         if pg:
-            with raw.cursor() as cur:
-                rows = cur.execute(sql, params).fetchall()
+            rows = driver_rows(conn, sql, params)
         else:
             rows = fastjson.loads_rows(raw.execute(sql, params).fetchone()[0])
         if one is not None:
