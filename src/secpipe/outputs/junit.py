@@ -133,11 +133,11 @@ def _tool_case(stage: StageResult, tool: ToolResult) -> str:
         if tool.log_file:
             body.append(f"log: {tool.log_file}")
         children.append(_element("error", _attrs(message=_short(message), type="ToolError"),
-                                 clean("\n".join(body))))
+                                 _clean_lines(body)))
     elif tool.status is ToolStatus.SKIPPED:
         children.append(_element("skipped", _attrs(message=_short(tool.error or "not run"))))
     lines = [f"version: {tool.version or 'unknown'}", f"findings: {len(tool.findings)}"]
-    children.append(_element("system-out", {}, clean("\n".join(lines))))
+    children.append(_element("system-out", {}, _clean_lines(lines)))
     return _case(_attrs(classname=f"secpipe.{stage.name}", name=tool.tool,
                         time=f"{tool.duration_s:.3f}"), *children)
 
@@ -173,13 +173,23 @@ def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
         body.append(issue.found_by())
         body += [f"also: {g.asff_id} ({origins.tool_name(s, g)} {g.finding.rule_id})"
                  for s, g in issue.members if g is not gated]
-    text = clean("\n".join(body))
+    text = _clean_lines(body)
     if advisory:
         return _case(attrs, _element("skipped", _attrs(
             message=_short(f"advisory stage, would block: {message}"))),
             _element("system-out", {}, text))
     return _case(attrs, _element("failure", _attrs(message=_short(message),
                                                    type=f.severity.name), text))
+
+
+def _clean_lines(lines: list[str]) -> str:
+    """`clean("\\n".join(lines))`: the joined text as it is when every line is printable, which
+    clean would return unchanged (it only removes or replaces characters isprintable refuses,
+    and keeps line breaks). Each line's isprintable is a C-level pass; clean's own checks of
+    a multi-line text (a regex search, or three replaces when it holds a masked secret's "…")
+    cost several times more."""
+    text = "\n".join(lines)
+    return text if all(map(str.isprintable, lines)) else clean(text)
 
 
 def _case(attrs: dict[str, str], *children: str) -> str:
