@@ -176,3 +176,57 @@ def test_severity_counts_as_before(severities: list[Severity]) -> None:
     got = result.severity_counts(findings)  # type: ignore[arg-type]
     want = _old_severity_counts(findings)  # type: ignore[arg-type]
     assert got == want and list(got) == list(want)
+
+
+def _old_json_chunks(value, *, spread=3, _indent=""):   # outputs._stream.json_chunks, before
+    from collections.abc import Iterator
+
+    from secpipe.outputs._stream import Encoded, _encode
+
+    if isinstance(value, Encoded):
+        yield value
+        return
+    if spread <= 0 or not isinstance(value, (dict, list, tuple, Iterator)):
+        yield _encode(value)
+        return
+    inner = _indent + " "
+    if isinstance(value, dict):
+        if not value:
+            yield "{}"
+            return
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("\n" if i == 0 else ",\n") + inner + _encode(str(key)) + ":"
+            yield from _old_json_chunks(item, spread=spread - 1, _indent=inner)
+        yield "\n" + _indent + "}"
+        return
+    first = True
+    for item in value:
+        yield ("[\n" if first else ",\n") + inner
+        first = False
+        yield from _old_json_chunks(item, spread=spread - 1, _indent=inner)
+    yield "[]" if first else "\n" + _indent + "]"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.integers(0, 5), st.booleans(), st.booleans())
+def test_json_chunks_give_the_text_they_gave(value, spread: int, as_iterator: bool,
+                                             encoded: bool) -> None:
+    """Elements written on one line now go out with their separator as one piece: the same
+    text, for lists, tuples and iterators, of Encoded elements or not."""
+    from secpipe.outputs._stream import encode, json_chunks
+
+    def make():
+        items = value
+        if isinstance(value, list) and encoded:
+            items = [encode(v) for v in value]
+        return iter(items) if as_iterator and spread and isinstance(items, list) else items
+
+    assert "".join(json_chunks(make(), spread=spread)) == "".join(
+        _old_json_chunks(make(), spread=spread))
