@@ -230,3 +230,78 @@ def test_json_chunks_give_the_text_they_gave(value, spread: int, as_iterator: bo
 
     assert "".join(json_chunks(make(), spread=spread)) == "".join(
         _old_json_chunks(make(), spread=spread))
+
+
+class _OldOrigins:   # outputs._common.Origins' lookups, before
+    def __init__(self, run: RunResult) -> None:
+        self._by_object: dict[int, ToolResult] = {}
+        self._by_fingerprint: dict | None = None
+        self._keep = run
+        self._in_stage: set[tuple[int, int]] = set()
+        for stage in run.stages:
+            for tool in stage.tools:
+                self._in_stage.add((id(stage), id(tool)))
+                for f in tool.findings:
+                    self._by_object.setdefault(id(f), tool)
+
+    def _fingerprints(self) -> dict:
+        if self._by_fingerprint is None:
+            self._by_fingerprint = {}
+            for stage in self._keep.stages:
+                for tool in stage.tools:
+                    for f in tool.findings:
+                        self._by_fingerprint.setdefault((id(stage), f.fingerprint()), tool)
+        return self._by_fingerprint
+
+    def tool(self, stage, gated):
+        found = self._by_object.get(id(gated.finding))
+        if found is not None and (id(stage), id(found)) in self._in_stage:
+            return found
+        found = self._fingerprints().get((id(stage), gated.finding.fingerprint()))
+        if found is not None:
+            return found
+        for tool in stage.tools:
+            if tool.tool == gated.finding.tool:
+                return tool
+        return stage.tools[0] if len(stage.tools) == 1 else None
+
+    def tool_name(self, stage, gated):
+        tool = self.tool(stage, gated)
+        return tool.tool if tool is not None else gated.finding.tool
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(0, 5),
+                          st.sampled_from(["held", "copy", "stray"])), min_size=1, max_size=25),
+       st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), max_size=4))
+def test_origins_find_the_tools_they_found(placements: list, shared: list) -> None:
+    """Findings held by a tool, copies of them (enrichment), strays of no tool; tools (one
+    ToolResult object in two stages too) of the same or a renamed scanner: every (stage,
+    finding) pair, asked of any stage, gets the tool it got before."""
+    from secpipe.outputs._common import Origins
+
+    names = ["gitleaks", "trivy", "trivy-image", "checkov"]
+    stages = [StageResult(f"s{i}", StageStatus.PASSED, Severity.HIGH, "enforce", [], [], 0.0,
+                          None) for i in range(3)]
+    tools: dict[tuple[int, int], ToolResult] = {}
+    for s, t, n, how in placements:
+        tool = tools.get((s, t))
+        if tool is None:
+            tool = tools[s, t] = ToolResult(names[t], stages[s].name, ToolStatus.OK)
+            stages[s].tools.append(tool)
+        f = Finding(tool=names[(t + n) % 4] if how == "stray" else names[t],
+                    rule_id=f"r{n}", title="t", severity=Severity.LOW)
+        if how != "stray":
+            tool.findings.append(f)
+        held = f.with_(title="copy") if how == "copy" else f
+        stages[s].findings.append(GatedFinding(held, stages[s].name, "id"))
+    for a, b in shared:   # one ToolResult object listed in a second stage
+        if stages[a].tools and stages[a].tools[0] not in stages[b].tools:
+            stages[b].tools.append(stages[a].tools[0])
+    run = RunResult("r", "/repo", "/repo/run", SourceContext(), "", "", stages)
+    new, old = Origins(run), _OldOrigins(run)
+    for asked in stages:
+        for stage in stages:
+            for gated in stage.findings:
+                assert new.tool(asked, gated) is old.tool(asked, gated)
+                assert new.tool_name(asked, gated) == old.tool_name(asked, gated)
