@@ -305,3 +305,21 @@ def test_origins_find_the_tools_they_found(placements: list, shared: list) -> No
             for gated in stage.findings:
                 assert new.tool(asked, gated) is old.tool(asked, gated)
                 assert new.tool_name(asked, gated) == old.tool_name(asked, gated)
+
+
+def test_findings_are_ordered_as_before() -> None:
+    from secpipe.outputs._common import _order, all_gated, sorted_findings
+
+    def old(sg):   # the former key of sorted_findings
+        return (-int(sg[1].finding.severity), not sg[1].blocking,
+                sg[1].suppressed_by is not None, sg[1].finding.path or "",
+                sg[1].finding.location.start_line or 0 if sg[1].finding.location else 0,
+                sg[1].finding.rule_id)
+
+    items = all_gated(_big_run(400))
+    odd = [Finding(tool="t", rule_id="r", title="x", severity=Severity.LOW, location=loc)
+           for loc in (None, Location(""), Location("a", None), Location("a", 0), Location("a", 7))]
+    items += [(items[0][0], GatedFinding(f, "s", "id", blocking=b)) for f in odd
+              for b in (False, True)]
+    assert [_order(i) for i in items] == [old(i) for i in items]
+    assert sorted_findings(items) == sorted(items, key=old)
