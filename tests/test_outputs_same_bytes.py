@@ -118,13 +118,40 @@ def _old_group_view(data, details, members):   # a dict, as the template read be
     return vars(_new_group_view(data, details, members))
 
 
-def _old_build(run, ordered, origins):   # the data block's severities keyed by ints
-    data, details, members = _new_build(run, ordered, origins)
-    data["severities"] = {int(k): v for k, v in data["severities"].items()}
-    return data, details, members
+def _old_build(run, ordered, origins):   # _html_data.build, before
+    from secpipe.outputs._common import link_for, secret_text, where
+    from secpipe.outputs._html_data import (
+        DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES, _Strings, state_of,
+    )
+
+    string_table, details_table = _Strings(), _Strings()
+    strings, details = string_table.indexer(), details_table.indexer()
+    rows: list[list[int]] = []
+    groups: dict[str, list[int]] = {}
+    for stage, gated in ordered:
+        f = gated.finding
+        sup = gated.suppressed_by
+        rows.append([
+            strings(where(f)), STATES.index(state_of(stage, gated)),
+            strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
+            strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
+            details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
+            strings(link_for(f) or ""), details(f.description.strip()),
+            strings(f.remediation or ""), int(f.severity),
+        ])
+        key = getattr(f, "issue_key", None) or f.fingerprint()
+        groups.setdefault(key, []).append(len(rows) - 1)
+    members = list(groups.values())
+    data = {
+        "fields": FIELDS, "states": STATES,
+        "severities": {int(s): [s.name, SHORT_NAMES[s]] for s in Severity},
+        "details": DETAIL_FIELDS, "strings": string_table.table, "findings": rows,
+        "groups": members,
+    }
+    return data, {"strings": details_table.table}, members
 
 
-_new_group_view, _new_build = html_data.group_view, html_data.build
+_new_group_view = html_data.group_view
 
 
 def _old_writers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ import gzip
 from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
-from secpipe.model import Severity
+from secpipe.model import Finding, Severity
 from secpipe.outputs._common import (
     SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
 )
@@ -35,6 +35,9 @@ FIELDS = ("where", "state", "stage", "tool", "rule", "title", "secret", "id", "s
 #: shown only in an issue's details: their strings travel in a second block, inflated on the
 #: first expand (descriptions are half the data and slow the first draw for nothing)
 DETAIL_FIELDS = ("id", "description")
+
+
+_BLOCKING, _ADVISORY, _OPEN, _SUPPRESSED = range(len(STATES))
 
 
 def state_of(stage: StageResult, gated: GatedFinding) -> str:
@@ -82,15 +85,30 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     strings, details = string_table.indexer(), details_table.indexer()
     rows: list[list[int]] = []
     groups: dict[str, list[int]] = {}
+    # the index of link_for(f) by the finding's (remediation URL, references), which a
+    # rule's findings share; asked in its place in the row, so new strings get their index
+    # in the same order as before
+    links: dict[tuple[str | None, tuple[str, ...]], int] = {}
+
+    def link_of(f: Finding) -> int:
+        refs = (f.remediation_url, f.references)
+        found = links.get(refs)
+        if found is None:
+            found = links[refs] = strings(link_for(f) or "")
+        return found
+
     for stage, gated in ordered:
         f = gated.finding
         sup = gated.suppressed_by
+        # STATES.index(state_of(stage, gated)), without the name
+        state = (_SUPPRESSED if sup is not None else _OPEN if not gated.blocking
+                 else _BLOCKING if enforcing(stage) else _ADVISORY)
         rows.append([
-            strings(where(f)), STATES.index(state_of(stage, gated)),
+            strings(where(f)), state,
             strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
             strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
             details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
-            strings(link_for(f) or ""), details(f.description.strip()),
+            link_of(f), details(f.description.strip()),
             strings(f.remediation or ""), int(f.severity),
         ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
