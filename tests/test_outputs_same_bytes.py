@@ -344,8 +344,9 @@ def test_findings_are_ordered_as_before() -> None:
                 sg[1].finding.rule_id)
 
     items = all_gated(_big_run(400))
+    places = (None, Location(""), Location("a", None), Location("a", 0), Location("a", 7))
     odd = [Finding(tool="t", rule_id="r", title="x", severity=Severity.LOW, location=loc)
-           for loc in (None, Location(""), Location("a", None), Location("a", 0), Location("a", 7))]
+           for loc in places]
     items += [(items[0][0], GatedFinding(f, "s", "id", blocking=b)) for f in odd
               for b in (False, True)]
     assert [_order(i) for i in items] == [old(i) for i in items]
