@@ -26,9 +26,9 @@ from secpipe.model.ocsf import (
     VULNERABILITY_FINDING,
     WORKFLOW_STATUS,
     _MAPPED,
-    _compliance,
+    COMPLIANCE_CAPTIONS,
+    COMPLIANCE_STATUS,
     _drop_empty,
-    _resource,
     set_confidence,
     _round_trips,
     _vulnerability,
@@ -77,11 +77,16 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
 
     Every number of the event is an int it computes or a number of `asff` itself: it makes
     no float and no None of its own, except from Vulnerabilities' scores (`float()` of a
-    score written as text). The findings writer relies on this (outputs.ocsf._encoded)."""
+    score written as text). The findings writer relies on this (outputs.ocsf._encoded).
+
+    `x or _kept(x)` below is `_kept(x)` without a call for the usual non-empty string."""
     get = asff.get
     fields = asff["ProductFields"]
-    category = str(fields.get("secpipe/Category") or "")
-    if get("Vulnerabilities") or (category == "code" and fields.get("secpipe/CWE")):
+    fget = fields.get
+    category = fget("secpipe/Category")
+    if type(category) is not str:
+        category = str(category or "")
+    if get("Vulnerabilities") or (category == "code" and fget("secpipe/CWE")):
         class_uid = VULNERABILITY_FINDING
     elif category in ("misconfiguration", "compliance") or (
             not category and "Industry and Regulatory" in " ".join(
@@ -91,23 +96,23 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
         class_uid = DETECTION_FINDING
     workflow = asff["Workflow"].get("Status")
     activity = 3 if get("RecordState") == "ARCHIVED" or workflow == "RESOLVED" else 1
-    severity_id = SEVERITY_IDS.get(str(asff["Severity"].get("Label") or "").upper(), 1)
+    label = asff["Severity"].get("Label")
+    severity_id = SEVERITY_IDS.get(label) if type(label) is str else None
+    if severity_id is None:
+        severity_id = SEVERITY_IDS.get(str(label or "").upper(), 1)
     status_id = WORKFLOW_STATUS.get(str(workflow)) if workflow else None
-    resources = [_resource(r) for r in asff["Resources"] if isinstance(r, dict)]
-    region = next((r.get("region") for r in resources if r.get("region")), None)
-    rec = (get("Remediation") or {}).get("Recommendation") or {}
-    remediation = _drop_empty({"desc": rec.get("Text"),
-                               "references": [rec["Url"]] if rec.get("Url") else []})
-    remediation = remediation if remediation.get("desc") else None
-    tool = fields.get("secpipe/Tool")
+    resources = [_own_resource(r) for r in asff["Resources"] if isinstance(r, dict)]
+    region = None
+    for resource in resources:
+        region = resource.get("region")
+        if region:
+            break
+    else:
+        region = None
+    remediation = _remediation(get("Remediation"))
+    tool = fget("secpipe/Tool")
     created, updated = ms(get("CreatedAt")), ms(get("UpdatedAt"))
-    class_name, activity_name = CLASS_NAMES[class_uid], ACTIVITIES[activity]
-    event: dict[str, Any] = {
-        "category_uid": FINDINGS_CATEGORY, "category_name": "Findings",
-        "class_uid": class_uid, "class_name": class_name,
-        "activity_id": activity, "activity_name": activity_name,
-        "type_uid": class_uid * 100 + activity, "type_name": f"{class_name}: {activity_name}",
-    }
+    event: dict[str, Any] = _HEADS[class_uid, activity].copy()
     stamp = updated or created
     if stamp is not None:
         event["time"] = stamp
@@ -117,35 +122,36 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
         event["status_id"] = status_id
         event["status"] = STATUS_CAPTIONS[status_id]
     title = get("Title")
-    if _kept(title):
+    if title or _kept(title):
         event["message"] = title
     product: dict[str, Any] = {}
     name = get("ProductName")
-    if _kept(name):
+    if name or _kept(name):
         product["name"] = name
     product["vendor_name"] = get("CompanyName") or name or "unknown"
     arn = get("ProductArn")
-    if _kept(arn):
+    arn_kept = bool(arn) or _kept(arn)
+    if arn_kept:
         product["uid"] = arn
-    if _kept(tool):
+    if tool or _kept(tool):
         product["feature"] = {"name": tool}
     event["metadata"] = {"version": OCSF_VERSION, "profiles": ["cloud"], "product": product}
     cloud: dict[str, Any] = {"provider": "AWS"}
-    if _kept(region):
+    if region or _kept(region):
         cloud["region"] = region
     account = get("AwsAccountId")
-    cloud["account"] = ({"uid": account, "type_id": 10, "type": "AWS Account"} if _kept(account)
-                        else {"type_id": 10, "type": "AWS Account"})
+    cloud["account"] = ({"uid": account, "type_id": 10, "type": "AWS Account"}
+                        if account or _kept(account) else {"type_id": 10, "type": "AWS Account"})
     event["cloud"] = cloud
     info: dict[str, Any] = {}
     uid = get("Id")
-    if _kept(uid):
+    if uid or _kept(uid):
         info["uid"] = uid
     value = title or uid
-    if _kept(value):
+    if value or _kept(value):
         info["title"] = value
     value = get("Description")
-    if _kept(value):
+    if value or _kept(value):
         info["desc"] = value
     types = [t for t in asff["Types"] if isinstance(t, str)]
     if types:
@@ -162,20 +168,21 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     value = ms(get("LastObservedAt"))
     if value is not None:
         info["last_seen_time"] = value
-    if _kept(arn):
+    if arn_kept:
         info["product_uid"] = arn
     analytic: dict[str, Any] = {}
-    generator, rule = get("GeneratorId"), fields.get("secpipe/RuleId")
-    if _kept(generator):
+    generator, rule = get("GeneratorId"), fget("secpipe/RuleId")
+    if generator or _kept(generator):
         analytic["uid"] = generator
-    if _kept(rule):
+    if rule or _kept(rule):
         analytic["name"] = rule
     analytic["type_id"] = 1
     analytic["type"] = "Rule"
     info["analytic"] = analytic
     event["finding_info"] = info
     confidence = get("Confidence")
-    set_confidence(event, confidence)
+    if confidence is not None:
+        set_confidence(event, confidence)
     if class_uid == DETECTION_FINDING:
         if resources:
             event["resources"] = resources
@@ -187,12 +194,21 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
         vulns = [_vulnerability(v, remediation) for v in get("Vulnerabilities") or []
                  if isinstance(v, dict)]
         if not vulns:  # a code finding: its weakness is a CWE, not a known vulnerability
-            cwes = [c for c in str(fields.get("secpipe/CWE") or "").split(",") if c]
+            cwes = [c for c in str(fget("secpipe/CWE") or "").split(",") if c]
             vulns = [_drop_empty({"cwe": {"uid": cwes[0]}, "title": title,
                                   "desc": get("Description"), "remediation": remediation})]
         event["vulnerabilities"] = vulns
     if class_uid == COMPLIANCE_FINDING:
-        event["compliance"] = _compliance(asff, fields)
+        # `_compliance` of a document without Compliance (this path has none): the tool as
+        # the standard, the rule as the control, status Fail, no status detail
+        compliance: dict[str, Any] = {
+            "standards": [str(tool or get("ProductName") or "unknown")]}
+        control = rule or generator
+        if control or _kept(control):
+            compliance["control"] = control
+        compliance["status_id"] = _FAILED
+        compliance["status"] = COMPLIANCE_CAPTIONS[_FAILED]
+        event["compliance"] = compliance
         if remediation:
             event["remediation"] = remediation
     unmapped = {k: v for k, v in asff.items() if k not in _MAPPED}
@@ -207,6 +223,48 @@ def own_shape_event(asff: dict[str, Any]) -> dict[str, Any]:
     if unmapped:
         event["unmapped"] = unmapped
     return event
+
+
+# each class and activity's first eight members, copied into each event
+_HEADS = {
+    (class_uid, activity): {
+        "category_uid": FINDINGS_CATEGORY, "category_name": "Findings",
+        "class_uid": class_uid, "class_name": CLASS_NAMES[class_uid],
+        "activity_id": activity, "activity_name": ACTIVITIES[activity],
+        "type_uid": class_uid * 100 + activity,
+        "type_name": f"{CLASS_NAMES[class_uid]}: {ACTIVITIES[activity]}",
+    }
+    for class_uid in (VULNERABILITY_FINDING, COMPLIANCE_FINDING, DETECTION_FINDING)
+    for activity in (1, 3)
+}
+_FAILED = COMPLIANCE_STATUS["FAILED"]
+
+
+def _own_resource(r: dict[str, Any]) -> dict[str, Any]:
+    """`ocsf._resource(r)`, each member set only when kept rather than dropped afterwards."""
+    out: dict[str, Any] = {}
+    for member, key in _RESOURCE_KEYS:
+        value = r.get(member)
+        if value or (value is not None and _kept(value)):
+            out[key] = value
+    return out
+
+
+_RESOURCE_KEYS = (("Type", "type"), ("Id", "uid"), ("Region", "region"),
+                  ("Partition", "cloud_partition"), ("Details", "data"))
+
+
+def _remediation(given: Any) -> dict[str, Any] | None:
+    """OCSF's remediation of ASFF's Remediation: its recommendation's text, and its URL as
+    the one reference; None without a text."""
+    rec = (given or {}).get("Recommendation") or {}
+    text = rec.get("Text")
+    if not text:
+        return None
+    out: dict[str, Any] = {"desc": text}
+    if rec.get("Url"):
+        out["references"] = [rec["Url"]]
+    return out
 
 
 __all__ = ["OWN_SHAPE", "asff_to_ocsf", "own_shape", "own_shape_event"]

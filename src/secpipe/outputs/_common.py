@@ -48,18 +48,23 @@ class Origins:
     """
 
     def __init__(self, run: RunResult) -> None:
-        self._by_object: dict[int, ToolResult] = {}
+        # finding (by identity) -> the first tool holding it, and the stages (by identity)
+        # that tool is in: one lookup and one set test per finding (every writer asks)
+        self._by_object: dict[int, tuple[ToolResult, set[int]]] = {}
         # built on the first finding the object map misses: hashing every finding up front
         # cost more than all the rest of Origins, and most runs never miss
         self._by_fingerprint: dict[tuple[int, str], ToolResult] | None = None
         self._keep = run  # keeps the findings alive, so object ids stay unique
         self._contexts: dict[tuple[int, str, str], SourceContext] = {}
-        self._in_stage: set[tuple[int, int]] = set()   # (stage, tool) pairs, by identity
+        stages_of: dict[int, set[int]] = {}
         for stage in run.stages:
             for tool in stage.tools:
-                self._in_stage.add((id(stage), id(tool)))
+                stages_of.setdefault(id(tool), set()).add(id(stage))
+        for stage in run.stages:
+            for tool in stage.tools:
+                entry = (tool, stages_of[id(tool)])
                 for f in tool.findings:
-                    self._by_object.setdefault(id(f), tool)
+                    self._by_object.setdefault(id(f), entry)
 
     def _fingerprints(self) -> dict[tuple[int, str], ToolResult]:
         if self._by_fingerprint is None:
@@ -71,9 +76,9 @@ class Origins:
         return self._by_fingerprint
 
     def tool(self, stage: StageResult, gated: GatedFinding) -> ToolResult | None:
-        found = self._by_object.get(id(gated.finding))
-        if found is not None and (id(stage), id(found)) in self._in_stage:
-            return found
+        entry = self._by_object.get(id(gated.finding))
+        if entry is not None and id(stage) in entry[1]:
+            return entry[0]
         found = self._fingerprints().get((id(stage), gated.finding.fingerprint()))
         if found is not None:
             return found
@@ -83,6 +88,9 @@ class Origins:
         return stage.tools[0] if len(stage.tools) == 1 else None
 
     def tool_name(self, stage: StageResult, gated: GatedFinding) -> str:
+        entry = self._by_object.get(id(gated.finding))
+        if entry is not None and id(stage) in entry[1]:   # `tool`'s first case, inline
+            return entry[0].tool
         tool = self.tool(stage, gated)
         return tool.tool if tool is not None else gated.finding.tool
 
@@ -108,17 +116,16 @@ def stage_counts(stage: StageResult) -> dict[str, int]:
 def sorted_findings(items: Iterable[tuple[StageResult, GatedFinding]]
                     ) -> list[tuple[StageResult, GatedFinding]]:
     """Most severe first; blocking before the rest; then by place, so output is stable."""
-    return sorted(
-        items,
-        key=lambda sg: (
-            -int(sg[1].finding.severity),
-            not sg[1].blocking,
-            sg[1].suppressed_by is not None,
-            sg[1].finding.path or "",
-            sg[1].finding.location.start_line or 0 if sg[1].finding.location else 0,
-            sg[1].finding.rule_id,
-        ),
-    )
+    return sorted(items, key=_order)
+
+
+def _order(item: tuple[StageResult, GatedFinding]) -> tuple:
+    """`sorted_findings`' key: each part read once (the writers sort every finding)."""
+    gated = item[1]
+    f = gated.finding
+    loc = f.location
+    return (-int(f.severity), not gated.blocking, gated.suppressed_by is not None,
+            (loc.path if loc else None) or "", (loc.start_line or 0) if loc else 0, f.rule_id)
 
 
 def all_gated(run: RunResult) -> list[tuple[StageResult, GatedFinding]]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import base64
 import gzip
+from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
-from secpipe.model import Severity
+from secpipe.model import Finding, Severity
 from secpipe.outputs._common import (
     SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
 )
@@ -34,6 +35,9 @@ FIELDS = ("where", "state", "stage", "tool", "rule", "title", "secret", "id", "s
 #: shown only in an issue's details: their strings travel in a second block, inflated on the
 #: first expand (descriptions are half the data and slow the first draw for nothing)
 DETAIL_FIELDS = ("id", "description")
+
+
+_BLOCKING, _ADVISORY, _OPEN, _SUPPRESSED = range(len(STATES))
 
 
 def state_of(stage: StageResult, gated: GatedFinding) -> str:
@@ -81,15 +85,30 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     strings, details = string_table.indexer(), details_table.indexer()
     rows: list[list[int]] = []
     groups: dict[str, list[int]] = {}
+    # the index of link_for(f) by the finding's (remediation URL, references), which a
+    # rule's findings share; asked in its place in the row, so new strings get their index
+    # in the same order as before
+    links: dict[tuple[str | None, tuple[str, ...]], int] = {}
+
+    def link_of(f: Finding) -> int:
+        refs = (f.remediation_url, f.references)
+        found = links.get(refs)
+        if found is None:
+            found = links[refs] = strings(link_for(f) or "")
+        return found
+
     for stage, gated in ordered:
         f = gated.finding
         sup = gated.suppressed_by
+        # STATES.index(state_of(stage, gated)), without the name
+        state = (_SUPPRESSED if sup is not None else _OPEN if not gated.blocking
+                 else _BLOCKING if enforcing(stage) else _ADVISORY)
         rows.append([
-            strings(where(f)), STATES.index(state_of(stage, gated)),
+            strings(where(f)), state,
             strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
             strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
             details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
-            strings(link_for(f) or ""), details(f.description.strip()),
+            link_of(f), details(f.description.strip()),
             strings(f.remediation or ""), int(f.severity),
         ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
@@ -98,7 +117,9 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     data = {
         "fields": FIELDS,
         "states": STATES,
-        "severities": {int(s): [s.name, SHORT_NAMES[s]] for s in Severity},
+        # string keys, as the JSON has them: an int key made orjson refuse the whole block,
+        # which then went to the standard encoder (most of the block's encoding time)
+        "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
         "details": DETAIL_FIELDS,
         "strings": string_table.table,
         "findings": rows,
@@ -108,8 +129,12 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
 
 
 def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]
-               ) -> dict[str, Any]:
-    """What the server-rendered row of one group shows (the script draws the same)."""
+               ) -> SimpleNamespace:
+    """What the server-rendered row of one group shows (the script draws the same).
+
+    A namespace, not a dict: the template reads `f.title`, and Jinja tries an attribute
+    before an item, so each of a dict's twenty reads per row raised and caught an
+    AttributeError (half the page's render time)."""
     rows = data["findings"]
     first = rows[members[0]]
     field = {name: i for i, name in enumerate(FIELDS)}
@@ -121,13 +146,13 @@ def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]
     rank = first[field["rank"]]
     severity = Severity(rank)
     state = STATES[min(rows[m][field["state"]] for m in members)]
-    return {
-        "severity": severity.name, "short": SHORT_NAMES[severity], "rank": rank,
-        "stage": s("stage"), "tool": s("tool"), "rule": s("rule"), "link": s("link") or None,
-        "where": s("where"), "title": s("title"), "description": s("description"),
-        "remediation": s("remediation"), "secret": s("secret"), "state": state,
-        "suppression": s("suppression"), "count": len(members),
-    }
+    return SimpleNamespace(
+        severity=severity.name, short=SHORT_NAMES[severity], rank=rank,
+        stage=s("stage"), tool=s("tool"), rule=s("rule"), link=s("link") or None,
+        where=s("where"), title=s("title"), description=s("description"),
+        remediation=s("remediation"), secret=s("secret"), state=state,
+        suppression=s("suppression"), count=len(members),
+    )
 
 
 def to_script_json(data: dict[str, Any]) -> str:

@@ -116,9 +116,17 @@ def json_chunks(value: Any, *, spread: int = 3, _indent: str = "") -> Iterator[s
         return
     first = True
     for item in value:
-        yield ("[\n" if first else ",\n") + inner
+        head = ("[\n" if first else ",\n") + inner
         first = False
-        yield from json_chunks(item, spread=spread - 1, _indent=inner)
+        # an element written on one line (the SARIF results, the ASFF findings: thousands)
+        # goes out with its separator as one piece, without a generator of its own
+        if isinstance(item, Encoded):
+            yield head + item
+        elif spread <= 1 or not isinstance(item, (dict, list, tuple, Iterator)):
+            yield head + _encode(item)
+        else:
+            yield head
+            yield from json_chunks(item, spread=spread - 1, _indent=inner)
     yield "[]" if first else "\n" + _indent + "]"
 
 

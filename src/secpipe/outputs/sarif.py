@@ -289,11 +289,17 @@ def _artifact(path: str, root: str) -> dict[str, Any] | None:
     """A repo-relative artifact location, or None when the "path" is not a file of the tree
     (a URL or an image name a tool reported as its target)."""
     # a relative root is resolved against the working directory, which may change: not cached
-    uri = (_artifact_uri(path, root) if not root or os.path.isabs(root)
+    uri = (_artifact_uri(path, root) if not root or _absolute(root)
            else _artifact_uri.__wrapped__(path, root))
     if uri is None:
         return None
     return {"uri": uri[0], "uriBaseId": SRCROOT} if uri[1] else {"uri": uri[0]}
+
+
+@lru_cache(maxsize=64)
+def _absolute(root: str) -> bool:
+    """`os.path.isabs(root)`, asked once per finding of a run with one root."""
+    return os.path.isabs(root)
 
 
 @lru_cache(maxsize=1 << 12)
