@@ -210,7 +210,7 @@ class FindingsImport:
         observed: dict[int, tuple[str, str]] = {}
         pending: list[importer.Checked] = []
         source = iter(findings)
-        # Every key this run has written so far. A part's key lookup (`importer.known`) runs
+        # Every key this run has written so far. A part's key lookup (`run_refresh.lookup`) runs
         # in this same transaction, so what it found still holds for a key not written since
         # (`written` holds every key written before it as well: a superset, never too few):
         # the writes then neither look such a key up again nor read a row the lookup found
