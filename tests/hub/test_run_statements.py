@@ -7,7 +7,7 @@ diffs and the same refusals, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -20,6 +20,7 @@ from secpipe.hub.schema import audit_log, runs as RUNS
 from secpipe.hub.store import open_store
 from tests.hub.builders import ACCOUNT
 from tests.hub.test_record_run_parts import CI, _extras, _parted, _runs
+from tests.hub.test_record_run_parts import two_urls  # noqa: F401 (the fixture)
 from tests.hub.test_run_refresh import TABLES, _dump
 from tests.hub.test_store_runs import T1, run
 
@@ -84,20 +85,6 @@ def _rows(store) -> dict[str, list]:
                 row.update((c, "*") for c in masked)
             out[table] = [json.dumps(row, default=str) for row in rows]
     return out
-
-
-@pytest.fixture
-def two_urls(backend: str, tmp_path, request) -> Iterator[tuple[str, str]]:
-    if backend == "sqlite":
-        yield str(tmp_path / "text.db"), str(tmp_path / "core.db")
-        return
-    server = request.getfixturevalue("pg_server")
-    urls = (server.new_url(), server.new_url())
-    try:
-        yield urls
-    finally:
-        for url in urls:
-            server.drop(url)
 
 
 def _scenario(store, principal) -> list[Any]:
