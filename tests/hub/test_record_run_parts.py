@@ -150,3 +150,35 @@ def test_one_processed_at_per_run(store, monkeypatch: pytest.MonkeyPatch) -> Non
     created = [d["Id"] for d in example_run(T1, "r1")] + [f"x-{i}" for i in (0, 2, 3, 4, 5, 6)]
     assert {store.get_finding(fid)["ProcessedAt"] for fid in created} == \
         {"2025-01-01T00:00:01.000Z"}
+
+
+def test_the_narrow_update_uses_the_lookups_rows(tmp_path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """Each part's key lookup (`run_refresh.lookup`) also reads the rows the narrow update
+    needs, which uses them for every key not written since (the lookup ran in the same
+    transaction); only such keys are read again. The hub ends exactly as when the narrow
+    update reads every row itself (parts of 3, so keys repeat across parts)."""
+    reads: list[set] = []
+    real_rows, real_refresh = run_refresh._rows, run_refresh.refresh
+
+    def rows(conn, keys, partition):
+        reads.append(set(keys))
+        return real_rows(conn, keys, partition)
+
+    monkeypatch.setattr(run_refresh, "_rows", rows)
+    reused = open_store(str(tmp_path / "reused.db"), account_id=ACCOUNT)
+    got = _runs(_parted, reused, None)
+    reused_reads = len(reads)
+    monkeypatch.setattr(run_refresh, "refresh", lambda conn, items, partition, trusted=None,
+                        looked=None: real_refresh(conn, items, partition, trusted))
+    reads.clear()
+    again = open_store(str(tmp_path / "again.db"), account_id=ACCOUNT)
+    try:
+        want = _runs(_parted, again, None)
+        assert got == want
+        assert _dump(reused) == _dump(again)
+        # reading every row again takes a read per refreshed part on top of the lookups
+        assert reused_reads < len(reads)
+    finally:
+        reused.close()
+        again.close()

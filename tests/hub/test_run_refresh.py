@@ -78,7 +78,7 @@ def _scenario(store) -> list[Any]:
     return [(sorted(d.new), sorted(d.recurring), sorted(d.fixed), d.by_stage) for d in diffs]
 
 
-def _full_path_only(conn, items, partition, trusted=None):
+def _full_path_only(conn, items, partition, trusted=None, looked=None):
     return {}, list(items)
 
 
@@ -89,8 +89,8 @@ def _narrow_and_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario
     used: list[int] = []
     real = run_refresh.refresh
 
-    def counting(conn, items, partition, trusted=None):
-        done, rest = real(conn, items, partition, trusted)
+    def counting(conn, items, partition, trusted=None, looked=None):
+        done, rest = real(conn, items, partition, trusted, looked)
         used.append(len(done))
         return done, rest
 

@@ -20,16 +20,17 @@ key twice in the batch - goes to `importer.write` unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
 from secpipe.hub import fastjson, rules_apply
 from secpipe.hub.common import canon_time, now
 from secpipe.hub.import_merge import merge
-from secpipe.hub.importer import Checked
+from secpipe.hub.importer import Checked, known, provider_key
 from secpipe.hub.query_decode import load_doc
 from secpipe.hub.interface import Partition
+from secpipe.hub.stored import storable
 
 # What a run changes in an unchanged finding. CreatedAt is the first import's (merge keeps it).
 _TIMES = ("UpdatedAt", "FirstObservedAt", "LastObservedAt", "ProcessedAt")
@@ -59,14 +60,53 @@ def only_run_stamps(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return probe == old
 
 
+def lookup(conn: Connection, findings: Sequence[Any], partition: Partition
+           ) -> tuple[dict[tuple[str, str], tuple], dict[tuple[str, str], tuple]]:
+    """`importer.known`'s answer for `findings` (key -> (pk, updated_at, digest)) and, on
+    SQLite, the rows `refresh` reads for the same keys (key -> (pk, updated_at, digest,
+    document bytes, locked)), from one query: `record_run` looked every key up twice, once
+    for the checks and once for the narrow update. PostgreSQL: no rows (the narrow update is
+    SQLite's only)."""
+    if conn.dialect.name != "sqlite":
+        return known(conn, findings, partition), {}
+    rows = _rows(conn, {k for k in map(provider_key, findings) if k is not None}, partition)
+    return {key: row[:3] for key, row in rows.items()}, rows
+
+
+def _rows(conn: Connection, keys: Collection[tuple[str, str]], partition: Partition
+          ) -> dict[tuple[str, str], tuple]:
+    """The stored (pk, updated_at, digest, document bytes, locked) of the `keys` that exist,
+    on the driver's cursor. An Id no driver can bind (NUL, a lone surrogate: never stored,
+    and refused by the checks) is not looked up, as `stored.lookup` does not."""
+    raw = conn.connection.driver_connection
+    out: dict[tuple[str, str], tuple] = {}
+    ids = [i for i in dict.fromkeys(k[0] for k in keys) if storable(i)]
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        # the document as its UTF-8 bytes, which orjson reads (`load_doc`): not decoded into
+        # a str by the driver only to be encoded back (json.loads reads bytes as it reads
+        # the str; ~2.5 us of ~17 us per 2 KB document)
+        sql = ("SELECT id, product_arn, pk, updated_at, digest, CAST(doc AS BLOB), locked "
+               "FROM findings WHERE id IN (" + ", ".join("?" for _ in chunk)
+               + ") AND hub_account = ? AND hub_region = ?")
+        for fid, arn, pk, updated, sent, text, locked in raw.execute(
+                sql, (*chunk, partition.account, partition.region)):
+            if (fid, arn) in keys:
+                out[(fid, arn)] = (pk, updated, sent, text, locked)
+    return out
+
+
 def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
-            trusted: Callable[[tuple[str, str]], bool] | None = None
+            trusted: Callable[[tuple[str, str]], bool] | None = None,
+            looked: Mapping[tuple[str, str], tuple] | None = None
             ) -> tuple[dict[tuple[str, str], int], list[Checked]]:
     """Write the items that are a re-run's unchanged findings; returns their pks by key and
     the items left for `importer.write` (in their order).
 
     `trusted` (as `importer.write`'s): the keys whose checks' lookup still holds; an item
-    that lookup found `absent` is a creation, and its row is not looked for."""
+    that lookup found `absent` is a creation, and its row is not looked for. `looked`: that
+    lookup's rows (`lookup`), used for the trusted keys instead of reading them again (a
+    trusted key missing from it was absent, and still is)."""
     if conn.dialect.name != "sqlite" or not items:
         return {}, list(items)
     counts: dict[tuple[str, str], int] = {}
@@ -77,21 +117,14 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
               and not (it.absent and trusted is not None and trusted(it.key))}
     if not wanted or rules_apply.load(conn, partition=partition):
         return {}, list(items)
-    raw = conn.connection.driver_connection
     stored: dict[tuple[str, str], tuple] = {}
-    ids = list(dict.fromkeys(k[0] for k in wanted))
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i:i + _CHUNK]
-        # the document as its UTF-8 bytes, which orjson reads (`load_doc`): not decoded into
-        # a str by the driver only to be encoded back (json.loads reads bytes as it reads
-        # the str; ~2.5 us of ~17 us per 2 KB document)
-        sql = ("SELECT id, product_arn, pk, updated_at, CAST(doc AS BLOB), locked FROM findings "
-               "WHERE id IN ("
-               + ", ".join("?" for _ in chunk) + ") AND hub_account = ? AND hub_region = ?")
-        for fid, arn, pk, updated, text, locked in raw.execute(
-                sql, (*chunk, partition.account, partition.region)):
-            if (fid, arn) in wanted:
-                stored[(fid, arn)] = (pk, updated, text, locked)
+    unread: Collection[tuple[str, str]] = wanted.keys()
+    if looked is not None and trusted is not None:
+        unread = {k for k in wanted if not trusted(k)}
+        stored.update((k, looked[k]) for k in wanted if k in looked and trusted(k))
+    if unread:
+        stored.update(_rows(conn, unread, partition))
+    raw = conn.connection.driver_connection
     stamp = now()
     processed = canon_time(stamp)
     done: dict[tuple[str, str], int] = {}
@@ -100,7 +133,7 @@ def refresh(conn: Connection, items: Sequence[Checked], partition: Partition,
         hit = stored.get(key)
         if hit is None or not it.updated_at > hit[1]:
             continue            # a creation, or an update the full path ignores
-        pk, _updated, text, locked = hit
+        pk, _updated, _sent, text, locked = hit
         old = load_doc(text)           # exactly json.loads's reading
         doc, flip = merge(old, it.doc, [f for f in locked.split(",") if f])
         doc["ProcessedAt"] = stamp

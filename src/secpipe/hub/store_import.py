@@ -210,12 +210,15 @@ class FindingsImport:
         observed: dict[int, tuple[str, str]] = {}
         pending: list[importer.Checked] = []
         source = iter(findings)
-        # Every key this run has written so far. A part's key lookup (`importer.known`) runs
+        # Every key this run has written so far. A part's key lookup (`run_refresh.lookup`) runs
         # in this same transaction, so what it found still holds for a key not written since
         # (`written` holds every key written before it as well: a superset, never too few):
         # the writes then neither look such a key up again nor read a row the lookup found
         # absent (`importer.write`'s and `run_refresh.refresh`'s `trusted`).
         written: set[tuple[str, str]] = set()
+        # the stored rows the parts' lookups read for the narrow update of unchanged findings
+        # (`run_refresh.lookup`), kept for the keys still pending
+        looked: dict[tuple[str, str], tuple] = {}
 
         def trusted(key: tuple[str, str]) -> bool:
             return key not in written
@@ -223,7 +226,9 @@ class FindingsImport:
         with self._write() as conn:
             def write(chunk: list[importer.Checked]) -> None:
                 # a re-run's unchanged findings: a narrow update (same stored result)
-                pks, rest = run_refresh.refresh(conn, chunk, part, trusted)
+                pks, rest = run_refresh.refresh(conn, chunk, part, trusted, looked)
+                for item in chunk:
+                    looked.pop(item.key, None)
                 done = importer.write(conn, rest, actor=actor, run_id=run.run_id,
                                       partition=part, trusted=trusted)
                 written.update(pks)
@@ -237,15 +242,19 @@ class FindingsImport:
 
             while batch := list(islice(source, max(1, batch_size))):
                 # what the hub stores for these keys, as the write transaction sees it
-                stored = importer.known(conn, batch, part)
+                stored, rows = run_refresh.lookup(conn, batch, part)
                 good, failed = importer.check_all(batch, stored, None, self.policy.future_skew,
                                                   clock=clock)
+                looked.update(rows)
                 refused.checks += failed
                 good, denied, off = _screen(conn, principal, good, part)
                 refused.denied += denied
                 refused.off += off
                 pending += good
-                del batch, stored, good
+                if len(looked) > len(pending):      # rows of refused findings: not needed
+                    keep = {it.key for it in pending}
+                    looked = {k: v for k, v in looked.items() if k in keep}
+                del batch, stored, good, rows
                 while len(pending) >= batch_size:
                     write(pending[:batch_size])
                     del pending[:batch_size]
