@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from click.testing import CliRunner
@@ -21,16 +22,21 @@ HEAVY = ["pydantic", "sqlalchemy", "alembic", "jinja2", "yaml", "boto3", "starle
          "secpipe.config", "secpipe.formats", "secpipe.hub", "secpipe.pipeline"]
 
 
+def _last_json(code: str) -> Any:
+    """Run `code` in a fresh interpreter on this checkout's src: its last stdout line, as JSON."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=True)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
 def test_help_imports_nothing_heavy() -> None:
     code = ("import sys, json\n"
             "from secpipe.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             f"{sorted({h.split('.')[0] for h in HEAVY})!r} or m in {HEAVY!r})))\n")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=True)
-    loaded = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    loaded = _last_json(code)
     assert [m for m in loaded if m.split(".")[0] != "secpipe" or m in HEAVY] == [], loaded
 
 
@@ -74,12 +80,26 @@ def test_a_builtin_format_is_imported_alone() -> None:
             "full = all_formats()\n"
             "same = all(get_format(n) is full[n] for n in BUILTIN) and fmt is full['hadolint']\n"
             "print(json.dumps([alone, same]))\n")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=True)
-    alone, same = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    alone, same = _last_json(code)
     assert alone == ["secpipe.formats.hadolint"], alone
     assert same is True
+
+
+def test_a_builtin_scanner_is_imported_alone() -> None:
+    """A run imports the adapters of its own tools: `get_scanner` of a built-in imports that
+    adapter's module alone, and the lazy table names each adapter by its own `name`."""
+    code = ("import sys, json\n"
+            "from secpipe.scanners.registry import BUILT_IN, all_scanners, get_scanner\n"
+            "get_scanner('hadolint')\n"
+            "mods = {v.split(':')[0] for v in BUILT_IN.values()}\n"
+            "alone = sorted(m for m in sys.modules if m in mods)\n"
+            "full = all_scanners()\n"
+            "names = [(n, full[n].name) for n in BUILT_IN]\n"
+            "print(json.dumps([alone, names, list(full)[:len(BUILT_IN)]]))\n")
+    alone, names, order = _last_json(code)
+    assert alone == ["secpipe.scanners.hadolint"], alone
+    assert all(key == name for key, name in names), names
+    assert len(names) == 17 and order == [key for key, _ in names]
 
 
 def test_config_models_do_not_read_every_package_entry_points() -> None:
@@ -97,10 +117,7 @@ def test_config_models_do_not_read_every_package_entry_points() -> None:
             "(d / 'secpipe.yml').write_text('stages: {s: {tools: [hadolint]}}')\n"
             "assert load_config(d).config.stages['s'].tools == ['hadolint']\n"
             "print(json.dumps(calls))\n")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=True)
-    assert json.loads(done.stdout.decode().strip().splitlines()[-1]) == []
+    assert _last_json(code) == []
 
 
 def test_a_run_collects_cycles_less_often_and_gives_the_settings_back() -> None:

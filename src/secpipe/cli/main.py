@@ -142,14 +142,14 @@ def run(path: Path, config_file: Path | None, out_dir: Path | None, stages: tupl
       secpipe run . -c ci/secpipe.yml --out /tmp/scan
       secpipe run . --stage iac --sink securityhub --sink s3
     """
-    from secpipe.config import ConfigError
-    from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
-    from secpipe.progress import Progress
+    with _calm_gc():   # before the imports: collecting while modules load frees nothing
+        from secpipe.config import ConfigError
+        from secpipe.malloc_tune import tune_for_run
+        from secpipe.pipeline.api import HubSyncError, RunError, RunRequest, run_pipeline
+        from secpipe.progress import Progress
 
-    from secpipe.malloc_tune import tune_for_run
-
-    tune_for_run()   # big buffers given back to the system as the run frees them
-    with _calm_gc():
+        gc.freeze()      # the pipeline's modules too (see _calm_gc)
+        tune_for_run()   # big buffers given back to the system as the run frees them
         if hub_profile:  # read by the remote-hub client (secpipe.hub.client.credentials)
             from secpipe.hub.client import ENV_PROFILE
 

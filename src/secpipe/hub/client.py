@@ -107,6 +107,9 @@ class RemoteHub:
         except BotoCoreError as exc:
             raise HubError(f"{self.url}: {exc}") from None
 
+    def close(self) -> None:
+        """Nothing to fold in or release: every call is a request of its own."""
+
     # --- secpipe's own routes -----------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
                    base_branch: str | None = None) -> RunDiff:

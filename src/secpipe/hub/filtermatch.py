@@ -79,6 +79,14 @@ def in_cidr(value: Any, cidr: str | None) -> bool:
         return False
 
 
+def register_sqlite(dbapi_conn: Any) -> None:
+    """The functions `hub.query_json`'s SQLite filters call, on each new connection (here, so
+    opening a hub does not import the query modules)."""
+    dbapi_conn.create_function("secpipe_word", 2, has_word, deterministic=True)
+    dbapi_conn.create_function("secpipe_ts", 1, instant, deterministic=True)
+    dbapi_conn.create_function("secpipe_in_cidr", 2, in_cidr, deterministic=True)
+
+
 def values(doc: Any, path: tuple[str, ...]) -> Iterator[Any]:
     """Every value at `path` ("name[]" visits each element of a list)."""
     if not path:

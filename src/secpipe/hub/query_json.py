@@ -9,7 +9,8 @@ matches it):
   its path (`Resources[].Details.AwsEc2Instance.IpV4Addresses[]` is
   `json_each(doc, '$."Resources"')` then `json_each(r.value, '$."Details"...')`), tested in
   an EXISTS. Dates, CONTAINS_WORD and CIDRs go through Python functions registered on each
-  connection (`register_sqlite`), the very ones `filtermatch` uses, so both agree exactly.
+  connection (`filtermatch.register_sqlite`), the very ones `filtermatch` uses, so both
+  agree exactly.
 - PostgreSQL: jsonb. The values are `jsonb_path_query(doc::jsonb, 'lax $."Resources"[*]...')`;
   dates and addresses through `secpipe_ts` / `secpipe_inet` (SQL functions of migration
   0006 that answer NULL for a value that is no timestamp / address, where a cast would fail
@@ -58,13 +59,6 @@ from secpipe.hub.common import dumps, prefix_upper
 from secpipe.hub.schema import MAP_VALUE_INDEXED
 from secpipe.hub.schema import finding_map as M
 from secpipe.hub.schema import findings as F
-
-
-def register_sqlite(dbapi_conn: Any) -> None:
-    """The Python functions the SQLite spelling of filters calls (see the docstring)."""
-    dbapi_conn.create_function("secpipe_word", 2, fm.has_word, deterministic=True)
-    dbapi_conn.create_function("secpipe_ts", 1, fm.instant, deterministic=True)
-    dbapi_conn.create_function("secpipe_in_cidr", 2, fm.in_cidr, deterministic=True)
 
 
 def _needle(comp: str, value: str) -> str | None:

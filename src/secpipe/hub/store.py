@@ -20,8 +20,10 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from secpipe.hub import (audit, insights, pages, partitions, query_json, runs, tags, template,
-                         updates, writegate)
+# Read by every open and every run: what a local `secpipe run` records with. The API's
+# queries, updates and insights (pages, query, query_json, insights, tags, updates: ~25 ms of
+# imports) are imported by the methods that answer them, so a run's recording never loads them.
+from secpipe.hub import audit, filtermatch, partitions, runs, template, writegate
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -89,7 +91,7 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
                        "journal_size_limit=134217728", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
-        query_json.register_sqlite(dbapi_conn)     # the document filters' functions
+        filtermatch.register_sqlite(dbapi_conn)    # the document filters' functions
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -250,6 +252,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         """One page of findings; `text` (secpipe extension) also matches title, description
         and resource ids case-insensitively. Only the partition's findings (and, for a
         principal scoped to member accounts, only theirs) are seen."""
+        from secpipe.hub import pages
+
         scope = partitions.visible(self._part(partition), principal)
         with self._read_one() as conn:
             docs, token = pages.findings_page(conn, filters, sort, max_results, next_token, text,
@@ -259,6 +263,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
     def count_findings(self, filters: Mapping[str, Any] | None = None, *,
                        text: str | None = None, partition: Partition | None = None,
                        principal: Principal | None = None) -> int:
+        from secpipe.hub import pages
+
         scope = partitions.visible(self._part(partition), principal)
         with self._read() as conn:
             return pages.count(conn, filters, text, scope)
@@ -269,6 +275,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
                      principal: Principal | None = None) -> list[dict[str, Any]]:
         """[{GroupByAttributeValue, Count}], e.g. open findings by SeverityLabel or by
         `ProductFields.secpipe/Stage`."""
+        from secpipe.hub import pages
+
         scope = partitions.visible(self._part(partition), principal)
         with self._read() as conn:
             return pages.group_counts(conn, group_by, filters, text, limit, scope)
@@ -293,6 +301,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         """BatchUpdateFindings. With a `principal`, the history's actor is its name (never
         Note.UpdatedBy, which stays data) and a scoped principal's out-of-scope findings come
         back unprocessed (AccessDenied)."""
+        from secpipe.hub import updates
+
         if not isinstance(changes, Mapping):
             raise InvalidInput("changes must be an object")
         actor = principal.name if principal is not None else updated_by
@@ -313,6 +323,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
     def create_insight(self, name: str, filters: Mapping[str, Any], group_by: str, *,
                        principal: Principal | None = None,
                        partition: Partition | None = None) -> str:
+        from secpipe.hub import insights
+
         part = self._part(partition)
         with self._write() as conn:
             arn = insights.create(conn, part.region, part.account, name, filters, group_by)
@@ -323,11 +335,15 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
     def get_insights(self, arns: Sequence[str] | None = None, max_results: int = 100,
                      next_token: str | None = None, *, partition: Partition | None = None
                      ) -> tuple[list[dict[str, Any]], str | None]:
+        from secpipe.hub import insights
+
         with self._read() as conn:
             return insights.get(conn, arns, max_results, next_token, self._part(partition))
 
     def get_insight_results(self, arn: str, *, partition: Partition | None = None,
                             principal: Principal | None = None) -> dict[str, Any]:
+        from secpipe.hub import insights
+
         part = self._part(partition)
         with self._read() as conn:
             return insights.results(conn, arn, part, partitions.visible(part, principal))
@@ -336,6 +352,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
                        filters: Mapping[str, Any] | None = None,
                        group_by: str | None = None, principal: Principal | None = None,
                        partition: Partition | None = None) -> None:
+        from secpipe.hub import insights
+
         part = self._part(partition)
         with self._write() as conn:
             before = audit.digest(insights.get(conn, [arn], 1, None, part)[0])
@@ -345,6 +363,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
 
     def delete_insight(self, arn: str, *, principal: Principal | None = None,
                        partition: Partition | None = None) -> str:
+        from secpipe.hub import insights, tags
+
         part = self._part(partition)
         with self._write() as conn:
             before = audit.digest(insights.get(conn, [arn], 1, None, part)[0])

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy import and_
 
-from secpipe.hub import actions, audit, findings_v2, history, legacy_update, tags
+from secpipe.hub import actions, audit, history, tags
 from secpipe.hub.authz import Principal
 from secpipe.hub.common import loads
 from secpipe.hub.interface import InvalidInput, Partition, ResourceNotFound
@@ -52,6 +52,8 @@ class FindingsFamily:
                         record_state: Any = None, principal: Principal | None = None,
                         actor: str = "secpipe", partition: Partition | None = None) -> int:
         """UpdateFindings (legacy); returns how many findings changed."""
+        from secpipe.hub import legacy_update   # imports the query modules: see get_findings_v2
+
         who = principal.name if principal is not None else actor
         with self._write() as conn:     # type: ignore[attr-defined]
             changed = legacy_update.update(conn, filters, note, record_state, who, principal,
@@ -150,6 +152,10 @@ class FindingsFamily:
                         next_token: str | None = None, scopes: Any = None, *,
                         partition: Partition | None = None
                         ) -> tuple[list[dict[str, Any]], str | None]:
+        # imported here: it imports the GetFindings query modules (~15 ms), which a run's
+        # recording never needs (see store.py)
+        from secpipe.hub import findings_v2
+
         with self._read() as conn:      # type: ignore[attr-defined]
             return findings_v2.page(conn, filters, sort, max_results, next_token, scopes,
                                     self._findings_in(partition))

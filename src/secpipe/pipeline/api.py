@@ -8,12 +8,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from secpipe.config import ConfigError, LoadedConfig, load_config
 from secpipe.model.asff import now_iso
-from secpipe.pipeline.hubsync import (HubSyncError, baselines, hub_location, hub_suppressions,
-                                      open_hub, spare_by_rules)
+from secpipe.pipeline.hubsync import (HubSyncError, baselines, close_behind, hub_location,
+                                      hub_suppressions, open_hub, spare_by_rules)
 from secpipe.pipeline.hubsync import record as hub_record
 from secpipe.pipeline.context import detect_context, new_run_id
 from secpipe.pipeline.durations import load_durations, remember_durations
@@ -148,6 +148,7 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     del tool_runs  # the tools' raw reports: on disk now, not held through the hub and outputs
     hub_error: HubSyncError | None = None
     docs: list[dict] | None = None
+    closed: Callable[[], None] | None = None
     if store is not None:
         events.phase("recording the run in the hub")
         from secpipe.outputs.asff import asff_findings
@@ -162,13 +163,18 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
             hub_record(store, run, docs, summary_dict(run))
         except HubSyncError as exc:
             hub_error = exc  # the run's own outputs are still written, then the error stands
+        closed = close_behind(store, run.hub)   # while the reports are written
     run.wall_s = time.perf_counter() - wall0
     run.self_cpu_s = time.process_time() - cpu0
     events.phase("writing reports")
     from secpipe.outputs import write_all
 
-    with _disk_errors(run_dir):
-        write_all(run, run_dir, asff_docs=None if docs is None else _drained(docs))
+    try:
+        with _disk_errors(run_dir):
+            write_all(run, run_dir, asff_docs=None if docs is None else _drained(docs))
+    finally:
+        if closed is not None:
+            closed()
     docs = None
     _point_latest(out_dir / "runs", run_id)
     if cfg.notifications:

@@ -7,8 +7,9 @@ are recorded and the hub answers with the diff, which the console and summary.js
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import AbstractSet, Any, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 from secpipe.hub.interface import HubError, HubStore, RunRecord
 from secpipe.pipeline.plan import Plan
@@ -39,6 +40,35 @@ def open_hub(location: str) -> HubStore:
         raise HubSyncError(f"hub {location}: {exc.message}") from None
     except Exception as exc:  # a database driver's own error: say which hub and why
         raise HubSyncError(f"hub {location}: cannot open: {exc}") from None
+
+
+def close_behind(store: HubStore, location: str) -> Callable[[], None]:
+    """Start closing `store` in a thread; the function returned waits for it (a close that
+    failed is a HubSyncError there, as a failed open is).
+
+    A local hub's close folds the run's write-ahead log into the database file and deletes
+    it (SQLite's checkpoint, which runs with the GIL released, so it overlaps the reports
+    being written). Left open, the log kept every run's writes (~9 MB per unchanged re-run of
+    2,000 findings, never folded in by `secpipe run` alone), and the next process to open the
+    hub read all of it back first (WAL recovery: ~0.3 ms of CPU per MB, 40 ms at 127 MB, on
+    every run's critical path, growing run after run)."""
+    failed: list[Exception] = []
+
+    def close() -> None:
+        try:
+            store.close()
+        except Exception as exc:  # a database driver's own error: raised by wait()
+            failed.append(exc)
+
+    closing = threading.Thread(target=close, name="secpipe-hub-close")
+    closing.start()
+
+    def wait() -> None:
+        closing.join()
+        if failed:
+            raise HubSyncError(f"hub {location}: cannot close: {failed[0]}")
+
+    return wait
 
 
 def baselines(store: HubStore, plan: Plan, repo: str, branch: str) -> dict[str, AbstractSet[str]]:
