@@ -17,7 +17,7 @@ import tempfile
 import threading
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import IO, Any, Callable, Iterable, Mapping
 
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity
 from secpipe.model.finding import Vulnerability
@@ -53,10 +53,11 @@ def read_entry(tool: str, key: str, root: Path | None = None, *, strings_only: b
                ) -> dict[str, Any] | None:
     """The entry, or None (missing, damaged or of another schema: a miss).
 
-    `strings_only`: an entry whose values are strings (and its schema number), such as the
-    reports `put_reports` stores, is read with orjson (a third of json's CPU on checkov's
-    megabytes, every run); orjson differs from json only on numbers beyond 64 bits, which such
-    an entry does not hold, and what it refuses (lone surrogates, ...) is json's to read."""
+    `strings_only`: an entry whose values are strings and integers within 64 bits (and its
+    schema number), such as the reports `put_reports` stores and the manifest's file stats, is
+    read with orjson (a third of json's CPU on checkov's megabytes, every run); orjson differs
+    from json only on numbers beyond 64 bits, which such an entry does not hold, and what it
+    refuses (lone surrogates, ...) is json's to read."""
     path = _entry_path(tool, key, root)
     try:
         data = _strings_loads(path.read_bytes()) if strings_only else \
@@ -89,28 +90,37 @@ def write_failures() -> list[str]:
 
 def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None = None) -> None:
     """Write atomically; lists given as `jsonout.Each` and reports as `jsonout.Text` are
-    written element by element (reads back as lists and strings). A cache that cannot be written (full disk, read-only home) costs only
-    the next run's speed, never this run's result: the failure is kept for the tool's log
-    (`write_failures`), not raised."""
-    path = _entry_path(tool, key, root)
+    written element by element (reads back as lists and strings). A cache that cannot be
+    written (full disk, read-only home) costs only the next run's speed, never this run's
+    result: the failure is kept for the tool's log (`write_failures`), not raised."""
+    # not json.dump (the pure-Python encoder, 5-10x slower) nor one json.dumps string:
+    # jsonout walks the entry's Each lists and Text reports piece by piece
+    _write_atomic(_entry_path(tool, key, root),
+                  lambda fh: jsonout.dump({"schema": SCHEMA, **entry}, fh), binary=False)
+
+
+def _write_atomic(path: Path, write: Callable[[IO[Any]], object], *, binary: bool) -> bool:
+    """`write` into a temp file renamed to `path` (never a half-written file under its name);
+    a failure is kept for `write_failures`. Whether it was written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     except OSError as exc:
         _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path.parent}: {exc}"]
-        return
+        return False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
-            # not json.dump (the pure-Python encoder, 5-10x slower) nor one json.dumps string:
-            # jsonout walks the entry's Each lists and Text reports piece by piece
-            jsonout.dump({"schema": SCHEMA, **entry}, fh)
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20)) as fh:
+            write(fh)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path}: {exc}"]
+        return False
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def _entry_path(tool: str, key: str, root: Path | None) -> Path:
@@ -256,19 +266,44 @@ def reports_from_json(items: Iterable[list[str]]) -> list[RawReport]:
 def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     """Store (already scrubbed) reports once under the digest of their content; returns it.
     A tool's whole entry and its unit index name the same report (checkov's is megabytes):
-    an entry already there is not written again."""
+    an entry already there is not written again.
+
+    The reports' bytes sit as they are in a `.bin` file beside the entry, which names each
+    report and its length: a hit reads them back without decoding and re-encoding them
+    (checkov's 7.6 MB report as a JSON string cost ~15 ms of a re-run's CPU, every run). Still
+    no base64: a value that escaped scrubbing stays findable by a plain grep. The `.bin` is
+    written first, so an entry never names reports that are not there."""
     reports = list(reports)
     key = digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
-    if not _entry_path(tool, key, None).exists():
-        # each report decoded and escaped piece by piece (reports_to_json's text, streamed)
-        write_entry(tool, key, {"reports": reports_streamed(reports)})
+    path = _entry_path(tool, key, None)
+    if not path.exists() and _write_atomic(path.with_suffix(".bin"), lambda fh: fh.writelines(
+            r.data for r in reports), binary=True):
+        write_entry(tool, key, {"parts": [[r.name, len(r.data)] for r in reports]})
     return key
 
 
 def get_reports(tool: str, entry: Mapping[str, Any]) -> list[RawReport] | None:
     """An entry's reports, stored inline or by reference; None when the referenced ones are
-    gone (the entry is then a miss)."""
+    gone or do not read back whole (the entry is then a miss)."""
     if "reports_ref" not in entry:
         return reports_from_json(entry.get("reports", []))
-    held = read_entry(tool, str(entry["reports_ref"]), strings_only=True)
-    return None if held is None else reports_from_json(held["reports"])
+    ref = str(entry["reports_ref"])
+    held = read_entry(tool, ref, strings_only=True)
+    if held is None:
+        return None
+    if "parts" not in held:   # written before the reports moved to a .bin
+        return reports_from_json(held["reports"])
+    parts = [(str(name), int(size)) for name, size in held["parts"]]
+    try:
+        data = _entry_path(tool, ref, None).with_suffix(".bin").read_bytes()
+    except OSError:
+        return None
+    if len(data) != sum(size for _, size in parts):
+        return None
+    if len(parts) == 1:
+        return [RawReport(parts[0][0], data)]   # checkov's one report: no copy
+    out, start = [], 0
+    for name, size in parts:
+        out.append(RawReport(name, data[start:start + size]))
+        start += size
+    return out
