@@ -15,11 +15,10 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
 
-from secpipe.model import Category, Finding, Location, Resource, Secret, Severity
+from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, slots
 from secpipe.model.finding import Vulnerability
 from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
@@ -152,81 +151,60 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
 
 def finding_from_json(d: Mapping[str, Any]) -> Finding:
     """`finding_to_json`'s inverse: the Finding its keyword __init__ would build from `d`
-    (tests/test_scan_cache_store.py compares them), made field by field through the slots'
-    descriptors instead. A cache hit rebuilds every cached finding on every run (1,770 of
+    (tests/test_scan_cache_finding_json.py compares them), made through the slots (see
+    `model/slots.py`). A cache hit rebuilds every cached finding on every run (1,770 of
     checkov's on the generated repository): ~2.5 against ~6.5 us each."""
     loc, res, sec = d["location"], d["resource"], d["secret"]
-    f = _new(Finding)
-    _F_TOOL(f, d["tool"])
-    _F_RULE(f, d["rule_id"])
-    _F_TITLE(f, d["title"])
+    f = slots.new(Finding)
+    slots.TOOL(f, d["tool"])
+    slots.RULE_ID(f, d["rule_id"])
+    slots.TITLE(f, d["title"])
     sev = d["severity"]
-    _F_SEVERITY(f, _SEVERITIES[sev] if sev in _SEVERITIES else Severity(sev))
-    _F_DESCRIPTION(f, d["description"])
+    slots.SEVERITY(f, _SEVERITIES[sev] if sev in _SEVERITIES else Severity(sev))
+    slots.DESCRIPTION(f, d["description"])
     cat = d["category"]
-    _F_CATEGORY(f, _CATEGORIES[cat] if cat in _CATEGORIES else Category(cat))
-    _F_SEVERITY_ORIGINAL(f, d["severity_original"])
-    _F_LOCATION(f, None if loc is None else _location(loc))
-    _F_RESOURCE(f, None if res is None else Resource(res[0], res[1], dict(res[2])))
-    _F_REMEDIATION(f, d["remediation"])
-    _F_REMEDIATION_URL(f, d["remediation_url"])
-    _F_REFERENCES(f, tuple(d["references"]))
-    _F_CWE(f, tuple(d["cwe"]))
+    slots.CATEGORY(f, _CATEGORIES[cat] if cat in _CATEGORIES else Category(cat))
+    slots.SEVERITY_ORIGINAL(f, d["severity_original"])
+    slots.LOCATION(f, None if loc is None else _location(loc))
+    slots.RESOURCE(f, None if res is None else Resource(res[0], res[1], dict(res[2])))
+    slots.REMEDIATION(f, d["remediation"])
+    slots.REMEDIATION_URL(f, d["remediation_url"])
+    slots.REFERENCES(f, tuple(d["references"]))
+    slots.CWE(f, tuple(d["cwe"]))
     vulns = d["vulnerabilities"]
-    _F_VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
-    _F_SECRET(f, None if sec is None else _secret(sec))
-    _F_LOCATION_KEY(f, d["location_key"])
-    _F_CONFIDENCE(f, d["confidence"])
-    _F_PROPERTIES(f, dict(d["properties"]))
-    _F_TYPES(f, tuple(d["types"]))
-    _F_FIRST_OBSERVED(f, None)   # not kept in the cache: scans have none
-    _F_LAST_OBSERVED(f, None)
-    _F_ISSUE_KEY(f, d["issue_key"])
-    _F_RELATED(f, tuple(d["related"]))
+    slots.VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
+    slots.SECRET(f, None if sec is None else _secret(sec))
+    slots.LOCATION_KEY(f, d["location_key"])
+    slots.CONFIDENCE(f, d["confidence"])
+    slots.PROPERTIES(f, dict(d["properties"]))
+    slots.TYPES(f, tuple(d["types"]))
+    slots.FIRST_OBSERVED_AT(f, None)   # not kept in the cache: scans have none
+    slots.LAST_OBSERVED_AT(f, None)
+    slots.ISSUE_KEY(f, d["issue_key"])
+    slots.RELATED(f, tuple(d["related"]))
     return f
 
 
 def _location(loc: list) -> Location:
-    """`Location(*loc)` without the frozen dataclass's __init__."""
-    it = _new(Location)
-    _L_PATH(it, loc[0])
-    _L_START(it, loc[1])
-    _L_END(it, loc[2])
-    _L_SNIPPET(it, loc[3])
+    """`Location(*loc)` through the slots."""
+    it = slots.new(Location)
+    slots.LOC_PATH(it, loc[0])
+    slots.LOC_START_LINE(it, loc[1])
+    slots.LOC_END_LINE(it, loc[2])
+    slots.LOC_SNIPPET(it, loc[3])
     return it
 
 
 def _secret(sec: list) -> Secret:
-    """`Secret(sha256=sec[0], masked=sec[1])` without the frozen dataclass's __init__."""
-    it = _new(Secret)
-    _S_SHA256(it, sec[0])
-    _S_MASKED(it, sec[1])
+    """`Secret(sha256=sec[0], masked=sec[1])` through the slots."""
+    it = slots.new(Secret)
+    slots.SECRET_SHA256(it, sec[0])
+    slots.SECRET_MASKED(it, sec[1])
     return it
 
 
-def _slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
-    """The named fields' slot descriptors' __set__: what a frozen slotted dataclass's __init__
-    does through object.__setattr__, minus the name lookups. Every field must be named (a
-    field added to the model and not here fails at import, not in a silent default)."""
-    if set(names) != {f.name for f in fields(cls)}:
-        raise TypeError(f"{cls.__name__}'s fields are not {names}")
-    return [cls.__dict__[name].__set__ for name in names]
-
-
-_new = object.__new__
 _SEVERITIES = {int(s): s for s in Severity}
 _CATEGORIES = {c.value: c for c in Category}
-(_F_TOOL, _F_RULE, _F_TITLE, _F_SEVERITY, _F_DESCRIPTION, _F_CATEGORY, _F_SEVERITY_ORIGINAL,
- _F_LOCATION, _F_RESOURCE, _F_REMEDIATION, _F_REMEDIATION_URL, _F_REFERENCES, _F_CWE,
- _F_VULNERABILITIES, _F_SECRET, _F_LOCATION_KEY, _F_CONFIDENCE, _F_PROPERTIES, _F_TYPES,
- _F_FIRST_OBSERVED, _F_LAST_OBSERVED, _F_ISSUE_KEY, _F_RELATED) = _slot_setters(
-    Finding, "tool", "rule_id", "title", "severity", "description", "category",
-    "severity_original", "location", "resource", "remediation", "remediation_url",
-    "references", "cwe", "vulnerabilities", "secret", "location_key", "confidence",
-    "properties", "types", "first_observed_at", "last_observed_at", "issue_key", "related")
-_L_PATH, _L_START, _L_END, _L_SNIPPET = _slot_setters(
-    Location, "path", "start_line", "end_line", "snippet")
-_S_SHA256, _S_MASKED = _slot_setters(Secret, "sha256", "masked")
 
 
 def _vuln_to_json(v: Vulnerability) -> dict[str, Any]:
