@@ -48,19 +48,11 @@ def clear(root: Path | None = None) -> int:
     return count
 
 
-def read_entry(tool: str, key: str, root: Path | None = None, *, strings_only: bool = False
-               ) -> dict[str, Any] | None:
-    """The entry, or None (missing, damaged or of another schema: a miss).
-
-    `strings_only`: an entry whose values are strings and integers within 64 bits (and its
-    schema number), such as the reports `put_reports` stores and the manifest's file stats, is
-    read with orjson (a third of json's CPU on checkov's megabytes, every run); orjson differs
-    from json only on numbers beyond 64 bits, which such an entry does not hold, and what it
-    refuses (lone surrogates, ...) is json's to read."""
+def read_entry(tool: str, key: str, root: Path | None = None) -> dict[str, Any] | None:
+    """The entry, or None (missing, damaged or of another schema: a miss)."""
     path = _entry_path(tool, key, root)
     try:
-        data = _strings_loads(path.read_bytes()) if strings_only else \
-            json.loads(path.read_text(encoding="utf-8"))
+        data = _loads(path.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -68,13 +60,28 @@ def read_entry(tool: str, key: str, root: Path | None = None, *, strings_only: b
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
 
-def _strings_loads(raw: bytes) -> Any:
+# an integer orjson would read as a float (below -2**63 or above 2**64 - 1), or a string's
+# digits that look like one (a digest's): such an entry is json's to read. Found as runs in the
+# entry's bytes with digits mapped to "0" and all but "-" to " " (a regex took ~10 ms a MB).
+_DIGITS = bytes(48 if 48 <= i <= 57 else 45 if i == 45 else 32 for i in range(256))
+_NEGATIVE_LONG, _LONG = b"-" + b"0" * 19, b"0" * 20
+
+
+def _loads(raw: bytes) -> Any:
+    """`json.loads(raw.decode("utf-8"))`, with orjson where it reads the same (a third of
+    json's CPU: checkov's 1,770 cached findings and the manifest's 3,000 stats, every run).
+    orjson differs only on integers beyond 64 bits, which `_LONG` and `_NEGATIVE_LONG` leave
+    to json, and on what it refuses (lone surrogates, NaN, 1e400, ...), which json then
+    reads (tests/test_scan_cache_jsonout.py compares them)."""
     import orjson
 
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8"))
+    shape = raw.translate(_DIGITS)
+    if _LONG not in shape and _NEGATIVE_LONG not in shape:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"))
 
 
 _FAILED = threading.local()
@@ -266,7 +273,7 @@ def get_reports(tool: str, entry: Mapping[str, Any]) -> list[RawReport] | None:
     if "reports_ref" not in entry:
         return reports_from_json(entry.get("reports", []))
     ref = str(entry["reports_ref"])
-    held = read_entry(tool, ref, strings_only=True)
+    held = read_entry(tool, ref)
     if held is None:
         return None
     if "parts" not in held:   # written before the reports moved to a .bin

@@ -43,8 +43,7 @@ def manifest(root: Path, exclude: Sequence[str], stat_cache: bool = True) -> dic
     from secpipe.scancache import store
 
     key = store.digest(["manifest-stat", str(root.resolve()), list(exclude)])
-    # orjson: the entry holds strings and stat's integers, all within 64 bits (see read_entry)
-    known = (store.read_entry("manifest", key, strings_only=True) or {}) if stat_cache else {}
+    known = (store.read_entry("manifest", key) or {}) if stat_cache else {}
     before = int(known.get("taken_ns", 0)) - _RACY_NS
     old: dict = known.get("files", {})
     taken_ns = time.time_ns()
