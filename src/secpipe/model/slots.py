@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, Callable
 
-from secpipe.model.finding import Finding, Location
+from secpipe.model.finding import Finding, Location, Resource
 from secpipe.model.secret import Secret
 
 new = object.__new__
@@ -38,6 +38,7 @@ def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
     "properties", "types", "first_observed_at", "last_observed_at", "issue_key", "related")
 LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
     Location, "path", "start_line", "end_line", "snippet")
+RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
 SECRET_SHA256, SECRET_MASKED = slot_setters(Secret, "sha256", "masked")
 
 

@@ -173,7 +173,7 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
     slots.CATEGORY(f, _CATEGORIES[cat] if cat in _CATEGORIES else Category(cat))
     slots.SEVERITY_ORIGINAL(f, d["severity_original"])
     slots.LOCATION(f, None if loc is None else _location(loc))
-    slots.RESOURCE(f, None if res is None else Resource(res[0], res[1], dict(res[2])))
+    slots.RESOURCE(f, None if res is None else _resource(res))
     slots.REMEDIATION(f, d["remediation"])
     slots.REMEDIATION_URL(f, d["remediation_url"])
     slots.REFERENCES(f, tuple(d["references"]))
@@ -199,6 +199,15 @@ def _location(loc: list) -> Location:
     slots.LOC_START_LINE(it, loc[1])
     slots.LOC_END_LINE(it, loc[2])
     slots.LOC_SNIPPET(it, loc[3])
+    return it
+
+
+def _resource(res: list) -> Resource:
+    """`Resource(res[0], res[1], dict(res[2]))` through the slots (checkov's every finding)."""
+    it = slots.new(Resource)
+    slots.RES_TYPE(it, res[0])
+    slots.RES_ID(it, res[1])
+    slots.RES_DETAILS(it, dict(res[2]))
     return it
 
 
