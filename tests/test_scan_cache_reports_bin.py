@@ -48,3 +48,16 @@ def test_an_entry_of_the_json_layout_still_reads(tmp_path: Path, monkeypatch) ->
     store.write_entry("t", "cd" * 32, {"reports": store.reports_streamed(reports)})
     assert store.get_reports("t", {"reports_ref": "cd" * 32}) == reports
     assert not list(tmp_path.rglob("*.bin"))
+
+
+def test_the_json_layout_s_key_is_left_to_it(tmp_path: Path, monkeypatch) -> None:
+    """A secpipe from before the .bin, sharing the cache, finds the same reports under its own
+    key in its own layout: put_reports never writes a `parts` entry there."""
+    import hashlib
+
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path))
+    reports = [RawReport("a.json", b"{}")]
+    old_key = store.digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()]
+                                        for r in reports]])
+    assert store.put_reports("t", reports) != old_key
+    assert store.read_entry("t", old_key) is None

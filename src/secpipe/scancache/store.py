@@ -268,7 +268,9 @@ def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     no base64: a value that escaped scrubbing stays findable by a plain grep. The `.bin` is
     written first, so an entry never names reports that are not there."""
     reports = list(reports)
-    key = digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
+    # not the key of the JSON layout's entries ("reports"): a secpipe from before the .bin,
+    # sharing the cache, never finds an entry it cannot read under a key it would use
+    key = digest(["reports.bin", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
     path = _entry_path(tool, key, None)
     if not path.exists() and _write_atomic(path.with_suffix(".bin"), lambda fh: fh.writelines(
             r.data for r in reports), binary=True):
