@@ -128,3 +128,14 @@ def test_scrubbing_keeps_json_valid() -> None:
     parsed = json.loads(out)
     assert "DFnNho62" not in out.decode()
     assert parsed["secret"] == mask(value)
+
+
+def test_assigned_identities_name_findings_as_a_fresh_copy_would() -> None:
+    from dataclasses import replace
+
+    findings = [_f(location=Location("Dockerfile", 5)), _f(location=Location("Dockerfile", 12)),
+                _f(location=Location("other", 1, 1, "x = 1")),
+                _f(secret=Secret("ab" * 32, "AK…"), category=Category.SECRET),
+                _f(resource=Resource("AwsS3Bucket", "b"))]
+    for f in assign_identities(findings):
+        assert f.fingerprint() == replace(f).fingerprint()

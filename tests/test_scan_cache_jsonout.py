@@ -98,15 +98,36 @@ def test_a_written_entry_reads_back_as_the_lists_it_streamed(tmp_path: Path,
                      b"\xed\xa0\x80 lone surrogate bytes", b"\x00\x01\x1f\x7f ctl",
                      b"\xe2\x80\xa8\xe2\x80\xa9 seps", b'"\\u00e9\\"'])), max_size=4))
 def test_held_reports_read_with_orjson_are_json_s_reading(tmp_path_factory, datas) -> None:
-    """get_reports reads the held reports with orjson (strings_only): the same reports, and
-    the same entry as json's reading, whatever bytes the reports hold."""
+    """read_entry reads with orjson where it can: the same reports, and the same entry as
+    json's reading, whatever bytes the reports hold."""
     root = tmp_path_factory.mktemp("c")
     reports = [RawReport(f"r{i}.json", d) for i, d in enumerate(datas)]
     key = store.digest(["reports", [r.name for r in reports], [d.hex() for d in datas]])
     store.write_entry("t", key, {"reports": store.reports_streamed(reports)}, root)
-    fast = store.read_entry("t", key, root, strings_only=True)
-    assert fast == store.read_entry("t", key, root)
+    fast = store.read_entry("t", key, root)
+    [path] = root.rglob("*.json")
+    assert fast == json.loads(path.read_text(encoding="utf-8"))
     assert store.reports_from_json(fast["reports"]) == reports
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
+    | st.sampled_from([2 ** 63, -(2 ** 63), -(2 ** 63) - 1, 2 ** 64 - 1, 2 ** 64, 10 ** 19,
+                       -(10 ** 19), 0.1, -0.0, 1e308, 5e-324])
+    | st.text(alphabet=st.characters(max_codepoint=0xFFFF), max_size=8)
+    | st.text(alphabet="0123456789abcdef-", min_size=18, max_size=40),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_values)
+def test_an_entry_reads_as_json_reads_it(value) -> None:
+    """orjson where it reads the same (ints beyond 64 bits, NaN, lone surrogates left to
+    json): the same types and values, compared by repr (1 is not 1.0, -0.0 is not 0.0)."""
+    raw = jsonout.encode({"schema": store.SCHEMA, "v": value}).encode("utf-8")
+    assert repr(store._loads(raw)) == repr(json.loads(raw.decode("utf-8")))
 
 
 _text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2030), max_size=12)

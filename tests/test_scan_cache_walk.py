@@ -58,7 +58,8 @@ def _tree(root: Path) -> None:
     os.mkfifo(root / "fifo")                                    # not a regular file
 
 
-@pytest.mark.parametrize("exclude", [(), ("skip", "*.log"), ("z/y",), ("*.md", "dd")])
+@pytest.mark.parametrize("exclude", [(), ("skip", "*.log"), ("z/y",), ("*.md", "dd"),
+                                     ("z/*",), ("*/x",), ("keep/*.log", "sub*"), ("y", "z/y/")])
 def test_the_same_files_order_and_signatures_as_walk_and_stat(tmp_path: Path,
                                                               exclude: tuple[str, ...]) -> None:
     root = tmp_path / "tree"

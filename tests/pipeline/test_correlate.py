@@ -282,10 +282,17 @@ def test_the_runs_secret_index_grows_stage_by_stage_as_a_fresh_one_would() -> No
 
 
 def test_the_fast_issue_copy_equals_with_() -> None:
-    from secpipe.pipeline.correlate import _with_issue
+    import pickle
+
+    from secpipe.model.slots import with_issue
 
     f = _secret("trufflehog3", "amazon.aws-api-key", KEY_ID)
-    f = f.with_(properties={"commit": "abc"}, cwe=("CWE-798",), confidence=3)
-    copy = _with_issue(f, "issue/abc", ("id1", "id2"))
-    assert copy == f.with_(issue_key="issue/abc", related=("id1", "id2"))
+    f = f.with_(properties={"commit": "abc"}, cwe=("CWE-798",), confidence=3,
+                first_observed_at="2024-01-01T00:00:00.000Z")
+    fingerprint = f.fingerprint()
+    copy = with_issue(f, "issue/abc", ("id1", "id2"))
+    want = f.with_(issue_key="issue/abc", related=("id1", "id2"))
+    assert copy == want and repr(copy) == repr(want)
+    assert pickle.dumps(copy) == pickle.dumps(want)
+    assert copy._fingerprint == fingerprint == want.fingerprint()
     assert copy is not f and f.issue_key is None

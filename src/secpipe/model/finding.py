@@ -232,6 +232,16 @@ class Finding(_FingerprintSlot):
             object.__setattr__(self, "_fingerprint", fingerprint)   # frozen: a cache only
             return fingerprint
 
+    def named_by(self, identity: str) -> "Finding":
+        """This finding, its fingerprint made from `identity`, which must be its
+        `identity_key()` as just computed (assign_identities reads every finding's key
+        anyway: the gate and correlation then need not build it again)."""
+        try:
+            self._fingerprint
+        except AttributeError:
+            object.__setattr__(self, "_fingerprint", _digest(identity))
+        return self
+
     def keep_fingerprint_in(self, copy: "Finding") -> "Finding":
         """`copy` (made from this finding with the same identity fields) given this one's
         fingerprint when it is known."""

@@ -23,9 +23,7 @@ a shared root cause (never because they are both near a third).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +34,7 @@ import yaml
 
 from secpipe.model import Category, Finding
 from secpipe.model.secret import current_key
+from secpipe.model.slots import with_issue
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
 MAX_RELATED = 10  # ASFF RelatedFindings holds at most 10 entries
@@ -243,21 +242,6 @@ def _misconfigurations(findings: Sequence[Finding], idx: Sequence[int], uf: _Uni
                     uf.union(a, b)
 
 
-_FIELDS = [f.name for f in dataclasses.fields(Finding)]
-_ALL_FIELDS = operator.attrgetter(*_FIELDS)
-_ISSUE_KEY, _RELATED = _FIELDS.index("issue_key"), _FIELDS.index("related")
-
-
-def _with_issue(finding: Finding, key: str, related: tuple[str, ...]) -> Finding:
-    """`finding.with_(issue_key=key, related=related)`, twice as fast: every finding of a run
-    is copied here, and `dataclasses.replace` walks the fields in Python."""
-    values = list(_ALL_FIELDS(finding))
-    values[_ISSUE_KEY] = key
-    values[_RELATED] = related
-    # neither field is part of the identity: the copy keeps the fingerprint already computed
-    return finding.keep_fingerprint_in(Finding(*values))
-
-
 def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], str],
               secret_values: Iterable[str] | SecretValues = (), table: Path = TABLE
               ) -> list[Finding]:
@@ -288,7 +272,7 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             f = findings[members[0]]
             key = "issue/" + f.fingerprint()
             if f.issue_key != key or f.related:   # a copy only when it changes
-                out[members[0]] = _with_issue(f, key, ())
+                out[members[0]] = with_issue(f, key, ())
             continue
         fingerprints = {i: findings[i].fingerprint() for i in members}
         ids = {i: id_of(i, findings[i]) for i in members}
@@ -300,7 +284,7 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
             f = findings[i]
             if f.issue_key != key or f.related != related:   # a copy only when it changes
-                out[i] = _with_issue(f, key, related)
+                out[i] = with_issue(f, key, related)
     return out
 
 

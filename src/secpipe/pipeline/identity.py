@@ -23,9 +23,9 @@ def assign_identities(findings: Sequence[Finding]) -> list[Finding]:
     for f in findings:
         groups.setdefault(f.identity_key(), []).append(f)
     out: list[Finding] = []
-    for members in groups.values():
+    for key, members in groups.items():
         if len(members) == 1:
-            out.append(members[0])
+            out.append(members[0].named_by(key))
             continue
         if members[0].secret is not None:
             out.append(members[0])  # one leaked value per file is one finding

@@ -77,7 +77,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     tool_version = version()
     if not tool_version:
         return fresh_scan(scanner, req, collector)  # an unknown version cannot be keyed
-    files = _manifest(req)
+    files, files_digest = _manifest(req)
     kind = u.unit_kind(scanner.name, req.options, req.git_root, req.root, files)
     history = None
     if scanner.name in u.HISTORY_TOOLS and req.options.get("history", True) and req.git_root:
@@ -93,7 +93,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
         "tool_config": {rel: files[rel] for rel in u.root_config_files(files)},
         "executable": _executable_identity(scanner, req),
     })
-    whole_key = store.digest([base, u.manifest_digest(files), history])
+    whole_key = store.digest([base, files_digest, history])
     entry = store.read_entry(scanner.name, whole_key)
     reports = None if entry is None else store.get_reports(scanner.name, entry)
     if entry is not None and reports is not None:
@@ -134,19 +134,20 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     return outcome, findings
 
 
-_MANIFESTS: dict[tuple, dict[str, str]] = {}
+_MANIFESTS: dict[tuple, tuple[dict[str, str], str]] = {}
 _MANIFEST_LOCK = threading.Lock()
 
 
-def _manifest(req: ScanRequest) -> dict[str, str]:
-    """The tree's manifest, hashed once per run however many tools read it (the tree does not
-    change under a run; a new run id hashes again)."""
+def _manifest(req: ScanRequest) -> tuple[dict[str, str], str]:
+    """The tree's manifest and its digest, made once per run however many tools read them
+    (the tree does not change under a run; a new run id hashes again)."""
     key = (str(req.root), tuple(req.exclude), req.run_id)
     with _MANIFEST_LOCK:
         if not req.run_id or key not in _MANIFESTS:
             if len(_MANIFESTS) > 8:
                 _MANIFESTS.clear()
-            _MANIFESTS[key] = u.manifest(req.root, req.exclude)
+            files = u.manifest(req.root, req.exclude)
+            _MANIFESTS[key] = (files, u.manifest_digest(files))
         return _MANIFESTS[key]
 
 

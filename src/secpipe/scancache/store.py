@@ -16,9 +16,9 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import IO, Any, Callable, Iterable, Mapping
 
-from secpipe.model import Category, Finding, Location, Resource, Secret, Severity
+from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, slots
 from secpipe.model.finding import Vulnerability
 from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
@@ -48,18 +48,11 @@ def clear(root: Path | None = None) -> int:
     return count
 
 
-def read_entry(tool: str, key: str, root: Path | None = None, *, strings_only: bool = False
-               ) -> dict[str, Any] | None:
-    """The entry, or None (missing, damaged or of another schema: a miss).
-
-    `strings_only`: an entry whose values are strings (and its schema number), such as the
-    reports `put_reports` stores, is read with orjson (a third of json's CPU on checkov's
-    megabytes, every run); orjson differs from json only on numbers beyond 64 bits, which such
-    an entry does not hold, and what it refuses (lone surrogates, ...) is json's to read."""
+def read_entry(tool: str, key: str, root: Path | None = None) -> dict[str, Any] | None:
+    """The entry, or None (missing, damaged or of another schema: a miss)."""
     path = _entry_path(tool, key, root)
     try:
-        data = _strings_loads(path.read_bytes()) if strings_only else \
-            json.loads(path.read_text(encoding="utf-8"))
+        data = _loads(path.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -67,13 +60,28 @@ def read_entry(tool: str, key: str, root: Path | None = None, *, strings_only: b
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
 
-def _strings_loads(raw: bytes) -> Any:
+# an integer orjson would read as a float (below -2**63 or above 2**64 - 1), or a string's
+# digits that look like one (a digest's): such an entry is json's to read. Found as runs in the
+# entry's bytes with digits mapped to "0" and all but "-" to " " (a regex took ~10 ms a MB).
+_DIGITS = bytes(48 if 48 <= i <= 57 else 45 if i == 45 else 32 for i in range(256))
+_NEGATIVE_LONG, _LONG = b"-" + b"0" * 19, b"0" * 20
+
+
+def _loads(raw: bytes) -> Any:
+    """`json.loads(raw.decode("utf-8"))`, with orjson where it reads the same (a third of
+    json's CPU: checkov's 1,770 cached findings and the manifest's 3,000 stats, every run).
+    orjson differs only on integers beyond 64 bits, which `_LONG` and `_NEGATIVE_LONG` leave
+    to json, and on what it refuses (lone surrogates, NaN, 1e400, ...), which json then
+    reads (tests/test_scan_cache_jsonout.py compares them)."""
     import orjson
 
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8"))
+    shape = raw.translate(_DIGITS)
+    if _LONG not in shape and _NEGATIVE_LONG not in shape:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"))
 
 
 _FAILED = threading.local()
@@ -88,28 +96,37 @@ def write_failures() -> list[str]:
 
 def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None = None) -> None:
     """Write atomically; lists given as `jsonout.Each` and reports as `jsonout.Text` are
-    written element by element (reads back as lists and strings). A cache that cannot be written (full disk, read-only home) costs only
-    the next run's speed, never this run's result: the failure is kept for the tool's log
-    (`write_failures`), not raised."""
-    path = _entry_path(tool, key, root)
+    written element by element (reads back as lists and strings). A cache that cannot be
+    written (full disk, read-only home) costs only the next run's speed, never this run's
+    result: the failure is kept for the tool's log (`write_failures`), not raised."""
+    # not json.dump (the pure-Python encoder, 5-10x slower) nor one json.dumps string:
+    # jsonout walks the entry's Each lists and Text reports piece by piece
+    _write_atomic(_entry_path(tool, key, root),
+                  lambda fh: jsonout.dump({"schema": SCHEMA, **entry}, fh), binary=False)
+
+
+def _write_atomic(path: Path, write: Callable[[IO[Any]], object], *, binary: bool) -> bool:
+    """`write` into a temp file renamed to `path` (never a half-written file under its name);
+    a failure is kept for `write_failures`. Whether it was written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     except OSError as exc:
         _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path.parent}: {exc}"]
-        return
+        return False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
-            # not json.dump (the pure-Python encoder, 5-10x slower) nor one json.dumps string:
-            # jsonout walks the entry's Each lists and Text reports piece by piece
-            jsonout.dump({"schema": SCHEMA, **entry}, fh)
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20)) as fh:
+            write(fh)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         _FAILED.messages = [*getattr(_FAILED, "messages", []), f"{path}: {exc}"]
+        return False
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def _entry_path(tool: str, key: str, root: Path | None) -> Path:
@@ -140,21 +157,70 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
 
 
 def finding_from_json(d: Mapping[str, Any]) -> Finding:
+    """`finding_to_json`'s inverse: the Finding its keyword __init__ would build from `d`
+    (tests/test_scan_cache_finding_json.py compares them), made through the slots (see
+    `model/slots.py`). A cache hit rebuilds every cached finding on every run (1,770 of
+    checkov's on the generated repository): ~2.5 against ~6.5 us each."""
     loc, res, sec = d["location"], d["resource"], d["secret"]
-    return Finding(
-        tool=d["tool"], rule_id=d["rule_id"], title=d["title"],
-        severity=Severity(d["severity"]), description=d["description"],
-        category=Category(d["category"]), severity_original=d["severity_original"],
-        location=None if loc is None else Location(loc[0], loc[1], loc[2], loc[3]),
-        resource=None if res is None else Resource(res[0], res[1], dict(res[2])),
-        remediation=d["remediation"], remediation_url=d["remediation_url"],
-        references=tuple(d["references"]), cwe=tuple(d["cwe"]),
-        vulnerabilities=tuple(_vuln_from_json(v) for v in d["vulnerabilities"]),
-        secret=None if sec is None else Secret(sha256=sec[0], masked=sec[1]),
-        location_key=d["location_key"], confidence=d["confidence"],
-        properties=dict(d["properties"]), types=tuple(d["types"]),
-        issue_key=d["issue_key"], related=tuple(d["related"]),
-    )
+    f = slots.new(Finding)
+    slots.TOOL(f, d["tool"])
+    slots.RULE_ID(f, d["rule_id"])
+    slots.TITLE(f, d["title"])
+    sev = d["severity"]
+    slots.SEVERITY(f, _SEVERITIES[sev] if sev in _SEVERITIES else Severity(sev))
+    slots.DESCRIPTION(f, d["description"])
+    cat = d["category"]
+    slots.CATEGORY(f, _CATEGORIES[cat] if cat in _CATEGORIES else Category(cat))
+    slots.SEVERITY_ORIGINAL(f, d["severity_original"])
+    slots.LOCATION(f, None if loc is None else _location(loc))
+    slots.RESOURCE(f, None if res is None else _resource(res))
+    slots.REMEDIATION(f, d["remediation"])
+    slots.REMEDIATION_URL(f, d["remediation_url"])
+    slots.REFERENCES(f, tuple(d["references"]))
+    slots.CWE(f, tuple(d["cwe"]))
+    vulns = d["vulnerabilities"]
+    slots.VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
+    slots.SECRET(f, None if sec is None else _secret(sec))
+    slots.LOCATION_KEY(f, d["location_key"])
+    slots.CONFIDENCE(f, d["confidence"])
+    slots.PROPERTIES(f, dict(d["properties"]))
+    slots.TYPES(f, tuple(d["types"]))
+    slots.FIRST_OBSERVED_AT(f, None)   # not kept in the cache: scans have none
+    slots.LAST_OBSERVED_AT(f, None)
+    slots.ISSUE_KEY(f, d["issue_key"])
+    slots.RELATED(f, tuple(d["related"]))
+    return f
+
+
+def _location(loc: list) -> Location:
+    """`Location(*loc)` through the slots."""
+    it = slots.new(Location)
+    slots.LOC_PATH(it, loc[0])
+    slots.LOC_START_LINE(it, loc[1])
+    slots.LOC_END_LINE(it, loc[2])
+    slots.LOC_SNIPPET(it, loc[3])
+    return it
+
+
+def _resource(res: list) -> Resource:
+    """`Resource(res[0], res[1], dict(res[2]))` through the slots (checkov's every finding)."""
+    it = slots.new(Resource)
+    slots.RES_TYPE(it, res[0])
+    slots.RES_ID(it, res[1])
+    slots.RES_DETAILS(it, dict(res[2]))
+    return it
+
+
+def _secret(sec: list) -> Secret:
+    """`Secret(sha256=sec[0], masked=sec[1])` through the slots."""
+    it = slots.new(Secret)
+    slots.SECRET_SHA256(it, sec[0])
+    slots.SECRET_MASKED(it, sec[1])
+    return it
+
+
+_SEVERITIES = {int(s): s for s in Severity}
+_CATEGORIES = {c.value: c for c in Category}
 
 
 def _vuln_to_json(v: Vulnerability) -> dict[str, Any]:
@@ -194,19 +260,46 @@ def reports_from_json(items: Iterable[list[str]]) -> list[RawReport]:
 def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     """Store (already scrubbed) reports once under the digest of their content; returns it.
     A tool's whole entry and its unit index name the same report (checkov's is megabytes):
-    an entry already there is not written again."""
+    an entry already there is not written again.
+
+    The reports' bytes sit as they are in a `.bin` file beside the entry, which names each
+    report and its length: a hit reads them back without decoding and re-encoding them
+    (checkov's 7.6 MB report as a JSON string cost ~15 ms of a re-run's CPU, every run). Still
+    no base64: a value that escaped scrubbing stays findable by a plain grep. The `.bin` is
+    written first, so an entry never names reports that are not there."""
     reports = list(reports)
-    key = digest(["reports", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
-    if not _entry_path(tool, key, None).exists():
-        # each report decoded and escaped piece by piece (reports_to_json's text, streamed)
-        write_entry(tool, key, {"reports": reports_streamed(reports)})
+    # not the key of the JSON layout's entries ("reports"): a secpipe from before the .bin,
+    # sharing the cache, never finds an entry it cannot read under a key it would use
+    key = digest(["reports.bin", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
+    path = _entry_path(tool, key, None)
+    if not path.exists() and _write_atomic(path.with_suffix(".bin"), lambda fh: fh.writelines(
+            r.data for r in reports), binary=True):
+        write_entry(tool, key, {"parts": [[r.name, len(r.data)] for r in reports]})
     return key
 
 
 def get_reports(tool: str, entry: Mapping[str, Any]) -> list[RawReport] | None:
     """An entry's reports, stored inline or by reference; None when the referenced ones are
-    gone (the entry is then a miss)."""
+    gone or do not read back whole (the entry is then a miss)."""
     if "reports_ref" not in entry:
         return reports_from_json(entry.get("reports", []))
-    held = read_entry(tool, str(entry["reports_ref"]), strings_only=True)
-    return None if held is None else reports_from_json(held["reports"])
+    ref = str(entry["reports_ref"])
+    held = read_entry(tool, ref)
+    if held is None:
+        return None
+    if "parts" not in held:   # written before the reports moved to a .bin
+        return reports_from_json(held["reports"])
+    parts = [(str(name), int(size)) for name, size in held["parts"]]
+    try:
+        data = _entry_path(tool, ref, None).with_suffix(".bin").read_bytes()
+    except OSError:
+        return None
+    if len(data) != sum(size for _, size in parts):
+        return None
+    if len(parts) == 1:
+        return [RawReport(parts[0][0], data)]   # checkov's one report: no copy
+    out, start = [], 0
+    for name, size in parts:
+        out.append(RawReport(name, data[start:start + size]))
+        start += size
+    return out

@@ -47,10 +47,10 @@ def walk_stat(root: Path, exclude: Sequence[str] = ()
     gives the scan cache's signature: an unchanged tree of 3,000 files is walked on every
     run, and a Path per file with three system calls each (is_file, is_symlink, stat) was
     most of a re-run's manifest."""
-    yield from _walk_dir(str(root), "", exclude)
+    yield from _walk_dir(str(root), "", _matcher(tuple(exclude)))
 
 
-def _walk_dir(path: str, rel_dir: str, exclude: Sequence[str]
+def _walk_dir(path: str, rel_dir: str, matcher: tuple[tuple[str, ...], Callable[[str], object]]
               ) -> Iterator[tuple[str, str, os.stat_result]]:
     try:
         with os.scandir(path) as it:
@@ -64,9 +64,13 @@ def _walk_dir(path: str, rel_dir: str, exclude: Sequence[str]
         except OSError:
             is_dir = False  # as os.walk: listed with the files
         (dirs if is_dir else files).append(entry)
+    prefixes, match = matcher
+    # `excluded(rel, ...)`, knowing that every directory above passed it: of the path's
+    # components only the entry's own name is left to match (3,000 files per manifest)
     for entry in sorted(files, key=lambda e: e.name):
         rel = f"{rel_dir}{entry.name}"
-        if excluded(rel, exclude) or not entry.is_file(follow_symlinks=False):
+        if match(rel) or match(entry.name) or rel.startswith(prefixes) \
+                or not entry.is_file(follow_symlinks=False):
             continue
         try:
             st = entry.stat(follow_symlinks=False)
@@ -75,9 +79,9 @@ def _walk_dir(path: str, rel_dir: str, exclude: Sequence[str]
         yield rel, entry.path, st
     for entry in sorted(dirs, key=lambda e: e.name):
         rel = f"{rel_dir}{entry.name}"
-        if excluded(rel, exclude) or entry.is_symlink():
+        if match(rel) or match(entry.name) or rel.startswith(prefixes) or entry.is_symlink():
             continue
-        yield from _walk_dir(entry.path, rel + "/", exclude)
+        yield from _walk_dir(entry.path, rel + "/", matcher)
 
 
 def find_named(root: Path, exclude: Sequence[str], predicate) -> list[Path]:

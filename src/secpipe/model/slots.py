@@ -1,0 +1,72 @@
+"""Findings made field by field through their slots, not through the frozen dataclass's __init__.
+
+A frozen slotted dataclass's __init__ sets each field with `object.__setattr__(self, name, v)`
+(a global, an attribute and a name lookup per field; 23 fields on a Finding). Two places make
+one Finding per finding of every run: the scan cache's hits (`scancache.store`) and the stage's
+correlation (`with_issue`, every finding copied with its issue key). Calling each slot's
+descriptor directly makes the same object (same fields, repr, equality and pickled state:
+tests/test_scan_cache_finding_json.py, tests/pipeline/test_correlate.py) at about half
+the CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Callable
+
+from secpipe.model.finding import Finding, Location, Resource
+from secpipe.model.secret import Secret
+
+new = object.__new__
+
+
+def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
+    """The named fields' slot descriptors' __set__, in the order named. Every field must be
+    named: a field added to the model and not here fails at import, not as a missing slot."""
+    if set(names) != {f.name for f in fields(cls)}:
+        raise TypeError(f"{cls.__name__}'s fields are not {names}")
+    return [cls.__dict__[name].__set__ for name in names]
+
+
+(TOOL, RULE_ID, TITLE, SEVERITY, DESCRIPTION, CATEGORY, SEVERITY_ORIGINAL, LOCATION, RESOURCE,
+ REMEDIATION, REMEDIATION_URL, REFERENCES, CWE, VULNERABILITIES, SECRET, LOCATION_KEY,
+ CONFIDENCE, PROPERTIES, TYPES, FIRST_OBSERVED_AT, LAST_OBSERVED_AT, ISSUE_KEY,
+ RELATED) = slot_setters(
+    Finding, "tool", "rule_id", "title", "severity", "description", "category",
+    "severity_original", "location", "resource", "remediation", "remediation_url",
+    "references", "cwe", "vulnerabilities", "secret", "location_key", "confidence",
+    "properties", "types", "first_observed_at", "last_observed_at", "issue_key", "related")
+LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
+    Location, "path", "start_line", "end_line", "snippet")
+RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
+SECRET_SHA256, SECRET_MASKED = slot_setters(Secret, "sha256", "masked")
+
+
+def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding:
+    """`f.with_(issue_key=key, related=related)`, keeping the fingerprint already computed
+    (neither field is part of the identity)."""
+    out = new(Finding)
+    TOOL(out, f.tool)
+    RULE_ID(out, f.rule_id)
+    TITLE(out, f.title)
+    SEVERITY(out, f.severity)
+    DESCRIPTION(out, f.description)
+    CATEGORY(out, f.category)
+    SEVERITY_ORIGINAL(out, f.severity_original)
+    LOCATION(out, f.location)
+    RESOURCE(out, f.resource)
+    REMEDIATION(out, f.remediation)
+    REMEDIATION_URL(out, f.remediation_url)
+    REFERENCES(out, f.references)
+    CWE(out, f.cwe)
+    VULNERABILITIES(out, f.vulnerabilities)
+    SECRET(out, f.secret)
+    LOCATION_KEY(out, f.location_key)
+    CONFIDENCE(out, f.confidence)
+    PROPERTIES(out, f.properties)
+    TYPES(out, f.types)
+    FIRST_OBSERVED_AT(out, f.first_observed_at)
+    LAST_OBSERVED_AT(out, f.last_observed_at)
+    ISSUE_KEY(out, key)
+    RELATED(out, related)
+    return f.keep_fingerprint_in(out)
