@@ -18,6 +18,7 @@ from typing import AbstractSet, Callable, Mapping, Sequence
 from secpipe.formats import ReportFormatError
 from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed, scrubonce
 from secpipe.model.asff import now_iso
+from secpipe.model.finding import forget_fingerprints
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
@@ -175,8 +176,13 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         gate_inputs()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
-    with keyed(fkey):
-        correlate_run(run, collector.values)   # one issue per root cause, across stages
+    # The values' scrub comes before the run's correlation, which copies findings: what the
+    # scrub needs (the values' automaton, 32 MB at 25,000 values; the scan cache's scrubbed
+    # copies of the reports) is then gone before that copy, which was the run's peak. Neither
+    # step reads what the other changes. The hashes' pass stays after the correlation: its
+    # index of the values (correlate.SecretValues) records their SHA-1s with the run's key,
+    # and the pass replaces what the key recorded.
+    forget_fingerprints()   # the findings carry theirs: not held through the copy either
     events.phase("scrubbing raw reports and logs")
     scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
     _scrub_all(tool_runs, collector.scrub_text,
@@ -184,6 +190,9 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     # the clear values' automaton (about 35 MB at 25,000 values) is not needed for the hashes
     collector.release()
     scrubonce.forget()
+    fkey.release()   # the hashes' bytes table (7 MB at 50,000 findings): built again below
+    with keyed(fkey):
+        correlate_run(run, collector.values)   # one issue per root cause, across stages
     _scrub_all(tool_runs, fkey.scrub_hashes_text, fkey.scrub_hashes)
     fkey.release()   # and the hashes' table, before the outputs are written
     return tool_runs
