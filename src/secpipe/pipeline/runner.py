@@ -36,6 +36,12 @@ from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kil
 from secpipe.scanners.registry import get_scanner
 
 
+# The values' scrub as soon as the last tool is done (`_scrub_values`); off, it comes after
+# every stage is judged (a run whose last tools are followed by a skipped stage): the tests
+# compare both.
+SCRUB_EARLY = True
+
+
 class RunError(Exception):
     """The run could not start or finish (output dir unwritable, ...). Exit code 2."""
 
@@ -153,7 +159,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     cleanups.append((f"{stage.name}/{tool}", tool_run.cleanup))
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
-                if not running and not pending and not values_scrubbed:
+                if SCRUB_EARLY and not running and not pending and not values_scrubbed:
                     # the run's last tool is done: every clear value is known, so the
                     # reports and logs are scrubbed of them before its stage is judged
                     # (which copies that stage's findings), not after
