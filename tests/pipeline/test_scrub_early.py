@@ -18,28 +18,24 @@ import pytest
 from secpipe.pipeline import runner
 from secpipe.pipeline.api import RunRequest, run_pipeline
 
-CONFIG = """\
-version: 1
-project: {name: early}
-defaults: {fail_on: high, mode: enforce, timeout: 60}
-stages:
-  secrets:
-    tools: [trufflehog3, detect-secrets]
-    fail_on: low
-  iac:
-    tools: [checkov]
-    fail_on: medium
-"""
+CONFIG = ("version: 1\nproject: {name: early}\n"
+          "stages:\n  secrets: {tools: [trufflehog3, detect-secrets], fail_on: low}\n"
+          "  iac: {tools: [checkov], fail_on: medium}\n")
+
+
+def _fake(version: str, out_flag: str, write: str, status: int) -> str:
+    """A tool that prints its version, or writes the prepared report where it is asked to."""
+    return (f'#!/bin/sh\nif [ "$1" = --version ]; then echo "{version}"; exit 0; fi\n'
+            f'for a in "$@"; do [ "$prev" = "{out_flag}" ] && out=$a; prev=$a; done\n'
+            f'{write}\nexit {status}\n')
+
 
 FAKES = {
-    "trufflehog3": '#!/bin/sh\n[ "$1" = --version ] && { echo "trufflehog3 3.0.10"; exit 0; }\n'
-                   'while [ $# -gt 0 ]; do [ "$1" = --output ] && out=$2; shift; done\n'
-                   'cp "{r}/trufflehog3.json" "$out"; echo "scan of {leak} done" >&2; exit 2\n',
-    "detect-secrets": '#!/bin/sh\n[ "$1" = --version ] && { echo "1.5.0"; exit 0; }\n'
-                      'cat "{r}/detect-secrets.json"\n',
-    "checkov": '#!/bin/sh\n[ "$1" = --version ] && { echo "3.3.30"; exit 0; }\n'
-               'while [ $# -gt 0 ]; do [ "$1" = --output-file-path ] && out=$2; shift; done\n'
-               'cp "{r}/checkov.json" "$out/results_json.json"; exit 1\n',
+    "trufflehog3": _fake("trufflehog3 3.0.10", "--output",
+                         'cp "{r}/trufflehog3.json" "$out"; echo "scan of {leak} done" >&2', 2),
+    "detect-secrets": _fake("1.5.0", "-", 'cat "{r}/detect-secrets.json"', 0),
+    "checkov": _fake("3.3.30", "--output-file-path",
+                     'cp "{r}/checkov.json" "$out/results_json.json"', 1),
 }
 
 VALUES = [f"Zq{i:02d}x7LmN3pQ9rT5vW1yB8dF4hJ6kS2gA" for i in range(12)]
@@ -119,6 +115,7 @@ def test_the_early_scrub_gives_the_same_run(tmp_path: Path, monkeypatch: pytest.
         monkeypatch.setattr(runner, "SCRUB_EARLY", early)
         out = tmp_path / f"out-{early}"
         result = run_pipeline(RunRequest(root=repo, out_dir=out, use_hub=False))
+        assert [len(s.findings) for s in result.stages] == [len(VALUES) + 2, 5]
         got[early] = _outputs(Path(result.run_dir))
     assert got[True] == got[False]
     written = "\n".join(text for name, text in got[True].items()   # raw/ and logs/
