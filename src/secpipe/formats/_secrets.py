@@ -21,6 +21,7 @@ import re
 from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
+from secpipe.formats._common import shared
 from secpipe.model import Category, Finding, Location, Secret, Severity
 
 CWE = ("CWE-798",)
@@ -68,7 +69,12 @@ def secret_finding(
     the caller's `location_key`.
     """
     shown = secret.masked if secret is not None else "value redacted by the tool"
-    props = {k: v for k, v in (properties or {}).items() if v}
+    # one object per distinct text (secpipe.formats._common.shared): a history scan repeats
+    # its paths, rules, branches, commits and dates on every line
+    props = {k: shared(v) for k, v in (properties or {}).items() if v}
+    path, rule_id = shared(path), shared(rule_id)
+    if severity_original is not None:
+        severity_original = shared(severity_original)
     where = path + (f" line {line}" if line else "")
     commit = props.get("commit", "")
     if commit:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from secpipe.formats._common import as_int, dig, expect, load_json, objects, text
+from secpipe.formats._common import as_int, dig, expect, load_json, objects, shared, text
 from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
@@ -93,11 +93,12 @@ def parse(data: bytes, source: str = "<checkov>") -> Sequence[Finding]:
 
 def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str,
              what: str) -> Finding:
-    check_id = text(item.get("check_id"))
+    check_id = shared(text(item.get("check_id")))
     if not check_id:
         raise ReportFormatError(source, f"{what} has no 'check_id'")
-    name = text(item.get("check_name"), check_id)
-    path = text(item.get("file_path")).replace("\\", "/").lstrip("/") or "."
+    # one object per distinct text: checks, names and files repeat (formats._common.shared)
+    name = shared(text(item.get("check_name"), check_id))
+    path = shared(text(item.get("file_path")).replace("\\", "/").lstrip("/") or ".")
     start, end = _line_range(item.get("file_line_range"))
     resource_name = text(item.get("resource"))
     raw_severity = text(item.get("severity")) or None
@@ -121,7 +122,7 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
                       ("check_class", "check_class"), ("resource_address", "resource_address")):
         value = text(item.get(key))
         if value:
-            properties[prop] = value
+            properties[prop] = shared(value)
     if version:
         properties["checkov_version"] = version
 

@@ -63,7 +63,7 @@ def _url_for(target: str | Path | None) -> tuple[str, Path | None]:
     return f"sqlite:///{path}", path
 
 
-def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
+def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64) -> Engine:
     if path is not None and not path.exists():
         from secpipe.secretkey import make_private_dir
 
@@ -85,10 +85,12 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool) -> Engine:
         # connection through the OS page cache: at 1M findings (~4 GB) a page that is not in a
         # connection's own 64 MB cache is a memory read instead of a 16 KB pread copy
         # (GetFindings -20% CPU when driving from a side table).
+        # cache_size: each connection's page cache, `cache_mb` (see open_store).
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
-                       "busy_timeout=30000", "temp_store=MEMORY", "cache_size=-65536",
-                       "mmap_size=2147418112", "wal_autocheckpoint=8000",
-                       "journal_size_limit=134217728", "foreign_keys=ON"):
+                       "busy_timeout=30000", "temp_store=MEMORY",
+                       f"cache_size=-{cache_mb * 1024}", "mmap_size=2147418112",
+                       "wal_autocheckpoint=8000", "journal_size_limit=134217728",
+                       "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
         filtermatch.register_sqlite(dbapi_conn)    # the document filters' functions
@@ -137,7 +139,8 @@ def _build_template(path: Path, account: str, region: str) -> None:
 
 
 def open_store(url_or_path: str | Path | None = None, *, account_id: str | None = None,
-               region: str = "us-east-1", echo: bool = False) -> "SqlHubStore":
+               region: str = "us-east-1", echo: bool = False,
+               cache_mb: int = 64) -> "SqlHubStore":
     """Open (creating and migrating as needed) a hub.
 
     None -> `.secpipe/hub.db` under the current directory; a path -> that SQLite file;
@@ -147,6 +150,10 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
     None means the remembered one (000000000000 for a new hub), another one than remembered
     is InvalidInput. `region` is the store's default region (the API takes each request's
     from its SigV4 scope). The first open enables Security Hub in (account, region).
+
+    `cache_mb` bounds each SQLite connection's page cache (PostgreSQL: unused). 64 MB serves
+    a hub's reads; a run recording its findings fills it with the pages it writes, which are
+    never read again in that process (`pipeline.hubsync` asks for less).
     """
     if account_id is not None:
         partitions.check_account(account_id)
@@ -157,7 +164,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
             account = account_id or partitions.DEFAULT.account
             template.seed_new_hub(path, _MIGRATIONS, account, region,
                                   lambda scratch: _build_template(scratch, account, region))
-        engine = _sqlite_engine(url, path, echo)
+        engine = _sqlite_engine(url, path, echo, cache_mb)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare a page
         # query and PostgreSQL may switch to a generic plan that ignores the filter values

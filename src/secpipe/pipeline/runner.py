@@ -18,6 +18,7 @@ from typing import AbstractSet, Callable, Mapping, Sequence
 from secpipe.formats import ReportFormatError
 from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed, scrubonce
 from secpipe.model.asff import now_iso
+from secpipe.model.finding import forget_fingerprints
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
@@ -33,6 +34,12 @@ from secpipe.scancache import hints as scan_hints, scan_and_parse
 from secpipe.scanners._history import OFF as HISTORY_OFF
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
+
+
+# The values' scrub as soon as the last tool is done (`_scrub_values`); off, it comes after
+# every stage is judged (a run whose last tools are followed by a skipped stage): the tests
+# compare both.
+SCRUB_EARLY = True
 
 
 class RunError(Exception):
@@ -97,6 +104,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="secpipe-tool")
     priorities = Priorities()
     tree_only = _tree_only(plan)
+    values_scrubbed = False
     try:
         while pending or running:
             for stage in list(pending.values()):
@@ -151,6 +159,14 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     cleanups.append((f"{stage.name}/{tool}", tool_run.cleanup))
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
+                if SCRUB_EARLY and not running and not pending and not values_scrubbed:
+                    # the run's last tool is done: every clear value is known, so the
+                    # reports and logs are scrubbed of them before its stage is judged
+                    # (which copies that stage's findings), not after
+                    _cleanup(cleanups, tool_runs)   # what a cleanup logs is scrubbed too
+                    cleanups.clear()
+                    _scrub_values(tool_runs, collector, fkey, errors=False)
+                    values_scrubbed = True
                 if len(per_stage[stage.name]) == len(stage.tools):
                     with keyed(fkey):  # correlation compares digests under the run's key
                         result = _judge(stage, per_stage[stage.name], run, suppressions,
@@ -175,22 +191,47 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
         gate_inputs()
     order = {s.name: i for i, s in enumerate(plan.stages)}
     run.stages.sort(key=lambda s: order[s.name])
+    forget_fingerprints()   # the findings carry theirs: not held through the copy below
+    events.phase("scrubbing raw reports and logs")
+    if values_scrubbed:   # the tools' errors, which the last stage's judging read as they were
+        _scrub_errors(tool_runs, collector.scrub_text)
+    else:   # the last tools were not the last step (a stage skipped after them)
+        _scrub_values(tool_runs, collector, fkey, errors=True)
     with keyed(fkey):
         correlate_run(run, collector.values)   # one issue per root cause, across stages
-    events.phase("scrubbing raw reports and logs")
-    scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
-    _scrub_all(tool_runs, collector.scrub_text,
-               lambda data: scrubonce.scrub_values(collector, data))
-    # the clear values' automaton (about 35 MB at 25,000 values) is not needed for the hashes
-    collector.release()
-    scrubonce.forget()
     _scrub_all(tool_runs, fkey.scrub_hashes_text, fkey.scrub_hashes)
     fkey.release()   # and the hashes' table, before the outputs are written
     return tool_runs
 
 
+def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
+                  fkey: FingerprintKey, *, errors: bool) -> None:
+    """Every report, log and error scrubbed of the run's clear values, once every tool is
+    done, and what only that needed dropped: the values' automaton (32 MB at 25,000 values),
+    the scan cache's scrubbed copies and the hashes' bytes table (7 MB at 50,000 findings,
+    built again by the hashes' pass). It comes before the last stage's judging and the run's
+    correlation, which copy findings and were the run's peak with all that alive; neither
+    reads what the scrub changes. The hashes' pass stays after them: the correlations' index
+    of the values (correlate.SecretValues) records their SHA-1s with the run's key, and that
+    pass replaces what the key recorded. Before the last judging, the tools' errors are left
+    (`errors`) for `_scrub_errors` after it: a stage's error holds them as they are. Short
+    texts are then searched without the automaton, with the same result."""
+    scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
+    _scrub_all(tool_runs, collector.scrub_text,
+               lambda data: scrubonce.scrub_values(collector, data), errors=errors)
+    collector.release()
+    scrubonce.forget()
+    fkey.release()
+
+
+def _scrub_errors(tool_runs: list[_ToolRun], text: Callable[[str], str]) -> None:
+    for tr in tool_runs:
+        if tr.result.error:
+            tr.result.error = text(tr.result.error)
+
+
 def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
-               data: Callable[[bytes], bytes]) -> None:
+               data: Callable[[bytes], bytes], *, errors: bool = True) -> None:
     """One scrub over every report, log and error: clear values first (the scan cache's pass
     reused where it gives the same bytes), then in a second call the plain hashes tools
     reported (detect-secrets' SHA-1). Each report is replaced in place, so its former bytes
@@ -202,8 +243,8 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
             tr.reports[i] = RawReport(name, data(raw))
             del raw
         tr.log = text(tr.log)
-        if tr.result.error:
-            tr.result.error = text(tr.result.error)
+    if errors:
+        _scrub_errors(tool_runs, text)
 
 
 GateInputs = Callable[[], tuple[Mapping[str, AbstractSet[str]], Sequence[Suppression]]]
