@@ -76,7 +76,8 @@ def test_a_text_seen_again_is_searched_only_for_new_hints(cache, monkeypatch) ->
     find = hints._Scanner.find
 
     def counting(self, text, digest, seen=None):
-        searched.append({d for shapes in self.by_prefix.values() for ds in shapes.values()
+        searched.append({d for lengths in self.by_prefix.values()
+                         for suffixes in lengths.values() for ds in suffixes.values()
                          for d in ds})
         return find(self, text, digest, seen)
 

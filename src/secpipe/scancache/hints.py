@@ -29,6 +29,7 @@ from typing import Iterable
 from secpipe.model import SecretCollector
 
 MIN_HINTED = 16
+_EDGE = 4            # characters of a value's start and end a hint holds (its mask shows them)
 MEMO_MIN = 1 << 20   # texts of this many bytes or more keep their answers (`_memo`)
 _MEMO_TOOL = "_hint-search"   # the scan cache's folder for them (no tool has this name)
 
@@ -40,7 +41,7 @@ def make_hints(values: Iterable[str], digest) -> list[list]:
     out = []
     for value in sorted(set(values)):
         if len(value) >= MIN_HINTED:
-            out.append([value[:4], value[-4:], len(value), digest(value)])
+            out.append([value[:_EDGE], value[-_EDGE:], len(value), digest(value)])
     return out
 
 
@@ -174,10 +175,16 @@ class _Scanner:
     suffix and length fit is hashed, and each distinct candidate once."""
 
     def __init__(self, hints: Iterable[Hint]) -> None:
-        self.by_prefix: dict[str, dict[tuple[str, int], set[str]]] = {}
+        # prefix -> length -> suffix -> the digests wanted. Keyed by length, then suffix, so an
+        # occurrence of a prefix costs one slice and one lookup per distinct length: thousands
+        # of keys share "AKIA", and trying each (suffix, length) shape in turn at each of
+        # their thousands of occurrences was quadratic (70 s of a 50k-findings re-run).
+        self.by_prefix: dict[str, dict[int, dict[str, set[str]]]] = {}
         for prefix, suffix, length, want in hints:
-            shapes = self.by_prefix.setdefault(prefix, {})
-            shapes.setdefault((suffix, length), set()).add(want)
+            if len(prefix) != _EDGE or len(suffix) != _EDGE or length < MIN_HINTED:
+                continue  # not a hint make_hints writes (a damaged entry): never matches
+            lengths = self.by_prefix.setdefault(prefix, {})
+            lengths.setdefault(length, {}).setdefault(suffix, set()).add(want)
         self.pattern = re.compile(_trie(sorted(self.by_prefix)), re.DOTALL)
 
     def recover(self, collector: SecretCollector, blobs: list[bytes], digest) -> None:
@@ -195,10 +202,12 @@ class _Scanner:
         found: dict[str, tuple[int, int, str]] = {}
         for m in self.pattern.finditer(text):
             start = m.start()
-            for (suffix, length), wants in self.by_prefix[text[start:start + 4]].items():
+            for length, by_suffix in self.by_prefix[text[start:start + _EDGE]].items():
                 candidate = text[start:start + length]
-                if (len(candidate) == length and candidate.endswith(suffix)
-                        and candidate not in seen):
+                if len(candidate) != length:
+                    continue
+                wants = by_suffix.get(candidate[-_EDGE:])
+                if wants is not None and candidate not in seen:
                     seen.add(candidate)
                     got = digest(candidate)
                     if got in wants:
