@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,10 +50,18 @@ def _case(draw) -> tuple[str, list[tuple[str, str, int, str]]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_case())
-def test_the_scanner_finds_what_a_plain_search_finds(case) -> None:
+@given(_case(), st.sampled_from(["aho-corasick", "regex"]), st.sampled_from([5, 16, 1 << 20]))
+def test_the_scanner_finds_what_a_plain_search_finds(case, engine, window) -> None:
+    """Both engines, and the automaton's windows small enough for values to cross them."""
     text, hint_list = case
-    assert hints._Scanner(hint_list).find(text, _sha) == _plain(text, hint_list)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hints, "WINDOW", window)
+        if engine == "regex":
+            mp.setattr(hints, "_prefix_automaton", lambda prefixes: None)
+        scanner = hints._Scanner(hint_list)
+        if hint_list:
+            assert (scanner._automaton is None) == (engine == "regex")
+        assert scanner.find(text, _sha) == _plain(text, hint_list)
 
 
 def test_thousands_of_keys_with_one_prefix_are_each_found_once() -> None:
