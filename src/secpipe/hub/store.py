@@ -63,7 +63,11 @@ def _url_for(target: str | Path | None) -> tuple[str, Path | None]:
     return f"sqlite:///{path}", path
 
 
-def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64) -> Engine:
+_MMAP_BYTES = 2147418112   # SQLite's own ceiling (see _sqlite_engine)
+
+
+def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
+                   mmap: bool = True) -> Engine:
     if path is not None and not path.exists():
         from secpipe.secretkey import make_private_dir
 
@@ -85,10 +89,12 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64) 
         # connection through the OS page cache: at 1M findings (~4 GB) a page that is not in a
         # connection's own 64 MB cache is a memory read instead of a 16 KB pread copy
         # (GetFindings -20% CPU when driving from a side table).
-        # cache_size: each connection's page cache, `cache_mb` (see open_store).
+        # cache_size: each connection's page cache, `cache_mb` (see open_store); mmap off
+        # where `mmap` says so (open_store).
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
                        "busy_timeout=30000", "temp_store=MEMORY",
-                       f"cache_size=-{cache_mb * 1024}", "mmap_size=2147418112",
+                       f"cache_size=-{cache_mb * 1024}",
+                       f"mmap_size={_MMAP_BYTES if mmap else 0}",
                        "wal_autocheckpoint=8000", "journal_size_limit=134217728",
                        "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
@@ -140,7 +146,7 @@ def _build_template(path: Path, account: str, region: str) -> None:
 
 def open_store(url_or_path: str | Path | None = None, *, account_id: str | None = None,
                region: str = "us-east-1", echo: bool = False,
-               cache_mb: int = 64) -> "SqlHubStore":
+               cache_mb: int = 64, mmap: bool = True) -> "SqlHubStore":
     """Open (creating and migrating as needed) a hub.
 
     None -> `.secpipe/hub.db` under the current directory; a path -> that SQLite file;
@@ -153,7 +159,11 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
 
     `cache_mb` bounds each SQLite connection's page cache (PostgreSQL: unused). 64 MB serves
     a hub's reads; a run recording its findings fills it with the pages it writes, which are
-    never read again in that process (`pipeline.hubsync` asks for less).
+    never read again in that process (`pipeline.hubsync` asks for less). `mmap=False`: the
+    file is read with pread instead of mapped. A mapped page a connection has read stays in
+    its process's resident set (as the OS's cache, but counted as the process's memory): a
+    run re-recording 50k findings reads back every stored document and its peak grew by the
+    whole 300 MB file; a run's hub reads each page about once, where a copy costs little.
     """
     if account_id is not None:
         partitions.check_account(account_id)
@@ -164,7 +174,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
             account = account_id or partitions.DEFAULT.account
             template.seed_new_hub(path, _MIGRATIONS, account, region,
                                   lambda scratch: _build_template(scratch, account, region))
-        engine = _sqlite_engine(url, path, echo, cache_mb)
+        engine = _sqlite_engine(url, path, echo, cache_mb, mmap)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare a page
         # query and PostgreSQL may switch to a generic plan that ignores the filter values

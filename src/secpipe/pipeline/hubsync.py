@@ -44,7 +44,7 @@ def open_hub(location: str) -> HubStore:
             return RemoteHub(location)
         from secpipe.hub.store import open_store
 
-        return open_store(location, cache_mb=RUN_CACHE_MB)
+        return open_store(location, cache_mb=RUN_CACHE_MB, mmap=False)
     except HubError as exc:
         raise HubSyncError(f"hub {location}: {exc.message}") from None
     except Exception as exc:  # a database driver's own error: say which hub and why
