@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -144,3 +147,55 @@ def test_hints_forget_the_tools_texts_once_every_tool_has_run() -> None:
     assert collector not in hints._STATES
     hints.add_hints(collector, hints.make_hints({value}, _sha), _sha)
     assert collector.values == set()                      # nothing left to search
+
+
+def _stat(dev: int, mtime_ns: int, ctime_ns: int) -> os.stat_result:
+    # mode, ino, dev, nlink, uid, gid, size, the three int times; the three float times;
+    # atime_ns, mtime_ns, ctime_ns
+    return os.stat_result((0o100644, 1, dev, 1, 0, 0, 10, 0, 0, 0, 0.0, 0.0, 0.0,
+                           0, mtime_ns, ctime_ns))
+
+
+def test_the_racy_window_follows_each_devices_time_granularity() -> None:
+    lag, cap = units._CLOCK_LAG_NS, units._RACY_MAX_NS
+    fine = [_stat(1, 1_700_000_000_123_456_789 + 7919 * i, 1_700_000_000_987_654_321 + 104_729 * i)
+            for i in range(50)]
+    whole_seconds = [_stat(2, (1_700_000_000 + 3 * i) * 10**9, (1_700_000_001 + 5 * i) * 10**9)
+                     for i in range(50)]
+    fat = [_stat(3, (1_700_000_000 + 2 * i) * 10**9, (1_700_000_000 + 4 * i) * 10**9)
+           for i in range(50)]
+    lone = [_stat(4, 1_700_000_000_123_456_000, 1_700_000_000_123_456_000)]
+    zero = [_stat(5, 0, 0)]
+    windows = units.racy_windows([*fine, *whole_seconds, *fat, *lone, *zero])
+    assert windows[1] == 1 + lag                # nanosecond times: the clock's lag is the window
+    assert windows[2] == 10**9 + lag            # whole seconds
+    assert windows[3] == cap + lag              # FAT's 2 s
+    assert windows[4] == cap + lag              # one file proves nothing: the cap
+    assert windows[5] == cap + lag
+
+
+def test_a_file_written_just_before_a_manifest_is_reused_after_the_window(
+        tmp_path: Path, monkeypatch) -> None:
+    """On a filesystem with fine times the next manifest trusts what a manifest read 0.3 s after
+    the write (the flat 2 s window read the whole tree again), and still reads a file changed
+    after it, even with its modification time put back."""
+    import time
+
+    monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / "c"))
+    tree = tmp_path / "t"
+    tree.mkdir()
+    for i in range(20):
+        (tree / f"f{i}.py").write_text(f"v = {i}\n")
+    window = max(units.racy_windows(os.stat(p) for p in tree.iterdir()).values())
+    if window > 300_000_000:
+        pytest.skip(f"this filesystem's times are coarse (racy window {window / 1e9:.1f} s)")
+    time.sleep(window / 1e9 + 0.05)
+    first = units.manifest(tree, ())
+    key = store.digest(["manifest-stat", str(tree.resolve()), []])
+    taken = store.read_entry("manifest", key)["taken_ns"]
+    assert units.manifest(tree, ()) == first
+    assert store.read_entry("manifest", key)["taken_ns"] == taken   # nothing read again
+    st = os.stat(tree / "f3.py")
+    (tree / "f3.py").write_text("v = 9\n")
+    os.utime(tree / "f3.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert units.manifest(tree, ())["f3.py"] == _sha("v = 9\n")
