@@ -59,7 +59,7 @@ bench: tools
 	$(BIN)/python bench/pipeline_vs_serial.py --runs 5
 	$(BIN)/python bench/generated_repo.py
 	$(BIN)/python bench/parallel_gain.py --runs 3
-	$(BIN)/python bench/own_cpu.py --html-load
+	$(BIN)/python bench/own_cpu.py --html-load --second-run
 	@# the hub's numbers (issue 15): store import vs bare executemany, GetFindings at 1M,
 	@# unchanged re-import, on SQLite and PostgreSQL; then HTTP import with 4 boto3 clients
 	$(BIN)/python bench/hub_store.py
