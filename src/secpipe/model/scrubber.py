@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 # Beyond this many nested groups a subtree becomes a flat alternation (longest first): a
 # crafted report with thousands of values each extending the previous one would otherwise
@@ -70,6 +70,13 @@ class Scrubber:
 
 
 def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
+    # bytes as latin-1 text: one character per byte, so offsets are byte offsets
+    return automaton_of((form.decode("latin-1") for form in replacements), required=required)
+
+
+def automaton_of(words: Iterable[str], *, required: bool = False):
+    """An Aho-Corasick automaton of `words` (each match's value: the word's length), or None
+    without pyahocorasick (ImportError if `required`) or without a word."""
     try:
         import ahocorasick
     except ImportError:
@@ -77,9 +84,10 @@ def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
             raise
         return None
     automaton = ahocorasick.Automaton()
-    # bytes as latin-1 text: one character per byte, so offsets are byte offsets
-    for form, replacement in replacements.items():
-        automaton.add_word(form.decode("latin-1"), len(form))
+    for word in words:
+        automaton.add_word(word, len(word))
+    if len(automaton) == 0:
+        return None
     automaton.make_automaton()
     return automaton
 
@@ -90,13 +98,20 @@ WINDOW = 1 << 20
 
 
 def _windows(automaton, data: bytes, longest: int) -> Iterator[tuple[int, int]]:
-    """(start, length) of every match in `data`, each once, ordered by window, searching a
-    window of `WINDOW` bytes at a time. Each window reaches `longest - 1` bytes into the next
-    so that a match starting in it is seen whole; a match is kept by the window it starts in."""
-    size = len(data)
-    for base in range(0, size, WINDOW):
-        stop = base + WINDOW
-        for end, length in automaton.iter(data[base:stop + longest - 1].decode("latin-1")):
+    """`matches` in `data`, its windows decoded as latin-1 (offsets are byte offsets)."""
+    return matches(automaton, len(data), lambda a, b: data[a:b].decode("latin-1"), longest,
+                   WINDOW)
+
+
+def matches(automaton, size: int, window: Callable[[int, int], str], longest: int,
+            step: int) -> Iterator[tuple[int, int]]:
+    """(start, length) of every match in a text of `size` characters, each once, ordered by
+    window, searching `window(start, stop)` (the text's slice) `step` characters at a time.
+    Each window reaches `longest - 1` characters into the next so that a match starting in it
+    is seen whole; a match is kept by the window it starts in."""
+    for base in range(0, size, step):
+        stop = base + step
+        for end, length in automaton.iter(window(base, stop + longest - 1)):
             start = base + end + 1 - length
             if start < stop:
                 yield start, length

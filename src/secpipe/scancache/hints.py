@@ -27,7 +27,7 @@ import weakref
 from typing import Iterable, Iterator
 
 from secpipe.model import SecretCollector
-from secpipe.model.scrubber import WINDOW
+from secpipe.model.scrubber import WINDOW, automaton_of, matches
 
 MIN_HINTED = 16
 _EDGE = 4            # characters of a value's start and end a hint holds (its mask shows them)
@@ -197,12 +197,9 @@ class _Scanner:
             return
         if self._automaton is not None:
             # a window at a time: the automaton copies what it searches as 4-byte characters
-            for base in range(0, len(text), WINDOW):
-                stop = base + WINDOW
-                for end, _prefix in self._automaton.iter(text[base:stop + _EDGE - 1]):
-                    start = base + end + 1 - _EDGE
-                    if start < stop:
-                        yield start
+            for start, _length in matches(self._automaton, len(text),
+                                          lambda a, b: text[a:b], _EDGE, WINDOW):
+                yield start
             return
         if self._pattern is None:
             self._pattern = re.compile(_trie(sorted(self.by_prefix)), re.DOTALL)
@@ -238,17 +235,7 @@ class _Scanner:
 
 def _prefix_automaton(prefixes: Iterable[str]):
     """An Aho-Corasick automaton of the prefixes, or None without pyahocorasick."""
-    try:
-        import ahocorasick
-    except ImportError:
-        return None
-    automaton = ahocorasick.Automaton()
-    for prefix in prefixes:
-        automaton.add_word(prefix, prefix)
-    if len(automaton) == 0:
-        return None
-    automaton.make_automaton()
-    return automaton
+    return automaton_of(prefixes)
 
 
 def _trie(prefixes: list[str]) -> str:
