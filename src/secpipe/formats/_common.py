@@ -48,6 +48,29 @@ def shared(value: str) -> str:
     return sys.intern(value) if type(value) is str else value
 
 
+# equal mappings `shared_mapping` handed out, by their items; emptied when it grows past
+# _SHARED_MAPPINGS_MAX so a report whose mappings never repeat costs no more than a bounded
+# table (its findings keep their own)
+_SHARED_MAPPINGS: dict[tuple, dict[str, Any]] = {}
+_SHARED_MAPPINGS_MAX = 4096
+
+
+def shared_mapping(value: dict[str, Any]) -> dict[str, Any]:
+    """One dict for every equal small mapping parsers put on findings (`Finding.properties`,
+    `Resource.details`): checkov's `{"framework": ...}` details and its properties, and
+    detect-secrets' `{"hash_algorithm": "sha1"}`, are the same on thousands of findings, a
+    184-byte dict each (64 empty). A finding's mappings are never changed once made (every
+    writer copies before adding: `asff.to_asff`, `merge_repeats`), so sharing one is safe.
+    Its keys and values must be hashable (they are strings)."""
+    key = tuple(value.items())
+    found = _SHARED_MAPPINGS.get(key)
+    if found is None:
+        if len(_SHARED_MAPPINGS) >= _SHARED_MAPPINGS_MAX:
+            _SHARED_MAPPINGS.clear()
+        found = _SHARED_MAPPINGS[key] = value
+    return found
+
+
 def check_document_size(data: bytes, source: str) -> None:
     limit = max_document_bytes()
     if len(data) > limit:

@@ -21,7 +21,7 @@ import re
 from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
-from secpipe.formats._common import shared
+from secpipe.formats._common import shared, shared_mapping
 from secpipe.model import Category, Finding, Location, Secret, Severity
 
 CWE = ("CWE-798",)
@@ -62,16 +62,26 @@ def secret_finding(
     location_key: str | None = None,
     properties: Mapping[str, str] | None = None,
     note: str = "",
+    share_properties: bool = False,
+    unique: frozenset[str] = frozenset(),
 ) -> Finding:
     """One secret finding; only the masked form of the value is ever written into text.
 
     `secret` is None when the tool already redacted the value: then nothing identifies it but
     the caller's `location_key`.
+    `share_properties`: the tool's properties repeat from finding to finding (detect-secrets'
+    hash algorithm), so equal ones are one dict (`formats._common.shared_mapping`); a history
+    scan's name a commit each, and looking them up would only cost time.
+    `unique`: properties whose value names this finding alone (trufflehog3's keyed issue id),
+    kept as they are: interned, each would only grow the interpreter's table of interned
+    strings (about 2 MB at 25,000 findings) for a text no other finding holds.
     """
     shown = secret.masked if secret is not None else "value redacted by the tool"
     # one object per distinct text (secpipe.formats._common.shared): a history scan repeats
     # its paths, rules, branches, commits and dates on every line
-    props = {k: shared(v) for k, v in (properties or {}).items() if v}
+    props = {k: v if k in unique else shared(v) for k, v in (properties or {}).items() if v}
+    if share_properties:
+        props = shared_mapping(props)
     path, rule_id = shared(path), shared(rule_id)
     if severity_original is not None:
         severity_original = shared(severity_original)

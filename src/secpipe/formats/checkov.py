@@ -33,7 +33,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from secpipe.formats._common import as_int, dig, expect, load_json, objects, shared, text
+from secpipe.formats._common import (
+    as_int, dig, expect, load_json, objects, shared, shared_mapping, text,
+)
 from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
@@ -148,14 +150,15 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         severity_original=raw_severity,
         category=category,
         location=Location(path=path, start_line=start, end_line=end),
+        # the same few details and properties on every finding: one dict each
         resource=Resource(type="Other", id=resource_name or path,
-                          details={"framework": check_type}),
+                          details=shared_mapping({"framework": check_type})),
         remediation=remediation,
         remediation_url=link,
         vulnerabilities=(vuln,) if vuln else (),
         secret=secret,
         location_key=f"{check_id}|{resource_name}|{path}",
-        properties=properties,
+        properties=shared_mapping(properties),
     )
 
 

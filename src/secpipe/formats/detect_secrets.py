@@ -55,6 +55,7 @@ def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> F
         severity_original="verified" if verified else None,
         location_key=f"secret-sha1:{secret.sha256}",
         properties=props,
+        share_properties=True,
     )
 
 

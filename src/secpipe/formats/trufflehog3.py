@@ -28,6 +28,7 @@ from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity, keyed_tool_hash
 
 TOOL = "trufflehog3"
+_UNIQUE = frozenset({"trufflehog3_id"})   # one per (path, value): not worth interning
 
 
 def _is_current(item: Mapping[str, Any]) -> bool:
@@ -70,6 +71,7 @@ def _current(item: Mapping[str, Any], where: str, source: str) -> list[Finding]:
             # uuid3 of `path:secret`: a dictionary oracle unless re-keyed
             "trufflehog3_id": keyed_tool_hash("uuid3", text(item.get("id")))[:32],
         },
+        unique=_UNIQUE,
     )]
 
 

@@ -1,0 +1,80 @@
+"""Parsers share equal small mappings between findings (`_common.shared_mapping`) and keep
+per-finding ids out of the interned strings: the findings must be exactly those each finding
+holding its own dict made (same fields, same mappings in the same order)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secpipe.formats import _common, _secrets, checkov, get_format
+from secpipe.model import FingerprintKey, keyed
+from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
+
+KEY = FingerprintKey(b"k" * 32)
+FOLDERS = {"checkov": ("checkov",), "detect-secrets": ("detect-secrets", "detect_secrets"),
+           "trufflehog3": ("trufflehog3",)}
+
+
+def _reports(tool: str) -> list[Path]:
+    found = []
+    for name in FOLDERS[tool]:
+        for root in (OWN_FIXTURES, SHARED_FIXTURES):
+            if (root / name).is_dir():
+                found += sorted((root / name).glob("*.json"))
+    return found
+
+
+def _parse(tool: str, path: Path) -> list:
+    try:
+        with keyed(KEY):
+            return list(get_format(tool).parse(path.read_bytes(), path.name))
+    except Exception as exc:   # a fixture kept to be refused: both sides refuse it alike
+        return [type(exc).__name__, str(exc)]
+
+
+def _mappings(findings: list) -> list:
+    return [(list(f.properties.items()),
+             None if f.resource is None else list(f.resource.details.items()))
+            for f in findings if not isinstance(f, str)]
+
+
+@pytest.mark.parametrize("tool", sorted(FOLDERS))
+def test_shared_mappings_change_no_finding(tool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reports = _reports(tool)
+    assert reports, f"no {tool} fixture"
+    shared = {path.name: _parse(tool, path) for path in reports}
+    # the former way: every finding its own dict
+    monkeypatch.setattr(_secrets, "shared_mapping", dict)
+    monkeypatch.setattr(checkov, "shared_mapping", dict)
+    for path in reports:
+        own = _parse(tool, path)
+        assert shared[path.name] == own, path
+        assert _mappings(shared[path.name]) == _mappings(own), path
+
+
+def test_checkov_findings_share_their_details_and_properties() -> None:
+    report = json.loads((OWN_FIXTURES / "checkov" / "checkov-3.3.30-multi.json").read_text())
+    kube = next(rep for rep in report if rep["check_type"] == "kubernetes")
+    failed = kube["results"]["failed_checks"]
+    failed.append(dict(failed[0], resource="Deployment.default.another"))   # one check, twice
+    findings = checkov.parse(json.dumps(report).encode(), "multi")
+    kubernetes = [f for f in findings if f.properties["check_type"] == "kubernetes"]
+    assert len({id(f.resource.details) for f in kubernetes}) == 1
+    first, *_, again = kubernetes
+    assert first.rule_id == again.rule_id and first.resource.id != again.resource.id
+    assert first.properties is again.properties
+
+
+def test_shared_mapping_keeps_order_and_bounds_its_table(monkeypatch) -> None:
+    monkeypatch.setattr(_common, "_SHARED_MAPPINGS", {})
+    monkeypatch.setattr(_common, "_SHARED_MAPPINGS_MAX", 3)
+    first = _common.shared_mapping({"a": "1", "b": "2"})
+    assert _common.shared_mapping({"a": "1", "b": "2"}) is first
+    other_order = _common.shared_mapping({"b": "2", "a": "1"})
+    assert other_order is not first and list(other_order) == ["b", "a"]
+    for n in range(5):
+        _common.shared_mapping({"n": str(n)})
+    assert len(_common._SHARED_MAPPINGS) <= 3
