@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Mapping
 
+from secpipe.model.derived import derive
 from secpipe.model.secret import Secret
 
 
@@ -250,6 +251,10 @@ class Finding(_FingerprintSlot):
         except AttributeError:
             pass
         return copy
+
+
+# a parser may leave these to be made from the finding's other fields (model.derived)
+derive(Finding, "title", "description")
 
 
 @lru_cache(maxsize=1 << 16)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, Callable
 
+from secpipe.model.derived import held, setter
 from secpipe.model.finding import Finding, Location, Resource
 from secpipe.model.secret import Secret
 
@@ -25,7 +26,7 @@ def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
     named: a field added to the model and not here fails at import, not as a missing slot."""
     if set(names) != {f.name for f in fields(cls)}:
         raise TypeError(f"{cls.__name__}'s fields are not {names}")
-    return [cls.__dict__[name].__set__ for name in names]
+    return [setter(cls, name) for name in names]
 
 
 (TOOL, RULE_ID, TITLE, SEVERITY, DESCRIPTION, CATEGORY, SEVERITY_ORIGINAL, LOCATION, RESOURCE,
@@ -40,17 +41,20 @@ LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
     Location, "path", "start_line", "end_line", "snippet")
 RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
 SECRET_SHA256, SECRET_MASKED = slot_setters(Secret, "sha256", "masked")
+# what a derived title or description holds (model.derived): a copy shares it
+HELD_TITLE, HELD_DESCRIPTION = held(Finding, "title"), held(Finding, "description")
 
 
 def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding:
     """`f.with_(issue_key=key, related=related)`, keeping the fingerprint already computed
-    (neither field is part of the identity)."""
+    (neither field is part of the identity) and a derived title or description as it is
+    (neither is made from those fields)."""
     out = new(Finding)
     TOOL(out, f.tool)
     RULE_ID(out, f.rule_id)
-    TITLE(out, f.title)
+    TITLE(out, HELD_TITLE(f))
     SEVERITY(out, f.severity)
-    DESCRIPTION(out, f.description)
+    DESCRIPTION(out, HELD_DESCRIPTION(f))
     CATEGORY(out, f.category)
     SEVERITY_ORIGINAL(out, f.severity_original)
     LOCATION(out, f.location)
