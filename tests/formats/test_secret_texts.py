@@ -1,6 +1,7 @@
 """Secret findings' titles and descriptions are made from the finding when read
 (`_secrets.SecretText`, `model.derived`): every secrets parser must give the findings, texts
-and copies it gave when it held the texts (`_secrets.DERIVE_TEXTS = False`, the former way)."""
+and copies it gave when it held the texts (`_former_secret_finding`: the former code, frozen
+here)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from secpipe.formats import _secrets, get_format
-from secpipe.model import Finding, FingerprintKey, keyed
+from secpipe.formats import (
+    _secrets, detect_secrets, get_format, git_secrets, gitleaks, kingfisher, trufflehog, trufflehog3,
+)
+from secpipe.formats._common import shared, shared_mapping
+from secpipe.model import Category, Finding, FingerprintKey, Location, Severity, keyed
 from secpipe.model.derived import DerivedText, held
 from secpipe.model.slots import with_issue
 from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
@@ -24,6 +28,48 @@ FOLDERS = {
     "kingfisher": ("kingfisher",),
 }
 HELD_TITLE, HELD_DESCRIPTION = held(Finding, "title"), held(Finding, "description")
+
+
+PARSERS = (detect_secrets, git_secrets, gitleaks, kingfisher, trufflehog, trufflehog3)
+
+
+def _former_secret_finding(*, tool, rule_id, kind, path, secret, line=None, end_line=None,
+                           severity=Severity.HIGH, severity_original=None, location_key=None,
+                           properties=None, note="", share_properties=False,
+                           unique=frozenset()):
+    """`_secrets.secret_finding` as it was when findings held their texts."""
+    shown = secret.masked if secret is not None else "value redacted by the tool"
+    props = {k: v if k in unique else shared(v) for k, v in (properties or {}).items() if v}
+    if share_properties:
+        props = shared_mapping(props)
+    path, rule_id = shared(path), shared(rule_id)
+    if severity_original is not None:
+        severity_original = shared(severity_original)
+    where = path + (f" line {line}" if line else "")
+    commit = props.get("commit", "")
+    if commit:
+        where += f" (commit {commit[:12]})"
+    description = (
+        f"{tool} found a secret ({kind}) in {where}: {shown}."
+    )
+    if secret is not None:
+        description += " The value is kept only as a hash and this masked form."
+    if note:
+        description += " " + note
+    return Finding(
+        tool=tool, rule_id=rule_id, title=f"{kind} in {path}: {shown}", description=description,
+        severity=severity, severity_original=severity_original, category=Category.SECRET,
+        location=Location(path=path, start_line=line, end_line=end_line or line),
+        remediation=_secrets.REMEDIATION, references=_secrets.REFERENCES, cwe=_secrets.CWE,
+        secret=secret,
+        location_key=location_key or (f"secret:{secret.sha256}" if secret is not None else None),
+        properties=props,
+    )
+
+
+def _held_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for parser in PARSERS:
+        monkeypatch.setattr(parser, "secret_finding", _former_secret_finding)
 
 
 def _reports(tool: str) -> list[Path]:
@@ -53,7 +99,7 @@ def test_derived_texts_read_as_the_held_ones(tool: str, monkeypatch: pytest.Monk
     reports = _reports(tool)
     assert reports, f"no {tool} fixture"
     derived = {path.name: _parse(tool, path) for path in reports}
-    monkeypatch.setattr(_secrets, "DERIVE_TEXTS", False)
+    _held_texts(monkeypatch)
     for path in reports:
         own = _parse(tool, path)
         got = derived[path.name]
@@ -99,7 +145,7 @@ def test_a_merged_finding_keeps_its_title_derived(monkeypatch: pytest.MonkeyPatc
                      ("aws", "a.py", "AKIAFAKEKEYFORTESTS2", "c2"))
     with keyed(KEY):
         (merged,) = get_format("trufflehog3").parse(report, "t")
-    monkeypatch.setattr(_secrets, "DERIVE_TEXTS", False)
+    _held_texts(monkeypatch)
     with keyed(KEY):
         (former,) = get_format("trufflehog3").parse(report, "t")
     assert isinstance(HELD_TITLE(merged), DerivedText)

@@ -45,9 +45,9 @@ class DerivedField:
         if obj is None:
             return self
         value = self.get(obj)
-        if value.__class__ is str or not isinstance(value, DerivedText):
-            return value
-        return value.render(obj, self.name)
+        if value.__class__ is not str and isinstance(value, DerivedText):
+            return value.render(obj, self.name)
+        return value
 
     def __set__(self, obj: Any, value: Any) -> None:
         self.set(obj, value)
