@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
 from secpipe.formats._common import shared, shared_mapping
@@ -184,8 +185,10 @@ def merge_repeats(
     return [group.merged() for group in groups.values()]
 
 
+@lru_cache(maxsize=4096)
 def _epoch(date: str | None) -> float:
-    """A commit date as seconds (0 when absent or unreadable), for ordering only."""
+    """A commit date as seconds (0 when absent or unreadable), for ordering only. Cached: a
+    history scan gives each of a commit's findings its date."""
     if not date:
         return 0.0
     try:
@@ -194,14 +197,18 @@ def _epoch(date: str | None) -> float:
         return 0.0
 
 
+_NONE_YET: dict[str, None] = {}   # never written: a group's records before its second finding
+
+
 class _Group:
     __slots__ = ("order", "best", "top", "count", "commits", "rules")
 
     def __init__(self, order: tuple[int, bool, int, float, str, int], finding: Finding) -> None:
         self.order, self.best, self.top, self.count = order, finding, finding, 1
-        self.commits: dict[str, None] = {}
-        self.rules: dict[str, None] = {finding.rule_id: None}
-        self._note(finding)
+        # the commits and rules seen, in order: made when a second finding joins (most
+        # groups have one, and merged() reads them only for more)
+        self.commits: dict[str, None] = _NONE_YET
+        self.rules: dict[str, None] = _NONE_YET
 
     def _note(self, finding: Finding) -> None:
         commit = finding.properties.get("commit")
@@ -209,6 +216,9 @@ class _Group:
             self.commits[commit] = None
 
     def add(self, order: tuple[int, bool, int, float, str, int], finding: Finding) -> None:
+        if self.count == 1:   # best is still the group's first finding
+            self.commits, self.rules = {}, {self.best.rule_id: None}
+            self._note(self.best)
         self.count += 1
         if order < self.order:
             self.order, self.best = order, finding

@@ -193,6 +193,16 @@ def _product_fields(finding: Finding, ctx: SourceContext,
             break
         fields.setdefault(f"secpipe/{key}", str(value))
     key_max, value_max = LIMITS["ProductFields.key"], LIMITS["ProductFields.value"]
+    values = fields.values()
+    try:
+        # no value empty or too long, no key too long (nearly every finding): nothing to
+        # drop or clip, so `fields` is the answer as it is, found by three passes in C
+        # instead of the ~20 steps in Python below
+        if (min(map(len, values)) > 0 and max(map(len, values)) <= value_max
+                and max(map(len, fields)) <= key_max):
+            return fields
+    except TypeError:   # a value that is no text (None, a number): the general way
+        pass
     # clip() only where needed: this runs ~20 times per finding
     return {
         (k if type(k) is str and len(k) <= key_max else clip(k, key_max)):
