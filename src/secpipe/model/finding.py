@@ -298,7 +298,11 @@ class SourceContext:
     @property
     def product_arn(self) -> str:
         """The custom-product ARN Security Hub expects for findings an account sends itself."""
-        return (
-            f"arn:{self.partition}:securityhub:{self.region}:{self.account_id}:"
-            f"product/{self.account_id}/default"
-        )
+        return _product_arn(self.partition, self.region, self.account_id)
+
+
+@lru_cache(maxsize=64)
+def _product_arn(partition: str, region: str, account_id: str) -> str:
+    """One object for every finding's ASFF ProductArn (a run's hub holds every document of
+    the run at once: 130 bytes each otherwise)."""
+    return f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default"
