@@ -40,6 +40,68 @@ def load_json(data: bytes, source: str) -> Any:
         raise ReportFormatError(source, "JSON nested too deeply") from None
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r]*")    # what JSON allows between tokens
+_ITEMS = json.JSONDecoder()                  # json.loads' own decoder, item by item
+
+
+def json_array_items(data: bytes, source: str, what: str = "the report") -> Iterator[Any]:
+    """The items of a report that is one JSON array, decoded one at a time: the same values,
+    in order, as `load_json`'s list, without ever holding the whole decoded list (a 14 MB
+    trufflehog3 report decodes to about 56 MB of objects, the largest part of a run's peak
+    while its reports are parsed at once).
+
+    Only a well-formed array is read this way. Anything else (a document that is no array,
+    a lone surrogate escape, any syntax error, wherever it is) is read by `load_json`, which
+    raises the error it always raised (a document that is no array: `expect`'s, naming
+    `what`); items already given stand, as the caller fails on the error anyway."""
+    if blank(data):
+        raise ReportFormatError(source, "the report is empty")
+    check_document_size(data, source)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""   # load_json says where
+    given = 0
+    if text and not _SURROGATE_ESCAPE.search(text):
+        try:
+            with paused():   # neither the items nor what is made of them hold a cycle
+                for item in _array_items(text):
+                    yield item
+                    given += 1
+            return
+        except (ValueError, RecursionError):   # json.JSONDecodeError is a ValueError
+            pass
+    doc = expect(load_json(data, source), list, source, what)
+    # load_json read what the item-by-item reading refused: the rest of its items (never
+    # seen: every document the item-by-item reading refuses is one json.loads refuses too)
+    yield from doc[given:]
+
+
+def _array_items(text: str) -> Iterator[Any]:
+    """Each item of the JSON array `text`; ValueError where it is not one."""
+    end = len(text)
+    at = _WHITESPACE.match(text).end()
+    if text[at:at + 1] != "[":
+        raise ValueError("not an array")
+    at = _WHITESPACE.match(text, at + 1).end()
+    if text[at:at + 1] == "]":
+        at += 1
+    else:
+        while True:
+            item, at = _ITEMS.raw_decode(text, at)
+            yield item
+            at = _WHITESPACE.match(text, at).end()
+            mark = text[at:at + 1]
+            if mark == "]":
+                at += 1
+                break
+            if mark != ",":
+                raise ValueError("not an array")
+            at = _WHITESPACE.match(text, at + 1).end()
+    if _WHITESPACE.match(text, at).end() != end:
+        raise ValueError("extra data")
+
+
 def shared(value: str) -> str:
     """One object for every equal text a parser keeps on its findings (`sys.intern`): a
     decoded report holds a new string for each occurrence, and at 50,000 findings the

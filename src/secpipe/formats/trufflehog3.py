@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from secpipe.formats._common import as_int, expect, load_json, text
+from secpipe.formats._common import as_int, expect, json_array_items, text
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding, slug
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity, keyed_tool_hash
@@ -99,9 +99,9 @@ def _legacy(item: Mapping[str, Any], where: str, source: str) -> list[Finding]:
 
 
 def parse(data: bytes, source: str = "<trufflehog3>") -> Sequence[Finding]:
-    doc = expect(load_json(data, source), list, source, "the report")
     findings: list[Finding] = []
-    for index, item in enumerate(doc):
+    # item by item: the decoded report is never whole (about 4x its bytes)
+    for index, item in enumerate(json_array_items(data, source)):
         where = f"entry {index}"
         expect(item, dict, source, where)
         if _is_current(item):
