@@ -16,12 +16,11 @@ from secpipe.formats import (
     _secrets, detect_secrets, get_format, git_secrets, gitleaks, kingfisher, trufflehog, trufflehog3,
 )
 from secpipe.formats._common import shared, shared_mapping
-from secpipe.model import Category, Finding, FingerprintKey, Location, Severity, keyed
+from secpipe.model import Category, Finding, Location, Severity, keyed
 from secpipe.model.derived import DerivedText, held
 from secpipe.model.slots import with_issue
-from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
+from tests.formats.fixture_reports import KEY, fixture_reports, parse_or_error
 
-KEY = FingerprintKey(b"k" * 32)
 FOLDERS = {
     "trufflehog3": ("trufflehog3",), "detect-secrets": ("detect-secrets", "detect_secrets"),
     "git-secrets": ("git-secrets",), "gitleaks": ("gitleaks",), "trufflehog": ("trufflehog",),
@@ -73,20 +72,11 @@ def _held_texts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reports(tool: str) -> list[Path]:
-    found = []
-    for name in FOLDERS[tool]:
-        for root in (OWN_FIXTURES, SHARED_FIXTURES):
-            if (root / name).is_dir():
-                found += sorted(p for p in (root / name).iterdir() if p.suffix != ".md")
-    return found
+    return fixture_reports(*FOLDERS[tool])
 
 
 def _parse(tool: str, path: Path) -> list:
-    try:
-        with keyed(KEY):
-            return list(get_format(tool).parse(path.read_bytes(), path.name))
-    except Exception as exc:   # a fixture kept to be refused: both ways refuse it alike
-        return [type(exc).__name__, str(exc)]
+    return parse_or_error(tool, path)
 
 
 def _texts(findings: list) -> list:

@@ -9,30 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from secpipe.formats import _common, _secrets, checkov, get_format
-from secpipe.model import FingerprintKey, keyed
-from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
+from secpipe.formats import _common, _secrets, checkov
+from tests.conftest import OWN_FIXTURES
+from tests.formats.fixture_reports import fixture_reports, parse_or_error
 
-KEY = FingerprintKey(b"k" * 32)
 FOLDERS = {"checkov": ("checkov",), "detect-secrets": ("detect-secrets", "detect_secrets"),
            "trufflehog3": ("trufflehog3",)}
 
 
 def _reports(tool: str) -> list[Path]:
-    found = []
-    for name in FOLDERS[tool]:
-        for root in (OWN_FIXTURES, SHARED_FIXTURES):
-            if (root / name).is_dir():
-                found += sorted((root / name).glob("*.json"))
-    return found
+    return fixture_reports(*FOLDERS[tool])
 
 
 def _parse(tool: str, path: Path) -> list:
-    try:
-        with keyed(KEY):
-            return list(get_format(tool).parse(path.read_bytes(), path.name))
-    except Exception as exc:   # a fixture kept to be refused: both sides refuse it alike
-        return [type(exc).__name__, str(exc)]
+    return parse_or_error(tool, path)
 
 
 def _mappings(findings: list) -> list:
