@@ -320,3 +320,42 @@ def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces,
         assert engine.finds_any(data) == bool(whole)
     finally:
         scrubber.WINDOW = old
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="the prefix engine is pyahocorasick's")
+def test_the_prefix_engine_gives_the_whole_keys_result() -> None:
+    """The default engine indexes each key by its first bytes only and looks the candidates
+    up where a prefix matches: the regex's leftmost-longest result and the whole-key
+    automaton's search, on keys sharing prefixes, keys within keys and keys at the end."""
+    rng = random.Random(17)
+    for _ in range(3000):
+        words, data = _random_case(rng)
+        prefix = Scrubber(words)
+        assert prefix.engine == "prefix"
+        assert prefix.scrub(data) == Scrubber(words, engine="regex").scrub(data), (words, data)
+        assert prefix.finds_any(data) == Scrubber(words, engine="aho-corasick").finds_any(data)
+    shared = {b"AKIA" + bytes([65 + i % 26]) * (4 + i): b"<%d>" % i for i in range(40)}
+    data = b" ".join(sorted(shared, key=len)) + b" AKIAAAAA"
+    assert Scrubber(shared).scrub(data) == Scrubber(shared, engine="regex").scrub(data)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="the prefix engine is pyahocorasick's")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_value, min_size=1, max_size=8, unique=True),
+       st.lists(st.tuples(st.integers(0, 7), st.text(alphabet="ab \"\\\né", max_size=5)),
+                max_size=14), st.integers(1, 9))
+def test_the_prefix_engine_searched_window_by_window(values, pieces, window) -> None:
+    from secpipe.model import scrubber
+
+    collector = _collector(values)
+    data = _mixed_report(collector, pieces)
+    old = scrubber.WINDOW
+    scrubber.WINDOW = window
+    try:
+        engine = Scrubber(collector._replacements())
+        assert engine.scrub(data) == _reference(collector.values, data)
+        assert engine.finds_any(data) == (engine.scrub(data) != data)
+    finally:
+        scrubber.WINDOW = old
