@@ -318,6 +318,10 @@ def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces,
         assert sorted(windowed) == sorted(whole)        # every match, each once
         assert engine.scrub(data) == _reference(collector.values, data)
         assert engine.finds_any(data) == bool(whole)
+        prefix = Scrubber(collector._replacements())   # the default engine, windowed too
+        assert prefix.engine == "prefix"
+        assert prefix.scrub(data) == _reference(collector.values, data)
+        assert prefix.finds_any(data) == bool(whole)
     finally:
         scrubber.WINDOW = old
 
@@ -339,23 +343,3 @@ def test_the_prefix_engine_gives_the_whole_keys_result() -> None:
     data = b" ".join(sorted(shared, key=len)) + b" AKIAAAAA"
     assert Scrubber(shared).scrub(data) == Scrubber(shared, engine="regex").scrub(data)
 
-
-@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
-                    reason="the prefix engine is pyahocorasick's")
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_value, min_size=1, max_size=8, unique=True),
-       st.lists(st.tuples(st.integers(0, 7), st.text(alphabet="ab \"\\\né", max_size=5)),
-                max_size=14), st.integers(1, 9))
-def test_the_prefix_engine_searched_window_by_window(values, pieces, window) -> None:
-    from secpipe.model import scrubber
-
-    collector = _collector(values)
-    data = _mixed_report(collector, pieces)
-    old = scrubber.WINDOW
-    scrubber.WINDOW = window
-    try:
-        engine = Scrubber(collector._replacements())
-        assert engine.scrub(data) == _reference(collector.values, data)
-        assert engine.finds_any(data) == (engine.scrub(data) != data)
-    finally:
-        scrubber.WINDOW = old
