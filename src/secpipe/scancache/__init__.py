@@ -231,9 +231,15 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
         scrubonce.remember(data, local.values, values_scrubbed)   # the run's pass reuses it
         return key.scrub_hashes(values_scrubbed)
 
-    return replace(outcome, reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
-                   artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
-                   stderr=clean(outcome.stderr), cleanup=None, outputs={})
+    try:
+        return replace(outcome,
+                       reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
+                       artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
+                       stderr=clean(outcome.stderr), cleanup=None, outputs={})
+    finally:
+        # the hashes' bytes table (7 MB at 50,000 findings) is not kept beside the next
+        # tool's digest: that tool's parse adds hashes, so the next scrub builds it anew anyway
+        key.release()
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
