@@ -147,3 +147,44 @@ def test_utf8_bytes_for_numbers_and_what_orjson_refuses() -> None:
                   {1: "non-string key"}, [_Level.HIGH], {"é…": "…"}):
         fast, std = _utf8_both(value)
         assert fast == std, value
+
+
+def _pieces_or_error(value, chunk):
+    try:
+        return b"".join(_stream.encode_utf8_pieces(value, chunk=chunk))
+    except Exception as exc:  # noqa: BLE001 - the exception is the result compared
+        return type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(_json, max_size=9), st.dictionaries(st.text(max_size=8), _json, max_size=4),
+                 st.dictionaries(st.text(max_size=4), st.lists(_json, max_size=9), max_size=3)),
+       st.integers(1, 4))
+def test_pieces_join_to_the_whole_documents_bytes(value, chunk) -> None:
+    """report.html's data block is encoded piece by piece into its compressor: the pieces
+    make the bytes `encode_utf8` gives the whole (or the same error)."""
+    whole = _utf8_both(value)[0]
+    assert _pieces_or_error(value, chunk) == whole
+    for odd in ([1e-05] * 5, {"a": [math.nan, 1, 2, 3, 4]}, {1: [1, 2, 3, 4, 5]}, ["\ud800"] * 5):
+        assert _pieces_or_error(odd, 2) == _utf8_both(odd)[0], odd
+
+
+def test_the_data_block_is_gzip_compress_of_the_whole_text() -> None:
+    """The block compressed piece by piece is `gzip.compress(text, 6, mtime=0)` of the whole
+    text: deflate's output does not depend on how its input was cut."""
+    import base64
+    import gzip
+    import random
+    import string
+
+    from secpipe.outputs._html_data import to_script_json
+
+    rng = random.Random(15)
+    for size in (0, 1, 5000, 60_000):
+        data = {"fields": ["where", "state"], "n": {"1": 1.5e-7},
+                "strings": ["".join(rng.choice(string.printable + "…é") for _ in
+                                    range(rng.randint(0, 60))) for _ in range(size // 2)],
+                "findings": [[rng.randint(0, 10 ** rng.randint(1, 6)) for _ in range(13)]
+                             for _ in range(size)]}
+        old = gzip.compress(_stream.encode_utf8(data), compresslevel=6, mtime=0)
+        assert to_script_json(data) == base64.encodebytes(old).decode("ascii")

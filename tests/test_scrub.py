@@ -318,5 +318,28 @@ def test_a_report_searched_window_by_window_scrubs_as_one_search(values, pieces,
         assert sorted(windowed) == sorted(whole)        # every match, each once
         assert engine.scrub(data) == _reference(collector.values, data)
         assert engine.finds_any(data) == bool(whole)
+        prefix = Scrubber(collector._replacements())   # the default engine, windowed too
+        assert prefix.engine == "prefix"
+        assert prefix.scrub(data) == _reference(collector.values, data)
+        assert prefix.finds_any(data) == bool(whole)
     finally:
         scrubber.WINDOW = old
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ahocorasick") is None,
+                    reason="the prefix engine is pyahocorasick's")
+def test_the_prefix_engine_gives_the_whole_keys_result() -> None:
+    """The default engine indexes each key by its first bytes only and looks the candidates
+    up where a prefix matches: the regex's leftmost-longest result and the whole-key
+    automaton's search, on keys sharing prefixes, keys within keys and keys at the end."""
+    rng = random.Random(17)
+    for _ in range(3000):
+        words, data = _random_case(rng)
+        prefix = Scrubber(words)
+        assert prefix.engine == "prefix"
+        assert prefix.scrub(data) == Scrubber(words, engine="regex").scrub(data), (words, data)
+        assert prefix.finds_any(data) == Scrubber(words, engine="aho-corasick").finds_any(data)
+    shared = {b"AKIA" + bytes([65 + i % 26]) * (4 + i): b"<%d>" % i for i in range(40)}
+    data = b" ".join(sorted(shared, key=len)) + b" AKIAAAAA"
+    assert Scrubber(shared).scrub(data) == Scrubber(shared, engine="regex").scrub(data)
+

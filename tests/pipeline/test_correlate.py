@@ -296,3 +296,26 @@ def test_the_fast_issue_copy_equals_with_() -> None:
     assert pickle.dumps(copy) == pickle.dumps(want)
     assert copy._fingerprint == fingerprint == want.fingerprint()
     assert copy is not f and f.issue_key is None
+
+
+def test_in_place_sets_the_same_fields_a_copy_would() -> None:
+    """The pipeline correlates in place (no second Finding per finding): the same issue keys
+    and related Ids, on the findings themselves; a finding listed twice is still copied."""
+    import copy
+
+    a = _secret("trufflehog3", "amazon.aws-api-key", KEY_ID)
+    b = _secret("git-secrets", "aws-access-key", KEY_ID)
+    c = _secret("trufflehog3", "generic.secret", "another-value-entirely-1234")
+    findings = [a, b, c]
+    before = [copy.copy(f) for f in findings]
+    kw = dict(id_of=lambda i, f: f"id-{f.tool}-{f.rule_id}", secret_values={KEY_ID})
+    copies = correlate(before, **kw)
+    done = correlate(findings, **kw, in_place=True)
+    assert [f is g for f, g in zip(done, findings)] == [True, True, True]
+    assert [(f.issue_key, f.related) for f in done] == \
+        [(f.issue_key, f.related) for f in copies]
+    assert all(f.fingerprint() == g.fingerprint() for f, g in zip(done, copies))
+    twice = [a.with_(), a]
+    twice[0] = twice[1]
+    out = correlate(twice, **kw, in_place=True)
+    assert out[0] is not a and out[1] is not a and a.issue_key == done[0].issue_key

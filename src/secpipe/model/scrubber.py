@@ -35,19 +35,25 @@ class Scrubber:
         if not self._replacements:
             return
         self._longest = max(map(len, self._replacements))
-        if engine in ("auto", "aho-corasick"):
-            self._automaton = _automaton(self._replacements, required=engine != "auto")
-        if self._automaton is None:
+        self._prefixes: _Prefixes | None = None
+        if engine in ("auto", "prefix"):
+            self._prefixes = _Prefixes.of(self._replacements, required=engine != "auto")
+        elif engine == "aho-corasick":
+            self._automaton = _automaton(self._replacements, required=True)
+        if self._automaton is None and self._prefixes is None:
             self._regex = re.compile(_trie_pattern(self._replacements))
 
     @property
     def engine(self) -> str:
-        return "aho-corasick" if self._automaton is not None else "regex"
+        return ("prefix" if self._prefixes is not None else
+                "aho-corasick" if self._automaton is not None else "regex")
 
     def finds_any(self, data: bytes) -> bool:
         """Whether any key occurs in `data` (stops at the first)."""
         if not data or not self._replacements:
             return False
+        if self._prefixes is not None:
+            return self._prefixes.finds_any(data, self._replacements)
         if self._automaton is not None:
             for _ in _windows(self._automaton, data, self._longest):
                 return True
@@ -58,8 +64,10 @@ class Scrubber:
     def scrub(self, data: bytes) -> bytes:
         if not data or not self._replacements:
             return data
-        if self._automaton is not None:
-            done = _scrub_automaton(self._automaton, data, self._replacements, self._longest)
+        if self._prefixes is not None or self._automaton is not None:
+            done = (self._prefixes.scrub(data, self._replacements) if self._prefixes is not None
+                    else _scrub_automaton(self._automaton, data, self._replacements,
+                                          self._longest))
             if done is not None:
                 return done
             if self._regex is None:  # pathological overlaps: the regex copes, built once
@@ -117,6 +125,91 @@ def matches(automaton, size: int, window: Callable[[int, int], str], longest: in
                 yield start, length
 
 
+class _Prefixes:
+    """Aho-Corasick over the keys' first `size` bytes only (`PREFIX`, fewer when a key is
+    shorter), each prefix holding the lengths of its keys, longest first: where a prefix
+    matches, the longest key that starts there is found by looking its candidate slices up in
+    the table. Every key that occurs has its prefix there, so the matches, and the
+    leftmost-longest result, are those of the automaton of the whole keys; the automaton is a
+    fraction of its size (25,000 values of 40 bytes: about 5 MB against 32 MB, which the run
+    held from its first scrub to its last) and is built faster."""
+
+    __slots__ = ("automaton", "size")
+
+    def __init__(self, automaton, size: int) -> None:
+        self.automaton, self.size = automaton, size
+
+    @classmethod
+    def of(cls, replacements: Mapping[bytes, bytes], *, required: bool) -> "_Prefixes | None":
+        size = min(PREFIX, min(map(len, replacements)))
+        lengths: dict[str, set[int]] = {}
+        for key in replacements:
+            lengths.setdefault(key[:size].decode("latin-1"), set()).add(len(key))
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+        automaton = _built((prefix, shared.setdefault(found, found)) for prefix, found in
+                           ((p, tuple(sorted(ls, reverse=True))) for p, ls in lengths.items()))
+        if automaton is None:
+            if required:
+                raise ImportError("pyahocorasick")
+            return None
+        return cls(automaton, size)
+
+    def hits(self, data: bytes, table: Mapping[bytes, bytes]) -> Iterator[tuple[int, int]]:
+        """(start, length) of the longest key at each start where one occurs, in order of
+        start; a step for each candidate looked up (the budget's unit): (-1, 0)."""
+        size, end_of_data = self.size, len(data)
+        for start, lengths in _spans(self.automaton, data, size):
+            for length in lengths:
+                yield -1, 0
+                if start + length <= end_of_data and data[start:start + length] in table:
+                    yield start, length
+                    break
+
+    def finds_any(self, data: bytes, table: Mapping[bytes, bytes]) -> bool:
+        return any(start >= 0 for start, _ in self.hits(data, table))
+
+    def scrub(self, data: bytes, table: Mapping[bytes, bytes]) -> bytes | None:
+        """As `_scrub_automaton`, on the same budget of steps (None: the regex does it)."""
+        longest: dict[int, int] = {}
+        budget = 4 * len(data) + 10_000
+        for start, length in self.hits(data, table):
+            if start >= 0:
+                longest[start] = length
+                continue
+            budget -= 1
+            if budget < 0:
+                return None
+        return _spliced(data, longest, table)
+
+
+#: bytes of each key the prefix engine indexes
+PREFIX = 8
+
+
+def _built(words: Iterable[tuple[str, object]]):
+    """An Aho-Corasick automaton of (word, value) pairs, or None without pyahocorasick."""
+    try:
+        import ahocorasick
+    except ImportError:
+        return None
+    automaton = ahocorasick.Automaton()
+    for word, value in words:
+        automaton.add_word(word, value)
+    automaton.make_automaton()
+    return automaton
+
+
+def _spans(automaton, data: bytes, size: int) -> Iterator[tuple[int, object]]:
+    """(start, value) of every match of `automaton`, whose words are all `size` long, in
+    `data` searched a window at a time as `matches` does."""
+    for base in range(0, len(data), WINDOW):
+        stop = base + WINDOW
+        for end, value in automaton.iter(data[base:stop + size - 1].decode("latin-1")):
+            start = base + end + 1 - size
+            if start < stop:
+                yield start, value
+
+
 def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
                      longest_key: int) -> bytes | None:
     """Leftmost-longest replacement from every (overlapping) match; None when the matches
@@ -131,6 +224,12 @@ def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
         budget -= 1
         if budget < 0:
             return None
+    return _spliced(data, longest, table)
+
+
+def _spliced(data: bytes, longest: Mapping[int, int], table: Mapping[bytes, bytes]) -> bytes:
+    """`data` with the longest match at each start replaced, leftmost first (a match inside
+    the previous replacement is not)."""
     if not longest:
         return data
 

@@ -70,6 +70,27 @@ def encode_utf8(value: Any) -> bytes:
     return _std_encode(value).encode("utf-8") if out is None else out
 
 
+def encode_utf8_pieces(value: Any, *, chunk: int = 4096) -> Iterator[bytes]:
+    """`encode_utf8(value)` in pieces whose concatenation is its bytes: a dict's members
+    one by one and a list `chunk` elements at a time (compact JSON is the concatenation of
+    its parts' texts, and each part is checked as `encode_utf8` checks the whole). For a
+    document encoded to be compressed (report.html's data block: 16 MB at 50,000 findings),
+    so its whole text is never held."""
+    if type(value) is dict and all(type(key) is str for key in value):
+        yield b"{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (b"," if i else b"") + encode_utf8(key) + b":"
+            yield from encode_utf8_pieces(item, chunk=chunk)
+        yield b"}"
+    elif type(value) is list and len(value) > chunk:
+        yield b"["
+        for start in range(0, len(value), chunk):
+            yield (b"," if start else b"") + encode_utf8(value[start:start + chunk])[1:-1]
+        yield b"]"
+    else:
+        yield encode_utf8(value)
+
+
 def _writes_positive_exponents_as_python() -> bool:
     """Whether this orjson writes floats from 1e16 up as Python does (`1e+16`, as 3.13 does;
     the scan above was written for one that wrote `1e16`). Then only negative exponents,
@@ -166,4 +187,5 @@ def write_atomic(path: Path, fill: Callable[[IO[Any]], Any], *, binary: bool = F
     return path
 
 
-__all__ = ["Encoded", "encode", "encode_utf8", "json_chunks", "write_atomic", "write_chunks"]
+__all__ = ["Encoded", "encode", "encode_utf8", "encode_utf8_pieces", "json_chunks", "write_atomic",
+           "write_chunks"]

@@ -34,7 +34,7 @@ import yaml
 
 from secpipe.model import Category, Finding
 from secpipe.model.secret import current_key
-from secpipe.model.slots import with_issue
+from secpipe.model.slots import ISSUE_KEY, RELATED, with_issue
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
 MAX_RELATED = 10  # ASFF RelatedFindings holds at most 10 entries
@@ -243,14 +243,25 @@ def _misconfigurations(findings: Sequence[Finding], idx: Sequence[int], uf: _Uni
 
 
 def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], str],
-              secret_values: Iterable[str] | SecretValues = (), table: Path = TABLE
-              ) -> list[Finding]:
+              secret_values: Iterable[str] | SecretValues = (), table: Path = TABLE,
+              in_place: bool = False) -> list[Finding]:
     """The findings with `issue_key` and `related` set (same order, same length).
 
     `id_of(index, finding)` gives the ASFF Id the finding will carry (the gate's), so
     RelatedFindings point at Ids that exist. A finding alone in its issue gets its own
     fingerprint as key and no related Ids.
+
+    A finding whose key or related Ids change is a copy, unless `in_place`: the pipeline,
+    which holds the only reference to its findings and replaces them by the result, has the
+    two fields set on the finding itself (neither is part of its identity, its fingerprint
+    or anything computed from it before), so a run does not hold a second Finding per
+    finding while it correlates (at 50,000 findings most of them change). A finding listed
+    twice is still copied: each place may get its own related Ids.
     """
+    change = with_issue
+    if in_place:
+        once = {id(f) for f in findings}
+        change = _set_issue if len(once) == len(findings) else _issue_setter(findings)
     values = (secret_values if isinstance(secret_values, SecretValues)
               else SecretValues(secret_values))
     uf = _UnionFind(len(findings))
@@ -272,7 +283,7 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             f = findings[members[0]]
             key = "issue/" + f.fingerprint()
             if f.issue_key != key or f.related:   # a copy only when it changes
-                out[members[0]] = with_issue(f, key, ())
+                out[members[0]] = change(f, key, ())
             continue
         fingerprints = {i: findings[i].fingerprint() for i in members}
         ids = {i: id_of(i, findings[i]) for i in members}
@@ -284,8 +295,25 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             related = tuple([x for x in head if x != ids[i]][:MAX_RELATED])
             f = findings[i]
             if f.issue_key != key or f.related != related:   # a copy only when it changes
-                out[i] = with_issue(f, key, related)
+                out[i] = change(f, key, related)
     return out
+
+
+def _set_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding:
+    """`with_issue` on the finding itself (through its slots: it is frozen to everyone
+    else)."""
+    ISSUE_KEY(f, key)
+    RELATED(f, related)
+    return f
+
+
+def _issue_setter(findings: Sequence[Finding]
+                  ) -> Callable[[Finding, str | None, tuple[str, ...]], Finding]:
+    """In place for a finding listed once, a copy for one listed more than once."""
+    seen: set[int] = set()
+    twice = {id(f) for f in findings if id(f) in seen or seen.add(id(f))}
+    return lambda f, key, related: (with_issue if id(f) in twice else _set_issue)(f, key,
+                                                                                    related)
 
 
 __all__ = ["Equivalence", "SecretValues", "canonical_rule", "correlate", "load_table",

@@ -39,8 +39,9 @@ def _prepare_stage(tools: list[ToolResult], *, root: str | Path | None, ctx: Sou
         tool.filtered = dict(sorted(dropped.items()))
         kept_per_tool.append(kept)
     flat = [f for kept in kept_per_tool for f in kept]
+    # in place: the stage's findings are the tools' lists', replaced below by the result
     correlated = correlate(flat, id_of=lambda i, f: finding_id(f, ctx),
-                           secret_values=secret_values(values))
+                           secret_values=secret_values(values), in_place=True)
     graded = grade_entropy(correlated)
     start = 0
     for tool, kept in zip(tools, kept_per_tool):
@@ -57,18 +58,21 @@ def correlate_run(run: RunResult, values: AbstractSet[str]) -> None:
         return
     try:
         with paused():
+            # in place: the gated findings and the tools' lists hold the same objects
             updated = correlate([g.finding for _, g in items],
                                 id_of=lambda i, f: items[i][1].asff_id,
-                                secret_values=secret_values(values))
+                                secret_values=secret_values(values), in_place=True)
     finally:
         forget_values()   # the run's last correlation: its clear values are not kept
     swap: dict[int, Finding] = {}
     for (_, gated), finding in zip(items, updated):
-        swap[id(gated.finding)] = finding
-        gated.finding = finding
-    for stage in run.stages:
-        for tool in stage.tools:
-            tool.findings = [swap.get(id(f), f) for f in tool.findings]
+        if finding is not gated.finding:   # a copy (a finding listed twice)
+            swap[id(gated.finding)] = finding
+            gated.finding = finding
+    if swap:
+        for stage in run.stages:
+            for tool in stage.tools:
+                tool.findings = [swap.get(id(f), f) for f in tool.findings]
 
 
 # The run's SecretValues, grown stage by stage: each stage's correlation and the run's last

@@ -31,6 +31,7 @@ from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
 from secpipe.scancache import hints as scan_hints, scan_and_parse
+from secpipe.scancache.turns import my_turn, turns
 from secpipe.scanners._history import OFF as HISTORY_OFF
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
 from secpipe.scanners.registry import get_scanner
@@ -150,6 +151,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
             if not running:
                 continue
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            completed: list[PlannedStage] = []
             for fut in finished:
                 stage, tool = running.pop(fut)
                 tool_run = fut.result()
@@ -159,26 +161,32 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                     cleanups.append((f"{stage.name}/{tool}", tool_run.cleanup))
                 per_stage[stage.name].append(tool_run)
                 events.tool_finished(tool_run.result)
-                if SCRUB_EARLY and not running and not pending and not values_scrubbed:
-                    # the run's last tool is done: every clear value is known, so the
-                    # reports and logs are scrubbed of them before its stage is judged
-                    # (which copies that stage's findings), not after
-                    _cleanup(cleanups, tool_runs)   # what a cleanup logs is scrubbed too
-                    cleanups.clear()
-                    _scrub_values(tool_runs, collector, fkey, errors=False)
-                    values_scrubbed = True
                 if len(per_stage[stage.name]) == len(stage.tools):
-                    with keyed(fkey):  # correlation compares digests under the run's key
-                        result = _judge(stage, per_stage[stage.name], run, suppressions,
-                                        (baselines or {}).get(stage.name),
-                                        collector.values.copy())
-                    # running time only: from its first tool's real start, not its queueing
-                    first = min(tool_starts.get((stage.name, t), time.monotonic())
-                                for t in stage.tools)
-                    result.duration_s = time.monotonic() - first
-                    done[stage.name] = result
-                    run.stages.append(result)
-                    events.stage_finished(result)
+                    completed.append(stage)
+            if SCRUB_EARLY and not running and not pending and not values_scrubbed:
+                # the run's last tools are done: every clear value is known, so the reports
+                # and logs are scrubbed of them before their stages are judged (which copies
+                # the stages' findings), not after; tools that finished together (a cached
+                # run) are all in, so no stage is judged with every report still in clear
+                _cleanup(cleanups, tool_runs)   # what a cleanup logs is scrubbed too
+                cleanups.clear()
+                _scrub_values(tool_runs, collector, fkey, errors=False)
+                values_scrubbed = True
+            for stage in completed:
+                # correlation compares digests under the run's key; a stage is judged (its
+                # findings copied) in a turn of its own, not beside a tool's digest
+                with keyed(fkey), turns():
+                    my_turn()
+                    result = _judge(stage, per_stage[stage.name], run, suppressions,
+                                    (baselines or {}).get(stage.name),
+                                    collector.values.copy())
+                # running time only: from its first tool's real start, not its queueing
+                first = min(tool_starts.get((stage.name, t), time.monotonic())
+                            for t in stage.tools)
+                result.duration_s = time.monotonic() - first
+                done[stage.name] = result
+                run.stages.append(result)
+                events.stage_finished(result)
     except KeyboardInterrupt:
         run.interrupted = True
         _stop_tools(pool, running)
@@ -377,22 +385,18 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
                           timeout=stage.timeout, env=env, exclude=plan.exclude,
                           git_root=plan.git_root, inputs=dict(inputs), run_id=run_id,
                           nice=nice)
-        with keyed(fkey):   # parsing and the cache's digests under the run's key
+        # parsing and the cache's digests under the run's key; one tool's output digested
+        # at a time, from its parse to its identities (scancache.turns)
+        with keyed(fkey), turns():
             outcome, findings = scan_and_parse(scanner, req, collector, lambda: version_of(tool))
-        tool_run.outputs = dict(outcome.outputs)
-        tool_run.cleanup = outcome.cleanup
-        result.exit_code = outcome.exit_code
-        result.command = list(outcome.command)
-        result.coverage = dict(outcome.coverage)
-        log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}", *outcome.notes,
-                "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
-        findings = scanner.postprocess(findings, req)
-        # one tool name from run to hub: the scanner's (osv-match, dast, runtime-sensor), not
-        # its format's (cyclonedx, zap, falco), which stays in the property `parsed_as`
-        findings = [f if f.tool == tool else
-                    replace(f, tool=tool, properties={**f.properties, "parsed_as": f.tool})
-                    for f in findings]
-        result.findings = assign_identities(findings)
+            tool_run.outputs = dict(outcome.outputs)
+            tool_run.cleanup = outcome.cleanup
+            result.exit_code = outcome.exit_code
+            result.command = list(outcome.command)
+            result.coverage = dict(outcome.coverage)
+            log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}",
+                    *outcome.notes, "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
+            result.findings = _named(scanner, req, tool, findings)
         prober.join(timeout=PROBE_TIMEOUT + 5)   # the probe is killed at PROBE_TIMEOUT
         result.version = version_box[0] if version_box else None
         tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data)
@@ -428,6 +432,17 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
     result.duration_s = time.monotonic() - start
     tool_run.log = "\n".join(log)
     return tool_run
+
+
+def _named(scanner, req: ScanRequest, tool: str, findings: list[Finding]) -> list[Finding]:
+    """The scanner's postprocessing, then each finding's identity."""
+    findings = scanner.postprocess(findings, req)
+    # one tool name from run to hub: the scanner's (osv-match, dast, runtime-sensor), not
+    # its format's (cyclonedx, zap, falco), which stays in the property `parsed_as`
+    findings = [f if f.tool == tool else
+                replace(f, tool=tool, properties={**f.properties, "parsed_as": f.tool})
+                for f in findings]
+    return assign_identities(findings)
 
 
 def write_raw(run_dir: Path, tool_runs: Sequence[_ToolRun]) -> None:

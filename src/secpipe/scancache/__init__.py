@@ -25,6 +25,7 @@ from secpipe.model import Finding, Secret, SecretCollector, collecting
 from secpipe.model import scrubonce
 from secpipe.model.secret import current_key
 from secpipe.scancache import hints, store, units as u
+from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
 PROBE = "secpipe-scan-cache-fingerprint-probe"
@@ -38,8 +39,11 @@ def enabled() -> bool:
 
 def fresh_scan(scanner: Scanner, req: ScanRequest, collector: SecretCollector
                ) -> tuple[ScanOutcome, list[Finding]]:
-    """The uncached path: run the tool, parse its reports (secrets go to `collector`)."""
+    """The uncached path: run the tool, parse its reports (secrets go to `collector`); the
+    parse waits for its turn (`turns.py`), a tool never runs holding one."""
+    not_my_turn()
     outcome = scanner.scan(req)
+    my_turn()
     findings: list[Finding] = []
     if outcome.reports:
         fmt = get_format(outcome.format or scanner.format)
@@ -60,13 +64,15 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
     Whatever a tool wrote is also searched for the values of tools served from the cache
     (see `hints.py`), so the run's scrub masks them as a cold run would."""
     store.write_failures()
-    outcome, findings = _scan_and_parse(scanner, req, collector, version)
-    failed = store.write_failures()
-    if failed:
-        outcome = replace(outcome, notes=[*outcome.notes, "scan cache not written (the next "
-                                          "run scans again): " + "; ".join(failed[:3])])
-    hints.add_texts(collector, [*(r.data for r in outcome.reports),
-                                *(r.data for r in outcome.artifacts), outcome.stderr], _digest)
+    with turns():   # what the tool wrote is digested in its turn (turns.py)
+        outcome, findings = _scan_and_parse(scanner, req, collector, version)
+        failed = store.write_failures()
+        if failed:
+            outcome = replace(outcome, notes=[*outcome.notes, "scan cache not written (the "
+                                              "next run scans again): " + "; ".join(failed[:3])])
+        hints.add_texts(collector, [*(r.data for r in outcome.reports),
+                                    *(r.data for r in outcome.artifacts), outcome.stderr],
+                        _digest)
     return outcome, findings
 
 
@@ -94,11 +100,13 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
         "executable": _executable_identity(scanner, req),
     })
     whole_key = store.digest([base, files_digest, history])
+    my_turn()   # a hit's findings are built from its entry in this tool's turn (turns.py)
     entry = store.read_entry(scanner.name, whole_key)
     reports = None if entry is None else store.get_reports(scanner.name, entry)
     if entry is not None and reports is not None:
         hints.add_hints(collector, entry.get("hints", []), _digest)
         return _from_entry(entry, reports, "the same content was scanned before: reused whole")
+    not_my_turn()   # the tool runs: other tools' outputs are digested meanwhile
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
 
@@ -223,9 +231,15 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
         scrubonce.remember(data, local.values, values_scrubbed)   # the run's pass reuses it
         return key.scrub_hashes(values_scrubbed)
 
-    return replace(outcome, reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
-                   artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
-                   stderr=clean(outcome.stderr), cleanup=None, outputs={})
+    try:
+        return replace(outcome,
+                       reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
+                       artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
+                       stderr=clean(outcome.stderr), cleanup=None, outputs={})
+    finally:
+        # the hashes' bytes table (7 MB at 50,000 findings) is not kept beside the next
+        # tool's digest: that tool's parse adds hashes, so the next scrub builds it anew anyway
+        key.release()
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
