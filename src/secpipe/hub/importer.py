@@ -254,7 +254,8 @@ def _dedupe(batch: Sequence[Checked]) -> list[Checked]:
 def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
           actor: str = "import", run_id: str | None = None,
           partition: Partition | None = None,
-          trusted: Callable[[tuple[str, str]], bool] | None = None) -> WriteResult:
+          trusted: Callable[[tuple[str, str]], bool] | None = None,
+          texts: dict[int, tuple[str, str, str]] | None = None) -> WriteResult:
     """Create or update the findings of `batch` in the caller's write transaction.
 
     `force` skips the "newer UpdatedAt wins" test: the hub's own provider-side updates (a run
@@ -320,6 +321,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             text = _encode(it.doc) if flipped or ruled or it.text is None else it.text
             rows.append(finding_row(pk, it.doc, text, locked, stamp)
                         + (it.digest, part.account, part.region))
+            if texts is not None:
+                texts[pk] = (*it.key, text)
             # the checks' side rows hold unless a rule changed the document (on_create's
             # Workflow.Status is no side input)
             t, r, m = bind_side(pk, it.side) if it.side is not None and not ruled \
@@ -347,6 +350,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             locked, _ = ruleset.apply(pk, doc, locked, stamp, events, run_id)  # type: ignore
             row = finding_row(pk, doc, _encode(doc), locked, stamp)
             updates.append(row[3:] + (it.digest, pk))
+            if texts is not None:
+                texts[pk] = (*it.key, row[-1])
             if side_inputs(old) == side_inputs(doc):
                 continue   # the same side rows: nothing to delete or insert (a re-run)
             ot, orr, om = side_rows(pk, old)
