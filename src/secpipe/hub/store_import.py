@@ -18,13 +18,14 @@ from sqlalchemy.pool import StaticPool
 
 from secpipe import gcpause
 from secpipe.hub import (audit, freshness, groupcommit, import_rules, importer, overlap,
-                         run_refresh, runs, subscriptions)
+                         run_refresh, runs, sqlitebind, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
                                    RunDiff, RunRecord)
 from secpipe.hub.schema import findings as F
 
 MAX_IMPORT_FINDINGS = 100
+sqlitebind.install()       # NULLs and booleans bound without the driver's adapter search
 MAX_IMPORT_BYTES = 6 * 1024 * 1024
 
 
