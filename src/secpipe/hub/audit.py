@@ -61,13 +61,33 @@ def findings_state(conn: Connection, keys: Iterable[tuple[str, str]],
                    version: int = STATE_VERSION) -> str:
     """Digest of the stored documents of findings (Id, ProductArn); "" when none exist.
     `version` 1 is the format of rows without `STATE_KEY` in their detail."""
+    return state_digest(stored_state(conn, keys).values(), version)
+
+
+StoredState = dict[Any, tuple[str, str, str]]     # pk -> (Id, ProductArn, stored doc text)
+
+
+def stored_state(conn: Connection, keys: Iterable[tuple[str, str]]) -> StoredState:
+    """The rows `findings_state` digests, by pk: a writer that knows what it wrote (pk and
+    text of every row it created or rewrote) has the state after its writes as these rows
+    with its own put in (`written_state`), without reading the documents back."""
     wanted = set(keys)
-    if not wanted:
-        return ""
-    found = _stored_docs(conn, wanted)
+    return _stored_docs(conn, wanted) if wanted else {}
+
+
+def written_state(before: StoredState, written: StoredState) -> StoredState:
+    """The rows `stored_state` would read after a write that created or rewrote exactly the
+    rows of `written` (pk -> (Id, ProductArn, text)) among the keys `before` was read for.
+    Such a row is one `_stored_docs` would read: its Id is a string without NUL (the checks
+    refuse a finding holding NUL), and its key is one of the call's."""
+    return {**before, **written} if written else before
+
+
+def state_digest(rows: Iterable[tuple[str, str, str]], version: int = STATE_VERSION) -> str:
+    """`findings_state`'s digest of (Id, ProductArn, doc) rows; "" for none."""
+    found = sorted(rows)
     if not found:
         return ""
-    found.sort()
     if version == 1:
         return digest(found)
     if version != 2:
@@ -81,17 +101,18 @@ def findings_state(conn: Connection, keys: Iterable[tuple[str, str]],
     return h.hexdigest()
 
 
-def _stored_docs(conn: Connection, wanted: set[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(Id, ProductArn, stored document text) of the findings `wanted` names, on the driver's
-    own cursor (SQLAlchemy's per-row result handling cost more than the query)."""
+def _stored_docs(conn: Connection, wanted: set[tuple[str, str]]) -> StoredState:
+    """{pk: (Id, ProductArn, stored document text)} of the findings `wanted` names, on the
+    driver's own cursor (SQLAlchemy's per-row result handling cost more than the query)."""
     ids = sorted({k[0] for k in wanted if isinstance(k[0], str) and "\x00" not in k[0]})
-    found: list[tuple[str, str, str]] = []
+    found: StoredState = {}
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
-        sql = ("SELECT id, product_arn, doc FROM findings WHERE id IN ("
+        sql = ("SELECT pk, id, product_arn, doc FROM findings WHERE id IN ("
                + ", ".join("?" for _ in chunk) + ")")
-        found += [(fid, arn, doc) for fid, arn, doc in driver_rows(conn, sql, chunk)
-                  if (fid, arn) in wanted]
+        for pk, fid, arn, doc in driver_rows(conn, sql, chunk):
+            if (fid, arn) in wanted:
+                found[pk] = (fid, arn, doc)
     return found
 
 

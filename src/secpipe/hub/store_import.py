@@ -18,13 +18,14 @@ from sqlalchemy.pool import StaticPool
 
 from secpipe import gcpause
 from secpipe.hub import (audit, freshness, groupcommit, import_rules, importer, overlap,
-                         run_refresh, runs, subscriptions)
+                         run_refresh, runs, sqlitebind, subscriptions)
 from secpipe.hub.authz import Principal
 from secpipe.hub.interface import (ImportResult, InvalidInput, LimitExceeded, Partition,
                                    RunDiff, RunRecord)
 from secpipe.hub.schema import findings as F
 
 MAX_IMPORT_FINDINGS = 100
+sqlitebind.install()       # NULLs and booleans bound without the driver's adapter search
 MAX_IMPORT_BYTES = 6 * 1024 * 1024
 
 
@@ -143,12 +144,15 @@ class FindingsImport:
         good, denied, off = _screen(conn, principal, good, part)
         denied += off
         keys_ = [it.key for it in good]
-        before = audit.findings_state(conn, keys_)
+        state = audit.stored_state(conn, keys_)
+        before = audit.state_digest(state.values())
+        texts: dict[int, tuple[str, str, str]] = {}
         written = importer.write(conn, good, partition=part,
-                                 actor=principal.name if principal else "import")
-        # nothing created or rewritten (an unchanged re-import): the state is `before`
-        after = before if not (written.created or written.updated) else \
-            audit.findings_state(conn, keys_)
+                                 actor=principal.name if principal else "import", texts=texts)
+        # the stored rows as they are now: those read before, with the ones written put in
+        # (nothing created or rewritten, an unchanged re-import: the state is `before`)
+        after = audit.state_digest(audit.written_state(state, texts).values()) \
+            if texts else before
         audit.record(conn, principal, "BatchImportFindings", [k[0] for k in keys_],
                      before=before, after=after,
                      detail={"created": written.created, "updated": written.updated,
