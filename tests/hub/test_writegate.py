@@ -112,3 +112,52 @@ def test_no_gate_for_postgresql_or_memory():
     with writegate.for_engine(engine):
         pass
     assert not any(k in ("", ":memory:") for k in writegate._GATES)
+
+
+def _try_flock(path: Path) -> bool:
+    """Whether a fresh descriptor of `path` gets the exclusive flock now (released at once)."""
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_blocked_writer_wakes_when_the_holder_lets_go(tmp_path):
+    import fcntl
+    import os
+
+    side = tmp_path / "hub.db-writer"
+    holder = os.open(side, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waiter = os.open(side, os.O_RDWR)
+    threading.Timer(0.2, os.close, args=(holder,)).start()
+    got = writegate._blocking_flock(waiter, time.monotonic() + 30)
+    assert got == waiter
+    assert not _try_flock(side)                  # the waiter holds it now
+    os.close(waiter)
+    assert _try_flock(side)
+
+
+def test_a_writer_gives_up_at_its_deadline_and_never_keeps_the_lock(tmp_path):
+    import fcntl
+    import os
+
+    side = tmp_path / "hub.db-writer"
+    holder = os.open(side, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waiter = os.open(side, os.O_RDWR)
+    assert writegate._blocking_flock(waiter, time.monotonic() + 0.1) is None
+    os.close(holder)               # the abandoned wait takes the lock, then lets it go
+    for _ in range(500):
+        if _try_flock(side):
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the abandoned waiter kept the lock (its descriptor unclosed)")
