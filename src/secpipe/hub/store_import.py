@@ -210,20 +210,29 @@ class FindingsImport:
         observed: dict[int, tuple[str, str]] = {}
         pending: list[importer.Checked] = []
         source = iter(findings)
-        # Every key this run has written so far. A part's key lookup (`run_refresh.lookup`) runs
-        # in this same transaction, so what it found still holds for a key not written since
-        # (`written` holds every key written before it as well: a superset, never too few):
-        # the writes then neither look such a key up again nor read a row the lookup found
-        # absent (`importer.write`'s and `run_refresh.refresh`'s `trusted`).
-        written: set[tuple[str, str]] = set()
+        # The hash of every key this run has written so far. A part's key lookup
+        # (`run_refresh.lookup`) runs in this same transaction, so what it found still holds
+        # for a key not written since (`written` holds every key written before it as well:
+        # a superset, never too few): the writes then neither look such a key up again nor
+        # read a row the lookup found absent (`importer.write`'s and `run_refresh.refresh`'s
+        # `trusted`). Hashes, not the keys: the keys kept every document's Id and ProductArn
+        # alive to the end of the recording (~9 MB at 50k findings); a key whose hash
+        # collides with a written one is merely not trusted, and looked up again.
+        written: set[int] = set()
         # the stored rows the parts' lookups read for the narrow update of unchanged findings
         # (`run_refresh.lookup`), kept for the keys still pending
         looked: dict[tuple[str, str], tuple] = {}
 
         def trusted(key: tuple[str, str]) -> bool:
-            return key not in written
+            return hash(key) not in written
 
-        with self._write() as conn:
+        # one (stage, tool) tuple per pair for `observed`'s 50,000 values, not one per finding
+        pairs: dict[tuple[str, str], tuple[str, str]] = {}
+
+        # the cyclic GC waits meanwhile, as in `bulk_import`: the parts' documents, checks and
+        # rows hold no cycle (and the pipeline's findings files are written from the
+        # documents as they are read, `outputs.ocsf.FindingsFiles`)
+        with gcpause.paused(), self._write() as conn:
             def write(chunk: list[importer.Checked]) -> None:
                 # a re-run's unchanged findings: a narrow update (same stored result)
                 pks, rest = run_refresh.refresh(conn, chunk, part, trusted, looked)
@@ -231,14 +240,15 @@ class FindingsImport:
                     looked.pop(item.key, None)
                 done = importer.write(conn, rest, actor=actor, run_id=run.run_id,
                                       partition=part, trusted=trusted)
-                written.update(pks)
-                written.update(done.touched)
+                written.update(map(hash, pks))
+                written.update(map(hash, done.touched))
                 pks.update(done.pks)
                 refused.written += done.failed
                 for item in chunk:
                     pk = pks.get(item.key)
                     if pk is not None and pk not in observed:
-                        observed[pk] = runs.stage_tool(importer.as_stored(item))
+                        pair = runs.stage_tool(importer.as_stored(item))
+                        observed[pk] = pairs.setdefault(pair, pair)
 
             while batch := list(islice(source, max(1, batch_size))):
                 # what the hub stores for these keys, as the write transaction sees it
