@@ -178,7 +178,7 @@ class FindingsImport:
 
     # --- runs --------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
-                   base_branch: str | None = None, batch_size: int = 2000,
+                   base_branch: str | None = None, batch_size: int = 1000,
                    principal: Principal | None = None) -> RunDiff:
         """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
 
@@ -192,7 +192,10 @@ class FindingsImport:
         documents and texts are alive at once: at 50k findings, holding them all cost ~270 MB.
         Parts of 2,000 rather than 5,000: 42 MB less at the peak of recording 10k findings
         (+88 MB against +130 MB), and no more CPU in three alternated rounds (2.64-3.15 s
-        against 2.76-3.23 s).
+        against 2.76-3.23 s). Parts of 1,000 rather than 2,000 once the pipeline's documents
+        were built as the parts take them: a part's documents and texts (~10 MB of
+        tracemalloc at 2,000) were then most of what the recording added, and a run's own CPU
+        at 5,000 findings stayed the same (`bench/own_cpu_ab.py`, 5 rounds: ratio 1.00).
         The result is the one checking everything first gave for the same `batch_size`: one
         ProcessedAt and one clock for the whole run (`importer.run_clock`), writes in parts of
         `batch_size` accepted findings, FailedFindings in the same order (`_RunRefusals`).
