@@ -14,7 +14,7 @@ import pytest
 from secpipe.outputs.ocsf import write_findings_files
 from secpipe.pipeline import api
 from secpipe.pipeline.api import RunRequest, run_pipeline
-from tests.pipeline.test_scrub_early import CONFIG, VALUES, _tools
+from tests.pipeline.test_scrub_early import VALUES, project
 
 FILES = ("findings.asff.json", "findings.ocsf.json")
 SUPPRESS_LOW = {
@@ -27,14 +27,7 @@ SUPPRESS_LOW = {
 
 def test_the_findings_files_are_the_former_paths_bytes(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SECPIPE_TOOLS_DIR", str(_tools(tmp_path)))
-    (tmp_path / "key").write_text("0f" * 32)
-    (tmp_path / "key").chmod(0o600)
-    monkeypatch.setenv("SECPIPE_FINGERPRINT_KEY_FILE", str(tmp_path / "key"))
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "secpipe.yml").write_text(CONFIG)
-    (repo / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
+    repo = project(tmp_path, monkeypatch)
     out = tmp_path / "out"
     given: list[tuple[list[dict], list[dict]]] = []
     record = api.hub_record
