@@ -80,6 +80,19 @@ def _tools(root: Path) -> Path:
     return tools
 
 
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository scanned by the fake tools, with a fingerprint key of its own."""
+    monkeypatch.setenv("SECPIPE_TOOLS_DIR", str(_tools(tmp_path)))
+    (tmp_path / "key").write_text("0f" * 32)
+    (tmp_path / "key").chmod(0o600)
+    monkeypatch.setenv("SECPIPE_FINGERPRINT_KEY_FILE", str(tmp_path / "key"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "secpipe.yml").write_text(CONFIG)
+    (repo / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
+    return repo
+
+
 def _mask(text: str, run_dir: Path) -> str:
     text = text.replace(run_dir.name, "RUN")
     text = re.sub(r"/tmp/secpipe-[^/\s\"]+|/[^\s\"]*?/secpipe-\d+-[a-z0-9_]+", "SCRATCH", text)
@@ -99,14 +112,7 @@ def _outputs(run_dir: Path) -> dict[str, str]:
 @pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "scan-cache"])
 def test_the_early_scrub_gives_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             cache: bool) -> None:
-    monkeypatch.setenv("SECPIPE_TOOLS_DIR", str(_tools(tmp_path)))
-    (tmp_path / "key").write_text("0f" * 32)
-    (tmp_path / "key").chmod(0o600)
-    monkeypatch.setenv("SECPIPE_FINGERPRINT_KEY_FILE", str(tmp_path / "key"))
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "secpipe.yml").write_text(CONFIG)
-    (repo / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
+    repo = project(tmp_path, monkeypatch)
     got = {}
     for early in (True, False):
         if cache:

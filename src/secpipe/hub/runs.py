@@ -110,13 +110,17 @@ def _observed_pairs(conn: Connection, seq: int) -> set[tuple[str, str]]:
 def _observations(conn: Connection, chosen: dict[tuple[str, str], int]
                   ) -> dict[int, tuple[str, str]]:
     out: dict[int, tuple[str, str]] = {}
+    # one tuple per (stage, tool) for every finding of it: a re-run's baseline holds all of
+    # them, and a tuple and two strings per row (~8 MB at 50k) lasted to the end of `record`
+    pairs = {pair: pair for pair in chosen}
     for seq in set(chosen.values()):
         for pk, stage, tool in driver_rows(
                 conn, "SELECT run_findings.finding_pk, run_findings.stage, run_findings.tool "
                 "FROM run_findings WHERE run_findings.run_seq = ? AND run_findings.change != ?",
                 (seq, "fixed")):
-            if chosen.get((stage, tool)) == seq:
-                out.setdefault(pk, (stage, tool))
+            pair = pairs.get((stage, tool))
+            if pair is not None and chosen[pair] == seq:
+                out.setdefault(pk, pair)
     return out
 
 

@@ -182,7 +182,7 @@ class FindingsImport:
 
     # --- runs --------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, findings: Iterable[Mapping[str, Any]], *,
-                   base_branch: str | None = None, batch_size: int = 2000,
+                   base_branch: str | None = None, batch_size: int = 1000,
                    principal: Principal | None = None) -> RunDiff:
         """Import a run's findings and record it, atomically; see `secpipe.hub.runs`.
 
@@ -196,7 +196,10 @@ class FindingsImport:
         documents and texts are alive at once: at 50k findings, holding them all cost ~270 MB.
         Parts of 2,000 rather than 5,000: 42 MB less at the peak of recording 10k findings
         (+88 MB against +130 MB), and no more CPU in three alternated rounds (2.64-3.15 s
-        against 2.76-3.23 s).
+        against 2.76-3.23 s). Parts of 1,000 rather than 2,000 once the pipeline's documents
+        were built as the parts take them: a part's documents and texts (~10 MB of
+        tracemalloc at 2,000) were then most of what the recording added, and a run's own CPU
+        at 5,000 findings stayed the same (`bench/own_cpu_ab.py`, 5 rounds: ratio 1.00).
         The result is the one checking everything first gave for the same `batch_size`: one
         ProcessedAt and one clock for the whole run (`importer.run_clock`), writes in parts of
         `batch_size` accepted findings, FailedFindings in the same order (`_RunRefusals`).
@@ -214,20 +217,29 @@ class FindingsImport:
         observed: dict[int, tuple[str, str]] = {}
         pending: list[importer.Checked] = []
         source = iter(findings)
-        # Every key this run has written so far. A part's key lookup (`run_refresh.lookup`) runs
-        # in this same transaction, so what it found still holds for a key not written since
-        # (`written` holds every key written before it as well: a superset, never too few):
-        # the writes then neither look such a key up again nor read a row the lookup found
-        # absent (`importer.write`'s and `run_refresh.refresh`'s `trusted`).
-        written: set[tuple[str, str]] = set()
+        # The hash of every key this run has written so far. A part's key lookup
+        # (`run_refresh.lookup`) runs in this same transaction, so what it found still holds
+        # for a key not written since (`written` holds every key written before it as well:
+        # a superset, never too few): the writes then neither look such a key up again nor
+        # read a row the lookup found absent (`importer.write`'s and `run_refresh.refresh`'s
+        # `trusted`). Hashes, not the keys: the keys kept every document's Id and ProductArn
+        # alive to the end of the recording (~9 MB at 50k findings); a key whose hash
+        # collides with a written one is merely not trusted, and looked up again.
+        written: set[int] = set()
         # the stored rows the parts' lookups read for the narrow update of unchanged findings
         # (`run_refresh.lookup`), kept for the keys still pending
         looked: dict[tuple[str, str], tuple] = {}
 
         def trusted(key: tuple[str, str]) -> bool:
-            return key not in written
+            return hash(key) not in written
 
-        with self._write() as conn:
+        # one (stage, tool) tuple per pair for `observed`'s 50,000 values, not one per finding
+        pairs: dict[tuple[str, str], tuple[str, str]] = {}
+
+        # the cyclic GC waits meanwhile, as in `bulk_import`: the parts' documents, checks and
+        # rows hold no cycle (and the pipeline's findings files are written from the
+        # documents as they are read, `outputs.ocsf.FindingsFiles`)
+        with gcpause.paused(), self._write() as conn:
             def write(chunk: list[importer.Checked]) -> None:
                 # a re-run's unchanged findings: a narrow update (same stored result)
                 pks, rest = run_refresh.refresh(conn, chunk, part, trusted, looked)
@@ -235,14 +247,15 @@ class FindingsImport:
                     looked.pop(item.key, None)
                 done = importer.write(conn, rest, actor=actor, run_id=run.run_id,
                                       partition=part, trusted=trusted)
-                written.update(pks)
-                written.update(done.touched)
+                written.update(map(hash, pks))
+                written.update(map(hash, done.touched))
                 pks.update(done.pks)
                 refused.written += done.failed
                 for item in chunk:
                     pk = pks.get(item.key)
                     if pk is not None and pk not in observed:
-                        observed[pk] = runs.stage_tool(importer.as_stored(item))
+                        pair = runs.stage_tool(importer.as_stored(item))
+                        observed[pk] = pairs.setdefault(pair, pair)
 
             while batch := list(islice(source, max(1, batch_size))):
                 # what the hub stores for these keys, as the write transaction sees it

@@ -7,7 +7,7 @@ other sinks (the hub, a CI upload) can take the text without touching the disk.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING
 
 from secpipe.gcpause import paused
 from secpipe.outputs.asff import render_asff, write_asff
@@ -18,6 +18,9 @@ from secpipe.outputs.ocsf import render_ocsf, write_findings_files, write_ocsf  
 from secpipe.outputs.sarif import render_sarif, write_sarif
 from secpipe.outputs.summary import render_summary, write_summary
 from secpipe.pipeline.result import RunResult
+
+if TYPE_CHECKING:
+    from secpipe.outputs.ocsf import FindingsFiles
 
 __all__ = [
     "render_asff", "render_console", "render_html", "render_junit", "render_sarif",
@@ -35,20 +38,22 @@ WRITERS = {
 
 
 def write_all(run: RunResult, run_dir: Path, *,
-              asff_docs: Iterable[dict[str, Any]] | None = None) -> dict[str, Path]:
+              findings_files: FindingsFiles | None = None) -> dict[str, Path]:
     """Write the six run files into `run_dir`; returns name -> path.
 
     One writer failing does not stop the others (a broken run is exactly when someone opens
-    the report); the first failure is raised once all have been tried. `asff_docs`: the run's
-    ASFF documents when already built (for the hub), so they are not built again; ASFF and
-    OCSF are written together in one pass either way.
+    the report); the first failure is raised once all have been tried. `findings_files`: the
+    ASFF and OCSF files already filled as the hub took the run's documents (`FindingsFiles`),
+    completed here; otherwise both are written together in one pass.
     """
     run_dir = Path(run_dir)
     written: dict[str, Path] = {}
     failure: Exception | None = None
     with paused():   # the writers build documents without cycles (secpipe.gcpause)
         try:
-            written["asff"], written["ocsf"] = write_findings_files(run, run_dir, asff_docs)
+            written["asff"], written["ocsf"] = (
+                write_findings_files(run, run_dir) if findings_files is None
+                else findings_files.finish())
         except Exception as exc:  # noqa: BLE001 - re-raised below, after the other writers
             failure = exc
         for name, writer in WRITERS.items():

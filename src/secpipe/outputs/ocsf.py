@@ -21,7 +21,7 @@ from secpipe.model.ocsf_own import asff_to_ocsf, own_shape, own_shape_event
 from secpipe.outputs.asff import FILE_NAME as ASFF_FILE_NAME
 from secpipe.outputs.asff import iter_asff
 from secpipe.outputs._stream import _OPTIONS, _orjson, _orjson_text
-from secpipe.outputs._stream import encode, encode_utf8, write_atomic
+from secpipe.outputs._stream import encode, encode_utf8
 from secpipe.pipeline.result import RunResult
 
 FILE_NAME = "findings.ocsf.json"
@@ -90,31 +90,112 @@ def _encoded(doc: dict[str, Any]) -> tuple[bytes, bytes]:
 def write_findings_files(run: RunResult, run_dir: Path,
                          docs: Iterable[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """findings.asff.json and findings.ocsf.json in one pass: each ASFF document is built once
-    (or taken from `docs`, the list the hub was given), written to both files and dropped.
-    Same bytes as `write_asff` and `write_ocsf` (tests compare them)."""
-    run_dir = Path(run_dir)
-    source: Iterator[dict[str, Any]] = iter(docs) if docs is not None else iter_asff(run)
+    (or taken from `docs`), written to both files and dropped. Same bytes as `write_asff` and
+    `write_ocsf` (tests compare them)."""
+    files = FindingsFiles(run_dir)
+    try:
+        for doc in iter(docs) if docs is not None else iter_asff(run):
+            files.add(doc)
+    except BaseException:
+        files.abort()
+        raise
+    return files.finish()
 
-    def fill_both(asff: BinaryIO, ocsf: BinaryIO) -> None:
+
+class FindingsFiles:
+    """findings.asff.json and findings.ocsf.json, filled one ASFF document at a time as the
+    documents pass by (`passing`), then completed and renamed into place (`finish`).
+
+    A run with a hub hands its documents to the hub's recording through `passing`: each is
+    written to both files as the recording takes it, so no document outlives its part of the
+    recording and none is built twice (holding all 50,000 through the recording, for the files
+    afterwards, was ~70 MB of the run's peak). A failure to write is kept and raised by
+    `finish` (the run's other files are still written first, as for any writer); the documents
+    keep going to the hub meanwhile. Until `finish`, the files are temporaries beside their
+    final names (`abort` deletes them), so a reader never sees half a file."""
+
+    def __init__(self, run_dir: Path) -> None:
+        run_dir = Path(run_dir)
+        self.asff_path = run_dir / ASFF_FILE_NAME
+        self.ocsf_path = run_dir / FILE_NAME
+        self._tmps = [p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+                      for p in (self.asff_path, self.ocsf_path)]
+        self._files: list[BinaryIO] = []
+        self._first = True
+        self._rest: Iterator[dict[str, Any]] | None = None
+        self.failure: Exception | None = None
+
+    def passing(self, docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """`docs`, each written to both files before it is handed on; `finish` writes those
+        the consumer did not take (a recording that stopped early)."""
+        self._rest = source = iter(docs)     # set now: a consumer may never start
+        return self._tee(source)
+
+    def _tee(self, source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for doc in source:
+            if self.failure is None:
+                try:
+                    self.add(doc)
+                except Exception as exc:  # noqa: BLE001 - raised by finish(), after the hub's turn
+                    self.failure = exc
+                    self.abort()
+            yield doc
+
+    def add(self, doc: dict[str, Any]) -> None:
+        if not self._files:
+            self._open()
+        asff, ocsf = self._files
+        doc_bytes, event_bytes = _encoded(doc)
+        # outputs._stream.json_chunks(spread=1) and dump_events, element by element
+        asff.write(b"[\n " if self._first else b",\n ")
+        asff.write(doc_bytes)
+        ocsf.write(b"\n" if self._first else b",\n")
+        ocsf.write(event_bytes)
+        self._first = False
+
+    def finish(self) -> tuple[Path, Path]:
+        """Write what `passing` was not asked for, close both files and rename them into place
+        (the OCSF file first, as before); a failure kept by `passing` is raised here. Any
+        failure leaves no temporary behind."""
+        try:
+            return self._finish()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _finish(self) -> tuple[Path, Path]:
+        if self.failure is None and self._rest is not None:
+            for doc in self._rest:
+                self.add(doc)
+        self._rest = None
+        if self.failure is not None:
+            raise self.failure
+        if not self._files:
+            self._open()
+        asff, ocsf = self._files
+        asff.write(b"[]\n" if self._first else b"\n]\n")
+        ocsf.write(b"\n]\n")
+        self._files = []
+        asff_tmp, ocsf_tmp = self._tmps
+        with asff, ocsf:
+            pass
+        os.replace(ocsf_tmp, self.ocsf_path)
+        os.replace(asff_tmp, self.asff_path)
+        self._tmps = []
+        return self.asff_path, self.ocsf_path
+
+    def abort(self) -> None:
+        """Close and delete the temporaries (nothing once `finish` has renamed them)."""
+        files, self._files = self._files, []
+        for fh in files:
+            fh.close()
+        for tmp in self._tmps:
+            tmp.unlink(missing_ok=True)
+
+    def _open(self) -> None:
+        self.asff_path.parent.mkdir(parents=True, exist_ok=True)
         # binary files: each element's orjson bytes go out as they are (utf-8, as the text
         # files were), not decoded and encoded back
-        first = True
-        ocsf.write(b"[")
-        for doc in source:
-            doc_bytes, event_bytes = _encoded(doc)
-            # outputs._stream.json_chunks(spread=1) and dump_events, element by element
-            asff.write(b"[\n " if first else b",\n ")
-            asff.write(doc_bytes)
-            ocsf.write(b"\n" if first else b",\n")
-            ocsf.write(event_bytes)
-            first = False
-        asff.write(b"[]\n" if first else b"\n]\n")
-        ocsf.write(b"\n]\n")
-
-    ocsf_path = run_dir / FILE_NAME
-    asff_path = write_atomic(
-        run_dir / ASFF_FILE_NAME,
-        lambda asff: write_atomic(ocsf_path, lambda ocsf: fill_both(asff, ocsf),
-                                  binary=True, buffering=1 << 20),
-        binary=True, buffering=1 << 20)
-    return asff_path, ocsf_path
+        for tmp in self._tmps:
+            self._files.append(open(tmp, "wb", buffering=1 << 20))
+        self._files[1].write(b"[")

@@ -147,35 +147,40 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
         write_raw(run_dir, tool_runs)
     del tool_runs  # the tools' raw reports: on disk now, not held through the hub and outputs
     hub_error: HubSyncError | None = None
-    docs: list[dict] | None = None
+    files = None        # findings.asff.json and .ocsf.json, filled as the hub takes the documents
     closed: Callable[[], None] | None = None
-    if store is not None:
-        events.phase("recording the run in the hub")
-        from secpipe.outputs.asff import asff_findings
-        from secpipe.outputs.summary import summary_dict
+    try:
+        if store is not None:
+            events.phase("recording the run in the hub")
+            from secpipe.outputs.asff import iter_asff
+            from secpipe.outputs.ocsf import FindingsFiles
+            from secpipe.outputs.summary import summary_dict
+
+            try:
+                if not req.ignore_hub_suppressions:
+                    spare_by_rules(store, run)   # what the hub's rules will suppress on import
+                # built after the rules' verdicts, as the recording takes them, part by part:
+                # each document is written to the findings files on its way to the hub and
+                # dropped with its part (all 50,000 held through the recording: ~70 MB)
+                files = FindingsFiles(run_dir)
+                hub_record(store, run, files.passing(iter_asff(run)), summary_dict(run))
+            except HubSyncError as exc:
+                hub_error = exc  # the run's own outputs are still written, then the error stands
+            closed = close_behind(store, run.hub)   # while the reports are written
+        run.wall_s = time.perf_counter() - wall0
+        run.self_cpu_s = time.process_time() - cpu0
+        events.phase("writing reports")
+        from secpipe.outputs import write_all
 
         try:
-            if not req.ignore_hub_suppressions:
-                spare_by_rules(store, run)   # what the hub's rules will suppress on import
-            # built once, after the rules' verdicts: the hub's documents are also what
-            # findings.asff.json/.ocsf.json hold
-            docs = asff_findings(run)
-            hub_record(store, run, docs, summary_dict(run))
-        except HubSyncError as exc:
-            hub_error = exc  # the run's own outputs are still written, then the error stands
-        closed = close_behind(store, run.hub)   # while the reports are written
-    run.wall_s = time.perf_counter() - wall0
-    run.self_cpu_s = time.process_time() - cpu0
-    events.phase("writing reports")
-    from secpipe.outputs import write_all
-
-    try:
-        with _disk_errors(run_dir):
-            write_all(run, run_dir, asff_docs=None if docs is None else _drained(docs))
+            with _disk_errors(run_dir):
+                write_all(run, run_dir, findings_files=files)
+        finally:
+            if closed is not None:
+                closed()
     finally:
-        if closed is not None:
-            closed()
-    docs = None
+        if files is not None:
+            files.abort()       # an error on the way: no temporary files left behind
     _point_latest(out_dir / "runs", run_id)
     if cfg.notifications:
         _notify(cfg, run, run_dir, out_dir)
@@ -188,15 +193,6 @@ def run_pipeline(req: RunRequest, events: Events | None = None) -> RunResult:
     if hub_error is not None:
         raise HubSyncError(f"{hub_error} (the run's reports are in {run_dir})")
     return run
-
-
-def _drained(docs: list[dict]) -> Iterator[dict]:
-    """The hub's documents for the findings files, each dropped from `docs` as it is handed
-    over: the writers after those files (SARIF, JUnit, HTML) then run without the list
-    (~125 MB at 50k findings), which was the run's peak with a hub."""
-    docs.reverse()
-    while docs:
-        yield docs.pop()
 
 
 def _fingerprint_key(hub: str | None, out_dir: Path):
