@@ -351,3 +351,12 @@ def test_findings_are_ordered_as_before() -> None:
               for b in (False, True)]
     assert [_order(i) for i in items] == [old(i) for i in items]
     assert sorted_findings(items) == sorted(items, key=old)
+
+
+def test_the_page_written_piece_by_piece_is_the_rendered_page(tmp_path: Path) -> None:
+    """write_html streams the template's pieces to the file; render_html joins them."""
+    import secpipe.outputs.html as html
+
+    run = _big_run(300)
+    written = html.write_html(run, tmp_path)
+    assert written.read_bytes() == html.render_html(run).encode("utf-8")

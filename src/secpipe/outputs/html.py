@@ -33,7 +33,6 @@ from secpipe.outputs._common import (
     sorted_findings,
     stage_counts,
     tool_error,
-    write_file,
 )
 from secpipe.outputs._html_data import build, group_view, to_script_json
 from secpipe.outputs._template_cache import template_cache
@@ -76,7 +75,13 @@ def render_html(run: RunResult) -> str:
 
 
 def write_html(run: RunResult, run_dir: Path) -> Path:
-    return write_file(Path(run_dir) / FILE_NAME, render_html(run))
+    """The page written as the template yields it (`render_html`'s text, piece by piece): the
+    whole page as text and then as bytes (9 MB at 50,000 findings) was the run's peak."""
+    from secpipe.outputs._stream import write_atomic
+
+    pieces = environment().get_template(TEMPLATE).generate(**html_context(run))
+    return write_atomic(Path(run_dir) / FILE_NAME, lambda fh: fh.writelines(pieces),
+                        buffering=1 << 16)
 
 
 def html_context(run: RunResult) -> dict[str, Any]:
@@ -86,6 +91,13 @@ def html_context(run: RunResult) -> dict[str, Any]:
     ordered = sorted_findings(all_gated(run))
     data, details, groups = build(run, ordered, origins)
     findings = [group_view(data, details, members) for members in groups[:FIRST_PAGE]]
+    # each block is packed and then dropped before the next is packed and the page rendered:
+    # the rows and string tables of 50,000 findings (~40 MB) were held through the render
+    # and its encoding, which were the run's peak
+    data_json = Markup(to_script_json(data))  # gzip + base64: no `<` in it
+    del data
+    details_json = Markup(to_script_json(details))
+    del details
     return {
         "run": run,
         "ctx": run.context,
@@ -97,8 +109,8 @@ def html_context(run: RunResult) -> dict[str, Any]:
         "findings": findings,
         "total_findings": len(ordered),
         "groups_total": len(groups),
-        "data_json": Markup(to_script_json(data)),  # gzip + base64: no `<` in it
-        "details_json": Markup(to_script_json(details)),
+        "data_json": data_json,
+        "details_json": details_json,
         "stage_names": [s.name for s in run.stages],
         "tool_names": sorted({origins.tool_name(stage, g) for stage, g in ordered}),
         "expired": run.expired_suppressions,
