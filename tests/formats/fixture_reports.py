@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from secpipe.formats import get_format
 from secpipe.model import FingerprintKey, keyed
 from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
@@ -20,6 +22,16 @@ def fixture_reports(*folders: str) -> list[Path]:
         for root in (OWN_FIXTURES, SHARED_FIXTURES):
             if (root / name).is_dir():
                 found += sorted(p for p in (root / name).iterdir() if p.suffix != ".md")
+    return found
+
+
+def reports_of(tool: str, *folders: str) -> list[Path]:
+    """`fixture_reports`, skipping (saying why) in a clone without ../shared where the repo
+    holds no report of that tool; with ../shared beside it, no report at all is a failure."""
+    found = fixture_reports(*folders)
+    if not found and not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"{SHARED_FIXTURES} is absent and tests/fixtures holds no {tool} report")
+    assert found, f"no {tool} fixture"
     return found
 
 

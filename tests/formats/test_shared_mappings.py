@@ -11,14 +11,14 @@ import pytest
 
 from secpipe.formats import _common, _secrets, checkov
 from tests.conftest import OWN_FIXTURES
-from tests.formats.fixture_reports import fixture_reports, parse_or_error
+from tests.formats.fixture_reports import parse_or_error, reports_of
 
 FOLDERS = {"checkov": ("checkov",), "detect-secrets": ("detect-secrets", "detect_secrets"),
            "trufflehog3": ("trufflehog3",)}
 
 
 def _reports(tool: str) -> list[Path]:
-    return fixture_reports(*FOLDERS[tool])
+    return reports_of(tool, *FOLDERS[tool])
 
 
 def _parse(tool: str, path: Path) -> list:
@@ -34,7 +34,6 @@ def _mappings(findings: list) -> list:
 @pytest.mark.parametrize("tool", sorted(FOLDERS))
 def test_shared_mappings_change_no_finding(tool: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reports = _reports(tool)
-    assert reports, f"no {tool} fixture"
     shared = {path.name: _parse(tool, path) for path in reports}
     # the former way: every finding its own dict
     monkeypatch.setattr(_secrets, "shared_mapping", dict)
