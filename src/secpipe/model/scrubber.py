@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 # Beyond this many nested groups a subtree becomes a flat alternation (longest first): a
 # crafted report with thousands of values each extending the previous one would otherwise
@@ -85,6 +85,12 @@ def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
 def automaton_of(words: Iterable[str], *, required: bool = False):
     """An Aho-Corasick automaton of `words` (each match's value: the word's length), or None
     without pyahocorasick (ImportError if `required`) or without a word."""
+    return automaton_with(((word, len(word)) for word in words), required=required)
+
+
+def automaton_with(pairs: Iterable[tuple[str, object]], *, required: bool = False):
+    """An Aho-Corasick automaton of (word, value) pairs (a match's value: its pair's), or
+    None without pyahocorasick (ImportError if `required`) or without a word."""
     try:
         import ahocorasick
     except ImportError:
@@ -92,8 +98,8 @@ def automaton_of(words: Iterable[str], *, required: bool = False):
             raise
         return None
     automaton = ahocorasick.Automaton()
-    for word in words:
-        automaton.add_word(word, len(word))
+    for word, value in pairs:
+        automaton.add_word(word, value)
     if len(automaton) == 0:
         return None
     automaton.make_automaton()
@@ -105,24 +111,26 @@ def automaton_of(words: Iterable[str], *, required: bool = False):
 WINDOW = 1 << 20
 
 
-def _windows(automaton, data: bytes, longest: int) -> Iterator[tuple[int, int]]:
+def _windows(automaton, data: bytes, longest: int, *, width: int | None = None
+             ) -> Iterator[tuple[int, Any]]:
     """`matches` in `data`, its windows decoded as latin-1 (offsets are byte offsets)."""
     return matches(automaton, len(data), lambda a, b: data[a:b].decode("latin-1"), longest,
-                   WINDOW)
+                   WINDOW, width=width)
 
 
 def matches(automaton, size: int, window: Callable[[int, int], str], longest: int,
-            step: int) -> Iterator[tuple[int, int]]:
-    """(start, length) of every match in a text of `size` characters, each once, ordered by
+            step: int, *, width: int | None = None) -> Iterator[tuple[int, Any]]:
+    """(start, value) of every match in a text of `size` characters, each once, ordered by
     window, searching `window(start, stop)` (the text's slice) `step` characters at a time.
-    Each window reaches `longest - 1` characters into the next so that a match starting in it
-    is seen whole; a match is kept by the window it starts in."""
+    A match's length is its value (`automaton_of`'s), or `width` when every word has that
+    length. Each window reaches `longest - 1` characters into the next so that a match
+    starting in it is seen whole; a match is kept by the window it starts in."""
     for base in range(0, size, step):
         stop = base + step
-        for end, length in automaton.iter(window(base, stop + longest - 1)):
-            start = base + end + 1 - length
+        for end, value in automaton.iter(window(base, stop + longest - 1)):
+            start = base + end + 1 - (value if width is None else width)
             if start < stop:
-                yield start, length
+                yield start, value
 
 
 class _Prefixes:
@@ -146,19 +154,17 @@ class _Prefixes:
         for key in replacements:
             lengths.setdefault(key[:size].decode("latin-1"), set()).add(len(key))
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}
-        automaton = _built((prefix, shared.setdefault(found, found)) for prefix, found in
-                           ((p, tuple(sorted(ls, reverse=True))) for p, ls in lengths.items()))
-        if automaton is None:
-            if required:
-                raise ImportError("pyahocorasick")
-            return None
-        return cls(automaton, size)
+        automaton = automaton_with(
+            ((prefix, shared.setdefault(found, found)) for prefix, found in
+             ((p, tuple(sorted(ls, reverse=True))) for p, ls in lengths.items())),
+            required=required)
+        return None if automaton is None else cls(automaton, size)
 
     def hits(self, data: bytes, table: Mapping[bytes, bytes]) -> Iterator[tuple[int, int]]:
         """(start, length) of the longest key at each start where one occurs, in order of
         start; a step for each candidate looked up (the budget's unit): (-1, 0)."""
         size, end_of_data = self.size, len(data)
-        for start, lengths in _spans(self.automaton, data, size):
+        for start, lengths in _windows(self.automaton, data, size, width=size):
             for length in lengths:
                 yield -1, 0
                 if start + length <= end_of_data and data[start:start + length] in table:
@@ -184,30 +190,6 @@ class _Prefixes:
 
 #: bytes of each key the prefix engine indexes
 PREFIX = 8
-
-
-def _built(words: Iterable[tuple[str, object]]):
-    """An Aho-Corasick automaton of (word, value) pairs, or None without pyahocorasick."""
-    try:
-        import ahocorasick
-    except ImportError:
-        return None
-    automaton = ahocorasick.Automaton()
-    for word, value in words:
-        automaton.add_word(word, value)
-    automaton.make_automaton()
-    return automaton
-
-
-def _spans(automaton, data: bytes, size: int) -> Iterator[tuple[int, object]]:
-    """(start, value) of every match of `automaton`, whose words are all `size` long, in
-    `data` searched a window at a time as `matches` does."""
-    for base in range(0, len(data), WINDOW):
-        stop = base + WINDOW
-        for end, value in automaton.iter(data[base:stop + size - 1].decode("latin-1")):
-            start = base + end + 1 - size
-            if start < stop:
-                yield start, value
 
 
 def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
