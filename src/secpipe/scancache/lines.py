@@ -42,20 +42,20 @@ def write(tool: str, key: str, head: Mapping[str, Any], findings: Iterable[Findi
     def emit(fh: IO[str]) -> None:
         jsonout.dump({"schema": store.SCHEMA, **head}, fh)
         fh.write("\n")
-        numbers: dict[int, int] = {}
-        held: list[DerivedText] = []   # keeps each numbered text alive (ids stay unique)
+        numbers: dict[int, int | None] = {}   # by id(); None: written out as text
+        seen: list[DerivedText] = []   # keeps every text looked at alive (ids stay unique)
+        table: list[DerivedText] = []  # the texts written, in order: the reader's table
 
         def number(text: DerivedText) -> int | None:
-            found = numbers.get(id(text))
-            if found is None:
+            if id(text) not in numbers:
+                seen.append(text)
                 state = _state(text)
-                if state is None:
-                    return None
-                fh.write(jsonout.encode([type(text).__module__, type(text).__qualname__,
-                                         state]) + "\n")
-                found = numbers[id(text)] = len(held)
-                held.append(text)
-            return found
+                numbers[id(text)] = None if state is None else len(table)
+                if state is not None:
+                    table.append(text)
+                    fh.write(jsonout.encode([type(text).__module__, type(text).__qualname__,
+                                             state]) + "\n")
+            return numbers[id(text)]
 
         count = 0
         for f in findings:
@@ -97,13 +97,16 @@ class Shared(store.Kept):
     """`finding_from_json` sharing what repeats: texts interned (`formats._common.shared`, as
     parsers do), equal lists one tuple, equal mappings one dict (`shared_mapping`: a
     finding's mappings are never changed once made), and a derived title or description read
-    by its number."""
+    by its number. A mapping's texts are shared through this entry's own table, not interned:
+    some name one finding alone (trufflehog3's issue id), and the interpreter's table of
+    interned strings never shrinks (its parser keeps those as they are, for the same reason)."""
 
-    __slots__ = ("texts", "seqs")
+    __slots__ = ("texts", "seqs", "values")
 
     def __init__(self) -> None:
         self.texts: list[DerivedText] = []
         self.seqs: dict[tuple, tuple] = {}
+        self.values: dict[str, str] = {}
 
     def text(self, value: Any) -> Any:
         return shared(value)
@@ -118,7 +121,8 @@ class Shared(store.Kept):
             return as_tuple
 
     def mapping(self, value: Mapping[str, Any]) -> dict[str, Any]:
-        out = {k: shared(v) for k, v in value.items()}
+        values = self.values
+        out = {k: values.setdefault(v, v) if type(v) is str else v for k, v in value.items()}
         try:
             return shared_mapping(out)
         except TypeError:
@@ -173,7 +177,10 @@ def _derived(line: Any) -> DerivedText:
         return found
     if not (isinstance(module, str) and module.startswith("secpipe.")):
         raise ValueError(f"not a secpipe module: {module!r}")
-    cls = getattr(importlib.import_module(module), name, None)
+    try:
+        cls = getattr(importlib.import_module(module), name, None)
+    except ImportError as exc:
+        raise ValueError(f"no module {module}") from exc
     names = _slot_names(cls) if isinstance(cls, type) and issubclass(cls, DerivedText) else None
     if names is None or sorted(names) != sorted(state):
         raise ValueError(f"not a derived text: {module}.{name}")
