@@ -126,6 +126,7 @@ def test_cut_short_or_damaged_is_a_miss() -> None:
                       b'"secpipe.model.finding","Location"'),     # not a derived text
         whole.replace(b'"kind":', b'"kin":'),                     # not its slots
         b"".join(x for x in lines_ if not x.startswith(b"[")),  # a derived text left out
+        whole.replace(b'"title":0', b'"title":-1', 1),           # not a number written
     ]
     for bad in damaged:
         assert bad != whole

@@ -97,9 +97,10 @@ class Shared(store.Kept):
     """`finding_from_json` sharing what repeats: texts interned (`formats._common.shared`, as
     parsers do), equal lists one tuple, equal mappings one dict (`shared_mapping`: a
     finding's mappings are never changed once made), and a derived title or description read
-    by its number. A mapping's texts are shared through this entry's own table, not interned:
-    some name one finding alone (trufflehog3's issue id), and the interpreter's table of
-    interned strings never shrinks (its parser keeps those as they are, for the same reason)."""
+    by its number. A mapping's texts and a title or description held as text are shared
+    through this entry's own table, not interned: many name one finding alone (trufflehog3's
+    issue id, checkov's descriptions), and the interpreter's table of interned strings never
+    shrinks (trufflehog3's parser keeps its ids as they are, for the same reason)."""
 
     __slots__ = ("texts", "seqs", "values")
 
@@ -130,11 +131,10 @@ class Shared(store.Kept):
 
     def derived(self, value: Any) -> Any:
         if type(value) is int:
+            if value < 0:
+                raise IndexError(value)   # not a number the writer gives
             return self.texts[value]
-        return shared(value) if type(value) is str and len(value) < _SHORT else value
-
-
-_SHORT = 200   # titles under this many characters are shared; descriptions rarely repeat
+        return self.values.setdefault(value, value) if type(value) is str else value
 
 
 def _state(text: DerivedText) -> dict[str, str] | None:
