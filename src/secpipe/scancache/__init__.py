@@ -24,7 +24,7 @@ from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
 from secpipe.model import scrubonce
 from secpipe.model.secret import current_key
-from secpipe.scancache import hints, store, units as u
+from secpipe.scancache import hints, lines, store, units as u
 from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
@@ -101,11 +101,13 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     })
     whole_key = store.digest([base, files_digest, history])
     my_turn()   # a hit's findings are built from its entry in this tool's turn (turns.py)
-    entry = store.read_entry(scanner.name, whole_key)
-    reports = None if entry is None else store.get_reports(scanner.name, entry)
+    entry = lines.read(scanner.name, whole_key)
+    reports = None if entry is None else store.get_reports(scanner.name, entry[0])
     if entry is not None and reports is not None:
-        hints.add_hints(collector, entry.get("hints", []), _digest)
-        return _from_entry(entry, reports, "the same content was scanned before: reused whole")
+        head, findings = entry
+        hints.add_hints(collector, head.get("hints", []), _digest)
+        return _from_entry(head, reports, "the same content was scanned before: reused whole"
+                           ), findings
     not_my_turn()   # the tool runs: other tools' outputs are digested meanwhile
     if scanner.name == "kingfisher" and history is not None:
         from secpipe.scancache import history as hist
@@ -244,26 +246,24 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
                 hinted: list[list]) -> None:
-    store.write_entry(tool, key, {
+    """The tool's whole result, its findings one a line (`lines.py`)."""
+    lines.write(tool, key, {
         "hints": hinted,
-        "findings": store.findings_streamed(findings),
         "reports_ref": store.put_reports(tool, outcome.reports),
         "artifacts": store.reports_streamed(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
         "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
         "notes": list(outcome.notes), "format": outcome.format,
-    })
+    }, findings)
 
 
-def _from_entry(entry: dict, reports: list[RawReport], why: str
-                ) -> tuple[ScanOutcome, list[Finding]]:
-    outcome = ScanOutcome(
+def _from_entry(entry: dict, reports: list[RawReport], why: str) -> ScanOutcome:
+    return ScanOutcome(
         reports=reports,
         artifacts=store.reports_from_json(entry["artifacts"]),
         exit_code=int(entry["exit_code"]), command=list(entry["command"]),
         stderr=str(entry["stderr"]).encode("utf-8", "surrogateescape"),
         notes=[*entry["notes"], f"scan cache: {why}"], format=entry["format"])
-    return outcome, [store.finding_from_json(f) for f in entry["findings"]]
 
 
 def _group(findings: list[Finding], files: dict[str, str], kind: str

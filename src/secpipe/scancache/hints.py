@@ -24,7 +24,7 @@ import hashlib
 import re
 import threading
 import weakref
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from secpipe.model import SecretCollector
 from secpipe.model.scrubber import WINDOW, automaton_of, matches
@@ -182,12 +182,18 @@ class _Scanner:
         # occurrence of a prefix costs one slice and one lookup per distinct length: thousands
         # of keys share "AKIA", and trying each (suffix, length) shape in turn at each of
         # their thousands of occurrences was quadratic (70 s of a 50k-findings re-run).
-        self.by_prefix: dict[str, dict[int, dict[str, set[str]]]] = {}
+        self.by_prefix: dict[str, dict[int, dict[str, Any]]] = {}   # set, then tuple
         for prefix, suffix, length, want in hints:
             if len(prefix) != _EDGE or len(suffix) != _EDGE or length < MIN_HINTED:
                 continue  # not a hint make_hints writes (a damaged entry): never matches
             lengths = self.by_prefix.setdefault(prefix, {})
             lengths.setdefault(length, {}).setdefault(suffix, set()).add(want)
+        # each shape's digests as a tuple (48 bytes for the usual one, a set's 216): the
+        # scanner of a 50k-findings re-run's 25,000 hints lives through every tool's turn
+        for lengths in self.by_prefix.values():
+            for by_suffix in lengths.values():
+                for suffix, wants in by_suffix.items():
+                    by_suffix[suffix] = tuple(wants)
         self._automaton = _prefix_automaton(self.by_prefix)
         self._pattern: re.Pattern[str] | None = None
 

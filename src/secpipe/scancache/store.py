@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
 
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, slots
+from secpipe.model.derived import DerivedText
 from secpipe.model.finding import Vulnerability
 from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
 from secpipe.scanners.interface import RawReport
 
-SCHEMA = 1  # bump when the entry layout or the meaning of a key changes
+SCHEMA = 2  # bump when the entry layout or the meaning of a key changes
 
 
 def cache_root() -> Path:
@@ -43,7 +44,7 @@ def clear(root: Path | None = None) -> int:
     root = root or cache_root()
     if not root.exists():
         return 0
-    count = sum(1 for p in root.rglob("*.json") if p.is_file())
+    count = sum(1 for p in root.rglob("*.json*") if p.is_file())   # .json and .jsonl
     shutil.rmtree(root)
     return count
 
@@ -137,12 +138,24 @@ def _entry_path(tool: str, key: str, root: Path | None) -> Path:
 # --- Findings <-> JSON ----------------------------------------------------------------------
 
 
-def finding_to_json(f: Finding) -> dict[str, Any]:
+def finding_to_json(f: Finding, derived: Callable[[DerivedText], Any] | None = None
+                    ) -> dict[str, Any]:
+    """The finding as JSON. A title or description the finding derives (`model.derived`) is
+    written as its text, or as what `derived` makes of its DerivedText when given and not None
+    (its number in the entry's table of them, `lines.py`)."""
     loc = f.location
     res = f.resource
+    title = description = None
+    if derived is not None:
+        held = slots.HELD_TITLE(f)
+        title = derived(held) if isinstance(held, DerivedText) else None
+        held = slots.HELD_DESCRIPTION(f)
+        description = derived(held) if isinstance(held, DerivedText) else None
     return {
-        "tool": f.tool, "rule_id": f.rule_id, "title": f.title, "severity": int(f.severity),
-        "description": f.description, "category": f.category.value,
+        "tool": f.tool, "rule_id": f.rule_id, "title": f.title if title is None else title,
+        "severity": int(f.severity),
+        "description": f.description if description is None else description,
+        "category": f.category.value,
         "severity_original": f.severity_original,
         "location": None if loc is None else [loc.path, loc.start_line, loc.end_line, loc.snippet],
         "resource": None if res is None else [res.type, res.id, dict(res.details)],
@@ -156,35 +169,62 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def finding_from_json(d: Mapping[str, Any]) -> Finding:
+class Kept:
+    """How `finding_from_json` keeps what it reads: as it is (this class), or shared between
+    findings (`lines.Shared`: a cache hit's findings then hold one object for every equal
+    text, list and mapping, as the parser's own do)."""
+
+    __slots__ = ()
+
+    def text(self, value: Any) -> Any:
+        """A text field that repeats across findings (a tool, rule, path, remediation)."""
+        return value
+
+    def seq(self, value: list) -> tuple:
+        return tuple(value)
+
+    def mapping(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(value)
+
+    def derived(self, value: Any) -> Any:
+        """A title or description as written by `finding_to_json`: the text itself here."""
+        return value
+
+
+_AS_IS = Kept()
+
+
+def finding_from_json(d: Mapping[str, Any], kept: Kept = _AS_IS) -> Finding:
     """`finding_to_json`'s inverse: the Finding its keyword __init__ would build from `d`
     (tests/test_scan_cache_finding_json.py compares them), made through the slots (see
     `model/slots.py`). A cache hit rebuilds every cached finding on every run (1,770 of
-    checkov's on the generated repository): ~2.5 against ~6.5 us each."""
+    checkov's on the generated repository): ~2.5 against ~6.5 us each. `kept` says whether
+    equal values are shared (equal findings either way)."""
     loc, res, sec = d["location"], d["resource"], d["secret"]
+    text, seq = kept.text, kept.seq
     f = slots.new(Finding)
-    slots.TOOL(f, d["tool"])
-    slots.RULE_ID(f, d["rule_id"])
-    slots.TITLE(f, d["title"])
+    slots.TOOL(f, text(d["tool"]))
+    slots.RULE_ID(f, text(d["rule_id"]))
+    slots.TITLE(f, kept.derived(d["title"]))
     sev = d["severity"]
     slots.SEVERITY(f, _SEVERITIES[sev] if sev in _SEVERITIES else Severity(sev))
-    slots.DESCRIPTION(f, d["description"])
+    slots.DESCRIPTION(f, kept.derived(d["description"]))
     cat = d["category"]
     slots.CATEGORY(f, _CATEGORIES[cat] if cat in _CATEGORIES else Category(cat))
-    slots.SEVERITY_ORIGINAL(f, d["severity_original"])
-    slots.LOCATION(f, None if loc is None else _location(loc))
-    slots.RESOURCE(f, None if res is None else _resource(res))
-    slots.REMEDIATION(f, d["remediation"])
-    slots.REMEDIATION_URL(f, d["remediation_url"])
-    slots.REFERENCES(f, tuple(d["references"]))
-    slots.CWE(f, tuple(d["cwe"]))
+    slots.SEVERITY_ORIGINAL(f, text(d["severity_original"]))
+    slots.LOCATION(f, None if loc is None else _location(loc, text))
+    slots.RESOURCE(f, None if res is None else _resource(res, kept))
+    slots.REMEDIATION(f, text(d["remediation"]))
+    slots.REMEDIATION_URL(f, text(d["remediation_url"]))
+    slots.REFERENCES(f, seq(d["references"]))
+    slots.CWE(f, seq(d["cwe"]))
     vulns = d["vulnerabilities"]
     slots.VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
     slots.SECRET(f, None if sec is None else _secret(sec))
     slots.LOCATION_KEY(f, d["location_key"])
     slots.CONFIDENCE(f, d["confidence"])
-    slots.PROPERTIES(f, dict(d["properties"]))
-    slots.TYPES(f, tuple(d["types"]))
+    slots.PROPERTIES(f, kept.mapping(d["properties"]))
+    slots.TYPES(f, seq(d["types"]))
     slots.FIRST_OBSERVED_AT(f, None)   # not kept in the cache: scans have none
     slots.LAST_OBSERVED_AT(f, None)
     slots.ISSUE_KEY(f, d["issue_key"])
@@ -192,22 +232,26 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
     return f
 
 
-def _location(loc: list) -> Location:
+def _location(loc: list, text: Callable[[Any], Any]) -> Location:
     """`Location(*loc)` through the slots."""
     it = slots.new(Location)
-    slots.LOC_PATH(it, loc[0])
-    slots.LOC_START_LINE(it, loc[1])
-    slots.LOC_END_LINE(it, loc[2])
+    slots.LOC_PATH(it, text(loc[0]))
+    start, end = loc[1], loc[2]
+    slots.LOC_START_LINE(it, start)
+    # one int object for both when equal, as a parser's `end_line or line` holds (a line
+    # above 256 is a new int each time JSON reads it: 0.3 MB at 12,500 findings)
+    slots.LOC_END_LINE(it, start if type(end) is int and type(start) is int and end == start
+                       else end)
     slots.LOC_SNIPPET(it, loc[3])
     return it
 
 
-def _resource(res: list) -> Resource:
+def _resource(res: list, kept: Kept) -> Resource:
     """`Resource(res[0], res[1], dict(res[2]))` through the slots (checkov's every finding)."""
     it = slots.new(Resource)
-    slots.RES_TYPE(it, res[0])
+    slots.RES_TYPE(it, kept.text(res[0]))
     slots.RES_ID(it, res[1])
-    slots.RES_DETAILS(it, dict(res[2]))
+    slots.RES_DETAILS(it, kept.mapping(res[2]))
     return it
 
 
