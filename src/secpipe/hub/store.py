@@ -69,7 +69,7 @@ _MMAP_BYTES = 2147418112   # SQLite's own ceiling (see _sqlite_engine)
 
 def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
                    mmap: bool = True,
-                   autocheckpoint: int = walcheckpoint.AUTOCHECKPOINT) -> Engine:
+                   background_checkpoint: bool = False) -> Engine:
     if path is not None and not path.exists():
         from secpipe.secretkey import make_private_dir
 
@@ -78,6 +78,10 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
     memory = path is None and (url.endswith(":memory:") or url in ("sqlite://", "sqlite:///"))
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False},
                            **({"poolclass": StaticPool} if memory else {}))
+
+    checkpoint, wal_limit = ((walcheckpoint.BACKSTOP, walcheckpoint.BACKSTOP_WAL_LIMIT)
+                             if background_checkpoint else
+                             (walcheckpoint.AUTOCHECKPOINT, walcheckpoint.WAL_LIMIT))
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:
@@ -92,14 +96,14 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
         # connection's own 64 MB cache is a memory read instead of a 16 KB pread copy
         # (GetFindings -20% CPU when driving from a side table).
         # cache_size: each connection's page cache, `cache_mb` (see open_store); mmap off
-        # where `mmap` says so (open_store). `autocheckpoint`: higher (a backstop) where a
-        # thread checkpoints beside the writers (`walcheckpoint`, open_store's
-        # background_checkpoint).
+        # where `mmap` says so (open_store). `background_checkpoint`: a thread checkpoints
+        # beside the writers (`walcheckpoint`), SQLite's own checkpoint is a backstop and the
+        # WAL file is kept as large as it lets the WAL grow.
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
                        "busy_timeout=30000", "temp_store=MEMORY",
                        f"cache_size=-{cache_mb * 1024}",
                        f"mmap_size={_MMAP_BYTES if mmap else 0}",
-                       f"wal_autocheckpoint={autocheckpoint}", "journal_size_limit=134217728",
+                       f"wal_autocheckpoint={checkpoint}", f"journal_size_limit={wal_limit}",
                        "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
@@ -183,8 +187,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
             account = account_id or partitions.DEFAULT.account
             template.seed_new_hub(path, _MIGRATIONS, account, region,
                                   lambda scratch: _build_template(scratch, account, region))
-        engine = _sqlite_engine(url, path, echo, cache_mb, mmap, walcheckpoint.BACKSTOP
-                                if background_checkpoint else walcheckpoint.AUTOCHECKPOINT)
+        engine = _sqlite_engine(url, path, echo, cache_mb, mmap, background_checkpoint)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare a page
         # query and PostgreSQL may switch to a generic plan that ignores the filter values

@@ -38,6 +38,12 @@ from secpipe.hub import writegate
 
 AUTOCHECKPOINT = 8000     # pages: SQLite's own checkpoint, every 128 MB of WAL at 16 KB pages
 BACKSTOP = 4 * AUTOCHECKPOINT
+# journal_size_limit: the WAL file is cut back to this size when it starts over. As large as
+# the WAL the checkpoints let grow (128 MB, or up to the backstop's 512 MB here): a WAL cut
+# back at every start and grown again costs the file system a block freed and allocated for
+# every page written past the limit (in-process, the cycles' WAL reached 190-250 MB).
+WAL_LIMIT = 128 * 1024 * 1024
+BACKSTOP_WAL_LIMIT = 4 * WAL_LIMIT
 PERIOD = 0.5              # seconds: the first period, ~100-150 MB of WAL at the rate of four
 #                           clients importing new findings on two free cores
 PERIODS = (0.05, 5.0)     # bounds of the period the WAL's growth sets
