@@ -133,3 +133,22 @@ def test_two_checkpointing_stores_import_concurrently_and_all_lands(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
+
+
+def test_one_process_checkpoints_and_another_takes_over_when_it_closes(tmp_path):
+    """The election (`<db>-checkpointer`'s flock) between two workers' checkpointers: one
+    checkpoints, the other only once the first has let go."""
+    path = tmp_path / "hub.db"
+    first, second = (open_store(path, background_checkpoint=True) for _ in range(2))
+    try:
+        assert first.checkpointer._elected()
+        assert not second.checkpointer._elected()
+        first.close()
+        assert second.checkpointer._elected()
+        second.checkpointer._period = 0.0
+        runs = second.checkpointer.runs
+        second.batch_import([finding("t-1")])
+        assert _wait(lambda: second.checkpointer.runs > runs)
+    finally:
+        first.close()
+        second.close()

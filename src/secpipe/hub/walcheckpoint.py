@@ -27,7 +27,9 @@ in a thread when it exits (harmless to SQLite, but it would leave the WAL behind
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -56,6 +58,8 @@ class Checkpointer:
 
     def __init__(self, engine: Engine, period: float = PERIOD) -> None:
         self._engine = engine
+        self._side = f"{writegate.database_file(engine)}-checkpointer"
+        self._fd: int | None = None    # the flock that makes this process the checkpointer
         self._period = period
         self._wake = threading.Event()
         self._stop = False
@@ -85,10 +89,38 @@ class Checkpointer:
         self._wake.set()
         if thread is not None:
             thread.join(timeout)
+        if self._fd is not None and (thread is None or not thread.is_alive()):
+            os.close(self._fd)             # another worker may take the election now
+            self._fd = None
+
+    def _elected(self) -> bool:
+        """Whether this process checkpoints: the one holding an exclusive flock on the side
+        file `<db>-checkpointer` (kept until `close`; a process that dies lets it go). With
+        a checkpointer in every `hub serve` worker, each paced on its own, the copying was
+        done about twice as often as needed. Without the side file (a read-only folder),
+        every process checkpoints, as SQLite's automatic checkpoint would."""
+        if self._fd is not None:
+            return True
+        try:
+            fd = os.open(self._side, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait()
+            # the elected process checkpoints every period, written or not (the other
+            # workers' writes grow the WAL too); the others look again after their next write
+            self._wake.wait(self._period if self._fd is not None else None)
             if self._stop:
                 return
             pause = self._last + self._period - time.monotonic()
@@ -97,6 +129,9 @@ class Checkpointer:
                 if self._stop:
                     return
             self._wake.clear()
+            if not self._elected():
+                self._last = time.monotonic()
+                continue
             try:
                 frames, left = self.cycle()
             except Exception as exc:       # noqa: BLE001 - reported; the backstop still bounds
