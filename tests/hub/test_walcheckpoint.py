@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 
 from secpipe.hub import walcheckpoint
 from secpipe.hub.store import open_store
 from tests.hub.builders import finding
+from tests.hub.test_writegate import import_concurrently
 
 
 def _autocheckpoint(store) -> int:
@@ -104,21 +104,7 @@ def test_two_checkpointing_stores_import_concurrently_and_all_lands(tmp_path):
     stores = [open_store(path, background_checkpoint=True) for _ in range(2)]
     for s in stores:
         s.checkpointer._period = 0.0
-    errors: list[BaseException] = []
-
-    def importer(store, base: int) -> None:
-        try:
-            for n in range(5):
-                docs = [finding(f"g-{base}-{n}-{i}") for i in range(20)]
-                assert store.batch_import(docs).success_count == 20
-        except BaseException as exc:   # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=importer, args=(stores[k % 2], k)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = import_concurrently(stores)
     try:
         assert not errors
         assert stores[0].count_findings() == 6 * 5 * 20

@@ -9,9 +9,9 @@ their write gate (`writegate`) until the commit returns, so every other writer o
 0.1-0.25 s of wall time each on this machine, against ~40 ms for a whole 100-finding call.
 
 How: the serving store's connections checkpoint automatically only past `BACKSTOP` pages (4x
-the usual: a bound should this thread fall behind or stop), and each process of the server
-runs the usual PASSIVE checkpoint in a thread of its own after a write has left the gate, at
-most once per period. The period follows the WAL's growth, so that a checkpoint copies about
+the usual: a bound should this thread fall behind or stop), and one process of the server
+(`_elected`) runs the usual PASSIVE checkpoint in a thread of its own, at most once per period
+and after a write has left the gate. The period follows the WAL's growth, so that a checkpoint copies about
 `AUTOCHECKPOINT` pages as before (fewer, larger checkpoints copy a page rewritten by many
 commits once): each checkpoint reports the WAL's length, and the frames added since the last
 one over the time since then give the rate. A PASSIVE checkpoint waits for nobody: it copies what no
@@ -95,10 +95,10 @@ class Checkpointer:
 
     def _elected(self) -> bool:
         """Whether this process checkpoints: the one holding an exclusive flock on the side
-        file `<db>-checkpointer` (kept until `close`; a process that dies lets it go). With
-        a checkpointer in every `hub serve` worker, each paced on its own, the copying was
-        done about twice as often as needed. Without the side file (a read-only folder),
-        every process checkpoints, as SQLite's automatic checkpoint would."""
+        file `<db>-checkpointer` (kept until `close`; a process that dies lets it go). One is
+        enough: two, each paced by its own view of the WAL, would copy the same WAL in more
+        and smaller checkpoints. Without the side file (a read-only folder), every process
+        checkpoints, as SQLite's automatic checkpoint would."""
         if self._fd is not None:
             return True
         try:
