@@ -23,7 +23,8 @@ from sqlalchemy.pool import StaticPool
 # Read by every open and every run: what a local `secpipe run` records with. The API's
 # queries, updates and insights (pages, query, query_json, insights, tags, updates: ~25 ms of
 # imports) are imported by the methods that answer them, so a run's recording never loads them.
-from secpipe.hub import audit, filtermatch, partitions, runs, template, writegate
+from secpipe.hub import (audit, filtermatch, partitions, runs, template, walcheckpoint,
+                         writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
 from secpipe.hub.rules_store import RulesStore
@@ -67,7 +68,8 @@ _MMAP_BYTES = 2147418112   # SQLite's own ceiling (see _sqlite_engine)
 
 
 def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
-                   mmap: bool = True) -> Engine:
+                   mmap: bool = True,
+                   background_checkpoint: bool = False) -> Engine:
     if path is not None and not path.exists():
         from secpipe.secretkey import make_private_dir
 
@@ -76,6 +78,10 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
     memory = path is None and (url.endswith(":memory:") or url in ("sqlite://", "sqlite:///"))
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False},
                            **({"poolclass": StaticPool} if memory else {}))
+
+    checkpoint, wal_limit = ((walcheckpoint.BACKSTOP, walcheckpoint.BACKSTOP_WAL_LIMIT)
+                             if background_checkpoint else
+                             (walcheckpoint.AUTOCHECKPOINT, walcheckpoint.WAL_LIMIT))
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:
@@ -90,12 +96,14 @@ def _sqlite_engine(url: str, path: Path | None, echo: bool, cache_mb: int = 64,
         # connection's own 64 MB cache is a memory read instead of a 16 KB pread copy
         # (GetFindings -20% CPU when driving from a side table).
         # cache_size: each connection's page cache, `cache_mb` (see open_store); mmap off
-        # where `mmap` says so (open_store).
+        # where `mmap` says so (open_store). `background_checkpoint`: a thread checkpoints
+        # beside the writers (`walcheckpoint`), SQLite's own checkpoint is a backstop and the
+        # WAL file is kept as large as it lets the WAL grow.
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL",
                        "busy_timeout=30000", "temp_store=MEMORY",
                        f"cache_size=-{cache_mb * 1024}",
                        f"mmap_size={_MMAP_BYTES if mmap else 0}",
-                       "wal_autocheckpoint=8000", "journal_size_limit=134217728",
+                       f"wal_autocheckpoint={checkpoint}", f"journal_size_limit={wal_limit}",
                        "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
@@ -146,7 +154,8 @@ def _build_template(path: Path, account: str, region: str) -> None:
 
 def open_store(url_or_path: str | Path | None = None, *, account_id: str | None = None,
                region: str = "us-east-1", echo: bool = False,
-               cache_mb: int = 64, mmap: bool = True) -> "SqlHubStore":
+               cache_mb: int = 64, mmap: bool = True,
+               background_checkpoint: bool = False) -> "SqlHubStore":
     """Open (creating and migrating as needed) a hub.
 
     None -> `.secpipe/hub.db` under the current directory; a path -> that SQLite file;
@@ -164,6 +173,10 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
     its process's resident set (as the OS's cache, but counted as the process's memory): a
     run re-recording 50k findings reads back every stored document and its peak grew by the
     whole 300 MB file; a run's hub reads each page about once, where a copy costs little.
+
+    `background_checkpoint` (`hub serve`): a SQLite file's WAL is checkpointed by a thread of
+    this process after writes rather than inside the commit that crossed 128 MB, which every
+    other writer waited out (`walcheckpoint`). PostgreSQL: no effect.
     """
     if account_id is not None:
         partitions.check_account(account_id)
@@ -174,7 +187,7 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
             account = account_id or partitions.DEFAULT.account
             template.seed_new_hub(path, _MIGRATIONS, account, region,
                                   lambda scratch: _build_template(scratch, account, region))
-        engine = _sqlite_engine(url, path, echo, cache_mb, mmap)
+        engine = _sqlite_engine(url, path, echo, cache_mb, mmap, background_checkpoint)
     else:
         # No server-side prepared statements: after five runs psycopg would prepare a page
         # query and PostgreSQL may switch to a generic plan that ignores the filter values
@@ -200,6 +213,8 @@ def open_store(url_or_path: str | Path | None = None, *, account_id: str | None 
         engine.dispose()
         raise
     store.encrypt_legacy_keys()
+    if background_checkpoint and writegate.database_file(engine):
+        store.checkpointer = walcheckpoint.Checkpointer(engine)
     return store
 
 
@@ -217,12 +232,16 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         # protected branches and timestamp skew (`hub serve` sets them from its options)
         self.policy = policy or Policy.from_env()
         self._cipher: KeyCipher | None = None
+        # `hub serve`'s WAL checkpoints beside the writers (open_store's background_checkpoint)
+        self.checkpointer: walcheckpoint.Checkpointer | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
     def __enter__(self) -> "SqlHubStore":
@@ -258,6 +277,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
                 yield conn
+        if self.checkpointer is not None:
+            self.checkpointer.after_write()     # committed, and the gate is free again
 
     # --- GetFindings -------------------------------------------------------------------------
     def get_findings(self, filters: Mapping[str, Any] | None = None,

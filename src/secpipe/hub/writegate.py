@@ -157,13 +157,21 @@ _GATES: dict[str, WriteGate] = {}
 _GATES_LOCK = threading.Lock()
 
 
+def database_file(engine: Engine) -> str | None:
+    """The SQLite database file `engine` writes, or None (PostgreSQL, in-memory SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def for_engine(engine: Engine) -> ContextManager[None]:
     """The gate of `engine`'s database file; a no-op for PostgreSQL (its advisory lock wakes
     waiters at once) and for in-memory SQLite (one connection)."""
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = database_file(engine)
+    if database is None:
         return nullcontext()
     with _GATES_LOCK:
         gate = _GATES.get(database)

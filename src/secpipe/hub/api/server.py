@@ -108,7 +108,8 @@ def serve(store_url: str | None = None, host: str = DEFAULT_HOST, port: int = DE
         return
     if store is None:
         from secpipe.hub.store import open_store
-        store = open_store(store_url, **(store_options or {}))
+        # WAL checkpoints beside the writers, not in the commit every writer waits for
+        store = open_store(store_url, **(store_options or {}), background_checkpoint=True)
     if policy is not None:
         store.policy = policy
     # A query thread gives the GIL up for every row SQLite steps and then waits for it behind
@@ -139,7 +140,7 @@ def _serve_workers(store_url: str | None, host: str, port: int, workers: int, *,
     sock = procs.bind(host, port)
 
     def run(handoff: Any) -> None:
-        own = open_store(store_url, **store_options)
+        own = open_store(store_url, **store_options, background_checkpoint=True)
         if policy is not None:
             own.policy = policy
         sys.setswitchinterval(SWITCH_INTERVAL)
