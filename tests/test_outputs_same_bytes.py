@@ -115,7 +115,7 @@ def _old_severity_counts(findings: list[Finding]) -> dict[str, int]:
 
 
 def _old_group_view(data, details, members):   # a dict, as the template read before
-    return vars(_new_group_view(data, details, members))
+    return vars(_new_group_view(data, details, members, None))
 
 
 def _old_build(run, ordered, origins):   # _html_data.build, before
@@ -154,16 +154,55 @@ def _old_build(run, ordered, origins):   # _html_data.build, before
 _new_group_view = html_data.group_view
 
 
+def _old_html_context(run):   # outputs.html.html_context, before: the blocks' text in the page
+    import base64
+    import hashlib
+
+    from markupsafe import Markup
+
+    from secpipe.outputs import html
+    from secpipe.outputs._common import Origins, all_gated, gate_lines, sorted_findings
+    from secpipe.outputs.summary import run_fixes
+
+    origins = Origins(run)
+    digest = base64.b64encode(hashlib.sha256(html._SCRIPT.encode("utf-8")).digest()).decode()
+    ordered = sorted_findings(all_gated(run))
+    data, details, groups = _old_build(run, ordered, origins)
+    return {
+        "run": run, "ctx": run.context, "verdict": run.verdict, "gate_lines": gate_lines(run),
+        "severities": [(s.name, html.SHORT_NAMES[s], int(s)) for s in html.SEVERITIES],
+        "totals": html._totals(run), "stages": [html._stage(stage) for stage in run.stages],
+        "findings": [_old_group_view(data, details, m) for m in groups[:html.FIRST_PAGE]],
+        "total_findings": len(ordered), "groups_total": len(groups),
+        "data_json": Markup(html_data.to_script_json(data)),
+        "details_json": Markup(html_data.to_script_json(details)),
+        "stage_names": [s.name for s in run.stages],
+        "tool_names": sorted({origins.tool_name(stage, g) for stage, g in ordered}),
+        "expired": run.expired_suppressions,
+        "fixes": [fix.as_dict() for fix in run_fixes(run)], "script": Markup(html._SCRIPT),
+        "csp": (f"default-src 'none'; style-src 'unsafe-inline'; "
+                f"script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; "
+                f"form-action 'none'"),
+    }
+
+
+def _old_write_html(run, run_dir):   # the page rendered with the blocks' whole text
+    from secpipe.outputs import html
+    from secpipe.outputs._common import write_file
+
+    page = html.environment().get_template(html.TEMPLATE).render(**_old_html_context(run))
+    return write_file(Path(run_dir) / html.FILE_NAME, page)
+
+
 def _old_writers(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    import secpipe.outputs as outputs
     import secpipe.outputs._common as common
-    import secpipe.outputs.html as html
 
     monkeypatch.setattr(result, "severity_counts", _old_severity_counts)
     monkeypatch.setattr(common, "severity_counts", _old_severity_counts)
-    monkeypatch.setattr(html, "group_view", _old_group_view)
-    monkeypatch.setattr(html, "build", _old_build)
+    monkeypatch.setitem(outputs.WRITERS, "html", _old_write_html)
     monkeypatch.setattr(junit, "_clean_lines", lambda lines: clean("\n".join(lines)))
     monkeypatch.setattr(junit, "_text", lambda text: junit.escape(text))
     monkeypatch.setattr(junit, "_attr_special", lambda text: True)   # escape every value

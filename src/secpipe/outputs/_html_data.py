@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import zlib
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from secpipe.model import Finding, Severity
 from secpipe.outputs._common import (
     SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
 )
-from secpipe.outputs._stream import encode_utf8_pieces
+from secpipe.outputs._stream import RawArray, encode_utf8_pieces
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
 
 #: worst first: a group takes the worst state any of its findings has
@@ -78,12 +78,19 @@ class _Strings:
 
 
 def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
-          origins: Origins) -> tuple[dict[str, Any], dict[str, Any], list[list[int]]]:
-    """(the data block, the details block, each group's finding indices in order); `ordered`
-    is most severe first, so each group's first finding is its worst one."""
+          origins: Origins, keep: int = 0
+          ) -> tuple[dict[str, Any], dict[str, Any], list[list[int]], dict[int, list[int]]]:
+    """(the data block, the details block, each group's finding indices in order, the rows
+    of the first `keep` groups by index); `ordered` is most severe first, so each group's
+    first finding is its worst one.
+
+    The rows go into the block encoded as they are made (`RawArray`): only the first
+    groups' rows, which the server renders (`group_view`), are kept as lists."""
     string_table, details_table = _Strings(), _Strings()
     strings, details = string_table.indexer(), details_table.indexer()
-    rows: list[list[int]] = []
+    rows = RawArray()
+    kept: dict[int, list[int]] = {}
+    n = 0
     groups: dict[str, list[int]] = {}
     # the index of link_for(f) by the finding's (remediation URL, references), which a
     # rule's findings share; asked in its place in the row, so new strings get their index
@@ -103,16 +110,25 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
         # STATES.index(state_of(stage, gated)), without the name
         state = (_SUPPRESSED if sup is not None else _OPEN if not gated.blocking
                  else _BLOCKING if enforcing(stage) else _ADVISORY)
-        rows.append([
+        row = [
             strings(where(f)), state,
             strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
             strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
             details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
             link_of(f), details(f.description.strip()),
             strings(f.remediation or ""), int(f.severity),
-        ])
+        ]
+        rows.append(row)
         key = getattr(f, "issue_key", None) or f.fingerprint()
-        groups.setdefault(key, []).append(len(rows) - 1)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+            if len(groups) <= keep:
+                kept[n] = row
+        elif group[0] in kept:     # a member of one of the first groups
+            kept[n] = row
+        group.append(n)
+        n += 1
     members = list(groups.values())
     data = {
         "fields": FIELDS,
@@ -125,17 +141,19 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
         "findings": rows,
         "groups": members,
     }
-    return data, {"strings": details_table.table}, members
+    return data, {"strings": details_table.table}, members, kept
 
 
-def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]
-               ) -> SimpleNamespace:
+def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int],
+               rows: dict[int, list[int]] | None = None) -> SimpleNamespace:
     """What the server-rendered row of one group shows (the script draws the same).
 
     A namespace, not a dict: the template reads `f.title`, and Jinja tries an attribute
     before an item, so each of a dict's twenty reads per row raised and caught an
-    AttributeError (half the page's render time)."""
-    rows = data["findings"]
+    AttributeError (half the page's render time). `rows`: the group's rows by index (`build`'s
+    last value), else the block's list of rows."""
+    if rows is None:
+        rows = data["findings"]
     first = rows[members[0]]
     field = {name: i for i, name in enumerate(FIELDS)}
 
@@ -161,16 +179,43 @@ def to_script_json(data: dict[str, Any]) -> str:
     A tenth of the JSON's size, so a 50,000-finding page is a few MB, not twenty, and the
     browser reads it in a fraction of the time; the page's script inflates it with the
     browser's own DecompressionStream. Base64 holds no `<`, so nothing can end the block."""
-    # json.dumps(ensure_ascii=False, compact) as UTF-8, orjson's bytes as they are, fed to
-    # the compressor piece by piece: the whole text (16 MB at 50,000 findings) is never held.
-    # gzip.compress(text, compresslevel=6, mtime=0) is zlib's gzip wrapper at level 6, and
-    # deflate's output does not depend on how its input is cut (tests compare both).
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-    packed = [packer.compress(piece) for piece in encode_utf8_pieces(data)]
-    packed.append(packer.flush())
-    return base64.encodebytes(b"".join(packed)).decode("ascii")
+    return "".join(base64_lines(packed(data)))
 
+
+def packed(data: dict[str, Any]) -> list[bytes]:
+    """The data block gzipped, in pieces (`to_script_json` before its base64).
+
+    json.dumps(ensure_ascii=False, compact) as UTF-8, orjson's bytes as they are, fed to the
+    compressor piece by piece: the whole text (16 MB at 50,000 findings) is never held.
+    gzip.compress(text, compresslevel=6, mtime=0) is zlib's gzip wrapper at level 6, and
+    deflate's output does not depend on how its input is cut (tests compare both)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    out = [packer.compress(piece) for piece in encode_utf8_pieces(data)]
+    out.append(packer.flush())
+    return [piece for piece in out if piece]
+
+
+#: bytes of input per base64 piece: whole 57-byte lines, so the pieces' lines are the lines
+#: `base64.encodebytes` makes of the whole
+_LINES_AT_ONCE = 57 * 1024
+
+
+def base64_lines(pieces: list[bytes]) -> Iterator[str]:
+    """`base64.encodebytes(b"".join(pieces)).decode("ascii")` in pieces of about 76 KB, taken
+    from `pieces` as they go (the list is emptied): the page is written with the block's
+    text made as it is written, not held whole (5 MB at 50,000 findings, twice: the bytes
+    and the text) beside the gzipped bytes."""
+    pending = b""
+    pieces.reverse()
+    while pieces:
+        pending += pieces.pop()
+        whole = len(pending) - len(pending) % _LINES_AT_ONCE
+        for start in range(0, whole, _LINES_AT_ONCE):
+            yield base64.encodebytes(pending[start:start + _LINES_AT_ONCE]).decode("ascii")
+        pending = pending[whole:]
+    if pending:
+        yield base64.encodebytes(pending).decode("ascii")
 
 
 __all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "group_view",
-           "state_of", "to_script_json"]
+           "base64_lines", "packed", "state_of", "to_script_json"]
