@@ -114,14 +114,49 @@ def _old_severity_counts(findings: list[Finding]) -> dict[str, int]:
     return counts
 
 
-def _old_group_view(data, details, members):   # a dict, as the template read before
-    return vars(_new_group_view(data, details, members, None))
+class _Strings:   # _html_data._Strings, before (the tables held whole)
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.table: list[str] = [""]
+
+    def indexer(self):
+        def of(value: object) -> int:
+            text = "" if value is None else str(value)
+            found = self.index.get(text)
+            if found is None:
+                found = self.index[text] = len(self.table)
+                self.table.append(clean(text))
+            return found
+        return of
+
+
+def _old_group_view(data, details, members):   # _html_data.group_view, before: a dict
+    from secpipe.outputs._html_data import DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES
+
+    rows = data["findings"]
+    first = rows[members[0]]
+    field = {name: i for i, name in enumerate(FIELDS)}
+
+    def s(name: str) -> str:
+        table = details["strings"] if name in DETAIL_FIELDS else data["strings"]
+        return table[first[field[name]]]
+
+    rank = first[field["rank"]]
+    severity = Severity(rank)
+    state = STATES[min(rows[m][field["state"]] for m in members)]
+    return dict(
+        severity=severity.name, short=SHORT_NAMES[severity], rank=rank,
+        stage=s("stage"), tool=s("tool"), rule=s("rule"), link=s("link") or None,
+        where=s("where"), title=s("title"), description=s("description"),
+        remediation=s("remediation"), secret=s("secret"), state=state,
+        suppression=s("suppression"), count=len(members),
+    )
 
 
 def _old_build(run, ordered, origins):   # _html_data.build, before
     from secpipe.outputs._common import link_for, secret_text, where
     from secpipe.outputs._html_data import (
-        DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES, _Strings, state_of,
+        DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES, state_of,
     )
 
     string_table, details_table = _Strings(), _Strings()
@@ -149,9 +184,6 @@ def _old_build(run, ordered, origins):   # _html_data.build, before
         "groups": members,
     }
     return data, {"strings": details_table.table}, members
-
-
-_new_group_view = html_data.group_view
 
 
 def _old_html_context(run):   # outputs.html.html_context, before: the blocks' text in the page
@@ -399,3 +431,36 @@ def test_the_page_written_piece_by_piece_is_the_rendered_page(tmp_path: Path) ->
     run = _big_run(300)
     written = html.write_html(run, tmp_path)
     assert written.read_bytes() == html.render_html(run).encode("utf-8")
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_the_page_is_the_same_with_digest_keys_and_small_pieces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
+    """report.html's blocks compressed as they are built (outputs._html_pack): long texts
+    keyed by digest (as in a run of 10,000 findings or more), and with `small` every table,
+    row list and compressor input cut into pieces of a few elements, give the former page."""
+    import functools
+
+    import secpipe.outputs._html_pack as html_pack
+    from secpipe.outputs.html import write_html
+
+    monkeypatch.setattr(html_data, "LARGE_RUN", 0)
+    monkeypatch.setattr(html_pack, "LONG_TEXT", 8)
+    if small:
+        monkeypatch.setattr(html_data, "StreamedStrings",
+                            functools.partial(html_pack.StreamedStrings, chunk=3))
+        monkeypatch.setattr(html_data, "RawArray", functools.partial(html_data.RawArray, 5))
+        monkeypatch.setattr(html_pack, "_FEED_AT", 7)
+    new = write_html(_big_run(), tmp_path / "new").read_bytes()
+    old = _old_write_html(_big_run(), tmp_path / "old").read_bytes()
+    assert new == old
+
+
+def test_base64_lines_are_encodebytes_of_the_whole() -> None:
+    import base64
+
+    rng = random.Random(8)
+    for sizes in ([], [0], [1], [57], [58, 57 * 1024 - 1, 3], [57 * 1024 * 2 + 5, 100_000]):
+        pieces = [rng.randbytes(n) for n in sizes]
+        want = base64.encodebytes(b"".join(pieces)).decode("ascii")
+        assert "".join(html_data.base64_lines(list(pieces))) == want

@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import zlib
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from secpipe.model import Finding, Severity
 from secpipe.outputs._common import (
     SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
 )
+from secpipe.outputs._html_pack import LARGE_RUN, Packer, StreamedStrings
 from secpipe.outputs._stream import RawArray, encode_utf8_pieces
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
 
@@ -48,48 +49,38 @@ def state_of(stage: StageResult, gated: GatedFinding) -> str:
     return "open"
 
 
-class _Strings:
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {"": 0}
-        self.table: list[str] = [""]
-
-    def __call__(self, value: object) -> int:
-        text = "" if value is None else str(value)
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.table)
-            self.table.append(clean(text))
-        return found
-
-    def indexer(self) -> Callable[[object], int]:
-        """`self.__call__` as a closure over the table: build() calls it eleven times per
-        finding, and a string seen before (most are) costs one type check and one lookup."""
-        get, index, table = self.index.get, self.index, self.table
-
-        def of(value: object) -> int:
-            text = value if type(value) is str else ("" if value is None else str(value))
-            found = get(text)
-            if found is None:
-                found = index[text] = len(table)
-                table.append(clean(text))
-            return found
-
-        return of
+class Blocks(NamedTuple):
+    """`build`'s result: both blocks gzipped (`to_script_json` before its base64), the
+    server-rendered rows of the first groups, and how many groups there are."""
+    data: list[bytes]
+    details: list[bytes]
+    first: list[SimpleNamespace]
+    groups: int
 
 
 def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
-          origins: Origins, keep: int = 0
-          ) -> tuple[dict[str, Any], dict[str, Any], list[list[int]], dict[int, list[int]]]:
-    """(the data block, the details block, each group's finding indices in order, the rows
-    of the first `keep` groups by index); `ordered` is most severe first, so each group's
-    first finding is its worst one.
+          origins: Origins, keep: int = 0) -> Blocks:
+    """The data block and the details block of `ordered` (most severe first, so each group's
+    first finding is its worst one), and the views of the first `keep` groups.
 
-    The rows go into the block encoded as they are made (`RawArray`): only the first
-    groups' rows, which the server renders (`group_view`), are kept as lists."""
-    string_table, details_table = _Strings(), _Strings()
+    Each block is compressed as it is built (outputs._html_pack): a new string goes to the
+    compressor when it is met, a row is encoded when it is made (`RawArray`); the page holds
+    the gzipped bytes, ~2 MB at 50,000 findings, not the tables and rows (~40 MB)."""
+    data_packer, details_packer = Packer(), Packer()
+    digests = len(ordered) >= LARGE_RUN
+    head = {"fields": FIELDS, "states": STATES,
+            # string keys, as the JSON has them: an int key made orjson refuse the whole
+            # block, which then went to the standard encoder
+            "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
+            "details": DETAIL_FIELDS}
+    data_packer.feed(b"".join(encode_utf8_pieces(head))[:-1] + b',"strings":')
+    details_packer.feed(b'{"strings":')
+    string_table = StreamedStrings(data_packer, digests=digests)
+    details_table = StreamedStrings(details_packer, digests=digests)
     strings, details = string_table.indexer(), details_table.indexer()
     rows = RawArray()
-    kept: dict[int, list[int]] = {}
+    # the first `keep` groups by their first row: its texts and the group's worst state
+    heads: dict[int, list[Any]] = {}
     n = 0
     groups: dict[str, list[int]] = {}
     # the index of link_for(f) by the finding's (remediation URL, references), which a
@@ -110,66 +101,70 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
         # STATES.index(state_of(stage, gated)), without the name
         state = (_SUPPRESSED if sup is not None else _OPEN if not gated.blocking
                  else _BLOCKING if enforcing(stage) else _ADVISORY)
-        row = [
+        rows.append([
             strings(where(f)), state,
             strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
             strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
             details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
             link_of(f), details(f.description.strip()),
             strings(f.remediation or ""), int(f.severity),
-        ]
-        rows.append(row)
+        ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
         group = groups.get(key)
         if group is None:
             group = groups[key] = []
             if len(groups) <= keep:
-                kept[n] = row
-        elif group[0] in kept:     # a member of one of the first groups
-            kept[n] = row
+                heads[n] = [_texts(stage, gated, origins), state]
+        elif group[0] in heads:     # a member of one of the first groups
+            first = heads[group[0]]
+            first[1] = min(first[1], state)
         group.append(n)
         n += 1
+    string_table.close()
+    details_table.close()
     members = list(groups.values())
-    data = {
-        "fields": FIELDS,
-        "states": STATES,
-        # string keys, as the JSON has them: an int key made orjson refuse the whole block,
-        # which then went to the standard encoder (most of the block's encoding time)
-        "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
-        "details": DETAIL_FIELDS,
-        "strings": string_table.table,
-        "findings": rows,
-        "groups": members,
-    }
-    return data, {"strings": details_table.table}, members, kept
+    del groups
+    first = [_view(*heads[m[0]], len(m)) for m in members[:keep]]
+    data_packer.feed(b',"findings":')
+    for piece in rows.pieces():
+        data_packer.feed(piece)
+    del rows
+    data_packer.feed(b',"groups":')
+    for piece in encode_utf8_pieces(members):
+        data_packer.feed(piece)
+    data_packer.feed(b"}")
+    details_packer.feed(b"}")
+    return Blocks(data_packer.finish(), details_packer.finish(), first, len(members))
 
 
-def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int],
-               rows: dict[int, list[int]] | None = None) -> SimpleNamespace:
+def _texts(stage: StageResult, gated: GatedFinding, origins: Origins) -> dict[str, Any]:
+    """A row's texts as its string tables hold them (cleaned), for `_view`."""
+    f = gated.finding
+    sup = gated.suppressed_by
+    texts = {"where": where(f), "stage": gated.stage or stage.name,
+             "tool": origins.tool_name(stage, gated), "rule": f.rule_id,
+             "title": f.title.strip() or f.rule_id, "secret": secret_text(f),
+             "suppression": sup.describe() if sup is not None else "",
+             "link": link_for(f) or "", "description": f.description.strip(),
+             "remediation": f.remediation or ""}
+    return {name: clean("" if text is None else str(text)) for name, text in texts.items()
+            } | {"rank": int(f.severity)}
+
+
+def _view(texts: dict[str, Any], state: int, count: int) -> SimpleNamespace:
     """What the server-rendered row of one group shows (the script draws the same).
 
     A namespace, not a dict: the template reads `f.title`, and Jinja tries an attribute
     before an item, so each of a dict's twenty reads per row raised and caught an
-    AttributeError (half the page's render time). `rows`: the group's rows by index (`build`'s
-    last value), else the block's list of rows."""
-    if rows is None:
-        rows = data["findings"]
-    first = rows[members[0]]
-    field = {name: i for i, name in enumerate(FIELDS)}
-
-    def s(name: str) -> str:
-        table = details["strings"] if name in DETAIL_FIELDS else data["strings"]
-        return table[first[field[name]]]
-
-    rank = first[field["rank"]]
-    severity = Severity(rank)
-    state = STATES[min(rows[m][field["state"]] for m in members)]
+    AttributeError (half the page's render time)."""
+    severity = Severity(texts["rank"])
     return SimpleNamespace(
-        severity=severity.name, short=SHORT_NAMES[severity], rank=rank,
-        stage=s("stage"), tool=s("tool"), rule=s("rule"), link=s("link") or None,
-        where=s("where"), title=s("title"), description=s("description"),
-        remediation=s("remediation"), secret=s("secret"), state=state,
-        suppression=s("suppression"), count=len(members),
+        severity=severity.name, short=SHORT_NAMES[severity], rank=texts["rank"],
+        stage=texts["stage"], tool=texts["tool"], rule=texts["rule"],
+        link=texts["link"] or None, where=texts["where"], title=texts["title"],
+        description=texts["description"], remediation=texts["remediation"],
+        secret=texts["secret"], state=STATES[state], suppression=texts["suppression"],
+        count=count,
     )
 
 
@@ -217,5 +212,5 @@ def base64_lines(pieces: list[bytes]) -> Iterator[str]:
         yield base64.encodebytes(pending).decode("ascii")
 
 
-__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "group_view",
+__all__ = ["Blocks", "DETAIL_FIELDS", "FIELDS", "STATES", "build",
            "base64_lines", "packed", "state_of", "to_script_json"]

@@ -18,7 +18,7 @@ from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
 __all__ = ["Issue", "count_issues", "group_issues", "issue_counts", "issue_key"]
 
 
-@dataclass
+@dataclass(slots=True)   # one per blocking issue in junit.xml: 40,000 at 50,000 findings
 class Issue:
     key: str
     members: list[tuple[StageResult, GatedFinding]] = field(default_factory=list)

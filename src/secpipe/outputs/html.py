@@ -35,7 +35,7 @@ from secpipe.outputs._common import (
     stage_counts,
     tool_error,
 )
-from secpipe.outputs._html_data import base64_lines, build, group_view, packed, to_script_json
+from secpipe.outputs._html_data import base64_lines, build
 from secpipe.outputs._template_cache import template_cache
 from secpipe.outputs.summary import run_fixes
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
@@ -118,19 +118,14 @@ def html_context(run: RunResult, blocks: dict[str, list[bytes]] | None = None
     digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode()
     lines = gate_lines(run)
     ordered = sorted_findings(all_gated(run))
-    data, details, groups, rows = build(run, ordered, origins, FIRST_PAGE)
-    findings = [group_view(data, details, members, rows) for members in groups[:FIRST_PAGE]]
-    del rows
-    total, groups_total = len(ordered), len(groups)
+    total = len(ordered)
     tool_names = sorted({origins.tool_name(stage, g) for stage, g in ordered})
-    del ordered, groups, origins
-    # each block is packed and then dropped before the next is packed and the page rendered:
-    # the rows and string tables of 50,000 findings were held through the render and its
-    # encoding, which were the run's peak; the packed bytes are all the page holds of them
-    data_json = _block(data, blocks, "data")
-    del data
-    details_json = _block(details, blocks, "details")
-    del details
+    # the blocks come gzipped: the rows and string tables of 50,000 findings (~40 MB) are
+    # compressed as they are made, never held whole
+    built = build(run, ordered, origins, FIRST_PAGE)
+    del ordered, origins
+    data_json = _block(built.data, blocks, "data")
+    details_json = _block(built.details, blocks, "details")
     return {
         "run": run,
         "ctx": run.context,
@@ -139,9 +134,9 @@ def html_context(run: RunResult, blocks: dict[str, list[bytes]] | None = None
         "severities": [(s.name, SHORT_NAMES[s], int(s)) for s in SEVERITIES],
         "totals": _totals(run),
         "stages": [_stage(stage) for stage in run.stages],
-        "findings": findings,
+        "findings": built.first,
         "total_findings": total,
-        "groups_total": groups_total,
+        "groups_total": built.groups,
         "data_json": data_json,
         "details_json": details_json,
         "stage_names": [s.name for s in run.stages],
@@ -155,12 +150,12 @@ def html_context(run: RunResult, blocks: dict[str, list[bytes]] | None = None
     }
 
 
-def _block(data: dict[str, Any], blocks: dict[str, list[bytes]] | None, name: str) -> Markup:
+def _block(packed: list[bytes], blocks: dict[str, list[bytes]] | None, name: str) -> Markup:
     """The block's text (gzip + base64: no `<` in it), or with `blocks` its marker."""
     if blocks is None:
-        return Markup(to_script_json(data))
+        return Markup("".join(base64_lines(packed)))
     marker = f"secpipe-block-{name}-{secrets.token_hex(16)}"
-    blocks[marker] = packed(data)
+    blocks[marker] = packed
     return Markup(marker)
 
 
