@@ -464,3 +464,41 @@ def test_base64_lines_are_encodebytes_of_the_whole() -> None:
         pieces = [rng.randbytes(n) for n in sizes]
         want = base64.encodebytes(b"".join(pieces)).decode("ascii")
         assert "".join(html_data.base64_lines(list(pieces))) == want
+
+
+def _old_issue_counts(run, stage=None):   # outputs._issues.issue_counts, before
+    from secpipe.outputs._issues import issue_key
+
+    stages = [stage] if stage is not None else list(run.stages)
+    worst, blocking, tools = {}, set(), {}
+    for s in stages:
+        for g in s.findings:
+            key = issue_key(g)
+            sev = g.finding.severity
+            if key not in worst or sev > worst[key]:
+                worst[key] = sev
+            if g.blocking:
+                blocking.add(key)
+            tools.setdefault(key, set()).add(g.finding.tool)
+    by_severity = {s.name: 0 for s in sorted(Severity, reverse=True)}
+    for sev in worst.values():
+        by_severity[sev.name] += 1
+    return {"issues": len(worst), "issue_counts": by_severity,
+            "blocking_issues": len(blocking),
+            "multi_tool_issues": sum(1 for t in tools.values() if len(t) > 1)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from(list(Severity)),
+                                   st.sampled_from(["t1", "t2", "t3"]), st.booleans()),
+                         max_size=12), max_size=3))
+def test_issue_counts_as_before(stages) -> None:
+    from secpipe.outputs._issues import issue_counts
+
+    run = SimpleNamespace(stages=[SimpleNamespace(findings=[
+        SimpleNamespace(finding=SimpleNamespace(issue_key=key, severity=sev, tool=tool),
+                        blocking=blocking) for key, sev, tool, blocking in stage])
+        for stage in stages])
+    assert issue_counts(run) == _old_issue_counts(run)   # type: ignore[arg-type]
+    for stage in run.stages:
+        assert issue_counts(run, stage) == _old_issue_counts(run, stage)  # type: ignore[arg-type]
