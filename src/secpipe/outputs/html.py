@@ -85,28 +85,21 @@ def write_html(run: RunResult, run_dir: Path) -> Path:
 
 
 def html_pieces(run: RunResult) -> Iterator[str]:
-    """The page in pieces. The two data blocks are held gzipped (`_html_data.packed`) and
+    """The page in pieces. The two data blocks are held gzipped (`_html_data.build`) and
     their base64 text is made as the page is written, in the place of the marker the
-    template printed for each (a name no finding can guess: a random token of this page)."""
+    template printed for each (a random token of this page, which no finding can name; the
+    template prints it as a piece of its own, and not at all for a run without findings;
+    tests/test_outputs_same_bytes.py compares the page with the blocks' text rendered)."""
     blocks: dict[str, list[bytes]] = {}
     context = html_context(run, blocks)
     pieces = environment().get_template(TEMPLATE).generate(**context)
     del context
     for piece in pieces:
-        found = _first_marker(piece, blocks)
-        while found is not None:
-            at, marker = found
-            yield piece[:at]
-            yield from base64_lines(blocks.pop(marker))
-            piece = piece[at + len(marker):]
-            found = _first_marker(piece, blocks)
-        yield piece
-
-
-def _first_marker(piece: str, blocks: dict[str, list[bytes]]) -> tuple[int, str] | None:
-    """(where, which) of the first block marker in `piece`, if any."""
-    found = [(at, marker) for marker in blocks if (at := piece.find(marker)) >= 0]
-    return min(found) if found else None
+        packed = blocks.pop(piece, None) if blocks else None
+        if packed is None:
+            yield piece
+        else:
+            yield from base64_lines(packed)
 
 
 def html_context(run: RunResult, blocks: dict[str, list[bytes]] | None = None
