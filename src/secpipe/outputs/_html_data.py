@@ -16,6 +16,7 @@ is a tenth of the size.
 from __future__ import annotations
 
 import base64
+import itertools
 import zlib
 from types import SimpleNamespace
 from typing import Any, Iterator, NamedTuple, Sequence
@@ -82,7 +83,7 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     # the first `keep` groups by their first row: its texts and the group's worst state
     heads: dict[int, list[Any]] = {}
     n = 0
-    groups: dict[str, list[int]] = {}
+    groups: dict[str, int | list[int]] = {}
     # the index of link_for(f) by the finding's (remediation URL, references), which a
     # rule's findings share; asked in its place in the row, so new strings get their index
     # in the same order as before
@@ -110,31 +111,42 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
             strings(f.remediation or ""), int(f.severity),
         ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
+        # a group of one finding is its row's index, a list from its second member on (most
+        # issues have one finding: 40,000 lists of one were ~6 MB at 50,000 findings)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = []
+            groups[key] = n
             if len(groups) <= keep:
                 heads[n] = [_texts(stage, gated, origins), state]
-        elif group[0] in heads:     # a member of one of the first groups
-            first = heads[group[0]]
-            first[1] = min(first[1], state)
-        group.append(n)
+        else:
+            lead = group if type(group) is int else group[0]
+            if lead in heads:     # a member of one of the first groups
+                head = heads[lead]
+                head[1] = min(head[1], state)
+            if type(group) is int:
+                groups[key] = [group, n]
+            else:
+                group.append(n)
         n += 1
     string_table.close()
     details_table.close()
-    members = list(groups.values())
-    del groups
-    first = [_view(*heads[m[0]], len(m)) for m in members[:keep]]
+    first = []
+    for group in itertools.islice(groups.values(), keep):
+        lead, count = (group, 1) if type(group) is int else (group[0], len(group))
+        first.append(_view(*heads[lead], count))
     data_packer.feed(b',"findings":')
     for piece in rows.pieces():
         data_packer.feed(piece)
     del rows
     data_packer.feed(b',"groups":')
-    for piece in encode_utf8_pieces(members):
+    members = RawArray()
+    for group in groups.values():
+        members.append([group] if type(group) is int else group)
+    for piece in members.pieces():
         data_packer.feed(piece)
     data_packer.feed(b"}")
     details_packer.feed(b"}")
-    return Blocks(data_packer.finish(), details_packer.finish(), first, len(members))
+    return Blocks(data_packer.finish(), details_packer.finish(), first, len(groups))
 
 
 def _texts(stage: StageResult, gated: GatedFinding, origins: Origins) -> dict[str, Any]:
