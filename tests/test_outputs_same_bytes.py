@@ -114,14 +114,49 @@ def _old_severity_counts(findings: list[Finding]) -> dict[str, int]:
     return counts
 
 
-def _old_group_view(data, details, members):   # a dict, as the template read before
-    return vars(_new_group_view(data, details, members))
+class _Strings:   # _html_data._Strings, before (the tables held whole)
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.table: list[str] = [""]
+
+    def indexer(self):
+        def of(value: object) -> int:
+            text = "" if value is None else str(value)
+            found = self.index.get(text)
+            if found is None:
+                found = self.index[text] = len(self.table)
+                self.table.append(clean(text))
+            return found
+        return of
+
+
+def _old_group_view(data, details, members):   # _html_data.group_view, before: a dict
+    from secpipe.outputs._html_data import DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES
+
+    rows = data["findings"]
+    first = rows[members[0]]
+    field = {name: i for i, name in enumerate(FIELDS)}
+
+    def s(name: str) -> str:
+        table = details["strings"] if name in DETAIL_FIELDS else data["strings"]
+        return table[first[field[name]]]
+
+    rank = first[field["rank"]]
+    severity = Severity(rank)
+    state = STATES[min(rows[m][field["state"]] for m in members)]
+    return dict(
+        severity=severity.name, short=SHORT_NAMES[severity], rank=rank,
+        stage=s("stage"), tool=s("tool"), rule=s("rule"), link=s("link") or None,
+        where=s("where"), title=s("title"), description=s("description"),
+        remediation=s("remediation"), secret=s("secret"), state=state,
+        suppression=s("suppression"), count=len(members),
+    )
 
 
 def _old_build(run, ordered, origins):   # _html_data.build, before
     from secpipe.outputs._common import link_for, secret_text, where
     from secpipe.outputs._html_data import (
-        DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES, _Strings, state_of,
+        DETAIL_FIELDS, FIELDS, SHORT_NAMES, STATES, state_of,
     )
 
     string_table, details_table = _Strings(), _Strings()
@@ -151,19 +186,55 @@ def _old_build(run, ordered, origins):   # _html_data.build, before
     return data, {"strings": details_table.table}, members
 
 
-_new_group_view = html_data.group_view
+def _old_html_context(run):   # outputs.html.html_context, before: the blocks' text in the page
+    import base64
+    import hashlib
+
+    from markupsafe import Markup
+
+    from secpipe.outputs import html
+    from secpipe.outputs._common import Origins, all_gated, gate_lines, sorted_findings
+    from secpipe.outputs.summary import run_fixes
+
+    origins = Origins(run)
+    digest = base64.b64encode(hashlib.sha256(html._SCRIPT.encode("utf-8")).digest()).decode()
+    ordered = sorted_findings(all_gated(run))
+    data, details, groups = _old_build(run, ordered, origins)
+    return {
+        "run": run, "ctx": run.context, "verdict": run.verdict, "gate_lines": gate_lines(run),
+        "severities": [(s.name, html.SHORT_NAMES[s], int(s)) for s in html.SEVERITIES],
+        "totals": html._totals(run), "stages": [html._stage(stage) for stage in run.stages],
+        "findings": [_old_group_view(data, details, m) for m in groups[:html.FIRST_PAGE]],
+        "total_findings": len(ordered), "groups_total": len(groups),
+        "data_json": Markup(html_data.to_script_json(data)),
+        "details_json": Markup(html_data.to_script_json(details)),
+        "stage_names": [s.name for s in run.stages],
+        "tool_names": sorted({origins.tool_name(stage, g) for stage, g in ordered}),
+        "expired": run.expired_suppressions,
+        "fixes": [fix.as_dict() for fix in run_fixes(run)], "script": Markup(html._SCRIPT),
+        "csp": (f"default-src 'none'; style-src 'unsafe-inline'; "
+                f"script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; "
+                f"form-action 'none'"),
+    }
+
+
+def _old_write_html(run, run_dir):   # the page rendered with the blocks' whole text
+    from secpipe.outputs import html
+    from secpipe.outputs._common import write_file
+
+    page = html.environment().get_template(html.TEMPLATE).render(**_old_html_context(run))
+    return write_file(Path(run_dir) / html.FILE_NAME, page)
 
 
 def _old_writers(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    import secpipe.outputs as outputs
     import secpipe.outputs._common as common
-    import secpipe.outputs.html as html
 
     monkeypatch.setattr(result, "severity_counts", _old_severity_counts)
     monkeypatch.setattr(common, "severity_counts", _old_severity_counts)
-    monkeypatch.setattr(html, "group_view", _old_group_view)
-    monkeypatch.setattr(html, "build", _old_build)
+    monkeypatch.setitem(outputs.WRITERS, "html", _old_write_html)
     monkeypatch.setattr(junit, "_clean_lines", lambda lines: clean("\n".join(lines)))
     monkeypatch.setattr(junit, "_text", lambda text: junit.escape(text))
     monkeypatch.setattr(junit, "_attr_special", lambda text: True)   # escape every value
@@ -360,3 +431,74 @@ def test_the_page_written_piece_by_piece_is_the_rendered_page(tmp_path: Path) ->
     run = _big_run(300)
     written = html.write_html(run, tmp_path)
     assert written.read_bytes() == html.render_html(run).encode("utf-8")
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_the_page_is_the_same_with_digest_keys_and_small_pieces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
+    """report.html's blocks compressed as they are built (outputs._html_pack): long texts
+    keyed by digest (as in a run of 10,000 findings or more), and with `small` every table,
+    row list and compressor input cut into pieces of a few elements, give the former page."""
+    import functools
+
+    import secpipe.outputs._html_pack as html_pack
+    from secpipe.outputs.html import write_html
+
+    monkeypatch.setattr(html_data, "LARGE_RUN", 0)
+    monkeypatch.setattr(html_pack, "LONG_TEXT", 8)
+    if small:
+        monkeypatch.setattr(html_data, "StreamedStrings",
+                            functools.partial(html_pack.StreamedStrings, chunk=3))
+        monkeypatch.setattr(html_data, "RawArray", functools.partial(html_data.RawArray, 5))
+        monkeypatch.setattr(html_pack, "_FEED_AT", 7)
+    new = write_html(_big_run(), tmp_path / "new").read_bytes()
+    old = _old_write_html(_big_run(), tmp_path / "old").read_bytes()
+    assert new == old
+
+
+def test_base64_lines_are_encodebytes_of_the_whole() -> None:
+    import base64
+
+    rng = random.Random(8)
+    for sizes in ([], [0], [1], [57], [58, 57 * 1024 - 1, 3], [57 * 1024 * 2 + 5, 100_000]):
+        pieces = [rng.randbytes(n) for n in sizes]
+        want = base64.encodebytes(b"".join(pieces)).decode("ascii")
+        assert "".join(html_data.base64_lines(list(pieces))) == want
+
+
+def _old_issue_counts(run, stage=None):   # outputs._issues.issue_counts, before
+    from secpipe.outputs._issues import issue_key
+
+    stages = [stage] if stage is not None else list(run.stages)
+    worst, blocking, tools = {}, set(), {}
+    for s in stages:
+        for g in s.findings:
+            key = issue_key(g)
+            sev = g.finding.severity
+            if key not in worst or sev > worst[key]:
+                worst[key] = sev
+            if g.blocking:
+                blocking.add(key)
+            tools.setdefault(key, set()).add(g.finding.tool)
+    by_severity = {s.name: 0 for s in sorted(Severity, reverse=True)}
+    for sev in worst.values():
+        by_severity[sev.name] += 1
+    return {"issues": len(worst), "issue_counts": by_severity,
+            "blocking_issues": len(blocking),
+            "multi_tool_issues": sum(1 for t in tools.values() if len(t) > 1)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from(list(Severity)),
+                                   st.sampled_from(["t1", "t2", "t3"]), st.booleans()),
+                         max_size=12), max_size=3))
+def test_issue_counts_as_before(stages) -> None:
+    from secpipe.outputs._issues import issue_counts
+
+    run = SimpleNamespace(stages=[SimpleNamespace(findings=[
+        SimpleNamespace(finding=SimpleNamespace(issue_key=key, severity=sev, tool=tool),
+                        blocking=blocking) for key, sev, tool, blocking in stage])
+        for stage in stages])
+    assert issue_counts(run) == _old_issue_counts(run)   # type: ignore[arg-type]
+    for stage in run.stages:
+        assert issue_counts(run, stage) == _old_issue_counts(run, stage)  # type: ignore[arg-type]

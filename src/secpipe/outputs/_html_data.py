@@ -16,15 +16,17 @@ is a tenth of the size.
 from __future__ import annotations
 
 import base64
+import itertools
 import zlib
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from secpipe.model import Finding, Severity
 from secpipe.outputs._common import (
     SHORT_NAMES, Origins, clean, enforcing, link_for, secret_text, where,
 )
-from secpipe.outputs._stream import encode_utf8_pieces
+from secpipe.outputs._html_pack import LARGE_RUN, Packer, StreamedStrings
+from secpipe.outputs._stream import RawArray, encode_utf8_pieces
 from secpipe.pipeline.result import GatedFinding, RunResult, StageResult
 
 #: worst first: a group takes the worst state any of its findings has
@@ -48,43 +50,40 @@ def state_of(stage: StageResult, gated: GatedFinding) -> str:
     return "open"
 
 
-class _Strings:
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {"": 0}
-        self.table: list[str] = [""]
-
-    def __call__(self, value: object) -> int:
-        text = "" if value is None else str(value)
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.table)
-            self.table.append(clean(text))
-        return found
-
-    def indexer(self) -> Callable[[object], int]:
-        """`self.__call__` as a closure over the table: build() calls it eleven times per
-        finding, and a string seen before (most are) costs one type check and one lookup."""
-        get, index, table = self.index.get, self.index, self.table
-
-        def of(value: object) -> int:
-            text = value if type(value) is str else ("" if value is None else str(value))
-            found = get(text)
-            if found is None:
-                found = index[text] = len(table)
-                table.append(clean(text))
-            return found
-
-        return of
+class Blocks(NamedTuple):
+    """`build`'s result: both blocks gzipped (`to_script_json` before its base64), the
+    server-rendered rows of the first groups, and how many groups there are."""
+    data: list[bytes]
+    details: list[bytes]
+    first: list[SimpleNamespace]
+    groups: int
 
 
 def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
-          origins: Origins) -> tuple[dict[str, Any], dict[str, Any], list[list[int]]]:
-    """(the data block, the details block, each group's finding indices in order); `ordered`
-    is most severe first, so each group's first finding is its worst one."""
-    string_table, details_table = _Strings(), _Strings()
+          origins: Origins, keep: int = 0) -> Blocks:
+    """The data block and the details block of `ordered` (most severe first, so each group's
+    first finding is its worst one), and the views of the first `keep` groups.
+
+    Each block is compressed as it is built (outputs._html_pack): a new string goes to the
+    compressor when it is met, a row is encoded when it is made (`RawArray`); the page holds
+    the gzipped bytes, ~2 MB at 50,000 findings, not the tables and rows (~40 MB)."""
+    data_packer, details_packer = Packer(), Packer()
+    digests = len(ordered) >= LARGE_RUN
+    head = {"fields": FIELDS, "states": STATES,
+            # string keys, as the JSON has them: an int key made orjson refuse the whole
+            # block, which then went to the standard encoder
+            "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
+            "details": DETAIL_FIELDS}
+    data_packer.feed(b"".join(encode_utf8_pieces(head))[:-1] + b',"strings":')
+    details_packer.feed(b'{"strings":')
+    string_table = StreamedStrings(data_packer, digests=digests)
+    details_table = StreamedStrings(details_packer, digests=digests)
     strings, details = string_table.indexer(), details_table.indexer()
-    rows: list[list[int]] = []
-    groups: dict[str, list[int]] = {}
+    rows = RawArray()
+    # the first `keep` groups by their first row: its texts and the group's worst state
+    heads: dict[int, list[Any]] = {}
+    n = 0
+    groups: dict[str, int | list[int]] = {}
     # the index of link_for(f) by the finding's (remediation URL, references), which a
     # rule's findings share; asked in its place in the row, so new strings get their index
     # in the same order as before
@@ -112,46 +111,72 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
             strings(f.remediation or ""), int(f.severity),
         ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
-        groups.setdefault(key, []).append(len(rows) - 1)
-    members = list(groups.values())
-    data = {
-        "fields": FIELDS,
-        "states": STATES,
-        # string keys, as the JSON has them: an int key made orjson refuse the whole block,
-        # which then went to the standard encoder (most of the block's encoding time)
-        "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
-        "details": DETAIL_FIELDS,
-        "strings": string_table.table,
-        "findings": rows,
-        "groups": members,
-    }
-    return data, {"strings": details_table.table}, members
+        # a group of one finding is its row's index, a list from its second member on (most
+        # issues have one finding: 40,000 lists of one were ~6 MB at 50,000 findings)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = n
+            if len(groups) <= keep:
+                heads[n] = [_texts(stage, gated, origins), state]
+        else:
+            lead = group if type(group) is int else group[0]
+            if lead in heads:     # a member of one of the first groups
+                head = heads[lead]
+                head[1] = min(head[1], state)
+            if type(group) is int:
+                groups[key] = [group, n]
+            else:
+                group.append(n)
+        n += 1
+    string_table.close()
+    details_table.close()
+    first = []
+    for group in itertools.islice(groups.values(), keep):
+        lead, count = (group, 1) if type(group) is int else (group[0], len(group))
+        first.append(_view(*heads[lead], count))
+    data_packer.feed(b',"findings":')
+    for piece in rows.pieces():
+        data_packer.feed(piece)
+    del rows
+    data_packer.feed(b',"groups":')
+    members = RawArray()
+    for group in groups.values():
+        members.append([group] if type(group) is int else group)
+    for piece in members.pieces():
+        data_packer.feed(piece)
+    data_packer.feed(b"}")
+    details_packer.feed(b"}")
+    return Blocks(data_packer.finish(), details_packer.finish(), first, len(groups))
 
 
-def group_view(data: dict[str, Any], details: dict[str, Any], members: list[int]
-               ) -> SimpleNamespace:
+def _texts(stage: StageResult, gated: GatedFinding, origins: Origins) -> dict[str, Any]:
+    """A row's texts as its string tables hold them (cleaned), for `_view`."""
+    f = gated.finding
+    sup = gated.suppressed_by
+    texts = {"where": where(f), "stage": gated.stage or stage.name,
+             "tool": origins.tool_name(stage, gated), "rule": f.rule_id,
+             "title": f.title.strip() or f.rule_id, "secret": secret_text(f),
+             "suppression": sup.describe() if sup is not None else "",
+             "link": link_for(f) or "", "description": f.description.strip(),
+             "remediation": f.remediation or ""}
+    return {name: clean("" if text is None else str(text)) for name, text in texts.items()
+            } | {"rank": int(f.severity)}
+
+
+def _view(texts: dict[str, Any], state: int, count: int) -> SimpleNamespace:
     """What the server-rendered row of one group shows (the script draws the same).
 
     A namespace, not a dict: the template reads `f.title`, and Jinja tries an attribute
     before an item, so each of a dict's twenty reads per row raised and caught an
     AttributeError (half the page's render time)."""
-    rows = data["findings"]
-    first = rows[members[0]]
-    field = {name: i for i, name in enumerate(FIELDS)}
-
-    def s(name: str) -> str:
-        table = details["strings"] if name in DETAIL_FIELDS else data["strings"]
-        return table[first[field[name]]]
-
-    rank = first[field["rank"]]
-    severity = Severity(rank)
-    state = STATES[min(rows[m][field["state"]] for m in members)]
+    severity = Severity(texts["rank"])
     return SimpleNamespace(
-        severity=severity.name, short=SHORT_NAMES[severity], rank=rank,
-        stage=s("stage"), tool=s("tool"), rule=s("rule"), link=s("link") or None,
-        where=s("where"), title=s("title"), description=s("description"),
-        remediation=s("remediation"), secret=s("secret"), state=state,
-        suppression=s("suppression"), count=len(members),
+        severity=severity.name, short=SHORT_NAMES[severity], rank=texts["rank"],
+        stage=texts["stage"], tool=texts["tool"], rule=texts["rule"],
+        link=texts["link"] or None, where=texts["where"], title=texts["title"],
+        description=texts["description"], remediation=texts["remediation"],
+        secret=texts["secret"], state=STATES[state], suppression=texts["suppression"],
+        count=count,
     )
 
 
@@ -161,16 +186,43 @@ def to_script_json(data: dict[str, Any]) -> str:
     A tenth of the JSON's size, so a 50,000-finding page is a few MB, not twenty, and the
     browser reads it in a fraction of the time; the page's script inflates it with the
     browser's own DecompressionStream. Base64 holds no `<`, so nothing can end the block."""
-    # json.dumps(ensure_ascii=False, compact) as UTF-8, orjson's bytes as they are, fed to
-    # the compressor piece by piece: the whole text (16 MB at 50,000 findings) is never held.
-    # gzip.compress(text, compresslevel=6, mtime=0) is zlib's gzip wrapper at level 6, and
-    # deflate's output does not depend on how its input is cut (tests compare both).
+    return "".join(base64_lines(packed(data)))
+
+
+def packed(data: dict[str, Any]) -> list[bytes]:
+    """The data block gzipped, in pieces (`to_script_json` before its base64).
+
+    json.dumps(ensure_ascii=False, compact) as UTF-8, orjson's bytes as they are, fed to the
+    compressor piece by piece: the whole text (16 MB at 50,000 findings) is never held.
+    gzip.compress(text, compresslevel=6, mtime=0) is zlib's gzip wrapper at level 6, and
+    deflate's output does not depend on how its input is cut (tests compare both)."""
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-    packed = [packer.compress(piece) for piece in encode_utf8_pieces(data)]
-    packed.append(packer.flush())
-    return base64.encodebytes(b"".join(packed)).decode("ascii")
+    out = [packer.compress(piece) for piece in encode_utf8_pieces(data)]
+    out.append(packer.flush())
+    return [piece for piece in out if piece]
 
 
+#: bytes of input per base64 piece: whole 57-byte lines, so the pieces' lines are the lines
+#: `base64.encodebytes` makes of the whole
+_LINES_AT_ONCE = 57 * 1024
 
-__all__ = ["DETAIL_FIELDS", "FIELDS", "STATES", "build", "group_view",
-           "state_of", "to_script_json"]
+
+def base64_lines(pieces: list[bytes]) -> Iterator[str]:
+    """`base64.encodebytes(b"".join(pieces)).decode("ascii")` in pieces of about 76 KB, taken
+    from `pieces` as they go (the list is emptied): the page is written with the block's
+    text made as it is written, not held whole (5 MB at 50,000 findings, twice: the bytes
+    and the text) beside the gzipped bytes."""
+    pending = b""
+    pieces.reverse()
+    while pieces:
+        pending += pieces.pop()
+        whole = len(pending) - len(pending) % _LINES_AT_ONCE
+        for start in range(0, whole, _LINES_AT_ONCE):
+            yield base64.encodebytes(pending[start:start + _LINES_AT_ONCE]).decode("ascii")
+        pending = pending[whole:]
+    if pending:
+        yield base64.encodebytes(pending).decode("ascii")
+
+
+__all__ = ["Blocks", "DETAIL_FIELDS", "FIELDS", "STATES", "build",
+           "base64_lines", "packed", "state_of", "to_script_json"]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
@@ -34,7 +35,7 @@ from secpipe.outputs._common import (
     stage_counts,
     tool_error,
 )
-from secpipe.outputs._html_data import build, group_view, to_script_json
+from secpipe.outputs._html_data import base64_lines, build
 from secpipe.outputs._template_cache import template_cache
 from secpipe.outputs.summary import run_fixes
 from secpipe.pipeline.result import RunResult, StageResult, ToolResult
@@ -71,7 +72,7 @@ def _finalize(value: Any) -> Any:
 
 
 def render_html(run: RunResult) -> str:
-    return environment().get_template(TEMPLATE).render(**html_context(run))
+    return "".join(html_pieces(run))
 
 
 def write_html(run: RunResult, run_dir: Path) -> Path:
@@ -79,25 +80,45 @@ def write_html(run: RunResult, run_dir: Path) -> Path:
     whole page as text and then as bytes (9 MB at 50,000 findings) was the run's peak."""
     from secpipe.outputs._stream import write_atomic
 
-    pieces = environment().get_template(TEMPLATE).generate(**html_context(run))
-    return write_atomic(Path(run_dir) / FILE_NAME, lambda fh: fh.writelines(pieces),
-                        buffering=1 << 16)
+    return write_atomic(Path(run_dir) / FILE_NAME,
+                        lambda fh: fh.writelines(html_pieces(run)), buffering=1 << 16)
 
 
-def html_context(run: RunResult) -> dict[str, Any]:
+def html_pieces(run: RunResult) -> Iterator[str]:
+    """The page in pieces. The two data blocks are held gzipped (`_html_data.build`) and
+    their base64 text is made as the page is written, in the place of the marker the
+    template printed for each (a random token of this page, which no finding can name; the
+    template prints it as a piece of its own, and not at all for a run without findings;
+    tests/test_outputs_same_bytes.py compares the page with the blocks' text rendered)."""
+    blocks: dict[str, list[bytes]] = {}
+    context = html_context(run, blocks)
+    pieces = environment().get_template(TEMPLATE).generate(**context)
+    del context
+    for piece in pieces:
+        packed = blocks.pop(piece, None) if blocks else None
+        if packed is None:
+            yield piece
+        else:
+            yield from base64_lines(packed)
+
+
+def html_context(run: RunResult, blocks: dict[str, list[bytes]] | None = None
+                 ) -> dict[str, Any]:
+    """The template's values. With `blocks`, each data block's value is a marker and the
+    block's gzipped bytes are put in `blocks` under it (`html_pieces`); without, the value
+    is the block's text."""
     origins = Origins(run)
     digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode()
     lines = gate_lines(run)
     ordered = sorted_findings(all_gated(run))
-    data, details, groups = build(run, ordered, origins)
-    findings = [group_view(data, details, members) for members in groups[:FIRST_PAGE]]
-    # each block is packed and then dropped before the next is packed and the page rendered:
-    # the rows and string tables of 50,000 findings (~40 MB) were held through the render
-    # and its encoding, which were the run's peak
-    data_json = Markup(to_script_json(data))  # gzip + base64: no `<` in it
-    del data
-    details_json = Markup(to_script_json(details))
-    del details
+    total = len(ordered)
+    tool_names = sorted({origins.tool_name(stage, g) for stage, g in ordered})
+    # the blocks come gzipped: the rows and string tables of 50,000 findings (~40 MB) are
+    # compressed as they are made, never held whole
+    built = build(run, ordered, origins, FIRST_PAGE)
+    del ordered, origins
+    data_json = _block(built.data, blocks, "data")
+    details_json = _block(built.details, blocks, "details")
     return {
         "run": run,
         "ctx": run.context,
@@ -106,13 +127,13 @@ def html_context(run: RunResult) -> dict[str, Any]:
         "severities": [(s.name, SHORT_NAMES[s], int(s)) for s in SEVERITIES],
         "totals": _totals(run),
         "stages": [_stage(stage) for stage in run.stages],
-        "findings": findings,
-        "total_findings": len(ordered),
-        "groups_total": len(groups),
+        "findings": built.first,
+        "total_findings": total,
+        "groups_total": built.groups,
         "data_json": data_json,
         "details_json": details_json,
         "stage_names": [s.name for s in run.stages],
-        "tool_names": sorted({origins.tool_name(stage, g) for stage, g in ordered}),
+        "tool_names": tool_names,
         "expired": run.expired_suppressions,
         "fixes": [fix.as_dict() for fix in run_fixes(run)],   # one upgrade per package
         "script": Markup(_SCRIPT),  # our own constant, never data
@@ -120,6 +141,15 @@ def html_context(run: RunResult) -> dict[str, Any]:
                 f"script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; "
                 f"form-action 'none'"),
     }
+
+
+def _block(packed: list[bytes], blocks: dict[str, list[bytes]] | None, name: str) -> Markup:
+    """The block's text (gzip + base64: no `<` in it), or with `blocks` its marker."""
+    if blocks is None:
+        return Markup("".join(base64_lines(packed)))
+    marker = f"secpipe-block-{name}-{secrets.token_hex(16)}"
+    blocks[marker] = packed
+    return Markup(marker)
 
 
 def _totals(run: RunResult) -> dict[str, Any]:

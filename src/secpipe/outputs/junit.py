@@ -19,7 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from secpipe.outputs._common import Origins, clean, enforcing, secret_text, where
+from secpipe.outputs._common import (
+    Origins, clean, count_issues, enforcing, secret_text, where,
+)
 from secpipe.outputs._issues import Issue, group_issues
 from secpipe.outputs._stream import write_chunks
 from secpipe.pipeline.result import (
@@ -52,9 +54,9 @@ def junit_chunks(run: RunResult) -> Iterator[str]:
     """The document in pieces (without its final newline). The suites' counts head each
     suite, so each stage's issues are grouped first; the cases are then made one by one."""
     origins = Origins(run)
-    plans = [_plan(run, stage, origins) for stage in run.stages]
+    plans = [(stage, _counts(stage)) for stage in run.stages]
     totals = dict.fromkeys(_COUNTS, 0)
-    for _, _, counts in plans:
+    for _, counts in plans:
         for key in _COUNTS:
             totals[key] += counts[key]
     total_time = sum(stage.duration_s for stage in run.stages)
@@ -63,15 +65,17 @@ def junit_chunks(run: RunResult) -> Iterator[str]:
     yield DECLARATION + root
     if not plans:
         return
-    for stage, issues, counts in plans:
+    for stage, counts in plans:
         yield "\n  "
+        # grouped when its suite is written: one stage's issues held at a time, not the run's
+        issues = group_issues(run, [(stage, g) for g in stage.blocking], origins)
         yield from _suite(run, stage, issues, counts, origins)
+        del issues
     yield "\n</testsuites>"
 
 
-def _plan(run: RunResult, stage: StageResult, origins: Origins
-          ) -> tuple[StageResult, list[Issue], dict[str, int]]:
-    """A stage's blocking issues and its suite's counts."""
+def _counts(stage: StageResult) -> dict[str, int]:
+    """A stage's suite's counts (its issues are grouped when the suite is written)."""
     counts = dict.fromkeys(_COUNTS, 0)
     for tool in stage.tools:
         counts["tests"] += 1
@@ -82,11 +86,12 @@ def _plan(run: RunResult, stage: StageResult, origins: Origins
     if _stage_error(stage):
         counts["tests"] += 1
         counts["errors"] += 1
-    # one case per blocking issue (one root cause, however many tools reported it)
-    issues = group_issues(run, [(stage, g) for g in stage.blocking], origins)
-    counts["tests"] += len(issues)
-    counts["skipped" if not enforcing(stage) else "failures"] += len(issues)
-    return stage, issues, counts
+    # one case per blocking issue (one root cause, however many tools reported it): as many
+    # as `group_issues` makes of them, one per issue key
+    issues = count_issues(stage.blocking)
+    counts["tests"] += issues
+    counts["skipped" if not enforcing(stage) else "failures"] += issues
+    return counts
 
 
 def _stage_error(stage: StageResult) -> bool:
