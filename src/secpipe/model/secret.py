@@ -334,6 +334,15 @@ class FingerprintKey:
         with self._lock:
             self._encoded = (self._version - 1, {})
 
+    def forget_hashes(self) -> None:
+        """Drop every plain hash recorded and its keyed digest, once the run's reports and logs
+        are scrubbed of them (14 MB at 50,000 findings, held through the outputs otherwise:
+        the run's key lives as long as the run). A hash recorded later is recorded afresh."""
+        with self._lock:
+            self._hashes = {}
+            self._version += 1
+            self._encoded = (self._version - 1, {})
+
     def scrub_hashes_text(self, text: str) -> str:
         return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")
 
