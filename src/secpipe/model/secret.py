@@ -281,7 +281,10 @@ class FingerprintKey:
 
     def rekey(self, algorithm: str, tool_hash: str) -> str:
         """The keyed digest standing for a tool's plain hash of a value."""
-        tool_hash = tool_hash.strip().lower()
+        lowered = tool_hash.strip().lower()
+        # the caller's text itself when it is already so (a SHA-1 the correlation's index
+        # holds as well): one object in both tables, not two
+        tool_hash = tool_hash if lowered == tool_hash else lowered
         keyed = self.digest(f"{algorithm.lower()}:{tool_hash}")
         if len(tool_hash) >= 16:
             with self._lock:

@@ -250,23 +250,29 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
     reused where it gives the same bytes), then in a second call the plain hashes tools
     reported (detect-secrets' SHA-1). Each report is replaced in place, so its former bytes
     are freed before the next is scrubbed: by its scrubbed bytes, or with `spill` by those
-    bytes on disk; a spilled report is read back, scrubbed and rewritten, one at a time."""
-    for tr in tool_runs:
-        for i, report in enumerate(tr.reports):
-            if isinstance(report, SpilledReport):
-                raw = report.data
-                scrubbed = data(raw)
-                if scrubbed is not raw:   # most reports hold no reported hash
-                    report.rewrite(scrubbed)
-                del raw, scrubbed
-                continue
-            name, raw = report.name, report.data
-            del report
+    bytes on disk; a spilled report is read back, scrubbed and rewritten, one at a time.
+    Spilling, the largest reports go first: the most memory is given back before the values'
+    search of the others (each report's result is its own, whatever the order)."""
+    places = [(tr, i) for tr in tool_runs for i in range(len(tr.reports))]
+    if spill is not None:
+        places.sort(key=lambda place: -len(place[0].reports[place[1]].data))
+    for tr, i in places:
+        report = tr.reports[i]
+        if isinstance(report, SpilledReport):
+            raw = report.data
             scrubbed = data(raw)
-            del raw   # the report's clear bytes: freed as tr.reports[i] is replaced
-            tr.reports[i] = RawReport(name, scrubbed) if spill is None \
-                else spill.put(name, scrubbed)
-            del scrubbed
+            if scrubbed is not raw:   # most reports hold no reported hash
+                report.rewrite(scrubbed)
+            del raw, scrubbed
+            continue
+        name, raw = report.name, report.data
+        del report
+        scrubbed = data(raw)
+        del raw   # the report's clear bytes: freed as tr.reports[i] is replaced
+        tr.reports[i] = RawReport(name, scrubbed) if spill is None \
+            else spill.put(name, scrubbed)
+        del scrubbed
+    for tr in tool_runs:
         tr.log = text(tr.log)
     if errors:
         _scrub_errors(tool_runs, text)
