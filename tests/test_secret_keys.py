@@ -189,10 +189,10 @@ def test_tool_hashes_are_scrubbed_in_one_pass_in_any_case() -> None:
     assert doc["results"][3]["hashed_secret"] == key.rekey("sha1", sha1s[3])
 
 
-def test_the_hash_table_is_rebuilt_exactly_when_a_hash_is_added_or_rekeyed() -> None:
-    """scrub_hashes keeps its bytes table between calls: a hash reported later is scrubbed,
-    one re-keyed under another algorithm gets its new digest, and an unchanged set of hashes
-    reuses the table."""
+def test_the_hash_table_follows_every_hash_added_or_rekeyed() -> None:
+    """scrub_hashes searches the recorded table (bytes) itself: a hash reported later is
+    scrubbed, one re-keyed under another algorithm gets its new digest, and rekeying a hash
+    again changes nothing."""
     import hashlib
 
     key = FingerprintKey(b"t" * 32)
@@ -201,10 +201,10 @@ def test_the_hash_table_is_rebuilt_exactly_when_a_hash_is_added_or_rekeyed() -> 
     report = f'{{"a": "{first}", "b": "{second}"}}'.encode()
     key.rekey("sha1", first)
     once = key.scrub_hashes(report)
-    table = key._encoded[1]
+    table = dict(key._hashes)
     assert first.encode() not in once and second.encode() in once
     key.rekey("sha1", first)                                   # again: same digest
-    assert key.scrub_hashes(report) == once and key._encoded[1] is table
+    assert key.scrub_hashes(report) == once and key._hashes == table
     key.rekey("sha1", second)                                  # a new hash
     twice = key.scrub_hashes(report)
     assert second.encode() not in twice and key.rekey("sha1", second).encode() in twice
@@ -220,7 +220,7 @@ def _scrub_hashes_by_sub(key: FingerprintKey, data: bytes) -> bytes:
     part by part (the reference the streamed version must equal byte for byte)."""
     import re
 
-    table = {k.encode("ascii", "replace"): v.encode("ascii") for k, v in key._hashes.items()}
+    table = dict(key._hashes)   # plain hash -> keyed digest, as ASCII bytes
     if not table:
         return data
 
@@ -298,6 +298,22 @@ def test_released_tables_are_rebuilt_when_scrubbing_again() -> None:
     before = key.scrub_hashes(collector.scrub(report))
     collector.release()
     key.release()
-    assert key._encoded[1] == {} and collector._cached is None
+    assert collector._cached is None
     assert key.scrub_hashes(collector.scrub(report)) == before
     assert digest.encode() not in before and b"hunter2-Summer2024" not in before
+
+
+def test_forgotten_hashes_are_no_longer_scrubbed_and_are_recorded_afresh() -> None:
+    """A run forgets its plain hashes once its reports are scrubbed of them (memory for the
+    outputs); a hash recorded after that is scrubbed again, with the same keyed digest."""
+    import hashlib
+
+    key = FingerprintKey(b"f" * 32)
+    digest = hashlib.sha1(b"y").hexdigest()
+    keyed = key.rekey("sha1", digest)
+    report = f'{{"h": "{digest}"}}'.encode()
+    scrubbed = key.scrub_hashes(report)
+    assert keyed.encode() in scrubbed
+    key.forget_hashes()
+    assert key.scrub_hashes(report) == report
+    assert key.rekey("sha1", digest) == keyed and key.scrub_hashes(report) == scrubbed

@@ -250,7 +250,7 @@ class FingerprintKey:
     replacements, so raw reports and logs can be scrubbed of them before they are written.
     """
 
-    __slots__ = ("_key", "_hashes", "_lock", "_version", "_encoded", "_hmac")
+    __slots__ = ("_key", "_hashes", "_lock", "_hmac")
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
@@ -260,12 +260,11 @@ class FingerprintKey:
         # for every value, about 2x the cost of a copy, and a run makes three digests per
         # secret value
         self._hmac = hmac.new(self._key, digestmod=hashlib.sha256)
-        self._hashes: dict[str, str] = {}
+        # plain hash -> its keyed digest, both as the ASCII bytes scrub_hashes searches for:
+        # kept as text, the table was encoded anew for each scrub (13 MB at 50,000 findings,
+        # beside the run's largest report) and held twice meanwhile
+        self._hashes: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
-        # the table scrub_hashes searches, as bytes, with the version of `_hashes` it was made
-        # from (bumped on every change): each report and log of a run used to rebuild it
-        self._version = 0
-        self._encoded: tuple[int, dict[bytes, bytes]] = (0, {})
 
     @classmethod
     def ephemeral(cls) -> "FingerprintKey":
@@ -284,10 +283,12 @@ class FingerprintKey:
         tool_hash = tool_hash.strip().lower()
         keyed = self.digest(f"{algorithm.lower()}:{tool_hash}")
         if len(tool_hash) >= 16:
+            # a text that is not ASCII is never looked up (scrub_hashes looks up runs of hex
+            # digits): its `?`s stand for what it held, as when the table was encoded per scrub
+            plain, replacement = tool_hash.encode("ascii", "replace"), keyed.encode("ascii")
             with self._lock:
-                if self._hashes.get(tool_hash) != keyed:
-                    self._hashes[tool_hash] = keyed
-                    self._version += 1
+                if self._hashes.get(plain) != replacement:   # the last rekey of a hash wins
+                    self._hashes[plain] = replacement
         return keyed
 
     def scrub_hashes(self, data: bytes) -> bytes:
@@ -296,12 +297,9 @@ class FingerprintKey:
         One pass over the data whatever the number of hashes (a history scan reports
         thousands): every run of hex digits (dash-joined, for uuids) is looked up whole, then
         part by part."""
-        with self._lock:
-            if self._encoded[0] != self._version:
-                self._encoded = (self._version,
-                                 {k.encode("ascii", "replace"): v.encode("ascii")
-                                  for k, v in self._hashes.items()})
-            table = self._encoded[1]
+        # the table itself, not a copy: the runner digests one tool's output at a time
+        # (scancache.turns), so no hash is recorded while a report is scrubbed of them
+        table = self._hashes
         if not table:
             return data
 
@@ -329,10 +327,16 @@ class FingerprintKey:
         return splice(data, edits())
 
     def release(self) -> None:
-        """Drop the bytes table scrub_hashes searches (rebuilt if it scrubs again): 13 MB at
-        50,000 findings that the rest of a run, writing its outputs, does not need."""
+        """Nothing to drop any more: scrub_hashes searches the recorded table itself, which
+        used to be encoded anew for each scrub and released after (13 MB at 50,000
+        findings). Kept for its callers, which release after each scrub."""
+
+    def forget_hashes(self) -> None:
+        """Drop every plain hash recorded and its keyed digest, once the run's reports and logs
+        are scrubbed of them (14 MB at 50,000 findings, held through the outputs otherwise:
+        the run's key lives as long as the run). A hash recorded later is recorded afresh."""
         with self._lock:
-            self._encoded = (self._version - 1, {})
+            self._hashes = {}
 
     def scrub_hashes_text(self, text: str) -> str:
         return self.scrub_hashes(text.encode("utf-8")).decode("utf-8", errors="replace")

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import yaml
 
 from secpipe.model import Category, Finding
+from secpipe.model.finding import OWN_ISSUE
 from secpipe.model.secret import current_key
 from secpipe.model.slots import ISSUE_KEY, RELATED, with_issue
 
@@ -149,24 +150,29 @@ class SecretValues:
             self.by_sha1.setdefault(key.rekey("sha1", sha1), value)
 
 
-def _value_key(f: Finding, values: SecretValues) -> tuple[str | None, str | None]:
-    """(key naming the value, the clear value when the run saw it) for a secret finding."""
+def _value_key(f: Finding, values: SecretValues
+               ) -> tuple[str | tuple[str, str] | None, str | None]:
+    """(key naming the value, the clear value when the run saw it) for a secret finding.
+
+    A value's key is its digest itself (a text the finding or the index holds already: a
+    `value:`-prefixed copy per secret finding was 5 MB at 50,000 findings, at the run's
+    peak); a SHA-1 no clear value matched is a tuple, which never equals a digest."""
     if f.secret is None:
         return None, None
     digest = f.secret.sha256.lower()
     if f.properties.get("hash_algorithm") == "sha1" or _SHA1.match(digest):
         value = values.by_sha1.get(digest)
         if value is None:
-            return f"sha1:{digest}", None
-        return f"value:{values.digest_of[value]}", value
-    return f"value:{f.secret.sha256}", values.by_digest.get(f.secret.sha256)
+            return ("sha1", digest), None
+        return values.digest_of[value], value
+    return f.secret.sha256, values.by_digest.get(f.secret.sha256)
 
 
 def _secrets(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
              values: SecretValues) -> None:
-    keys: dict[int, tuple[str | None, str | None]] = {i: _value_key(findings[i], values)
-                                                      for i in idx}
-    by_value: dict[str, list[int]] = {}
+    keys: dict[int, tuple[str | tuple[str, str] | None, str | None]] = {
+        i: _value_key(findings[i], values) for i in idx}
+    by_value: dict[str | tuple[str, str], list[int]] = {}
     for i, (key, _) in keys.items():
         if key is not None:
             by_value.setdefault(key, []).append(i)
@@ -281,9 +287,9 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             # alone in its issue (most findings): its own fingerprint as key and no related
             # Ids, so its Id is not needed
             f = findings[members[0]]
-            key = "issue/" + f.fingerprint()
-            if f.issue_key != key or f.related:   # a copy only when it changes
-                out[members[0]] = change(f, key, ())
+            # the key `issue/<fingerprint>`, made when read (model.finding.OWN_ISSUE)
+            if f.issue_key != "issue/" + f.fingerprint() or f.related:   # a copy only when
+                out[members[0]] = change(f, OWN_ISSUE, ())                # it changes
             continue
         fingerprints = {i: findings[i].fingerprint() for i in members}
         ids = {i: id_of(i, findings[i]) for i in members}

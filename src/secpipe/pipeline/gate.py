@@ -13,7 +13,7 @@ from typing import AbstractSet, Sequence
 from secpipe.model import Finding, Severity, SourceContext
 from secpipe.model.asff import finding_id
 from secpipe.pipeline.result import (
-    GatedFinding, StageStatus, Suppression, ToolResult, ToolStatus,
+    AsffId, GatedFinding, StageStatus, Suppression, ToolResult, ToolStatus,
 )
 from secpipe.pipeline.suppressions import matches
 
@@ -42,6 +42,7 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
     by_issue = {f.issue_key: hit for f, hit in zip(findings, hits)
                 if f.issue_key and hit is not None and hit.id}
     gated: list[GatedFinding] = []
+    held_id = AsffId(ctx)   # each finding's Id, made when read (the same text as `ids`)
     for f, asff_id, hit in zip(findings, ids, hits):
         if hit is None and f.issue_key in by_issue:
             hit = by_issue[f.issue_key]
@@ -50,7 +51,7 @@ def judge_findings(findings: Sequence[Finding], *, stage: str, fail_on: Severity
         # A rules-file level (ZAP's FAIL/WARN/INFO) decides before the severity threshold.
         level = f.properties.get("level", "")
         over = _LEVELS.get(level, f.severity >= fail_on)
-        gated.append(GatedFinding(finding=f, stage=stage, asff_id=asff_id,
+        gated.append(GatedFinding(finding=f, stage=stage, asff_id=held_id,  # type: ignore[arg-type]
                                   blocking=hit is None and counts and over,
                                   suppressed_by=hit, is_new=is_new))
     gated.sort(key=lambda g: (-g.finding.severity, g.finding.tool, g.finding.path or "",

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secpipe.model import Finding, Severity, SourceContext
+from secpipe.model.asff import finding_id
+from secpipe.model.derived import DerivedText, derive
 
 
 class ToolStatus(str, enum.Enum):
@@ -54,7 +56,11 @@ class Suppression:
 
 @dataclass(slots=True)
 class GatedFinding:
-    """A finding as the gate judged it in its stage."""
+    """A finding as the gate judged it in its stage.
+
+    `asff_id` is a text, or (the gate's) a shared :class:`AsffId` that makes the finding's
+    Id when read (model.derived): held, it was 100 bytes a finding from the gate to the run's
+    end (5 MB at 50,000)."""
 
     finding: Finding
     stage: str
@@ -62,6 +68,23 @@ class GatedFinding:
     blocking: bool = False
     suppressed_by: Suppression | None = None
     is_new: bool | None = None  # against the stage's baseline run; None: no baseline known
+
+
+class AsffId(DerivedText):
+    """A gated finding's ASFF Id, `finding_id(finding, ctx)`, made when read. The parts it
+    is made of (the context's product name, the finding's tool and fingerprint) never change
+    while the run holds it: the correlation's copies keep both."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: SourceContext) -> None:
+        self.ctx = ctx
+
+    def render(self, gated: GatedFinding, field: str) -> str:
+        return finding_id(gated.finding, self.ctx)
+
+
+derive(GatedFinding, "asff_id")
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 Data flows one way: scanner -> raw report -> parser -> Finding -> gate. Raw reports and tool logs
 are held in memory until every tool has finished, then scrubbed of every secret value any parser
-saw, and only then written to the run directory: nothing reaches disk in clear.
+saw, and only then written to the run directory: nothing reaches disk in clear. Scrubbed, they
+wait for the writing on disk, in a scratch folder of their own (`spill.py`), not in memory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.schedule import Priorities, longest_first
 from secpipe.pipeline.scratch import new_scratch
+from secpipe.pipeline.spill import Spill, SpilledReport
 from secpipe.pipeline.versions import PROBE_TIMEOUT
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
@@ -66,7 +68,7 @@ class Events:
 @dataclass
 class _ToolRun:
     result: ToolResult
-    reports: list[RawReport] = field(default_factory=list)
+    reports: list[RawReport | SpilledReport] = field(default_factory=list)
     log: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     cleanup: Callable[[], None] | None = None
@@ -208,7 +210,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     with keyed(fkey):
         correlate_run(run, collector.values)   # one issue per root cause, across stages
     _scrub_all(tool_runs, fkey.scrub_hashes_text, fkey.scrub_hashes)
-    fkey.release()   # and the hashes' table, before the outputs are written
+    fkey.forget_hashes()   # and the hashes and their table, before the outputs are written
     return tool_runs
 
 
@@ -225,8 +227,11 @@ def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
     (`errors`) for `_scrub_errors` after it: a stage's error holds them as they are. Short
     texts are then searched without the automaton, with the same result."""
     scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
+    # scrubbed, each report goes to disk (pipeline.spill) until write_raw copies it
+    spill = Spill() if any(tr.reports for tr in tool_runs) else None
     _scrub_all(tool_runs, collector.scrub_text,
-               lambda data: scrubonce.scrub_values(collector, data), errors=errors)
+               lambda data: scrubonce.scrub_values(collector, data), errors=errors,
+               spill=spill)
     collector.release()
     scrubonce.forget()
     fkey.release()
@@ -239,17 +244,35 @@ def _scrub_errors(tool_runs: list[_ToolRun], text: Callable[[str], str]) -> None
 
 
 def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
-               data: Callable[[bytes], bytes], *, errors: bool = True) -> None:
+               data: Callable[[bytes], bytes], *, errors: bool = True,
+               spill: Spill | None = None) -> None:
     """One scrub over every report, log and error: clear values first (the scan cache's pass
     reused where it gives the same bytes), then in a second call the plain hashes tools
     reported (detect-secrets' SHA-1). Each report is replaced in place, so its former bytes
-    are freed before the next is scrubbed."""
+    are freed before the next is scrubbed: by its scrubbed bytes, or with `spill` by those
+    bytes on disk; a spilled report is read back, scrubbed and rewritten, one at a time.
+    Spilling, the largest reports go first: the most memory is given back before the values'
+    search of the others (each report's result is its own, whatever the order)."""
+    places = [(tr, i) for tr in tool_runs for i in range(len(tr.reports))]
+    if spill is not None:
+        places.sort(key=lambda place: -len(place[0].reports[place[1]].data))
+    for tr, i in places:
+        report = tr.reports[i]
+        if isinstance(report, SpilledReport):
+            raw = report.data
+            scrubbed = data(raw)
+            if scrubbed is not raw:   # most reports hold no reported hash
+                report.rewrite(scrubbed)
+            del raw, scrubbed
+            continue
+        name, raw = report.name, report.data
+        del report
+        scrubbed = data(raw)
+        del raw   # the report's clear bytes: freed as tr.reports[i] is replaced
+        tr.reports[i] = RawReport(name, scrubbed) if spill is None \
+            else spill.put(name, scrubbed)
+        del scrubbed
     for tr in tool_runs:
-        for i, report in enumerate(tr.reports):
-            name, raw = report.name, report.data
-            del report
-            tr.reports[i] = RawReport(name, data(raw))
-            del raw
         tr.log = text(tr.log)
     if errors:
         _scrub_errors(tool_runs, text)
@@ -451,7 +474,10 @@ def write_raw(run_dir: Path, tool_runs: Sequence[_ToolRun]) -> None:
         for report in tr.reports:
             dest = _inside(run_dir / "raw", report.name)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(report.data)
+            if isinstance(report, SpilledReport):
+                report.write_to(dest)
+            else:
+                dest.write_bytes(report.data)
         if tr.reports:
             tr.result.report_file = "raw/" + tr.reports[0].name
         log_name = f"{tr.result.stage}-{tr.result.tool}.log"
