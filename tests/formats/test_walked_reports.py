@@ -10,14 +10,16 @@ former result."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from secpipe.formats import checkov, detect_secrets
-from secpipe.formats._common import load_json, walkable_text
+from secpipe.formats import _jsonwalk
+from secpipe.formats._common import load_json, walkable
 from secpipe.formats._jsonwalk import JsonCursor
 from secpipe.model import keyed
 from tests.formats.fixture_reports import KEY, reports_of
@@ -39,18 +41,31 @@ def _former(module: Any, data: bytes) -> tuple:
 
 def _walked(module: Any, data: bytes) -> tuple | None:
     """What the walk alone gives, or None where it refuses the document (parse falls back)."""
-    text = walkable_text(data)
-    if text is None:
+    if not walkable(data):
         return None
-    found = _outcome(lambda: module._walk(JsonCursor(text), "r"))
+    found = _outcome(lambda: module._walk(JsonCursor(data), "r"))
     return found if found[0] == "ok" else None
 
 
-def _check(tool: str, data: bytes) -> tuple:
+@contextmanager
+def _window(chunk: int) -> Iterator[None]:
+    """The cursor decoding `chunk` bytes at a time (a token then often runs past the window)."""
+    former, _jsonwalk.CHUNK = _jsonwalk.CHUNK, chunk
+    try:
+        yield
+    finally:
+        _jsonwalk.CHUNK = former
+
+
+_CHUNKS = st.sampled_from([_jsonwalk.CHUNK, 1, 2, 3, 7, 64])
+
+
+def _check(tool: str, data: bytes, chunk: int = _jsonwalk.CHUNK) -> tuple:
     module = _MODULES[tool]
     former = _former(module, data)
-    assert _outcome(lambda: module.parse(data, "r")) == former
-    walked = _walked(module, data)
+    with _window(chunk):
+        assert _outcome(lambda: module.parse(data, "r")) == former
+        walked = _walked(module, data)
     assert walked is None or walked == former
     return former if walked is None else ("walked",)
 
@@ -61,7 +76,8 @@ def _check(tool: str, data: bytes) -> tuple:
 def test_every_fixture_reads_as_before_and_is_walked(tool: str, folders: tuple) -> None:
     for path in reports_of(tool, *folders):
         data = path.read_bytes()
-        assert _check(tool, data)[0] in ("walked", "ReportFormatError"), path
+        for chunk in (_jsonwalk.CHUNK, 4096, 13):
+            assert _check(tool, data, chunk)[0] in ("walked", "ReportFormatError"), path
 
 
 # -- generated documents: objects as lists of (key, value) pairs, so keys repeat and reorder
@@ -179,38 +195,42 @@ def _document(draw: Any, shape: Any) -> bytes:
 
 
 @settings(max_examples=250, deadline=None)
-@given(_document(_checkov_doc))
-def test_checkov_documents_read_as_before(data: bytes) -> None:
-    _check("checkov", data)
+@given(_document(_checkov_doc), _CHUNKS)
+def test_checkov_documents_read_as_before(data: bytes, chunk: int) -> None:
+    _check("checkov", data, chunk)
 
 
 @settings(max_examples=300, deadline=None)
-@given(_document(_detect_doc))
-def test_detect_secrets_documents_read_as_before(data: bytes) -> None:
-    _check("detect-secrets", data)
+@given(_document(_detect_doc), _CHUNKS)
+def test_detect_secrets_documents_read_as_before(data: bytes, chunk: int) -> None:
+    _check("detect-secrets", data, chunk)
 
 
 @settings(max_examples=150, deadline=None)
-@given(_document(st.one_of(_checkov_doc, _detect_doc)))
-def test_the_cursor_reads_what_json_loads_reads(data: bytes) -> None:
-    """Reading past a whole document (`skip`, then `end`) fails exactly where json.loads does."""
+@given(_document(st.one_of(_checkov_doc, _detect_doc)), _CHUNKS)
+def test_the_cursor_reads_what_json_loads_reads(data: bytes, chunk: int) -> None:
+    """Reading past a whole document (`skip`, then `end`), a window of `chunk` bytes at a
+    time, fails exactly where decoding it and json.loads fail; reading its values one by
+    one gives json.loads' values."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return
+        loaded: Any = ("ok", repr(json.loads(data.decode("utf-8-sig"))))
+    except (ValueError, RecursionError):   # also UnicodeDecodeError
+        loaded = None
     try:
-        json.loads(text)
-        loads_ok = True
-    except (ValueError, RecursionError):
-        loads_ok = False
-    cursor = JsonCursor(text)
-    try:
+        cursor = JsonCursor(data, chunk)
         cursor.skip()
         cursor.end()
         walked_ok = True
     except (ValueError, RecursionError):
         walked_ok = False
-    assert walked_ok == loads_ok
+    assert walked_ok == (loaded is not None)
+    if loaded is not None and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
+        cursor = JsonCursor(data, chunk)
+        items = []
+        for _ in cursor.items():
+            items.append(cursor.value())
+        cursor.end()
+        assert ("ok", repr(items)) == loaded
 
 
 @pytest.mark.parametrize("tool,data", [
@@ -253,10 +273,10 @@ _escapes = st.lists(st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(_escapes, _escapes)
 def test_only_documents_without_lone_surrogates_are_walked(key: list[str], value: list[str]) -> None:
-    """A document `walkable_text` lets through decodes to no lone surrogate, so json.loads
-    gives what `load_json` gives (which replaces lone ones by U+FFFD)."""
+    """A document `walkable` lets through decodes to no lone surrogate, so json.loads gives
+    what `load_json` gives (which replaces lone ones by U+FFFD)."""
     data = ('{"' + "".join(key) + '": ["' + "".join(value) + '"]}').encode()
-    if walkable_text(data) is not None:
+    if walkable(data):
         decoded = json.loads(data)
         assert not any("\ud800" <= ch <= "\udfff" for text in (*decoded, *decoded.values())
                        for ch in (text if isinstance(text, str) else text[0]))

@@ -56,12 +56,11 @@ def json_array_items(data: bytes, source: str, what: str = "the report") -> Iter
     if blank(data):
         raise ReportFormatError(source, "the report is empty")
     check_document_size(data, source)
-    text = walkable_text(data)
     given = 0
-    if text is not None:
+    if walkable(data):
         try:
             with paused():   # neither the items nor what is made of them hold a cycle
-                cursor = JsonCursor(text)
+                cursor = JsonCursor(data)
                 for _ in cursor.items():
                     yield cursor.value()
                     given += 1
@@ -75,26 +74,20 @@ def json_array_items(data: bytes, source: str, what: str = "the report") -> Iter
     yield from doc[given:]
 
 
-def walkable_text(data: bytes) -> str | None:
-    """A report's text for `JsonCursor`, or None where only `load_json` may read it: blank,
-    over the size limit, not UTF-8, or spelling a lone surrogate escape (which `load_json`
-    replaces after decoding; a pair, such as an emoji written by `json.dumps`, decodes to
-    one character either way)."""
+def walkable(data: bytes) -> bool:
+    """Whether `JsonCursor` may read a report; not where only `load_json` may: blank, over
+    the size limit, or spelling a lone surrogate escape (which `load_json` replaces after
+    decoding; a pair, such as an emoji written by `json.dumps`, decodes to one character
+    either way). Text that is not UTF-8 stops the cursor where it is."""
     if blank(data) or len(data) > max_document_bytes():
-        return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    if _SURROGATE_ESCAPE.search(text) and _LONE_SURROGATE_ESCAPE.search(text):
-        return None
-    return text
+        return False
+    return not (_SURROGATE_ESCAPE_BYTES.search(data) and _LONE_SURROGATE_ESCAPE.search(data))
 
 
 def read_walking(data: bytes, source: str, walk: Callable[[JsonCursor], R],
                  whole: Callable[[Any], R]) -> R:
-    """`walk` over the report's document, item by item; where it cannot (`walkable_text`
-    says no, the JSON is broken anywhere, or `walk` raises anything: `Unwalkable` for a shape
+    """`walk` over the report's document, item by item; where it cannot (`walkable` says
+    no, the JSON is broken anywhere, or `walk` raises anything: `Unwalkable` for a shape
     it leaves alone, a ReportFormatError, any other error), `whole(load_json(data, source))`:
     the parse as it was, so every error, and the result of every document the walk refuses,
     is the one it always was. `walk` must read the whole document (`JsonCursor.end`) before returning.
@@ -102,11 +95,10 @@ def read_walking(data: bytes, source: str, walk: Callable[[JsonCursor], R],
     Whatever `walk` made before it gave up is dropped; tools' hashes it re-keyed stay
     remembered by the run's key (`Secret.from_hash`), which only scrubs more of that raw
     report."""
-    text = walkable_text(data)
-    if text is not None:
+    if walkable(data):
         try:
             with paused():   # neither the items nor what is made of them hold a cycle
-                return walk(JsonCursor(text))
+                return walk(JsonCursor(data))
         except Exception:   # noqa: BLE001 - not swallowed: the whole-document parse below
             pass            # raises its own error (or, for a shape walk refused, reads it)
     return whole(load_json(data, source))
@@ -252,14 +244,15 @@ def is_json_lines(data: bytes) -> bool:
 # that cannot be encoded as UTF-8 (every writer, hash and HTTP body would then fail).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
 # A high surrogate escape with no low one right after it, or a low one with no high one right
 # before it: json's decoder leaves those alone in the string. Any surrogate escape right
 # after a backslash matches too (that backslash may escape another, so the escape may be
 # text): such a document is read the careful way.
 _LONE_SURROGATE_ESCAPE = re.compile(
-    r"\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
-    r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+    rb"\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+    rb"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def without_surrogates(value: Any, text: str) -> Any:

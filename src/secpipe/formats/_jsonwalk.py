@@ -16,6 +16,7 @@ key's place).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from json.decoder import scanstring
@@ -23,6 +24,11 @@ from typing import Any, Iterator
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")    # what JSON allows between tokens (json.decoder's)
 _DECODER = json.JSONDecoder()                # json.loads' own decoder, one value at a time
+# what may follow a value that is not yet all of it: whitespace, or more of a number
+_MAY_GO_ON = re.compile(r"[ \t\n\r0-9eE.+-]*")
+
+
+CHUNK = 1 << 20   # bytes decoded at a time: a window of ~1-2 MB of text
 
 
 class Unwalkable(ValueError):
@@ -31,27 +37,51 @@ class Unwalkable(ValueError):
 
 
 class JsonCursor:
-    """A position in a JSON text, always at the start of a token (whitespace skipped).
+    """A position in a JSON document, always at the start of a token (whitespace skipped).
 
     `members` and `items` are generators: after each key or item they give, the caller reads
     that value (`value`, `skip`, or a nested `members`/`items` to its end) before asking for
-    the next one."""
+    the next one.
 
-    __slots__ = ("text", "at")
+    The document's bytes are decoded a window at a time (`chunk` bytes more whenever a token
+    runs past the window's end), so the reading never holds the report's whole text either:
+    9.4 MB of str for checkov's 50k report, beside the bytes the caller holds anyway. A token
+    that fails or may go on past the window (a number, or a value with only whitespace after
+    it) is read again once the window has grown; a document is only wrong where it is wrong
+    with all of its rest in the window."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.at = _WHITESPACE.match(text).end()
+    __slots__ = ("text", "at", "_data", "_read", "_final", "_decoder", "_chunk")
+
+    def __init__(self, data: bytes, chunk: int | None = None) -> None:
+        self._data = memoryview(data)
+        self._read = 0
+        self._final = False
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()   # UnicodeDecodeError
+        self._chunk = chunk or CHUNK                                     # is a ValueError
+        self.text = ""
+        self.at = 0
+        self._skip_space()
 
     def peek(self) -> str:
-        """The first character of the next value ("" at the end of the text)."""
+        """The first character of the next value ("" at the end of the document)."""
         return self.text[self.at:self.at + 1]
 
     def value(self) -> Any:
         """The next value, decoded as json.loads decodes it."""
-        value, end = _DECODER.raw_decode(self.text, self.at)
-        self.at = _WHITESPACE.match(self.text, end).end()
-        return value
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.at)
+            except ValueError:   # json.JSONDecodeError, or a number too long to convert
+                if self._final:
+                    raise
+                self._grow()
+                continue
+            if not self._final and _MAY_GO_ON.match(self.text, end).end() == len(self.text):
+                self._grow()   # "12" of "125", or whitespace up to the window's end
+                continue
+            self.at = end
+            self._skip_space()
+            return value
 
     def skip(self) -> None:
         """Read past the next value, holding at most one of its items or members at a time
@@ -68,32 +98,20 @@ class JsonCursor:
 
     def members(self) -> Iterator[str]:
         """The keys of the object at the cursor, in document order (repeats included)."""
-        text = self.text
-        if self.peek() != "{":
-            raise ValueError("not an object")
-        self.at = _WHITESPACE.match(text, self.at + 1).end()
+        self._open("{")
         if self.peek() == "}":
-            self.at = _WHITESPACE.match(text, self.at + 1).end()
+            self._step()
             return
         while True:
-            if self.peek() != '"':
-                raise ValueError("expecting a key")
-            key, end = scanstring(text, self.at + 1, True)
-            at = _WHITESPACE.match(text, end).end()
-            if text[at:at + 1] != ":":
-                raise ValueError("expecting ':'")
-            self.at = _WHITESPACE.match(text, at + 1).end()
-            yield key
+            yield self._key()
             if self._closes("}"):
                 return
 
     def items(self) -> Iterator[int]:
         """The indexes of the array at the cursor's items, the cursor at each item."""
-        if self.peek() != "[":
-            raise ValueError("not an array")
-        self.at = _WHITESPACE.match(self.text, self.at + 1).end()
+        self._open("[")
         if self.peek() == "]":
-            self.at = _WHITESPACE.match(self.text, self.at + 1).end()
+            self._step()
             return
         index = 0
         while True:
@@ -102,15 +120,61 @@ class JsonCursor:
                 return
             index += 1
 
+    def end(self) -> None:
+        """Raise ValueError unless the whole document has been read (json's "Extra data")."""
+        if self.at != len(self.text):
+            raise ValueError("extra data")
+
+    def _open(self, mark: str) -> None:
+        if self.peek() != mark:
+            raise ValueError(f"expecting {mark!r}")
+        self._step()
+
+    def _key(self) -> str:
+        """A member's key and its colon, the cursor then at the member's value."""
+        while True:
+            text, at = self.text, self.at
+            try:
+                if text[at:at + 1] != '"':
+                    raise ValueError("expecting a key")
+                key, end = scanstring(text, at + 1, True)
+                end = _WHITESPACE.match(text, end).end()
+                if text[end:end + 1] != ":":
+                    raise ValueError("expecting ':'")
+            except ValueError:
+                if self._final:
+                    raise
+                self._grow()
+                continue
+            self.at = end
+            self._step()
+            return key
+
     def _closes(self, close: str) -> bool:
         """After a member or item: True past `close`, False past a comma, else ValueError."""
         mark = self.peek()
         if mark != "," and mark != close:
             raise ValueError(f"expecting ',' or {close!r}")
-        self.at = _WHITESPACE.match(self.text, self.at + 1).end()
+        self._step()
         return mark == close
 
-    def end(self) -> None:
-        """Raise ValueError unless the whole text has been read (json.loads' "Extra data")."""
-        if self.at != len(self.text):
-            raise ValueError("extra data")
+    def _step(self) -> None:
+        """Past the one-character token at the cursor and the whitespace after it."""
+        self.at += 1
+        self._skip_space()
+
+    def _skip_space(self) -> None:
+        self.at = _WHITESPACE.match(self.text, self.at).end()
+        while self.at == len(self.text) and not self._final:
+            self._grow()
+            self.at = _WHITESPACE.match(self.text, self.at).end()
+
+    def _grow(self) -> None:
+        """The window from the cursor on, with the next `chunk` bytes (or as many as it
+        holds already, so a long token costs reads in proportion to its size) decoded."""
+        size = max(self._chunk, len(self.text) - self.at)
+        piece = self._data[self._read:self._read + size]
+        self._read += len(piece)
+        self._final = self._read >= len(self._data)
+        self.text = self.text[self.at:] + self._decoder.decode(piece, self._final)
+        self.at = 0
