@@ -120,6 +120,19 @@ class JsonCursor:
                 return
             index += 1
 
+    def objects(self) -> Iterator[tuple[int, Any]]:
+        """(index, object) of the array of objects at the cursor, each decoded on its own;
+        nothing for null (`_common.objects` reads None as no items). Anything else is
+        Unwalkable: the whole-document parse names what is wrong."""
+        if self.peek() != "[":
+            if self.value() is not None:
+                raise Unwalkable("no array")
+            return
+        for index in self.items():
+            if self.peek() != "{":
+                raise Unwalkable("an item that is no object")
+            yield index, self.value()
+
     def end(self) -> None:
         """Raise ValueError unless the whole document has been read (json's "Extra data")."""
         if self.at != len(self.text):

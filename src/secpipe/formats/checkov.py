@@ -178,14 +178,7 @@ def _failed_checks(cursor: JsonCursor) -> Iterator[tuple[int, Any]]:
         if seen:
             raise Unwalkable("a repeated 'failed_checks'")
         seen = True
-        if cursor.peek() != "[":
-            if cursor.value() is not None:
-                raise Unwalkable("'failed_checks' is no array")
-            continue
-        for i in cursor.items():
-            if cursor.peek() != "{":
-                raise Unwalkable("a failed check that is no object")
-            yield i, cursor.value()
+        yield from cursor.objects()
 
 
 class _VersionLater:

@@ -137,14 +137,8 @@ def _entries(cursor: JsonCursor) -> Iterator[tuple[dict[str, Any], str, str]]:
         if file_key in files:
             raise Unwalkable("a repeated file key")
         files.add(file_key)
-        if cursor.peek() != "[":
-            if cursor.value() is not None:
-                raise Unwalkable("a file's entries are no array")
-            continue
-        for i in cursor.items():
-            if cursor.peek() != "{":
-                raise Unwalkable("an entry that is no object")
-            yield cursor.value(), file_key, f"results[{file_key!r}][{i}]"
+        for i, entry in cursor.objects():
+            yield entry, file_key, f"results[{file_key!r}][{i}]"
 
 
 def sniff(doc: Document) -> bool:
