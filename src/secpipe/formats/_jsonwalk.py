@@ -24,8 +24,8 @@ from typing import Any, Iterator
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")    # what JSON allows between tokens (json.decoder's)
 _DECODER = json.JSONDecoder()                # json.loads' own decoder, one value at a time
-# what may follow a value that is not yet all of it: whitespace, or more of a number
-_MAY_GO_ON = re.compile(r"[ \t\n\r0-9eE.+-]*")
+# what may come right after the part of a number a window holds, when the number goes on
+_NUMBER_GOES_ON = frozenset("0123456789eE.+-")
 
 
 CHUNK = 1 << 20   # bytes decoded at a time: a window of ~1-2 MB of text
@@ -69,18 +69,19 @@ class JsonCursor:
     def value(self) -> Any:
         """The next value, decoded as json.loads decodes it."""
         while True:
+            text = self.text
             try:
-                value, end = _DECODER.raw_decode(self.text, self.at)
+                value, end = _DECODER.raw_decode(text, self.at)
             except ValueError:   # json.JSONDecodeError, or a number too long to convert
                 if self._final:
                     raise
                 self._grow()
                 continue
-            if not self._final and _MAY_GO_ON.match(self.text, end).end() == len(self.text):
-                self._grow()   # "12" of "125", or whitespace up to the window's end
+            at = _WHITESPACE.match(text, end).end()
+            if not self._final and (at == len(text) or at == end and text[at] in _NUMBER_GOES_ON):
+                self._grow()   # "12" of "125", "1e" of "1e5", or a value then only whitespace
                 continue
-            self.at = end
-            self._skip_space()
+            self.at = at
             return value
 
     def skip(self) -> None:
@@ -165,16 +166,20 @@ class JsonCursor:
 
     def _closes(self, close: str) -> bool:
         """After a member or item: True past `close`, False past a comma, else ValueError."""
-        mark = self.peek()
+        at = self.at
+        mark = self.text[at:at + 1]
         if mark != "," and mark != close:
             raise ValueError(f"expecting ',' or {close!r}")
-        self._step()
+        self.at = _WHITESPACE.match(self.text, at + 1).end()
+        if self.at == len(self.text) and not self._final:
+            self._skip_space()
         return mark == close
 
     def _step(self) -> None:
         """Past the one-character token at the cursor and the whitespace after it."""
-        self.at += 1
-        self._skip_space()
+        self.at = _WHITESPACE.match(self.text, self.at + 1).end()
+        if self.at == len(self.text) and not self._final:
+            self._skip_space()
 
     def _skip_space(self) -> None:
         self.at = _WHITESPACE.match(self.text, self.at).end()
