@@ -272,7 +272,8 @@ _escapes = st.lists(st.sampled_from(
 
 @settings(max_examples=400, deadline=None)
 @given(_escapes, _escapes)
-def test_only_documents_without_lone_surrogates_are_walked(key: list[str], value: list[str]) -> None:
+def test_only_documents_without_lone_surrogates_are_walked(key: list[str],
+                                                           value: list[str]) -> None:
     """A document `walkable` lets through decodes to no lone surrogate, so json.loads gives
     what `load_json` gives (which replaces lone ones by U+FFFD)."""
     data = ('{"' + "".join(key) + '": ["' + "".join(value) + '"]}').encode()

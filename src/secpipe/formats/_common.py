@@ -90,7 +90,8 @@ def read_walking(data: bytes, source: str, walk: Callable[[JsonCursor], R],
     no, the JSON is broken anywhere, or `walk` raises anything: `Unwalkable` for a shape
     it leaves alone, a ReportFormatError, any other error), `whole(load_json(data, source))`:
     the parse as it was, so every error, and the result of every document the walk refuses,
-    is the one it always was. `walk` must read the whole document (`JsonCursor.end`) before returning.
+    is the one it always was. `walk` reads the whole document (`JsonCursor.end`) before it
+    returns.
 
     Whatever `walk` made before it gave up is dropped; tools' hashes it re-keyed stay
     remembered by the run's key (`Secret.from_hash`), which only scrubs more of that raw
