@@ -9,6 +9,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from secpipe.formats import _jsonwalk
 from secpipe.formats._common import expect, json_array_items, load_json
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
@@ -79,3 +80,15 @@ def test_nan_and_big_documents_read_alike() -> None:
 def test_malformed_and_edge_arrays_read_alike(data: bytes) -> None:
     former = _outcome(lambda: expect(load_json(data, "r"), list, "r", "the report"))
     assert _outcome(lambda: list(json_array_items(data, "r"))) == former
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents(), st.sampled_from([1, 2, 5, 16]))
+def test_items_read_a_small_window_at_a_time_are_load_json_s(data: bytes, chunk: int) -> None:
+    """The same with the cursor decoding a few bytes at a time (tokens run past its window)."""
+    former = _outcome(lambda: expect(load_json(data, "r"), list, "r", "the report"))
+    saved, _jsonwalk.CHUNK = _jsonwalk.CHUNK, chunk
+    try:
+        assert _outcome(lambda: list(json_array_items(data, "r"))) == former
+    finally:
+        _jsonwalk.CHUNK = saved

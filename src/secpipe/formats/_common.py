@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
+from secpipe.formats._jsonwalk import JsonCursor
 from secpipe.formats.interface import (
     MAX_DOCUMENT_ENV, ReportFormatError, max_document_bytes,
 )
 from secpipe.gcpause import paused
+
+R = TypeVar("R")
 
 
 def load_json(data: bytes, source: str) -> Any:
@@ -40,10 +43,6 @@ def load_json(data: bytes, source: str) -> Any:
         raise ReportFormatError(source, "JSON nested too deeply") from None
 
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")    # what JSON allows between tokens
-_ITEMS = json.JSONDecoder()                  # json.loads' own decoder, item by item
-
-
 def json_array_items(data: bytes, source: str, what: str = "the report") -> Iterator[Any]:
     """The items of a report that is one JSON array, decoded one at a time: the same values,
     in order, as `load_json`'s list, without ever holding the whole decoded list (a 14 MB
@@ -57,17 +56,15 @@ def json_array_items(data: bytes, source: str, what: str = "the report") -> Iter
     if blank(data):
         raise ReportFormatError(source, "the report is empty")
     check_document_size(data, source)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = ""   # load_json says where
     given = 0
-    if text and not _SURROGATE_ESCAPE.search(text):
+    if walkable(data):
         try:
             with paused():   # neither the items nor what is made of them hold a cycle
-                for item in _array_items(text):
-                    yield item
+                cursor = JsonCursor(data)
+                for _ in cursor.items():
+                    yield cursor.value()
                     given += 1
+                cursor.end()
             return
         except (ValueError, RecursionError):   # json.JSONDecodeError is a ValueError
             pass
@@ -77,29 +74,35 @@ def json_array_items(data: bytes, source: str, what: str = "the report") -> Iter
     yield from doc[given:]
 
 
-def _array_items(text: str) -> Iterator[Any]:
-    """Each item of the JSON array `text`; ValueError where it is not one."""
-    end = len(text)
-    at = _WHITESPACE.match(text).end()
-    if text[at:at + 1] != "[":
-        raise ValueError("not an array")
-    at = _WHITESPACE.match(text, at + 1).end()
-    if text[at:at + 1] == "]":
-        at += 1
-    else:
-        while True:
-            item, at = _ITEMS.raw_decode(text, at)
-            yield item
-            at = _WHITESPACE.match(text, at).end()
-            mark = text[at:at + 1]
-            if mark == "]":
-                at += 1
-                break
-            if mark != ",":
-                raise ValueError("not an array")
-            at = _WHITESPACE.match(text, at + 1).end()
-    if _WHITESPACE.match(text, at).end() != end:
-        raise ValueError("extra data")
+def walkable(data: bytes) -> bool:
+    """Whether `JsonCursor` may read a report; not where only `load_json` may: blank, over
+    the size limit, or spelling a lone surrogate escape (which `load_json` replaces after
+    decoding; a pair, such as an emoji written by `json.dumps`, decodes to one character
+    either way). Text that is not UTF-8 stops the cursor where it is."""
+    if blank(data) or len(data) > max_document_bytes():
+        return False
+    return not (_SURROGATE_ESCAPE_BYTES.search(data) and _LONE_SURROGATE_ESCAPE.search(data))
+
+
+def read_walking(data: bytes, source: str, walk: Callable[[JsonCursor], R],
+                 whole: Callable[[Any], R]) -> R:
+    """`walk` over the report's document, item by item; where it cannot (`walkable` says
+    no, the JSON is broken anywhere, or `walk` raises anything: `Unwalkable` for a shape
+    it leaves alone, a ReportFormatError, any other error), `whole(load_json(data, source))`:
+    the parse as it was, so every error, and the result of every document the walk refuses,
+    is the one it always was. `walk` reads the whole document (`JsonCursor.end`) before it
+    returns.
+
+    Whatever `walk` made before it gave up is dropped; tools' hashes it re-keyed stay
+    remembered by the run's key (`Secret.from_hash`), which only scrubs more of that raw
+    report."""
+    if walkable(data):
+        try:
+            with paused():   # neither the items nor what is made of them hold a cycle
+                return walk(JsonCursor(data))
+        except Exception:   # noqa: BLE001 - not swallowed: the whole-document parse below
+            pass            # raises its own error (or, for a shape walk refused, reads it)
+    return whole(load_json(data, source))
 
 
 def shared(value: str) -> str:
@@ -242,6 +245,15 @@ def is_json_lines(data: bytes) -> bool:
 # that cannot be encoded as UTF-8 (every writer, hash and HTTP body would then fail).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
+# A high surrogate escape with no low one right after it, or a low one with no high one right
+# before it: json's decoder leaves those alone in the string. Any surrogate escape right
+# after a backslash matches too (that backslash may escape another, so the escape may be
+# text): such a document is read the careful way.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+    rb"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def without_surrogates(value: Any, text: str) -> Any:

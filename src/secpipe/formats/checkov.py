@@ -31,11 +31,12 @@ checks such as secpipe's Istio ones: text becomes the remediation, its first lin
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from secpipe.formats._common import (
-    as_int, dig, expect, load_json, objects, shared, shared_mapping, text,
+    as_int, dig, expect, load_json, objects, read_walking, shared, shared_mapping, text,
 )
+from secpipe.formats._jsonwalk import JsonCursor, Unwalkable
 from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
@@ -81,7 +82,16 @@ def _check_report(rep: Mapping[str, Any], source: str, what: str) -> Mapping[str
 
 
 def parse(data: bytes, source: str = "<checkov>") -> Sequence[Finding]:
-    doc = load_json(data, source)
+    """The findings of a report read item by item (:func:`_walk`: a 9.4 MB report is never
+    ~45 MB of decoded objects at once); a document that reading refuses is read whole by
+    :func:`parse_document`, as every report was before."""
+    return read_walking(data, source, lambda cursor: _walk(cursor, source),
+                        lambda doc: parse_document(doc, source))
+
+
+def parse_document(doc: Any, source: str) -> list[Finding]:
+    """The findings of a whole decoded report: the reading every report had before
+    :func:`_walk`, and still the one that names what is wrong with a report."""
     findings: list[Finding] = []
     for index, rep in enumerate(_reports(doc, source)):
         check_type = text(rep.get("check_type"), "unknown")
@@ -93,8 +103,106 @@ def parse(data: bytes, source: str = "<checkov>") -> Sequence[Finding]:
     return findings
 
 
+def _walk(cursor: JsonCursor, source: str) -> list[Finding]:
+    """`parse_document`'s findings, each failed check decoded on its own. Raises (and
+    `parse` then reads the document whole) wherever `parse_document` would raise, and on
+    shapes this reading leaves to it: a repeated `results`, `check_type` or `failed_checks`
+    key (json.loads keeps the last one)."""
+    findings: list[Finding] = []
+    if cursor.peek() == "{":
+        _walk_report(cursor, source, 0, findings, alone=True)
+    elif cursor.peek() == "[":
+        count = 0
+        for index in cursor.items():
+            if cursor.peek() != "{":
+                raise Unwalkable("a report that is no object")
+            _walk_report(cursor, source, index, findings, alone=False)
+            count += 1
+        if not count:
+            raise Unwalkable("an empty report list")
+    else:
+        raise Unwalkable("neither an object nor an array")
+    cursor.end()
+    return findings
+
+
+def _walk_report(cursor: JsonCursor, source: str, index: int, findings: list[Finding],
+                 alone: bool) -> None:
+    """One report object's findings onto `findings`, in any order of its keys. Its
+    `check_type` usually comes before `results` and its summary (checkov_version, on every
+    finding's properties) after: the version is added when the object ends
+    (:class:`_VersionLater`); failed checks read before any `check_type` wait, decoded, for
+    the object's end."""
+    keys: set[str] = set()
+    check_type: str | None = None
+    summary: Any = None
+    waiting: list[tuple[int, Any]] = []
+    version_later = _VersionLater()
+    what = f"report[{index}].results.failed_checks"
+    for key in cursor.members():
+        if key in keys and key in ("results", "check_type"):
+            raise Unwalkable(f"a repeated {key!r}")
+        keys.add(key)
+        if key == "check_type":
+            check_type = text(cursor.value(), "unknown")
+        elif key == "summary":
+            summary = cursor.value()
+        elif key != "results":
+            cursor.skip()
+        else:
+            for i, item in _failed_checks(cursor):
+                if check_type is None:
+                    waiting.append((i, item))
+                else:
+                    findings.append(_finding(item, check_type, "", source, f"{what}[{i}]",
+                                             version_later))
+    if alone and _is_bare_summary(dict.fromkeys(keys)):
+        return
+    if "results" not in keys or check_type is None:
+        raise Unwalkable("not a checkov report")   # parse_document names what is missing
+    for i, item in waiting:
+        findings.append(_finding(item, check_type, "", source, f"{what}[{i}]", version_later))
+    version_later.close(text(dig(summary, "checkov_version")))
+
+
+def _failed_checks(cursor: JsonCursor) -> Iterator[tuple[int, Any]]:
+    """(index, item) of a `results` object's `failed_checks`, one item decoded at a time; its
+    other lists (passed and skipped checks, parsing errors) are read past."""
+    seen = False
+    if cursor.peek() != "{":
+        raise Unwalkable("'results' is no object")
+    for key in cursor.members():
+        if key != "failed_checks":
+            cursor.skip()
+            continue
+        if seen:
+            raise Unwalkable("a repeated 'failed_checks'")
+        seen = True
+        yield from cursor.objects()
+
+
+class _VersionLater:
+    """The properties of one report object's findings, one dict per distinct set (as
+    `shared_mapping` gives), made before the object's summary is read: `close` adds
+    `checkov_version` to each, last as `_finding` puts it, before any finding leaves `parse`.
+    Equal findings either way; only their dicts are shared per report object rather than
+    across reports (a few dicts more)."""
+
+    def __init__(self) -> None:
+        self._dicts: dict[tuple, dict[str, str]] = {}
+
+    def __call__(self, properties: dict[str, str]) -> dict[str, str]:
+        return self._dicts.setdefault(tuple(properties.items()), properties)
+
+    def close(self, version: str) -> None:
+        if version:
+            for properties in self._dicts.values():
+                properties["checkov_version"] = version
+
+
 def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str,
-             what: str) -> Finding:
+             what: str, share: Callable[[dict[str, str]], Mapping[str, str]] = shared_mapping,
+             ) -> Finding:
     check_id = shared(text(item.get("check_id")))
     if not check_id:
         raise ReportFormatError(source, f"{what} has no 'check_id'")
@@ -158,7 +266,7 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         vulnerabilities=(vuln,) if vuln else (),
         secret=secret,
         location_key=f"{check_id}|{resource_name}|{path}",
-        properties=shared_mapping(properties),
+        properties=share(properties),
     )
 
 

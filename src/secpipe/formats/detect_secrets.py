@@ -15,9 +15,10 @@ Severity: HIGH, CRITICAL when detect-secrets verified the secret live (`is_verif
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from secpipe.formats._common import as_int, expect, load_json, objects, text
+from secpipe.formats._common import as_int, expect, objects, read_walking, text
+from secpipe.formats._jsonwalk import JsonCursor, Unwalkable
 from secpipe.formats._secrets import clean_path, merge_repeats, secret_finding, slug
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
 from secpipe.model import Finding, Secret, Severity
@@ -25,6 +26,8 @@ from secpipe.model import Finding, Secret, Severity
 TOOL = "detect-secrets"
 # Plugins that flag anything secret-shaped; a specific plugin's type names a merged finding.
 _GENERIC = {"secret-keyword", "base64-high-entropy-string", "hex-high-entropy-string"}
+# the keys besides `results` that say a document is detect-secrets' (one is enough)
+_MARKS = frozenset({"plugins_used", "filters_used", "generated_at"})
 
 
 def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> Finding | None:
@@ -60,10 +63,20 @@ def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> F
 
 
 def parse(data: bytes, source: str = "<detect-secrets>") -> Sequence[Finding]:
-    doc = expect(load_json(data, source), dict, source, "the report")
+    """The findings of a report read entry by entry (:func:`_walk`: a 2.7 MB report is never
+    ~15 MB of decoded objects at once); a document that reading refuses is read whole by
+    :func:`parse_document`, as every report was before."""
+    return read_walking(data, source, lambda cursor: _walk(cursor, source),
+                        lambda doc: parse_document(doc, source))
+
+
+def parse_document(doc: Any, source: str) -> Sequence[Finding]:
+    """The findings of a whole decoded report: the reading every report had before
+    :func:`_walk`, and still the one that names what is wrong with a report."""
+    doc = expect(doc, dict, source, "the report")
     if "results" not in doc:
         raise ReportFormatError(source, "no 'results': not a detect-secrets report")
-    if not ({"plugins_used", "filters_used", "generated_at"} & doc.keys()):
+    if not (_MARKS & doc.keys()):
         raise ReportFormatError(source, "not a detect-secrets report: no 'plugins_used', "
                                         "'filters_used' or 'generated_at'")
     results = expect(doc["results"], dict, source, "'results'")
@@ -73,7 +86,59 @@ def parse(data: bytes, source: str = "<detect-secrets>") -> Sequence[Finding]:
             finding = _finding(dict(entry), str(file_key), f"results[{file_key!r}][{i}]", source)
             if finding is not None:
                 findings.append(finding)
+    return _merged(findings)
+
+
+def _merged(findings: list[Finding]) -> Sequence[Finding]:
     return merge_repeats(findings, rank=lambda f: 1 if f.rule_id in _GENERIC else 0)
+
+
+def _walk(cursor: JsonCursor, source: str) -> Sequence[Finding]:
+    """`parse_document`'s findings, each entry decoded on its own, in any order of the
+    report's keys (entries read before a key that marks the report as detect-secrets' wait,
+    decoded, for the report's end). Raises (and `parse` then reads the document whole)
+    wherever `parse_document` would raise, and on a repeated `results` or file key (json.loads
+    keeps the last one)."""
+    keys: set[str] = set()
+    findings: list[Finding] = []
+    waiting: list[tuple[dict[str, Any], str, str]] = []
+    for key in cursor.members():
+        if key != "results":
+            keys.add(key)
+            cursor.skip()
+            continue
+        if key in keys:
+            raise Unwalkable("a repeated 'results'")
+        keys.add(key)
+        marked = bool(_MARKS & keys)
+        for entry, file_key, where in _entries(cursor):
+            if marked:
+                finding = _finding(entry, file_key, where, source)
+                if finding is not None:
+                    findings.append(finding)
+            else:
+                waiting.append((entry, file_key, where))
+    cursor.end()
+    if "results" not in keys or not (_MARKS & keys):
+        raise Unwalkable("not a detect-secrets report")   # parse_document says why
+    for entry, file_key, where in waiting:
+        finding = _finding(entry, file_key, where, source)
+        if finding is not None:
+            findings.append(finding)
+    return _merged(findings)
+
+
+def _entries(cursor: JsonCursor) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(entry, file key, where) of a `results` object, one entry decoded at a time."""
+    if cursor.peek() != "{":
+        raise Unwalkable("'results' is no object")
+    files: set[str] = set()
+    for file_key in cursor.members():
+        if file_key in files:
+            raise Unwalkable("a repeated file key")
+        files.add(file_key)
+        for i, entry in cursor.objects():
+            yield entry, file_key, f"results[{file_key!r}][{i}]"
 
 
 def sniff(doc: Document) -> bool:
