@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Mapping
 
-from secpipe.model.derived import DerivedText, derive
+from secpipe.model.derived import derive
 from secpipe.model.secret import Secret
 
 
@@ -256,23 +256,8 @@ class Finding(_FingerprintSlot):
         return copy
 
 
-class _OwnIssue(DerivedText):
-    """The issue key of a finding alone in its issue (most findings): `issue/` and its own
-    fingerprint, made when read instead of held (87 bytes a finding, 4 MB at 50,000, from
-    the correlation to the run's end)."""
-
-    __slots__ = ()
-
-    def render(self, finding: "Finding", field: str) -> str:
-        return "issue/" + finding.fingerprint()
-
-
-#: what the correlation puts in `issue_key` for a finding alone in its issue
-OWN_ISSUE = _OwnIssue()
-
-# a parser may leave these to be made from the finding's other fields (model.derived), and
-# the correlation the issue key of a finding alone in its issue
-derive(Finding, "title", "description", "issue_key")
+# a parser may leave these to be made from the finding's other fields (model.derived)
+derive(Finding, "title", "description")
 
 
 @lru_cache(maxsize=1 << 16)
