@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import zlib
 from types import SimpleNamespace
 from typing import Any, Iterator, NamedTuple, Sequence
 
@@ -195,11 +194,12 @@ def packed(data: dict[str, Any]) -> list[bytes]:
     json.dumps(ensure_ascii=False, compact) as UTF-8, orjson's bytes as they are, fed to the
     compressor piece by piece: the whole text (16 MB at 50,000 findings) is never held.
     gzip.compress(text, compresslevel=6, mtime=0) is zlib's gzip wrapper at level 6, and
-    deflate's output does not depend on how its input is cut (tests compare both)."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-    out = [packer.compress(piece) for piece in encode_utf8_pieces(data)]
-    out.append(packer.flush())
-    return [piece for piece in out if piece]
+    deflate's output does not depend on how its input is cut (tests compare both). The same
+    gzip stream `build` packs its blocks with (`_html_pack.Packer`)."""
+    packer = Packer()
+    for piece in encode_utf8_pieces(data):
+        packer.feed(piece)
+    return [piece for piece in packer.finish() if piece]
 
 
 #: bytes of input per base64 piece: whole 57-byte lines, so the pieces' lines are the lines
