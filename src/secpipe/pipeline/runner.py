@@ -23,6 +23,7 @@ from secpipe.model.finding import forget_fingerprints
 from secpipe.pipeline.gate import judge_findings, stage_status
 from secpipe.pipeline.identity import assign_identities
 from secpipe.pipeline.issues import correlate_run, prepare_stage
+from secpipe.pipeline.judging import needed_now
 from secpipe.pipeline.keep import kept_unparsable
 from secpipe.pipeline.plan import Plan, PlannedStage
 from secpipe.pipeline.schedule import Priorities, longest_first
@@ -108,6 +109,9 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     priorities = Priorities()
     tree_only = _tree_only(plan)
     values_scrubbed = False
+    deferred: list[PlannedStage] = []    # done, their judging put off (`_judging_order`)
+    ended: dict[str, float] = {}         # stage -> when its last tool ended
+    digested: set[tuple[str, str]] = set()   # tools whose output is digested (in their turn)
     try:
         while pending or running:
             for stage in list(pending.values()):
@@ -141,9 +145,9 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
             # the costliest tools first (history scans): the run lasts as long as the last one
             for (stage, inputs), tool in longest_first(ready, durations, tree_only):
                 events.tool_queued(stage.name, tool)
-                fut = pool.submit(_started_then_run, events, tool_starts, priorities, stage,
-                                  tool, plan, env, scratch, collector, version_of, inputs,
-                                  run.run_id, fkey)
+                fut = pool.submit(_started_then_run, events, tool_starts, priorities,
+                                  digested, stage, tool, plan, env, scratch, collector,
+                                  version_of, inputs, run.run_id, fkey)
                 running[fut] = (stage, tool)
             ready = []
             if gate_inputs is not None:
@@ -165,6 +169,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 events.tool_finished(tool_run.result)
                 if len(per_stage[stage.name]) == len(stage.tools):
                     completed.append(stage)
+                    ended[stage.name] = time.monotonic()
             if SCRUB_EARLY and not running and not pending and not values_scrubbed:
                 # the run's last tools are done: every clear value is known, so the reports
                 # and logs are scrubbed of them before their stages are judged (which copies
@@ -174,18 +179,29 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                 cleanups.clear()
                 _scrub_values(tool_runs, collector, fkey, errors=False)
                 values_scrubbed = True
-            for stage in completed:
+            judging, deferred = [*deferred, *completed], []
+            for stage in judging:
+                needed = needed_now(stage, judging, pending, done)
                 # correlation compares digests under the run's key; a stage is judged (its
                 # findings copied) in a turn of its own, not beside a tool's digest
                 with keyed(fkey), turns():
                     my_turn()
+                    if running and not needed and _digest_in(running, digested):
+                        # a tool's output came in while this waited for its turn: judged
+                        # now, the stage would overlap nothing and add its copies to that
+                        # digest's and the scrub's (`judging.py`); put off to a later turn
+                        deferred.append(stage)
+                        continue
+                    judged_from = time.monotonic()
                     result = _judge(stage, per_stage[stage.name], run, suppressions,
                                     (baselines or {}).get(stage.name),
                                     collector.values.copy())
-                # running time only: from its first tool's real start, not its queueing
-                first = min(tool_starts.get((stage.name, t), time.monotonic())
+                # running time only: from its first tool's real start, not its queueing, to
+                # its last tool's end, and its own judging (not the wait for a turn)
+                first = min(tool_starts.get((stage.name, t), ended[stage.name])
                             for t in stage.tools)
-                result.duration_s = time.monotonic() - first
+                result.duration_s = ended[stage.name] - first \
+                    + (time.monotonic() - judged_from)
                 done[stage.name] = result
                 run.stages.append(result)
                 events.stage_finished(result)
@@ -316,15 +332,17 @@ def _stop_tools(pool: ThreadPoolExecutor, running: Mapping[Future, object]) -> N
 
 
 def _started_then_run(events: Events, starts: dict[tuple[str, str], float],
-                      priorities: Priorities, stage: PlannedStage, tool: str,
-                      *args) -> _ToolRun:
+                      priorities: Priorities, digested: set[tuple[str, str]],
+                      stage: PlannedStage, tool: str, *args) -> _ToolRun:
     """In the worker: the tool leaves the queue now (its progress line says so), at the
-    normal CPU priority while a core has no other tool at it, else at a lower one."""
+    normal CPU priority while a core has no other tool at it, else at a lower one. Its name
+    joins `digested` once its output is digested, still in its turn."""
     starts[(stage.name, tool)] = time.monotonic()
     events.tool_started(stage.name, tool)
     nice = priorities.take()
     try:
-        return _run_tool(stage, tool, *args, nice=nice)
+        return _run_tool(stage, tool, *args, nice=nice,
+                         digested=lambda: digested.add((stage.name, tool)))
     finally:
         priorities.give_back(nice)
 
@@ -368,6 +386,12 @@ def _cleanup(cleanups: list[tuple[str, Callable[[], None]]], tool_runs: list[_To
                     tr.log += f"\ncleanup failed: {exc}"
 
 
+def _digest_in(running: Mapping[Future, tuple[PlannedStage, str]],
+               digested: AbstractSet[tuple[str, str]]) -> bool:
+    """Whether a running tool's output is digested already (its worker is just returning)."""
+    return any((stage.name, tool) in digested for stage, tool in running.values())
+
+
 def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
            suppressions: Sequence[Suppression], baseline: AbstractSet[str] | None,
            secret_values: AbstractSet[str] = frozenset()) -> StageResult:
@@ -389,7 +413,7 @@ def _judge(stage: PlannedStage, runs: list[_ToolRun], run: RunResult,
 def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], scratch: Path,
               collector: SecretCollector, version_of: Callable[[str], str | None],
               inputs: Mapping[str, str], run_id: str, fkey: FingerprintKey,
-              nice: int = 0) -> _ToolRun:
+              nice: int = 0, digested: Callable[[], None] = lambda: None) -> _ToolRun:
     start = time.monotonic()
     result = ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK)
     tool_run = _ToolRun(result)
@@ -420,6 +444,7 @@ def _run_tool(stage: PlannedStage, tool: str, plan: Plan, env: dict[str, str], s
             log += [f"$ {' '.join(outcome.command)}", f"exit code: {outcome.exit_code}",
                     *outcome.notes, "--- stderr ---", outcome.stderr.decode("utf-8", "replace")]
             result.findings = _named(scanner, req, tool, findings)
+            digested()   # in the turn: a judging that waited for it sees it (run_plan)
         prober.join(timeout=PROBE_TIMEOUT + 5)   # the probe is killed at PROBE_TIMEOUT
         result.version = version_box[0] if version_box else None
         tool_run.reports = [RawReport(f"{stage.name}/{r.name}", r.data)
