@@ -39,6 +39,15 @@ def test_spilled_reports_hold_no_clear_value(tmp_path: Path,
         written.append((self.path, self.path.read_bytes()))   # what is on disk, as written
 
     monkeypatch.setattr(spill.SpilledReport, "rewrite", recorded)
+    scrub_hashes = spill.SpilledReport.scrub_hashes
+
+    def recorded_pass(self: spill.SpilledReport, scrub) -> bool:   # the hashes' pass
+        changed = scrub_hashes(self, scrub)
+        if changed:
+            written.append((self.path, self.path.read_bytes()))
+        return changed
+
+    monkeypatch.setattr(spill.SpilledReport, "scrub_hashes", recorded_pass)
     before = _spill_folders()
     result = run_pipeline(RunRequest(root=repo, out_dir=tmp_path / "out", use_hub=False))
     assert [len(s.findings) for s in result.stages] == [len(VALUES) + 2, 5]

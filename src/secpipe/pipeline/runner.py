@@ -266,7 +266,9 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
     reused where it gives the same bytes), then in a second call the plain hashes tools
     reported (detect-secrets' SHA-1). Each report is replaced in place, so its former bytes
     are freed before the next is scrubbed: by its scrubbed bytes, or with `spill` by those
-    bytes on disk; a spilled report is read back, scrubbed and rewritten, one at a time.
+    bytes on disk; a spilled report (only the hashes' pass sees one: `data` is then
+    FingerprintKey.scrub_hashes, which a window at a time gives the same bytes) is scrubbed
+    on disk a window at a time, one report after the other.
     Spilling, the largest reports go first: the most memory is given back before the values'
     search of the others (each report's result is its own, whatever the order)."""
     places = [(tr, i) for tr in tool_runs for i in range(len(tr.reports))]
@@ -274,12 +276,8 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
         places.sort(key=lambda place: -len(place[0].reports[place[1]].data))
     for tr, i in places:
         report = tr.reports[i]
-        if isinstance(report, SpilledReport):
-            raw = report.data
-            scrubbed = data(raw)
-            if scrubbed is not raw:   # most reports hold no reported hash
-                report.rewrite(scrubbed)
-            del raw, scrubbed
+        if isinstance(report, SpilledReport):   # the hashes' pass: read a window at a time
+            report.scrub_hashes(data)
             continue
         name, raw = report.name, report.data
         del report

@@ -5,7 +5,8 @@ Once every tool is done, each raw report is scrubbed of the run's clear values; 
 held in memory through the last stage's judging, the run's correlation and the hashes' pass,
 until `write_raw` (27 MB at 50,000 findings, at the run's peak). Scrubbed, it holds no clear
 value, so it goes to a scratch folder of its own instead and is read back one report at a
-time: by the hashes' pass, which rewrites it, and by `write_raw`, which copies it into raw/.
+time: by the hashes' pass, which rewrites it (window by window: `hashstream`), and by
+`write_raw`, which copies it into raw/.
 
 The folder is made like the run's scratch folder (:mod:`secpipe.pipeline.scratch`: 0700,
 locked, named by the pid, so a killed run's folder is removed by the next run). It lives as
@@ -20,7 +21,9 @@ import os
 import shutil
 import weakref
 from pathlib import Path
+from typing import Callable
 
+from secpipe.pipeline.hashstream import scrub_file
 from secpipe.pipeline.scratch import new_scratch
 
 
@@ -61,10 +64,15 @@ class SpilledReport:
         return self.path.read_bytes()
 
     def rewrite(self, data: bytes) -> None:
-        """Replace the report's bytes (the hashes' pass)."""
+        """Write the report's bytes (`Spill.put`)."""
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as out:
             out.write(data)
+
+    def scrub_hashes(self, scrub: Callable[[bytes], bytes]) -> bool:
+        """The hashes' pass (`scrub` is FingerprintKey.scrub_hashes) a window at a time, the
+        report replaced only if it held a reported hash (`hashstream`); whether it did."""
+        return scrub_file(self.path, scrub)
 
     def write_to(self, dest: Path) -> None:
         """Copy the report to `dest` (as `dest.write_bytes(self.data)`, without holding it)."""
