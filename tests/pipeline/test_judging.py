@@ -24,6 +24,7 @@ from secpipe.pipeline.result import RunResult, StageResult, StageStatus, ToolRes
 from secpipe.scancache.turns import my_turn, turns
 
 WAIT = 10.0   # a fake tool never waits longer than this for the test's signal
+judged_with: dict[str, set[str]] = {}   # stage -> the clear values it was judged with
 
 
 def _stage(name: str, tools: tuple[str, ...], needs: tuple[str, ...] = ()) -> PlannedStage:
@@ -38,13 +39,15 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stages: tuple[PlannedS
     notes. `judged[stage]` is set once that stage is judged."""
     log: list[str] = []
 
-    def fake_run_tool(stage, tool, *args, nice=0, digested=lambda: None):
-        tools[tool](digested, log)
+    def fake_run_tool(stage, tool, plan, env, scratch, collector, *args, nice=0,
+                      digested=lambda: None):
+        tools[tool](digested, log, collector)
         return runner._ToolRun(ToolResult(tool=tool, stage=stage.name, status=ToolStatus.OK,
                                           duration_s=0.0))
 
-    def fake_judge(stage, runs, run, *args):
+    def fake_judge(stage, runs, run, suppressions, baseline, values):
         log.append(f"judge {stage.name}")
+        judged_with[stage.name] = set(values)
         if judged and stage.name in judged:
             judged[stage.name].set()
         return StageResult(stage.name, StageStatus.PASSED, stage.fail_on, stage.mode,
@@ -59,6 +62,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stages: tuple[PlannedS
     monkeypatch.setattr(runner, "_run_tool", fake_run_tool)
     monkeypatch.setattr(runner, "_judge", fake_judge)
     monkeypatch.setattr(runner, "_scrub_values", recorded_scrub)
+    judged_with.clear()
     run = RunResult("r", str(tmp_path), str(tmp_path / "run"), SourceContext(), "")
     plan = Plan(tmp_path, stages, {}, (), None)
     events = runner.Events(stage_finished=lambda s: log.append(f"finished {s.name}"))
@@ -67,11 +71,11 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stages: tuple[PlannedS
 
 
 def _tool(after: threading.Event | None = None, then: threading.Event | None = None,
-          hold: float = 0.0, until: threading.Event | None = None):
-    """A fake tool: its process ends when `after` is set; then it digests in its turn, sets
-    `then` once it holds it and keeps it `hold` seconds; its worker returns once `until` is
-    set (after its turn)."""
-    def tool(digested, log):
+          hold: float = 0.0, until: threading.Event | None = None, value: str = ""):
+    """A fake tool: its process ends when `after` is set; then it digests in its turn (its
+    parser sees the clear `value`), sets `then` once it holds it and keeps it `hold` seconds;
+    its worker returns once `until` is set (after its turn)."""
+    def tool(digested, log, collector):
         if after is not None:
             assert after.wait(WAIT)
         with turns():
@@ -79,6 +83,8 @@ def _tool(after: threading.Event | None = None, then: threading.Event | None = N
             if then is not None:
                 then.set()
             time.sleep(hold)
+            if value:
+                collector.add(value)
             digested()
         if until is not None:
             assert until.wait(WAIT)
@@ -117,7 +123,7 @@ def test_a_stage_done_while_a_tool_runs_its_process_is_judged_at_once(
 def test_a_stage_a_pending_stage_needs_is_judged_before_it_starts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # as in the first case, but `deploy` needs secrets: secrets is judged at once
-    def deploy(digested, log):
+    def deploy(digested, log, collector):
         log.append("deploy runs")
 
     log, run = _run(tmp_path, monkeypatch,
@@ -138,6 +144,34 @@ def test_a_stage_durations_are_its_running_time(tmp_path: Path,
                     _beside_a_digest())
     secrets, iac = run.stages
     assert secrets.duration_s < 0.25 <= iac.duration_s
+
+
+def test_a_stage_put_off_is_judged_with_the_values_its_turn_saw(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # secrets waits for checkov's digest and is put off; trivy's output comes in only then,
+    # and secrets waits for its digest too: it correlates with trufflehog3's and checkov's
+    # values (what it would have been judged with at once), not trivy's
+    first, second, put_off, third = (threading.Event() for _ in range(4))
+    digest_in = runner._digest_in
+
+    def signalled(*args) -> bool:
+        found = digest_in(*args)
+        if found:
+            put_off.set()
+        return found
+
+    monkeypatch.setattr(runner, "_digest_in", signalled)
+    log, run = _run(tmp_path, monkeypatch,
+                    (_stage("secrets", ("trufflehog3",)), _stage("iac", ("checkov",)),
+                     _stage("image", ("trivy",))),
+                    {"trufflehog3": _tool(then=first, until=second, value="value-of-th"),
+                     "checkov": _tool(after=first, then=second, hold=0.3, until=third,
+                                      value="value-of-ck"),
+                     "trivy": _tool(after=put_off, then=third, hold=0.3,
+                                    value="value-of-trivy")})
+    assert log.index("scrub") < log.index("judge secrets")
+    assert judged_with["secrets"] == {"value-of-th", "value-of-ck"}
+    assert judged_with["image"] == {"value-of-th", "value-of-ck", "value-of-trivy"}
 
 
 def test_needed_now() -> None:

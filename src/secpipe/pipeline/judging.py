@@ -19,7 +19,9 @@ other. So `run_plan` takes the turn for a stage as soon as the stage is done, an
 
 What is put off is only what would have waited for a digest's turn anyway: the wall time of
 a run is unchanged, and a stage's duration stays its running time (first tool's start to
-last tool's end) plus its own judging, not the time it waited.
+last tool's end) plus its own judging, not the time it waited. A stage put off is judged with
+the clear values its first turn saw (what it was judged with at once before), not with those
+of tools that ended meanwhile: its correlation and the grading that follows it are the same.
 """
 
 from __future__ import annotations

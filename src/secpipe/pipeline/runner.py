@@ -109,7 +109,10 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     priorities = Priorities()
     tree_only = _tree_only(plan)
     values_scrubbed = False
-    deferred: list[PlannedStage] = []    # done, their judging put off (`_judging_order`)
+    deferred: list[PlannedStage] = []    # done, their judging put off (`judging.py`)
+    # a put-off stage's clear values as its first turn saw them: judged later, it correlates
+    # with the values it had then, not with those of tools that ended meanwhile
+    seen_values: dict[str, set[str]] = {}
     ended: dict[str, float] = {}         # stage -> when its last tool ended
     digested: set[tuple[str, str]] = set()   # tools whose output is digested (in their turn)
     try:
@@ -190,12 +193,14 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
                         # a tool's output came in while this waited for its turn: judged
                         # now, the stage would overlap nothing and add its copies to that
                         # digest's and the scrub's (`judging.py`); put off to a later turn
+                        seen_values.setdefault(stage.name, collector.values.copy())
                         deferred.append(stage)
                         continue
                     judged_from = time.monotonic()
+                    values = seen_values.pop(stage.name, None)
                     result = _judge(stage, per_stage[stage.name], run, suppressions,
                                     (baselines or {}).get(stage.name),
-                                    collector.values.copy())
+                                    collector.values.copy() if values is None else values)
                 # running time only: from its first tool's real start, not its queueing, to
                 # its last tool's end, and its own judging (not the wait for a turn)
                 first = min(tool_starts.get((stage.name, t), ended[stage.name])
