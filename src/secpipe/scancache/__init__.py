@@ -24,7 +24,7 @@ from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
 from secpipe.model import scrubonce
 from secpipe.model.secret import current_key
-from secpipe.scancache import hints, lines, store, units as u
+from secpipe.scancache import hints, kept, lines, store, units as u
 from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
@@ -230,7 +230,8 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
 
     def clean(data: bytes) -> bytes:
         values_scrubbed = local.scrub(data)
-        scrubonce.remember(data, local.values, values_scrubbed)   # the run's pass reuses it
+        # the run's pass reuses it (a large copy from disk: `kept.py`)
+        scrubonce.remember(data, local.values, kept.kept(data, values_scrubbed))
         return key.scrub_hashes(values_scrubbed)
 
     try:
