@@ -37,10 +37,11 @@ class Stored(Protocol):
 _MEMO: dict[int, tuple[bytes, frozenset[str], "bytes | Stored | None"]] = {}
 _LOCK = threading.Lock()
 _MAX_ENTRIES = 256   # reports of one run; a bound, so a crashed run's leftovers stay small
-# the last collector of "other" values, by its values: every report a tool without clear
-# values wrote (checkov, detect-secrets) is checked against the same others, and building
-# their automaton (25,000 values: about 0.3 s) once per report was the run's second-largest
-# scrub cost. Dropped by forget().
+# the last collector of "other" values, by its values: the reports of a tool with values of
+# its own are checked against the same others, and building their automaton (25,000 values:
+# about 0.3 s) once per report was the run's second-largest scrub cost. (The others of a
+# report without values of its own, checkov's and detect-secrets', are the run's values: the
+# run's collector, `_collector_of`.) Dropped by forget().
 _OTHERS: list[tuple[frozenset[str], SecretCollector]] = []
 
 
@@ -65,7 +66,7 @@ def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
         entry = _MEMO.pop(id(data), None)
     if entry is not None and entry[0] is data:
         extra = frozenset(collector.values - entry[1])
-        if not extra or not _collector_of(extra).finds_any(data):
+        if not extra or not _collector_of(extra, collector).finds_any(data):
             scrubbed = entry[2]
             if scrubbed is None:
                 return data
@@ -86,7 +87,13 @@ def forget() -> None:
     drop_kept_scrubber()
 
 
-def _collector_of(values: frozenset[str]) -> SecretCollector:
+def _collector_of(values: frozenset[str], run: SecretCollector) -> SecretCollector:
+    """A collector of `values` (some of `run`'s): `run` itself when they are all of its values
+    (a report without values of its own), whose automaton its other reports and its logs
+    then use too; a second one of the same values held the same table again (4.5 MB at
+    25,000 values, at the run's scrub)."""
+    if len(values) == len(run.values):
+        return run
     with _LOCK:
         if _OTHERS and _OTHERS[0][0] == values:
             return _OTHERS[0][1]
