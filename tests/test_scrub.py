@@ -223,23 +223,34 @@ def test_the_run_reuses_the_caches_scrub_only_where_it_gives_the_same_bytes() ->
 
 def test_reports_without_own_values_share_one_collector_of_the_others() -> None:
     """scrubonce: checkov's and detect-secrets' reports (no clear value of their own) are both
-    checked against the same other values; their automaton is built once, and each report is
-    still scrubbed exactly as the run's collector would."""
+    checked against the run's values with the run's own automaton, built once (no second
+    collector of the same values); the reports of tools with values of their own share one
+    collector of the others. Each report is still scrubbed exactly as the run's collector
+    would."""
     from secpipe.model import scrubonce
 
     everything = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
     none = SecretCollector()
     clean = b'{"check": "CKV_AWS_1", "file": "main.tf"}'
     leaked = b'{"check": "CKV_SECRET_2", "code": "key = AKIAIOSFODNN7EXAMPLE"}'
-    seen = []
+    built = []
     for report in (clean, leaked, clean):
         data = bytes(bytearray(report))
         scrubonce.remember(data, none.values, none.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == _collector(everything.values
+                                                                      ).scrub(report)
+        built.append(everything._cached)
+        assert not scrubonce._OTHERS
+    assert b"AKIAIOSFODNN7EXAMPLE" not in scrubonce.scrub_values(everything, leaked)
+    assert built[0] is not None and built[0] is built[1] is built[2]
+    own = _collector(["hunter2hunter2"])
+    seen = []
+    for report in (clean, leaked):
+        data = bytes(bytearray(report))
+        scrubonce.remember(data, own.values, own.scrub(data))
         assert scrubonce.scrub_values(everything, data) == everything.scrub(data)
         seen.append(scrubonce._OTHERS[0][1])
-    assert b"AKIAIOSFODNN7EXAMPLE" not in scrubonce.scrub_values(everything, leaked)
-    assert seen[0] is seen[1] is seen[2]
-    assert seen[0]._cached is not None and seen[0]._cached[0] == len(everything.values)
+    assert seen[0] is seen[1] and seen[0].values == {"AKIAIOSFODNN7EXAMPLE"}
     scrubonce.forget()
     assert not scrubonce._OTHERS
 
@@ -265,7 +276,7 @@ def test_the_others_reuse_the_automaton_the_cache_pass_built_for_the_same_values
     other = bytes(bytearray(leaked))
     scrubonce.remember(other, frozenset(), other)   # checkov: no value of its own
     assert scrubonce.scrub_values(everything, other) == _collector(values).scrub(leaked)
-    assert scrubonce._OTHERS[0][1]._scrubber() is built
+    assert everything._scrubber() is built
     assert scrubonce.scrub_values(everything, data) == scrubbed
     scrubonce.forget()
     assert not secret._KEPT and not secret._LAST_BUILT

@@ -9,46 +9,73 @@ was scrubbed of. The run's pass takes it when scrubbing by the run's values give
 bytes: when the run saw no other value, or when no form of any other value occurs in the
 report. (Every match then comes from the same values in both passes, so leftmost-longest picks
 the same replacements.) Otherwise it scrubs as before. An entry is taken at most once.
+
+The cache's pass may hand its result over as something that reads it back (`Stored`: the scan
+cache keeps a large one on disk, `scancache/kept.py`), not as bytes: held from its tool's turn
+to the run's pass, through every other tool's parse, the copy of trufflehog3's report was
+12.6 MB of the tools' plateau at 50,000 findings. A result that is the report itself (a tool
+without clear values) is kept as the report's reference alone.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import AbstractSet
+from typing import AbstractSet, Protocol
 
 from secpipe.model.secret import SecretCollector, drop_kept_scrubber, keep_scrubber
 
-_MEMO: dict[int, tuple[bytes, frozenset[str], bytes]] = {}
+
+class Stored(Protocol):
+    """A scrubbed report kept out of memory (`pipeline.spill.SpilledReport` is one): its bytes
+    read back at each access."""
+
+    @property
+    def data(self) -> bytes: ...
+
+
+# id(report) -> (the report, its values, what it was scrubbed to: None when the report itself)
+_MEMO: dict[int, tuple[bytes, frozenset[str], "bytes | Stored | None"]] = {}
 _LOCK = threading.Lock()
 _MAX_ENTRIES = 256   # reports of one run; a bound, so a crashed run's leftovers stay small
-# the last collector of "other" values, by its values: every report a tool without clear
-# values wrote (checkov, detect-secrets) is checked against the same others, and building
-# their automaton (25,000 values: about 0.3 s) once per report was the run's second-largest
-# scrub cost. Dropped by forget().
+# the last collector of "other" values, by its values: the reports of a tool with values of
+# its own are checked against the same others, and building their automaton (25,000 values:
+# about 0.3 s) once per report was the run's second-largest scrub cost. (The others of a
+# report without values of its own, checkov's and detect-secrets', are the run's values: the
+# run's collector, `_collector_of`.) Dropped by forget().
 _OTHERS: list[tuple[frozenset[str], SecretCollector]] = []
 
 
-def remember(data: bytes, values: AbstractSet[str], scrubbed: bytes) -> None:
-    """`scrubbed` is `data` scrubbed of exactly `values` (SecretCollector.scrub). The
-    automaton that scrub built is kept for the run's pass (`secret.keep_scrubber`): the other
-    tools' reports are searched for the same values."""
+def remember(data: bytes, values: AbstractSet[str], scrubbed: "bytes | Stored") -> None:
+    """`scrubbed` is `data` scrubbed of exactly `values` (SecretCollector.scrub), or what
+    reads those bytes back. The automaton that scrub built is kept for the run's pass
+    (`secret.keep_scrubber`, which keeps only a small one): the other tools' reports are
+    searched for the same values."""
     frozen = frozenset(values)
     with _LOCK:
         if len(_MEMO) >= _MAX_ENTRIES:
             _MEMO.clear()
-        _MEMO[id(data)] = (data, frozen, scrubbed)
+        _MEMO[id(data)] = (data, frozen, None if scrubbed is data else scrubbed)
     if frozen:
         keep_scrubber(frozen)
 
 
 def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
-    """`collector.scrub(data)`, from the remembered pass where that gives the same bytes."""
+    """`collector.scrub(data)`, from the remembered pass where that gives the same bytes (a
+    remembered result that cannot be read back any more is scrubbed afresh, the same bytes)."""
     with _LOCK:
         entry = _MEMO.pop(id(data), None)
     if entry is not None and entry[0] is data:
         extra = frozenset(collector.values - entry[1])
-        if not extra or not _collector_of(extra).finds_any(data):
-            return entry[2]
+        if not extra or not _collector_of(extra, collector).finds_any(data):
+            scrubbed = entry[2]
+            if scrubbed is None:
+                return data
+            if isinstance(scrubbed, bytes):
+                return scrubbed
+            try:
+                return scrubbed.data
+            except OSError:   # its scratch folder removed under the run: the same bytes anew
+                pass
     return collector.scrub(data)
 
 
@@ -60,7 +87,13 @@ def forget() -> None:
     drop_kept_scrubber()
 
 
-def _collector_of(values: frozenset[str]) -> SecretCollector:
+def _collector_of(values: frozenset[str], run: SecretCollector) -> SecretCollector:
+    """A collector of `values` (some of `run`'s): `run` itself when they are all of its values
+    (a report without values of its own), whose automaton its other reports and its logs
+    then use too; a second one of the same values held the same table again (4.5 MB at
+    25,000 values, at the run's scrub)."""
+    if len(values) == len(run.values):
+        return run
     with _LOCK:
         if _OTHERS and _OTHERS[0][0] == values:
             return _OTHERS[0][1]
@@ -71,4 +104,4 @@ def _collector_of(values: frozenset[str]) -> SecretCollector:
     return collector
 
 
-__all__ = ["forget", "remember", "scrub_values"]
+__all__ = ["Stored", "forget", "remember", "scrub_values"]

@@ -179,9 +179,9 @@ class SecretCollector:
 # searched for them (scrubonce): 0.3 s at 25,000 values. The last one built is known weakly
 # (nothing is kept outside a run: `hub serve` keeps none); `keep_scrubber`, called by the
 # scan cache's pass (scrubonce.remember), holds it until `drop_kept_scrubber` at the run's
-# end. Two equal sets of values make the same replacements (a form two values share, which
-# only a crafted value can make, is replaced as the first of them in the set's order, as
-# before).
+# end, when it is small (`KEEP_MAX_VALUES`). Two equal sets of values make the same
+# replacements (a form two values share, which only a crafted value can make, is replaced as
+# the first of them in the set's order, as before).
 _LAST_BUILT: list[tuple[frozenset[str], "weakref.ref[Scrubber]"]] = []
 _KEPT: list[tuple[frozenset[str], "Scrubber"]] = []
 _SHARING_LOCK = threading.Lock()
@@ -199,8 +199,19 @@ def _kept_scrubber(values: frozenset[str]) -> "Scrubber | None":
     return None
 
 
+#: values beyond which the automaton is built again for the run's pass, not kept: held from
+#: its tool's turn to that pass, through every other tool's parse, 25,000 values' automaton
+#: and table were 7 MB of the tools' plateau at 50,000 findings; building them again costs
+#: about 0.05 s there, a small part of such a run. A smaller one (5,000 findings: 2,500
+#: values, 1 MB, 5 ms) is kept, as the CPU counts at that size.
+KEEP_MAX_VALUES = 10_000
+
+
 def keep_scrubber(values: frozenset[str]) -> None:
-    """Hold the automaton last built for exactly `values`, if it is still alive."""
+    """Hold the automaton last built for exactly `values`, if it is still alive and
+    `values` are not too many."""
+    if len(values) > KEEP_MAX_VALUES:
+        return
     with _SHARING_LOCK:
         if _LAST_BUILT and _LAST_BUILT[0][0] == values:
             scrubber = _LAST_BUILT[0][1]()

@@ -24,7 +24,7 @@ from secpipe.formats import ReportFormatError, get_format
 from secpipe.model import Finding, Secret, SecretCollector, collecting
 from secpipe.model import scrubonce
 from secpipe.model.secret import current_key
-from secpipe.scancache import hints, lines, store, units as u
+from secpipe.scancache import hints, jsonout, kept, lines, store, units as u
 from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
@@ -137,10 +137,14 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     outcome, findings = fresh_scan(scanner, req, local)
     collector.values |= local.values
     scrubbed = _scrubbed(outcome, local)
+    # its reports stored first and dropped, not held while the findings are written (the
+    # copy of trufflehog3's report: 12.6 MB at the top of its turn at 50,000 findings)
+    ref = store.put_reports(scanner.name, scrubbed.reports)
+    scrubbed = replace(scrubbed, reports=[])
     hinted = hints.make_hints(local.values, _digest)
-    _save_whole(scanner.name, whole_key, scrubbed, findings, hinted)
+    _save_whole(scanner.name, whole_key, scrubbed, findings, hinted, ref)
     if kind in ("file", "dir"):
-        _save_index(scanner.name, index_key, files, kind, findings, scrubbed, hinted)
+        _save_index(scanner.name, index_key, files, kind, findings, scrubbed, hinted, ref)
     return outcome, findings
 
 
@@ -230,7 +234,8 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
 
     def clean(data: bytes) -> bytes:
         values_scrubbed = local.scrub(data)
-        scrubonce.remember(data, local.values, values_scrubbed)   # the run's pass reuses it
+        # the run's pass reuses it (a large copy from disk: `kept.py`)
+        scrubonce.remember(data, local.values, kept.kept(data, values_scrubbed))
         return key.scrub_hashes(values_scrubbed)
 
     try:
@@ -245,11 +250,14 @@ def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
-                hinted: list[list]) -> None:
-    """The tool's whole result, its findings one a line (`lines.py`)."""
+                hinted: list[list], reports_ref: str | None = None) -> None:
+    """The tool's whole result, its findings one a line (`lines.py`); its reports are those
+    stored under `reports_ref` when given (`store.put_reports`), else the outcome's."""
     lines.write(tool, key, {
-        "hints": hinted,
-        "reports_ref": store.put_reports(tool, outcome.reports),
+        # one hint at a time (the same bytes): the C encoder's pieces of 25,000 hints at once
+        # were the top of trufflehog3's turn at 50,000 findings
+        "hints": jsonout.Each(hinted),
+        "reports_ref": reports_ref or store.put_reports(tool, outcome.reports),
         "artifacts": store.reports_streamed(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
         "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
@@ -280,22 +288,25 @@ def _group(findings: list[Finding], files: dict[str, str], kind: str
 
 
 def _save_index(tool: str, key: str, files: dict[str, str], kind: str,
-                findings: list[Finding], outcome: ScanOutcome, hinted: list[list]) -> None:
+                findings: list[Finding], outcome: ScanOutcome, hinted: list[list],
+                reports_ref: str | None = None) -> None:
     grouped = _group(findings, files, kind)
     if grouped is None:
         store.write_entry(tool, key, {"ok": False})
         return
     current = u.units(files, kind)
-    store.write_entry(tool, key, {**_index_head(tool, outcome), "hints": hinted, "units": {
-        unit: [d, store.findings_streamed(grouped.get(unit, []))]
-        for unit, d in current.items()}})
+    store.write_entry(tool, key, {
+        **_index_head(tool, outcome, reports_ref), "hints": jsonout.Each(hinted), "units": {
+            unit: [d, store.findings_streamed(grouped.get(unit, []))]
+            for unit, d in current.items()}})
 
 
-def _index_head(tool: str, outcome: ScanOutcome) -> dict:
+def _index_head(tool: str, outcome: ScanOutcome, reports_ref: str | None = None) -> dict:
     """What a partial run falls back on when its mirror gave no report (no unit of the tool's
-    kind changed): the last full report, already scrubbed."""
+    kind changed): the last full report, already scrubbed (stored under `reports_ref` when
+    given)."""
     return {"ok": True, "exit_code": outcome.exit_code, "command": list(outcome.command),
-            "reports_ref": store.put_reports(tool, outcome.reports),
+            "reports_ref": reports_ref or store.put_reports(tool, outcome.reports),
             "notes": list(outcome.notes),
             "format": outcome.format}
 
@@ -363,7 +374,8 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
                                         *hints.make_hints(local.values, _digest)]})
     hinted_json = [list(h) for h in hinted]
     store.write_entry(scanner.name, index_key, {**_index_head(scanner.name, outcome),
-                                                "hints": hinted_json, "units": entries})
+                                                "hints": jsonout.Each(hinted_json),
+                                                "units": entries})
     how = "were scanned (mirror tree)" if changed_run else "hold no file the tool reads"
     note = (f"scan cache: {len(changed)} of {len(current)} {kind} units changed and {how}; "
             "the other units' findings were reused")
