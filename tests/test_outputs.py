@@ -507,6 +507,57 @@ def advisory_run() -> RunResult:
     return run
 
 
+def _former_blocking(run: RunResult, console: Console) -> None:   # console._blocking, before
+    from secpipe.outputs import console as console_mod
+    from secpipe.outputs._common import all_gated, enforcing, issue_key, sorted_findings
+    from secpipe.outputs._issues import group_issues
+
+    origins = Origins(run)
+    items = all_gated(run)
+    keys = {issue_key(g) for s, g in items if g.blocking and enforcing(s)}
+    if not keys:
+        return
+    blocking = [(s, g) for s, g in items if issue_key(g) in keys]
+    first: dict[str, None] = {}
+    for _, g in sorted_findings(blocking):
+        first.setdefault(issue_key(g))
+        if len(first) == console_mod.MAX_BLOCKING:
+            break
+    shown = group_issues(run, [(s, g) for s, g in blocking if issue_key(g) in first], origins)
+    console_mod._print_blocking(console, shown, origins, len(keys), len(blocking))
+
+
+@pytest.mark.parametrize("shape", ["few", "one worst issue", "many", "none blocking"])
+def test_console_blocking_lines_as_the_former_code(
+        shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_console takes the head of the blocking findings' order a few times
+    MAX_BLOCKING at a time (more when the worst findings share few issues), not the whole
+    run sorted: the same screen as sorting them all. "one worst issue": 300 critical
+    findings of one issue come first, so the head must grow to find the others."""
+    from secpipe.outputs import console as console_mod
+
+    run = make_run()
+    secrets, iac = run.stages
+    count = {"few": 9, "one worst issue": 700, "many": 400, "none blocking": 50}[shape]
+    for i in range(count):
+        worst = shape == "one worst issue" and i < 300
+        sev = Severity.CRITICAL if worst else (Severity.HIGH, Severity.MEDIUM)[i % 2]
+        f = Finding(tool=("checkov", "trivy")[i % 2], rule_id=f"CKV_{i % 7}", title=f"t{i % 5}",
+                    severity=sev, location=Location(f"m{i % 4}.tf", 1 + i % 3),
+                    issue_key="issue/worst" if worst else f"issue/{i % 97}" if i % 5 else None)
+        stage = (secrets, iac)[i % 2]
+        stage.findings.append(_gate(f, stage.name, blocking=shape != "none blocking"
+                                    and i % 7 != 0))
+    if shape == "none blocking":
+        for stage in run.stages:
+            for g in stage.findings:
+                g.blocking = False
+    new = _console_text(run)
+    monkeypatch.setattr(console_mod, "_blocking", _former_blocking)
+    assert new == _console_text(run)
+    assert ("Blocking issues" in new) == (shape != "none blocking")
+
+
 def test_advisory_stages_inform_without_failing() -> None:
     run = advisory_run()
     assert run.exit_code == 0

@@ -433,19 +433,23 @@ def test_the_page_written_piece_by_piece_is_the_rendered_page(tmp_path: Path) ->
     assert written.read_bytes() == html.render_html(run).encode("utf-8")
 
 
-@pytest.mark.parametrize("small", [False, True])
+@pytest.mark.parametrize(("small", "long_text"), [(False, 8), (True, 8), (False, None)])
 def test_the_page_is_the_same_with_digest_keys_and_small_pieces(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
-    """report.html's blocks compressed as they are built (outputs._html_pack): long texts
-    keyed by digest (as in a run of 10,000 findings or more), and with `small` every table,
-    row list and compressor input cut into pieces of a few elements, give the former page."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool,
+        long_text: int | None) -> None:
+    """report.html's blocks compressed as they are built (outputs._html_pack): texts that are
+    long or not ASCII keyed by digest (as in a run of 10,000 findings or more; at the real
+    length too, so short ASCII keys and digests of short "…" and "é" texts meet in one
+    table), and with `small` every table, row list and compressor input cut into pieces of a
+    few elements, give the former page."""
     import functools
 
     import secpipe.outputs._html_pack as html_pack
     from secpipe.outputs.html import write_html
 
     monkeypatch.setattr(html_data, "LARGE_RUN", 0)
-    monkeypatch.setattr(html_pack, "LONG_TEXT", 8)
+    if long_text is not None:
+        monkeypatch.setattr(html_pack, "LONG_TEXT", long_text)
     if small:
         monkeypatch.setattr(html_data, "StreamedStrings",
                             functools.partial(html_pack.StreamedStrings, chunk=3))

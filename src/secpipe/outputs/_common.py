@@ -8,6 +8,7 @@ three slightly different stories about the same run.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,6 +118,13 @@ def sorted_findings(items: Iterable[tuple[StageResult, GatedFinding]]
                     ) -> list[tuple[StageResult, GatedFinding]]:
     """Most severe first; blocking before the rest; then by place, so output is stable."""
     return sorted(items, key=_order)
+
+
+def first_sorted(items: Iterable[tuple[StageResult, GatedFinding]], count: int
+                 ) -> list[tuple[StageResult, GatedFinding]]:
+    """`sorted_findings(items)[:count]` (heapq.nsmallest is that, ties in `items`' order),
+    holding `count` sort keys, not one for each item nor the list of them all."""
+    return heapq.nsmallest(count, items, key=_order)
 
 
 def _order(item: tuple[StageResult, GatedFinding]) -> tuple:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from array import array
 from types import SimpleNamespace
 from typing import Any, Iterator, NamedTuple, Sequence
 
@@ -65,19 +66,21 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
 
     Each block is compressed as it is built (outputs._html_pack): a new string goes to the
     compressor when it is met, a row is encoded when it is made (`RawArray`); the page holds
-    the gzipped bytes, ~2 MB at 50,000 findings, not the tables and rows (~40 MB)."""
-    data_packer, details_packer = Packer(), Packer()
+    the gzipped bytes, ~2 MB at 50,000 findings, not the tables and rows (~40 MB). The
+    details block is made first (`_details`), so its table is gone before the data block's
+    is made."""
+    data_packer = Packer()
     digests = len(ordered) >= LARGE_RUN
+    details_block, detail_indices = _details(ordered, digests)
+    detail = iter(detail_indices).__next__
     head = {"fields": FIELDS, "states": STATES,
             # string keys, as the JSON has them: an int key made orjson refuse the whole
             # block, which then went to the standard encoder
             "severities": {str(int(s)): [s.name, SHORT_NAMES[s]] for s in Severity},
             "details": DETAIL_FIELDS}
     data_packer.feed(b"".join(encode_utf8_pieces(head))[:-1] + b',"strings":')
-    details_packer.feed(b'{"strings":')
     string_table = StreamedStrings(data_packer, digests=digests)
-    details_table = StreamedStrings(details_packer, digests=digests)
-    strings, details = string_table.indexer(), details_table.indexer()
+    strings = string_table.indexer()
     rows = RawArray()
     # the first `keep` groups by their first row: its texts and the group's worst state
     heads: dict[int, list[Any]] = {}
@@ -105,8 +108,8 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
             strings(where(f)), state,
             strings(gated.stage or stage.name), strings(origins.tool_name(stage, gated)),
             strings(f.rule_id), strings(f.title.strip() or f.rule_id), strings(secret_text(f)),
-            details(gated.asff_id), strings(sup.describe() if sup is not None else ""),
-            link_of(f), details(f.description.strip()),
+            detail(), strings(sup.describe() if sup is not None else ""),
+            link_of(f), detail(),
             strings(f.remediation or ""), int(f.severity),
         ])
         key = getattr(f, "issue_key", None) or f.fingerprint()
@@ -128,7 +131,7 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
                 group.append(n)
         n += 1
     string_table.close()
-    details_table.close()
+    del strings, link_of, links, detail, detail_indices   # the index, before the rows
     first = []
     for group in itertools.islice(groups.values(), keep):
         lead, count = (group, 1) if type(group) is int else (group[0], len(group))
@@ -144,8 +147,30 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     for piece in members.pieces():
         data_packer.feed(piece)
     data_packer.feed(b"}")
-    details_packer.feed(b"}")
-    return Blocks(data_packer.finish(), details_packer.finish(), first, len(groups))
+    return Blocks(data_packer.finish(), details_block, first, len(groups))
+
+
+def _details(ordered: Sequence[tuple[StageResult, GatedFinding]], digests: bool
+             ) -> tuple[list[bytes], array[int]]:
+    """The details block (gzipped) and its two string indices per finding (DETAIL_FIELDS:
+    id, description), in `ordered`'s order, for the data block's rows.
+
+    A pass of its own before the data block's: its table's index (~90,000 keys and their
+    int indices at 50,000 findings, mostly each finding's ASFF id and description) is
+    dropped before the data block's table is made, not held beside it (~12 MB of
+    report.html's rise); the rows wait for the indices in an array (8 bytes a finding)."""
+    packer = Packer()
+    packer.feed(b'{"strings":')
+    table = StreamedStrings(packer, digests=digests)
+    details = table.indexer()
+    indices = array("I")   # 4 bytes an index: a table holds fewer than 2**32 texts
+    add = indices.append
+    for _, gated in ordered:
+        add(details(gated.asff_id))
+        add(details(gated.finding.description.strip()))
+    table.close()
+    packer.feed(b"}")
+    return packer.finish(), indices
 
 
 def _texts(stage: StageResult, gated: GatedFinding, origins: Origins) -> dict[str, Any]:
