@@ -37,6 +37,16 @@ def _run_all(targets: list[Callable[[], None]]) -> list[threading.Thread]:
     return threads
 
 
+def _queued_in_order(store: Any, targets: list[Callable[[], None]]) -> list[threading.Thread]:
+    """Start the callers one at a time, each once the one before it has queued (the group's
+    order is then theirs)."""
+    threads = []
+    for n, target in enumerate(targets, 1):
+        threads += _run_all([target])
+        _queued(store, n)
+    return threads
+
+
 def _join(threads: list[threading.Thread]) -> None:
     for t in threads:
         t.join(120)
@@ -84,10 +94,16 @@ def test_queued_calls_share_one_transaction_with_their_own_results(store):
             assert row["detail"]["failed"] == (1 if i == 2 else 0)
 
 
-def test_a_call_that_raises_rolls_back_alone(store, monkeypatch):
+def _grouped_with_a_failure(store: Any, monkeypatch: Any, names: list[str]
+                            ) -> tuple[dict[str, Any], list[str]]:
+    """`names`' calls of two findings each queued in that order in one group, the call named
+    "boom" failing after its rows are written; returns each call's outcome (its result or its
+    exception) and the names whose writes ran, in the order they ran."""
     real = importer.write
+    ran: list[str] = []
 
     def write(conn, batch, **kw):
+        ran.append(batch[0].key[0].split("-")[0])
         if any(it.key[0] == "boom-0" for it in batch):
             real(conn, batch, **kw)              # its rows are written, then it fails
             raise RuntimeError("injected failure")
@@ -103,22 +119,52 @@ def test_a_call_that_raises_rolls_back_alone(store, monkeypatch):
         except RuntimeError as exc:
             outcome[name] = exc
 
-    names = ["first", "boom", "last"]
     with store._write():
-        threads = _run_all([lambda n=n: call(n) for n in names])
-        _queued(store, len(names))
+        threads = _queued_in_order(store, [lambda n=n: call(n) for n in names])
     _join(threads)
-
-    assert groupcommit.of(store).groups == 1
     assert isinstance(outcome["boom"], RuntimeError)
-    assert outcome["first"].success_count == outcome["last"].success_count == 2
-    for fid in ("first-0", "first-1", "last-0", "last-1"):
-        store.get_finding(fid)
-    for fid in ("boom-0", "boom-1"):
-        with pytest.raises(ResourceNotFound):
-            store.get_finding(fid)
-    principals = {r["principal"] for r in store.audit_log(action="BatchImportFindings")}
-    assert principals == {"AKIDFIRST", "AKIDLAST"}
+    for name in names:
+        for fid in (f"{name}-0", f"{name}-1"):
+            if name == "boom":
+                with pytest.raises(ResourceNotFound):
+                    store.get_finding(fid)
+            else:
+                assert outcome[name].success_count == 2
+                store.get_finding(fid)
+    principals = sorted(r["principal"] for r in store.audit_log(action="BatchImportFindings"))
+    assert principals == sorted(f"AKID{n.upper()}" for n in names if n != "boom")
+    return outcome, ran
+
+
+def test_a_call_that_raises_rolls_back_alone(store, monkeypatch):
+    _outcome, ran = _grouped_with_a_failure(store, monkeypatch, ["first", "boom", "last"])
+    assert groupcommit.of(store).groups == 1
+    assert ran == ["first", "boom", "last"]
+
+
+def test_a_first_call_that_raises_rolls_back_alone_and_the_others_are_written(store,
+                                                                             monkeypatch):
+    """The group's first call runs without a savepoint: when it raises, the transaction rolls
+    back and the others, which had not run, are written in a new one, in their order."""
+    names = ["boom", "second", "third"]
+    _outcome, ran = _grouped_with_a_failure(store, monkeypatch, names)
+    group = groupcommit.of(store)
+    assert (group.groups, group.grouped) == (2, 3)     # the rolled-back one, then the rest
+    assert ran == names                                 # each call's work ran once
+    assert not group._leading and not group._queue
+
+
+def test_a_lone_call_that_raises_gets_its_error(store, monkeypatch):
+    def write(conn, batch, **kw):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(importer, "write", write)
+    with pytest.raises(RuntimeError, match="injected"):
+        store.batch_import([finding("alone-0")], principal=_writer("AKIDALONE"))
+    group = groupcommit.of(store)
+    assert (group.groups, group.grouped) == (1, 1)
+    assert not group._leading and not group._queue
+    assert store.audit_log(action="BatchImportFindings") == []
 
 
 def test_a_failed_commit_fails_every_call_of_the_group(store):

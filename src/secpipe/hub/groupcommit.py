@@ -21,7 +21,17 @@ What stays exact:
   transactions would (same lock, same order);
 - a call that raises rolls back to its savepoint only: its writes and its audit row are gone,
   the others' stay, and it gets its exception as it would alone;
-- a group of one is the plain transaction, without a savepoint.
+- the group's first call runs without a savepoint (a group of one is the plain transaction):
+  if it raises, the whole transaction rolls back, which then held its work alone; it gets
+  its exception, and the group's other calls, none of which has run yet, are written in a
+  transaction of their own, in the same order.
+
+Why not a savepoint for the first call: a savepoint makes SQLite copy every page the call
+changes, as it was, into its statement journal, so that it can roll back to it; a call of 100
+new findings changes hundreds of index pages. 6,000 new findings (`bench/hub_http.py`'s
+documents, 100 per call, in one process, valgrind) took 850k instructions each written one
+call per transaction, 871k two calls per transaction with a savepoint each (a group of two
+cost more than two transactions), 852k with none for the first, 836k with none at all.
 """
 
 from __future__ import annotations
@@ -46,6 +56,11 @@ class _Call(Generic[T]):
         self.result: T | None = None
         self.error: BaseException | None = None
         self.lead = False          # woken to lead the next group rather than with a result
+
+
+class _FirstRaised(Exception):
+    """The group's first call raised (its own error is kept on it): roll the transaction
+    back and write the others in a new one."""
 
 
 class GroupCommit:
@@ -85,15 +100,24 @@ class GroupCommit:
         """Write one group (`own` and whoever queued before the lock was ours), then hand the
         lead to the next queued caller, if any."""
         group: list[_Call[Any]] = []
+        pending: list[_Call[Any]] = []        # the calls of the transaction being written
         try:
-            with self._begin() as conn:
-                with self._mutex:
-                    while self._queue and len(group) < MAX_GROUP:
-                        group.append(self._queue.popleft())
-                self._write(conn, group)
+            while True:
+                try:
+                    with self._begin() as conn:
+                        if not group:
+                            with self._mutex:
+                                while self._queue and len(group) < MAX_GROUP:
+                                    group.append(self._queue.popleft())
+                            pending = group[:]
+                        self._write(conn, pending)
+                    break
+                except _FirstRaised:            # rolled back; the first call has its error
+                    self.groups += 1
+                    pending = pending[1:]       # the others never ran: written afresh
         except BaseException as exc:
-            for call in group:
-                call.error, call.result = exc, None     # nothing of the group committed
+            for call in pending:
+                call.error, call.result = exc, None     # nothing of these committed
             if not group:
                 own.error = exc                         # the transaction never began
                 with self._mutex:
@@ -106,10 +130,16 @@ class GroupCommit:
 
     @staticmethod
     def _write(conn: Connection, group: list[_Call[Any]]) -> None:
+        first = group[0]
         if len(group) == 1:
-            group[0].result = group[0].work(conn)       # alone: the plain transaction
+            first.result = first.work(conn)             # alone: the plain transaction
             return
-        for call in group:
+        try:
+            first.result = first.work(conn)             # no savepoint: see the top
+        except Exception as exc:
+            first.error, first.result = exc, None
+            raise _FirstRaised from exc                 # the transaction rolls back
+        for call in group[1:]:
             savepoint = conn.begin_nested()
             try:
                 call.result = call.work(conn)
