@@ -23,3 +23,11 @@ def test_applied_on_glibc_unless_a_malloc_variable_says_otherwise() -> None:
     assert _probe(env) == "True"
     # whoever set MALLOC_ARENA_MAX (or any MALLOC_ tunable) chose for themselves
     assert _probe({**env, "MALLOC_ARENA_MAX": "8"}) == "False"
+
+
+def test_give_back_asks_glibc_and_nothing_else() -> None:
+    """`give_back` (malloc_trim) runs on glibc and says so; elsewhere it does nothing."""
+    from secpipe.malloc_tune import give_back
+
+    glibc = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    assert give_back() is glibc

@@ -10,10 +10,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, text
 
 from secpipe.hub import audit, importer, runs
 from secpipe.hub.authz import Policy, local_principal
+from secpipe.hub.bulk import driver_rows
 from secpipe.hub.common import dumps, now
 from secpipe.hub.interface import ResourceConflict, RunDiff
 from secpipe.hub.schema import audit_log, runs as RUNS
@@ -61,12 +64,29 @@ def _record_core(conn, run, observed, base_branch, writer=None, policy=Policy())
         runs._flip_state(conn, fixed, "ARCHIVED", run.run_id)
     archived = runs._archived_among(conn, list(observed))
     runs._flip_state(conn, archived, "ACTIVE", run.run_id)
-    return runs.diff(conn, run.run_id)
+    return _diff_all_rows(conn, run.run_id, seq, prev_id)
+
+
+def _diff_all_rows(conn, run_id, seq, baseline_run_id) -> RunDiff:
+    """`runs._diff` as it was: every row read at once."""
+    out = RunDiff(run_id=run_id, baseline_run_id=baseline_run_id)
+    for fid, stage, change in driver_rows(
+            conn, "SELECT findings.id, run_findings.stage, run_findings.change FROM run_findings "
+            "JOIN findings ON findings.pk = run_findings.finding_pk "
+            "WHERE run_findings.run_seq = ? ORDER BY findings.id", (seq,)):
+        getattr(out, change).append(fid)
+        counts = out.by_stage.setdefault(stage, {"new": 0, "recurring": 0, "fixed": 0})
+        counts[change] += 1
+    return out
 
 
 def _core(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Core statements of before: `runs.record` as it was, and `insert(audit_log)`."""
+    """The Core statements of before: `runs.record` as it was (its observations in one
+    insert, its diff read at once), `insert(audit_log)`, and the RecordRun row's digest of
+    one JSON text (`audit.digest`)."""
     monkeypatch.setattr(runs, "record", _record_core)
+    monkeypatch.setattr(runs, "diff_digest",
+                        lambda d: audit.digest([d.new, d.recurring, d.fixed]))
     monkeypatch.setattr(audit, "_INSERT", insert(audit_log))
 
 
@@ -98,6 +118,9 @@ def _scenario(store, principal) -> list[Any]:
 def test_text_statements_store_what_the_core_ones_stored(two_urls, principal,
                                                          monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
+    # observations written and Ids hashed a few at a time: every run's in several parts
+    monkeypatch.setattr(runs, "_ROWS_PART", 2)
+    monkeypatch.setattr(runs, "_DIGEST_PART", 2)
     by_text = open_store(two_urls[0], account_id=ACCOUNT)
     try:
         got, got_rows = _scenario(by_text, principal), _rows(by_text)
@@ -111,3 +134,17 @@ def test_text_statements_store_what_the_core_ones_stored(two_urls, principal,
         assert got_rows["runs"] and got_rows["audit_log"]
     finally:
         by_core.close()
+
+
+_IDS = st.lists(st.text(st.characters(codec=None), max_size=12), max_size=9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(new=_IDS, recurring=_IDS, fixed=_IDS, part=st.integers(1, 4))
+def test_diff_digest_is_the_digest_of_one_json_text(new, recurring, fixed, part) -> None:
+    """The RecordRun row's digest, hashed a part of the Ids at a time, is `audit.digest` of
+    the three lists (any text: quotes, controls, non-ASCII, lone surrogates)."""
+    diff = RunDiff(run_id="r", baseline_run_id=None, new=new, recurring=recurring, fixed=fixed)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runs, "_DIGEST_PART", part)
+        assert runs.diff_digest(diff) == audit.digest([new, recurring, fixed])

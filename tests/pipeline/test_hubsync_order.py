@@ -34,3 +34,27 @@ def test_the_diff_is_keyed_in_stage_order(tmp_path: Path) -> None:
             assert list(run.diff or {}) == NAMES
     finally:
         store.close()
+
+
+def test_a_local_hub_takes_the_run_in_the_runs_parts(tmp_path: Path, monkeypatch) -> None:
+    """`record` asks a local hub for parts of `RUN_PART`; a remote hub parts the run itself
+    (its `record_run` takes no part size)."""
+    from secpipe.hub.client import RemoteHub
+    from secpipe.hub.interface import RunDiff
+    from secpipe.pipeline import hubsync
+
+    asked: list[dict] = []
+
+    def record_run(self, rec, findings, **kw):
+        asked.append(kw)
+        return RunDiff(run_id=rec.run_id, baseline_run_id=None)
+
+    store = open_hub(str(tmp_path / "hub.db"))
+    try:
+        monkeypatch.setattr(type(store), "record_run", record_run)
+        record(store, _run("r1"), [], {"run_id": "r1"})
+    finally:
+        store.close()
+    monkeypatch.setattr(RemoteHub, "record_run", record_run)
+    record(RemoteHub.__new__(RemoteHub), _run("r2"), [], {"run_id": "r2"})
+    assert asked == [{"batch_size": hubsync.RUN_PART}, {}]

@@ -13,7 +13,10 @@ must not close `main`'s findings. A finding that is observed again while ARCHIVE
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import hashlib
+import json
+from itertools import islice
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
@@ -40,6 +43,9 @@ _RUN_COLS = ("run_id", "repo", "branch", "commit", "started_at", "finished_at", 
 _INSERT_RUN = text("INSERT INTO runs (" + ", ".join(f'"{c}"' for c in _RUN_COLS)
                    + ") VALUES (" + ", ".join(f":{c}" for c in _RUN_COLS) + ") RETURNING seq")
 _SET_BASELINE = text("UPDATE runs SET baseline_run_id = :baseline_run_id WHERE seq = :seq")
+_OBSERVATION_COLS = ("run_seq", "finding_pk", "stage", "tool", "change")
+_ROWS_PART = 5000       # observations written per `insert_rows` call
+_DIGEST_PART = 5000     # Ids per JSON text hashed by `diff_digest`
 
 
 def stage_tool(doc: Mapping[str, Any]) -> tuple[str, str]:
@@ -172,13 +178,16 @@ def record(conn: Connection, run: RunRecord, observed: dict[int, tuple[str, str]
                                  policy)
     conn.execute(_SET_BASELINE, {"baseline_run_id": prev_id, "seq": seq})
     baseline = _observations(conn, chosen)
-    rows = [(seq, pk, st, tl, "recurring" if pk in baseline else "new")
-            for pk, (st, tl) in observed.items()]
     fixed = [pk for pk, pair in baseline.items() if pair in scope and pk not in observed]
     fixed = _archivable(conn, writer, fixed)
-    rows += [(seq, pk, *baseline[pk], "fixed") for pk in fixed]
-    importer.bulk.insert_rows(conn, "run_findings", ("run_seq", "finding_pk", "stage", "tool",
-                                                     "change"), rows)
+    # the observations in parts: one row tuple per finding for all of them at once (~4 MB at
+    # 50k) lasted to the end of `record`, through the diff's read of the same rows
+    seen = iter(observed.items())
+    while part := [(seq, pk, st, tl, "recurring" if pk in baseline else "new")
+                   for pk, (st, tl) in islice(seen, _ROWS_PART)]:
+        importer.bulk.insert_rows(conn, "run_findings", _OBSERVATION_COLS, part)
+    importer.bulk.insert_rows(conn, "run_findings", _OBSERVATION_COLS,
+                              [(seq, pk, *baseline[pk], "fixed") for pk in fixed])
     if own_history:
         _flip_state(conn, fixed, "ARCHIVED", run.run_id)
     archived = _archived_among(conn, list(observed))
@@ -231,14 +240,46 @@ def diff(conn: Connection, run_id: str) -> RunDiff:
 def _diff(conn: Connection, run_id: str, seq: int, baseline_run_id: str | None) -> RunDiff:
     """`diff` of the run stored as `seq` (`record` knows its row without reading it)."""
     out = RunDiff(run_id=run_id, baseline_run_id=baseline_run_id)
-    for fid, stage, change in driver_rows(
+    lists = {"new": out.new, "recurring": out.recurring, "fixed": out.fixed}
+    # row by row off the cursor: all rows at once (each with its own stage and change
+    # strings, ~14 MB at 50k) were the top of a run's recording, beside the Ids kept
+    for fid, stage, change in _each_row(
             conn, "SELECT findings.id, run_findings.stage, run_findings.change FROM run_findings "
             "JOIN findings ON findings.pk = run_findings.finding_pk "
             "WHERE run_findings.run_seq = ? ORDER BY findings.id", (seq,)):
-        getattr(out, change).append(fid)
-        counts = out.by_stage.setdefault(stage, {"new": 0, "recurring": 0, "fixed": 0})
+        lists[change].append(fid)
+        counts = out.by_stage.get(stage)
+        if counts is None:
+            counts = out.by_stage[stage] = {"new": 0, "recurring": 0, "fixed": 0}
         counts[change] += 1
     return out
+
+
+def _each_row(conn: Connection, sql: str, params: tuple) -> Iterator[tuple]:
+    """`bulk.driver_rows`, one row at a time off the driver's cursor (same transaction)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:
+            yield from cur.execute(sql.replace("?", "%s"), params)
+        return
+    yield from raw.execute(sql, params)
+
+
+def diff_digest(result: RunDiff) -> str:
+    """`audit.digest([result.new, result.recurring, result.fixed])`, the RecordRun audit
+    row's `after`, hashed a part of the Ids at a time: the one JSON text of every Id and its
+    UTF-8 copy (~6 MB at 50k findings) were the top of a run's recording. Same text, so the
+    same digest: a list's JSON is its items' JSON joined by ","."""
+    h = hashlib.sha256()
+    for n, ids in enumerate((result.new, result.recurring, result.fixed)):
+        h.update(b",[" if n else b"[[")
+        for start in range(0, len(ids), _DIGEST_PART):
+            part = json.dumps(ids[start:start + _DIGEST_PART], ensure_ascii=False,
+                              separators=(",", ":"), default=str)
+            h.update(((b"," if start else b"") + part[1:-1].encode("utf-8", "surrogatepass")))
+        h.update(b"]")
+    h.update(b"]")
+    return h.hexdigest()
 
 
 def get(conn: Connection, run_id: str) -> RunRecord:

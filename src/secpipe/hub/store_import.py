@@ -280,7 +280,7 @@ class FindingsImport:
             del pending
             result = runs.record(conn, run, observed, base_branch, principal, self.policy)
             audit.record(conn, principal, "RecordRun", [run.run_id],
-                         after=audit.digest([result.new, result.recurring, result.fixed]),
+                         after=runs.diff_digest(result),
                          detail={"repo": run.repo, "branch": run.branch,
                                  "base_branch": base_branch, "new": len(result.new),
                                  "recurring": len(result.recurring),
