@@ -257,7 +257,7 @@ class Finding(_FingerprintSlot):
 
 
 # a parser may leave these to be made from the finding's other fields (model.derived)
-derive(Finding, "title", "description")
+derive(Finding, "title", "description", "location_key")
 
 
 @lru_cache(maxsize=1 << 16)
