@@ -144,7 +144,7 @@ def test_a_hit_holds_keys_masks_and_places_as_the_parse() -> None:
     (`_secrets.SecretKey`, `secret.HashedMask`), and findings without a secret at one place
     share a Location: a hit's findings hold them the same way (the same objects), with the
     same fields."""
-    from secpipe.model import Location
+    from secpipe.model import Location, Resource
     from secpipe.model.derived import held
     from secpipe.model.secret import HashedMask
 
@@ -155,7 +155,9 @@ def test_a_hit_holds_keys_masks_and_places_as_the_parse() -> None:
                                  secret=Secret.from_hash(f"{i:040x}")) for i in range(3)]
     place = Location("main.tf", 1, 3)
     plain = [Finding(tool="checkov", rule_id=f"CKV_{i}", title="t", severity=Severity.LOW,
-                     location=place, location_key=f"CKV_{i}|r|main.tf") for i in range(3)]
+                     location=place, location_key=f"CKV_{i}|r|main.tf",
+                     resource=Resource("Other", "r", {"framework": "terraform"}))
+             for i in range(3)]
     findings = _secret_findings(3) + hashed + plain
     lines.write("t", KEY, HEAD, findings)
     _, got = lines.read("t", KEY)
@@ -169,3 +171,4 @@ def test_a_hit_holds_keys_masks_and_places_as_the_parse() -> None:
     assert [type(masked(f.secret)) for f in got[3:6]] == [HashedMask] * 3
     assert got[3].location_key.startswith("secret-sha1:")
     assert len({id(f.location) for f in got[6:]}) == 1
+    assert len({id(f.resource) for f in got[6:]}) == 1

@@ -12,7 +12,7 @@ from secpipe.formats.interface import (
     MAX_DOCUMENT_ENV, ReportFormatError, max_document_bytes,
 )
 from secpipe.gcpause import paused
-from secpipe.model import Location
+from secpipe.model import Location, Resource
 
 R = TypeVar("R")
 
@@ -155,6 +155,25 @@ def shared_location(path: str, start_line: int | None, end_line: int | None) -> 
         if len(_SHARED_LOCATIONS) >= _SHARED_LOCATIONS_MAX:
             _SHARED_LOCATIONS.clear()
         found = _SHARED_LOCATIONS[key] = Location(path, start_line, end_line)
+    return found
+
+
+# Resources `shared_resource` handed out, by (type, id, id of the shared details); emptied
+# past _SHARED_LOCATIONS_MAX
+_SHARED_RESOURCES: dict[tuple[str, str, int], Resource] = {}
+
+
+def shared_resource(type_: str, id_: str, details: dict[str, str]) -> Resource:
+    """One Resource for every finding about the same resource: checkov reports every check
+    of a resource with it (56 bytes and its name's text a finding otherwise). `details` must
+    be a mapping `shared_mapping` gave (equal ones are one object). A Resource is frozen."""
+    details = shared_mapping(details)
+    key = (type_, id_, id(details))
+    found = _SHARED_RESOURCES.get(key)
+    if found is None or found.details is not details:
+        if len(_SHARED_RESOURCES) >= _SHARED_LOCATIONS_MAX:
+            _SHARED_RESOURCES.clear()
+        found = _SHARED_RESOURCES[key] = Resource(type_, id_, details)
     return found
 
 

@@ -35,12 +35,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from secpipe.formats._common import (
     as_int, dig, expect, load_json, objects, read_walking, shared, shared_location,
-    shared_mapping, text,
+    shared_mapping, shared_resource, text,
 )
 from secpipe.formats._jsonwalk import JsonCursor, Unwalkable
 from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
-from secpipe.model import Category, Finding, Resource, Secret, Severity, Vulnerability
+from secpipe.model import Category, Finding, Secret, Severity, Vulnerability
 
 TOOL = "checkov"
 DEFAULT_SEVERITY = Severity.MEDIUM
@@ -260,8 +260,7 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         category=category,
         location=shared_location(path, start, end),   # a resource's checks share its place
         # the same few details and properties on every finding: one dict each
-        resource=Resource(type="Other", id=resource_name or path,
-                          details=shared_mapping({"framework": check_type})),
+        resource=shared_resource("Other", resource_name or path, {"framework": check_type}),
         remediation=remediation,
         remediation_url=link,
         vulnerabilities=(vuln,) if vuln else (),

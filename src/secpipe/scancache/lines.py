@@ -29,7 +29,7 @@ from typing import IO, Any, Iterable, Mapping
 
 from secpipe.formats._common import shared, shared_mapping
 from secpipe.formats._secrets import secret_key
-from secpipe.model import Finding, Location, slots
+from secpipe.model import Finding, Location, Resource, slots
 from secpipe.model.secret import share_hashed_mask
 from secpipe.model.derived import DerivedText
 from secpipe.scancache import jsonout, store
@@ -106,15 +106,17 @@ class Shared(store.Kept):
     shrinks (trufflehog3's parser keeps its ids as they are, for the same reason).
     A secret finding's location key is its secret's digest with a prefix: held as the parser
     holds it (`formats._secrets.SecretKey`); equal places of findings without a secret one
-    Location (`formats._common.shared_location`)."""
+    Location (`formats._common.shared_location`), equal resources one Resource
+    (`shared_resource`)."""
 
-    __slots__ = ("texts", "seqs", "values", "locations")
+    __slots__ = ("texts", "seqs", "values", "locations", "resources")
 
     def __init__(self) -> None:
         self.texts: list[DerivedText] = []
         self.seqs: dict[tuple, tuple] = {}
         self.values: dict[str, str] = {}
         self.locations: dict[tuple, Location] = {}
+        self.resources: dict[tuple, Resource] = {}
 
     def held(self, f: Finding) -> Finding:
         """`f` (just read, not yet seen by anyone) holding its location key and place as a
@@ -131,6 +133,12 @@ class Shared(store.Kept):
                     (loc.path, loc.start_line, loc.end_line, loc.snippet), loc)
                 if found is not loc:
                     slots.LOCATION(f, found)
+        res = f.resource
+        if res is not None:
+            # equal details are one dict already (`mapping`); kept alive with the Resource
+            found = self.resources.setdefault((res.type, res.id, id(res.details)), res)
+            if found is not res:
+                slots.RESOURCE(f, found)
         return f
 
     def text(self, value: Any) -> Any:
