@@ -207,11 +207,17 @@ def merge_repeats(
     its group.
 
     Groups are folded as findings arrive (a generator is consumed once, never held): a
-    history of any length costs memory per distinct leak, not per line.
+    history of any length costs memory per distinct leak, not per line (a key made from the value,
+    `SecretKey`, is grouped by its prefix and digest, not by its text made for each finding:
+    120 bytes a group while the report is parsed).
     """
     groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
-        key = (finding.path or "", finding.location_key or f"#{index}")
+        held = slots.HELD_LOCATION_KEY(finding)
+        if held.__class__ is SecretKey:   # its prefix and digest: the key without making it
+            key: tuple[str, ...] = (finding.path or "", held.prefix, finding.secret.sha256)
+        else:
+            key = (finding.path or "", finding.location_key or f"#{index}")
         commit = finding.properties.get("commit") or ""
         line = finding.location.start_line if finding.location else None
         order = (rank(finding) if rank else 0, bool(commit), line or _NO_LINE,
