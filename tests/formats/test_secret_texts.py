@@ -151,18 +151,3 @@ def test_a_merged_finding_keeps_its_title_derived(monkeypatch: pytest.MonkeyPatc
     assert type(HELD_DESCRIPTION(merged)) is str      # its own: the count is added
     assert merged == former and merged.title == former.title
     assert merged.description.endswith("Reported 2 times in this report across 2 commits.")
-
-
-def test_a_tool_hash_mask_reads_as_the_held_one() -> None:
-    """`Secret.from_hash`'s mask is made when read (`secret.HashedMask`): the same text,
-    equality, hash, repr and pickled state as the text held."""
-    from secpipe.model import FingerprintKey, Secret
-    from secpipe.model.secret import HashedMask
-
-    with keyed(FingerprintKey.ephemeral()):
-        made = Secret.from_hash("ab" * 20)
-    text = Secret(made.sha256, f"…(hashed by the tool; #{made.sha256[:8]})")
-    assert isinstance(held(Secret, "masked")(made), HashedMask)
-    assert made.masked == text.masked and made == text and hash(made) == hash(text)
-    assert repr(made) == repr(text) and pickle.loads(pickle.dumps(made)) == text
-    assert dataclasses.asdict(made) == dataclasses.asdict(text)

@@ -26,6 +26,7 @@ from secpipe.formats._common import shared, shared_mapping
 from secpipe.model import Category, Finding, Location, Secret, Severity
 from secpipe.model import slots
 from secpipe.model.derived import DerivedText
+from secpipe.model.finding import SecretKey
 
 CWE = ("CWE-798",)
 REMEDIATION = (
@@ -108,22 +109,6 @@ def secret_finding(
             _secret_key(key_prefix) if secret is not None else None),
         properties=props,
     )
-
-
-class SecretKey(DerivedText):
-    """A secret finding's `location_key`, `prefix` + its secret's digest, made when read: held,
-    the text repeats the 64 hex digits the finding's Secret holds (120 bytes a finding, 4.5 MB
-    at 37,500 secret findings, alive from the parse to the run's end). One object per prefix
-    (`_secret_key`); the key is read about four times in a run (identity, ASFF, the scan
-    cache, `merge_repeats`)."""
-
-    __slots__ = ("prefix",)
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def render(self, finding: Finding, field: str) -> str:
-        return self.prefix + finding.secret.sha256   # secret_finding gives it a secret
 
 
 # SecretKey by prefix: the parsers' few constants, known before any parse (a scan cache hit

@@ -27,8 +27,6 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from secpipe.model.derived import DerivedText, derive, held, setter
-
 if TYPE_CHECKING:
     from secpipe.model.scrubber import Scrubber
 
@@ -62,43 +60,14 @@ class Secret:
         scrub it from the tool's raw report and log (:meth:`FingerprintKey.scrub_hashes`)."""
         key = current_key()
         keyed = key.rekey(algorithm, digest)
-        if masked is None:   # `…(hashed by the tool; #<8 hex>)`, made when read
-            masked = _HASHED  # type: ignore[assignment]
+        if masked is None:
+            masked = f"…(hashed by the tool; #{keyed[:8]})"
         return cls(sha256=keyed, masked=masked)
 
     @classmethod
     def from_digest(cls, digest: str, masked: str = "****") -> "Secret":
         """A digest secpipe keyed already (read back from its own ASFF): kept as it is."""
         return cls(sha256=digest, masked=masked)
-
-
-class HashedMask(DerivedText):
-    """The masked form of a value a tool gave only as a hash, `…(hashed by the tool; #<the
-    first 8 hex of its digest>)`, made when read (`model.derived`): held, it is about 140
-    bytes a Secret (the `…` makes the text two bytes a character), each a text of its own
-    (1.75 MB at 12,500 detect-secrets findings, from the parse to the run's end). One object,
-    `_HASHED`, stands for it in every such Secret."""
-
-    __slots__ = ()
-
-    def render(self, secret: Secret, field: str) -> str:
-        return f"…(hashed by the tool; #{secret.sha256[:8]})"
-
-
-_HASHED = HashedMask()
-derive(Secret, "masked")
-
-
-def share_hashed_mask(secret: Secret) -> None:
-    """`secret` (just made, not yet seen by anyone) holding `_HASHED` when its masked text is
-    the one `_HASHED` makes (a scan cache hit reads the text back: `scancache.lines`)."""
-    masked = _HELD_MASKED(secret)
-    if masked.__class__ is str and masked.startswith("…(hashed by the tool; #") \
-            and masked == _HASHED.render(secret, "masked"):
-        _SET_MASKED(secret, _HASHED)
-
-
-_HELD_MASKED, _SET_MASKED = held(Secret, "masked"), setter(Secret, "masked")
 
 
 def keyed_tool_hash(algorithm: str, tool_hash: str) -> str:

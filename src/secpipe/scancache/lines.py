@@ -30,7 +30,6 @@ from typing import IO, Any, Iterable, Mapping
 from secpipe.formats._common import shared, shared_mapping
 from secpipe.formats._secrets import secret_key
 from secpipe.model import Finding, Location, Resource, slots
-from secpipe.model.secret import share_hashed_mask
 from secpipe.model.derived import DerivedText
 from secpipe.scancache import jsonout, store
 
@@ -122,7 +121,6 @@ class Shared(store.Kept):
         """`f` (just read, not yet seen by anyone) holding its location key and place as a
         fresh parse's finding does."""
         if f.secret is not None:
-            share_hashed_mask(f.secret)
             key = secret_key(f)
             if key is not None:
                 slots.LOCATION_KEY(f, key)
