@@ -151,3 +151,19 @@ def test_a_merged_finding_keeps_its_title_derived(monkeypatch: pytest.MonkeyPatc
     assert type(HELD_DESCRIPTION(merged)) is str      # its own: the count is added
     assert merged == former and merged.title == former.title
     assert merged.description.endswith("Reported 2 times in this report across 2 commits.")
+
+
+def test_a_held_key_text_and_its_derived_key_are_one_leak() -> None:
+    """`merge_repeats` groups a finding holding its key as text (a cache hit's, read without
+    sharing) with one holding the derived key of the same text, as it grouped equal texts."""
+    from secpipe.model import FingerprintKey, Secret
+    from secpipe.model.slots import HELD_LOCATION_KEY, LOCATION_KEY
+
+    with keyed(FingerprintKey.ephemeral()):
+        made = [_secrets.secret_finding(tool="kingfisher", rule_id="aws", kind="AWS", path="a.js",
+                                        line=i + 1, secret=Secret.from_value("AKIA" + "Q" * 16))
+                for i in range(2)]
+    LOCATION_KEY(made[1], made[1].location_key)   # as text
+    assert type(HELD_LOCATION_KEY(made[1])) is str
+    merged = _secrets.merge_repeats(made)
+    assert len(merged) == 1 and merged[0].properties["occurrences"] == "2"

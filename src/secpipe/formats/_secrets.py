@@ -199,6 +199,8 @@ def merge_repeats(
     groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
         held = slots.HELD_LOCATION_KEY(finding)
+        if held.__class__ is str and finding.secret is not None:
+            held = secret_key(finding) or held   # a cached finding's text of one (kingfisher)
         if held.__class__ is SecretKey:   # its prefix and digest: the key without making it
             key: tuple[str, ...] = (finding.path or "", held.prefix, finding.secret.sha256)
         else:
