@@ -137,3 +137,30 @@ def test_cut_short_or_damaged_is_a_miss() -> None:
 def test_an_entry_of_the_json_layout_is_not_read() -> None:
     store.write_entry("t", KEY, {**HEAD, "findings": []})
     assert lines.read("t", KEY) is None
+
+
+def test_a_hit_holds_keys_masks_and_places_as_the_parse() -> None:
+    """A secret finding's location key is made when read (`SecretKey`), and findings without
+    a secret at one place share a Location, about one resource a Resource: a hit's findings
+    hold them the same way (the same objects), with the same fields."""
+    from secpipe.model import Location, Resource
+    with collecting(SecretCollector()):
+        hashed = [secret_finding(tool="detect-secrets", rule_id="k", kind="Key",
+                                 path=f"f{i}.py", line=i + 1, key_prefix="secret-sha1:",
+                                 secret=Secret.from_hash(f"{i:040x}")) for i in range(3)]
+    place = Location("main.tf", 1, 3)
+    plain = [Finding(tool="checkov", rule_id=f"CKV_{i}", title="t", severity=Severity.LOW,
+                     location=place, location_key=f"CKV_{i}|r|main.tf",
+                     resource=Resource("Other", "r", {"framework": "terraform"}))
+             for i in range(3)]
+    findings = _secret_findings(3) + hashed + plain
+    lines.write("t", KEY, HEAD, findings)
+    _, got = lines.read("t", KEY)
+    _same(got, findings)
+    for g, w in zip(got, findings):
+        assert slots.HELD_LOCATION_KEY(g) is slots.HELD_LOCATION_KEY(w) or \
+            slots.HELD_LOCATION_KEY(g) == slots.HELD_LOCATION_KEY(w)
+        assert type(slots.HELD_LOCATION_KEY(g)) is type(slots.HELD_LOCATION_KEY(w))
+    assert got[3].location_key.startswith("secret-sha1:")
+    assert len({id(f.location) for f in got[6:]}) == 1
+    assert len({id(f.resource) for f in got[6:]}) == 1

@@ -166,3 +166,19 @@ def test_malformed_reports_raise_format_error(bad: bytes) -> None:
 def test_sniff_leaves_other_json_alone(other: bytes) -> None:
     from secpipe.formats.interface import Document
     assert not FMT.sniff(Document(other))
+
+
+def test_a_resource_checks_share_its_place_and_resource() -> None:
+    """Every check of one resource holds one Location and one Resource (frozen: shared, as
+    equal texts are), equal to those it held before."""
+    from secpipe.model import Location, Resource
+
+    item = {"check_id": "CKV_AWS_1", "check_name": "n", "file_path": "/main.tf",
+            "file_line_range": [1, 3], "resource": "aws_s3_bucket.b"}
+    doc = {"check_type": "terraform", "results": {"failed_checks": [
+        dict(item, check_id=f"CKV_AWS_{i}") for i in range(1, 4)]}, "summary": {}}
+    findings = get_format("checkov").parse(json.dumps(doc).encode(), "c.json")
+    assert len({id(f.location) for f in findings}) == 1
+    assert len({id(f.resource) for f in findings}) == 1
+    assert findings[0].location == Location("main.tf", 1, 3)
+    assert findings[0].resource == Resource("Other", "aws_s3_bucket.b", {"framework": "terraform"})

@@ -27,6 +27,7 @@ FOLDERS = {
     "kingfisher": ("kingfisher",),
 }
 HELD_TITLE, HELD_DESCRIPTION = held(Finding, "title"), held(Finding, "description")
+HELD_LOCATION_KEY = held(Finding, "location_key")
 
 
 PARSERS = (detect_secrets, git_secrets, gitleaks, kingfisher, trufflehog, trufflehog3)
@@ -35,8 +36,9 @@ PARSERS = (detect_secrets, git_secrets, gitleaks, kingfisher, trufflehog, truffl
 def _former_secret_finding(*, tool, rule_id, kind, path, secret, line=None, end_line=None,
                            severity=Severity.HIGH, severity_original=None, location_key=None,
                            properties=None, note="", share_properties=False,
-                           unique=frozenset()):
-    """`_secrets.secret_finding` as it was when findings held their texts."""
+                           unique=frozenset(), key_prefix="secret:"):
+    """`_secrets.secret_finding` as it was when findings held their texts (detect-secrets gave
+    `location_key=f"secret-sha1:{secret.sha256}"`, now `key_prefix="secret-sha1:"`)."""
     shown = secret.masked if secret is not None else "value redacted by the tool"
     props = {k: v if k in unique else shared(v) for k, v in (properties or {}).items() if v}
     if share_properties:
@@ -61,7 +63,8 @@ def _former_secret_finding(*, tool, rule_id, kind, path, secret, line=None, end_
         location=Location(path=path, start_line=line, end_line=end_line or line),
         remediation=_secrets.REMEDIATION, references=_secrets.REFERENCES, cwe=_secrets.CWE,
         secret=secret,
-        location_key=location_key or (f"secret:{secret.sha256}" if secret is not None else None),
+        location_key=location_key or (f"{key_prefix}{secret.sha256}" if secret is not None
+                                      else None),
         properties=props,
     )
 
@@ -102,6 +105,13 @@ def test_derived_texts_read_as_the_held_ones(tool: str, monkeypatch: pytest.Monk
             assert pickle.loads(pickle.dumps(finding)) == former
             copy = with_issue(finding, "issue", ("x",))
             assert (copy.title, copy.description) == (former.title, former.description)
+            assert copy.location_key == former.location_key
+            assert type(former.location_key) in (str, type(None))
+            if finding.secret is not None and former.location_key == (
+                    f"{former.location_key.split(':', 1)[0]}:{finding.secret.sha256}"):
+                # a key made of the secret's digest is made when read, and a copy shares it
+                assert isinstance(HELD_LOCATION_KEY(finding), _secrets.SecretKey)
+                assert HELD_LOCATION_KEY(copy) is HELD_LOCATION_KEY(finding)
             changed = finding.with_(severity_original="changed")
             assert type(HELD_TITLE(changed)) is str   # `replace` holds the text itself
             assert changed.description == former.description
@@ -141,3 +151,19 @@ def test_a_merged_finding_keeps_its_title_derived(monkeypatch: pytest.MonkeyPatc
     assert type(HELD_DESCRIPTION(merged)) is str      # its own: the count is added
     assert merged == former and merged.title == former.title
     assert merged.description.endswith("Reported 2 times in this report across 2 commits.")
+
+
+def test_a_held_key_text_and_its_derived_key_are_one_leak() -> None:
+    """`merge_repeats` groups a finding holding its key as text (a cache hit's, read without
+    sharing) with one holding the derived key of the same text, as it grouped equal texts."""
+    from secpipe.model import FingerprintKey, Secret
+    from secpipe.model.slots import HELD_LOCATION_KEY, LOCATION_KEY
+
+    with keyed(FingerprintKey.ephemeral()):
+        made = [_secrets.secret_finding(tool="kingfisher", rule_id="aws", kind="AWS", path="a.js",
+                                        line=i + 1, secret=Secret.from_value("AKIA" + "Q" * 16))
+                for i in range(2)]
+    LOCATION_KEY(made[1], made[1].location_key)   # as text
+    assert type(HELD_LOCATION_KEY(made[1])) is str
+    merged = _secrets.merge_repeats(made)
+    assert len(merged) == 1 and merged[0].properties["occurrences"] == "2"

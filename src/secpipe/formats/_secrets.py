@@ -26,6 +26,7 @@ from secpipe.formats._common import shared, shared_mapping
 from secpipe.model import Category, Finding, Location, Secret, Severity
 from secpipe.model import slots
 from secpipe.model.derived import DerivedText
+from secpipe.model.finding import SecretKey
 
 CWE = ("CWE-798",)
 REMEDIATION = (
@@ -67,11 +68,13 @@ def secret_finding(
     note: str = "",
     share_properties: bool = False,
     unique: frozenset[str] = frozenset(),
+    key_prefix: str = "secret:",
 ) -> Finding:
     """One secret finding; only the masked form of the value is ever written into text.
 
     `secret` is None when the tool already redacted the value: then nothing identifies it but
-    the caller's `location_key`.
+    the caller's `location_key`. Without a `location_key`, a finding with a secret is keyed
+    `key_prefix` + the secret's digest, made when read (:class:`SecretKey`).
     `share_properties`: the tool's properties repeat from finding to finding (detect-secrets'
     hash algorithm), so equal ones are one dict (`formats._common.shared_mapping`); a history
     scan's name a commit each, and looking them up would only cost time.
@@ -102,9 +105,31 @@ def secret_finding(
         references=REFERENCES,
         cwe=CWE,
         secret=secret,
-        location_key=location_key or (f"secret:{secret.sha256}" if secret is not None else None),
+        location_key=location_key or (  # type: ignore[arg-type]  # reads as its text
+            _secret_key(key_prefix) if secret is not None else None),
         properties=props,
     )
+
+
+# SecretKey by prefix: the parsers' few constants, known before any parse (a scan cache hit
+# finds its findings' keys here)
+_KEYS: dict[str, SecretKey] = {prefix: SecretKey(prefix) for prefix in ("secret:", "secret-sha1:")}
+
+
+def _secret_key(prefix: str) -> SecretKey:
+    found = _KEYS.get(prefix)
+    if found is None:
+        found = _KEYS[prefix] = SecretKey(prefix)
+    return found
+
+
+def secret_key(finding: Finding) -> SecretKey | None:
+    """The shared :class:`SecretKey` that stands for `finding`'s held location key text, when
+    its text is one (a scan cache hit reads the text back: `scancache.lines`)."""
+    key, secret = finding.location_key, finding.secret
+    if key is None or secret is None or not key.endswith(secret.sha256):
+        return None
+    return _KEYS.get(key[:len(key) - len(secret.sha256)])
 
 
 _REDACTED = "value redacted by the tool"
@@ -167,11 +192,19 @@ def merge_repeats(
     its group.
 
     Groups are folded as findings arrive (a generator is consumed once, never held): a
-    history of any length costs memory per distinct leak, not per line.
+    history of any length costs memory per distinct leak, not per line (a key made from the value,
+    `SecretKey`, is grouped by its prefix and digest, not by its text made for each finding:
+    120 bytes a group while the report is parsed).
     """
     groups: dict[tuple[str, str], _Group] = {}
     for index, finding in enumerate(findings):
-        key = (finding.path or "", finding.location_key or f"#{index}")
+        held = slots.HELD_LOCATION_KEY(finding)
+        if held.__class__ is str and finding.secret is not None:
+            held = secret_key(finding) or held   # a cached finding's text of one (kingfisher)
+        if held.__class__ is SecretKey:   # its prefix and digest: the key without making it
+            key: tuple[str, ...] = (finding.path or "", held.prefix, finding.secret.sha256)
+        else:
+            key = (finding.path or "", finding.location_key or f"#{index}")
         commit = finding.properties.get("commit") or ""
         line = finding.location.start_line if finding.location else None
         order = (rank(finding) if rank else 0, bool(commit), line or _NO_LINE,
@@ -252,4 +285,7 @@ class _Group:
         title = slots.HELD_TITLE(self.best)
         if isinstance(title, DerivedText):   # made from the kind, path and value: unchanged
             slots.TITLE(out, title)
+        key = slots.HELD_LOCATION_KEY(self.best)
+        if isinstance(key, DerivedText):     # made from the value: unchanged
+            slots.LOCATION_KEY(out, key)
         return out

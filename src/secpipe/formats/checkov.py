@@ -34,12 +34,13 @@ import re
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from secpipe.formats._common import (
-    as_int, dig, expect, load_json, objects, read_walking, shared, shared_mapping, text,
+    as_int, dig, expect, load_json, objects, read_walking, shared, shared_location,
+    shared_mapping, shared_resource, text,
 )
 from secpipe.formats._jsonwalk import JsonCursor, Unwalkable
 from secpipe.formats.checkov_severity import resolve
 from secpipe.formats.interface import Document, ReportFormat, ReportFormatError
-from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, Vulnerability
+from secpipe.model import Category, Finding, Secret, Severity, Vulnerability
 
 TOOL = "checkov"
 DEFAULT_SEVERITY = Severity.MEDIUM
@@ -257,10 +258,9 @@ def _finding(item: Mapping[str, Any], check_type: str, version: str, source: str
         severity=severity,
         severity_original=raw_severity,
         category=category,
-        location=Location(path=path, start_line=start, end_line=end),
+        location=shared_location(path, start, end),   # a resource's checks share its place
         # the same few details and properties on every finding: one dict each
-        resource=Resource(type="Other", id=resource_name or path,
-                          details=shared_mapping({"framework": check_type})),
+        resource=shared_resource("Other", resource_name or path, {"framework": check_type}),
         remediation=remediation,
         remediation_url=link,
         vulnerabilities=(vuln,) if vuln else (),

@@ -56,7 +56,7 @@ def _finding(entry: dict[str, Any], file_key: str, where: str, source: str) -> F
         secret=secret,
         severity=Severity.CRITICAL if verified else Severity.HIGH,
         severity_original="verified" if verified else None,
-        location_key=f"secret-sha1:{secret.sha256}",
+        key_prefix="secret-sha1:",
         properties=props,
         share_properties=True,
     )

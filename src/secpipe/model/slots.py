@@ -41,14 +41,15 @@ LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
     Location, "path", "start_line", "end_line", "snippet")
 RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
 SECRET_SHA256, SECRET_MASKED = slot_setters(Secret, "sha256", "masked")
-# what a derived title or description holds (model.derived): a copy shares it
+# what a derived title, description or location key holds (model.derived): a copy shares it
 HELD_TITLE, HELD_DESCRIPTION = held(Finding, "title"), held(Finding, "description")
+HELD_LOCATION_KEY = held(Finding, "location_key")
 
 
 def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding:
     """`f.with_(issue_key=key, related=related)`, keeping the fingerprint already computed
-    (neither field is part of the identity) and a derived title or description as it is
-    (neither is made from those fields)."""
+    (neither field is part of the identity) and a derived title, description or location key
+    as it is (none is made from those fields)."""
     out = new(Finding)
     TOOL(out, f.tool)
     RULE_ID(out, f.rule_id)
@@ -65,7 +66,7 @@ def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding
     CWE(out, f.cwe)
     VULNERABILITIES(out, f.vulnerabilities)
     SECRET(out, f.secret)
-    LOCATION_KEY(out, f.location_key)
+    LOCATION_KEY(out, HELD_LOCATION_KEY(f))
     CONFIDENCE(out, f.confidence)
     PROPERTIES(out, f.properties)
     TYPES(out, f.types)

@@ -28,7 +28,8 @@ import importlib
 from typing import IO, Any, Iterable, Mapping
 
 from secpipe.formats._common import shared, shared_mapping
-from secpipe.model import Finding
+from secpipe.formats._secrets import secret_key
+from secpipe.model import Finding, Location, Resource, slots
 from secpipe.model.derived import DerivedText
 from secpipe.scancache import jsonout, store
 
@@ -79,7 +80,8 @@ def read(tool: str, key: str) -> tuple[dict[str, Any], list[Finding]] | None:
             for line in fh:
                 first = line[:1]
                 if first == b"{":
-                    findings.append(store.finding_from_json(store._loads(line), shared_))
+                    findings.append(shared_.held(
+                        store.finding_from_json(store._loads(line), shared_)))
                 elif first == b"[":
                     shared_.texts.append(_derived(store._loads(line)))
                 else:
@@ -100,14 +102,42 @@ class Shared(store.Kept):
     by its number. A mapping's texts and a title or description held as text are shared
     through this entry's own table, not interned: many name one finding alone (trufflehog3's
     issue id, checkov's descriptions), and the interpreter's table of interned strings never
-    shrinks (trufflehog3's parser keeps its ids as they are, for the same reason)."""
+    shrinks (trufflehog3's parser keeps its ids as they are, for the same reason).
+    A secret finding's location key is its secret's digest with a prefix: held as the parser
+    holds it (`formats._secrets.SecretKey`); equal places of findings without a secret one
+    Location (`formats._common.shared_location`), equal resources one Resource
+    (`shared_resource`)."""
 
-    __slots__ = ("texts", "seqs", "values")
+    __slots__ = ("texts", "seqs", "values", "locations", "resources")
 
     def __init__(self) -> None:
         self.texts: list[DerivedText] = []
         self.seqs: dict[tuple, tuple] = {}
         self.values: dict[str, str] = {}
+        self.locations: dict[tuple, Location] = {}
+        self.resources: dict[tuple, Resource] = {}
+
+    def held(self, f: Finding) -> Finding:
+        """`f` (just read, not yet seen by anyone) holding its location key and place as a
+        fresh parse's finding does."""
+        if f.secret is not None:
+            key = secret_key(f)
+            if key is not None:
+                slots.LOCATION_KEY(f, key)
+        else:
+            loc = f.location
+            if loc is not None:
+                found = self.locations.setdefault(
+                    (loc.path, loc.start_line, loc.end_line, loc.snippet), loc)
+                if found is not loc:
+                    slots.LOCATION(f, found)
+        res = f.resource
+        if res is not None:
+            # equal details are one dict already (`mapping`); kept alive with the Resource
+            found = self.resources.setdefault((res.type, res.id, id(res.details)), res)
+            if found is not res:
+                slots.RESOURCE(f, found)
+        return f
 
     def text(self, value: Any) -> Any:
         return shared(value)
