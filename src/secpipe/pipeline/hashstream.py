@@ -22,11 +22,11 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from secpipe.model.secret import HEX_SYMBOLS
+
 #: bytes read at a time (a window is at most this plus a carried hex run)
 WINDOW = 1 << 20
 _STEP = 4096   # bytes looked at at a time for a window's end, from its last byte back
-# every byte a hex run may hold (hex digits, `-`) deleted: what is left ends a window
-_RUN_BYTES = b"0123456789abcdefABCDEF-"
 
 
 def _window_end(data: bytes) -> int:
@@ -34,11 +34,9 @@ def _window_end(data: bytes) -> int:
     end = len(data)
     while end > 0:
         start = max(0, end - _STEP)
-        piece = data[start:end]
-        if piece.translate(None, _RUN_BYTES):   # some byte of it ends a window: find the last
-            for i in range(len(piece) - 1, -1, -1):
-                if piece[i] not in _RUN_BYTES:
-                    return start + i
+        last = data[start:end].translate(HEX_SYMBOLS).rfind(b" ")
+        if last >= 0:
+            return start + last
         end = start
     return -1
 
