@@ -32,9 +32,15 @@ def hub_location(spec: str | None, out_dir: Path) -> str:
 # written once and never read again in the run. 16 MB, with the run's other memory cuts,
 # lowered the peak of recording them into a new hub from 490 to 420 MB and of re-recording
 # them from 514 to 448 MB against main (bench/own_cpu.py's reports, /usr/bin/time), with the
-# same CPU (re-recording 55.7 s against 58-64 s). 8 MB was too few: re-recording took 77 s of
-# CPU, its updates spilling pages again and again.
-RUN_CACHE_MB = 16
+# same CPU (re-recording 55.7 s against 58-64 s). 8 MB was too few then: re-recording took
+# 77 s of CPU, its updates spilling pages again and again. Since the recording writes in
+# parts of `RUN_PART` and refreshes unchanged findings narrowly, 4 MB is enough: the
+# recording's top at 50,000 findings (a new hub) fell from 172-174 to 161-163 MB, a
+# re-recording's from 173 to 166 MB, with SQLite's own instructions at 5,000 findings
+# slightly fewer (valgrind: 1,268.8 against 1,274.9 million); the pages read back cost
+# system time instead (+0.5 s at 50,000, ~0 at 5,000). See docs/performance.md, twelfth
+# round.
+RUN_CACHE_MB = 4
 
 # The parts a local hub checks and writes the run's findings in (`record_run`'s batch_size;
 # a remote hub parts them itself). A part's documents, their stored JSON texts and UTF-8
