@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
-from secpipe.formats._common import shared, shared_mapping
+from secpipe.formats._common import key_sharing_dict, shared, shared_mapping
 from secpipe.model import Category, Finding, Location, Secret, Severity
 from secpipe.model import slots
 from secpipe.model.derived import DerivedText
@@ -84,9 +84,14 @@ def secret_finding(
     """
     # one object per distinct text (secpipe.formats._common.shared): a history scan repeats
     # its paths, rules, branches, commits and dates on every line
-    props = {k: v if k in unique else shared(v) for k, v in (properties or {}).items() if v}
     if share_properties:
-        props = shared_mapping(props)
+        props = shared_mapping({k: v if k in unique else shared(v)
+                                for k, v in (properties or {}).items() if v})
+    else:   # the finding's own: its keys' table shared with the tool's other findings'
+        props = key_sharing_dict(tool)
+        for k, v in (properties or {}).items():
+            if v:
+                props[k] = v if k in unique else shared(v)
     path, rule_id = shared(path), shared(rule_id)
     if severity_original is not None:
         severity_original = shared(severity_original)
