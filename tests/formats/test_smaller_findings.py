@@ -165,3 +165,28 @@ def test_detect_secrets_findings_read_as_with_held_masks(monkeypatch: pytest.Mon
             assert store.finding_to_json(f) == store.finding_to_json(former)
             assert pickle.loads(pickle.dumps(f)) == former
     assert count
+
+
+def test_slots_finding_is_the_keyword_init() -> None:
+    """`model.slots.finding` and `location` make what `Finding(...)` and `Location(...)`
+    make: fields, repr, equality and pickled state, defaults included."""
+    from secpipe.model import Category, Location, Severity
+    from secpipe.model import slots
+
+    least = dict(tool="t", rule_id="r", title="T", severity=Severity.LOW)
+    most = dict(least, description="d", category=Category.SECRET, severity_original="low",
+                location=Location("a.py", 3, 4, "x"), remediation="fix",
+                remediation_url="https://x", references=("u",), cwe=("CWE-1",),
+                secret=Secret("a" * 64, "m"), location_key="k", confidence=2,
+                properties={"b": "1", "a": "2"}, types=("T/x",),
+                first_observed_at="2024-01-01T00:00:00.000Z",
+                last_observed_at="2024-01-02T00:00:00.000Z", issue_key="i", related=("r",))
+    for kw in (least, most):
+        made, want = slots.finding(**kw), Finding(**kw)
+        assert made == want and repr(made) == repr(want)
+        assert pickle.dumps(made) == pickle.dumps(want)
+        assert made.fingerprint() == want.fingerprint()
+    assert slots.finding(**least).properties is not slots.finding(**least).properties
+    for args in (("a.py",), ("a.py", 3), ("a.py", 3, 5, "s")):
+        place, want_place = slots.location(*args), Location(*args)
+        assert place == want_place and pickle.dumps(place) == pickle.dumps(want_place)

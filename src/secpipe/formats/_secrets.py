@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
 from secpipe.formats._common import key_sharing_dict, shared, shared_mapping
-from secpipe.model import Category, Finding, Location, Secret, Severity
+from secpipe.model import Category, Finding, Secret, Severity
 from secpipe.model import slots
 from secpipe.model.derived import DerivedText
 from secpipe.model.finding import SecretKey
@@ -97,45 +97,25 @@ def secret_finding(
         severity_original = shared(severity_original)
     # the title and description, made from the finding when read (model.derived)
     text = _secret_text(tool, kind, note)
-    # made through the slots (model.slots): the Finding and Location the keyword __init__s
-    # would make (tests/formats/test_secret_texts.py compares them), at less than half the
-    # CPU: a history scan makes one per line of its report
-    place = _new(Location)
-    _LOC_PATH(place, path)
-    _LOC_START_LINE(place, line)
-    _LOC_END_LINE(place, end_line or line)
-    _LOC_SNIPPET(place, None)
-    f = _new(Finding)
-    slots.TOOL(f, tool)
-    slots.RULE_ID(f, rule_id)
-    slots.TITLE(f, text)         # a SecretText reads as its text
-    slots.SEVERITY(f, severity)
-    slots.DESCRIPTION(f, text)
-    slots.CATEGORY(f, Category.SECRET)
-    slots.SEVERITY_ORIGINAL(f, severity_original)
-    slots.LOCATION(f, place)
-    slots.RESOURCE(f, None)
-    slots.REMEDIATION(f, REMEDIATION)
-    slots.REMEDIATION_URL(f, None)
-    slots.REFERENCES(f, REFERENCES)
-    slots.CWE(f, CWE)
-    slots.VULNERABILITIES(f, ())
-    slots.SECRET(f, secret)
-    slots.LOCATION_KEY(f, location_key or (   # a SecretKey reads as its text
-        _secret_key(key_prefix) if secret is not None else None))
-    slots.CONFIDENCE(f, None)
-    slots.PROPERTIES(f, props)
-    slots.TYPES(f, ())
-    slots.FIRST_OBSERVED_AT(f, None)
-    slots.LAST_OBSERVED_AT(f, None)
-    slots.ISSUE_KEY(f, None)
-    slots.RELATED(f, ())
-    return f
-
-
-_new = slots.new
-_LOC_PATH, _LOC_START_LINE = slots.LOC_PATH, slots.LOC_START_LINE
-_LOC_END_LINE, _LOC_SNIPPET = slots.LOC_END_LINE, slots.LOC_SNIPPET
+    # made through the slots (model.slots.finding): the objects Finding(...) and Location(...)
+    # made, at less than half the CPU: a history scan makes one per line of its report
+    return slots.finding(
+        tool=tool,
+        rule_id=rule_id,
+        title=text,          # a SecretText reads as its text
+        description=text,
+        severity=severity,
+        severity_original=severity_original,
+        category=Category.SECRET,
+        location=slots.location(path, line, end_line or line),
+        remediation=REMEDIATION,
+        references=REFERENCES,
+        cwe=CWE,
+        secret=secret,
+        location_key=location_key or (  # a SecretKey reads as its text
+            _secret_key(key_prefix) if secret is not None else None),
+        properties=props,
+    )
 
 
 # SecretKey by prefix: the parsers' few constants, known before any parse (a scan cache hit

@@ -236,7 +236,7 @@ class Finding(_FingerprintSlot):
             object.__setattr__(self, "_fingerprint", fingerprint)   # frozen: a cache only
             return fingerprint
         # the issue key of a finding alone in its issue, which holds it (`hold_in_issue_key`)
-        return fingerprint if len(fingerprint) == FINGERPRINT_LENGTH else fingerprint[6:]
+        return fingerprint if len(fingerprint) == 32 else fingerprint[6:]   # 6: ISSUE_PREFIX
 
     def named_by(self, identity: str) -> "Finding":
         """This finding, its fingerprint made from `identity`, which must be its
@@ -263,17 +263,14 @@ class Finding(_FingerprintSlot):
 
 FINGERPRINT_LENGTH = 32   # hex digits of `_digest`
 ISSUE_PREFIX = "issue/"   # `pipeline.correlate`'s issue keys: the prefix and a fingerprint
-_SET_FINGERPRINT = _FingerprintSlot.__dict__["_fingerprint"].__set__
-
-
-def hold_in_issue_key(finding: Finding) -> None:
-    """Keep `finding`'s fingerprint as the text of its issue key, which must be
-    `ISSUE_PREFIX + finding.fingerprint()` (a finding alone in its issue:
-    `pipeline.correlate`): both texts held were 81 and 87 bytes a finding, 4 MB at 50,000
-    findings alive from the correlation to the run's end. `fingerprint()` then gives the
-    key's tail (a slice, made at each of its few reads after the correlation); the issue
-    key, read about 19 times by the writers, stays a text held as it is."""
-    _SET_FINGERPRINT(finding, finding.issue_key)
+#: `hold_in_issue_key(finding, finding.issue_key)`: keep `finding`'s fingerprint as the text
+#: of its issue key, which must be `ISSUE_PREFIX + finding.fingerprint()` (a finding alone
+#: in its issue: `pipeline.correlate`). Both texts held were 81 and 87 bytes a finding, 4 MB
+#: at 50,000 findings alive from the correlation to the run's end. `fingerprint()` then gives
+#: the key's tail (a slice, made at each of its few reads after the correlation); the issue
+#: key, read about 19 times by the writers, stays a text held as it is. The slot's own
+#: setter: no call of its own for each finding.
+hold_in_issue_key = _FingerprintSlot.__dict__["_fingerprint"].__set__
 
 
 class SecretKey(DerivedText):

@@ -305,7 +305,7 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             key = ISSUE_PREFIX + f.fingerprint()
             if f.issue_key != key or f.related:   # a copy only when it changes
                 f = out[first] = change(f, key, ())
-            hold_in_issue_key(f)   # one text for both (model.finding)
+            hold_in_issue_key(f, f.issue_key)   # one text for both (model.finding)
             continue
         fingerprints = {i: findings[i].fingerprint() for i in members}
         ids = {i: id_of(i, findings[i]) for i in members}
