@@ -235,8 +235,9 @@ class Finding(_FingerprintSlot):
             fingerprint = _digest(self.identity_key())
             object.__setattr__(self, "_fingerprint", fingerprint)   # frozen: a cache only
             return fingerprint
-        # the issue key of a finding alone in its issue, which holds it (`hold_in_issue_key`)
-        return fingerprint if len(fingerprint) == 32 else fingerprint[6:]   # 6: ISSUE_PREFIX
+        # 32 hex digits (`_digest`); longer, the issue key that holds them after ISSUE_PREFIX
+        # (a finding alone in its issue: `hold_in_issue_key`)
+        return fingerprint if len(fingerprint) == 32 else fingerprint[6:]
 
     def named_by(self, identity: str) -> "Finding":
         """This finding, its fingerprint made from `identity`, which must be its
@@ -261,7 +262,6 @@ class Finding(_FingerprintSlot):
         return copy
 
 
-FINGERPRINT_LENGTH = 32   # hex digits of `_digest`
 ISSUE_PREFIX = "issue/"   # `pipeline.correlate`'s issue keys: the prefix and a fingerprint
 #: `hold_in_issue_key(finding, finding.issue_key)`: keep `finding`'s fingerprint as the text
 #: of its issue key, which must be `ISSUE_PREFIX + finding.fingerprint()` (a finding alone
