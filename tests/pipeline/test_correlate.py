@@ -320,3 +320,31 @@ def test_in_place_sets_the_same_fields_a_copy_would() -> None:
     twice[0] = twice[1]
     out = correlate(twice, **kw, in_place=True)
     assert out[0] is not a and out[1] is not a and a.issue_key == done[0].issue_key
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_finding_alone_keeps_its_fingerprint_as_its_issue_keys_text(in_place: bool) -> None:
+    """A finding alone in its issue holds one text for its issue key and fingerprint
+    (`model.finding.hold_in_issue_key`): both read as before, and so do its copies."""
+    import pickle
+
+    from secpipe.model.finding import _digest
+
+    a = _secret("trufflehog3", "amazon.aws-api-key", KEY_ID)
+    b = _secret("git-secrets", "aws-access-key", KEY_ID)
+    c = _secret("trufflehog3", "generic.secret", "another-value-entirely-1234", path="b.py")
+    fingerprints = [_digest.__wrapped__(f.identity_key()) for f in (a, b, c)]
+    out = correlate([a, b, c], id_of=lambda i, f: f"id-{i}", secret_values={KEY_ID},
+                    in_place=in_place)
+    assert [f.fingerprint() for f in out] == fingerprints
+    alone = out[2]
+    assert alone.issue_key == "issue/" + fingerprints[2] and alone.related == ()
+    assert alone._fingerprint is alone.issue_key                 # one text held
+    assert out[0]._fingerprint == fingerprints[0]                # an issue of two: its own
+    again = correlate(out, id_of=lambda i, f: f"id-{i}", secret_values={KEY_ID},
+                      in_place=in_place)
+    assert [f.fingerprint() for f in again] == fingerprints
+    for f in (alone, alone.with_(), alone.keep_fingerprint_in(alone.with_()),
+              pickle.loads(pickle.dumps(alone))):
+        assert f.fingerprint() == fingerprints[2]
+    assert pickle.dumps(alone) == pickle.dumps(alone.with_())   # not in the pickled state

@@ -137,6 +137,29 @@ def shared_mapping(value: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+# the class whose instances lend their `__dict__` to `key_sharing_dict`, per kind; bounded
+_KEY_SHARING: dict[str, type] = {}
+_KEY_SHARING_MAX = 64
+
+
+def key_sharing_dict(kind: str) -> dict[str, Any]:
+    """An empty dict whose table of keys is shared with every other one made for `kind`
+    (CPython's key-sharing dictionaries, PEP 412: an instance's `__dict__`, kept when the
+    instance is gone). Filled with the same keys, it holds only its values: a 4-key mapping
+    is 104 bytes instead of 184, 1.8 MB at 25,000 trufflehog3 findings, alive from the parse
+    to the run's end. It is a plain `dict` to every reader (type, equality, order, `json`,
+    pickling); a key the shared table cannot take, or one set out of order, makes it an
+    ordinary dict again, which only costs the bytes. For mappings of a finding's own values
+    (a history scan's commit and date); equal ones repeated across findings are one dict
+    instead (`shared_mapping`)."""
+    cls = _KEY_SHARING.get(kind)
+    if cls is None:
+        if len(_KEY_SHARING) >= _KEY_SHARING_MAX:
+            return {}
+        cls = _KEY_SHARING[kind] = type(f"{kind} properties", (), {"__module__": __name__})
+    return cls().__dict__
+
+
 # Locations `shared_location` handed out, by (path, start line, end line); emptied past
 # _SHARED_LOCATIONS_MAX, as _SHARED_MAPPINGS
 _SHARED_LOCATIONS: dict[tuple[str, int | None, int | None], Location] = {}

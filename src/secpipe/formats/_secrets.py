@@ -22,8 +22,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
-from secpipe.formats._common import shared, shared_mapping
-from secpipe.model import Category, Finding, Location, Secret, Severity
+from secpipe.formats._common import key_sharing_dict, shared, shared_mapping
+from secpipe.model import Category, Finding, Secret, Severity
 from secpipe.model import slots
 from secpipe.model.derived import DerivedText
 from secpipe.model.finding import SecretKey
@@ -84,28 +84,35 @@ def secret_finding(
     """
     # one object per distinct text (secpipe.formats._common.shared): a history scan repeats
     # its paths, rules, branches, commits and dates on every line
-    props = {k: v if k in unique else shared(v) for k, v in (properties or {}).items() if v}
     if share_properties:
-        props = shared_mapping(props)
+        props = shared_mapping({k: v if k in unique else shared(v)
+                                for k, v in (properties or {}).items() if v})
+    else:   # the finding's own: its keys' table shared with the tool's other findings'
+        props = key_sharing_dict(tool)
+        for k, v in (properties or {}).items():
+            if v:
+                props[k] = v if k in unique else shared(v)
     path, rule_id = shared(path), shared(rule_id)
     if severity_original is not None:
         severity_original = shared(severity_original)
     # the title and description, made from the finding when read (model.derived)
     text = _secret_text(tool, kind, note)
-    return Finding(
+    # made through the slots (model.slots.finding): the objects Finding(...) and Location(...)
+    # made, at less than half the CPU: a history scan makes one per line of its report
+    return slots.finding(
         tool=tool,
         rule_id=rule_id,
-        title=text,          # type: ignore[arg-type]  # a SecretText reads as its text
-        description=text,    # type: ignore[arg-type]
+        title=text,          # a SecretText reads as its text
+        description=text,
         severity=severity,
         severity_original=severity_original,
         category=Category.SECRET,
-        location=Location(path=path, start_line=line, end_line=end_line or line),
+        location=slots.location(path, line, end_line or line),
         remediation=REMEDIATION,
         references=REFERENCES,
         cwe=CWE,
         secret=secret,
-        location_key=location_key or (  # type: ignore[arg-type]  # reads as its text
+        location_key=location_key or (  # a SecretKey reads as its text
             _secret_key(key_prefix) if secret is not None else None),
         properties=props,
     )

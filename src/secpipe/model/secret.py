@@ -61,13 +61,55 @@ class Secret:
         key = current_key()
         keyed = key.rekey(algorithm, digest)
         if masked is None:
-            masked = f"…(hashed by the tool; #{keyed[:8]})"
+            found = _new(HashedSecret)   # its masked form made from the digest when read
+            _SET_SHA256(found, keyed)
+            return found
         return cls(sha256=keyed, masked=masked)
 
     @classmethod
     def from_digest(cls, digest: str, masked: str = "****") -> "Secret":
         """A digest secpipe keyed already (read back from its own ASFF): kept as it is."""
         return cls(sha256=digest, masked=masked)
+
+    def __eq__(self, other: object) -> bool:
+        """The fields', whatever the class (a :class:`HashedSecret` equals the Secret holding
+        its masked text: a scan cache hit reads one back as that)."""
+        if isinstance(other, Secret):
+            return self.sha256 == other.sha256 and self.masked == other.masked
+        return NotImplemented
+
+
+_new = object.__new__
+_SET_SHA256 = Secret.__dict__["sha256"].__set__
+
+
+class HashedSecret(Secret):
+    """A Secret standing for a tool's plain hash of a value (`Secret.from_hash` without a
+    masked form), whose masked form `…(hashed by the tool; #<8 hex>)` is made from its digest
+    when read instead of held: about 170 bytes a detect-secrets finding (the `…` makes the
+    text two bytes a character, and its UTF-8 form is kept once written), 2 MB at 12,500
+    findings alive from the parse to the run's end. Only these pay the read's call (about
+    twelve a finding: its title and description are made from it); every other Secret reads
+    its slot.
+
+    It is a Secret to every reader: the same fields (`masked` reads as the text), equality
+    with a Secret holding that text, hash, repr, `asdict`; copied or pickled, it is that
+    Secret. Made by `from_hash` only."""
+
+    __slots__ = ()
+
+    @property
+    def masked(self) -> str:   # type: ignore[override]
+        return f"…(hashed by the tool; #{self.sha256[:8]})"
+
+    def __repr__(self) -> str:   # a Secret's (a finding's repr shows it)
+        return f"Secret(sha256={self.sha256!r}, masked={self.masked!r})"
+
+    def __reduce_ex__(self, protocol: object) -> tuple:
+        return Secret, (self.sha256, self.masked)
+
+    def __reduce__(self) -> tuple:
+        return Secret, (self.sha256, self.masked)
 
 
 def keyed_tool_hash(algorithm: str, tool_hash: str) -> str:

@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import yaml
 
 from secpipe.model import Category, Finding
+from secpipe.model.finding import ISSUE_PREFIX, hold_in_issue_key
 from secpipe.model.secret import current_key
 from secpipe.model.slots import ISSUE_KEY, RELATED, with_issue
 
@@ -301,9 +302,10 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
             # held as text, not made when read (model.derived): the writers read a finding's
             # issue key about 19 times, and making it at each read cost 3% of a 5k run's CPU
             # for 4 MB at 50k
-            key = "issue/" + f.fingerprint()
+            key = ISSUE_PREFIX + f.fingerprint()
             if f.issue_key != key or f.related:   # a copy only when it changes
-                out[first] = change(f, key, ())
+                f = out[first] = change(f, key, ())
+            hold_in_issue_key(f, f.issue_key)   # one text for both (model.finding)
             continue
         fingerprints = {i: findings[i].fingerprint() for i in members}
         ids = {i: id_of(i, findings[i]) for i in members}
