@@ -256,6 +256,7 @@ def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
     _scrub_all(tool_runs, collector.scrub_text,
                lambda data: scrubonce.scrub_values(collector, data), errors=errors,
                spill=spill)
+    scan_saved.search(collector)   # while the values' automaton is built
     collector.release()
     scrubonce.forget()
     fkey.release()

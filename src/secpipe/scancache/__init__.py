@@ -138,6 +138,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     local = SecretCollector()
     outcome, findings = fresh_scan(scanner, req, local)
     collector.values |= local.values
+    deferred.current().saw(local.values, plain=True)
     ref = store.put_reports(scanner.name, outcome.reports)
     hinted = hints.make_hints(local.values, _digest)
     _save_whole(scanner.name, whole_key, outcome, findings, hinted, ref)
@@ -328,6 +329,7 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
         sub.workdir.mkdir(parents=True, exist_ok=True)
         outcome, found = fresh_scan(scanner, sub, local)
         collector.values |= local.values
+        deferred.current().saw(local.values)
         grouped = _group(found, files, kind)
         if grouped is None:
             return None  # the mirror's findings do not map back: scan the whole tree

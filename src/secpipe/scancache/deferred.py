@@ -35,9 +35,9 @@ import shutil
 import threading
 import weakref
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from secpipe.model import SecretCollector
+from secpipe.model import SecretCollector, scrubonce
 from secpipe.scancache import jsonout, store
 from secpipe.scanners.interface import RawReport
 
@@ -50,23 +50,20 @@ _Slot = tuple[Any, int]   # (a tool run, the index of one of its reports)
 class _Run:
     """What one run (one SecretCollector) has for the cache until `commit`."""
 
-    __slots__ = ("lock", "folder", "files", "reports", "heads", "dirty", "count",
-                 "_release", "__weakref__")
+    __slots__ = ("lock", "folder", "files", "groups", "dirty", "count", "bound", "_release",
+                 "__weakref__")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.folder: Path | None = None
-        self.files: dict[Path, Path] = {}         # entry's path in the cache -> its pending file
-        # (tool, reports key) -> [(name, the report's bytes, then its slot)]
-        self.reports: dict[tuple[str, str], list[list[Any]]] = {}
-        # a whole entry's path -> [[(name, artifact bytes, then slot)], tool log]
-        self.heads: dict[Path, list[Any]] = {}
-        self.dirty: set[Path] = set()
+        self.files: dict[Path, Path] = {}    # entry's path in the cache -> its last pending file
+        self.groups: list[_Group] = []
+        self.dirty: set[Path] = set()        # pending files holding a value of the run
         self.count = itertools.count()
+        self.bound = False
         self._release: Callable[[], None] | None = None
 
-    def path(self, final: Path) -> Path:
-        """Where an entry meant for `final` is written meanwhile (`store._write_atomic`)."""
+    def pending(self, final: Path) -> Path:
         with self.lock:
             if self.folder is None:
                 from secpipe.pipeline.scratch import new_scratch
@@ -77,23 +74,57 @@ class _Run:
             self.files[final] = pending
             return pending
 
+    def remove(self) -> None:
+        if self._release is not None:
+            self._release()
+
+
+class _Group:
+    """What one tool's digest (one `writing`) leaves for the cache.
+
+    A report or artifact is a part `[name, its bytes, then its slot in the run, its id]`."""
+
+    __slots__ = ("run", "files", "reports", "heads", "own", "own_count", "plain")
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.files: list[tuple[Path, Path]] = []   # (entry's path, its pending file)
+        self.reports: dict[tuple[str, str], list[list[Any]]] = {}   # (tool, key) -> parts
+        self.heads: dict[Path, list[Any]] = {}     # whole entry -> [artifact parts, tool log]
+        self.own: set[str] | None = set()          # the values its parses saw, then how many
+        self.own_count = 0
+        self.plain = False   # its findings are one fresh parse of its reports, nothing older
+
+    def path(self, final: Path) -> Path:
+        """Where an entry meant for `final` is written meanwhile (`store._write_atomic`)."""
+        pending = self.run.pending(final)
+        self.files.append((final, pending))
+        return pending
+
     def put_reports(self, tool: str, reports: Sequence[RawReport]) -> str:
         """`store.put_reports`'s key for reports stored at `commit` (as raw/ holds them). Named
         by the digest of what the tool wrote: the same report is the same key."""
         key = store.digest(["reports.bin", "run-scrubbed", [
             [r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
-        with self.lock:
-            self.reports[(tool, key)] = [[r.name, r.data] for r in reports]
+        self.reports[(tool, key)] = [[r.name, r.data, None] for r in reports]
         return key
 
     def head(self, final: Path, artifacts: Sequence[RawReport], stderr: bytes) -> None:
         """A whole entry written with `_LEFT_OUT`: what `commit` puts there."""
-        with self.lock:
-            self.heads[final] = [[[a.name, a.data] for a in artifacts], stderr]
+        self.heads[final] = [[[a.name, a.data, None] for a in artifacts], stderr]
 
-    def remove(self) -> None:
-        if self._release is not None:
-            self._release()
+    def saw(self, values: Iterable[str], *, plain: bool = False) -> None:
+        """The values the tool's parse collected; `plain`: its findings are that parse's of
+        its reports alone (no unit, commit or record reused from an older entry)."""
+        if self.own is not None:
+            self.own.update(values)
+        self.plain = plain
+
+    def parts(self) -> Iterator[list[Any]]:
+        for parts in self.reports.values():
+            yield from parts
+        for head in self.heads.values():
+            yield from head[0]
 
 
 _RUNS: "weakref.WeakKeyDictionary[SecretCollector, _Run]" = weakref.WeakKeyDictionary()
@@ -101,7 +132,8 @@ _LOCK = threading.Lock()
 
 
 def begin(collector: SecretCollector) -> None:
-    """A run starts (`run_plan`): its tools' entries wait for its `check` and `commit`."""
+    """A run starts (`run_plan`): its tools' entries wait for its `check`, `search` and
+    `commit`."""
     with _LOCK:
         _RUNS[collector] = _Run()
 
@@ -114,11 +146,16 @@ def writing(collector: SecretCollector) -> Iterator[None]:
         run = _RUNS.get(collector)
     alone = run is None
     run = _Run() if alone else run
-    token = store.DEFERRAL.set(run)
+    group = _Group(run)
+    token = store.DEFERRAL.set(group)
     try:
         yield
     finally:
         store.DEFERRAL.reset(token)
+        group.own_count = len(group.own or ())
+        group.own = None
+        with run.lock:
+            run.groups.append(group)
     if alone:
         try:
             save_alone(run, collector)
@@ -126,21 +163,25 @@ def writing(collector: SecretCollector) -> Iterator[None]:
             run.remove()
 
 
-def current() -> _Run:
+def current() -> _Group:
     """The pending writes of the tool being digested (inside `writing`)."""
-    run = store.DEFERRAL.get()
-    if run is None:
+    group = store.DEFERRAL.get()
+    if group is None:
         raise RuntimeError("scan cache entries are written only inside deferred.writing()")
-    return run
+    return group
 
 
 def save_alone(run: _Run, collector: SecretCollector) -> None:
-    """Outside a run: the reports scrubbed here as the run would (values, then hashes)."""
+    """Outside a run: the reports scrubbed here as the run would (values, then hashes), and
+    every pending file searched."""
     from secpipe.model.secret import current_key
 
     key = current_key()
     try:
-        _search(run, collector)
+        for group in run.groups:
+            for head in group.heads.values():
+                head[1] = collector.scrub(head[1])
+            _search_files(run, collector, group.files)
         _commit(run, lambda data: key.scrub_hashes(collector.scrub(data)), key.scrub_hashes,
                 tool_runs=())
     finally:
@@ -150,36 +191,63 @@ def save_alone(run: _Run, collector: SecretCollector) -> None:
 def check(collector: SecretCollector, tool_runs: Sequence[Any]) -> None:
     """Every tool is done, the reports not yet scrubbed: each noted report bound to its slot
     in `tool_runs` (the very bytes object, so its scrubbed form is found there at `commit`),
-    the tools' logs scrubbed, every pending file searched for the run's values."""
+    and watched by the run's scrub (`scrubonce.watch`): whether it held a value tells
+    `search` whether the tool's entries need searching."""
     with _LOCK:
         run = _RUNS.get(collector)
     if run is None:
         return
     slots = {id(r.data): (tr, i) for tr in tool_runs for i, r in enumerate(tr.reports)}
+    watched = []
+    for group in run.groups:
+        for part in group.parts():
+            data = part[1]
+            slot = slots.get(id(data))
+            if slot is not None and slot[0].reports[slot[1]].data is data:
+                part[1:] = [slot, id(data)]
+                watched.append(id(data))
+            else:
+                part[1] = None   # not handed to the run (its tool failed): never stored
+    scrubonce.watch(watched)
+    run.bound = True
 
-    def bind(part: list[Any]) -> None:
-        slot = slots.get(id(part[1]))
-        part[1] = slot if slot is not None and slot[0].reports[slot[1]].data is part[1] \
-            else None   # not handed to the run (its tool failed): never stored
 
-    for parts in run.reports.values():
-        for part in parts:
-            bind(part)
-    for head in run.heads.values():
-        for part in head[0]:
-            bind(part)
-    _search(run, collector)
+def search(collector: SecretCollector) -> None:
+    """The reports are scrubbed, the values' automaton still built: the tools' logs scrubbed,
+    and the pending files of each tool that may hold a value of the run searched for every
+    value of the run. A tool may, when the run holds values its parse did not see and its
+    findings are not one fresh parse of its reports (`_Group.plain`: reused units, commits or
+    records come from older entries) or the run's scrub changed its reports, artifacts or
+    log: a finding's text comes from its tool's report, so a report with no value gives
+    findings with none, and a tool's own values are only in its findings as digests and
+    masks (the parsers' rule, tests/pipeline/test_scan_cache.py)."""
+    with _LOCK:
+        run = _RUNS.get(collector)
+    if run is None:
+        return
+    changed = scrubonce.changed()
+    for group in run.groups:
+        logs_changed = False
+        for head in group.heads.values():
+            scrubbed = collector.scrub(head[1])
+            logs_changed |= scrubbed is not head[1] and scrubbed != head[1]
+            head[1] = scrubbed
+        if len(collector.values) <= group.own_count:
+            continue
+        if group.plain and not logs_changed \
+                and not any(part[2] in changed for part in group.parts() if part[1]):
+            continue
+        _search_files(run, collector, group.files)
 
 
-def _search(run: _Run, collector: SecretCollector) -> None:
+def _search_files(run: _Run, collector: SecretCollector, files: list[tuple[Path, Path]]
+                  ) -> None:
     longest = max((len(v.encode("utf-8")) for v in collector.values), default=0)
     # a JSON-escaped form is at most six bytes a byte (\uXXXX), and quoted
     overlap = 6 * longest + 2
-    for final, pending in run.files.items():
+    for _final, pending in files:
         if _holds_a_value(pending, collector, overlap):
-            run.dirty.add(final)
-    for head in run.heads.values():   # the values' automaton is built by now, if it pays
-        head[1] = collector.scrub(head[1])
+            run.dirty.add(pending)
 
 
 def _holds_a_value(path: Path, collector: SecretCollector, overlap: int) -> bool:
@@ -231,7 +299,8 @@ def commit(collector: SecretCollector, scrub_hashes: Callable[[bytes], bytes],
         return slot[0].reports[slot[1]]
 
     try:
-        _commit(run, report, scrub_hashes, tool_runs)
+        if run.bound:   # else `check` never came: nothing is known to be scrubbed
+            _commit(run, report, scrub_hashes, tool_runs)
     finally:
         run.remove()
 
@@ -242,24 +311,22 @@ def _commit(run: _Run, final: Callable[[Any], Any],
     its slot in the run (`check`), or from its bytes alone (`save_alone`)."""
     store.write_failures()
     _remove_old_layouts()
-    resolved: dict[int, Any] = {}
 
     def stored(part: list[Any]) -> Any:
         """The stored form of a noted report; None when it was not handed to the run."""
-        if part[1] is None:
-            return None
-        if id(part) not in resolved:
-            resolved[id(part)] = final(part[1])
-        return resolved[id(part)]
+        return None if part[1] is None else final(part[1])
 
-    for (tool, key), parts in run.reports.items():
-        done = [stored(p) for p in parts]
-        if all(d is not None for d in done):
-            _put_reports(tool, key, [p[0] for p in parts], done)
+    heads: dict[Path, list[Any]] = {}
+    for group in run.groups:
+        heads.update(group.heads)
+        for (tool, key), parts in group.reports.items():
+            done = [stored(p) for p in parts]
+            if all(d is not None for d in done):
+                _put_reports(tool, key, [p[0] for p in parts], done)
     for final_path, pending in run.files.items():
-        if final_path in run.dirty:
+        if pending in run.dirty:
             continue
-        head = run.heads.get(final_path)
+        head = heads.get(final_path)
         if head is None:
             store._write_atomic(final_path, lambda fh, p=pending: _copy(p, fh), binary=True)
             continue
@@ -344,4 +411,4 @@ def _remove_old_layouts() -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-__all__ = ["begin", "check", "commit", "current", "save_alone", "writing"]
+__all__ = ["begin", "check", "commit", "current", "save_alone", "search", "writing"]
