@@ -192,6 +192,104 @@ def test_replacement_table_shortcut_equals_the_three_json_forms(values) -> None:
     assert replacement_table(collector.values) == _table_by_dumps(collector.values)
 
 
+def test_the_run_reuses_the_caches_scrub_only_where_it_gives_the_same_bytes() -> None:
+    """scrubonce: the scan cache's pass (its tool's values) stands in for the run's pass (all
+    values) exactly when no other value shows in the report."""
+    from secpipe.model import scrubonce
+
+    own = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
+    report = b'{"secret": "AKIAIOSFODNN7EXAMPLE", "ctx": "pw=hunter2hunter2; AKIAIOSFODNN7EXAMPLEXYZ"}'
+    cases = {
+        "no other value": [],
+        "other values, absent": ["not-in-the-report-1"],
+        # another tool's value that overlaps one of ours: leftmost-longest picks it instead
+        "a longer overlapping value": ["AKIAIOSFODNN7EXAMPLEXYZ"],
+        "a value inside a masked one": ["unter2hunt"],
+    }
+    for name, others in cases.items():
+        everything = _collector([*own.values, *others])
+        data = bytes(bytearray(report))          # a report object of its own, as each tool's is
+        scrubonce.remember(data, own.values, own.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == everything.scrub(data), name
+    assert own.scrub(report) != _collector([*own.values, "AKIAIOSFODNN7EXAMPLEXYZ"]).scrub(report)
+    # an equal report that is another object is scrubbed afresh, and an entry serves once
+    data = bytes(bytearray(report))
+    scrubonce.remember(data, own.values, b"not what a scrub gives")
+    assert scrubonce.scrub_values(own, bytes(bytearray(report))) == own.scrub(report)
+    assert scrubonce.scrub_values(own, data) == b"not what a scrub gives"   # taken: trusted
+    assert scrubonce.scrub_values(own, data) == own.scrub(report)          # then gone
+    scrubonce.forget()
+
+
+def test_reports_without_own_values_share_one_collector_of_the_others() -> None:
+    """scrubonce: checkov's and detect-secrets' reports (no clear value of their own) are both
+    checked against the run's values with the run's own automaton, built once (no second
+    collector of the same values); the reports of tools with values of their own share one
+    collector of the others. Each report is still scrubbed exactly as the run's collector
+    would."""
+    from secpipe.model import scrubonce
+
+    everything = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
+    none = SecretCollector()
+    clean = b'{"check": "CKV_AWS_1", "file": "main.tf"}'
+    leaked = b'{"check": "CKV_SECRET_2", "code": "key = AKIAIOSFODNN7EXAMPLE"}'
+    built = []
+    for report in (clean, leaked, clean):
+        data = bytes(bytearray(report))
+        scrubonce.remember(data, none.values, none.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == _collector(everything.values
+                                                                      ).scrub(report)
+        built.append(everything._cached)
+        assert not scrubonce._OTHERS
+    assert b"AKIAIOSFODNN7EXAMPLE" not in scrubonce.scrub_values(everything, leaked)
+    assert built[0] is not None and built[0] is built[1] is built[2]
+    own = _collector(["hunter2hunter2"])
+    seen = []
+    for report in (clean, leaked):
+        data = bytes(bytearray(report))
+        scrubonce.remember(data, own.values, own.scrub(data))
+        assert scrubonce.scrub_values(everything, data) == everything.scrub(data)
+        seen.append(scrubonce._OTHERS[0][1])
+    assert seen[0] is seen[1] and seen[0].values == {"AKIAIOSFODNN7EXAMPLE"}
+    scrubonce.forget()
+    assert not scrubonce._OTHERS
+
+
+def test_the_others_reuse_the_automaton_the_cache_pass_built_for_the_same_values() -> None:
+    """scrubonce: a tool's automaton (built when the scan cache scrubbed its report) is kept
+    by `remember` and serves the other tools' reports when they are searched for exactly the
+    same values: built once, the same bytes as a fresh one; nothing is kept after `forget`,
+    and nothing outside a run (no `remember`)."""
+    import gc
+
+    from secpipe.model import scrubonce, secret
+
+    values = ["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2", 'quote"d-secret-value']
+    tool = _collector(values)
+    report = b'{"secret": "AKIAIOSFODNN7EXAMPLE", "ctx": "pw=hunter2hunter2"}'
+    data = bytes(bytearray(report))
+    built = tool._scrubber()                      # as for a report of megabytes
+    scrubbed = tool.scrub(data)
+    scrubonce.remember(data, tool.values, scrubbed)
+    everything = _collector(values)               # the run's values: the tool's, no other
+    leaked = b'{"check": "CKV_SECRET_2", "code": "key = AKIAIOSFODNN7EXAMPLE \\"}'
+    other = bytes(bytearray(leaked))
+    scrubonce.remember(other, frozenset(), other)   # checkov: no value of its own
+    assert scrubonce.scrub_values(everything, other) == _collector(values).scrub(leaked)
+    assert everything._scrubber() is built
+    assert scrubonce.scrub_values(everything, data) == scrubbed
+    scrubonce.forget()
+    assert not secret._KEPT and not secret._LAST_BUILT
+    # outside a run: a built automaton is known weakly only, and goes with its collector
+    lone = _collector(values)
+    lone._scrubber()
+    assert secret._kept_scrubber(frozenset(values)) is None
+    del lone
+    gc.collect()
+    assert not secret._LAST_BUILT or secret._LAST_BUILT[0][1]() is None
+    secret.drop_kept_scrubber()
+
+
 def test_the_run_s_scrub_tells_which_watched_reports_held_a_value() -> None:
     """scrubonce: the run's pass scrubs each report as its collector does, and tells the scan
     cache which of the reports it watches held a value (by id; another object of the same
@@ -208,6 +306,14 @@ def test_the_run_s_scrub_tells_which_watched_reports_held_a_value() -> None:
     assert scrubonce.scrub_values(everything, clean) is clean
     assert scrubonce.changed() == {id(leaked)}
     assert scrubonce.changed() == set()
+    # a report the cache's pass scrubbed in its tool's turn: taken, and told as well
+    own = bytes(bytearray(leaked))
+    scrubonce.remember(own, everything.values, everything.scrub(own))
+    scrubonce.remember(clean, everything.values, clean)
+    scrubonce.watch([id(own), id(clean)])
+    assert scrubonce.scrub_values(everything, own) == everything.scrub(leaked)
+    assert scrubonce.scrub_values(everything, clean) is clean
+    assert scrubonce.changed() == {id(own)}
     scrubonce.watch([id(leaked)])
     scrubonce.forget()
     scrubonce.scrub_values(everything, leaked)

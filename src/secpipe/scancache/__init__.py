@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 from secpipe.formats import ReportFormatError, get_format
-from secpipe.model import Finding, Secret, SecretCollector, collecting
-from secpipe.scancache import deferred, hints, jsonout, lines, store, units as u
+from secpipe.model import Finding, Secret, SecretCollector, collecting, scrubonce
+from secpipe.scancache import deferred, hints, jsonout, kept, lines, store, units as u
 from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
@@ -139,6 +139,7 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     outcome, findings = fresh_scan(scanner, req, local)
     collector.values |= local.values
     deferred.current().saw(local.values, plain=True)
+    _scrub_own(outcome, local)
     ref = store.put_reports(scanner.name, outcome.reports)
     hinted = hints.make_hints(local.values, _digest)
     _save_whole(scanner.name, whole_key, outcome, findings, hinted, ref)
@@ -224,6 +225,17 @@ def _probe() -> str:
     """The digest the active fingerprint scheme gives a fixed value: a keyed scheme changes it
     with its key, so entries made under another key are never served."""
     return _digest(PROBE)
+
+
+def _scrub_own(outcome: ScanOutcome, local: SecretCollector) -> None:
+    """Each report scrubbed of its tool's own values now, in the tool's turn, for the run's
+    pass to take (`model.scrubonce`; a large copy waits on disk, `kept.py`): scrubbed in that
+    pass instead, the largest report's copy and the values' automaton were alive together,
+    beside every other report (11 MB more at the 50k peak). Only the run's pass decides what
+    raw/ and the cache hold."""
+    for report in (*outcome.reports, *outcome.artifacts):
+        scrubonce.remember(report.data, local.values,
+                           kept.kept(report.data, local.scrub(report.data)))
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],

@@ -14,13 +14,14 @@ in clear in an entry written then. So nothing reaches the cache during the tools
 - a whole entry's artifacts and tool log are left out of its head (`_LEFT_OUT`) and filled in
   with the run's scrubbed artifacts and the log scrubbed as raw/'s.
 
-When every tool is done, `check` (the run's values' scrub is about to start, their automaton
-built) binds the noted reports to the run's own report slots and searches every pending file
-for every value of the run: a file holding one (a finding's text quoting another tool's value,
-which the run's outputs show as the tool reported it) is dropped, and its tool scans again next
-run. After the hashes' pass, `commit` writes what is left into the cache. A run killed before
-that writes nothing there. Outside a run (`scan_and_parse` called alone), the same is done at
-the end of the call with that call's values (`save_alone`).
+When every tool is done, `check` binds the noted reports to the run's own report slots, before
+the run's scrub replaces them; once that scrub is done, with the values' automaton still built,
+`search` scrubs the tools' logs and searches the pending files that may hold a value of the
+run (see `search`) for every one: a file holding one (a finding's text quoting another tool's
+value, which the run's outputs show as the tool reported it) is dropped, and its tool scans
+again next run. After the hashes' pass, `commit` writes what is left into the cache. A run
+killed or failing before that writes nothing there. Outside a run (`scan_and_parse` called
+alone), the same is done at the end of the call with that call's values (`save_alone`).
 """
 
 from __future__ import annotations

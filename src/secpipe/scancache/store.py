@@ -1,8 +1,9 @@
 """Where cached scan results live, and how a Finding survives the trip to disk and back.
 
 The cache holds only what parsing already produced: Findings (whose secrets are a digest and a
-masked form, never the value) and raw reports and tool logs scrubbed of every value the parser
-saw. Entries are JSON files named by the digest of their key, written atomically (temp file +
+masked form, never the value) and raw reports and tool logs as the run writes them to raw/ and
+logs/, scrubbed of every value any tool of the run saw; a run's entries are written after its
+scrub (`deferred.py`). Entries are JSON files named by the digest of their key, written atomically (temp file +
 rename), so concurrent runs never read half an entry and a crash leaves no torn one; an entry
 that does not read back is treated as a miss, never as "no findings".
 """
