@@ -64,7 +64,7 @@ def test_every_field_comes_back(dicts: list[dict], secrets: int) -> None:
 def test_derived_texts_are_written_once_and_shared_again() -> None:
     findings = _secret_findings(30)
     lines.write("t", KEY, HEAD, findings)
-    text = lines._path("t", KEY).read_text()
+    text = lines.path("t", KEY).read_text()
     assert text.count('"secpipe.formats._secrets"') == 2   # two notes: two SecretTexts
     _, got = lines.read("t", KEY)
     _same(got, findings)
@@ -100,14 +100,14 @@ def test_a_derived_text_not_made_of_texts_is_written_out() -> None:
 def test_no_value_in_clear() -> None:
     findings = _secret_findings(5)
     lines.write("t", KEY, HEAD, findings)
-    assert CLEAR[:-2].encode() not in lines._path("t", KEY).read_bytes()
+    assert CLEAR[:-2].encode() not in lines.path("t", KEY).read_bytes()
 
 
 def test_cut_short_or_damaged_is_a_miss() -> None:
     findings = _secret_findings(4) + [Finding(tool="t", rule_id="r", title="x",
                                               severity=Severity.LOW)]
     lines.write("t", KEY, HEAD, findings)
-    path = lines._path("t", KEY)
+    path = lines.path("t", KEY)
     whole = path.read_bytes()
     assert lines.read("t", KEY)[1] == findings
     for end in range(len(whole)):   # cut anywhere, a line boundary included
@@ -119,7 +119,7 @@ def test_cut_short_or_damaged_is_a_miss() -> None:
         whole.replace(b"\n5\n", b"\n4\n"),                # another count
         b"".join(lines_[:2] + lines_[3:]),                 # a finding's line left out
         whole.replace(b'"severity":1', b'"severity":"x"', 1),   # a field of the wrong shape
-        whole.replace(b'"schema":2', b'"schema":1', 1),   # another schema
+        whole.replace(b'"schema":%d' % store.SCHEMA, b'"schema":1', 1),   # another schema
         whole.replace(b"secpipe.formats._secrets", b"secpipe.formats._nothere"),
         whole.replace(b"secpipe.formats._secrets", b"os"),
         whole.replace(b'"secpipe.formats._secrets","SecretText"',

@@ -290,6 +290,36 @@ def test_the_others_reuse_the_automaton_the_cache_pass_built_for_the_same_values
     secret.drop_kept_scrubber()
 
 
+def test_the_run_s_scrub_tells_which_watched_reports_held_a_value() -> None:
+    """scrubonce: the run's pass scrubs each report as its collector does, and tells the scan
+    cache which of the reports it watches held a value (by id; another object of the same
+    bytes is not watched); `changed` answers once."""
+    from secpipe.model import scrubonce
+
+    everything = _collector(["AKIAIOSFODNN7EXAMPLE", "hunter2hunter2"])
+    clean = bytes(bytearray(b'{"check": "CKV_AWS_1", "file": "main.tf"}'))
+    leaked = bytes(bytearray(b'{"check": "CKV_SECRET_2", "code": "pw=hunter2hunter2"}'))
+    unwatched = bytes(bytearray(leaked))
+    scrubonce.watch([id(clean), id(leaked)])
+    for data in (clean, leaked, unwatched):
+        assert scrubonce.scrub_values(everything, data) == everything.scrub(data)
+    assert scrubonce.scrub_values(everything, clean) is clean
+    assert scrubonce.changed() == {id(leaked)}
+    assert scrubonce.changed() == set()
+    # a report the cache's pass scrubbed in its tool's turn: taken, and told as well
+    own = bytes(bytearray(leaked))
+    scrubonce.remember(own, everything.values, everything.scrub(own))
+    scrubonce.remember(clean, everything.values, clean)
+    scrubonce.watch([id(own), id(clean)])
+    assert scrubonce.scrub_values(everything, own) == everything.scrub(leaked)
+    assert scrubonce.scrub_values(everything, clean) is clean
+    assert scrubonce.changed() == {id(own)}
+    scrubonce.watch([id(leaked)])
+    scrubonce.forget()
+    scrubonce.scrub_values(everything, leaked)
+    assert scrubonce.changed() == set()
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_value, min_size=1, max_size=10, unique=True),
        st.lists(st.tuples(st.integers(0, 9), st.text(alphabet="ab \"\\\né", max_size=6)),

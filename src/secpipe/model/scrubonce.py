@@ -1,8 +1,11 @@
-"""A raw report's values scrubbed once, not twice.
+"""A raw report's values scrubbed once, not twice; and which reports held a value.
 
-A tool scanned fresh has its report scrubbed twice: by the scan cache, of the values its own
-parse saw (what the cache may keep), and at the end of the run, of every value the run saw
-(what raw/ may keep). Both passes read the whole report; at 50,000 findings each cost seconds.
+A tool scanned fresh has its report scrubbed in its turn, of the values its own parse saw, and
+at the end of the run, of every value the run saw (what raw/ and the scan cache keep). Both
+passes read the whole report; at 50,000 findings each cost seconds. The first is there for
+memory: it runs in the tool's turn, and the run's pass then takes its result instead of
+scrubbing the largest report with the values' automaton built beside it and its copy (11 MB
+more at the 50k peak).
 
 The cache's result is remembered here, keyed by the very report object, with the values it
 was scrubbed of. The run's pass takes it when scrubbing by the run's values gives the same
@@ -15,12 +18,20 @@ cache keeps a large one on disk, `scancache/kept.py`), not as bytes: held from i
 to the run's pass, through every other tool's parse, the copy of trufflehog3's report was
 12.6 MB of the tools' plateau at 50,000 findings. A result that is the report itself (a tool
 without clear values) is kept as the report's reference alone.
+
+The scan cache stores each report as the run's pass leaves it, and searches a tool's other
+entries (its findings) for the run's values only where they may be: a finding's text comes from
+its tool's report, so a report the pass leaves as it is gives findings that hold no value
+(`scancache/deferred.py`; searching every entry cost about 1.4 s of CPU at 50,000 findings).
+So the pass tells which of the reports the cache watches (`watch`, by `id()`: the run holds
+each of them, unscrubbed, until its pass replaces it, so no two share an id meanwhile) it
+changed (`changed`).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import AbstractSet, Protocol
+from typing import AbstractSet, Iterable, Protocol
 
 from secpipe.model.secret import SecretCollector, drop_kept_scrubber, keep_scrubber
 
@@ -43,6 +54,8 @@ _MAX_ENTRIES = 256   # reports of one run; a bound, so a crashed run's leftovers
 # report without values of its own, checkov's and detect-secrets', are the run's values: the
 # run's collector, `_collector_of`.) Dropped by forget().
 _OTHERS: list[tuple[frozenset[str], SecretCollector]] = []
+_WATCHED: set[int] = set()   # the scan cache's reports, by id(), and those the pass changed
+_CHANGED: set[int] = set()
 
 
 def remember(data: bytes, values: AbstractSet[str], scrubbed: "bytes | Stored") -> None:
@@ -59,7 +72,31 @@ def remember(data: bytes, values: AbstractSet[str], scrubbed: "bytes | Stored") 
         keep_scrubber(frozen)
 
 
+def watch(reports: Iterable[int]) -> None:
+    """The `id()`s of reports whose change by the run's pass `changed` is to tell."""
+    with _LOCK:
+        _WATCHED.update(reports)
+
+
+def changed() -> frozenset[int]:
+    """The watched reports the run's pass changed (by `id()`), and no longer watched."""
+    with _LOCK:
+        found = frozenset(_CHANGED)
+        _WATCHED.clear()
+        _CHANGED.clear()
+    return found
+
+
 def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
+    """`collector.scrub(data)`, noting whether it changed a watched report."""
+    scrubbed = _scrub_values(collector, data)
+    if scrubbed is not data and id(data) in _WATCHED and scrubbed != data:
+        with _LOCK:
+            _CHANGED.add(id(data))
+    return scrubbed
+
+
+def _scrub_values(collector: SecretCollector, data: bytes) -> bytes:
     """`collector.scrub(data)`, from the remembered pass where that gives the same bytes (a
     remembered result that cannot be read back any more is scrubbed afresh, the same bytes)."""
     with _LOCK:
@@ -84,6 +121,8 @@ def forget() -> None:
     with _LOCK:
         _MEMO.clear()
         _OTHERS.clear()
+        _WATCHED.clear()
+        _CHANGED.clear()
     drop_kept_scrubber()
 
 
@@ -104,4 +143,4 @@ def _collector_of(values: frozenset[str], run: SecretCollector) -> SecretCollect
     return collector
 
 
-__all__ = ["Stored", "forget", "remember", "scrub_values"]
+__all__ = ["Stored", "changed", "forget", "remember", "scrub_values", "watch"]

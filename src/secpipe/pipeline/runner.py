@@ -33,7 +33,7 @@ from secpipe.pipeline.versions import PROBE_TIMEOUT
 from secpipe.pipeline.result import (
     RunResult, StageResult, StageStatus, Suppression, ToolResult, ToolStatus,
 )
-from secpipe.scancache import hints as scan_hints, scan_and_parse
+from secpipe.scancache import deferred as scan_saved, hints as scan_hints, scan_and_parse
 from secpipe.scancache.turns import my_turn, turns
 from secpipe.scanners._history import OFF as HISTORY_OFF
 from secpipe.scanners.interface import RawReport, ScannerError, ScanRequest, kill_all_tools
@@ -94,6 +94,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     the error ends the run. `durations` (tool -> seconds last time) orders the queue."""
     events = events or Events()
     collector = SecretCollector()
+    scan_saved.begin(collector)   # the scan cache is written after the run's scrub
     fkey = fingerprint_key or FingerprintKey.ephemeral()
     done: dict[str, StageResult] = {}
     pending: dict[str, PlannedStage] = {s.name: s for s in plan.stages}
@@ -231,6 +232,7 @@ def run_plan(plan: Plan, *, run: RunResult, suppressions: Sequence[Suppression],
     with keyed(fkey):
         correlate_run(run, collector.values)   # one issue per root cause, across stages
     _scrub_all(tool_runs, fkey.scrub_hashes_text, fkey.scrub_hashes)
+    scan_saved.commit(collector, fkey.scrub_hashes, tool_runs)   # as raw/ and logs/ hold them
     fkey.forget_hashes()   # and the hashes and their table, before the outputs are written
     return tool_runs
 
@@ -248,11 +250,13 @@ def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
     (`errors`) for `_scrub_errors` after it: a stage's error holds them as they are. Short
     texts are then searched without the automaton, with the same result."""
     scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed
+    scan_saved.check(collector, tool_runs)   # before the reports are replaced by their scrub
     # scrubbed, each report goes to disk (pipeline.spill) until write_raw copies it
     spill = Spill() if any(tr.reports for tr in tool_runs) else None
     _scrub_all(tool_runs, collector.scrub_text,
                lambda data: scrubonce.scrub_values(collector, data), errors=errors,
                spill=spill)
+    scan_saved.search(collector)   # while the values' automaton is built
     collector.release()
     scrubonce.forget()
     fkey.release()

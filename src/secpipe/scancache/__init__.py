@@ -9,6 +9,9 @@ tools whose findings are local to a file or directory (see `units.py`) scan only
 changed, in a mirror tree, and reuse the rest. Cached findings are the parser's own output
 before identities are assigned, so the pipeline gives them the same Ids as a cold run.
 
+Nothing is written to the cache in a tool's turn: its entries wait for the run's scrub of every
+tool's values and are written after it, its reports as raw/ holds them (`deferred.py`).
+
 Off with `secpipe run --no-cache` (SECPIPE_NO_CACHE=1) or SECPIPE_SCAN_CACHE=off.
 """
 
@@ -21,10 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 from secpipe.formats import ReportFormatError, get_format
-from secpipe.model import Finding, Secret, SecretCollector, collecting
-from secpipe.model import scrubonce
-from secpipe.model.secret import current_key
-from secpipe.scancache import hints, jsonout, kept, lines, store, units as u
+from secpipe.model import Finding, Secret, SecretCollector, collecting, scrubonce
+from secpipe.scancache import deferred, hints, jsonout, kept, lines, store, units as u
 from secpipe.scancache.turns import my_turn, not_my_turn, turns
 from secpipe.scanners.interface import RawReport, ScanOutcome, ScanRequest, Scanner
 
@@ -62,9 +63,10 @@ def scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollecto
     """Findings (before identities) and the outcome, from the cache where it holds them.
 
     Whatever a tool wrote is also searched for the values of tools served from the cache
-    (see `hints.py`), so the run's scrub masks them as a cold run would."""
+    (see `hints.py`), so the run's scrub masks them as a cold run would. What it leaves for
+    the cache is written after the run's scrub (`deferred.py`; called alone, at the end)."""
     store.write_failures()
-    with turns():   # what the tool wrote is digested in its turn (turns.py)
+    with deferred.writing(collector), turns():   # digested in its turn (turns.py)
         outcome, findings = _scan_and_parse(scanner, req, collector, version)
         failed = store.write_failures()
         if failed:
@@ -136,15 +138,13 @@ def _scan_and_parse(scanner: Scanner, req: ScanRequest, collector: SecretCollect
     local = SecretCollector()
     outcome, findings = fresh_scan(scanner, req, local)
     collector.values |= local.values
-    scrubbed = _scrubbed(outcome, local)
-    # its reports stored first and dropped, not held while the findings are written (the
-    # copy of trufflehog3's report: 12.6 MB at the top of its turn at 50,000 findings)
-    ref = store.put_reports(scanner.name, scrubbed.reports)
-    scrubbed = replace(scrubbed, reports=[])
+    deferred.current().saw(local.values, plain=True)
+    _scrub_own(outcome, local)
+    ref = store.put_reports(scanner.name, outcome.reports)
     hinted = hints.make_hints(local.values, _digest)
-    _save_whole(scanner.name, whole_key, scrubbed, findings, hinted, ref)
+    _save_whole(scanner.name, whole_key, outcome, findings, hinted, ref)
     if kind in ("file", "dir"):
-        _save_index(scanner.name, index_key, files, kind, findings, scrubbed, hinted, ref)
+        _save_index(scanner.name, index_key, files, kind, findings, outcome, hinted, ref)
     return outcome, findings
 
 
@@ -227,41 +227,31 @@ def _probe() -> str:
     return _digest(PROBE)
 
 
-def _scrubbed(outcome: ScanOutcome, local: SecretCollector) -> ScanOutcome:
-    """What the cache may keep of a tool's output: clear values masked and the tools' own plain
-    hashes of them (detect-secrets' SHA-1) replaced by their keyed digests, as in raw/."""
-    key = current_key()
-
-    def clean(data: bytes) -> bytes:
-        values_scrubbed = local.scrub(data)
-        # the run's pass reuses it (a large copy from disk: `kept.py`)
-        scrubonce.remember(data, local.values, kept.kept(data, values_scrubbed))
-        return key.scrub_hashes(values_scrubbed)
-
-    try:
-        return replace(outcome,
-                       reports=[RawReport(r.name, clean(r.data)) for r in outcome.reports],
-                       artifacts=[RawReport(r.name, clean(r.data)) for r in outcome.artifacts],
-                       stderr=clean(outcome.stderr), cleanup=None, outputs={})
-    finally:
-        # the hashes' bytes table (7 MB at 50,000 findings) is not kept beside the next
-        # tool's digest: that tool's parse adds hashes, so the next scrub builds it anew anyway
-        key.release()
+def _scrub_own(outcome: ScanOutcome, local: SecretCollector) -> None:
+    """Each report scrubbed of its tool's own values now, in the tool's turn, for the run's
+    pass to take (`model.scrubonce`; a large copy waits on disk, `kept.py`): scrubbed in that
+    pass instead, the largest report's copy and the values' automaton were alive together,
+    beside every other report (11 MB more at the 50k peak). Only the run's pass decides what
+    raw/ and the cache hold."""
+    for report in (*outcome.reports, *outcome.artifacts):
+        scrubonce.remember(report.data, local.values,
+                           kept.kept(report.data, local.scrub(report.data)))
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
                 hinted: list[list], reports_ref: str | None = None) -> None:
     """The tool's whole result, its findings one a line (`lines.py`); its reports are those
-    stored under `reports_ref` when given (`store.put_reports`), else the outcome's."""
+    stored under `reports_ref` when given (`store.put_reports`), else the outcome's. Its
+    artifacts and log are left out, and filled in after the run's scrub (`deferred.py`)."""
+    deferred.current().head(lines.path(tool, key), outcome.artifacts, outcome.stderr)
     lines.write(tool, key, {
         # one hint at a time (the same bytes): the C encoder's pieces of 25,000 hints at once
         # were the top of trufflehog3's turn at 50,000 findings
         "hints": jsonout.Each(hinted),
         "reports_ref": reports_ref or store.put_reports(tool, outcome.reports),
-        "artifacts": store.reports_streamed(outcome.artifacts),
         "exit_code": outcome.exit_code, "command": list(outcome.command),
-        "stderr": outcome.stderr.decode("utf-8", "surrogateescape"),
         "notes": list(outcome.notes), "format": outcome.format,
+        "artifacts": [], "stderr": "",   # last: deferred._LEFT_OUT
     }, findings)
 
 
@@ -351,13 +341,14 @@ def _partial(scanner: Scanner, req: ScanRequest, collector: SecretCollector,
         sub.workdir.mkdir(parents=True, exist_ok=True)
         outcome, found = fresh_scan(scanner, sub, local)
         collector.values |= local.values
+        deferred.current().saw(local.values)
         grouped = _group(found, files, kind)
         if grouped is None:
             return None  # the mirror's findings do not map back: scan the whole tree
         # the root's config files ride along in the mirror; what the tool says of them when
         # they did not change is already in the cache
         fresh = {unit: found for unit, found in grouped.items() if unit in changed}
-        outcome = _scrubbed(outcome, local)
+        outcome = replace(outcome, cleanup=None, outputs={})
         if not outcome.reports:  # nothing of the tool's kind changed: keep the last report
             outcome = replace(last, stderr=outcome.stderr)
     findings: list[Finding] = []

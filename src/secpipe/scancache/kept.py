@@ -1,13 +1,17 @@
-"""The scan cache's scrubbed copy of a large report, kept on disk for the run's pass.
+"""A tool's report scrubbed of its own values, kept on disk for the run's pass.
 
-The cache scrubs a tool's report of the tool's own values; the run's pass at the end of the
-tools' turns reuses that result (`model.scrubonce`) instead of scrubbing the report again. Held
-in memory, the copy lived through every other tool's parse: 12.6 MB for trufflehog3's report
-at 50,000 findings, at the plateau of the tools' turns. A large one waits in a scratch folder
-instead (`pipeline.spill`: 0700, locked, removed with the last report in it, or by the next
-run if this one is killed) and is read back once. It holds none of its tool's values, as the
-cache's own entry on disk; another tool's value it may hold is masked by the run's pass
-before the report reaches raw/ (scrubonce reuses the copy only when no such value occurs).
+The scan cache scrubs a fresh tool's report of the tool's own values in its turn; the run's
+pass at the end of the tools' turns reuses that result (`model.scrubonce`) instead of
+scrubbing the report again. Held in memory, the copy lived through every other tool's parse:
+12.6 MB for trufflehog3's report at 50,000 findings, at the plateau of the tools' turns. A
+large one waits in a scratch folder instead (`pipeline.spill`: 0700, locked, removed with the
+last report in it, or by the next run if this one is killed) and is read back once.
+
+It holds none of its tool's values; another tool's value it may hold (in clear, as the tools'
+own reports in the run's scratch folder hold it) is masked by the run's pass before the report
+reaches raw/ or the scan cache (scrubonce reuses the copy only when no such value occurs). It
+is never in the scan cache's folder, which receives only what the run's pass made
+(`deferred.py`).
 """
 
 from __future__ import annotations

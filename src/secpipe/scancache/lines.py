@@ -64,14 +64,14 @@ def write(tool: str, key: str, head: Mapping[str, Any], findings: Iterable[Findi
             count += 1
         fh.write(f"{count}\n")
 
-    store._write_atomic(_path(tool, key), emit, binary=False)
+    store._write_atomic(path(tool, key), emit, binary=False)
 
 
 def read(tool: str, key: str) -> tuple[dict[str, Any], list[Finding]] | None:
     """The entry's head and Findings; None when missing, of another schema, cut short or
     damaged (a miss: the tool runs again)."""
     try:
-        with open(_path(tool, key), "rb") as fh:
+        with open(path(tool, key), "rb") as fh:
             head = store._loads(fh.readline())
             if not isinstance(head, dict) or head.get("schema") != store.SCHEMA:
                 return None
@@ -223,7 +223,8 @@ def _derived(line: Any) -> DerivedText:
     return found
 
 
-def _path(tool: str, key: str):
+def path(tool: str, key: str):
+    """Where the entry of `tool` under `key` lives."""
     return store._entry_path(tool, key, None).with_suffix(SUFFIX)
 
 

@@ -1,8 +1,9 @@
 """Where cached scan results live, and how a Finding survives the trip to disk and back.
 
 The cache holds only what parsing already produced: Findings (whose secrets are a digest and a
-masked form, never the value) and raw reports and tool logs scrubbed of every value the parser
-saw. Entries are JSON files named by the digest of their key, written atomically (temp file +
+masked form, never the value) and raw reports and tool logs as the run writes them to raw/ and
+logs/, scrubbed of every value any tool of the run saw; a run's entries are written after its
+scrub (`deferred.py`). Entries are JSON files named by the digest of their key, written atomically (temp file +
 rename), so concurrent runs never read half an entry and a crash leaves no torn one; an entry
 that does not read back is treated as a miss, never as "no findings".
 """
@@ -15,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
 
@@ -25,7 +27,13 @@ from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
 from secpipe.scanners.interface import RawReport
 
-SCHEMA = 2  # bump when the entry layout or the meaning of a key changes
+# 3: entries scrubbed of every value of the run, written after its scrub (`deferred.py`)
+SCHEMA = 3  # bump when the entry layout or the meaning of a key changes
+
+#: inside a tool's digest (`deferred.writing`), what takes the cache's writes until the run's
+#: scrub: `path(final)` gives where an entry is written meanwhile, `put_reports(tool, reports)`
+#: notes reports to store then
+DEFERRAL: ContextVar[Any] = ContextVar("secpipe_scan_cache_deferral", default=None)
 
 
 def cache_root() -> Path:
@@ -108,7 +116,11 @@ def write_entry(tool: str, key: str, entry: Mapping[str, Any], root: Path | None
 
 def _write_atomic(path: Path, write: Callable[[IO[Any]], object], *, binary: bool) -> bool:
     """`write` into a temp file renamed to `path` (never a half-written file under its name);
-    a failure is kept for `write_failures`. Whether it was written."""
+    a failure is kept for `write_failures`. Whether it was written. Inside a tool's digest
+    the file is written where `DEFERRAL` says, not in the cache (`deferred.py`)."""
+    deferral = DEFERRAL.get()
+    if deferral is not None:
+        path = deferral.path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
@@ -310,8 +322,14 @@ def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     report and its length: a hit reads them back without decoding and re-encoding them
     (checkov's 7.6 MB report as a JSON string cost ~15 ms of a re-run's CPU, every run). Still
     no base64: a value that escaped scrubbing stays findable by a plain grep. The `.bin` is
-    written first, so an entry never names reports that are not there."""
+    written first, so an entry never names reports that are not there.
+
+    Inside a tool's digest, nothing is written: the reports are stored after the run's scrub,
+    as raw/ holds them (`deferred.py`)."""
     reports = list(reports)
+    deferral = DEFERRAL.get()
+    if deferral is not None:
+        return deferral.put_reports(tool, reports)
     # not the key of the JSON layout's entries ("reports"): a secpipe from before the .bin,
     # sharing the cache, never finds an entry it cannot read under a key it would use
     key = digest(["reports.bin", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
