@@ -159,3 +159,18 @@ def test_a_damaged_none_is_searched_again(cache, monkeypatch) -> None:
     searched = _searches(monkeypatch)
     assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
     assert searched == [{_sha(VALUES[0])}]
+
+
+@pytest.mark.parametrize("where", [[2**64, 20], [0, 2**70], [1.5, 20]])
+def test_a_position_beyond_64_bits_is_a_damaged_answer(cache, monkeypatch, where) -> None:
+    """The answers are read by orjson alone, which reads such an integer as a float: the
+    answer is searched again, as json's integer (past the text's end) was."""
+    text = _text(random.Random(7), [VALUES[0]])
+    key = hashlib.sha256(text).hexdigest()
+    entry = json.dumps({"schema": store.SCHEMA, "found": {_sha(VALUES[0]): where}})
+    path = store._entry_path(hints._MEMO_TOOL, key, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(entry)
+    searched = _searches(monkeypatch)
+    assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
+    assert searched == [{_sha(VALUES[0])}]

@@ -137,7 +137,7 @@ def _memo(collector: SecretCollector, hinted: set[Hint], blob: bytes, digest,
         scanner.recover(collector, [blob], digest)
         return scanner
     key = hashlib.sha256(blob).hexdigest()
-    kept = _Answers.of(store.read_entry(_MEMO_TOOL, key))
+    kept = _Answers.of(_read_answers(key))
     pending = kept.unanswered({h[3] for h in hinted})
     todo: set[Hint] = set()
     confirm: dict[str, tuple[int, int]] = {}   # hint digest -> where its value was found
@@ -174,6 +174,31 @@ def _memo(collector: SecretCollector, hinted: set[Hint], blob: bytes, digest,
     del found
     store.write_entry(_MEMO_TOOL, key, kept.entry())
     return scanner
+
+
+def _read_answers(key: str) -> dict[str, Any] | None:
+    """`store.read_entry` of a text's answers, read by orjson alone: `store._loads` leaves to
+    json an entry with a run of 20 digits, which `none`'s hex digests always hold, and json's
+    read of a 1.6 MB string held ~6 MB at the top of a cached run's last turn (50,000
+    findings), where orjson's holds the bytes and the string. The two differ only on integers
+    beyond 64 bits (orjson reads a float): no position in a text, and not a position
+    `_where` takes either way (json's would lie past the text's end): searched again."""
+    import orjson
+
+    from secpipe.scancache import store
+
+    try:
+        raw = store._entry_path(_MEMO_TOOL, key, None).read_bytes()
+    except OSError:   # none kept (or unreadable: a miss, as store.read_entry's)
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            data = store._loads(raw)   # what orjson refuses (a lone surrogate), json reads
+        except ValueError:
+            return None   # damaged: searched again
+    return data if isinstance(data, dict) and data.get("schema") == store.SCHEMA else None
 
 
 _MISSING = object()
