@@ -70,8 +70,8 @@ def test_kept_answers_recover_what_a_search_recovers(cache, seed, present, wante
     assert _recovered(texts, hinted, not texts_first) == expected
 
 
-def test_a_text_seen_again_is_searched_only_for_new_hints(cache, monkeypatch) -> None:
-    text = _text(random.Random(1), [VALUES[0], VALUES[2]])
+def _searches(monkeypatch) -> list[set]:
+    """The digests each search of a text looked for, in order, from now on."""
     searched: list[set] = []
     find = hintscan.Scanner._find
 
@@ -80,6 +80,12 @@ def test_a_text_seen_again_is_searched_only_for_new_hints(cache, monkeypatch) ->
         return find(self, pieces, digest, seen)
 
     monkeypatch.setattr(hintscan.Scanner, "_find", counting)
+    return searched
+
+
+def test_a_text_seen_again_is_searched_only_for_new_hints(cache, monkeypatch) -> None:
+    text = _text(random.Random(1), [VALUES[0], VALUES[2]])
+    searched = _searches(monkeypatch)
     assert _recovered([text], hints.make_hints({VALUES[0], VALUES[1]}, _sha), True) == {VALUES[0]}
     assert searched == [{_sha(VALUES[0]), _sha(VALUES[1])}]
     assert _recovered([text], hints.make_hints({VALUES[0], VALUES[1]}, _sha), True) == {VALUES[0]}
@@ -106,18 +112,6 @@ def test_nothing_is_kept_with_the_cache_off(cache, monkeypatch) -> None:
     text = _text(random.Random(3), [VALUES[0]])
     assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
     assert not cache.exists()
-
-
-def _searches(monkeypatch) -> list[set]:
-    searched: list[set] = []
-    find = hintscan.Scanner._find
-
-    def counting(self, pieces, digest, seen):
-        searched.append(self.digests())
-        return find(self, pieces, digest, seen)
-
-    monkeypatch.setattr(hintscan.Scanner, "_find", counting)
-    return searched
 
 
 def test_answers_not_in_the_text_are_kept_as_one_string_of_digests(cache, monkeypatch) -> None:
