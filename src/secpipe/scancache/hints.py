@@ -26,8 +26,9 @@ import weakref
 from typing import Any, Iterable
 
 from secpipe.model import SecretCollector
+from secpipe.model.scrubber import WINDOW
 from secpipe.scancache import windows
-from secpipe.scancache.hintscan import EDGE, MIN_HINTED, WINDOW, Hint, Scanner
+from secpipe.scancache.hintscan import EDGE, MIN_HINTED, Hint, Scanner
 
 MEMO_MIN = 1 << 20   # texts of this many bytes or more keep their answers (`_memo`)
 _MEMO_TOOL = "_hint-search"   # the scan cache's folder for them (no tool has this name)

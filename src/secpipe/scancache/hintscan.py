@@ -12,19 +12,13 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
-from secpipe.model.scrubber import automaton_with
+from secpipe.model.scrubber import WINDOW, automaton_with
 from secpipe.scancache import windows
 
 MIN_HINTED = 16
 EDGE = 4             # characters of a value's start and end a hint holds (its mask shows them)
 
 Hint = tuple[str, str, int, str]  # prefix, suffix, length, digest
-
-#: characters of a text searched at a time. A window of a report with characters beyond
-#: Latin-1 is held as its piece of bytes, its decoded characters (two or four bytes each, and
-#: the decoder's held text) and the automaton's copy of them (four bytes each): ~11 MB a
-#: window of a million characters, at the top of a cached run's last turn
-WINDOW = 1 << 18
 
 
 class Scanner:
