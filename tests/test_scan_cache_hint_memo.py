@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secpipe.model import SecretCollector
-from secpipe.scancache import hints, store
+from secpipe.scancache import hints, hintscan, store
 
 
 def _sha(value: str) -> str:
@@ -62,7 +62,7 @@ def test_kept_answers_recover_what_a_search_recovers(cache, seed, present, wante
     texts = [_text(rng, present), _text(rng, present[:1])]
     hinted = hints.make_hints(set(wanted), _sha)
     plain = SecretCollector()        # a plain search, nothing kept
-    hints._Scanner({tuple(h) for h in hinted}).recover(plain, texts, _sha)
+    hintscan.Scanner({tuple(h) for h in hinted}).recover(plain, texts, _sha)
     expected = set(plain.values)
     assert expected >= set(present) & set(wanted)
     # the first time searched (answers kept), then from the kept answers, either order
@@ -70,18 +70,22 @@ def test_kept_answers_recover_what_a_search_recovers(cache, seed, present, wante
     assert _recovered(texts, hinted, not texts_first) == expected
 
 
+def _searches(monkeypatch) -> list[set]:
+    """The digests each search of a text looked for, in order, from now on."""
+    searched: list[set] = []
+    find = hintscan.Scanner._find
+
+    def counting(self, pieces, digest, seen):
+        searched.append(self.digests())
+        return find(self, pieces, digest, seen)
+
+    monkeypatch.setattr(hintscan.Scanner, "_find", counting)
+    return searched
+
+
 def test_a_text_seen_again_is_searched_only_for_new_hints(cache, monkeypatch) -> None:
     text = _text(random.Random(1), [VALUES[0], VALUES[2]])
-    searched: list[set] = []
-    find = hints._Scanner.find
-
-    def counting(self, text, digest, seen=None):
-        searched.append({d for lengths in self.by_prefix.values()
-                         for suffixes in lengths.values() for ds in suffixes.values()
-                         for d in ds})
-        return find(self, text, digest, seen)
-
-    monkeypatch.setattr(hints._Scanner, "find", counting)
+    searched = _searches(monkeypatch)
     assert _recovered([text], hints.make_hints({VALUES[0], VALUES[1]}, _sha), True) == {VALUES[0]}
     assert searched == [{_sha(VALUES[0]), _sha(VALUES[1])}]
     assert _recovered([text], hints.make_hints({VALUES[0], VALUES[1]}, _sha), True) == {VALUES[0]}
@@ -108,3 +112,59 @@ def test_nothing_is_kept_with_the_cache_off(cache, monkeypatch) -> None:
     text = _text(random.Random(3), [VALUES[0]])
     assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
     assert not cache.exists()
+
+
+def test_answers_not_in_the_text_are_kept_as_one_string_of_digests(cache, monkeypatch) -> None:
+    text = _text(random.Random(4), [VALUES[0]])
+    hinted = hints.make_hints({VALUES[0], VALUES[1], VALUES[2]}, _sha)
+    assert _recovered([text], hinted, True) == {VALUES[0]}
+    kept = store.read_entry(hints._MEMO_TOOL, hashlib.sha256(text).hexdigest())
+    assert set(kept["found"]) == {_sha(VALUES[0])}
+    none = kept["none"]
+    assert len(none) == 128 and {none[:64], none[64:]} == {_sha(VALUES[1]), _sha(VALUES[2])}
+    searched = _searches(monkeypatch)
+    assert _recovered([text], hinted, False) == {VALUES[0]} and searched == []
+
+
+def test_an_older_entry_with_none_answers_reads_the_same(cache, monkeypatch) -> None:
+    """Written by a secpipe before `none`: its None answers are "not in it", not searched
+    again, and the entry is kept in the new form once another hint is answered."""
+    text = _text(random.Random(5), [VALUES[0]])
+    key = hashlib.sha256(text).hexdigest()
+    start = text.decode().index(VALUES[0])
+    store.write_entry(hints._MEMO_TOOL, key, {"found": {
+        _sha(VALUES[0]): [start, len(VALUES[0])], _sha(VALUES[1]): None}})
+    searched = _searches(monkeypatch)
+    assert _recovered([text], hints.make_hints({VALUES[0], VALUES[1]}, _sha), True) \
+        == {VALUES[0]}
+    assert searched == []
+    assert _recovered([text], hints.make_hints({VALUES[1], VALUES[2]}, _sha), True) == set()
+    assert searched == [{_sha(VALUES[2])}]
+    kept = store.read_entry(hints._MEMO_TOOL, key)
+    assert kept["found"] == {_sha(VALUES[0]): [start, len(VALUES[0])]}
+    assert sorted([kept["none"][:64], kept["none"][64:]]) == sorted([_sha(VALUES[1]),
+                                                                     _sha(VALUES[2])])
+
+
+def test_a_damaged_none_is_searched_again(cache, monkeypatch) -> None:
+    text = _text(random.Random(6), [VALUES[0]])
+    key = hashlib.sha256(text).hexdigest()
+    store.write_entry(hints._MEMO_TOOL, key, {"found": {}, "none": _sha(VALUES[0]) + "x"})
+    searched = _searches(monkeypatch)
+    assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
+    assert searched == [{_sha(VALUES[0])}]
+
+
+@pytest.mark.parametrize("where", [[2**64, 20], [0, 2**70], [1.5, 20]])
+def test_a_position_beyond_64_bits_is_a_damaged_answer(cache, monkeypatch, where) -> None:
+    """The answers are read by orjson alone, which reads such an integer as a float: the
+    answer is searched again, as json's integer (past the text's end) was."""
+    text = _text(random.Random(7), [VALUES[0]])
+    key = hashlib.sha256(text).hexdigest()
+    entry = json.dumps({"schema": store.SCHEMA, "found": {_sha(VALUES[0]): where}})
+    path = store._entry_path(hints._MEMO_TOOL, key, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(entry)
+    searched = _searches(monkeypatch)
+    assert _recovered([text], hints.make_hints({VALUES[0]}, _sha), True) == {VALUES[0]}
+    assert searched == [{_sha(VALUES[0])}]

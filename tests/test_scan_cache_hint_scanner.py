@@ -1,4 +1,4 @@
-"""The hint scanner (scancache.hints._Scanner) finds exactly what a plain search finds: for each
+"""The hint scanner (scancache.hintscan.Scanner) finds exactly what a plain search finds: for each
 hint, the first place in the text where a value of its length, starting and ending as the hint
 says, has the hint's digest. Many hints share a prefix (every AWS key starts "AKIA"), which is
 the case the scanner's index by length and suffix is for."""
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secpipe.scancache import hints
+from secpipe.scancache import hints, hintscan
 
 ALPHABET = "AKIab01 \"\n"
 
@@ -55,10 +55,10 @@ def test_the_scanner_finds_what_a_plain_search_finds(case, engine, window) -> No
     """Both engines, and the automaton's windows small enough for values to cross them."""
     text, hint_list = case
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(hints, "WINDOW", window)
+        mp.setattr(hintscan, "WINDOW", window)
         if engine == "regex":
-            mp.setattr(hints, "_prefix_automaton", lambda prefixes: None)
-        scanner = hints._Scanner(hint_list)
+            mp.setattr(hintscan, "_prefix_automaton", lambda prefixes: None)
+        scanner = hintscan.Scanner(hint_list)
         if hint_list:
             assert (scanner._automaton is None) == (engine == "regex")
         assert scanner.find(text, _sha) == _plain(text, hint_list)
@@ -67,13 +67,13 @@ def test_the_scanner_finds_what_a_plain_search_finds(case, engine, window) -> No
 def test_thousands_of_keys_with_one_prefix_are_each_found_once() -> None:
     values = [f"AKIA{i:016d}" for i in range(3000)]
     text = "\n".join(f'"key": "{v}"' for v in values[::3])   # a third of them present
-    found = hints._Scanner(hints.make_hints(values, _sha)).find(text, _sha)
+    found = hintscan.Scanner(hints.make_hints(values, _sha)).find(text, _sha)
     assert sorted(v for _s, _n, v in found.values()) == sorted(values[::3])
 
 
 def test_a_damaged_hint_is_ignored_not_an_error() -> None:
     good = hints.make_hints(["AKIA" + "Z" * 16], _sha)[0]
     damaged = [("AK", "ZZZZ", 20, "x"), ("AKIA", "Z", 20, "y"), ("AKIA", "ZZZZ", 3, "z")]
-    scanner = hints._Scanner([tuple(good), *damaged])
+    scanner = hintscan.Scanner([tuple(good), *damaged])
     found = scanner.find("AKIA" + "Z" * 16, _sha)
     assert list(found) == [good[3]]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from secpipe.cli import main
 from secpipe.model import Category, Finding, Location, Resource, Secret, SecretCollector, Severity
 from secpipe.model.finding import Vulnerability
-from secpipe.scancache import hints, store, units
+from secpipe.scancache import hints, hintscan, store, units
 
 
 def _sha(value: str) -> str:
@@ -93,7 +93,7 @@ def test_hints_are_found_in_one_pass_however_many_and_wherever_they_overlap() ->
     # "AKIA0000..." starts inside "AKIAKIA0000...": both are there
     assert collector.values == {"AKIAKIA0000ZZZZYYYYXXXX", "AKIA0000ZZZZYYYYXXXX",
                                 "AKIA0299ZZZZYYYYXXXX"}
-    assert hints._trie([]) == "(?!)"
+    assert hintscan._trie([]) == "(?!)"
 
 
 def test_checkov_reads_no_source_file_whatever_its_frameworks_setting(tmp_path: Path) -> None:

@@ -14,27 +14,24 @@ A big text (a cached checkov report is megabytes, served again on every run) is 
 per hint: whether a hint's value is in a text, and where, depends on nothing else, so the
 answer is kept per text (by the digest of its bytes) in the scan cache (`_memo`), and the next
 run searches it only for hints it has not answered yet. A kept answer holds the hint's digest
-and a position, never a value; a position is believed only where the value read there has the
-hint's digest.
+and a position, or its digest alone ("not in it"), never a value; a position is believed only
+where the value read there has the hint's digest.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import weakref
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from secpipe.model import SecretCollector
-from secpipe.model.scrubber import WINDOW, automaton_of, matches
+from secpipe.model.scrubber import WINDOW
+from secpipe.scancache import windows
+from secpipe.scancache.hintscan import EDGE, MIN_HINTED, Hint, Scanner
 
-MIN_HINTED = 16
-_EDGE = 4            # characters of a value's start and end a hint holds (its mask shows them)
 MEMO_MIN = 1 << 20   # texts of this many bytes or more keep their answers (`_memo`)
 _MEMO_TOOL = "_hint-search"   # the scan cache's folder for them (no tool has this name)
-
-Hint = tuple[str, str, int, str]  # prefix, suffix, length, digest
 
 
 def make_hints(values: Iterable[str], digest) -> list[list]:
@@ -42,12 +39,12 @@ def make_hints(values: Iterable[str], digest) -> list[list]:
     out = []
     for value in sorted(set(values)):
         if len(value) >= MIN_HINTED:
-            out.append([value[:_EDGE], value[-_EDGE:], len(value), digest(value)])
+            out.append([value[:EDGE], value[-EDGE:], len(value), digest(value)])
     return out
 
 
 class _RunState:
-    __slots__ = ("hints", "texts", "lock", "scanner")
+    __slots__ = ("hints", "texts", "lock", "scanner", "version")
 
     def __init__(self) -> None:
         self.hints: set[Hint] = set()
@@ -56,7 +53,10 @@ class _RunState:
         # the reports again
         self.texts: list[bytes] = []
         self.lock = threading.Lock()
-        self.scanner: _Scanner | None = None  # for every hint of the run, built when needed
+        # for every hint of the run, made when a text is searched for them all (a text whose
+        # answers are all kept needs none: `_memo`), kept while `version` (of `hints`) holds
+        self.scanner: Scanner | None = None
+        self.version = 0
 
 
 _STATES: "weakref.WeakKeyDictionary[SecretCollector, _RunState]" = weakref.WeakKeyDictionary()
@@ -86,7 +86,7 @@ def add_hints(collector: SecretCollector, hints: Iterable[list], digest) -> None
         new -= state.hints
         if new:
             state.hints |= new
-            state.scanner = None
+            state.scanner, state.version = None, state.version + 1
         texts = list(state.texts)
     if new and texts:
         _search(collector, new, texts, digest)
@@ -100,166 +100,167 @@ def add_texts(collector: SecretCollector, blobs: Iterable[bytes], digest) -> Non
         state.texts.extend(texts)
         if not state.hints or not texts:
             return
-        if state.scanner is None:
-            state.scanner = _Scanner(state.hints)
-        scanner, hinted = state.scanner, set(state.hints)
-    _search(collector, hinted, texts, digest, scanner)
+        scanner, hinted, version = state.scanner, set(state.hints), state.version
+    scanner = _search(collector, hinted, texts, digest, scanner)
+    if scanner is not None:
+        with state.lock:
+            if state.version == version:
+                state.scanner = scanner
 
 
 def _search(collector: SecretCollector, hinted: set[Hint], blobs: list[bytes], digest,
-            scanner: "_Scanner | None" = None) -> None:
-    """Every hint looked for in every blob; a big blob's answers kept (`_memo`)."""
+            scanner: "Scanner | None" = None) -> "Scanner | None":
+    """Every hint looked for in every blob; a big blob's answers kept (`_memo`). One scanner
+    of `hinted` serves every blob searched for all of them (`scanner`, when given, is one,
+    else it is made when first needed); returned when there is one."""
     small = [b for b in blobs if len(b) < MEMO_MIN]
     if small:
-        (scanner or _Scanner(hinted)).recover(collector, small, digest)
+        scanner = scanner or Scanner(hinted)
+        scanner.recover(collector, small, digest)
     for blob in blobs:
         if len(blob) >= MEMO_MIN:
-            _memo(collector, hinted, blob, digest)
+            scanner = _memo(collector, hinted, blob, digest, scanner)
+    return scanner
 
 
-def _memo(collector: SecretCollector, hinted: set[Hint], blob: bytes, digest) -> None:
-    """`_Scanner(hinted).recover` on one big blob, through the answers kept for its bytes:
-    {hint digest: [start, length] of the value in the decoded text, or None}. Only the
-    hints without a (confirmed) answer are searched, and their answers added. With the scan
-    cache off, nothing is read or kept."""
+def _memo(collector: SecretCollector, hinted: set[Hint], blob: bytes, digest,
+          scanner: "Scanner | None" = None) -> "Scanner | None":
+    """`Scanner(hinted).recover` on one big blob, through the answers kept for its bytes
+    (`_Answers`). Only the hints without a (confirmed) answer are searched, and their answers
+    added. With the scan cache off, nothing is read or kept. The text is read a window at a
+    time (`windows.py`), never decoded whole. Returns the scanner of all of `hinted` when it
+    made or had one."""
     from secpipe.scancache import enabled, store
 
     if not enabled():
-        _Scanner(hinted).recover(collector, [blob], digest)
-        return
+        scanner = scanner or Scanner(hinted)
+        scanner.recover(collector, [blob], digest)
+        return scanner
     key = hashlib.sha256(blob).hexdigest()
-    entry = store.read_entry(_MEMO_TOOL, key)
-    kept = entry.get("found") if entry is not None else None
-    kept = kept if isinstance(kept, dict) else {}
-    text: str | None = None
+    kept = _Answers.of(_read_answers(key))
+    pending = kept.unanswered({h[3] for h in hinted})
     todo: set[Hint] = set()
+    confirm: dict[str, tuple[int, int]] = {}   # hint digest -> where its value was found
     for hint in hinted:
-        if hint[3] not in kept:
-            todo.add(hint)
-            continue
-        where = kept[hint[3]]
-        if where is None:
+        if hint[3] not in pending:
             continue           # searched before: not in this text
-        if text is None:
-            text = blob.decode("utf-8", "replace")
-        value = _at(text, where)
-        if value is not None and digest(value) == hint[3]:
-            collector.add(value)
-        else:
+        where = kept.found.get(hint[3], _MISSING)
+        if where is _MISSING:
+            todo.add(hint)
+        elif _where(where):
+            confirm[hint[3]] = (where[0], where[1])
+        elif where is not None:
             todo.add(hint)     # a damaged answer: searched again
+    if confirm:
+        values = windows.slices(blob, confirm, WINDOW)
+        for hint in hinted:
+            if hint[3] in confirm:
+                value = values.get(hint[3])
+                if value is not None and digest(value) == hint[3]:
+                    collector.add(value)
+                else:
+                    todo.add(hint)     # a damaged answer: searched again
     if not todo:
-        return
-    if text is None:
-        text = blob.decode("utf-8", "replace")
-    found = _Scanner(todo).find(text, digest)
+        return scanner
+    if len(todo) == len(hinted):   # every hint: the scanner of them all, made once
+        scanner = scanner or Scanner(hinted)
+        found = scanner.find_in(blob, digest)
+    else:
+        found = Scanner(todo).find_in(blob, digest)
     for start, length, value in found.values():
         collector.add(value)
-    answers = {h[3]: (list(found[h[3]][:2]) if h[3] in found else None) for h in todo}
-    store.write_entry(_MEMO_TOOL, key, {"found": {**kept, **answers}})
+    kept.answer({h[3] for h in todo}, {d: [start, length]
+                                      for d, (start, length, _v) in found.items()})
+    del found
+    store.write_entry(_MEMO_TOOL, key, kept.entry())
+    return scanner
 
 
-def _at(text: str, where: object) -> str | None:
-    if not (isinstance(where, list) and len(where) == 2
-            and all(type(n) is int and n >= 0 for n in where)):
+def _read_answers(key: str) -> dict[str, Any] | None:
+    """`store.read_entry` of a text's answers, read by orjson alone: `store._loads` leaves to
+    json an entry with a run of 20 digits, which `none`'s hex digests always hold, and json's
+    read of a 1.6 MB string held ~6 MB at the top of a cached run's last turn (50,000
+    findings), where orjson's holds the bytes and the string. The two differ only on integers
+    beyond 64 bits (orjson reads a float): no position in a text, and not a position
+    `_where` takes either way (json's would lie past the text's end): searched again."""
+    import orjson
+
+    from secpipe.scancache import store
+
+    try:
+        raw = store._entry_path(_MEMO_TOOL, key, None).read_bytes()
+    except OSError:   # none kept (or unreadable: a miss, as store.read_entry's)
         return None
-    start, length = where
-    return text[start:start + length]
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            data = store._loads(raw)   # what orjson refuses (a lone surrogate), json reads
+        except ValueError:
+            return None   # damaged: searched again
+    return data if isinstance(data, dict) and data.get("schema") == store.SCHEMA else None
 
 
-class _Scanner:
-    """Every hint's prefix found in one pass over a text, whatever the number of hints.
-
-    The prefixes (four characters each) go into one Aho-Corasick automaton (`pyahocorasick`,
-    as the run's scrubber, secpipe.model.scrubber), else into one regular expression shaped as
-    a trie: a report of n characters costs O(n), where looking for each hint in turn cost
-    hints x n. The automaton is the faster by far when the prefixes start with most of the
-    alphabet (thousands of random keys), where the regex tries a branch per first character
-    at every position: 5.3 s against ~0.5 s on a 50k-findings run's reports. Only a candidate
-    whose prefix, suffix and length fit is hashed, and each distinct candidate once."""
-
-    def __init__(self, hints: Iterable[Hint]) -> None:
-        # prefix -> length -> suffix -> the digests wanted. Keyed by length, then suffix, so an
-        # occurrence of a prefix costs one slice and one lookup per distinct length: thousands
-        # of keys share "AKIA", and trying each (suffix, length) shape in turn at each of
-        # their thousands of occurrences was quadratic (70 s of a 50k-findings re-run).
-        self.by_prefix: dict[str, dict[int, dict[str, Any]]] = {}   # set, then tuple
-        for prefix, suffix, length, want in hints:
-            if len(prefix) != _EDGE or len(suffix) != _EDGE or length < MIN_HINTED:
-                continue  # not a hint make_hints writes (a damaged entry): never matches
-            lengths = self.by_prefix.setdefault(prefix, {})
-            lengths.setdefault(length, {}).setdefault(suffix, set()).add(want)
-        # each shape's digests as a tuple (48 bytes for the usual one, a set's 216): the
-        # scanner of a 50k-findings re-run's 25,000 hints lives through every tool's turn
-        for lengths in self.by_prefix.values():
-            for by_suffix in lengths.values():
-                for suffix, wants in by_suffix.items():
-                    by_suffix[suffix] = tuple(wants)
-        self._automaton = _prefix_automaton(self.by_prefix)
-        self._pattern: re.Pattern[str] | None = None
-
-    def _starts(self, text: str) -> Iterator[int]:
-        """Every position where a prefix occurs, in increasing order."""
-        if not self.by_prefix:
-            return
-        if self._automaton is not None:
-            # a window at a time: the automaton copies what it searches as 4-byte characters
-            for start, _length in matches(self._automaton, len(text),
-                                          lambda a, b: text[a:b], _EDGE, WINDOW):
-                yield start
-            return
-        if self._pattern is None:
-            self._pattern = re.compile(_trie(sorted(self.by_prefix)), re.DOTALL)
-        for m in self._pattern.finditer(text):
-            yield m.start()
-
-    def recover(self, collector: SecretCollector, blobs: list[bytes], digest) -> None:
-        seen: set[str] = set()
-        for blob in blobs:
-            for _start, _length, value in self.find(blob.decode("utf-8", "replace"), digest,
-                                                    seen).values():
-                collector.add(value)
-
-    def find(self, text: str, digest, seen: set[str] | None = None
-             ) -> dict[str, tuple[int, int, str]]:
-        """{hint digest: (start, length, value)} of the hinted values in `text` (the first
-        place each is met), skipping the candidates in `seen` (which it extends)."""
-        seen = set() if seen is None else seen
-        found: dict[str, tuple[int, int, str]] = {}
-        for start in self._starts(text):
-            for length, by_suffix in self.by_prefix[text[start:start + _EDGE]].items():
-                candidate = text[start:start + length]
-                if len(candidate) != length:
-                    continue
-                wants = by_suffix.get(candidate[-_EDGE:])
-                if wants is not None and candidate not in seen:
-                    seen.add(candidate)
-                    got = digest(candidate)
-                    if got in wants:
-                        found[got] = (start, length, candidate)
-        return found
+_MISSING = object()
+_WIDTH = 64   # characters of a hint's digest as `make_hints` writes it (SHA-256, hex)
 
 
-def _prefix_automaton(prefixes: Iterable[str]):
-    """An Aho-Corasick automaton of the prefixes, or None without pyahocorasick."""
-    return automaton_of(prefixes)
+class _Answers:
+    """A text's kept answers: `found`, {hint digest: [start, length] of its value in the
+    decoded text}, and `none`, the digests of the hints searched for and not in it, written
+    one after the other (`_WIDTH` characters each). Nearly every answer is "not in it": held
+    as a dict of 25,000 digests read from JSON, a cached run's answers for one report took
+    ~17 MB at the top of its last turn (50,000 findings), and the digests of one string are a
+    fifth of that. An answer kept by an older secpipe in `found` as None ("not in it") reads
+    the same; a digest of another width is kept that way."""
+
+    __slots__ = ("found", "none", "more")
+
+    def __init__(self, found: dict[str, Any], none: str) -> None:
+        self.found, self.none = found, none
+        self.more: list[str] = []   # digests answered "not in it" since read
+
+    @classmethod
+    def of(cls, entry: dict[str, Any] | None) -> "_Answers":
+        """The answers of an entry read back; a damaged part is as good as none (searched
+        again)."""
+        found = entry.get("found") if entry is not None else None
+        none = entry.get("none") if entry is not None else None
+        if not (type(none) is str and len(none) % _WIDTH == 0):
+            none = ""
+        return cls(found if isinstance(found, dict) else {}, none)
+
+    def unanswered(self, digests: set[str]) -> set[str]:
+        """`digests` less those answered "not in it" by `none` (its digests compared one by
+        one, never made into a set of their own)."""
+        none, width = self.none, _WIDTH
+        for at in range(0, len(none), width):
+            digests.discard(none[at:at + width])
+        return digests
+
+    def answer(self, searched: set[str], found: dict[str, list[int]]) -> None:
+        """The answers of a search for `searched`: where each of `found` is, the rest not."""
+        for d in searched:
+            if d in found:
+                self.found[d] = found[d]
+            elif len(d) == _WIDTH:
+                self.found.pop(d, None)
+                self.more.append(d)
+            else:
+                self.found[d] = None
+
+    def entry(self) -> dict[str, Any]:
+        """What is kept: an older entry's None answers of the usual width moved to `none`."""
+        old = [d for d, where in self.found.items() if where is None and len(d) == _WIDTH]
+        found = {d: where for d, where in self.found.items()
+                 if where is not None or len(d) != _WIDTH}
+        return {"found": found, "none": "".join([self.none, *old, *self.more])}
 
 
-def _trie(prefixes: list[str]) -> str:
-    """A regex matching the first character of any prefix where the whole prefix follows
-    (the rest is a lookahead, so overlapping occurrences are all found)."""
-    root: dict = {}
-    for prefix in prefixes:
-        node = root
-        for ch in prefix:
-            node = node.setdefault(ch, {})
+def _where(where: object) -> bool:
+    """Whether a kept answer reads as a position: [start, length], both whole numbers."""
+    return (isinstance(where, list) and len(where) == 2
+            and all(type(n) is int and n >= 0 for n in where))
 
-    def alternatives(node: dict) -> str:
-        alts = [re.escape(ch) + alternatives(child) for ch, child in sorted(node.items())]
-        if not alts:
-            return ""
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
-    if not root:
-        return "(?!)"  # no hint: matches nowhere
-    return "|".join(re.escape(ch) + (f"(?={alternatives(child)})" if child else "")
-                    for ch, child in sorted(root.items()))
+__all__ = ["MEMO_MIN", "MIN_HINTED", "add_hints", "add_texts", "forget", "make_hints"]
