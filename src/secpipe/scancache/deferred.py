@@ -352,7 +352,6 @@ def _bytes(report: Any) -> bytes:
 def _put_reports(tool: str, key: str, names: list[str], reports: list[Any]) -> None:
     """`store.put_reports`'s files: the reports' bytes (a spilled one copied from its file),
     then the entry naming them."""
-    path = store._entry_path(tool, key, None)
     sizes = [len(r) if isinstance(r, bytes) else
              os.path.getsize(r.path) if hasattr(r, "path") else len(r.data) for r in reports]
 
@@ -366,8 +365,7 @@ def _put_reports(tool: str, key: str, names: list[str], reports: list[Any]) -> N
             else:
                 fh.write(r.data)
 
-    if store._write_atomic(path.with_suffix(".bin"), write, binary=True):
-        store.write_entry(tool, key, {"parts": [list(p) for p in zip(names, sizes)]})
+    store.write_reports(tool, key, zip(names, sizes), write)
 
 
 def _copy(pending: Path, fh: IO[bytes]) -> None:

@@ -333,11 +333,18 @@ def put_reports(tool: str, reports: Iterable[RawReport]) -> str:
     # not the key of the JSON layout's entries ("reports"): a secpipe from before the .bin,
     # sharing the cache, never finds an entry it cannot read under a key it would use
     key = digest(["reports.bin", [[r.name, hashlib.sha256(r.data).hexdigest()] for r in reports]])
-    path = _entry_path(tool, key, None)
-    if not path.exists() and _write_atomic(path.with_suffix(".bin"), lambda fh: fh.writelines(
-            r.data for r in reports), binary=True):
-        write_entry(tool, key, {"parts": [[r.name, len(r.data)] for r in reports]})
+    if not _entry_path(tool, key, None).exists():
+        write_reports(tool, key, [(r.name, len(r.data)) for r in reports],
+                      lambda fh: fh.writelines(r.data for r in reports))
     return key
+
+
+def write_reports(tool: str, key: str, parts: Iterable[tuple[str, int]],
+                  write: Callable[[IO[bytes]], object]) -> None:
+    """The `.bin` of reports (`write` gives their bytes, in the order and sizes of `parts`),
+    then the entry naming them: an entry never names reports that are not there."""
+    if _write_atomic(_entry_path(tool, key, None).with_suffix(".bin"), write, binary=True):
+        write_entry(tool, key, {"parts": [[name, size] for name, size in parts]})
 
 
 def get_reports(tool: str, entry: Mapping[str, Any]) -> list[RawReport] | None:
