@@ -237,7 +237,7 @@ class Finding(_FingerprintSlot):
             return fingerprint
         # 32 hex digits (`_digest`); longer, the issue key that holds them after ISSUE_PREFIX
         # (a finding alone in its issue: `hold_in_issue_key`)
-        return fingerprint if len(fingerprint) == 32 else fingerprint[6:]
+        return fingerprint if len(fingerprint) == 32 else fingerprint[len(ISSUE_PREFIX):]
 
     def named_by(self, identity: str) -> "Finding":
         """This finding, its fingerprint made from `identity`, which must be its
