@@ -125,6 +125,20 @@ def test_tree_follows_forks_execs_and_exits() -> None:
     assert gone is not None and gone.partial and gone.ppid == 101
 
 
+def test_exec_read_after_its_status_vanished_keeps_the_forked_ids() -> None:
+    """`stat` read, then the process reaped before `status`: the ids are the forked ones, not
+    None (an alert naming no user), and the info says it is partial."""
+    world = {100: _info(100, 1, "node", "server.js")}
+    tree = _tree(world, [100])
+    tree.on_fork(100, 101)
+    late = ProcInfo(pid=101, ppid=100, name="id", exe="id", exepath="/usr/bin/id",
+                    uid=None, gid=None, partial=False)
+    info = tree.on_exec(101, late)
+    assert info is not None and (info.uid, info.gid, info.name) == (0, 0, "id") and info.partial
+    full = _info(101, 100, "id")
+    assert tree.on_exec(101, full) == full                  # a complete read is kept as read
+
+
 def test_seed_reports_roots_that_are_not_running() -> None:
     tree = ProcessTree([5, 6], read={5: _info(5, 1, "node")}.get)
     assert tree.seed(scan=lambda roots: {}) == [6]

@@ -100,7 +100,13 @@ class ProcessTree:
         else:
             info = fresh
             if fresh.ppid != old.ppid and old.ppid in self.live and fresh.ppid not in self.live:
-                info = _with(fresh, ppid=old.ppid)   # reparented already: keep the real parent
+                info = _with(info, ppid=old.ppid)    # reparented already: keep the real parent
+            if fresh.uid is None and old.uid is not None:
+                # `status` vanished between the reads (a short process reaped at once): an exec
+                # keeps the ids it had when forked, short of a setuid binary, which the partial
+                # mark admits; an alert then names the user rather than none.
+                info = _with(info, uid=old.uid,
+                             gid=old.gid if fresh.gid is None else fresh.gid, partial=True)
         self.live[pid] = info
         return info
 
