@@ -295,6 +295,7 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
         del report
         if spill is not None and into is not None:
             tr.reports[i] = spill.put_scrubbed(name, raw, into)
+            del raw
             continue
         scrubbed = data(raw)
         del raw   # the report's clear bytes: freed as tr.reports[i] is replaced
