@@ -32,13 +32,13 @@ def test_spilled_reports_hold_no_clear_value(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     repo = project(tmp_path, monkeypatch)
     written: list[tuple[Path, bytes]] = []
-    rewrite = spill.SpilledReport.rewrite
+    write = spill.SpilledReport.write_scrubbed   # what `put` and `put_scrubbed` write with
 
-    def recorded(self: spill.SpilledReport, data: bytes) -> None:
-        rewrite(self, data)
+    def recorded(self: spill.SpilledReport, data: bytes, scrub) -> None:
+        write(self, data, scrub)
         written.append((self.path, self.path.read_bytes()))   # what is on disk, as written
 
-    monkeypatch.setattr(spill.SpilledReport, "rewrite", recorded)
+    monkeypatch.setattr(spill.SpilledReport, "write_scrubbed", recorded)
     scrub_hashes = spill.SpilledReport.scrub_hashes
 
     def recorded_pass(self: spill.SpilledReport, scrub) -> bool:   # the hashes' pass

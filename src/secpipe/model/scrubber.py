@@ -15,8 +15,9 @@ place the longest wins, as replacing longest-first did.
 from __future__ import annotations
 
 import io
+import itertools
 import re
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, Callable, Generator, Iterable, Iterator, Mapping
 
 # Beyond this many nested groups a subtree becomes a flat alternation (longest first): a
 # crafted report with thousands of values each extending the previous one would otherwise
@@ -68,16 +69,47 @@ class Scrubber:
         if not data or not self._replacements:
             return data
         if self._prefixes is not None or self._automaton is not None:
-            done = (self._prefixes.scrub(data, self._replacements) if self._prefixes is not None
-                    else _scrub_automaton(self._automaton, data, self._replacements,
-                                          self._longest))
-            if done is not None:
-                return done
-            if self._regex is None:  # pathological overlaps: the regex copes, built once
-                self._regex = re.compile(_trie_pattern(self._replacements))
+            try:
+                return splice(data, self._edits(data))
+            except _Overlapping:  # pathological overlaps: the regex copes, built once
+                if self._regex is None:
+                    self._regex = re.compile(_trie_pattern(self._replacements))
         table = self._replacements
         assert self._regex is not None
         return self._regex.sub(lambda m: table[m.group()], data)
+
+    def scrub_into(self, data: bytes, out: BinaryIO) -> bool:
+        """`out.write(self.scrub(data))` without the scrubbed copy in memory: the edits of
+        each window of the search are written as soon as that window is searched (a match
+        that starts in it is seen whole there, `matches`), with the text between them as
+        views of `data`. The run's values' scrub writes a report to disk so (`pipeline.spill`):
+        its copy, beside the report in clear, was as large again (trufflehog3's 14 MB at
+        50,000 findings when another tool reports one of its values). Whether anything was
+        replaced; `out` is rewound to where it was (and cut there) if the matches overlap past
+        the budget, and the regex's result written, as `scrub` does."""
+        if not data or not self._replacements \
+                or (self._prefixes is None and self._automaton is None):
+            scrubbed = self.scrub(data)
+            out.write(scrubbed)
+            return scrubbed is not data and scrubbed != data
+        at = out.tell()
+        try:
+            return splice_into(data, self._edits(data), out)
+        except _Overlapping:
+            out.seek(at)
+            out.truncate()
+            scrubbed = self.scrub(data)   # the same budget is spent again: the regex
+            out.write(scrubbed)
+            return scrubbed is not data and scrubbed != data
+
+    def _edits(self, data: bytes) -> Iterator[tuple[int, int, bytes]]:
+        """The leftmost-longest replacements in `data`, a window at a time (`_window_edits`);
+        `_Overlapping` past the budget. Only with an automaton (prefixes or whole keys)."""
+        table = self._replacements
+        if self._prefixes is not None:
+            return _window_edits(self._prefixes.hits(data, table), data, table)
+        return _window_edits(_as_hits(_windows(self._automaton, data, self._longest)),
+                             data, table)
 
 
 def _automaton(replacements: Mapping[bytes, bytes], *, required: bool):
@@ -152,16 +184,27 @@ class _Prefixes:
 
     @classmethod
     def of(cls, replacements: Mapping[bytes, bytes], *, required: bool) -> "_Prefixes | None":
+        """The keys' lengths are gathered in the automaton itself, each prefix's tuple
+        replaced as a key of another length comes: a dict of every prefix and a set of its
+        lengths, built first, held 8 MB more at 25,000 values, at the top of the values'
+        scrub at 50,000 findings. (Equal tuples are one object, as there are few.)"""
+        try:
+            import ahocorasick
+        except ImportError:
+            if required:
+                raise
+            return None
         size = min(PREFIX, min(map(len, replacements)))
-        lengths: dict[str, set[int]] = {}
-        for key in replacements:
-            lengths.setdefault(key[:size].decode("latin-1"), set()).add(len(key))
+        automaton = ahocorasick.Automaton()
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}
-        automaton = automaton_with(
-            ((prefix, shared.setdefault(found, found)) for prefix, found in
-             ((p, tuple(sorted(ls, reverse=True))) for p, ls in lengths.items())),
-            required=required)
-        return None if automaton is None else cls(automaton, size)
+        for key in replacements:
+            prefix, length = key[:size].decode("latin-1"), len(key)
+            found = automaton.get(prefix, ())
+            if length not in found:
+                lengths = tuple(sorted((*found, length), reverse=True))
+                automaton.add_word(prefix, shared.setdefault(lengths, lengths))
+        automaton.make_automaton()
+        return cls(automaton, size)
 
     def hits(self, data: bytes, table: Mapping[bytes, bytes]) -> Iterator[tuple[int, int]]:
         """(start, length) of the longest key at each start where one occurs, in order of
@@ -177,56 +220,64 @@ class _Prefixes:
     def finds_any(self, data: bytes, table: Mapping[bytes, bytes]) -> bool:
         return any(start >= 0 for start, _ in self.hits(data, table))
 
-    def scrub(self, data: bytes, table: Mapping[bytes, bytes]) -> bytes | None:
-        """As `_scrub_automaton`, on the same budget of steps (None: the regex does it)."""
-        longest: dict[int, int] = {}
-        budget = 4 * len(data) + 10_000
-        for start, length in self.hits(data, table):
-            if start >= 0:
-                longest[start] = length
-                continue
-            budget -= 1
-            if budget < 0:
-                return None
-        return _spliced(data, longest, table)
-
 
 #: bytes of each key the prefix engine indexes
 PREFIX = 8
 
 
-def _scrub_automaton(automaton, data: bytes, table: Mapping[bytes, bytes],
-                     longest_key: int) -> bytes | None:
-    """Leftmost-longest replacement from every (overlapping) match; None when the matches
-    overlap so much (a crafted report: thousands of nested values over one long run) that
-    the regex is the better engine. (pyahocorasick's own `iter_long` misses a shorter match
-    after a longer one fails at the end of the text, so it is not used.)"""
-    longest: dict[int, int] = {}
+class _Overlapping(Exception):
+    """The matches overlap so much (a crafted report: thousands of nested values over one
+    long run) that the regex is the better engine: past a budget of steps (a match of the
+    whole keys' automaton, or a candidate of the prefixes' looked up), `4 x bytes + 10,000`.
+    (pyahocorasick's own `iter_long` misses a shorter match after a longer one fails at the
+    end of the text, so it is not used.)"""
+
+
+def _as_hits(found: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The automaton's (start, length) matches as `_Prefixes.hits` gives them: each a step
+    of the budget (-1, 0) and then the match."""
+    for match in found:
+        yield -1, 0
+        yield match
+
+
+def _window_edits(hits: Iterable[tuple[int, int]], data: bytes,
+                  table: Mapping[bytes, bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """The leftmost-longest edits, a window of the search at a time: `hits` ((start, length),
+    or (-1, 0) for a step of the budget) come window by window (`matches`: every match that
+    starts in a window before the next window's), so once a start of a later window comes,
+    the earlier window's longest match at each start is known and its edits are final.
+    Raises _Overlapping when the steps exceed the budget."""
     budget = 4 * len(data) + 10_000
-    for start, length in _windows(automaton, data, longest_key):
+    step = WINDOW
+    longest: dict[int, int] = {}
+    current = 0   # the window of the starts in `longest`
+    done = 0   # the end of the last replacement
+    for start, length in hits:
+        if start < 0:
+            budget -= 1
+            if budget < 0:
+                raise _Overlapping
+            continue
+        if start // step != current:
+            done = yield from _leftmost(longest, data, table, done)
+            longest.clear()
+            current = start // step
         if length > longest.get(start, 0):
             longest[start] = length
-        budget -= 1
-        if budget < 0:
-            return None
-    return _spliced(data, longest, table)
+    yield from _leftmost(longest, data, table, done)
 
 
-def _spliced(data: bytes, longest: Mapping[int, int], table: Mapping[bytes, bytes]) -> bytes:
-    """`data` with the longest match at each start replaced, leftmost first (a match inside
-    the previous replacement is not)."""
-    if not longest:
-        return data
-
-    def edits() -> Iterator[tuple[int, int, bytes]]:
-        done = 0
-        for start in sorted(longest):
-            if start < done:
-                continue  # inside the previous replacement
-            done = start + longest[start]
-            yield start, done, table[data[start:done]]
-
-    return splice(data, edits())
+def _leftmost(longest: Mapping[int, int], data: bytes, table: Mapping[bytes, bytes],
+              done: int) -> Generator[tuple[int, int, bytes], None, int]:
+    """The leftmost-longest edits of `longest` (start -> length), none starting before
+    `done` (inside a previous replacement); returns the end of the last replacement."""
+    for start in sorted(longest):
+        if start < done:
+            continue  # inside the previous replacement
+        done = start + longest[start]
+        yield start, done, table[data[start:done]]
+    return done
 
 
 def splice(data: bytes, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
@@ -234,19 +285,27 @@ def splice(data: bytes, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
     applied; `data` itself when there is none. One growing buffer, the text between edits
     written as views of `data`: a list of every piece (what `re.sub` or a join holds) kept
     them all as objects at once, 13-34 MB more for a 14 MB report."""
-    out: io.BytesIO | None = None
+    edits = iter(edits)
+    first = next(edits, None)
+    if first is None:
+        return data
+    out = io.BytesIO()
+    splice_into(data, itertools.chain((first,), edits), out)
+    return out.getvalue()
+
+
+def splice_into(data: bytes, edits: Iterable[tuple[int, int, bytes]], out: BinaryIO) -> bool:
+    """`out.write(splice(data, edits))`, the text between edits written as views of `data`
+    (to a file: no copy of the whole); whether there was an edit (a secret's mask never
+    equals its form, so for a collector's table: whether the bytes changed)."""
     view = memoryview(data)
     done = 0
     for start, end, replacement in edits:
-        if out is None:
-            out = io.BytesIO()
         out.write(view[done:start])
         out.write(replacement)
         done = end
-    if out is None:
-        return data
     out.write(view[done:])
-    return out.getvalue()
+    return done > 0   # an edit ends past 0: its key is not empty
 
 
 def _trie_pattern(words: Iterable[bytes]) -> bytes:

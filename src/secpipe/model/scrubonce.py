@@ -31,17 +31,19 @@ changed (`changed`).
 from __future__ import annotations
 
 import threading
-from typing import AbstractSet, Iterable, Protocol
+from typing import AbstractSet, BinaryIO, Iterable, Iterator, Protocol
 
 from secpipe.model.secret import SecretCollector, drop_kept_scrubber, keep_scrubber
 
 
 class Stored(Protocol):
     """A scrubbed report kept out of memory (`pipeline.spill.SpilledReport` is one): its bytes
-    read back at each access."""
+    read back at each access, whole or a window at a time."""
 
     @property
     def data(self) -> bytes: ...
+
+    def chunks(self) -> Iterator[bytes]: ...
 
 
 # id(report) -> (the report, its values, what it was scrubbed to: None when the report itself)
@@ -96,24 +98,69 @@ def scrub_values(collector: SecretCollector, data: bytes) -> bytes:
     return scrubbed
 
 
+def scrub_values_into(collector: SecretCollector, data: bytes, out: BinaryIO) -> None:
+    """`out.write(scrub_values(collector, data))` without a scrubbed copy in memory: a
+    remembered copy on disk is copied a window at a time, not read back whole (trufflehog3's
+    13 MB at 50,000 findings, beside the report in clear, was the top of the run's scrub),
+    and a fresh scrub is written as it is made (`SecretCollector.scrub_into`)."""
+    taken = _remembered(collector, data)
+    if isinstance(taken, bytes):
+        out.write(taken)
+        changed: bool | None = taken is not data and taken != data
+    else:
+        changed = None if taken is None else _copied(taken, data, out)
+        if changed is None:
+            changed = collector.scrub_into(data, out)
+    if changed and id(data) in _WATCHED:
+        with _LOCK:
+            _CHANGED.add(id(data))
+
+
 def _scrub_values(collector: SecretCollector, data: bytes) -> bytes:
     """`collector.scrub(data)`, from the remembered pass where that gives the same bytes (a
     remembered result that cannot be read back any more is scrubbed afresh, the same bytes)."""
+    taken = _remembered(collector, data)
+    if isinstance(taken, bytes):
+        return taken
+    if taken is not None:
+        try:
+            return taken.data
+        except OSError:   # its scratch folder removed under the run: the same bytes anew
+            pass
+    return collector.scrub(data)
+
+
+def _remembered(collector: SecretCollector, data: bytes) -> "bytes | Stored | None":
+    """What the remembered pass made of `data` (`data` itself when it changed nothing) if
+    that is `collector.scrub(data)`, else None; the entry is taken either way."""
     with _LOCK:
         entry = _MEMO.pop(id(data), None)
     if entry is not None and entry[0] is data:
         extra = frozenset(collector.values - entry[1])
         if not extra or not _collector_of(extra, collector).finds_any(data):
-            scrubbed = entry[2]
-            if scrubbed is None:
-                return data
-            if isinstance(scrubbed, bytes):
-                return scrubbed
-            try:
-                return scrubbed.data
-            except OSError:   # its scratch folder removed under the run: the same bytes anew
-                pass
-    return collector.scrub(data)
+            return data if entry[2] is None else entry[2]
+    return None
+
+
+def _copied(stored: Stored, data: bytes, out: BinaryIO) -> bool | None:
+    """`stored`'s bytes written to `out` a window at a time; whether they differ from `data`,
+    or None (and `out` as it was) if they cannot be read any more (its scratch folder
+    removed under the run: the caller scrubs afresh, the same bytes)."""
+    at = out.tell()
+    chunks = stored.chunks()
+    same, done = True, 0
+    while True:
+        try:
+            chunk = next(chunks, None)
+        except OSError:
+            out.seek(at)
+            out.truncate()
+            return None
+        if chunk is None:
+            return not (same and done == len(data))
+        out.write(chunk)
+        same = same and data[done:done + len(chunk)] == chunk
+        done += len(chunk)
 
 
 def forget() -> None:
@@ -143,4 +190,5 @@ def _collector_of(values: frozenset[str], run: SecretCollector) -> SecretCollect
     return collector
 
 
-__all__ = ["Stored", "changed", "forget", "remember", "scrub_values", "watch"]
+__all__ = ["Stored", "changed", "forget", "remember", "scrub_values", "scrub_values_into",
+           "watch"]

@@ -25,7 +25,7 @@ import string
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 if TYPE_CHECKING:
     from secpipe.model.scrubber import Scrubber
@@ -170,6 +170,16 @@ class SecretCollector:
                 and len(data) * key <= _SMALL_SCRUB:
             return self._scrub_small(data)
         return self._scrubber().scrub(data)
+
+    def scrub_into(self, data: bytes, out: BinaryIO) -> bool:
+        """`out.write(self.scrub(data))`, the automaton's result written a window at a time
+        (`Scrubber.scrub_into`: no scrubbed copy in memory); whether it changed `data`."""
+        if self.values and (self._cached is not None and self._cached[0] == len(self.values)
+                            or len(data) * len(self.values) > _SMALL_SCRUB):
+            return self._scrubber().scrub_into(data, out)
+        scrubbed = self.scrub(data)
+        out.write(scrubbed)
+        return scrubbed is not data and scrubbed != data
 
     def _scrub_small(self, data: bytes) -> bytes:
         """A log or a message against many values: the forms it holds are found by plain

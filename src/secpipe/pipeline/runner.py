@@ -13,8 +13,9 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import AbstractSet, Callable, Mapping, Sequence
+from typing import AbstractSet, BinaryIO, Callable, Mapping, Sequence
 
 from secpipe.formats import ReportFormatError
 from secpipe.model import Finding, FingerprintKey, SecretCollector, keyed, scrubonce
@@ -255,7 +256,7 @@ def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
     spill = Spill() if any(tr.reports for tr in tool_runs) else None
     _scrub_all(tool_runs, collector.scrub_text,
                lambda data: scrubonce.scrub_values(collector, data), errors=errors,
-               spill=spill)
+               spill=spill, into=partial(scrubonce.scrub_values_into, collector))
     scan_saved.search(collector)   # while the values' automaton is built
     collector.release()
     scrubonce.forget()
@@ -270,14 +271,16 @@ def _scrub_errors(tool_runs: list[_ToolRun], text: Callable[[str], str]) -> None
 
 def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
                data: Callable[[bytes], bytes], *, errors: bool = True,
-               spill: Spill | None = None) -> None:
+               spill: Spill | None = None,
+               into: Callable[[bytes, BinaryIO], None] | None = None) -> None:
     """One scrub over every report, log and error: clear values first (the scan cache's pass
     reused where it gives the same bytes), then in a second call the plain hashes tools
     reported (detect-secrets' SHA-1). Each report is replaced in place, so its former bytes
     are freed before the next is scrubbed: by its scrubbed bytes, or with `spill` by those
     bytes on disk; a spilled report (only the hashes' pass sees one: `data` is then
     FingerprintKey.scrub_hashes, which a window at a time gives the same bytes) is scrubbed
-    on disk a window at a time, one report after the other.
+    on disk a window at a time, one report after the other. With `spill` and `into` (`data`
+    writing its result to a file as it goes), a report is scrubbed straight into its file.
     Spilling, the largest reports go first: the most memory is given back before the values'
     search of the others (each report's result is its own, whatever the order)."""
     places = [(tr, i) for tr in tool_runs for i in range(len(tr.reports))]
@@ -290,6 +293,10 @@ def _scrub_all(tool_runs: list[_ToolRun], text: Callable[[str], str],
             continue
         name, raw = report.name, report.data
         del report
+        if spill is not None and into is not None:
+            tr.reports[i] = spill.put_scrubbed(name, raw, into)
+            del raw
+            continue
         scrubbed = data(raw)
         del raw   # the report's clear bytes: freed as tr.reports[i] is replaced
         tr.reports[i] = RawReport(name, scrubbed) if spill is None \

@@ -6,7 +6,8 @@ held in memory through the last stage's judging, the run's correlation and the h
 until `write_raw` (27 MB at 50,000 findings, at the run's peak). Scrubbed, it holds no clear
 value, so it goes to a scratch folder of its own instead and is read back one report at a
 time: by the hashes' pass, which rewrites it (window by window: `hashstream`), and by
-`write_raw`, which copies it into raw/.
+`write_raw`, which copies it into raw/. The values' scrub writes it as it scrubs
+(`put_scrubbed`), so its scrubbed copy is never whole in memory beside the report in clear.
 
 The folder is made like the run's scratch folder (:mod:`secpipe.pipeline.scratch`: 0700,
 locked, named by the pid, so a killed run's folder is removed by the next run). It lives as
@@ -21,9 +22,9 @@ import os
 import shutil
 import weakref
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
-from secpipe.pipeline.hashstream import scrub_file
+from secpipe.pipeline.hashstream import WINDOW, scrub_file
 from secpipe.pipeline.scratch import new_scratch
 
 
@@ -39,10 +40,22 @@ class Spill:
 
     def put(self, name: str, data: bytes) -> "SpilledReport":
         """`data` (already scrubbed of every clear value) written to a new file."""
-        self._count += 1
-        report = SpilledReport(name, self.path / f"report-{self._count}", self)
+        report = self._new(name)
         report.rewrite(data)
         return report
+
+    def put_scrubbed(self, name: str, data: bytes,
+                     scrub: Callable[[bytes, BinaryIO], object]) -> "SpilledReport":
+        """`data` scrubbed of every clear value into a new file by `scrub(data, file)`, which
+        writes it as it goes (`scrubonce.scrub_values_into`): the scrubbed copy is never
+        whole in memory beside `data`."""
+        report = self._new(name)
+        report.write_scrubbed(data, scrub)
+        return report
+
+    def _new(self, name: str) -> "SpilledReport":
+        self._count += 1
+        return SpilledReport(name, self.path / f"report-{self._count}", self)
 
     def remove(self) -> None:
         """Remove the folder now (what dropping its last report would do)."""
@@ -63,11 +76,21 @@ class SpilledReport:
     def data(self) -> bytes:
         return self.path.read_bytes()
 
+    def chunks(self) -> Iterator[bytes]:
+        """The report's bytes read back a window at a time (`hashstream.WINDOW`)."""
+        with open(self.path, "rb") as src:
+            while block := src.read(WINDOW):
+                yield block
+
     def rewrite(self, data: bytes) -> None:
         """Write the report's bytes (`Spill.put`)."""
+        self.write_scrubbed(data, _written)
+
+    def write_scrubbed(self, data: bytes, scrub: Callable[[bytes, BinaryIO], object]) -> None:
+        """Write the report as `scrub(data, file)` writes it (`Spill.put_scrubbed`)."""
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as out:
-            out.write(data)
+            scrub(data, out)
 
     def scrub_hashes(self, scrub: Callable[[bytes], bytes]) -> bool:
         """The hashes' pass (`scrub` is FingerprintKey.scrub_hashes) a window at a time, the
@@ -77,6 +100,10 @@ class SpilledReport:
     def write_to(self, dest: Path) -> None:
         """Copy the report to `dest` (as `dest.write_bytes(self.data)`, without holding it)."""
         shutil.copyfile(self.path, dest)
+
+
+def _written(data: bytes, out: BinaryIO) -> None:
+    out.write(data)
 
 
 __all__ = ["Spill", "SpilledReport"]
