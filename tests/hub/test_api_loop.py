@@ -1,9 +1,10 @@
 """The hub's uvicorn settings: h11 parses HTTP whatever else is installed, and the event loop
-(uvloop where installed, asyncio otherwise) changes no answer.
+(uvloop where someone installed it, asyncio otherwise) changes no answer.
 
-The loop is a speed choice (docs/performance.md, "HTTP import, thirteenth round"): the same
-requests sent to a hub on asyncio and to one on uvloop, each on a fresh store, must get the
-same status, headers (less the date and the request id) and body.
+The same requests sent to a hub on asyncio and to one on uvloop, each on a fresh store, must
+get the same status, headers (less the date and the request id) and body (docs/performance.md,
+"HTTP import, thirteenth round", measured uvloop; it is not a dependency, so the comparison
+runs where it is installed).
 """
 
 from __future__ import annotations

@@ -27,13 +27,12 @@ SWITCH_INTERVAL = 0.0005
 GC_YOUNG = 20_000       # allocations between young collections (Python's default: 700)
 # The HTTP parser is h11 whatever else is installed: uvicorn's "auto" would switch to
 # httptools wherever that happens to be installed, and its uvicorn protocol has no bound on a
-# request's head (h11 refuses one over 16 KB). The event loop is uvloop where installed (a
-# declared dependency on CPython/Linux and macOS), asyncio otherwise: see `LOOP`.
+# request's head (h11 refuses an incomplete one past 16 KB).
 HTTP = "h11"
-# "auto": uvloop when importable, else asyncio. uvloop runs the same protocol, app and
-# handoff; it only replaces asyncio's Python event loop and transports. Measured served
-# (`bench/hub_http.py --workers 2`, docs/performance.md "HTTP import, thirteenth round"):
-# about 5% less hub CPU per new finding.
+# uvicorn's default: uvloop when importable, else asyncio. uvloop is not a dependency: served
+# (`bench/hub_http.py --workers 2`) it did not separate from asyncio in 26 alternated pairs
+# (docs/performance.md, "HTTP import, thirteenth round"); tests/hub/test_api_loop.py checks
+# that a hub on it answers as on asyncio.
 LOOP = "auto"
 
 RoutesArg = Sequence[BaseRoute] | Callable[[Any], Sequence[BaseRoute]]
