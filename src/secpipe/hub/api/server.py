@@ -25,6 +25,15 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
 SWITCH_INTERVAL = 0.0005
 GC_YOUNG = 20_000       # allocations between young collections (Python's default: 700)
+# The HTTP parser is h11 whatever else is installed: uvicorn's "auto" would switch to
+# httptools wherever that happens to be installed, and its uvicorn protocol has no bound on a
+# request's head (h11 refuses an incomplete one past 16 KB).
+HTTP = "h11"
+# uvicorn's default: uvloop when importable, else asyncio. uvloop is not a dependency: served
+# (`bench/hub_http.py --workers 2`) it did not separate from asyncio in 26 alternated pairs
+# (docs/performance.md, "HTTP import, thirteenth round"); tests/hub/test_api_loop.py checks
+# that a hub on it answers as on asyncio.
+LOOP = "auto"
 
 RoutesArg = Sequence[BaseRoute] | Callable[[Any], Sequence[BaseRoute]]
 
@@ -67,13 +76,15 @@ def _routes(extra_routes: RoutesArg | None, store: Any) -> Sequence[BaseRoute]:
 
 
 def build_server(app: Any, host: str, port: int, *, log_level: str = "info",
-                 access_log: bool = True, handoff: Any = None) -> uvicorn.Server:
+                 access_log: bool = True, handoff: Any = None,
+                 loop: str = LOOP) -> uvicorn.Server:
     """uvicorn for `app`; with a `handoff` (a `hub serve --workers N` worker) it serves the
-    connections its parent hands over instead of listening itself."""
+    connections its parent hands over instead of listening itself. `loop`: uvicorn's loop
+    setting ("auto", "asyncio", "uvloop")."""
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         proxy_headers=False,      # never trust X-Forwarded-* from whoever connects
-        server_header=False, lifespan="off", timeout_keep_alive=30,
+        server_header=False, lifespan="off", timeout_keep_alive=30, http=HTTP, loop=loop,
     )
     if handoff is not None:
         from secpipe.hub.api.handoff import HandedServer
@@ -203,7 +214,7 @@ def _log_access(level: str) -> None:
 @contextlib.contextmanager
 def running_server(app: Any, host: str = DEFAULT_HOST, port: int = 0, *,
                    allow_remote: bool = False, log_level: str = "warning",
-                   startup_timeout: float = 10.0) -> Iterator[str]:
+                   startup_timeout: float = 10.0, loop: str = LOOP) -> Iterator[str]:
     """Run `app` under a real uvicorn in a background thread; yield its base URL.
 
     The socket is bound here (port 0 = a free port) so the URL is known before the server
@@ -217,7 +228,7 @@ def running_server(app: Any, host: str = DEFAULT_HOST, port: int = 0, *,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
-    server = build_server(app, host, bound, log_level=log_level, access_log=False)
+    server = build_server(app, host, bound, log_level=log_level, access_log=False, loop=loop)
     # uvicorn only installs signal handlers from the main thread: this one is not.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name=f"secpipe-hub-{bound}", daemon=True)
