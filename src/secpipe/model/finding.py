@@ -239,17 +239,18 @@ class Finding(_FingerprintSlot):
         # (a finding alone in its issue: `hold_in_issue_key`)
         return fingerprint if len(fingerprint) == 32 else fingerprint[len(ISSUE_PREFIX):]
 
-    def named_by(self, identity: str) -> "Finding":
-        """This finding, its fingerprint made from `identity`, which must be its
-        `identity_key()` as just computed (assign_identities reads every finding's key
+    def named_by(self, fingerprint: str) -> "Finding":
+        """This finding, its fingerprint `fingerprint`, which must be `identity_digest` of
+        its `identity_key()` as just computed (assign_identities reads every finding's key
         anyway: the gate and correlation then need not build it again). Hashed without
         `_digest`'s cache: the finding keeps its fingerprint, and the cache held every
         finding's identity text through the tools' digest (about 15 MB at 50,000 findings,
-        at the run's peak) to save a hash no one asked for again."""
+        at the run's peak) to save a hash no one asked for again. A fingerprint it holds
+        already stays."""
         try:
             self._fingerprint
         except AttributeError:
-            object.__setattr__(self, "_fingerprint", _digest.__wrapped__(identity))
+            object.__setattr__(self, "_fingerprint", fingerprint)
         return self
 
     def keep_fingerprint_in(self, copy: "Finding") -> "Finding":
@@ -299,6 +300,10 @@ def _digest(identity: str) -> str:
     """Cached: every writer names a finding by its fingerprint (the gate, correlation, ASFF,
     SARIF, the hub), about six hashes of the same text per finding otherwise."""
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+
+#: a finding's fingerprint from its identity text, without `_digest`'s cache (`named_by`)
+identity_digest = _digest.__wrapped__
 
 
 def forget_fingerprints() -> None:

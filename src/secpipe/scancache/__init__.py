@@ -232,10 +232,14 @@ def _scrub_own(outcome: ScanOutcome, local: SecretCollector) -> None:
     pass to take (`model.scrubonce`; a large copy waits on disk, `kept.py`): scrubbed in that
     pass instead, the largest report's copy and the values' automaton were alive together,
     beside every other report (11 MB more at the 50k peak). Only the run's pass decides what
-    raw/ and the cache hold."""
+    raw/ and the cache hold. `local` is released after: nothing of the turn scrubs with it
+    again."""
     for report in (*outcome.reports, *outcome.artifacts):
         scrubonce.remember(report.data, local.values,
                            kept.kept(report.data, local.scrub(report.data)))
+    # its automaton and table (11 MB at 25,000 values, a small one kept by `remember` for
+    # the run's pass) not held through the tool's hints and cache entries made next
+    local.release()
 
 
 def _save_whole(tool: str, key: str, outcome: ScanOutcome, findings: list[Finding],
