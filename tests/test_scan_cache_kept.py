@@ -36,13 +36,18 @@ def test_a_copy_on_disk_and_an_automaton_built_again_give_the_same_run(
     repo = project(tmp_path, monkeypatch)
     monkeypatch.delenv("SECPIPE_NO_CACHE", raising=False)
     stored: list = []
-    keep = kept.kept
+    keep, keep_scrub = kept.kept, kept.kept_scrub
 
     def spying(report: bytes, scrubbed: bytes):
         stored.append(keep(report, scrubbed))
         return stored[-1]
 
+    def spying_scrub(report: bytes, collector):
+        stored.append(keep_scrub(report, collector))
+        return stored[-1]
+
     monkeypatch.setattr(kept, "kept", spying)
+    monkeypatch.setattr(kept, "kept_scrub", spying_scrub)
     got = {}
     for on_disk in (False, True):
         monkeypatch.setenv("SECPIPE_SCAN_CACHE", str(tmp_path / f"cache-{on_disk}"))

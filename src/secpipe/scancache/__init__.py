@@ -235,8 +235,7 @@ def _scrub_own(outcome: ScanOutcome, local: SecretCollector) -> None:
     raw/ and the cache hold. `local` is released after: nothing of the turn scrubs with it
     again."""
     for report in (*outcome.reports, *outcome.artifacts):
-        scrubonce.remember(report.data, local.values,
-                           kept.kept(report.data, local.scrub(report.data)))
+        scrubonce.remember(report.data, local.values, kept.kept_scrub(report.data, local))
     # its automaton and table (11 MB at 25,000 values, a small one kept by `remember` for
     # the run's pass) not held through the tool's hints and cache entries made next
     local.release()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from secpipe.model.scrubonce import Stored
+    from secpipe.model.secret import SecretCollector
     from secpipe.pipeline.spill import Spill
 
 #: scrubbed copies smaller than this stay in memory: writing them costs more than they hold
@@ -51,4 +52,31 @@ def kept(report: bytes, scrubbed: bytes) -> "bytes | Stored":
             return scrubbed
 
 
-__all__ = ["SPILL_MIN", "kept"]
+def kept_scrub(report: bytes, collector: "SecretCollector") -> "bytes | Stored":
+    """`kept(report, collector.scrub(report))`, a large report scrubbed straight into its
+    file (`SecretCollector.scrub_into`): its scrubbed copy never whole in memory beside it."""
+    if len(report) < SPILL_MIN:
+        return kept(report, collector.scrub(report))
+    from secpipe.pipeline.spill import Spill
+
+    changed: list[object] = []
+    with _LOCK:
+        try:
+            folder = _FOLDER[0]() if _FOLDER else None
+            if folder is None:
+                folder = Spill()
+                _FOLDER[:] = [weakref.ref(folder)]
+            stored = folder.put_scrubbed("scan-cache-scrubbed", report,
+                                         lambda data, out: changed.append(
+                                             collector.scrub_into(data, out)))
+        except OSError:
+            stored = None
+    if stored is None:
+        return kept(report, collector.scrub(report))
+    if changed[0]:
+        return stored
+    stored.path.unlink(missing_ok=True)    # nothing masked: the report itself, no copy kept
+    return report
+
+
+__all__ = ["SPILL_MIN", "kept", "kept_scrub"]
