@@ -45,6 +45,7 @@ REWRITE_COLS = (*UPDATE_COLS, "digest")
 _MAX_PK = "SELECT coalesce(max(pk), 0) FROM findings"
 # The stored document's text (orjson where it is exact, see `fastjson`).
 encode = _encode = fastjson.encode
+_encode_screened = fastjson.encode_screened
 
 
 @dataclass(slots=True)
@@ -200,11 +201,13 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
             doc = check(obj)
             doc["ProcessedAt"] = processed
             try:
-                text = _encode(doc)
+                text, no_surrogates = _encode_screened(doc)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise BadFinding(f"finding is not JSON: {str(exc)[:200]}") from None
-            # cheap screen (NUL is always escaped; surrogates need non-ASCII), then be sure
-            if "\\u0000" in text or (not text.isascii() and SURROGATES.search(text)):
+            # cheap screen (NUL is always escaped; surrogates need non-ASCII and a text
+            # orjson did not write, `fastjson.encode_screened`), then be sure
+            if "\\u0000" in text or (not no_surrogates and not text.isascii()
+                                      and SURROGATES.search(text)):
                 problem = bad_text(doc)
                 if problem:
                     raise BadFinding(problem)
