@@ -84,6 +84,11 @@ def _check_screened(doc) -> None:
         return
     text, clean = fastjson.encode_screened(doc)
     assert text == expected
+    raw, clean_too = fastjson.encode_utf8_screened(doc)    # the same text, maybe as UTF-8
+    assert clean_too is clean
+    assert (raw.decode() if type(raw) is bytes else raw) == expected
+    if type(raw) is bytes:
+        assert clean and raw == expected.encode("utf-8")
     if clean:       # what the importer relies on: no surrogate in the text, nor in the doc
         assert SURROGATES.search(text) is None
         assert not _has_surrogate(doc)

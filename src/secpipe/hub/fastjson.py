@@ -61,15 +61,8 @@ def encode_screened(obj: Any) -> tuple[str, bool]:
     clipped Description's "…" is enough), ~6% of recording a run's new findings. False:
     the standard encoder wrote the text of a document orjson refused, and the caller
     screens it as before."""
-    if _orjson is None:
-        return std_encode(obj), False
-    try:
-        out = _orjson.dumps(obj, option=_OPTIONS)
-    except (TypeError, ValueError):     # a surrogate among the possible reasons
-        return std_encode(obj), False
-    if b"null" in out:                  # orjson read every string: still none
-        return std_encode(obj), True
-    return out.decode(), True
+    text, clean = encode_utf8_screened(obj)
+    return (text.decode() if type(text) is bytes else text), clean
 
 
 def encode_utf8_screened(obj: Any) -> tuple[str | bytes, bool]:
@@ -81,11 +74,12 @@ def encode_utf8_screened(obj: Any) -> tuple[str | bytes, bool]:
         return std_encode(obj), False
     try:
         out = _orjson.dumps(obj, option=_OPTIONS)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):     # a surrogate among the possible reasons
         return std_encode(obj), False
-    if b"null" in out:
+    if b"null" in out:                  # orjson read every string: still none
         return std_encode(obj), True
     return out, True
+
 
 # Reading: only for JSON the hub's own queries build (the key lookup's rows): orjson reads an
 # integer beyond 64 bits as a float, so it is no general stand-in for json.loads.
