@@ -28,6 +28,11 @@ WORKFLOW_STATUSES = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
 VERIFICATION_STATES = ("UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE", "BENIGN_POSITIVE")
 COMPLIANCE_STATUSES = ("PASSED", "WARNING", "FAILED", "NOT_AVAILABLE")
 PROVIDER_FIELDS = ("Confidence", "Criticality", "RelatedFindings", "Severity", "Types")
+# each allowed value or None (absent), built once: the tuples were built per finding
+_OR_NONE_RECORD_STATES = (None, *RECORD_STATES)
+_OR_NONE_VERIFICATION_STATES = (None, *VERIFICATION_STATES)
+_OR_NONE_WORKFLOW_STATUSES = (None, *WORKFLOW_STATUSES)
+_OR_NONE_COMPLIANCE_STATUSES = (None, *COMPLIANCE_STATUSES)
 LABEL_NORMALIZED = {"INFORMATIONAL": 0, "LOW": 1, "MEDIUM": 40, "HIGH": 70, "CRITICAL": 90}
 LABEL_RANK = {label: rank for rank, label in enumerate(LABELS)}
 _ARN = re.compile(r"^arn:[a-z0-9-]+:securityhub:([a-z0-9-]*):(\d{0,12}):product/([^/\s]+)/([^/\s]+)$")
@@ -199,13 +204,13 @@ def check_types(obj: Mapping[str, Any]) -> None:
                 _map(r, "Tags", 256)
     _map(obj, "ProductFields", 2048)
     _map(obj, "UserDefinedFields", 1024)
-    if obj.get("RecordState") not in (None, *RECORD_STATES):
+    if obj.get("RecordState") not in _OR_NONE_RECORD_STATES:
         raise BadFinding("RecordState must be ACTIVE or ARCHIVED")
-    if obj.get("VerificationState") not in (None, *VERIFICATION_STATES):
+    if obj.get("VerificationState") not in _OR_NONE_VERIFICATION_STATES:
         raise BadFinding("VerificationState must be one of " + ", ".join(VERIFICATION_STATES))
-    if _object(obj, "Workflow").get("Status") not in (None, *WORKFLOW_STATUSES):
+    if _object(obj, "Workflow").get("Status") not in _OR_NONE_WORKFLOW_STATUSES:
         raise BadFinding("Workflow.Status must be one of " + ", ".join(WORKFLOW_STATUSES))
-    if _object(obj, "Compliance").get("Status") not in (None, *COMPLIANCE_STATUSES):
+    if _object(obj, "Compliance").get("Status") not in _OR_NONE_COMPLIANCE_STATUSES:
         raise BadFinding("Compliance.Status must be one of " + ", ".join(COMPLIANCE_STATUSES))
     note = _object(obj, "Note")
     if note:
