@@ -65,3 +65,44 @@ def test_the_arn_memo_gives_the_regex_answer_and_stays_bounded(monkeypatch):
     assert validate._arn_parts(["not", "hashable"]) is None
     doc = check(finding(ProductArn="arn:aws:securityhub:eu-west-1:123456789012:product/acme/t1"))
     assert (doc["CompanyName"], doc["ProductName"], doc["Region"]) == ("acme", "t1", "eu-west-1")
+
+
+# --- _plain_strings: the totals and the key-tuple memo give the three passes' answer ---------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _former_plain_strings(value: dict, value_limit: int) -> bool:
+    """`_plain_strings` as it was: join for the types, then min/max over every length."""
+    if not value:
+        return True
+    vals = value.values()
+    try:
+        "".join(value)
+        "".join(vals)
+    except TypeError:
+        return False
+    return (0 < min(map(len, value)) and max(map(len, value)) <= 128
+            and max(map(len, vals)) <= value_limit)
+
+
+_member = st.one_of(st.text(max_size=3), st.text(min_size=120, max_size=140),
+                    st.sampled_from(["", "secpipe/Tool", "k" * 128, "k" * 129]),
+                    st.builds(Sub, st.text(max_size=4)), st.none(), st.integers())
+_maps = st.dictionaries(_member.filter(lambda k: k is None or hash(k) is not None),
+                        _member | st.text(min_size=1000, max_size=1100), max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_maps, min_size=1, max_size=4), st.sampled_from([0, 5, 1024, 2048]))
+def test_plain_strings_answers_as_the_three_passes_did(values, limit):
+    for value in values + values:          # the second time, key tuples may be remembered
+        assert validate._plain_strings(value, limit) == _former_plain_strings(value, limit)
+
+
+def test_plain_strings_memo_stays_bounded(monkeypatch):
+    monkeypatch.setattr(validate, "_GOOD_KEYS", set())
+    for i in range(3000):
+        assert validate._plain_strings({f"k{i}": "v"}, 10)
+        assert len(validate._GOOD_KEYS) <= validate._GOOD_KEYS_MAX
+    assert not validate._plain_strings({"k1": "v" * 11}, 10)     # a remembered key tuple
+    assert not validate._plain_strings({"k1": "v", "": "w"}, 10)

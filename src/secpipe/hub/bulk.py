@@ -71,7 +71,12 @@ def driver_rows(conn: Connection, sql: str, params: Sequence) -> list[tuple]:
     return raw.execute(sql, tuple(params)).fetchall()
 
 
-def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tuple]) -> None:
+def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tuple],
+                as_text: int | None = None) -> None:
+    """`rows` into `table`. `as_text`: the index of a text column whose values may also come
+    as UTF-8 bytes (SQLite stores them as the same text: `CAST(? AS TEXT)` reinterprets a
+    blob's bytes in the database's encoding, UTF-8, and leaves a str as it is; PostgreSQL
+    gets them decoded)."""
     if not rows:
         return
     collist = ", ".join(f'"{c}"' for c in cols)
@@ -79,10 +84,13 @@ def insert_rows(conn: Connection, table: str, cols: Sequence[str], rows: list[tu
         with _raw(conn).cursor() as cur:
             with cur.copy(f'COPY "{table}" ({collist}) FROM STDIN') as copy:
                 for row in rows:
+                    if as_text is not None and type(row[as_text]) is bytes:
+                        row = (*row[:as_text], row[as_text].decode(), *row[as_text + 1:])
                     copy.write_row(row)
         return
     raw = _raw(conn)
-    one = "(" + ", ".join("?" for _ in cols) + ")"
+    one = "(" + ", ".join("CAST(? AS TEXT)" if i == as_text else "?"
+                          for i in range(len(cols))) + ")"
     sql = f'INSERT OR FAIL INTO "{table}" ({collist}) VALUES '     # OR FAIL: see _NO_STMT
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") \
         else 999                                     # Python < 3.11: SQLite's oldest default

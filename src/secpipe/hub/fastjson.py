@@ -51,6 +51,36 @@ def _fast_encode(obj: Any) -> str:
 
 encode: Callable[[Any], str] = std_encode if _orjson is None else _fast_encode
 
+
+def encode_screened(obj: Any) -> tuple[str, bool]:
+    """`encode(obj)`, and True when orjson read the whole document: then no string in it
+    (key or value) holds a surrogate, which orjson refuses in any str (a Python str holds
+    code points, so a "pair" of them is two lone surrogates, which no UTF-8 database can
+    store either). The importer's surrogate screen, a regex over the whole text, then has
+    nothing to find: it cost ~85k instructions per 2 KB document that is not ASCII (a
+    clipped Description's "…" is enough), ~6% of recording a run's new findings. False:
+    the standard encoder wrote the text of a document orjson refused, and the caller
+    screens it as before."""
+    text, clean = encode_utf8_screened(obj)
+    return (text.decode() if type(text) is bytes else text), clean
+
+
+def encode_utf8_screened(obj: Any) -> tuple[str | bytes, bool]:
+    """`encode_screened`, but orjson's text stays the UTF-8 bytes it wrote (the standard
+    encoder's is a str, as before): for a writer that stores it as SQLite text straight
+    from the bytes (`bulk.insert_rows`' `as_text`). Decoding a document that is not ASCII
+    into a str only for the driver to encode it back cost ~40k instructions per 2 KB."""
+    if _orjson is None:
+        return std_encode(obj), False
+    try:
+        out = _orjson.dumps(obj, option=_OPTIONS)
+    except (TypeError, ValueError):     # a surrogate among the possible reasons
+        return std_encode(obj), False
+    if b"null" in out:                  # orjson read every string: still none
+        return std_encode(obj), True
+    return out, True
+
+
 # Reading: only for JSON the hub's own queries build (the key lookup's rows): orjson reads an
 # integer beyond 64 bits as a float, so it is no general stand-in for json.loads.
 _std_loads = json.loads

@@ -30,8 +30,9 @@ from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _dif
                                       finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
 from secpipe.hub.stored import lookup as _lookup  # (importer._lookup: tests patch it)
-from secpipe.hub.validate import (FINDING_COLS, BadFinding, bind_side, check, doc_size_ok,
-                                  normalize, side_inputs, side_rows, side_rows_of)
+from secpipe.hub.validate import (FINDING_COLS, MAX_FINDING_BYTES, BadFinding, bind_side,
+                                  check, doc_size_ok, normalize, side_inputs, side_rows,
+                                  side_rows_of)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -43,8 +44,11 @@ EVENT_COLS = ("finding_pk", "at", "kind", "actor", "run_id", "changes")
 INSERT_COLS = (*FINDING_COLS, "digest", "hub_account", "hub_region")
 REWRITE_COLS = (*UPDATE_COLS, "digest")
 _MAX_PK = "SELECT coalesce(max(pk), 0) FROM findings"
+_DOC_COL = INSERT_COLS.index("doc")
 # The stored document's text (orjson where it is exact, see `fastjson`).
 encode = _encode = fastjson.encode
+_encode_screened = fastjson.encode_screened
+_encode_utf8_screened = fastjson.encode_utf8_screened
 
 
 @dataclass(slots=True)
@@ -52,7 +56,9 @@ class Checked:
     """A finding that passed the per-finding checks, ready for `write`."""
 
     doc: dict[str, Any]
-    text: str | None          # the serialised doc, reused when the doc is stored unchanged
+    # the serialised doc, reused when the doc is stored unchanged; its UTF-8 bytes only
+    # where `check_all` was asked for them (`utf8`: a SQLite writer, see `write`)
+    text: str | bytes | None
     updated_at: str           # canonical
     key: tuple[str, str] = ("", "")
     digest: str | None = None     # of the provider's document as sent; None: the hub's own
@@ -163,7 +169,7 @@ def _item(doc: dict[str, Any], text: str | None, updated: str, key: tuple[str, s
 def check_all(findings: Iterable[Any], stored: Known | None = None,
               sizes: list[int | None] | None = None,
               future_skew: float = import_rules.DEFAULT_FUTURE_SKEW, *, side: bool = False,
-              clock: tuple[str, Any] | None = None
+              clock: tuple[str, Any] | None = None, utf8: bool = False
               ) -> tuple[list[Checked], list[dict[str, str]]]:
     """Split a batch into acceptable findings and FailedFindings entries: the one place where
     each finding is judged before the bulk write. `stored` (from `known`) enables the
@@ -180,8 +186,12 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
 
     `clock`: (ProcessedAt, `import_rules.future_limit`) from `run_clock`, for a caller that
     checks one import in several calls (`record_run`, batch by batch) and wants one reading
-    of the clock for all of them, as one call would have."""
+    of the clock for all of them, as one call would have.
+
+    `utf8`: a `Checked.text` that orjson wrote stays its UTF-8 bytes, for a caller whose
+    `write` goes to SQLite (`record_run`); the same text, the same checks."""
     good: list[Checked] = []
+    encode_screened = _encode_utf8_screened if utf8 else _encode_screened
     failed: list[dict[str, str]] = []
     # ProcessedAt: when the hub took the finding in (the provider's is ignored)
     processed, limit = clock or run_clock(future_skew)
@@ -200,16 +210,26 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
             doc = check(obj)
             doc["ProcessedAt"] = processed
             try:
-                text = _encode(doc)
+                text, no_surrogates = encode_screened(doc)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise BadFinding(f"finding is not JSON: {str(exc)[:200]}") from None
-            # cheap screen (NUL is always escaped; surrogates need non-ASCII), then be sure
-            if "\\u0000" in text or (not text.isascii() and SURROGATES.search(text)):
-                problem = bad_text(doc)
-                if problem:
-                    raise BadFinding(problem)
-            if not doc_size_ok(text):
-                raise BadFinding("finding larger than 240 KB")
+            if type(text) is bytes:     # orjson's UTF-8 (`utf8`): no surrogate, exact size
+                if b"\\u0000" in text:
+                    problem = bad_text(doc)
+                    if problem:
+                        raise BadFinding(problem)
+                if len(text) > MAX_FINDING_BYTES:
+                    raise BadFinding("finding larger than 240 KB")
+            else:
+                # cheap screen (NUL is always escaped; surrogates need non-ASCII and a text
+                # orjson did not write, `fastjson.encode_screened`), then be sure
+                if "\\u0000" in text or (not no_surrogates and not text.isascii()
+                                          and SURROGATES.search(text)):
+                    problem = bad_text(doc)
+                    if problem:
+                        raise BadFinding(problem)
+                if not doc_size_ok(text):
+                    raise BadFinding("finding larger than 240 KB")
             # side rows here, in the checking thread, for a key not stored (a creation);
             # an update's are built (or found unchanged) by the writer against the old doc
             key = (doc["Id"], doc["ProductArn"])
@@ -220,7 +240,8 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
             if sizes is not None:
                 # normalising only adds keys or lengthens values, except a null
                 # FindingProviderFields that becomes {}: 2 bytes shorter
-                sizes[-1] = (len(text) if text.isascii() else len(text.encode())) + 2
+                sizes[-1] = (len(text) if type(text) is bytes or text.isascii()
+                             else len(text.encode())) + 2
         except BadFinding as exc:
             failed.append(failure(obj, str(exc)))
     return good, failed
@@ -322,7 +343,7 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             rows.append(finding_row(pk, it.doc, text, locked, stamp)
                         + (it.digest, part.account, part.region))
             if texts is not None:
-                texts[pk] = (*it.key, text)
+                texts[pk] = (*it.key, text.decode() if type(text) is bytes else text)
             # the checks' side rows hold unless a rule changed the document (on_create's
             # Workflow.Status is no side input)
             t, r, m = bind_side(pk, it.side) if it.side is not None and not ruled \
@@ -332,7 +353,8 @@ def write(conn: Connection, batch: Sequence[Checked], *, force: bool = False,
             maps += m
         result.created = len(fresh)
     if rows:
-        bulk.insert_rows(conn, "findings", INSERT_COLS, rows)
+        # the doc column as text also when it is orjson's UTF-8 bytes (`check_all`'s utf8)
+        bulk.insert_rows(conn, "findings", INSERT_COLS, rows, as_text=_DOC_COL)
 
     if changed:
         old_docs = load_docs(conn, [pk for pk, _ in changed])

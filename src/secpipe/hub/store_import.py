@@ -235,6 +235,9 @@ class FindingsImport:
 
         # one (stage, tool) tuple per pair for `observed`'s 50,000 values, not one per finding
         pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        # the checked documents' texts as orjson's UTF-8 bytes, stored as SQLite text
+        # without a decode and the driver's encode back (`importer.check_all`'s utf8)
+        utf8 = self.dialect == "sqlite"
 
         # the cyclic GC waits meanwhile, as in `bulk_import`: the parts' documents, checks and
         # rows hold no cycle (and the pipeline's findings files are written from the
@@ -261,7 +264,7 @@ class FindingsImport:
                 # what the hub stores for these keys, as the write transaction sees it
                 stored, rows = run_refresh.lookup(conn, batch, part)
                 good, failed = importer.check_all(batch, stored, None, self.policy.future_skew,
-                                                  clock=clock)
+                                                  clock=clock, utf8=utf8)
                 looked.update(rows)
                 refused.checks += failed
                 good, denied, off = _screen(conn, principal, good, part)
