@@ -34,20 +34,26 @@ _LOCK = threading.Lock()
 _FOLDER: list["weakref.ref[Spill]"] = []
 
 
+def _folder() -> "Spill":
+    """The scratch folder of the copies still remembered, made when there is none (under
+    `_LOCK`: the turns run in threads)."""
+    from secpipe.pipeline.spill import Spill
+
+    folder = _FOLDER[0]() if _FOLDER else None
+    if folder is None:
+        folder = Spill()
+        _FOLDER[:] = [weakref.ref(folder)]
+    return folder
+
+
 def kept(report: bytes, scrubbed: bytes) -> "bytes | Stored":
     """`scrubbed` itself, or when it is a large copy (not `report` itself) what reads it back
     from disk. A copy that cannot be written (a full disk) stays in memory, as it was."""
     if scrubbed is report or len(scrubbed) < SPILL_MIN:
         return scrubbed
-    from secpipe.pipeline.spill import Spill
-
     with _LOCK:
         try:
-            folder = _FOLDER[0]() if _FOLDER else None
-            if folder is None:
-                folder = Spill()
-                _FOLDER[:] = [weakref.ref(folder)]
-            return folder.put("scan-cache-scrubbed", scrubbed)
+            return _folder().put("scan-cache-scrubbed", scrubbed)
         except OSError:
             return scrubbed
 
@@ -57,18 +63,12 @@ def kept_scrub(report: bytes, collector: "SecretCollector") -> "bytes | Stored":
     file (`SecretCollector.scrub_into`): its scrubbed copy never whole in memory beside it."""
     if len(report) < SPILL_MIN:
         return kept(report, collector.scrub(report))
-    from secpipe.pipeline.spill import Spill
-
     changed: list[object] = []
     with _LOCK:
         try:
-            folder = _FOLDER[0]() if _FOLDER else None
-            if folder is None:
-                folder = Spill()
-                _FOLDER[:] = [weakref.ref(folder)]
-            stored = folder.put_scrubbed("scan-cache-scrubbed", report,
-                                         lambda data, out: changed.append(
-                                             collector.scrub_into(data, out)))
+            stored = _folder().put_scrubbed("scan-cache-scrubbed", report,
+                                            lambda data, out: changed.append(
+                                                collector.scrub_into(data, out)))
         except OSError:
             stored = None
     if stored is None:
