@@ -30,9 +30,8 @@ from secpipe.hub.import_merge import (CUSTOMER_FIELDS, LOCKABLE, _CUSTOMER, _dif
                                       finding_row, load_docs, merge, on_create, transition)
 from secpipe.hub.interface import Partition
 from secpipe.hub.stored import lookup as _lookup  # (importer._lookup: tests patch it)
-from secpipe.hub.validate import (FINDING_COLS, MAX_FINDING_BYTES, BadFinding, bind_side,
-                                  check, doc_size_ok, normalize, side_inputs, side_rows,
-                                  side_rows_of)
+from secpipe.hub.validate import (FINDING_COLS, BadFinding, bind_side, check, doc_size_ok,
+                                  normalize, side_inputs, side_rows, side_rows_of)
 
 UPDATE_COLS = FINDING_COLS[3:]
 TYPE_COLS = ("finding_pk", "type")
@@ -213,23 +212,16 @@ def check_all(findings: Iterable[Any], stored: Known | None = None,
                 text, no_surrogates = encode_screened(doc)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise BadFinding(f"finding is not JSON: {str(exc)[:200]}") from None
-            if type(text) is bytes:     # orjson's UTF-8 (`utf8`): no surrogate, exact size
-                if b"\\u0000" in text:
-                    problem = bad_text(doc)
-                    if problem:
-                        raise BadFinding(problem)
-                if len(text) > MAX_FINDING_BYTES:
-                    raise BadFinding("finding larger than 240 KB")
-            else:
-                # cheap screen (NUL is always escaped; surrogates need non-ASCII and a text
-                # orjson did not write, `fastjson.encode_screened`), then be sure
-                if "\\u0000" in text or (not no_surrogates and not text.isascii()
-                                          and SURROGATES.search(text)):
-                    problem = bad_text(doc)
-                    if problem:
-                        raise BadFinding(problem)
-                if not doc_size_ok(text):
-                    raise BadFinding("finding larger than 240 KB")
+            # cheap screen (NUL is always escaped; surrogates need non-ASCII and a text orjson
+            # did not write, `fastjson.encode_screened`: its UTF-8 bytes, `utf8`, never hold
+            # one), then be sure
+            if (b"\\u0000" if type(text) is bytes else "\\u0000") in text or (
+                    not no_surrogates and not text.isascii() and SURROGATES.search(text)):
+                problem = bad_text(doc)
+                if problem:
+                    raise BadFinding(problem)
+            if not doc_size_ok(text):
+                raise BadFinding("finding larger than 240 KB")
             # side rows here, in the checking thread, for a key not stored (a creation);
             # an update's are built (or found unchanged) by the writer against the old doc
             key = (doc["Id"], doc["ProductArn"])

@@ -405,8 +405,11 @@ def _side(doc: Mapping[str, Any], head: tuple) -> tuple[list, list, list]:
 _SIDE_KEYS = tuple(sorted({"Resources", *filtermatch.top_level_members()}))
 
 
-def doc_size_ok(text: str) -> bool:
-    """Security Hub refuses a finding over 240 KB (checked on the serialised form)."""
+def doc_size_ok(text: str | bytes) -> bool:
+    """Security Hub refuses a finding over 240 KB (checked on the serialised form: a text, or
+    its UTF-8 bytes as orjson wrote them)."""
+    if type(text) is bytes:
+        return len(text) <= MAX_FINDING_BYTES
     return len(text) <= MAX_FINDING_BYTES // 4 or len(text.encode("utf-8")) <= MAX_FINDING_BYTES
 
 
