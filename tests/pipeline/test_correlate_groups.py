@@ -21,7 +21,8 @@ VALUES = ["AKIAQ7TESTW3XKEY9ZD2", "q8Vf2LrT0wXz5mNcB7yHk3JdP9sG4aE1", "Q7TESTW3X
 
 def _reference(findings: Sequence[Finding], idx: Sequence[int], uf: "corr._UnionFind",
                values: "corr.SecretValues") -> None:
-    """`_secrets` before this change: a list per value and per (path, line)."""
+    """`_secrets` before this change: a list per value and per (path, line) (the joining of a
+    line's members, which did not change, is the module's own)."""
     clear: list[str | None] = [None] * len(findings)
     by_value: dict[object, list[int]] = {}
     for i in idx:
@@ -38,17 +39,8 @@ def _reference(findings: Sequence[Finding], idx: Sequence[int], uf: "corr._Union
             continue
         by_line.setdefault((loc.path, loc.start_line), []).append(i)
     for members in by_line.values():
-        if len(members) < 2:
-            continue
-        known = [i for i in members if clear[i] is not None]
-        unknown = [i for i in members if clear[i] is None]
-        for n, a in enumerate(known):
-            for b in known[n + 1:]:
-                va, vb = clear[a] or "", clear[b] or ""
-                if va in vb or vb in va:
-                    uf.union(a, b)
-        if len({uf.find(i) for i in known}) <= 1:
-            uf.join(known[:1] + unknown)
+        if len(members) >= 2:
+            corr._same_line(members, clear, uf)   # one line's joining: unchanged, shared
 
 
 _one = st.tuples(st.sampled_from(["trufflehog3", "detect-secrets", "kingfisher"]),

@@ -206,20 +206,25 @@ def _secrets(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
             continue
         _group(by_line, (loc.path, loc.start_line), i)
     for members in by_line.values():
-        if not isinstance(members, list):
-            continue
-        known = [i for i in members if clear[i] is not None]
-        unknown = [i for i in members if clear[i] is None]
-        for n, a in enumerate(known):
-            for b in known[n + 1:]:
-                va, vb = clear[a] or "", clear[b] or ""
-                if va in vb or vb in va:
-                    uf.union(a, b)
-        roots = {uf.find(i) for i in known}
-        if len(roots) <= 1:
-            # Nothing on this line tells two secrets apart: a tool that gave no value (or a
-            # digest nobody else saw) is about the one that is there.
-            uf.join(known[:1] + unknown)
+        if isinstance(members, list):
+            _same_line(members, clear, uf)
+
+
+def _same_line(members: Sequence[int], clear: Sequence[str | None], uf: _UnionFind) -> None:
+    """Join the secret findings of one file and line: values that contain one another, and,
+    when nothing there tells two secrets apart, those that gave no value."""
+    known = [i for i in members if clear[i] is not None]
+    unknown = [i for i in members if clear[i] is None]
+    for n, a in enumerate(known):
+        for b in known[n + 1:]:
+            va, vb = clear[a] or "", clear[b] or ""
+            if va in vb or vb in va:
+                uf.union(a, b)
+    roots = {uf.find(i) for i in known}
+    if len(roots) <= 1:
+        # Nothing on this line tells two secrets apart: a tool that gave no value (or a
+        # digest nobody else saw) is about the one that is there.
+        uf.join(known[:1] + unknown)
 
 
 def _norm_package(name: str) -> str:
