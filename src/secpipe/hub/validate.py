@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping   # not typing's: its isinstance() is several times slower
 from typing import Any
 
-from secpipe.hub import filtermatch
+from secpipe.hub import filtermatch, validate_plain
 from secpipe.hub.common import canon_time
 from secpipe.hub.products import registered_names
 from secpipe.hub.schema import MAP_VALUE_INDEXED
@@ -273,6 +273,9 @@ def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def check(obj: Any) -> dict[str, Any]:
     """A finding as the hub will store it, or BadFinding saying why Security Hub would refuse it."""
+    doc = _plain_check(obj)          # the usual plain, well-formed document: one pass
+    if doc is not None:
+        return doc
     if not _is_map(obj):
         raise BadFinding("a finding must be a JSON object")
     check_types(obj)
@@ -291,6 +294,10 @@ def check(obj: Any) -> dict[str, Any]:
             except ValueError:
                 raise BadFinding(f"{key} is not a valid timestamp") from None
     return doc
+
+
+# `check`'s first pass (see `validate_plain`)
+_plain_check = validate_plain.checker(_plain_strings, _arn_parts, normalize)
 
 
 def row(pk: int, doc: Mapping[str, Any], text: str, locked: str, stamp: str) -> tuple:
