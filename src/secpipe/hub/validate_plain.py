@@ -39,34 +39,21 @@ _VERIFICATION_STATES = frozenset(("UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE",
                                   "BENIGN_POSITIVE"))
 _WORKFLOW_STATUSES = frozenset(("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"))
 _COMPLIANCE_STATUSES = frozenset(("PASSED", "WARNING", "FAILED", "NOT_AVAILABLE"))
-# Timestamps seen to pass `_time_ok` (`validate_asff`'s pattern) and `canon_time`: a run
-# stamps its findings with a few instants. Bounded: cleared when full.
-_GOOD_STAMPS: set[str] = set()
-_STAMPS_MAX = 4096
-
-
 def _stamp_ok(value: Any) -> bool:
     """`surely_valid`'s and `check`'s rules for a present timestamp: `validate_asff`'s
-    pattern, and `canon_time` reads it."""
-    if type(value) is not str:
-        return False
-    if value in _GOOD_STAMPS:
-        return True
-    if not _time_ok(value):
+    pattern (memoised), and `canon_time` reads it (cached where it does)."""
+    if type(value) is not str or not _time_ok(value):
         return False
     try:
         canon_time(value)
     except ValueError:
         return False
-    if len(_GOOD_STAMPS) >= _STAMPS_MAX:
-        _GOOD_STAMPS.clear()
-    _GOOD_STAMPS.add(value)
     return True
 
 
 def _score_ok(value: Any) -> bool:
-    """`validate._score`'s rule for a present value: a number from 0 to 100, no bool."""
-    return type(value) in _NUMBER and 0 <= value <= 100
+    """`validate._score`'s rule: absent, or a number from 0 to 100 (no bool)."""
+    return value is None or (type(value) in _NUMBER and 0 <= value <= 100)
 
 
 def _short_str(value: Any, limit: int) -> bool:
@@ -149,17 +136,11 @@ def checker(plain_strings: Callable[[dict, int], bool],
             return None
         if not _short_str(sev.get("Original"), _ORIGINAL):
             return None
-        value = sev.get("Normalized")
-        if value is not None and not _score_ok(value):
-            return None
         value = sev.get("Product")
         if value is not None and type(value) not in _NUMBER:
             return None
-        value = get("Confidence")
-        if value is not None and not _score_ok(value):
-            return None
-        value = get("Criticality")
-        if value is not None and not _score_ok(value):
+        if not (_score_ok(sev.get("Normalized")) and _score_ok(get("Confidence"))
+                and _score_ok(get("Criticality"))):
             return None
         provider = get("FindingProviderFields")
         if "Types" in obj:
@@ -190,7 +171,7 @@ def checker(plain_strings: Callable[[dict, int], bool],
             if tags is not None and not map_ok(tags, 256):
                 return None
         fields = get("ProductFields")
-        if fields is not None and not map_ok(fields, 2048):
+        if fields is not None and not (map_ok(fields, 2048) and len(fields) <= _FIELDS):
             return None
         value = get("UserDefinedFields")
         if value is not None and not map_ok(value, 1024):
@@ -239,11 +220,7 @@ def checker(plain_strings: Callable[[dict, int], bool],
                 value = pget("Severity")
                 if value is not None and type(value) is not dict:
                     return None
-                value = pget("Confidence")
-                if value is not None and not _score_ok(value):
-                    return None
-                value = pget("Criticality")
-                if value is not None and not _score_ok(value):
+                if not (_score_ok(pget("Confidence")) and _score_ok(pget("Criticality"))):
                     return None
         if type(arn) is not str or not 0 < len(arn) <= 256 or arn_parts(arn) is None:
             return None
