@@ -138,7 +138,8 @@ def test_threads_share_the_kept_connection(sqlite_store: Any) -> None:
 
 
 def _child_lookup(store: Any, akid: str, out: Any) -> None:
-    rec = store.key_record(akid)
+    store.key_reader.close()              # the parent's connection: kept aside, not closed
+    rec = store.key_record(akid)          # on a connection of the child's
     out.put(None if rec is None else rec.secret)
 
 

@@ -16,7 +16,9 @@ takes effect at the next request, exactly as before. What the row means is decid
 The statement is stepped to its end (`fetchall`, at most one row: `akid` is the primary key),
 so the read transaction ends with it and never holds back a WAL checkpoint. One lock
 serialises lookups on the connection (a few microseconds each). A process forked while the
-connection is open does not use (or close) its parent's: it opens its own.
+connection is open neither uses nor closes its parent's (it is kept referenced, so that no
+finalizer hands it back to the child's copy of the pool); the child takes another from the
+engine's pool, as its other reads do.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 ROW_SQL = ("SELECT secret, secret_enc, role, scope, disabled FROM access_keys "
            "WHERE akid = ?")
+_PARENTS: list[Any] = []     # a forked child's inherited connections: never used nor closed
 
 
 class KeyReader:
@@ -44,7 +47,10 @@ class KeyReader:
     def row(self, akid: str) -> tuple[Any, ...] | None:
         """(secret, secret_enc, role, scope, disabled) of key `akid`, or None."""
         with self._lock:
-            if self._conn is None or self._pid != os.getpid():
+            if self._conn is not None and self._pid != os.getpid():
+                _PARENTS.append(self._conn)
+                self._conn = None
+            if self._conn is None:
                 self._conn = self._engine.raw_connection()
                 self._pid = os.getpid()
             try:
@@ -56,12 +62,16 @@ class KeyReader:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and self._pid == os.getpid():
+        if conn is not None:
             conn.invalidate()
 
     def close(self) -> None:
         """Give the connection back to the pool (the store's `close` then disposes of it)."""
         with self._lock:
             conn, self._conn = self._conn, None
-            if conn is not None and self._pid == os.getpid():
+            if conn is None:
+                return
+            if self._pid == os.getpid():
                 conn.close()
+            else:
+                _PARENTS.append(conn)
