@@ -9,7 +9,6 @@ runs where it is installed).
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,10 +19,10 @@ from secpipe.hub.api import create_app, running_server
 from secpipe.hub.api import server
 from secpipe.hub.api.isolation import UNLIMITED
 from secpipe.hub.store import open_store
-from tests.hub.test_api_support import Hub, make_finding, raw_request, signed_request
+from tests.hub.test_api_support import (Hub, comparable, import_session, make_finding,
+                                        raw_request)
 
 KEY_ID, SECRET = "SPKLOOPTEST00000001", "loop-test-secret"
-VARYING = {"date", "x-amzn-requestid"}
 
 
 def test_http_is_h11_even_with_httptools_installed() -> None:
@@ -67,16 +66,7 @@ def _app(path: Path, opened: list) -> Any:
 
 def _steps(hub: Hub, batch: list[dict[str, Any]]) -> list[tuple[int, dict[str, str], Any]]:
     """A session of requests: imports (new, unchanged, partly invalid), reads, and refusals."""
-    bad = dict(batch[0], Severity={"Label": "LOUD"})
-    answers = [
-        signed_request(hub, "POST", "/findings/import", json.dumps({"Findings": batch}).encode()),
-        signed_request(hub, "POST", "/findings/import", json.dumps({"Findings": batch}).encode()),
-        signed_request(hub, "POST", "/findings/import",
-                       json.dumps({"Findings": [bad, batch[1]]}).encode()),
-        signed_request(hub, "POST", "/findings", json.dumps(
-            {"MaxResults": 5, "SortCriteria": [{"Field": "Title", "SortOrder": "asc"}]}).encode()),
-        signed_request(hub, "POST", "/findings/import", b"{not json"),
-        signed_request(hub, "POST", "/findings/import", b"{}", secret="wrong"),
+    answers = import_session(hub, batch) + [
         raw_request(hub.url + "/findings", "POST", b"{}"),
         raw_request(hub.url + "/health"),
         _raw_exchange(hub.url, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -85,15 +75,7 @@ def _steps(hub: Hub, batch: list[dict[str, Any]]) -> list[tuple[int, dict[str, s
                       + b"X-Big: a\r\n" * 3_000),          # a head still growing past 16 KB
         _raw_exchange(hub.url, b"GARBAGE\r\n\r\n"),
     ]
-    return [(status, {k: v for k, v in headers.items() if k not in VARYING}, _masked(body))
-            for status, headers, body in answers]
-
-
-def _masked(body: Any) -> Any:
-    """The answer less the time the hub stored each finding at (ProcessedAt)."""
-    if isinstance(body, dict) and isinstance(body.get("Findings"), list):
-        return dict(body, Findings=[dict(f, ProcessedAt="-") for f in body["Findings"]])
-    return body
+    return comparable(answers)
 
 
 def _raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -98,6 +98,40 @@ def repo_filter(repo: str) -> dict[str, Any]:
     return {"ProductFields": [{"Key": "secpipe/Repo", "Value": repo, "Comparison": "EQUALS"}]}
 
 
+# answer headers that differ between two identical requests
+VARYING_HEADERS = frozenset({"date", "x-amzn-requestid"})
+Answer = tuple[int, dict[str, str], Any]
+
+
+def import_session(hub: Hub, batch: list[dict[str, Any]]) -> list[Answer]:
+    """The start of a session that tests comparing two hubs' answers send: new, unchanged and
+    partly invalid imports, a read, bad JSON, a wrong secret."""
+    bad = dict(batch[0], Severity={"Label": "LOUD"})
+    body = json.dumps({"Findings": batch}).encode()
+    return [
+        signed_request(hub, "POST", "/findings/import", body),
+        signed_request(hub, "POST", "/findings/import", body),
+        signed_request(hub, "POST", "/findings/import",
+                       json.dumps({"Findings": [bad, batch[1]]}).encode()),
+        signed_request(hub, "POST", "/findings", json.dumps(
+            {"MaxResults": 5, "SortCriteria": [{"Field": "Title", "SortOrder": "asc"}]}).encode()),
+        signed_request(hub, "POST", "/findings/import", b"{not json"),
+        signed_request(hub, "POST", "/findings/import", b"{}", secret="wrong"),
+    ]
+
+
+def comparable(answers: list[Answer]) -> list[Answer]:
+    """Answers less what differs between two identical requests: the date and request id
+    headers and the time the hub stored each finding at (ProcessedAt)."""
+    out = []
+    for status, headers, body in answers:
+        if isinstance(body, dict) and isinstance(body.get("Findings"), list):
+            body = dict(body, Findings=[dict(f, ProcessedAt="-") for f in body["Findings"]])
+        out.append((status, {k: v for k, v in headers.items() if k not in VARYING_HEADERS},
+                    body))
+    return out
+
+
 def signed_request(hub: Hub, method: str, path: str, body: bytes = b"", *,
                    secret: str | None = None, headers: dict[str, str] | None = None,
                    ) -> tuple[int, dict[str, str], Any]:

@@ -85,12 +85,19 @@ def key_record(conn: Connection, cipher_of, akid: str) -> KeyRecord | None:
     KeyCipher; it is only called for an encrypted secret."""
     row = conn.execute(select(K.c.secret, K.c.secret_enc, K.c.role, K.c.scope, K.c.disabled)
                        .where(K.c.akid == akid)).first()
+    return record_of(akid, None if row is None else tuple(row), cipher_of)
+
+
+def record_of(akid: str, row: tuple[Any, ...] | None, cipher_of) -> KeyRecord | None:
+    """What key `akid`'s row (secret, secret_enc, role, scope, disabled; None: no row) means,
+    for `key_record` and for the SigV4 path's lean read (`keyread`): one decision for both."""
     if row is None:
         return env_key(akid)
-    if row.disabled:
+    secret, secret_enc, role, scope, disabled = row
+    if disabled:
         return None
-    secret = cipher_of().decrypt(akid, row.secret_enc) if row.secret_enc else row.secret
-    return KeyRecord(akid, secret, row.role, Scope.from_json(json.loads(row.scope or "{}")))
+    secret = cipher_of().decrypt(akid, secret_enc) if secret_enc else secret
+    return KeyRecord(akid, secret, role, Scope.from_json(json.loads(scope or "{}")))
 
 
 def encrypt_legacy(conn: Connection, cipher: KeyCipher) -> int:

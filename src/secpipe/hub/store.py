@@ -27,6 +27,7 @@ from secpipe.hub import (audit, filtermatch, partitions, runs, template, walchec
                          writegate)
 from secpipe.hub.authz import Policy, Principal
 from secpipe.hub.hubsecret import KeyCipher, secret_location
+from secpipe.hub.keyread import KeyReader
 from secpipe.hub.rules_store import RulesStore
 from secpipe.hub.store_admin import KeysUsersAudit
 from secpipe.hub.store_family import FindingsFamily
@@ -232,6 +233,10 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
         # protected branches and timestamp skew (`hub serve` sets them from its options)
         self.policy = policy or Policy.from_env()
         self._cipher: KeyCipher | None = None
+        # SigV4's key rows on one kept connection (a SQLite file: not the one connection of
+        # an in-memory hub, which every thread shares)
+        self.key_reader: KeyReader | None = \
+            KeyReader(engine) if writegate.database_file(engine) else None
         # `hub serve`'s WAL checkpoints beside the writers (open_store's background_checkpoint)
         self.checkpointer: walcheckpoint.Checkpointer | None = None
 
@@ -242,6 +247,8 @@ class SqlHubStore(FindingsImport, RulesStore, KeysUsersAudit, ProductSubscriptio
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
+        if self.key_reader is not None:
+            self.key_reader.close()
         self.engine.dispose()
 
     def __enter__(self) -> "SqlHubStore":

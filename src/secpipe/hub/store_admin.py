@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 from secpipe.hub import audit, keys
 from secpipe.hub.authz import Principal, Scope
 from secpipe.hub.hubsecret import KeyCipher
+from secpipe.hub.keyread import KeyReader
 
 
 class KeysUsersAudit:
@@ -20,6 +21,7 @@ class KeysUsersAudit:
 
     secret_file: Path | str | None
     _cipher: KeyCipher | None
+    key_reader: KeyReader | None
 
     def cipher(self) -> KeyCipher:
         """The access-key cipher, loading (or creating) the per-hub key file on first use."""
@@ -46,6 +48,11 @@ class KeysUsersAudit:
             return akid, secret
 
     def key_record(self, access_key_id: str) -> keys.KeyRecord | None:
+        """The enabled key `access_key_id` (`keys.record_of`), read afresh at every call: on a
+        SQLite file by one kept statement (`keyread`: SigV4 asks for every request)."""
+        reader = self.key_reader
+        if reader is not None:
+            return keys.record_of(access_key_id, reader.row(access_key_id), self.cipher)
         with self._read() as conn:
             return keys.key_record(conn, self.cipher, access_key_id)
 
