@@ -152,3 +152,21 @@ def test_oversized_signed_body_is_413(hub: Hub) -> None:
     body = json.dumps({"Findings": [{"Pad": "x" * (6 * 1024 * 1024)}]}).encode()
     assert_error(signed_request(hub, "POST", "/findings/import", body), 413,
                  "InvalidInputException")
+
+
+def test_a_non_ascii_key_id_beside_the_environments_key_is_403_not_500(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """hmac refuses to compare a str holding non-ASCII: a key id the client made up must be an
+    unknown key, whatever key the environment holds."""
+    from secpipe.hub import keys
+
+    monkeypatch.setenv(keys.ENV_KEY_ID, "SPKENVKEY0000000000")
+    monkeypatch.setenv(keys.ENV_SECRET, "s" * 40)
+    header = ("AWS4-HMAC-SHA256 Credential=SPK\u00e9/20240101/us-east-1/securityhub/aws4_request, "
+              "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+    answer = raw_request(hub.url + "/findings", "POST", b"{}",
+                         {"Authorization": header, "X-Amz-Date": "20240101T000000Z"})
+    status, headers, _ = answer
+    assert status == 403, answer
+    assert headers["x-amzn-errortype"] in ("UnrecognizedClientException",
+                                           "InvalidSignatureException"), answer

@@ -73,7 +73,10 @@ def create(conn: Connection, cipher: KeyCipher, label: str, role: str,
 
 def env_key(akid: str) -> KeyRecord | None:
     env_id, env_secret = os.environ.get(ENV_KEY_ID), os.environ.get(ENV_SECRET)
-    if env_id and env_secret and hmac.compare_digest(env_id, akid):
+    # compared as UTF-8 bytes: hmac refuses a str holding non-ASCII, and a key id the client
+    # made up must be an unknown key (403), not a crash (500)
+    if env_id and env_secret and hmac.compare_digest(env_id.encode("utf-8", "surrogatepass"),
+                                                     akid.encode("utf-8", "surrogatepass")):
         return KeyRecord(env_id, env_secret, check_role(os.environ.get(ENV_KEY_ROLE) or "admin"),
                          Scope())
     return None
