@@ -23,6 +23,7 @@ from typing import IO, Any, Callable, Iterable, Mapping
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, slots
 from secpipe.model.derived import DerivedText
 from secpipe.model.finding import Vulnerability
+from secpipe.model.rarefields import rare_fields
 from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
 from secpipe.scanners.interface import RawReport
@@ -227,18 +228,17 @@ def finding_from_json(d: Mapping[str, Any], kept: Kept = _AS_IS) -> Finding:
     slots.LOCATION(f, None if loc is None else _location(loc, text))
     slots.RESOURCE(f, None if res is None else _resource(res, kept))
     slots.REMEDIATION(f, text(d["remediation"]))
-    slots.REMEDIATION_URL(f, text(d["remediation_url"]))
     slots.REFERENCES(f, seq(d["references"]))
     slots.CWE(f, seq(d["cwe"]))
     vulns = d["vulnerabilities"]
-    slots.VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
     slots.SECRET(f, None if sec is None else _secret(sec))
     slots.LOCATION_KEY(f, d["location_key"])
-    slots.CONFIDENCE(f, d["confidence"])
     slots.PROPERTIES(f, kept.mapping(d["properties"]))
-    slots.TYPES(f, seq(d["types"]))
-    slots.FIRST_OBSERVED_AT(f, None)   # not kept in the cache: scans have none
-    slots.LAST_OBSERVED_AT(f, None)
+    # the rarely set fields, in one slot (model.rarefields); the observed times are not
+    # kept in the cache: scans have none
+    slots.RARE_FIELDS(f, rare_fields(
+        text(d["remediation_url"]), tuple(_vuln_from_json(v) for v in vulns) if vulns else (),
+        d["confidence"], seq(d["types"]), None, None))
     slots.ISSUE_KEY(f, d["issue_key"])
     slots.RELATED(f, tuple(d["related"]))
     return f

@@ -1,0 +1,94 @@
+"""A Finding's rarely set fields, held together in one slot instead of one slot each.
+
+Six of a Finding's 23 fields are left at their defaults by nearly every finding a scan makes:
+`remediation_url`, `vulnerabilities`, `confidence` (dependency and runtime tools),
+`types`, `first_observed_at` and `last_observed_at` (runtime alerts). A slot each was 48
+bytes a finding (a Finding 224 bytes, 176 without them: 2.4 MB at 50,000 findings, alive
+from the parse to the run's end). They are held instead in one slot, `_rare`, which holds
+the one shared :data:`NO_RARE` when all six are at their defaults and a :class:`RareFields`
+of the finding's own otherwise (80 bytes: a finding that sets one is 32 bytes larger
+than before). Each field reads through a property whose getter is C (`attrgetter`: about
+37 ns a read against 9 for a slot; a 5k run reads them about 100,000 times, 4 ms).
+
+They stay dataclass fields: `fields()`, `asdict`, `replace`, equality, hashing, `repr`,
+`__match_args__` and the pickled state (the dataclass's list of every field's value, read
+through the properties) are what they were. Only `object.__setattr__` of one of them, which
+nothing does (a frozen finding is changed through `model.slots`), fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+#: the fields held together, in the order `RareFields` takes them
+RARE = ("remediation_url", "vulnerabilities", "confidence", "types", "first_observed_at",
+        "last_observed_at")
+#: the slot holding them
+SLOT = "_rare"
+_EMPTY: tuple = ()   # CPython's one empty tuple: every default `()` is this object
+
+
+class RareFields:
+    """A finding's six rarely set fields, as it was given them (the objects themselves)."""
+
+    __slots__ = RARE
+
+    def __init__(self, remediation_url: Any, vulnerabilities: Any, confidence: Any,
+                 types: Any, first_observed_at: Any, last_observed_at: Any) -> None:
+        self.remediation_url = remediation_url
+        self.vulnerabilities = vulnerabilities
+        self.confidence = confidence
+        self.types = types
+        self.first_observed_at = first_observed_at
+        self.last_observed_at = last_observed_at
+
+
+#: every field at its default (the dataclass's: None or the empty tuple)
+NO_RARE = RareFields(None, _EMPTY, None, _EMPTY, None, None)
+
+
+def rare_fields(remediation_url: Any = None, vulnerabilities: Any = _EMPTY,
+                confidence: Any = None, types: Any = _EMPTY, first_observed_at: Any = None,
+                last_observed_at: Any = None) -> RareFields:
+    """What a finding given these values holds in its `_rare` slot: NO_RARE when each is its
+    default object (an empty list is no default: the finding keeps the list it was given)."""
+    if (remediation_url is None and vulnerabilities is _EMPTY and confidence is None
+            and types is _EMPTY and first_observed_at is None and last_observed_at is None):
+        return NO_RARE
+    return RareFields(remediation_url, vulnerabilities, confidence, types, first_observed_at,
+                      last_observed_at)
+
+
+def slotted(cls: type) -> type:
+    """`cls` (a frozen dataclass made without `slots=True`) with a slot for each field but the
+    RARE ones, which read from the `_rare` slot: the class `@dataclass(slots=True)` makes
+    (`dataclasses._add_slots`: a new class of the same name and dict, a field's default no
+    class attribute), the pickled state the dataclass's. `cls` must define `__init__` and
+    `__setstate__` filling `_rare` (`rare_fields`)."""
+    names = tuple(f.name for f in fields(cls))   # type: ignore[arg-type]
+    if not set(RARE) <= set(names) or "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__} cannot hold {RARE} together")
+    inherited = set(itertools.chain.from_iterable(
+        (lambda s: (s,) if isinstance(s, str) else tuple(s))(c.__dict__.get("__slots__", ()))
+        for c in cls.__mro__[1:-1]))
+    body = dict(cls.__dict__)
+    body["__slots__"] = tuple(n for n in names if n not in RARE and n not in inherited) + (SLOT,)
+    for name in names:
+        body.pop(name, None)
+    for name in RARE:
+        body[name] = property(attrgetter(f"{SLOT}.{name}"),
+                              doc=f"The finding's {name} (held in its {SLOT} slot).")
+    body.pop("__dict__", None)
+    body.pop("__weakref__", None)
+    out = type(cls)(cls.__name__, cls.__bases__, body)
+    out.__qualname__ = cls.__qualname__
+    out.__getstate__ = _getstate   # type: ignore[attr-defined]
+    return out
+
+
+def _getstate(self: Any) -> list[Any]:
+    """A frozen slotted dataclass's pickled state (`dataclasses._dataclass_getstate`)."""
+    return [getattr(self, f.name) for f in fields(self)]
