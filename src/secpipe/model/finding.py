@@ -155,7 +155,7 @@ class _Factory:
 _FACTORY: Any = _Factory()
 
 
-# the dataclass `@dataclass(frozen=True, slots=True)` made, but with the six fields findings
+# the dataclass `@dataclass(frozen=True, slots=True)` made, but with the seven fields findings
 # rarely set held together in one slot (`model.rarefields`)
 @slotted
 @dataclass(frozen=True, init=False)
@@ -212,7 +212,7 @@ class Finding(_FingerprintSlot):
                  types: tuple[str, ...] = (), first_observed_at: str | None = None,
                  last_observed_at: str | None = None, issue_key: str | None = None,
                  related: tuple[str, ...] = ()) -> None:
-        """The dataclass's `__init__` (the same parameters and defaults), the six rarely set
+        """The dataclass's `__init__` (the same parameters and defaults), the seven rarely set
         fields held together (`model.rarefields`)."""
         _TOOL(self, tool)
         _RULE_ID(self, rule_id)
@@ -230,9 +230,8 @@ class Finding(_FingerprintSlot):
         _LOCATION_KEY(self, location_key)
         _PROPERTIES(self, {} if properties is _FACTORY else properties)
         _ISSUE_KEY(self, issue_key)
-        _RELATED(self, related)
         _RARE(self, rare_fields(remediation_url, vulnerabilities, confidence, types,
-                                first_observed_at, last_observed_at))
+                                first_observed_at, last_observed_at, related))
 
     def __setstate__(self, state: list[Any]) -> None:
         """The dataclass's pickled state (every field's value, in order) back."""
@@ -347,10 +346,10 @@ derive(Finding, "title", "description", "location_key")
 _HELD_LOCATION_KEY = held(Finding, "location_key")
 (_TOOL, _RULE_ID, _TITLE, _SEVERITY, _DESCRIPTION, _CATEGORY, _SEVERITY_ORIGINAL, _LOCATION,
  _RESOURCE, _REMEDIATION, _REFERENCES, _CWE, _SECRET, _LOCATION_KEY, _PROPERTIES, _ISSUE_KEY,
- _RELATED, _RARE) = [setter(Finding, name) for name in (
+ _RARE) = [setter(Finding, name) for name in (
     "tool", "rule_id", "title", "severity", "description", "category", "severity_original",
     "location", "resource", "remediation", "references", "cwe", "secret", "location_key",
-    "properties", "issue_key", "related", SLOT)]
+    "properties", "issue_key", SLOT)]
 
 
 @lru_cache(maxsize=1 << 16)

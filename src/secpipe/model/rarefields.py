@@ -1,14 +1,16 @@
 """A Finding's rarely set fields, held together in one slot instead of one slot each.
 
-Six of a Finding's 23 fields are left at their defaults by nearly every finding a scan makes:
-`remediation_url`, `vulnerabilities`, `confidence` (dependency and runtime tools),
-`types`, `first_observed_at` and `last_observed_at` (runtime alerts). A slot each was 48
-bytes a finding (a Finding 224 bytes, 176 without them: 2.4 MB at 50,000 findings, alive
-from the parse to the run's end). They are held instead in one slot, `_rare`, which holds
-the one shared :data:`NO_RARE` when all six are at their defaults and a :class:`RareFields`
-of the finding's own otherwise (80 bytes: a finding that sets one is 32 bytes larger
-than before). Each field reads through a property whose getter is C (`attrgetter`: about
-37 ns a read against 9 for a slot; a 5k run reads them about 100,000 times, 4 ms).
+Seven of a Finding's 23 fields are left at their defaults by most findings: the parsers'
+`remediation_url`, `vulnerabilities`, `confidence` (dependency and runtime tools), `types`,
+`first_observed_at` and `last_observed_at` (runtime alerts), and the correlation's `related`
+(set only on a finding whose issue has others). A slot each was 48 bytes a finding (a
+Finding is 224 bytes, 176 without them: 2.4 MB at 50,000 findings, alive from the parse to
+the run's end; six alone would save only 32: objects are made in steps of 16 bytes). They are
+held instead in one slot, `_rare`, which holds the one shared :data:`NO_RARE` when all seven
+are at their defaults and a :class:`RareFields` of the finding's own otherwise (96 bytes: a
+finding that sets one is 48 bytes larger than before). Each field reads through a property
+whose getter is C (`attrgetter`: about 37 ns a read against 9 for a slot; a 5k run reads
+them about 130,000 times, 5 ms).
 
 They stay dataclass fields: `fields()`, `asdict`, `replace`, equality, hashing, `repr`,
 `__match_args__` and the pickled state (the dataclass's list of every field's value, read
@@ -25,7 +27,7 @@ from typing import Any
 
 #: the fields held together, in the order `RareFields` takes them
 RARE = ("remediation_url", "vulnerabilities", "confidence", "types", "first_observed_at",
-        "last_observed_at")
+        "last_observed_at", "related")
 #: the slot holding them
 SLOT = "_rare"
 _EMPTY: tuple = ()   # CPython's one empty tuple: every default `()` is this object
@@ -37,29 +39,39 @@ class RareFields:
     __slots__ = RARE
 
     def __init__(self, remediation_url: Any, vulnerabilities: Any, confidence: Any,
-                 types: Any, first_observed_at: Any, last_observed_at: Any) -> None:
+                 types: Any, first_observed_at: Any, last_observed_at: Any,
+                 related: Any) -> None:
         self.remediation_url = remediation_url
         self.vulnerabilities = vulnerabilities
         self.confidence = confidence
         self.types = types
         self.first_observed_at = first_observed_at
         self.last_observed_at = last_observed_at
+        self.related = related
+
+    def with_related(self, related: Any) -> "RareFields":
+        """These fields, `related` changed (the correlation's: `model.slots.RELATED`)."""
+        if related is self.related:
+            return self
+        return rare_fields(self.remediation_url, self.vulnerabilities, self.confidence,
+                           self.types, self.first_observed_at, self.last_observed_at, related)
 
 
 #: every field at its default (the dataclass's: None or the empty tuple)
-NO_RARE = RareFields(None, _EMPTY, None, _EMPTY, None, None)
+NO_RARE = RareFields(None, _EMPTY, None, _EMPTY, None, None, _EMPTY)
 
 
 def rare_fields(remediation_url: Any = None, vulnerabilities: Any = _EMPTY,
                 confidence: Any = None, types: Any = _EMPTY, first_observed_at: Any = None,
-                last_observed_at: Any = None) -> RareFields:
+                last_observed_at: Any = None, related: Any = _EMPTY) -> RareFields:
     """What a finding given these values holds in its `_rare` slot: NO_RARE when each is its
     default object (an empty list is no default: the finding keeps the list it was given)."""
     if (remediation_url is None and vulnerabilities is _EMPTY and confidence is None
-            and types is _EMPTY and first_observed_at is None and last_observed_at is None):
+            and types is _EMPTY and first_observed_at is None and last_observed_at is None
+            and related is _EMPTY):
         return NO_RARE
     return RareFields(remediation_url, vulnerabilities, confidence, types, first_observed_at,
-                      last_observed_at)
+                      last_observed_at, related)
 
 
 def slotted(cls: type) -> type:

@@ -33,13 +33,19 @@ def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
 
 
 (TOOL, RULE_ID, TITLE, SEVERITY, DESCRIPTION, CATEGORY, SEVERITY_ORIGINAL, LOCATION, RESOURCE,
- REMEDIATION, REFERENCES, CWE, SECRET, LOCATION_KEY, PROPERTIES, ISSUE_KEY, RELATED,
+ REMEDIATION, REFERENCES, CWE, SECRET, LOCATION_KEY, PROPERTIES, ISSUE_KEY,
  RARE_FIELDS) = slot_setters(
     Finding, "tool", "rule_id", "title", "severity", "description", "category",
     "severity_original", "location", "resource", "remediation", "references", "cwe", "secret",
-    "location_key", "properties", "issue_key", "related", SLOT)
+    "location_key", "properties", "issue_key", SLOT)
 #: what a finding holds in its slot of rarely set fields (model.rarefields)
 HELD_RARE = Finding.__dict__[SLOT].__get__
+
+
+def RELATED(f: Finding, related: tuple[str, ...]) -> None:   # noqa: N802 - a setter's name
+    """Set `f.related` (held with the other rarely set fields: `model.rarefields`) as its
+    slot's setter would: the correlation's, on the finding itself."""
+    RARE_FIELDS(f, HELD_RARE(f).with_related(related))
 LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
     Location, "path", "start_line", "end_line", "snippet")
 RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
@@ -69,9 +75,9 @@ def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding
     SECRET(out, f.secret)
     LOCATION_KEY(out, HELD_LOCATION_KEY(f))
     PROPERTIES(out, f.properties)
-    RARE_FIELDS(out, HELD_RARE(f))   # never changed once made: shared with the copy
+    # never changed once made: shared with the copy, unless its related Ids change
+    RARE_FIELDS(out, HELD_RARE(f).with_related(related))
     ISSUE_KEY(out, key)
-    RELATED(out, related)
     return f.keep_fingerprint_in(out)
 
 
@@ -106,9 +112,8 @@ def finding(*, tool: str, rule_id: str, title: Any, severity: Severity, descript
     LOCATION_KEY(out, location_key)
     PROPERTIES(out, {} if properties is None else properties)
     RARE_FIELDS(out, rare_fields(remediation_url, vulnerabilities, confidence, types,
-                                 first_observed_at, last_observed_at))
+                                 first_observed_at, last_observed_at, related))
     ISSUE_KEY(out, issue_key)
-    RELATED(out, related)
     return out
 
 

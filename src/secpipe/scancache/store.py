@@ -238,9 +238,8 @@ def finding_from_json(d: Mapping[str, Any], kept: Kept = _AS_IS) -> Finding:
     # kept in the cache: scans have none
     slots.RARE_FIELDS(f, rare_fields(
         text(d["remediation_url"]), tuple(_vuln_from_json(v) for v in vulns) if vulns else (),
-        d["confidence"], seq(d["types"]), None, None))
+        d["confidence"], seq(d["types"]), None, None, tuple(d["related"])))
     slots.ISSUE_KEY(f, d["issue_key"])
-    slots.RELATED(f, tuple(d["related"]))
     return f
 
 
