@@ -158,6 +158,7 @@ def finding_to_json(f: Finding, derived: Callable[[DerivedText], Any] | None = N
     (its number in the entry's table of them, `lines.py`)."""
     loc = f.location
     res = f.resource
+    rare = f.rare   # the rarely set fields, read in their slots (model.rarefields)
     title = description = None
     if derived is not None:
         held = slots.HELD_TITLE(f)
@@ -172,13 +173,13 @@ def finding_to_json(f: Finding, derived: Callable[[DerivedText], Any] | None = N
         "severity_original": f.severity_original,
         "location": None if loc is None else [loc.path, loc.start_line, loc.end_line, loc.snippet],
         "resource": None if res is None else [res.type, res.id, dict(res.details)],
-        "remediation": f.remediation, "remediation_url": f.remediation_url,
+        "remediation": f.remediation, "remediation_url": rare.remediation_url,
         "references": list(f.references), "cwe": list(f.cwe),
-        "vulnerabilities": [_vuln_to_json(v) for v in f.vulnerabilities],
+        "vulnerabilities": [_vuln_to_json(v) for v in rare.vulnerabilities],
         "secret": None if f.secret is None else [f.secret.sha256, f.secret.masked],
-        "location_key": f.location_key, "confidence": f.confidence,
-        "properties": dict(f.properties), "types": list(f.types),
-        "issue_key": f.issue_key, "related": list(f.related),
+        "location_key": f.location_key, "confidence": rare.confidence,
+        "properties": dict(f.properties), "types": list(rare.types),
+        "issue_key": f.issue_key, "related": list(rare.related),
     }
 
 
