@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from secpipe.model.derived import DerivedText, derive, held, setter
-from secpipe.model.rarefields import NO_RARE, SLOT, rare_fields, slotted
+from secpipe.model.rarefields import FACTORY as _FACTORY, SLOT, rare_fields, slotted
 from secpipe.model.secret import Secret
 
 
@@ -144,18 +144,6 @@ class _FingerprintSlot:
     __slots__ = ("_fingerprint",)
 
 
-class _Factory:
-    """The default of a field made by its factory, in `Finding.__init__`'s signature (the
-    dataclass's own `__init__` shows it as this)."""
-
-    def __repr__(self) -> str:
-        return "<factory>"
-
-
-_FACTORY: Any = _Factory()
-_EMPTY: tuple = ()   # CPython's one empty tuple: every default `()` is this object
-
-
 # the dataclass `@dataclass(frozen=True, slots=True)` made, but with the seven fields findings
 # rarely set held together in one slot (`model.rarefields`)
 @slotted
@@ -231,13 +219,8 @@ class Finding(_FingerprintSlot):
         _LOCATION_KEY(self, location_key)
         _PROPERTIES(self, {} if properties is _FACTORY else properties)
         _ISSUE_KEY(self, issue_key)
-        # `rare_fields`, its usual answer without a call
-        _RARE(self, NO_RARE if (
-            remediation_url is None and vulnerabilities is _EMPTY and confidence is None
-            and types is _EMPTY and first_observed_at is None and last_observed_at is None
-            and related is _EMPTY) else rare_fields(
-                remediation_url, vulnerabilities, confidence, types, first_observed_at,
-                last_observed_at, related))
+        _RARE(self, rare_fields(remediation_url, vulnerabilities, confidence, types,
+                                first_observed_at, last_observed_at, related))
 
     def __setstate__(self, state: list[Any]) -> None:
         """The dataclass's pickled state (every field's value, in order) back."""

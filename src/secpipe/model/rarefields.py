@@ -61,6 +61,17 @@ class RareFields:
                            self.types, self.first_observed_at, self.last_observed_at, related)
 
 
+class _Factory:
+    """The default of a field made by its factory, in a hand-written `__init__`'s signature
+    (`Finding.__init__`: the dataclass's own shows it as this)."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+FACTORY: Any = _Factory()
+
+
 #: every field at its default (the dataclass's: None or the empty tuple)
 NO_RARE = RareFields(None, _EMPTY, None, _EMPTY, None, None, _EMPTY)
 

@@ -16,11 +16,10 @@ from typing import Any, Callable
 
 from secpipe.model.derived import held, setter
 from secpipe.model.finding import Category, Finding, Location, Resource, Severity
-from secpipe.model.rarefields import NO_RARE, RARE, SLOT, rare_fields
+from secpipe.model.rarefields import RARE, SLOT, rare_fields
 from secpipe.model.secret import Secret
 
 new = object.__new__
-_EMPTY: tuple = ()   # CPython's one empty tuple: every default `()` is this object
 
 
 def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
@@ -112,13 +111,8 @@ def finding(*, tool: str, rule_id: str, title: Any, severity: Severity, descript
     SECRET(out, secret)
     LOCATION_KEY(out, location_key)
     PROPERTIES(out, {} if properties is None else properties)
-    # `rarefields.rare_fields`, its usual answer without a call
-    RARE_FIELDS(out, NO_RARE if (
-        remediation_url is None and vulnerabilities is _EMPTY and confidence is None
-        and types is _EMPTY and first_observed_at is None and last_observed_at is None
-        and related is _EMPTY) else rare_fields(
-            remediation_url, vulnerabilities, confidence, types, first_observed_at,
-            last_observed_at, related))
+    RARE_FIELDS(out, rare_fields(remediation_url, vulnerabilities, confidence, types,
+                                 first_observed_at, last_observed_at, related))
     ISSUE_KEY(out, issue_key)
     return out
 
