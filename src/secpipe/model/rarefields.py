@@ -23,7 +23,6 @@ nothing does (a frozen finding is changed through `model.slots`), fails.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -38,7 +37,7 @@ _EMPTY: tuple = ()   # CPython's one empty tuple: every default `()` is this obj
 
 
 class RareFields:
-    """A finding's six rarely set fields, as it was given them (the objects themselves)."""
+    """A finding's seven rarely set fields, as it was given them (the objects themselves)."""
 
     __slots__ = RARE
 
@@ -98,9 +97,7 @@ def slotted(cls: type) -> type:
     names = tuple(f.name for f in fields(cls))   # type: ignore[arg-type]
     if not set(RARE) <= set(names) or "__slots__" in cls.__dict__:
         raise TypeError(f"{cls.__name__} cannot hold {RARE} together")
-    inherited = set(itertools.chain.from_iterable(
-        (lambda s: (s,) if isinstance(s, str) else tuple(s))(c.__dict__.get("__slots__", ()))
-        for c in cls.__mro__[1:-1]))
+    inherited = {name for base in cls.__mro__[1:-1] for name in _slots_of(base)}
     body = dict(cls.__dict__)
     body["__slots__"] = tuple(n for n in names if n not in RARE and n not in inherited) + (SLOT,)
     for name in names:
@@ -114,6 +111,12 @@ def slotted(cls: type) -> type:
     out.__qualname__ = cls.__qualname__
     out.__getstate__ = _getstate   # type: ignore[attr-defined]
     return out
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """The slots `cls` itself declares (`__slots__` may be one name)."""
+    declared = cls.__dict__.get("__slots__", ())
+    return (declared,) if isinstance(declared, str) else tuple(declared)
 
 
 def _getstate(self: Any) -> list[Any]:
