@@ -54,8 +54,9 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d
 
 def types_of(finding: Finding) -> list[str]:
     """The finding's own Types when it has any (at most 50), else its category's."""
-    if finding.types:
-        return list(dict.fromkeys(finding.types))[: LIMITS["Types"]]
+    types = finding.rare.types   # its slot: see model.rarefields
+    if types:
+        return list(dict.fromkeys(types))[: LIMITS["Types"]]
     return list(_TYPES_BY_CATEGORY[finding.category])
 
 
@@ -84,6 +85,8 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         LIMITS["Description"],
     )
     fingerprint = finding.fingerprint()   # a SHA-256 of the identity: computed once here
+    rare = finding.rare   # the rarely set fields, read in their slots (model.rarefields)
+    observed = rare.first_observed_at
     out: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": clip(f"{ctx.product_name}/{finding.tool}/{fingerprint}", LIMITS["Id"]),
@@ -93,10 +96,10 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         "GeneratorId": _generator_id(finding.tool, finding.rule_id),
         "AwsAccountId": ctx.account_id,
         "Types": types_of(finding),
-        "CreatedAt": finding.first_observed_at or stamp,
+        "CreatedAt": observed or stamp,
         "UpdatedAt": stamp,
-        "FirstObservedAt": finding.first_observed_at or stamp,
-        "LastObservedAt": finding.last_observed_at or finding.first_observed_at or stamp,
+        "FirstObservedAt": observed or stamp,
+        "LastObservedAt": rare.last_observed_at or observed or stamp,
         "Severity": {
             "Label": finding.severity.name,
             "Normalized": finding.severity.normalized,
@@ -109,21 +112,22 @@ def to_asff(finding: Finding, ctx: SourceContext, *, updated_at: str | None = No
         "RecordState": "ACTIVE",
         "Workflow": {"Status": "NEW"},
     }
-    if finding.confidence is not None:
-        out["Confidence"] = max(0, min(100, int(finding.confidence)))
-    if finding.remediation or finding.remediation_url:
+    if rare.confidence is not None:
+        out["Confidence"] = max(0, min(100, int(rare.confidence)))
+    url = rare.remediation_url
+    if finding.remediation or url:
         rec: dict[str, str] = {
             "Text": clip(finding.remediation or "See the reference.", 512)
         }
-        if web_url(finding.remediation_url):
-            rec["Url"] = clip(finding.remediation_url.strip(), 1024)
+        if web_url(url):
+            rec["Url"] = clip(url.strip(), 1024)
         out["Remediation"] = {"Recommendation": rec}
-    if finding.vulnerabilities:
-        out["Vulnerabilities"] = [_vulnerability(v) for v in finding.vulnerabilities[:64]]
-    if finding.related:
+    if rare.vulnerabilities:
+        out["Vulnerabilities"] = [_vulnerability(v) for v in rare.vulnerabilities[:64]]
+    if rare.related:
         # the other tools' (or rules') findings of the same root cause: secpipe.pipeline.correlate
         out["RelatedFindings"] = [{"ProductArn": ctx.product_arn, "Id": clip(i, LIMITS["Id"])}
-                                  for i in finding.related[:10]]
+                                  for i in rare.related[:10]]
     return out
 
 
@@ -161,7 +165,7 @@ def _product_fields(finding: Finding, ctx: SourceContext,
     location_key = finding.effective_location_key()
     if location_key:
         fields["secpipe/LocationKey"] = location_key
-    if finding.issue_key and finding.related:
+    if finding.issue_key and finding.rare.related:
         fields["secpipe/IssueKey"] = finding.issue_key
     for key, value in (
         ("secpipe/Repo", ctx.repo),

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Mapping
 
-from secpipe.model.derived import DerivedText, derive, held
+from secpipe.model.derived import DerivedText, derive, held, setter
+from secpipe.model.rarefields import FACTORY as _FACTORY, SLOT, rare_fields, slotted
 from secpipe.model.secret import Secret
 
 
@@ -143,7 +144,10 @@ class _FingerprintSlot:
     __slots__ = ("_fingerprint",)
 
 
-@dataclass(frozen=True, slots=True)
+# the dataclass `@dataclass(frozen=True, slots=True)` made, but with the seven fields findings
+# rarely set held together in one slot (`model.rarefields`)
+@slotted
+@dataclass(frozen=True, init=False)
 class Finding(_FingerprintSlot):
     """One problem reported by one tool, normalised.
 
@@ -185,6 +189,42 @@ class Finding(_FingerprintSlot):
     # `issue_key or fingerprint()`.
     issue_key: str | None = None
     related: tuple[str, ...] = ()
+
+    def __init__(self, tool: str, rule_id: str, title: str, severity: Severity,
+                 description: str = "", category: Category = Category.MISCONFIGURATION,
+                 severity_original: str | None = None, location: Location | None = None,
+                 resource: Resource | None = None, remediation: str | None = None,
+                 remediation_url: str | None = None, references: tuple[str, ...] = (),
+                 cwe: tuple[str, ...] = (), vulnerabilities: tuple[Vulnerability, ...] = (),
+                 secret: Secret | None = None, location_key: str | None = None,
+                 confidence: int | None = None, properties: Mapping[str, str] = _FACTORY,
+                 types: tuple[str, ...] = (), first_observed_at: str | None = None,
+                 last_observed_at: str | None = None, issue_key: str | None = None,
+                 related: tuple[str, ...] = ()) -> None:
+        """The dataclass's `__init__` (the same parameters and defaults), the seven rarely set
+        fields held together (`model.rarefields`)."""
+        _TOOL(self, tool)
+        _RULE_ID(self, rule_id)
+        _TITLE(self, title)
+        _SEVERITY(self, severity)
+        _DESCRIPTION(self, description)
+        _CATEGORY(self, category)
+        _SEVERITY_ORIGINAL(self, severity_original)
+        _LOCATION(self, location)
+        _RESOURCE(self, resource)
+        _REMEDIATION(self, remediation)
+        _REFERENCES(self, references)
+        _CWE(self, cwe)
+        _SECRET(self, secret)
+        _LOCATION_KEY(self, location_key)
+        _PROPERTIES(self, {} if properties is _FACTORY else properties)
+        _ISSUE_KEY(self, issue_key)
+        _RARE(self, rare_fields(remediation_url, vulnerabilities, confidence, types,
+                                first_observed_at, last_observed_at, related))
+
+    def __setstate__(self, state: list[Any]) -> None:
+        """The dataclass's pickled state (every field's value, in order) back."""
+        self.__init__(*state)   # type: ignore[misc]
 
     def with_(self, **changes: object) -> "Finding":
         """Copy with changes; findings are immutable so enrichment never aliases."""
@@ -293,6 +333,12 @@ class SecretKey(DerivedText):
 # a parser may leave these to be made from the finding's other fields (model.derived)
 derive(Finding, "title", "description", "location_key")
 _HELD_LOCATION_KEY = held(Finding, "location_key")
+(_TOOL, _RULE_ID, _TITLE, _SEVERITY, _DESCRIPTION, _CATEGORY, _SEVERITY_ORIGINAL, _LOCATION,
+ _RESOURCE, _REMEDIATION, _REFERENCES, _CWE, _SECRET, _LOCATION_KEY, _PROPERTIES, _ISSUE_KEY,
+ _RARE) = [setter(Finding, name) for name in (
+    "tool", "rule_id", "title", "severity", "description", "category", "severity_original",
+    "location", "resource", "remediation", "references", "cwe", "secret", "location_key",
+    "properties", "issue_key", SLOT)]
 
 
 @lru_cache(maxsize=1 << 16)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from secpipe.model.derived import held, setter
 from secpipe.model.finding import Category, Finding, Location, Resource, Severity
+from secpipe.model.rarefields import RARE, SLOT, rare_fields
 from secpipe.model.secret import Secret
 
 new = object.__new__
@@ -23,20 +24,28 @@ new = object.__new__
 
 def slot_setters(cls: type, *names: str) -> list[Callable[[Any, Any], None]]:
     """The named fields' slot descriptors' __set__, in the order named. Every field must be
-    named: a field added to the model and not here fails at import, not as a missing slot."""
-    if set(names) != {f.name for f in fields(cls)}:
+    named (a Finding's rarely set ones as their slot, `rarefields.SLOT`): a field added to
+    the model and not here fails at import, not as a missing slot."""
+    held_together = set(RARE) if SLOT in names else set()
+    if set(names) - {SLOT} != {f.name for f in fields(cls)} - held_together:
         raise TypeError(f"{cls.__name__}'s fields are not {names}")
     return [setter(cls, name) for name in names]
 
 
 (TOOL, RULE_ID, TITLE, SEVERITY, DESCRIPTION, CATEGORY, SEVERITY_ORIGINAL, LOCATION, RESOURCE,
- REMEDIATION, REMEDIATION_URL, REFERENCES, CWE, VULNERABILITIES, SECRET, LOCATION_KEY,
- CONFIDENCE, PROPERTIES, TYPES, FIRST_OBSERVED_AT, LAST_OBSERVED_AT, ISSUE_KEY,
- RELATED) = slot_setters(
+ REMEDIATION, REFERENCES, CWE, SECRET, LOCATION_KEY, PROPERTIES, ISSUE_KEY,
+ RARE_FIELDS) = slot_setters(
     Finding, "tool", "rule_id", "title", "severity", "description", "category",
-    "severity_original", "location", "resource", "remediation", "remediation_url",
-    "references", "cwe", "vulnerabilities", "secret", "location_key", "confidence",
-    "properties", "types", "first_observed_at", "last_observed_at", "issue_key", "related")
+    "severity_original", "location", "resource", "remediation", "references", "cwe", "secret",
+    "location_key", "properties", "issue_key", SLOT)
+#: what a finding holds in its slot of rarely set fields (model.rarefields)
+HELD_RARE = Finding.__dict__[SLOT].__get__
+
+
+def RELATED(f: Finding, related: tuple[str, ...]) -> None:   # noqa: N802 - a setter's name
+    """Set `f.related` (held with the other rarely set fields: `model.rarefields`) as its
+    slot's setter would: the correlation's, on the finding itself."""
+    RARE_FIELDS(f, HELD_RARE(f).with_related(related))
 LOC_PATH, LOC_START_LINE, LOC_END_LINE, LOC_SNIPPET = slot_setters(
     Location, "path", "start_line", "end_line", "snippet")
 RES_TYPE, RES_ID, RES_DETAILS = slot_setters(Resource, "type", "id", "details")
@@ -61,19 +70,14 @@ def with_issue(f: Finding, key: str | None, related: tuple[str, ...]) -> Finding
     LOCATION(out, f.location)
     RESOURCE(out, f.resource)
     REMEDIATION(out, f.remediation)
-    REMEDIATION_URL(out, f.remediation_url)
     REFERENCES(out, f.references)
     CWE(out, f.cwe)
-    VULNERABILITIES(out, f.vulnerabilities)
     SECRET(out, f.secret)
     LOCATION_KEY(out, HELD_LOCATION_KEY(f))
-    CONFIDENCE(out, f.confidence)
     PROPERTIES(out, f.properties)
-    TYPES(out, f.types)
-    FIRST_OBSERVED_AT(out, f.first_observed_at)
-    LAST_OBSERVED_AT(out, f.last_observed_at)
+    # never changed once made: shared with the copy, unless its related Ids change
+    RARE_FIELDS(out, HELD_RARE(f).with_related(related))
     ISSUE_KEY(out, key)
-    RELATED(out, related)
     return f.keep_fingerprint_in(out)
 
 
@@ -102,19 +106,14 @@ def finding(*, tool: str, rule_id: str, title: Any, severity: Severity, descript
     LOCATION(out, location)
     RESOURCE(out, resource)
     REMEDIATION(out, remediation)
-    REMEDIATION_URL(out, remediation_url)
     REFERENCES(out, references)
     CWE(out, cwe)
-    VULNERABILITIES(out, vulnerabilities)
     SECRET(out, secret)
     LOCATION_KEY(out, location_key)
-    CONFIDENCE(out, confidence)
     PROPERTIES(out, {} if properties is None else properties)
-    TYPES(out, types)
-    FIRST_OBSERVED_AT(out, first_observed_at)
-    LAST_OBSERVED_AT(out, last_observed_at)
+    RARE_FIELDS(out, rare_fields(remediation_url, vulnerabilities, confidence, types,
+                                 first_observed_at, last_observed_at, related))
     ISSUE_KEY(out, issue_key)
-    RELATED(out, related)
     return out
 
 

@@ -160,7 +160,7 @@ def secret_text(finding: Finding) -> str:
 def link_for(finding: Finding) -> str | None:
     """A web link for the rule, only http(s): a `javascript:` reference from a report must
     never become a clickable link."""
-    for url in (finding.remediation_url, *finding.references):
+    for url in (finding.rare.remediation_url, *finding.references):
         if url and url.strip().lower().startswith(("https://", "http://")):
             return url.strip()
     return None

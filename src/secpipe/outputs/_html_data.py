@@ -92,7 +92,7 @@ def build(run: RunResult, ordered: Sequence[tuple[StageResult, GatedFinding]],
     links: dict[tuple[str | None, tuple[str, ...]], int] = {}
 
     def link_of(f: Finding) -> int:
-        refs = (f.remediation_url, f.references)
+        refs = (f.rare.remediation_url, f.references)   # its slot (model.rarefields)
         found = links.get(refs)
         if found is None:
             found = links[refs] = strings(link_for(f) or "")

@@ -171,8 +171,9 @@ def _finding_case(stage: StageResult, gated: GatedFinding, origins: Origins, *,
         body.append(f"secret: {secret}")
     if f.remediation:
         body.append(f"remediation: {f.remediation}")
-    if f.remediation_url:
-        body.append(f"see: {f.remediation_url}")
+    url = f.rare.remediation_url   # its slot (model.rarefields)
+    if url:
+        body.append(f"see: {url}")
     body.append(f"id: {gated.asff_id}")
     if issue is not None and len(issue.members) > 1:
         body.append(issue.found_by())

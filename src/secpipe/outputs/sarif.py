@@ -107,7 +107,8 @@ def sarif_log(run: RunResult, *, fallback_uri: str = FALLBACK_URI) -> dict[str, 
         for gated in stage.findings:
             name = origins.tool_name(stage, gated)
             groups.setdefault(name, _ToolRun(name)).findings.append((stage, gated))
-    related = [(s, g) for s, g in all_gated(run) if g.finding.related]
+    # `rare.related`: the field's slot (model.rarefields)
+    related = [(s, g) for s, g in all_gated(run) if g.finding.rare.related]
     found_by = {i.key: i.tools for i in group_issues(run, related, origins)}
     runs = [
         _run(group, run.root, fallback_uri, found_by)
@@ -245,7 +246,7 @@ def _result(stage: StageResult, gated: GatedFinding, rule_index: int, root: str,
     }
     if f.secret is not None:
         props["secpipe/secretMasked"] = f.secret.masked
-    if f.related:
+    if f.rare.related:   # the field's slot (model.rarefields)
         # the other tools' findings of the same root cause (secpipe.pipeline.correlate)
         props["secpipe/issue"] = issue_key(gated)
         props["secpipe/foundBy"] = list(tools or [])

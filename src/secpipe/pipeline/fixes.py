@@ -122,11 +122,14 @@ def group_fixes(findings: Iterable[Finding]) -> list[Fix]:
     fixes: dict[tuple[str, str, str], Fix] = {}
     needed: dict[tuple[str, str, str], dict[str, str | None]] = {}
     for f in findings:
-        if not f.vulnerabilities:   # most findings: no identity or ecosystem to work out
+        # most findings: no identity or ecosystem to work out (the holder's slot: a read of
+        # the field's property costs more, model.rarefields)
+        vulnerabilities = f.rare.vulnerabilities
+        if not vulnerabilities:
             continue
         issue = f.issue_key or f.fingerprint()
         ecosystem = ecosystem_of(f)
-        for v in f.vulnerabilities:
+        for v in vulnerabilities:
             if not v.package or not v.version:
                 continue
             key = (ecosystem, v.package, v.version)

@@ -23,6 +23,7 @@ from typing import IO, Any, Callable, Iterable, Mapping
 from secpipe.model import Category, Finding, Location, Resource, Secret, Severity, slots
 from secpipe.model.derived import DerivedText
 from secpipe.model.finding import Vulnerability
+from secpipe.model.rarefields import rare_fields
 from secpipe.paths import from_env_or_cache
 from secpipe.scancache import jsonout
 from secpipe.scanners.interface import RawReport
@@ -157,6 +158,7 @@ def finding_to_json(f: Finding, derived: Callable[[DerivedText], Any] | None = N
     (its number in the entry's table of them, `lines.py`)."""
     loc = f.location
     res = f.resource
+    rare = f.rare   # the rarely set fields, read in their slots (model.rarefields)
     title = description = None
     if derived is not None:
         held = slots.HELD_TITLE(f)
@@ -171,13 +173,13 @@ def finding_to_json(f: Finding, derived: Callable[[DerivedText], Any] | None = N
         "severity_original": f.severity_original,
         "location": None if loc is None else [loc.path, loc.start_line, loc.end_line, loc.snippet],
         "resource": None if res is None else [res.type, res.id, dict(res.details)],
-        "remediation": f.remediation, "remediation_url": f.remediation_url,
+        "remediation": f.remediation, "remediation_url": rare.remediation_url,
         "references": list(f.references), "cwe": list(f.cwe),
-        "vulnerabilities": [_vuln_to_json(v) for v in f.vulnerabilities],
+        "vulnerabilities": [_vuln_to_json(v) for v in rare.vulnerabilities],
         "secret": None if f.secret is None else [f.secret.sha256, f.secret.masked],
-        "location_key": f.location_key, "confidence": f.confidence,
-        "properties": dict(f.properties), "types": list(f.types),
-        "issue_key": f.issue_key, "related": list(f.related),
+        "location_key": f.location_key, "confidence": rare.confidence,
+        "properties": dict(f.properties), "types": list(rare.types),
+        "issue_key": f.issue_key, "related": list(rare.related),
     }
 
 
@@ -227,20 +229,18 @@ def finding_from_json(d: Mapping[str, Any], kept: Kept = _AS_IS) -> Finding:
     slots.LOCATION(f, None if loc is None else _location(loc, text))
     slots.RESOURCE(f, None if res is None else _resource(res, kept))
     slots.REMEDIATION(f, text(d["remediation"]))
-    slots.REMEDIATION_URL(f, text(d["remediation_url"]))
     slots.REFERENCES(f, seq(d["references"]))
     slots.CWE(f, seq(d["cwe"]))
     vulns = d["vulnerabilities"]
-    slots.VULNERABILITIES(f, tuple(_vuln_from_json(v) for v in vulns) if vulns else ())
     slots.SECRET(f, None if sec is None else _secret(sec))
     slots.LOCATION_KEY(f, d["location_key"])
-    slots.CONFIDENCE(f, d["confidence"])
     slots.PROPERTIES(f, kept.mapping(d["properties"]))
-    slots.TYPES(f, seq(d["types"]))
-    slots.FIRST_OBSERVED_AT(f, None)   # not kept in the cache: scans have none
-    slots.LAST_OBSERVED_AT(f, None)
+    # the rarely set fields, in one slot (model.rarefields); the observed times are not
+    # kept in the cache: scans have none
+    slots.RARE_FIELDS(f, rare_fields(
+        text(d["remediation_url"]), tuple(_vuln_from_json(v) for v in vulns) if vulns else (),
+        d["confidence"], seq(d["types"]), None, None, tuple(d["related"])))
     slots.ISSUE_KEY(f, d["issue_key"])
-    slots.RELATED(f, tuple(d["related"]))
     return f
 
 
