@@ -243,28 +243,38 @@ def test_detect_secrets_keyed_sha1_matches_the_value_another_tool_saw() -> None:
 
     from secpipe.model import FingerprintKey, keyed
     from secpipe.model.secret import Secret
-    from secpipe.pipeline.correlate import SecretValues, _value_key
+    from secpipe.pipeline.correlate import SecretValues
 
     value = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz"
     with keyed(FingerprintKey.ephemeral()):
         secret = Secret.from_hash(hashlib.sha1(value.encode()).hexdigest(), algorithm="sha1")
         finding = Finding(tool="detect-secrets", rule_id="aws", title="t", severity=Severity.HIGH,
-                          secret=secret, properties={"hash_algorithm": "sha1"})
-        key, clear = _value_key(finding, SecretValues([value]))
-        # the value's key is its digest, as for a tool that saw it in clear
-        assert clear == value and key == Secret.from_value(value).sha256
+                          category=Category.SECRET, secret=secret,
+                          properties={"hash_algorithm": "sha1"})
+        seen = Finding(tool="trufflehog3", rule_id="aws", title="t", severity=Severity.HIGH,
+                       category=Category.SECRET, secret=Secret.from_value(value))
+        index = SecretValues([value])
+        clear: list[str | None] = [None, None]
+        joined: list[tuple[int, int]] = []
+        # the value's keyed SHA-1 finds the detect-secrets finding, its HMAC the other's
+        index.match({seen.secret.sha256: 1}, {secret.sha256: 0}, clear,
+                    lambda a, b: joined.append((a, b)))
+        assert clear == [value, value] and joined == [(1, 0)]
+        out = correlate([finding, seen], id_of=lambda i, f: f"id-{i}", secret_values=index)
+        assert out[0].issue_key == out[1].issue_key and out[0].related == ("id-1",)
 
 
 def test_the_runs_secret_index_grows_stage_by_stage_as_a_fresh_one_would() -> None:
     """pipeline.issues.secret_values: each stage reuses the previous stage's index and adds
-    the new values; the tables equal a fresh build, a new key or fewer values start afresh,
+    the new values; the digests equal a fresh build, a new key or fewer values start afresh,
     and the run's last correlation drops the clear values."""
     from secpipe.model import FingerprintKey, keyed
     from secpipe.pipeline import issues
     from secpipe.pipeline.correlate import SecretValues
 
-    def tables(index: SecretValues) -> tuple:
-        return index.by_sha1, index.by_digest, index.digest_of
+    def tables(index: SecretValues) -> dict[str, tuple[str, str, str]]:
+        assert len(set(index.values)) == len(index.values)
+        return {v: index.digests_of(v) for v in index.values}
 
     first, later = {KEY_ID, "hunter2hunter2"}, {KEY_ID, "hunter2hunter2", SECRET_KEY}
     with keyed(FingerprintKey.ephemeral()):
@@ -277,7 +287,7 @@ def test_the_runs_secret_index_grows_stage_by_stage_as_a_fresh_one_would() -> No
     with keyed(FingerprintKey.ephemeral()):
         other_key = issues.secret_values({SECRET_KEY})
         assert other_key is not fewer and tables(other_key) == tables(SecretValues({SECRET_KEY}))
-        assert other_key.digest_of[SECRET_KEY] != fewer.digest_of[SECRET_KEY]
+        assert other_key.digests_of(SECRET_KEY) != fewer.digests_of(SECRET_KEY)
     issues.forget_values()
     assert not issues._VALUES
 

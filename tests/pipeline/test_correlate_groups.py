@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from secpipe.model import Finding
 from secpipe.pipeline import correlate as corr
+from tests.pipeline.former_secret_index import FormerSecretValues, former_value_key
 from tests.pipeline.test_correlate import _correlate, _secret
 
 VALUES = ["AKIAQ7TESTW3XKEY9ZD2", "q8Vf2LrT0wXz5mNcB7yHk3JdP9sG4aE1", "Q7TESTW3XKEY",
@@ -21,12 +22,14 @@ VALUES = ["AKIAQ7TESTW3XKEY9ZD2", "q8Vf2LrT0wXz5mNcB7yHk3JdP9sG4aE1", "Q7TESTW3X
 
 def _reference(findings: Sequence[Finding], idx: Sequence[int], uf: "corr._UnionFind",
                values: "corr.SecretValues") -> None:
-    """`_secrets` before this change: a list per value and per (path, line) (the joining of a
+    """`_secrets` before the lone member's index: a list per value and per (path, line), over
+    the former index of the values (tests/pipeline/former_secret_index.py; the joining of a
     line's members, which did not change, is the module's own)."""
+    index = FormerSecretValues(values.values)
     clear: list[str | None] = [None] * len(findings)
     by_value: dict[object, list[int]] = {}
     for i in idx:
-        key, clear[i] = corr._value_key(findings[i], values)
+        key, clear[i] = former_value_key(findings[i], index)
         if key is not None:
             by_value.setdefault(key, []).append(i)
     for members in by_value.values():

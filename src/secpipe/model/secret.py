@@ -341,6 +341,21 @@ class FingerprintKey:
         h.update(value.encode("utf-8"))
         return h.hexdigest()
 
+    def digest_bytes(self, data: bytes) -> bytes:
+        """`digest` of a value's UTF-8 bytes, as the 32 bytes its hex text spells."""
+        h = self._hmac.copy()
+        h.update(data)
+        return h.digest()
+
+    def remember_hashes(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Record (plain hash, its keyed digest) pairs, ASCII, as `rekey` records its own (the
+        last one of a hash wins): made from digests held as bytes (`pipeline.secretvalues`)."""
+        with self._lock:
+            table = self._hashes
+            for plain, replacement in pairs:
+                if table.get(plain) != replacement:
+                    table[plain] = replacement
+
     def rekey(self, algorithm: str, tool_hash: str) -> str:
         """The keyed digest standing for a tool's plain hash of a value."""
         tool_hash = tool_hash.strip().lower()

@@ -23,7 +23,6 @@ a shared root cause (never because they are both near a third).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,8 +33,8 @@ import yaml
 
 from secpipe.model import Category, Finding
 from secpipe.model.finding import ISSUE_PREFIX, hold_in_issue_key
-from secpipe.model.secret import current_key
 from secpipe.model.slots import ISSUE_KEY, RELATED, with_issue
+from secpipe.pipeline.secretvalues import SecretValues
 
 TABLE = Path(__file__).with_name("data") / "equivalences.yaml"
 MAX_RELATED = 10  # ASFF RelatedFindings holds at most 10 entries
@@ -103,6 +102,8 @@ def _rule_index(path: Path = TABLE) -> dict[tuple[str, str], str]:
 
 class _UnionFind:
     def __init__(self, n: int) -> None:
+        # the same int objects as the index lists made from it (`correlate`): one each, not
+        # one per list (ints past 256 are objects of their own, 28 bytes each)
         self.parent = list(range(n))
 
     def find(self, i: int) -> int:
@@ -119,53 +120,6 @@ class _UnionFind:
     def join(self, members: Sequence[int]) -> None:
         for other in members[1:]:
             self.union(members[0], other)
-
-
-class SecretValues:
-    """The run's clear values, indexed by SHA-1 and by Secret digest, for matching.
-
-    Built from the SecretCollector's values at the end of a stage; lives as long as the
-    correlation call, like the collector itself (which scrubs the reports with them)."""
-
-    def __init__(self, values: Iterable[str] = ()) -> None:
-        self.by_sha1: dict[str, str] = {}
-        self.by_digest: dict[str, str] = {}
-        self.digest_of: dict[str, str] = {}
-        self.add(values)
-
-    def add(self, values: Iterable[str]) -> None:
-        """Index more values (a later stage's): the same tables as building with all of them,
-        since no two values share a digest or a SHA-1."""
-        key = current_key()   # the run's key context, as the runner opens it
-        for value in values:
-            if value in self.digest_of:
-                continue
-            digest = key.digest(value)   # Secret.from_value(value).sha256, without its mask
-            self.digest_of[value] = digest
-            self.by_digest.setdefault(digest, value)
-            sha1 = hashlib.sha1(value.encode("utf-8")).hexdigest()
-            self.by_sha1.setdefault(sha1, value)
-            # tools that report only a SHA-1 (detect-secrets) are re-keyed at parse time: match
-            # their keyed digest too
-            self.by_sha1.setdefault(key.rekey("sha1", sha1), value)
-
-
-def _value_key(f: Finding, values: SecretValues
-               ) -> tuple[str | tuple[str, str] | None, str | None]:
-    """(key naming the value, the clear value when the run saw it) for a secret finding.
-
-    A value's key is its digest itself (a text the finding or the index holds already: a
-    `value:`-prefixed copy per secret finding was 5 MB at 50,000 findings, at the run's
-    peak); a SHA-1 no clear value matched is a tuple, which never equals a digest."""
-    if f.secret is None:
-        return None, None
-    digest = f.secret.sha256.lower()
-    if f.properties.get("hash_algorithm") == "sha1" or _SHA1.match(digest):
-        value = values.by_sha1.get(digest)
-        if value is None:
-            return ("sha1", digest), None
-        return values.digest_of[value], value
-    return f.secret.sha256, values.by_digest.get(f.secret.sha256)
 
 
 def _group(groups: dict[Any, int | list[int]], key: Any, i: int) -> None:
@@ -188,15 +142,31 @@ def _secrets(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
     # the findings, not a dict of (key, value) pairs (4.5 MB at 50,000 findings, at the
     # run's correlation's peak)
     clear: list[str | None] = [None] * len(findings)
-    by_value: dict[str | tuple[str, str], int | list[int]] = {}
+    # the findings by the digest they hold, a text of their own: a finding that names its
+    # value by a tool's SHA-1 (re-keyed or not) in one table, by the value's HMAC in the
+    # other, as two kinds of key that never join by text alone; the values' digests are
+    # looked up in them (`SecretValues.match`), not the other way round, so no table of
+    # every value's digests is held
+    by_digest: dict[str, int | list[int]] = {}
+    by_sha1: dict[str, int | list[int]] = {}
     for i in idx:
-        key, clear[i] = _value_key(findings[i], values)
-        if key is not None:
-            _group(by_value, key, i)
-    for members in by_value.values():
-        if isinstance(members, list):
-            uf.join(members)
-    del by_value
+        f = findings[i]
+        if f.secret is None:
+            continue
+        digest = f.secret.sha256
+        lower = digest.lower()
+        if lower == digest:
+            lower = digest   # the finding's own text, not a copy
+        if f.properties.get("hash_algorithm") == "sha1" or _SHA1.match(lower):
+            _group(by_sha1, lower, i)
+        else:
+            _group(by_digest, digest, i)
+    values.match(by_digest, by_sha1, clear, uf.union)
+    for table in (by_digest, by_sha1):
+        for members in table.values():
+            if isinstance(members, list):
+                uf.join(members)
+    del by_digest, by_sha1
     # Same file and line, in the working tree (history line numbers are another file's).
     by_line: dict[tuple[str, int], int | list[int]] = {}
     for i in idx:
@@ -290,16 +260,20 @@ def correlate(findings: Sequence[Finding], *, id_of: Callable[[int, Finding], st
     """
     change = with_issue
     if in_place:
-        once = {id(f) for f in findings}
-        change = _set_issue if len(once) == len(findings) else _issue_setter(findings)
-    values = (secret_values if isinstance(secret_values, SecretValues)
-              else SecretValues(secret_values))
+        # the set only for this test (3.5 MB at 50,000 findings, held to the end otherwise)
+        once = len({id(f) for f in findings}) == len(findings)
+        change = _set_issue if once else _issue_setter(findings)
+    own = not isinstance(secret_values, SecretValues)
+    values = SecretValues(secret_values) if own else secret_values
     uf = _UnionFind(len(findings))
-    secrets = [i for i, f in enumerate(findings) if f.category is Category.SECRET]
-    vulns = [i for i, f in enumerate(findings) if f.vulnerabilities]
-    configs = [i for i, f in enumerate(findings)
+    # each index is the union-find's own int, shared by every list below
+    secrets = [i for i, f in zip(uf.parent, findings) if f.category is Category.SECRET]
+    vulns = [i for i, f in zip(uf.parent, findings) if f.vulnerabilities]
+    configs = [i for i, f in zip(uf.parent, findings)
                if f.category is Category.MISCONFIGURATION and not f.vulnerabilities]
     _secrets(findings, secrets, uf, values)
+    if own:   # as the run's index records them when dropped (pipeline.issues.forget_values)
+        values.record_hashes()
     _vulnerabilities(findings, vulns, uf)
     _misconfigurations(findings, configs, uf, table)
     # a finding's issue is named by its smallest index (`_UnionFind.union` keeps the smaller

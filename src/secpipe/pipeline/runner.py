@@ -246,8 +246,8 @@ def _scrub_values(tool_runs: list[_ToolRun], collector: SecretCollector,
     built again by the hashes' pass). It comes before the last stage's judging and the run's
     correlation, which copy findings and were the run's peak with all that alive; neither
     reads what the scrub changes. The hashes' pass stays after them: the correlations' index
-    of the values (correlate.SecretValues) records their SHA-1s with the run's key, and that
-    pass replaces what the key recorded. Before the last judging, the tools' errors are left
+    of the values (pipeline.secretvalues) records their SHA-1s in the run's key when the
+    run's correlation drops it, and that pass replaces what the key recorded. Before the last judging, the tools' errors are left
     (`errors`) for `_scrub_errors` after it: a stage's error holds them as they are. Short
     texts are then searched without the automaton, with the same result."""
     scan_hints.forget(collector)   # its copies of the reports: freed as each is scrubbed

@@ -44,7 +44,7 @@ def fresh_scan(scanner: Scanner, req: ScanRequest, collector: SecretCollector
     parse waits for its turn (`turns.py`), a tool never runs holding one."""
     not_my_turn()
     outcome = scanner.scan(req)
-    my_turn()
+    my_turn(sum(len(r.data) for r in (*outcome.reports, *outcome.artifacts)))
     findings: list[Finding] = []
     if outcome.reports:
         fmt = get_format(outcome.format or scanner.format)
