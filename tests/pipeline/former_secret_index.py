@@ -57,13 +57,4 @@ def former_secrets(findings: Sequence[Finding], idx: Sequence[int], uf: "corr._U
     for members in by_value.values():
         if isinstance(members, list):
             uf.join(members)
-    by_line: dict[tuple[str, int], int | list[int]] = {}
-    for i in idx:
-        f = findings[i]
-        loc = f.location
-        if loc is None or not loc.start_line or f.properties.get("commit"):
-            continue
-        corr._group(by_line, (loc.path, loc.start_line), i)
-    for members in by_line.values():
-        if isinstance(members, list):
-            corr._same_line(members, clear, uf)
+    corr._same_lines(findings, idx, clear, uf)   # unchanged by the new index: shared

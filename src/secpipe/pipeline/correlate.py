@@ -167,7 +167,13 @@ def _secrets(findings: Sequence[Finding], idx: Sequence[int], uf: _UnionFind,
             if isinstance(members, list):
                 uf.join(members)
     del by_digest, by_sha1
-    # Same file and line, in the working tree (history line numbers are another file's).
+    _same_lines(findings, idx, clear, uf)
+
+
+def _same_lines(findings: Sequence[Finding], idx: Sequence[int],
+                clear: Sequence[str | None], uf: _UnionFind) -> None:
+    """Join the secret findings of each file and line in the working tree (history line
+    numbers are another file's), as `_same_line` tells."""
     by_line: dict[tuple[str, int], int | list[int]] = {}
     for i in idx:
         f = findings[i]
